@@ -1,0 +1,54 @@
+#include <algorithm>
+#include <stdexcept>
+
+#include "parti/assignment/strategy.h"
+
+namespace parti {
+
+std::unique_ptr<Strategy> make_strategy(const std::string& name) {
+  if (name == "consistent-hash" || name == "ConsistentHash") return make_consistent_hash();
+  if (name == "weighted" || name == "WeightedConsistentHash")
+    return make_weighted_consistent_hash();
+  if (name == "round-robin" || name == "RoundRobin") return make_round_robin();
+  if (name == "rendezvous" || name == "Rendezvous") return make_rendezvous();
+  throw std::invalid_argument("unknown strategy '" + name +
+                              "' (consistent-hash, weighted, round-robin, rendezvous)");
+}
+
+void balance_leaders(Placement& placement, size_t worker_count) {
+  if (worker_count == 0 || placement.empty()) return;
+  const size_t target = (placement.size() + worker_count - 1) / worker_count;
+  std::vector<size_t> leads(worker_count, 0);
+  for (const auto& r : placement) {
+    if (!r.empty()) ++leads[r.front()];
+  }
+  for (auto& r : placement) {
+    if (r.size() < 2 || leads[r.front()] <= target) continue;
+    auto best = std::min_element(r.begin() + 1, r.end(),
+                                 [&](uint32_t a, uint32_t b) { return leads[a] < leads[b]; });
+    if (leads[*best] + 1 > target) continue;
+    --leads[r.front()];
+    ++leads[*best];
+    std::iter_swap(r.begin(), best);
+  }
+}
+
+Assignment build_assignment(const Strategy& strategy, std::vector<WorkerInfo> workers,
+                            const std::vector<Partition>& partitions, uint32_t rf,
+                            const Assignment* previous, uint64_t version) {
+  std::sort(workers.begin(), workers.end(),
+            [](const WorkerInfo& a, const WorkerInfo& b) { return a.id < b.id; });
+  workers.erase(std::unique(workers.begin(), workers.end(),
+                            [](const WorkerInfo& a, const WorkerInfo& b) { return a.id == b.id; }),
+                workers.end());
+  Assignment a;
+  a.version = version;
+  a.replication_factor = rf;
+  a.partitions = partitions;
+  for (const auto& w : workers) a.workers.push_back(w.id);
+  a.replicas = strategy.place(StrategyInput{workers, partitions, rf, previous});
+  balance_leaders(a.replicas, workers.size());
+  return a;
+}
+
+}  // namespace parti

@@ -1,0 +1,184 @@
+#include "parti/assignment/calculator.h"
+
+#include <algorithm>
+
+namespace parti {
+
+const char* to_string(CalcState s) {
+  switch (s) {
+    case CalcState::Idle:
+      return "Idle";
+    case CalcState::Scaling:
+      return "Scaling";
+    case CalcState::Rebalancing:
+      return "Rebalancing";
+    case CalcState::Emergency:
+      return "Emergency";
+  }
+  return "?";
+}
+
+const char* to_string(RebalanceReason r) {
+  switch (r) {
+    case RebalanceReason::None:
+      return "none";
+    case RebalanceReason::ColdStart:
+      return "cold-start";
+    case RebalanceReason::Restart:
+      return "restart";
+    case RebalanceReason::PlannedScale:
+      return "planned-scale";
+    case RebalanceReason::Emergency:
+      return "emergency";
+    case RebalanceReason::PartitionsChanged:
+      return "partitions-changed";
+  }
+  return "?";
+}
+
+Calculator::Calculator(CalculatorConfig config, const Strategy& strategy)
+    : config_(config), strategy_(strategy) {}
+
+void Calculator::begin(Assignment published, std::vector<Partition> partitions, TimePoint) {
+  published_ = std::move(published);
+  partitions_ = std::move(partitions);
+  state_ = CalcState::Idle;
+  reason_ = RebalanceReason::None;
+  deadline_.reset();
+  awaiting_publish_ = false;
+  absent_since_.clear();
+}
+
+CalcOutput Calculator::on_workers(std::vector<WorkerInfo> active, TimePoint now) {
+  std::sort(active.begin(), active.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  observed_ = std::move(active);
+  return evaluate(now);
+}
+
+CalcOutput Calculator::on_partitions(std::vector<Partition> partitions, TimePoint now,
+                                     bool bypass_cooldown) {
+  partitions_ = std::move(partitions);
+  bypass_cooldown_ = bypass_cooldown_ || bypass_cooldown;
+  return evaluate(now);
+}
+
+bool Calculator::workers_match_published() const {
+  if (observed_.size() != published_.workers.size()) return false;
+  for (size_t i = 0; i < observed_.size(); ++i) {
+    if (observed_[i].id != published_.workers[i]) return false;
+  }
+  return true;
+}
+
+std::set<std::string> Calculator::lost_workers() const {
+  std::set<std::string> lost(published_.workers.begin(), published_.workers.end());
+  for (const auto& w : observed_) lost.erase(w.id);
+  return lost;
+}
+
+CalcOutput Calculator::enter(CalcState s, RebalanceReason why, std::optional<TimePoint> deadline) {
+  CalcOutput out;
+  out.state_changed = s != state_;
+  state_ = s;
+  reason_ = why;
+  deadline_ = deadline;
+  return out;
+}
+
+CalcOutput Calculator::evaluate(TimePoint now) {
+  if (awaiting_publish_) return {};  // re-evaluated once the publish settles
+  if (observed_.empty()) return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
+
+  if (published_.empty()) {
+    if (state_ == CalcState::Scaling) return {};  // the cold-start window runs from first sight
+    return enter(CalcState::Scaling, RebalanceReason::ColdStart, now + config_.cold_start_window);
+  }
+
+  const auto lost = lost_workers();
+  for (auto it = absent_since_.begin(); it != absent_since_.end();) {
+    it = lost.count(it->first) ? std::next(it) : absent_since_.erase(it);
+  }
+  for (const auto& id : lost) absent_since_.try_emplace(id, now);
+
+  if (!lost.empty()) {
+    const double ratio = double(lost.size()) / double(published_.workers.size());
+    if (ratio >= config_.restart_ratio && published_.workers.size() > 1) {
+      if (state_ == CalcState::Scaling && reason_ == RebalanceReason::Restart) return {};
+      return enter(CalcState::Scaling, RebalanceReason::Restart, now + config_.cold_start_window);
+    }
+    TimePoint first_absent = now;
+    for (const auto& [id, since] : absent_since_) first_absent = std::min(first_absent, since);
+    // Hysteresis: stay where we are until the absence outlives the grace period.
+    deadline_ = first_absent + config_.emergency_grace;
+    if (now >= *deadline_) return compute(now, RebalanceReason::Emergency);
+    return {};
+  }
+
+  if (!workers_match_published()) {
+    if (state_ == CalcState::Scaling) return {};  // window already running
+    return enter(CalcState::Scaling, RebalanceReason::PlannedScale,
+                 now + config_.planned_scale_window);
+  }
+
+  if (partitions_ != published_.partitions) {
+    return enter(CalcState::Rebalancing, RebalanceReason::PartitionsChanged, now);
+  }
+  return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
+}
+
+CalcOutput Calculator::on_timer(TimePoint now) {
+  if (!deadline_ || now < *deadline_ || awaiting_publish_) return {};
+  if (!absent_since_.empty() && state_ != CalcState::Scaling) {
+    return compute(now, RebalanceReason::Emergency);
+  }
+  if (state_ == CalcState::Idle) {
+    deadline_.reset();
+    return evaluate(now);
+  }
+  return compute(now, reason_);
+}
+
+CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
+  const bool urgent = why == RebalanceReason::Emergency || bypass_cooldown_;
+  if (!urgent && last_publish_ && now < *last_publish_ + config_.cooldown) {
+    CalcOutput out = enter(state_, why, *last_publish_ + config_.cooldown);
+    return out;
+  }
+  const CalcState target =
+      why == RebalanceReason::Emergency ? CalcState::Emergency : CalcState::Rebalancing;
+  CalcOutput out = enter(target, why, std::nullopt);
+  Assignment next = build_assignment(strategy_, observed_, partitions_, config_.replication_factor,
+                                     &published_, published_.version + 1);
+  if (next.workers == published_.workers && next.partitions == published_.partitions &&
+      next.replicas == published_.replicas) {
+    // Nothing would change: do not burn a version or wake every worker.
+    bypass_cooldown_ = false;
+    absent_since_.clear();
+    CalcOutput idle = enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
+    idle.state_changed = idle.state_changed || out.state_changed;
+    return idle;
+  }
+  awaiting_publish_ = true;
+  out.publish = std::move(next);
+  return out;
+}
+
+CalcOutput Calculator::on_published(const Assignment& published, TimePoint now) {
+  published_ = published;
+  last_publish_ = now;
+  awaiting_publish_ = false;
+  bypass_cooldown_ = false;
+  absent_since_.clear();
+  CalcOutput out = enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
+  CalcOutput next = evaluate(now);
+  next.state_changed = next.state_changed || out.state_changed;
+  return next;
+}
+
+CalcOutput Calculator::on_publish_failed(TimePoint now) {
+  awaiting_publish_ = false;
+  deadline_ = now + config_.publish_retry;
+  return {};
+}
+
+}  // namespace parti

@@ -1,0 +1,84 @@
+// assignment: the leader's rebalance state machine, sans-I/O. It is fed the
+// live workers, the partition set and timer firings, and answers with the
+// assignment to publish (if any). The shell publishes it and reports back.
+//
+//   Idle -> Scaling (cold start / restart / planned scale window) -> Rebalancing -> Idle
+//   Idle -> Emergency (a worker gone for longer than the grace period) -> Idle
+//
+// Guarantees: an absence shorter than the grace period never rebalances; two
+// rebalances are at least `cooldown` apart unless an emergency or a manual
+// refresh bypasses it; an unchanged topology publishes nothing.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "parti/assignment/strategy.h"
+#include "parti/core/assignment.h"
+#include "parti/core/types.h"
+
+namespace parti {
+
+enum class CalcState { Idle, Scaling, Rebalancing, Emergency };
+enum class RebalanceReason { None, ColdStart, Restart, PlannedScale, Emergency, PartitionsChanged };
+
+const char* to_string(CalcState s);
+const char* to_string(RebalanceReason r);
+
+struct CalculatorConfig {
+  Millis cold_start_window{30000};
+  Millis planned_scale_window{10000};
+  Millis emergency_grace{1500};
+  Millis cooldown{10000};
+  Millis publish_retry{500};
+  double restart_ratio = 0.5;
+  uint32_t replication_factor = 1;
+};
+
+struct CalcOutput {
+  std::optional<Assignment> publish;  // version = previous + 1; term/leader filled by the shell
+  bool state_changed = false;
+};
+
+class Calculator {
+ public:
+  Calculator(CalculatorConfig config, const Strategy& strategy);
+
+  // Leadership begins: adopt what is published and the partition set.
+  void begin(Assignment published, std::vector<Partition> partitions, TimePoint now);
+  CalcOutput on_workers(std::vector<WorkerInfo> active, TimePoint now);
+  CalcOutput on_partitions(std::vector<Partition> partitions, TimePoint now, bool bypass_cooldown);
+  CalcOutput on_timer(TimePoint now);
+  CalcOutput on_published(const Assignment& published, TimePoint now);
+  CalcOutput on_publish_failed(TimePoint now);
+
+  CalcState state() const { return state_; }
+  RebalanceReason reason() const { return reason_; }
+  std::optional<TimePoint> next_deadline() const { return deadline_; }
+  const Assignment& published() const { return published_; }
+
+ private:
+  CalcOutput evaluate(TimePoint now);
+  CalcOutput enter(CalcState s, RebalanceReason why, std::optional<TimePoint> deadline);
+  CalcOutput compute(TimePoint now, RebalanceReason why);
+  bool workers_match_published() const;
+  std::set<std::string> lost_workers() const;
+
+  CalculatorConfig config_;
+  const Strategy& strategy_;
+  CalcState state_ = CalcState::Idle;
+  RebalanceReason reason_ = RebalanceReason::None;
+  std::optional<TimePoint> deadline_;
+  std::optional<TimePoint> last_publish_;
+  bool bypass_cooldown_ = false;
+  bool awaiting_publish_ = false;
+  Assignment published_;
+  std::vector<Partition> partitions_;
+  std::vector<WorkerInfo> observed_;
+  std::map<std::string, TimePoint> absent_since_;
+};
+
+}  // namespace parti

@@ -1,0 +1,99 @@
+#include "parti/coord/connection.h"
+
+#include <vector>
+
+namespace parti::coord {
+
+std::string last_nats_error(natsStatus s) {
+  natsStatus last = NATS_OK;
+  const char* text = nats_GetLastError(&last);
+  std::string out = natsStatus_GetText(s);
+  if (text != nullptr && *text != '\0') out += std::string(": ") + text;
+  return out;
+}
+
+namespace {
+
+void check(natsStatus s, const char* what) {
+  if (s != NATS_OK) throw CoordError(std::string(what) + ": " + last_nats_error(s));
+}
+
+struct OptionsGuard {
+  natsOptions* o = nullptr;
+  ~OptionsGuard() { natsOptions_Destroy(o); }
+};
+
+}  // namespace
+
+Connection::Connection(Options options) : options_(std::move(options)) {}
+
+std::shared_ptr<Connection> Connection::connect(const Options& options) {
+  std::shared_ptr<Connection> c(new Connection(options));
+  OptionsGuard opts;
+  check(natsOptions_Create(&opts.o), "natsOptions_Create");
+  check(natsOptions_SetURL(opts.o, options.url.c_str()), "SetURL");
+  check(natsOptions_SetName(opts.o, options.name.c_str()), "SetName");
+  check(natsOptions_SetTimeout(opts.o, options.request_timeout.count()), "SetTimeout");
+  check(natsOptions_SetAllowReconnect(opts.o, true), "SetAllowReconnect");
+  check(natsOptions_SetMaxReconnect(opts.o, -1), "SetMaxReconnect");
+  check(natsOptions_SetReconnectWait(opts.o, options.reconnect_wait.count()), "SetReconnectWait");
+  check(natsOptions_SetPingInterval(opts.o, options.ping_interval.count()), "SetPingInterval");
+  check(natsOptions_SetMaxPingsOut(opts.o, 2), "SetMaxPingsOut");
+  check(natsOptions_SetDisconnectedCB(opts.o, &Connection::on_disconnected, c.get()),
+        "SetDisconnectedCB");
+  check(natsOptions_SetReconnectedCB(opts.o, &Connection::on_reconnected, c.get()),
+        "SetReconnectedCB");
+  check(natsConnection_Connect(&c->nc_, opts.o), ("connect to " + options.url).c_str());
+  jsOptions jso;
+  check(jsOptions_Init(&jso), "jsOptions_Init");
+  jso.Wait = options.request_timeout.count();
+  check(natsConnection_JetStream(&c->js_, c->nc_, &jso), "JetStream");
+  return c;
+}
+
+Connection::~Connection() {
+  {
+    // Callbacks may still fire while closing; they must find no listeners.
+    std::lock_guard lock(listeners_mu_);
+    listeners_.clear();
+  }
+  jsCtx_Destroy(js_);
+  if (nc_ != nullptr) {
+    natsConnection_Close(nc_);
+    natsConnection_Destroy(nc_);
+  }
+}
+
+bool Connection::connected() const {
+  return nc_ != nullptr && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int Connection::add_status_listener(StatusListener listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void Connection::remove_status_listener(int id) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.erase(id);
+}
+
+void Connection::on_disconnected(natsConnection*, void* self) {
+  static_cast<Connection*>(self)->notify(false);
+}
+
+void Connection::on_reconnected(natsConnection*, void* self) {
+  static_cast<Connection*>(self)->notify(true);
+}
+
+void Connection::notify(bool connected) {
+  std::vector<StatusListener> copy;
+  {
+    std::lock_guard lock(listeners_mu_);
+    for (auto& [id, l] : listeners_) copy.push_back(l);
+  }
+  for (auto& l : copy) l(connected);
+}
+
+}  // namespace parti::coord

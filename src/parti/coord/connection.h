@@ -1,0 +1,66 @@
+// coord: one NATS connection with JetStream, reconnecting forever. Owns the
+// nats.c connection and fans its status callbacks out to listeners.
+// Threading: every method is thread-safe; listeners run on a nats.c thread and
+// must only post work elsewhere (never block).
+#pragma once
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace parti::coord {
+
+class CoordError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Connection {
+ public:
+  struct Options {
+    std::string url = "nats://127.0.0.1:4222";
+    std::string name = "parti";
+    std::chrono::milliseconds request_timeout{2000};
+    std::chrono::milliseconds reconnect_wait{200};
+    std::chrono::milliseconds ping_interval{1000};
+  };
+  using StatusListener = std::function<void(bool connected)>;
+
+  // Throws CoordError when the first connection cannot be made.
+  static std::shared_ptr<Connection> connect(const Options& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool connected() const;
+  natsConnection* nats() const { return nc_; }
+  jsCtx* jetstream() const { return js_; }
+  std::chrono::milliseconds request_timeout() const { return options_.request_timeout; }
+
+  int add_status_listener(StatusListener listener);
+  void remove_status_listener(int id);
+
+ private:
+  explicit Connection(Options options);
+  static void on_disconnected(natsConnection*, void* self);
+  static void on_reconnected(natsConnection*, void* self);
+  void notify(bool connected);
+
+  Options options_;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  std::mutex listeners_mu_;
+  std::map<int, StatusListener> listeners_;
+  int next_listener_ = 0;
+};
+
+std::string last_nats_error(natsStatus s);
+
+}  // namespace parti::coord

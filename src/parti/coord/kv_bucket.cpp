@@ -1,0 +1,142 @@
+#include "parti/coord/kv_bucket.h"
+
+#include <cstring>
+
+namespace parti::coord {
+
+KvStatus status_from(natsStatus s) {
+  if (s == NATS_OK) return {};
+  std::string text = last_nats_error(s);
+  auto has = [&](const char* needle) { return text.find(needle) != std::string::npos; };
+  KvErrc code = KvErrc::Other;
+  if (s == NATS_NOT_FOUND) {
+    code = KvErrc::NotFound;
+  } else if (s == NATS_TIMEOUT) {
+    code = KvErrc::Timeout;
+  } else if (s == NATS_CONNECTION_CLOSED || s == NATS_CONNECTION_DISCONNECTED ||
+             s == NATS_NO_SERVER || s == NATS_NO_RESPONDERS || s == NATS_STALE_CONNECTION) {
+    code = KvErrc::Unavailable;
+  } else if (has("key exists")) {
+    code = KvErrc::Exists;
+  } else if (has("wrong last sequence")) {
+    code = KvErrc::WrongRevision;
+  }
+  return {code, text};
+}
+
+KvBucket::KvBucket(std::shared_ptr<Connection> conn, kvStore* kv, std::string name)
+    : conn_(std::move(conn)), kv_(kv), name_(std::move(name)) {}
+
+KvBucket::~KvBucket() { kvStore_Destroy(kv_); }
+
+KvResult<std::shared_ptr<KvBucket>> KvBucket::open_or_create(std::shared_ptr<Connection> conn,
+                                                             const BucketOptions& options) {
+  kvConfig cfg;
+  kvConfig_Init(&cfg);
+  cfg.Bucket = options.name.c_str();
+  cfg.History = options.history;
+  // nats.c 3.4 takes the TTL in nanoseconds (it becomes the stream MaxAge).
+  cfg.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(options.ttl).count();
+  cfg.StorageType = js_FileStorage;
+  kvStore* kv = nullptr;
+  natsStatus s = js_CreateKeyValue(&kv, conn->jetstream(), &cfg);
+  if (s != NATS_OK) {
+    // Another process created it with other settings, or it already exists:
+    // open what is there rather than fighting over the configuration.
+    s = js_KeyValue(&kv, conn->jetstream(), options.name.c_str());
+  }
+  if (s != NATS_OK) return {status_from(s), nullptr};
+  return {{}, std::shared_ptr<KvBucket>(new KvBucket(std::move(conn), kv, options.name))};
+}
+
+KvResult<KvEntry> KvBucket::get(const std::string& key) const {
+  kvEntry* e = nullptr;
+  natsStatus s = kvStore_Get(&e, kv_, key.c_str());
+  if (s != NATS_OK) return {status_from(s), {}};
+  KvEntry out = to_entry(e);
+  kvEntry_Destroy(e);
+  if (out.deleted) return {{KvErrc::NotFound, "deleted"}, {}};
+  return {{}, std::move(out)};
+}
+
+KvResult<uint64_t> KvBucket::put(const std::string& key, const std::string& value) {
+  uint64_t rev = 0;
+  natsStatus s = kvStore_Put(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
+  return {status_from(s), rev};
+}
+
+KvResult<uint64_t> KvBucket::create(const std::string& key, const std::string& value) {
+  uint64_t rev = 0;
+  natsStatus s =
+      kvStore_Create(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
+  KvStatus st = status_from(s);
+  if (st.code == KvErrc::WrongRevision) st.code = KvErrc::Exists;
+  return {st, rev};
+}
+
+KvResult<uint64_t> KvBucket::update(const std::string& key, const std::string& value,
+                                    uint64_t expected) {
+  uint64_t rev = 0;
+  natsStatus s = kvStore_Update(&rev, kv_, key.c_str(), value.data(),
+                                static_cast<int>(value.size()), expected);
+  return {status_from(s), rev};
+}
+
+KvStatus KvBucket::erase(const std::string& key) {
+  return status_from(kvStore_Delete(kv_, key.c_str()));
+}
+
+KvStatus KvBucket::erase_if_revision(const std::string& key, uint64_t expected) {
+  const std::string subject = "$KV." + name_ + "." + key;
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, nullptr, 0);
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
+  jsPubOptions opts;
+  if (s == NATS_OK) s = jsPubOptions_Init(&opts);
+  opts.ExpectLastSubjectSeq = expected;
+  jsPubAck* ack = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  if (s == NATS_OK) s = js_PublishMsg(&ack, conn_->jetstream(), msg, &opts, &err);
+  jsPubAck_Destroy(ack);
+  natsMsg_Destroy(msg);
+  KvStatus st = status_from(s);
+  if (err == JSStreamWrongLastSequenceErr) st.code = KvErrc::WrongRevision;
+  return st;
+}
+
+KvResult<std::vector<std::string>> KvBucket::keys() const {
+  kvKeysList list{};
+  kvWatchOptions opts;
+  kvWatchOptions_Init(&opts);
+  opts.Timeout = conn_->request_timeout().count();
+  natsStatus s = kvStore_Keys(&list, kv_, &opts);
+  KvResult<std::vector<std::string>> out;
+  if (s == NATS_NOT_FOUND) return out;  // an empty bucket has no keys, not an error
+  out.status = status_from(s);
+  if (s != NATS_OK) return out;
+  for (int i = 0; i < list.Count; ++i) out.value.emplace_back(list.Keys[i]);
+  kvKeysList_Destroy(&list);
+  return out;
+}
+
+KvResult<std::vector<KvEntry>> KvBucket::entries() const {
+  auto keys_result = keys();
+  if (!keys_result.ok()) return {keys_result.status, {}};
+  KvResult<std::vector<KvEntry>> out;
+  for (const auto& k : keys_result.value) {
+    auto e = get(k);
+    if (e.status.code == KvErrc::NotFound) continue;  // deleted between keys() and get()
+    if (!e.ok()) return {e.status, {}};
+    out.value.push_back(std::move(e.value));
+  }
+  return out;
+}
+
+KvResult<std::unique_ptr<KvWatcher>> KvBucket::watch(const std::string& pattern) const {
+  kvWatcher* w = nullptr;
+  natsStatus s = kvStore_Watch(&w, kv_, pattern.c_str(), nullptr);
+  if (s != NATS_OK) return {status_from(s), nullptr};
+  return {{}, std::make_unique<KvWatcher>(w)};
+}
+
+}  // namespace parti::coord

@@ -1,0 +1,60 @@
+// coord: one JetStream KV bucket. Every operation is a blocking request to the
+// server bounded by the connection's request timeout: call it from a blocking
+// pool, never from an event loop. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "parti/coord/connection.h"
+#include "parti/coord/kv_types.h"
+#include "parti/coord/kv_watcher.h"
+
+namespace parti::coord {
+
+struct BucketOptions {
+  std::string name;
+  std::chrono::milliseconds ttl{0};  // 0 = values never expire
+  uint8_t history = 1;
+};
+
+class KvBucket {
+ public:
+  // Creates the bucket, or opens it when another process created it first.
+  static KvResult<std::shared_ptr<KvBucket>> open_or_create(std::shared_ptr<Connection> conn,
+                                                            const BucketOptions& options);
+  ~KvBucket();
+  KvBucket(const KvBucket&) = delete;
+  KvBucket& operator=(const KvBucket&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  // NotFound when absent or deleted.
+  KvResult<KvEntry> get(const std::string& key) const;
+  KvResult<uint64_t> put(const std::string& key, const std::string& value);
+  // Fails with Exists when the key holds a live value.
+  KvResult<uint64_t> create(const std::string& key, const std::string& value);
+  // Compare-and-set: fails with WrongRevision unless `expected` is the key's revision.
+  KvResult<uint64_t> update(const std::string& key, const std::string& value, uint64_t expected);
+  KvStatus erase(const std::string& key);
+  // Deletes only while `expected` is still the key's revision (nats.c has no
+  // such call, so it is a delete marker published with an expected sequence).
+  KvStatus erase_if_revision(const std::string& key, uint64_t expected);
+  KvResult<std::vector<std::string>> keys() const;
+  // Every live entry, read key by key (the polling fallback of watchers).
+  KvResult<std::vector<KvEntry>> entries() const;
+  KvResult<std::unique_ptr<KvWatcher>> watch(const std::string& pattern) const;
+
+ private:
+  KvBucket(std::shared_ptr<Connection> conn, kvStore* kv, std::string name);
+  std::shared_ptr<Connection> conn_;
+  kvStore* kv_;
+  std::string name_;
+};
+
+KvStatus status_from(natsStatus s);
+
+}  // namespace parti::coord

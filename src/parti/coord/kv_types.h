@@ -1,0 +1,45 @@
+// coord: result and entry types of the NATS JetStream KV wrapper. Every KV call
+// returns a typed status instead of throwing, so that callers on a blocking
+// pool can hand the outcome back to their event loop unchanged.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace parti::coord {
+
+enum class KvErrc {
+  Ok,
+  NotFound,       // key absent or deleted
+  Exists,         // create() on a key that has a live value
+  WrongRevision,  // update()/erase_if_revision() lost a CAS race
+  Timeout,        // no answer within the request timeout
+  Unavailable,    // connection closed, no server, no JetStream responders
+  Other,
+};
+
+const char* to_string(KvErrc e);
+
+struct KvStatus {
+  KvErrc code = KvErrc::Ok;
+  std::string message;
+  bool ok() const { return code == KvErrc::Ok; }
+  // True when retrying later may succeed (the server, not the data, said no).
+  bool transient() const { return code == KvErrc::Timeout || code == KvErrc::Unavailable; }
+};
+
+template <class T>
+struct KvResult {
+  KvStatus status;
+  T value{};
+  bool ok() const { return status.ok(); }
+};
+
+struct KvEntry {
+  std::string key;
+  std::string value;
+  uint64_t revision = 0;
+  bool deleted = false;  // a Delete or Purge marker
+};
+
+}  // namespace parti::coord

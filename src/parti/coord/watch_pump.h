@@ -1,0 +1,46 @@
+// coord: drives one KV watcher on a thread of its own (kvWatcher_Next blocks)
+// and hands every event to a callback, which must post to the owner's loop.
+// When the watch breaks, the pump reports it, then recreates the watcher with
+// backoff; restart() forces a fresh watcher (used after a reconnect).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "parti/coord/kv_bucket.h"
+
+namespace parti::coord {
+
+class WatchPump {
+ public:
+  using OnEvent = std::function<void(WatchEvent)>;  // Entry, InitialDone or Error
+  WatchPump(std::shared_ptr<KvBucket> bucket, std::string pattern, OnEvent on_event);
+  ~WatchPump();
+  WatchPump(const WatchPump&) = delete;
+  WatchPump& operator=(const WatchPump&) = delete;
+
+  void start();
+  void restart();
+  void stop();  // joins the thread; idempotent
+
+ private:
+  void run();
+  bool wait_backoff(std::chrono::milliseconds d);
+
+  std::shared_ptr<KvBucket> bucket_;
+  std::string pattern_;
+  OnEvent on_event_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool restart_requested_ = false;
+  KvWatcher* current_ = nullptr;  // guarded by mu_, for stop()/restart() to wake next()
+};
+
+}  // namespace parti::coord

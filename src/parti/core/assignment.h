@@ -1,0 +1,56 @@
+// core: a versioned assignment of partitions to ordered replica lists. The
+// first replica of a partition is its leader. Workers are referenced by index
+// so that 100K partitions encode compactly.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parti/core/types.h"
+
+namespace parti {
+
+struct Assignment {
+  uint64_t version = 0;      // strictly increasing across leaders
+  uint64_t leader_term = 0;  // election term of the leader that computed it
+  std::string leader;        // worker id of that leader
+  uint32_t replication_factor = 1;
+  std::vector<std::string> workers;             // sorted worker ids
+  std::vector<Partition> partitions;            // in source order
+  std::vector<std::vector<uint32_t>> replicas;  // per partition: indices into workers
+
+  bool empty() const { return version == 0; }
+  bool has_worker(std::string_view worker) const;
+  // Partition ids the worker holds in any replica position.
+  std::set<std::string> partitions_of(std::string_view worker) const;
+  // Partition ids the worker leads (first replica).
+  std::set<std::string> led_by(std::string_view worker) const;
+  // Replica worker ids of one partition, leader first.
+  std::vector<std::string> replica_ids(size_t partition_index) const;
+
+  friend bool operator==(const Assignment&, const Assignment&) = default;
+};
+
+// What changed for one worker between two assignments: real deltas, never the
+// full lists passed as "added" (a flaw of the Go original).
+struct AssignmentDelta {
+  std::set<std::string> added;
+  std::set<std::string> removed;
+  bool empty() const { return added.empty() && removed.empty(); }
+};
+
+AssignmentDelta diff_for_worker(const Assignment& before, const Assignment& after,
+                                std::string_view worker);
+
+std::string encode(const Assignment& a);
+std::optional<Assignment> decode_assignment(std::string_view bytes, std::string* error);
+
+// Structural check used by decode and by tests: every partition has exactly
+// min(RF, workers) distinct replicas, all indices valid.
+bool is_well_formed(const Assignment& a, std::string* error);
+
+}  // namespace parti

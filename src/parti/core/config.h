@@ -1,0 +1,48 @@
+// core: every libparti knob in one place, with the rules that make a
+// configuration coherent. A Manager refuses to start on an invalid Config.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parti {
+
+using std::chrono::milliseconds;
+
+struct Timings {
+  milliseconds heartbeat_interval{2000};
+  milliseconds heartbeat_ttl{6000};       // no Put for this long = Disconnected
+  milliseconds id_ttl{30000};             // stable ID claim lifetime; renewed every ttl/3
+  milliseconds election_ttl{6000};        // leader lease; renewed every ttl/3
+  milliseconds cold_start_window{30000};  // 0 -> N workers, or restart
+  milliseconds planned_scale_window{10000};
+  milliseconds emergency_grace{1500};      // absence shorter than this never rebalances
+  milliseconds rebalance_cooldown{10000};  // min time between two rebalances
+  milliseconds poll_interval{1000};        // fallback polling while a watch is broken
+  milliseconds watch_debounce{100};        // coalesces bursts of membership events
+  milliseconds kv_timeout{2000};           // one KV request
+  milliseconds startup_timeout{60000};     // start() gives up after this
+};
+
+struct Config {
+  std::string bucket_prefix = "parti-";
+  std::string worker_id_prefix = "node";
+  uint32_t max_workers = 1024;
+  uint32_t replication_factor = 1;
+  uint32_t capacity_weight = 1;
+  double restart_ratio = 0.5;  // losing >= this fraction at once is a restart
+  std::string instance_id;     // empty: a random one is generated
+  std::string api_address;     // published in the node record
+  std::string peer_address;
+  Timings timings;
+};
+
+// Returns one message per broken rule; empty means valid.
+std::vector<std::string> validate(const Config& c);
+
+// Short timings for tests and demos: seconds, not tens of seconds.
+Timings fast_timings();
+
+}  // namespace parti

@@ -1,0 +1,43 @@
+// core: the node record every worker publishes to the heartbeat bucket (the
+// seeds' SimpleNode). It is the only thing other nodes learn about a node, so
+// decode() rejects anything that is not a complete, well-typed record.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "parti/core/hlc.h"
+
+namespace parti {
+
+enum class NodeState { Joining, Active, Draining, Leaving };
+
+const char* to_string(NodeState s);
+std::optional<NodeState> node_state_from_string(std::string_view s);
+
+struct NodeRecord {
+  std::string id;           // stable worker ID, e.g. "node-3"
+  std::string instance;     // unique per process start
+  std::string api_address;  // host:port, may be empty for plain workers
+  std::string peer_address;
+  NodeState state = NodeState::Joining;
+  int64_t startup_ms = 0;  // wall clock at process start
+  HlcTimestamp hlc;
+  uint32_t weight = 1;
+  std::set<uint32_t> locked_partitions;
+  std::set<uint32_t> importing_partitions;
+  std::set<uint32_t> migrating_partitions;
+  std::map<uint32_t, uint64_t> handoff_final_sequence;  // partition -> last seq drained
+
+  friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
+};
+
+std::string encode(const NodeRecord& r);
+// Returns nullopt and sets *error on malformed input; never throws.
+std::optional<NodeRecord> decode_node_record(std::string_view bytes, std::string* error);
+
+}  // namespace parti

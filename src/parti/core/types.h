@@ -1,0 +1,33 @@
+// core: value types shared by every libparti module (partitions, workers, time).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parti {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+// A unit of work or data. `id` is stable and unique within one partition set;
+// `weight` is the relative cost used by weighted strategies (>= 1).
+struct Partition {
+  std::string id;
+  uint32_t weight = 1;
+  friend bool operator==(const Partition&, const Partition&) = default;
+};
+
+// A live worker as the leader sees it: its stable ID and its capacity weight.
+struct WorkerInfo {
+  std::string id;
+  uint32_t weight = 1;
+  friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
+};
+
+// Milliseconds since the Unix epoch, used for timestamps that cross processes.
+int64_t wall_clock_ms();
+
+}  // namespace parti

@@ -1,0 +1,61 @@
+#include "parti/election/leader_election.h"
+
+#include <nlohmann/json.hpp>
+
+namespace parti {
+
+using coord::KvErrc;
+using coord::KvStatus;
+static const std::string kLeaderKey = "leader";
+
+LeaderElection::LeaderElection(std::shared_ptr<coord::KvBucket> bucket, std::string self_id,
+                               std::string instance)
+    : bucket_(std::move(bucket)), self_id_(std::move(self_id)), instance_(std::move(instance)) {}
+
+std::string LeaderElection::value() const {
+  return nlohmann::json{{"id", self_id_}, {"instance", instance_}, {"term", term_}}.dump();
+}
+
+KvStatus LeaderElection::try_acquire() {
+  auto r = bucket_->create(kLeaderKey, value());
+  if (!r.ok()) return r.status;
+  term_ = r.value;
+  revision_ = r.value;
+  // Rewrite once so the stored value names the term (the creation revision).
+  auto u = bucket_->update(kLeaderKey, value(), revision_);
+  if (u.ok()) revision_ = u.value;
+  return {};
+}
+
+KvStatus LeaderElection::renew() {
+  if (!is_leader()) return {KvErrc::NotFound, "not leader"};
+  auto r = bucket_->update(kLeaderKey, value(), revision_);
+  if (r.ok()) {
+    revision_ = r.value;
+    return {};
+  }
+  if (!r.status.transient()) term_ = revision_ = 0;
+  return r.status;
+}
+
+KvStatus LeaderElection::release() {
+  if (!is_leader()) return {};
+  KvStatus s = bucket_->erase_if_revision(kLeaderKey, revision_);
+  term_ = revision_ = 0;
+  return s;
+}
+
+coord::KvResult<LeaderInfo> LeaderElection::current() const {
+  auto r = bucket_->get(kLeaderKey);
+  if (!r.ok()) return {r.status, {}};
+  try {
+    auto j = nlohmann::json::parse(r.value.value);
+    return {{},
+            {j.at("id").get<std::string>(), j.at("instance").get<std::string>(),
+             j.at("term").get<uint64_t>()}};
+  } catch (const std::exception& e) {
+    return {{KvErrc::Other, std::string("bad leader record: ") + e.what()}, {}};
+  }
+}
+
+}  // namespace parti

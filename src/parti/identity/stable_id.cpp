@@ -1,0 +1,59 @@
+#include "parti/identity/stable_id.h"
+
+#include <nlohmann/json.hpp>
+
+#include "parti/core/types.h"
+
+namespace parti {
+
+using coord::KvErrc;
+using coord::KvStatus;
+
+StableIdClaimer::StableIdClaimer(std::shared_ptr<coord::KvBucket> bucket, std::string prefix,
+                                 uint32_t max_ids, std::string instance)
+    : bucket_(std::move(bucket)),
+      prefix_(std::move(prefix)),
+      max_ids_(max_ids),
+      instance_(std::move(instance)) {}
+
+std::string StableIdClaimer::claim_value() const {
+  return nlohmann::json{{"instance", instance_}, {"at_ms", wall_clock_ms()}}.dump();
+}
+
+KvStatus StableIdClaimer::claim() {
+  for (uint32_t n = 0; n < max_ids_; ++n) {
+    std::string key = prefix_ + "-" + std::to_string(n);
+    auto r = bucket_->create(key, claim_value());
+    if (r.ok()) {
+      id_ = key;
+      revision_ = r.value;
+      return {};
+    }
+    if (r.status.code != KvErrc::Exists) return r.status;
+  }
+  return {KvErrc::Exists, "all " + std::to_string(max_ids_) + " worker IDs are taken"};
+}
+
+KvStatus StableIdClaimer::renew() {
+  if (id_.empty()) return {KvErrc::NotFound, "no ID held"};
+  auto r = bucket_->update(id_, claim_value(), revision_);
+  if (r.ok()) {
+    revision_ = r.value;
+    return {};
+  }
+  if (!r.status.transient()) {
+    id_.clear();
+    revision_ = 0;
+  }
+  return r.status;
+}
+
+KvStatus StableIdClaimer::release() {
+  if (id_.empty()) return {};
+  KvStatus s = bucket_->erase_if_revision(id_, revision_);
+  id_.clear();
+  revision_ = 0;
+  return s;
+}
+
+}  // namespace parti

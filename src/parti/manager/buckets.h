@@ -1,0 +1,21 @@
+// manager: the five control-plane buckets of DESIGN section 3, opened (or
+// created) together with their TTLs. Blocking.
+#pragma once
+
+#include <memory>
+
+#include "parti/coord/kv_bucket.h"
+#include "parti/core/config.h"
+
+namespace parti {
+
+struct Buckets {
+  std::shared_ptr<coord::KvBucket> stable_id, election, heartbeat, assignment, cluster;
+  static coord::KvResult<Buckets> open(std::shared_ptr<coord::Connection> conn, const Config& cfg);
+};
+
+// Creates the cluster's fixed settings once; refuses a mismatch afterwards.
+coord::KvStatus ensure_cluster_config(coord::KvBucket& cluster, uint32_t replication_factor,
+                                      const std::string& strategy);
+
+}  // namespace parti

@@ -1,0 +1,23 @@
+// manager: callbacks a Manager makes. They run on the manager's event loop:
+// keep them short and never call blocking Manager methods (start/stop/wait_state)
+// from inside one.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "parti/core/assignment.h"
+#include "parti/manager/manager_state.h"
+
+namespace parti {
+
+struct Hooks {
+  // Called once per new assignment version that changes this worker's set;
+  // `delta` holds only what was really added and removed.
+  std::function<void(const AssignmentDelta& delta, const Assignment& now)> on_assignment_changed;
+  std::function<void(ManagerState from, ManagerState to)> on_state_changed;
+  std::function<void(bool is_leader)> on_leadership_changed;
+  std::function<void(const std::string& what)> on_error;
+};
+
+}  // namespace parti

@@ -1,0 +1,148 @@
+#include "parti/manager/leader_role.h"
+
+#include <spdlog/spdlog.h>
+
+namespace parti {
+
+using coord::KvErrc;
+
+LeaderRole::LeaderRole(asio::any_io_executor loop, asio::thread_pool& pool,
+                       std::shared_ptr<AssignmentStore> store,
+                       std::shared_ptr<const Strategy> strategy, CalculatorConfig config,
+                       std::shared_ptr<PartitionSource> source, std::string self_id,
+                       Callbacks callbacks)
+    : loop_(loop),
+      pool_(pool),
+      store_(std::move(store)),
+      strategy_(std::move(strategy)),
+      config_(config),
+      source_(std::move(source)),
+      self_id_(std::move(self_id)),
+      cb_(std::move(callbacks)),
+      timer_(loop) {}
+
+LeaderRole::~LeaderRole() { end(); }
+
+namespace {
+
+struct SourceResult {
+  bool ok = false;
+  std::vector<Partition> partitions;
+  std::string error;
+};
+
+SourceResult list_source(PartitionSource& source) {
+  try {
+    return {true, source.list(), {}};
+  } catch (const std::exception& e) {
+    return {false, {}, e.what()};
+  }
+}
+
+}  // namespace
+
+asio::awaitable<bool> LeaderRole::begin(uint64_t term, std::vector<WorkerInfo> active) {
+  end();
+  auto alive = term_alive_ = std::make_shared<bool>(true);
+  term_ = term;
+  uint64_t revision = 0;
+  auto read = co_await run_blocking(pool_, [s = store_, &revision] { return s->read(&revision); });
+  if (!*alive) co_return false;
+  if (!read.ok() && read.status.code != KvErrc::NotFound) {
+    cb_.on_error("reading assignment: " + read.status.message);
+    co_return false;
+  }
+  if (read.ok()) {
+    auto fenced = co_await run_blocking(
+        pool_, [s = store_, term, revision] { return s->fence(term, revision); });
+    if (!*alive) co_return false;
+    if (!fenced.ok()) {
+      cb_.on_error("fencing assignment: " + fenced.status.message);
+      co_return false;
+    }
+    revision = fenced.value;
+  }
+  pointer_revision_ = revision;
+  auto listed = co_await run_blocking(pool_, [src = source_] { return list_source(*src); });
+  if (!*alive) co_return false;
+  if (!listed.ok) {
+    cb_.on_error("partition source failed: " + listed.error);
+    listed.partitions = read.value.partitions;  // keep serving the previous set
+  }
+  calc_ = std::make_unique<Calculator>(config_, *strategy_);
+  calc_->begin(read.ok() ? read.value : Assignment{}, std::move(listed.partitions), Clock::now());
+  handle(calc_->on_workers(std::move(active), Clock::now()));
+  co_return true;
+}
+
+void LeaderRole::end() {
+  if (term_alive_) *term_alive_ = false;
+  term_alive_.reset();
+  calc_.reset();
+  timer_.cancel();
+}
+
+void LeaderRole::on_members(std::vector<WorkerInfo> active) {
+  if (calc_) handle(calc_->on_workers(std::move(active), Clock::now()));
+}
+
+void LeaderRole::refresh() {
+  if (calc_) asio::co_spawn(loop_, reload_partitions(term_alive_), asio::detached);
+}
+
+asio::awaitable<void> LeaderRole::reload_partitions(std::shared_ptr<bool> alive) {
+  auto listed = co_await run_blocking(pool_, [src = source_] { return list_source(*src); });
+  if (!*alive || !calc_) co_return;
+  if (!listed.ok) {
+    cb_.on_error("partition source failed: " + listed.error);
+    co_return;
+  }
+  handle(
+      calc_->on_partitions(std::move(listed.partitions), Clock::now(), /*bypass_cooldown=*/true));
+}
+
+void LeaderRole::handle(CalcOutput out) {
+  if (!calc_) return;
+  if (out.state_changed) cb_.on_state(calc_->state());
+  if (out.publish) {
+    out.publish->leader = self_id_;
+    out.publish->leader_term = term_;
+    asio::co_spawn(loop_, publish(std::move(*out.publish), term_alive_), asio::detached);
+  }
+  arm();
+}
+
+void LeaderRole::arm() {
+  auto deadline = calc_ ? calc_->next_deadline() : std::nullopt;
+  if (!deadline) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(*deadline);
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(term_alive_)](boost::system::error_code ec) {
+    auto a = alive.lock();
+    if (ec || !a || !*a || !calc_) return;
+    handle(calc_->on_timer(Clock::now()));
+  });
+}
+
+asio::awaitable<void> LeaderRole::publish(Assignment a, std::shared_ptr<bool> alive) {
+  const uint64_t expected = pointer_revision_;
+  auto r =
+      co_await run_blocking(pool_, [s = store_, a, expected] { return s->publish(a, expected); });
+  if (!*alive || !calc_) co_return;
+  if (r.ok()) {
+    pointer_revision_ = r.value;
+    spdlog::info("{} published assignment v{} ({} workers, {} partitions, reason {})", self_id_,
+                 a.version, a.workers.size(), a.partitions.size(), to_string(calc_->reason()));
+    cb_.on_published(a);
+    handle(calc_->on_published(a, Clock::now()));
+  } else if (r.status.code == KvErrc::WrongRevision) {
+    cb_.on_deposed("assignment pointer moved under us: another leader published");
+  } else {
+    cb_.on_error("publishing assignment: " + r.status.message);
+    handle(calc_->on_publish_failed(Clock::now()));
+  }
+}
+
+}  // namespace parti

@@ -1,0 +1,58 @@
+// membership: the sans-I/O view of who is alive, built from heartbeat-bucket
+// events. A Delete is a clean leave, seen at once; no Put within the heartbeat
+// TTL makes a member Disconnected (one deadline per member, surfaced through
+// next_deadline()). Watch events and polling snapshots may both arrive for the
+// same change: revisions make every event idempotent, so they never double count.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "parti/core/node_record.h"
+#include "parti/core/types.h"
+
+namespace parti {
+
+struct MemberEvent {
+  enum class Kind { Joined, Updated, Left, Disconnected } kind;
+  std::string id;
+  friend bool operator==(const MemberEvent&, const MemberEvent&) = default;
+};
+
+const char* to_string(MemberEvent::Kind k);
+
+class MembershipView {
+ public:
+  explicit MembershipView(Millis ttl) : ttl_(ttl) {}
+
+  std::vector<MemberEvent> on_put(const NodeRecord& record, uint64_t revision, TimePoint now);
+  std::vector<MemberEvent> on_delete(const std::string& id, uint64_t revision, TimePoint now);
+  // A full listing (polling fallback): members absent from it have left.
+  std::vector<MemberEvent> on_snapshot(const std::vector<std::pair<NodeRecord, uint64_t>>& all,
+                                       TimePoint now);
+  std::vector<MemberEvent> on_tick(TimePoint now);
+
+  std::optional<TimePoint> next_deadline() const;
+  // Members that are alive and not leaving, sorted by id.
+  std::vector<WorkerInfo> active_workers() const;
+  std::vector<NodeRecord> records() const;
+  const NodeRecord* find(const std::string& id) const;
+  size_t size() const { return members_.size(); }
+
+ private:
+  struct Member {
+    NodeRecord record;
+    uint64_t revision = 0;
+    TimePoint last_seen;
+  };
+  bool is_stale(const std::string& id, uint64_t revision) const;
+  std::vector<MemberEvent> remove(const std::string& id, uint64_t revision, MemberEvent::Kind why);
+
+  Millis ttl_;
+  std::map<std::string, Member> members_;
+  std::map<std::string, uint64_t> departed_;  // id -> revision at departure
+};
+
+}  // namespace parti

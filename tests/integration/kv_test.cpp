@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include "parti/coord/kv_bucket.h"
+#include "parti/election/leader_election.h"
+#include "parti/identity/stable_id.h"
+#include "support/cluster.h"
+#include "support/wait.h"
+
+namespace parti {
+using namespace parti::testing;
+using coord::KvErrc;
+
+class KvTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<coord::KvBucket> bucket(const std::string& name, Millis ttl = Millis(0)) {
+    auto r = coord::KvBucket::open_or_create(conn, {name, ttl, 1});
+    EXPECT_TRUE(r.ok()) << r.status.message;
+    return r.value;
+  }
+  NatsServer server;
+  std::shared_ptr<coord::Connection> conn = connect(server);
+};
+
+TEST_F(KvTest, CreateUpdateAndCasDeleteAreFenced) {
+  auto b = bucket("t1");
+  auto c = b->create("k", "v1");
+  ASSERT_TRUE(c.ok()) << c.status.message;
+  EXPECT_EQ(b->create("k", "v2").status.code, KvErrc::Exists);
+  auto u = b->update("k", "v2", c.value);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(b->update("k", "v3", c.value).status.code, KvErrc::WrongRevision);
+  EXPECT_EQ(b->erase_if_revision("k", c.value).code, KvErrc::WrongRevision);
+  EXPECT_EQ(b->get("k").value.value, "v2");
+  EXPECT_TRUE(b->erase_if_revision("k", u.value).ok());
+  EXPECT_EQ(b->get("k").status.code, KvErrc::NotFound);
+  EXPECT_TRUE(b->create("k", "again").ok());  // create over a delete marker
+}
+
+TEST_F(KvTest, KeysAndEntriesListLiveKeysOnly) {
+  auto b = bucket("t2");
+  EXPECT_TRUE(b->keys().ok());
+  EXPECT_TRUE(b->keys().value.empty());
+  b->put("a", "1");
+  b->put("b", "2");
+  b->erase("a");
+  auto e = b->entries();
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e.value.size(), 1u);
+  EXPECT_EQ(e.value[0].key, "b");
+}
+
+TEST_F(KvTest, WatchSeesInitialValuesThenPutsAndDeletes) {
+  auto b = bucket("t3");
+  b->put("x", "1");
+  auto w = b->watch(">");
+  ASSERT_TRUE(w.ok());
+  auto first = w.value->next(Millis(2000));
+  ASSERT_EQ(first.kind, coord::WatchEvent::Kind::Entry);
+  EXPECT_EQ(first.entry.value, "1");
+  EXPECT_EQ(w.value->next(Millis(2000)).kind, coord::WatchEvent::Kind::InitialDone);
+  b->put("y", "2");
+  auto put = w.value->next(Millis(2000));
+  EXPECT_EQ(put.entry.key, "y");
+  b->erase("x");
+  auto del = w.value->next(Millis(2000));
+  EXPECT_EQ(del.entry.key, "x");
+  EXPECT_TRUE(del.entry.deleted);
+}
+
+TEST_F(KvTest, StableIdsAreDistinctAndRenewalDetectsTheft) {
+  auto b = bucket("ids", Millis(5000));
+  StableIdClaimer a(b, "node", 16, "ia"), c(b, "node", 16, "ic");
+  ASSERT_TRUE(a.claim().ok());
+  ASSERT_TRUE(c.claim().ok());
+  EXPECT_EQ(a.id(), "node-0");
+  EXPECT_EQ(c.id(), "node-1");
+  EXPECT_TRUE(a.renew().ok());
+  b->put("node-0", "someone else");  // the claim was overwritten behind our back
+  auto st = a.renew();
+  EXPECT_EQ(st.code, KvErrc::WrongRevision);
+  EXPECT_FALSE(a.holds());
+  EXPECT_TRUE(c.release().ok());
+  StableIdClaimer d(b, "node", 16, "id");
+  ASSERT_TRUE(d.claim().ok());
+  EXPECT_EQ(d.id(), "node-1");  // lowest free ID again
+}
+
+TEST_F(KvTest, StableIdClaimExpiresWithoutRenewal) {
+  auto b = bucket("ids2", Millis(1000));
+  StableIdClaimer a(b, "node", 4, "ia");
+  ASSERT_TRUE(a.claim().ok());
+  // The server ages the claim out; a new claimer then gets the same ID.
+  StableIdClaimer c(b, "node", 1, "ic");
+  EXPECT_TRUE(wait_until([&] { return c.claim().ok(); }, Millis(5000)));
+  EXPECT_EQ(c.id(), "node-0");
+  EXPECT_FALSE(a.renew().ok());
+}
+
+TEST_F(KvTest, ElectionHasOneLeaderAndTermsGrow) {
+  auto b = bucket("el", Millis(1000));
+  LeaderElection x(b, "node-0", "i0"), y(b, "node-1", "i1");
+  ASSERT_TRUE(x.try_acquire().ok());
+  EXPECT_EQ(y.try_acquire().code, KvErrc::Exists);
+  EXPECT_TRUE(x.renew().ok());
+  auto cur = x.current();
+  ASSERT_TRUE(cur.ok());
+  EXPECT_EQ(cur.value.id, "node-0");
+  EXPECT_EQ(cur.value.term, x.term());
+  const uint64_t first_term = x.term();
+  ASSERT_TRUE(x.release().ok());
+  ASSERT_TRUE(y.try_acquire().ok());
+  EXPECT_GT(y.term(), first_term);
+  EXPECT_FALSE(x.renew().ok());
+}
+
+TEST_F(KvTest, LeaseExpiresWhenTheLeaderStopsRenewing) {
+  auto b = bucket("el2", Millis(1000));
+  LeaderElection x(b, "node-0", "i0"), y(b, "node-1", "i1");
+  ASSERT_TRUE(x.try_acquire().ok());
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(wait_until([&] { return y.try_acquire().ok(); }, Millis(5000)));
+  EXPECT_LT(Clock::now() - t0, Millis(3000));  // within TTL plus the server's expiry tick
+  EXPECT_EQ(x.renew().code, KvErrc::WrongRevision);
+}
+
+}  // namespace parti

@@ -1,0 +1,63 @@
+// tests: helpers to run several Managers against one real nats-server.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parti/manager/manager.h"
+#include "support/nats_server.h"
+
+namespace parti::testing {
+
+inline std::shared_ptr<coord::Connection> connect(const NatsServer& server) {
+  coord::Connection::Options o;
+  o.url = server.url();
+  o.request_timeout = std::chrono::milliseconds(1000);
+  o.reconnect_wait = std::chrono::milliseconds(100);
+  o.ping_interval = std::chrono::milliseconds(250);
+  return coord::Connection::connect(o);
+}
+
+inline Config test_config() {
+  Config c;
+  c.timings = fast_timings();
+  return c;
+}
+
+// One worker with its own NATS connection, so that closing the connection
+// looks like a crash to everyone else.
+struct Worker {
+  std::shared_ptr<coord::Connection> conn;
+  std::shared_ptr<StaticPartitionSource> source;
+  std::unique_ptr<Manager> manager;
+};
+
+inline Worker make_worker(const NatsServer& server, const Config& cfg,
+                          std::vector<Partition> partitions,
+                          std::shared_ptr<const Strategy> strategy, Hooks hooks = {}) {
+  Worker w;
+  w.conn = connect(server);
+  w.source = std::make_shared<StaticPartitionSource>(std::move(partitions));
+  w.manager =
+      std::make_unique<Manager>(cfg, w.conn, w.source, std::move(strategy), std::move(hooks));
+  return w;
+}
+
+// Every partition of `a` is held by exactly one worker in `workers` and
+// nothing else: no orphan, no duplicate.
+inline ::testing::AssertionResult assigned_exactly_once(const Assignment& a,
+                                                        const std::vector<std::string>& workers) {
+  std::map<std::string, int> holders;
+  for (const auto& w : workers) {
+    for (const auto& p : a.led_by(w)) ++holders[p];
+  }
+  for (const auto& p : a.partitions) {
+    if (holders[p.id] != 1) {
+      return ::testing::AssertionFailure() << p.id << " held " << holders[p.id] << " times";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace parti::testing

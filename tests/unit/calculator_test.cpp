@@ -1,0 +1,175 @@
+#include "parti/assignment/calculator.h"
+
+#include <gtest/gtest.h>
+
+#include "parti/source/partition_source.h"
+
+namespace parti {
+
+class CalculatorTest : public ::testing::Test {
+ protected:
+  CalculatorConfig cfg() {
+    CalculatorConfig c;
+    c.cold_start_window = Millis(3000);
+    c.planned_scale_window = Millis(1000);
+    c.emergency_grace = Millis(500);
+    c.cooldown = Millis(2000);
+    c.restart_ratio = 0.5;
+    return c;
+  }
+  std::vector<WorkerInfo> ws(std::initializer_list<const char*> ids) {
+    std::vector<WorkerInfo> out;
+    for (auto id : ids) out.push_back({id, 1});
+    return out;
+  }
+  // Publishes whatever `out` asks for and returns the calculator's follow-up.
+  CalcOutput settle(Calculator& c, CalcOutput out, TimePoint now) {
+    while (out.publish) out = c.on_published(*out.publish, now);
+    return out;
+  }
+  std::unique_ptr<Strategy> strategy = make_consistent_hash();
+  TimePoint t0 = TimePoint{} + std::chrono::hours(1);
+};
+
+TEST_F(CalculatorTest, ColdStartWaitsForTheWindowThenPublishesAll) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  auto out = c.on_workers(ws({"a"}), t0);
+  EXPECT_EQ(c.state(), CalcState::Scaling);
+  EXPECT_EQ(c.reason(), RebalanceReason::ColdStart);
+  EXPECT_FALSE(out.publish);
+  c.on_workers(ws({"a", "b", "c"}), t0 + Millis(1000));
+  EXPECT_EQ(c.next_deadline(), t0 + Millis(3000));  // the window runs from first sight
+  EXPECT_FALSE(c.on_timer(t0 + Millis(2999)).publish);
+  out = c.on_timer(t0 + Millis(3000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(c.state(), CalcState::Rebalancing);
+  EXPECT_EQ(out.publish->version, 1u);
+  EXPECT_EQ(out.publish->workers.size(), 3u);
+  c.on_published(*out.publish, t0 + Millis(3001));
+  EXPECT_EQ(c.state(), CalcState::Idle);
+}
+
+TEST_F(CalculatorTest, PlannedScaleUsesTheShorterWindow) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws({"a", "b", "c"}), t1);
+  EXPECT_EQ(c.state(), CalcState::Scaling);
+  EXPECT_EQ(c.reason(), RebalanceReason::PlannedScale);
+  EXPECT_EQ(c.next_deadline(), t1 + Millis(1000));
+  auto out = c.on_timer(t1 + Millis(1000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->version, 2u);
+}
+
+TEST_F(CalculatorTest, ShortAbsenceWithinGraceNeverRebalances) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(20000);
+  EXPECT_FALSE(c.on_workers(ws({"a", "b"}), t1).publish);
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  // Back after 450 ms: the grace period (500 ms) absorbs it.
+  EXPECT_FALSE(c.on_workers(ws({"a", "b", "c"}), t1 + Millis(450)).publish);
+  EXPECT_FALSE(c.on_timer(t1 + Millis(600)).publish);
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  EXPECT_EQ(c.published().version, 1u);
+}
+
+TEST_F(CalculatorTest, AbsenceBeyondGraceIsAnEmergencyThatIgnoresCooldown) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(3100);  // well inside the 2 s cooldown
+  c.on_workers(ws({"a", "b"}), t1);
+  EXPECT_EQ(c.next_deadline(), t1 + Millis(500));
+  auto out = c.on_timer(t1 + Millis(500));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(c.state(), CalcState::Emergency);
+  EXPECT_EQ(out.publish->workers, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(CalculatorTest, LosingHalfOrMoreIsARestartWithTheColdWindow) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c", "d"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws({"a"}), t1);
+  EXPECT_EQ(c.state(), CalcState::Scaling);
+  EXPECT_EQ(c.reason(), RebalanceReason::Restart);
+  EXPECT_EQ(c.next_deadline(), t1 + Millis(3000));
+  // Everyone is back before the window ends: nothing to publish.
+  c.on_workers(ws({"a", "b", "c", "d"}), t1 + Millis(2000));
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  EXPECT_EQ(c.published().version, 1u);
+}
+
+TEST_F(CalculatorTest, CooldownDefersPlannedScale) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a"}), t0);
+  const TimePoint p = t0 + Millis(3000);
+  settle(c, c.on_timer(p), p);
+  c.on_workers(ws({"a", "b"}), p + Millis(100));
+  auto out = c.on_timer(p + Millis(1100));  // window over, cooldown (2 s) not
+  EXPECT_FALSE(out.publish);
+  EXPECT_EQ(c.next_deadline(), p + Millis(2000));
+  EXPECT_TRUE(c.on_timer(p + Millis(2000)).publish);
+}
+
+TEST_F(CalculatorTest, RefreshBypassesCooldownAndPublishesNewPartitions) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  const TimePoint p = t0 + Millis(3000);
+  settle(c, c.on_timer(p), p);
+  c.on_partitions(numbered_partitions(12), p + Millis(10), /*bypass_cooldown=*/true);
+  EXPECT_EQ(c.reason(), RebalanceReason::PartitionsChanged);
+  auto out = c.on_timer(p + Millis(10));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->partitions.size(), 12u);
+}
+
+TEST_F(CalculatorTest, UnchangedTopologyPublishesNothing) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  for (int i = 1; i <= 10; ++i) {
+    EXPECT_FALSE(c.on_workers(ws({"a", "b"}), t0 + Millis(3000 + i * 1000)).publish);
+    EXPECT_FALSE(c.on_timer(t0 + Millis(3000 + i * 1000)).publish);
+  }
+  EXPECT_EQ(c.published().version, 1u);
+}
+
+TEST_F(CalculatorTest, NewLeaderAdoptsPublishedAssignmentWithoutRepublishing) {
+  Calculator first(cfg(), *strategy);
+  first.begin({}, numbered_partitions(10), t0);
+  first.on_workers(ws({"a", "b", "c"}), t0);
+  auto out = first.on_timer(t0 + Millis(3000));
+  ASSERT_TRUE(out.publish);
+  Calculator second(cfg(), *strategy);
+  second.begin(*out.publish, numbered_partitions(10), t0 + Millis(5000));
+  EXPECT_FALSE(second.on_workers(ws({"a", "b", "c"}), t0 + Millis(5000)).publish);
+  EXPECT_EQ(second.state(), CalcState::Idle);
+}
+
+TEST_F(CalculatorTest, FailedPublishIsRetried) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a"}), t0);
+  ASSERT_TRUE(c.on_timer(t0 + Millis(3000)).publish);
+  c.on_publish_failed(t0 + Millis(3001));
+  ASSERT_TRUE(c.next_deadline());
+  auto again = c.on_timer(*c.next_deadline());
+  ASSERT_TRUE(again.publish);
+  EXPECT_EQ(again.publish->version, 1u);
+}
+
+}  // namespace parti

@@ -1,0 +1,69 @@
+#include "parti/membership/membership_view.h"
+
+#include <gtest/gtest.h>
+
+namespace parti {
+
+using K = MemberEvent::Kind;
+
+NodeRecord rec(const std::string& id, uint32_t weight = 1) {
+  NodeRecord r;
+  r.id = id;
+  r.state = NodeState::Active;
+  r.weight = weight;
+  return r;
+}
+
+TEST(MembershipView, PutJoinsDeleteLeavesAtOnce) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  EXPECT_EQ(v.on_put(rec("a"), 1, t0), (std::vector<MemberEvent>{{K::Joined, "a"}}));
+  EXPECT_TRUE(v.on_put(rec("a"), 2, t0).empty());  // same record, newer revision: a heartbeat
+  EXPECT_EQ(v.on_put(rec("a", 2), 3, t0), (std::vector<MemberEvent>{{K::Updated, "a"}}));
+  EXPECT_EQ(v.on_delete("a", 4, t0), (std::vector<MemberEvent>{{K::Left, "a"}}));
+  EXPECT_TRUE(v.active_workers().empty());
+}
+
+TEST(MembershipView, SilenceBeyondTtlDisconnects) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  v.on_put(rec("a"), 1, t0);
+  v.on_put(rec("b"), 2, t0 + Millis(500));
+  EXPECT_EQ(v.next_deadline(), t0 + Millis(1000));
+  EXPECT_TRUE(v.on_tick(t0 + Millis(999)).empty());
+  EXPECT_EQ(v.on_tick(t0 + Millis(1000)), (std::vector<MemberEvent>{{K::Disconnected, "a"}}));
+  EXPECT_EQ(v.next_deadline(), t0 + Millis(1500));
+}
+
+TEST(MembershipView, StaleEventsNeverResurrectOrDoubleCount) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  v.on_put(rec("a"), 5, t0);
+  EXPECT_TRUE(v.on_put(rec("a", 9), 4, t0).empty());  // older revision from a poll
+  v.on_delete("a", 6, t0);
+  EXPECT_TRUE(v.on_put(rec("a"), 5, t0).empty());  // late watch echo of the old put
+  EXPECT_TRUE(v.on_delete("a", 6, t0).empty());    // the poll sees the same leave again
+  EXPECT_EQ(v.on_put(rec("a"), 7, t0), (std::vector<MemberEvent>{{K::Joined, "a"}}));
+}
+
+TEST(MembershipView, SnapshotDiffsAgainstTheView) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  v.on_put(rec("a"), 1, t0);
+  v.on_put(rec("b"), 2, t0);
+  auto ev = v.on_snapshot({{rec("b"), 2}, {rec("c"), 3}}, t0);
+  EXPECT_EQ(ev, (std::vector<MemberEvent>{{K::Joined, "c"}, {K::Left, "a"}}));
+  EXPECT_TRUE(v.on_snapshot({{rec("b"), 2}, {rec("c"), 3}}, t0).empty());
+}
+
+TEST(MembershipView, LeavingMembersAreNotActive) {
+  MembershipView v(Millis(1000));
+  auto r = rec("a");
+  r.state = NodeState::Leaving;
+  v.on_put(r, 1, TimePoint{});
+  v.on_put(rec("b"), 2, TimePoint{});
+  ASSERT_EQ(v.active_workers().size(), 1u);
+  EXPECT_EQ(v.active_workers()[0].id, "b");
+}
+
+}  // namespace parti

@@ -1,0 +1,57 @@
+#include "parti/core/node_record.h"
+
+#include <gtest/gtest.h>
+
+namespace parti {
+
+NodeRecord sample_record() {
+  NodeRecord r;
+  r.id = "node-3";
+  r.instance = "abc";
+  r.api_address = "127.0.0.1:8080";
+  r.peer_address = "127.0.0.1:9080";
+  r.state = NodeState::Draining;
+  r.startup_ms = 1700000000000;
+  r.hlc = {1700000000123, 4};
+  r.weight = 3;
+  r.locked_partitions = {1, 7};
+  r.importing_partitions = {9};
+  r.migrating_partitions = {11, 12};
+  r.handoff_final_sequence = {{7, 42}};
+  return r;
+}
+
+TEST(NodeRecord, RoundTripsEveryField) {
+  const NodeRecord r = sample_record();
+  std::string err;
+  auto back = decode_node_record(encode(r), &err);
+  ASSERT_TRUE(back) << err;
+  EXPECT_EQ(*back, r);
+}
+
+TEST(NodeRecord, RejectsGarbage) {
+  const std::string good = encode(sample_record());
+  const std::vector<std::string> bad = {
+      "",
+      "not json",
+      "[]",
+      "{}",
+      "\xff\xfe",
+      good.substr(0, good.size() / 2),
+      R"({"id":"","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"flying","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":0,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[-1],"importing":[],"migrating":[],"handoff":{}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":"x","importing":[],"migrating":[],"handoff":{}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{"x":1}})",
+      R"({"id":5,"instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
+  };
+  for (const auto& b : bad) {
+    std::string err;
+    EXPECT_FALSE(decode_node_record(b, &err)) << "accepted: " << b;
+    EXPECT_FALSE(err.empty());
+  }
+}
+
+}  // namespace parti
