@@ -1,6 +1,7 @@
 // tests: helpers to run several Managers against one real nats-server.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>

@@ -68,6 +68,10 @@ bool Connection::connected() const {
   return nc_ != nullptr && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
 }
 
+void Connection::close() {
+  if (nc_ != nullptr) natsConnection_Close(nc_);
+}
+
 int Connection::add_status_listener(StatusListener listener) {
   std::lock_guard lock(listeners_mu_);
   listeners_[next_listener_] = std::move(listener);

@@ -40,6 +40,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   bool connected() const;
+  // Closes the connection for good (no reconnect). Tests use it to make a
+  // worker vanish the way a crashed process does.
+  void close();
   natsConnection* nats() const { return nc_; }
   jsCtx* jetstream() const { return js_; }
   std::chrono::milliseconds request_timeout() const { return options_.request_timeout; }

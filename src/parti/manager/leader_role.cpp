@@ -46,7 +46,8 @@ asio::awaitable<bool> LeaderRole::begin(uint64_t term, std::vector<WorkerInfo> a
   auto alive = term_alive_ = std::make_shared<bool>(true);
   term_ = term;
   uint64_t revision = 0;
-  auto read = co_await run_blocking(pool_, [s = store_, &revision] { return s->read(&revision); });
+  auto read =
+      co_await run_blocking(pool_, [s = store_.get(), r = &revision] { return s->read(r); });
   if (!*alive) co_return false;
   if (!read.ok() && read.status.code != KvErrc::NotFound) {
     cb_.on_error("reading assignment: " + read.status.message);
@@ -54,7 +55,7 @@ asio::awaitable<bool> LeaderRole::begin(uint64_t term, std::vector<WorkerInfo> a
   }
   if (read.ok()) {
     auto fenced = co_await run_blocking(
-        pool_, [s = store_, term, revision] { return s->fence(term, revision); });
+        pool_, [s = store_.get(), term, revision] { return s->fence(term, revision); });
     if (!*alive) co_return false;
     if (!fenced.ok()) {
       cb_.on_error("fencing assignment: " + fenced.status.message);
@@ -63,7 +64,7 @@ asio::awaitable<bool> LeaderRole::begin(uint64_t term, std::vector<WorkerInfo> a
     revision = fenced.value;
   }
   pointer_revision_ = revision;
-  auto listed = co_await run_blocking(pool_, [src = source_] { return list_source(*src); });
+  auto listed = co_await run_blocking(pool_, [src = source_.get()] { return list_source(*src); });
   if (!*alive) co_return false;
   if (!listed.ok) {
     cb_.on_error("partition source failed: " + listed.error);
@@ -91,7 +92,7 @@ void LeaderRole::refresh() {
 }
 
 asio::awaitable<void> LeaderRole::reload_partitions(std::shared_ptr<bool> alive) {
-  auto listed = co_await run_blocking(pool_, [src = source_] { return list_source(*src); });
+  auto listed = co_await run_blocking(pool_, [src = source_.get()] { return list_source(*src); });
   if (!*alive || !calc_) co_return;
   if (!listed.ok) {
     cb_.on_error("partition source failed: " + listed.error);
@@ -128,8 +129,8 @@ void LeaderRole::arm() {
 
 asio::awaitable<void> LeaderRole::publish(Assignment a, std::shared_ptr<bool> alive) {
   const uint64_t expected = pointer_revision_;
-  auto r =
-      co_await run_blocking(pool_, [s = store_, a, expected] { return s->publish(a, expected); });
+  auto r = co_await run_blocking(
+      pool_, [s = store_.get(), p = &a, expected] { return s->publish(*p, expected); });
   if (!*alive || !calc_) co_return;
   if (r.ok()) {
     pointer_revision_ = r.value;

@@ -145,8 +145,8 @@ struct Manager::Impl {
     const auto deadline = Clock::now() + cfg.timings.startup_timeout;
     set_state(ManagerState::ClaimingID);
     while (running) {
-      auto opened =
-          co_await run_blocking(*pool, [c = conn, cfg = cfg] { return Buckets::open(c, cfg); });
+      auto opened = co_await run_blocking(
+          *pool, [c = &conn, config = &cfg] { return Buckets::open(*c, *config); });
       if (opened.ok()) {
         buckets = std::move(opened.value);
         break;
@@ -155,10 +155,10 @@ struct Manager::Impl {
         co_return fail_start("opening buckets: " + opened.status.message);
       co_await pause(cfg.timings.poll_interval);
     }
-    auto cluster = co_await run_blocking(
-        *pool, [b = buckets.cluster, rf = cfg.replication_factor, name = strategy->name()] {
-          return ensure_cluster_config(*b, rf, name);
-        });
+    const std::string strategy_name = strategy->name();
+    auto check_cluster = [b = buckets.cluster.get(), rf = cfg.replication_factor,
+                          name = &strategy_name] { return ensure_cluster_config(*b, rf, *name); };
+    auto cluster = co_await run_blocking(*pool, check_cluster);
     if (!cluster.ok()) co_return fail_start(cluster.message);
     id = std::make_unique<StableIdClaimer>(buckets.stable_id, cfg.worker_id_prefix, cfg.max_workers,
                                            cfg.instance_id);
@@ -279,14 +279,14 @@ struct Manager::Impl {
   }
 
   asio::awaitable<void> fetch_assignment(std::string pointer) {
-    auto r =
-        co_await run_blocking(*pool, [s = store, pointer] { return s->read_pointed(pointer); });
+    auto r = co_await run_blocking(*pool,
+                                   [s = store.get(), p = &pointer] { return s->read_pointed(*p); });
     if (!running) co_return;
     if (r.ok()) {
       apply_assignment(r.value);
     } else if (r.status.code == KvErrc::NotFound) {
       // The pointer moved on and its chunks were collected: read the newest.
-      auto latest = co_await run_blocking(*pool, [s = store] { return s->read(nullptr); });
+      auto latest = co_await run_blocking(*pool, [s = store.get()] { return s->read(nullptr); });
       if (running && latest.ok()) apply_assignment(latest.value);
     } else {
       error("reading assignment: " + r.status.message);
@@ -302,7 +302,7 @@ struct Manager::Impl {
 
   asio::awaitable<void> poll_assignment() {
     while (running && !assignment_watch_healthy) {
-      auto r = co_await run_blocking(*pool, [s = store] { return s->read(nullptr); });
+      auto r = co_await run_blocking(*pool, [s = store.get()] { return s->read(nullptr); });
       if (!running) break;
       if (r.ok()) apply_assignment(r.value);
       assignment_poll.expires_after(cfg.timings.poll_interval);
@@ -375,8 +375,14 @@ struct Manager::Impl {
                               [this](const Assignment& a) { apply_assignment(a); },
                               [this](const std::string& why) { lose_leadership(why); },
                               [this](const std::string& why) { error(why); }});
-    const bool ok = co_await leader->begin(election->term(), members->view().active_workers());
-    if (!ok && running && leader) lose_leadership("could not take over the assignment");
+    auto active = members->view().active_workers();
+    const bool ok = co_await leader->begin(election->term(), std::move(active));
+    if (!ok && running && leader) {
+      lose_leadership("could not take over the assignment");
+    } else if (ok && leader) {
+      // Members that changed while begin() awaited the store were not seen by it.
+      leader->on_members(members->view().active_workers());
+    }
   }
 
   void on_calc_state(CalcState s) {
@@ -433,7 +439,8 @@ struct Manager::Impl {
     assignment = Assignment{};
     publish_shared([&](Shared& s) { s.assignment = Assignment{}; });
     set_state(ManagerState::ClaimingID);
-    co_await run_blocking(*pool, [b = buckets.heartbeat, old_id] { return b->erase(old_id); });
+    co_await run_blocking(*pool,
+                          [b = buckets.heartbeat.get(), k = &old_id] { return b->erase(*k); });
     while (running) {
       auto st = co_await run_blocking(*pool, [c = id.get()] { return c->claim(); });
       if (st.ok()) break;
@@ -450,7 +457,7 @@ struct Manager::Impl {
   }
 
   asio::awaitable<void> refetch_assignment() {
-    auto r = co_await run_blocking(*pool, [s = store] { return s->read(nullptr); });
+    auto r = co_await run_blocking(*pool, [s = store.get()] { return s->read(nullptr); });
     if (running && r.ok()) apply_assignment(r.value);
   }
 

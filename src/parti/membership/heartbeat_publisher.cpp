@@ -33,7 +33,7 @@ asio::awaitable<void> HeartbeatPublisher::run() {
     const std::string key = record_.id;
     const std::string value = encode(record_);
     auto status = co_await run_blocking(
-        pool_, [b = bucket_, key, value] { return b->put(key, value).status; });
+        pool_, [b = bucket_.get(), k = &key, v = &value] { return b->put(*k, *v).status; });
     if (!running_) break;
     ++publishes_;
     on_result_(status);
@@ -49,7 +49,7 @@ asio::awaitable<void> HeartbeatPublisher::stop() {
   running_ = false;
   wake_.cancel();
   const std::string key = record_.id;
-  co_await run_blocking(pool_, [b = bucket_, key] { return b->erase(key); });
+  co_await run_blocking(pool_, [b = bucket_.get(), k = &key] { return b->erase(*k); });
 }
 
 }  // namespace parti

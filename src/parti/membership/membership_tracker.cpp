@@ -87,7 +87,7 @@ asio::awaitable<void> MembershipTracker::poll_loop() {
   std::weak_ptr<bool> alive = alive_;
   asio::steady_timer timer(loop_);
   while (alive.lock() && !stopped_ && !watch_healthy_) {
-    auto result = co_await run_blocking(pool_, [b = bucket_] { return b->entries(); });
+    auto result = co_await run_blocking(pool_, [b = bucket_.get()] { return b->entries(); });
     if (!alive.lock() || stopped_) co_return;
     if (result.ok() && !watch_healthy_) {
       ++polls_;

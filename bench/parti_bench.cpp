@@ -1,0 +1,138 @@
+// parti_bench: Google Benchmark cases for libparti's hot paths.
+//  BM_Assign/<Strategy>/<partitions>/<workers>: one full placement (the leader's
+//    rebalance cost), with BM_Baseline_HashAll/<partitions> (hashing every
+//    partition id once) as the same-run baseline to divide by.
+//  BM_LeaveDetection: heartbeat key deleted -> MembershipTracker notified,
+//    against a real nats-server started by the benchmark.
+//  BM_HeartbeatPut: one node-record Put round trip to the same server.
+#include <benchmark/benchmark.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "parti/assignment/hashing.h"
+#include "parti/assignment/strategy.h"
+#include "parti/coord/kv_bucket.h"
+#include "parti/membership/membership_tracker.h"
+#include "parti/source/partition_source.h"
+#include "support/nats_server.h"
+
+namespace parti {
+namespace {
+
+std::vector<WorkerInfo> make_workers(int64_t n) {
+  std::vector<WorkerInfo> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back({"node-" + std::to_string(i), 1});
+  return out;
+}
+
+void BM_Baseline_HashAll(benchmark::State& state) {
+  auto parts = numbered_partitions(uint32_t(state.range(0)));
+  for (auto _ : state) {
+    uint64_t acc = 0;
+    for (const auto& p : parts) acc ^= hash64(p.id, 0);
+    benchmark::DoNotOptimize(acc);
+  }
+}
+BENCHMARK(BM_Baseline_HashAll)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void run_assign(benchmark::State& state, const char* name) {
+  auto strategy = make_strategy(name);
+  auto parts = numbered_partitions(uint32_t(state.range(0)));
+  auto workers = make_workers(state.range(1));
+  for (auto _ : state) {
+    auto a = build_assignment(*strategy, workers, parts, 1, nullptr, 1);
+    benchmark::DoNotOptimize(a.replicas.data());
+  }
+}
+
+#define PARTI_ASSIGN_BENCH(Strategy, key)                                \
+  void BM_Assign_##Strategy(benchmark::State& s) { run_assign(s, key); } \
+  BENCHMARK(BM_Assign_##Strategy)                                        \
+      ->Name("BM_Assign/" #Strategy)                                     \
+      ->Args({10000, 200})                                               \
+      ->Args({100000, 1000})                                             \
+      ->Unit(benchmark::kMillisecond)
+PARTI_ASSIGN_BENCH(ConsistentHash, "consistent-hash");
+PARTI_ASSIGN_BENCH(WeightedConsistentHash, "weighted");
+PARTI_ASSIGN_BENCH(RoundRobin, "round-robin");
+PARTI_ASSIGN_BENCH(Rendezvous, "rendezvous");
+
+struct NatsFixture {
+  testing::NatsServer server;
+  std::shared_ptr<coord::Connection> conn;
+  std::shared_ptr<coord::KvBucket> bucket;
+  NatsFixture() {
+    coord::Connection::Options o;
+    o.url = server.url();
+    conn = coord::Connection::connect(o);
+    bucket = coord::KvBucket::open_or_create(conn, {"bench-heartbeat", Millis(60000), 1}).value;
+  }
+};
+
+NatsFixture& nats() {
+  static NatsFixture f;
+  return f;
+}
+
+void BM_LeaveDetection(benchmark::State& state) {
+  auto& f = nats();
+  asio::io_context loop;
+  asio::thread_pool pool(2);
+  std::mutex mu;
+  std::condition_variable cv;
+  int left = 0;
+  Timings t = fast_timings();
+  t.heartbeat_ttl = Millis(60000);
+  t.watch_debounce = Millis(0);
+  MembershipTracker tracker(loop.get_executor(), pool, f.bucket, t,
+                            [&](const std::vector<MemberEvent>& ev) {
+                              std::lock_guard lock(mu);
+                              for (const auto& e : ev) left += e.kind == MemberEvent::Kind::Left;
+                              cv.notify_all();
+                            });
+  auto guard = asio::make_work_guard(loop);
+  std::thread runner([&] { loop.run(); });
+  asio::post(loop, [&] { tracker.start(); });
+  NodeRecord r;
+  r.id = "node-bench";
+  r.state = NodeState::Active;
+  for (auto _ : state) {
+    state.PauseTiming();
+    f.bucket->put(r.id, encode(r));
+    {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, std::chrono::seconds(5),
+                  [&] { return tracker.view().find(r.id) != nullptr; });
+    }
+    const int before = left;
+    state.ResumeTiming();
+    f.bucket->erase(r.id);
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(5), [&] { return left > before; });
+  }
+  asio::post(loop, [&] { tracker.stop(); });
+  guard.reset();
+  runner.join();
+  pool.join();
+}
+BENCHMARK(BM_LeaveDetection)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(50)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly();
+
+void BM_HeartbeatPut(benchmark::State& state) {
+  auto& f = nats();
+  NodeRecord r;
+  r.id = "node-put";
+  r.locked_partitions = {1, 2, 3};
+  const std::string value = encode(r);
+  for (auto _ : state) benchmark::DoNotOptimize(f.bucket->put(r.id, value));
+}
+BENCHMARK(BM_HeartbeatPut)->Unit(benchmark::kMicrosecond)->Repetitions(3)->ReportAggregatesOnly();
+
+}  // namespace
+}  // namespace parti
+
+BENCHMARK_MAIN();

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test: the unit and integration
+# suites (real nats-server processes), then the same suites under ASan+UBSan,
+# then one short benchmark pass so the benchmark binary is known to work.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.h')
+bash scripts/build.sh release
+ctest --test-dir build --output-on-failure -j2 --timeout 180
+bash scripts/build.sh asan
+ctest --test-dir build-asan --output-on-failure -j2 --timeout 300
+./build/bench/parti_bench --benchmark_filter='BM_Assign/ConsistentHash/10000|BM_Baseline_HashAll/10000' --benchmark_min_time=0.05

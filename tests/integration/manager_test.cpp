@@ -1,0 +1,367 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "parti/coord/kv_bucket.h"
+#include "parti/manager/manager.h"
+#include "support/cluster.h"
+#include "support/wait.h"
+
+namespace parti {
+using namespace parti::testing;
+using namespace std::chrono_literals;
+
+int thread_count() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  void start_workers(size_t n, const Config& cfg, std::shared_ptr<const Strategy> strategy,
+                     std::vector<Partition> parts) {
+    const size_t first = workers.size();
+    for (size_t i = 0; i < n; ++i) workers.push_back(make_worker(server, cfg, parts, strategy));
+    std::vector<std::thread> starters;
+    for (size_t i = first; i < workers.size(); ++i) {
+      starters.emplace_back([this, i] { workers[i].manager->start(); });
+    }
+    for (auto& t : starters) t.join();
+  }
+  std::vector<std::string> live_ids() {
+    std::vector<std::string> ids;
+    for (auto& w : workers) {
+      if (w.manager) ids.push_back(w.manager->worker_id());
+    }
+    return ids;
+  }
+  Manager* leader() {
+    for (auto& w : workers) {
+      if (w.manager && w.manager->is_leader()) return w.manager.get();
+    }
+    return nullptr;
+  }
+  size_t leader_index() {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (workers[i].manager && workers[i].manager->is_leader()) return i;
+    }
+    return SIZE_MAX;
+  }
+  int leader_count() {
+    int n = 0;
+    for (auto& w : workers) n += (w.manager && w.manager->is_leader()) ? 1 : 0;
+    return n;
+  }
+  // Every live worker sees an assignment whose workers are exactly the live ones.
+  bool converged() {
+    auto ids = live_ids();
+    std::sort(ids.begin(), ids.end());
+    for (auto& w : workers) {
+      if (!w.manager) continue;
+      if (w.manager->current_assignment().workers != ids) return false;
+    }
+    return true;
+  }
+  void crash(size_t i) {
+    workers[i].conn->close();
+    workers[i].manager.reset();  // its stop() cannot reach NATS: nothing is cleaned up
+  }
+
+  NatsServer server;
+  std::vector<Worker> workers;
+  std::shared_ptr<const Strategy> ch = make_consistent_hash();
+};
+
+TEST_F(ManagerTest, ColdStartElectsOneLeaderAndAssignsEveryPartitionOnce) {
+  start_workers(3, test_config(), ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  EXPECT_EQ(leader_count(), 1);
+  auto a = workers[0].manager->current_assignment();
+  EXPECT_TRUE(assigned_exactly_once(a, live_ids()));
+  for (auto& w : workers) EXPECT_EQ(w.manager->state(), ManagerState::Stable);
+}
+
+TEST_F(ManagerTest, HundredPartitionsOnFiveWorkersAllAssignedExactlyOnce) {
+  start_workers(5, test_config(), ch, numbered_partitions(100));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  auto a = workers[0].manager->current_assignment();
+  EXPECT_TRUE(assigned_exactly_once(a, live_ids()));
+  size_t total = 0;
+  for (auto& w : workers)
+    total += w.manager->current_assignment().led_by(w.manager->worker_id()).size();
+  EXPECT_EQ(total, 100u);
+}
+
+TEST_F(ManagerTest, HooksReceiveTrueDeltasAndStateChanges) {
+  std::mutex mu;
+  std::vector<AssignmentDelta> deltas;
+  std::vector<std::pair<ManagerState, ManagerState>> transitions;
+  std::atomic<int> leadership{0};
+  Hooks hooks;
+  hooks.on_assignment_changed = [&](const AssignmentDelta& d, const Assignment&) {
+    std::lock_guard lock(mu);
+    deltas.push_back(d);
+  };
+  hooks.on_state_changed = [&](ManagerState from, ManagerState to) {
+    std::lock_guard lock(mu);
+    transitions.emplace_back(from, to);
+  };
+  hooks.on_leadership_changed = [&](bool l) { leadership += l ? 1 : 0; };
+  workers.push_back(make_worker(server, test_config(), numbered_partitions(20), ch, hooks));
+  workers[0].manager->start();
+  start_workers(1, test_config(), ch, numbered_partitions(20));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  workers.clear();  // stop every manager before the hooks' captures go out of scope
+  ASSERT_GE(deltas.size(), 2u);
+  EXPECT_EQ(deltas[0].added.size(), 20u);  // alone: everything
+  EXPECT_TRUE(deltas[0].removed.empty());
+  EXPECT_TRUE(deltas[1].added.empty());  // a second worker joined: only removals
+  EXPECT_FALSE(deltas[1].removed.empty());
+  EXPECT_LT(deltas[1].removed.size(), 20u);
+  EXPECT_GE(leadership.load(), 1);
+  ASSERT_GE(transitions.size(), 4u);
+  EXPECT_EQ(transitions[0], std::make_pair(ManagerState::Init, ManagerState::ClaimingID));
+  EXPECT_EQ(transitions[1], std::make_pair(ManagerState::ClaimingID, ManagerState::Election));
+  EXPECT_EQ(transitions[2],
+            std::make_pair(ManagerState::Election, ManagerState::WaitingAssignment));
+  EXPECT_EQ(transitions[3], std::make_pair(ManagerState::WaitingAssignment, ManagerState::Scaling));
+}
+
+TEST_F(ManagerTest, PlannedScaleThreeToFive) {
+  start_workers(3, test_config(), ch, numbered_partitions(50));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const uint64_t before = workers[0].manager->current_assignment().version;
+  start_workers(2, test_config(), ch, numbered_partitions(50));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  auto a = workers[0].manager->current_assignment();
+  EXPECT_GT(a.version, before);
+  EXPECT_EQ(a.workers.size(), 5u);
+  EXPECT_TRUE(assigned_exactly_once(a, live_ids()));
+}
+
+TEST_F(ManagerTest, CrashedWorkerIsReplacedByEmergencyRebalance) {
+  start_workers(3, test_config(), ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  size_t victim = (leader_index() + 1) % 3;
+  const auto t0 = Clock::now();
+  crash(victim);
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const auto took = Clock::now() - t0;
+  // Detection (heartbeat TTL 600 ms) + grace (200 ms) + publish, well inside 3 s.
+  EXPECT_LT(took, 3s);
+  EXPECT_TRUE(
+      assigned_exactly_once(workers[leader_index()].manager->current_assignment(), live_ids()));
+}
+
+TEST_F(ManagerTest, CleanLeaveIsSeenBeforeTheHeartbeatTtl) {
+  Config cfg = test_config();
+  cfg.timings.heartbeat_ttl = 5000ms;  // a leave must not need the TTL to be noticed
+  cfg.timings.id_ttl = 6000ms;
+  start_workers(3, cfg, ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  size_t leaving = (leader_index() + 1) % 3;
+  const auto t0 = Clock::now();
+  workers[leaving].manager->stop();
+  workers[leaving].manager.reset();
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  EXPECT_LT(Clock::now() - t0, 2500ms);
+}
+
+TEST_F(ManagerTest, LeaderFailoverPreservesAssignmentsForThreeRounds) {
+  start_workers(5, test_config(), ch, numbered_partitions(40));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  uint64_t version = workers[0].manager->current_assignment().version;
+  for (int round = 0; round < 3; ++round) {
+    const size_t old = leader_index();
+    ASSERT_NE(old, SIZE_MAX);
+    crash(old);
+    ASSERT_TRUE(wait_until([&] { return leader_count() == 1 && converged(); }, 15s))
+        << "round " << round;
+    auto a = leader()->current_assignment();
+    EXPECT_GT(a.version, version) << "versions must grow across leaders";
+    version = a.version;
+    EXPECT_TRUE(assigned_exactly_once(a, live_ids())) << "round " << round;
+  }
+}
+
+TEST_F(ManagerTest, AssignmentStaysUnchangedWithoutTopologyChange) {
+  start_workers(3, test_config(), ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const auto a = workers[0].manager->current_assignment();
+  // Ten seconds of heartbeats, renewals and elections-that-change-nothing.
+  EXPECT_FALSE(wait_until(
+      [&] {
+        for (auto& w : workers) {
+          if (w.manager->current_assignment().version != a.version) return true;
+        }
+        return false;
+      },
+      10s));
+}
+
+TEST_F(ManagerTest, RefreshAddsRemovesAndReweighsPartitionsBypassingCooldown) {
+  Config cfg = test_config();
+  cfg.timings.rebalance_cooldown = 30000ms;
+  start_workers(2, cfg, ch, numbered_partitions(10));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  auto parts = numbered_partitions(12);
+  parts.erase(parts.begin());  // p-0 removed, p-10 and p-11 added
+  parts[0].weight = 5;         // p-1 reweighted
+  for (auto& w : workers) w.source->update(parts);
+  const auto t0 = Clock::now();
+  leader()->refresh_partitions();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return workers[0].manager->current_assignment().partitions == parts &&
+               workers[1].manager->current_assignment().partitions == parts;
+      },
+      5s));
+  EXPECT_LT(Clock::now() - t0, 3s);  // the 30 s cooldown did not apply
+}
+
+class FailingSource : public PartitionSource {
+ public:
+  std::vector<Partition> list() override {
+    if (fail) throw std::runtime_error("source offline");
+    return numbered_partitions(8);
+  }
+  std::atomic<bool> fail{false};
+};
+
+TEST_F(ManagerTest, PartitionSourceErrorKeepsTheAssignmentAndIsReported) {
+  auto source = std::make_shared<FailingSource>();
+  std::atomic<int> errors{0};
+  Hooks hooks;
+  hooks.on_error = [&](const std::string& what) {
+    if (what.find("source offline") != std::string::npos) ++errors;
+  };
+  auto conn = connect(server);
+  Manager m(test_config(), conn, source, ch, hooks);
+  m.start();
+  const auto before = m.current_assignment();
+  source->fail = true;
+  m.refresh_partitions();
+  ASSERT_TRUE(wait_until([&] { return errors.load() > 0; }, 5s));
+  EXPECT_EQ(m.current_assignment(), before);
+  EXPECT_EQ(m.state(), ManagerState::Stable);
+  m.stop();
+}
+
+TEST_F(ManagerTest, NatsOutageDegradesAndRecoversWithTheSameAssignment) {
+  start_workers(3, test_config(), ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const auto before = workers[0].manager->current_assignment();
+  server.stop();
+  for (auto& w : workers) EXPECT_TRUE(w.manager->wait_state(ManagerState::Degraded, 5s));
+  for (auto& w : workers) EXPECT_EQ(w.manager->current_assignment(), before);  // kept while down
+  server.start();
+  for (auto& w : workers) EXPECT_TRUE(w.manager->wait_state(ManagerState::Stable, 15s));
+  ASSERT_TRUE(wait_until([&] { return leader_count() == 1 && converged(); }, 15s));
+  EXPECT_TRUE(assigned_exactly_once(workers[0].manager->current_assignment(), live_ids()));
+}
+
+TEST_F(ManagerTest, StopJoinsEveryThreadAndDeletesItsKeys) {
+  auto conn = connect(server);
+  auto observer = connect(server);
+  auto run_once = [&] {
+    Manager m(test_config(), conn, std::make_shared<StaticPartitionSource>(numbered_partitions(4)),
+              ch);
+    m.start();
+    m.stop();
+  };
+  run_once();  // nats.c starts a few process-wide threads lazily, on first use
+  const int threads_before = thread_count();
+  {
+    Manager m(test_config(), conn, std::make_shared<StaticPartitionSource>(numbered_partitions(4)),
+              ch);
+    m.start();
+    EXPECT_GT(thread_count(), threads_before);
+    m.stop();
+    EXPECT_EQ(m.state(), ManagerState::Shutdown);
+  }
+  // nats.c ends a destroyed subscription's delivery thread asynchronously.
+  EXPECT_TRUE(wait_until([&] { return thread_count() == threads_before; }, 5s))
+      << thread_count() << " threads, " << threads_before << " before";
+  auto hb = coord::KvBucket::open_or_create(observer, {"parti-heartbeat", 600ms, 1});
+  ASSERT_TRUE(hb.ok());
+  EXPECT_TRUE(hb.value->keys().value.empty());
+  auto el = coord::KvBucket::open_or_create(observer, {"parti-election", 1500ms, 1});
+  EXPECT_EQ(el.value->get("leader").status.code, coord::KvErrc::NotFound);
+  auto ids = coord::KvBucket::open_or_create(observer, {"parti-stableid", 3000ms, 1});
+  EXPECT_TRUE(ids.value->keys().value.empty());
+}
+
+TEST_F(ManagerTest, ConcurrentStartAndStopAreSafe) {
+  start_workers(2, test_config(), ch, numbered_partitions(10));
+  auto& m = *workers[0].manager;
+  EXPECT_THROW(m.start(), StartError);  // one start per Manager
+  std::vector<std::thread> stoppers;
+  for (int i = 0; i < 4; ++i) stoppers.emplace_back([&] { m.stop(); });
+  for (auto& t : stoppers) t.join();
+  EXPECT_EQ(m.state(), ManagerState::Shutdown);
+  workers[0].manager.reset();
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+}
+
+TEST_F(ManagerTest, InvalidConfigIsRefusedAtStart) {
+  Config cfg = test_config();
+  cfg.timings.heartbeat_ttl = cfg.timings.heartbeat_interval;
+  auto w = make_worker(server, cfg, numbered_partitions(4), ch);
+  EXPECT_THROW(w.manager->start(), StartError);
+}
+
+TEST_F(ManagerTest, RestartTenToZeroToTen) {
+  start_workers(10, test_config(), ch, numbered_partitions(100));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 15s));
+  for (auto& w : workers) w.manager->stop();
+  workers.clear();
+  start_workers(10, test_config(), ch, numbered_partitions(100));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 15s));
+  EXPECT_EQ(leader_count(), 1);
+  EXPECT_TRUE(assigned_exactly_once(leader()->current_assignment(), live_ids()));
+}
+
+TEST_F(ManagerTest, RapidLeaderChurnSettles) {
+  start_workers(6, test_config(), ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(wait_until([&] { return leader_count() == 1; }, 10s));
+    crash(leader_index());  // the next leader dies as soon as it is elected
+  }
+  ASSERT_TRUE(wait_until([&] { return leader_count() == 1 && converged(); }, 15s));
+  EXPECT_TRUE(assigned_exactly_once(leader()->current_assignment(), live_ids()));
+}
+
+TEST_F(ManagerTest, RoundRobinIsEvenOnSevenWorkers) {
+  start_workers(7, test_config(), make_round_robin(), numbered_partitions(100));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  for (auto& w : workers) {
+    auto n = w.manager->current_assignment().led_by(w.manager->worker_id()).size();
+    EXPECT_GE(n, 14u);
+    EXPECT_LE(n, 15u);
+  }
+}
+
+TEST_F(ManagerTest, ConsistentHashKeepsPlacementsWhenScalingThreeToFour) {
+  start_workers(3, test_config(), ch, numbered_partitions(100));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const auto before = workers[0].manager->current_assignment();
+  start_workers(1, test_config(), ch, numbered_partitions(100));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const auto after = workers[0].manager->current_assignment();
+  int kept = 0;
+  for (const auto& w : before.workers) {
+    auto old_set = before.led_by(w);
+    for (const auto& p : after.led_by(w)) kept += int(old_set.count(p));
+  }
+  // 3 -> 4 with balance moves ~25% to the newcomer; 75% is the ceiling.
+  EXPECT_GE(kept, 70) << "affinity " << kept << "%";
+}
+
+}  // namespace parti
