@@ -43,6 +43,7 @@ std::shared_ptr<Connection> Connection::connect(const Options& options) {
         "SetDisconnectedCB");
   check(natsOptions_SetReconnectedCB(opts.o, &Connection::on_reconnected, c.get()),
         "SetReconnectedCB");
+  check(natsOptions_SetClosedCB(opts.o, &Connection::on_closed, c.get()), "SetClosedCB");
   check(natsConnection_Connect(&c->nc_, opts.o), ("connect to " + options.url).c_str());
   jsOptions jso;
   check(jsOptions_Init(&jso), "jsOptions_Init");
@@ -60,6 +61,9 @@ Connection::~Connection() {
   jsCtx_Destroy(js_);
   if (nc_ != nullptr) {
     natsConnection_Close(nc_);
+    std::unique_lock lock(closed_mu_);
+    closed_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return closed_; });
+    lock.unlock();
     natsConnection_Destroy(nc_);
   }
 }
@@ -89,6 +93,13 @@ void Connection::on_disconnected(natsConnection*, void* self) {
 
 void Connection::on_reconnected(natsConnection*, void* self) {
   static_cast<Connection*>(self)->notify(true);
+}
+
+void Connection::on_closed(natsConnection*, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  std::lock_guard lock(c->closed_mu_);
+  c->closed_ = true;
+  c->closed_cv_.notify_all();
 }
 
 void Connection::notify(bool connected) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,6 +55,7 @@ class Connection {
   explicit Connection(Options options);
   static void on_disconnected(natsConnection*, void* self);
   static void on_reconnected(natsConnection*, void* self);
+  static void on_closed(natsConnection*, void* self);
   void notify(bool connected);
 
   Options options_;
@@ -62,6 +64,11 @@ class Connection {
   std::mutex listeners_mu_;
   std::map<int, StatusListener> listeners_;
   int next_listener_ = 0;
+  // nats.c runs callbacks on its own thread, after natsConnection_Close returns;
+  // the closed callback is the last one, so the destructor waits for it.
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
 };
 
 std::string last_nats_error(natsStatus s);
