@@ -133,10 +133,7 @@ KvResult<std::vector<KvEntry>> KvBucket::entries() const {
 }
 
 KvResult<std::unique_ptr<KvWatcher>> KvBucket::watch(const std::string& pattern) const {
-  kvWatcher* w = nullptr;
-  natsStatus s = kvStore_Watch(&w, kv_, pattern.c_str(), nullptr);
-  if (s != NATS_OK) return {status_from(s), nullptr};
-  return {{}, std::make_unique<KvWatcher>(w)};
+  return KvWatcher::open(conn_->jetstream(), name_, pattern, std::chrono::milliseconds(1000));
 }
 
 }  // namespace parti::coord

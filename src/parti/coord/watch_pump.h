@@ -1,10 +1,11 @@
 // coord: drives one KV watcher on a thread of its own (kvWatcher_Next blocks)
 // and hands every event to a callback, which must post to the owner's loop.
-// When the watch breaks, the pump reports it, then recreates the watcher with
-// backoff; restart() forces a fresh watcher (used after a reconnect).
+// When the watch breaks (an error, or missed heartbeats after the server lost
+// the consumer), the pump reports an Error event and makes a new watcher with
+// backoff. Only the pump thread touches its watcher; stop() raises a flag the
+// thread sees within ~100 ms.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -25,11 +26,11 @@ class WatchPump {
   WatchPump& operator=(const WatchPump&) = delete;
 
   void start();
-  void restart();
   void stop();  // joins the thread; idempotent
 
  private:
   void run();
+  bool stopping();
   bool wait_backoff(std::chrono::milliseconds d);
 
   std::shared_ptr<KvBucket> bucket_;
@@ -39,8 +40,6 @@ class WatchPump {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool restart_requested_ = false;
-  KvWatcher* current_ = nullptr;  // guarded by mu_, for stop()/restart() to wake next()
 };
 
 }  // namespace parti::coord
