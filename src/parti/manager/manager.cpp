@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "parti/assignment/assignment_store.h"
-#include "parti/coord/watch_pump.h"
+#include "parti/assignment/assignment_follower.h"
 #include "parti/core/async.h"
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
@@ -72,18 +72,15 @@ struct Manager::Impl {
   std::unique_ptr<HeartbeatPublisher> heartbeat;
   std::unique_ptr<MembershipTracker> members;
   std::shared_ptr<AssignmentStore> store;
-  std::unique_ptr<coord::WatchPump> assignment_pump;
+  std::unique_ptr<AssignmentFollower> follower;
   std::unique_ptr<LeaderRole> leader;
   asio::steady_timer election_wake{loop};
   asio::steady_timer id_wake{loop};
-  asio::steady_timer assignment_poll{loop};
 
   ManagerState state = ManagerState::Init;
   ManagerState before_degraded = ManagerState::WaitingAssignment;
   Assignment assignment;
   bool running = false;
-  bool assignment_watch_healthy = false;
-  bool assignment_polling = false;
   bool reclaiming = false;
   int loops_alive = 0;
   int listener = -1;
@@ -141,34 +138,53 @@ struct Manager::Impl {
 
   // ---- lifecycle -----------------------------------------------------------
 
+  // One start-up step: retried until the startup deadline unless the error is
+  // definitive (KvErrc::Other: wrong cluster config, JetStream disabled, ...).
+  // JetStream may answer "no responders" for a moment after the server starts.
+  template <class Job>
+  asio::awaitable<bool> startup_step(TimePoint deadline, const char* what, Job job) {
+    while (running) {
+      KvStatus st = co_await run_blocking(*pool, job);
+      if (st.ok()) co_return true;
+      if (st.code == KvErrc::Other || Clock::now() > deadline) {
+        fail_start(std::string(what) + ": " + st.message);
+        co_return false;
+      }
+      co_await pause(cfg.timings.poll_interval);
+    }
+    co_return false;
+  }
+
   asio::awaitable<void> main_flow() {
     const auto deadline = Clock::now() + cfg.timings.startup_timeout;
     set_state(ManagerState::ClaimingID);
-    while (running) {
-      auto opened = co_await run_blocking(
-          *pool, [c = &conn, config = &cfg] { return Buckets::open(*c, *config); });
-      if (opened.ok()) {
-        buckets = std::move(opened.value);
-        break;
-      }
-      if (Clock::now() > deadline)
-        co_return fail_start("opening buckets: " + opened.status.message);
-      co_await pause(cfg.timings.poll_interval);
+    coord::KvResult<Buckets> opened;
+    if (!co_await startup_step(deadline, "opening buckets", [out = &opened, c = &conn, config = &cfg] {
+          *out = Buckets::open(*c, *config);
+          return out->status;
+        })) {
+      co_return;
     }
+    buckets = std::move(opened.value);
     const std::string strategy_name = strategy->name();
-    auto check_cluster = [b = buckets.cluster.get(), rf = cfg.replication_factor,
-                          name = &strategy_name] { return ensure_cluster_config(*b, rf, *name); };
-    auto cluster = co_await run_blocking(*pool, check_cluster);
-    if (!cluster.ok()) co_return fail_start(cluster.message);
+    if (!co_await startup_step(deadline, "cluster config",
+                               [b = buckets.cluster.get(), rf = cfg.replication_factor,
+                                name = &strategy_name] { return ensure_cluster_config(*b, rf, *name); })) {
+      co_return;
+    }
     id = std::make_unique<StableIdClaimer>(buckets.stable_id, cfg.worker_id_prefix, cfg.max_workers,
                                            cfg.instance_id);
-    if (!co_await claim_id(deadline)) co_return;
+    if (!co_await startup_step(deadline, "claiming a worker ID", [c = id.get()] { return c->claim(); })) {
+      co_return;
+    }
+    publish_shared([&](Shared& s) { s.id = id->id(); });
+    spdlog::info("claimed stable ID {}", id->id());
     set_state(ManagerState::Election);
     store = std::make_shared<AssignmentStore>(buckets.assignment);
     election = std::make_unique<LeaderElection>(buckets.election, id->id(), cfg.instance_id);
     start_heartbeat();
     start_membership();
-    start_assignment_watch();
+    start_assignment_follower();
     set_state(ManagerState::WaitingAssignment);
     spawn_loop(election_loop());
     spawn_loop(id_loop());
@@ -179,23 +195,6 @@ struct Manager::Impl {
     t.expires_after(d);
     boost::system::error_code ec;
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-
-  asio::awaitable<bool> claim_id(TimePoint deadline) {
-    while (running) {
-      auto st = co_await run_blocking(*pool, [c = id.get()] { return c->claim(); });
-      if (st.ok()) {
-        publish_shared([&](Shared& s) { s.id = id->id(); });
-        spdlog::info("claimed stable ID {}", id->id());
-        co_return true;
-      }
-      if (Clock::now() > deadline) {
-        fail_start("claiming a worker ID: " + st.message);
-        co_return false;
-      }
-      co_await pause(cfg.timings.poll_interval);
-    }
-    co_return false;
   }
 
   void spawn_loop(asio::awaitable<void> body) {
@@ -258,58 +257,14 @@ struct Manager::Impl {
 
   // ---- assignment ------------------------------------------------------------
 
-  void start_assignment_watch() {
-    assignment_pump = std::make_unique<coord::WatchPump>(
-        buckets.assignment, AssignmentStore::kPointerKey, [this](coord::WatchEvent ev) {
-          asio::post(loop, [this, ev = std::move(ev)] { on_assignment_event(ev); });
-        });
-    assignment_pump->start();
-    assignment_watch_broken();
-  }
-
-  void on_assignment_event(const coord::WatchEvent& ev) {
-    if (!running) return;
-    if (ev.kind == coord::WatchEvent::Kind::Error) return assignment_watch_broken();
-    if (ev.kind == coord::WatchEvent::Kind::InitialDone) {
-      assignment_watch_healthy = true;
-      return;
-    }
-    if (ev.kind != coord::WatchEvent::Kind::Entry || ev.entry.deleted) return;
-    asio::co_spawn(loop, fetch_assignment(ev.entry.value), asio::detached);
-  }
-
-  asio::awaitable<void> fetch_assignment(std::string pointer) {
-    auto r = co_await run_blocking(*pool,
-                                   [s = store.get(), p = &pointer] { return s->read_pointed(*p); });
-    if (!running) co_return;
-    if (r.ok()) {
-      apply_assignment(r.value);
-    } else if (r.status.code == KvErrc::NotFound) {
-      // The pointer moved on and its chunks were collected: read the newest.
-      auto latest = co_await run_blocking(*pool, [s = store.get()] { return s->read(nullptr); });
-      if (running && latest.ok()) apply_assignment(latest.value);
-    } else {
-      error("reading assignment: " + r.status.message);
-    }
-  }
-
-  void assignment_watch_broken() {
-    assignment_watch_healthy = false;
-    if (assignment_polling || !running) return;
-    assignment_polling = true;
-    asio::co_spawn(loop, poll_assignment(), asio::detached);
-  }
-
-  asio::awaitable<void> poll_assignment() {
-    while (running && !assignment_watch_healthy) {
-      auto r = co_await run_blocking(*pool, [s = store.get()] { return s->read(nullptr); });
-      if (!running) break;
-      if (r.ok()) apply_assignment(r.value);
-      assignment_poll.expires_after(cfg.timings.poll_interval);
-      boost::system::error_code ec;
-      co_await assignment_poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    assignment_polling = false;
+  void start_assignment_follower() {
+    follower = std::make_unique<AssignmentFollower>(
+        loop.get_executor(), *pool, buckets.assignment, store, cfg.timings.poll_interval,
+        [this](const Assignment& a) {
+          if (running) apply_assignment(a);
+        },
+        [this](const std::string& why) { error(why); });
+    follower->start();
   }
 
   void apply_assignment(const Assignment& a) {
@@ -453,12 +408,7 @@ struct Manager::Impl {
     set_state(ManagerState::Election);
     set_state(ManagerState::WaitingAssignment);
     reclaiming = false;
-    co_await refetch_assignment();
-  }
-
-  asio::awaitable<void> refetch_assignment() {
-    auto r = co_await run_blocking(*pool, [s = store.get()] { return s->read(nullptr); });
-    if (running && r.ok()) apply_assignment(r.value);
+    follower->refetch();
   }
 
   // ---- connection ----------------------------------------------------------------
@@ -470,20 +420,19 @@ struct Manager::Impl {
         before_degraded = state;
         set_state(ManagerState::Degraded);
       }
-      members->watch_broken();
-      assignment_watch_broken();
+      members->connection_lost();
+      follower->connection_lost();
       return;
     }
-    members->rewatch();
-    assignment_pump->restart();
-    assignment_watch_broken();
+    // A watch whose consumer survived resumes; one the server lost reports
+    // missed heartbeats and is recreated. Until they deliver, both poll.
     election_wake.cancel();
     id_wake.cancel();
     if (state == ManagerState::Degraded) {
       set_state(assignment.has_worker(id->id()) ? ManagerState::Stable
                                                 : ManagerState::WaitingAssignment);
     }
-    asio::co_spawn(loop, refetch_assignment(), asio::detached);
+    follower->refetch();
   }
 
   asio::awaitable<void> shutdown_flow() {
@@ -561,8 +510,8 @@ void Manager::stop() {
     m.set_state(ManagerState::Shutdown);
     m.election_wake.cancel();
     m.id_wake.cancel();
-    m.assignment_poll.cancel();
     if (m.members) m.members->stop();
+    if (m.follower) m.follower->stop();
     m.spawn_loop(m.shutdown_flow());
   });
   {
@@ -573,13 +522,13 @@ void Manager::stop() {
       spdlog::warn("stop(): tasks still running after {}ms; abandoning them", limit.count());
     }
   }
-  if (m.assignment_pump) m.assignment_pump->stop();
   m.guard.reset();
   m.loop.stop();
   if (m.loop_thread.joinable()) m.loop_thread.join();
   m.pool->join();
   m.leader.reset();
   m.members.reset();
+  m.follower.reset();
 }
 
 std::string Manager::worker_id() const {

@@ -1,0 +1,71 @@
+#include "parti/assignment/assignment_follower.h"
+
+namespace parti {
+
+using coord::KvErrc;
+using coord::KvResult;
+
+namespace {
+
+// The polling fallback lists just the pointer key.
+KvResult<std::vector<coord::KvEntry>> read_pointer(coord::KvBucket& bucket) {
+  auto p = bucket.get(AssignmentStore::kPointerKey);
+  if (p.status.code == KvErrc::NotFound) return {};
+  if (!p.ok()) return {p.status, {}};
+  return {{}, {std::move(p.value)}};
+}
+
+}  // namespace
+
+AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_pool& pool,
+                                       std::shared_ptr<coord::KvBucket> bucket,
+                                       std::shared_ptr<AssignmentStore> store, Millis poll_interval,
+                                       OnAssignment on_assignment, OnError on_error)
+    : loop_(loop), pool_(pool), store_(std::move(store)), on_assignment_(std::move(on_assignment)),
+      on_error_(std::move(on_error)),
+      keys_(loop, pool, bucket, AssignmentStore::kPointerKey, poll_interval,
+            [b = bucket] { return read_pointer(*b); },
+            {[this](const coord::KvEntry& e) {
+               if (!e.deleted) load(e.value);
+             },
+             [this](const std::vector<coord::KvEntry>& all) {
+               if (!all.empty()) load(all.front().value);
+             }}) {}
+
+AssignmentFollower::~AssignmentFollower() { stop(); }
+
+void AssignmentFollower::stop() {
+  keys_.stop();
+  alive_.reset();
+}
+
+void AssignmentFollower::load(std::string pointer_value) {
+  if (alive_) asio::co_spawn(loop_, load_async(std::move(pointer_value), alive_), asio::detached);
+}
+
+void AssignmentFollower::refetch() {
+  if (alive_) asio::co_spawn(loop_, refetch_async(alive_), asio::detached);
+}
+
+asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,
+                                                     std::weak_ptr<bool> alive) {
+  auto r = co_await run_blocking(pool_, [s = store_.get(), p = &pointer_value] {
+    return s->read_pointed(*p);
+  });
+  if (!alive.lock()) co_return;
+  if (r.ok()) {
+    on_assignment_(r.value);
+  } else if (r.status.code == KvErrc::NotFound) {
+    // The pointer moved on and its chunks were collected: read the newest.
+    co_await refetch_async(alive);
+  } else {
+    on_error_("reading assignment: " + r.status.message);
+  }
+}
+
+asio::awaitable<void> AssignmentFollower::refetch_async(std::weak_ptr<bool> alive) {
+  auto r = co_await run_blocking(pool_, [s = store_.get()] { return s->read(nullptr); });
+  if (alive.lock() && r.ok()) on_assignment_(r.value);
+}
+
+}  // namespace parti
