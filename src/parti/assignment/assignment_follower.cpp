@@ -21,7 +21,10 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
                                        std::shared_ptr<coord::KvBucket> bucket,
                                        std::shared_ptr<AssignmentStore> store, Millis poll_interval,
                                        OnAssignment on_assignment, OnError on_error)
-    : loop_(loop), pool_(pool), store_(std::move(store)), on_assignment_(std::move(on_assignment)),
+    : loop_(loop),
+      pool_(pool),
+      store_(std::move(store)),
+      on_assignment_(std::move(on_assignment)),
       on_error_(std::move(on_error)),
       keys_(loop, pool, bucket, AssignmentStore::kPointerKey, poll_interval,
             [b = bucket] { return read_pointer(*b); },
@@ -49,9 +52,8 @@ void AssignmentFollower::refetch() {
 
 asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,
                                                      std::weak_ptr<bool> alive) {
-  auto r = co_await run_blocking(pool_, [s = store_.get(), p = &pointer_value] {
-    return s->read_pointed(*p);
-  });
+  auto r = co_await run_blocking(
+      pool_, [s = store_.get(), p = &pointer_value] { return s->read_pointed(*p); });
   if (!alive.lock()) co_return;
   if (r.ok()) {
     on_assignment_(r.value);

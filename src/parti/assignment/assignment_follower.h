@@ -18,8 +18,9 @@ class AssignmentFollower {
   using OnAssignment = std::function<void(const Assignment&)>;
   using OnError = std::function<void(const std::string&)>;
   AssignmentFollower(asio::any_io_executor loop, asio::thread_pool& pool,
-                     std::shared_ptr<coord::KvBucket> bucket, std::shared_ptr<AssignmentStore> store,
-                     Millis poll_interval, OnAssignment on_assignment, OnError on_error);
+                     std::shared_ptr<coord::KvBucket> bucket,
+                     std::shared_ptr<AssignmentStore> store, Millis poll_interval,
+                     OnAssignment on_assignment, OnError on_error);
   ~AssignmentFollower();
 
   void start() { keys_.start(); }

@@ -8,8 +8,8 @@
 #include <random>
 #include <thread>
 
-#include "parti/assignment/assignment_store.h"
 #include "parti/assignment/assignment_follower.h"
+#include "parti/assignment/assignment_store.h"
 #include "parti/core/async.h"
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
@@ -159,22 +159,26 @@ struct Manager::Impl {
     const auto deadline = Clock::now() + cfg.timings.startup_timeout;
     set_state(ManagerState::ClaimingID);
     coord::KvResult<Buckets> opened;
-    if (!co_await startup_step(deadline, "opening buckets", [out = &opened, c = &conn, config = &cfg] {
-          *out = Buckets::open(*c, *config);
-          return out->status;
-        })) {
+    if (!co_await startup_step(deadline, "opening buckets",
+                               [out = &opened, c = &conn, config = &cfg] {
+                                 *out = Buckets::open(*c, *config);
+                                 return out->status;
+                               })) {
       co_return;
     }
     buckets = std::move(opened.value);
     const std::string strategy_name = strategy->name();
-    if (!co_await startup_step(deadline, "cluster config",
-                               [b = buckets.cluster.get(), rf = cfg.replication_factor,
-                                name = &strategy_name] { return ensure_cluster_config(*b, rf, *name); })) {
+    if (!co_await startup_step(
+            deadline, "cluster config",
+            [b = buckets.cluster.get(), rf = cfg.replication_factor, name = &strategy_name] {
+              return ensure_cluster_config(*b, rf, *name);
+            })) {
       co_return;
     }
     id = std::make_unique<StableIdClaimer>(buckets.stable_id, cfg.worker_id_prefix, cfg.max_workers,
                                            cfg.instance_id);
-    if (!co_await startup_step(deadline, "claiming a worker ID", [c = id.get()] { return c->claim(); })) {
+    if (!co_await startup_step(deadline, "claiming a worker ID",
+                               [c = id.get()] { return c->claim(); })) {
       co_return;
     }
     publish_shared([&](Shared& s) { s.id = id->id(); });

@@ -7,12 +7,14 @@ namespace parti {
 MembershipTracker::MembershipTracker(asio::any_io_executor loop, asio::thread_pool& pool,
                                      std::shared_ptr<coord::KvBucket> bucket,
                                      const Timings& timings, OnChange on_change)
-    : timings_(timings), on_change_(std::move(on_change)), view_(timings.heartbeat_ttl),
-      keys_(loop, pool, bucket, ">", timings.poll_interval,
-            [b = bucket] { return b->entries(); },
+    : timings_(timings),
+      on_change_(std::move(on_change)),
+      view_(timings.heartbeat_ttl),
+      keys_(loop, pool, bucket, ">", timings.poll_interval, [b = bucket] { return b->entries(); },
             {[this](const coord::KvEntry& e) { on_entry(e); },
              [this](const std::vector<coord::KvEntry>& all) { on_snapshot(all); }}),
-      deadline_timer_(loop), debounce_timer_(loop) {}
+      deadline_timer_(loop),
+      debounce_timer_(loop) {}
 
 MembershipTracker::~MembershipTracker() { stop(); }
 
@@ -61,11 +63,12 @@ void MembershipTracker::arm_deadline() {
     return;
   }
   deadline_timer_.expires_at(*next);
-  deadline_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec || !alive.lock() || stopped_) return;
-    emit(view_.on_tick(Clock::now()));
-    arm_deadline();
-  });
+  deadline_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec || !alive.lock() || stopped_) return;
+        emit(view_.on_tick(Clock::now()));
+        arm_deadline();
+      });
 }
 
 void MembershipTracker::emit(std::vector<MemberEvent> events) {
@@ -75,11 +78,12 @@ void MembershipTracker::emit(std::vector<MemberEvent> events) {
   flush();
   debounce_armed_ = true;
   debounce_timer_.expires_after(timings_.watch_debounce);
-  debounce_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (!alive.lock()) return;
-    debounce_armed_ = false;
-    if (!ec && !pending_.empty()) flush();
-  });
+  debounce_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (!alive.lock()) return;
+        debounce_armed_ = false;
+        if (!ec && !pending_.empty()) flush();
+      });
 }
 
 void MembershipTracker::flush() {

@@ -19,7 +19,8 @@ class MembershipTracker {
  public:
   using OnChange = std::function<void(const std::vector<MemberEvent>&)>;
   MembershipTracker(asio::any_io_executor loop, asio::thread_pool& pool,
-                    std::shared_ptr<coord::KvBucket> bucket, const Timings& timings, OnChange on_change);
+                    std::shared_ptr<coord::KvBucket> bucket, const Timings& timings,
+                    OnChange on_change);
   ~MembershipTracker();
 
   void start();
