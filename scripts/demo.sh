@@ -36,15 +36,30 @@ for i in 1 2 3; do
     >"$work/worker$i.log" 2>&1 &
   pids+=($!)
 done
-for i in 1 2 3; do wait_for "$work/worker$i.log" "stable;" 30; done
-# All three stable: wait until each has seen the 3-worker assignment.
-for i in 1 2 3; do wait_for "$work/worker$i.log" "assignment v" 30; done
-echo "== three workers share 12 partitions:"
-for i in 1 2 3; do grep -E "assignment v|leader" "$work/worker$i.log" | grep -v spdlog | tail -1 | sed 's/^/   /'; done
+# The newest line a worker printed about itself ("[node-N] ...").
+latest() { { grep -E '^\[node-[0-9]+\]' "$work/worker$1.log" || true; } | tail -1; }
+# Wait until every listed worker has seen the same newest assignment version.
+settle() {
+  local deadline=$((SECONDS + 30))
+  while :; do
+    local versions
+    versions=$(for i in "$@"; do { grep -oE 'assignment v[0-9]+' "$work/worker$i.log" || true; } | tail -1; done | sort -u | wc -l)
+    local pending=0
+    for i in "$@"; do grep -qE '^\[node-[0-9]+\] stable' "$work/worker$i.log" || pending=1; done
+    [ "$pending" = 0 ] && [ "$versions" = 1 ] && break
+    if [ $SECONDS -ge $deadline ]; then echo "workers did not settle" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
 
-count() { cat "$work/worker1.log" "$work/worker3.log" | grep -c "assignment v" || true; }
+settle 1 2 3
+echo "== three workers share 12 partitions:"
+for i in 1 2 3; do echo "   $(latest $i)"; done
+
+count() { cat "$work/worker1.log" "$work/worker3.log" | grep -cE '^\[node-[0-9]+\] assignment v' || true; }
 before=$(count)
-echo "== stopping worker 2 (clean leave); the survivors take over its partitions"
+leaving=$(latest 2 | grep -oE '^\[node-[0-9]+\]')
+echo "== stopping $leaving (clean leave); the survivors take over its partitions"
 kill -TERM "${pids[2]}"
 wait_for "$work/worker2.log" "stopped cleanly" 15
 deadline=$((SECONDS + 15))
@@ -52,6 +67,7 @@ until [ "$(count)" -gt "$before" ]; do
   if [ $SECONDS -ge $deadline ]; then echo "survivors did not take over" >&2; exit 1; fi
   sleep 0.1
 done
+settle 1 3
 echo "== after the leave:"
-for i in 1 3; do grep "assignment v" "$work/worker$i.log" | tail -1 | sed 's/^/   /'; done
+for i in 1 3; do echo "   $(latest $i)"; done
 echo "== done"

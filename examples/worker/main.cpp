@@ -9,6 +9,16 @@
 
 #include "parti/manager/manager.h"
 
+namespace {
+
+std::string owned(const parti::Assignment& a, const std::string& worker) {
+  std::string out = "{";
+  for (const auto& p : a.led_by(worker)) out += (out.size() > 1 ? "," : "") + p;
+  return out + "}";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"libparti example worker"};
   std::string url = "nats://127.0.0.1:4222";
@@ -35,13 +45,7 @@ int main(int argc, char** argv) {
   hooks.on_assignment_changed = [&](const parti::AssignmentDelta& d, const parti::Assignment& a) {
     const std::string me = manager_ptr->worker_id();
     std::cout << "[" << me << "] assignment v" << a.version << ": +" << d.added.size() << " -"
-              << d.removed.size() << " now owns {";
-    const char* sep = "";
-    for (const auto& p : a.led_by(me)) {
-      std::cout << sep << p;
-      sep = ",";
-    }
-    std::cout << "}" << std::endl;
+              << d.removed.size() << ", owns " << owned(a, me) << std::endl;
   };
   hooks.on_leadership_changed = [&](bool leader) {
     const std::string me = manager_ptr->worker_id();
@@ -59,9 +63,8 @@ int main(int argc, char** argv) {
     manager_ptr = &manager;
     manager.start();
     const std::string me = manager.worker_id();
-    std::cout << "[" << me << "] stable; leader=" << (manager.is_leader() ? "yes" : "no")
-              << " owns " << manager.current_assignment().led_by(me).size() << " partitions"
-              << std::endl;
+    std::cout << "[" << me << "] stable, leader=" << (manager.is_leader() ? "yes" : "no")
+              << ", owns " << owned(manager.current_assignment(), me) << std::endl;
     int sig = 0;
     sigwait(&stop_signals, &sig);
     manager.stop();
