@@ -136,6 +136,33 @@ TEST(WeightedConsistentHash, BalancesMixedPartitionWeightsWithinTolerance) {
   for (const auto& [w, l] : load) EXPECT_LE(std::abs(l - 7.5), 7.5 * 0.65) << w << " has " << l;
 }
 
+TEST(Rendezvous, SpreadsEvenlyForEveryReplicationFactor) {
+  auto s = make_rendezvous();
+  for (uint32_t rf : {1u, 3u}) {
+    auto a = build_assignment(*s, workers(10), numbered_partitions(10000), rf, nullptr, 1);
+    std::map<std::string, int> held;
+    for (const auto& r : a.replicas) {
+      for (uint32_t w : r) ++held[a.workers[w]];
+    }
+    for (const auto& [w, n] : held) {
+      EXPECT_NEAR(n, 1000.0 * rf, 100.0 * rf) << "rf=" << rf << " " << w;  // within 10%
+    }
+  }
+}
+
+TEST(Rendezvous, ParallelPlacementEqualsSerialPlacement) {
+  auto s = make_rendezvous();
+  auto ws = workers(1000);
+  auto parts = numbered_partitions(5000);  // 5M pairs: split across threads
+  for (uint32_t rf : {1u, 3u}) {
+    auto whole = s->place({ws, parts, rf, nullptr});
+    for (size_t p = 0; p < parts.size(); p += 97) {
+      std::vector<Partition> one = {parts[p]};
+      EXPECT_EQ(s->place({ws, one, rf, nullptr})[0], whole[p]) << parts[p].id << " rf=" << rf;
+    }
+  }
+}
+
 TEST(Rendezvous, RemovingAWorkerOnlyMovesItsReplicas) {
   auto s = make_rendezvous();
   auto parts = numbered_partitions(500);

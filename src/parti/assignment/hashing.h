@@ -12,14 +12,14 @@ inline uint64_t hash64(std::string_view s, uint64_t seed) {
   return XXH3_64bits_withSeed(s.data(), s.size(), seed);
 }
 
-// Cheap bijective mixer (the murmur3 finalizer) to combine two hashes that are
-// already uniform; lets rendezvous score P x W pairs without rehashing strings.
-inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
+// One-multiply mixer for rendezvous scores: both inputs are already xxh3
+// outputs, so a single multiply-xorshift spreads their XOR well enough, and it
+// is the inner loop of P x W scoring.
+inline uint64_t score64(uint64_t partition_hash, uint64_t worker_hash) {
+  uint64_t x = partition_hash ^ worker_hash;
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ULL;
+  x ^= x >> 32;
   return x;
 }
 
