@@ -11,13 +11,17 @@
 
 namespace parti::testing {
 
-inline std::shared_ptr<coord::Connection> connect(const NatsServer& server) {
+inline std::shared_ptr<coord::Connection> connect(const std::string& url) {
   coord::Connection::Options o;
-  o.url = server.url();
+  o.url = url;
   o.request_timeout = std::chrono::milliseconds(1000);
   o.reconnect_wait = std::chrono::milliseconds(100);
   o.ping_interval = std::chrono::milliseconds(250);
   return coord::Connection::connect(o);
+}
+
+inline std::shared_ptr<coord::Connection> connect(const NatsServer& server) {
+  return connect(server.url());
 }
 
 inline Config test_config() {
@@ -34,15 +38,22 @@ struct Worker {
   std::unique_ptr<Manager> manager;
 };
 
-inline Worker make_worker(const NatsServer& server, const Config& cfg,
+inline Worker make_worker(const std::string& url, const Config& cfg,
                           std::vector<Partition> partitions,
                           std::shared_ptr<const Strategy> strategy, Hooks hooks = {}) {
   Worker w;
-  w.conn = connect(server);
+  w.conn = connect(url);
   w.source = std::make_shared<StaticPartitionSource>(std::move(partitions));
   w.manager =
       std::make_unique<Manager>(cfg, w.conn, w.source, std::move(strategy), std::move(hooks));
   return w;
+}
+
+inline Worker make_worker(const NatsServer& server, const Config& cfg,
+                          std::vector<Partition> partitions,
+                          std::shared_ptr<const Strategy> strategy, Hooks hooks = {}) {
+  return make_worker(server.url(), cfg, std::move(partitions), std::move(strategy),
+                     std::move(hooks));
 }
 
 // Every partition of `a` is held by exactly one worker in `workers` and

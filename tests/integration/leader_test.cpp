@@ -1,0 +1,101 @@
+// Leadership under stress: the leader dies or is cut off in the middle of the
+// calculator's work, and the fleet still converges on one leader and an
+// assignment that holds every partition exactly once.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/fleet.h"
+#include "support/tcp_proxy.h"
+#include "support/wait.h"
+
+namespace parti {
+using namespace parti::testing;
+using namespace std::chrono_literals;
+
+class LeaderTest : public FleetTest {
+ protected:
+  void expect_settled() {
+    ASSERT_TRUE(wait_until([&] { return leader_count() == 1 && converged(); }, 20s));
+    EXPECT_TRUE(assigned_exactly_once(leader()->current_assignment(), live_ids()));
+  }
+};
+
+TEST_F(LeaderTest, LeaderDiesDuringThePlannedScaleWindow) {
+  Config cfg = test_config();
+  cfg.timings.planned_scale_window = 2000ms;
+  start_workers(3, cfg, ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const size_t old = leader_index();
+  Worker joiner = make_worker(server, cfg, numbered_partitions(30), ch);
+  std::thread starter([&] { joiner.manager->start(); });
+  ASSERT_TRUE(workers[old].manager->wait_state(ManagerState::Scaling, 5s));
+  crash(old);
+  starter.join();  // the next leader must still take the newcomer in
+  workers.push_back(std::move(joiner));
+  expect_settled();
+  EXPECT_EQ(leader()->current_assignment().workers.size(), 3u);
+}
+
+TEST_F(LeaderTest, LeaderDiesWhileAnEmergencyIsPending) {
+  Config cfg = test_config();
+  cfg.timings.emergency_grace = 1000ms;
+  start_workers(4, cfg, ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const size_t old = leader_index();
+  const size_t follower = (old + 1) % workers.size();
+  const std::string gone = workers[follower].manager->worker_id();
+  crash(follower);
+  // Once the leader has noticed the loss, its emergency grace period is running.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& r : workers[old].manager->members()) {
+          if (r.id == gone) return false;
+        }
+        return true;
+      },
+      5s));
+  crash(old);
+  expect_settled();
+  EXPECT_EQ(leader()->current_assignment().workers.size(), 2u);
+}
+
+TEST_F(LeaderTest, LeaderDiesRightAfterARefresh) {
+  start_workers(3, test_config(), ch, numbered_partitions(10));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const auto parts = numbered_partitions(16);
+  for (auto& w : workers) w.source->update(parts);
+  const size_t old = leader_index();
+  workers[old].manager->refresh_partitions();
+  crash(old);
+  expect_settled();
+  ASSERT_TRUE(wait_until([&] { return leader()->current_assignment().partitions == parts; }, 10s));
+}
+
+TEST_F(LeaderTest, LeaderCutOffFromNatsIsReplacedThenRejoinsAsFollower) {
+  TcpProxy proxy(server.port());
+  workers.push_back(make_worker(proxy.url(), test_config(), numbered_partitions(30), ch));
+  workers[0].manager->start();  // first: it becomes the leader
+  ASSERT_TRUE(workers[0].manager->is_leader());
+  start_workers(3, test_config(), ch, numbered_partitions(30));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const std::string cut_id = workers[0].manager->worker_id();
+
+  proxy.cut();
+  ASSERT_TRUE(workers[0].manager->wait_state(ManagerState::Degraded, 5s));
+  // The others elect a new leader and rebalance without the cut-off worker.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto* l = leader_index() == 0 ? nullptr : leader();
+        return l != nullptr && !l->current_assignment().has_worker(cut_id) && converged(0);
+      },
+      15s));
+  EXPECT_FALSE(workers[0].manager->is_leader());  // its lease lapsed while it was cut off
+
+  proxy.heal();
+  expect_settled();
+  EXPECT_NE(leader_index(), 0u);
+  EXPECT_EQ(leader()->current_assignment().workers.size(), 4u);
+}
+
+}  // namespace parti
