@@ -58,6 +58,25 @@ PARTI_ASSIGN_BENCH(WeightedConsistentHash, "weighted");
 PARTI_ASSIGN_BENCH(RoundRobin, "round-robin");
 PARTI_ASSIGN_BENCH(Rendezvous, "rendezvous");
 
+// A rebalance as the leader runs it: one worker joins and the previous
+// assignment is passed in, so the sticky pass has real work to do.
+void BM_Rebalance_ConsistentHash(benchmark::State& state) {
+  auto strategy = make_consistent_hash();
+  auto parts = numbered_partitions(uint32_t(state.range(0)));
+  auto before = make_workers(state.range(1) - 1);
+  auto previous = build_assignment(*strategy, before, parts, 1, nullptr, 1);
+  auto after = make_workers(state.range(1));
+  for (auto _ : state) {
+    auto a = build_assignment(*strategy, after, parts, 1, &previous, 2);
+    benchmark::DoNotOptimize(a.replicas.data());
+  }
+}
+BENCHMARK(BM_Rebalance_ConsistentHash)
+    ->Name("BM_Rebalance/ConsistentHash")
+    ->Args({10000, 200})
+    ->Args({100000, 1000})
+    ->Unit(benchmark::kMillisecond);
+
 struct NatsFixture {
   testing::NatsServer server;
   std::shared_ptr<coord::Connection> conn;

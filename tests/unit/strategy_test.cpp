@@ -81,14 +81,52 @@ double affinity(const Assignment& before, const Assignment& after) {
   return double(kept) / total;
 }
 
-TEST(ConsistentHash, ScaleThreeToFourKeepsPlacements) {
+TEST(ConsistentHash, ScaleThreeToFourKeepsAtLeastEightyPercentInPlace) {
   auto s = make_consistent_hash();
   auto parts = numbered_partitions(100);
   auto before = build_assignment(*s, workers(3), parts, 1, nullptr, 1);
   auto after = build_assignment(*s, workers(4), parts, 1, &before, 2);
-  // A balanced 3 -> 4 move must hand ~25% to the newcomer, so ~75% is the ceiling.
-  EXPECT_GE(affinity(before, after), 0.70);
-  for (const auto& [w, n] : leader_counts(after)) EXPECT_LE(n, 32) << w;  // overload bound 1.25
+  EXPECT_GE(affinity(before, after), 0.80);
+  // ... while every worker stays within +/-25% of its fair share of 25.
+  for (const auto& [w, n] : leader_counts(after)) {
+    EXPECT_GE(n, 18) << w;
+    EXPECT_LE(n, 32) << w;
+  }
+  EXPECT_EQ(leader_counts(after).size(), 4u);
+}
+
+TEST(ConsistentHash, EveryWorkerGetsAtLeastItsLowerBound) {
+  auto s = make_consistent_hash();
+  for (int n : {2, 3, 5, 7}) {
+    auto a = build_assignment(*s, workers(n), numbered_partitions(12 * n), 1, nullptr, 1);
+    for (const auto& [w, c] : leader_counts(a)) {
+      EXPECT_GE(c, 9) << n << " workers: " << w;  // floor(12 x 0.75)
+      EXPECT_LE(c, 15) << n << " workers: " << w;
+    }
+  }
+}
+
+TEST(ConsistentHash, UnchangedTopologyMovesNothing) {
+  auto s = make_consistent_hash();
+  auto parts = numbered_partitions(300);
+  auto a = build_assignment(*s, workers(6), parts, 1, nullptr, 1);
+  auto b = build_assignment(*s, workers(6), parts, 1, &a, 2);
+  EXPECT_EQ(a.replicas, b.replicas);
+}
+
+TEST(ConsistentHash, LosingAWorkerMovesOnlyItsPartitionsWhenBalanceAllows) {
+  auto s = make_consistent_hash();
+  auto parts = numbered_partitions(400);
+  auto before = build_assignment(*s, workers(5), parts, 1, nullptr, 1);
+  auto survivors = workers(5);
+  survivors.erase(survivors.begin() + 1);
+  auto after = build_assignment(*s, survivors, parts, 1, &before, 2);
+  int moved_between_survivors = 0;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const auto& was = before.workers[before.replicas[p][0]];
+    if (was != "node-1" && after.workers[after.replicas[p][0]] != was) ++moved_between_survivors;
+  }
+  EXPECT_EQ(moved_between_survivors, 0);
 }
 
 TEST(ConsistentHash, OnlyPartitionsOfALostWorkerMove) {

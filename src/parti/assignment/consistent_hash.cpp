@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "parti/assignment/hashing.h"
+#include "parti/assignment/sticky.h"
 #include "parti/assignment/strategy.h"
 
 namespace parti {
@@ -86,6 +87,7 @@ class ConsistentHash final : public Strategy {
       pick(ring, it, want, part.weight, caps, load, replicas, /*respect_caps=*/true);
       if (replicas.size() < want) pick(ring, it, want, part.weight, caps, load, replicas, false);
     }
+    if (overload_ >= 0) return sticky_balance(out, in, overload_, by_weight_);
     return out;
   }
 
