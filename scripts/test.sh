@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test: the unit and integration
-# suites (real nats-server processes), then the same suites under ASan+UBSan,
-# then one short benchmark pass so the benchmark binary is known to work.
+# suites (real nats-server processes), then the same suites under ASan+UBSan
+# and under TSan, then one short benchmark pass so the benchmark binary works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,4 +10,8 @@ bash scripts/build.sh release
 ctest --test-dir build --output-on-failure -j2 --timeout 180
 bash scripts/build.sh asan
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300
+bash scripts/build.sh tsan
+# libnats is not built with TSan; tests/tsan.supp hides only its internals.
+TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp" \
+  ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300
 ./build/bench/parti_bench --benchmark_filter='BM_Assign/ConsistentHash/10000|BM_Baseline_HashAll/10000' --benchmark_min_time=0.05

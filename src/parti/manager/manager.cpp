@@ -78,6 +78,8 @@ struct Manager::Impl {
   asio::steady_timer id_wake{loop};
 
   ManagerState state = ManagerState::Init;
+  std::string self_id;  // this worker's ID, as the loop knows it
+  bool release_requested = false;
   ManagerState before_degraded = ManagerState::WaitingAssignment;
   Assignment assignment;
   bool running = false;
@@ -112,7 +114,7 @@ struct Manager::Impl {
   }
 
   void error(const std::string& what) {
-    spdlog::warn("[{}] {}", id ? id->id() : "?", what);
+    spdlog::warn("[{}] {}", self_id.empty() ? "?" : self_id, what);
     if (hooks.on_error) hooks.on_error(what);
   }
 
@@ -181,11 +183,10 @@ struct Manager::Impl {
                                [c = id.get()] { return c->claim(); })) {
       co_return;
     }
-    publish_shared([&](Shared& s) { s.id = id->id(); });
-    spdlog::info("claimed stable ID {}", id->id());
+    adopt_id();
     set_state(ManagerState::Election);
     store = std::make_shared<AssignmentStore>(buckets.assignment);
-    election = std::make_unique<LeaderElection>(buckets.election, id->id(), cfg.instance_id);
+    election = std::make_unique<LeaderElection>(buckets.election, self_id, cfg.instance_id);
     start_heartbeat();
     start_membership();
     start_assignment_follower();
@@ -199,6 +200,14 @@ struct Manager::Impl {
     t.expires_after(d);
     boost::system::error_code ec;
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // Copies the claimed ID into loop-owned state. Called on the loop right after
+  // a claim was awaited; from then on only the ID loop touches `id`.
+  void adopt_id() {
+    self_id = id->id();
+    publish_shared([&](Shared& s) { s.id = self_id; });
+    spdlog::info("claimed stable ID {}", self_id);
   }
 
   void spawn_loop(asio::awaitable<void> body) {
@@ -219,7 +228,7 @@ struct Manager::Impl {
 
   NodeRecord initial_record() const {
     NodeRecord r;
-    r.id = id->id();
+    r.id = self_id;
     r.instance = cfg.instance_id;
     r.api_address = cfg.api_address;
     r.peer_address = cfg.peer_address;
@@ -273,11 +282,11 @@ struct Manager::Impl {
 
   void apply_assignment(const Assignment& a) {
     if (a.version <= assignment.version) return;
-    const AssignmentDelta delta = diff_for_worker(assignment, a, id->id());
+    const AssignmentDelta delta = diff_for_worker(assignment, a, self_id);
     assignment = a;
     publish_shared([&](Shared& s) { s.assignment = a; });
     if (!delta.empty() && hooks.on_assignment_changed) hooks.on_assignment_changed(delta, a);
-    if (state == ManagerState::WaitingAssignment && a.has_worker(id->id()) &&
+    if (state == ManagerState::WaitingAssignment && a.has_worker(self_id) &&
         !(leader && leader->active() && leader->state() != CalcState::Idle)) {
       set_state(ManagerState::Stable);
     }
@@ -289,6 +298,12 @@ struct Manager::Impl {
     TimePoint lease_ok = Clock::now();
     const Millis tick = cfg.timings.election_ttl / 3;
     while (running) {
+      if (release_requested) {
+        release_requested = false;
+        co_await run_blocking(*pool, [e = election.get()] { return e->release(); });
+        if (!running) break;
+      }
+      if (!election->is_leader()) election->set_self_id(self_id);  // changes after an ID loss
       if (election->is_leader()) {
         auto st = co_await run_blocking(*pool, [e = election.get()] { return e->renew(); });
         if (!running) break;
@@ -325,11 +340,11 @@ struct Manager::Impl {
   }
 
   asio::awaitable<void> become_leader() {
-    spdlog::info("{} became leader (term {})", id->id(), election->term());
+    spdlog::info("{} became leader (term {})", self_id, election->term());
     publish_shared([&](Shared& s) { s.leader = true; });
     if (hooks.on_leadership_changed) hooks.on_leadership_changed(true);
     leader = std::make_unique<LeaderRole>(
-        loop.get_executor(), *pool, store, strategy, calculator_config(), source, id->id(),
+        loop.get_executor(), *pool, store, strategy, calculator_config(), source, self_id,
         LeaderRole::Callbacks{[this](CalcState s) { on_calc_state(s); },
                               [this](const Assignment& a) { apply_assignment(a); },
                               [this](const std::string& why) { lose_leadership(why); },
@@ -347,7 +362,7 @@ struct Manager::Impl {
   void on_calc_state(CalcState s) {
     if (state == ManagerState::Degraded || !running) return;
     ManagerState target = from_calc(s);
-    if (target == ManagerState::Stable && !assignment.has_worker(id->id())) {
+    if (target == ManagerState::Stable && !assignment.has_worker(self_id)) {
       target = ManagerState::WaitingAssignment;
     }
     set_state(target);
@@ -355,18 +370,18 @@ struct Manager::Impl {
 
   void lose_leadership(const std::string& why) {
     if (!leader) return;
-    spdlog::warn("{} steps down: {}", id->id(), why);
+    spdlog::warn("{} steps down: {}", self_id, why);
     leader->end();
     leader.reset();
-    if (election->is_leader()) {
-      asio::co_spawn(loop, run_blocking(*pool, [e = election.get()] { return e->release(); }),
-                     asio::detached);
-    }
+    // Only the election loop touches `election` (a renew may be in flight on
+    // the pool right now): ask it to release the lease.
+    release_requested = true;
+    election_wake.cancel();
     publish_shared([&](Shared& s) { s.leader = false; });
     if (hooks.on_leadership_changed) hooks.on_leadership_changed(false);
     if (is_working_state(state) && state != ManagerState::WaitingAssignment) {
-      set_state(assignment.has_worker(id->id()) ? ManagerState::Stable
-                                                : ManagerState::WaitingAssignment);
+      set_state(assignment.has_worker(self_id) ? ManagerState::Stable
+                                               : ManagerState::WaitingAssignment);
     }
   }
 
@@ -406,9 +421,8 @@ struct Manager::Impl {
       co_await pause(cfg.timings.poll_interval);
     }
     if (!running) co_return;
-    publish_shared([&](Shared& s) { s.id = id->id(); });
-    election->set_self_id(id->id());
-    heartbeat->update([&](NodeRecord& r) { r.id = id->id(); });
+    adopt_id();
+    heartbeat->update([&](NodeRecord& r) { r.id = self_id; });
     set_state(ManagerState::Election);
     set_state(ManagerState::WaitingAssignment);
     reclaiming = false;
@@ -433,8 +447,8 @@ struct Manager::Impl {
     election_wake.cancel();
     id_wake.cancel();
     if (state == ManagerState::Degraded) {
-      set_state(assignment.has_worker(id->id()) ? ManagerState::Stable
-                                                : ManagerState::WaitingAssignment);
+      set_state(assignment.has_worker(self_id) ? ManagerState::Stable
+                                               : ManagerState::WaitingAssignment);
     }
     follower->refetch();
   }
@@ -454,6 +468,9 @@ Manager::Manager(Config config, std::shared_ptr<coord::Connection> connection,
                  std::shared_ptr<PartitionSource> source, std::shared_ptr<const Strategy> strategy,
                  Hooks hooks)
     : impl_(std::make_unique<Impl>()) {
+  // spdlog builds its default logger on first use; do it here, before any of
+  // our threads exist, instead of racing on it from several loops.
+  spdlog::default_logger_raw();
   impl_->cfg = std::move(config);
   if (impl_->cfg.instance_id.empty()) impl_->cfg.instance_id = random_instance();
   impl_->conn = std::move(connection);
