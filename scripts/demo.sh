@@ -32,7 +32,7 @@ until (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; do sleep 0.1; done
 echo "== nats-server on 127.0.0.1:$port (store $work/nats)"
 
 for i in 1 2 3; do
-  ./build/examples/worker/parti_worker --nats "nats://127.0.0.1:$port" --partitions 12 --fast \
+  ./build/examples/parti_worker --nats "nats://127.0.0.1:$port" --partitions 12 --fast \
     >"$work/worker$i.log" 2>&1 &
   pids+=($!)
 done

@@ -19,7 +19,8 @@ TEST(Config, EachBrokenRuleIsReported) {
   c.replication_factor = 0;
   c.bucket_prefix = "bad.prefix";
   c.restart_ratio = 1.5;
-  EXPECT_EQ(validate(c).size(), 4u);
+  c.kv_replicas = 7;
+  EXPECT_EQ(validate(c).size(), 5u);
 }
 
 TEST(ManagerState, OnlyListedTransitionsAreValid) {

@@ -38,6 +38,7 @@ KvResult<std::shared_ptr<KvBucket>> KvBucket::open_or_create(std::shared_ptr<Con
   // nats.c 3.4 takes the TTL in nanoseconds (it becomes the stream MaxAge).
   cfg.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(options.ttl).count();
   cfg.StorageType = js_FileStorage;
+  cfg.Replicas = options.replicas;
   kvStore* kv = nullptr;
   natsStatus s = js_CreateKeyValue(&kv, conn->jetstream(), &cfg);
   if (s != NATS_OK) {

@@ -19,6 +19,7 @@ struct BucketOptions {
   std::string name;
   std::chrono::milliseconds ttl{0};  // 0 = values never expire
   uint8_t history = 1;
+  int replicas = 1;  // JetStream stream replicas
 };
 
 class KvBucket {

@@ -18,6 +18,7 @@ std::vector<std::string> validate(const Config& c) {
   need(c.max_workers >= 1, "max_workers must be >= 1");
   need(c.replication_factor >= 1, "replication_factor must be >= 1");
   need(c.capacity_weight >= 1, "capacity_weight must be >= 1");
+  need(c.kv_replicas >= 1 && c.kv_replicas <= 5, "kv_replicas must be in [1, 5]");
   need(c.restart_ratio > 0.0 && c.restart_ratio <= 1.0, "restart_ratio must be in (0, 1]");
   need(t.heartbeat_interval.count() > 0, "heartbeat_interval must be > 0");
   need(t.heartbeat_ttl >= 2 * t.heartbeat_interval,

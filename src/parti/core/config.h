@@ -32,6 +32,8 @@ struct Config {
   uint32_t max_workers = 1024;
   uint32_t replication_factor = 1;
   uint32_t capacity_weight = 1;
+  uint32_t kv_replicas =
+      1;  // JetStream replicas of the control-plane buckets (3 on a 3-server cluster)
   double restart_ratio = 0.5;  // losing >= this fraction at once is a restart
   std::string instance_id;     // empty: a random one is generated
   std::string api_address;     // published in the node record

@@ -13,17 +13,18 @@ using coord::KvErrc;
 coord::KvResult<Buckets> Buckets::open(std::shared_ptr<coord::Connection> conn, const Config& cfg) {
   const Timings& t = cfg.timings;
   const std::string& p = cfg.bucket_prefix;
+  const int r = static_cast<int>(cfg.kv_replicas);
   Buckets b;
   struct Spec {
     std::shared_ptr<KvBucket>* slot;
     BucketOptions options;
   };
   const Spec specs[] = {
-      {&b.stable_id, {p + "stableid", t.id_ttl, 1}},
-      {&b.election, {p + "election", t.election_ttl, 1}},
-      {&b.heartbeat, {p + "heartbeat", t.heartbeat_ttl, 1}},
-      {&b.assignment, {p + "assignment", Millis(0), 1}},
-      {&b.cluster, {p + "cluster", Millis(0), 1}},
+      {&b.stable_id, {p + "stableid", t.id_ttl, 1, r}},
+      {&b.election, {p + "election", t.election_ttl, 1, r}},
+      {&b.heartbeat, {p + "heartbeat", t.heartbeat_ttl, 1, r}},
+      {&b.assignment, {p + "assignment", Millis(0), 1, r}},
+      {&b.cluster, {p + "cluster", Millis(0), 1, r}},
   };
   for (const auto& s : specs) {
     auto r = KvBucket::open_or_create(conn, s.options);
