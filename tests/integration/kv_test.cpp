@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include "parti/assignment/assignment_store.h"
 #include "parti/coord/kv_bucket.h"
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
+#include "parti/source/partition_source.h"
 #include "support/cluster.h"
 #include "support/wait.h"
 
@@ -83,6 +85,54 @@ TEST_F(KvTest, StableIdsAreDistinctAndRenewalDetectsTheft) {
   StableIdClaimer d(b, "node", 16, "id");
   ASSERT_TRUE(d.claim().ok());
   EXPECT_EQ(d.id(), "node-1");  // lowest free ID again
+}
+
+TEST_F(KvTest, RenewalThatLandedDespiteATimeoutKeepsTheId) {
+  auto b = bucket("ids3", Millis(5000));
+  StableIdClaimer a(b, "node", 4, "ia");
+  ASSERT_TRUE(a.claim().ok());
+  // Our own write landed but we never learned its revision (a timed-out reply).
+  auto current = b->get("node-0");
+  ASSERT_TRUE(b->update("node-0", current.value.value, current.value.revision).ok());
+  EXPECT_TRUE(a.renew().ok());
+  EXPECT_TRUE(a.holds());
+  EXPECT_TRUE(a.renew().ok());
+}
+
+TEST_F(KvTest, LeaseRenewalThatLandedDespiteATimeoutKeepsLeadership) {
+  auto b = bucket("el3", Millis(5000));
+  LeaderElection x(b, "node-0", "i0");
+  ASSERT_TRUE(x.try_acquire().ok());
+  auto current = b->get("leader");
+  ASSERT_TRUE(b->update("leader", current.value.value, current.value.revision).ok());
+  EXPECT_TRUE(x.renew().ok());
+  EXPECT_TRUE(x.is_leader());
+}
+
+TEST_F(KvTest, RepublishingAnAssignmentThatAlreadyLandedSucceedsButAStaleOneFails) {
+  AssignmentStore store(bucket("asg"), 64);  // tiny chunks: several per assignment
+  Assignment a;
+  a.version = 1;
+  a.leader_term = 7;
+  a.workers = {"node-0"};
+  a.partitions = numbered_partitions(20);
+  a.replicas.assign(20, {0});
+  auto first = store.publish(a, 0);
+  ASSERT_TRUE(first.ok()) << first.status.message;
+  a.version = 2;
+  auto second = store.publish(a, first.value);
+  ASSERT_TRUE(second.ok());
+  // The reply to `second` was lost; the leader retries with the old revision.
+  auto retry = store.publish(a, first.value);
+  EXPECT_TRUE(retry.ok());
+  EXPECT_EQ(retry.value, second.value);
+  // A different assignment on a stale revision is a real conflict.
+  a.version = 3;
+  EXPECT_EQ(store.publish(a, first.value).status.code, KvErrc::WrongRevision);
+  uint64_t rev = 0;
+  auto read = store.read(&rev);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read.value.version, 2u);
 }
 
 TEST_F(KvTest, StableIdClaimExpiresWithoutRenewal) {

@@ -105,6 +105,17 @@ KvResult<uint64_t> AssignmentStore::publish(const Assignment& a, uint64_t expect
   auto r = expected_revision == 0 ? bucket_->create(kPointerKey, encode(ptr))
                                   : bucket_->update(kPointerKey, encode(ptr), expected_revision);
   if (r.status.code == KvErrc::Exists) r.status.code = KvErrc::WrongRevision;
+  if (r.status.code == KvErrc::WrongRevision) {
+    // An earlier attempt that timed out may have landed: if the pointer names
+    // exactly this assignment, the publish succeeded.
+    if (auto now = bucket_->get(kPointerKey); now.ok()) {
+      auto current = decode_pointer(now.value.value);
+      if (current && current->term == ptr.term && current->version == ptr.version &&
+          current->checksum == ptr.checksum) {
+        r = {{}, now.value.revision};
+      }
+    }
+  }
   if (r.ok()) collect_garbage(ptr, previous);
   return r;
 }

@@ -8,7 +8,9 @@ std::string last_nats_error(natsStatus s) {
   natsStatus last = NATS_OK;
   const char* text = nats_GetLastError(&last);
   std::string out = natsStatus_GetText(s);
-  if (text != nullptr && *text != '\0') out += std::string(": ") + text;
+  // nats.c keeps the last error per thread; it belongs to `s` only if the
+  // statuses match (a plain timeout may leave an older call's text behind).
+  if (last == s && text != nullptr && *text != '\0') out += std::string(": ") + text;
   return out;
 }
 

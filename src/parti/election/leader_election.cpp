@@ -30,6 +30,21 @@ KvStatus LeaderElection::try_acquire() {
 KvStatus LeaderElection::renew() {
   if (!is_leader()) return {KvErrc::NotFound, "not leader"};
   auto r = bucket_->update(kLeaderKey, value(), revision_);
+  if (r.status.code == KvErrc::WrongRevision) {
+    // A renewal that timed out may still have landed: the lease is still ours
+    // if the key names our instance and term.
+    auto current = bucket_->get(kLeaderKey);
+    auto info = current.ok() ? current.value.value : std::string();
+    try {
+      auto j = nlohmann::json::parse(info);
+      if (j.at("instance") == instance_ && j.at("term") == term_) {
+        revision_ = current.value.revision;
+        r = bucket_->update(kLeaderKey, value(), revision_);
+      }
+    } catch (const std::exception&) {
+      // not ours (or unreadable): leadership is lost
+    }
+  }
   if (r.ok()) {
     revision_ = r.value;
     return {};

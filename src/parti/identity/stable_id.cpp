@@ -34,9 +34,26 @@ KvStatus StableIdClaimer::claim() {
   return {KvErrc::Exists, "all " + std::to_string(max_ids_) + " worker IDs are taken"};
 }
 
+bool StableIdClaimer::still_ours() {
+  auto current = bucket_->get(id_);
+  if (!current.ok()) return false;
+  try {
+    if (nlohmann::json::parse(current.value.value).at("instance") != instance_) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  revision_ = current.value.revision;
+  return true;
+}
+
 KvStatus StableIdClaimer::renew() {
   if (id_.empty()) return {KvErrc::NotFound, "no ID held"};
   auto r = bucket_->update(id_, claim_value(), revision_);
+  // A renewal that timed out may still have landed, leaving us a stale
+  // revision: the claim is still ours if it carries our instance.
+  if (r.status.code == KvErrc::WrongRevision && still_ours()) {
+    r = bucket_->update(id_, claim_value(), revision_);
+  }
   if (r.ok()) {
     revision_ = r.value;
     return {};

@@ -29,6 +29,7 @@ class StableIdClaimer {
 
  private:
   std::string claim_value() const;
+  bool still_ours();
   std::shared_ptr<coord::KvBucket> bucket_;
   std::string prefix_;
   uint32_t max_ids_;
