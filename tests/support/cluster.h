@@ -56,20 +56,4 @@ inline Worker make_worker(const NatsServer& server, const Config& cfg,
                      std::move(hooks));
 }
 
-// Every partition of `a` is held by exactly one worker in `workers` and
-// nothing else: no orphan, no duplicate.
-inline ::testing::AssertionResult assigned_exactly_once(const Assignment& a,
-                                                        const std::vector<std::string>& workers) {
-  std::map<std::string, int> holders;
-  for (const auto& w : workers) {
-    for (const auto& p : a.led_by(w)) ++holders[p];
-  }
-  for (const auto& p : a.partitions) {
-    if (holders[p.id] != 1) {
-      return ::testing::AssertionFailure() << p.id << " held " << holders[p.id] << " times";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
 }  // namespace parti::testing

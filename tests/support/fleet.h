@@ -7,11 +7,28 @@
 #include <algorithm>
 #include <climits>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "support/cluster.h"
 
 namespace parti::testing {
+
+// Every partition of `a` is held by exactly one worker in `workers` and
+// nothing else: no orphan, no duplicate.
+inline ::testing::AssertionResult assigned_exactly_once(const Assignment& a,
+                                                        const std::vector<std::string>& workers) {
+  std::map<std::string, int> holders;
+  for (const auto& w : workers) {
+    for (const auto& p : a.led_by(w)) ++holders[p];
+  }
+  for (const auto& p : a.partitions) {
+    if (holders[p.id] != 1) {
+      return ::testing::AssertionFailure() << p.id << " held " << holders[p.id] << " times";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
 
 inline int thread_count() {
   std::ifstream in("/proc/self/status");
