@@ -111,8 +111,6 @@ int main(int argc, char** argv) {
 
   testing::NatsServer server;
   Fleet fleet(server, numbered_partitions(uint32_t(partitions)));
-  fleet.cfg.timings.heartbeat_interval = milliseconds(1000);
-  fleet.cfg.timings.heartbeat_ttl = milliseconds(4000);
   fleet.cfg.timings.cold_start_window = milliseconds(3000);
   fleet.cfg.timings.planned_scale_window = milliseconds(2000);
   fleet.cfg.timings.rebalance_cooldown = milliseconds(1000);

@@ -1,5 +1,7 @@
 #include "parti/assignment/assignment_follower.h"
 
+#include <random>
+
 namespace parti {
 
 using coord::KvErrc;
@@ -24,6 +26,7 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
     : loop_(loop),
       pool_(pool),
       store_(std::move(store)),
+      poll_interval_(poll_interval),
       on_assignment_(std::move(on_assignment)),
       on_error_(std::move(on_error)),
       keys_(loop, pool, bucket, AssignmentStore::kPointerKey, poll_interval,
@@ -62,12 +65,31 @@ asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,
     co_await refetch_async(alive);
   } else {
     on_error_("reading assignment: " + r.status.message);
+    if (r.status.transient()) co_await refetch_async(alive);  // no new pointer may come soon
   }
 }
 
+// Reads the newest assignment, retrying transient failures until it succeeds
+// (or the follower stops). Retries back off exponentially with jitter: when a
+// whole fleet fails to read because the server is overloaded, fixed-period
+// retries from every worker at once keep it overloaded.
 asio::awaitable<void> AssignmentFollower::refetch_async(std::weak_ptr<bool> alive) {
-  auto r = co_await run_blocking(pool_, [s = store_.get()] { return s->read(nullptr); });
-  if (alive.lock() && r.ok()) on_assignment_(r.value);
+  asio::steady_timer backoff(loop_);
+  std::minstd_rand jitter(std::random_device{}());
+  Millis delay = poll_interval_;
+  while (alive.lock()) {
+    auto r = co_await run_blocking(pool_, [s = store_.get()] { return s->read(nullptr); });
+    if (!alive.lock()) co_return;
+    if (r.ok()) {
+      on_assignment_(r.value);
+      co_return;
+    }
+    if (!r.status.transient()) co_return;  // nothing published yet, or a real error
+    backoff.expires_after(delay / 2 + Millis(jitter() % (delay.count() + 1)));
+    delay = std::min(delay * 2, poll_interval_ * 16);
+    boost::system::error_code ec;
+    co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 }  // namespace parti

@@ -1,6 +1,7 @@
 #include "parti/identity/stable_id.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "parti/core/types.h"
 
@@ -21,8 +22,14 @@ std::string StableIdClaimer::claim_value() const {
 }
 
 KvStatus StableIdClaimer::claim() {
+  // One listing first, so a fleet starting at once does not probe every taken
+  // ID with a Create each (that is O(N^2) requests for N workers).
+  auto taken_keys = bucket_->keys();
+  if (!taken_keys.ok()) return taken_keys.status;
+  const std::set<std::string> taken(taken_keys.value.begin(), taken_keys.value.end());
   for (uint32_t n = 0; n < max_ids_; ++n) {
     std::string key = prefix_ + "-" + std::to_string(n);
+    if (taken.count(key)) continue;
     auto r = bucket_->create(key, claim_value());
     if (r.ok()) {
       id_ = key;
