@@ -1,0 +1,98 @@
+// manager: campaigning, renewing and releasing the lease, and taking up or
+// giving up the leader role. Only election_loop() touches LeaderElection.
+#include "parti/manager/manager_impl.h"
+
+namespace parti {
+
+asio::awaitable<void> Manager::Impl::election_loop() {
+  TimePoint lease_ok = Clock::now();
+  const Millis tick = cfg.timings.election_ttl / 3;
+  while (running) {
+    if (release_requested) {
+      release_requested = false;
+      co_await run_blocking(*pool, [e = election.get()] { return e->release(); });
+      if (!running) break;
+    }
+    if (!election->is_leader()) election->set_self_id(self_id);  // changes after an ID loss
+    if (election->is_leader()) {
+      auto st = co_await run_blocking(*pool, [e = election.get()] { return e->renew(); });
+      if (!running) break;
+      if (st.ok()) {
+        lease_ok = Clock::now();
+      } else if (!st.transient()) {
+        lose_leadership("lease lost: " + st.message);
+      } else if (Clock::now() - lease_ok > cfg.timings.election_ttl) {
+        // Our lease has expired on the server by now: someone else may lead.
+        lose_leadership("lease expired while NATS was unreachable");
+      }
+    } else if (!reclaiming && state != ManagerState::Degraded) {
+      auto st = co_await run_blocking(*pool, [e = election.get()] { return e->try_acquire(); });
+      if (!running) break;
+      if (st.ok()) {
+        lease_ok = Clock::now();
+        co_await become_leader();
+      }
+    }
+    election_wake.expires_after(tick);
+    boost::system::error_code ec;
+    co_await election_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (election->is_leader()) {
+    co_await run_blocking(*pool, [e = election.get()] { return e->release(); });
+  }
+}
+
+CalculatorConfig Manager::Impl::calculator_config() const {
+  const Timings& t = cfg.timings;
+  return CalculatorConfig{t.cold_start_window,   t.planned_scale_window, t.emergency_grace,
+                          t.rebalance_cooldown,  t.poll_interval,        cfg.restart_ratio,
+                          cfg.replication_factor};
+}
+
+asio::awaitable<void> Manager::Impl::become_leader() {
+  spdlog::info("{} became leader (term {})", self_id, election->term());
+  publish_shared([&](Shared& s) { s.leader = true; });
+  if (hooks.on_leadership_changed) hooks.on_leadership_changed(true);
+  leader = std::make_unique<LeaderRole>(
+      loop.get_executor(), *pool, store, strategy, calculator_config(), source, self_id,
+      LeaderRole::Callbacks{[this](CalcState s) { on_calc_state(s); },
+                            [this](const Assignment& a) { apply_assignment(a); },
+                            [this](const std::string& why) { lose_leadership(why); },
+                            [this](const std::string& why) { error(why); }});
+  auto active = members->view().active_workers();
+  const bool ok = co_await leader->begin(election->term(), std::move(active));
+  if (!ok && running && leader) {
+    lose_leadership("could not take over the assignment");
+  } else if (ok && leader) {
+    // Members that changed while begin() awaited the store were not seen by it.
+    leader->on_members(members->view().active_workers());
+  }
+}
+
+void Manager::Impl::on_calc_state(CalcState s) {
+  if (state == ManagerState::Degraded || !running) return;
+  ManagerState target = from_calc(s);
+  if (target == ManagerState::Stable && !assignment.has_worker(self_id)) {
+    target = ManagerState::WaitingAssignment;
+  }
+  set_state(target);
+}
+
+void Manager::Impl::lose_leadership(const std::string& why) {
+  if (!leader) return;
+  spdlog::warn("{} steps down: {}", self_id, why);
+  leader->end();
+  leader.reset();
+  // Only the election loop touches `election` (a renew may be in flight on
+  // the pool right now): ask it to release the lease.
+  release_requested = true;
+  election_wake.cancel();
+  publish_shared([&](Shared& s) { s.leader = false; });
+  if (hooks.on_leadership_changed) hooks.on_leadership_changed(false);
+  if (is_working_state(state) && state != ManagerState::WaitingAssignment) {
+    set_state(assignment.has_worker(self_id) ? ManagerState::Stable
+                                             : ManagerState::WaitingAssignment);
+  }
+}
+
+}  // namespace parti
