@@ -4,12 +4,15 @@
 //    partition id once) as the same-run baseline to divide by.
 //  BM_LeaveDetection: heartbeat key deleted -> MembershipTracker notified,
 //    against a real nats-server started by the benchmark.
-//  BM_HeartbeatPut: one node-record Put round trip to the same server.
+//  BM_HeartbeatPut / BM_KvGet: one KV write / read round trip to that server.
+//  BM_PollSnapshot50: one round of the polling fallback (50 node records).
+//  BM_CalculatorScaleRound: one calculator join-or-leave round, 1000 x 50.
 #include <benchmark/benchmark.h>
 
 #include <condition_variable>
 #include <mutex>
 
+#include "parti/assignment/calculator.h"
 #include "parti/assignment/hashing.h"
 #include "parti/assignment/strategy.h"
 #include "parti/coord/kv_bucket.h"
@@ -150,6 +153,58 @@ void BM_HeartbeatPut(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(f.bucket->put(r.id, value));
 }
 BENCHMARK(BM_HeartbeatPut)->Unit(benchmark::kMicrosecond)->Repetitions(3)->ReportAggregatesOnly();
+
+void BM_KvGet(benchmark::State& state) {
+  auto& f = nats();
+  f.bucket->put("node-get", "x");
+  for (auto _ : state) benchmark::DoNotOptimize(f.bucket->get("node-get"));
+}
+BENCHMARK(BM_KvGet)->Unit(benchmark::kMicrosecond)->Repetitions(3)->ReportAggregatesOnly();
+
+// The polling fallback's cost per round: list and read 50 node records. A
+// change is seen after poll_interval / 2 on average plus this, against the
+// watch's BM_LeaveDetection.
+void BM_PollSnapshot50(benchmark::State& state) {
+  auto& f = nats();
+  auto b = coord::KvBucket::open_or_create(f.conn, {"bench-poll", Millis(60000), 1}).value;
+  NodeRecord r;
+  for (int i = 0; i < 50; ++i) {
+    r.id = "node-" + std::to_string(i);
+    b->put(r.id, encode(r));
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(b->entries());
+}
+BENCHMARK(BM_PollSnapshot50)->Unit(benchmark::kMillisecond)->Repetitions(3)->ReportAggregatesOnly();
+
+// One full calculator round for 1000 partitions on 50 workers: a worker joins,
+// the window elapses, the assignment is computed and acknowledged.
+void BM_CalculatorScaleRound(benchmark::State& state) {
+  auto strategy = make_consistent_hash();
+  CalculatorConfig cfg;
+  cfg.cooldown = Millis(0);
+  auto parts = numbered_partitions(1000);
+  auto workers = make_workers(50);
+  Calculator calc(cfg, *strategy);
+  calc.begin({}, parts, TimePoint{});
+  calc.on_workers(workers, TimePoint{});
+  auto first = calc.on_timer(TimePoint{} + cfg.cold_start_window);
+  calc.on_published(*first.publish, TimePoint{} + cfg.cold_start_window);
+  TimePoint now = TimePoint{} + std::chrono::hours(1);
+  bool grow = true;
+  for (auto _ : state) {
+    auto ws = workers;
+    if (grow) ws.push_back({"node-extra", 1});
+    grow = !grow;
+    calc.on_workers(ws, now);
+    now += cfg.planned_scale_window + cfg.emergency_grace;
+    auto out = calc.on_timer(now);
+    if (out.publish) calc.on_published(*out.publish, now);
+  }
+}
+BENCHMARK(BM_CalculatorScaleRound)
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly();
 
 }  // namespace
 }  // namespace parti
