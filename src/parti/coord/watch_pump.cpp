@@ -3,7 +3,7 @@
 namespace parti::coord {
 
 namespace {
-// How long one kvWatcher_Next may block: bounds how late stop() takes effect.
+// How long one KvWatcher::next may block: bounds how late stop() takes effect.
 constexpr std::chrono::milliseconds kNextTimeout{100};
 }  // namespace
 
