@@ -1,9 +1,8 @@
 // coord: drives one KV watcher on a thread of its own (KvWatcher::next blocks)
 // and hands every event to a callback, which must post to the owner's loop.
-// When the watch breaks (an error, or its consumer vanished because the server lost
-// the consumer), the pump reports an Error event and makes a new watcher with
-// backoff. Only the pump thread touches its watcher; stop() raises a flag the
-// thread sees within ~100 ms.
+// When the watch breaks (an error, or the server lost its consumer), the pump
+// reports an Error event and makes a new watcher with backoff. Only the pump thread touches its
+// watcher; stop() raises a flag the thread sees within ~100 ms.
 #pragma once
 
 #include <condition_variable>
