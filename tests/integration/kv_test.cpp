@@ -47,8 +47,9 @@ TEST_F(KvTest, KeysAndEntriesListLiveKeysOnly) {
   b->erase("a");
   auto e = b->entries();
   ASSERT_TRUE(e.ok());
-  ASSERT_EQ(e.value.size(), 1u);
-  EXPECT_EQ(e.value[0].key, "b");
+  ASSERT_EQ(e.value.entries.size(), 1u);
+  EXPECT_EQ(e.value.entries[0].key, "b");
+  EXPECT_EQ(e.value.as_of, 3u);  // put a, put b, delete a
 }
 
 TEST_F(KvTest, WatchSeesInitialValuesThenPutsAndDeletes) {

@@ -51,9 +51,21 @@ TEST(MembershipView, SnapshotDiffsAgainstTheView) {
   TimePoint t0;
   v.on_put(rec("a"), 1, t0);
   v.on_put(rec("b"), 2, t0);
-  auto ev = v.on_snapshot({{rec("b"), 2}, {rec("c"), 3}}, t0);
+  auto ev = v.on_snapshot({{rec("b"), 2}, {rec("c"), 3}}, 4, t0);
   EXPECT_EQ(ev, (std::vector<MemberEvent>{{K::Joined, "c"}, {K::Left, "a"}}));
-  EXPECT_TRUE(v.on_snapshot({{rec("b"), 2}, {rec("c"), 3}}, t0).empty());
+  EXPECT_TRUE(v.on_snapshot({{rec("b"), 2}, {rec("c"), 3}}, 4, t0).empty());
+}
+
+TEST(MembershipView, ALaggingWatchCannotResurrectWhatASnapshotRemoved) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  v.on_put(rec("a"), 2, t0);
+  // a was put again at 5 and deleted at 7; the snapshot (as of 8) lacks it.
+  EXPECT_EQ(v.on_snapshot({}, 8, t0), (std::vector<MemberEvent>{{K::Left, "a"}}));
+  EXPECT_TRUE(v.on_put(rec("a"), 5, t0).empty());  // the watch, late: stale
+  EXPECT_TRUE(v.on_delete("a", 7, t0).empty());    // ... and its delete: no second Left
+  EXPECT_EQ(v.on_put(rec("a"), 9, t0),
+            (std::vector<MemberEvent>{{K::Joined, "a"}}));  // real rejoin
 }
 
 TEST(MembershipView, LeavingMembersAreNotActive) {

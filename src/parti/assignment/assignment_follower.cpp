@@ -10,11 +10,11 @@ using coord::KvResult;
 namespace {
 
 // The polling fallback lists just the pointer key.
-KvResult<std::vector<coord::KvEntry>> read_pointer(coord::KvBucket& bucket) {
+KvResult<coord::KvSnapshot> read_pointer(coord::KvBucket& bucket) {
   auto p = bucket.get(AssignmentStore::kPointerKey);
   if (p.status.code == KvErrc::NotFound) return {};
   if (!p.ok()) return {p.status, {}};
-  return {{}, {std::move(p.value)}};
+  return {{}, {{std::move(p.value)}, 0}};
 }
 
 }  // namespace
@@ -34,8 +34,8 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
             {[this](const coord::KvEntry& e) {
                if (!e.deleted) load(e.value);
              },
-             [this](const std::vector<coord::KvEntry>& all) {
-               if (!all.empty()) load(all.front().value);
+             [this](const coord::KvSnapshot& all) {
+               if (!all.entries.empty()) load(all.entries.front().value);
              }}) {}
 
 AssignmentFollower::~AssignmentFollower() { stop(); }

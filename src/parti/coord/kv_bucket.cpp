@@ -120,15 +120,29 @@ KvResult<std::vector<std::string>> KvBucket::keys() const {
   return out;
 }
 
-KvResult<std::vector<KvEntry>> KvBucket::entries() const {
+KvResult<uint64_t> KvBucket::last_revision() const {
+  jsStreamInfo* si = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  const std::string stream = "KV_" + name_;
+  natsStatus s = js_GetStreamInfo(&si, conn_->jetstream(), stream.c_str(), nullptr, &err);
+  if (s != NATS_OK) return {status_from(s), 0};
+  const uint64_t last = si->State.LastSeq;
+  jsStreamInfo_Destroy(si);
+  return {{}, last};
+}
+
+KvResult<KvSnapshot> KvBucket::entries() const {
+  auto watermark = last_revision();  // first: see KvSnapshot
+  if (!watermark.ok()) return {watermark.status, {}};
   auto keys_result = keys();
   if (!keys_result.ok()) return {keys_result.status, {}};
-  KvResult<std::vector<KvEntry>> out;
+  KvResult<KvSnapshot> out;
+  out.value.as_of = watermark.value;
   for (const auto& k : keys_result.value) {
     auto e = get(k);
     if (e.status.code == KvErrc::NotFound) continue;  // deleted between keys() and get()
     if (!e.ok()) return {e.status, {}};
-    out.value.push_back(std::move(e.value));
+    out.value.entries.push_back(std::move(e.value));
   }
   return out;
 }

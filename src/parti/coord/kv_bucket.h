@@ -46,7 +46,9 @@ class KvBucket {
   KvStatus erase_if_revision(const std::string& key, uint64_t expected);
   KvResult<std::vector<std::string>> keys() const;
   // Every live entry, read key by key (the polling fallback of watchers).
-  KvResult<std::vector<KvEntry>> entries() const;
+  KvResult<KvSnapshot> entries() const;
+  // The bucket's newest revision (the last sequence of its stream).
+  KvResult<uint64_t> last_revision() const;
   KvResult<std::unique_ptr<KvWatcher>> watch(const std::string& pattern) const;
 
  private:

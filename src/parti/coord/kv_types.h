@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace parti::coord {
 
@@ -40,6 +41,14 @@ struct KvEntry {
   std::string value;
   uint64_t revision = 0;
   bool deleted = false;  // a Delete or Purge marker
+};
+
+// Every live key of a bucket, with a watermark: `as_of` is the bucket's last
+// revision read *before* listing, so any change with revision <= as_of is
+// already reflected (a key absent from `entries` was deleted after it).
+struct KvSnapshot {
+  std::vector<KvEntry> entries;
+  uint64_t as_of = 0;
 };
 
 }  // namespace parti::coord

@@ -20,10 +20,10 @@ namespace parti::coord {
 class WatchedKeys {
  public:
   // Blocking listing of the followed keys (runs on the pool).
-  using Fetch = std::function<KvResult<std::vector<KvEntry>>()>;
+  using Fetch = std::function<KvResult<KvSnapshot>()>;
   struct Callbacks {
-    std::function<void(const KvEntry&)> on_entry;                  // a put or a delete marker
-    std::function<void(const std::vector<KvEntry>&)> on_snapshot;  // every live key
+    std::function<void(const KvEntry&)> on_entry;        // a put or a delete marker
+    std::function<void(const KvSnapshot&)> on_snapshot;  // every live key
   };
 
   WatchedKeys(asio::any_io_executor loop, asio::thread_pool& pool, std::shared_ptr<KvBucket> bucket,

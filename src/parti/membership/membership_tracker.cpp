@@ -12,7 +12,7 @@ MembershipTracker::MembershipTracker(asio::any_io_executor loop, asio::thread_po
       view_(timings.heartbeat_ttl),
       keys_(loop, pool, bucket, ">", timings.poll_interval, [b = bucket] { return b->entries(); },
             {[this](const coord::KvEntry& e) { on_entry(e); },
-             [this](const std::vector<coord::KvEntry>& all) { on_snapshot(all); }}),
+             [this](const coord::KvSnapshot& all) { on_snapshot(all); }}),
       deadline_timer_(loop),
       debounce_timer_(loop) {}
 
@@ -45,14 +45,14 @@ void MembershipTracker::on_entry(const coord::KvEntry& entry) {
   arm_deadline();
 }
 
-void MembershipTracker::on_snapshot(const std::vector<coord::KvEntry>& entries) {
+void MembershipTracker::on_snapshot(const coord::KvSnapshot& all) {
   std::vector<std::pair<NodeRecord, uint64_t>> snapshot;
-  for (const auto& e : entries) {
+  for (const auto& e : all.entries) {
     if (auto r = decode_node_record(e.value, nullptr); r && r->id == e.key) {
       snapshot.emplace_back(std::move(*r), e.revision);
     }
   }
-  emit(view_.on_snapshot(snapshot, Clock::now()));
+  emit(view_.on_snapshot(snapshot, all.as_of, Clock::now()));
   arm_deadline();
 }
 

@@ -35,7 +35,7 @@ class MembershipTracker {
 
  private:
   void on_entry(const coord::KvEntry& entry);
-  void on_snapshot(const std::vector<coord::KvEntry>& entries);
+  void on_snapshot(const coord::KvSnapshot& snapshot);
   void emit(std::vector<MemberEvent> events);
   void flush();
   void arm_deadline();

@@ -57,7 +57,7 @@ std::vector<MemberEvent> MembershipView::on_delete(const std::string& id, uint64
 }
 
 std::vector<MemberEvent> MembershipView::on_snapshot(
-    const std::vector<std::pair<NodeRecord, uint64_t>>& all, TimePoint now) {
+    const std::vector<std::pair<NodeRecord, uint64_t>>& all, uint64_t as_of, TimePoint now) {
   std::vector<MemberEvent> events;
   std::set<std::string> present;
   for (const auto& [record, revision] : all) {
@@ -69,7 +69,7 @@ std::vector<MemberEvent> MembershipView::on_snapshot(
     if (!present.count(id)) gone.push_back(id);
   }
   for (const auto& id : gone) {
-    for (auto& e : remove(id, 0, MemberEvent::Kind::Left)) events.push_back(e);
+    for (auto& e : remove(id, as_of, MemberEvent::Kind::Left)) events.push_back(e);
   }
   return events;
 }

@@ -30,8 +30,10 @@ class MembershipView {
   std::vector<MemberEvent> on_put(const NodeRecord& record, uint64_t revision, TimePoint now);
   std::vector<MemberEvent> on_delete(const std::string& id, uint64_t revision, TimePoint now);
   // A full listing (polling fallback): members absent from it have left.
+  // `as_of` is the listing's watermark: a put at or below it for a member the
+  // listing lacks is stale, even if a lagging watch delivers it later.
   std::vector<MemberEvent> on_snapshot(const std::vector<std::pair<NodeRecord, uint64_t>>& all,
-                                       TimePoint now);
+                                       uint64_t as_of, TimePoint now);
   std::vector<MemberEvent> on_tick(TimePoint now);
 
   std::optional<TimePoint> next_deadline() const;
