@@ -175,10 +175,7 @@ void Manager::Impl::apply_assignment(const Assignment& a) {
 void Manager::Impl::on_connection(bool up) {
   if (!running || !members) return;
   if (!up) {
-    if (is_working_state(state)) {
-      before_degraded = state;
-      set_state(ManagerState::Degraded);
-    }
+    if (is_working_state(state)) set_state(ManagerState::Degraded);
     members->connection_lost();
     follower->connection_lost();
     return;

@@ -74,7 +74,6 @@ struct Manager::Impl {
   ManagerState state = ManagerState::Init;
   std::string self_id;  // this worker's ID, as the loop knows it
   bool release_requested = false;
-  ManagerState before_degraded = ManagerState::WaitingAssignment;
   Assignment assignment;
   bool running = false;
   bool reclaiming = false;
