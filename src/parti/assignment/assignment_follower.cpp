@@ -55,6 +55,7 @@ void AssignmentFollower::refetch() {
 
 asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,
                                                      std::weak_ptr<bool> alive) {
+  if (!alive.lock()) co_return;  // spawned: the follower may be gone already
   auto r = co_await run_blocking(
       pool_, [s = store_.get(), p = &pointer_value] { return s->read_pointed(*p); });
   if (!alive.lock()) co_return;
@@ -74,6 +75,7 @@ asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,
 // whole fleet fails to read because the server is overloaded, fixed-period
 // retries from every worker at once keep it overloaded.
 asio::awaitable<void> AssignmentFollower::refetch_async(std::weak_ptr<bool> alive) {
+  if (!alive.lock()) co_return;  // spawned: the follower may be gone already
   asio::steady_timer backoff(loop_);
   std::minstd_rand jitter(std::random_device{}());
   Millis delay = poll_interval_;

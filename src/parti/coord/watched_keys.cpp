@@ -46,7 +46,7 @@ void WatchedKeys::watch_broken() {
   snapshot_needed_ = true;
   if (polling_ || stopped_) return;
   polling_ = true;
-  asio::co_spawn(loop_, poll_loop(), asio::detached);
+  asio::co_spawn(loop_, poll_loop(alive_), asio::detached);
 }
 
 void WatchedKeys::on_watch_event(WatchEvent ev) {
@@ -68,8 +68,9 @@ void WatchedKeys::on_watch_event(WatchEvent ev) {
   }
 }
 
-asio::awaitable<void> WatchedKeys::poll_loop() {
-  std::weak_ptr<bool> alive = alive_;
+// Spawned: it may first run after this object is gone, so it checks the
+// token it was given before touching `this`.
+asio::awaitable<void> WatchedKeys::poll_loop(std::weak_ptr<bool> alive) {
   while (alive.lock() && !stopped_ && (!watch_healthy_ || snapshot_needed_)) {
     auto result = co_await run_blocking(pool_, [f = &fetch_] { return (*f)(); });
     if (!alive.lock() || stopped_) co_return;

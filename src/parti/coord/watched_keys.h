@@ -43,7 +43,7 @@ class WatchedKeys {
  private:
   void on_watch_event(WatchEvent ev);
   void watch_broken();
-  asio::awaitable<void> poll_loop();
+  asio::awaitable<void> poll_loop(std::weak_ptr<bool> alive);
 
   asio::any_io_executor loop_;
   asio::thread_pool& pool_;

@@ -92,6 +92,7 @@ void LeaderRole::refresh() {
 }
 
 asio::awaitable<void> LeaderRole::reload_partitions(std::shared_ptr<bool> alive) {
+  if (!*alive) co_return;
   auto listed = co_await run_blocking(pool_, [src = source_.get()] { return list_source(*src); });
   if (!*alive || !calc_) co_return;
   if (!listed.ok) {
@@ -127,7 +128,10 @@ void LeaderRole::arm() {
   });
 }
 
+// Spawned coroutines start later than co_spawn returns: the role may already
+// be gone, so `alive` is checked before `this` is touched at all.
 asio::awaitable<void> LeaderRole::publish(Assignment a, std::shared_ptr<bool> alive) {
+  if (!*alive) co_return;
   const uint64_t expected = pointer_revision_;
   auto r = co_await run_blocking(
       pool_, [s = store_.get(), p = &a, expected] { return s->publish(*p, expected); });
