@@ -52,6 +52,18 @@ TEST_F(KvTest, KeysAndEntriesListLiveKeysOnly) {
   EXPECT_EQ(e.value.as_of, 3u);  // put a, put b, delete a
 }
 
+// kvStore_Keys can end its replay early while deliveries are in flight; our
+// listing must see every key acknowledged before it, every time.
+TEST_F(KvTest, ListingRightAfterWritesIsNeverPartial) {
+  auto b = bucket("t3");
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(b->put("k" + std::to_string(i), "v").ok());
+    auto keys = b->keys();
+    ASSERT_TRUE(keys.ok());
+    ASSERT_EQ(keys.value.size(), 10u) << "round " << round;
+  }
+}
+
 TEST_F(KvTest, WatchSeesInitialValuesThenPutsAndDeletes) {
   auto b = bucket("t3");
   b->put("x", "1");

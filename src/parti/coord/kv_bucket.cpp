@@ -105,18 +105,53 @@ KvStatus KvBucket::erase_if_revision(const std::string& key, uint64_t expected) 
   return st;
 }
 
+// Listing comes from the stream's own per-subject state rather than
+// kvStore_Keys: that one replays through a consumer and may declare the replay
+// complete while deliveries are still in flight, returning a partial list
+// (nats.py #995). Stream info is one server-side snapshot, and its LastSeq is
+// the watermark of exactly that snapshot.
+KvResult<KvBucket::SubjectListing> KvBucket::list_subjects() const {
+  jsOptions opts;
+  jsOptions_Init(&opts);
+  const std::string prefix = "$KV." + name_ + ".";
+  const std::string filter = prefix + ">";
+  opts.Stream.Info.SubjectsFilter = filter.c_str();
+  jsStreamInfo* si = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  const std::string stream = "KV_" + name_;
+  natsStatus s = js_GetStreamInfo(&si, conn_->jetstream(), stream.c_str(), &opts, &err);
+  if (s != NATS_OK) return {status_from(s), {}};
+  SubjectListing out;
+  out.as_of = si->State.LastSeq;
+  if (const jsStreamStateSubjects* subjects = si->State.Subjects) {
+    for (int i = 0; i < subjects->Count; ++i) {
+      std::string subject = subjects->List[i].Subject;
+      if (subject.rfind(prefix, 0) == 0) out.keys.push_back(subject.substr(prefix.size()));
+    }
+  }
+  jsStreamInfo_Destroy(si);
+  return {{}, std::move(out)};
+}
+
+KvResult<KvSnapshot> KvBucket::entries() const {
+  auto listing = list_subjects();
+  if (!listing.ok()) return {listing.status, {}};
+  KvResult<KvSnapshot> out;
+  out.value.as_of = listing.value.as_of;
+  // A subject whose last message is a delete or purge marker reads NotFound.
+  for (const auto& k : listing.value.keys) {
+    auto e = get(k);
+    if (e.status.code == KvErrc::NotFound) continue;
+    if (!e.ok()) return {e.status, {}};
+    out.value.entries.push_back(std::move(e.value));
+  }
+  return out;
+}
+
 KvResult<std::vector<std::string>> KvBucket::keys() const {
-  kvKeysList list{};
-  kvWatchOptions opts;
-  kvWatchOptions_Init(&opts);
-  opts.Timeout = conn_->request_timeout().count();
-  natsStatus s = kvStore_Keys(&list, kv_, &opts);
-  KvResult<std::vector<std::string>> out;
-  if (s == NATS_NOT_FOUND) return out;  // an empty bucket has no keys, not an error
-  out.status = status_from(s);
-  if (s != NATS_OK) return out;
-  for (int i = 0; i < list.Count; ++i) out.value.emplace_back(list.Keys[i]);
-  kvKeysList_Destroy(&list);
+  auto all = entries();
+  KvResult<std::vector<std::string>> out{all.status, {}};
+  for (auto& e : all.value.entries) out.value.push_back(std::move(e.key));
   return out;
 }
 
@@ -129,22 +164,6 @@ KvResult<uint64_t> KvBucket::last_revision() const {
   const uint64_t last = si->State.LastSeq;
   jsStreamInfo_Destroy(si);
   return {{}, last};
-}
-
-KvResult<KvSnapshot> KvBucket::entries() const {
-  auto watermark = last_revision();  // first: see KvSnapshot
-  if (!watermark.ok()) return {watermark.status, {}};
-  auto keys_result = keys();
-  if (!keys_result.ok()) return {keys_result.status, {}};
-  KvResult<KvSnapshot> out;
-  out.value.as_of = watermark.value;
-  for (const auto& k : keys_result.value) {
-    auto e = get(k);
-    if (e.status.code == KvErrc::NotFound) continue;  // deleted between keys() and get()
-    if (!e.ok()) return {e.status, {}};
-    out.value.entries.push_back(std::move(e.value));
-  }
-  return out;
 }
 
 KvResult<std::unique_ptr<KvWatcher>> KvBucket::watch(const std::string& pattern) const {

@@ -44,14 +44,21 @@ class KvBucket {
   // Deletes only while `expected` is still the key's revision (nats.c has no
   // such call, so it is a delete marker published with an expected sequence).
   KvStatus erase_if_revision(const std::string& key, uint64_t expected);
+  // Live keys, from one server-side listing (never a partial replay).
   KvResult<std::vector<std::string>> keys() const;
-  // Every live entry, read key by key (the polling fallback of watchers).
+  // Every live entry, read key by key (the polling fallback of watchers);
+  // `as_of` is the revision the listing was taken at.
   KvResult<KvSnapshot> entries() const;
   // The bucket's newest revision (the last sequence of its stream).
   KvResult<uint64_t> last_revision() const;
   KvResult<std::unique_ptr<KvWatcher>> watch(const std::string& pattern) const;
 
  private:
+  struct SubjectListing {
+    std::vector<std::string> keys;  // includes keys whose last op is a delete
+    uint64_t as_of = 0;
+  };
+  KvResult<SubjectListing> list_subjects() const;
   KvBucket(std::shared_ptr<Connection> conn, kvStore* kv, std::string name);
   std::shared_ptr<Connection> conn_;
   kvStore* kv_;

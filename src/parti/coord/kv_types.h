@@ -44,8 +44,9 @@ struct KvEntry {
 };
 
 // Every live key of a bucket, with a watermark: `as_of` is the bucket's last
-// revision read *before* listing, so any change with revision <= as_of is
-// already reflected (a key absent from `entries` was deleted after it).
+// revision at the moment the server listed its keys, so any change with
+// revision <= as_of is already reflected (a key absent from `entries` was
+// absent or deleted at as_of, or deleted after it).
 struct KvSnapshot {
   std::vector<KvEntry> entries;
   uint64_t as_of = 0;
