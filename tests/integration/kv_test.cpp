@@ -4,6 +4,7 @@
 #include "parti/coord/kv_bucket.h"
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
+#include "parti/manager/buckets.h"
 #include "parti/source/partition_source.h"
 #include "support/cluster.h"
 #include "support/wait.h"
@@ -80,6 +81,25 @@ TEST_F(KvTest, WatchSeesInitialValuesThenPutsAndDeletes) {
   auto del = w.value->next(Millis(2000));
   EXPECT_EQ(del.entry.key, "x");
   EXPECT_TRUE(del.entry.deleted);
+}
+
+TEST_F(KvTest, StableIdClaimPrefersTheGivenIdOnlyWhileItIsFree) {
+  auto b = bucket("ids-pref", Millis(5000));
+  StableIdClaimer a(b, "node", 16, "ia"), c(b, "node", 16, "ic");
+  ASSERT_TRUE(a.claim("node-7").ok());
+  EXPECT_EQ(a.id(), "node-7");
+  ASSERT_TRUE(c.claim("node-7").ok());
+  EXPECT_EQ(c.id(), "node-0");  // taken: falls back to the lowest free ID
+}
+
+TEST_F(KvTest, ClusterConfigIsWrittenOnceAndAMismatchIsRefused) {
+  auto b = bucket("cluster");
+  EXPECT_TRUE(ensure_cluster_config(*b, 3, "ch", {{"partitions", "256"}}).ok());
+  EXPECT_TRUE(ensure_cluster_config(*b, 3, "ch", {{"partitions", "256"}}).ok());
+  auto other_p = ensure_cluster_config(*b, 3, "ch", {{"partitions", "64"}});
+  EXPECT_FALSE(other_p.ok());
+  EXPECT_NE(other_p.message.find("partitions"), std::string::npos) << other_p.message;
+  EXPECT_FALSE(ensure_cluster_config(*b, 1, "ch", {{"partitions", "256"}}).ok());
 }
 
 TEST_F(KvTest, StableIdsAreDistinctAndRenewalDetectsTheft) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,11 @@ struct Config {
       1;  // JetStream replicas of the control-plane buckets (3 on a 3-server cluster)
   double restart_ratio = 0.5;  // losing >= this fraction at once is a restart
   std::string instance_id;     // empty: a random one is generated
-  std::string api_address;     // published in the node record
+  std::string preferred_id;    // claimed first if free (a restarted node's old ID)
+  // Fixed for the cluster's life, written once and compared at every start
+  // (a mismatch fails start()): partid puts its partition count here.
+  std::map<std::string, std::string> cluster_settings;
+  std::string api_address;  // published in the node record
   std::string peer_address;
   Timings timings;
 };

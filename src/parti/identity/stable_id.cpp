@@ -21,7 +21,16 @@ std::string StableIdClaimer::claim_value() const {
   return nlohmann::json{{"instance", instance_}, {"at_ms", wall_clock_ms()}}.dump();
 }
 
-KvStatus StableIdClaimer::claim() {
+KvStatus StableIdClaimer::claim(const std::string& preferred) {
+  if (!preferred.empty()) {
+    auto r = bucket_->create(preferred, claim_value());
+    if (r.ok()) {
+      id_ = preferred;
+      revision_ = r.value;
+      return {};
+    }
+    if (r.status.code != KvErrc::Exists) return r.status;
+  }
   // One listing first, so a fleet starting at once does not probe every taken
   // ID with a Create each (that is O(N^2) requests for N workers).
   auto taken_keys = bucket_->keys();

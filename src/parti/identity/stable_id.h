@@ -18,8 +18,10 @@ class StableIdClaimer {
   StableIdClaimer(std::shared_ptr<coord::KvBucket> bucket, std::string prefix, uint32_t max_ids,
                   std::string instance);
 
-  // Tries node-0, node-1, ... and keeps the first free one.
-  coord::KvStatus claim();
+  // Tries `preferred` first when given (a restarted node wants its old ID back,
+  // since its stored data follows that ID), then node-0, node-1, ... and keeps
+  // the first free one.
+  coord::KvStatus claim(const std::string& preferred = {});
   // Exists/WrongRevision/NotFound mean the ID is lost; transient errors do not.
   coord::KvStatus renew();
   coord::KvStatus release();

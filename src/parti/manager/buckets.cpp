@@ -1,4 +1,5 @@
 #include "parti/manager/buckets.h"
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -35,8 +36,10 @@ coord::KvResult<Buckets> Buckets::open(std::shared_ptr<coord::Connection> conn, 
 }
 
 coord::KvStatus ensure_cluster_config(KvBucket& cluster, uint32_t replication_factor,
-                                      const std::string& strategy) {
+                                      const std::string& strategy,
+                                      const std::map<std::string, std::string>& extra) {
   nlohmann::json mine = {{"replication_factor", replication_factor}, {"strategy", strategy}};
+  for (const auto& [k, v] : extra) mine[k] = v;
   nlohmann::json value = mine;
   value["created_ms"] = wall_clock_ms();
   auto created = cluster.create("config", value.dump());
@@ -46,8 +49,11 @@ coord::KvStatus ensure_cluster_config(KvBucket& cluster, uint32_t replication_fa
   if (!existing.ok()) return existing.status;
   try {
     auto j = nlohmann::json::parse(existing.value.value);
-    if (j.at("replication_factor") != mine["replication_factor"] ||
-        j.at("strategy") != mine["strategy"]) {
+    const bool differs = std::any_of(mine.items().begin(), mine.items().end(), [&](const auto& kv) {
+      return j.value(kv.key(), nlohmann::json()) != kv.value();
+    });
+    if (differs) {
+      j.erase("created_ms");
       return {KvErrc::Other,
               "cluster was created with " + j.dump() + ", this worker has " + mine.dump()};
     }

@@ -2,7 +2,9 @@
 // created) together with their TTLs. Blocking.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 
 #include "parti/coord/kv_bucket.h"
 #include "parti/core/config.h"
@@ -15,7 +17,10 @@ struct Buckets {
 };
 
 // Creates the cluster's fixed settings once; refuses a mismatch afterwards.
+// `extra` holds the application's own fixed settings (partid: the partition
+// count), compared like the built-in ones.
 coord::KvStatus ensure_cluster_config(coord::KvBucket& cluster, uint32_t replication_factor,
-                                      const std::string& strategy);
+                                      const std::string& strategy,
+                                      const std::map<std::string, std::string>& extra = {});
 
 }  // namespace parti

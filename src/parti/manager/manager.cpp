@@ -55,16 +55,15 @@ asio::awaitable<void> Manager::Impl::main_flow() {
   buckets = std::move(opened.value);
   const std::string strategy_name = strategy->name();
   if (!co_await startup_step(
-          deadline, "cluster config",
-          [b = buckets.cluster.get(), rf = cfg.replication_factor, name = &strategy_name] {
-            return ensure_cluster_config(*b, rf, *name);
+          deadline, "cluster config", [b = buckets.cluster.get(), c = &cfg, name = &strategy_name] {
+            return ensure_cluster_config(*b, c->replication_factor, *name, c->cluster_settings);
           })) {
     co_return;
   }
   id = std::make_unique<StableIdClaimer>(buckets.stable_id, cfg.worker_id_prefix, cfg.max_workers,
                                          cfg.instance_id);
   if (!co_await startup_step(deadline, "claiming a worker ID",
-                             [c = id.get()] { return c->claim(); })) {
+                             [c = id.get(), p = &cfg.preferred_id] { return c->claim(*p); })) {
     co_return;
   }
   adopt_id();

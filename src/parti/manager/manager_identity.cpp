@@ -32,7 +32,7 @@ asio::awaitable<void> Manager::Impl::on_id_lost(const std::string& why) {
   set_state(ManagerState::ClaimingID);
   co_await run_blocking(*pool, [b = buckets.heartbeat.get(), k = &old_id] { return b->erase(*k); });
   while (running) {
-    auto st = co_await run_blocking(*pool, [c = id.get()] { return c->claim(); });
+    auto st = co_await run_blocking(*pool, [c = id.get(), p = &old_id] { return c->claim(*p); });
     if (st.ok()) break;
     co_await pause(cfg.timings.poll_interval);
   }
