@@ -1,0 +1,130 @@
+#include "partid/storage/codec.h"
+
+#include "proto/storage.pb.h"
+
+namespace partid::storage {
+namespace {
+
+template <class Msg>
+std::optional<Msg> parse(std::string_view bytes) {
+  Msg m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
+  return m;
+}
+
+pb::LogEntry::Op to_pb(WriteOp::Kind k) {
+  switch (k) {
+    case WriteOp::Kind::Put:
+      return pb::LogEntry::PUT;
+    case WriteOp::Kind::Delete:
+      return pb::LogEntry::DELETE;
+    case WriteOp::Kind::DeleteAll:
+      return pb::LogEntry::DELETE_ALL;
+  }
+  return pb::LogEntry::PUT;
+}
+
+std::optional<WriteOp::Kind> from_pb(int op) {
+  switch (op) {
+    case pb::LogEntry::PUT:
+      return WriteOp::Kind::Put;
+    case pb::LogEntry::DELETE:
+      return WriteOp::Kind::Delete;
+    case pb::LogEntry::DELETE_ALL:
+      return WriteOp::Kind::DeleteAll;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string encode_item(const Item& item) {
+  pb::StoredItem m;
+  m.set_message(item.message);
+  m.set_hlc(item.version.hlc);
+  m.set_sequence(item.version.sequence);
+  m.set_epoch(item.version.epoch);
+  m.set_tombstone(item.tombstone);
+  return m.SerializeAsString();
+}
+
+std::optional<Item> decode_item(std::string_view bytes) {
+  auto m = parse<pb::StoredItem>(bytes);
+  if (!m) return std::nullopt;
+  Item item;
+  item.message = m->message();
+  item.version = {m->hlc(), m->sequence(), m->epoch()};
+  item.tombstone = m->tombstone();
+  return item;
+}
+
+std::string encode_log_entry(const WriteOp& op) {
+  pb::LogEntry m;
+  m.set_epoch(op.version.epoch);
+  m.set_sequence(op.version.sequence);
+  m.set_op(to_pb(op.kind));
+  m.set_partition_key(op.partition_key);
+  m.set_range_key(op.range_key);
+  m.set_message(op.message);
+  m.set_hlc(op.version.hlc);
+  return m.SerializeAsString();
+}
+
+std::optional<WriteOp> decode_log_entry(uint32_t partition, std::string_view bytes) {
+  auto m = parse<pb::LogEntry>(bytes);
+  if (!m) return std::nullopt;
+  auto kind = from_pb(m->op());
+  if (!kind) return std::nullopt;
+  WriteOp op;
+  op.kind = *kind;
+  op.partition = partition;
+  op.partition_key = m->partition_key();
+  op.range_key = m->range_key();
+  op.message = m->message();
+  op.version = {m->hlc(), m->sequence(), m->epoch()};
+  return op;
+}
+
+std::string encode_partition_meta(const PartitionMeta& meta) {
+  pb::PartitionMeta m;
+  m.set_epoch(meta.epoch);
+  m.set_last_sequence(meta.last_sequence);
+  m.set_watermark(meta.watermark);
+  m.set_item_count(meta.item_count);
+  return m.SerializeAsString();
+}
+
+std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
+  auto m = parse<pb::PartitionMeta>(bytes);
+  if (!m) return std::nullopt;
+  return PartitionMeta{m->epoch(), m->last_sequence(), m->watermark(), m->item_count()};
+}
+
+std::string encode_node_metadata(const NodeMetadata& meta) {
+  pb::NodeMetadata m;
+  m.set_stable_id(meta.stable_id);
+  m.set_cluster(meta.cluster);
+  m.set_partitions(meta.partitions);
+  m.set_replication_factor(meta.replication_factor);
+  for (uint32_t p : meta.locked_partitions) m.add_locked_partitions(p);
+  for (uint32_t p : meta.importing_partitions) m.add_importing_partitions(p);
+  for (uint32_t p : meta.migrating_partitions) m.add_migrating_partitions(p);
+  return m.SerializeAsString();
+}
+
+std::optional<NodeMetadata> decode_node_metadata(std::string_view bytes) {
+  auto m = parse<pb::NodeMetadata>(bytes);
+  if (!m) return std::nullopt;
+  NodeMetadata meta;
+  meta.stable_id = m->stable_id();
+  meta.cluster = m->cluster();
+  meta.partitions = m->partitions();
+  meta.replication_factor = m->replication_factor();
+  meta.locked_partitions = {m->locked_partitions().begin(), m->locked_partitions().end()};
+  meta.importing_partitions = {m->importing_partitions().begin(), m->importing_partitions().end()};
+  meta.migrating_partitions = {m->migrating_partitions().begin(), m->migrating_partitions().end()};
+  return meta;
+}
+
+}  // namespace partid::storage

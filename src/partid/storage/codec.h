@@ -1,0 +1,23 @@
+// storage: conversions between the engine's structs and their protobuf form
+// on disk. Decoders return nullopt on bytes that do not parse (corruption is
+// reported, never guessed around).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "partid/storage/store_engine.h"
+
+namespace partid::storage {
+
+std::string encode_item(const Item& item);
+std::optional<Item> decode_item(std::string_view bytes);
+std::string encode_log_entry(const WriteOp& op);
+std::optional<WriteOp> decode_log_entry(uint32_t partition, std::string_view bytes);
+std::string encode_partition_meta(const PartitionMeta& meta);
+std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes);
+std::string encode_node_metadata(const NodeMetadata& meta);
+std::optional<NodeMetadata> decode_node_metadata(std::string_view bytes);
+
+}  // namespace partid::storage

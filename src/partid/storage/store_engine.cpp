@@ -1,0 +1,219 @@
+#include "partid/storage/store_engine.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/options_util.h>
+
+#include "partid/storage/codec.h"
+#include "partid/storage/keys.h"
+
+namespace partid::storage {
+namespace {
+
+rocksdb::Options db_options() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions items_options() {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  // Point reads dominate (GET /items/{pk}/{rk}); a bloom filter spares the
+  // disk for keys that are absent.
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOptions options,
+                                               std::string* error) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, {}},
+      {"items", items_options()},
+      {"log", {}},
+      {"meta", {}},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_options(), dir, cfs, &handles, &raw);
+  if (!s.ok()) {
+    *error = s.ToString();
+    return nullptr;
+  }
+  return std::unique_ptr<StoreEngine>(
+      new StoreEngine(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+}
+
+StoreEngine::StoreEngine(std::unique_ptr<rocksdb::DB> db,
+                         std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options)
+    : db_(std::move(db)),
+      items_(cfs[1]),
+      log_(cfs[2]),
+      meta_(cfs[3]),
+      handles_(std::move(cfs)),
+      options_(options) {}
+
+StoreEngine::~StoreEngine() {
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+std::optional<Item> StoreEngine::read_item(const std::string& key, bool keep_tombstone) const {
+  std::string value;
+  if (!db_->Get({}, items_, key, &value).ok()) return std::nullopt;
+  auto item = decode_item(value);
+  if (!item || (item->tombstone && !keep_tombstone)) return std::nullopt;
+  return item;
+}
+
+std::optional<Item> StoreEngine::get(uint32_t partition, std::string_view partition_key,
+                                     std::string_view range_key) const {
+  auto item = read_item(item_key(partition, partition_key, range_key), false);
+  if (item) {
+    item->partition_key = partition_key;
+    item->range_key = range_key;
+  }
+  return item;
+}
+
+std::vector<Item> StoreEngine::get_many(uint32_t partition, std::string_view partition_key,
+                                        size_t limit) const {
+  const std::string prefix = item_prefix(partition, partition_key);
+  const std::string end = prefix_successor(prefix);
+  rocksdb::Slice lower(prefix), upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, items_));
+  std::vector<Item> out;
+  for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
+    auto item = decode_item(it->value().ToStringView());
+    if (!item || item->tombstone) continue;
+    item->partition_key = partition_key;
+    item->range_key = it->key().ToStringView().substr(prefix.size());
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
+PartitionMeta StoreEngine::partition_meta(uint32_t partition) const {
+  std::string value;
+  if (!db_->Get({}, meta_, meta_partition_key(partition), &value).ok()) return {};
+  return decode_partition_meta(value).value_or(PartitionMeta{});
+}
+
+std::map<uint32_t, PartitionMeta> StoreEngine::all_partition_meta() const {
+  std::map<uint32_t, PartitionMeta> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, meta_));
+  for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) {
+    auto key = it->key().ToStringView();
+    if (key.size() != 5) continue;
+    uint32_t p = 0;
+    for (size_t i = 1; i < 5; ++i) p = (p << 8) | static_cast<unsigned char>(key[i]);
+    if (auto meta = decode_partition_meta(it->value().ToStringView())) out[p] = *meta;
+  }
+  return out;
+}
+
+PartitionScan StoreEngine::scan_partition(uint32_t partition) const {
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  auto upper = std::make_unique<std::string>(partition_end(partition));
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  // The bound must outlive the iterator: PartitionScan owns it.
+  auto* bound = new rocksdb::Slice(*upper);
+  ro.iterate_upper_bound = bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, items_));
+  it->Seek(partition_prefix(partition));
+  PartitionScan scan(db_.get(), snapshot, std::move(it));
+  scan.upper_bound_ = std::move(upper);
+  scan.bound_slice_.reset(bound);
+  return scan;
+}
+
+PartitionScan::PartitionScan(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
+                             std::unique_ptr<rocksdb::Iterator> it)
+    : db_(db), snapshot_(snapshot), it_(std::move(it)) {}
+
+PartitionScan::PartitionScan(PartitionScan&& o) noexcept
+    : db_(o.db_),
+      snapshot_(std::exchange(o.snapshot_, nullptr)),
+      it_(std::move(o.it_)),
+      upper_bound_(std::move(o.upper_bound_)),
+      bound_slice_(std::move(o.bound_slice_)) {}
+
+PartitionScan::~PartitionScan() {
+  it_.reset();  // before the snapshot it reads from
+  if (snapshot_) db_->ReleaseSnapshot(snapshot_);
+}
+
+bool PartitionScan::next(Item* out) {
+  while (it_->Valid()) {
+    uint32_t partition = 0;
+    std::string pk, rk;
+    auto item = decode_item(it_->value().ToStringView());
+    const bool parsed = parse_item_key(it_->key().ToStringView(), &partition, &pk, &rk);
+    it_->Next();
+    if (!item || !parsed) continue;
+    item->partition_key = std::move(pk);
+    item->range_key = std::move(rk);
+    *out = std::move(*item);
+    return true;
+  }
+  return false;
+}
+
+std::vector<WriteOp> StoreEngine::read_log(uint32_t partition, uint64_t from, uint64_t to) const {
+  const std::string lower_key = log_key(partition, from);
+  const std::string end = partition_end(partition);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_));
+  std::vector<WriteOp> out;
+  for (it->Seek(lower_key); it->Valid(); it->Next()) {
+    auto op = decode_log_entry(partition, it->value().ToStringView());
+    if (!op || op->version.sequence > to) break;
+    out.push_back(std::move(*op));
+  }
+  return out;
+}
+
+StoreStatus StoreEngine::trim_log(uint32_t partition, uint64_t below) {
+  auto s = db_->DeleteRange(rocksdb::WriteOptions(), log_, log_key(partition, 0),
+                            log_key(partition, below));
+  return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
+}
+
+StoreStatus StoreEngine::drop_partition(uint32_t partition) {
+  rocksdb::WriteBatch batch;
+  const std::string from = partition_prefix(partition), to = partition_end(partition);
+  batch.DeleteRange(items_, from, to);
+  batch.DeleteRange(log_, from, to);
+  batch.Delete(meta_, meta_partition_key(partition));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  auto s = db_->Write(wo, &batch);
+  return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
+}
+
+std::optional<NodeMetadata> StoreEngine::load_node_metadata() const {
+  std::string value;
+  if (!db_->Get({}, meta_, std::string(kNodeMetaKey), &value).ok()) return std::nullopt;
+  return decode_node_metadata(value);
+}
+
+StoreStatus StoreEngine::save_node_metadata(const NodeMetadata& meta) {
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  auto s = db_->Put(wo, meta_, std::string(kNodeMetaKey), encode_node_metadata(meta));
+  return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
+}
+
+}  // namespace partid::storage

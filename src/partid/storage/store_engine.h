@@ -1,0 +1,165 @@
+// storage: StoreEngine owns the node's one RocksDB instance: items, the
+// per-partition replication log and metadata, each in its own column family.
+//
+// Guarantees:
+//  - commit() is atomic: a batch's log entries, item changes and partition
+//    metadata land together or not at all, with one fsync when `sync` is on.
+//  - An item is never replaced by an older version (lower sequence), so a late
+//    or replayed entry cannot resurrect or roll back an item; deletes leave
+//    tombstones for the same reason. get/get_many never return tombstones.
+//  - scan_partition() iterates one consistent snapshot and ends; writes made
+//    during the scan are not seen by it.
+// Threading: every method is safe to call from any thread, but commit() must
+// have a single caller at a time (the write pipeline): it reads before it
+// writes to keep item counts exact. Every call may block on disk: never call
+// it from an event-loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Iterator;
+class Slice;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace partid::storage {
+
+struct ItemVersion {
+  uint64_t hlc = 0;
+  uint64_t sequence = 0;
+  uint64_t epoch = 0;
+  friend bool operator==(const ItemVersion&, const ItemVersion&) = default;
+};
+
+struct Item {
+  std::string partition_key;
+  std::string range_key;
+  std::string message;
+  ItemVersion version;
+  bool tombstone = false;  // only ever set on items returned by a scan
+  friend bool operator==(const Item&, const Item&) = default;
+};
+
+struct WriteOp {
+  enum class Kind { Put, Delete, DeleteAll };
+  Kind kind = Kind::Put;
+  uint32_t partition = 0;
+  std::string partition_key;
+  std::string range_key;
+  std::string message;
+  ItemVersion version;  // sequence and epoch are set by the write pipeline
+};
+
+struct PartitionMeta {
+  uint64_t epoch = 0;
+  uint64_t last_sequence = 0;
+  uint64_t watermark = 0;
+  int64_t item_count = 0;
+  friend bool operator==(const PartitionMeta&, const PartitionMeta&) = default;
+};
+
+struct NodeMetadata {
+  std::string stable_id;
+  std::string cluster;
+  uint32_t partitions = 0;
+  uint32_t replication_factor = 0;
+  std::set<uint32_t> locked_partitions;
+  std::set<uint32_t> importing_partitions;
+  std::set<uint32_t> migrating_partitions;
+  friend bool operator==(const NodeMetadata&, const NodeMetadata&) = default;
+};
+
+struct StoreStatus {
+  bool ok = true;
+  std::string message;
+  static StoreStatus error(std::string m) { return {false, std::move(m)}; }
+};
+
+struct StoreOptions {
+  bool sync = true;  // fsync the write-ahead log on every commit
+};
+
+// A finite iterator over one partition as of the moment it was created.
+class PartitionScan {
+ public:
+  ~PartitionScan();
+  PartitionScan(PartitionScan&&) noexcept;
+  PartitionScan& operator=(PartitionScan&&) = delete;
+  // Fills `out` with the next item (tombstones included) and returns true, or
+  // returns false at the end of the partition.
+  bool next(Item* out);
+
+ private:
+  friend class StoreEngine;
+  PartitionScan(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
+                std::unique_ptr<rocksdb::Iterator> it);
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::unique_ptr<std::string> upper_bound_;
+  std::unique_ptr<rocksdb::Slice> bound_slice_;
+};
+
+class StoreEngine {
+ public:
+  // Opens (creating if needed) the database in `dir`; nullptr and *error on failure.
+  static std::unique_ptr<StoreEngine> open(const std::string& dir, StoreOptions options,
+                                           std::string* error);
+  ~StoreEngine();
+  StoreEngine(const StoreEngine&) = delete;
+  StoreEngine& operator=(const StoreEngine&) = delete;
+
+  std::optional<Item> get(uint32_t partition, std::string_view partition_key,
+                          std::string_view range_key) const;
+  // Live items of one partition key, range keys in descending byte order
+  // (newest first for time-ordered range keys), at most `limit`.
+  std::vector<Item> get_many(uint32_t partition, std::string_view partition_key,
+                             size_t limit) const;
+
+  // Appends the ops to their partitions' logs and applies them; each
+  // partition's last_sequence and watermark become its highest op sequence.
+  StoreStatus commit(const std::vector<WriteOp>& ops);
+  // Single-op conveniences over commit().
+  StoreStatus insert(uint32_t partition, const Item& item);
+  StoreStatus remove(uint32_t partition, std::string_view partition_key, std::string_view range_key,
+                     const ItemVersion& version);
+
+  PartitionMeta partition_meta(uint32_t partition) const;
+  std::map<uint32_t, PartitionMeta> all_partition_meta() const;
+  PartitionScan scan_partition(uint32_t partition) const;
+  // Log entries with sequence in [from, to], in order (catch-up reads).
+  std::vector<WriteOp> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
+  // Forgets log entries below `below` (they are applied and behind the watermark).
+  StoreStatus trim_log(uint32_t partition, uint64_t below);
+  // Removes every item, log entry and the metadata of one partition.
+  StoreStatus drop_partition(uint32_t partition);
+
+  std::optional<NodeMetadata> load_node_metadata() const;
+  StoreStatus save_node_metadata(const NodeMetadata& meta);
+
+ private:
+  struct Batch;
+  StoreEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+              StoreOptions options);
+  StoreStatus write(Batch& batch);
+  std::optional<Item> read_item(const std::string& key, bool keep_tombstone) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* items_;
+  rocksdb::ColumnFamilyHandle* log_;
+  rocksdb::ColumnFamilyHandle* meta_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  StoreOptions options_;
+};
+
+}  // namespace partid::storage

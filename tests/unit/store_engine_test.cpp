@@ -1,0 +1,158 @@
+#include <gtest/gtest.h>
+
+#include "partid/storage/keys.h"
+#include "partid/storage/store_engine.h"
+#include "support/temp_dir.h"
+
+namespace partid::storage {
+namespace {
+
+using parti::testing::TempDir;
+
+class StoreEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+  void reopen() {
+    engine.reset();
+    std::string error;
+    engine = StoreEngine::open(dir.sub("db"), {.sync = false}, &error);
+    ASSERT_TRUE(engine) << error;
+  }
+  WriteOp put(uint32_t p, std::string pk, std::string rk, std::string msg, uint64_t seq) {
+    WriteOp op;
+    op.partition = p;
+    op.partition_key = std::move(pk);
+    op.range_key = std::move(rk);
+    op.message = std::move(msg);
+    op.version = {100 + seq, seq, 1};
+    return op;
+  }
+  WriteOp del(uint32_t p, std::string pk, std::string rk, uint64_t seq,
+              WriteOp::Kind kind = WriteOp::Kind::Delete) {
+    WriteOp op = put(p, std::move(pk), std::move(rk), "", seq);
+    op.kind = kind;
+    return op;
+  }
+  TempDir dir;
+  std::unique_ptr<StoreEngine> engine;
+};
+
+TEST(StorageKeys, PartitionKeyLengthKeepsKeysApartAndParses) {
+  EXPECT_NE(item_key(1, "a", "bc"), item_key(1, "ab", "c"));
+  uint32_t p = 0;
+  std::string pk, rk;
+  ASSERT_TRUE(parse_item_key(item_key(7, "user", "2026"), &p, &pk, &rk));
+  EXPECT_EQ(p, 7u);
+  EXPECT_EQ(pk, "user");
+  EXPECT_EQ(rk, "2026");
+  EXPECT_FALSE(parse_item_key("abc", &p, &pk, &rk));
+  EXPECT_LT(partition_prefix(1), partition_end(1));
+  EXPECT_LT(item_key(1, std::string(300, '\xff'), "x"), partition_end(1));
+}
+
+TEST_F(StoreEngineTest, CommitThenGetReturnsTheItemWithItsVersion) {
+  ASSERT_TRUE(engine->commit({put(3, "user", "a", "hello", 1)}).ok);
+  auto item = engine->get(3, "user", "a");
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->message, "hello");
+  EXPECT_EQ(item->version, (ItemVersion{101, 1, 1}));
+  EXPECT_FALSE(engine->get(4, "user", "a"));  // another partition
+  EXPECT_FALSE(engine->get(3, "user", "b"));
+  const auto meta = engine->partition_meta(3);
+  EXPECT_EQ(meta.last_sequence, 1u);
+  EXPECT_EQ(meta.watermark, 1u);
+  EXPECT_EQ(meta.item_count, 1);
+}
+
+TEST_F(StoreEngineTest, GetManyIsDescendingByRangeKeyAndLimited) {
+  ASSERT_TRUE(engine
+                  ->commit({put(1, "u", "2026-01", "a", 1), put(1, "u", "2026-03", "c", 2),
+                            put(1, "u", "2026-02", "b", 3), put(1, "ux", "z", "other", 4)})
+                  .ok);
+  auto all = engine->get_many(1, "u", 10);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].range_key, "2026-03");
+  EXPECT_EQ(all[1].range_key, "2026-02");
+  EXPECT_EQ(all[2].range_key, "2026-01");
+  auto two = engine->get_many(1, "u", 2);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[1].message, "b");
+}
+
+TEST_F(StoreEngineTest, DeleteLeavesATombstoneThatAnOlderWriteCannotOverwrite) {
+  ASSERT_TRUE(engine->commit({put(1, "k", "", "v1", 1), del(1, "k", "", 2)}).ok);
+  EXPECT_FALSE(engine->get(1, "k", ""));
+  EXPECT_EQ(engine->partition_meta(1).item_count, 0);
+  ASSERT_TRUE(engine->commit({put(1, "k", "", "late", 1)}).ok);  // replayed older entry
+  EXPECT_FALSE(engine->get(1, "k", ""));
+  ASSERT_TRUE(engine->commit({put(1, "k", "", "v3", 3)}).ok);
+  EXPECT_EQ(engine->get(1, "k", "")->message, "v3");
+  EXPECT_EQ(engine->partition_meta(1).item_count, 1);
+}
+
+TEST_F(StoreEngineTest, DeleteAllRemovesEveryRangeKeyIncludingOnesFromTheSameBatch) {
+  ASSERT_TRUE(engine->commit({put(2, "u", "a", "1", 1), put(2, "u", "b", "2", 2)}).ok);
+  ASSERT_TRUE(engine
+                  ->commit({put(2, "u", "c", "3", 3), del(2, "u", "", 4, WriteOp::Kind::DeleteAll),
+                            put(2, "u", "d", "4", 5)})
+                  .ok);
+  auto left = engine->get_many(2, "u", 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].range_key, "d");
+  EXPECT_EQ(engine->partition_meta(2).item_count, 1);
+}
+
+TEST_F(StoreEngineTest, ScanSeesOneSnapshotIncludingTombstonesAndEnds) {
+  ASSERT_TRUE(engine
+                  ->commit({put(5, "a", "", "1", 1), put(5, "b", "", "2", 2), del(5, "a", "", 3),
+                            put(6, "c", "", "x", 1)})
+                  .ok);
+  auto scan = engine->scan_partition(5);
+  ASSERT_TRUE(engine->commit({put(5, "z", "", "after", 4)}).ok);
+  std::vector<Item> seen;
+  Item item;
+  while (scan.next(&item)) seen.push_back(item);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].partition_key, "a");
+  EXPECT_TRUE(seen[0].tombstone);
+  EXPECT_EQ(seen[1].partition_key, "b");
+  EXPECT_FALSE(seen[1].tombstone);
+}
+
+TEST_F(StoreEngineTest, LogIsReadableInOrderAndTrimmable) {
+  ASSERT_TRUE(
+      engine->commit({put(1, "a", "", "1", 1), put(1, "b", "", "2", 2), put(1, "c", "", "3", 3)})
+          .ok);
+  auto tail = engine->read_log(1, 2, 10);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].version.sequence, 2u);
+  EXPECT_EQ(tail[1].partition_key, "c");
+  ASSERT_TRUE(engine->trim_log(1, 3).ok);
+  auto after = engine->read_log(1, 0, 10);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].version.sequence, 3u);
+}
+
+TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {
+  ASSERT_TRUE(engine->commit({put(1, "a", "", "1", 1), put(2, "a", "", "2", 1)}).ok);
+  ASSERT_TRUE(engine->drop_partition(1).ok);
+  EXPECT_FALSE(engine->get(1, "a", ""));
+  EXPECT_TRUE(engine->get(2, "a", ""));
+  EXPECT_EQ(engine->partition_meta(1), PartitionMeta{});
+  EXPECT_TRUE(engine->read_log(1, 0, 10).empty());
+}
+
+TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
+  NodeMetadata meta{"node-2", "c1", 64, 3, {4, 5}, {6}, {7}};
+  ASSERT_TRUE(engine->save_node_metadata(meta).ok);
+  ASSERT_TRUE(engine->commit({put(9, "k", "r", "v", 1)}).ok);
+  reopen();
+  EXPECT_EQ(engine->load_node_metadata(), meta);
+  EXPECT_EQ(engine->get(9, "k", "r")->message, "v");
+  auto metas = engine->all_partition_meta();
+  ASSERT_EQ(metas.size(), 1u);
+  EXPECT_EQ(metas[9].last_sequence, 1u);
+}
+
+}  // namespace
+}  // namespace partid::storage
