@@ -1,0 +1,128 @@
+#include "partid/api/api_service.h"
+
+#include "partid/async_bridge.h"
+
+namespace partid::api {
+
+using routing::Access;
+using routing::RouteDecision;
+
+ApiService::ApiService(ApiDeps deps, ApiOptions options) : deps_(deps), options_(options) {}
+
+uint32_t ApiService::partition_of(const std::string& partition_key) const {
+  return routing::partition_of(partition_key, deps_.cluster->topology()->partitions);
+}
+
+asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
+  const auto started = std::chrono::steady_clock::now();
+  auto matched = match_route(request.method, request.target);
+  ApiResponse response;
+  std::string name = "unmatched";
+  if (auto* e = std::get_if<WebError>(&matched)) {
+    response = ApiResponse::error(*e);
+  } else {
+    const Route& route = std::get<Route>(matched);
+    name = route_name(route.kind);
+    try {
+      response = co_await dispatch(request, route, hop);
+    } catch (const std::exception& ex) {
+      // A bug must cost one request, never the node.
+      response = ApiResponse::error(WebError::internal(ex.what()));
+    }
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  deps_.metrics->record(name, response.status, took.count());
+  co_return response;
+}
+
+asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, const Route& route,
+                                                  const Hop& hop) {
+  using K = Route::Kind;
+  switch (route.kind) {
+    case K::PutItem:
+      co_return co_await put_item(request, hop);
+    case K::PutBatch:
+      co_return co_await put_batch(request, hop);
+    case K::GetItems:
+    case K::GetItem:
+      co_return co_await get_items(request, route, hop);
+    case K::DeleteItems:
+    case K::DeleteItem:
+      co_return co_await delete_items(request, route, hop);
+    case K::Counts:
+      co_return co_await counts(route, hop);
+    case K::Topology:
+      co_return topology();
+    case K::Status:
+      co_return status();
+    case K::Health:
+      co_return health();
+    case K::Metrics:
+      co_return co_await metrics();
+    case K::Dashboard:
+      co_return dashboard();
+  }
+  co_return ApiResponse::error(WebError::internal("unhandled route"));
+}
+
+RouteDecision ApiService::route_for(uint32_t partition, Access access, const Hop& hop) const {
+  const auto topo = deps_.cluster->topology();
+  routing::RoutingInput in;
+  in.partition = partition;
+  in.access = access;
+  in.self = &deps_.cluster->self();
+  in.topology = topo.get();
+  in.locally_locked = deps_.cluster->locked(partition);
+  in.hop = &hop;
+  in.hop_limit = options_.hop_limit;
+  return routing::decide_routing(in);
+}
+
+asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const std::string& method,
+                                                 const std::string& target, const std::string& body,
+                                                 const Hop& hop) {
+  pb::Envelope envelope;
+  auto* f = envelope.mutable_forward();
+  f->set_method(method);
+  f->set_target(target);
+  f->set_body(body);
+  f->set_hops(hop.hops + 1);
+  for (const auto& t : hop.tried) f->add_tried(t);
+  f->add_tried(deps_.cluster->self());
+  deps_.metrics->count("partid_forwarded_requests_total");
+  const std::string* address = &to.peer_address;
+  pb::Envelope* env = &envelope;
+  peer::PeerClient* peers = deps_.peers;
+  const auto timeout = options_.forward_timeout;
+  peer::PeerReply reply = co_await await_callback<peer::PeerReply>(
+      [peers, address, env, timeout](std::function<void(peer::PeerReply)> done) {
+        peers->call(*address, std::move(*env), timeout, std::move(done));
+      });
+  if (reply.timed_out) {
+    co_return ApiResponse::error(
+        WebError::timeout("forward_timeout", to.node + " did not answer in time"));
+  }
+  if (!reply.envelope || !reply.envelope->has_forward_reply()) {
+    deps_.metrics->count("partid_forward_failures_total");
+    co_return ApiResponse::error(
+        WebError::unavailable("forward_failed", "could not reach " + to.node + ": " + reply.error));
+  }
+  const auto& r = reply.envelope->forward_reply();
+  ApiResponse out = ApiResponse::json(static_cast<int>(r.status()), r.body());
+  out.retry_after_s = static_cast<int>(r.retry_after_s());
+  co_return out;
+}
+
+asio::awaitable<std::vector<replication::WriteResult>> ApiService::write_local(
+    std::vector<storage::WriteOp> ops) {
+  const auto topo = deps_.cluster->topology();
+  for (auto& op : ops) op.version.epoch = topo->leader_epoch[op.partition];
+  replication::WritePipeline* pipeline = deps_.pipeline;
+  std::vector<storage::WriteOp>* batch = &ops;
+  co_return co_await await_callback<std::vector<replication::WriteResult>>(
+      [pipeline, batch](std::function<void(std::vector<replication::WriteResult>)> done) {
+        pipeline->submit(std::move(*batch), std::move(done));
+      });
+}
+
+}  // namespace partid::api

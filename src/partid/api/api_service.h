@@ -1,0 +1,88 @@
+// api: serves one API request, wherever it came from (a client socket or a
+// peer that forwarded it). It matches the route, validates the input fully,
+// decides where the request must run (routing/decide_routing), and then runs
+// it here (write pipeline, storage reads on the disk pool) or forwards it over
+// the peer transport. Every failure is a WebError; nothing is half-applied:
+// a request is validated before any write is queued.
+// Threading: handle() runs on the loop; blocking reads go to the disk pool.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "parti/core/async.h"
+#include "partid/api/cluster_view.h"
+#include "partid/api/http_types.h"
+#include "partid/api/item_requests.h"
+#include "partid/api/metrics.h"
+#include "partid/api/route.h"
+#include "partid/peer/peer_client.h"
+#include "partid/replication/write_pipeline.h"
+#include "partid/routing/decide_routing.h"
+#include "partid/storage/store_engine.h"
+
+namespace partid::api {
+
+namespace asio = boost::asio;
+
+struct ApiOptions {
+  Limits limits;
+  uint32_t hop_limit = 3;
+  std::chrono::milliseconds forward_timeout{5000};
+};
+
+struct ApiDeps {
+  asio::thread_pool* disk = nullptr;
+  storage::StoreEngine* store = nullptr;
+  replication::WritePipeline* pipeline = nullptr;
+  peer::PeerClient* peers = nullptr;
+  Metrics* metrics = nullptr;
+  const ClusterView* cluster = nullptr;
+};
+
+class ApiService {
+ public:
+  ApiService(ApiDeps deps, ApiOptions options);
+  asio::awaitable<ApiResponse> handle(ApiRequest request, Hop hop);
+  const ApiOptions& options() const { return options_; }
+
+ private:
+  asio::awaitable<ApiResponse> dispatch(const ApiRequest& request, const Route& route,
+                                        const Hop& hop);
+  // items
+  asio::awaitable<ApiResponse> put_item(const ApiRequest& request, const Hop& hop);
+  asio::awaitable<ApiResponse> put_batch(const ApiRequest& request, const Hop& hop);
+  asio::awaitable<ApiResponse> get_items(const ApiRequest& request, const Route& route,
+                                         const Hop& hop);
+  asio::awaitable<ApiResponse> delete_items(const ApiRequest& request, const Route& route,
+                                            const Hop& hop);
+  asio::awaitable<ApiResponse> counts(const Route& route, const Hop& hop);
+  // cluster
+  ApiResponse topology() const;
+  ApiResponse status() const;
+  ApiResponse health() const;
+  asio::awaitable<ApiResponse> metrics();
+  ApiResponse dashboard() const;
+  // Durable item counts of every partition in this node's store.
+  asio::awaitable<std::map<uint32_t, int64_t>> read_counts();
+  // Counts of the partitions this node leads.
+  nlohmann::json local_counts(const std::map<uint32_t, int64_t>& item_counts) const;
+
+  routing::RouteDecision route_for(uint32_t partition, routing::Access access,
+                                   const Hop& hop) const;
+  asio::awaitable<ApiResponse> forward(const routing::RouteDecision& to, const std::string& method,
+                                       const std::string& target, const std::string& body,
+                                       const Hop& hop);
+  // Queues ops whose partitions this node leads (epochs from the topology).
+  asio::awaitable<std::vector<replication::WriteResult>> write_local(
+      std::vector<storage::WriteOp> ops);
+  uint32_t partition_of(const std::string& partition_key) const;
+
+  ApiDeps deps_;
+  ApiOptions options_;
+};
+
+}  // namespace partid::api

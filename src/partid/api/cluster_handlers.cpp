@@ -1,0 +1,188 @@
+// api: the cluster and node routes of ApiService: topology, status, health,
+// metrics, item counts and the dashboard.
+#include "partid/api/api_service.h"
+
+namespace partid::api {
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+const char* kDashboard = R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>partid</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}</style>
+</head><body><h1>partid</h1><div id="t">loading...</div>
+<script>
+fetch('/cluster/topology').then(r=>r.json()).then(t=>{
+  let h='<p>assignment v'+t.version+', '+t.partitions+' partitions, RF '+t.replication_factor+'</p>';
+  h+='<table><tr><th>node</th><th>api</th><th>state</th><th>leads</th><th>holds</th></tr>';
+  for(const n of t.nodes){h+='<tr><td>'+n.id+'</td><td>'+n.api+'</td><td>'+n.state+
+    '</td><td>'+n.leads+'</td><td>'+n.holds+'</td></tr>';}
+  document.getElementById('t').innerHTML=h+'</table>';});
+</script></body></html>
+)";
+
+}  // namespace
+
+ApiResponse ApiService::topology() const {
+  const auto t = deps_.cluster->topology();
+  if (!t->ready()) {
+    return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+  }
+  std::map<std::string, std::pair<int, int>> load;  // node -> leads, holds
+  json partitions = json::array();
+  for (uint32_t p = 0; p < t->partitions; ++p) {
+    const auto& replicas = t->replicas[p];
+    ++load[replicas.front()].first;
+    for (const auto& r : replicas) ++load[r].second;
+    partitions.push_back({{"partition", p}, {"replicas", replicas}, {"epoch", t->leader_epoch[p]}});
+  }
+  json nodes = json::array();
+  for (const auto& [id, addr] : t->nodes) {
+    nodes.push_back({{"id", id},
+                     {"api", addr.api},
+                     {"peer", addr.peer},
+                     {"state", parti::to_string(addr.state)},
+                     {"leads", load[id].first},
+                     {"holds", load[id].second}});
+  }
+  return ApiResponse::json(200, dump({{"version", t->version},
+                                      {"partitions", t->partitions},
+                                      {"replication_factor", t->replication_factor},
+                                      {"nodes", nodes},
+                                      {"assignment", partitions}}));
+}
+
+ApiResponse ApiService::status() const {
+  json out = deps_.cluster->describe();
+  const auto t = deps_.cluster->topology();
+  json parts = json::array();
+  const std::string& self = deps_.cluster->self();
+  for (uint32_t p = 0; p < t->partitions && t->ready(); ++p) {
+    const auto& replicas = t->replicas[p];
+    const auto at = std::find(replicas.begin(), replicas.end(), self);
+    if (at == replicas.end()) continue;
+    const auto s = deps_.pipeline->state(p);
+    parts.push_back({{"partition", p},
+                     {"role", at == replicas.begin() ? "leader" : "follower"},
+                     {"epoch", s.epoch},
+                     {"last_sequence", s.last_sequence},
+                     {"watermark", s.watermark}});
+  }
+  out["partitions"] = parts;
+  out["pipeline"] = {{"queued", deps_.pipeline->queued()},
+                     {"commits", deps_.pipeline->commits()},
+                     {"committed_writes", deps_.pipeline->committed_ops()}};
+  return ApiResponse::json(200, dump(out));
+}
+
+ApiResponse ApiService::health() const {
+  json out = deps_.cluster->describe();
+  const bool ok = deps_.cluster->serving();
+  out["status"] = ok ? "ok" : "unavailable";
+  ApiResponse r = ApiResponse::json(ok ? 200 : 503, dump(out));
+  if (!ok) r.retry_after_s = 1;
+  return r;
+}
+
+asio::awaitable<ApiResponse> ApiService::metrics() {
+  const auto item_counts = co_await read_counts();
+  std::string out = deps_.metrics->render_requests();
+  out += "# TYPE partid_write_queue gauge\n";
+  deps_.metrics->gauge(out, "partid_write_queue", "",
+                       static_cast<double>(deps_.pipeline->queued()));
+  out += "# TYPE partid_commits_total counter\n";
+  deps_.metrics->gauge(out, "partid_commits_total", "",
+                       static_cast<double>(deps_.pipeline->commits()));
+  out += "# TYPE partid_committed_writes_total counter\n";
+  deps_.metrics->gauge(out, "partid_committed_writes_total", "",
+                       static_cast<double>(deps_.pipeline->committed_ops()));
+  const json counts = local_counts(item_counts);
+  out += "# TYPE partid_partition_items gauge\n";
+  for (const auto& [p, n] : counts["partitions"].items()) {
+    deps_.metrics->gauge(out, "partid_partition_items", "partition=\"" + p + "\"", n.get<double>());
+  }
+  out += "# TYPE partid_partition_watermark gauge\n";
+  const auto t = deps_.cluster->topology();
+  for (uint32_t p = 0; p < t->partitions && t->ready(); ++p) {
+    const auto s = deps_.pipeline->state(p);
+    if (s.last_sequence == 0) continue;
+    deps_.metrics->gauge(out, "partid_partition_watermark",
+                         "partition=\"" + std::to_string(p) + "\"",
+                         static_cast<double>(s.watermark));
+  }
+  ApiResponse r = ApiResponse::json(200, std::move(out));
+  r.content_type = "text/plain; version=0.0.4";
+  co_return r;
+}
+
+ApiResponse ApiService::dashboard() const {
+  ApiResponse r = ApiResponse::json(200, kDashboard);
+  r.content_type = "text/html; charset=utf-8";
+  return r;
+}
+
+asio::awaitable<std::map<uint32_t, int64_t>> ApiService::read_counts() {
+  storage::StoreEngine* store = deps_.store;
+  co_return co_await parti::run_blocking(*deps_.disk, [store] {
+    std::map<uint32_t, int64_t> out;
+    for (const auto& [p, meta] : store->all_partition_meta()) out[p] = meta.item_count;
+    return out;
+  });
+}
+
+json ApiService::local_counts(const std::map<uint32_t, int64_t>& item_counts) const {
+  json partitions = json::object();
+  int64_t total = 0;
+  const auto t = deps_.cluster->topology();
+  const std::string& self = deps_.cluster->self();
+  for (uint32_t p = 0; p < t->partitions && t->ready(); ++p) {
+    if (t->replicas[p].front() != self) continue;
+    auto it = item_counts.find(p);
+    const int64_t n = it == item_counts.end() ? 0 : it->second;
+    partitions[std::to_string(p)] = n;
+    total += n;
+  }
+  return {{"node", self}, {"partitions", partitions}, {"total", total}};
+}
+
+asio::awaitable<ApiResponse> ApiService::counts(const Route& route, const Hop& hop) {
+  const auto t = deps_.cluster->topology();
+  if (!t->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+  }
+  const auto item_counts = co_await read_counts();
+  json mine = local_counts(item_counts);
+  if (route.query.count("scope") && route.query.at("scope") == "node") {
+    co_return ApiResponse::json(200, dump(mine));
+  }
+  if (route.query.count("scope") && route.query.at("scope") != "cluster") {
+    co_return ApiResponse::error(
+        WebError::bad_request("bad_scope", "scope is 'node' or 'cluster'"));
+  }
+  // Cluster scope: every other node's own counts, asked over the peer transport.
+  json nodes = json::array({mine});
+  int64_t total = mine["total"].get<int64_t>();
+  std::vector<std::string> failed;
+  for (const auto& [id, addr] : t->nodes) {
+    if (id == deps_.cluster->self()) continue;
+    routing::RouteDecision to;
+    to.kind = routing::RouteDecision::Kind::Forward;
+    to.node = id;
+    to.peer_address = addr.peer;
+    const std::string method = "GET", target = "/items?scope=node", body;
+    ApiResponse r = co_await forward(to, method, target, body, hop);
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object() || !j.contains("total")) {
+      failed.push_back(id);
+      continue;
+    }
+    total += j["total"].get<int64_t>();
+    nodes.push_back(std::move(j));
+  }
+  co_return ApiResponse::json(200,
+                              dump({{"total", total}, {"nodes", nodes}, {"unreachable", failed}}));
+}
+
+}  // namespace partid::api

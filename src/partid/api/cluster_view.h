@@ -1,0 +1,25 @@
+// api: what the API needs to know about its own node, provided by the node
+// (which owns the libparti Manager and the topology). Loop thread only.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "partid/routing/topology.h"
+
+namespace partid::api {
+
+class ClusterView {
+ public:
+  virtual ~ClusterView() = default;
+  virtual const std::string& self() const = 0;
+  virtual std::shared_ptr<const routing::Topology> topology() const = 0;
+  virtual bool locked(uint32_t partition) const = 0;
+  // True while the node serves requests (it has an assignment, is not stopping).
+  virtual bool serving() const = 0;
+  // Node facts for /health and /cluster/status: state, leadership, sets.
+  virtual nlohmann::json describe() const = 0;
+};
+
+}  // namespace partid::api

@@ -1,0 +1,113 @@
+#include "partid/api/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace partid::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+http::response<http::string_body> to_http(const ApiResponse& r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "partid");
+  res.set(http::field::content_type, r.content_type);
+  if (r.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(r.retry_after_s));
+  res.keep_alive(keep_alive);
+  res.body() = r.body;
+  res.prepare_payload();
+  return res;
+}
+
+// A request that could not be parsed: answered, then the connection closes
+// (after a framing error the rest of the stream cannot be trusted).
+ApiResponse parse_failure(const boost::system::error_code& ec) {
+  if (ec == http::error::body_limit) {
+    return ApiResponse::error(WebError::too_large("request body too large"));
+  }
+  if (ec == http::error::header_limit) {
+    return ApiResponse::error(WebError{431, "headers_too_large", "request headers too large"});
+  }
+  return ApiResponse::error(
+      WebError::bad_request("bad_http", "malformed HTTP request: " + ec.message()));
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options)
+    : acceptor_(loop), api_(api), options_(options) {}
+
+void HttpServer::listen(const std::string& host, uint16_t port) {
+  asio::ip::tcp::endpoint ep(asio::ip::make_address(host), port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
+
+void HttpServer::stop() {
+  *alive_ = false;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+asio::awaitable<void> HttpServer::accept_loop() {
+  while (acceptor_.is_open()) {
+    boost::system::error_code ec;
+    auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("http accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    asio::co_spawn(acceptor_.get_executor(), session(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
+  auto alive = alive_;
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  while (*alive) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    parser.header_limit(options_.max_header_bytes);
+    stream.expires_after(options_.idle_timeout);
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      break;
+    }
+    if (ec) {
+      auto res = to_http(parse_failure(ec), 11, false);
+      stream.expires_after(std::chrono::seconds(5));
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      break;
+    }
+    auto& req = parser.get();
+    ApiRequest request{std::string(req.method_string()), std::string(req.target()),
+                       std::move(req.body())};
+    const bool keep_alive = req.keep_alive();
+    const unsigned version = req.version();
+    Hop hop;
+    ApiResponse response = co_await api_.handle(std::move(request), std::move(hop));
+    if (!*alive) break;
+    auto res = to_http(response, version, keep_alive);
+    stream.expires_after(options_.idle_timeout);
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace partid::api

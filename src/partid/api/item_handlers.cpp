@@ -1,0 +1,231 @@
+// api: the item routes of ApiService (DESIGN section 5).
+#include <map>
+
+#include "partid/api/api_service.h"
+
+namespace partid::api {
+namespace {
+
+using nlohmann::json;
+using routing::Access;
+using routing::RouteDecision;
+
+json item_json(const storage::Item& item, uint32_t partition) {
+  return {{"partition_key", item.partition_key},
+          {"range_key", item.range_key},
+          {"message", item.message},
+          {"partition", partition},
+          {"sequence", item.version.sequence},
+          {"hlc", item.version.hlc}};
+}
+
+storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
+  storage::WriteOp op;
+  op.kind = storage::WriteOp::Kind::Put;
+  op.partition = partition;
+  op.partition_key = w.partition_key;
+  op.range_key = w.range_key;
+  op.message = w.message;
+  return op;
+}
+
+WebError write_error(const replication::WriteResult& r) {
+  if (r.error == "overloaded") {
+    return WebError::unavailable("overloaded", "write queue is full; retry");
+  }
+  return WebError::unavailable("write_failed", r.error);
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, const Hop& hop) {
+  auto parsed = parse_item_write(request.body, options_.limits);
+  if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
+  const ItemWrite& w = std::get<ItemWrite>(parsed);
+  if (!deps_.cluster->topology()->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
+  }
+  const uint32_t p = partition_of(w.partition_key);
+  const RouteDecision d = route_for(p, Access::Write, hop);
+  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
+  if (d.kind == RouteDecision::Kind::Forward) {
+    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  }
+  // Named, not a braced temporary: GCC 12 mishandles temporaries in co_await.
+  std::vector<storage::WriteOp> ops{put_op(w, p)};
+  auto results = co_await write_local(std::move(ops));
+  if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));
+  co_return ApiResponse::json(200, dump({{"partition_key", w.partition_key},
+                                         {"range_key", w.range_key},
+                                         {"partition", p},
+                                         {"sequence", results[0].sequence},
+                                         {"hlc", results[0].hlc}}));
+}
+
+asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, const Hop& hop) {
+  auto parsed = parse_batch(request.body, options_.limits);
+  if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
+  const auto& items = std::get<std::vector<ItemWrite>>(parsed);
+  if (!deps_.cluster->topology()->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
+  }
+  // Route every item first: a routing failure anywhere refuses the whole batch
+  // before anything is written.
+  std::vector<json> results(items.size());
+  std::vector<storage::WriteOp> local;
+  std::vector<size_t> local_index;
+  std::map<std::string, std::pair<RouteDecision, std::vector<size_t>>> remote;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const uint32_t p = partition_of(items[i].partition_key);
+    RouteDecision d = route_for(p, Access::Write, hop);
+    if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
+    if (d.kind == RouteDecision::Kind::Local) {
+      local.push_back(put_op(items[i], p));
+      local_index.push_back(i);
+    } else {
+      auto& group = remote[d.node];
+      group.first = d;
+      group.second.push_back(i);
+    }
+  }
+  std::optional<WebError> first_error;
+  auto fail = [&](size_t i, const WebError& e) {
+    results[i] = {{"error", {{"code", e.code}, {"message", e.message}}}};
+    if (!first_error) first_error = e;
+  };
+  if (!local.empty()) {
+    std::vector<uint32_t> partitions;
+    for (const auto& op : local) partitions.push_back(op.partition);
+    auto written = co_await write_local(std::move(local));
+    for (size_t k = 0; k < written.size(); ++k) {
+      if (written[k].ok) {
+        results[local_index[k]] = {{"partition", partitions[k]},
+                                   {"sequence", written[k].sequence},
+                                   {"hlc", written[k].hlc}};
+      } else {
+        fail(local_index[k], write_error(written[k]));
+      }
+    }
+  }
+  for (auto& [node, group] : remote) {
+    json sub = {{"items", json::array()}};
+    for (size_t i : group.second) {
+      sub["items"].push_back({{"partition_key", items[i].partition_key},
+                              {"range_key", items[i].range_key},
+                              {"message", items[i].message}});
+    }
+    const std::string method = "POST", target = "/items/batch", sub_body = dump(sub);
+    ApiResponse r = co_await forward(group.first, method, target, sub_body, hop);
+    json body = json::parse(r.body, nullptr, false);
+    const bool has_results = body.is_object() && body.contains("results") &&
+                             body["results"].is_array() &&
+                             body["results"].size() == group.second.size();
+    for (size_t k = 0; k < group.second.size(); ++k) {
+      if (has_results) {
+        results[group.second[k]] = body["results"][k];
+        if (body["results"][k].contains("error") && !first_error) {
+          first_error = WebError{r.status, body["results"][k]["error"].value("code", ""),
+                                 body["results"][k]["error"].value("message", "")};
+        }
+      } else {
+        fail(group.second[k], WebError{r.status, "forward_failed",
+                                       body.is_object() && body.contains("error")
+                                           ? body["error"].value("message", r.body)
+                                           : r.body});
+      }
+    }
+  }
+  json out = {{"results", results}};
+  if (!first_error) co_return ApiResponse::json(200, dump(out));
+  out["error"] = {{"code", first_error->code}, {"message", first_error->message}};
+  ApiResponse failed = ApiResponse::json(first_error->status, dump(out));
+  failed.retry_after_s = first_error->retry_after_s;
+  co_return failed;
+}
+
+asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, const Route& route,
+                                                   const Hop& hop) {
+  auto keys = check_keys(route.partition_key, route.range_key, options_.limits);
+  if (auto* e = std::get_if<WebError>(&keys)) co_return ApiResponse::error(*e);
+  size_t limit = 100;
+  if (auto it = route.query.find("limit"); it != route.query.end()) {
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || v == 0 || v > 10000) {
+      co_return ApiResponse::error(
+          WebError::bad_request("bad_limit", "limit must be an integer in 1..10000"));
+    }
+    limit = v;
+  }
+  Access access = Access::Read;
+  if (auto it = route.query.find("consistency"); it != route.query.end()) {
+    if (it->second == "replica") {
+      access = Access::ReplicaRead;
+    } else if (it->second != "leader") {
+      co_return ApiResponse::error(
+          WebError::bad_request("bad_consistency", "consistency is 'leader' or 'replica'"));
+    }
+  }
+  if (!deps_.cluster->topology()->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
+  }
+  const uint32_t p = partition_of(route.partition_key);
+  const RouteDecision d = route_for(p, access, hop);
+  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
+  if (d.kind == RouteDecision::Kind::Forward) {
+    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  }
+  storage::StoreEngine* store = deps_.store;
+  const std::string* pk = &route.partition_key;
+  const std::string* rk = &route.range_key;
+  if (route.kind == Route::Kind::GetItem) {
+    auto item = co_await parti::run_blocking(
+        *deps_.disk, [store, p, pk, rk] { return store->get(p, *pk, *rk); });
+    if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
+    co_return ApiResponse::json(200, dump(item_json(*item, p)));
+  }
+  auto items = co_await parti::run_blocking(
+      *deps_.disk, [store, p, pk, limit] { return store->get_many(p, *pk, limit); });
+  json list = json::array();
+  for (const auto& item : items) {
+    list.push_back({{"range_key", item.range_key},
+                    {"message", item.message},
+                    {"sequence", item.version.sequence},
+                    {"hlc", item.version.hlc}});
+  }
+  co_return ApiResponse::json(
+      200, dump({{"partition_key", route.partition_key}, {"partition", p}, {"items", list}}));
+}
+
+asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request, const Route& route,
+                                                      const Hop& hop) {
+  auto keys = check_keys(route.partition_key, route.range_key, options_.limits);
+  if (auto* e = std::get_if<WebError>(&keys)) co_return ApiResponse::error(*e);
+  if (!deps_.cluster->topology()->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
+  }
+  const uint32_t p = partition_of(route.partition_key);
+  const RouteDecision d = route_for(p, Access::Write, hop);
+  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
+  if (d.kind == RouteDecision::Kind::Forward) {
+    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  }
+  storage::WriteOp op;
+  op.kind = route.kind == Route::Kind::DeleteItem ? storage::WriteOp::Kind::Delete
+                                                  : storage::WriteOp::Kind::DeleteAll;
+  op.partition = p;
+  op.partition_key = route.partition_key;
+  op.range_key = route.range_key;
+  std::vector<storage::WriteOp> ops{op};
+  auto results = co_await write_local(std::move(ops));
+  if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));
+  co_return ApiResponse::json(200, dump({{"partition_key", route.partition_key},
+                                         {"range_key", route.range_key},
+                                         {"partition", p},
+                                         {"sequence", results[0].sequence},
+                                         {"deleted", true}}));
+}
+
+}  // namespace partid::api

@@ -1,0 +1,52 @@
+// api: maps a method and a target to one of the API's routes. Path segments
+// are percent-decoded and must be valid UTF-8; an unknown path is 404, a known
+// path with the wrong method 405. Pure: no I/O, unit tested.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "partid/api/web_error.h"
+
+namespace partid::api {
+
+struct Route {
+  enum class Kind {
+    PutItem,      // POST /items
+    PutBatch,     // POST /items/batch
+    GetItems,     // GET /items/{pk}
+    GetItem,      // GET /items/{pk}/{rk}
+    DeleteItems,  // DELETE /items/{pk}
+    DeleteItem,   // DELETE /items/{pk}/{rk}
+    Counts,       // GET /items
+    Topology,     // GET /cluster/topology
+    Status,       // GET /cluster/status
+    Health,       // GET /health
+    Metrics,      // GET /metrics
+    Dashboard,    // GET /
+  };
+  Kind kind = Kind::Health;
+  std::string partition_key;
+  std::string range_key;
+  std::map<std::string, std::string> query;
+
+  bool is_write() const {
+    return kind == Kind::PutItem || kind == Kind::PutBatch || kind == Kind::DeleteItems ||
+           kind == Kind::DeleteItem;
+  }
+};
+
+std::variant<Route, WebError> match_route(std::string_view method, std::string_view target);
+
+// Percent-decodes one path segment, or a query value when `plus_is_space`;
+// nullopt on a bad escape.
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space = false);
+std::string percent_encode(std::string_view in);
+bool is_valid_utf8(std::string_view s);
+// Short name of a route for metrics labels.
+const char* route_name(Route::Kind k);
+
+}  // namespace partid::api

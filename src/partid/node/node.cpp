@@ -1,0 +1,240 @@
+#include "partid/node/node.h"
+
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "parti/assignment/strategy.h"
+#include "parti/source/partition_source.h"
+
+namespace partid::node {
+
+namespace fs = std::filesystem;
+
+Node::Node(NodeConfig config) : cfg_(std::move(config)) {}
+
+Node::~Node() { stop(); }
+
+template <class F>
+void Node::on_loop(F f) {
+  std::promise<void> done;
+  asio::post(loop_, [&] {
+    f();
+    done.set_value();
+  });
+  done.get_future().get();
+}
+
+void Node::start() {
+  open_storage();
+  bind_listeners();
+  loop_thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(loop_);
+    loop_.run();
+  });
+  started_ = true;
+  join_cluster();
+  write_ready_file();
+  spdlog::info("{} serving: api http://{} peer {} data {}", self_, api_address_, peer_address_,
+               data_path_);
+}
+
+void Node::open_storage() {
+  if (cfg_.ephemeral) {
+    fs::create_directories(cfg_.data_dir);
+    std::string pattern = cfg_.data_dir + "/ephemeral-XXXXXX";
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create " + pattern);
+    data_path_ = pattern;
+  } else {
+    data_path_ = cfg_.data_dir;
+    fs::create_directories(data_path_);
+  }
+  std::string error;
+  store_ = storage::StoreEngine::open(data_path_ + "/db", {.sync = cfg_.sync}, &error);
+  if (!store_) throw std::runtime_error("cannot open storage in " + data_path_ + ": " + error);
+  if (auto meta = store_->load_node_metadata()) {
+    if (meta->cluster != cfg_.cluster || meta->partitions != cfg_.partitions ||
+        meta->replication_factor != cfg_.replication_factor) {
+      throw std::runtime_error(fmt::format(
+          "{} holds data of cluster '{}' (P={}, RF={}); this node is configured for '{}' "
+          "(P={}, RF={}): use another --data-dir",
+          data_path_, meta->cluster, meta->partitions, meta->replication_factor, cfg_.cluster,
+          cfg_.partitions, cfg_.replication_factor));
+    }
+    meta_ = *meta;
+  } else {
+    meta_.cluster = cfg_.cluster;
+    meta_.partitions = cfg_.partitions;
+    meta_.replication_factor = cfg_.replication_factor;
+  }
+  pipeline_ = std::make_unique<replication::WritePipeline>(loop_.get_executor(), disk_, *store_);
+  pipeline_->restore(store_->all_partition_meta());
+}
+
+void Node::bind_listeners() {
+  peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor());
+  peer_server_ = std::make_unique<peer::PeerServer>(
+      loop_.get_executor(), peer::ChannelLimits{},
+      [this](pb::Envelope request, peer::PeerServer::Reply reply) {
+        on_peer_request(std::move(request), std::move(reply));
+      });
+  api::ApiOptions options;
+  options.limits.max_body_bytes = cfg_.max_body_bytes;
+  options.hop_limit = cfg_.hop_limit;
+  options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
+  api_ = std::make_unique<api::ApiService>(
+      api::ApiDeps{&disk_, store_.get(), pipeline_.get(), peers_.get(), &metrics_, this}, options);
+  http_ = std::make_unique<api::HttpServer>(loop_.get_executor(), *api_,
+                                            api::HttpOptions{cfg_.max_body_bytes});
+  std::string host;
+  uint16_t port = 0;
+  split_host_port(cfg_.peer_listen, &host, &port);
+  peer_server_->listen(host, port);
+  peer_address_ = host + ":" + std::to_string(peer_server_->port());
+  split_host_port(cfg_.api_listen, &host, &port);
+  http_->listen(host, port);
+  api_address_ = host + ":" + std::to_string(http_->port());
+}
+
+void Node::join_cluster() {
+  parti::coord::Connection::Options o;
+  o.url = cfg_.nats_url;
+  o.name = "partid";
+  conn_ = parti::coord::Connection::connect(o);
+  parti::Config pc;
+  pc.bucket_prefix = cfg_.cluster + "-";
+  pc.replication_factor = cfg_.replication_factor;
+  pc.capacity_weight = cfg_.weight;
+  pc.api_address = api_address_;
+  pc.peer_address = peer_address_;
+  pc.preferred_id = meta_.stable_id;
+  pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
+  if (cfg_.fast_timings) pc.timings = parti::fast_timings();
+  std::vector<parti::Partition> partitions;
+  for (uint32_t p = 0; p < cfg_.partitions; ++p) partitions.push_back({std::to_string(p), 1});
+  parti::Hooks hooks;
+  hooks.on_error = [](const std::string& what) { spdlog::warn("coordination: {}", what); };
+  manager_ = std::make_unique<parti::Manager>(
+      pc, conn_, std::make_shared<parti::StaticPartitionSource>(std::move(partitions)),
+      std::shared_ptr<const parti::Strategy>(parti::make_weighted_consistent_hash()), hooks);
+  manager_->start();  // throws StartError with the reason
+  const std::string id = manager_->worker_id();
+  if (!cfg_.ephemeral && meta_.stable_id != id) {
+    meta_.stable_id = id;
+    auto saved = store_->save_node_metadata(meta_);
+    if (!saved.ok) throw std::runtime_error("cannot save node metadata: " + saved.message);
+  }
+  const auto interval =
+      cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);
+  on_loop([&] {
+    self_ = id;
+    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *manager_, cfg_.partitions,
+                                               interval, nullptr);
+    keeper_->start();
+  });
+}
+
+void Node::write_ready_file() const {
+  if (cfg_.ready_file.empty()) return;
+  const nlohmann::json j = {{"node", self_},
+                            {"api", api_address_},
+                            {"peer", peer_address_},
+                            {"pid", static_cast<int>(getpid())},
+                            {"data", data_path_}};
+  const std::string tmp = cfg_.ready_file + ".tmp";
+  std::ofstream(tmp) << j.dump() << "\n";
+  fs::rename(tmp, cfg_.ready_file);  // readers never see a half-written file
+}
+
+void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) {
+  if (request.has_ping()) {
+    pb::Envelope pong;
+    pong.mutable_pong()->set_node_id(self_);
+    reply(std::move(pong));
+    return;
+  }
+  if (!request.has_forward()) {
+    spdlog::debug("ignoring an unexpected peer message (case {})",
+                  static_cast<int>(request.body_case()));
+    return;
+  }
+  asio::co_spawn(loop_, serve_forward(std::move(*request.mutable_forward()), std::move(reply)),
+                 asio::detached);
+}
+
+asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
+                                          peer::PeerServer::Reply reply) {
+  api::ApiRequest request{forward.method(), forward.target(), forward.body()};
+  api::Hop hop;
+  hop.hops = forward.hops();
+  hop.tried.assign(forward.tried().begin(), forward.tried().end());
+  api::ApiResponse response = co_await api_->handle(std::move(request), std::move(hop));
+  pb::Envelope out;
+  auto* r = out.mutable_forward_reply();
+  r->set_status(static_cast<uint32_t>(response.status));
+  r->set_body(std::move(response.body));
+  r->set_retry_after_s(static_cast<uint32_t>(response.retry_after_s));
+  reply(std::move(out));
+}
+
+std::shared_ptr<const routing::Topology> Node::topology() const {
+  static const auto empty = std::make_shared<const routing::Topology>();
+  return keeper_ ? keeper_->current() : empty;
+}
+
+bool Node::locked(uint32_t partition) const { return meta_.locked_partitions.count(partition); }
+
+bool Node::serving() const {
+  if (stopped_ || !manager_ || !topology()->ready()) return false;
+  const auto state = manager_->state();
+  return state != parti::ManagerState::Degraded && state != parti::ManagerState::Shutdown;
+}
+
+nlohmann::json Node::describe() const {
+  const auto t = topology();
+  return {{"node", self_},
+          {"state", manager_ ? parti::to_string(manager_->state()) : "Init"},
+          {"is_leader", manager_ && manager_->is_leader()},
+          {"assignment_version", t->version},
+          {"cluster", cfg_.cluster},
+          {"partitions", cfg_.partitions},
+          {"replication_factor", cfg_.replication_factor},
+          {"api", api_address_},
+          {"peer", peer_address_},
+          {"ephemeral", cfg_.ephemeral},
+          {"locked_partitions", meta_.locked_partitions},
+          {"importing_partitions", meta_.importing_partitions},
+          {"migrating_partitions", meta_.migrating_partitions}};
+}
+
+void Node::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (started_) {
+    on_loop([&] {
+      if (http_) http_->stop();
+      if (peer_server_) peer_server_->stop();
+    });
+  }
+  if (manager_) manager_->stop();  // leaves the cluster: deletes our keys
+  if (started_) {
+    on_loop([&] {
+      if (keeper_) keeper_->stop();
+      if (peers_) peers_->stop();
+    });
+    loop_.stop();
+    loop_thread_.join();
+  }
+  disk_.join();  // queued commits finish
+  store_.reset();
+  if (cfg_.ephemeral && !data_path_.empty()) {
+    std::error_code ec;
+    fs::remove_all(data_path_, ec);
+  }
+}
+
+}  // namespace partid::node

@@ -1,0 +1,86 @@
+// node: one partid process. Node owns the lifecycle and wires the parts
+// together; the work is delegated: StoreEngine (storage), WritePipeline
+// (write path), TopologyKeeper (who leads what, from libparti), ApiService +
+// HttpServer (client API), PeerServer + PeerClient (node-to-node transport),
+// and a libparti Manager (membership, leadership, assignment).
+//
+// Guarantees: start() either leaves the node serving (and the ready file
+// written) or throws with a message saying what is wrong (NATS unreachable,
+// cluster settings differ, data dir of another cluster); stop() leaves the
+// cluster cleanly, finishes queued commits and, for an ephemeral node,
+// removes its data directory.
+// Threading: one event loop thread owns every component's state; storage
+// work runs on a small disk pool; the Manager runs its own threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "parti/coord/connection.h"
+#include "parti/manager/manager.h"
+#include "partid/api/api_service.h"
+#include "partid/api/cluster_view.h"
+#include "partid/api/http_server.h"
+#include "partid/api/metrics.h"
+#include "partid/node/node_config.h"
+#include "partid/node/topology_keeper.h"
+#include "partid/peer/peer_client.h"
+#include "partid/peer/peer_server.h"
+#include "partid/replication/write_pipeline.h"
+#include "partid/storage/store_engine.h"
+
+namespace partid::node {
+
+class Node final : public api::ClusterView {
+ public:
+  explicit Node(NodeConfig config);
+  ~Node() override;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  void start();
+  void stop();
+  const std::string& api_address() const { return api_address_; }
+  const std::string& peer_address() const { return peer_address_; }
+
+  // api::ClusterView (loop thread)
+  const std::string& self() const override { return self_; }
+  std::shared_ptr<const routing::Topology> topology() const override;
+  bool locked(uint32_t partition) const override;
+  bool serving() const override;
+  nlohmann::json describe() const override;
+
+ private:
+  void open_storage();
+  void bind_listeners();
+  void join_cluster();
+  void write_ready_file() const;
+  void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
+  asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
+  template <class F>
+  void on_loop(F f);
+
+  NodeConfig cfg_;
+  std::string data_path_;
+  asio::io_context loop_;
+  asio::thread_pool disk_{2};
+  std::unique_ptr<storage::StoreEngine> store_;
+  storage::NodeMetadata meta_;
+  std::unique_ptr<replication::WritePipeline> pipeline_;
+  api::Metrics metrics_;
+  std::unique_ptr<peer::PeerClient> peers_;
+  std::unique_ptr<peer::PeerServer> peer_server_;
+  std::unique_ptr<api::ApiService> api_;
+  std::unique_ptr<api::HttpServer> http_;
+  std::shared_ptr<parti::coord::Connection> conn_;
+  std::unique_ptr<parti::Manager> manager_;
+  std::unique_ptr<TopologyKeeper> keeper_;
+  std::thread loop_thread_;
+  std::string self_;
+  std::string api_address_, peer_address_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace partid::node

@@ -1,0 +1,115 @@
+#include "partid/node/node_config.h"
+
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <sstream>
+
+namespace partid::node {
+namespace {
+
+// CLI11 reads config files through this adapter, so CLI11 keeps the
+// precedence rules and toml++ does the TOML (types, quoting, errors).
+class TomlConfig : public CLI::Config {
+ public:
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override { return {}; }
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::stringstream text;
+    text << input.rdbuf();
+    toml::table table;
+    try {
+      table = toml::parse(text.str());
+    } catch (const toml::parse_error& e) {
+      throw CLI::ConversionError("config", std::string(e.description()));
+    }
+    std::vector<CLI::ConfigItem> items;
+    for (const auto& [key, value] : table) {
+      CLI::ConfigItem item;
+      item.name = std::string(key.str());
+      std::replace(item.name.begin(), item.name.end(), '_', '-');
+      if (auto s = value.value<std::string>(); s && value.is_string()) {
+        item.inputs = {*s};
+      } else if (auto b = value.value<bool>(); b && value.is_boolean()) {
+        item.inputs = {*b ? "true" : "false"};
+      } else if (auto i = value.value<int64_t>(); i && value.is_integer()) {
+        item.inputs = {std::to_string(*i)};
+      } else {
+        throw CLI::ConversionError(item.name, "must be a string, integer or boolean");
+      }
+      items.push_back(std::move(item));
+    }
+    return items;
+  }
+};
+
+}  // namespace
+
+bool split_host_port(const std::string& address, std::string* host, uint16_t* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = address.substr(0, colon);
+  const char* first = address.data() + colon + 1;
+  const char* last = address.data() + address.size();
+  auto [end, ec] = std::from_chars(first, last, *port);
+  return ec == std::errc() && end == last;
+}
+
+std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* const* argv) {
+  NodeConfig c;
+  CLI::App app{"partid: a node of Parti's partitioned, replicated item store"};
+  app.config_formatter(std::make_shared<TomlConfig>());
+  app.set_config("--config", "", "TOML file with any of the settings below");
+  app.allow_config_extras(false);
+  app.set_version_flag("--version", "partid 0.3.0");
+  auto opt = [&](const char* name, auto& field, const char* env, const char* help) {
+    return app.add_option(name, field, help)->envname(env)->capture_default_str();
+  };
+  opt("--nats-url", c.nats_url, "PARTID_NATS_URL", "NATS server URL(s), comma separated");
+  opt("--cluster", c.cluster, "PARTID_CLUSTER", "cluster name (prefix of its KV buckets)");
+  opt("--data-dir", c.data_dir, "PARTID_DATA_DIR", "where this node keeps its RocksDB");
+  opt("--api-listen", c.api_listen, "PARTID_API_LISTEN", "HTTP API host:port (port 0: any)");
+  opt("--peer-listen", c.peer_listen, "PARTID_PEER_LISTEN", "peer transport host:port");
+  opt("--partitions", c.partitions, "PARTID_PARTITIONS", "partition count P (fixed per cluster)")
+      ->check(CLI::Range(1u, 65536u));
+  opt("--replication-factor", c.replication_factor, "PARTID_REPLICATION_FACTOR",
+      "replicas per partition (fixed per cluster)")
+      ->check(CLI::Range(1u, 7u));
+  opt("--weight", c.weight, "PARTID_WEIGHT", "capacity weight of this node")
+      ->check(CLI::Range(1u, 1000u));
+  opt("--ephemeral", c.ephemeral, "PARTID_EPHEMERAL", "start empty, leave nothing behind");
+  opt("--sync", c.sync, "PARTID_SYNC", "fsync every commit");
+  opt("--fast-timings", c.fast_timings, "PARTID_FAST_TIMINGS",
+      "second-scale coordination windows (tests, local clusters)");
+  opt("--ready-file", c.ready_file, "PARTID_READY_FILE",
+      "write {node, api, peer} here once serving");
+  opt("--log-level", c.log_level, "PARTID_LOG_LEVEL", "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  opt("--max-body-bytes", c.max_body_bytes, "PARTID_MAX_BODY_BYTES", "largest request body")
+      ->check(CLI::Range(size_t{1024}, size_t{64} << 20));
+  opt("--hop-limit", c.hop_limit, "PARTID_HOP_LIMIT", "forwarding hops before giving up")
+      ->check(CLI::Range(1u, 16u));
+  opt("--forward-timeout-ms", c.forward_timeout_ms, "PARTID_FORWARD_TIMEOUT_MS",
+      "deadline of a forwarded request")
+      ->check(CLI::Range(10u, 600000u));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    std::ostringstream out;
+    app.exit(e, out, out);
+    return ConfigExit{0, out.str()};
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream out;
+    app.exit(e, out, out);
+    return ConfigExit{2, out.str()};
+  }
+  std::string host;
+  uint16_t port = 0;
+  for (const auto* address : {&c.api_listen, &c.peer_listen}) {
+    if (!split_host_port(*address, &host, &port)) {
+      return ConfigExit{2, "'" + *address + "' is not host:port\n"};
+    }
+  }
+  return c;
+}
+
+}  // namespace partid::node

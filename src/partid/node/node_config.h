@@ -1,0 +1,45 @@
+// node: partid's configuration. Every setting has a default, can be set in a
+// TOML file (--config), and is overridden by its PARTID_* environment variable
+// and then by its command-line flag (flag > environment > file > default).
+// Unknown keys and flags are errors, so a typo never silently does nothing.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+
+namespace partid::node {
+
+struct NodeConfig {
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string cluster = "parti";  // prefix of the cluster's KV buckets
+  std::string data_dir = "partid-data";
+  std::string api_listen = "127.0.0.1:8080";   // port 0: any free port
+  std::string peer_listen = "127.0.0.1:9080";  // port 0: any free port
+  uint32_t partitions = 256;
+  uint32_t replication_factor = 1;
+  uint32_t weight = 1;
+  bool ephemeral = false;     // start empty, delete everything at exit
+  bool sync = true;           // fsync every commit
+  bool fast_timings = false;  // second-scale libparti windows (tests, local clusters)
+  std::string ready_file;     // written with the bound addresses once serving
+  std::string log_level = "info";
+  size_t max_body_bytes = 1 << 20;
+  uint32_t hop_limit = 3;
+  uint32_t forward_timeout_ms = 5000;
+};
+
+// Parses argv (and the file and environment it points at). On --help or
+// --version the variant holds the text to print and exit 0 with; on an error,
+// the message to print and exit 2 with.
+struct ConfigExit {
+  int code;
+  std::string text;
+};
+std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* const* argv);
+
+// Splits "host:port"; false when malformed.
+bool split_host_port(const std::string& address, std::string* host, uint16_t* port);
+
+}  // namespace partid::node

@@ -1,0 +1,63 @@
+#include "partid/node/topology_keeper.h"
+
+#include <spdlog/spdlog.h>
+
+namespace partid::node {
+
+TopologyKeeper::TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager,
+                               uint32_t partitions, std::chrono::milliseconds interval,
+                               OnChange on_change)
+    : timer_(loop),
+      manager_(manager),
+      partitions_(partitions),
+      interval_(interval),
+      on_change_(std::move(on_change)),
+      current_(std::make_shared<routing::Topology>()) {}
+
+void TopologyKeeper::start() {
+  refresh();
+  arm();
+}
+
+void TopologyKeeper::stop() {
+  *alive_ = false;
+  timer_.cancel();
+}
+
+void TopologyKeeper::arm() {
+  timer_.expires_after(interval_);
+  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    refresh();
+    arm();
+  });
+}
+
+void TopologyKeeper::refresh() {
+  const parti::Assignment assignment = manager_.current_assignment();
+  if (assignment.empty()) return;
+  const auto members = manager_.members();
+  std::map<std::string, routing::NodeAddress> nodes;
+  for (const auto& m : members) nodes[m.id] = {m.api_address, m.peer_address, m.state};
+  const auto& cur = *current_;
+  const bool same_nodes =
+      nodes.size() == cur.nodes.size() &&
+      std::equal(nodes.begin(), nodes.end(), cur.nodes.begin(), [](const auto& a, const auto& b) {
+        return a.first == b.first && a.second.api == b.second.api &&
+               a.second.peer == b.second.peer && a.second.state == b.second.state;
+      });
+  if (assignment.version == cur.version && same_nodes) return;
+  std::string error;
+  auto next = routing::build_topology(assignment, members, partitions_, &cur, &error);
+  if (!next) {
+    spdlog::error("cannot route with assignment v{}: {}", assignment.version, error);
+    return;
+  }
+  if (assignment.version != cur.version) {
+    spdlog::info("topology v{}: {} nodes", next->version, next->nodes.size());
+  }
+  current_ = std::make_shared<const routing::Topology>(std::move(*next));
+  if (on_change_) on_change_(*current_);
+}
+
+}  // namespace partid::node

@@ -1,0 +1,43 @@
+// node: keeps the node's routing Topology current. libparti tells a worker
+// only about changes to its own partitions, but routing needs everyone's, so
+// the keeper samples the Manager's assignment and member list on a short
+// timer and swaps in a new immutable Topology when either changed.
+// Threading: loop only; the Manager calls it makes are brief and lock-only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "parti/core/async.h"
+#include "parti/manager/manager.h"
+#include "partid/routing/topology.h"
+
+namespace partid::node {
+
+namespace asio = boost::asio;
+
+class TopologyKeeper {
+ public:
+  using OnChange = std::function<void(const routing::Topology&)>;
+  TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager, uint32_t partitions,
+                 std::chrono::milliseconds interval, OnChange on_change);
+  void start();
+  void stop();
+  std::shared_ptr<const routing::Topology> current() const { return current_; }
+
+ private:
+  void refresh();
+  void arm();
+
+  asio::steady_timer timer_;
+  parti::Manager& manager_;
+  uint32_t partitions_;
+  std::chrono::milliseconds interval_;
+  OnChange on_change_;
+  std::shared_ptr<const routing::Topology> current_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace partid::node

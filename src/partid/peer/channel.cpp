@@ -1,0 +1,87 @@
+#include "partid/peer/channel.h"
+
+#include <spdlog/spdlog.h>
+
+namespace partid::peer {
+
+Channel::Channel(asio::ip::tcp::socket socket, ChannelLimits limits, std::string label)
+    : socket_(std::move(socket)), limits_(limits), label_(std::move(label)) {}
+
+void Channel::start(Handlers handlers) {
+  handlers_ = std::move(handlers);
+  asio::co_spawn(socket_.get_executor(), read_loop(), asio::detached);
+}
+
+asio::awaitable<void> Channel::read_loop() {
+  auto self = shared_from_this();
+  unsigned char header[kFrameHeaderBytes];
+  std::string body;
+  std::string why;
+  try {
+    while (open_) {
+      co_await asio::async_read(socket_, asio::buffer(header), asio::use_awaitable);
+      const uint32_t length = decode_length(header);
+      if (length > limits_.max_frame_bytes) {
+        why = "frame of " + std::to_string(length) + " bytes exceeds the limit";
+        break;
+      }
+      body.resize(length);
+      co_await asio::async_read(socket_, asio::buffer(body), asio::use_awaitable);
+      auto envelope = decode_envelope(body);
+      if (!envelope) {
+        why = "frame is not a peer message";
+        break;
+      }
+      if (handlers_.on_message) handlers_.on_message(std::move(*envelope));
+    }
+  } catch (const boost::system::system_error& e) {
+    why = e.code() == asio::error::eof ? "closed by peer" : e.code().message();
+  }
+  if (!why.empty() && why != "closed by peer" && open_) {
+    spdlog::warn("peer connection {}: {}; closing it", label_, why);
+  }
+  close(why.empty() ? "closed" : why);
+}
+
+bool Channel::send(const pb::Envelope& envelope) {
+  if (!open_) return false;
+  std::string frame = encode_frame(envelope);
+  if (queued_bytes_ + frame.size() > limits_.max_queued_bytes) return false;
+  queued_bytes_ += frame.size();
+  out_.push_back(std::move(frame));
+  if (!writing_) write_next();
+  return true;
+}
+
+void Channel::write_next() {
+  if (out_.empty() || !open_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(out_.front()),
+                    [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                      if (ec) {
+                        self->close("write failed: " + ec.message());
+                        return;
+                      }
+                      self->queued_bytes_ -= self->out_.front().size();
+                      self->out_.pop_front();
+                      self->write_next();
+                    });
+}
+
+void Channel::close(const std::string& why) {
+  if (!open_) return;
+  open_ = false;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  // on_message may be running right now (it may be what called close()), so
+  // only the close handler is taken out.
+  auto on_closed = std::move(handlers_.on_closed);
+  handlers_.on_closed = nullptr;
+  if (on_closed) on_closed(why);
+}
+
+}  // namespace partid::peer

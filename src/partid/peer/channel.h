@@ -1,0 +1,54 @@
+// peer: one TCP connection to another node, carrying frames both ways. Reads
+// run in a coroutine that hands each envelope to `on_message`; writes are
+// queued and sent one at a time. The queue is bounded (backpressure: send()
+// refuses when it is full) and a broken frame closes the channel. Both the
+// accepting and the connecting side use this class.
+// Threading: everything runs on the loop that owns the socket.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "parti/core/async.h"
+#include "partid/peer/frame.h"
+
+namespace partid::peer {
+
+namespace asio = boost::asio;
+
+struct ChannelLimits {
+  uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
+  size_t max_queued_bytes = 64u << 20;
+};
+
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  struct Handlers {
+    std::function<void(pb::Envelope)> on_message;
+    std::function<void(const std::string& why)> on_closed;  // called once
+  };
+  Channel(asio::ip::tcp::socket socket, ChannelLimits limits, std::string label);
+  void start(Handlers handlers);
+  // Queues one frame; false when the channel is closed or its queue is full.
+  bool send(const pb::Envelope& envelope);
+  void close(const std::string& why);
+  bool is_open() const { return open_; }
+  const std::string& label() const { return label_; }
+
+ private:
+  asio::awaitable<void> read_loop();
+  void write_next();
+
+  asio::ip::tcp::socket socket_;
+  ChannelLimits limits_;
+  std::string label_;
+  Handlers handlers_;
+  std::deque<std::string> out_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool open_ = true;
+};
+
+}  // namespace partid::peer

@@ -1,0 +1,171 @@
+#include "partid/peer/peer_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <deque>
+
+namespace partid::peer {
+
+using Clock = std::chrono::steady_clock;
+
+struct PeerClient::Pending {
+  Callback done;
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+struct PeerClient::Link {
+  std::shared_ptr<Channel> channel;  // null while not connected
+  bool connecting = false;
+  Clock::time_point down_until{};
+  std::chrono::milliseconds backoff{0};
+  std::map<uint64_t, Pending> pending;  // sent or queued, by id
+  std::deque<pb::Envelope> queued;      // waiting for the connection
+};
+
+PeerClient::PeerClient(asio::any_io_executor loop, ClientOptions options)
+    : loop_(std::move(loop)), options_(options) {}
+
+PeerClient::~PeerClient() { stop(); }
+
+void PeerClient::stop() {
+  *alive_ = false;
+  auto links = std::move(links_);
+  for (auto& [address, l] : links) {
+    if (l->channel) l->channel->close("client stopping");
+    for (auto& [id, p] : l->pending) {
+      p.timer->cancel();
+      asio::post(loop_, [done = std::move(p.done)] { done({std::nullopt, "stopping", false}); });
+    }
+  }
+}
+
+PeerClient::Link& PeerClient::link(const std::string& address) {
+  auto& l = links_[address];
+  if (!l) l = std::make_unique<Link>();
+  return *l;
+}
+
+void PeerClient::call(const std::string& address, pb::Envelope request,
+                      std::chrono::milliseconds timeout, Callback done) {
+  Link& l = link(address);
+  auto refuse = [&](std::string why) {
+    asio::post(loop_, [done = std::move(done), why = std::move(why)] {
+      done({std::nullopt, why, false});
+    });
+  };
+  if (!*alive_) return refuse("stopping");
+  if (!l.channel && Clock::now() < l.down_until) return refuse("peer " + address + " is down");
+  if (l.pending.size() >= options_.max_in_flight) return refuse("peer " + address + " overloaded");
+  const uint64_t id = next_id_++;
+  request.set_id(id);
+  auto timer = std::make_unique<asio::steady_timer>(loop_, timeout);
+  timer->async_wait([this, alive = alive_, address, id](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    auto it = links_.find(address);
+    if (it != links_.end()) complete(*it->second, id, {std::nullopt, "timed out", true});
+  });
+  l.pending.emplace(id, Pending{std::move(done), std::move(timer)});
+  l.queued.push_back(std::move(request));
+  if (l.channel) {
+    send_queued(l);
+  } else if (!l.connecting) {
+    connect(address);
+  }
+}
+
+void PeerClient::connect(const std::string& address) {
+  Link& l = link(address);
+  l.connecting = true;
+  const size_t colon = address.rfind(':');
+  auto socket = std::make_shared<asio::ip::tcp::socket>(loop_);
+  auto timer = std::make_shared<asio::steady_timer>(loop_, options_.connect_timeout);
+  boost::system::error_code ec;
+  asio::ip::tcp::endpoint ep;
+  uint16_t port = 0;
+  bool parsed = false;
+  if (colon != std::string::npos) {
+    auto host = asio::ip::make_address(address.substr(0, colon), ec);
+    const char* first = address.data() + colon + 1;
+    const char* last = address.data() + address.size();
+    auto [end, perr] = std::from_chars(first, last, port);
+    parsed = !ec && perr == std::errc() && end == last;
+    if (parsed) ep = {host, port};
+  }
+  if (!parsed) {
+    asio::post(loop_, [this, alive = alive_, address] {
+      if (*alive) fail_link(address, "bad peer address '" + address + "'");
+    });
+    return;
+  }
+  timer->async_wait([socket](boost::system::error_code e) {
+    if (!e) socket->close();  // the connect below then fails
+  });
+  socket->async_connect(
+      ep, [this, alive = alive_, address, socket, timer](boost::system::error_code e) {
+        timer->cancel();
+        if (!*alive) return;
+        if (e) return fail_link(address, "connect failed: " + e.message());
+        on_connected(address, std::move(*socket));
+      });
+}
+
+void PeerClient::on_connected(const std::string& address, asio::ip::tcp::socket socket) {
+  Link& l = link(address);
+  boost::system::error_code ec;
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  l.connecting = false;
+  l.backoff = std::chrono::milliseconds(0);
+  l.channel = std::make_shared<Channel>(std::move(socket), options_.limits, address);
+  Channel::Handlers h;
+  h.on_message = [this, address](pb::Envelope reply) {
+    auto it = links_.find(address);
+    const uint64_t id = reply.id();  // before the move below
+    if (it != links_.end()) complete(*it->second, id, {std::move(reply), {}, false});
+  };
+  h.on_closed = [this, alive = alive_, address](const std::string& why) {
+    if (*alive) fail_link(address, "connection lost: " + why);
+  };
+  l.channel->start(std::move(h));
+  send_queued(l);
+}
+
+void PeerClient::send_queued(Link& l) {
+  while (!l.queued.empty()) {
+    pb::Envelope& e = l.queued.front();
+    const uint64_t id = e.id();
+    if (!l.channel->send(e)) {
+      l.queued.pop_front();
+      complete(l, id, {std::nullopt, "peer send queue full", false});
+      continue;
+    }
+    l.queued.pop_front();
+  }
+}
+
+void PeerClient::fail_link(const std::string& address, const std::string& why) {
+  Link& l = link(address);
+  l.connecting = false;
+  l.channel.reset();
+  l.queued.clear();
+  l.backoff = std::min(options_.max_backoff, std::max(options_.min_backoff, l.backoff * 2));
+  l.down_until = Clock::now() + l.backoff;
+  spdlog::debug("peer {}: {}", address, why);
+  auto pending = std::move(l.pending);
+  l.pending.clear();
+  for (auto& [id, p] : pending) {
+    p.timer->cancel();
+    p.done({std::nullopt, why, false});
+  }
+}
+
+void PeerClient::complete(Link& l, uint64_t id, PeerReply reply) {
+  auto it = l.pending.find(id);
+  if (it == l.pending.end()) return;  // late reply after a timeout
+  Pending p = std::move(it->second);
+  l.pending.erase(it);
+  p.timer->cancel();
+  p.done(std::move(reply));
+}
+
+}  // namespace partid::peer

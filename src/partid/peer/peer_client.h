@@ -1,0 +1,61 @@
+// peer: requests to other nodes. One multiplexed connection per peer address,
+// opened on first use and reopened after a failure (with backoff: while a
+// peer is known down, requests fail at once instead of piling up). Every
+// request has a deadline; a reply is matched to its request by id. The number
+// of requests in flight per peer is bounded (backpressure).
+// Guarantees: each callback runs exactly once, on the loop.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "partid/peer/channel.h"
+
+namespace partid::peer {
+
+struct PeerReply {
+  std::optional<pb::Envelope> envelope;  // nullopt: failed
+  std::string error;                     // why it failed
+  bool timed_out = false;
+};
+
+struct ClientOptions {
+  ChannelLimits limits;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{2000};
+  size_t max_in_flight = 4096;
+};
+
+class PeerClient {
+ public:
+  using Callback = std::function<void(PeerReply)>;
+  PeerClient(asio::any_io_executor loop, ClientOptions options = {});
+  ~PeerClient();
+  // Sends `request` to host:port and calls `done` with the reply or failure.
+  void call(const std::string& address, pb::Envelope request, std::chrono::milliseconds timeout,
+            Callback done);
+  void stop();
+
+ private:
+  struct Link;
+  struct Pending;
+  Link& link(const std::string& address);
+  void connect(const std::string& address);
+  void on_connected(const std::string& address, asio::ip::tcp::socket socket);
+  void fail_link(const std::string& address, const std::string& why);
+  void send_queued(Link& l);
+  void complete(Link& l, uint64_t id, PeerReply reply);
+
+  asio::any_io_executor loop_;
+  ClientOptions options_;
+  std::map<std::string, std::unique_ptr<Link>> links_;
+  uint64_t next_id_ = 1;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace partid::peer

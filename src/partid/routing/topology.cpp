@@ -1,0 +1,59 @@
+#include "partid/routing/topology.h"
+
+#include <xxhash.h>
+
+#include <charconv>
+
+namespace partid::routing {
+
+uint32_t partition_of(std::string_view partition_key, uint32_t partitions) {
+  return static_cast<uint32_t>(XXH64(partition_key.data(), partition_key.size(), 0) % partitions);
+}
+
+const std::string* Topology::leader_of(uint32_t partition) const {
+  if (partition >= replicas.size() || replicas[partition].empty()) return nullptr;
+  return &replicas[partition].front();
+}
+
+const NodeAddress* Topology::address_of(const std::string& node) const {
+  auto it = nodes.find(node);
+  return it == nodes.end() ? nullptr : &it->second;
+}
+
+std::optional<Topology> build_topology(const parti::Assignment& assignment,
+                                       const std::vector<parti::NodeRecord>& members,
+                                       uint32_t partitions, const Topology* previous,
+                                       std::string* error) {
+  Topology t;
+  t.version = assignment.version;
+  t.partitions = partitions;
+  t.replication_factor = assignment.replication_factor;
+  t.replicas.assign(partitions, {});
+  t.leader_epoch.assign(partitions, assignment.version);
+  for (size_t i = 0; i < assignment.partitions.size(); ++i) {
+    const std::string& id = assignment.partitions[i].id;
+    uint32_t p = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), p);
+    if (ec != std::errc() || end != id.data() + id.size() || p >= partitions) {
+      *error = "assignment holds partition '" + id + "', not one of 0.." +
+               std::to_string(partitions - 1);
+      return std::nullopt;
+    }
+    t.replicas[p] = assignment.replica_ids(i);
+  }
+  for (uint32_t p = 0; p < partitions; ++p) {
+    if (t.replicas[p].empty()) {
+      *error = "assignment v" + std::to_string(assignment.version) + " lacks partition " +
+               std::to_string(p);
+      return std::nullopt;
+    }
+    if (previous && previous->ready() && p < previous->partitions &&
+        previous->replicas[p].front() == t.replicas[p].front()) {
+      t.leader_epoch[p] = previous->leader_epoch[p];
+    }
+  }
+  for (const auto& m : members) t.nodes[m.id] = {m.api_address, m.peer_address, m.state};
+  return t;
+}
+
+}  // namespace partid::routing

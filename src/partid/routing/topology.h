@@ -1,0 +1,50 @@
+// routing: who holds which partition, and where to reach them. A Topology is
+// an immutable snapshot built from one libparti assignment and the live node
+// records; the node swaps in a new one whenever either changes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parti/core/assignment.h"
+#include "parti/core/node_record.h"
+
+namespace partid::routing {
+
+// The partition of an item: xxhash64(partition_key) % partitions.
+uint32_t partition_of(std::string_view partition_key, uint32_t partitions);
+
+struct NodeAddress {
+  std::string api;   // host:port of the HTTP API
+  std::string peer;  // host:port of the peer transport
+  parti::NodeState state = parti::NodeState::Active;
+};
+
+struct Topology {
+  uint64_t version = 0;  // the assignment version it was built from
+  uint32_t partitions = 0;
+  uint32_t replication_factor = 1;
+  std::vector<std::vector<std::string>> replicas;  // per partition, leader first
+  // Per partition: the assignment version that appointed its current leader
+  // (the leader's epoch; unchanged while the same node keeps leading).
+  std::vector<uint64_t> leader_epoch;
+  std::map<std::string, NodeAddress> nodes;
+
+  bool ready() const { return version > 0 && replicas.size() == partitions; }
+  const std::string* leader_of(uint32_t partition) const;
+  const NodeAddress* address_of(const std::string& node) const;
+};
+
+// Builds the topology for `assignment`; partition ids must be "0".."P-1".
+// `previous` carries leader epochs forward for partitions whose leader did not
+// change. nullopt and *error when the assignment does not cover P partitions.
+std::optional<Topology> build_topology(const parti::Assignment& assignment,
+                                       const std::vector<parti::NodeRecord>& members,
+                                       uint32_t partitions, const Topology* previous,
+                                       std::string* error);
+
+}  // namespace partid::routing

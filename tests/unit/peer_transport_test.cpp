@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "partid/peer/peer_client.h"
+#include "partid/peer/peer_server.h"
+
+namespace partid::peer {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A PeerServer and PeerClient on one loop thread, over real loopback TCP.
+class PeerTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server = std::make_unique<PeerServer>(
+        loop.get_executor(), ChannelLimits{1024, 1 << 20},
+        [this](pb::Envelope request, PeerServer::Reply reply) {
+          ++requests;
+          if (request.has_ping()) {
+            pb::Envelope pong;
+            pong.mutable_pong()->set_node_id("server");
+            reply(std::move(pong));
+          }  // anything else is left unanswered: the client's deadline handles it
+        });
+    server->listen("127.0.0.1", 0);
+    client = std::make_unique<PeerClient>(loop.get_executor());
+    runner = std::thread([this] { loop.run(); });
+  }
+  void TearDown() override {
+    asio::post(loop, [this] {
+      client->stop();
+      server->stop();
+    });
+    guard.reset();
+    runner.join();
+  }
+  PeerReply call(const std::string& address, pb::Envelope e, std::chrono::milliseconds timeout) {
+    std::promise<PeerReply> p;
+    asio::post(loop, [&] {
+      client->call(address, std::move(e), timeout, [&](PeerReply r) { p.set_value(std::move(r)); });
+    });
+    return p.get_future().get();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
+  static pb::Envelope ping() {
+    pb::Envelope e;
+    e.mutable_ping();
+    return e;
+  }
+
+  asio::io_context loop;
+  asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(loop);
+  std::unique_ptr<PeerServer> server;
+  std::unique_ptr<PeerClient> client;
+  std::thread runner;
+  std::atomic<int> requests{0};
+};
+
+TEST_F(PeerTransportTest, RequestsGetTheirRepliesOverOneConnection) {
+  for (int i = 0; i < 20; ++i) {
+    auto r = call(address(), ping(), 2000ms);
+    ASSERT_TRUE(r.envelope) << r.error;
+    EXPECT_EQ(r.envelope->pong().node_id(), "server");
+  }
+  EXPECT_EQ(requests.load(), 20);
+}
+
+TEST_F(PeerTransportTest, UnansweredRequestTimesOut) {
+  pb::Envelope e;
+  e.mutable_forward()->set_method("GET");
+  auto r = call(address(), e, 100ms);
+  EXPECT_FALSE(r.envelope);
+  EXPECT_TRUE(r.timed_out);
+}
+
+TEST_F(PeerTransportTest, UnreachablePeerFailsFastAndCleanly) {
+  auto r = call("127.0.0.1:1", ping(), 2000ms);
+  EXPECT_FALSE(r.envelope);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.error.find("connect"), std::string::npos) << r.error;
+  auto again = call("127.0.0.1:1", ping(), 2000ms);  // inside the backoff: refused at once
+  EXPECT_NE(again.error.find("down"), std::string::npos) << again.error;
+  EXPECT_FALSE(call("not-an-address", ping(), 100ms).envelope);
+}
+
+TEST_F(PeerTransportTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
+  for (const std::string& bytes :
+       {std::string("\x00\x00\x00\x05hello", 9), std::string("\x7f\xff\xff\xff", 4),
+        std::string("GET / HTTP/1.1\r\n\r\n")}) {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), server->port()});
+    asio::write(s, asio::buffer(bytes));
+    char buf[16];
+    boost::system::error_code ec;
+    s.read_some(asio::buffer(buf), ec);  // the server closes on us
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  }
+  auto r = call(address(), ping(), 2000ms);  // the server still serves others
+  ASSERT_TRUE(r.envelope) << r.error;
+  EXPECT_EQ(server->rejected_connections(), 3u);
+}
+
+}  // namespace
+}  // namespace partid::peer
