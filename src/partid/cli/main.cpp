@@ -1,0 +1,153 @@
+// partictl: the command line for a partid cluster — items (put, get, delete,
+// list), the cluster's shape (topology, status), and a local cluster on
+// loopback (cluster up, cluster down).
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "partid/api/route.h"
+#include "partid/cli/http_client.h"
+#include "partid/cli/local_cluster.h"
+#include "partid/cli/output.h"
+
+namespace {
+
+using namespace partid::cli;
+using nlohmann::json;
+
+struct Globals {
+  std::string url;
+  std::string dir = "parti-cluster";
+  bool json_out = false;
+};
+
+// The node to talk to: --url, else $PARTICTL_URL, else the first node of the
+// local cluster in --dir.
+std::string node_url(const Globals& g) {
+  if (!g.url.empty()) return g.url;
+  if (const char* env = std::getenv("PARTICTL_URL")) return env;
+  ClusterState s;
+  std::string error;
+  if (load_cluster_state(g.dir, &s, &error) && !s.nodes.empty()) return s.nodes.front().api_url;
+  return "http://127.0.0.1:8080";
+}
+
+int call(const Globals& g, const std::string& method, const std::string& target,
+         const std::string& body, std::string (*render)(const json&)) {
+  auto r = http_request(node_url(g), method, target, body);
+  if (r.status < 200 || r.status >= 300) {
+    std::cerr << render_error(r.status, r.body, r.error);
+    return r.status == 0 ? 3 : (r.status == 404 ? 4 : 1);
+  }
+  if (g.json_out) {
+    std::cout << r.body << "\n";
+    return 0;
+  }
+  json j = json::parse(r.body, nullptr, false);
+  std::cout << (j.is_discarded() ? r.body + "\n" : render(j));
+  return 0;
+}
+
+std::string item_path(const std::string& pk, const std::string& rk) {
+  std::string path = "/items/" + partid::api::percent_encode(pk);
+  if (!rk.empty()) path += "/" + partid::api::percent_encode(rk);
+  return path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"partictl: command line for Parti's item store (partid)"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--url", g.url, "node API URL (default: $PARTICTL_URL, or the local cluster)");
+  app.add_option("--dir", g.dir, "local cluster directory")->capture_default_str();
+  app.add_flag("--json", g.json_out, "print the server's JSON answer");
+  int rc = 0;
+
+  std::string pk, rk, message;
+  size_t limit = 100;
+  bool replica = false;
+  auto* put = app.add_subcommand("put", "write one item");
+  put->add_option("partition_key", pk)->required();
+  put->add_option("message", message)->required();
+  put->add_option("--range-key,-r", rk, "range key");
+  put->callback([&] {
+    json body = {{"partition_key", pk}, {"message", message}};
+    if (!rk.empty()) body["range_key"] = rk;
+    rc = call(g, "POST", "/items", body.dump(), render_write);
+  });
+  auto* get = app.add_subcommand("get", "read an item, or a partition key's items");
+  get->add_option("partition_key", pk)->required();
+  get->add_option("range_key", rk);
+  get->add_option("--limit", limit, "most range keys to list")->capture_default_str();
+  get->add_flag("--replica", replica, "accept a replica's committed data");
+  get->callback([&] {
+    std::string target = item_path(pk, rk) + "?limit=" + std::to_string(limit);
+    if (replica) target += "&consistency=replica";
+    rc = call(g, "GET", target, {}, rk.empty() ? render_items : render_item);
+  });
+  auto* del = app.add_subcommand("delete", "delete an item, or every item of a partition key");
+  del->add_option("partition_key", pk)->required();
+  del->add_option("range_key", rk);
+  del->callback([&] { rc = call(g, "DELETE", item_path(pk, rk), {}, render_write); });
+  app.add_subcommand("list", "item counts per node")->callback([&] {
+    rc = call(g, "GET", "/items", {}, render_counts);
+  });
+  app.add_subcommand("topology", "nodes and partition leaders")->callback([&] {
+    rc = call(g, "GET", "/cluster/topology", {}, render_topology);
+  });
+  app.add_subcommand("status", "one node's state")->callback([&] {
+    rc = call(g, "GET", "/cluster/status", {}, render_status);
+  });
+
+  auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");
+  cluster->require_subcommand(1);
+  ClusterSpec spec;
+  auto* up = cluster->add_subcommand("up", "start nats-server and N partid nodes under --dir");
+  up->add_option("--nodes,-n", spec.nodes, "partid nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  up->add_option("--replication-factor", spec.replication_factor)
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 7u));
+  up->add_option("--partitions", spec.partitions)
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 65536u));
+  up->add_option("--sync", spec.sync, "fsync every commit")->capture_default_str();
+  up->callback([&] {
+    spec.dir = g.dir;
+    ClusterState s;
+    std::string error;
+    if (!cluster_up(spec, &s, &error)) {
+      std::cerr << "error: " << error << "\n";
+      rc = 1;
+      return;
+    }
+    if (g.json_out) {
+      json nodes = json::array();
+      for (const auto& n : s.nodes) nodes.push_back({{"id", n.id}, {"api", n.api_url}});
+      std::cout << json{{"nats", s.nats_url}, {"nodes", nodes}}.dump() << "\n";
+      return;
+    }
+    std::cout << "cluster up in " << g.dir << " (nats " << s.nats_url << ")\n";
+    for (const auto& n : s.nodes) std::cout << "  " << n.id << "  " << n.api_url << "\n";
+  });
+  cluster->add_subcommand("down", "stop the local cluster in --dir")->callback([&] {
+    std::string error;
+    if (!cluster_down(g.dir, &error)) {
+      std::cerr << "error: " << error << "\n";
+      rc = 1;
+      return;
+    }
+    std::cout << "cluster in " << g.dir << " stopped\n";
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}

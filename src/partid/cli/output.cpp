@@ -1,0 +1,84 @@
+#include "partid/cli/output.h"
+
+#include <fmt/format.h>
+
+namespace partid::cli {
+
+using nlohmann::json;
+
+std::string render_item(const json& j) {
+  return fmt::format("{}{} = {}  (partition {}, seq {})\n", j.value("partition_key", ""),
+                     j.value("range_key", "").empty() ? "" : "/" + j.value("range_key", ""),
+                     j.value("message", ""), j.value("partition", 0), j.value("sequence", 0));
+}
+
+std::string render_items(const json& j) {
+  std::string out = fmt::format("{} (partition {}): {} item(s)\n", j.value("partition_key", ""),
+                                j.value("partition", 0), j["items"].size());
+  for (const auto& it : j["items"]) {
+    out += fmt::format("  {:<24} {}  (seq {})\n",
+                       it.value("range_key", "").empty() ? "-" : it.value("range_key", ""),
+                       it.value("message", ""), it.value("sequence", 0));
+  }
+  return out;
+}
+
+std::string render_write(const json& j) {
+  if (j.contains("results")) {
+    return fmt::format("wrote {} item(s)\n", j["results"].size());
+  }
+  return fmt::format("{} {} (partition {}, seq {})\n",
+                     j.value("deleted", false) ? "deleted" : "wrote", j.value("partition_key", ""),
+                     j.value("partition", 0), j.value("sequence", 0));
+}
+
+std::string render_counts(const json& j) {
+  std::string out = fmt::format("{} item(s) in total\n", j.value("total", 0));
+  for (const auto& n : j["nodes"]) {
+    out += fmt::format("  {:<10} {:>8} item(s) in {} led partition(s)\n", n.value("node", ""),
+                       n.value("total", 0), n["partitions"].size());
+  }
+  for (const auto& u : j.value("unreachable", json::array())) {
+    out += fmt::format("  {:<10} unreachable\n", u.get<std::string>());
+  }
+  return out;
+}
+
+std::string render_topology(const json& j) {
+  std::string out =
+      fmt::format("assignment v{}: {} partitions, replication factor {}\n", j.value("version", 0),
+                  j.value("partitions", 0), j.value("replication_factor", 0));
+  out += fmt::format("  {:<10} {:<22} {:<22} {:<8} {:>6} {:>6}\n", "node", "api", "peer", "state",
+                     "leads", "holds");
+  for (const auto& n : j["nodes"]) {
+    out += fmt::format("  {:<10} {:<22} {:<22} {:<8} {:>6} {:>6}\n", n.value("id", ""),
+                       "http://" + n.value("api", ""), n.value("peer", ""), n.value("state", ""),
+                       n.value("leads", 0), n.value("holds", 0));
+  }
+  return out;
+}
+
+std::string render_status(const json& j) {
+  size_t leading = 0;
+  for (const auto& p : j["partitions"]) leading += p.value("role", "") == "leader" ? 1 : 0;
+  return fmt::format(
+      "{}: {}{} (assignment v{}), {} partition(s) held, {} led; {} commit(s), {} write(s), {} "
+      "queued; locked {}\n",
+      j.value("node", ""), j.value("state", ""),
+      j.value("is_leader", false) ? ", cluster leader" : "", j.value("assignment_version", 0),
+      j["partitions"].size(), leading, j["pipeline"].value("commits", 0),
+      j["pipeline"].value("committed_writes", 0), j["pipeline"].value("queued", 0),
+      j["locked_partitions"].dump());
+}
+
+std::string render_error(int status, const std::string& body, const std::string& transport_error) {
+  if (status == 0) return "error: " + transport_error + "\n";
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    return fmt::format("error: {} {}: {}\n", status, j["error"].value("code", ""),
+                       j["error"].value("message", ""));
+  }
+  return fmt::format("error: HTTP {}: {}\n", status, body);
+}
+
+}  // namespace partid::cli

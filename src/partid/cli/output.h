@@ -1,0 +1,19 @@
+// cli: how partictl prints answers — the JSON as received with --json, or a
+// short human rendering per command; errors always as "error: code: message".
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace partid::cli {
+
+std::string render_item(const nlohmann::json& j);
+std::string render_items(const nlohmann::json& j);
+std::string render_write(const nlohmann::json& j);
+std::string render_counts(const nlohmann::json& j);
+std::string render_topology(const nlohmann::json& j);
+std::string render_status(const nlohmann::json& j);
+// The error object of a failed response (or the transport error).
+std::string render_error(int status, const std::string& body, const std::string& transport_error);
+
+}  // namespace partid::cli
