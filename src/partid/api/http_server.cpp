@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -34,6 +36,22 @@ ApiResponse parse_failure(const boost::system::error_code& ec) {
   }
   return ApiResponse::error(
       WebError::bad_request("bad_http", "malformed HTTP request: " + ec.message()));
+}
+
+// After refusing a request mid-stream (a body over the limit), the client may
+// still be sending it; closing at once would reset the connection and the
+// client would never read our answer. So: stop sending, then read and discard
+// for a bounded time and amount (nginx calls this a lingering close).
+asio::awaitable<void> linger(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(2));
+  std::array<char, 64 * 1024> sink;
+  size_t drained = 0;
+  while (!ec && drained < (64u << 20)) {
+    drained += co_await stream.async_read_some(asio::buffer(sink),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 }  // namespace
@@ -92,6 +110,7 @@ asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
       auto res = to_http(parse_failure(ec), 11, false);
       stream.expires_after(std::chrono::seconds(5));
       co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      co_await linger(stream);
       break;
     }
     auto& req = parser.get();

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+
+#include "partid/cli/process.h"
+#include "support/partid_cluster.h"
+#include "support/wait.h"
+
+namespace parti::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+// Two nodes, so bad input is also checked on requests that would be forwarded.
+class PartidBadInputTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    nats = new NatsServer();
+    cluster = new PartidCluster(*nats);
+    cluster->start();
+    cluster->start();
+    ASSERT_TRUE(cluster->wait_converged(2, 20s));
+  }
+  static void TearDownTestSuite() {
+    delete cluster;
+    delete nats;
+  }
+  static int64_t total() { return cluster->get_json(0, "/items")["total"].get<int64_t>(); }
+  // Sends raw bytes to a port and returns what came back before the close.
+  static std::string raw(const std::string& address, const std::string& bytes) {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    const auto colon = address.rfind(':');
+    s.connect({asio::ip::make_address(address.substr(0, colon)),
+               static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))});
+    asio::write(s, asio::buffer(bytes));
+    std::string out;
+    boost::system::error_code ec;
+    char buf[4096];
+    while (!ec) {
+      const size_t n = s.read_some(asio::buffer(buf), ec);
+      out.append(buf, n);
+    }
+    return out;  // ec is eof or reset: the server closed the connection
+  }
+  static NatsServer* nats;
+  static PartidCluster* cluster;
+};
+NatsServer* PartidBadInputTest::nats = nullptr;
+PartidCluster* PartidBadInputTest::cluster = nullptr;
+
+struct BadRequest {
+  const char* name;
+  std::string method, target, body;
+  int status;
+  const char* code;
+};
+
+TEST_F(PartidBadInputTest, EveryBadRequestGetsTheDocumentedErrorAndWritesNothing) {
+  const std::string big_key(2000, 'k');
+  const std::string huge_body(2u << 20, 'x');
+  const std::vector<BadRequest> cases = {
+      {"malformed json", "POST", "/items", "{\"partition_key\": ", 400, "malformed_json"},
+      {"not an object", "POST", "/items", "[1,2]", 400, "bad_item"},
+      {"empty body", "POST", "/items", "", 400, "empty_body"},
+      {"missing message", "POST", "/items", R"({"partition_key":"a"})", 400, "missing_field"},
+      {"missing key", "POST", "/items", R"({"message":"m"})", 400, "missing_field"},
+      {"wrong type", "POST", "/items", R"({"partition_key":"a","message":5})", 400, "wrong_type"},
+      {"null key", "POST", "/items", R"({"partition_key":null,"message":"m"})", 400, "wrong_type"},
+      {"unknown field", "POST", "/items", R"({"partition_key":"a","message":"m","x":"y"})", 400,
+       "unknown_field"},
+      {"empty key", "POST", "/items", R"({"partition_key":"","message":"m"})", 400, "empty_key"},
+      {"oversized key", "POST", "/items", json{{"partition_key", big_key}, {"message", "m"}}.dump(),
+       413, "too_large"},
+      {"oversized body", "POST", "/items", huge_body, 413, "too_large"},
+      {"non-utf8 in json", "POST", "/items", "{\"partition_key\":\"\xff\xfe\",\"message\":\"m\"}",
+       400, "malformed_json"},
+      {"non-utf8 in path", "GET", "/items/%FF%FE", "", 400, "invalid_utf8"},
+      {"bad escape in path", "GET", "/items/%G1", "", 400, "bad_path"},
+      {"oversized key in path", "GET", "/items/" + big_key, "", 413, "too_large"},
+      {"bad limit", "GET", "/items/a?limit=abc", "", 400, "bad_limit"},
+      {"zero limit", "GET", "/items/a?limit=0", "", 400, "bad_limit"},
+      {"bad consistency", "GET", "/items/a?consistency=maybe", "", 400, "bad_consistency"},
+      {"batch with one bad item", "POST", "/items/batch",
+       R"({"items":[{"partition_key":"ok","message":"m"},{"partition_key":"","message":"m"}]})",
+       400, "empty_key"},
+      {"batch not a list", "POST", "/items/batch", R"({"items":{}})", 400, "bad_batch"},
+      {"empty batch", "POST", "/items/batch", R"({"items":[]})", 400, "empty_batch"},
+      {"unknown route", "GET", "/nope", "", 404, "not_found"},
+      {"too deep a path", "GET", "/items/a/b/c", "", 404, "not_found"},
+      {"wrong method", "PUT", "/items", "", 405, "method_not_allowed"},
+      {"unknown method", "BREW", "/items/a", "", 405, "method_not_allowed"},
+      {"write to a read-only route", "POST", "/cluster/topology", "{}", 405, "method_not_allowed"},
+  };
+  const int64_t before = total();
+  for (const auto& c : cases) {
+    for (size_t via = 0; via < 2; ++via) {
+      auto r = cluster->http(via, c.method, c.target, c.body);
+      EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body << r.error;
+      json j = json::parse(r.body, nullptr, false);
+      ASSERT_TRUE(j.is_object() && j.contains("error")) << c.name << ": " << r.body;
+      EXPECT_EQ(j["error"]["code"], c.code) << c.name;
+      EXPECT_TRUE(j["error"]["message"].is_string()) << c.name;
+    }
+  }
+  EXPECT_EQ(total(), before);
+  EXPECT_EQ(cluster->http(0, "GET", "/items/ok").body.find("\"message\""), std::string::npos);
+}
+
+TEST_F(PartidBadInputTest, GarbageOnTheApiPortGetsA400AndTheNodeKeepsServing) {
+  const std::string api = cluster->node(0).api.substr(7);
+  const std::string answer = raw(api, "\x16\x03\x01\x02\x00garbage that is not HTTP\r\n\r\n");
+  EXPECT_NE(answer.find("400"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("bad_http"), std::string::npos) << answer;
+  EXPECT_NE(raw(api, "GET / HTTP/1.1\r\nContent-Length: nope\r\n\r\n").find("400"),
+            std::string::npos);
+  EXPECT_EQ(cluster->http(0, "GET", "/health").status, 200);
+}
+
+TEST_F(PartidBadInputTest, GarbageOnThePeerPortClosesThatConnectionOnly) {
+  const std::string peer = cluster->node(1).peer;
+  EXPECT_EQ(raw(peer, "GET / HTTP/1.1\r\n\r\n"), "");                        // absurd length prefix
+  EXPECT_EQ(raw(peer, std::string("\x00\x00\x00\x03\xff\xff\xff", 7)), "");  // not protobuf
+  // Node 1 still answers forwarded requests from node 0.
+  for (int k = 0; k < 10; ++k) {
+    EXPECT_EQ(
+        cluster
+            ->http(0, "POST", "/items",
+                   json{{"partition_key", "after-garbage-" + std::to_string(k)}, {"message", "m"}}
+                       .dump())
+            .status,
+        200);
+  }
+  EXPECT_EQ(cluster->http(1, "GET", "/health").status, 200);
+}
+
+TEST_F(PartidBadInputTest, ADeadNatsMakesNodesDegradedNotDead) {
+  // Last in this suite: it stops the shared nats-server.
+  ASSERT_EQ(cluster->http(0, "POST", "/items", R"({"partition_key":"pre","message":"m"})").status,
+            200);
+  nats->stop();
+  ASSERT_TRUE(wait_until([&] { return cluster->http(0, "GET", "/health").status == 503; }, 20s));
+  auto health = json::parse(cluster->http(0, "GET", "/health").body);
+  EXPECT_EQ(health["status"], "unavailable");
+  // The last assignment is kept: data already here is still served.
+  EXPECT_EQ(cluster->http(0, "GET", "/items/pre").status, 200);
+  nats->start();
+  EXPECT_TRUE(wait_until([&] { return cluster->http(0, "GET", "/health").status == 200; }, 30s));
+}
+
+}  // namespace
+}  // namespace parti::testing

@@ -1,0 +1,184 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "partid/routing/topology.h"
+#include "support/partid_cluster.h"
+#include "support/wait.h"
+
+namespace parti::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+json item(const std::string& pk, const std::string& rk, const std::string& msg) {
+  json j = {{"partition_key", pk}, {"message", msg}};
+  if (!rk.empty()) j["range_key"] = rk;
+  return j;
+}
+
+class PartidTest : public ::testing::Test {
+ protected:
+  void start_nodes(size_t n, PartidOptions options = {}) {
+    for (size_t i = 0; i < n; ++i) cluster.start(options);
+    ASSERT_TRUE(cluster.wait_converged(n, 20s));
+  }
+  int put(size_t via, const std::string& pk, const std::string& rk, const std::string& msg) {
+    return cluster.http(via, "POST", "/items", item(pk, rk, msg).dump()).status;
+  }
+  // The node index that leads the partition of `pk`, per node 0's topology.
+  size_t leader_of(const std::string& pk) {
+    auto t = cluster.get_json(0, "/cluster/topology");
+    const uint32_t p = partid::routing::partition_of(pk, t["partitions"]);
+    const std::string id = t["assignment"][p]["replicas"][0];
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      if (cluster.node(i).id == id) return i;
+    }
+    return SIZE_MAX;
+  }
+  NatsServer nats;
+  PartidCluster cluster{nats};
+};
+
+TEST_F(PartidTest, WriteThroughOneNodeReadThroughEveryOther) {
+  start_nodes(3);
+  for (int k = 0; k < 30; ++k) {
+    ASSERT_EQ(put(0, "key-" + std::to_string(k), "", "value-" + std::to_string(k)), 200) << k;
+  }
+  for (size_t via = 0; via < 3; ++via) {
+    for (int k = 0; k < 30; ++k) {
+      auto r = cluster.get_json(via, "/items/key-" + std::to_string(k) + "?limit=5");
+      ASSERT_TRUE(r.is_object()) << via << " " << k;
+      ASSERT_EQ(r["items"].size(), 1u) << r.dump();
+      EXPECT_EQ(r["items"][0]["message"], "value-" + std::to_string(k));
+    }
+  }
+  auto counts = cluster.get_json(2, "/items");
+  EXPECT_EQ(counts["total"], 30) << counts.dump();
+  EXPECT_TRUE(counts["unreachable"].empty());
+}
+
+TEST_F(PartidTest, RequestsToANonLeaderAreForwardedToTheLeader) {
+  start_nodes(3);
+  // A key led by node 1, written and read through node 0.
+  std::string key;
+  for (int k = 0; key.empty(); ++k) {
+    if (leader_of("fwd-" + std::to_string(k)) == 1) key = "fwd-" + std::to_string(k);
+  }
+  const double before = cluster.metric(0, "partid_forwarded_requests_total");
+  ASSERT_EQ(put(0, key, "r", "through node 0"), 200);
+  auto r = cluster.get_json(0, "/items/" + key + "/r");
+  EXPECT_EQ(r["message"], "through node 0");
+  EXPECT_EQ(cluster.metric(0, "partid_forwarded_requests_total"), before + 2);
+  // The leader holds it in its own log; the forwarding node does not.
+  const uint32_t p = r["partition"];
+  auto leader_status = cluster.get_json(1, "/cluster/status");
+  bool found = false;
+  for (const auto& s : leader_status["partitions"]) {
+    if (s["partition"] == p) {
+      found = true;
+      EXPECT_EQ(s["role"], "leader");
+      EXPECT_GE(s["last_sequence"].get<uint64_t>(), 1u);
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(cluster.get_json(0, "/items?scope=node")["partitions"].count(std::to_string(p)), 0u);
+}
+
+TEST_F(PartidTest, BatchWritesSpreadOverManyPartitions) {
+  start_nodes(3);
+  json batch = {{"items", json::array()}};
+  for (int k = 0; k < 300; ++k) batch["items"].push_back(item("b-" + std::to_string(k), "", "x"));
+  auto r = cluster.http(1, "POST", "/items/batch", batch.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto results = json::parse(r.body)["results"];
+  ASSERT_EQ(results.size(), 300u);
+  std::set<uint32_t> partitions;
+  for (const auto& res : results) {
+    ASSERT_TRUE(res.contains("sequence")) << res.dump();
+    partitions.insert(res["partition"].get<uint32_t>());
+  }
+  EXPECT_EQ(partitions.size(), 32u);  // 300 keys cover all 32 partitions
+  EXPECT_EQ(cluster.get_json(0, "/items")["total"], 300);
+  for (int k = 0; k < 300; k += 37) {
+    EXPECT_EQ(cluster.get_json(2, "/items/b-" + std::to_string(k))["items"].size(), 1u);
+  }
+}
+
+TEST_F(PartidTest, RangeKeysComeNewestFirstAndLimitsApply) {
+  start_nodes(2);
+  for (const char* rk : {"2026-01-03", "2026-01-01", "2026-01-04", "2026-01-02"}) {
+    ASSERT_EQ(put(0, "timeline", rk, std::string("at ") + rk), 200);
+  }
+  auto all = cluster.get_json(1, "/items/timeline");
+  ASSERT_EQ(all["items"].size(), 4u);
+  EXPECT_EQ(all["items"][0]["range_key"], "2026-01-04");
+  EXPECT_EQ(all["items"][3]["range_key"], "2026-01-01");
+  auto two = cluster.get_json(1, "/items/timeline?limit=2");
+  ASSERT_EQ(two["items"].size(), 2u);
+  EXPECT_EQ(two["items"][1]["range_key"], "2026-01-03");
+  EXPECT_EQ(cluster.get_json(0, "/items/timeline/2026-01-02")["message"], "at 2026-01-02");
+}
+
+TEST_F(PartidTest, DeleteThenReadFindsNothing) {
+  start_nodes(2);
+  ASSERT_EQ(put(0, "d", "1", "one"), 200);
+  ASSERT_EQ(put(0, "d", "2", "two"), 200);
+  ASSERT_EQ(put(0, "e", "", "kept"), 200);
+  EXPECT_EQ(cluster.http(1, "DELETE", "/items/d/1").status, 200);
+  EXPECT_EQ(cluster.http(0, "GET", "/items/d/1").status, 404);
+  EXPECT_EQ(cluster.get_json(0, "/items/d")["items"].size(), 1u);
+  EXPECT_EQ(cluster.http(1, "DELETE", "/items/d").status, 200);
+  EXPECT_EQ(cluster.get_json(1, "/items/d")["items"].size(), 0u);
+  EXPECT_EQ(cluster.get_json(0, "/items")["total"], 1);  // only "e" is left
+  ASSERT_EQ(put(1, "d", "1", "again"), 200);             // a new write after a delete lands
+  EXPECT_EQ(cluster.get_json(0, "/items/d/1")["message"], "again");
+}
+
+TEST_F(PartidTest, ARestartedNodeKeepsItsIdAndItsItems) {
+  start_nodes(1);
+  const std::string id = cluster.node(0).id;
+  for (int k = 0; k < 20; ++k) ASSERT_EQ(put(0, "p-" + std::to_string(k), "", "v"), 200);
+  cluster.restart(0);
+  ASSERT_TRUE(cluster.wait_converged(1, 20s));
+  EXPECT_EQ(cluster.node(0).id, id);
+  EXPECT_EQ(cluster.get_json(0, "/items")["total"], 20);
+  for (int k = 0; k < 20; ++k) {
+    EXPECT_EQ(cluster.get_json(0, "/items/p-" + std::to_string(k))["items"].size(), 1u);
+  }
+  // Sequences continue where they were: nothing is reused after a restart.
+  auto r = cluster.http(0, "POST", "/items", item("p-0", "", "after").dump());
+  ASSERT_EQ(r.status, 200);
+  EXPECT_GT(json::parse(r.body)["sequence"].get<uint64_t>(), 1u);
+}
+
+TEST_F(PartidTest, AnEphemeralNodeStartsEmptyAndLeavesNothing) {
+  PartidOptions ephemeral;
+  ephemeral.ephemeral = true;
+  start_nodes(1, ephemeral);
+  ASSERT_EQ(put(0, "gone", "", "soon"), 200);
+  const std::string dir = cluster.node(0).data_dir;
+  cluster.restart(0);
+  ASSERT_TRUE(cluster.wait_converged(1, 20s));
+  EXPECT_EQ(cluster.http(0, "GET", "/items/gone").status, 200);
+  EXPECT_EQ(cluster.get_json(0, "/items/gone")["items"].size(), 0u);
+  cluster.stop(0);
+  size_t left = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++left;
+  EXPECT_EQ(left, 0u) << dir;
+}
+
+TEST_F(PartidTest, ANodeWithOtherClusterSettingsRefusesToStart) {
+  start_nodes(1);
+  PartidOptions other;
+  other.partitions = 64;
+  std::string log;
+  EXPECT_EQ(cluster.start_expecting_failure(other, &log), 1);
+  EXPECT_NE(log.find("partitions"), std::string::npos) << log;
+  EXPECT_EQ(put(0, "still", "", "serving"), 200);
+}
+
+}  // namespace
+}  // namespace parti::testing

@@ -1,0 +1,161 @@
+#include "support/partid_cluster.h"
+
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "partid/cli/process.h"
+#include "support/wait.h"
+
+namespace parti::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+PartidCluster::~PartidCluster() {
+  for (auto& n : nodes_) {
+    if (n.pid > 0) partid::cli::stop_process(n.pid, 5000ms);
+  }
+}
+
+std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
+  const std::string ready = n.data_dir + ".ready";
+  std::vector<std::string> argv = {PARTID_BINARY,
+                                   "--nats-url",
+                                   nats_.url(),
+                                   "--cluster",
+                                   "test",
+                                   "--data-dir",
+                                   n.data_dir,
+                                   "--api-listen",
+                                   "127.0.0.1:0",
+                                   "--peer-listen",
+                                   "127.0.0.1:0",
+                                   "--partitions",
+                                   std::to_string(n.options.partitions),
+                                   "--replication-factor",
+                                   std::to_string(n.options.replication_factor),
+                                   "--fast-timings",
+                                   "true",
+                                   "--sync",
+                                   "false",
+                                   "--ephemeral",
+                                   n.options.ephemeral ? "true" : "false",
+                                   "--ready-file",
+                                   ready};
+  argv.insert(argv.end(), n.options.extra_args.begin(), n.options.extra_args.end());
+  return argv;
+}
+
+void PartidCluster::launch(Node& n) {
+  const std::string ready = n.data_dir + ".ready";
+  fs::remove(ready);
+  std::string error;
+  n.pid = partid::cli::spawn_detached(argv_for(n), n.log, &error);
+  if (n.pid < 0) throw std::runtime_error(error);
+  json j;
+  const bool ok = wait_until(
+      [&] {
+        if (!partid::cli::process_alive(n.pid)) return true;  // give up at once
+        j = json::parse(read_file(ready), nullptr, false);
+        return j.is_object() && j.contains("api");
+      },
+      30s);
+  if (!ok || !j.is_object() || !j.contains("api")) {
+    throw std::runtime_error("partid did not become ready:\n" + read_file(n.log));
+  }
+  n.id = j["node"];
+  n.api = "http://" + j["api"].get<std::string>();
+  n.peer = j["peer"];
+}
+
+size_t PartidCluster::start(const PartidOptions& options) {
+  Node n;
+  n.data_dir = dir_.sub("node-" + std::to_string(nodes_.size()));
+  n.log = n.data_dir + ".log";
+  n.options = options;
+  nodes_.push_back(n);
+  launch(nodes_.back());
+  return nodes_.size() - 1;
+}
+
+int PartidCluster::start_expecting_failure(const PartidOptions& options, std::string* log) {
+  Node n;
+  n.data_dir = dir_.sub("failing-" + std::to_string(nodes_.size()));
+  n.log = n.data_dir + ".log";
+  n.options = options;
+  std::string error;
+  const pid_t pid = partid::cli::spawn_detached(argv_for(n), n.log, &error);
+  if (pid < 0) throw std::runtime_error(error);
+  int status = 0;
+  const bool exited = wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 30s);
+  if (!exited) partid::cli::stop_process(pid, 5000ms);
+  *log = read_file(n.log);
+  return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void PartidCluster::restart(size_t i) {
+  Node& n = nodes_.at(i);
+  if (n.pid > 0) partid::cli::stop_process(n.pid, 10000ms);
+  launch(n);
+}
+
+void PartidCluster::stop(size_t i) {
+  partid::cli::stop_process(nodes_.at(i).pid, 10000ms);
+  nodes_.at(i).pid = -1;
+}
+
+void PartidCluster::kill(size_t i) {
+  ::kill(nodes_.at(i).pid, SIGKILL);
+  partid::cli::stop_process(nodes_.at(i).pid, 5000ms);  // reaps it
+  nodes_.at(i).pid = -1;
+}
+
+partid::cli::HttpResult PartidCluster::http(size_t i, const std::string& method,
+                                            const std::string& target, const std::string& body) {
+  return partid::cli::http_request(nodes_.at(i).api, method, target, body);
+}
+
+json PartidCluster::get_json(size_t i, const std::string& target) {
+  auto r = http(i, "GET", target);
+  return json::parse(r.body, nullptr, false);
+}
+
+bool PartidCluster::wait_converged(size_t n, std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          if (nodes_[i].pid <= 0) continue;
+          auto t = get_json(i, "/cluster/topology");
+          if (!t.is_object() || !t.contains("nodes")) return false;
+          size_t holding = 0;
+          for (const auto& x : t["nodes"]) holding += x.value("holds", 0) > 0 ? 1 : 0;
+          if (holding != n || t["nodes"].size() != n) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
+double PartidCluster::metric(size_t i, const std::string& sample) {
+  auto r = http(i, "GET", "/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
+  }
+  return 0;
+}
+
+}  // namespace parti::testing

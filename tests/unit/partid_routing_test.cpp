@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include "partid/routing/decide_routing.h"
+#include "partid/routing/topology.h"
+
+namespace partid::routing {
+namespace {
+
+parti::Assignment assignment(uint64_t version, std::vector<std::vector<uint32_t>> replicas) {
+  parti::Assignment a;
+  a.version = version;
+  a.replication_factor = static_cast<uint32_t>(replicas.front().size());
+  a.workers = {"node-0", "node-1", "node-2"};
+  for (size_t p = 0; p < replicas.size(); ++p) a.partitions.push_back({std::to_string(p), 1});
+  a.replicas = std::move(replicas);
+  return a;
+}
+
+std::vector<parti::NodeRecord> members() {
+  std::vector<parti::NodeRecord> out;
+  for (int i = 0; i < 3; ++i) {
+    parti::NodeRecord r;
+    r.id = "node-" + std::to_string(i);
+    r.peer_address = "127.0.0.1:900" + std::to_string(i);
+    out.push_back(r);
+  }
+  return out;
+}
+
+class RoutingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    topo = *build_topology(assignment(7, {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}}), members(), 3, nullptr,
+                           &error);
+  }
+  RouteDecision decide(uint32_t p, Access access, const std::string& self, bool locked = false) {
+    RoutingInput in;
+    in.partition = p;
+    in.access = access;
+    in.self = &self;
+    in.topology = &topo;
+    in.locally_locked = locked;
+    in.hop = &hop;
+    return decide_routing(in);
+  }
+  Topology topo;
+  api::Hop hop;
+};
+
+TEST_F(RoutingTest, WritesRunOnTheLeaderAndAreForwardedElsewhere) {
+  EXPECT_EQ(decide(0, Access::Write, "node-0").kind, RouteDecision::Kind::Local);
+  auto d = decide(0, Access::Write, "node-1");
+  EXPECT_EQ(d.kind, RouteDecision::Kind::Forward);
+  EXPECT_EQ(d.node, "node-0");
+  EXPECT_EQ(d.peer_address, "127.0.0.1:9000");
+  EXPECT_EQ(decide(1, Access::Read, "node-0").node, "node-1");
+}
+
+TEST_F(RoutingTest, ReplicaReadsAreServedByAnyReplica) {
+  EXPECT_EQ(decide(0, Access::ReplicaRead, "node-2").kind, RouteDecision::Kind::Local);
+  EXPECT_EQ(decide(0, Access::Read, "node-2").kind, RouteDecision::Kind::Forward);
+}
+
+TEST_F(RoutingTest, ALockedPartitionRefusesWritesButServesReads) {
+  auto w = decide(0, Access::Write, "node-0", true);
+  EXPECT_EQ(w.kind, RouteDecision::Kind::Fail);
+  EXPECT_EQ(w.error.code, "partition_locked");
+  EXPECT_EQ(w.error.status, 503);
+  EXPECT_EQ(decide(0, Access::Read, "node-0", true).kind, RouteDecision::Kind::Local);
+}
+
+TEST_F(RoutingTest, ForwardingNeverRevisitsANodeAndStopsAtTheHopLimit) {
+  hop.tried = {"node-0"};
+  auto loop = decide(0, Access::Write, "node-1");
+  EXPECT_EQ(loop.kind, RouteDecision::Kind::Fail);
+  EXPECT_EQ(loop.error.code, "routing_loop");
+  hop.tried.clear();
+  hop.hops = 3;
+  EXPECT_EQ(decide(0, Access::Write, "node-1").error.code, "hop_limit");
+}
+
+TEST_F(RoutingTest, NoAssignmentOrNoAddressIsUnavailable) {
+  Topology empty;
+  const std::string self = "node-0";
+  RoutingInput in;
+  in.self = &self;
+  in.topology = &empty;
+  in.hop = &hop;
+  EXPECT_EQ(decide_routing(in).error.code, "no_assignment");
+  topo.nodes.erase("node-0");
+  EXPECT_EQ(decide(0, Access::Write, "node-1").error.code, "leader_unreachable");
+}
+
+TEST(TopologyTest, LeaderEpochsCarryOverWhileTheLeaderStays) {
+  std::string error;
+  auto v1 = build_topology(assignment(1, {{0}, {1}, {2}}), members(), 3, nullptr, &error);
+  ASSERT_TRUE(v1);
+  auto v2 = build_topology(assignment(2, {{0}, {2}, {2}}), members(), 3, &*v1, &error);
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->leader_epoch, (std::vector<uint64_t>{1, 2, 1}));
+  EXPECT_FALSE(build_topology(assignment(3, {{0}, {1}}), members(), 3, nullptr, &error));
+  EXPECT_NE(error.find("lacks partition 2"), std::string::npos) << error;
+}
+
+TEST(TopologyTest, PartitionOfIsStableAndInRange) {
+  EXPECT_EQ(partition_of("user-1", 256), partition_of("user-1", 256));
+  for (int k = 0; k < 1000; ++k) EXPECT_LT(partition_of("k" + std::to_string(k), 7), 7u);
+}
+
+}  // namespace
+}  // namespace partid::routing
