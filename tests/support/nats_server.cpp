@@ -1,11 +1,8 @@
 #include "support/nats_server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "partid/cli/process.h"
 #include "support/wait.h"
 
 extern char** environ;
@@ -23,35 +21,10 @@ extern char** environ;
 namespace parti::testing {
 
 int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  const int port = partid::cli::free_tcp_port();
+  if (port < 0) throw std::runtime_error("no free port");
+  return port;
 }
-
-namespace {
-
-bool accepts_connections(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
 
 NatsServer::NatsServer() {
   char tmpl[] = "/tmp/parti-nats-XXXXXX";
@@ -83,7 +56,7 @@ void NatsServer::start() {
   int rc = posix_spawnp(&pid_, "nats-server", &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot spawn nats-server (is it installed?)");
-  if (!wait_until([&] { return accepts_connections(port_); }, std::chrono::seconds(10))) {
+  if (!wait_until([&] { return partid::cli::tcp_port_open(port_); }, std::chrono::seconds(10))) {
     stop();
     throw std::runtime_error("nats-server did not start on port " + port);
   }

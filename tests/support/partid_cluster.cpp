@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
 #include "partid/cli/process.h"
 #include "support/wait.h"
 
@@ -23,9 +25,28 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+namespace {
+
+// A sanitizer report in a partid process fails the test that ran it: the
+// report lands in the process log, which no assertion would otherwise read.
+void check_sanitizer_report(const std::string& log_path) {
+  const std::string log = read_file(log_path);
+  for (const char* marker : {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                             "ERROR: LeakSanitizer", "runtime error:"}) {
+    const size_t at = log.find(marker);
+    if (at != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report in " << log_path << ":\n" << log.substr(at, 4000);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 PartidCluster::~PartidCluster() {
   for (auto& n : nodes_) {
     if (n.pid > 0) partid::cli::stop_process(n.pid, 5000ms);
+    check_sanitizer_report(n.log);
   }
 }
 

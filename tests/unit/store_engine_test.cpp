@@ -156,3 +156,33 @@ TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
 
 }  // namespace
 }  // namespace partid::storage
+
+namespace partid::storage {
+namespace {
+
+TEST(StoreEngineCacheTest, MemoryOnlyReadsAnswerFromTheMemtableAndNeverMisreport) {
+  parti::testing::TempDir dir;
+  std::string error;
+  auto engine = StoreEngine::open(dir.sub("db"), {.sync = false}, &error);
+  ASSERT_TRUE(engine) << error;
+  WriteOp op;
+  op.partition = 1;
+  op.partition_key = "k";
+  op.range_key = "r";
+  op.message = "v";
+  op.version = {1, 1, 1};
+  ASSERT_TRUE(engine->commit({op}).ok);
+  auto hit = engine->get_cached(1, "k", "r");
+  ASSERT_TRUE(hit);  // in the memtable: answered without I/O
+  ASSERT_TRUE(*hit);
+  EXPECT_EQ((*hit)->message, "v");
+  auto absent = engine->get_cached(1, "k", "other");
+  ASSERT_TRUE(absent);  // a definite "not there" is also an answer
+  EXPECT_FALSE(*absent);
+  auto many = engine->get_many_cached(1, "k", 10);
+  ASSERT_TRUE(many);
+  EXPECT_EQ(many->size(), 1u);
+}
+
+}  // namespace
+}  // namespace partid::storage

@@ -180,14 +180,26 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &route.partition_key;
   const std::string* rk = &route.range_key;
+  // Served from memory on the loop when RocksDB can (no I/O, no thread hop);
+  // only a read that needs the disk goes to the disk pool.
   if (route.kind == Route::Kind::GetItem) {
-    auto item = co_await parti::run_blocking(
-        *deps_.disk, [store, p, pk, rk] { return store->get(p, *pk, *rk); });
+    std::optional<storage::Item> item;
+    if (auto cached = store->get_cached(p, *pk, *rk)) {
+      item = std::move(*cached);
+    } else {
+      item = co_await parti::run_blocking(*deps_.disk,
+                                          [store, p, pk, rk] { return store->get(p, *pk, *rk); });
+    }
     if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
     co_return ApiResponse::json(200, dump(item_json(*item, p)));
   }
-  auto items = co_await parti::run_blocking(
-      *deps_.disk, [store, p, pk, limit] { return store->get_many(p, *pk, limit); });
+  std::vector<storage::Item> items;
+  if (auto cached = store->get_many_cached(p, *pk, limit)) {
+    items = std::move(*cached);
+  } else {
+    items = co_await parti::run_blocking(
+        *deps_.disk, [store, p, pk, limit] { return store->get_many(p, *pk, limit); });
+  }
   json list = json::array();
   for (const auto& item : items) {
     list.push_back({{"range_key", item.range_key},

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <vector>
+
 namespace partid::peer {
 
 Channel::Channel(asio::ip::tcp::socket socket, ChannelLimits limits, std::string label)
@@ -14,25 +17,35 @@ void Channel::start(Handlers handlers) {
 
 asio::awaitable<void> Channel::read_loop() {
   auto self = shared_from_this();
-  unsigned char header[kFrameHeaderBytes];
-  std::string body;
+  // Reads as much as the socket has and decodes every whole frame in it: one
+  // syscall for many frames under load, instead of two per frame.
+  std::string in;
+  size_t start = 0;  // first unconsumed byte of `in`
+  std::array<char, 64 * 1024> chunk;
   std::string why;
   try {
-    while (open_) {
-      co_await asio::async_read(socket_, asio::buffer(header), asio::use_awaitable);
-      const uint32_t length = decode_length(header);
-      if (length > limits_.max_frame_bytes) {
-        why = "frame of " + std::to_string(length) + " bytes exceeds the limit";
-        break;
+    while (open_ && why.empty()) {
+      const size_t n = co_await socket_.async_read_some(asio::buffer(chunk), asio::use_awaitable);
+      in.append(chunk.data(), n);
+      while (open_ && in.size() - start >= kFrameHeaderBytes) {
+        const auto* header = reinterpret_cast<const unsigned char*>(in.data() + start);
+        const uint32_t length = decode_length(header);
+        if (length > limits_.max_frame_bytes) {
+          why = "frame of " + std::to_string(length) + " bytes exceeds the limit";
+          break;
+        }
+        if (in.size() - start < kFrameHeaderBytes + length) break;  // need more bytes
+        auto envelope =
+            decode_envelope(std::string_view(in).substr(start + kFrameHeaderBytes, length));
+        start += kFrameHeaderBytes + length;
+        if (!envelope) {
+          why = "frame is not a peer message";
+          break;
+        }
+        if (handlers_.on_message) handlers_.on_message(std::move(*envelope));
       }
-      body.resize(length);
-      co_await asio::async_read(socket_, asio::buffer(body), asio::use_awaitable);
-      auto envelope = decode_envelope(body);
-      if (!envelope) {
-        why = "frame is not a peer message";
-        break;
-      }
-      if (handlers_.on_message) handlers_.on_message(std::move(*envelope));
+      in.erase(0, start);
+      start = 0;
     }
   } catch (const boost::system::system_error& e) {
     why = e.code() == asio::error::eof ? "closed by peer" : e.code().message();
@@ -59,14 +72,19 @@ void Channel::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_.front()),
-                    [self = shared_from_this()](boost::system::error_code ec, size_t) {
+  // Everything queued goes out in one gathered write.
+  auto buffers = std::make_shared<std::vector<asio::const_buffer>>();
+  for (const auto& frame : out_) buffers->push_back(asio::buffer(frame));
+  asio::async_write(socket_, *buffers,
+                    [self = shared_from_this(), buffers](boost::system::error_code ec, size_t) {
                       if (ec) {
                         self->close("write failed: " + ec.message());
                         return;
                       }
-                      self->queued_bytes_ -= self->out_.front().size();
-                      self->out_.pop_front();
+                      for (size_t i = 0; i < buffers->size(); ++i) {
+                        self->queued_bytes_ -= self->out_.front().size();
+                        self->out_.pop_front();
+                      }
                       self->write_next();
                     });
 }

@@ -85,6 +85,16 @@ StoreStatus StoreEngine::write(Batch& batch) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   auto s = db_->Write(wo, &batch.writes);
+  std::lock_guard lock(meta_mu_);
+  for (const auto& [p, meta] : batch.metas) {
+    // Cache only what is on disk: a failed write leaves the entries to be
+    // re-read (they may be stale now).
+    if (s.ok()) {
+      meta_cache_[p] = meta;
+    } else {
+      meta_cache_.erase(p);
+    }
+  }
   return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
 }
 

@@ -72,24 +72,32 @@ std::optional<Item> StoreEngine::read_item(const std::string& key, bool keep_tom
   return item;
 }
 
-std::optional<Item> StoreEngine::get(uint32_t partition, std::string_view partition_key,
-                                     std::string_view range_key) const {
-  auto item = read_item(item_key(partition, partition_key, range_key), false);
-  if (item) {
-    item->partition_key = partition_key;
-    item->range_key = range_key;
-  }
+std::optional<Item> StoreEngine::lookup(uint32_t partition, std::string_view partition_key,
+                                        std::string_view range_key, bool in_memory_only,
+                                        bool* would_block) const {
+  rocksdb::ReadOptions ro;
+  if (in_memory_only) ro.read_tier = rocksdb::kBlockCacheTier;
+  std::string value;
+  auto s = db_->Get(ro, items_, item_key(partition, partition_key, range_key), &value);
+  if (s.IsIncomplete()) *would_block = true;
+  if (!s.ok()) return std::nullopt;
+  auto item = decode_item(value);
+  if (!item || item->tombstone) return std::nullopt;
+  item->partition_key = partition_key;
+  item->range_key = range_key;
   return item;
 }
 
-std::vector<Item> StoreEngine::get_many(uint32_t partition, std::string_view partition_key,
-                                        size_t limit) const {
+std::vector<Item> StoreEngine::scan_key(uint32_t partition, std::string_view partition_key,
+                                        size_t limit, bool in_memory_only,
+                                        bool* would_block) const {
   const std::string prefix = item_prefix(partition, partition_key);
   const std::string end = prefix_successor(prefix);
   rocksdb::Slice lower(prefix), upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &lower;
   ro.iterate_upper_bound = &upper;
+  if (in_memory_only) ro.read_tier = rocksdb::kBlockCacheTier;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, items_));
   std::vector<Item> out;
   for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
@@ -99,13 +107,52 @@ std::vector<Item> StoreEngine::get_many(uint32_t partition, std::string_view par
     item->range_key = it->key().ToStringView().substr(prefix.size());
     out.push_back(std::move(*item));
   }
+  if (it->status().IsIncomplete()) *would_block = true;
   return out;
 }
 
+std::optional<Item> StoreEngine::get(uint32_t partition, std::string_view partition_key,
+                                     std::string_view range_key) const {
+  bool would_block = false;
+  return lookup(partition, partition_key, range_key, false, &would_block);
+}
+
+std::vector<Item> StoreEngine::get_many(uint32_t partition, std::string_view partition_key,
+                                        size_t limit) const {
+  bool would_block = false;
+  return scan_key(partition, partition_key, limit, false, &would_block);
+}
+
+std::optional<std::optional<Item>> StoreEngine::get_cached(uint32_t partition,
+                                                           std::string_view partition_key,
+                                                           std::string_view range_key) const {
+  bool would_block = false;
+  auto item = lookup(partition, partition_key, range_key, true, &would_block);
+  if (would_block) return std::nullopt;
+  return item;
+}
+
+std::optional<std::vector<Item>> StoreEngine::get_many_cached(uint32_t partition,
+                                                              std::string_view partition_key,
+                                                              size_t limit) const {
+  bool would_block = false;
+  auto items = scan_key(partition, partition_key, limit, true, &would_block);
+  if (would_block) return std::nullopt;
+  return items;
+}
+
 PartitionMeta StoreEngine::partition_meta(uint32_t partition) const {
+  {
+    std::lock_guard lock(meta_mu_);
+    if (auto it = meta_cache_.find(partition); it != meta_cache_.end()) return it->second;
+  }
   std::string value;
-  if (!db_->Get({}, meta_, meta_partition_key(partition), &value).ok()) return {};
-  return decode_partition_meta(value).value_or(PartitionMeta{});
+  PartitionMeta meta;
+  if (db_->Get({}, meta_, meta_partition_key(partition), &value).ok()) {
+    meta = decode_partition_meta(value).value_or(PartitionMeta{});
+  }
+  std::lock_guard lock(meta_mu_);
+  return meta_cache_.try_emplace(partition, meta).first->second;
 }
 
 std::map<uint32_t, PartitionMeta> StoreEngine::all_partition_meta() const {
@@ -200,6 +247,8 @@ StoreStatus StoreEngine::drop_partition(uint32_t partition) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   auto s = db_->Write(wo, &batch);
+  std::lock_guard lock(meta_mu_);
+  meta_cache_.erase(partition);  // re-read from disk next time, whatever happened
   return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
 }
 

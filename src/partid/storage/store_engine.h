@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -126,6 +127,15 @@ class StoreEngine {
   std::vector<Item> get_many(uint32_t partition, std::string_view partition_key,
                              size_t limit) const;
 
+  // The same reads, answered only from memory (memtables and block cache):
+  // nullopt when answering would need disk I/O. They never block, so an
+  // event loop may call them and fall back to a disk thread on nullopt.
+  std::optional<std::optional<Item>> get_cached(uint32_t partition, std::string_view partition_key,
+                                                std::string_view range_key) const;
+  std::optional<std::vector<Item>> get_many_cached(uint32_t partition,
+                                                   std::string_view partition_key,
+                                                   size_t limit) const;
+
   // Appends the ops to their partitions' logs and applies them; each
   // partition's last_sequence and watermark become its highest op sequence.
   StoreStatus commit(const std::vector<WriteOp>& ops);
@@ -153,6 +163,12 @@ class StoreEngine {
               StoreOptions options);
   StoreStatus write(Batch& batch);
   std::optional<Item> read_item(const std::string& key, bool keep_tombstone) const;
+  // `in_memory_only`: *would_block is set instead of touching the disk.
+  std::optional<Item> lookup(uint32_t partition, std::string_view partition_key,
+                             std::string_view range_key, bool in_memory_only,
+                             bool* would_block) const;
+  std::vector<Item> scan_key(uint32_t partition, std::string_view partition_key, size_t limit,
+                             bool in_memory_only, bool* would_block) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* items_;
@@ -160,6 +176,11 @@ class StoreEngine {
   rocksdb::ColumnFamilyHandle* meta_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   StoreOptions options_;
+  // Partition metadata as last committed, so commit() does not read it back
+  // from RocksDB for every batch. Loaded lazily; guarded for readers on
+  // other threads (commit() itself has a single caller).
+  mutable std::mutex meta_mu_;
+  mutable std::map<uint32_t, PartitionMeta> meta_cache_;
 };
 
 }  // namespace partid::storage

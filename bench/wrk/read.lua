@@ -1,0 +1,9 @@
+-- GET /items/{pk}/{rk} for random keys in [0, KEYS), all written beforehand.
+dofile(os.getenv("WRK_DIR") .. "/common.lua")
+function init(args)
+  load_keys()
+  math.randomseed(id * 104729 + os.time())
+end
+function request()
+  return wrk.format("GET", "/items/" .. pick_key() .. "/r")
+end
