@@ -118,11 +118,15 @@ void Node::join_cluster() {
   for (uint32_t p = 0; p < cfg_.partitions; ++p) partitions.push_back({std::to_string(p), 1});
   parti::Hooks hooks;
   hooks.on_error = [](const std::string& what) { spdlog::warn("coordination: {}", what); };
-  manager_ = std::make_unique<parti::Manager>(
+  auto manager = std::make_unique<parti::Manager>(
       pc, conn_, std::make_shared<parti::StaticPartitionSource>(std::move(partitions)),
       std::shared_ptr<const parti::Strategy>(parti::make_weighted_consistent_hash()), hooks);
-  manager_->start();  // throws StartError with the reason
-  const std::string id = manager_->worker_id();
+  parti::Manager* m = manager.get();
+  // The API already serves (503 until the topology is ready) and reads
+  // manager_ on the loop, so the pointer is only ever set there.
+  on_loop([&] { manager_ = std::move(manager); });
+  m->start();  // throws StartError with the reason
+  const std::string id = m->worker_id();
   if (!cfg_.ephemeral && meta_.stable_id != id) {
     meta_.stable_id = id;
     auto saved = store_->save_node_metadata(meta_);
@@ -132,7 +136,7 @@ void Node::join_cluster() {
       cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);
   on_loop([&] {
     self_ = id;
-    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *manager_, cfg_.partitions,
+    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *m, cfg_.partitions,
                                                interval, nullptr);
     keeper_->start();
   });

@@ -13,6 +13,7 @@
 // work runs on a small disk pool; the Manager runs its own threads.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -80,7 +81,7 @@ class Node final : public api::ClusterView {
   std::string self_;
   std::string api_address_, peer_address_;
   bool started_ = false;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // read by serving() on the loop
 };
 
 }  // namespace partid::node
