@@ -32,7 +32,19 @@ void WritePipeline::submit(std::vector<storage::WriteOp> ops, Done done) {
   }
   queued_ops_ += ops.size();
   queue_.push_back({std::move(ops), std::move(done)});
-  if (!in_flight_) flush();
+  schedule_flush();
+}
+
+void WritePipeline::schedule_flush() {
+  if (in_flight_ || flush_scheduled_ || queue_.empty()) return;
+  // Cut the batch after the handlers that are ready right now (requests
+  // already read, say) have queued their writes: under load batches grow
+  // without a timer, and an idle loop runs this at once.
+  flush_scheduled_ = true;
+  asio::post(loop_, [this] {
+    flush_scheduled_ = false;
+    if (!in_flight_) flush();
+  });
 }
 
 void WritePipeline::flush() {
@@ -89,7 +101,7 @@ void WritePipeline::on_committed(std::vector<Group> groups, const storage::Store
   for (auto& g : groups) {
     for (const auto& op : g.ops) maybe_trim(op.partition);
   }
-  flush();
+  schedule_flush();
 }
 
 void WritePipeline::maybe_trim(uint32_t partition) {

@@ -68,6 +68,7 @@ class WritePipeline {
     std::vector<storage::WriteOp> ops;
     Done done;
   };
+  void schedule_flush();
   void flush();
   void on_committed(std::vector<Group> groups, const storage::StoreStatus& status);
   void maybe_trim(uint32_t partition);
@@ -80,6 +81,7 @@ class WritePipeline {
   std::vector<Group> queue_;
   size_t queued_ops_ = 0;
   bool in_flight_ = false;
+  bool flush_scheduled_ = false;
   std::map<uint32_t, PartitionState> parts_;
   std::map<uint32_t, uint64_t> trimmed_below_;
   uint64_t commits_ = 0;
