@@ -21,15 +21,19 @@ std::string StableIdClaimer::claim_value() const {
   return nlohmann::json{{"instance", instance_}, {"at_ms", wall_clock_ms()}}.dump();
 }
 
+KvStatus StableIdClaimer::try_create(const std::string& key) {
+  auto r = bucket_->create(key, claim_value());
+  if (r.ok()) {
+    id_ = key;
+    revision_ = r.value;
+  }
+  return r.status;
+}
+
 KvStatus StableIdClaimer::claim(const std::string& preferred) {
   if (!preferred.empty()) {
-    auto r = bucket_->create(preferred, claim_value());
-    if (r.ok()) {
-      id_ = preferred;
-      revision_ = r.value;
-      return {};
-    }
-    if (r.status.code != KvErrc::Exists) return r.status;
+    auto st = try_create(preferred);
+    if (st.code != KvErrc::Exists) return st;  // claimed, or a real error
   }
   // One listing first, so a fleet starting at once does not probe every taken
   // ID with a Create each (that is O(N^2) requests for N workers).
@@ -39,13 +43,8 @@ KvStatus StableIdClaimer::claim(const std::string& preferred) {
   for (uint32_t n = 0; n < max_ids_; ++n) {
     std::string key = prefix_ + "-" + std::to_string(n);
     if (taken.count(key)) continue;
-    auto r = bucket_->create(key, claim_value());
-    if (r.ok()) {
-      id_ = key;
-      revision_ = r.value;
-      return {};
-    }
-    if (r.status.code != KvErrc::Exists) return r.status;
+    auto st = try_create(key);
+    if (st.code != KvErrc::Exists) return st;
   }
   return {KvErrc::Exists, "all " + std::to_string(max_ids_) + " worker IDs are taken"};
 }

@@ -31,6 +31,8 @@ class StableIdClaimer {
 
  private:
   std::string claim_value() const;
+  // Create of `key`; on success the ID is ours.
+  coord::KvStatus try_create(const std::string& key);
   bool still_ours();
   std::shared_ptr<coord::KvBucket> bucket_;
   std::string prefix_;

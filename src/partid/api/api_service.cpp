@@ -10,7 +10,22 @@ using routing::RouteDecision;
 ApiService::ApiService(ApiDeps deps, ApiOptions options) : deps_(deps), options_(options) {}
 
 uint32_t ApiService::partition_of(const std::string& partition_key) const {
-  return routing::partition_of(partition_key, deps_.cluster->topology()->partitions);
+  // Before the first topology there are no partitions; routing then answers
+  // no_assignment for partition 0.
+  const uint32_t partitions = deps_.cluster->topology()->partitions;
+  return partitions == 0 ? 0 : routing::partition_of(partition_key, partitions);
+}
+
+asio::awaitable<std::optional<ApiResponse>> ApiService::serve_elsewhere(uint32_t partition,
+                                                                        Access access,
+                                                                        const ApiRequest& request,
+                                                                        const Hop& hop) {
+  const RouteDecision d = route_for(partition, access, hop);
+  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
+  if (d.kind == RouteDecision::Kind::Forward) {
+    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  }
+  co_return std::nullopt;
 }
 
 asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,12 @@ class ApiService {
 
   routing::RouteDecision route_for(uint32_t partition, routing::Access access,
                                    const Hop& hop) const;
+  // The answer when the request must not run here (routing failed, or the
+  // leader answered it after forwarding); nullopt when it runs here.
+  asio::awaitable<std::optional<ApiResponse>> serve_elsewhere(uint32_t partition,
+                                                              routing::Access access,
+                                                              const ApiRequest& request,
+                                                              const Hop& hop);
   asio::awaitable<ApiResponse> forward(const routing::RouteDecision& to, const std::string& method,
                                        const std::string& target, const std::string& body,
                                        const Hop& hop);

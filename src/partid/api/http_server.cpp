@@ -57,37 +57,19 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
 }  // namespace
 
 HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options)
-    : acceptor_(loop), api_(api), options_(options) {}
+    : listener_(std::move(loop), "http"), api_(api), options_(options) {}
 
 void HttpServer::listen(const std::string& host, uint16_t port) {
-  asio::ip::tcp::endpoint ep(asio::ip::make_address(host), port);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  listener_.listen(host, port, [this](asio::ip::tcp::socket socket) {
+    asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
+  });
 }
 
-uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
+uint16_t HttpServer::port() const { return listener_.port(); }
 
 void HttpServer::stop() {
   *alive_ = false;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-}
-
-asio::awaitable<void> HttpServer::accept_loop() {
-  while (acceptor_.is_open()) {
-    boost::system::error_code ec;
-    auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("http accept failed: {}", ec.message());
-      continue;
-    }
-    socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor_.get_executor(), session(std::move(socket)), asio::detached);
-  }
+  listener_.close();
 }
 
 asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {

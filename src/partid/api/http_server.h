@@ -10,6 +10,7 @@
 #include <string>
 
 #include "partid/api/api_service.h"
+#include "partid/net/listener.h"
 
 namespace partid::api {
 
@@ -27,10 +28,9 @@ class HttpServer {
   void stop();
 
  private:
-  asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(asio::ip::tcp::socket socket);
 
-  asio::ip::tcp::acceptor acceptor_;
+  net::Listener listener_;
   ApiService& api_;
   HttpOptions options_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -44,14 +44,9 @@ asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, con
   auto parsed = parse_item_write(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const ItemWrite& w = std::get<ItemWrite>(parsed);
-  if (!deps_.cluster->topology()->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
-  }
   const uint32_t p = partition_of(w.partition_key);
-  const RouteDecision d = route_for(p, Access::Write, hop);
-  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
-  if (d.kind == RouteDecision::Kind::Forward) {
-    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
+    co_return std::move(*elsewhere);
   }
   // Named, not a braced temporary: GCC 12 mishandles temporaries in co_await.
   std::vector<storage::WriteOp> ops{put_op(w, p)};
@@ -68,9 +63,6 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
   auto parsed = parse_batch(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const auto& items = std::get<std::vector<ItemWrite>>(parsed);
-  if (!deps_.cluster->topology()->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
-  }
   // Route every item first: a routing failure anywhere refuses the whole batch
   // before anything is written.
   std::vector<json> results(items.size());
@@ -168,14 +160,9 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
           WebError::bad_request("bad_consistency", "consistency is 'leader' or 'replica'"));
     }
   }
-  if (!deps_.cluster->topology()->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
-  }
   const uint32_t p = partition_of(route.partition_key);
-  const RouteDecision d = route_for(p, access, hop);
-  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
-  if (d.kind == RouteDecision::Kind::Forward) {
-    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  if (auto elsewhere = co_await serve_elsewhere(p, access, request, hop)) {
+    co_return std::move(*elsewhere);
   }
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &route.partition_key;
@@ -215,14 +202,9 @@ asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request,
                                                       const Hop& hop) {
   auto keys = check_keys(route.partition_key, route.range_key, options_.limits);
   if (auto* e = std::get_if<WebError>(&keys)) co_return ApiResponse::error(*e);
-  if (!deps_.cluster->topology()->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "not serving yet"));
-  }
   const uint32_t p = partition_of(route.partition_key);
-  const RouteDecision d = route_for(p, Access::Write, hop);
-  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
-  if (d.kind == RouteDecision::Kind::Forward) {
-    co_return co_await forward(d, request.method, request.target, request.body, hop);
+  if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
+    co_return std::move(*elsewhere);
   }
   storage::WriteOp op;
   op.kind = route.kind == Route::Kind::DeleteItem ? storage::WriteOp::Kind::Delete

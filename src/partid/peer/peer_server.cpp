@@ -5,43 +5,23 @@
 namespace partid::peer {
 
 PeerServer::PeerServer(asio::any_io_executor loop, ChannelLimits limits, Handler handler)
-    : acceptor_(loop), limits_(limits), handler_(std::move(handler)) {}
+    : listener_(std::move(loop), "peer"), limits_(limits), handler_(std::move(handler)) {}
 
 void PeerServer::listen(const std::string& host, uint16_t port) {
-  asio::ip::tcp::endpoint ep(asio::ip::make_address(host), port);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen();
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  listener_.listen(host, port, [this](asio::ip::tcp::socket socket) { serve(std::move(socket)); });
 }
 
-uint16_t PeerServer::port() const { return acceptor_.local_endpoint().port(); }
+uint16_t PeerServer::port() const { return listener_.port(); }
 
 void PeerServer::stop() {
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
+  listener_.close();
   auto channels = std::move(channels_);
   for (const auto& c : channels) c->close("server stopping");
-}
-
-asio::awaitable<void> PeerServer::accept_loop() {
-  while (acceptor_.is_open()) {
-    boost::system::error_code ec;
-    auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("peer accept failed: {}", ec.message());
-      continue;
-    }
-    serve(std::move(socket));
-  }
 }
 
 void PeerServer::serve(asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
-  socket.set_option(asio::ip::tcp::no_delay(true), ec);
   auto channel = std::make_shared<Channel>(
       std::move(socket), limits_,
       ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));

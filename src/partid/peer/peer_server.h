@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "partid/net/listener.h"
 #include "partid/peer/channel.h"
 
 namespace partid::peer {
@@ -27,10 +28,9 @@ class PeerServer {
   uint64_t rejected_connections() const { return rejected_; }
 
  private:
-  asio::awaitable<void> accept_loop();
   void serve(asio::ip::tcp::socket socket);
 
-  asio::ip::tcp::acceptor acceptor_;
+  net::Listener listener_;
   ChannelLimits limits_;
   Handler handler_;
   std::set<std::shared_ptr<Channel>> channels_;
