@@ -233,7 +233,7 @@ void Node::stop() {
     loop_.stop();
     loop_thread_.join();
   }
-  disk_.join();  // queued commits finish
+  disk_.join();  // the commit on disk finishes; unacknowledged queued writes are dropped
   store_.reset();
   if (cfg_.ephemeral && !data_path_.empty()) {
     std::error_code ec;

@@ -7,7 +7,8 @@
 // Guarantees: start() either leaves the node serving (and the ready file
 // written) or throws with a message saying what is wrong (NATS unreachable,
 // cluster settings differ, data dir of another cluster); stop() leaves the
-// cluster cleanly, finishes queued commits and, for an ephemeral node,
+// cluster cleanly, lets the commit on disk finish (writes not yet handed to
+// storage were never acknowledged and are dropped) and, for an ephemeral node,
 // removes its data directory.
 // Threading: one event loop thread owns every component's state; storage
 // work runs on a small disk pool; the Manager runs its own threads.

@@ -136,7 +136,7 @@ void PeerClient::send_queued(Link& l) {
     const uint64_t id = e.id();
     if (!l.channel->send(e)) {
       l.queued.pop_front();
-      complete(l, id, {std::nullopt, "peer send queue full", false});
+      complete(l, id, {std::nullopt, "peer connection closed or its send queue is full", false});
       continue;
     }
     l.queued.pop_front();
