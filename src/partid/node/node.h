@@ -65,7 +65,7 @@ class Node final : public api::ClusterView {
 
   NodeConfig cfg_;
   std::string data_path_;
-  asio::io_context loop_;
+  asio::io_context loop_{1};  // one thread runs it
   asio::thread_pool disk_{2};
   std::unique_ptr<storage::StoreEngine> store_;
   storage::NodeMetadata meta_;
