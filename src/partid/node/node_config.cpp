@@ -2,14 +2,18 @@
 
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <sstream>
 
 namespace partid::node {
 namespace {
 
-// CLI11 reads config files through this adapter, so CLI11 keeps the
-// precedence rules and toml++ does the TOML (types, quoting, errors).
+// CLI11 reads config files through this adapter, so toml++ does the TOML
+// (types, quoting, errors). CLI11 2.1 lets a file value beat the option's
+// environment variable, so a key whose PARTID_<KEY> is set is left out here:
+// then the environment fills it, and the order is flag > env > file.
 class TomlConfig : public CLI::Config {
  public:
   std::string to_config(const CLI::App*, bool, bool, std::string) const override { return {}; }
@@ -27,6 +31,7 @@ class TomlConfig : public CLI::Config {
       CLI::ConfigItem item;
       item.name = std::string(key.str());
       std::replace(item.name.begin(), item.name.end(), '_', '-');
+      if (std::getenv(env_name(item.name).c_str())) continue;
       if (auto s = value.value<std::string>(); s && value.is_string()) {
         item.inputs = {*s};
       } else if (auto b = value.value<bool>(); b && value.is_boolean()) {
@@ -43,6 +48,12 @@ class TomlConfig : public CLI::Config {
 };
 
 }  // namespace
+
+std::string env_name(const std::string& option) {
+  std::string out = "PARTID_";
+  for (char c : option) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
 
 bool split_host_port(const std::string& address, std::string* host, uint16_t* port) {
   const size_t colon = address.rfind(':');
@@ -61,35 +72,32 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   app.set_config("--config", "", "TOML file with any of the settings below");
   app.allow_config_extras(false);
   app.set_version_flag("--version", "partid 0.3.0");
-  auto opt = [&](const char* name, auto& field, const char* env, const char* help) {
-    return app.add_option(name, field, help)->envname(env)->capture_default_str();
+  auto opt = [&](const std::string& name, auto& field, const char* help) {
+    return app.add_option(name, field, help)
+        ->envname(env_name(name.substr(2)))
+        ->capture_default_str();
   };
-  opt("--nats-url", c.nats_url, "PARTID_NATS_URL", "NATS server URL(s), comma separated");
-  opt("--cluster", c.cluster, "PARTID_CLUSTER", "cluster name (prefix of its KV buckets)");
-  opt("--data-dir", c.data_dir, "PARTID_DATA_DIR", "where this node keeps its RocksDB");
-  opt("--api-listen", c.api_listen, "PARTID_API_LISTEN", "HTTP API host:port (port 0: any)");
-  opt("--peer-listen", c.peer_listen, "PARTID_PEER_LISTEN", "peer transport host:port");
-  opt("--partitions", c.partitions, "PARTID_PARTITIONS", "partition count P (fixed per cluster)")
+  opt("--nats-url", c.nats_url, "NATS server URL(s), comma separated");
+  opt("--cluster", c.cluster, "cluster name (prefix of its KV buckets)");
+  opt("--data-dir", c.data_dir, "where this node keeps its RocksDB");
+  opt("--api-listen", c.api_listen, "HTTP API host:port (port 0: any)");
+  opt("--peer-listen", c.peer_listen, "peer transport host:port");
+  opt("--partitions", c.partitions, "partition count P (fixed per cluster)")
       ->check(CLI::Range(1u, 65536u));
-  opt("--replication-factor", c.replication_factor, "PARTID_REPLICATION_FACTOR",
-      "replicas per partition (fixed per cluster)")
+  opt("--replication-factor", c.replication_factor, "replicas per partition (fixed per cluster)")
       ->check(CLI::Range(1u, 7u));
-  opt("--weight", c.weight, "PARTID_WEIGHT", "capacity weight of this node")
-      ->check(CLI::Range(1u, 1000u));
-  opt("--ephemeral", c.ephemeral, "PARTID_EPHEMERAL", "start empty, leave nothing behind");
-  opt("--sync", c.sync, "PARTID_SYNC", "fsync every commit");
-  opt("--fast-timings", c.fast_timings, "PARTID_FAST_TIMINGS",
+  opt("--weight", c.weight, "capacity weight of this node")->check(CLI::Range(1u, 1000u));
+  opt("--ephemeral", c.ephemeral, "start empty, leave nothing behind");
+  opt("--sync", c.sync, "fsync every commit");
+  opt("--fast-timings", c.fast_timings,
       "second-scale coordination windows (tests, local clusters)");
-  opt("--ready-file", c.ready_file, "PARTID_READY_FILE",
-      "write {node, api, peer} here once serving");
-  opt("--log-level", c.log_level, "PARTID_LOG_LEVEL", "trace|debug|info|warn|error")
+  opt("--ready-file", c.ready_file, "write {node, api, peer} here once serving");
+  opt("--log-level", c.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  opt("--max-body-bytes", c.max_body_bytes, "PARTID_MAX_BODY_BYTES", "largest request body")
+  opt("--max-body-bytes", c.max_body_bytes, "largest request body")
       ->check(CLI::Range(size_t{1024}, size_t{64} << 20));
-  opt("--hop-limit", c.hop_limit, "PARTID_HOP_LIMIT", "forwarding hops before giving up")
-      ->check(CLI::Range(1u, 16u));
-  opt("--forward-timeout-ms", c.forward_timeout_ms, "PARTID_FORWARD_TIMEOUT_MS",
-      "deadline of a forwarded request")
+  opt("--hop-limit", c.hop_limit, "forwarding hops before giving up")->check(CLI::Range(1u, 16u));
+  opt("--forward-timeout-ms", c.forward_timeout_ms, "deadline of a forwarded request")
       ->check(CLI::Range(10u, 600000u));
   try {
     app.parse(argc, argv);

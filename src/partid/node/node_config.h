@@ -39,6 +39,9 @@ struct ConfigExit {
 };
 std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* const* argv);
 
+// The environment variable of a setting: "nats-url" -> "PARTID_NATS_URL".
+std::string env_name(const std::string& option);
+
 // Splits "host:port"; false when malformed.
 bool split_host_port(const std::string& address, std::string* host, uint16_t* port);
 

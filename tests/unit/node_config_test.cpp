@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "partid/node/node_config.h"
+#include "support/temp_dir.h"
+
+namespace partid::node {
+namespace {
+
+std::variant<NodeConfig, ConfigExit> load(std::vector<std::string> args) {
+  args.insert(args.begin(), "partid");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return load_node_config(static_cast<int>(argv.size()), argv.data());
+}
+
+class NodeConfigTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    unsetenv("PARTID_PARTITIONS");
+    unsetenv("PARTID_CLUSTER");
+  }
+  std::string write_toml(const std::string& text) {
+    const std::string path = dir.sub("node.toml");
+    std::ofstream(path) << text;
+    return path;
+  }
+  parti::testing::TempDir dir;
+};
+
+TEST_F(NodeConfigTest, DefaultsWhenNothingIsGiven) {
+  auto c = std::get<NodeConfig>(load({}));
+  EXPECT_EQ(c.partitions, 256u);
+  EXPECT_EQ(c.replication_factor, 1u);
+  EXPECT_TRUE(c.sync);
+  EXPECT_FALSE(c.ephemeral);
+}
+
+TEST_F(NodeConfigTest, FlagBeatsEnvironmentBeatsFileBeatsDefault) {
+  const auto file = write_toml(
+      "partitions = 64\ncluster = \"from-file\"\nreplication_factor = 3\nephemeral = true\n");
+  auto from_file = std::get<NodeConfig>(load({"--config", file}));
+  EXPECT_EQ(from_file.partitions, 64u);
+  EXPECT_EQ(from_file.cluster, "from-file");
+  EXPECT_EQ(from_file.replication_factor, 3u);
+  EXPECT_TRUE(from_file.ephemeral);
+  setenv("PARTID_PARTITIONS", "128", 1);
+  setenv("PARTID_CLUSTER", "from-env", 1);
+  auto from_env = std::get<NodeConfig>(load({"--config", file}));
+  EXPECT_EQ(from_env.partitions, 128u);
+  EXPECT_EQ(from_env.cluster, "from-env");
+  auto from_flag = std::get<NodeConfig>(load({"--config", file, "--partitions", "32"}));
+  EXPECT_EQ(from_flag.partitions, 32u);
+  EXPECT_EQ(from_flag.cluster, "from-env");
+  EXPECT_EQ(from_flag.replication_factor, 3u);  // still from the file
+}
+
+TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
+  auto unknown = load({"--config", write_toml("partitons = 64\n")});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(unknown));
+  EXPECT_EQ(std::get<ConfigExit>(unknown).code, 2);
+  EXPECT_NE(std::get<ConfigExit>(unknown).text.find("partitons"), std::string::npos);
+  auto bad_toml = load({"--config", write_toml("partitions = = 3\n")});
+  EXPECT_EQ(std::get<ConfigExit>(bad_toml).code, 2);
+  auto missing = load({"--config", dir.sub("absent.toml")});
+  EXPECT_EQ(std::get<ConfigExit>(missing).code, 2);
+  EXPECT_EQ(std::get<ConfigExit>(load({"--partitions", "0"})).code, 2);
+  EXPECT_EQ(std::get<ConfigExit>(load({"--no-such-flag"})).code, 2);
+  auto address = load({"--api-listen", "localhost"});
+  EXPECT_NE(std::get<ConfigExit>(address).text.find("host:port"), std::string::npos);
+  auto help = load({"--help"});
+  EXPECT_EQ(std::get<ConfigExit>(help).code, 0);
+  EXPECT_NE(std::get<ConfigExit>(help).text.find("--replication-factor"), std::string::npos);
+}
+
+TEST(SplitHostPortTest, AcceptsHostPortOnly) {
+  std::string host;
+  uint16_t port = 0;
+  EXPECT_TRUE(split_host_port("127.0.0.1:0", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_FALSE(split_host_port("127.0.0.1", &host, &port));
+  EXPECT_FALSE(split_host_port(":80", &host, &port));
+  EXPECT_FALSE(split_host_port("h:99999", &host, &port));
+  EXPECT_FALSE(split_host_port("h:8o", &host, &port));
+}
+
+}  // namespace
+}  // namespace partid::node
