@@ -48,7 +48,6 @@ class ApiService {
  public:
   ApiService(ApiDeps deps, ApiOptions options);
   asio::awaitable<ApiResponse> handle(ApiRequest request, Hop hop);
-  const ApiOptions& options() const { return options_; }
 
  private:
   asio::awaitable<ApiResponse> dispatch(const ApiRequest& request, const Route& route,

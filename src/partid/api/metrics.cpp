@@ -14,11 +14,6 @@ void Metrics::record(const std::string& route, int status, double seconds) {
   }
 }
 
-uint64_t Metrics::counter(const std::string& name) const {
-  auto it = counters_.find(name);
-  return it == counters_.end() ? 0 : it->second;
-}
-
 void Metrics::gauge(std::string& out, const std::string& name, const std::string& labels,
                     double value) const {
   out += fmt::format("{}{} {}\n", name, labels.empty() ? "" : "{" + labels + "}", value);

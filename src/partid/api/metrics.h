@@ -18,7 +18,6 @@ class Metrics {
                                                       0.01,   0.025,   0.05,   0.1,   0.5,    2.5};
   void record(const std::string& route, int status, double seconds);
   void count(const std::string& name, uint64_t n = 1) { counters_[name] += n; }
-  uint64_t counter(const std::string& name) const;
   // Appends one gauge sample; `labels` is a ready Prometheus label set or "".
   void gauge(std::string& out, const std::string& name, const std::string& labels,
              double value) const;

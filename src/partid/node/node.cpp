@@ -136,8 +136,7 @@ void Node::join_cluster() {
       cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);
   on_loop([&] {
     self_ = id;
-    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *m, cfg_.partitions, interval,
-                                               nullptr);
+    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *m, cfg_.partitions, interval);
     keeper_->start();
   });
 }

@@ -43,8 +43,6 @@ class Node final : public api::ClusterView {
 
   void start();
   void stop();
-  const std::string& api_address() const { return api_address_; }
-  const std::string& peer_address() const { return peer_address_; }
 
   // api::ClusterView (loop thread)
   const std::string& self() const override { return self_; }

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,9 +19,8 @@ namespace asio = boost::asio;
 
 class TopologyKeeper {
  public:
-  using OnChange = std::function<void(const routing::Topology&)>;
   TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager, uint32_t partitions,
-                 std::chrono::milliseconds interval, OnChange on_change);
+                 std::chrono::milliseconds interval);
   void start();
   void stop();
   std::shared_ptr<const routing::Topology> current() const { return current_; }
@@ -35,7 +33,6 @@ class TopologyKeeper {
   parti::Manager& manager_;
   uint32_t partitions_;
   std::chrono::milliseconds interval_;
-  OnChange on_change_;
   std::shared_ptr<const routing::Topology> current_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -34,8 +34,6 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // Queues one frame; false when the channel is closed or its queue is full.
   bool send(const pb::Envelope& envelope);
   void close(const std::string& why);
-  bool is_open() const { return open_; }
-  const std::string& label() const { return label_; }
 
  private:
   asio::awaitable<void> read_loop();

@@ -10,11 +10,6 @@ uint32_t partition_of(std::string_view partition_key, uint32_t partitions) {
   return static_cast<uint32_t>(XXH64(partition_key.data(), partition_key.size(), 0) % partitions);
 }
 
-const std::string* Topology::leader_of(uint32_t partition) const {
-  if (partition >= replicas.size() || replicas[partition].empty()) return nullptr;
-  return &replicas[partition].front();
-}
-
 const NodeAddress* Topology::address_of(const std::string& node) const {
   auto it = nodes.find(node);
   return it == nodes.end() ? nullptr : &it->second;

@@ -35,7 +35,6 @@ struct Topology {
   std::map<std::string, NodeAddress> nodes;
 
   bool ready() const { return version > 0 && replicas.size() == partitions; }
-  const std::string* leader_of(uint32_t partition) const;
   const NodeAddress* address_of(const std::string& node) const;
 };
 
