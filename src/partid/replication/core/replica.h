@@ -1,0 +1,167 @@
+// replication/core: one replica of one partition, as a deterministic state
+// machine (sans-I/O). Events go in — an appointment from the coordinator, a
+// client proposal, a peer message, a timer tick — and Actions come out.
+//
+// The protocol is a replicated log with externally appointed leaders. The
+// epoch of a partition is the assignment version that appointed its leader.
+// A new leader seals its epoch on a quorum (BeginEpoch -> EpochPromise: each
+// replica promises to refuse older epochs and reports its last position),
+// adopts the most advanced log of that quorum (fetching it with SyncRequest),
+// writes a barrier entry in its own epoch and only then takes proposals.
+// Followers append strictly in sequence order, buffer what arrives early and
+// ask for a gap that does not fill in time; a follower whose entries were
+// trimmed gets a snapshot first. An entry is committed (the watermark passes
+// it) once a quorum holds it and the entry at the watermark is of the
+// leader's own epoch.
+//
+// Guarantees, given that the shell performs each step's persist ops durably
+// before its sends and replies, and that the coordinator never appoints two
+// leaders with one epoch: an entry reported committed is held by a quorum and
+// is never replaced, at any replica, by a different entry at its sequence;
+// the watermark never moves back; replicas apply the same entries in the same
+// order. Messages may be lost, duplicated, delayed and reordered.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "partid/replication/core/gap_buffer.h"
+#include "partid/replication/core/replica_log.h"
+#include "partid/replication/core/types.h"
+
+namespace partid::replication::core {
+
+struct CoreOptions {
+  size_t max_entries_per_message = 256;
+  uint64_t max_in_flight = 4096;       // entries sent past a follower's match
+  size_t max_buffered_entries = 4096;  // a follower's gap buffer
+  uint64_t heartbeat_ticks = 1;        // idle leader -> follower confirmation
+  uint64_t retry_ticks = 4;            // silent follower: resend from its match
+  uint64_t gap_timeout_ticks = 2;      // unfilled gap: ask the leader
+  uint64_t seal_retry_ticks = 4;       // sealing without progress: ask again
+  uint64_t log_retention = 10000;      // entries kept behind the watermark
+};
+
+enum class Role { follower, sealing, leader };
+
+struct CoreStats {
+  uint64_t sync_requests = 0;  // catch-up requests sent
+  uint64_t buffer_overflows = 0;
+  uint64_t refused = 0;  // messages refused for an old epoch
+  uint64_t snapshots_sent = 0;
+  uint64_t seals = 0;  // epochs this replica sealed as leader
+};
+
+struct ProposeResult {
+  bool accepted = false;  // false: not the sealed leader; nothing was written
+  uint64_t first_seq = 0;
+  Actions actions;
+};
+
+class ReplicaCore {
+ public:
+  ReplicaCore(NodeId self, CoreOptions options = {});
+
+  // Restores what a previous run persisted (before any other call).
+  void restore(HardState hard, Position base, std::vector<Entry> log);
+
+  // The coordinator's word: `leader` leads in `epoch` over `replicas` (which
+  // include the leader). Older epochs than this replica promised are ignored.
+  Actions appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas);
+  ProposeResult propose(std::vector<std::string> payloads);
+  Actions receive(const NodeId& from, const Message& message);
+  Actions tick();
+  // The shell's answer to a SnapshotRequest; `snapshot` must be the applied
+  // state at this replica's watermark.
+  Actions snapshot_ready(const SnapshotRequest& request, Snapshot snapshot);
+
+  Role role() const { return role_; }
+  uint64_t epoch() const { return epoch_; }
+  uint64_t promised_epoch() const { return hard_.promised_epoch; }
+  uint64_t commit() const { return hard_.commit; }
+  Position last() const { return log_.last(); }
+  const ReplicaLog& log() const { return log_; }
+  const std::optional<NodeId>& leader() const { return leader_; }
+  const std::vector<NodeId>& replicas() const { return replicas_; }
+  bool rebuilding() const { return hard_.rebuilding; }
+  size_t buffered_entries() const { return buffer_.entries(); }
+  size_t pending_proposals() const { return pending_.size(); }
+  const CoreStats& stats() const { return stats_; }
+  // Per follower: how far it is known to match this leader.
+  std::map<NodeId, uint64_t> follower_matches() const;
+
+ private:
+  struct Progress {
+    uint64_t match = 0;
+    uint64_t next = 1;
+    uint64_t last_progress_tick = 0;  // when its match last moved
+    uint64_t last_send_tick = 0;
+    bool snapshot_pending = false;
+    uint64_t disk_id = 0;
+  };
+
+  size_t quorum() const { return replicas_.size() / 2 + 1; }
+  std::vector<NodeId> others() const;
+  void send(Actions& out, const NodeId& to, Message message);
+  void save_hard_state(Actions& out);
+  void raise_promise(Actions& out, uint64_t epoch);
+  void step_down(Actions& out);
+  void advance_commit(Actions& out, uint64_t commit);
+  void append_local(Actions& out, Entry entry);
+  void truncate_local(Actions& out, uint64_t after);
+
+  // follower side (replica_follower.cpp)
+  void on_replicate(Actions& out, const NodeId& from, const Replicate& message);
+  void apply_replicate(Actions& out, const Replicate& message);
+  bool append_matching(Actions& out, const Replicate& message);
+  void drain_buffer(Actions& out);
+  void on_begin_epoch(Actions& out, const NodeId& from, const BeginEpoch& message);
+  void on_install_snapshot(Actions& out, const NodeId& from, const InstallSnapshot& message);
+  void on_sync_request(Actions& out, const NodeId& from, const SyncRequest& message);
+  void follower_tick(Actions& out);
+  void install(Actions& out, const Snapshot& snapshot);
+  void finish_rebuilding(Actions& out);
+
+  // leader side (replica_leader.cpp)
+  void start_sealing(Actions& out);
+  void on_promise(Actions& out, const NodeId& from, const EpochPromise& message);
+  void evaluate_promises(Actions& out);
+  void on_sync_reply(Actions& out, const NodeId& from, const SyncReply& message);
+  void finish_sealing(Actions& out);
+  void on_ack(Actions& out, const NodeId& from, const ReplicateAck& message);
+  void send_more(Actions& out, const NodeId& follower);
+  void send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq);
+  void maybe_commit(Actions& out);
+  void leader_tick(Actions& out);
+  void sealing_tick(Actions& out);
+  void maybe_trim(Actions& out);
+
+  NodeId self_;
+  CoreOptions options_;
+  HardState hard_;
+  ReplicaLog log_;
+  Role role_ = Role::follower;
+  uint64_t epoch_ = 0;  // the epoch this replica leads or follows
+  std::optional<NodeId> leader_;
+  std::vector<NodeId> replicas_;
+  uint64_t now_ = 0;
+
+  // follower
+  std::optional<uint64_t> catch_up_target_;
+  GapBuffer buffer_;
+  std::optional<uint64_t> gap_since_;
+
+  // sealing
+  std::map<NodeId, EpochPromise> promises_;
+  std::optional<NodeId> adopting_from_;
+  uint64_t seal_progress_tick_ = 0;
+
+  // leader
+  std::map<NodeId, Progress> progress_;
+  std::set<uint64_t> pending_;  // proposed by this leader, not yet committed
+
+  CoreStats stats_;
+};
+
+}  // namespace partid::replication::core

@@ -1,0 +1,209 @@
+// ReplicaCore, leader side: sealing an epoch and adopting the most advanced
+// log, proposals, per-follower progress with bounded pipelining, the
+// watermark, heartbeats and resends.
+#include <algorithm>
+
+#include "partid/replication/core/replica.h"
+
+namespace partid::replication::core {
+
+void ReplicaCore::start_sealing(Actions& out) {
+  ++stats_.seals;
+  role_ = Role::sealing;
+  leader_ = self_;
+  buffer_.clear();
+  gap_since_.reset();
+  promises_.clear();
+  adopting_from_.reset();
+  seal_progress_tick_ = now_;
+  if (!hard_.rebuilding) promises_[self_] = EpochPromise{epoch_, log_.last(), hard_.commit};
+  for (const auto& node : others()) send(out, node, BeginEpoch{epoch_});
+  evaluate_promises(out);
+}
+
+void ReplicaCore::on_promise(Actions& out, const NodeId& from, const EpochPromise& message) {
+  if (role_ != Role::sealing || message.epoch != epoch_) return;
+  promises_[from] = message;
+  evaluate_promises(out);
+}
+
+void ReplicaCore::evaluate_promises(Actions& out) {
+  if (adopting_from_ || promises_.size() < quorum()) return;
+  // The most advanced log of the quorum holds every committed entry; ties go
+  // to this replica so it fetches nothing.
+  NodeId best = promises_.contains(self_) ? self_ : promises_.begin()->first;
+  for (const auto& [node, promise] : promises_) {
+    if (promise.last > promises_[best].last) best = node;
+  }
+  if (best == self_ || (!hard_.rebuilding && promises_[best].last == log_.last())) {
+    finish_sealing(out);
+    return;
+  }
+  adopting_from_ = best;
+  seal_progress_tick_ = now_;
+  send(out, best, SyncRequest{epoch_, hard_.commit + 1, 0});
+}
+
+void ReplicaCore::on_sync_reply(Actions& out, const NodeId& from, const SyncReply& message) {
+  if (role_ != Role::sealing || message.epoch != epoch_ || adopting_from_ != from) return;
+  if (!message.snapshot && message.from != hard_.commit + 1) return;  // an earlier request's
+  Position end =
+      message.entries.empty()
+          ? (message.snapshot ? message.snapshot->through : Position{0, message.from - 1})
+          : Position{message.entries.back().epoch, message.entries.back().seq};
+  if (end != promises_[from].last) {
+    // Not the log it promised (it lost its disk since?): choose again.
+    promises_.erase(from);
+    adopting_from_.reset();
+    evaluate_promises(out);
+    return;
+  }
+  if (message.snapshot && message.snapshot->through.seq > hard_.commit) {
+    install(out, *message.snapshot);
+  }
+  // Everything through the watermark is shared; the rest is replaced.
+  truncate_local(out, hard_.commit);
+  for (const auto& entry : message.entries) {
+    if (entry.seq > log_.last().seq) append_local(out, entry);
+  }
+  finish_sealing(out);
+}
+
+void ReplicaCore::finish_sealing(Actions& out) {
+  role_ = Role::leader;
+  finish_rebuilding(out);  // it now holds the most advanced log of a quorum
+  uint64_t adopted_last = log_.last().seq;
+  append_local(out, Entry{adopted_last + 1, epoch_, true, {}});
+  progress_.clear();
+  for (const auto& node : others()) {
+    Progress progress;
+    auto promise = promises_.find(node);
+    progress.next = promise == promises_.end()
+                        ? hard_.commit + 1
+                        : std::min(promise->second.last.seq, adopted_last) + 1;
+    progress.last_progress_tick = now_;
+    progress_[node] = progress;
+  }
+  promises_.clear();
+  adopting_from_.reset();
+  for (const auto& node : others()) send_more(out, node);
+  maybe_commit(out);
+}
+
+ProposeResult ReplicaCore::propose(std::vector<std::string> payloads) {
+  ProposeResult result;
+  if (role_ != Role::leader) return result;
+  result.accepted = true;
+  result.first_seq = log_.last().seq + 1;
+  for (auto& payload : payloads) {
+    uint64_t seq = log_.last().seq + 1;
+    append_local(result.actions, Entry{seq, epoch_, false, std::move(payload)});
+    pending_.insert(seq);
+  }
+  for (const auto& node : others()) send_more(result.actions, node);
+  maybe_commit(result.actions);
+  return result;
+}
+
+void ReplicaCore::on_ack(Actions& out, const NodeId& from, const ReplicateAck& message) {
+  if (role_ != Role::leader || message.epoch != epoch_) return;
+  auto it = progress_.find(from);
+  if (it == progress_.end()) return;
+  Progress& progress = it->second;
+  if (message.disk_id < progress.disk_id) return;  // from a disk that is gone
+  if (progress.disk_id != 0 && message.disk_id > progress.disk_id) {
+    // A new disk: whatever the old one acknowledged is lost.
+    progress = Progress{0, hard_.commit + 1, now_, progress.last_send_tick, false, message.disk_id};
+  }
+  progress.disk_id = message.disk_id;
+  if (message.ok) {
+    if (message.last > progress.match) {
+      progress.snapshot_pending = false;
+      progress.last_progress_tick = now_;
+      progress.match = std::min(message.last, log_.last().seq);
+      progress.next = std::max(progress.next, progress.match + 1);
+      maybe_commit(out);
+    }
+  } else {
+    // Resend once from what the follower surely shares, not once per
+    // rejected message in flight.
+    uint64_t next = std::max(progress.match, message.last) + 1;
+    if (next >= progress.next) return;
+    progress.next = next;
+  }
+  send_more(out, from);
+}
+
+void ReplicaCore::send_more(Actions& out, const NodeId& follower) {
+  Progress& progress = progress_[follower];
+  while (progress.next <= log_.last().seq &&
+         progress.next - 1 - progress.match < options_.max_in_flight) {
+    if (progress.next <= log_.base().seq) {
+      if (!progress.snapshot_pending) out.snapshots.push_back({follower, false});
+      progress.snapshot_pending = true;
+      progress.next = hard_.commit + 1;  // the tail follows the snapshot
+      continue;
+    }
+    uint64_t to = progress.next + options_.max_entries_per_message - 1;
+    send_range(out, follower, progress.next, to);
+    progress.next = std::min(to, log_.last().seq) + 1;
+    progress.last_send_tick = now_;
+  }
+}
+
+void ReplicaCore::send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq) {
+  if (from <= log_.base().seq) {
+    out.snapshots.push_back({to, false});
+    return;
+  }
+  Replicate message{epoch_, log_.position_of(from - 1), {}, hard_.commit, log_.last().seq};
+  message.entries = log_.slice(from, to_seq, options_.max_entries_per_message);
+  send(out, to, std::move(message));
+}
+
+void ReplicaCore::maybe_commit(Actions& out) {
+  std::vector<uint64_t> matches{log_.last().seq};
+  for (const auto& [node, progress] : progress_) matches.push_back(progress.match);
+  for (size_t missing = matches.size(); missing < replicas_.size(); ++missing) {
+    matches.push_back(0);
+  }
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  uint64_t candidate = matches[quorum() - 1];
+  // Only an entry of this epoch is committed by counting (see Entry::barrier).
+  if (candidate > hard_.commit && log_.epoch_at(candidate) == epoch_) {
+    advance_commit(out, candidate);
+  }
+}
+
+void ReplicaCore::leader_tick(Actions& out) {
+  for (auto& [node, progress] : progress_) {
+    bool stalled = now_ - progress.last_progress_tick >= options_.retry_ticks;
+    if (progress.match < log_.last().seq && stalled) {
+      progress.next = progress.match + 1;  // something was lost: resend
+      progress.snapshot_pending = false;
+      progress.last_progress_tick = now_;
+      send_more(out, node);
+    }
+    if (now_ - progress.last_send_tick >= options_.heartbeat_ticks) {
+      uint64_t shared = std::max(progress.match, log_.base().seq);
+      send(out, node,
+           Replicate{epoch_, log_.position_of(shared), {}, hard_.commit, log_.last().seq});
+      progress.last_send_tick = now_;
+    }
+  }
+}
+
+void ReplicaCore::sealing_tick(Actions& out) {
+  if (now_ - seal_progress_tick_ < options_.seal_retry_ticks) return;
+  seal_progress_tick_ = now_;
+  if (adopting_from_) {
+    promises_.erase(*adopting_from_);  // it went quiet: choose again
+    adopting_from_.reset();
+  }
+  for (const auto& node : others()) {
+    if (!promises_.contains(node)) send(out, node, BeginEpoch{epoch_});
+  }
+  evaluate_promises(out);
+}
+
+}  // namespace partid::replication::core

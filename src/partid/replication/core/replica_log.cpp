@@ -1,0 +1,54 @@
+#include "partid/replication/core/replica_log.h"
+
+#include <stdexcept>
+
+namespace partid::replication::core {
+
+void ReplicaLog::reset(Position base) {
+  base_ = base;
+  entries_.clear();
+}
+
+Position ReplicaLog::last() const {
+  if (entries_.empty()) return base_;
+  return {entries_.back().epoch, entries_.back().seq};
+}
+
+std::optional<uint64_t> ReplicaLog::epoch_at(uint64_t seq) const {
+  if (seq == base_.seq) return base_.epoch;
+  if (seq < base_.seq || seq > last().seq) return std::nullopt;
+  return at(seq).epoch;
+}
+
+Position ReplicaLog::position_of(uint64_t seq) const {
+  auto epoch = epoch_at(seq);
+  if (!epoch) throw std::logic_error("replica log: position outside the log");
+  return {*epoch, seq};
+}
+
+const Entry& ReplicaLog::at(uint64_t seq) const { return entries_.at(seq - base_.seq - 1); }
+
+std::vector<Entry> ReplicaLog::slice(uint64_t from, uint64_t to, size_t max) const {
+  std::vector<Entry> out;
+  for (uint64_t seq = from; seq <= to && seq <= last().seq && out.size() < max; ++seq) {
+    out.push_back(at(seq));
+  }
+  return out;
+}
+
+void ReplicaLog::append(Entry entry) {
+  if (entry.seq != last().seq + 1) throw std::logic_error("replica log: append out of order");
+  entries_.push_back(std::move(entry));
+}
+
+void ReplicaLog::truncate_after(uint64_t seq) {
+  while (!entries_.empty() && entries_.back().seq > seq) entries_.pop_back();
+}
+
+void ReplicaLog::trim_through(uint64_t seq) {
+  if (seq <= base_.seq || seq > last().seq) return;
+  base_ = position_of(seq);
+  while (!entries_.empty() && entries_.front().seq <= seq) entries_.pop_front();
+}
+
+}  // namespace partid::replication::core

@@ -1,0 +1,38 @@
+// replication/core: the in-memory tail of one partition's replication log.
+// Entries after `base` are held here; everything through `base` lives only in
+// the applied state (a snapshot or trimmed prefix). The shell mirrors every
+// change durably through the PersistOps the core emits.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "partid/replication/core/types.h"
+
+namespace partid::replication::core {
+
+class ReplicaLog {
+ public:
+  // Empties the log; the state already contains everything through `base`.
+  void reset(Position base);
+  Position base() const { return base_; }
+  Position last() const;
+  // The epoch of the entry at `seq`, or nothing when this log cannot tell
+  // (before the base, or past the end). The base itself answers.
+  std::optional<uint64_t> epoch_at(uint64_t seq) const;
+  Position position_of(uint64_t seq) const;  // seq must be within [base, last]
+  const Entry& at(uint64_t seq) const;       // seq must be in (base, last]
+  // Entries [from, to], at most `max` of them; from must be > base.
+  std::vector<Entry> slice(uint64_t from, uint64_t to, size_t max) const;
+
+  void append(Entry entry);  // entry.seq must be last + 1
+  void truncate_after(uint64_t seq);
+  void trim_through(uint64_t seq);
+
+ private:
+  Position base_;
+  std::deque<Entry> entries_;
+};
+
+}  // namespace partid::replication::core

@@ -1,0 +1,463 @@
+#include "support/replication_sim.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <variant>
+#include <vector>
+
+#include "partid/replication/core/replica.h"
+
+namespace parti::test {
+namespace {
+
+using namespace partid::replication::core;
+
+// What a replica has on disk: survives a crash, not a wipe.
+struct Disk {
+  HardState hard;
+  Position base;
+  std::vector<Entry> log;          // entries after base
+  std::vector<std::string> state;  // applied payloads; state[i] is sequence i + 1
+  uint64_t applied = 0;
+
+  const std::string* applied_at(uint64_t seq) const {
+    return seq >= 1 && seq <= state.size() ? &state[seq - 1] : nullptr;
+  }
+
+  uint64_t last_seq() const { return log.empty() ? base.seq : log.back().seq; }
+};
+
+struct SimNode {
+  NodeId id;
+  std::unique_ptr<ReplicaCore> core;  // null while down
+  Disk disk;
+  std::map<uint64_t, std::string> proposed;  // this incarnation's open client writes
+};
+
+struct Appointment {
+  uint64_t epoch;
+  NodeId leader;
+};
+
+struct Flight {
+  NodeId from, to;
+  std::variant<Message, Appointment> what;
+};
+
+std::string describe(const Message& message) {
+  struct V {
+    std::string operator()(const Replicate& m) const {
+      return fmt::format(
+          "Replicate e{} prev({},{}) n{}{} c{}", m.epoch, m.prev.epoch, m.prev.seq,
+          m.entries.size(),
+          m.entries.empty() ? std::string()
+                            : fmt::format(" [{}..{}]", m.entries.front().seq, m.entries.back().seq),
+          m.commit);
+    }
+    std::string operator()(const ReplicateAck& m) const {
+      return fmt::format("Ack e{} {} {}", m.epoch, m.ok ? "ok" : "NO", m.last);
+    }
+    std::string operator()(const BeginEpoch& m) const {
+      return fmt::format("BeginEpoch e{}", m.epoch);
+    }
+    std::string operator()(const EpochPromise& m) const {
+      return fmt::format("Promise e{} last({},{}) c{}", m.epoch, m.last.epoch, m.last.seq,
+                         m.commit);
+    }
+    std::string operator()(const Refuse& m) const { return fmt::format("Refuse e{}", m.epoch); }
+    std::string operator()(const SyncRequest& m) const {
+      return fmt::format("SyncRequest e{} {}..{}", m.epoch, m.from, m.to);
+    }
+    std::string operator()(const InstallSnapshot& m) const {
+      return fmt::format("InstallSnapshot e{} through({},{})", m.epoch, m.snapshot.through.epoch,
+                         m.snapshot.through.seq);
+    }
+    std::string operator()(const SyncReply& m) const {
+      return fmt::format("SyncReply e{} from {} n{}{}", m.epoch, m.from, m.entries.size(),
+                         m.snapshot ? " +snapshot" : "");
+    }
+  };
+  return std::visit(V{}, message);
+}
+
+class World {
+ public:
+  explicit World(const SimOptions& options)
+      : o_(options), rng_(options.seed), trace_(std::getenv("PARTID_SIM_TRACE") != nullptr) {
+    core_options_.log_retention = options.log_retention;
+    core_options_.max_entries_per_message = 8;
+    core_options_.max_buffered_entries = 64;
+    for (int i = 0; i < options.nodes; ++i) {
+      nodes_.push_back(SimNode{fmt::format("n{}", i), nullptr, {}, {}});
+      nodes_.back().disk.hard.disk_id = ++disks_;
+      ids_.push_back(nodes_.back().id);
+      start(nodes_.back());
+    }
+  }
+
+  SimResult run() {
+    appoint(ids_[pick(ids_.size())]);
+    for (int step = 0; step < o_.steps && result_.ok; ++step) faulty_step();
+    if (result_.ok) heal();
+    if (result_.ok) check_final();
+    for (auto& node : nodes_) retire_stats(node);
+    return result_;
+  }
+
+ private:
+  // ---- randomness ----
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+
+  void fail(const std::string& what) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    result_.failure = fmt::format(
+        "seed {} (nodes {}) at t={}: {} — reproduce with PARTID_SIM_SEED={} PARTID_SIM_NODES={}",
+        o_.seed, o_.nodes, now_, what, o_.seed, o_.nodes);
+  }
+
+  SimNode& node(const NodeId& id) {
+    for (auto& n : nodes_) {
+      if (n.id == id) return n;
+    }
+    throw std::logic_error("unknown node " + id);
+  }
+
+  // ---- replicas ----
+  void start(SimNode& n) {
+    n.core = std::make_unique<ReplicaCore>(n.id, core_options_);
+    n.core->restore(n.disk.hard, n.disk.base, n.disk.log);
+    if (trace_) {
+      fmt::print("t={} START {} promised {} commit {} base ({},{}) last {} applied {}\n", now_,
+                 n.id, n.disk.hard.promised_epoch, n.disk.hard.commit, n.disk.base.epoch,
+                 n.disk.base.seq, n.disk.last_seq(), n.disk.applied);
+    }
+    if (epoch_ > 0) perform(n, n.core->appoint(epoch_, leader_, ids_));  // reads the assignment
+  }
+
+  void crash(SimNode& n) {
+    if (trace_) fmt::print("t={} CRASH {}\n", now_, n.id);
+    retire_stats(n);
+    n.core.reset();
+    n.proposed.clear();
+    ++result_.crashes;
+  }
+
+  void retire_stats(SimNode& n) {
+    if (!n.core) return;
+    result_.snapshots += n.core->stats().snapshots_sent;
+    result_.sync_requests += n.core->stats().sync_requests;
+  }
+
+  void perform(SimNode& n, Actions actions) {
+    for (const auto& op : actions.persist) std::visit([&](const auto& o) { persist(n, o); }, op);
+    for (const auto& entry : actions.apply) apply(n, entry.seq, entry.payload);
+    if (actions.trim_through) trim(n, *actions.trim_through);
+    for (auto& out : actions.send) transmit(n.id, out.to, std::move(out.message));
+    for (const auto& request : actions.snapshots) {
+      // The snapshot's bytes name a copy of the state kept aside (cheaper than
+      // encoding thousands of entries for every snapshot).
+      snapshots_.push_back(n.disk.state);
+      Snapshot snapshot{n.core->log().position_of(n.core->commit()),
+                        std::to_string(snapshots_.size() - 1)};
+      if (n.disk.applied != n.core->commit()) fail(n.id + ": applied state behind the watermark");
+      perform(n, n.core->snapshot_ready(request, std::move(snapshot)));
+    }
+    for (uint64_t seq : actions.committed) {
+      auto it = n.proposed.find(seq);
+      if (it == n.proposed.end()) continue;
+      check_on_quorum(seq, it->second);
+      acked_.emplace_back(seq, it->second);
+      n.proposed.erase(it);
+    }
+    for (uint64_t seq : actions.abandoned) n.proposed.erase(seq);
+  }
+
+  void persist(SimNode& n, const TruncateAfter& op) {
+    if (trace_) fmt::print("t={} {} truncate after {}\n", now_, n.id, op.seq);
+    if (op.seq < n.disk.hard.commit)
+      fail(n.id + fmt::format(": truncated below the watermark to {}", op.seq));
+    while (!n.disk.log.empty() && n.disk.log.back().seq > op.seq) n.disk.log.pop_back();
+  }
+  void persist(SimNode& n, const AppendEntries& op) {
+    for (const auto& entry : op.entries) {
+      if (entry.seq != n.disk.last_seq() + 1) fail(n.id + ": log append out of order");
+      n.disk.log.push_back(entry);
+    }
+  }
+  void persist(SimNode& n, const SaveHardState& op) {
+    if (op.state.commit < n.disk.hard.commit) fail(n.id + ": watermark moved back");
+    if (op.state.promised_epoch < n.disk.hard.promised_epoch) fail(n.id + ": promise moved back");
+    n.disk.hard = op.state;
+  }
+  void trim(SimNode& n, uint64_t through) {
+    if (through > n.disk.applied) fail(n.id + ": trimmed entries not yet applied");
+    while (!n.disk.log.empty() && n.disk.log.front().seq <= through) {
+      n.disk.base = {n.disk.log.front().epoch, n.disk.log.front().seq};
+      n.disk.log.erase(n.disk.log.begin());
+    }
+  }
+  void persist(SimNode& n, const ReplaceWithSnapshot& op) {
+    n.disk.state = snapshots_.at(std::stoull(op.snapshot.data));
+    if (n.disk.state.size() != op.snapshot.through.seq) fail(n.id + ": snapshot of the wrong size");
+    n.disk.applied = op.snapshot.through.seq;
+    n.disk.base = op.snapshot.through;
+    if (!op.keep_tail) n.disk.log.clear();
+    std::erase_if(n.disk.log, [&](const Entry& e) { return e.seq <= op.snapshot.through.seq; });
+  }
+
+  void apply(SimNode& n, uint64_t seq, const std::string& payload) {
+    if (seq != n.disk.applied + 1)
+      fail(n.id + fmt::format(": applied {} after {}", seq, n.disk.applied));
+    n.disk.state.push_back(payload);
+    n.disk.applied = seq;
+    check_committed(n, seq, payload);
+  }
+
+  static bool holds(const Disk& disk, uint64_t seq, const std::string& payload) {
+    if (const auto* applied = disk.applied_at(seq); applied && *applied == payload) return true;
+    for (const auto& entry : disk.log) {
+      if (entry.seq == seq && entry.payload == payload) return true;
+    }
+    return false;
+  }
+
+  // At the moment a client hears "ok", a quorum must hold the write durably.
+  // A disk lost while its acknowledgement was in flight still counts: that is
+  // the one failure the quorum is there to absorb.
+  void check_on_quorum(uint64_t seq, const std::string& payload) {
+    size_t holders = 0;
+    for (const auto& n : nodes_) {
+      bool lost_copy = rebuilding() && n.id == *rebuilding_ && holds(lost_disk_, seq, payload);
+      holders += holds(n.disk, seq, payload) || lost_copy;
+    }
+    if (holders < nodes_.size() / 2 + 1) {
+      fail(fmt::format("'{}' acknowledged at {} but held by only {}", payload, seq, holders));
+    }
+  }
+
+  void check_committed(const SimNode& n, uint64_t seq, const std::string& payload) {
+    auto [it, fresh] = committed_.emplace(seq, payload);
+    if (!fresh && it->second != payload) {
+      fail(fmt::format("{} applied '{}' at {} where '{}' was committed", n.id, payload, seq,
+                       it->second));
+    }
+  }
+
+  // ---- network and coordinator ----
+  void transmit(const NodeId& from, const NodeId& to, Message message) {
+    if (chance(o_.drop)) return;
+    if (chance(o_.duplicate)) schedule({from, to, message});
+    schedule({from, to, std::move(message)});
+  }
+
+  void schedule(Flight flight) {
+    uint64_t at = now_ + 1 + pick(static_cast<size_t>(o_.max_delay));
+    network_.emplace(std::make_pair(at, order_++), std::move(flight));
+  }
+
+  void appoint(const NodeId& leader) {
+    ++epoch_;
+    leader_ = leader;
+    leader_down_since_.reset();
+    ++result_.appointments;
+    // Replicas learn of it at different times, as they would from the KV.
+    for (const auto& id : ids_) schedule({"coordinator", id, Appointment{epoch_, leader}});
+  }
+
+  // The seed's rule: most up to date, then (all started together here) lowest id.
+  std::optional<NodeId> successor() {
+    std::optional<NodeId> best;
+    for (auto& n : nodes_) {
+      if (!n.core || n.core->rebuilding()) continue;
+      if (!best || n.core->last() > node(*best).core->last()) best = n.id;
+    }
+    return best;
+  }
+
+  void deliver_due() {
+    while (!network_.empty() && network_.begin()->first.first <= now_) {
+      auto flight = std::move(network_.begin()->second);
+      network_.erase(network_.begin());
+      SimNode& to = node(flight.to);
+      if (!to.core) continue;
+      if (trace_) {
+        auto* m = std::get_if<Message>(&flight.what);
+        auto* a = std::get_if<Appointment>(&flight.what);
+        fmt::print("t={} {} -> {}: {}\n", now_, flight.from, flight.to,
+                   m ? describe(*m) : fmt::format("appoint e{} leader {}", a->epoch, a->leader));
+      }
+      if (auto* appointment = std::get_if<Appointment>(&flight.what)) {
+        perform(to, to.core->appoint(appointment->epoch, appointment->leader, ids_));
+      } else {
+        perform(to, to.core->receive(flight.from, std::get<Message>(flight.what)));
+      }
+    }
+  }
+
+  void tick_all() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].core && (now_ + i) % 2 == 0) perform(nodes_[i], nodes_[i].core->tick());
+    }
+  }
+
+  void propose() {
+    SimNode& n = node(leader_);
+    if (!n.core) return;
+    std::vector<std::string> payloads;
+    size_t count = 1 + pick(3);
+    for (size_t i = 0; i < count; ++i) payloads.push_back(fmt::format("w{}", next_write_++));
+    auto copy = payloads;
+    auto result = n.core->propose(std::move(payloads));
+    if (!result.accepted) return;
+    for (size_t i = 0; i < copy.size(); ++i) n.proposed[result.first_seq + i] = copy[i];
+    perform(n, std::move(result.actions));
+  }
+
+  void coordinate() {
+    SimNode& current = node(leader_);
+    // A leader that lost its disk will not lead (see HardState::rebuilding).
+    if (!current.core || current.core->rebuilding()) {
+      if (!leader_down_since_) leader_down_since_ = now_;
+      if (now_ - *leader_down_since_ >= static_cast<uint64_t>(o_.failover_delay)) {
+        if (auto next = successor()) appoint(*next);
+      }
+    } else if (chance(o_.reappoint)) {
+      std::vector<NodeId> up;
+      for (auto& n : nodes_) {
+        if (n.core && !n.core->rebuilding()) up.push_back(n.id);
+      }
+      if (!up.empty()) appoint(up[pick(up.size())]);
+    }
+  }
+
+  // A wiped replica must be rebuilt before anything else fails: losing a disk
+  // and a second replica at once is a majority failure on three nodes.
+  bool rebuilding() {
+    if (!rebuilding_) return false;
+    // The core clears the flag once it holds everything its lost disk could
+    // have acknowledged (see HardState::rebuilding).
+    if (!node(*rebuilding_).disk.hard.rebuilding) rebuilding_.reset();
+    return rebuilding_.has_value();
+  }
+
+  void inject_faults() {
+    if (chance(o_.crash) && !rebuilding()) {
+      SimNode& n = nodes_[pick(nodes_.size())];
+      if (n.core) crash(n);
+    }
+    if (chance(o_.restart)) {
+      SimNode& n = nodes_[pick(nodes_.size())];
+      if (!n.core) start(n);
+    }
+    if (chance(o_.wipe) && !rebuilding() && all_up()) {
+      SimNode& n = nodes_[pick(nodes_.size())];
+      rebuilding_ = n.id;
+      crash(n);
+      lost_disk_ = std::move(n.disk);
+      n.disk = Disk{};
+      n.disk.hard.disk_id = ++disks_;
+      n.disk.hard.rebuilding = true;
+      ++result_.wipes;
+      start(n);
+    }
+  }
+
+  bool all_up() const {
+    for (const auto& n : nodes_) {
+      if (!n.core) return false;
+    }
+    return true;
+  }
+
+  void faulty_step() {
+    ++now_;
+    deliver_due();
+    tick_all();
+    coordinate();
+    if (chance(o_.propose)) propose();
+    inject_faults();
+  }
+
+  // ---- the end: heal, converge, check ----
+  void heal() {
+    o_.drop = o_.duplicate = 0;
+    for (auto& n : nodes_) {
+      if (!n.core) start(n);
+    }
+    appoint(*successor());
+    // Liveness: after healing, a new write must be acknowledged and every
+    // replica must reach the leader's watermark.
+    size_t acked_before = acked_.size();
+    for (int step = 0; step < 4000 && result_.ok; ++step) {
+      ++now_;
+      deliver_due();
+      tick_all();
+      if (acked_.size() == acked_before) propose();
+      if (acked_.size() > acked_before && converged()) return;
+    }
+    fail(fmt::format("no convergence after healing (leader {} epoch {})", leader_, epoch_));
+  }
+
+  bool converged() {
+    const auto& reference = node(leader_).disk;
+    for (const auto& n : nodes_) {
+      if (n.disk.hard.commit != reference.hard.commit || n.disk.applied != reference.applied)
+        return false;
+    }
+    return true;
+  }
+
+  void check_final() {
+    result_.acknowledged = acked_.size();
+    result_.final_commit = node(leader_).disk.hard.commit;
+    const auto& reference = node(leader_).disk.state;
+    for (const auto& n : nodes_) {
+      // Snapshots carry the whole state, so every sequence must be there.
+      if (n.disk.state != reference) {
+        fail(fmt::format("{} differs from the leader {}", n.id, leader_));
+        return;
+      }
+    }
+    for (const auto& [seq, payload] : acked_) {
+      const auto* applied = node(leader_).disk.applied_at(seq);
+      if (!applied || *applied != payload) {
+        fail(fmt::format("acknowledged write '{}' at {} was lost", payload, seq));
+        return;
+      }
+    }
+  }
+
+  SimOptions o_;
+  std::mt19937_64 rng_;
+  bool trace_;
+  CoreOptions core_options_;
+  std::vector<SimNode> nodes_;
+  std::vector<NodeId> ids_;
+  std::map<std::pair<uint64_t, uint64_t>, Flight> network_;
+  uint64_t now_ = 0;
+  uint64_t order_ = 0;
+  uint64_t epoch_ = 0;
+  NodeId leader_;
+  std::optional<uint64_t> leader_down_since_;
+  std::optional<NodeId> rebuilding_;
+  Disk lost_disk_;
+  std::vector<std::vector<std::string>> snapshots_;
+  uint64_t next_write_ = 0;
+  uint64_t disks_ = 0;
+  std::map<uint64_t, std::string> committed_;
+  std::vector<std::pair<uint64_t, std::string>> acked_;
+  SimResult result_;
+};
+
+}  // namespace
+
+SimResult run_simulation(const SimOptions& options) { return World(options).run(); }
+
+}  // namespace parti::test

@@ -1,0 +1,288 @@
+// Unit tests of the replication core (src/partid/replication/core): single
+// steps and short scripted exchanges over a perfect in-memory network. The
+// seeded fault sweep lives in replication_sim_test.cpp.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "partid/replication/core/replica.h"
+
+namespace partid::replication::core {
+namespace {
+
+// Replicas wired by an in-memory network; `cut` nodes neither send nor receive.
+class Cluster {
+ public:
+  explicit Cluster(std::vector<NodeId> ids, CoreOptions options = {}) : ids_(std::move(ids)) {
+    for (const auto& id : ids_) {
+      auto& core = cores_.emplace(id, ReplicaCore(id, options)).first->second;
+      core.restore(HardState{0, 0, 1, false}, {}, {});  // every disk starts as disk 1
+    }
+  }
+
+  ReplicaCore& at(const NodeId& id) { return cores_.at(id); }
+
+  // Delivers messages until the network is quiet; returns what was committed
+  // and applied, per node.
+  void run(const NodeId& from, Actions actions) {
+    queue(from, std::move(actions));
+    while (!inbox_.empty()) {
+      auto [sender, out] = std::move(inbox_.front());
+      inbox_.erase(inbox_.begin());
+      if (cut_.contains(out.to) || cut_.contains(sender)) continue;
+      queue(out.to, at(out.to).receive(sender, out.message));
+    }
+  }
+
+  void appoint(uint64_t epoch, const NodeId& leader) {
+    for (const auto& id : ids_) {
+      if (!cut_.contains(id)) run(id, at(id).appoint(epoch, leader, ids_));
+    }
+  }
+
+  uint64_t propose(const NodeId& leader, std::string payload) {
+    auto result = at(leader).propose({std::move(payload)});
+    EXPECT_TRUE(result.accepted);
+    run(leader, std::move(result.actions));
+    return result.first_seq;
+  }
+
+  void tick_all(int times = 1) {
+    for (int i = 0; i < times; ++i) {
+      for (const auto& id : ids_) {
+        if (!cut_.contains(id)) run(id, at(id).tick());
+      }
+    }
+  }
+
+  std::set<NodeId> cut_;
+  std::map<NodeId, std::vector<Entry>> applied;
+  std::map<NodeId, std::vector<uint64_t>> committed;
+  std::map<NodeId, std::vector<uint64_t>> abandoned;
+  std::map<NodeId, std::vector<SnapshotRequest>> snapshots;
+  std::vector<std::pair<NodeId, Outgoing>> sent;  // everything, for inspection
+
+ private:
+  void queue(const NodeId& from, Actions actions) {
+    for (auto& e : actions.apply) applied[from].push_back(e);
+    for (auto s : actions.committed) committed[from].push_back(s);
+    for (auto s : actions.abandoned) abandoned[from].push_back(s);
+    for (auto& r : actions.snapshots) snapshots[from].push_back(r);
+    for (auto& out : actions.send) {
+      sent.emplace_back(from, out);
+      inbox_.emplace_back(from, std::move(out));
+    }
+  }
+
+  std::vector<NodeId> ids_;
+  std::map<NodeId, ReplicaCore> cores_;
+  std::vector<std::pair<NodeId, Outgoing>> inbox_;
+};
+
+TEST(ReplicationCoreTest, SingleReplicaLeadsAndCommitsAtOnce) {
+  Cluster c({"a"});
+  c.appoint(1, "a");
+  EXPECT_EQ(c.at("a").role(), Role::leader);
+  uint64_t seq = c.propose("a", "x");
+  EXPECT_EQ(seq, 2u);  // 1 is the barrier
+  EXPECT_EQ(c.at("a").commit(), 2u);
+  EXPECT_EQ(c.committed["a"], std::vector<uint64_t>{2});
+  ASSERT_EQ(c.applied["a"].size(), 2u);
+  EXPECT_TRUE(c.applied["a"][0].barrier);
+  EXPECT_EQ(c.applied["a"][1].payload, "x");
+}
+
+TEST(ReplicationCoreTest, LeaderSealsOnQuorumThenCommitsWithOneFollower) {
+  Cluster c({"a", "b", "c"});
+  c.cut_ = {"c"};
+  c.appoint(1, "a");
+  ASSERT_EQ(c.at("a").role(), Role::leader);  // a and b are a quorum of three
+  EXPECT_EQ(c.at("b").promised_epoch(), 1u);
+  uint64_t seq = c.propose("a", "x");
+  EXPECT_EQ(c.at("a").commit(), seq);
+  EXPECT_EQ(c.committed["a"], std::vector<uint64_t>{seq});
+  // b learns the watermark from the next message (a heartbeat here).
+  c.tick_all(1);
+  EXPECT_EQ(c.at("b").commit(), seq);
+  EXPECT_EQ(c.applied["b"].back().payload, "x");
+}
+
+TEST(ReplicationCoreTest, NothingCommitsWithoutQuorum) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"b", "c"};
+  auto result = c.at("a").propose({"x"});
+  ASSERT_TRUE(result.accepted);
+  c.run("a", std::move(result.actions));
+  c.tick_all(10);
+  EXPECT_LT(c.at("a").commit(), result.first_seq);
+  EXPECT_TRUE(c.committed["a"].empty());
+  EXPECT_EQ(c.at("a").pending_proposals(), 1u);
+}
+
+TEST(ReplicationCoreTest, OlderEpochIsRefusedAndItsLeaderStepsDown) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"a"};
+  c.appoint(2, "b");  // a is cut off and keeps believing it leads epoch 1
+  ASSERT_EQ(c.at("b").role(), Role::leader);
+  ASSERT_EQ(c.at("a").role(), Role::leader);
+  c.cut_ = {};
+  auto stale = c.at("a").propose({"stale"});
+  ASSERT_TRUE(stale.accepted);
+  c.run("a", std::move(stale.actions));
+  EXPECT_EQ(c.at("a").role(), Role::follower);
+  EXPECT_EQ(c.abandoned["a"], std::vector<uint64_t>{stale.first_seq});
+  EXPECT_EQ(c.at("a").promised_epoch(), 2u);
+  for (const auto& [node, entries] : c.applied) {
+    for (const auto& e : entries) EXPECT_NE(e.payload, "stale") << node;
+  }
+}
+
+TEST(ReplicationCoreTest, NewLeaderAdoptsTheMostAdvancedLogAndTruncatesDivergence) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  uint64_t committed = c.propose("a", "kept");
+  // a writes one more entry that only reaches itself: never committed.
+  c.cut_ = {"b", "c"};
+  c.propose("a", "lost");
+  // Now b leads epoch 2 with c; b has every committed entry, a's suffix goes.
+  c.cut_ = {"a"};
+  c.appoint(2, "b");
+  ASSERT_EQ(c.at("b").role(), Role::leader);
+  uint64_t next = c.propose("b", "new");
+  EXPECT_EQ(next, committed + 2);  // after b's barrier
+  c.cut_ = {};
+  c.tick_all(6);  // a is silent at first: b resends after retry_ticks
+  EXPECT_EQ(c.at("a").log().at(committed + 1).epoch, 2u);  // divergent entry replaced
+  EXPECT_EQ(c.at("a").commit(), next);
+  std::vector<std::string> payloads;
+  for (const auto& e : c.applied["a"]) {
+    if (!e.barrier) payloads.push_back(e.payload);
+  }
+  EXPECT_EQ(payloads, (std::vector<std::string>{"kept", "new"}));
+}
+
+TEST(ReplicationCoreTest, SuccessorFetchesEntriesItLacksBeforeLeading) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"c"};
+  uint64_t seq = c.propose("a", "x");  // committed on a and b only
+  c.cut_ = {"a"};
+  c.appoint(2, "c");  // c lacks x; b's promise shows a more advanced log
+  ASSERT_EQ(c.at("c").role(), Role::leader);
+  EXPECT_EQ(c.at("c").log().at(seq).payload, "x");
+  c.tick_all(2);
+  EXPECT_GE(c.at("c").commit(), seq);
+}
+
+TEST(ReplicationCoreTest, EarlyArrivalsWaitAndAGapIsRequested) {
+  CoreOptions options;
+  options.gap_timeout_ticks = 2;
+  Cluster c({"a", "b"}, options);
+  c.appoint(1, "a");
+  ASSERT_EQ(c.at("a").role(), Role::leader);
+  Position last = c.at("a").last();
+  // b gets sequence last+2 before last+1.
+  Replicate late{1, last, {Entry{last.seq + 1, 1, false, "one"}}, 0, last.seq + 2};
+  Replicate early{1, {1, last.seq + 1}, {Entry{last.seq + 2, 1, false, "two"}}, 0, last.seq + 2};
+  auto actions = c.at("b").receive("a", early);
+  EXPECT_TRUE(actions.send.empty());
+  EXPECT_EQ(c.at("b").buffered_entries(), 1u);
+  actions = c.at("b").tick();
+  actions = c.at("b").tick();
+  ASSERT_EQ(actions.send.size(), 1u);
+  auto* request = std::get_if<SyncRequest>(&actions.send[0].message);
+  ASSERT_NE(request, nullptr);
+  EXPECT_EQ(request->from, last.seq + 1);
+  EXPECT_EQ(request->to, last.seq + 1);
+  actions = c.at("b").receive("a", late);
+  EXPECT_EQ(c.at("b").last().seq, last.seq + 2);  // both placed, in order
+  EXPECT_EQ(c.at("b").buffered_entries(), 0u);
+  ASSERT_EQ(actions.send.size(), 2u);
+  EXPECT_EQ(std::get<ReplicateAck>(actions.send[1].message).last, last.seq + 2);
+}
+
+TEST(ReplicationCoreTest, BufferOverflowDropsAndCounts) {
+  CoreOptions options;
+  options.max_buffered_entries = 2;
+  ReplicaCore b("b", options);
+  for (uint64_t i = 0; i < 3; ++i) {
+    b.receive("a", Replicate{1, {1, 10 + i}, {Entry{11 + i, 1, false, "x"}}, 0, 20});
+  }
+  EXPECT_EQ(b.buffered_entries(), 2u);
+  EXPECT_EQ(b.stats().buffer_overflows, 1u);
+}
+
+TEST(ReplicationCoreTest, OlderEntriesCommitOnlyThroughTheBarrier) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"b", "c"};
+  uint64_t seq = c.propose("a", "x");  // only on a
+  // a leads again in epoch 2 (sealing with b); x is of epoch 1 and must not be
+  // committed by counting a's and b's copies alone, only by the barrier after it.
+  c.cut_ = {"c"};
+  c.appoint(2, "a");
+  ASSERT_EQ(c.at("a").role(), Role::leader);
+  EXPECT_EQ(c.at("a").log().at(seq + 1).barrier, true);
+  EXPECT_EQ(c.at("a").log().at(seq + 1).epoch, 2u);
+  EXPECT_EQ(c.at("a").commit(), seq + 1);
+}
+
+TEST(ReplicationCoreTest, ReplicaWithALostDiskNeitherPromisesNorLeadsUntilCaughtUp) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  uint64_t seq = c.propose("a", "x");
+  // c loses its disk and comes back empty, with a new disk id.
+  c.at("c") = ReplicaCore("c");
+  c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
+  c.at("c").appoint(2, "c", {"a", "b", "c"});
+  EXPECT_EQ(c.at("c").role(), Role::follower);
+  auto promise = c.at("c").receive("b", BeginEpoch{3});
+  EXPECT_TRUE(promise.send.empty());
+  EXPECT_EQ(c.at("c").promised_epoch(), 3u);  // still fences older epochs
+  // b leads epoch 3 with a, then rebuilds c, which then promises again.
+  c.cut_ = {"c"};
+  c.appoint(3, "b");
+  ASSERT_EQ(c.at("b").role(), Role::leader);
+  c.cut_ = {};
+  c.tick_all(6);
+  EXPECT_FALSE(c.at("c").rebuilding());
+  EXPECT_EQ(c.at("c").log().at(seq).payload, "x");
+  auto again = c.at("c").receive("a", BeginEpoch{4});
+  ASSERT_EQ(again.send.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<EpochPromise>(again.send[0].message));
+}
+
+TEST(ReplicationCoreTest, AcknowledgementsOfALostDiskStopCounting) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.propose("a", "x");
+  auto before = c.at("a").follower_matches();
+  ASSERT_GT(before["b"], 0u);
+  // b's new disk (id 7) reports an empty log: a forgets b's old match, and
+  // an old-disk acknowledgement arriving late is ignored.
+  c.at("a").receive("b", ReplicateAck{1, false, 0, 7});
+  EXPECT_EQ(c.at("a").follower_matches()["b"], 0u);
+  c.at("a").receive("b", ReplicateAck{1, true, before["b"], 1});
+  EXPECT_EQ(c.at("a").follower_matches()["b"], 0u);
+}
+
+TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
+  CoreOptions options;
+  options.log_retention = 4;
+  Cluster c({"a", "b", "c"}, options);
+  c.appoint(1, "a");
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
+  EXPECT_GT(c.at("a").log().base().seq, 0u);
+  c.cut_ = {};
+  c.tick_all(6);
+  ASSERT_FALSE(c.snapshots["a"].empty());
+  EXPECT_EQ(c.snapshots["a"][0].to, "c");
+  EXPECT_FALSE(c.snapshots["a"][0].for_adoption);
+}
+
+}  // namespace
+}  // namespace partid::replication::core
