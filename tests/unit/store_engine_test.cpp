@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
 #include "partid/storage/store_engine.h"
 #include "support/temp_dir.h"
@@ -125,12 +126,63 @@ TEST_F(StoreEngineTest, LogIsReadableInOrderAndTrimmable) {
           .ok);
   auto tail = engine->read_log(1, 2, 10);
   ASSERT_EQ(tail.size(), 2u);
-  EXPECT_EQ(tail[0].version.sequence, 2u);
-  EXPECT_EQ(tail[1].partition_key, "c");
-  ASSERT_TRUE(engine->trim_log(1, 3).ok);
+  EXPECT_EQ(tail[0].sequence, 2u);
+  EXPECT_EQ(decode_item_op(1, tail[1])->partition_key, "c");
+  ASSERT_TRUE(engine->write_replica({change::TrimLog{1, 2, 1}}).ok);
   auto after = engine->read_log(1, 0, 10);
   ASSERT_EQ(after.size(), 1u);
-  EXPECT_EQ(after[0].version.sequence, 3u);
+  EXPECT_EQ(after[0].sequence, 3u);
+  EXPECT_EQ(engine->partition_meta(1).base_sequence, 2u);
+}
+
+LogRecord record(uint64_t seq, uint64_t epoch, const WriteOp& op) {
+  return {seq, epoch, false, encode_item_op(op)};
+}
+
+TEST_F(StoreEngineTest, ReplicaChangesApplyInOrderAndReloadAfterReopening) {
+  auto a = put(1, "a", "", "1", 1), b = put(1, "b", "", "2", 2), c = put(1, "c", "", "3", 3);
+  ASSERT_TRUE(engine
+                  ->write_replica({change::AppendLog{1, {record(1, 1, a), record(2, 1, b)}},
+                                   change::TruncateLog{1, 1},  // b was divergent
+                                   change::AppendLog{1, {record(2, 2, c)}},
+                                   change::SaveState{1, 2, 1, false},
+                                   change::Apply{1, {*decode_item_op(1, record(1, 1, a))}, 1, 1}})
+                  .ok);
+  EXPECT_TRUE(engine->get(1, "a", ""));
+  EXPECT_FALSE(engine->get(1, "b", ""));
+  EXPECT_FALSE(engine->get(1, "c", ""));  // appended, not committed
+  reopen();
+  auto replica = engine->load_replica(1);
+  EXPECT_EQ(replica.meta.epoch, 2u);
+  EXPECT_EQ(replica.meta.watermark, 1u);
+  EXPECT_EQ(replica.meta.last_sequence, 2u);
+  EXPECT_EQ(replica.meta.applied_epoch, 1u);
+  EXPECT_EQ(replica.meta.item_count, 1);
+  ASSERT_EQ(replica.log.size(), 2u);
+  EXPECT_EQ(replica.log[1], record(2, 2, c));
+}
+
+TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
+  ASSERT_TRUE(engine->commit({put(1, "old", "", "x", 1), put(1, "gone", "", "y", 2)}).ok);
+  Item kept{"new", "", "z", {5, 7, 3}, false};
+  Item dead{"old", "", "", {6, 8, 3}, true};
+  auto tail = put(1, "t", "", "w", 9);
+  ASSERT_TRUE(engine
+                  ->write_replica({change::AppendLog{1, {record(9, 3, tail)}},
+                                   change::ReplaceState{1, {kept, dead}, 8, 3, true}})
+                  .ok);
+  EXPECT_FALSE(engine->get(1, "gone", ""));
+  EXPECT_FALSE(engine->get(1, "old", ""));  // a tombstone now
+  EXPECT_EQ(engine->get(1, "new", "")->message, "z");
+  auto replica = engine->load_replica(1);
+  EXPECT_EQ(replica.meta.item_count, 1);
+  EXPECT_EQ(replica.meta.base_sequence, 8u);
+  EXPECT_EQ(replica.meta.applied_epoch, 3u);
+  ASSERT_EQ(replica.log.size(), 1u);  // entry 9 continues the snapshot
+  EXPECT_EQ(replica.log[0].sequence, 9u);
+  // The same swap without keep_tail empties the log.
+  ASSERT_TRUE(engine->write_replica({change::ReplaceState{1, {kept}, 8, 3, false}}).ok);
+  EXPECT_TRUE(engine->load_replica(1).log.empty());
 }
 
 TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {
@@ -143,7 +195,7 @@ TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {
 }
 
 TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
-  NodeMetadata meta{"node-2", "c1", 64, 3, {4, 5}, {6}, {7}};
+  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, {4, 5}, {6}, {7}};
   ASSERT_TRUE(engine->save_node_metadata(meta).ok);
   ASSERT_TRUE(engine->commit({put(9, "k", "r", "v", 1)}).ok);
   reopen();

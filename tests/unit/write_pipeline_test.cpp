@@ -114,8 +114,8 @@ TEST_F(WritePipelineTest, TheLogIsTrimmedBehindTheWatermarkWithARetentionMargin)
   const auto log = store->read_log(1, 0, 1000);
   ASSERT_FALSE(log.empty());
   // Watermark 30, retention 10: everything below 20 is gone, 20..30 is kept.
-  EXPECT_EQ(log.front().version.sequence, 20u);
-  EXPECT_EQ(log.back().version.sequence, 30u);
+  EXPECT_EQ(log.front().sequence, 20u);
+  EXPECT_EQ(log.back().sequence, 30u);
   EXPECT_EQ(log.size(), 11u);
 }
 

@@ -110,7 +110,9 @@ void WritePipeline::maybe_trim(uint32_t partition) {
   // Trim in steps of a tenth of the retention, not on every write.
   if (watermark < below + options_.log_retention + options_.log_retention / 10) return;
   below = watermark - options_.log_retention;
-  asio::post(disk_, [store = &store_, partition, b = below] { store->trim_log(partition, b); });
+  asio::post(disk_, [store = &store_, partition, b = below] {
+    store->write_replica({storage::change::TrimLog{partition, b - 1, 0}});
+  });
 }
 
 }  // namespace partid::replication

@@ -12,25 +12,25 @@ std::optional<Msg> parse(std::string_view bytes) {
   return m;
 }
 
-pb::LogEntry::Op to_pb(WriteOp::Kind k) {
+pb::ItemOp::Op to_pb(WriteOp::Kind k) {
   switch (k) {
     case WriteOp::Kind::Put:
-      return pb::LogEntry::PUT;
+      return pb::ItemOp::PUT;
     case WriteOp::Kind::Delete:
-      return pb::LogEntry::DELETE;
+      return pb::ItemOp::DELETE;
     case WriteOp::Kind::DeleteAll:
-      return pb::LogEntry::DELETE_ALL;
+      return pb::ItemOp::DELETE_ALL;
   }
-  return pb::LogEntry::PUT;
+  return pb::ItemOp::PUT;
 }
 
 std::optional<WriteOp::Kind> from_pb(int op) {
   switch (op) {
-    case pb::LogEntry::PUT:
+    case pb::ItemOp::PUT:
       return WriteOp::Kind::Put;
-    case pb::LogEntry::DELETE:
+    case pb::ItemOp::DELETE:
       return WriteOp::Kind::Delete;
-    case pb::LogEntry::DELETE_ALL:
+    case pb::ItemOp::DELETE_ALL:
       return WriteOp::Kind::DeleteAll;
     default:
       return std::nullopt;
@@ -59,10 +59,23 @@ std::optional<Item> decode_item(std::string_view bytes) {
   return item;
 }
 
-std::string encode_log_entry(const WriteOp& op) {
+std::string encode_log_record(const LogRecord& record) {
   pb::LogEntry m;
-  m.set_epoch(op.version.epoch);
-  m.set_sequence(op.version.sequence);
+  m.set_epoch(record.epoch);
+  m.set_sequence(record.sequence);
+  m.set_barrier(record.barrier);
+  m.set_payload(record.payload);
+  return m.SerializeAsString();
+}
+
+std::optional<LogRecord> decode_log_record(std::string_view bytes) {
+  auto m = parse<pb::LogEntry>(bytes);
+  if (!m) return std::nullopt;
+  return LogRecord{m->sequence(), m->epoch(), m->barrier(), m->payload()};
+}
+
+std::string encode_item_op(const WriteOp& op) {
+  pb::ItemOp m;
   m.set_op(to_pb(op.kind));
   m.set_partition_key(op.partition_key);
   m.set_range_key(op.range_key);
@@ -71,8 +84,8 @@ std::string encode_log_entry(const WriteOp& op) {
   return m.SerializeAsString();
 }
 
-std::optional<WriteOp> decode_log_entry(uint32_t partition, std::string_view bytes) {
-  auto m = parse<pb::LogEntry>(bytes);
+std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& record) {
+  auto m = parse<pb::ItemOp>(record.payload);
   if (!m) return std::nullopt;
   auto kind = from_pb(m->op());
   if (!kind) return std::nullopt;
@@ -82,7 +95,7 @@ std::optional<WriteOp> decode_log_entry(uint32_t partition, std::string_view byt
   op.partition_key = m->partition_key();
   op.range_key = m->range_key();
   op.message = m->message();
-  op.version = {m->hlc(), m->sequence(), m->epoch()};
+  op.version = {m->hlc(), record.sequence, record.epoch};
   return op;
 }
 
@@ -92,13 +105,18 @@ std::string encode_partition_meta(const PartitionMeta& meta) {
   m.set_last_sequence(meta.last_sequence);
   m.set_watermark(meta.watermark);
   m.set_item_count(meta.item_count);
+  m.set_applied_epoch(meta.applied_epoch);
+  m.set_base_sequence(meta.base_sequence);
+  m.set_base_epoch(meta.base_epoch);
+  m.set_rebuilding(meta.rebuilding);
   return m.SerializeAsString();
 }
 
 std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
   auto m = parse<pb::PartitionMeta>(bytes);
   if (!m) return std::nullopt;
-  return PartitionMeta{m->epoch(), m->last_sequence(), m->watermark(), m->item_count()};
+  return PartitionMeta{m->epoch(),         m->last_sequence(), m->watermark(),  m->item_count(),
+                       m->applied_epoch(), m->base_sequence(), m->base_epoch(), m->rebuilding()};
 }
 
 std::string encode_node_metadata(const NodeMetadata& meta) {
@@ -107,6 +125,7 @@ std::string encode_node_metadata(const NodeMetadata& meta) {
   m.set_cluster(meta.cluster);
   m.set_partitions(meta.partitions);
   m.set_replication_factor(meta.replication_factor);
+  m.set_disk_id(meta.disk_id);
   for (uint32_t p : meta.locked_partitions) m.add_locked_partitions(p);
   for (uint32_t p : meta.importing_partitions) m.add_importing_partitions(p);
   for (uint32_t p : meta.migrating_partitions) m.add_migrating_partitions(p);
@@ -121,6 +140,7 @@ std::optional<NodeMetadata> decode_node_metadata(std::string_view bytes) {
   meta.cluster = m->cluster();
   meta.partitions = m->partitions();
   meta.replication_factor = m->replication_factor();
+  meta.disk_id = m->disk_id();
   meta.locked_partitions = {m->locked_partitions().begin(), m->locked_partitions().end()};
   meta.importing_partitions = {m->importing_partitions().begin(), m->importing_partitions().end()};
   meta.migrating_partitions = {m->migrating_partitions().begin(), m->migrating_partitions().end()};

@@ -216,28 +216,6 @@ bool PartitionScan::next(Item* out) {
   return false;
 }
 
-std::vector<WriteOp> StoreEngine::read_log(uint32_t partition, uint64_t from, uint64_t to) const {
-  const std::string lower_key = log_key(partition, from);
-  const std::string end = partition_end(partition);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_));
-  std::vector<WriteOp> out;
-  for (it->Seek(lower_key); it->Valid(); it->Next()) {
-    auto op = decode_log_entry(partition, it->value().ToStringView());
-    if (!op || op->version.sequence > to) break;
-    out.push_back(std::move(*op));
-  }
-  return out;
-}
-
-StoreStatus StoreEngine::trim_log(uint32_t partition, uint64_t below) {
-  auto s = db_->DeleteRange(rocksdb::WriteOptions(), log_, log_key(partition, 0),
-                            log_key(partition, below));
-  return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
-}
-
 StoreStatus StoreEngine::drop_partition(uint32_t partition) {
   rocksdb::WriteBatch batch;
   const std::string from = partition_prefix(partition), to = partition_end(partition);

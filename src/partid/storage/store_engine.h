@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace rocksdb {
@@ -61,12 +62,73 @@ struct WriteOp {
   ItemVersion version;  // sequence and epoch are set by the write pipeline
 };
 
+// A partition's replication state (see proto/storage.proto, PartitionMeta).
 struct PartitionMeta {
-  uint64_t epoch = 0;
+  uint64_t epoch = 0;  // promised epoch
   uint64_t last_sequence = 0;
-  uint64_t watermark = 0;
+  uint64_t watermark = 0;  // committed and applied through here
   int64_t item_count = 0;
+  uint64_t applied_epoch = 0;
+  uint64_t base_sequence = 0;  // log entries through here are gone (applied)
+  uint64_t base_epoch = 0;
+  bool rebuilding = false;
   friend bool operator==(const PartitionMeta&, const PartitionMeta&) = default;
+};
+
+struct LogRecord {
+  uint64_t sequence = 0;
+  uint64_t epoch = 0;
+  bool barrier = false;
+  std::string payload;  // an encoded ItemOp (storage/codec.h)
+  friend bool operator==(const LogRecord&, const LogRecord&) = default;
+};
+
+// The changes replication makes, applied in order by write_replica().
+namespace change {
+struct TruncateLog {
+  uint32_t partition = 0;
+  uint64_t after = 0;  // entries with larger sequences go
+};
+struct AppendLog {
+  uint32_t partition = 0;
+  std::vector<LogRecord> records;
+};
+struct SaveState {
+  uint32_t partition = 0;
+  uint64_t promised_epoch = 0;
+  uint64_t watermark = 0;
+  bool rebuilding = false;
+};
+// Committed entries applied to the items: `ops` (barriers carry none) and the
+// position of the last entry applied.
+struct Apply {
+  uint32_t partition = 0;
+  std::vector<WriteOp> ops;
+  uint64_t through = 0;
+  uint64_t through_epoch = 0;
+};
+struct TrimLog {
+  uint32_t partition = 0;
+  uint64_t through = 0;
+  uint64_t through_epoch = 0;
+};
+// The partition's items become exactly `items` (tombstones included), as of
+// (through_epoch, through); the log keeps what follows only when keep_tail.
+struct ReplaceState {
+  uint32_t partition = 0;
+  std::vector<Item> items;
+  uint64_t through = 0;
+  uint64_t through_epoch = 0;
+  bool keep_tail = false;
+};
+}  // namespace change
+using ReplicaChange = std::variant<change::TruncateLog, change::AppendLog, change::SaveState,
+                                   change::Apply, change::TrimLog, change::ReplaceState>;
+
+// What a restarting replica reads back: its state and its log after the base.
+struct ReplicaRecord {
+  PartitionMeta meta;
+  std::vector<LogRecord> log;
 };
 
 struct NodeMetadata {
@@ -74,6 +136,7 @@ struct NodeMetadata {
   std::string cluster;
   uint32_t partitions = 0;
   uint32_t replication_factor = 0;
+  uint64_t disk_id = 0;
   std::set<uint32_t> locked_partitions;
   std::set<uint32_t> importing_partitions;
   std::set<uint32_t> migrating_partitions;
@@ -136,8 +199,14 @@ class StoreEngine {
                                                    std::string_view partition_key,
                                                    size_t limit) const;
 
-  // Appends the ops to their partitions' logs and applies them; each
-  // partition's last_sequence and watermark become its highest op sequence.
+  // The one write path: applies `changes` in order, atomically, with one
+  // fsync (when `sync` is on).
+  StoreStatus write_replica(const std::vector<ReplicaChange>& changes);
+  ReplicaRecord load_replica(uint32_t partition) const;
+
+  // Appends the ops to their partitions' logs and applies them at once (an
+  // unreplicated write: tools and tests); each partition's last_sequence and
+  // watermark become its highest op sequence.
   StoreStatus commit(const std::vector<WriteOp>& ops);
   // Single-op conveniences over commit().
   StoreStatus insert(uint32_t partition, const Item& item);
@@ -147,10 +216,8 @@ class StoreEngine {
   PartitionMeta partition_meta(uint32_t partition) const;
   std::map<uint32_t, PartitionMeta> all_partition_meta() const;
   PartitionScan scan_partition(uint32_t partition) const;
-  // Log entries with sequence in [from, to], in order (catch-up reads).
-  std::vector<WriteOp> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
-  // Forgets log entries below `below` (they are applied and behind the watermark).
-  StoreStatus trim_log(uint32_t partition, uint64_t below);
+  // Log entries with sequence in [from, to], in order.
+  std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
   // Removes every item, log entry and the metadata of one partition.
   StoreStatus drop_partition(uint32_t partition);
 
@@ -158,10 +225,9 @@ class StoreEngine {
   StoreStatus save_node_metadata(const NodeMetadata& meta);
 
  private:
-  struct Batch;
+  friend class BatchWriter;
   StoreEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
               StoreOptions options);
-  StoreStatus write(Batch& batch);
   std::optional<Item> read_item(const std::string& key, bool keep_tombstone) const;
   // `in_memory_only`: *would_block is set instead of touching the disk.
   std::optional<Item> lookup(uint32_t partition, std::string_view partition_key,

@@ -1,0 +1,132 @@
+#include "partid/storage/batch_writer.h"
+
+#include "partid/storage/codec.h"
+#include "partid/storage/keys.h"
+
+namespace partid::storage {
+namespace {
+
+bool is_newer(const ItemVersion& incoming, const Item& existing) {
+  return incoming.sequence > existing.version.sequence ||
+         (incoming.sequence == existing.version.sequence &&
+          incoming.epoch > existing.version.epoch);
+}
+
+}  // namespace
+
+PartitionMeta& BatchWriter::meta(uint32_t partition) {
+  auto it = metas_.find(partition);
+  if (it == metas_.end()) it = metas_.emplace(partition, engine_.partition_meta(partition)).first;
+  return it->second;
+}
+
+void BatchWriter::append_log(uint32_t partition, const LogRecord& record) {
+  writes_.Put(engine_.log_, log_key(partition, record.sequence), encode_log_record(record));
+  PartitionMeta& m = meta(partition);
+  m.last_sequence = std::max(m.last_sequence, record.sequence);
+}
+
+void BatchWriter::truncate_log(uint32_t partition, uint64_t after) {
+  writes_.DeleteRange(engine_.log_, log_key(partition, after + 1), partition_end(partition));
+  PartitionMeta& m = meta(partition);
+  m.last_sequence = std::min(m.last_sequence, after);
+}
+
+void BatchWriter::trim_log(uint32_t partition, uint64_t through, uint64_t through_epoch) {
+  writes_.DeleteRange(engine_.log_, partition_prefix(partition), log_key(partition, through + 1));
+  PartitionMeta& m = meta(partition);
+  if (through <= m.base_sequence) return;
+  m.base_sequence = through;
+  m.base_epoch = through_epoch;
+}
+
+std::optional<Item> BatchWriter::current(uint32_t partition, const std::string& key) const {
+  if (auto it = written_.find(key); it != written_.end()) return it->second;
+  if (replaced_.contains(partition)) return std::nullopt;
+  return engine_.read_item(key, true);
+}
+
+void BatchWriter::put_item(uint32_t partition, const std::string& key, Item next) {
+  auto existing = current(partition, key);
+  if (existing && !is_newer(next.version, *existing)) return;
+  const bool was_live = existing && !existing->tombstone;
+  meta(partition).item_count += (next.tombstone ? 0 : 1) - (was_live ? 1 : 0);
+  writes_.Put(engine_.items_, key, encode_item(next));
+  written_[key] = std::move(next);
+}
+
+std::set<std::string> BatchWriter::keys_under(uint32_t partition, const std::string& prefix) const {
+  std::set<std::string> keys;
+  if (!replaced_.contains(partition)) {
+    const std::string end = prefix_successor(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(engine_.db_->NewIterator(ro, engine_.items_));
+    for (it->Seek(prefix); it->Valid(); it->Next()) keys.insert(it->key().ToString());
+  }
+  for (auto w = written_.lower_bound(prefix); w != written_.end() && w->first.starts_with(prefix);
+       ++w) {
+    keys.insert(w->first);
+  }
+  return keys;
+}
+
+void BatchWriter::apply(const WriteOp& op) {
+  Item next{{}, {}, op.message, op.version, op.kind != WriteOp::Kind::Put};
+  if (op.kind != WriteOp::Kind::DeleteAll) {
+    put_item(op.partition, item_key(op.partition, op.partition_key, op.range_key), next);
+    return;
+  }
+  for (const auto& key : keys_under(op.partition, item_prefix(op.partition, op.partition_key))) {
+    auto existing = current(op.partition, key);
+    if (existing && !existing->tombstone) put_item(op.partition, key, next);
+  }
+}
+
+void BatchWriter::replace_state(const change::ReplaceState& replace) {
+  const uint32_t p = replace.partition;
+  writes_.DeleteRange(engine_.items_, partition_prefix(p), partition_end(p));
+  std::erase_if(written_,
+                [&](const auto& kv) { return kv.first.starts_with(partition_prefix(p)); });
+  replaced_.insert(p);
+  PartitionMeta& m = meta(p);
+  m.item_count = 0;
+  for (const Item& item : replace.items) {
+    const std::string key = item_key(p, item.partition_key, item.range_key);
+    m.item_count += item.tombstone ? 0 : 1;
+    writes_.Put(engine_.items_, key, encode_item(item));
+    written_[key] = item;
+  }
+  if (replace.keep_tail) {
+    trim_log(p, replace.through, replace.through_epoch);
+  } else {
+    writes_.DeleteRange(engine_.log_, partition_prefix(p), partition_end(p));
+    m.last_sequence = replace.through;
+    m.base_sequence = replace.through;
+    m.base_epoch = replace.through_epoch;
+  }
+  m.applied_epoch = replace.through_epoch;
+}
+
+StoreStatus BatchWriter::write() {
+  for (const auto& [p, m] : metas_) {
+    writes_.Put(engine_.meta_, meta_partition_key(p), encode_partition_meta(m));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = engine_.options_.sync;
+  auto s = engine_.db_->Write(wo, &writes_);
+  std::lock_guard lock(engine_.meta_mu_);
+  for (const auto& [p, m] : metas_) {
+    // Cache only what is on disk: after a failed write the entries are
+    // re-read (they may be stale now).
+    if (s.ok()) {
+      engine_.meta_cache_[p] = m;
+    } else {
+      engine_.meta_cache_.erase(p);
+    }
+  }
+  return s.ok() ? StoreStatus{} : StoreStatus::error(s.ToString());
+}
+
+}  // namespace partid::storage
