@@ -91,6 +91,7 @@ class World {
       : o_(options), rng_(options.seed), trace_(std::getenv("PARTID_SIM_TRACE") != nullptr) {
     core_options_.log_retention = options.log_retention;
     core_options_.max_entries_per_message = 8;
+    core_options_.max_bytes_per_message = 24;  // a few payloads: adoption comes in chunks
     core_options_.max_buffered_entries = 64;
     for (int i = 0; i < options.nodes; ++i) {
       nodes_.push_back(SimNode{fmt::format("n{}", i), nullptr, {}, {}});
@@ -156,6 +157,11 @@ class World {
   }
 
   void perform(SimNode& n, Actions actions) {
+    if (trace_ && n.core && n.core->role() == Role::leader && !was_leader_[n.id]) {
+      fmt::print("t={} {} LEADS e{} last {} commit {}\n", now_, n.id, n.core->epoch(),
+                 n.core->last().seq, n.core->commit());
+    }
+    if (n.core) was_leader_[n.id] = n.core->role() == Role::leader;
     for (const auto& op : actions.persist) std::visit([&](const auto& o) { persist(n, o); }, op);
     for (const auto& entry : actions.apply) apply(n, entry.seq, entry.payload);
     if (actions.trim_through) trim(n, *actions.trim_through);
@@ -252,7 +258,7 @@ class World {
 
   // ---- network and coordinator ----
   void transmit(const NodeId& from, const NodeId& to, Message message) {
-    if (chance(o_.drop)) return;
+    if (chance(o_.drop) || isolated(from) || isolated(to)) return;
     if (chance(o_.duplicate)) schedule({from, to, message});
     schedule({from, to, std::move(message)});
   }
@@ -347,7 +353,14 @@ class World {
     return rebuilding_.has_value();
   }
 
+  bool isolated(const NodeId& id) const { return isolated_ == id && now_ < isolated_until_; }
+
   void inject_faults() {
+    if (chance(o_.isolate) && !isolated(isolated_)) {
+      isolated_ = nodes_[pick(nodes_.size())].id;
+      isolated_until_ = now_ + 1 + pick(static_cast<size_t>(o_.max_isolation));
+      ++result_.isolations;
+    }
     if (chance(o_.crash) && !rebuilding()) {
       SimNode& n = nodes_[pick(nodes_.size())];
       if (n.core) crash(n);
@@ -388,6 +401,7 @@ class World {
   // ---- the end: heal, converge, check ----
   void heal() {
     o_.drop = o_.duplicate = 0;
+    isolated_until_ = 0;
     for (auto& n : nodes_) {
       if (!n.core) start(n);
     }
@@ -437,6 +451,7 @@ class World {
   SimOptions o_;
   std::mt19937_64 rng_;
   bool trace_;
+  std::map<NodeId, bool> was_leader_;
   CoreOptions core_options_;
   std::vector<SimNode> nodes_;
   std::vector<NodeId> ids_;
@@ -448,6 +463,8 @@ class World {
   std::optional<uint64_t> leader_down_since_;
   std::optional<NodeId> rebuilding_;
   Disk lost_disk_;
+  NodeId isolated_;
+  uint64_t isolated_until_ = 0;
   std::vector<std::vector<std::string>> snapshots_;
   uint64_t next_write_ = 0;
   uint64_t disks_ = 0;

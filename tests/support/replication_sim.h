@@ -1,10 +1,9 @@
 // A deterministic simulator for the replication core: several ReplicaCores
 // (one partition) on a seeded network that delays, drops, duplicates and
-// reorders messages; replicas crash and restart from what they persisted, or
-// lose their disk and are rebuilt; a coordinator appoints leaders with rising
-// epochs. Every run ends by healing the world and checking that every
-// acknowledged write is held by a quorum at its sequence, that no two
-// replicas ever applied different entries at one sequence, and that the
+// reorders messages; replicas are cut off for a while, crash and restart from what they persisted,
+// or lose their disk and are rebuilt; a coordinator appoints leaders with rising epochs. Every run
+// ends by healing the world and checking that every acknowledged write is held by a quorum at its
+// sequence, that no two replicas ever applied different entries at one sequence, and that the
 // replicas converge. The same seed always gives the same run.
 #pragma once
 
@@ -24,6 +23,8 @@ struct SimOptions {
   double restart = 0.05;        // per step: a crashed replica comes back
   double wipe = 0.0015;         // per step: a replica loses its disk
   double reappoint = 0.004;     // per step: a planned leader change
+  double isolate = 0.003;       // per step: a replica is cut off (alive, unreachable)
+  int max_isolation = 150;      // steps an isolation lasts at most
   double propose = 0.3;         // per step: a client write reaches the leader
   uint64_t log_retention = 40;  // small, so catch-up needs snapshots
   int failover_delay = 8;       // steps before a dead leader is replaced
@@ -36,6 +37,7 @@ struct SimResult {
   uint64_t final_commit = 0;
   uint64_t crashes = 0;
   uint64_t wipes = 0;
+  uint64_t isolations = 0;
   uint64_t appointments = 0;
   uint64_t snapshots = 0;
   uint64_t sync_requests = 0;

@@ -3,7 +3,8 @@
 // PARTID_SIM_SEED (and PARTID_SIM_NODES) to replay exactly that run.
 #include <gtest/gtest.h>
 
-#include <cstdio>
+#include <fmt/format.h>
+
 #include <cstdlib>
 
 #include "support/replication_sim.h"
@@ -17,7 +18,8 @@ uint64_t env_or(const char* name, uint64_t fallback) {
 }
 
 struct Totals {
-  uint64_t acknowledged = 0, crashes = 0, wipes = 0, appointments = 0, snapshots = 0, syncs = 0;
+  uint64_t acknowledged = 0, crashes = 0, wipes = 0, isolations = 0, appointments = 0,
+           snapshots = 0, syncs = 0;
 };
 
 Totals run_seeds(int nodes, uint64_t first, uint64_t count) {
@@ -33,21 +35,16 @@ Totals run_seeds(int nodes, uint64_t first, uint64_t count) {
     totals.acknowledged += result.acknowledged;
     totals.crashes += result.crashes;
     totals.wipes += result.wipes;
+    totals.isolations += result.isolations;
     totals.appointments += result.appointments;
     totals.snapshots += result.snapshots;
     totals.syncs += result.sync_requests;
   }
-  std::printf(
-      "%d replicas, seeds %llu..%llu: %llu acknowledged writes, %llu crashes, %llu disk "
-      "losses, %llu appointments, %llu snapshots, %llu catch-up requests\n",
-      nodes, static_cast<unsigned long long>(first),
-      static_cast<unsigned long long>(first + count - 1),
-      static_cast<unsigned long long>(totals.acknowledged),
-      static_cast<unsigned long long>(totals.crashes),
-      static_cast<unsigned long long>(totals.wipes),
-      static_cast<unsigned long long>(totals.appointments),
-      static_cast<unsigned long long>(totals.snapshots),
-      static_cast<unsigned long long>(totals.syncs));
+  fmt::print(
+      "{} replicas, seeds {}..{}: {} acknowledged writes, {} crashes, {} disk losses, {} "
+      "isolations, {} appointments, {} snapshots, {} catch-up requests\n",
+      nodes, first, first + count - 1, totals.acknowledged, totals.crashes, totals.wipes,
+      totals.isolations, totals.appointments, totals.snapshots, totals.syncs);
   return totals;
 }
 
@@ -56,6 +53,7 @@ void expect_faults_exercised(const Totals& totals) {
   EXPECT_GT(totals.acknowledged, 0u);
   EXPECT_GT(totals.crashes, 0u);
   EXPECT_GT(totals.wipes, 0u);
+  EXPECT_GT(totals.isolations, 0u);
   EXPECT_GT(totals.appointments, 0u);
   EXPECT_GT(totals.snapshots, 0u);
   EXPECT_GT(totals.syncs, 0u);

@@ -74,6 +74,18 @@ void PeerClient::call(const std::string& address, pb::Envelope request,
   }
 }
 
+bool PeerClient::post(const std::string& address, pb::Envelope message) {
+  if (!*alive_) return false;
+  Link& l = link(address);
+  if (!l.channel && Clock::now() < l.down_until) return false;
+  message.set_id(0);  // nothing waits for a reply
+  if (l.channel) return l.channel->send(message);
+  if (l.queued.size() >= options_.max_in_flight) return false;
+  l.queued.push_back(std::move(message));
+  if (!l.connecting) connect(address);
+  return true;
+}
+
 void PeerClient::connect(const std::string& address) {
   Link& l = link(address);
   l.connecting = true;

@@ -39,6 +39,10 @@ class PeerClient {
   // Sends `request` to host:port and calls `done` with the reply or failure.
   void call(const std::string& address, pb::Envelope request, std::chrono::milliseconds timeout,
             Callback done);
+  // Sends a one-way message (no reply). False, and the message is dropped,
+  // when the peer is known down or its queue is full: senders of one-way
+  // messages (replication) resend what matters.
+  bool post(const std::string& address, pb::Envelope message);
   void stop();
 
  private:

@@ -160,9 +160,12 @@ Actions ReplicaCore::tick() {
 Actions ReplicaCore::snapshot_ready(const SnapshotRequest& request, Snapshot snapshot) {
   Actions out;
   uint64_t epoch = hard_.promised_epoch;
+  // A snapshot older than the log's base leaves a gap; the asker will ask again.
+  if (snapshot.through.seq < log_.base().seq || snapshot.through.seq > hard_.commit) return out;
   if (request.for_adoption) {
     SyncReply reply{epoch, snapshot.through.seq + 1, {}, {}};
-    reply.entries = log_.slice(snapshot.through.seq + 1, log_.last().seq, SIZE_MAX);
+    reply.entries = log_.slice(snapshot.through.seq + 1, log_.last().seq, SIZE_MAX,
+                               options_.max_bytes_per_message);
     reply.snapshot = std::move(snapshot);
     send(out, request.to, std::move(reply));
   } else if (role_ == Role::leader) {

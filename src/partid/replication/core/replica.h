@@ -34,13 +34,14 @@ namespace partid::replication::core {
 
 struct CoreOptions {
   size_t max_entries_per_message = 256;
-  uint64_t max_in_flight = 4096;       // entries sent past a follower's match
-  size_t max_buffered_entries = 4096;  // a follower's gap buffer
-  uint64_t heartbeat_ticks = 1;        // idle leader -> follower confirmation
-  uint64_t retry_ticks = 4;            // silent follower: resend from its match
-  uint64_t gap_timeout_ticks = 2;      // unfilled gap: ask the leader
-  uint64_t seal_retry_ticks = 4;       // sealing without progress: ask again
-  uint64_t log_retention = 10000;      // entries kept behind the watermark
+  size_t max_bytes_per_message = 1u << 20;  // payload bytes; at least one entry
+  uint64_t max_in_flight = 4096;            // entries sent past a follower's match
+  size_t max_buffered_entries = 4096;       // a follower's gap buffer
+  uint64_t heartbeat_ticks = 1;             // idle leader -> follower confirmation
+  uint64_t retry_ticks = 4;                 // silent follower: resend from its match
+  uint64_t gap_timeout_ticks = 2;           // unfilled gap: ask the leader
+  uint64_t seal_retry_ticks = 4;            // sealing without progress: ask again
+  uint64_t log_retention = 10000;           // entries kept behind the watermark
 };
 
 enum class Role { follower, sealing, leader };
@@ -131,7 +132,9 @@ class ReplicaCore {
   void finish_sealing(Actions& out);
   void on_ack(Actions& out, const NodeId& from, const ReplicateAck& message);
   void send_more(Actions& out, const NodeId& follower);
-  void send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq);
+  // Sends entries [from, to_seq] (as many as one message takes); returns the
+  // last sequence sent.
+  uint64_t send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq);
   void maybe_commit(Actions& out);
   void leader_tick(Actions& out);
   void sealing_tick(Actions& out);
@@ -155,6 +158,9 @@ class ReplicaCore {
   // sealing
   std::map<NodeId, EpochPromise> promises_;
   std::optional<NodeId> adopting_from_;
+  uint64_t adopt_next_ = 0;     // next chunk's first sequence; 0: the first chunk
+  std::vector<Entry> adopted_;  // chunks received so far
+  std::optional<Snapshot> adopted_snapshot_;
   uint64_t seal_progress_tick_ = 0;
 
   // leader

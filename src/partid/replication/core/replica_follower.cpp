@@ -155,7 +155,8 @@ void ReplicaCore::on_sync_request(Actions& out, const NodeId& from, const SyncRe
     return;
   }
   SyncReply reply{message.epoch, message.from, {}, {}};
-  reply.entries = log_.slice(message.from, log_.last().seq, SIZE_MAX);
+  reply.entries =
+      log_.slice(message.from, log_.last().seq, SIZE_MAX, options_.max_bytes_per_message);
   send(out, from, std::move(reply));
 }
 

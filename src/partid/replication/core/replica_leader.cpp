@@ -40,32 +40,54 @@ void ReplicaCore::evaluate_promises(Actions& out) {
     return;
   }
   adopting_from_ = best;
+  adopt_next_ = 0;
   seal_progress_tick_ = now_;
   send(out, best, SyncRequest{epoch_, hard_.commit + 1, 0});
 }
 
+// The adopted log arrives in chunks (a reply is bounded in size); the first
+// answers "from the watermark", and may be a snapshot when that is trimmed.
+// Chunks are held aside and adopted together: until the whole log is here,
+// this replica's own log stays as it promised (sealing may yet choose it).
 void ReplicaCore::on_sync_reply(Actions& out, const NodeId& from, const SyncReply& message) {
   if (role_ != Role::sealing || message.epoch != epoch_ || adopting_from_ != from) return;
-  if (!message.snapshot && message.from != hard_.commit + 1) return;  // an earlier request's
+  const bool first = adopt_next_ == 0;
+  if (message.snapshot ? !first : message.from != (first ? hard_.commit + 1 : adopt_next_)) {
+    return;  // an answer to an earlier request
+  }
+  const Position promised = promises_[from].last;
   Position end =
       message.entries.empty()
           ? (message.snapshot ? message.snapshot->through : Position{0, message.from - 1})
           : Position{message.entries.back().epoch, message.entries.back().seq};
-  if (end != promises_[from].last) {
+  const bool partial = end.seq < promised.seq && (!message.entries.empty() || message.snapshot);
+  if (end != promised && !partial) {
     // Not the log it promised (it lost its disk since?): choose again.
     promises_.erase(from);
     adopting_from_.reset();
     evaluate_promises(out);
     return;
   }
-  if (message.snapshot && message.snapshot->through.seq > hard_.commit) {
-    install(out, *message.snapshot);
+  if (first) {
+    adopted_snapshot_ = message.snapshot;
+    adopted_.clear();
   }
-  // Everything through the watermark is shared; the rest is replaced.
-  truncate_local(out, hard_.commit);
-  for (const auto& entry : message.entries) {
-    if (entry.seq > log_.last().seq) append_local(out, entry);
+  adopted_.insert(adopted_.end(), message.entries.begin(), message.entries.end());
+  if (partial) {
+    adopt_next_ = end.seq + 1;
+    seal_progress_tick_ = now_;
+    send(out, from, SyncRequest{epoch_, adopt_next_, 0});
+    return;
   }
+  if (adopted_snapshot_ && adopted_snapshot_->through.seq > hard_.commit) {
+    install(out, *adopted_snapshot_);
+  }
+  truncate_local(out, hard_.commit);  // through the watermark all is shared
+  for (auto& entry : adopted_) {
+    if (entry.seq > log_.last().seq) append_local(out, std::move(entry));
+  }
+  adopted_.clear();
+  adopted_snapshot_.reset();
   finish_sealing(out);
 }
 
@@ -145,20 +167,22 @@ void ReplicaCore::send_more(Actions& out, const NodeId& follower) {
       continue;
     }
     uint64_t to = progress.next + options_.max_entries_per_message - 1;
-    send_range(out, follower, progress.next, to);
-    progress.next = std::min(to, log_.last().seq) + 1;
+    progress.next = send_range(out, follower, progress.next, to) + 1;
     progress.last_send_tick = now_;
   }
 }
 
-void ReplicaCore::send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq) {
+uint64_t ReplicaCore::send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq) {
   if (from <= log_.base().seq) {
     out.snapshots.push_back({to, false});
-    return;
+    return from - 1;
   }
   Replicate message{epoch_, log_.position_of(from - 1), {}, hard_.commit, log_.last().seq};
-  message.entries = log_.slice(from, to_seq, options_.max_entries_per_message);
+  message.entries =
+      log_.slice(from, to_seq, options_.max_entries_per_message, options_.max_bytes_per_message);
+  uint64_t sent_through = message.entries.empty() ? from - 1 : message.entries.back().seq;
   send(out, to, std::move(message));
+  return sent_through;
 }
 
 void ReplicaCore::maybe_commit(Actions& out) {

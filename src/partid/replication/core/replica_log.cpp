@@ -28,10 +28,15 @@ Position ReplicaLog::position_of(uint64_t seq) const {
 
 const Entry& ReplicaLog::at(uint64_t seq) const { return entries_.at(seq - base_.seq - 1); }
 
-std::vector<Entry> ReplicaLog::slice(uint64_t from, uint64_t to, size_t max) const {
+std::vector<Entry> ReplicaLog::slice(uint64_t from, uint64_t to, size_t max,
+                                     size_t max_bytes) const {
   std::vector<Entry> out;
+  size_t bytes = 0;
   for (uint64_t seq = from; seq <= to && seq <= last().seq && out.size() < max; ++seq) {
-    out.push_back(at(seq));
+    const Entry& e = at(seq);
+    if (!out.empty() && bytes + e.payload.size() > max_bytes) break;
+    bytes += e.payload.size();
+    out.push_back(e);
   }
   return out;
 }

@@ -23,8 +23,10 @@ class ReplicaLog {
   std::optional<uint64_t> epoch_at(uint64_t seq) const;
   Position position_of(uint64_t seq) const;  // seq must be within [base, last]
   const Entry& at(uint64_t seq) const;       // seq must be in (base, last]
-  // Entries [from, to], at most `max` of them; from must be > base.
-  std::vector<Entry> slice(uint64_t from, uint64_t to, size_t max) const;
+  // Entries [from, to], at most `max` of them and, past the first, at most
+  // `max_bytes` of payload; from must be > base.
+  std::vector<Entry> slice(uint64_t from, uint64_t to, size_t max,
+                           size_t max_bytes = SIZE_MAX) const;
 
   void append(Entry entry);  // entry.seq must be last + 1
   void truncate_after(uint64_t seq);

@@ -1,0 +1,97 @@
+#include "partid/replication/core_changes.h"
+
+#include <stdexcept>
+
+#include "partid/replication/wire.h"
+#include "partid/storage/codec.h"
+
+namespace partid::replication {
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+storage::LogRecord record_of(const core::Entry& e) {
+  return {e.seq, e.epoch, e.barrier, e.payload};
+}
+
+bool decodes(uint32_t partition, const core::Entry& e) {
+  return e.barrier || storage::decode_item_op(partition, record_of(e)).has_value();
+}
+
+bool decodes(const core::Snapshot& s) { return decode_snapshot(s.data).has_value(); }
+
+storage::change::ReplaceState replace_of(uint32_t partition, const core::ReplaceWithSnapshot& r) {
+  auto items = decode_snapshot(r.snapshot.data);
+  if (!items) throw std::runtime_error("snapshot does not decode");
+  return {partition, std::move(*items), r.snapshot.through.seq, r.snapshot.through.epoch,
+          r.keep_tail};
+}
+
+storage::change::Apply apply_of(uint32_t partition, const std::vector<core::Entry>& entries) {
+  storage::change::Apply apply{partition, {}, entries.back().seq, entries.back().epoch};
+  for (const auto& e : entries) {
+    if (e.barrier) continue;
+    auto op = storage::decode_item_op(partition, record_of(e));
+    if (!op) throw std::runtime_error("log entry does not decode");
+    apply.ops.push_back(std::move(*op));
+  }
+  return apply;
+}
+
+}  // namespace
+
+std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
+                                                    const core::Actions& actions,
+                                                    const core::ReplicaCore& core) {
+  namespace ch = storage::change;
+  std::vector<storage::ReplicaChange> out;
+  for (const auto& op : actions.persist) {
+    std::visit(
+        Overloaded{
+            [&](const core::TruncateAfter& t) {
+              out.push_back(ch::TruncateLog{partition, t.seq});
+            },
+            [&](const core::AppendEntries& a) {
+              ch::AppendLog append{partition, {}};
+              for (const auto& e : a.entries) append.records.push_back(record_of(e));
+              out.push_back(std::move(append));
+            },
+            [&](const core::SaveHardState& s) {
+              out.push_back(ch::SaveState{partition, s.state.promised_epoch, s.state.commit,
+                                          s.state.rebuilding});
+            },
+            [&](const core::ReplaceWithSnapshot& r) { out.push_back(replace_of(partition, r)); },
+        },
+        op);
+  }
+  if (!actions.apply.empty()) out.push_back(apply_of(partition, actions.apply));
+  if (actions.trim_through) {
+    out.push_back(ch::TrimLog{partition, *actions.trim_through, core.log().base().epoch});
+  }
+  return out;
+}
+
+bool valid_from_peer(uint32_t partition, const core::Message& message) {
+  return std::visit(Overloaded{
+                        [&](const core::Replicate& m) {
+                          for (const auto& e : m.entries) {
+                            if (!decodes(partition, e)) return false;
+                          }
+                          return true;
+                        },
+                        [&](const core::InstallSnapshot& m) { return decodes(m.snapshot); },
+                        [&](const core::SyncReply& m) {
+                          for (const auto& e : m.entries) {
+                            if (!decodes(partition, e)) return false;
+                          }
+                          return !m.snapshot || decodes(*m.snapshot);
+                        },
+                        [](const auto&) { return true; },
+                    },
+                    message);
+}
+
+}  // namespace partid::replication

@@ -1,0 +1,58 @@
+// replication: GroupCommit makes storage changes durable in batches, in order,
+// with one write (and one fsync) in flight at a time. Every add() names what
+// must happen once its changes are on disk; those callbacks run on the loop,
+// in add() order, after the batch holding them is durable. This is the
+// "persist, then talk" half of the replication core's contract: sends and
+// client answers wait here for the disk.
+//
+// A failed write is fatal to the node (the replicas' in-memory state already
+// counts those changes as durable; carrying on would break the protocol), so
+// the failure callback decides how to stop.
+// Threading: add() on the loop; writes run on the disk pool.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "parti/core/async.h"
+#include "partid/storage/store_engine.h"
+
+namespace partid::replication {
+
+namespace asio = boost::asio;
+
+class GroupCommit {
+ public:
+  using After = std::function<void()>;
+  using OnFailure = std::function<void(const std::string& why)>;
+
+  GroupCommit(asio::any_io_executor loop, asio::thread_pool& disk, storage::StoreEngine& store,
+              OnFailure on_failure);
+  // `after` runs once `changes` (and everything added before) are durable.
+  // With no changes and nothing pending it runs at once.
+  void add(std::vector<storage::ReplicaChange> changes, After after);
+  bool idle() const { return !in_flight_ && pending_.changes.empty() && pending_.after.empty(); }
+  uint64_t writes() const { return writes_; }
+  uint64_t changes_written() const { return changes_written_; }
+
+ private:
+  struct Batch {
+    std::vector<storage::ReplicaChange> changes;
+    std::vector<After> after;
+  };
+  void schedule();
+  void flush();
+  void done(Batch batch, const storage::StoreStatus& status);
+
+  asio::any_io_executor loop_;
+  asio::thread_pool& disk_;
+  storage::StoreEngine& store_;
+  OnFailure on_failure_;
+  Batch pending_;
+  bool in_flight_ = false;
+  bool scheduled_ = false;
+  uint64_t writes_ = 0;
+  uint64_t changes_written_ = 0;
+};
+
+}  // namespace partid::replication

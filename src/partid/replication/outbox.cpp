@@ -1,0 +1,50 @@
+#include "partid/replication/outbox.h"
+
+#include "partid/replication/wire.h"
+
+namespace partid::replication {
+
+Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, core::NodeId self,
+               AddressOf address_of)
+    : loop_(std::move(loop)),
+      peers_(peers),
+      self_(std::move(self)),
+      address_of_(std::move(address_of)) {}
+
+void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message& message) {
+  Pending& p = pending_[to];
+  auto* batch = p.envelope.mutable_replication();
+  if (batch->from().empty()) batch->set_from(self_);
+  auto* m = batch->add_messages();
+  m->set_partition(partition);
+  to_pb(message, m);
+  p.bytes += m->ByteSizeLong();
+  if (p.bytes >= kMaxEnvelopeBytes) {
+    send(to, std::move(p.envelope));
+    pending_.erase(to);
+  }
+  if (scheduled_) return;
+  scheduled_ = true;
+  asio::post(loop_, [this] {
+    scheduled_ = false;
+    flush();
+  });
+}
+
+void Outbox::flush() {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [to, p] : pending) send(to, std::move(p.envelope));
+}
+
+void Outbox::send(const core::NodeId& to, pb::Envelope envelope) {
+  const auto count = static_cast<uint64_t>(envelope.replication().messages_size());
+  const std::string* address = address_of_(to);
+  if (address && peers_.post(*address, std::move(envelope))) {
+    sent_ += count;
+  } else {
+    dropped_ += count;
+  }
+}
+
+}  // namespace partid::replication

@@ -1,0 +1,50 @@
+// replication: Outbox gathers the replication messages of one loop turn by
+// destination and sends each destination one ReplicationBatch envelope, so a
+// flush of many partitions costs one frame per peer, not one per message.
+// Messages to a node with no known peer address, or to a peer that is down,
+// are dropped: the replication core resends what it needs. An envelope is cut
+// at kMaxEnvelopeBytes, well inside the peer transport's frame limit.
+// Threading: loop only.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "parti/core/async.h"
+#include "partid/peer/peer_client.h"
+#include "partid/replication/core/types.h"
+
+namespace partid::replication {
+
+namespace asio = boost::asio;
+
+class Outbox {
+ public:
+  static constexpr size_t kMaxEnvelopeBytes = 4u << 20;
+  using AddressOf = std::function<const std::string*(const core::NodeId&)>;
+  Outbox(asio::any_io_executor loop, peer::PeerClient& peers, core::NodeId self,
+         AddressOf address_of);
+  void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
+  uint64_t sent_messages() const { return sent_; }
+  uint64_t dropped_messages() const { return dropped_; }
+
+ private:
+  void flush();
+  void send(const core::NodeId& to, pb::Envelope envelope);
+
+  asio::any_io_executor loop_;
+  peer::PeerClient& peers_;
+  core::NodeId self_;
+  AddressOf address_of_;
+  struct Pending {
+    pb::Envelope envelope;
+    size_t bytes = 0;
+  };
+  std::map<core::NodeId, Pending> pending_;
+  bool scheduled_ = false;
+  uint64_t sent_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace partid::replication
