@@ -156,6 +156,7 @@ json PartidCluster::get_json(size_t i, const std::string& target) {
 bool PartidCluster::wait_converged(size_t n, std::chrono::milliseconds timeout) {
   return wait_until(
       [&] {
+        size_t partitions = 0;
         for (size_t i = 0; i < nodes_.size(); ++i) {
           if (nodes_[i].pid <= 0) continue;
           auto t = get_json(i, "/cluster/topology");
@@ -163,10 +164,36 @@ bool PartidCluster::wait_converged(size_t n, std::chrono::milliseconds timeout) 
           size_t holding = 0;
           for (const auto& x : t["nodes"]) holding += x.value("holds", 0) > 0 ? 1 : 0;
           if (holding != n || t["nodes"].size() != n) return false;
+          partitions = t.value("partitions", 0);
         }
-        return true;
+        return serving_partitions() == partitions;
       },
       timeout);
+}
+
+bool PartidCluster::wait_serving(std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          if (nodes_[i].pid <= 0) continue;
+          auto t = get_json(i, "/cluster/topology");
+          if (!t.is_object()) return false;
+          return serving_partitions() == t.value("partitions", 0u);
+        }
+        return false;
+      },
+      timeout);
+}
+
+size_t PartidCluster::serving_partitions() {
+  size_t serving = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].pid <= 0) continue;
+    auto s = get_json(i, "/cluster/status");
+    if (!s.is_object() || !s.contains("partitions")) continue;
+    for (const auto& p : s["partitions"]) serving += p.value("serving", false) ? 1 : 0;
+  }
+  return serving;
 }
 
 double PartidCluster::metric(size_t i, const std::string& sample) {

@@ -45,8 +45,13 @@ class PartidCluster {
   void restart(size_t i);  // same data dir and options
   void stop(size_t i);     // SIGTERM: clean leave
   void kill(size_t i);     // SIGKILL
-  // True once every running node's topology lists `n` nodes holding partitions.
+  // True once every running node's topology lists `n` nodes holding
+  // partitions and every partition has a leader that serves it.
   bool wait_converged(size_t n, std::chrono::milliseconds timeout);
+  // True once every partition has a serving leader (running nodes only).
+  bool wait_serving(std::chrono::milliseconds timeout);
+  // Partitions whose leader serves them, summed over the running nodes.
+  size_t serving_partitions();
 
   partid::cli::HttpResult http(size_t i, const std::string& method, const std::string& target,
                                const std::string& body = {});

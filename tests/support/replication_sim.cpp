@@ -281,8 +281,7 @@ class World {
   std::optional<NodeId> successor() {
     std::optional<NodeId> best;
     for (auto& n : nodes_) {
-      if (!n.core || n.core->rebuilding()) continue;
-      if (!best || n.core->last() > node(*best).core->last()) best = n.id;
+      if (n.core && (!best || n.core->last() > node(*best).core->last())) best = n.id;
     }
     return best;
   }
@@ -327,9 +326,7 @@ class World {
   }
 
   void coordinate() {
-    SimNode& current = node(leader_);
-    // A leader that lost its disk will not lead (see HardState::rebuilding).
-    if (!current.core || current.core->rebuilding()) {
+    if (!node(leader_).core) {
       if (!leader_down_since_) leader_down_since_ = now_;
       if (now_ - *leader_down_since_ >= static_cast<uint64_t>(o_.failover_delay)) {
         if (auto next = successor()) appoint(*next);
@@ -337,7 +334,7 @@ class World {
     } else if (chance(o_.reappoint)) {
       std::vector<NodeId> up;
       for (auto& n : nodes_) {
-        if (n.core && !n.core->rebuilding()) up.push_back(n.id);
+        if (n.core) up.push_back(n.id);
       }
       if (!up.empty()) appoint(up[pick(up.size())]);
     }
@@ -378,6 +375,10 @@ class World {
       n.disk.hard.disk_id = ++disks_;
       n.disk.hard.rebuilding = true;
       ++result_.wipes;
+      // A node that lost its disk comes back under a new ID (its old claim is
+      // still held), so the coordinator publishes a new assignment: every
+      // epoch it now acts in is new.
+      appoint(leader_);
       start(n);
     }
   }

@@ -230,29 +230,44 @@ TEST(ReplicationCoreTest, OlderEntriesCommitOnlyThroughTheBarrier) {
   EXPECT_EQ(c.at("a").commit(), seq + 1);
 }
 
-TEST(ReplicationCoreTest, ReplicaWithALostDiskNeitherPromisesNorLeadsUntilCaughtUp) {
+TEST(ReplicationCoreTest, AReplicaWithALostDiskDoesNotCountUntilCaughtUp) {
   Cluster c({"a", "b", "c"});
   c.appoint(1, "a");
   uint64_t seq = c.propose("a", "x");
   // c loses its disk and comes back empty, with a new disk id.
   c.at("c") = ReplicaCore("c");
   c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
-  c.at("c").appoint(2, "c", {"a", "b", "c"});
-  EXPECT_EQ(c.at("c").role(), Role::follower);
   auto promise = c.at("c").receive("b", BeginEpoch{3});
-  EXPECT_TRUE(promise.send.empty());
-  EXPECT_EQ(c.at("c").promised_epoch(), 3u);  // still fences older epochs
-  // b leads epoch 3 with a, then rebuilds c, which then promises again.
-  c.cut_ = {"c"};
-  c.appoint(3, "b");
-  ASSERT_EQ(c.at("b").role(), Role::leader);
-  c.cut_ = {};
-  c.tick_all(6);
+  ASSERT_EQ(promise.send.size(), 1u);
+  EXPECT_TRUE(std::get<EpochPromise>(promise.send[0].message).rebuilding);
+  EXPECT_EQ(c.at("c").promised_epoch(), 3u);  // it still fences older epochs
+  // Appointed leader, c seals with a quorum of the others and adopts their log.
+  c.appoint(4, "c");
+  ASSERT_EQ(c.at("c").role(), Role::leader);
   EXPECT_FALSE(c.at("c").rebuilding());
   EXPECT_EQ(c.at("c").log().at(seq).payload, "x");
-  auto again = c.at("c").receive("a", BeginEpoch{4});
-  ASSERT_EQ(again.send.size(), 1u);
-  EXPECT_TRUE(std::holds_alternative<EpochPromise>(again.send[0].message));
+}
+
+TEST(ReplicationCoreTest, ARebuildingReplicaWithoutAQuorumOfHistoryCannotLead) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.propose("a", "x");
+  c.at("c") = ReplicaCore("c");
+  c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
+  c.cut_ = {"b"};  // only a answers: a and c are a quorum, but c's log is no evidence
+  c.appoint(4, "c");
+  EXPECT_EQ(c.at("c").role(), Role::sealing);
+  c.cut_ = {};
+  c.tick_all(6);  // b answers the resent BeginEpoch: a and b are a quorum of history
+  EXPECT_EQ(c.at("c").role(), Role::leader);
+}
+
+TEST(ReplicationCoreTest, ASetWhereNoReplicaHasHistoryStartsEmpty) {
+  Cluster c({"a", "b"});
+  for (const auto& id : {"a", "b"}) c.at(id).restore(HardState{0, 0, 5, true}, {}, {});
+  c.appoint(1, "a");
+  ASSERT_EQ(c.at("a").role(), Role::leader);
+  EXPECT_EQ(c.at("a").stats().started_empty, 1u);
 }
 
 TEST(ReplicationCoreTest, AcknowledgementsOfALostDiskStopCounting) {

@@ -130,14 +130,20 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
 
 asio::awaitable<std::vector<replication::WriteResult>> ApiService::write_local(
     std::vector<storage::WriteOp> ops) {
-  const auto topo = deps_.cluster->topology();
-  for (auto& op : ops) op.version.epoch = topo->leader_epoch[op.partition];
-  replication::WritePipeline* pipeline = deps_.pipeline;
+  replication::Replicator* replicator = deps_.replicator;
   std::vector<storage::WriteOp>* batch = &ops;
   co_return co_await await_callback<std::vector<replication::WriteResult>>(
-      [pipeline, batch](std::function<void(std::vector<replication::WriteResult>)> done) {
-        pipeline->submit(std::move(*batch), std::move(done));
+      [replicator, batch](std::function<void(std::vector<replication::WriteResult>)> done) {
+        replicator->submit(std::move(*batch), std::move(done));
       });
+}
+
+std::optional<WebError> ApiService::read_refusal(uint32_t partition, Access access) const {
+  const bool ok = access == Access::ReplicaRead ? deps_.replicator->serves_replica_reads(partition)
+                                                : deps_.replicator->serves_reads(partition);
+  if (ok) return std::nullopt;
+  return WebError::unavailable("partition_not_ready", "partition " + std::to_string(partition) +
+                                                          " is changing hands here; retry shortly");
 }
 
 }  // namespace partid::api

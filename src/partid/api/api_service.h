@@ -1,7 +1,7 @@
 // api: serves one API request, wherever it came from (a client socket or a
 // peer that forwarded it). It matches the route, validates the input fully,
 // decides where the request must run (routing/decide_routing), and then runs
-// it here (write pipeline, storage reads on the disk pool) or forwards it over
+// it here (the replicator, storage reads on the disk pool) or forwards it over
 // the peer transport. Every failure is a WebError; nothing is half-applied:
 // a request is validated before any write is queued.
 // Threading: handle() runs on the loop; blocking reads go to the disk pool.
@@ -21,7 +21,7 @@
 #include "partid/api/metrics.h"
 #include "partid/api/route.h"
 #include "partid/peer/peer_client.h"
-#include "partid/replication/write_pipeline.h"
+#include "partid/replication/replicator.h"
 #include "partid/routing/decide_routing.h"
 #include "partid/storage/store_engine.h"
 
@@ -38,7 +38,7 @@ struct ApiOptions {
 struct ApiDeps {
   asio::thread_pool* disk = nullptr;
   storage::StoreEngine* store = nullptr;
-  replication::WritePipeline* pipeline = nullptr;
+  replication::Replicator* replicator = nullptr;
   peer::PeerClient* peers = nullptr;
   Metrics* metrics = nullptr;
   const ClusterView* cluster = nullptr;
@@ -82,10 +82,12 @@ class ApiService {
   asio::awaitable<ApiResponse> forward(const routing::RouteDecision& to, const std::string& method,
                                        const std::string& target, const std::string& body,
                                        const Hop& hop);
-  // Queues ops whose partitions this node leads (epochs from the topology).
+  // Replicates ops whose partitions this node leads.
   asio::awaitable<std::vector<replication::WriteResult>> write_local(
       std::vector<storage::WriteOp> ops);
   uint32_t partition_of(const std::string& partition_key) const;
+  // Why this node cannot answer a read it was routed, if it cannot.
+  std::optional<WebError> read_refusal(uint32_t partition, routing::Access access) const;
 
   ApiDeps deps_;
   ApiOptions options_;

@@ -54,26 +54,50 @@ ApiResponse ApiService::topology() const {
                                       {"assignment", partitions}}));
 }
 
+namespace {
+
+const char* role_name(replication::core::Role role) {
+  switch (role) {
+    case replication::core::Role::leader:
+      return "leader";
+    case replication::core::Role::sealing:
+      return "sealing";
+    case replication::core::Role::follower:
+      return "follower";
+  }
+  return "follower";
+}
+
+}  // namespace
+
 ApiResponse ApiService::status() const {
   json out = deps_.cluster->describe();
-  const auto t = deps_.cluster->topology();
   json parts = json::array();
-  const std::string& self = deps_.cluster->self();
-  for (uint32_t p = 0; p < t->partitions && t->ready(); ++p) {
-    const auto& replicas = t->replicas[p];
-    const auto at = std::find(replicas.begin(), replicas.end(), self);
-    if (at == replicas.end()) continue;
-    const auto s = deps_.pipeline->state(p);
-    parts.push_back({{"partition", p},
-                     {"role", at == replicas.begin() ? "leader" : "follower"},
+  for (const auto& s : deps_.replicator->statuses()) {
+    if (!s.active) continue;
+    parts.push_back({{"partition", s.partition},
+                     {"role", role_name(s.role)},
+                     {"leader", s.leader},
                      {"epoch", s.epoch},
-                     {"last_sequence", s.last_sequence},
-                     {"watermark", s.watermark}});
+                     {"promised_epoch", s.promised_epoch},
+                     {"last_sequence", s.last},
+                     {"watermark", s.watermark},
+                     {"replication_lag", s.lag},
+                     {"buffered", s.buffered},
+                     {"rebuilding", s.rebuilding},
+                     {"serving", s.serving}});
   }
   out["partitions"] = parts;
-  out["pipeline"] = {{"queued", deps_.pipeline->queued()},
-                     {"commits", deps_.pipeline->commits()},
-                     {"committed_writes", deps_.pipeline->committed_ops()}};
+  const auto st = deps_.replicator->stats();
+  out["replication"] = {{"committed_writes", st.committed_writes},
+                        {"failed_writes", st.failed_writes},
+                        {"pending_writes", st.pending_writes},
+                        {"failovers", st.failovers},
+                        {"last_failover_seconds", st.last_failover_seconds},
+                        {"catch_up_requests", st.sync_requests},
+                        {"snapshots_sent", st.snapshots_sent},
+                        {"disk_writes", st.disk_writes},
+                        {"born", deps_.replicator->born()}};
   return ApiResponse::json(200, dump(out));
 }
 
@@ -89,29 +113,42 @@ ApiResponse ApiService::health() const {
 asio::awaitable<ApiResponse> ApiService::metrics() {
   const auto item_counts = co_await read_counts();
   std::string out = deps_.metrics->render_requests();
-  out += "# TYPE partid_write_queue gauge\n";
-  deps_.metrics->gauge(out, "partid_write_queue", "",
-                       static_cast<double>(deps_.pipeline->queued()));
-  out += "# TYPE partid_commits_total counter\n";
-  deps_.metrics->gauge(out, "partid_commits_total", "",
-                       static_cast<double>(deps_.pipeline->commits()));
-  out += "# TYPE partid_committed_writes_total counter\n";
-  deps_.metrics->gauge(out, "partid_committed_writes_total", "",
-                       static_cast<double>(deps_.pipeline->committed_ops()));
+  const auto st = deps_.replicator->stats();
+  auto counter = [&](const char* name, double value, const char* type = "counter") {
+    out += std::string("# TYPE ") + name + " " + type + "\n";
+    deps_.metrics->gauge(out, name, "", value);
+  };
+  counter("partid_replicated_writes_total", static_cast<double>(st.committed_writes));
+  counter("partid_failed_writes_total", static_cast<double>(st.failed_writes));
+  counter("partid_pending_writes", static_cast<double>(st.pending_writes), "gauge");
+  counter("partid_failovers_total", static_cast<double>(st.failovers));
+  counter("partid_failover_seconds_sum", st.failover_seconds_sum);
+  counter("partid_last_failover_seconds", st.last_failover_seconds, "gauge");
+  counter("partid_catch_up_requests_total", static_cast<double>(st.sync_requests));
+  counter("partid_snapshots_sent_total", static_cast<double>(st.snapshots_sent));
+  counter("partid_buffer_overflows_total", static_cast<double>(st.buffer_overflows));
+  counter("partid_refused_stale_messages_total", static_cast<double>(st.refused));
+  counter("partid_replication_messages_sent_total", static_cast<double>(st.messages_sent));
+  counter("partid_replication_messages_dropped_total", static_cast<double>(st.messages_dropped));
+  counter("partid_bad_peer_messages_total", static_cast<double>(st.bad_messages));
+  counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";
   for (const auto& [p, n] : counts["partitions"].items()) {
     deps_.metrics->gauge(out, "partid_partition_items", "partition=\"" + p + "\"", n.get<double>());
   }
-  out += "# TYPE partid_partition_watermark gauge\n";
-  const auto t = deps_.cluster->topology();
-  for (uint32_t p = 0; p < t->partitions && t->ready(); ++p) {
-    const auto s = deps_.pipeline->state(p);
-    if (s.last_sequence == 0) continue;
-    deps_.metrics->gauge(out, "partid_partition_watermark",
-                         "partition=\"" + std::to_string(p) + "\"",
-                         static_cast<double>(s.watermark));
-  }
+  const auto statuses = deps_.replicator->statuses();
+  auto per_partition = [&](const char* name, auto value_of) {
+    out += std::string("# TYPE ") + name + " gauge\n";
+    for (const auto& s : statuses) {
+      if (!s.active) continue;
+      deps_.metrics->gauge(out, name, "partition=\"" + std::to_string(s.partition) + "\"",
+                           static_cast<double>(value_of(s)));
+    }
+  };
+  per_partition("partid_partition_watermark", [](const auto& s) { return s.watermark; });
+  per_partition("partid_replication_lag", [](const auto& s) { return s.lag; });
+  per_partition("partid_replication_buffered", [](const auto& s) { return s.buffered; });
   ApiResponse r = ApiResponse::json(200, std::move(out));
   r.content_type = "text/plain; version=0.0.4";
   co_return r;

@@ -30,10 +30,8 @@ storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
 }
 
 WebError write_error(const replication::WriteResult& r) {
-  if (r.error == "overloaded") {
-    return WebError::unavailable("overloaded", "write queue is full; retry");
-  }
-  return WebError::unavailable("write_failed", r.error);
+  if (r.code == "quorum_timeout") return WebError::timeout(r.code, r.error);
+  return WebError::unavailable(r.code, r.error);
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -164,6 +162,7 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
   if (auto elsewhere = co_await serve_elsewhere(p, access, request, hop)) {
     co_return std::move(*elsewhere);
   }
+  if (auto refusal = read_refusal(p, access)) co_return ApiResponse::error(*refusal);
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &route.partition_key;
   const std::string* rk = &route.range_key;

@@ -9,6 +9,7 @@
 #include <future>
 
 #include "parti/assignment/strategy.h"
+#include "parti/core/types.h"
 #include "parti/source/partition_source.h"
 
 namespace partid::node {
@@ -71,8 +72,23 @@ void Node::open_storage() {
     meta_.partitions = cfg_.partitions;
     meta_.replication_factor = cfg_.replication_factor;
   }
-  pipeline_ = std::make_unique<replication::WritePipeline>(loop_.get_executor(), disk_, *store_);
-  pipeline_->restore(store_->all_partition_meta());
+  if (meta_.disk_id == 0) {
+    // Grows from one data directory to the next (see core::HardState::disk_id).
+    meta_.disk_id = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch() /
+                                          std::chrono::microseconds(1));
+  }
+}
+
+replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
+  replication::ReplicatorOptions o;
+  o.tick = std::chrono::milliseconds(cfg.replication_tick_ms);
+  o.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
+  o.core.heartbeat_ticks = cfg.heartbeat_ticks;
+  o.core.retry_ticks = cfg.retry_ticks;
+  o.core.gap_timeout_ticks = cfg.heartbeat_ticks + 1;
+  o.core.seal_retry_ticks = cfg.retry_ticks;
+  o.core.log_retention = cfg.log_retention;
+  return o;
 }
 
 void Node::bind_listeners() {
@@ -86,8 +102,16 @@ void Node::bind_listeners() {
   options.limits.max_body_bytes = cfg_.max_body_bytes;
   options.hop_limit = cfg_.hop_limit;
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
+  replicator_ = std::make_unique<replication::Replicator>(
+      loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),
+      [](const std::string& why) {
+        spdlog::critical("{}; stopping", why);
+        spdlog::shutdown();
+        std::_Exit(70);
+      });
   api_ = std::make_unique<api::ApiService>(
-      api::ApiDeps{&disk_, store_.get(), pipeline_.get(), peers_.get(), &metrics_, this}, options);
+      api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), &metrics_, this},
+      options);
   http_ = std::make_unique<api::HttpServer>(loop_.get_executor(), *api_,
                                             api::HttpOptions{cfg_.max_body_bytes});
   std::string host;
@@ -132,12 +156,53 @@ void Node::join_cluster() {
     auto saved = store_->save_node_metadata(meta_);
     if (!saved.ok) throw std::runtime_error("cannot save node metadata: " + saved.message);
   }
+  start_replication(id);
   const auto interval =
       cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);
   on_loop([&] {
     self_ = id;
-    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *m, cfg_.partitions, interval);
+    keeper_ = std::make_unique<TopologyKeeper>(
+        loop_.get_executor(), *m, cfg_.partitions, interval,
+        [this](const routing::Topology& t) { replicator_->on_topology(t); });
     keeper_->start();
+  });
+}
+
+// Restores the replicas (blocking reads, here on the starting thread), reads
+// whether the cluster has history, then hands both to the loop.
+void Node::start_replication(const std::string& id) {
+  auto restored = replication::Replicator::load(*store_);
+  auto bucket = parti::coord::KvBucket::open_or_create(conn_, {.name = cfg_.cluster + "-partid"});
+  if (!bucket.ok())
+    throw std::runtime_error("cannot open the partid bucket: " + bucket.status.message);
+  partid_bucket_ = bucket.value;
+  auto born = partid_bucket_->get("born");
+  if (!born.ok() && born.status.code != parti::coord::KvErrc::NotFound) {
+    throw std::runtime_error("cannot read the cluster's history marker: " + born.status.message);
+  }
+  on_loop([&] {
+    replicator_->set_born(born.ok());
+    replicator_->on_first_seal([this] { mark_born(); });
+    replicator_->start(id, std::move(restored));
+  });
+}
+
+// The first partition this cluster ever sealed: record that the cluster has
+// history (a node that later starts empty must rebuild before it votes), then
+// let writes in. Blocking KV calls, so on the disk pool.
+void Node::mark_born() {
+  auto bucket = partid_bucket_;
+  asio::post(disk_, [this, bucket] {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      auto r = bucket->create("born", std::to_string(parti::wall_clock_ms()));
+      if (r.ok() || r.status.code == parti::coord::KvErrc::Exists) {
+        asio::post(loop_, [this] { replicator_->set_born(true); });
+        return;
+      }
+      spdlog::warn("cannot record the cluster's history yet: {}", r.status.message);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    spdlog::critical("cannot record the cluster's history; writes stay refused");
   });
 }
 
@@ -158,6 +223,10 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
     pb::Envelope pong;
     pong.mutable_pong()->set_node_id(self_);
     reply(std::move(pong));
+    return;
+  }
+  if (request.has_replication()) {
+    replicator_->on_peer_batch(request.replication());
     return;
   }
   if (!request.has_forward()) {
@@ -227,12 +296,14 @@ void Node::stop() {
   if (started_) {
     on_loop([&] {
       if (keeper_) keeper_->stop();
+      if (replicator_) replicator_->stop();
       if (peers_) peers_->stop();
     });
     loop_.stop();
     loop_thread_.join();
   }
-  disk_.join();  // the commit on disk finishes; unacknowledged queued writes are dropped
+  disk_.join();  // the write on disk finishes
+  replicator_.reset();
   store_.reset();
   if (cfg_.ephemeral && !data_path_.empty()) {
     std::error_code ec;

@@ -1,15 +1,17 @@
 // node: one partid process. Node owns the lifecycle and wires the parts
-// together; the work is delegated: StoreEngine (storage), WritePipeline
-// (write path), TopologyKeeper (who leads what, from libparti), ApiService +
+// together; the work is delegated: StoreEngine (storage), Replicator
+// (replicated write path), TopologyKeeper (who leads what, from libparti),
+// BornMarker (whether the cluster has history), ApiService +
 // HttpServer (client API), PeerServer + PeerClient (node-to-node transport),
 // and a libparti Manager (membership, leadership, assignment).
 //
 // Guarantees: start() either leaves the node serving (and the ready file
 // written) or throws with a message saying what is wrong (NATS unreachable,
 // cluster settings differ, data dir of another cluster); stop() leaves the
-// cluster cleanly, lets the commit on disk finish (writes not yet handed to
-// storage were never acknowledged and are dropped) and, for an ephemeral node,
-// removes its data directory.
+// cluster cleanly, lets the write on disk finish (writes not yet durable on a
+// quorum were never acknowledged) and, for an ephemeral node, removes its
+// data directory. A failed storage write stops the process (exit 70): the
+// replicas already count it as durable.
 // Threading: one event loop thread owns every component's state; storage
 // work runs on a small disk pool; the Manager runs its own threads.
 #pragma once
@@ -20,6 +22,7 @@
 #include <thread>
 
 #include "parti/coord/connection.h"
+#include "parti/coord/kv_bucket.h"
 #include "parti/manager/manager.h"
 #include "partid/api/api_service.h"
 #include "partid/api/cluster_view.h"
@@ -29,7 +32,7 @@
 #include "partid/node/topology_keeper.h"
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
-#include "partid/replication/write_pipeline.h"
+#include "partid/replication/replicator.h"
 #include "partid/storage/store_engine.h"
 
 namespace partid::node {
@@ -56,6 +59,8 @@ class Node final : public api::ClusterView {
   void bind_listeners();
   void join_cluster();
   void write_ready_file() const;
+  void start_replication(const std::string& id);
+  void mark_born();
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
   template <class F>
@@ -67,7 +72,8 @@ class Node final : public api::ClusterView {
   asio::thread_pool disk_{2};
   std::unique_ptr<storage::StoreEngine> store_;
   storage::NodeMetadata meta_;
-  std::unique_ptr<replication::WritePipeline> pipeline_;
+  std::unique_ptr<replication::Replicator> replicator_;
+  std::shared_ptr<parti::coord::KvBucket> partid_bucket_;  // the cluster's "born" marker
   api::Metrics metrics_;
   std::unique_ptr<peer::PeerClient> peers_;
   std::unique_ptr<peer::PeerServer> peer_server_;

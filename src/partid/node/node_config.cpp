@@ -99,6 +99,17 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--hop-limit", c.hop_limit, "forwarding hops before giving up")->check(CLI::Range(1u, 16u));
   opt("--forward-timeout-ms", c.forward_timeout_ms, "deadline of a forwarded request")
       ->check(CLI::Range(10u, 600000u));
+  opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
+      ->check(CLI::Range(10u, 600000u));
+  opt("--replication-tick-ms", c.replication_tick_ms, "the replication protocol's clock")
+      ->check(CLI::Range(1u, 10000u));
+  opt("--heartbeat-ticks", c.heartbeat_ticks, "ticks between a leader's confirmations")
+      ->check(CLI::Range(1u, 1000u));
+  opt("--retry-ticks", c.retry_ticks, "ticks without progress before a leader resends")
+      ->check(CLI::Range(1u, 1000u));
+  opt("--log-retention", c.log_retention, "log entries kept behind the watermark")
+      ->check(CLI::Range(1u, 10000000u));
+  opt("--admin-token", c.admin_token, "token for /admin routes (empty: disabled)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

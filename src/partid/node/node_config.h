@@ -28,6 +28,13 @@ struct NodeConfig {
   size_t max_body_bytes = 1 << 20;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
+  // replication
+  uint32_t write_timeout_ms = 5000;   // no quorum by then: 504 quorum_timeout
+  uint32_t replication_tick_ms = 50;  // the replication cores' clock
+  uint32_t heartbeat_ticks = 2;       // idle leader -> followers confirmation
+  uint32_t retry_ticks = 6;           // follower without progress: resend (backoff base)
+  uint32_t log_retention = 10000;     // log entries kept behind the watermark
+  std::string admin_token;            // empty: admin operations are refused
 };
 
 // Parses argv (and the file and environment it points at). On --help or

@@ -5,11 +5,13 @@
 namespace partid::node {
 
 TopologyKeeper::TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager,
-                               uint32_t partitions, std::chrono::milliseconds interval)
+                               uint32_t partitions, std::chrono::milliseconds interval,
+                               OnChange on_change)
     : timer_(loop),
       manager_(manager),
       partitions_(partitions),
       interval_(interval),
+      on_change_(std::move(on_change)),
       current_(std::make_shared<routing::Topology>()) {}
 
 void TopologyKeeper::start() {
@@ -55,6 +57,7 @@ void TopologyKeeper::refresh() {
     spdlog::info("topology v{}: {} nodes", next->version, next->nodes.size());
   }
   current_ = std::make_shared<const routing::Topology>(std::move(*next));
+  if (on_change_) on_change_(*current_);
 }
 
 }  // namespace partid::node

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,8 +20,10 @@ namespace asio = boost::asio;
 
 class TopologyKeeper {
  public:
+  using OnChange = std::function<void(const routing::Topology&)>;
+  // `on_change` sees every new topology, on the loop, as it is swapped in.
   TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager, uint32_t partitions,
-                 std::chrono::milliseconds interval);
+                 std::chrono::milliseconds interval, OnChange on_change);
   void start();
   void stop();
   std::shared_ptr<const routing::Topology> current() const { return current_; }
@@ -33,6 +36,7 @@ class TopologyKeeper {
   parti::Manager& manager_;
   uint32_t partitions_;
   std::chrono::milliseconds interval_;
+  OnChange on_change_;
   std::shared_ptr<const routing::Topology> current_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

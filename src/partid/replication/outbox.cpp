@@ -4,12 +4,9 @@
 
 namespace partid::replication {
 
-Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, core::NodeId self,
+Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
                AddressOf address_of)
-    : loop_(std::move(loop)),
-      peers_(peers),
-      self_(std::move(self)),
-      address_of_(std::move(address_of)) {}
+    : loop_(std::move(loop)), peers_(peers), self_(self), address_of_(std::move(address_of)) {}
 
 void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message& message) {
   Pending& p = pending_[to];

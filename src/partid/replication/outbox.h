@@ -23,7 +23,8 @@ class Outbox {
  public:
   static constexpr size_t kMaxEnvelopeBytes = 4u << 20;
   using AddressOf = std::function<const std::string*(const core::NodeId&)>;
-  Outbox(asio::any_io_executor loop, peer::PeerClient& peers, core::NodeId self,
+  // `self` is read at every send (its owner learns it after construction).
+  Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
          AddressOf address_of);
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
   uint64_t sent_messages() const { return sent_; }
@@ -35,7 +36,7 @@ class Outbox {
 
   asio::any_io_executor loop_;
   peer::PeerClient& peers_;
-  core::NodeId self_;
+  const core::NodeId& self_;
   AddressOf address_of_;
   struct Pending {
     pb::Envelope envelope;

@@ -61,6 +61,7 @@ void to_pb(const Message& message, pb::ReplMessage* out) {
                    r->set_epoch(m.epoch);
                    put(m.last, r->mutable_last());
                    r->set_commit(m.commit);
+                   r->set_rebuilding(m.rebuilding);
                  },
                  [&](const Refuse& m) { out->mutable_refused()->set_epoch(m.epoch); },
                  [&](const SyncRequest& m) {
@@ -100,7 +101,8 @@ std::optional<Message> from_pb(const pb::ReplMessage& m) {
     case B::kBeginEpoch:
       return BeginEpoch{m.begin_epoch().epoch()};
     case B::kPromise:
-      return EpochPromise{m.promise().epoch(), get(m.promise().last()), m.promise().commit()};
+      return EpochPromise{m.promise().epoch(), get(m.promise().last()), m.promise().commit(),
+                          m.promise().rebuilding()};
     case B::kRefused:
       return Refuse{m.refused().epoch()};
     case B::kSyncRequest: {

@@ -42,8 +42,10 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
                std::to_string(p);
       return std::nullopt;
     }
+    // The epoch changes whenever the replica set does, not only the leader:
+    // a new set is a new quorum, sealed afresh (replication/core).
     if (previous && previous->ready() && p < previous->partitions &&
-        previous->replicas[p].front() == t.replicas[p].front()) {
+        previous->replicas[p] == t.replicas[p]) {
       t.leader_epoch[p] = previous->leader_epoch[p];
     }
   }

@@ -30,7 +30,7 @@ struct Topology {
   uint32_t replication_factor = 1;
   std::vector<std::vector<std::string>> replicas;  // per partition, leader first
   // Per partition: the assignment version that appointed its current leader
-  // (the leader's epoch; unchanged while the same node keeps leading).
+  // and replica set (the epoch; unchanged while both stay the same).
   std::vector<uint64_t> leader_epoch;
   std::map<std::string, NodeAddress> nodes;
 
@@ -39,8 +39,8 @@ struct Topology {
 };
 
 // Builds the topology for `assignment`; partition ids must be "0".."P-1".
-// `previous` carries leader epochs forward for partitions whose leader did not
-// change. nullopt and *error when the assignment does not cover P partitions.
+// `previous` carries epochs forward for partitions whose replicas (leader
+// first) did not change. nullopt and *error when the assignment does not cover P partitions.
 std::optional<Topology> build_topology(const parti::Assignment& assignment,
                                        const std::vector<parti::NodeRecord>& members,
                                        uint32_t partitions, const Topology* previous,

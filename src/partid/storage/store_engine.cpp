@@ -184,6 +184,21 @@ PartitionScan StoreEngine::scan_partition(uint32_t partition) const {
   return scan;
 }
 
+PartitionImage StoreEngine::partition_image(uint32_t partition) const {
+  PartitionImage image;
+  PartitionScan scan = scan_partition(partition);
+  // The metadata is read through the scan's own snapshot: both are one moment.
+  rocksdb::ReadOptions ro;
+  ro.snapshot = scan.snapshot_;
+  std::string value;
+  if (db_->Get(ro, meta_, meta_partition_key(partition), &value).ok()) {
+    image.meta = decode_partition_meta(value).value_or(PartitionMeta{});
+  }
+  Item item;
+  while (scan.next(&item)) image.items.push_back(std::move(item));
+  return image;
+}
+
 PartitionScan::PartitionScan(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
                              std::unique_ptr<rocksdb::Iterator> it)
     : db_(db), snapshot_(snapshot), it_(std::move(it)) {}

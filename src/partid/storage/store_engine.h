@@ -125,6 +125,12 @@ struct ReplaceState {
 using ReplicaChange = std::variant<change::TruncateLog, change::AppendLog, change::SaveState,
                                    change::Apply, change::TrimLog, change::ReplaceState>;
 
+// A partition's items (tombstones included) and metadata from one snapshot.
+struct PartitionImage {
+  PartitionMeta meta;
+  std::vector<Item> items;
+};
+
 // What a restarting replica reads back: its state and its log after the base.
 struct ReplicaRecord {
   PartitionMeta meta;
@@ -216,6 +222,7 @@ class StoreEngine {
   PartitionMeta partition_meta(uint32_t partition) const;
   std::map<uint32_t, PartitionMeta> all_partition_meta() const;
   PartitionScan scan_partition(uint32_t partition) const;
+  PartitionImage partition_image(uint32_t partition) const;
   // Log entries with sequence in [from, to], in order.
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
   // Removes every item, log entry and the metadata of one partition.

@@ -109,12 +109,7 @@ Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<N
   }
   replicas_ = std::move(replicas);
   raise_promise(out, epoch);
-  if (leader == self_ && hard_.rebuilding) {
-    // It may have led this very epoch on the disk it lost; sealing it again
-    // could write a second, different entry at one (epoch, sequence). It
-    // stays a follower; the coordinator must appoint someone else.
-    if (role_ != Role::follower) step_down(out);
-  } else if (leader == self_) {
+  if (leader == self_) {
     if (role_ != Role::follower) step_down(out);
     epoch_ = epoch;
     start_sealing(out);

@@ -51,7 +51,8 @@ struct CoreStats {
   uint64_t buffer_overflows = 0;
   uint64_t refused = 0;  // messages refused for an old epoch
   uint64_t snapshots_sent = 0;
-  uint64_t seals = 0;  // epochs this replica sealed as leader
+  uint64_t seals = 0;          // epochs this replica sealed as leader
+  uint64_t started_empty = 0;  // sealed with no replica holding history
 };
 
 struct ProposeResult {

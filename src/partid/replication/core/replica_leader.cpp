@@ -16,7 +16,7 @@ void ReplicaCore::start_sealing(Actions& out) {
   promises_.clear();
   adopting_from_.reset();
   seal_progress_tick_ = now_;
-  if (!hard_.rebuilding) promises_[self_] = EpochPromise{epoch_, log_.last(), hard_.commit};
+  promises_[self_] = EpochPromise{epoch_, log_.last(), hard_.commit, hard_.rebuilding};
   for (const auto& node : others()) send(out, node, BeginEpoch{epoch_});
   evaluate_promises(out);
 }
@@ -28,14 +28,27 @@ void ReplicaCore::on_promise(Actions& out, const NodeId& from, const EpochPromis
 }
 
 void ReplicaCore::evaluate_promises(Actions& out) {
-  if (adopting_from_ || promises_.size() < quorum()) return;
+  if (adopting_from_) return;
+  std::map<NodeId, const EpochPromise*> voters;
+  for (const auto& [node, promise] : promises_) {
+    if (!promise.rebuilding) voters[node] = &promise;
+  }
+  if (voters.size() < quorum()) {
+    // Every replica answered and none holds the partition's history (all
+    // are new or lost their disks): there is nothing to adopt.
+    if (promises_.size() == replicas_.size() && voters.empty()) {
+      ++stats_.started_empty;
+      finish_sealing(out);
+    }
+    return;
+  }
   // The most advanced log of the quorum holds every committed entry; ties go
   // to this replica so it fetches nothing.
-  NodeId best = promises_.contains(self_) ? self_ : promises_.begin()->first;
-  for (const auto& [node, promise] : promises_) {
-    if (promise.last > promises_[best].last) best = node;
+  NodeId best = voters.contains(self_) ? self_ : voters.begin()->first;
+  for (const auto& [node, promise] : voters) {
+    if (promise->last > voters[best]->last) best = node;
   }
-  if (best == self_ || (!hard_.rebuilding && promises_[best].last == log_.last())) {
+  if (best == self_ || (!hard_.rebuilding && voters[best]->last == log_.last())) {
     finish_sealing(out);
     return;
   }

@@ -50,9 +50,9 @@ struct HardState {
   // larger one, so its leader forgets what the old disk acknowledged.
   uint64_t disk_id = 0;
   // Set by the shell when a replica with a new, empty disk joins a partition
-  // that has history; until it has caught up with a leader's log it makes no
-  // promises (an empty log from a lost disk says nothing about what the old
-  // disk acknowledged). Cleared by the core.
+  // that has history; until it has caught up with a leader's log its
+  // promises do not count (an empty log from a lost disk says nothing about
+  // what the old disk acknowledged). Cleared by the core.
   bool rebuilding = false;
   bool operator==(const HardState&) const = default;
 };
@@ -85,6 +85,9 @@ struct EpochPromise {
   uint64_t epoch = 0;
   Position last;
   uint64_t commit = 0;
+  // A rebuilding replica promises too (it fences older epochs) but its log
+  // is no evidence: it does not count toward the quorum that chooses the log.
+  bool rebuilding = false;
 };
 // Any -> sender of an older epoch: "I have promised `epoch`".
 struct Refuse {

@@ -1,0 +1,404 @@
+#include "partid/replication/replicator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "parti/core/hlc.h"
+#include "parti/core/types.h"
+#include "partid/replication/core_changes.h"
+#include "partid/replication/wire.h"
+#include "partid/storage/codec.h"
+
+namespace partid::replication {
+
+namespace {
+uint64_t pack_hlc(const parti::HlcTimestamp& t) {
+  return (static_cast<uint64_t>(t.physical_ms) << 16) | (t.logical & 0xffff);
+}
+}  // namespace
+
+struct Replicator::WriteGroup {
+  std::vector<WriteResult> results;
+  size_t remaining = 0;
+  Done done;
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+struct Replicator::Queued {
+  storage::WriteOp op;
+  std::shared_ptr<WriteGroup> group;
+  size_t index = 0;
+};
+
+struct Replicator::Replica {
+  explicit Replica(core::ReplicaCore c) : core(std::move(c)) {}
+  core::ReplicaCore core;
+  bool active = false;
+  uint64_t epoch = 0;  // the appointment this replica acts on
+  std::string leader;
+  std::vector<std::string> members;
+  struct Waiter {
+    std::shared_ptr<WriteGroup> group;
+    size_t index = 0;
+    uint64_t hlc = 0;
+  };
+  std::map<uint64_t, Waiter> waiting;  // by sequence
+  std::vector<Queued> queued;          // this turn's writes, not yet proposed
+  bool leading = false;
+  std::chrono::steady_clock::time_point appointed_at;
+};
+
+struct Replicator::Effects {
+  uint32_t partition = 0;
+  std::vector<core::Outgoing> send;
+  std::vector<core::SnapshotRequest> snapshots;
+  std::vector<uint64_t> committed;
+  std::vector<uint64_t> abandoned;
+};
+
+Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
+                       storage::StoreEngine& store, peer::PeerClient& peers, uint64_t disk_id,
+                       ReplicatorOptions options, OnFatal on_fatal)
+    : loop_(loop),
+      disk_(disk),
+      store_(store),
+      disk_id_(disk_id),
+      options_(options),
+      on_fatal_(std::move(on_fatal)),
+      commit_(loop, disk, store, [this](const std::string& why) { on_fatal_(why); }),
+      outbox_(loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); }),
+      timer_(loop) {}
+
+Replicator::~Replicator() { stop(); }
+
+std::map<uint32_t, storage::ReplicaRecord> Replicator::load(const storage::StoreEngine& store) {
+  std::map<uint32_t, storage::ReplicaRecord> out;
+  for (const auto& [p, meta] : store.all_partition_meta()) out[p] = store.load_replica(p);
+  return out;
+}
+
+void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored) {
+  self_ = std::move(self);
+  for (auto& [p, record] : restored) {
+    const auto& meta = record.meta;
+    std::vector<core::Entry> log;
+    log.reserve(record.log.size());
+    for (auto& r : record.log)
+      log.push_back({r.sequence, r.epoch, r.barrier, std::move(r.payload)});
+    core::ReplicaCore c(self_, options_.core);
+    c.restore({meta.epoch, meta.watermark, disk_id_, meta.rebuilding},
+              {meta.base_epoch, meta.base_sequence}, std::move(log));
+    replicas_[p] = std::make_unique<Replica>(std::move(c));
+  }
+  arm();
+}
+
+void Replicator::stop() {
+  *alive_ = false;
+  timer_.cancel();
+}
+
+void Replicator::arm() {
+  timer_.expires_after(options_.tick);
+  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    tick();
+    arm();
+  });
+}
+
+void Replicator::tick() {
+  for (auto& [p, r] : replicas_) {
+    if (r->active) step(p, *r, r->core.tick());
+  }
+}
+
+const std::string* Replicator::address_of(const core::NodeId& node) const {
+  auto it = peer_addresses_.find(node);
+  return it == peer_addresses_.end() ? nullptr : &it->second;
+}
+
+Replicator::Replica& Replicator::ensure(uint32_t partition) {
+  auto& slot = replicas_[partition];
+  if (!slot) {
+    // No data here: an empty replica, rebuilding when the cluster has history.
+    core::ReplicaCore c(self_, options_.core);
+    c.restore({0, 0, disk_id_, born_}, {}, {});
+    slot = std::make_unique<Replica>(std::move(c));
+  }
+  return *slot;
+}
+
+void Replicator::on_topology(const routing::Topology& topology) {
+  for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
+  for (uint32_t p = 0; p < topology.partitions; ++p) {
+    const auto& members = topology.replicas[p];
+    const bool member = std::find(members.begin(), members.end(), self_) != members.end();
+    auto existing = replicas_.find(p);
+    if (!member) {
+      if (existing == replicas_.end() || !existing->second->active) continue;
+      Replica& r = *existing->second;
+      r.active = false;
+      for (const auto& [seq, w] : r.waiting) {
+        complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
+      }
+      r.waiting.clear();
+      continue;
+    }
+    Replica& r = ensure(p);
+    const uint64_t epoch = topology.leader_epoch[p];
+    if (r.active && r.epoch == epoch && r.leader == members.front() && r.members == members) {
+      continue;
+    }
+    r.active = true;
+    r.epoch = epoch;
+    r.leader = members.front();
+    r.members = members;
+    r.appointed_at = std::chrono::steady_clock::now();
+    step(p, r, r.core.appoint(epoch, r.leader, members));
+  }
+}
+
+void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
+  const std::string& from = batch.from();
+  for (const auto& m : batch.messages()) {
+    auto it = replicas_.find(m.partition());
+    auto message = from_pb(m);
+    if (!message || !valid_from_peer(m.partition(), *message)) {
+      ++stats_.bad_messages;
+      continue;
+    }
+    if (it == replicas_.end() || !it->second->active) continue;
+    Replica& r = *it->second;
+    // Only the partition's replicas (as this node knows them) may speak for it.
+    if (std::find(r.members.begin(), r.members.end(), from) == r.members.end()) continue;
+    step(m.partition(), r, r.core.receive(from, *message));
+  }
+}
+
+void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
+  if (actions.empty()) return;
+  std::vector<storage::ReplicaChange> changes;
+  try {
+    changes = storage_changes(partition, actions, r.core);
+  } catch (const std::exception& e) {
+    on_fatal_(std::string("replication: ") + e.what());
+    return;
+  }
+  auto effects = std::make_shared<Effects>();
+  effects->partition = partition;
+  effects->send = std::move(actions.send);
+  effects->snapshots = std::move(actions.snapshots);
+  effects->committed = std::move(actions.committed);
+  effects->abandoned = std::move(actions.abandoned);
+  commit_.add(std::move(changes), [this, effects, alive = alive_] {
+    if (*alive) run(*effects);
+  });
+  after_step(partition, r);
+}
+
+void Replicator::after_step(uint32_t partition, Replica& r) {
+  const bool leading = r.core.role() == core::Role::leader;
+  if (leading && !r.leading) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - r.appointed_at;
+    ++stats_.failovers;
+    stats_.last_failover_seconds = took.count();
+    stats_.failover_seconds_sum += took.count();
+    spdlog::debug("partition {}: leading epoch {} after {:.3f} s (last {}, watermark {})",
+                  partition, r.core.epoch(), took.count(), r.core.last().seq, r.core.commit());
+    if (!born_ && !first_seal_reported_ && on_first_seal_) {
+      first_seal_reported_ = true;
+      on_first_seal_();
+    }
+  }
+  r.leading = leading;
+}
+
+void Replicator::run(const Effects& e) {
+  for (const auto& out : e.send) outbox_.add(out.to, e.partition, out.message);
+  for (const auto& request : e.snapshots) take_snapshot(e.partition, request);
+  auto it = replicas_.find(e.partition);
+  if (it == replicas_.end()) return;
+  for (uint64_t seq : e.committed) finish(*it->second, seq, true, {}, {});
+  for (uint64_t seq : e.abandoned) {
+    finish(*it->second, seq, false, "leadership_lost",
+           "this node stopped leading the partition before the write committed; it may or may "
+           "not be applied");
+  }
+}
+
+void Replicator::finish(Replica& r, uint64_t seq, bool ok, const std::string& code,
+                        const std::string& why) {
+  auto it = r.waiting.find(seq);
+  if (it == r.waiting.end()) return;
+  Replica::Waiter w = std::move(it->second);
+  r.waiting.erase(it);
+  complete(w.group, w.index, {ok, ok ? seq : 0, ok ? w.hlc : 0, code, why});
+}
+
+void Replicator::complete(const std::shared_ptr<WriteGroup>& group, size_t index,
+                          WriteResult result) {
+  if (!group->done || group->results[index].ok || !group->results[index].code.empty()) return;
+  --pending_writes_;
+  if (result.ok) {
+    ++stats_.committed_writes;
+  } else {
+    ++stats_.failed_writes;
+  }
+  group->results[index] = std::move(result);
+  if (--group->remaining > 0) return;
+  if (group->timer) group->timer->cancel();
+  auto done = std::move(group->done);
+  group->done = nullptr;
+  done(std::move(group->results));
+}
+
+void Replicator::submit(std::vector<storage::WriteOp> ops, Done done) {
+  auto group = std::make_shared<WriteGroup>();
+  group->results.resize(ops.size());
+  group->remaining = ops.size();
+  group->done = std::move(done);
+  pending_writes_ += ops.size();
+  if (pending_writes_ > options_.max_pending_writes) {
+    for (size_t i = 0; i < ops.size(); ++i) {
+      complete(group, i, {false, 0, 0, "overloaded", "too many writes in flight; retry"});
+    }
+    return;
+  }
+  group->timer = std::make_unique<asio::steady_timer>(loop_, options_.write_timeout);
+  group->timer->async_wait([this, group, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    for (size_t i = 0; i < group->results.size(); ++i) {
+      complete(group, i,
+               {false, 0, 0, "quorum_timeout",
+                "no quorum of replicas confirmed the write in time; it may or may not be applied"});
+    }
+  });
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const uint32_t p = ops[i].partition;
+    auto it = replicas_.find(p);
+    if (it == replicas_.end() || !it->second->active || it->second->leader != self_) {
+      complete(group, i, {false, 0, 0, "not_leader", "this node does not lead the partition"});
+      continue;
+    }
+    it->second->queued.push_back({std::move(ops[i]), group, i});
+  }
+  schedule_proposals();
+}
+
+void Replicator::schedule_proposals() {
+  if (proposals_scheduled_) return;
+  // One proposal per partition for everything this loop turn brought in:
+  // many client writes per replication message.
+  proposals_scheduled_ = true;
+  asio::post(loop_, [this, alive = alive_] {
+    if (!*alive) return;
+    proposals_scheduled_ = false;
+    propose_all();
+  });
+}
+
+void Replicator::propose_all() {
+  for (auto& [p, r] : replicas_) {
+    if (!r->queued.empty()) propose(p, *r);
+  }
+}
+
+void Replicator::propose(uint32_t partition, Replica& r) {
+  auto queued = std::move(r.queued);
+  r.queued.clear();
+  if (r.core.role() != core::Role::leader || !born_) {
+    for (auto& q : queued) {
+      complete(q.group, q.index,
+               {false, 0, 0, "partition_not_ready",
+                "this node is taking over the partition; retry shortly"});
+    }
+    return;
+  }
+  std::vector<std::string> payloads;
+  std::vector<uint64_t> hlcs;
+  payloads.reserve(queued.size());
+  for (auto& q : queued) {
+    q.op.version.hlc = pack_hlc(clock_.tick(parti::wall_clock_ms()));
+    hlcs.push_back(q.op.version.hlc);
+    payloads.push_back(storage::encode_item_op(q.op));
+  }
+  auto result = r.core.propose(std::move(payloads));
+  for (size_t k = 0; k < queued.size(); ++k) {
+    r.waiting[result.first_seq + k] = {queued[k].group, queued[k].index, hlcs[k]};
+  }
+  step(partition, r, std::move(result.actions));
+}
+
+void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& request) {
+  auto* store = &store_;
+  auto alive = alive_;
+  asio::post(disk_, [this, store, partition, request, alive] {
+    auto image = std::make_shared<storage::PartitionImage>(store->partition_image(partition));
+    asio::post(loop_, [this, partition, request, image, alive] {
+      if (!*alive) return;
+      auto it = replicas_.find(partition);
+      if (it == replicas_.end() || !it->second->active) return;
+      ++stats_.snapshots_sent;
+      core::Snapshot snapshot{{image->meta.applied_epoch, image->meta.watermark},
+                              encode_snapshot(image->items)};
+      step(partition, *it->second, it->second->core.snapshot_ready(request, std::move(snapshot)));
+    });
+  });
+}
+
+bool Replicator::serves_reads(uint32_t partition) const {
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end() || !it->second->active) return false;
+  const auto& c = it->second->core;
+  return c.role() == core::Role::leader && c.log().epoch_at(c.commit()) == c.epoch();
+}
+
+bool Replicator::serves_replica_reads(uint32_t partition) const {
+  auto it = replicas_.find(partition);
+  return it != replicas_.end() && it->second->active && !it->second->core.rebuilding();
+}
+
+std::vector<ReplicaStatus> Replicator::statuses() const {
+  std::vector<ReplicaStatus> out;
+  for (const auto& [p, r] : replicas_) {
+    const auto& c = r->core;
+    ReplicaStatus s{p,
+                    r->active,
+                    c.role(),
+                    c.epoch(),
+                    c.promised_epoch(),
+                    c.commit(),
+                    c.last().seq,
+                    0,
+                    c.buffered_entries(),
+                    c.rebuilding(),
+                    r->leader,
+                    born_ && serves_reads(p)};
+    if (c.role() == core::Role::leader) {
+      for (const auto& [node, match] : c.follower_matches()) {
+        s.lag = std::max(s.lag, c.last().seq - std::min(match, c.last().seq));
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+ReplicatorStats Replicator::stats() const {
+  ReplicatorStats s = stats_;
+  for (const auto& [p, r] : replicas_) {
+    const auto& cs = r->core.stats();
+    s.sync_requests += cs.sync_requests;
+    s.buffer_overflows += cs.buffer_overflows;
+    s.refused += cs.refused;
+  }
+  s.messages_sent = outbox_.sent_messages();
+  s.messages_dropped = outbox_.dropped_messages();
+  s.disk_writes = commit_.writes();
+  s.pending_writes = pending_writes_;
+  return s;
+}
+
+}  // namespace partid::replication

@@ -1,0 +1,160 @@
+// replication: Replicator is the I/O shell around the per-partition
+// replication cores (replication/core). It owns one ReplicaCore per partition
+// this node holds and drives it: appointments from the routing Topology,
+// client writes (proposals), peer messages (ReplicationBatch), a tick timer.
+// What a core asks for is delegated: storage changes to GroupCommit (durable
+// before anything is said), messages to Outbox, snapshots to the disk pool.
+//
+// Guarantees to the API: a write's callback runs once, on the loop; "ok" means
+// a quorum of the partition's replicas has the write durably and this node
+// has applied it (a read here sees it). A failed write says why: not_leader /
+// partition_not_ready (nothing was written), leadership_lost or
+// quorum_timeout (the outcome is unknown: it may still commit, or be
+// truncated by the next epoch; it never blocks later writes).
+// Threading: loop only (load() excepted).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parti/core/hlc.h"
+#include "partid/peer/peer_client.h"
+#include "partid/replication/core/replica.h"
+#include "partid/replication/group_commit.h"
+#include "partid/replication/outbox.h"
+#include "partid/routing/topology.h"
+#include "partid/storage/store_engine.h"
+
+namespace partid::replication {
+
+struct WriteResult {
+  bool ok = false;
+  uint64_t sequence = 0;
+  uint64_t hlc = 0;
+  std::string code;   // when !ok: not_leader, partition_not_ready, overloaded,
+  std::string error;  // leadership_lost, quorum_timeout
+};
+
+struct ReplicatorOptions {
+  core::CoreOptions core;
+  std::chrono::milliseconds tick{50};
+  std::chrono::milliseconds write_timeout{5000};
+  size_t max_pending_writes = 100000;
+};
+
+// One partition as this node sees it (for /status, /metrics and admin).
+struct ReplicaStatus {
+  uint32_t partition = 0;
+  bool active = false;  // this node is one of its replicas now
+  core::Role role = core::Role::follower;
+  uint64_t epoch = 0;
+  uint64_t promised_epoch = 0;
+  uint64_t watermark = 0;
+  uint64_t last = 0;
+  uint64_t lag = 0;  // leader: entries its slowest follower lacks
+  size_t buffered = 0;
+  bool rebuilding = false;
+  std::string leader;
+  bool serving = false;  // leads, takes writes, and its reads are current
+};
+
+struct ReplicatorStats {
+  uint64_t committed_writes = 0;
+  uint64_t failed_writes = 0;
+  uint64_t failovers = 0;            // epochs this node sealed as leader
+  double last_failover_seconds = 0;  // appointment -> leading, the latest
+  double failover_seconds_sum = 0;
+  uint64_t sync_requests = 0;
+  uint64_t snapshots_sent = 0;
+  uint64_t buffer_overflows = 0;
+  uint64_t refused = 0;
+  uint64_t messages_sent = 0;
+  uint64_t messages_dropped = 0;
+  uint64_t bad_messages = 0;
+  uint64_t disk_writes = 0;
+  size_t pending_writes = 0;
+};
+
+class Replicator {
+ public:
+  using Done = std::function<void(std::vector<WriteResult>)>;
+  using OnFatal = std::function<void(const std::string& why)>;
+
+  Replicator(asio::any_io_executor loop, asio::thread_pool& disk, storage::StoreEngine& store,
+             peer::PeerClient& peers, uint64_t disk_id, ReplicatorOptions options,
+             OnFatal on_fatal);
+  ~Replicator();
+
+  // Reads every partition this node has data for (blocking: not on the loop).
+  static std::map<uint32_t, storage::ReplicaRecord> load(const storage::StoreEngine& store);
+  // Takes this node's ID and its restored partitions, and starts ticking.
+  void start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored);
+  void stop();
+
+  // Whether the cluster has history (some partition was sealed once): a
+  // partition this node has no data for then starts rebuilding.
+  void set_born(bool born) { born_ = born; }
+  bool born() const { return born_; }
+  // Called (once) when this node first leads a partition while not born_;
+  // writes wait until set_born(true).
+  void on_first_seal(std::function<void()> f) { on_first_seal_ = std::move(f); }
+
+  void on_topology(const routing::Topology& topology);
+  void on_peer_batch(const pb::ReplicationBatch& batch);
+  void submit(std::vector<storage::WriteOp> ops, Done done);
+
+  // Leads `partition` in its current epoch with that epoch's barrier
+  // committed: its applied state holds every acknowledged write.
+  bool serves_reads(uint32_t partition) const;
+  // One of the partition's replicas now (its state is a committed prefix).
+  bool serves_replica_reads(uint32_t partition) const;
+  std::vector<ReplicaStatus> statuses() const;
+  ReplicatorStats stats() const;
+
+ private:
+  struct Replica;
+  struct WriteGroup;
+  struct Queued;
+  struct Effects;
+
+  Replica& ensure(uint32_t partition);
+  void step(uint32_t partition, Replica& r, core::Actions actions);
+  void run(const Effects& effects);
+  void after_step(uint32_t partition, Replica& r);
+  void schedule_proposals();
+  void propose_all();
+  void propose(uint32_t partition, Replica& r);
+  void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
+  void complete(const std::shared_ptr<WriteGroup>& group, size_t index, WriteResult result);
+  void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
+  void tick();
+  void arm();
+  const std::string* address_of(const core::NodeId& node) const;
+
+  asio::any_io_executor loop_;
+  asio::thread_pool& disk_;
+  storage::StoreEngine& store_;
+  core::NodeId self_;
+  uint64_t disk_id_;
+  ReplicatorOptions options_;
+  OnFatal on_fatal_;
+  GroupCommit commit_;
+  Outbox outbox_;
+  asio::steady_timer timer_;
+  parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
+  std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
+  std::map<std::string, std::string> peer_addresses_;  // node -> host:port
+  bool born_ = false;
+  bool first_seal_reported_ = false;
+  std::function<void()> on_first_seal_;
+  bool proposals_scheduled_ = false;
+  size_t pending_writes_ = 0;
+  ReplicatorStats stats_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace partid::replication
