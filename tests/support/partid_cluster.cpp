@@ -132,6 +132,17 @@ void PartidCluster::restart(size_t i) {
   launch(n);
 }
 
+void PartidCluster::pause(size_t i) { ::kill(nodes_.at(i).pid, SIGSTOP); }
+
+void PartidCluster::resume(size_t i) { ::kill(nodes_.at(i).pid, SIGCONT); }
+
+void PartidCluster::wipe(size_t i) {
+  if (nodes_.at(i).pid > 0) stop(i);
+  fs::remove_all(nodes_.at(i).data_dir);
+}
+
+void PartidCluster::start_again(size_t i) { launch(nodes_.at(i)); }
+
 void PartidCluster::stop(size_t i) {
   partid::cli::stop_process(nodes_.at(i).pid, 10000ms);
   nodes_.at(i).pid = -1;

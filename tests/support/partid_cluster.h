@@ -45,6 +45,11 @@ class PartidCluster {
   void restart(size_t i);  // same data dir and options
   void stop(size_t i);     // SIGTERM: clean leave
   void kill(size_t i);     // SIGKILL
+  void pause(size_t i);    // SIGSTOP
+  void resume(size_t i);   // SIGCONT
+  // Stops the node and deletes its data directory: it restarts empty.
+  void wipe(size_t i);
+  void start_again(size_t i);  // launches a stopped node with its options
   // True once every running node's topology lists `n` nodes holding
   // partitions and every partition has a leader that serves it.
   bool wait_converged(size_t n, std::chrono::milliseconds timeout);

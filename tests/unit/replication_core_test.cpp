@@ -17,7 +17,7 @@ class Cluster {
   explicit Cluster(std::vector<NodeId> ids, CoreOptions options = {}) : ids_(std::move(ids)) {
     for (const auto& id : ids_) {
       auto& core = cores_.emplace(id, ReplicaCore(id, options)).first->second;
-      core.restore(HardState{0, 0, 1, false}, {}, {});  // every disk starts as disk 1
+      core.restore(HardState{0, 0, 1, false, {}}, {}, {});  // every disk starts as disk 1
     }
   }
 
@@ -236,8 +236,8 @@ TEST(ReplicationCoreTest, AReplicaWithALostDiskDoesNotCountUntilCaughtUp) {
   uint64_t seq = c.propose("a", "x");
   // c loses its disk and comes back empty, with a new disk id.
   c.at("c") = ReplicaCore("c");
-  c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
-  auto promise = c.at("c").receive("b", BeginEpoch{3});
+  c.at("c").restore(HardState{0, 0, 99, true, {}}, {}, {});
+  auto promise = c.at("c").receive("b", BeginEpoch{3, {}});
   ASSERT_EQ(promise.send.size(), 1u);
   EXPECT_TRUE(std::get<EpochPromise>(promise.send[0].message).rebuilding);
   EXPECT_EQ(c.at("c").promised_epoch(), 3u);  // it still fences older epochs
@@ -253,7 +253,7 @@ TEST(ReplicationCoreTest, ARebuildingReplicaWithoutAQuorumOfHistoryCannotLead) {
   c.appoint(1, "a");
   c.propose("a", "x");
   c.at("c") = ReplicaCore("c");
-  c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
+  c.at("c").restore(HardState{0, 0, 99, true, {}}, {}, {});
   c.cut_ = {"b"};  // only a answers: a and c are a quorum, but c's log is no evidence
   c.appoint(4, "c");
   EXPECT_EQ(c.at("c").role(), Role::sealing);
@@ -264,7 +264,7 @@ TEST(ReplicationCoreTest, ARebuildingReplicaWithoutAQuorumOfHistoryCannotLead) {
 
 TEST(ReplicationCoreTest, ASetWhereNoReplicaHasHistoryStartsEmpty) {
   Cluster c({"a", "b"});
-  for (const auto& id : {"a", "b"}) c.at(id).restore(HardState{0, 0, 5, true}, {}, {});
+  for (const auto& id : {"a", "b"}) c.at(id).restore(HardState{0, 0, 5, true, {}}, {}, {});
   c.appoint(1, "a");
   ASSERT_EQ(c.at("a").role(), Role::leader);
   EXPECT_EQ(c.at("a").stats().started_empty, 1u);

@@ -96,8 +96,7 @@ ApiResponse ApiService::status() const {
                         {"last_failover_seconds", st.last_failover_seconds},
                         {"catch_up_requests", st.sync_requests},
                         {"snapshots_sent", st.snapshots_sent},
-                        {"disk_writes", st.disk_writes},
-                        {"born", deps_.replicator->born()}};
+                        {"disk_writes", st.disk_writes}};
   return ApiResponse::json(200, dump(out));
 }
 

@@ -60,6 +60,19 @@ bool sees_all(const ClusterNode& node, size_t n) {
   return holding == n;
 }
 
+// Partitions the nodes lead and serve (writes and current reads), summed.
+size_t serving_partitions(const ClusterState& s) {
+  size_t serving = 0;
+  for (const auto& node : s.nodes) {
+    auto r =
+        http_request(node.api_url, "GET", "/cluster/status", {}, std::chrono::milliseconds(1000));
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object() || !j["partitions"].is_array()) continue;
+    for (const auto& p : j["partitions"]) serving += p.value("serving", false) ? 1 : 0;
+  }
+  return serving;
+}
+
 void stop_all(const ClusterState& s) {
   for (const auto& n : s.nodes) stop_process(n.pid, std::chrono::milliseconds(10000));
   if (s.nats_pid > 0) stop_process(s.nats_pid, std::chrono::milliseconds(5000));
@@ -169,6 +182,11 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
       stop_all(s);
       return false;
     }
+  }
+  if (!wait_for([&] { return serving_partitions(s) == spec.partitions; }, deadline)) {
+    *error = "not every partition had a serving leader in time";
+    stop_all(s);
+    return false;
   }
   *state = s;
   return true;

@@ -168,42 +168,11 @@ void Node::join_cluster() {
   });
 }
 
-// Restores the replicas (blocking reads, here on the starting thread), reads
-// whether the cluster has history, then hands both to the loop.
+// Restores the replicas (blocking reads, here on the starting thread) and
+// hands them to the loop.
 void Node::start_replication(const std::string& id) {
   auto restored = replication::Replicator::load(*store_);
-  auto bucket = parti::coord::KvBucket::open_or_create(conn_, {.name = cfg_.cluster + "-partid"});
-  if (!bucket.ok())
-    throw std::runtime_error("cannot open the partid bucket: " + bucket.status.message);
-  partid_bucket_ = bucket.value;
-  auto born = partid_bucket_->get("born");
-  if (!born.ok() && born.status.code != parti::coord::KvErrc::NotFound) {
-    throw std::runtime_error("cannot read the cluster's history marker: " + born.status.message);
-  }
-  on_loop([&] {
-    replicator_->set_born(born.ok());
-    replicator_->on_first_seal([this] { mark_born(); });
-    replicator_->start(id, std::move(restored));
-  });
-}
-
-// The first partition this cluster ever sealed: record that the cluster has
-// history (a node that later starts empty must rebuild before it votes), then
-// let writes in. Blocking KV calls, so on the disk pool.
-void Node::mark_born() {
-  auto bucket = partid_bucket_;
-  asio::post(disk_, [this, bucket] {
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      auto r = bucket->create("born", std::to_string(parti::wall_clock_ms()));
-      if (r.ok() || r.status.code == parti::coord::KvErrc::Exists) {
-        asio::post(loop_, [this] { replicator_->set_born(true); });
-        return;
-      }
-      spdlog::warn("cannot record the cluster's history yet: {}", r.status.message);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    spdlog::critical("cannot record the cluster's history; writes stay refused");
-  });
+  on_loop([&] { replicator_->start(id, std::move(restored)); });
 }
 
 void Node::write_ready_file() const {

@@ -1,7 +1,7 @@
 // node: one partid process. Node owns the lifecycle and wires the parts
 // together; the work is delegated: StoreEngine (storage), Replicator
 // (replicated write path), TopologyKeeper (who leads what, from libparti),
-// BornMarker (whether the cluster has history), ApiService +
+// ApiService +
 // HttpServer (client API), PeerServer + PeerClient (node-to-node transport),
 // and a libparti Manager (membership, leadership, assignment).
 //
@@ -22,7 +22,6 @@
 #include <thread>
 
 #include "parti/coord/connection.h"
-#include "parti/coord/kv_bucket.h"
 #include "parti/manager/manager.h"
 #include "partid/api/api_service.h"
 #include "partid/api/cluster_view.h"
@@ -60,7 +59,6 @@ class Node final : public api::ClusterView {
   void join_cluster();
   void write_ready_file() const;
   void start_replication(const std::string& id);
-  void mark_born();
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
   template <class F>
@@ -73,7 +71,6 @@ class Node final : public api::ClusterView {
   std::unique_ptr<storage::StoreEngine> store_;
   storage::NodeMetadata meta_;
   std::unique_ptr<replication::Replicator> replicator_;
-  std::shared_ptr<parti::coord::KvBucket> partid_bucket_;  // the cluster's "born" marker
   api::Metrics metrics_;
   std::unique_ptr<peer::PeerClient> peers_;
   std::unique_ptr<peer::PeerServer> peer_server_;

@@ -38,6 +38,7 @@ struct Replicator::Replica {
   uint64_t epoch = 0;  // the appointment this replica acts on
   std::string leader;
   std::vector<std::string> members;
+  std::vector<std::string> electorate;  // members and the previous set
   struct Waiter {
     std::shared_ptr<WriteGroup> group;
     size_t index = 0;
@@ -87,7 +88,11 @@ void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRec
     for (auto& r : record.log)
       log.push_back({r.sequence, r.epoch, r.barrier, std::move(r.payload)});
     core::ReplicaCore c(self_, options_.core);
-    c.restore({meta.epoch, meta.watermark, disk_id_, meta.rebuilding},
+    c.restore({meta.epoch,
+               meta.watermark,
+               disk_id_,
+               meta.rebuilding,
+               {meta.config_epoch, meta.config_members}},
               {meta.base_epoch, meta.base_sequence}, std::move(log));
     replicas_[p] = std::make_unique<Replica>(std::move(c));
   }
@@ -122,9 +127,11 @@ const std::string* Replicator::address_of(const core::NodeId& node) const {
 Replicator::Replica& Replicator::ensure(uint32_t partition) {
   auto& slot = replicas_[partition];
   if (!slot) {
-    // No data here: an empty replica, rebuilding when the cluster has history.
+    // No data here: an empty replica. It is not marked rebuilding: a node
+    // that lost its disk comes back under a new ID, i.e. as a new member,
+    // and a new set is sealed with a quorum of the old one (see Config).
     core::ReplicaCore c(self_, options_.core);
-    c.restore({0, 0, disk_id_, born_}, {}, {});
+    c.restore({0, 0, disk_id_, false, {}}, {}, {});
     slot = std::make_unique<Replica>(std::move(c));
   }
   return *slot;
@@ -132,18 +139,21 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
 
 void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
+  auto contains = [&](const std::vector<std::string>& set) {
+    return std::find(set.begin(), set.end(), self_) != set.end();
+  };
   for (uint32_t p = 0; p < topology.partitions; ++p) {
     const auto& members = topology.replicas[p];
-    const bool member = std::find(members.begin(), members.end(), self_) != members.end();
-    auto existing = replicas_.find(p);
-    if (!member) {
-      if (existing == replicas_.end() || !existing->second->active) continue;
-      Replica& r = *existing->second;
-      r.active = false;
-      for (const auto& [seq, w] : r.waiting) {
-        complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
-      }
-      r.waiting.clear();
+    const auto& previous = topology.previous_replicas[p];
+    if (!contains(members)) {
+      auto existing = replicas_.find(p);
+      if (existing == replicas_.end() && !contains(previous)) continue;
+      // Not a replica any more, but still one of the set the new leader must
+      // hear from (and take the data from): answers sealing, takes no writes.
+      Replica& r = ensure(p);
+      if (r.active) deactivate(r);
+      r.electorate = contains(previous) ? previous : std::vector<std::string>{};
+      for (const auto& m : members) r.electorate.push_back(m);
       continue;
     }
     Replica& r = ensure(p);
@@ -155,9 +165,19 @@ void Replicator::on_topology(const routing::Topology& topology) {
     r.epoch = epoch;
     r.leader = members.front();
     r.members = members;
+    r.electorate = members;
+    r.electorate.insert(r.electorate.end(), previous.begin(), previous.end());
     r.appointed_at = std::chrono::steady_clock::now();
-    step(p, r, r.core.appoint(epoch, r.leader, members));
+    step(p, r, r.core.appoint(epoch, r.leader, members, previous));
   }
+}
+
+void Replicator::deactivate(Replica& r) {
+  r.active = false;
+  for (const auto& [seq, w] : r.waiting) {
+    complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
+  }
+  r.waiting.clear();
 }
 
 void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
@@ -169,10 +189,11 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
       ++stats_.bad_messages;
       continue;
     }
-    if (it == replicas_.end() || !it->second->active) continue;
+    if (it == replicas_.end()) continue;
     Replica& r = *it->second;
-    // Only the partition's replicas (as this node knows them) may speak for it.
-    if (std::find(r.members.begin(), r.members.end(), from) == r.members.end()) continue;
+    // Only the partition's replicas, old and new (as this node knows them),
+    // may speak for it.
+    if (std::find(r.electorate.begin(), r.electorate.end(), from) == r.electorate.end()) continue;
     step(m.partition(), r, r.core.receive(from, *message));
   }
 }
@@ -207,10 +228,6 @@ void Replicator::after_step(uint32_t partition, Replica& r) {
     stats_.failover_seconds_sum += took.count();
     spdlog::debug("partition {}: leading epoch {} after {:.3f} s (last {}, watermark {})",
                   partition, r.core.epoch(), took.count(), r.core.last().seq, r.core.commit());
-    if (!born_ && !first_seal_reported_ && on_first_seal_) {
-      first_seal_reported_ = true;
-      on_first_seal_();
-    }
   }
   r.leading = leading;
 }
@@ -308,7 +325,7 @@ void Replicator::propose_all() {
 void Replicator::propose(uint32_t partition, Replica& r) {
   auto queued = std::move(r.queued);
   r.queued.clear();
-  if (r.core.role() != core::Role::leader || !born_) {
+  if (r.core.role() != core::Role::leader) {
     for (auto& q : queued) {
       complete(q.group, q.index,
                {false, 0, 0, "partition_not_ready",
@@ -339,7 +356,7 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
     asio::post(loop_, [this, partition, request, image, alive] {
       if (!*alive) return;
       auto it = replicas_.find(partition);
-      if (it == replicas_.end() || !it->second->active) return;
+      if (it == replicas_.end()) return;
       ++stats_.snapshots_sent;
       core::Snapshot snapshot{{image->meta.applied_epoch, image->meta.watermark},
                               encode_snapshot(image->items)};
@@ -375,7 +392,7 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
                     c.buffered_entries(),
                     c.rebuilding(),
                     r->leader,
-                    born_ && serves_reads(p)};
+                    serves_reads(p)};
     if (c.role() == core::Role::leader) {
       for (const auto& [node, match] : c.follower_matches()) {
         s.lag = std::max(s.lag, c.last().seq - std::min(match, c.last().seq));

@@ -95,14 +95,6 @@ class Replicator {
   void start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored);
   void stop();
 
-  // Whether the cluster has history (some partition was sealed once): a
-  // partition this node has no data for then starts rebuilding.
-  void set_born(bool born) { born_ = born; }
-  bool born() const { return born_; }
-  // Called (once) when this node first leads a partition while not born_;
-  // writes wait until set_born(true).
-  void on_first_seal(std::function<void()> f) { on_first_seal_ = std::move(f); }
-
   void on_topology(const routing::Topology& topology);
   void on_peer_batch(const pb::ReplicationBatch& batch);
   void submit(std::vector<storage::WriteOp> ops, Done done);
@@ -122,6 +114,7 @@ class Replicator {
   struct Effects;
 
   Replica& ensure(uint32_t partition);
+  void deactivate(Replica& r);
   void step(uint32_t partition, Replica& r, core::Actions actions);
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
@@ -148,9 +141,6 @@ class Replicator {
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
-  bool born_ = false;
-  bool first_seal_reported_ = false;
-  std::function<void()> on_first_seal_;
   bool proposals_scheduled_ = false;
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;

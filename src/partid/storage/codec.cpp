@@ -109,14 +109,26 @@ std::string encode_partition_meta(const PartitionMeta& meta) {
   m.set_base_sequence(meta.base_sequence);
   m.set_base_epoch(meta.base_epoch);
   m.set_rebuilding(meta.rebuilding);
+  m.set_config_epoch(meta.config_epoch);
+  for (const auto& member : meta.config_members) m.add_config_members(member);
   return m.SerializeAsString();
 }
 
 std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
   auto m = parse<pb::PartitionMeta>(bytes);
   if (!m) return std::nullopt;
-  return PartitionMeta{m->epoch(),         m->last_sequence(), m->watermark(),  m->item_count(),
-                       m->applied_epoch(), m->base_sequence(), m->base_epoch(), m->rebuilding()};
+  PartitionMeta meta;
+  meta.epoch = m->epoch();
+  meta.last_sequence = m->last_sequence();
+  meta.watermark = m->watermark();
+  meta.item_count = m->item_count();
+  meta.applied_epoch = m->applied_epoch();
+  meta.base_sequence = m->base_sequence();
+  meta.base_epoch = m->base_epoch();
+  meta.rebuilding = m->rebuilding();
+  meta.config_epoch = m->config_epoch();
+  meta.config_members = {m->config_members().begin(), m->config_members().end()};
+  return meta;
 }
 
 std::string encode_node_metadata(const NodeMetadata& meta) {

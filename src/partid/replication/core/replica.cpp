@@ -37,6 +37,25 @@ std::vector<NodeId> ReplicaCore::others() const {
   return out;
 }
 
+std::vector<NodeId> ReplicaCore::electorate() const {
+  std::vector<NodeId> out = others();
+  for (const auto* set : {&previous_, &latest_config_}) {
+    for (const auto& node : *set) {
+      if (node != self_ && std::find(out.begin(), out.end(), node) == out.end()) {
+        out.push_back(node);
+      }
+    }
+  }
+  return out;
+}
+
+bool ReplicaCore::has_quorum_of(const std::vector<NodeId>& set,
+                                const std::set<NodeId>& voters) const {
+  size_t n = 0;
+  for (const auto& node : set) n += voters.contains(node) ? 1 : 0;
+  return n >= set.size() / 2 + 1;
+}
+
 void ReplicaCore::send(Actions& out, const NodeId& to, Message message) {
   out.send.push_back({to, std::move(message)});
 }
@@ -100,7 +119,8 @@ void ReplicaCore::maybe_trim(Actions& out) {
   out.trim_through = keep_from;
 }
 
-Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas) {
+Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas,
+                             std::vector<NodeId> previous) {
   Actions out;
   if (epoch < hard_.promised_epoch) return out;
   if (epoch == epoch_ && role_ != Role::follower && leader == self_) {
@@ -108,6 +128,7 @@ Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<N
     return out;
   }
   replicas_ = std::move(replicas);
+  previous_ = previous == replicas_ ? std::vector<NodeId>{} : std::move(previous);
   raise_promise(out, epoch);
   if (leader == self_) {
     if (role_ != Role::follower) step_down(out);

@@ -70,7 +70,11 @@ class ReplicaCore {
 
   // The coordinator's word: `leader` leads in `epoch` over `replicas` (which
   // include the leader). Older epochs than this replica promised are ignored.
-  Actions appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas);
+  // `previous`: the replica set before this one, when it changed. Sealing
+  // then needs a quorum of both sets (joint), so a set that shrank or moved
+  // still finds every committed entry, and adopts it from the old replicas.
+  Actions appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas,
+                  std::vector<NodeId> previous = {});
   ProposeResult propose(std::vector<std::string> payloads);
   Actions receive(const NodeId& from, const Message& message);
   Actions tick();
@@ -105,6 +109,9 @@ class ReplicaCore {
 
   size_t quorum() const { return replicas_.size() / 2 + 1; }
   std::vector<NodeId> others() const;
+  // Everyone sealing talks to: the replicas and the previous set.
+  std::vector<NodeId> electorate() const;
+  bool has_quorum_of(const std::vector<NodeId>& set, const std::set<NodeId>& voters) const;
   void send(Actions& out, const NodeId& to, Message message);
   void save_hard_state(Actions& out);
   void raise_promise(Actions& out, uint64_t epoch);
@@ -149,6 +156,8 @@ class ReplicaCore {
   uint64_t epoch_ = 0;  // the epoch this replica leads or follows
   std::optional<NodeId> leader_;
   std::vector<NodeId> replicas_;
+  std::vector<NodeId> previous_;
+  std::vector<NodeId> latest_config_;  // sealing: the latest set voters reported
   uint64_t now_ = 0;
 
   // follower

@@ -2,6 +2,7 @@
 // log, proposals, per-follower progress with bounded pipelining, the
 // watermark, heartbeats and resends.
 #include <algorithm>
+#include <set>
 
 #include "partid/replication/core/replica.h"
 
@@ -15,14 +16,20 @@ void ReplicaCore::start_sealing(Actions& out) {
   gap_since_.reset();
   promises_.clear();
   adopting_from_.reset();
+  latest_config_.clear();
   seal_progress_tick_ = now_;
-  promises_[self_] = EpochPromise{epoch_, log_.last(), hard_.commit, hard_.rebuilding};
-  for (const auto& node : others()) send(out, node, BeginEpoch{epoch_});
+  promises_[self_] =
+      EpochPromise{epoch_, log_.last(), hard_.commit, hard_.rebuilding, hard_.config};
+  hard_.config = {epoch_, replicas_};
+  save_hard_state(out);
+  for (const auto& node : electorate()) send(out, node, BeginEpoch{epoch_, replicas_});
   evaluate_promises(out);
 }
 
 void ReplicaCore::on_promise(Actions& out, const NodeId& from, const EpochPromise& message) {
   if (role_ != Role::sealing || message.epoch != epoch_) return;
+  const auto e = electorate();
+  if (std::find(e.begin(), e.end(), from) == e.end()) return;
   promises_[from] = message;
   evaluate_promises(out);
 }
@@ -30,13 +37,35 @@ void ReplicaCore::on_promise(Actions& out, const NodeId& from, const EpochPromis
 void ReplicaCore::evaluate_promises(Actions& out) {
   if (adopting_from_) return;
   std::map<NodeId, const EpochPromise*> voters;
+  std::set<NodeId> voter_ids;
   for (const auto& [node, promise] : promises_) {
-    if (!promise.rebuilding) voters[node] = &promise;
+    if (promise.rebuilding) continue;
+    voters[node] = &promise;
+    voter_ids.insert(node);
   }
-  if (voters.size() < quorum()) {
-    // Every replica answered and none holds the partition's history (all
-    // are new or lost their disks): there is nothing to adopt.
-    if (promises_.size() == replicas_.size() && voters.empty()) {
+  // Joint: a quorum of the new set, of the set before it, and of the latest
+  // set any voter promised to (the last one that may have committed).
+  const Config* latest = nullptr;
+  for (const auto& [node, promise] : voters) {
+    if (!latest || promise->config.epoch > latest->epoch) latest = &promise->config;
+  }
+  if (latest && latest->members != latest_config_) {
+    // Members of that set this leader did not know of must be asked too.
+    auto before = electorate();
+    latest_config_ = latest->members;
+    for (const auto& node : electorate()) {
+      if (std::find(before.begin(), before.end(), node) == before.end()) {
+        send(out, node, BeginEpoch{epoch_, replicas_});
+      }
+    }
+  }
+  const bool joint =
+      (previous_.empty() || has_quorum_of(previous_, voter_ids)) &&
+      (!latest || latest->members.empty() || has_quorum_of(latest->members, voter_ids));
+  if (!has_quorum_of(replicas_, voter_ids) || !joint) {
+    // Everyone answered and nobody holds the partition's history (all are
+    // new or lost their disks): there is nothing to adopt.
+    if (promises_.size() == electorate().size() + 1 && voters.empty()) {
       ++stats_.started_empty;
       finish_sealing(out);
     }
@@ -237,8 +266,8 @@ void ReplicaCore::sealing_tick(Actions& out) {
     promises_.erase(*adopting_from_);  // it went quiet: choose again
     adopting_from_.reset();
   }
-  for (const auto& node : others()) {
-    if (!promises_.contains(node)) send(out, node, BeginEpoch{epoch_});
+  for (const auto& node : electorate()) {
+    if (!promises_.contains(node)) send(out, node, BeginEpoch{epoch_, replicas_});
   }
   evaluate_promises(out);
 }

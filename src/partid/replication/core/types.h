@@ -42,6 +42,13 @@ struct Snapshot {
   std::string data;
 };
 
+// A replica set and the epoch that appointed it.
+struct Config {
+  uint64_t epoch = 0;
+  std::vector<NodeId> members;
+  bool operator==(const Config&) const = default;
+};
+
 // What must survive a crash besides the log.
 struct HardState {
   uint64_t promised_epoch = 0;  // never accept anything older
@@ -54,6 +61,10 @@ struct HardState {
   // promises do not count (an empty log from a lost disk says nothing about
   // what the old disk acknowledged). Cleared by the core.
   bool rebuilding = false;
+  // The replica set of the latest epoch this replica promised. A new leader
+  // needs a quorum of the latest such set it hears of, so a set that changed
+  // (shrank, moved) still finds every committed entry.
+  Config config;
   bool operator==(const HardState&) const = default;
 };
 
@@ -80,6 +91,7 @@ struct ReplicateAck {
 // New leader -> replicas: promise to refuse older epochs, report your log.
 struct BeginEpoch {
   uint64_t epoch = 0;
+  std::vector<NodeId> members;  // the set being sealed
 };
 struct EpochPromise {
   uint64_t epoch = 0;
@@ -88,6 +100,7 @@ struct EpochPromise {
   // A rebuilding replica promises too (it fences older epochs) but its log
   // is no evidence: it does not count toward the quorum that chooses the log.
   bool rebuilding = false;
+  Config config;  // the promiser's latest set before this promise
 };
 // Any -> sender of an older epoch: "I have promised `epoch`".
 struct Refuse {

@@ -1,0 +1,362 @@
+// Replication with real partid processes (RF=3) on a real nats-server: every
+// write on every replica, a leader killed with SIGKILL under continuous writes,
+// a paused follower, a wiped replica, a message of an older epoch, and the
+// loss of a minority and then of a majority of the replicas.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "partid/peer/frame.h"
+#include "partid/routing/topology.h"
+#include "partid/storage/codec.h"
+#include "support/partid_cluster.h"
+#include "support/wait.h"
+
+namespace parti::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+constexpr uint32_t kPartitions = 16;
+
+class ReplicationTest : public ::testing::Test {
+ protected:
+  void start_nodes(size_t n) {
+    PartidOptions options;
+    options.partitions = kPartitions;
+    options.replication_factor = 3;
+    for (size_t i = 0; i < n; ++i) cluster.start(options);
+    ASSERT_TRUE(cluster.wait_converged(n, 30s));
+  }
+  int put(size_t via, const std::string& key, const std::string& message) {
+    json body = {{"partition_key", key}, {"message", message}};
+    return cluster.http(via, "POST", "/items", body.dump()).status;
+  }
+  // The message node `via` serves for `key` from its own replica, if any.
+  std::string replica_read(size_t via, const std::string& key) {
+    auto r = cluster.http(via, "GET", "/items/" + key + "?consistency=replica");
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object() || j["items"].empty()) return {};
+    return j["items"][0]["message"];
+  }
+  std::string leader_read(size_t via, const std::string& key) {
+    auto r = cluster.http(via, "GET", "/items/" + key);
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object() || j["items"].empty()) return {};
+    return j["items"][0]["message"];
+  }
+  uint32_t partition_of(const std::string& key) {
+    return partid::routing::partition_of(key, kPartitions);
+  }
+  // Node `i`'s view of one partition from /cluster/status (null if absent).
+  json partition_status(size_t i, uint32_t p) {
+    auto s = cluster.get_json(i, "/cluster/status");
+    if (!s.is_object()) return nullptr;
+    for (const auto& x : s["partitions"]) {
+      if (x["partition"] == p) return x;
+    }
+    return nullptr;
+  }
+  size_t index_of(const std::string& id) {
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      if (cluster.node(i).id == id) return i;
+    }
+    return SIZE_MAX;
+  }
+  // The replicas of `p` (leader first) as node `via` routes them.
+  std::vector<std::string> replicas_of(size_t via, uint32_t p) {
+    auto t = cluster.get_json(via, "/cluster/topology");
+    return t["assignment"][p]["replicas"].get<std::vector<std::string>>();
+  }
+
+  NatsServer nats;
+  PartidCluster cluster{nats};
+};
+
+TEST_F(ReplicationTest, OnThreeNodesEveryWriteReachesEveryReplica) {
+  start_nodes(3);
+  for (int k = 0; k < 60; ++k) {
+    ASSERT_EQ(put(k % 3, "k" + std::to_string(k), "v" + std::to_string(k)), 200) << k;
+  }
+  // Followers serve what their watermark covers; they learn it from the
+  // leader's next message.
+  for (size_t node = 0; node < 3; ++node) {
+    for (int k = 0; k < 60; ++k) {
+      const std::string key = "k" + std::to_string(k);
+      EXPECT_TRUE(
+          wait_until([&] { return replica_read(node, key) == "v" + std::to_string(k); }, 10s))
+          << "node " << node << " key " << key;
+    }
+  }
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    std::set<uint64_t> watermarks;
+    for (size_t node = 0; node < 3; ++node) {
+      watermarks.insert(partition_status(node, p)["watermark"].get<uint64_t>());
+    }
+    EXPECT_EQ(watermarks.size(), 1u) << "partition " << p;
+  }
+}
+
+TEST_F(ReplicationTest, OnFiveNodesEachPartitionHasThreeReplicasThatAgree) {
+  start_nodes(5);
+  for (int k = 0; k < 100; ++k) {
+    ASSERT_EQ(put(k % 5, "k" + std::to_string(k), "v" + std::to_string(k)), 200) << k;
+  }
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    EXPECT_TRUE(wait_until(
+        [&] {
+          size_t holders = 0;
+          std::set<uint64_t> watermarks;
+          for (size_t node = 0; node < 5; ++node) {
+            auto s = partition_status(node, p);
+            if (s.is_null()) continue;
+            ++holders;
+            watermarks.insert(s["watermark"].get<uint64_t>());
+          }
+          return holders == 3 && watermarks.size() == 1;
+        },
+        10s))
+        << "partition " << p;
+  }
+  for (int k = 0; k < 100; k += 7) {
+    for (size_t node = 0; node < 5; ++node) {
+      EXPECT_EQ(leader_read(node, "k" + std::to_string(k)), "v" + std::to_string(k));
+    }
+  }
+}
+
+// Writes keys through the given nodes until stopped, recording what was
+// acknowledged and when each partition first accepted a write after `mark`.
+class Writer {
+ public:
+  Writer(ReplicationTest* t, std::function<int(size_t, const std::string&, const std::string&)> put,
+         std::vector<size_t> via)
+      : put_(std::move(put)), via_(std::move(via)) {
+    (void)t;
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Writer() { stop(); }
+  void stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+  void only_through(std::vector<size_t> via) {
+    std::lock_guard lock(mu_);
+    via_ = std::move(via);
+  }
+  std::map<std::string, std::string> acked() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+  size_t acked_count() {
+    std::lock_guard lock(mu_);
+    return acked_.size();
+  }
+
+ private:
+  void loop() {
+    for (uint64_t n = 0; running_; ++n) {
+      size_t via;
+      {
+        std::lock_guard lock(mu_);
+        via = via_[n % via_.size()];
+      }
+      const std::string key = "w" + std::to_string(n), message = "m" + std::to_string(n);
+      if (put_(via, key, message) == 200) {
+        std::lock_guard lock(mu_);
+        acked_[key] = message;
+      }
+    }
+  }
+  std::function<int(size_t, const std::string&, const std::string&)> put_;
+  std::mutex mu_;
+  std::vector<size_t> via_;
+  std::map<std::string, std::string> acked_;
+  std::atomic<bool> running_{true};
+  std::thread thread_;
+};
+
+void kill_leader_under_writes(
+    ReplicationTest* t, PartidCluster& cluster, size_t nodes,
+    const std::function<int(size_t, const std::string&, const std::string&)>& put,
+    const std::function<std::string(size_t, const std::string&)>& read) {
+  std::vector<size_t> all;
+  for (size_t i = 0; i < nodes; ++i) all.push_back(i);
+  Writer writer(t, put, all);
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
+  // Node 0 leads some partitions; kill it without warning and keep writing
+  // through the others.
+  std::vector<size_t> survivors(all.begin() + 1, all.end());
+  writer.only_through(survivors);
+  const size_t before = writer.acked_count();
+  cluster.kill(0);
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s));
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - killed;
+  std::printf("every partition served again %.2f s after SIGKILL of a leader (%zu nodes)\n",
+              took.count(), nodes);
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= before + 150; }, 30s));
+  writer.stop();
+  const auto acked = writer.acked();
+  for (const auto& [key, message] : acked) {
+    ASSERT_EQ(read(1, key), message) << key << " was acknowledged and is lost";
+  }
+}
+
+TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnThreeNodes) {
+  start_nodes(3);
+  kill_leader_under_writes(
+      this, cluster, 3,
+      [this](size_t v, const std::string& k, const std::string& m) { return put(v, k, m); },
+      [this](size_t v, const std::string& k) { return leader_read(v, k); });
+}
+
+TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes) {
+  start_nodes(5);
+  kill_leader_under_writes(
+      this, cluster, 5,
+      [this](size_t v, const std::string& k, const std::string& m) { return put(v, k, m); },
+      [this](size_t v, const std::string& k) { return leader_read(v, k); });
+}
+
+TEST_F(ReplicationTest, APausedFollowerCatchesUpWhenResumed) {
+  start_nodes(3);
+  // Keys whose partition node 2 follows (it is a replica of all of them).
+  std::vector<std::string> keys;
+  for (int k = 0; keys.size() < 40; ++k) {
+    const std::string key = "f" + std::to_string(k);
+    if (replicas_of(0, partition_of(key)).front() != cluster.node(2).id) keys.push_back(key);
+  }
+  cluster.pause(2);
+  for (const auto& key : keys) {
+    // A quorum (the leader and the other follower) acknowledges without node 2.
+    ASSERT_TRUE(wait_until([&] { return put(0, key, "x" + key) == 200; }, 20s)) << key;
+  }
+  cluster.resume(2);
+  for (const auto& key : keys) {
+    EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == "x" + key; }, 20s)) << key;
+  }
+}
+
+TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
+  start_nodes(3);
+  for (int k = 0; k < 50; ++k) ASSERT_EQ(put(0, "r" + std::to_string(k), "v"), 200);
+  cluster.wipe(2);
+  cluster.start_again(2);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  // Every partition on the new disk catches up and stops rebuilding.
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto s = partition_status(2, p);
+          return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] > 0;
+        },
+        20s))
+        << "partition " << p << ": " << partition_status(2, p).dump();
+  }
+  for (int k = 0; k < 50; ++k) {
+    const std::string key = "r" + std::to_string(k);
+    EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == "v"; }, 10s)) << key;
+  }
+}
+
+// Sends one ReplicationBatch frame to a node's peer port, as a stale leader
+// would, and closes.
+void send_replication(const std::string& peer, const partid::pb::Envelope& envelope) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  const auto colon = peer.rfind(':');
+  s.connect({asio::ip::make_address(peer.substr(0, colon)),
+             static_cast<uint16_t>(std::stoi(peer.substr(colon + 1)))});
+  asio::write(s, asio::buffer(partid::peer::encode_frame(envelope)));
+}
+
+TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
+  start_nodes(3);
+  const std::string key = "fenced";
+  ASSERT_EQ(put(0, key, "current"), 200);
+  const uint32_t p = partition_of(key);
+  const auto replicas = replicas_of(0, p);
+  const size_t follower = index_of(replicas[1]);
+  ASSERT_TRUE(wait_until([&] { return replica_read(follower, key) == "current"; }, 10s));
+  const uint64_t epoch = partition_status(follower, p)["promised_epoch"];
+  ASSERT_GT(epoch, 0u);
+  const double refused_before = cluster.metric(follower, "partid_refused_stale_messages_total");
+
+  // The leader of an older epoch overwrites the key at a later sequence.
+  partid::storage::WriteOp op;
+  op.partition = p;
+  op.partition_key = key;
+  op.message = "stale";
+  partid::pb::Envelope envelope;
+  auto* batch = envelope.mutable_replication();
+  batch->set_from(replicas[0]);
+  auto* m = batch->add_messages();
+  m->set_partition(p);
+  auto* r = m->mutable_replicate();
+  r->set_epoch(epoch - 1);
+  const uint64_t seq = partition_status(follower, p)["last_sequence"].get<uint64_t>() + 1;
+  r->mutable_prev()->set_epoch(epoch);
+  r->mutable_prev()->set_sequence(seq - 1);
+  auto* e = r->add_entries();
+  e->set_sequence(seq);
+  e->set_epoch(epoch - 1);
+  e->set_payload(partid::storage::encode_item_op(op));
+  r->set_commit(seq);
+  send_replication(cluster.node(follower).peer, envelope);
+
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return cluster.metric(follower, "partid_refused_stale_messages_total") > refused_before;
+      },
+      10s));
+  EXPECT_EQ(replica_read(follower, key), "current");
+  EXPECT_EQ(leader_read(0, key), "current");
+}
+
+TEST_F(ReplicationTest, MinorityLossKeepsWritingMajorityLossFailsCleanlyAndRecovers) {
+  start_nodes(3);
+  std::map<std::string, std::string> acked;
+  auto write_every_partition = [&](const std::string& tag) {
+    // One key per partition, so every partition's leader is exercised.
+    std::map<uint32_t, std::string> keys;
+    for (int k = 0; keys.size() < kPartitions; ++k) {
+      keys.emplace(partition_of(tag + std::to_string(k)), tag + std::to_string(k));
+    }
+    return keys;
+  };
+  for (const auto& [p, key] : write_every_partition("a")) {
+    ASSERT_EQ(put(0, key, "1"), 200);
+    acked[key] = "1";
+  }
+  cluster.kill(2);  // a minority: every partition keeps a quorum
+  for (const auto& [p, key] : write_every_partition("b")) {
+    ASSERT_TRUE(wait_until([&] { return put(0, key, "2") == 200; }, 30s)) << "partition " << p;
+    acked[key] = "2";
+  }
+  cluster.kill(1);  // a majority of every partition's replicas is gone
+  // Node 0 alone must not accept writes: it cannot know what it lacks.
+  ASSERT_TRUE(wait_until([&] { return replicas_of(0, 0).size() == 1; }, 30s));
+  for (const auto& [p, key] : write_every_partition("c")) {
+    auto r =
+        cluster.http(0, "POST", "/items", json{{"partition_key", key}, {"message", "3"}}.dump());
+    EXPECT_TRUE(r.status == 503 || r.status == 504) << r.status << " " << r.body;
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("error")) << r.body;
+  }
+  cluster.start_again(1);  // a quorum again: writes resume, nothing was lost
+  for (const auto& [p, key] : write_every_partition("d")) {
+    ASSERT_TRUE(wait_until([&] { return put(0, key, "4") == 200; }, 30s)) << "partition " << p;
+    acked[key] = "4";
+  }
+  for (const auto& [key, message] : acked) EXPECT_EQ(leader_read(0, key), message) << key;
+}
+
+}  // namespace
+}  // namespace parti::testing
