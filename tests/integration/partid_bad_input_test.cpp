@@ -71,6 +71,7 @@ TEST_F(PartidBadInputTest, EveryBadRequestGetsTheDocumentedErrorAndWritesNothing
       {"null key", "POST", "/items", R"({"partition_key":null,"message":"m"})", 400, "wrong_type"},
       {"unknown field", "POST", "/items", R"({"partition_key":"a","message":"m","x":"y"})", 400,
        "unknown_field"},
+      {"admin disabled", "POST", "/admin/partitions/0/failover", "", 403, "admin_disabled"},
       {"empty key", "POST", "/items", R"({"partition_key":"","message":"m"})", 400, "empty_key"},
       {"oversized key", "POST", "/items", json{{"partition_key", big_key}, {"message", "m"}}.dump(),
        413, "too_large"},

@@ -320,6 +320,43 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
   EXPECT_EQ(leader_read(0, key), "current");
 }
 
+TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {
+  PartidOptions options;
+  options.partitions = kPartitions;
+  options.replication_factor = 3;
+  options.extra_args = {"--admin-token", "s3cret"};
+  for (int i = 0; i < 3; ++i) cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  const std::string key = "adm";
+  ASSERT_EQ(put(0, key, "before"), 200);
+  const uint32_t p = partition_of(key);
+  const auto replicas = replicas_of(0, p);
+  const size_t leader = index_of(replicas[0]), follower = index_of(replicas[1]);
+  auto admin = [&](size_t node, const std::string& op, const std::string& token) {
+    return partid::cli::http_request(cluster.node(node).api, "POST",
+                                     "/admin/partitions/" + std::to_string(p) + "/" + op, {}, 10s,
+                                     token.empty() ? "" : "Bearer " + token);
+  };
+  EXPECT_EQ(admin(leader, "failover", "").status, 401);
+  EXPECT_EQ(admin(leader, "failover", "wrong").status, 401);
+  EXPECT_EQ(admin(leader, "nonsense", "s3cret").status, 400);
+  EXPECT_EQ(admin(follower, "failover", "s3cret").status, 400);  // only the leader reseals
+  auto r = admin(leader, "failover", "s3cret");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(wait_until([&] { return put(0, key, "after") == 200; }, 10s));
+  EXPECT_EQ(leader_read(1, key), "after");
+  EXPECT_EQ(admin(follower, "sync", "s3cret").status, 200);
+  EXPECT_EQ(admin(follower, "skip", "s3cret").status, 200);
+  EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "after"; }, 10s));
+  const uint64_t last = partition_status(leader, p)["last_sequence"];
+  auto too_far = partid::cli::http_request(
+      cluster.node(leader).api, "POST",
+      "/admin/partitions/" + std::to_string(p) + "/force-watermark?seq=" + std::to_string(last + 5),
+      {}, 10s, "Bearer s3cret");
+  EXPECT_EQ(too_far.status, 400);
+  EXPECT_GT(cluster.metric(leader, "partid_admin_operations_total"), 0);
+}
+
 TEST_F(ReplicationTest, MinorityLossKeepsWritingMajorityLossFailsCleanlyAndRecovers) {
   start_nodes(3);
   std::map<std::string, std::string> acked;

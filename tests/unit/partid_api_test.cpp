@@ -38,6 +38,11 @@ TEST(RouteTest, MatchesEveryRouteAndDecodesKeys) {
   EXPECT_EQ(route("GET", "/cluster/topology").kind, Route::Kind::Topology);
   EXPECT_EQ(route("GET", "/health/").kind, Route::Kind::Health);
   EXPECT_EQ(route("GET", "/").kind, Route::Kind::Dashboard);
+  auto admin = route("POST", "/admin/partitions/7/failover");
+  EXPECT_EQ(admin.kind, Route::Kind::Admin);
+  EXPECT_EQ(admin.partition_key, "7");
+  EXPECT_EQ(admin.range_key, "failover");
+  EXPECT_EQ(error("GET", "/admin/partitions/7/failover").status, 405);
 }
 
 TEST(RouteTest, RefusesUnknownPathsMethodsAndBadEncodings) {

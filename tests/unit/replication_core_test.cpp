@@ -284,6 +284,32 @@ TEST(ReplicationCoreTest, AcknowledgementsOfALostDiskStopCounting) {
   EXPECT_EQ(c.at("a").follower_matches()["b"], 0u);
 }
 
+TEST(ReplicationCoreTest, AdminActionsResealCatchUpAndForceTheWatermark) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  uint64_t seq = c.propose("a", "x");
+  // Reseal: the leader runs the failover procedure again in its epoch.
+  auto reseal = c.at("a").reseal();
+  EXPECT_EQ(c.at("a").role(), Role::sealing);
+  c.run("a", std::move(reseal));
+  EXPECT_EQ(c.at("a").role(), Role::leader);
+  EXPECT_EQ(c.at("a").epoch(), 1u);
+  EXPECT_EQ(c.at("a").log().at(seq + 1).barrier, true);
+  // Catch-up: a follower asks the leader for what follows its last entry.
+  auto sync = c.at("b").catch_up(true);
+  ASSERT_EQ(sync.send.size(), 1u);
+  EXPECT_EQ(std::get<SyncRequest>(sync.send[0].message).from, c.at("b").last().seq + 1);
+  EXPECT_TRUE(c.at("a").catch_up(false).send.empty());  // the leader has no one to ask
+  // Force the watermark on a replica that holds more than it knows committed.
+  c.cut_ = {"b", "c"};
+  uint64_t lone = c.propose("a", "lone");
+  EXPECT_LT(c.at("a").commit(), lone);
+  auto forced = c.at("a").force_watermark(lone);
+  EXPECT_EQ(c.at("a").commit(), lone);
+  ASSERT_FALSE(forced.apply.empty());
+  EXPECT_EQ(forced.apply.back().payload, "lone");
+}
+
 TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
   CoreOptions options;
   options.log_retention = 4;

@@ -76,6 +76,8 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return co_await metrics();
     case K::Dashboard:
       co_return dashboard();
+    case K::Admin:
+      co_return admin(request, route);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
 }

@@ -33,6 +33,7 @@ struct ApiOptions {
   Limits limits;
   uint32_t hop_limit = 3;
   std::chrono::milliseconds forward_timeout{5000};
+  std::string admin_token;  // empty: admin routes answer 403
 };
 
 struct ApiDeps {
@@ -66,6 +67,7 @@ class ApiService {
   ApiResponse health() const;
   asio::awaitable<ApiResponse> metrics();
   ApiResponse dashboard() const;
+  ApiResponse admin(const ApiRequest& request, const Route& route);
   // Durable item counts of every partition in this node's store.
   asio::awaitable<std::map<uint32_t, int64_t>> read_counts();
   // Counts of the partitions this node leads.

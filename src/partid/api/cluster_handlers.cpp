@@ -153,6 +153,42 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   co_return r;
 }
 
+ApiResponse ApiService::admin(const ApiRequest& request, const Route& route) {
+  if (options_.admin_token.empty()) {
+    return ApiResponse::error(WebError::forbidden("admin operations are disabled on this node"));
+  }
+  if (request.authorization != "Bearer " + options_.admin_token) {
+    return ApiResponse::error(WebError::unauthorized("a valid admin token is required"));
+  }
+  char* end = nullptr;
+  const unsigned long p = std::strtoul(route.partition_key.c_str(), &end, 10);
+  const auto t = deps_.cluster->topology();
+  if (route.partition_key.empty() || *end != '\0' || p >= t->partitions) {
+    return ApiResponse::error(WebError::bad_request("bad_partition", "no such partition"));
+  }
+  uint64_t seq = 0;
+  if (auto it = route.query.find("seq"); it != route.query.end()) {
+    seq = std::strtoull(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0') {
+      return ApiResponse::error(WebError::bad_request("bad_seq", "seq must be an integer"));
+    }
+  }
+  const auto partition = static_cast<uint32_t>(p);
+  if (auto error = deps_.replicator->admin(partition, route.range_key, seq)) {
+    return ApiResponse::error(WebError::bad_request("admin_refused", *error));
+  }
+  deps_.metrics->count("partid_admin_operations_total");
+  json out = {{"partition", partition}, {"operation", route.range_key}};
+  for (const auto& s : deps_.replicator->statuses()) {
+    if (s.partition != partition) continue;
+    out["role"] = role_name(s.role);
+    out["epoch"] = s.epoch;
+    out["watermark"] = s.watermark;
+    out["last_sequence"] = s.last;
+  }
+  return ApiResponse::json(200, dump(out));
+}
+
 ApiResponse ApiService::dashboard() const {
   ApiResponse r = ApiResponse::json(200, kDashboard);
   r.content_type = "text/html; charset=utf-8";

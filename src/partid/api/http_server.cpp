@@ -97,7 +97,7 @@ asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
     }
     auto& req = parser.get();
     ApiRequest request{std::string(req.method_string()), std::string(req.target()),
-                       std::move(req.body())};
+                       std::move(req.body()), std::string(req[http::field::authorization])};
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     Hop hop;

@@ -14,6 +14,7 @@ struct ApiRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query
   std::string body;
+  std::string authorization;  // the Authorization header (admin routes)
 };
 
 struct ApiResponse {

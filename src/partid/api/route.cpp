@@ -59,6 +59,7 @@ const std::vector<PathRule>& rules() {
       {{"cluster", "status"}, {{"GET", K::Status}}},
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
+      {{"admin", "partitions", "*", "*"}, {{"POST", K::Admin}}},
   };
   return r;
 }
@@ -172,6 +173,8 @@ const char* route_name(Route::Kind k) {
       return "topology";
     case K::Status:
       return "status";
+    case K::Admin:
+      return "admin";
     case K::Health:
       return "health";
     case K::Metrics:

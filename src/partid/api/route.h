@@ -27,6 +27,8 @@ struct Route {
     Health,       // GET /health
     Metrics,      // GET /metrics
     Dashboard,    // GET /
+    Admin,        // POST /admin/partitions/{p}/{operation} (p in partition_key,
+                  // the operation in range_key)
   };
   Kind kind = Kind::Health;
   std::string partition_key;

@@ -15,6 +15,12 @@ WebError WebError::too_large(std::string message) { return {413, "too_large", st
 WebError WebError::unavailable(std::string code, std::string message, int retry_after_s) {
   return {503, std::move(code), std::move(message), retry_after_s};
 }
+WebError WebError::unauthorized(std::string message) {
+  return {401, "unauthorized", std::move(message), 0};
+}
+WebError WebError::forbidden(std::string message) {
+  return {403, "admin_disabled", std::move(message), 0};
+}
 WebError WebError::partition_locked(uint32_t partition) {
   return unavailable("partition_locked",
                      "partition " + std::to_string(partition) + " is changing leader; retry");

@@ -22,6 +22,8 @@ struct WebError {
   static WebError partition_locked(uint32_t partition);
   static WebError timeout(std::string code, std::string message);
   static WebError internal(std::string message);
+  static WebError unauthorized(std::string message);  // 401
+  static WebError forbidden(std::string message);     // 403
 };
 
 std::string to_json(const WebError& e);

@@ -14,7 +14,7 @@ namespace http = beast::http;
 
 HttpResult http_request(const std::string& url, const std::string& method,
                         const std::string& target, const std::string& body,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout, const std::string& authorization) {
   HttpResult out;
   std::string rest = url;
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
@@ -34,6 +34,7 @@ HttpResult http_request(const std::string& url, const std::string& method,
     if (req.method() == http::verb::unknown) req.method_string(method);
     req.set(http::field::host, rest);
     req.set(http::field::user_agent, "partictl");
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();

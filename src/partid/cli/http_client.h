@@ -18,6 +18,7 @@ struct HttpResult {
 // `url` is "http://host:port" (a trailing path is ignored), `target` a path.
 HttpResult http_request(const std::string& url, const std::string& method,
                         const std::string& target, const std::string& body = {},
-                        std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(10000),
+                        const std::string& authorization = {});
 
 }  // namespace partid::cli

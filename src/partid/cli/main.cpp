@@ -1,6 +1,7 @@
 // partictl: the command line for a partid cluster — items (put, get, delete,
-// list), the cluster's shape (topology, status), and a local cluster on
-// loopback (cluster up, cluster down).
+// list), the cluster's shape (topology, status), operator actions on one
+// node's replica of a partition (admin), and a local cluster on loopback
+// (cluster up, cluster down).
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -34,8 +35,10 @@ std::string node_url(const Globals& g) {
 }
 
 int call(const Globals& g, const std::string& method, const std::string& target,
-         const std::string& body, std::string (*render)(const json&)) {
-  auto r = http_request(node_url(g), method, target, body);
+         const std::string& body, std::string (*render)(const json&),
+         const std::string& authorization = {}) {
+  auto r = http_request(node_url(g), method, target, body, std::chrono::milliseconds(10000),
+                        authorization);
   if (r.status < 200 || r.status >= 300) {
     std::cerr << render_error(r.status, r.body, r.error);
     return r.status == 0 ? 3 : (r.status == 404 ? 4 : 1);
@@ -100,6 +103,24 @@ int main(int argc, char** argv) {
   });
   app.add_subcommand("status", "one node's state")->callback([&] {
     rc = call(g, "GET", "/cluster/status", {}, render_status);
+  });
+
+  auto* admin = app.add_subcommand(
+      "admin", "operator action on this node's replica of a partition (needs the admin token)");
+  std::string operation, token;
+  uint32_t partition = 0;
+  uint64_t seq = 0;
+  admin->add_option("operation", operation, "force-watermark | sync | skip | failover")
+      ->required()
+      ->check(CLI::IsMember({"force-watermark", "sync", "skip", "failover"}));
+  admin->add_option("partition", partition, "the partition")->required();
+  admin->add_option("--seq", seq, "force-watermark: the new watermark");
+  admin->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  admin->callback([&] {
+    std::string target = "/admin/partitions/" + std::to_string(partition) + "/" + operation;
+    if (seq > 0) target += "?seq=" + std::to_string(seq);
+    rc = call(
+        g, "POST", target, {}, [](const json& j) { return j.dump(2) + "\n"; }, "Bearer " + token);
   });
 
   auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");

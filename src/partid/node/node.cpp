@@ -102,6 +102,7 @@ void Node::bind_listeners() {
   options.limits.max_body_bytes = cfg_.max_body_bytes;
   options.hop_limit = cfg_.hop_limit;
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
+  options.admin_token = cfg_.admin_token;
   replicator_ = std::make_unique<replication::Replicator>(
       loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),
       [](const std::string& why) {
@@ -209,7 +210,7 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
 
 asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
                                           peer::PeerServer::Reply reply) {
-  api::ApiRequest request{forward.method(), forward.target(), forward.body()};
+  api::ApiRequest request{forward.method(), forward.target(), forward.body(), {}};
   api::Hop hop;
   hop.hops = forward.hops();
   hop.tried.assign(forward.tried().begin(), forward.tried().end());

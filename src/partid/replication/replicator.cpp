@@ -365,6 +365,34 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   });
 }
 
+std::optional<std::string> Replicator::admin(uint32_t partition, const std::string& operation,
+                                             uint64_t seq) {
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end() || !it->second->active) {
+    return "this node holds no replica of partition " + std::to_string(partition);
+  }
+  Replica& r = *it->second;
+  const auto role = r.core.role();
+  core::Actions actions;
+  if (operation == "force-watermark") {
+    if (seq == 0 || seq > r.core.last().seq) {
+      return "seq must be in 1.." + std::to_string(r.core.last().seq);
+    }
+    actions = r.core.force_watermark(seq);
+  } else if (operation == "sync" || operation == "skip") {
+    if (role != core::Role::follower) return std::string("only a follower catches up");
+    actions = r.core.catch_up(operation == "skip");
+  } else if (operation == "failover") {
+    if (role != core::Role::leader) return std::string("only the partition's leader reseals");
+    actions = r.core.reseal();
+  } else {
+    return "unknown operation '" + operation + "' (force-watermark, sync, skip, failover)";
+  }
+  spdlog::warn("admin: {} on partition {} (seq {})", operation, partition, seq);
+  step(partition, r, std::move(actions));
+  return std::nullopt;
+}
+
 bool Replicator::serves_reads(uint32_t partition) const {
   auto it = replicas_.find(partition);
   if (it == replicas_.end() || !it->second->active) return false;

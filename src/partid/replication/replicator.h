@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,10 @@ class Replicator {
   // One of the partition's replicas now (its state is a committed prefix).
   bool serves_replica_reads(uint32_t partition) const;
   std::vector<ReplicaStatus> statuses() const;
+  // Runs an operator action on this node's replica of `partition`:
+  // "force-watermark" (to `seq`), "sync", "skip", "failover" (see
+  // core::ReplicaCore). Returns an error message, or nothing on success.
+  std::optional<std::string> admin(uint32_t partition, const std::string& operation, uint64_t seq);
   ReplicatorStats stats() const;
 
  private:

@@ -173,6 +173,32 @@ Actions ReplicaCore::tick() {
   return out;
 }
 
+Actions ReplicaCore::force_watermark(uint64_t seq) {
+  Actions out;
+  advance_commit(out, seq);
+  return out;
+}
+
+Actions ReplicaCore::catch_up(bool skip_buffered) {
+  Actions out;
+  if (role_ != Role::follower || !leader_) return out;
+  if (skip_buffered) {
+    buffer_.clear();
+    gap_since_.reset();
+  }
+  ++stats_.sync_requests;
+  send(out, *leader_, SyncRequest{epoch_, log_.last().seq + 1, 0});
+  return out;
+}
+
+Actions ReplicaCore::reseal() {
+  Actions out;
+  if (role_ != Role::leader) return out;
+  step_down(out);
+  start_sealing(out);
+  return out;
+}
+
 Actions ReplicaCore::snapshot_ready(const SnapshotRequest& request, Snapshot snapshot) {
   Actions out;
   uint64_t epoch = hard_.promised_epoch;

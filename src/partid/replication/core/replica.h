@@ -82,6 +82,18 @@ class ReplicaCore {
   // state at this replica's watermark.
   Actions snapshot_ready(const SnapshotRequest& request, Snapshot snapshot);
 
+  // Operator actions (admin routes); each returns what to do, like a step.
+  // force_watermark: moves the watermark to `seq` (at most the last entry)
+  // without a quorum — for recovery only: it can commit what no quorum holds.
+  Actions force_watermark(uint64_t seq);
+  // catch_up: a follower asks its leader for everything after its last
+  // entry; with `skip_buffered`, what waits in its gap buffer is dropped first.
+  Actions catch_up(bool skip_buffered);
+  // reseal: the leader steps down and seals its epoch again — the failover
+  // procedure (promises, adoption of the most advanced log, truncation of
+  // divergent suffixes) without a coordinator change.
+  Actions reseal();
+
   Role role() const { return role_; }
   uint64_t epoch() const { return epoch_; }
   uint64_t promised_epoch() const { return hard_.promised_epoch; }
