@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Replicated writes: a 3-node partid cluster with RF=3 and fsync on every
+# commit, next to a 3-member etcd cluster (Debian etcd-server, fsync on, its
+# JSON gateway POST /v3/kv/put), both loaded by wrk with 50 connections in the
+# same run on the same machine; medians over ROUNDS rounds and the ratios.
+# Then the failover time: SIGKILL of a partid node, until every partition has
+# a serving leader again (compare with the heartbeat TTL of the timings used).
+#   bash bench/replication_bench.sh        # ROUNDS=3 DURATION=10 CONNECTIONS=50
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-50}
+KEYS=${KEYS:-10000}
+[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
+bash scripts/build.sh release >/dev/null
+
+ctl=./build/src/partid/partictl
+work=$(mktemp -d /tmp/parti-repl-bench-XXXXXX)
+etcd_pids=()
+cleanup() {
+  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
+  for p in "${etcd_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+free_port() {
+  local p=$((20000 + RANDOM % 30000))
+  while (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; do p=$((20000 + RANDOM % 30000)); done
+  echo "$p"
+}
+
+# --- etcd: three members on loopback.
+declare -a client peer
+initial=""
+for i in 0 1 2; do
+  client[$i]=$(free_port); peer[$i]=$(free_port)
+  initial+="${initial:+,}e$i=http://127.0.0.1:${peer[$i]}"
+done
+for i in 0 1 2; do
+  etcd --name "e$i" --data-dir "$work/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:${client[$i]}" \
+    --advertise-client-urls "http://127.0.0.1:${client[$i]}" \
+    --listen-peer-urls "http://127.0.0.1:${peer[$i]}" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${peer[$i]}" \
+    --initial-cluster "$initial" --initial-cluster-state new \
+    --initial-cluster-token parti-bench >"$work/etcd$i.log" 2>&1 &
+  etcd_pids+=($!)
+done
+for i in 0 1 2; do
+  until curl -sf "http://127.0.0.1:${client[$i]}/health" | grep -q true; do sleep 0.2; done
+done
+etcd_nodes="127.0.0.1:${client[0]},127.0.0.1:${client[1]},127.0.0.1:${client[2]}"
+
+# --- partid: 3 nodes, RF=3, fsync on.
+"$ctl" --dir "$work/cluster" cluster up --nodes 3 --replication-factor 3 --sync true >/dev/null
+nodes=$(jq -r '[.nodes[].api | sub("http://"; "")] | join(",")' "$work/cluster/cluster.json")
+first=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
+curl -sf "$first/cluster/topology" | ./build/bench/partid_keymap key- "$KEYS" >"$work/keymap"
+
+export WRK_DIR="$PWD/bench/wrk" KEYS
+run_wrk() {  # nodes script keymap -> one JSON line
+  NODES="$1" KEYMAP="$3" wrk -t3 -c"$CONNECTIONS" -d"${DURATION}s" -s "bench/wrk/$2.lua" \
+    "http://${1%%,*}" | tail -1
+}
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "$etcd_nodes" etcd_put "" >>"$work/etcd"
+  run_wrk "$nodes" write "" >>"$work/partid"
+  run_wrk "$nodes" write "$work/keymap" >>"$work/aware"
+done
+
+stat() { jq -r ".$2" "$1" | median; }
+report() {  # label file
+  local rps p50 p99 errs
+  rps=$(stat "$2" rps); p50=$(stat "$2" p50_ms); p99=$(stat "$2" p99_ms)
+  errs=$(jq -s 'map(.errors + .non2xx) | add' "$2")
+  printf '| %s | %.0f | %.2f | %.2f | %.2fx | %.2fx | %s |\n' "$1" "$rps" "$p50" "$p99" \
+    "$(awk -v a="$rps" -v b="$(stat "$work/etcd" rps)" 'BEGIN {print a / b}')" \
+    "$(awk -v a="$p99" -v b="$(stat "$work/etcd" p99_ms)" 'BEGIN {print a / b}')" "$errs"
+}
+echo "writes, 3 nodes, fsync on, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds, medians"
+echo "| system | writes/s | p50 ms | p99 ms | throughput vs etcd | p99 vs etcd | errors |"
+echo "|---|---|---|---|---|---|---|"
+report "etcd 3.4, 3 members (POST /v3/kv/put)" "$work/etcd"
+report "partid RF=3, any node (POST /items)" "$work/partid"
+report "partid RF=3, leader-aware client" "$work/aware"
+
+# --- failover: SIGKILL of node 0 until every partition serves again.
+partitions=$(curl -sf "$first/cluster/topology" | jq .partitions)
+survivors=$(jq -r '.nodes[1:][].api' "$work/cluster/cluster.json")
+victim=$(jq -r '.nodes[0].pid' "$work/cluster/cluster.json")
+start=$(date +%s.%N)
+kill -9 "$victim"
+while :; do
+  serving=0
+  for u in $survivors; do
+    n=$(curl -sf "$u/cluster/status" | jq '[.partitions[] | select(.serving)] | length' || echo 0)
+    serving=$((serving + n))
+  done
+  [ "$serving" -ge "$partitions" ] && break
+  sleep 0.02
+done
+end=$(date +%s.%N)
+echo "failover: every one of $partitions partitions served again $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}') s after SIGKILL of a node (libparti heartbeat TTL of the local cluster: 0.6 s, fast timings)"
