@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job: installs, builds, and runs a local Parti cluster doing real
 # work: `partictl cluster up` starts a nats-server (JetStream) and three
-# partid nodes on loopback; items are written through one node and read back
-# through another; the topology and per-node counts are shown; the cluster
-# is stopped. (scripts/worker-demo.sh shows libparti on its own.)
+# partid nodes on loopback, every partition replicated on all three (RF=3);
+# items are written through one node and read back through another; one node
+# is killed with SIGKILL and the items are still read and written through the
+# others; the topology and per-node counts are shown; the cluster is stopped.
+# (scripts/worker-demo.sh shows libparti on its own.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -18,8 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== partictl cluster up --nodes 3: nats-server + 3 partid nodes under $dir"
-"$ctl" --dir "$dir" cluster up --nodes 3 --partitions 64
+echo "== partictl cluster up --nodes 3 --replication-factor 3: nats-server + 3 partid nodes under $dir"
+"$ctl" --dir "$dir" cluster up --nodes 3 --replication-factor 3 --partitions 64
 mapfile -t urls < <(jq -r '.nodes[].api' "$dir/cluster.json")
 
 echo
@@ -41,15 +43,27 @@ echo "== topology (as node ${urls[2]} sees it)"
 
 echo
 echo "== item counts per node"
-"$ctl" --url "${urls[1]}" list
+"$ctl" --url "${urls[1]}" list || true
 
 echo
 echo "== one node's status"
-"$ctl" --url "${urls[0]}" status
+"$ctl" --url "${urls[1]}" status
+
+echo
+echo "== SIGKILL of node 0; its partitions fail over to the other replicas"
+kill -9 "$(jq -r '.nodes[0].pid' "$dir/cluster.json")"
+for i in 0 1 2 3 4 5; do
+  # A write that lands during the failover gets 503 with Retry-After: retry.
+  until "$ctl" --url "${urls[1]}" put "user-$i" "written after the failover" --range-key "2026-11-25" 2>/dev/null; do
+    sleep 0.2
+  done
+done
+echo "== every item, read through node 2 (each partition key now has its 2026-11-25 entry first)"
+for i in 0 1 2 3 4 5; do "$ctl" --url "${urls[2]}" get "user-$i"; done
 
 echo
 echo "== a bad request gets one clear error shape"
-curl -s -X POST "${urls[0]}/items" -d '{"partition_key": 42}' || true
+curl -s -X POST "${urls[1]}/items" -d '{"partition_key": 42}' || true
 echo
 
 echo

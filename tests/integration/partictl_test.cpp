@@ -32,7 +32,8 @@ Run partictl(const std::string& dir, const std::string& args) {
 TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeAndClusterDownStopsIt) {
   TempDir dir;
   const std::string d = dir.sub("cluster");
-  auto up = partictl(d, "--json cluster up --nodes 3 --partitions 32 --sync false");
+  auto up = partictl(
+      d, "--json cluster up --nodes 3 --replication-factor 3 --partitions 32 --sync false");
   ASSERT_EQ(up.code, 0) << up.out;
   auto cluster = nlohmann::json::parse(up.out);
   ASSERT_EQ(cluster["nodes"].size(), 3u);
@@ -58,6 +59,12 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeAndClusterDownStopsIt) {
   auto topo = partictl(d, "topology");
   ASSERT_EQ(topo.code, 0);
   EXPECT_NE(topo.out.find("32 partitions"), std::string::npos) << topo.out;
+  auto status = partictl(d, "status");
+  ASSERT_EQ(status.code, 0) << status.out;
+  EXPECT_NE(status.out.find("32 partition(s) held"), std::string::npos) << status.out;
+  auto admin = partictl(d, "admin failover 0 --token nope");  // the nodes have no admin token
+  EXPECT_EQ(admin.code, 1);
+  EXPECT_NE(admin.out.find("admin_disabled"), std::string::npos) << admin.out;
   auto list = partictl(d, "--json list");
   EXPECT_EQ(nlohmann::json::parse(list.out)["total"], 9) << list.out;
   EXPECT_EQ(partictl(d, "cluster up --nodes 1").code, 1);  // already running there

@@ -59,16 +59,22 @@ std::string render_topology(const json& j) {
 }
 
 std::string render_status(const json& j) {
-  size_t leading = 0;
-  for (const auto& p : j["partitions"]) leading += p.value("role", "") == "leader" ? 1 : 0;
+  size_t leading = 0, serving = 0;
+  const json partitions = j.value("partitions", json::array());
+  for (const auto& p : partitions) {
+    leading += p.value("role", "") == "leader" ? 1 : 0;
+    serving += p.value("serving", false) ? 1 : 0;
+  }
+  const json r =
+      j.contains("replication") && j["replication"].is_object() ? j["replication"] : json::object();
   return fmt::format(
-      "{}: {}{} (assignment v{}), {} partition(s) held, {} led; {} commit(s), {} write(s), {} "
-      "queued; locked {}\n",
+      "{}: {}{} (assignment v{}), {} partition(s) held, {} led, {} serving; {} replicated "
+      "write(s), {} failed, {} pending; {} failover(s), {} catch-up request(s); locked {}\n",
       j.value("node", ""), j.value("state", ""),
       j.value("is_leader", false) ? ", cluster leader" : "", j.value("assignment_version", 0),
-      j["partitions"].size(), leading, j["pipeline"].value("commits", 0),
-      j["pipeline"].value("committed_writes", 0), j["pipeline"].value("queued", 0),
-      j["locked_partitions"].dump());
+      partitions.size(), leading, serving, r.value("committed_writes", 0),
+      r.value("failed_writes", 0), r.value("pending_writes", 0), r.value("failovers", 0),
+      r.value("catch_up_requests", 0), j.value("locked_partitions", json::array()).dump());
 }
 
 std::string render_error(int status, const std::string& body, const std::string& transport_error) {
