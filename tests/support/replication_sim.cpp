@@ -1,7 +1,9 @@
 #include "support/replication_sim.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -42,6 +44,8 @@ struct SimNode {
 struct Appointment {
   uint64_t epoch;
   NodeId leader;
+  std::vector<NodeId> members;
+  std::vector<NodeId> previous;
 };
 
 struct Flight {
@@ -66,8 +70,9 @@ std::string describe(const Message& message) {
       return fmt::format("BeginEpoch e{}", m.epoch);
     }
     std::string operator()(const EpochPromise& m) const {
-      return fmt::format("Promise e{} last({},{}) c{}", m.epoch, m.last.epoch, m.last.seq,
-                         m.commit);
+      return fmt::format("Promise e{} last({},{}) c{} config e{} [{}]{}", m.epoch, m.last.epoch,
+                         m.last.seq, m.commit, m.config.epoch, fmt::join(m.config.members, ","),
+                         m.rebuilding ? " rebuilding" : "");
     }
     std::string operator()(const Refuse& m) const { return fmt::format("Refuse e{}", m.epoch); }
     std::string operator()(const SyncRequest& m) const {
@@ -102,7 +107,10 @@ class World {
   }
 
   SimResult run() {
-    appoint(ids_[pick(ids_.size())]);
+    members_ = ids_;
+    if (o_.replicas > 0 && o_.replicas < o_.nodes)
+      members_.resize(static_cast<size_t>(o_.replicas));
+    appoint(members_[pick(members_.size())]);
     for (int step = 0; step < o_.steps && result_.ok; ++step) faulty_step();
     if (result_.ok) heal();
     if (result_.ok) check_final();
@@ -119,8 +127,9 @@ class World {
     if (!result_.ok) return;
     result_.ok = false;
     result_.failure = fmt::format(
-        "seed {} (nodes {}) at t={}: {} — reproduce with PARTID_SIM_SEED={} PARTID_SIM_NODES={}",
-        o_.seed, o_.nodes, now_, what, o_.seed, o_.nodes);
+        "seed {} (nodes {}, replicas {}) at t={}: {} — reproduce with PARTID_SIM_SEED={} "
+        "PARTID_SIM_NODES={} PARTID_SIM_REPLICAS={}",
+        o_.seed, o_.nodes, o_.replicas, now_, what, o_.seed, o_.nodes, o_.replicas);
   }
 
   SimNode& node(const NodeId& id) {
@@ -139,7 +148,8 @@ class World {
                  n.id, n.disk.hard.promised_epoch, n.disk.hard.commit, n.disk.base.epoch,
                  n.disk.base.seq, n.disk.last_seq(), n.disk.applied);
     }
-    if (epoch_ > 0) perform(n, n.core->appoint(epoch_, leader_, ids_));  // reads the assignment
+    // It reads the current assignment first.
+    if (epoch_ > 0) perform(n, n.core->appoint(epoch_, leader_, members_, previous_));
   }
 
   void crash(SimNode& n) {
@@ -178,7 +188,7 @@ class World {
     for (uint64_t seq : actions.committed) {
       auto it = n.proposed.find(seq);
       if (it == n.proposed.end()) continue;
-      check_on_quorum(seq, it->second);
+      check_on_quorum(seq, it->second, n.core->replicas());
       acked_.emplace_back(seq, it->second);
       n.proposed.erase(it);
     }
@@ -237,13 +247,14 @@ class World {
   // At the moment a client hears "ok", a quorum must hold the write durably.
   // A disk lost while its acknowledgement was in flight still counts: that is
   // the one failure the quorum is there to absorb.
-  void check_on_quorum(uint64_t seq, const std::string& payload) {
+  void check_on_quorum(uint64_t seq, const std::string& payload, const std::vector<NodeId>& set) {
     size_t holders = 0;
     for (const auto& n : nodes_) {
+      if (std::find(set.begin(), set.end(), n.id) == set.end()) continue;
       bool lost_copy = rebuilding() && n.id == *rebuilding_ && holds(lost_disk_, seq, payload);
       holders += holds(n.disk, seq, payload) || lost_copy;
     }
-    if (holders < nodes_.size() / 2 + 1) {
+    if (holders < set.size() / 2 + 1) {
       fail(fmt::format("'{}' acknowledged at {} but held by only {}", payload, seq, holders));
     }
   }
@@ -268,19 +279,52 @@ class World {
     network_.emplace(std::make_pair(at, order_++), std::move(flight));
   }
 
-  void appoint(const NodeId& leader) {
+  void appoint(const NodeId& leader) { appoint(leader, members_); }
+
+  // A new epoch: `leader` leads `members`; the set before it is remembered.
+  void appoint(const NodeId& leader, std::vector<NodeId> members) {
     ++epoch_;
     leader_ = leader;
     leader_down_since_.reset();
     ++result_.appointments;
+    if (members != members_) ++result_.reconfigurations;
+    previous_ = members_;
+    members_ = std::move(members);
     // Replicas learn of it at different times, as they would from the KV.
-    for (const auto& id : ids_) schedule({"coordinator", id, Appointment{epoch_, leader}});
+    for (const auto& id : ids_) {
+      schedule({"coordinator", id, Appointment{epoch_, leader_, members_, previous_}});
+    }
+  }
+
+  bool is_member(const NodeId& id) const {
+    return std::find(members_.begin(), members_.end(), id) != members_.end();
+  }
+
+  // The coordinator replaces members that are down (or one at random, a
+  // planned move) by nodes that are up, as libparti's rebalance would.
+  std::vector<NodeId> reshaped_members(bool move_one) {
+    std::vector<NodeId> out, spare;
+    for (const auto& id : members_) {
+      if (node(id).core) out.push_back(id);
+    }
+    for (auto& n : nodes_) {
+      if (n.core && !is_member(n.id)) spare.push_back(n.id);
+    }
+    if (move_one && !out.empty() && !spare.empty()) out.erase(out.begin() + pick(out.size()));
+    const size_t want = o_.replicas > 0 ? static_cast<size_t>(o_.replicas) : nodes_.size();
+    while (out.size() < want && !spare.empty()) {
+      size_t k = pick(spare.size());
+      out.push_back(spare[k]);
+      spare.erase(spare.begin() + k);
+    }
+    return out;
   }
 
   // The seed's rule: most up to date, then (all started together here) lowest id.
-  std::optional<NodeId> successor() {
+  std::optional<NodeId> successor(const std::vector<NodeId>& among) {
     std::optional<NodeId> best;
-    for (auto& n : nodes_) {
+    for (const auto& id : among) {
+      SimNode& n = node(id);
       if (n.core && (!best || n.core->last() > node(*best).core->last())) best = n.id;
     }
     return best;
@@ -295,11 +339,15 @@ class World {
       if (trace_) {
         auto* m = std::get_if<Message>(&flight.what);
         auto* a = std::get_if<Appointment>(&flight.what);
-        fmt::print("t={} {} -> {}: {}\n", now_, flight.from, flight.to,
-                   m ? describe(*m) : fmt::format("appoint e{} leader {}", a->epoch, a->leader));
+        fmt::print(
+            "t={} {} -> {}: {}\n", now_, flight.from, flight.to,
+            m ? describe(*m)
+              : fmt::format("appoint e{} leader {} members {} previous {}", a->epoch, a->leader,
+                            fmt::join(a->members, ","), fmt::join(a->previous, ",")));
       }
       if (auto* appointment = std::get_if<Appointment>(&flight.what)) {
-        perform(to, to.core->appoint(appointment->epoch, appointment->leader, ids_));
+        perform(to, to.core->appoint(appointment->epoch, appointment->leader, appointment->members,
+                                     appointment->previous));
       } else {
         perform(to, to.core->receive(flight.from, std::get<Message>(flight.what)));
       }
@@ -326,17 +374,22 @@ class World {
   }
 
   void coordinate() {
-    if (!node(leader_).core) {
+    bool member_down = false;
+    for (const auto& id : members_) member_down |= !node(id).core;
+    const bool reconfiguring = o_.replicas > 0 && o_.replicas < o_.nodes;
+    if (!node(leader_).core || (reconfiguring && member_down)) {
       if (!leader_down_since_) leader_down_since_ = now_;
       if (now_ - *leader_down_since_ >= static_cast<uint64_t>(o_.failover_delay)) {
-        if (auto next = successor()) appoint(*next);
+        auto members = reconfiguring ? reshaped_members(false) : members_;
+        if (auto next = successor(members)) appoint(*next, members);
       }
     } else if (chance(o_.reappoint)) {
+      auto members = reconfiguring && chance(0.5) ? reshaped_members(true) : members_;
       std::vector<NodeId> up;
-      for (auto& n : nodes_) {
-        if (n.core) up.push_back(n.id);
+      for (const auto& id : members) {
+        if (node(id).core) up.push_back(id);
       }
-      if (!up.empty()) appoint(up[pick(up.size())]);
+      if (!up.empty()) appoint(up[pick(up.size())], members);
     }
   }
 
@@ -366,7 +419,7 @@ class World {
       SimNode& n = nodes_[pick(nodes_.size())];
       if (!n.core) start(n);
     }
-    if (chance(o_.wipe) && !rebuilding() && all_up()) {
+    if (chance(o_.wipe) && !rebuilding() && all_up() && wipe_is_a_minority()) {
       SimNode& n = nodes_[pick(nodes_.size())];
       rebuilding_ = n.id;
       crash(n);
@@ -381,6 +434,18 @@ class World {
       appoint(leader_);
       start(n);
     }
+  }
+
+  // Losing one disk stays within what replication tolerates only while the
+  // latest replica set any replica promised to has at least three members; a
+  // set of two (a coordinator short of nodes) holds its data on both, so one
+  // lost disk is a majority failure there.
+  bool wipe_is_a_minority() const {
+    Config latest;
+    for (const auto& n : nodes_) {
+      if (n.disk.hard.config.epoch > latest.epoch) latest = n.disk.hard.config;
+    }
+    return latest.members.empty() || latest.members.size() >= 3;
   }
 
   bool all_up() const {
@@ -406,7 +471,8 @@ class World {
     for (auto& n : nodes_) {
       if (!n.core) start(n);
     }
-    appoint(*successor());
+    auto members = o_.replicas > 0 && o_.replicas < o_.nodes ? reshaped_members(false) : members_;
+    appoint(*successor(members), members);
     // Liveness: after healing, a new write must be acknowledged and every
     // replica must reach the leader's watermark.
     size_t acked_before = acked_.size();
@@ -423,6 +489,7 @@ class World {
   bool converged() {
     const auto& reference = node(leader_).disk;
     for (const auto& n : nodes_) {
+      if (!is_member(n.id)) continue;
       if (n.disk.hard.commit != reference.hard.commit || n.disk.applied != reference.applied)
         return false;
     }
@@ -435,7 +502,7 @@ class World {
     const auto& reference = node(leader_).disk.state;
     for (const auto& n : nodes_) {
       // Snapshots carry the whole state, so every sequence must be there.
-      if (n.disk.state != reference) {
+      if (is_member(n.id) && n.disk.state != reference) {
         fail(fmt::format("{} differs from the leader {}", n.id, leader_));
         return;
       }
@@ -456,6 +523,8 @@ class World {
   CoreOptions core_options_;
   std::vector<SimNode> nodes_;
   std::vector<NodeId> ids_;
+  std::vector<NodeId> members_;   // the current replica set
+  std::vector<NodeId> previous_;  // the one before
   std::map<std::pair<uint64_t, uint64_t>, Flight> network_;
   uint64_t now_ = 0;
   uint64_t order_ = 0;

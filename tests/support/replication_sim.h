@@ -15,6 +15,7 @@ namespace parti::test {
 struct SimOptions {
   uint64_t seed = 1;
   int nodes = 3;
+  int replicas = 0;             // replica set size; 0: every node. Fewer: sets change
   int steps = 2000;             // time units of faulty running
   double drop = 0.05;           // per message
   double duplicate = 0.03;      // per message
@@ -39,6 +40,7 @@ struct SimResult {
   uint64_t wipes = 0;
   uint64_t isolations = 0;
   uint64_t appointments = 0;
+  uint64_t reconfigurations = 0;  // appointments that changed the replica set
   uint64_t snapshots = 0;
   uint64_t sync_requests = 0;
 };

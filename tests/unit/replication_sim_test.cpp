@@ -19,15 +19,16 @@ uint64_t env_or(const char* name, uint64_t fallback) {
 
 struct Totals {
   uint64_t acknowledged = 0, crashes = 0, wipes = 0, isolations = 0, appointments = 0,
-           snapshots = 0, syncs = 0;
+           reconfigurations = 0, snapshots = 0, syncs = 0;
 };
 
-Totals run_seeds(int nodes, uint64_t first, uint64_t count) {
+Totals run_seeds(int nodes, uint64_t first, uint64_t count, int replicas = 0) {
   Totals totals;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions options;
     options.seed = seed;
     options.nodes = nodes;
+    options.replicas = replicas;
     SimResult result = run_simulation(options);
     EXPECT_TRUE(result.ok) << result.failure;
     if (!result.ok) break;
@@ -37,14 +38,17 @@ Totals run_seeds(int nodes, uint64_t first, uint64_t count) {
     totals.wipes += result.wipes;
     totals.isolations += result.isolations;
     totals.appointments += result.appointments;
+    totals.reconfigurations += result.reconfigurations;
     totals.snapshots += result.snapshots;
     totals.syncs += result.sync_requests;
   }
   fmt::print(
-      "{} replicas, seeds {}..{}: {} acknowledged writes, {} crashes, {} disk losses, {} "
-      "isolations, {} appointments, {} snapshots, {} catch-up requests\n",
-      nodes, first, first + count - 1, totals.acknowledged, totals.crashes, totals.wipes,
-      totals.isolations, totals.appointments, totals.snapshots, totals.syncs);
+      "{} nodes, {} replicas, seeds {}..{}: {} acknowledged writes, {} crashes, {} disk losses, "
+      "{} isolations, {} appointments ({} changed the replica set), {} snapshots, {} catch-up "
+      "requests\n",
+      nodes, replicas == 0 ? nodes : replicas, first, first + count - 1, totals.acknowledged,
+      totals.crashes, totals.wipes, totals.isolations, totals.appointments, totals.reconfigurations,
+      totals.snapshots, totals.syncs);
   return totals;
 }
 
@@ -64,6 +68,7 @@ TEST(ReplicationSimTest, ThreeReplicasSurviveEveryFaultSchedule) {
     SimOptions options;
     options.seed = std::strtoull(seed, nullptr, 10);
     options.nodes = static_cast<int>(env_or("PARTID_SIM_NODES", 3));
+    options.replicas = static_cast<int>(env_or("PARTID_SIM_REPLICAS", 0));
     SimResult result = run_simulation(options);
     EXPECT_TRUE(result.ok) << result.failure;
     return;
@@ -74,6 +79,22 @@ TEST(ReplicationSimTest, ThreeReplicasSurviveEveryFaultSchedule) {
 TEST(ReplicationSimTest, FiveReplicasSurviveEveryFaultSchedule) {
   if (std::getenv("PARTID_SIM_SEED")) GTEST_SKIP() << "replaying one seed";
   expect_faults_exercised(run_seeds(5, 100001, env_or("PARTID_SIM_SEEDS", 2000) / 2));
+}
+
+// Five nodes, three replicas: the coordinator replaces members that go down
+// and moves members on purpose, so leaders seal across changing sets.
+// KNOWN FAILURE, disabled so the suite stays meaningful: when the coordinator
+// moves a partition through replica sets whose seals never completed (their
+// members crashed first), a later leader can learn the last set that holds
+// the data from nobody and seal without it (first seed: 200018; replay with
+// PARTID_SIM_SEED=200018 PARTID_SIM_NODES=5 PARTID_SIM_REPLICAS=3). The fix is Raft's: replica-set
+// changes as log entries committed jointly by the old and the new set before the coordinator may
+// move on. Run it with --gtest_also_run_disabled_tests.
+TEST(ReplicationSimTest, DISABLED_ThreeOfFiveReplicasSurviveReplicaSetChanges) {
+  if (std::getenv("PARTID_SIM_SEED")) GTEST_SKIP() << "replaying one seed";
+  Totals totals = run_seeds(5, 200001, env_or("PARTID_SIM_SEEDS", 2000) / 2, 3);
+  expect_faults_exercised(totals);
+  EXPECT_GT(totals.reconfigurations, 0u);
 }
 
 }  // namespace
