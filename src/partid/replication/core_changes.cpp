@@ -2,16 +2,12 @@
 
 #include <stdexcept>
 
+#include "partid/overloaded.h"
 #include "partid/replication/wire.h"
 #include "partid/storage/codec.h"
 
 namespace partid::replication {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 storage::LogRecord record_of(const core::Entry& e) {
   return {e.seq, e.epoch, e.barrier, e.payload};

@@ -1,14 +1,11 @@
 #include "partid/replication/wire.h"
 
+#include "partid/overloaded.h"
+
 namespace partid::replication {
 namespace {
 
 using namespace core;
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 void put(const Position& p, pb::ReplPosition* out) {
   out->set_epoch(p.epoch);

@@ -1,19 +1,11 @@
 // storage: the replication write path (write_replica, load_replica) and the
 // unreplicated commit() built on the same BatchWriter.
+#include "partid/overloaded.h"
 #include "partid/storage/batch_writer.h"
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
 
 namespace partid::storage {
-namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-
-}  // namespace
-
 StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes) {
   BatchWriter batch(*this);
   for (const auto& c : changes) {

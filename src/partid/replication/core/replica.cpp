@@ -4,14 +4,9 @@
 
 #include <algorithm>
 
-namespace partid::replication::core {
+#include "partid/overloaded.h"
 
-namespace {
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-}  // namespace
+namespace partid::replication::core {
 
 ReplicaCore::ReplicaCore(NodeId self, CoreOptions options)
     : self_(std::move(self)), options_(options), buffer_(options.max_buffered_entries) {}
