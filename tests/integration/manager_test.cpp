@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "parti/coord/kv_bucket.h"
+#include "parti/identity/stable_id.h"
 #include "parti/manager/manager.h"
 #include "support/fleet.h"
 #include "support/wait.h"
@@ -232,6 +233,29 @@ TEST_F(ManagerTest, StopJoinsEveryThreadAndDeletesItsKeys) {
   EXPECT_EQ(el.value->get("leader").status.code, coord::KvErrc::NotFound);
   auto ids = coord::KvBucket::open_or_create(observer, {"parti-stableid", 3000ms, 1});
   EXPECT_TRUE(ids.value->keys().value.empty());
+}
+
+// A worker killed without leaving keeps its ID claimed until the claim lapses;
+// restarted with wait_for_preferred_id, it waits for its own ID back.
+TEST_F(ManagerTest, ARestartedWorkerWaitsForItsOwnIdToLapse) {
+  auto ids = coord::KvBucket::open_or_create(connect(server), {"parti-stableid", 3000ms, 1});
+  ASSERT_TRUE(ids.ok());
+  StableIdClaimer killed(ids.value, "node", 16, "killed-instance");
+  ASSERT_TRUE(killed.claim("node-5").ok());  // never renewed nor released
+  Config cfg = test_config();
+  cfg.preferred_id = "node-5";
+  cfg.wait_for_preferred_id = true;
+  auto w = make_worker(server, cfg, numbered_partitions(4), ch);
+  w.manager->start();
+  EXPECT_EQ(w.manager->worker_id(), "node-5");
+  // Without waiting, the same situation gives another ID at once.
+  StableIdClaimer again(ids.value, "node", 16, "killed-again");
+  ASSERT_TRUE(again.claim("node-9").ok());
+  Config impatient = test_config();
+  impatient.preferred_id = "node-9";
+  auto other = make_worker(server, impatient, numbered_partitions(4), ch);
+  other.manager->start();
+  EXPECT_NE(other.manager->worker_id(), "node-9");
 }
 
 TEST_F(ManagerTest, ConcurrentStartAndStopAreSafe) {

@@ -38,6 +38,10 @@ struct Config {
   double restart_ratio = 0.5;  // losing >= this fraction at once is a restart
   std::string instance_id;     // empty: a random one is generated
   std::string preferred_id;    // claimed first if free (a restarted node's old ID)
+  // Waits up to timings.id_ttl for preferred_id to lapse before taking
+  // another: a crashed node's own claim outlives it by up to id_ttl, and a
+  // worker whose stored data follows its ID (partid) must come back as itself.
+  bool wait_for_preferred_id = false;
   // Fixed for the cluster's life, written once and compared at every start
   // (a mismatch fails start()): partid puts its partition count here.
   std::map<std::string, std::string> cluster_settings;

@@ -22,6 +22,9 @@ class StableIdClaimer {
   // since its stored data follows that ID), then node-0, node-1, ... and keeps
   // the first free one.
   coord::KvStatus claim(const std::string& preferred = {});
+  // Claims exactly `id`; Exists while someone (maybe a dead predecessor whose
+  // claim has not lapsed yet) holds it.
+  coord::KvStatus claim_exactly(const std::string& id) { return try_create(id); }
   // Exists/WrongRevision/NotFound mean the ID is lost; transient errors do not.
   coord::KvStatus renew();
   coord::KvStatus release();

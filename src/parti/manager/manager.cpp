@@ -62,7 +62,12 @@ asio::awaitable<void> Manager::Impl::main_flow() {
   }
   id = std::make_unique<StableIdClaimer>(buckets.stable_id, cfg.worker_id_prefix, cfg.max_workers,
                                          cfg.instance_id);
-  if (!co_await startup_step(deadline, "claiming a worker ID",
+  if (cfg.wait_for_preferred_id && !cfg.preferred_id.empty() &&
+      !co_await reclaim_preferred_id(deadline)) {
+    co_return;
+  }
+  if (!id->holds() &&
+      !co_await startup_step(deadline, "claiming a worker ID",
                              [c = id.get(), p = &cfg.preferred_id] { return c->claim(*p); })) {
     co_return;
   }
@@ -76,6 +81,25 @@ asio::awaitable<void> Manager::Impl::main_flow() {
   set_state(ManagerState::WaitingAssignment);
   spawn_loop(election_loop());
   spawn_loop(id_loop());
+}
+
+asio::awaitable<bool> Manager::Impl::reclaim_preferred_id(TimePoint deadline) {
+  const TimePoint until =
+      std::min(deadline, Clock::now() + cfg.timings.id_ttl + cfg.timings.poll_interval);
+  bool taken = true;
+  while (taken && running && Clock::now() < until) {
+    if (!co_await startup_step(deadline, "reclaiming the worker ID",
+                               [c = id.get(), p = &cfg.preferred_id, t = &taken] {
+                                 auto st = c->claim_exactly(*p);
+                                 *t = st.code == KvErrc::Exists;
+                                 return *t ? KvStatus{} : st;
+                               })) {
+      co_return false;
+    }
+    if (taken) co_await pause(cfg.timings.poll_interval);
+  }
+  if (taken) error("worker ID " + cfg.preferred_id + " is still held; taking another");
+  co_return true;
 }
 
 asio::awaitable<void> Manager::Impl::pause(Millis d) {

@@ -132,6 +132,8 @@ struct Manager::Impl {
   }
 
   asio::awaitable<void> main_flow();
+  // Claims cfg.preferred_id, waiting for a lapsing claim; false: start failed.
+  asio::awaitable<bool> reclaim_preferred_id(TimePoint deadline);
 
   asio::awaitable<void> pause(Millis d);
 
