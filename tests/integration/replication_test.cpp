@@ -10,9 +10,12 @@
 #include <mutex>
 #include <thread>
 
+#include "parti/coord/kv_bucket.h"
 #include "partid/peer/frame.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/codec.h"
+#include "proto/storage.pb.h"
+#include "support/cluster.h"
 #include "support/partid_cluster.h"
 #include "support/wait.h"
 
@@ -101,6 +104,42 @@ TEST_F(ReplicationTest, OnThreeNodesEveryWriteReachesEveryReplica) {
     }
     EXPECT_EQ(watermarks.size(), 1u) << "partition " << p;
   }
+}
+
+// Each serving leader has claimed its replica set in the seal register (one
+// KV key per partition), and after a leader's death the successor's set
+// replaces it: the register always names the set a new leader must hear from.
+TEST_F(ReplicationTest, TheSealRegisterNamesEachPartitionsServingSet) {
+  start_nodes(3);
+  ASSERT_TRUE(cluster.wait_serving(30s));
+  auto seals = coord::KvBucket::open_or_create(connect(nats.url()), {"test-seals"});
+  ASSERT_TRUE(seals.ok()) << seals.status.message;
+  auto register_matches_topology = [&] {
+    auto t = cluster.get_json(0, "/cluster/topology");
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      auto entry = seals.value->get("partition." + std::to_string(p));
+      partid::pb::SealedSet sealed;
+      if (!entry.ok() || !sealed.ParseFromString(entry.value.value)) return false;
+      const auto& a = t["assignment"][p];
+      std::vector<std::string> members(sealed.members().begin(), sealed.members().end());
+      if (sealed.epoch() != a["epoch"].get<uint64_t>() ||
+          members != a["replicas"].get<std::vector<std::string>>()) {
+        return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(wait_until(register_matches_topology, 10s));
+  const std::string leader0 = replicas_of(0, 0).front();
+  cluster.kill(index_of(leader0));
+  const size_t survivor = index_of(leader0) == 0 ? 1 : 0;
+  ASSERT_TRUE(wait_until([&] { return replicas_of(survivor, 0).size() == 2; }, 30s));
+  ASSERT_TRUE(wait_until([&] { return put(survivor, "after", "x") == 200; }, 30s));
+  auto entry = seals.value->get("partition.0");
+  ASSERT_TRUE(entry.ok());
+  partid::pb::SealedSet sealed;
+  ASSERT_TRUE(sealed.ParseFromString(entry.value.value));
+  EXPECT_EQ(std::count(sealed.members().begin(), sealed.members().end(), leader0), 0);
 }
 
 TEST_F(ReplicationTest, OnFiveNodesEachPartitionHasThreeReplicasThatAgree) {

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "partid/overloaded.h"
 #include "partid/replication/core/replica.h"
 
 namespace parti::test {
@@ -45,12 +46,24 @@ struct Appointment {
   uint64_t epoch;
   NodeId leader;
   std::vector<NodeId> members;
-  std::vector<NodeId> previous;
 };
+
+// A replica's call to the seal register, and its answer.
+struct RegisterCall {
+  std::variant<SealRead, SealClaim> call;
+};
+struct RegisterAnswer {
+  bool claim = false;
+  uint64_t epoch = 0;
+  bool won = false;
+  SealRecord record;
+};
+
+const NodeId kRegister = "register";
 
 struct Flight {
   NodeId from, to;
-  std::variant<Message, Appointment> what;
+  std::variant<Message, Appointment, RegisterCall, RegisterAnswer> what;
 };
 
 std::string describe(const Message& message) {
@@ -70,9 +83,8 @@ std::string describe(const Message& message) {
       return fmt::format("BeginEpoch e{}", m.epoch);
     }
     std::string operator()(const EpochPromise& m) const {
-      return fmt::format("Promise e{} last({},{}) c{} config e{} [{}]{}", m.epoch, m.last.epoch,
-                         m.last.seq, m.commit, m.config.epoch, fmt::join(m.config.members, ","),
-                         m.rebuilding ? " rebuilding" : "");
+      return fmt::format("Promise e{} last({},{}) c{}{}", m.epoch, m.last.epoch, m.last.seq,
+                         m.commit, m.rebuilding ? " rebuilding" : "");
     }
     std::string operator()(const Refuse& m) const { return fmt::format("Refuse e{}", m.epoch); }
     std::string operator()(const SyncRequest& m) const {
@@ -149,7 +161,7 @@ class World {
                  n.disk.base.seq, n.disk.last_seq(), n.disk.applied);
     }
     // It reads the current assignment first.
-    if (epoch_ > 0) perform(n, n.core->appoint(epoch_, leader_, members_, previous_));
+    if (epoch_ > 0) perform(n, n.core->appoint(epoch_, leader_, members_));
   }
 
   void crash(SimNode& n) {
@@ -176,6 +188,8 @@ class World {
     for (const auto& entry : actions.apply) apply(n, entry.seq, entry.payload);
     if (actions.trim_through) trim(n, *actions.trim_through);
     for (auto& out : actions.send) transmit(n.id, out.to, std::move(out.message));
+    if (actions.read_seal) call_register(n.id, RegisterCall{*actions.read_seal});
+    if (actions.claim_seal) call_register(n.id, RegisterCall{*actions.claim_seal});
     for (const auto& request : actions.snapshots) {
       // The snapshot's bytes name a copy of the state kept aside (cheaper than
       // encoding thousands of entries for every snapshot).
@@ -190,6 +204,7 @@ class World {
       if (it == n.proposed.end()) continue;
       check_on_quorum(seq, it->second, n.core->replicas());
       acked_.emplace_back(seq, it->second);
+      if (n.id == leader_ && n.core->epoch() == epoch_) ++acked_by_current_leader_;
       n.proposed.erase(it);
     }
     for (uint64_t seq : actions.abandoned) n.proposed.erase(seq);
@@ -274,6 +289,27 @@ class World {
     schedule({from, to, std::move(message)});
   }
 
+  // The register is reachable or not like a peer; a claim whose answer is
+  // lost may still have landed.
+  void call_register(const NodeId& from, RegisterCall call) {
+    if (chance(o_.drop) || isolated(from)) return;
+    schedule({from, kRegister, std::move(call)});
+  }
+
+  void serve_register(const NodeId& from, const RegisterCall& call) {
+    RegisterAnswer answer;
+    if (const auto* read = std::get_if<SealRead>(&call.call)) {
+      answer = {false, read->epoch, false, seal_};
+    } else {
+      const auto& claim = std::get<SealClaim>(call.call);
+      const bool won = seal_.revision == claim.expected_revision;
+      if (won) seal_ = {claim.config, ++seal_revisions_};
+      answer = {true, claim.config.epoch, won, seal_};
+    }
+    if (chance(o_.drop) || isolated(from)) return;
+    schedule({kRegister, from, answer});
+  }
+
   void schedule(Flight flight) {
     uint64_t at = now_ + 1 + pick(static_cast<size_t>(o_.max_delay));
     network_.emplace(std::make_pair(at, order_++), std::move(flight));
@@ -288,11 +324,10 @@ class World {
     leader_down_since_.reset();
     ++result_.appointments;
     if (members != members_) ++result_.reconfigurations;
-    previous_ = members_;
     members_ = std::move(members);
     // Replicas learn of it at different times, as they would from the KV.
     for (const auto& id : ids_) {
-      schedule({"coordinator", id, Appointment{epoch_, leader_, members_, previous_}});
+      schedule({"coordinator", id, Appointment{epoch_, leader_, members_}});
     }
   }
 
@@ -334,24 +369,45 @@ class World {
     while (!network_.empty() && network_.begin()->first.first <= now_) {
       auto flight = std::move(network_.begin()->second);
       network_.erase(network_.begin());
+      if (flight.to == kRegister) {
+        serve_register(flight.from, std::get<RegisterCall>(flight.what));
+        continue;
+      }
       SimNode& to = node(flight.to);
       if (!to.core) continue;
-      if (trace_) {
-        auto* m = std::get_if<Message>(&flight.what);
-        auto* a = std::get_if<Appointment>(&flight.what);
-        fmt::print(
-            "t={} {} -> {}: {}\n", now_, flight.from, flight.to,
-            m ? describe(*m)
-              : fmt::format("appoint e{} leader {} members {} previous {}", a->epoch, a->leader,
-                            fmt::join(a->members, ","), fmt::join(a->previous, ",")));
-      }
-      if (auto* appointment = std::get_if<Appointment>(&flight.what)) {
-        perform(to, to.core->appoint(appointment->epoch, appointment->leader, appointment->members,
-                                     appointment->previous));
-      } else {
-        perform(to, to.core->receive(flight.from, std::get<Message>(flight.what)));
-      }
+      if (trace_) trace(flight);
+      std::visit(partid::Overloaded{
+                     [&](const Appointment& a) {
+                       perform(to, to.core->appoint(a.epoch, a.leader, a.members));
+                     },
+                     [&](const Message& m) { perform(to, to.core->receive(flight.from, m)); },
+                     [&](const RegisterAnswer& a) {
+                       perform(to, a.claim ? to.core->seal_claimed(a.epoch, a.won, a.record)
+                                           : to.core->seal_read(a.epoch, a.record));
+                     },
+                     [](const RegisterCall&) {},
+                 },
+                 flight.what);
     }
+  }
+
+  void trace(const Flight& flight) const {
+    std::string what = std::visit(
+        partid::Overloaded{
+            [](const Message& m) { return describe(m); },
+            [](const Appointment& a) {
+              return fmt::format("appoint e{} leader {} members {}", a.epoch, a.leader,
+                                 fmt::join(a.members, ","));
+            },
+            [](const RegisterAnswer& a) {
+              return fmt::format("register {} e{}: {} e{} [{}] rev {}", a.claim ? "claim" : "read",
+                                 a.epoch, a.won ? "won" : "holds", a.record.config.epoch,
+                                 fmt::join(a.record.config.members, ","), a.record.revision);
+            },
+            [](const RegisterCall&) { return std::string("register call"); },
+        },
+        flight.what);
+    fmt::print("t={} {} -> {}: {}\n", now_, flight.from, flight.to, what);
   }
 
   void tick_all() {
@@ -437,15 +493,11 @@ class World {
   }
 
   // Losing one disk stays within what replication tolerates only while the
-  // latest replica set any replica promised to has at least three members; a
-  // set of two (a coordinator short of nodes) holds its data on both, so one
-  // lost disk is a majority failure there.
+  // sealed replica set has at least three members; a set of two (a
+  // coordinator short of nodes) holds its data on both, so one lost disk is a
+  // majority failure there.
   bool wipe_is_a_minority() const {
-    Config latest;
-    for (const auto& n : nodes_) {
-      if (n.disk.hard.config.epoch > latest.epoch) latest = n.disk.hard.config;
-    }
-    return latest.members.empty() || latest.members.size() >= 3;
+    return seal_.config.members.empty() || seal_.config.members.size() >= 3;
   }
 
   bool all_up() const {
@@ -473,15 +525,16 @@ class World {
     }
     auto members = o_.replicas > 0 && o_.replicas < o_.nodes ? reshaped_members(false) : members_;
     appoint(*successor(members), members);
-    // Liveness: after healing, a new write must be acknowledged and every
-    // replica must reach the leader's watermark.
-    size_t acked_before = acked_.size();
+    // Liveness: after healing, the new leader must acknowledge a write (an
+    // older leader's late acknowledgements do not count) and every replica
+    // must reach its watermark.
+    acked_by_current_leader_ = 0;
     for (int step = 0; step < 4000 && result_.ok; ++step) {
       ++now_;
       deliver_due();
       tick_all();
-      if (acked_.size() == acked_before) propose();
-      if (acked_.size() > acked_before && converged()) return;
+      if (acked_by_current_leader_ == 0) propose();
+      if (acked_by_current_leader_ > 0 && converged()) return;
     }
     fail(fmt::format("no convergence after healing (leader {} epoch {})", leader_, epoch_));
   }
@@ -523,8 +576,9 @@ class World {
   CoreOptions core_options_;
   std::vector<SimNode> nodes_;
   std::vector<NodeId> ids_;
-  std::vector<NodeId> members_;   // the current replica set
-  std::vector<NodeId> previous_;  // the one before
+  std::vector<NodeId> members_;  // the current replica set
+  SealRecord seal_;              // the seal register
+  uint64_t seal_revisions_ = 0;
   std::map<std::pair<uint64_t, uint64_t>, Flight> network_;
   uint64_t now_ = 0;
   uint64_t order_ = 0;
@@ -540,6 +594,7 @@ class World {
   uint64_t disks_ = 0;
   std::map<uint64_t, std::string> committed_;
   std::vector<std::pair<uint64_t, std::string>> acked_;
+  uint64_t acked_by_current_leader_ = 0;
   SimResult result_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <stdexcept>
 
 namespace parti::testing {
@@ -13,6 +14,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("PARTI_TEST_KEEP")) return;  // kept for a post-mortem of a failed run
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

@@ -17,7 +17,7 @@ class Cluster {
   explicit Cluster(std::vector<NodeId> ids, CoreOptions options = {}) : ids_(std::move(ids)) {
     for (const auto& id : ids_) {
       auto& core = cores_.emplace(id, ReplicaCore(id, options)).first->second;
-      core.restore(HardState{0, 0, 1, false, {}}, {}, {});  // every disk starts as disk 1
+      core.restore(HardState{0, 0, 1, false}, {}, {});  // every disk starts as disk 1
     }
   }
 
@@ -35,9 +35,12 @@ class Cluster {
     }
   }
 
-  void appoint(uint64_t epoch, const NodeId& leader) {
+  void appoint(uint64_t epoch, const NodeId& leader) { appoint(epoch, leader, ids_); }
+
+  // Every node hears of it (as from the KV), members or not.
+  void appoint(uint64_t epoch, const NodeId& leader, const std::vector<NodeId>& set) {
     for (const auto& id : ids_) {
-      if (!cut_.contains(id)) run(id, at(id).appoint(epoch, leader, ids_));
+      if (!cut_.contains(id)) run(id, at(id).appoint(epoch, leader, set));
     }
   }
 
@@ -62,9 +65,19 @@ class Cluster {
   std::map<NodeId, std::vector<uint64_t>> abandoned;
   std::map<NodeId, std::vector<SnapshotRequest>> snapshots;
   std::vector<std::pair<NodeId, Outgoing>> sent;  // everything, for inspection
+  SealRecord seal;                                // the seal register, answered at once
+  bool hold_claims = false;                       // keep claims here instead of answering them
+  std::vector<std::pair<NodeId, SealClaim>> held_claims;
 
  private:
   void queue(const NodeId& from, Actions actions) {
+    if (actions.read_seal) queue(from, at(from).seal_read(actions.read_seal->epoch, seal));
+    if (actions.claim_seal && hold_claims) held_claims.emplace_back(from, *actions.claim_seal);
+    if (actions.claim_seal && !hold_claims) {
+      const bool won = seal.revision == actions.claim_seal->expected_revision;
+      if (won) seal = {actions.claim_seal->config, seal.revision + 1};
+      queue(from, at(from).seal_claimed(actions.claim_seal->config.epoch, won, seal));
+    }
     for (auto& e : actions.apply) applied[from].push_back(e);
     for (auto s : actions.committed) committed[from].push_back(s);
     for (auto s : actions.abandoned) abandoned[from].push_back(s);
@@ -236,8 +249,8 @@ TEST(ReplicationCoreTest, AReplicaWithALostDiskDoesNotCountUntilCaughtUp) {
   uint64_t seq = c.propose("a", "x");
   // c loses its disk and comes back empty, with a new disk id.
   c.at("c") = ReplicaCore("c");
-  c.at("c").restore(HardState{0, 0, 99, true, {}}, {}, {});
-  auto promise = c.at("c").receive("b", BeginEpoch{3, {}});
+  c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
+  auto promise = c.at("c").receive("b", BeginEpoch{3});
   ASSERT_EQ(promise.send.size(), 1u);
   EXPECT_TRUE(std::get<EpochPromise>(promise.send[0].message).rebuilding);
   EXPECT_EQ(c.at("c").promised_epoch(), 3u);  // it still fences older epochs
@@ -253,7 +266,7 @@ TEST(ReplicationCoreTest, ARebuildingReplicaWithoutAQuorumOfHistoryCannotLead) {
   c.appoint(1, "a");
   c.propose("a", "x");
   c.at("c") = ReplicaCore("c");
-  c.at("c").restore(HardState{0, 0, 99, true, {}}, {}, {});
+  c.at("c").restore(HardState{0, 0, 99, true}, {}, {});
   c.cut_ = {"b"};  // only a answers: a and c are a quorum, but c's log is no evidence
   c.appoint(4, "c");
   EXPECT_EQ(c.at("c").role(), Role::sealing);
@@ -264,7 +277,7 @@ TEST(ReplicationCoreTest, ARebuildingReplicaWithoutAQuorumOfHistoryCannotLead) {
 
 TEST(ReplicationCoreTest, ASetWhereNoReplicaHasHistoryStartsEmpty) {
   Cluster c({"a", "b"});
-  for (const auto& id : {"a", "b"}) c.at(id).restore(HardState{0, 0, 5, true, {}}, {}, {});
+  for (const auto& id : {"a", "b"}) c.at(id).restore(HardState{0, 0, 5, true}, {}, {});
   c.appoint(1, "a");
   ASSERT_EQ(c.at("a").role(), Role::leader);
   EXPECT_EQ(c.at("a").stats().started_empty, 1u);
@@ -308,6 +321,64 @@ TEST(ReplicationCoreTest, AdminActionsResealCatchUpAndForceTheWatermark) {
   EXPECT_EQ(c.at("a").commit(), lone);
   ASSERT_FALSE(forced.apply.empty());
   EXPECT_EQ(forced.apply.back().payload, "lone");
+}
+
+TEST(ReplicationCoreTest, NothingCommitsBeforeTheSealIsClaimed) {
+  Cluster c({"a", "b", "c"});
+  c.hold_claims = true;
+  c.appoint(1, "a");
+  EXPECT_EQ(c.at("a").role(), Role::leader);  // the barrier is on a quorum
+  EXPECT_FALSE(c.at("a").serving());
+  EXPECT_FALSE(c.at("a").propose({"x"}).accepted);
+  EXPECT_EQ(c.at("a").commit(), 0u);
+  ASSERT_EQ(c.held_claims.size(), 1u);
+  EXPECT_EQ(c.held_claims[0].second.config, (Config{1, {"a", "b", "c"}}));
+  EXPECT_EQ(c.held_claims[0].second.expected_revision, 0u);  // never sealed before
+  c.tick_all(4);                                             // unanswered: asked again
+  EXPECT_GE(c.held_claims.size(), 2u);
+  c.seal = {{1, {"a", "b", "c"}}, 1};
+  c.run("a", c.at("a").seal_claimed(1, true, c.seal));
+  EXPECT_TRUE(c.at("a").serving());
+  EXPECT_EQ(c.at("a").commit(), 1u);  // the barrier commits now
+}
+
+TEST(ReplicationCoreTest, AClaimLostToAnOlderEpochSealsAgainAndToANewerOneStepsDown) {
+  Cluster c({"a", "b", "c"});
+  c.hold_claims = true;
+  c.appoint(2, "a");
+  ASSERT_EQ(c.held_claims.size(), 1u);
+  // Epoch 1's leader finished first: a seals again (and claims again).
+  c.hold_claims = false;
+  c.seal = {{1, {"a", "b", "c"}}, 7};
+  c.run("a", c.at("a").seal_claimed(2, false, c.seal));
+  EXPECT_TRUE(c.at("a").serving());
+  EXPECT_EQ(c.seal, (SealRecord{{2, {"a", "b", "c"}}, 8}));
+  // Epoch 5 finished first: b steps down for good.
+  c.hold_claims = true;
+  c.appoint(3, "b");
+  c.run("b", c.at("b").seal_claimed(3, false, SealRecord{{5, {"c"}}, 9}));
+  EXPECT_EQ(c.at("b").role(), Role::follower);
+}
+
+// The cascade the seal register exists for: the sealed set is neither the
+// new set nor the one before it, because a set in between never finished
+// sealing. The new leader still hears from the sealed set and adopts its log.
+TEST(ReplicationCoreTest, SealingFindsTheSealedSetAcrossSetsThatNeverSealed) {
+  Cluster c({"a", "b", "c", "d", "e"});
+  c.appoint(1, "a", {"a", "b", "c"});
+  c.cut_ = {"c"};
+  uint64_t seq = c.propose("a", "x");  // on a and b only
+  ASSERT_EQ(c.at("a").commit(), seq);
+  c.cut_ = {"a", "b"};
+  c.appoint(2, "c", {"c", "d", "e"});  // needs a quorum of {a, b, c}: only c answers
+  EXPECT_EQ(c.at("c").role(), Role::sealing);
+  c.appoint(3, "d", {"d", "e", "c"});  // moved on before epoch 2 sealed
+  EXPECT_EQ(c.at("d").role(), Role::sealing);
+  c.cut_ = {};
+  c.tick_all(6);  // a and b now answer the resent BeginEpoch
+  ASSERT_TRUE(c.at("d").serving());
+  EXPECT_EQ(c.at("d").log().at(seq).payload, "x");
+  EXPECT_EQ(c.seal.config, (Config{3, {"d", "e", "c"}}));
 }
 
 TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {

@@ -145,7 +145,7 @@ TEST_F(StoreEngineTest, ReplicaChangesApplyInOrderAndReloadAfterReopening) {
                   ->write_replica({change::AppendLog{1, {record(1, 1, a), record(2, 1, b)}},
                                    change::TruncateLog{1, 1},  // b was divergent
                                    change::AppendLog{1, {record(2, 2, c)}},
-                                   change::SaveState{1, 2, 1, false, 2, {"n"}},
+                                   change::SaveState{1, 2, 1, false},
                                    change::Apply{1, {*decode_item_op(1, record(1, 1, a))}, 1, 1}})
                   .ok);
   EXPECT_TRUE(engine->get(1, "a", ""));
@@ -158,8 +158,6 @@ TEST_F(StoreEngineTest, ReplicaChangesApplyInOrderAndReloadAfterReopening) {
   EXPECT_EQ(replica.meta.last_sequence, 2u);
   EXPECT_EQ(replica.meta.applied_epoch, 1u);
   EXPECT_EQ(replica.meta.item_count, 1);
-  EXPECT_EQ(replica.meta.config_epoch, 2u);
-  EXPECT_EQ(replica.meta.config_members, std::vector<std::string>{"n"});
   ASSERT_EQ(replica.log.size(), 2u);
   EXPECT_EQ(replica.log[1], record(2, 2, c));
 }

@@ -137,6 +137,8 @@ void Node::join_cluster() {
   pc.api_address = api_address_;
   pc.peer_address = peer_address_;
   pc.preferred_id = meta_.stable_id;
+  // Its replicas' data follows that ID (seal registers name replicas by it).
+  pc.wait_for_preferred_id = true;
   pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
   if (cfg_.fast_timings) pc.timings = parti::fast_timings();
   std::vector<parti::Partition> partitions;
@@ -169,11 +171,13 @@ void Node::join_cluster() {
   });
 }
 
-// Restores the replicas (blocking reads, here on the starting thread) and
-// hands them to the loop.
+// Restores the replicas and opens the seal register (blocking, here on the
+// starting thread), and hands them to the loop.
 void Node::start_replication(const std::string& id) {
   auto restored = replication::Replicator::load(*store_);
-  on_loop([&] { replicator_->start(id, std::move(restored)); });
+  auto seals =
+      replication::SealRegister::open(conn_, cfg_.cluster + "-seals", loop_.get_executor());
+  on_loop([&] { replicator_->start(id, std::move(restored), std::move(seals)); });
 }
 
 void Node::write_ready_file() const {

@@ -57,8 +57,7 @@ std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
             },
             [&](const core::SaveHardState& s) {
               out.push_back(ch::SaveState{partition, s.state.promised_epoch, s.state.commit,
-                                          s.state.rebuilding, s.state.config.epoch,
-                                          s.state.config.members});
+                                          s.state.rebuilding});
             },
             [&](const core::ReplaceWithSnapshot& r) { out.push_back(replace_of(partition, r)); },
         },

@@ -38,7 +38,6 @@ struct Replicator::Replica {
   uint64_t epoch = 0;  // the appointment this replica acts on
   std::string leader;
   std::vector<std::string> members;
-  std::vector<std::string> electorate;  // members and the previous set
   struct Waiter {
     std::shared_ptr<WriteGroup> group;
     size_t index = 0;
@@ -56,6 +55,8 @@ struct Replicator::Effects {
   std::vector<core::SnapshotRequest> snapshots;
   std::vector<uint64_t> committed;
   std::vector<uint64_t> abandoned;
+  std::optional<core::SealRead> read_seal;
+  std::optional<core::SealClaim> claim_seal;
 };
 
 Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
@@ -79,8 +80,10 @@ std::map<uint32_t, storage::ReplicaRecord> Replicator::load(const storage::Store
   return out;
 }
 
-void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored) {
+void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored,
+                       std::unique_ptr<SealRegister> seals) {
   self_ = std::move(self);
+  seals_ = std::move(seals);
   for (auto& [p, record] : restored) {
     const auto& meta = record.meta;
     std::vector<core::Entry> log;
@@ -88,11 +91,7 @@ void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRec
     for (auto& r : record.log)
       log.push_back({r.sequence, r.epoch, r.barrier, std::move(r.payload)});
     core::ReplicaCore c(self_, options_.core);
-    c.restore({meta.epoch,
-               meta.watermark,
-               disk_id_,
-               meta.rebuilding,
-               {meta.config_epoch, meta.config_members}},
+    c.restore({meta.epoch, meta.watermark, disk_id_, meta.rebuilding},
               {meta.base_epoch, meta.base_sequence}, std::move(log));
     replicas_[p] = std::make_unique<Replica>(std::move(c));
   }
@@ -129,9 +128,9 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
   if (!slot) {
     // No data here: an empty replica. It is not marked rebuilding: a node
     // that lost its disk comes back under a new ID, i.e. as a new member,
-    // and a new set is sealed with a quorum of the old one (see Config).
+    // and a new set is sealed with a quorum of the sealed one (SealRecord).
     core::ReplicaCore c(self_, options_.core);
-    c.restore({0, 0, disk_id_, false, {}}, {}, {});
+    c.restore({0, 0, disk_id_, false}, {}, {});
     slot = std::make_unique<Replica>(std::move(c));
   }
   return *slot;
@@ -139,21 +138,15 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
 
 void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
-  auto contains = [&](const std::vector<std::string>& set) {
-    return std::find(set.begin(), set.end(), self_) != set.end();
-  };
+  partitions_ = topology.partitions;
   for (uint32_t p = 0; p < topology.partitions; ++p) {
     const auto& members = topology.replicas[p];
-    const auto& previous = topology.previous_replicas[p];
-    if (!contains(members)) {
+    if (std::find(members.begin(), members.end(), self_) == members.end()) {
+      // Not a replica any more. It keeps its data and still answers sealing
+      // (it may be one of the sealed set a new leader must hear from), but
+      // takes no writes.
       auto existing = replicas_.find(p);
-      if (existing == replicas_.end() && !contains(previous)) continue;
-      // Not a replica any more, but still one of the set the new leader must
-      // hear from (and take the data from): answers sealing, takes no writes.
-      Replica& r = ensure(p);
-      if (r.active) deactivate(r);
-      r.electorate = contains(previous) ? previous : std::vector<std::string>{};
-      for (const auto& m : members) r.electorate.push_back(m);
+      if (existing != replicas_.end() && existing->second->active) deactivate(*existing->second);
       continue;
     }
     Replica& r = ensure(p);
@@ -165,10 +158,8 @@ void Replicator::on_topology(const routing::Topology& topology) {
     r.epoch = epoch;
     r.leader = members.front();
     r.members = members;
-    r.electorate = members;
-    r.electorate.insert(r.electorate.end(), previous.begin(), previous.end());
     r.appointed_at = std::chrono::steady_clock::now();
-    step(p, r, r.core.appoint(epoch, r.leader, members, previous));
+    step(p, r, r.core.appoint(epoch, r.leader, members));
   }
 }
 
@@ -182,18 +173,23 @@ void Replicator::deactivate(Replica& r) {
 
 void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   const std::string& from = batch.from();
+  // Only nodes of this cluster speak for partitions; which of them may say
+  // what is the cores' business (epochs, the sealed set, the leader).
+  if (!peer_addresses_.contains(from)) {
+    stats_.bad_messages += static_cast<uint64_t>(batch.messages_size());
+    return;
+  }
   for (const auto& m : batch.messages()) {
-    auto it = replicas_.find(m.partition());
     auto message = from_pb(m);
-    if (!message || !valid_from_peer(m.partition(), *message)) {
+    if (!message || m.partition() >= partitions_ || !valid_from_peer(m.partition(), *message)) {
       ++stats_.bad_messages;
       continue;
     }
-    if (it == replicas_.end()) continue;
-    Replica& r = *it->second;
-    // Only the partition's replicas, old and new (as this node knows them),
-    // may speak for it.
-    if (std::find(r.electorate.begin(), r.electorate.end(), from) == r.electorate.end()) continue;
+    auto it = replicas_.find(m.partition());
+    if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(*message)) continue;
+    // A node asked to seal a partition it holds nothing of answers truthfully
+    // that it holds nothing: it may be one of the sealed set.
+    Replica& r = it == replicas_.end() ? ensure(m.partition()) : *it->second;
     step(m.partition(), r, r.core.receive(from, *message));
   }
 }
@@ -213,6 +209,8 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   effects->snapshots = std::move(actions.snapshots);
   effects->committed = std::move(actions.committed);
   effects->abandoned = std::move(actions.abandoned);
+  effects->read_seal = actions.read_seal;
+  effects->claim_seal = std::move(actions.claim_seal);
   commit_.add(std::move(changes), [this, effects, alive = alive_] {
     if (*alive) run(*effects);
   });
@@ -220,7 +218,7 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
 }
 
 void Replicator::after_step(uint32_t partition, Replica& r) {
-  const bool leading = r.core.role() == core::Role::leader;
+  const bool leading = r.core.serving();
   if (leading && !r.leading) {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - r.appointed_at;
     ++stats_.failovers;
@@ -235,6 +233,8 @@ void Replicator::after_step(uint32_t partition, Replica& r) {
 void Replicator::run(const Effects& e) {
   for (const auto& out : e.send) outbox_.add(out.to, e.partition, out.message);
   for (const auto& request : e.snapshots) take_snapshot(e.partition, request);
+  if (e.read_seal) read_seal(e.partition, *e.read_seal);
+  if (e.claim_seal) claim_seal(e.partition, *e.claim_seal);
   auto it = replicas_.find(e.partition);
   if (it == replicas_.end()) return;
   for (uint64_t seq : e.committed) finish(*it->second, seq, true, {}, {});
@@ -325,7 +325,7 @@ void Replicator::propose_all() {
 void Replicator::propose(uint32_t partition, Replica& r) {
   auto queued = std::move(r.queued);
   r.queued.clear();
-  if (r.core.role() != core::Role::leader) {
+  if (!r.core.serving()) {
     for (auto& q : queued) {
       complete(q.group, q.index,
                {false, 0, 0, "partition_not_ready",
@@ -365,6 +365,31 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   });
 }
 
+template <class F>
+void Replicator::with_replica(uint32_t partition, F f) {
+  auto it = replicas_.find(partition);
+  if (it != replicas_.end()) f(*it->second);
+}
+
+void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {
+  seals_->read(partition, [this, partition, read, alive = alive_](core::SealRecord record) {
+    if (!*alive) return;
+    with_replica(partition,
+                 [&](Replica& r) { step(partition, r, r.core.seal_read(read.epoch, record)); });
+  });
+}
+
+void Replicator::claim_seal(uint32_t partition, const core::SealClaim& claim) {
+  const uint64_t epoch = claim.config.epoch;
+  seals_->claim(partition, claim,
+                [this, partition, epoch, alive = alive_](bool won, core::SealRecord current) {
+                  if (!*alive) return;
+                  with_replica(partition, [&](Replica& r) {
+                    step(partition, r, r.core.seal_claimed(epoch, won, current));
+                  });
+                });
+}
+
 std::optional<std::string> Replicator::admin(uint32_t partition, const std::string& operation,
                                              uint64_t seq) {
   auto it = replicas_.find(partition);
@@ -397,7 +422,7 @@ bool Replicator::serves_reads(uint32_t partition) const {
   auto it = replicas_.find(partition);
   if (it == replicas_.end() || !it->second->active) return false;
   const auto& c = it->second->core;
-  return c.role() == core::Role::leader && c.log().epoch_at(c.commit()) == c.epoch();
+  return c.serving() && c.log().epoch_at(c.commit()) == c.epoch();
 }
 
 bool Replicator::serves_replica_reads(uint32_t partition) const {
@@ -409,9 +434,11 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
   std::vector<ReplicaStatus> out;
   for (const auto& [p, r] : replicas_) {
     const auto& c = r->core;
+    // A leader that has not claimed its set yet is still sealing.
+    const bool claiming = c.role() == core::Role::leader && !c.serving();
     ReplicaStatus s{p,
                     r->active,
-                    c.role(),
+                    claiming ? core::Role::sealing : c.role(),
                     c.epoch(),
                     c.promised_epoch(),
                     c.commit(),

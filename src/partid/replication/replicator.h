@@ -3,7 +3,8 @@
 // this node holds and drives it: appointments from the routing Topology,
 // client writes (proposals), peer messages (ReplicationBatch), a tick timer.
 // What a core asks for is delegated: storage changes to GroupCommit (durable
-// before anything is said), messages to Outbox, snapshots to the disk pool.
+// before anything is said), messages to Outbox, snapshots to the disk pool,
+// seal register reads and claims to SealRegister.
 //
 // Guarantees to the API: a write's callback runs once, on the loop; "ok" means
 // a quorum of the partition's replicas has the write durably and this node
@@ -27,6 +28,7 @@
 #include "partid/replication/core/replica.h"
 #include "partid/replication/group_commit.h"
 #include "partid/replication/outbox.h"
+#include "partid/replication/seal_register.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
 
@@ -92,8 +94,10 @@ class Replicator {
 
   // Reads every partition this node has data for (blocking: not on the loop).
   static std::map<uint32_t, storage::ReplicaRecord> load(const storage::StoreEngine& store);
-  // Takes this node's ID and its restored partitions, and starts ticking.
-  void start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored);
+  // Takes this node's ID, its restored partitions and the cluster's seal
+  // register, and starts ticking.
+  void start(core::NodeId self, std::map<uint32_t, storage::ReplicaRecord> restored,
+             std::unique_ptr<SealRegister> seals);
   void stop();
 
   void on_topology(const routing::Topology& topology);
@@ -129,6 +133,11 @@ class Replicator {
   void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
   void complete(const std::shared_ptr<WriteGroup>& group, size_t index, WriteResult result);
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
+  void read_seal(uint32_t partition, const core::SealRead& read);
+  void claim_seal(uint32_t partition, const core::SealClaim& claim);
+  // Runs `f(replica)` on the loop if the partition still has one.
+  template <class F>
+  void with_replica(uint32_t partition, F f);
   void tick();
   void arm();
   const std::string* address_of(const core::NodeId& node) const;
@@ -146,10 +155,12 @@ class Replicator {
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
+  uint32_t partitions_ = 0;                            // P, from the topology
   bool proposals_scheduled_ = false;
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::unique_ptr<SealRegister> seals_;  // first to go: its pool may still answer
 };
 
 }  // namespace partid::replication

@@ -55,7 +55,6 @@ void to_pb(const Message& message, pb::ReplMessage* out) {
                  [&](const BeginEpoch& m) {
                    auto* r = out->mutable_begin_epoch();
                    r->set_epoch(m.epoch);
-                   for (const auto& n : m.members) r->add_members(n);
                  },
                  [&](const EpochPromise& m) {
                    auto* r = out->mutable_promise();
@@ -63,8 +62,6 @@ void to_pb(const Message& message, pb::ReplMessage* out) {
                    put(m.last, r->mutable_last());
                    r->set_commit(m.commit);
                    r->set_rebuilding(m.rebuilding);
-                   r->set_config_epoch(m.config.epoch);
-                   for (const auto& n : m.config.members) r->add_config_members(n);
                  },
                  [&](const Refuse& m) { out->mutable_refused()->set_epoch(m.epoch); },
                  [&](const SyncRequest& m) {
@@ -102,16 +99,10 @@ std::optional<Message> from_pb(const pb::ReplMessage& m) {
     case B::kAck:
       return ReplicateAck{m.ack().epoch(), m.ack().ok(), m.ack().last(), m.ack().disk_id()};
     case B::kBeginEpoch:
-      return BeginEpoch{m.begin_epoch().epoch(),
-                        {m.begin_epoch().members().begin(), m.begin_epoch().members().end()}};
+      return BeginEpoch{m.begin_epoch().epoch()};
     case B::kPromise: {
       const auto& r = m.promise();
-      return EpochPromise{
-          r.epoch(),
-          get(r.last()),
-          r.commit(),
-          r.rebuilding(),
-          {r.config_epoch(), {r.config_members().begin(), r.config_members().end()}}};
+      return EpochPromise{r.epoch(), get(r.last()), r.commit(), r.rebuilding()};
     }
     case B::kRefused:
       return Refuse{m.refused().epoch()};

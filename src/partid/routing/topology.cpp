@@ -25,7 +25,6 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
   t.replication_factor = assignment.replication_factor;
   t.replicas.assign(partitions, {});
   t.leader_epoch.assign(partitions, assignment.version);
-  t.previous_replicas.assign(partitions, {});
   for (size_t i = 0; i < assignment.partitions.size(); ++i) {
     const std::string& id = assignment.partitions[i].id;
     uint32_t p = 0;
@@ -46,12 +45,7 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
     // The epoch changes whenever the replica set does, not only the leader:
     // a new set is a new quorum, sealed afresh (replication/core).
     if (!previous || !previous->ready() || p >= previous->partitions) continue;
-    if (previous->replicas[p] == t.replicas[p]) {
-      t.leader_epoch[p] = previous->leader_epoch[p];
-      t.previous_replicas[p] = previous->previous_replicas[p];
-    } else {
-      t.previous_replicas[p] = previous->replicas[p];
-    }
+    if (previous->replicas[p] == t.replicas[p]) t.leader_epoch[p] = previous->leader_epoch[p];
   }
   for (const auto& m : members) t.nodes[m.id] = {m.api_address, m.peer_address, m.state};
   return t;

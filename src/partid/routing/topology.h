@@ -32,10 +32,6 @@ struct Topology {
   // Per partition: the assignment version that appointed its current leader
   // and replica set (the epoch; unchanged while both stay the same).
   std::vector<uint64_t> leader_epoch;
-  // Per partition: the replica set before the current one (empty when it
-  // has not changed while this node watched). A new leader seals with a
-  // quorum of both, and takes the data from the old set.
-  std::vector<std::vector<std::string>> previous_replicas;
   std::map<std::string, NodeAddress> nodes;
 
   bool ready() const { return version > 0 && replicas.size() == partitions; }

@@ -109,8 +109,6 @@ std::string encode_partition_meta(const PartitionMeta& meta) {
   m.set_base_sequence(meta.base_sequence);
   m.set_base_epoch(meta.base_epoch);
   m.set_rebuilding(meta.rebuilding);
-  m.set_config_epoch(meta.config_epoch);
-  for (const auto& member : meta.config_members) m.add_config_members(member);
   return m.SerializeAsString();
 }
 
@@ -126,8 +124,6 @@ std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
   meta.base_sequence = m->base_sequence();
   meta.base_epoch = m->base_epoch();
   meta.rebuilding = m->rebuilding();
-  meta.config_epoch = m->config_epoch();
-  meta.config_members = {m->config_members().begin(), m->config_members().end()};
   return meta;
 }
 

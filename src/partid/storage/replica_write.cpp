@@ -19,8 +19,6 @@ StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes
                      m.epoch = s.promised_epoch;
                      m.watermark = s.watermark;
                      m.rebuilding = s.rebuilding;
-                     m.config_epoch = s.config_epoch;
-                     m.config_members = s.config_members;
                    },
                    [&](const change::Apply& a) {
                      for (const auto& op : a.ops) batch.apply(op);

@@ -72,8 +72,6 @@ struct PartitionMeta {
   uint64_t base_sequence = 0;  // log entries through here are gone (applied)
   uint64_t base_epoch = 0;
   bool rebuilding = false;
-  uint64_t config_epoch = 0;  // the replica set of the latest promised epoch
-  std::vector<std::string> config_members;
   friend bool operator==(const PartitionMeta&, const PartitionMeta&) = default;
 };
 
@@ -100,8 +98,6 @@ struct SaveState {
   uint64_t promised_epoch = 0;
   uint64_t watermark = 0;
   bool rebuilding = false;
-  uint64_t config_epoch = 0;
-  std::vector<std::string> config_members;
 };
 // Committed entries applied to the items: `ops` (barriers carry none) and the
 // position of the last entry applied.

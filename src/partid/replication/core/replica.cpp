@@ -34,11 +34,10 @@ std::vector<NodeId> ReplicaCore::others() const {
 
 std::vector<NodeId> ReplicaCore::electorate() const {
   std::vector<NodeId> out = others();
-  for (const auto* set : {&previous_, &latest_config_}) {
-    for (const auto& node : *set) {
-      if (node != self_ && std::find(out.begin(), out.end(), node) == out.end()) {
-        out.push_back(node);
-      }
+  if (!sealed_) return out;
+  for (const auto& node : sealed_->config.members) {
+    if (node != self_ && std::find(out.begin(), out.end(), node) == out.end()) {
+      out.push_back(node);
     }
   }
   return out;
@@ -73,6 +72,8 @@ void ReplicaCore::step_down(Actions& out) {
   progress_.clear();
   promises_.clear();
   adopting_from_.reset();
+  sealed_.reset();
+  claimed_ = false;
   leader_.reset();
 }
 
@@ -114,8 +115,7 @@ void ReplicaCore::maybe_trim(Actions& out) {
   out.trim_through = keep_from;
 }
 
-Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas,
-                             std::vector<NodeId> previous) {
+Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas) {
   Actions out;
   if (epoch < hard_.promised_epoch) return out;
   if (epoch == epoch_ && role_ != Role::follower && leader == self_) {
@@ -123,7 +123,6 @@ Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<N
     return out;
   }
   replicas_ = std::move(replicas);
-  previous_ = previous == replicas_ ? std::vector<NodeId>{} : std::move(previous);
   raise_promise(out, epoch);
   if (leader == self_) {
     if (role_ != Role::follower) step_down(out);

@@ -4,10 +4,14 @@
 //
 // The protocol is a replicated log with externally appointed leaders. The
 // epoch of a partition is the assignment version that appointed its leader.
-// A new leader seals its epoch on a quorum (BeginEpoch -> EpochPromise: each
-// replica promises to refuse older epochs and reports its last position),
-// adopts the most advanced log of that quorum (fetching it with SyncRequest),
-// writes a barrier entry in its own epoch and only then takes proposals.
+// A new leader reads the partition's seal register (the set that last
+// finished sealing, see SealRecord), seals its epoch on a quorum of its own
+// set and of that one (BeginEpoch -> EpochPromise: each replica promises to
+// refuse older epochs and reports its last position), adopts the most
+// advanced log of those quorums (fetching it with SyncRequest), writes a
+// barrier entry in its own epoch, and once a quorum of its set holds the
+// barrier, claims the register for its set with compare-and-set. Only then
+// does anything commit and does it take proposals.
 // Followers append strictly in sequence order, buffer what arrives early and
 // ask for a gap that does not fill in time; a follower whose entries were
 // trimmed gets a snapshot first. An entry is committed (the watermark passes
@@ -15,11 +19,12 @@
 // leader's own epoch.
 //
 // Guarantees, given that the shell performs each step's persist ops durably
-// before its sends and replies, and that the coordinator never appoints two
-// leaders with one epoch: an entry reported committed is held by a quorum and
-// is never replaced, at any replica, by a different entry at its sequence;
-// the watermark never moves back; replicas apply the same entries in the same
-// order. Messages may be lost, duplicated, delayed and reordered.
+// before its sends and replies, that the seal register is linearizable, and
+// that the coordinator never appoints two leaders with one epoch (it may move
+// replica sets freely, even before a set finished sealing): an entry reported committed is held by
+// a quorum and is never replaced, at any replica, by a different entry at its sequence; the
+// watermark never moves back; replicas apply the same entries in the same order. Messages may be
+// lost, duplicated, delayed and reordered.
 #pragma once
 
 #include <map>
@@ -70,12 +75,14 @@ class ReplicaCore {
 
   // The coordinator's word: `leader` leads in `epoch` over `replicas` (which
   // include the leader). Older epochs than this replica promised are ignored.
-  // `previous`: the replica set before this one, when it changed. Sealing
-  // then needs a quorum of both sets (joint), so a set that shrank or moved
-  // still finds every committed entry, and adopts it from the old replicas.
-  Actions appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas,
-                  std::vector<NodeId> previous = {});
+  Actions appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas);
   ProposeResult propose(std::vector<std::string> payloads);
+  // The shell's answers about the seal register (Actions::read_seal and
+  // Actions::claim_seal). Answers for another epoch, or late, are ignored.
+  Actions seal_read(uint64_t epoch, const SealRecord& record);
+  // `won`: the register now holds the claim. Otherwise `current` is what it
+  // holds (someone else's claim came first).
+  Actions seal_claimed(uint64_t epoch, bool won, const SealRecord& current);
   Actions receive(const NodeId& from, const Message& message);
   Actions tick();
   // The shell's answer to a SnapshotRequest; `snapshot` must be the applied
@@ -95,6 +102,8 @@ class ReplicaCore {
   Actions reseal();
 
   Role role() const { return role_; }
+  // Leads with its set claimed in the seal register: takes proposals.
+  bool serving() const { return role_ == Role::leader && claimed_; }
   uint64_t epoch() const { return epoch_; }
   uint64_t promised_epoch() const { return hard_.promised_epoch; }
   uint64_t commit() const { return hard_.commit; }
@@ -121,7 +130,7 @@ class ReplicaCore {
 
   size_t quorum() const { return replicas_.size() / 2 + 1; }
   std::vector<NodeId> others() const;
-  // Everyone sealing talks to: the replicas and the previous set.
+  // Everyone sealing talks to: the replicas and the sealed set.
   std::vector<NodeId> electorate() const;
   bool has_quorum_of(const std::vector<NodeId>& set, const std::set<NodeId>& voters) const;
   void send(Actions& out, const NodeId& to, Message message);
@@ -156,6 +165,7 @@ class ReplicaCore {
   // last sequence sent.
   uint64_t send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq);
   void maybe_commit(Actions& out);
+  void claim(Actions& out);
   void leader_tick(Actions& out);
   void sealing_tick(Actions& out);
   void maybe_trim(Actions& out);
@@ -168,8 +178,6 @@ class ReplicaCore {
   uint64_t epoch_ = 0;  // the epoch this replica leads or follows
   std::optional<NodeId> leader_;
   std::vector<NodeId> replicas_;
-  std::vector<NodeId> previous_;
-  std::vector<NodeId> latest_config_;  // sealing: the latest set voters reported
   uint64_t now_ = 0;
 
   // follower
@@ -178,14 +186,19 @@ class ReplicaCore {
   std::optional<uint64_t> gap_since_;
 
   // sealing
+  std::optional<SealRecord> sealed_;  // the register as read for this epoch
   std::map<NodeId, EpochPromise> promises_;
   std::optional<NodeId> adopting_from_;
   uint64_t adopt_next_ = 0;     // next chunk's first sequence; 0: the first chunk
+  uint64_t adopt_retries_ = 0;  // requests of the current chunk left unanswered
   std::vector<Entry> adopted_;  // chunks received so far
   std::optional<Snapshot> adopted_snapshot_;
   uint64_t seal_progress_tick_ = 0;
 
   // leader
+  bool claimed_ = false;  // the register holds this epoch's set
+  bool claim_requested_ = false;
+  uint64_t claim_tick_ = 0;
   std::map<NodeId, Progress> progress_;
   std::set<uint64_t> pending_;  // proposed by this leader, not yet committed
 

@@ -94,10 +94,7 @@ void ReplicaCore::on_begin_epoch(Actions& out, const NodeId& from, const BeginEp
   buffer_.clear();
   gap_since_.reset();
   catch_up_target_.reset();
-  send(out, from,
-       EpochPromise{message.epoch, log_.last(), hard_.commit, hard_.rebuilding, hard_.config});
-  hard_.config = {message.epoch, message.members};
-  save_hard_state(out);
+  send(out, from, EpochPromise{message.epoch, log_.last(), hard_.commit, hard_.rebuilding});
 }
 
 void ReplicaCore::on_install_snapshot(Actions& out, const NodeId& from,

@@ -16,14 +16,51 @@ void ReplicaCore::start_sealing(Actions& out) {
   gap_since_.reset();
   promises_.clear();
   adopting_from_.reset();
-  latest_config_.clear();
+  sealed_.reset();
+  claimed_ = false;
+  claim_requested_ = false;
   seal_progress_tick_ = now_;
-  promises_[self_] =
-      EpochPromise{epoch_, log_.last(), hard_.commit, hard_.rebuilding, hard_.config};
-  hard_.config = {epoch_, replicas_};
-  save_hard_state(out);
-  for (const auto& node : electorate()) send(out, node, BeginEpoch{epoch_, replicas_});
+  promises_[self_] = EpochPromise{epoch_, log_.last(), hard_.commit, hard_.rebuilding};
+  out.read_seal = SealRead{epoch_};
+  for (const auto& node : electorate()) send(out, node, BeginEpoch{epoch_});
+}
+
+Actions ReplicaCore::seal_read(uint64_t epoch, const SealRecord& record) {
+  Actions out;
+  // The first answer stands: sealing needs a quorum of the set it read, and
+  // the claim fails if the register moved since.
+  if (role_ != Role::sealing || epoch != epoch_ || sealed_) return out;
+  if (record.config.epoch > epoch_) {
+    step_down(out);  // a later epoch finished sealing: this appointment is stale
+    return out;
+  }
+  sealed_ = record;
+  for (const auto& node : record.config.members) {
+    bool known =
+        node == self_ || std::find(replicas_.begin(), replicas_.end(), node) != replicas_.end();
+    if (!known) send(out, node, BeginEpoch{epoch_});
+  }
   evaluate_promises(out);
+  return out;
+}
+
+Actions ReplicaCore::seal_claimed(uint64_t epoch, bool won, const SealRecord& current) {
+  Actions out;
+  if (role_ != Role::leader || epoch != epoch_ || claimed_) return out;
+  const Config mine{epoch_, replicas_};
+  if (won || current.config == mine) {  // the same: an earlier try of this claim landed
+    claimed_ = true;
+    sealed_ = current;
+    maybe_commit(out);
+  } else if (current.config.epoch > epoch_) {
+    step_down(out);  // a later epoch finished sealing first
+  } else {
+    // An older epoch's leader finished sealing after this one read the
+    // register, and may have committed since: seal again, on its set too.
+    step_down(out);
+    start_sealing(out);
+  }
+  return out;
 }
 
 void ReplicaCore::on_promise(Actions& out, const NodeId& from, const EpochPromise& message) {
@@ -35,7 +72,7 @@ void ReplicaCore::on_promise(Actions& out, const NodeId& from, const EpochPromis
 }
 
 void ReplicaCore::evaluate_promises(Actions& out) {
-  if (adopting_from_) return;
+  if (adopting_from_ || !sealed_) return;
   std::map<NodeId, const EpochPromise*> voters;
   std::set<NodeId> voter_ids;
   for (const auto& [node, promise] : promises_) {
@@ -43,25 +80,10 @@ void ReplicaCore::evaluate_promises(Actions& out) {
     voters[node] = &promise;
     voter_ids.insert(node);
   }
-  // Joint: a quorum of the new set, of the set before it, and of the latest
-  // set any voter promised to (the last one that may have committed).
-  const Config* latest = nullptr;
-  for (const auto& [node, promise] : voters) {
-    if (!latest || promise->config.epoch > latest->epoch) latest = &promise->config;
-  }
-  if (latest && latest->members != latest_config_) {
-    // Members of that set this leader did not know of must be asked too.
-    auto before = electorate();
-    latest_config_ = latest->members;
-    for (const auto& node : electorate()) {
-      if (std::find(before.begin(), before.end(), node) == before.end()) {
-        send(out, node, BeginEpoch{epoch_, replicas_});
-      }
-    }
-  }
-  const bool joint =
-      (previous_.empty() || has_quorum_of(previous_, voter_ids)) &&
-      (!latest || latest->members.empty() || has_quorum_of(latest->members, voter_ids));
+  // Joint: a quorum of the new set and of the sealed set (the one that may
+  // hold commits no later set adopted).
+  const auto& sealed_set = sealed_->config.members;
+  const bool joint = sealed_set.empty() || has_quorum_of(sealed_set, voter_ids);
   if (!has_quorum_of(replicas_, voter_ids) || !joint) {
     // Everyone answered and nobody holds the partition's history (all are
     // new or lost their disks): there is nothing to adopt.
@@ -83,6 +105,7 @@ void ReplicaCore::evaluate_promises(Actions& out) {
   }
   adopting_from_ = best;
   adopt_next_ = 0;
+  adopt_retries_ = 0;
   seal_progress_tick_ = now_;
   send(out, best, SyncRequest{epoch_, hard_.commit + 1, 0});
 }
@@ -117,6 +140,7 @@ void ReplicaCore::on_sync_reply(Actions& out, const NodeId& from, const SyncRepl
   adopted_.insert(adopted_.end(), message.entries.begin(), message.entries.end());
   if (partial) {
     adopt_next_ = end.seq + 1;
+    adopt_retries_ = 0;
     seal_progress_tick_ = now_;
     send(out, from, SyncRequest{epoch_, adopt_next_, 0});
     return;
@@ -156,7 +180,7 @@ void ReplicaCore::finish_sealing(Actions& out) {
 
 ProposeResult ReplicaCore::propose(std::vector<std::string> payloads) {
   ProposeResult result;
-  if (role_ != Role::leader) return result;
+  if (!serving()) return result;
   result.accepted = true;
   result.first_seq = log_.last().seq + 1;
   for (auto& payload : payloads) {
@@ -236,12 +260,23 @@ void ReplicaCore::maybe_commit(Actions& out) {
   std::sort(matches.begin(), matches.end(), std::greater<>());
   uint64_t candidate = matches[quorum() - 1];
   // Only an entry of this epoch is committed by counting (see Entry::barrier).
-  if (candidate > hard_.commit && log_.epoch_at(candidate) == epoch_) {
-    advance_commit(out, candidate);
+  if (candidate <= hard_.commit || log_.epoch_at(candidate) != epoch_) return;
+  if (!claimed_) {
+    claim(out);  // a quorum of this set holds the barrier: claim the register first
+    return;
   }
+  advance_commit(out, candidate);
+}
+
+void ReplicaCore::claim(Actions& out) {
+  if (claim_requested_ && now_ - claim_tick_ < options_.seal_retry_ticks) return;
+  claim_requested_ = true;
+  claim_tick_ = now_;
+  out.claim_seal = SealClaim{{epoch_, replicas_}, sealed_->revision};
 }
 
 void ReplicaCore::leader_tick(Actions& out) {
+  if (!claimed_) maybe_commit(out);  // retries an unanswered claim
   for (auto& [node, progress] : progress_) {
     bool stalled = now_ - progress.last_progress_tick >= options_.retry_ticks;
     if (progress.match < log_.last().seq && stalled) {
@@ -262,12 +297,20 @@ void ReplicaCore::leader_tick(Actions& out) {
 void ReplicaCore::sealing_tick(Actions& out) {
   if (now_ - seal_progress_tick_ < options_.seal_retry_ticks) return;
   seal_progress_tick_ = now_;
+  if (adopting_from_ && ++adopt_retries_ <= 2) {
+    // A chunk or its answer was lost (or is slow): ask for it again rather
+    // than start the adoption over, which a slow link would never finish.
+    send(out, *adopting_from_,
+         SyncRequest{epoch_, adopt_next_ == 0 ? hard_.commit + 1 : adopt_next_, 0});
+    return;
+  }
   if (adopting_from_) {
     promises_.erase(*adopting_from_);  // it went quiet: choose again
     adopting_from_.reset();
   }
+  if (!sealed_) out.read_seal = SealRead{epoch_};
   for (const auto& node : electorate()) {
-    if (!promises_.contains(node)) send(out, node, BeginEpoch{epoch_, replicas_});
+    if (!promises_.contains(node)) send(out, node, BeginEpoch{epoch_});
   }
   evaluate_promises(out);
 }

@@ -49,6 +49,19 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
+// The seal register of a partition: the replica set whose leader last
+// finished sealing. Every committed entry is held by a quorum of that set
+// (its leader adopted all earlier ones before claiming it), so it is the one
+// set, besides its own, a new leader must seal on. It lives outside the
+// replicas, in a compare-and-set register (the shell: a NATS KV key), because
+// replicas alone cannot know it: the members of a set whose sealing never
+// finished may know nothing of the data.
+struct SealRecord {
+  Config config;          // epoch 0 and no members: never sealed
+  uint64_t revision = 0;  // the register's version; 0: absent
+  bool operator==(const SealRecord&) const = default;
+};
+
 // What must survive a crash besides the log.
 struct HardState {
   uint64_t promised_epoch = 0;  // never accept anything older
@@ -61,10 +74,6 @@ struct HardState {
   // promises do not count (an empty log from a lost disk says nothing about
   // what the old disk acknowledged). Cleared by the core.
   bool rebuilding = false;
-  // The replica set of the latest epoch this replica promised. A new leader
-  // needs a quorum of the latest such set it hears of, so a set that changed
-  // (shrank, moved) still finds every committed entry.
-  Config config;
   bool operator==(const HardState&) const = default;
 };
 
@@ -91,7 +100,6 @@ struct ReplicateAck {
 // New leader -> replicas: promise to refuse older epochs, report your log.
 struct BeginEpoch {
   uint64_t epoch = 0;
-  std::vector<NodeId> members;  // the set being sealed
 };
 struct EpochPromise {
   uint64_t epoch = 0;
@@ -100,7 +108,6 @@ struct EpochPromise {
   // A rebuilding replica promises too (it fences older epochs) but its log
   // is no evidence: it does not count toward the quorum that chooses the log.
   bool rebuilding = false;
-  Config config;  // the promiser's latest set before this promise
 };
 // Any -> sender of an older epoch: "I have promised `epoch`".
 struct Refuse {
@@ -167,8 +174,23 @@ struct SnapshotRequest {
   bool operator==(const SnapshotRequest&) const = default;
 };
 
+// Asks the shell to read the seal register, answered through
+// ReplicaCore::seal_read. Repeated until answered; an answer may come twice.
+struct SealRead {
+  uint64_t epoch = 0;  // the epoch being sealed
+  bool operator==(const SealRead&) const = default;
+};
+// Asks the shell to set the seal register to `config` if it still holds
+// revision `expected_revision` (0: absent), answered through
+// ReplicaCore::seal_claimed. Repeated until answered.
+struct SealClaim {
+  Config config;
+  uint64_t expected_revision = 0;
+  bool operator==(const SealClaim&) const = default;
+};
+
 // What one step asks of its shell, in this order: persist, apply, trim, send,
-// answer clients.
+// answer clients. Seal register calls may run at any time after the persist.
 struct Actions {
   std::vector<PersistOp> persist;
   std::vector<Entry> apply;  // newly committed entries, in order
@@ -178,10 +200,12 @@ struct Actions {
   std::vector<SnapshotRequest> snapshots;  // build one each, at the watermark
   std::vector<uint64_t> committed;         // sequences of this leader's proposals now committed
   std::vector<uint64_t> abandoned;         // proposals whose fate this node no longer decides
+  std::optional<SealRead> read_seal;
+  std::optional<SealClaim> claim_seal;
 
   bool empty() const {
     return persist.empty() && apply.empty() && !trim_through && send.empty() && snapshots.empty() &&
-           committed.empty() && abandoned.empty();
+           committed.empty() && abandoned.empty() && !read_seal && !claim_seal;
   }
 };
 
