@@ -12,7 +12,6 @@
 
 namespace partid::storage {
 
-inline constexpr size_t kPartitionPrefixBytes = 4;  // every key starts with its partition
 std::string partition_prefix(uint32_t partition);
 // The first key after every key of `partition` (exclusive upper bound).
 std::string partition_end(uint32_t partition);

@@ -2,7 +2,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 
@@ -17,20 +16,6 @@ rocksdb::Options db_options() {
   o.create_if_missing = true;
   o.create_missing_column_families = true;
   o.max_background_jobs = 2;
-  // One writer at a time (GroupCommit): concurrent memtable inserts buy
-  // nothing, and turning them off enables the log's insert hints below.
-  o.allow_concurrent_memtable_write = false;
-  return o;
-}
-
-rocksdb::ColumnFamilyOptions log_options() {
-  rocksdb::ColumnFamilyOptions o;
-  // Log keys are partition | sequence: sequential within a partition, with
-  // hundreds of partitions interleaved. A per-partition insert hint makes an
-  // append O(1) instead of a full skip-list search (the node's top CPU cost
-  // under write load before this).
-  o.memtable_insert_with_hint_prefix_extractor.reset(
-      rocksdb::NewFixedPrefixTransform(kPartitionPrefixBytes));
   return o;
 }
 
@@ -51,7 +36,7 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, {}},
       {"items", items_options()},
-      {"log", log_options()},
+      {"log", {}},
       {"meta", {}},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
