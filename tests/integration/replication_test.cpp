@@ -396,6 +396,58 @@ TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {
   EXPECT_GT(cluster.metric(leader, "partid_admin_operations_total"), 0);
 }
 
+// Two of three replicas lost for good (their disks gone, so they come back as
+// new members): the sealed set has no quorum left, so every partition stays
+// closed to writes rather than guess. The operator's drop-lost-replicas takes
+// the lost nodes out of the seal register; the partition then seals on its
+// current set and the survivor, adopts the survivor's log and serves again.
+TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajority) {
+  PartidOptions options;
+  options.partitions = kPartitions;
+  options.replication_factor = 3;
+  options.extra_args = {"--admin-token", "s3cret"};
+  for (int i = 0; i < 3; ++i) cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  std::map<std::string, std::string> acked;
+  for (int k = 0; k < 40; ++k) {
+    const std::string key = "f" + std::to_string(k);
+    ASSERT_EQ(put(0, key, "v"), 200);
+    acked[key] = "v";
+  }
+  for (const auto& [key, message] : acked) {  // the survivor holds everything
+    ASSERT_TRUE(wait_until([&] { return replica_read(0, key) == message; }, 10s)) << key;
+  }
+  cluster.kill(1);
+  cluster.kill(2);
+  for (int i = 0; i < 2; ++i) cluster.start(options);  // empty disks: new IDs
+  const std::set<std::string> live = {cluster.node(0).id, cluster.node(3).id, cluster.node(4).id};
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (uint32_t p = 0; p < kPartitions; ++p) {
+          auto replicas = replicas_of(0, p);
+          if (replicas.size() != 3 || !std::all_of(replicas.begin(), replicas.end(),
+                                                   [&](const auto& r) { return live.contains(r); }))
+            return false;
+        }
+        return true;
+      },
+      30s));
+  const std::string probe = acked.begin()->first;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    EXPECT_NE(put(0, probe, "closed"), 200);  // no quorum of the sealed set
+  }
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    const size_t leader = index_of(replicas_of(0, p).front());
+    auto r = partid::cli::http_request(
+        cluster.node(leader).api, "POST",
+        "/admin/partitions/" + std::to_string(p) + "/drop-lost-replicas", {}, 10s, "Bearer s3cret");
+    ASSERT_EQ(r.status, 200) << "partition " << p << ": " << r.body;
+  }
+  ASSERT_TRUE(cluster.wait_serving(30s));
+  for (const auto& [key, message] : acked) EXPECT_EQ(leader_read(3, key), message) << key;
+  EXPECT_TRUE(wait_until([&] { return put(4, probe, "open") == 200; }, 10s));
+}
+
 TEST_F(ReplicationTest, MinorityLossKeepsWritingMajorityLossFailsCleanlyAndRecovers) {
   start_nodes(3);
   std::map<std::string, std::string> acked;

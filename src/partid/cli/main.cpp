@@ -110,9 +110,11 @@ int main(int argc, char** argv) {
   std::string operation, token;
   uint32_t partition = 0;
   uint64_t seq = 0;
-  admin->add_option("operation", operation, "force-watermark | sync | skip | failover")
+  admin
+      ->add_option("operation", operation,
+                   "force-watermark | sync | skip | failover | drop-lost-replicas")
       ->required()
-      ->check(CLI::IsMember({"force-watermark", "sync", "skip", "failover"}));
+      ->check(CLI::IsMember({"force-watermark", "sync", "skip", "failover", "drop-lost-replicas"}));
   admin->add_option("partition", partition, "the partition")->required();
   admin->add_option("--seq", seq, "force-watermark: the new watermark");
   admin->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");

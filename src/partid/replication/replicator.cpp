@@ -139,6 +139,8 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
 void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
   partitions_ = topology.partitions;
+  live_nodes_.clear();
+  for (const auto& [id, address] : topology.nodes) live_nodes_.insert(id);
   for (uint32_t p = 0; p < topology.partitions; ++p) {
     const auto& members = topology.replicas[p];
     if (std::find(members.begin(), members.end(), self_) == members.end()) {
@@ -390,6 +392,27 @@ void Replicator::claim_seal(uint32_t partition, const core::SealClaim& claim) {
                 });
 }
 
+void Replicator::drop_lost_replicas(uint32_t partition) {
+  auto reseal = [this, partition, alive = alive_] {
+    if (!*alive) return;
+    with_replica(partition, [&](Replica& r) { step(partition, r, r.core.reseal()); });
+  };
+  seals_->read(partition, [this, partition, reseal, alive = alive_](core::SealRecord record) {
+    if (!*alive) return;
+    core::SealClaim survivors{{record.config.epoch, {}}, record.revision};
+    for (const auto& member : record.config.members) {
+      if (live_nodes_.contains(member)) survivors.config.members.push_back(member);
+    }
+    if (survivors.config.members == record.config.members) return reseal();  // none lost
+    if (survivors.config.members.empty()) return seals_->forget(partition, reseal);
+    seals_->claim(partition, survivors, [partition, reseal](bool won, core::SealRecord) {
+      if (won) return reseal();
+      spdlog::warn("drop-lost-replicas on partition {}: its register changed meanwhile; retry",
+                   partition);
+    });
+  });
+}
+
 std::optional<std::string> Replicator::admin(uint32_t partition, const std::string& operation,
                                              uint64_t seq) {
   auto it = replicas_.find(partition);
@@ -407,11 +430,17 @@ std::optional<std::string> Replicator::admin(uint32_t partition, const std::stri
   } else if (operation == "sync" || operation == "skip") {
     if (role != core::Role::follower) return std::string("only a follower catches up");
     actions = r.core.catch_up(operation == "skip");
-  } else if (operation == "failover") {
-    if (role != core::Role::leader) return std::string("only the partition's leader reseals");
+  } else if (operation == "failover" || operation == "drop-lost-replicas") {
+    if (r.leader != self_) return std::string("only the partition's leader reseals");
+    if (operation == "drop-lost-replicas") {
+      spdlog::warn("admin: drop-lost-replicas on partition {}", partition);
+      drop_lost_replicas(partition);
+      return std::nullopt;
+    }
     actions = r.core.reseal();
   } else {
-    return "unknown operation '" + operation + "' (force-watermark, sync, skip, failover)";
+    return "unknown operation '" + operation +
+           "' (force-watermark, sync, skip, failover, drop-lost-replicas)";
   }
   spdlog::warn("admin: {} on partition {} (seq {})", operation, partition, seq);
   step(partition, r, std::move(actions));

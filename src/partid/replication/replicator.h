@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,7 +113,12 @@ class Replicator {
   std::vector<ReplicaStatus> statuses() const;
   // Runs an operator action on this node's replica of `partition`:
   // "force-watermark" (to `seq`), "sync", "skip", "failover" (see
-  // core::ReplicaCore). Returns an error message, or nothing on success.
+  // core::ReplicaCore), "drop-lost-replicas" (removes the replicas that are
+  // no longer in the cluster from the partition's seal register, then
+  // reseals: recovery when the sealed set lost a majority for good; the new
+  // leader then adopts the most advanced log of the survivors, and what only
+  // the lost replicas held is gone). Returns an error message, or nothing
+  // once the operation is under way.
   std::optional<std::string> admin(uint32_t partition, const std::string& operation, uint64_t seq);
   ReplicatorStats stats() const;
 
@@ -135,6 +141,7 @@ class Replicator {
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
   void read_seal(uint32_t partition, const core::SealRead& read);
   void claim_seal(uint32_t partition, const core::SealClaim& claim);
+  void drop_lost_replicas(uint32_t partition);
   // Runs `f(replica)` on the loop if the partition still has one.
   template <class F>
   void with_replica(uint32_t partition, F f);
@@ -156,6 +163,7 @@ class Replicator {
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   uint32_t partitions_ = 0;                            // P, from the topology
+  std::set<std::string> live_nodes_;                   // members of the latest topology
   bool proposals_scheduled_ = false;
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;

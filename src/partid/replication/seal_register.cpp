@@ -79,6 +79,17 @@ void SealRegister::read(uint32_t partition, OnRead done) {
   });
 }
 
+void SealRegister::forget(uint32_t partition, std::function<void()> done) {
+  asio::post(pool_, [this, partition, done = std::move(done)]() mutable {
+    auto erased = bucket_->erase(key_of(partition));
+    if (!erased.ok()) {
+      spdlog::warn("seal register: forget partition {}: {}", partition, erased.message);
+      return;
+    }
+    asio::post(loop_, std::move(done));
+  });
+}
+
 void SealRegister::claim(uint32_t partition, core::SealClaim claim, OnClaim done) {
   asio::post(pool_, [this, partition, claim = std::move(claim), done = std::move(done)]() mutable {
     auto set = compare_and_set(partition, claim);

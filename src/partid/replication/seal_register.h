@@ -38,6 +38,9 @@ class SealRegister {
 
   void read(uint32_t partition, OnRead done);
   void claim(uint32_t partition, core::SealClaim claim, OnClaim done);
+  // Empties the partition's register (operator recovery after the sealed set
+  // lost a majority for good); `done` runs once the server confirmed it.
+  void forget(uint32_t partition, std::function<void()> done);
 
  private:
   SealRegister(std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop);

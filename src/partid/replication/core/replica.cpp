@@ -187,7 +187,7 @@ Actions ReplicaCore::catch_up(bool skip_buffered) {
 
 Actions ReplicaCore::reseal() {
   Actions out;
-  if (role_ != Role::leader) return out;
+  if (role_ == Role::follower) return out;
   step_down(out);
   start_sealing(out);
   return out;

@@ -96,9 +96,10 @@ class ReplicaCore {
   // catch_up: a follower asks its leader for everything after its last
   // entry; with `skip_buffered`, what waits in its gap buffer is dropped first.
   Actions catch_up(bool skip_buffered);
-  // reseal: the leader steps down and seals its epoch again — the failover
-  // procedure (promises, adoption of the most advanced log, truncation of
-  // divergent suffixes) without a coordinator change.
+  // reseal: the leader (or a leader still sealing) starts sealing its epoch
+  // again — the failover procedure (register read, promises, adoption of the
+  // most advanced log, truncation of divergent suffixes) without a
+  // coordinator change.
   Actions reseal();
 
   Role role() const { return role_; }
