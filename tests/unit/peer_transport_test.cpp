@@ -5,6 +5,7 @@
 
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
+#include "support/wait.h"
 
 namespace partid::peer {
 namespace {
@@ -74,6 +75,31 @@ TEST_F(PeerTransportTest, UnansweredRequestTimesOut) {
   auto r = call(address(), e, 100ms);
   EXPECT_FALSE(r.envelope);
   EXPECT_TRUE(r.timed_out);
+}
+
+// A connected peer that stops answering: after five timeouts its circuit opens
+// and calls fail at once without reaching it; once it answers again a probe
+// closes the circuit.
+TEST_F(PeerTransportTest, APeerThatKeepsTimingOutIsRefusedAtOnceUntilAProbeSucceeds) {
+  pb::Envelope unanswered;
+  unanswered.mutable_forward()->set_method("GET");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(call(address(), unanswered, 50ms).timed_out);
+  const int reached = requests.load();
+  auto refused = call(address(), ping(), 2000ms);
+  EXPECT_TRUE(refused.circuit_open);
+  EXPECT_FALSE(refused.envelope);
+  EXPECT_EQ(requests.load(), reached);  // never sent
+  EXPECT_TRUE(parti::testing::wait_until(
+      [&] { return call(address(), ping(), 2000ms).envelope.has_value(); }, 10000ms));
+  EXPECT_TRUE(call(address(), ping(), 2000ms).envelope);
+  uint64_t opened = 0;
+  std::promise<void> read;
+  asio::post(loop, [&] {
+    opened = client->circuits_opened();
+    read.set_value();
+  });
+  read.get_future().wait();
+  EXPECT_EQ(opened, 1u);
 }
 
 TEST_F(PeerTransportTest, UnreachablePeerFailsFastAndCleanly) {

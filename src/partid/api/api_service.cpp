@@ -115,6 +115,13 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
       [peers, address, env, timeout](std::function<void(peer::PeerReply)> done) {
         peers->call(*address, std::move(*env), timeout, std::move(done));
       });
+  if (reply.circuit_open) {
+    deps_.metrics->count("partid_forward_failures_total");
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(reply.retry_after).count();
+    co_return ApiResponse::error(WebError::unavailable(
+        "peer_circuit_open", to.node + " keeps failing; not asked again for now: " + reply.error,
+        static_cast<int>(std::max<int64_t>(1, seconds))));
+  }
   if (reply.timed_out) {
     co_return ApiResponse::error(
         WebError::timeout("forward_timeout", to.node + " did not answer in time"));

@@ -131,6 +131,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_replication_messages_dropped_total", static_cast<double>(st.messages_dropped));
   counter("partid_bad_peer_messages_total", static_cast<double>(st.bad_messages));
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
+  counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";
   for (const auto& [p, n] : counts["partitions"].items()) {

@@ -92,7 +92,11 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
 }
 
 void Node::bind_listeners() {
-  peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor());
+  peer::ClientOptions client;
+  client.breaker.failures_to_open = cfg_.breaker_failures;
+  client.breaker.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
+  client.breaker.max_cooldown = 20 * client.breaker.cooldown;
+  peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor(), client);
   peer_server_ = std::make_unique<peer::PeerServer>(
       loop_.get_executor(), peer::ChannelLimits{},
       [this](pb::Envelope request, peer::PeerServer::Reply reply) {

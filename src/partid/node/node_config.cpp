@@ -99,6 +99,13 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--hop-limit", c.hop_limit, "forwarding hops before giving up")->check(CLI::Range(1u, 16u));
   opt("--forward-timeout-ms", c.forward_timeout_ms, "deadline of a forwarded request")
       ->check(CLI::Range(10u, 600000u));
+  opt("--breaker-failures", c.breaker_failures,
+      "consecutive failures of a peer (timeouts, lost connections) that open its circuit")
+      ->check(CLI::Range(1u, 1000u));
+  opt("--breaker-cooldown-ms", c.breaker_cooldown_ms,
+      "how long an open circuit fails requests at once (doubles while its probes fail, up to "
+      "20x)")
+      ->check(CLI::Range(10u, 600000u));
   opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
       ->check(CLI::Range(10u, 600000u));
   opt("--replication-tick-ms", c.replication_tick_ms, "the replication protocol's clock")

@@ -28,6 +28,8 @@ struct NodeConfig {
   size_t max_body_bytes = 1 << 20;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
+  uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit
+  uint32_t breaker_cooldown_ms = 500;  // first open period; doubles while probes fail
   // replication
   uint32_t write_timeout_ms = 5000;   // no quorum by then: 504 quorum_timeout
   uint32_t replication_tick_ms = 50;  // the replication cores' clock

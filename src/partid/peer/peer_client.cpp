@@ -15,6 +15,8 @@ struct PeerClient::Pending {
 };
 
 struct PeerClient::Link {
+  explicit Link(BreakerOptions b) : breaker(b) {}
+  CircuitBreaker breaker;
   std::shared_ptr<Channel> channel;  // null while not connected
   bool connecting = false;
   Clock::time_point down_until{};
@@ -42,21 +44,46 @@ void PeerClient::stop() {
 
 PeerClient::Link& PeerClient::link(const std::string& address) {
   auto& l = links_[address];
-  if (!l) l = std::make_unique<Link>();
+  if (!l) l = std::make_unique<Link>(options_.breaker);
   return *l;
+}
+
+uint64_t PeerClient::circuits_opened() const {
+  uint64_t n = 0;
+  for (const auto& [address, l] : links_) n += l->breaker.times_opened();
+  return n;
+}
+
+// A call the breaker let through but that cannot go out counts as a failure
+// (a half-open probe must end one way or the other).
+void PeerClient::refuse(Link& l, Callback done, std::string why) {
+  l.breaker.on_failure(Clock::now());
+  asio::post(loop_, [done = std::move(done), why = std::move(why)] {
+    done({std::nullopt, why, false});
+  });
 }
 
 void PeerClient::call(const std::string& address, pb::Envelope request,
                       std::chrono::milliseconds timeout, Callback done) {
   Link& l = link(address);
-  auto refuse = [&](std::string why) {
-    asio::post(loop_, [done = std::move(done), why = std::move(why)] {
-      done({std::nullopt, why, false});
+  if (!*alive_) {
+    asio::post(loop_, [done = std::move(done)] { done({std::nullopt, "stopping", false}); });
+    return;
+  }
+  if (!l.breaker.allow(Clock::now())) {
+    PeerReply reply{std::nullopt, "peer " + address + " keeps failing: its circuit is open", false,
+                    true, l.breaker.cooldown()};
+    asio::post(loop_, [done = std::move(done), reply = std::move(reply)]() mutable {
+      done(std::move(reply));
     });
-  };
-  if (!*alive_) return refuse("stopping");
-  if (!l.channel && Clock::now() < l.down_until) return refuse("peer " + address + " is down");
-  if (l.pending.size() >= options_.max_in_flight) return refuse("peer " + address + " overloaded");
+    return;
+  }
+  if (!l.channel && Clock::now() < l.down_until) {
+    return refuse(l, std::move(done), "peer " + address + " is down");
+  }
+  if (l.pending.size() >= options_.max_in_flight) {
+    return refuse(l, std::move(done), "peer " + address + " overloaded");
+  }
   const uint64_t id = next_id_++;
   request.set_id(id);
   auto timer = std::make_unique<asio::steady_timer>(loop_, timeout);
@@ -160,6 +187,7 @@ void PeerClient::fail_link(const std::string& address, const std::string& why) {
   l.connecting = false;
   l.channel.reset();
   l.queued.clear();
+  if (!l.pending.empty()) l.breaker.on_failure(Clock::now());
   l.backoff = std::min(options_.max_backoff, std::max(options_.min_backoff, l.backoff * 2));
   l.down_until = Clock::now() + l.backoff;
   spdlog::debug("peer {}: {}", address, why);
@@ -177,6 +205,11 @@ void PeerClient::complete(Link& l, uint64_t id, PeerReply reply) {
   Pending p = std::move(it->second);
   l.pending.erase(it);
   p.timer->cancel();
+  if (reply.envelope) {
+    l.breaker.on_success();
+  } else if (reply.timed_out) {
+    l.breaker.on_failure(Clock::now());
+  }
   p.done(std::move(reply));
 }
 

@@ -2,7 +2,9 @@
 // opened on first use and reopened after a failure (with backoff: while a
 // peer is known down, requests fail at once instead of piling up). Every
 // request has a deadline; a reply is matched to its request by id. The number
-// of requests in flight per peer is bounded (backpressure).
+// of requests in flight per peer is bounded (backpressure), and a circuit
+// breaker per peer (CircuitBreaker) fails requests at once while a connected
+// peer keeps not answering.
 // Guarantees: each callback runs exactly once, on the loop.
 #pragma once
 
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "partid/peer/channel.h"
+#include "partid/peer/circuit_breaker.h"
 
 namespace partid::peer {
 
@@ -21,6 +24,8 @@ struct PeerReply {
   std::optional<pb::Envelope> envelope;  // nullopt: failed
   std::string error;                     // why it failed
   bool timed_out = false;
+  bool circuit_open = false;                 // refused at once: the peer's circuit is open
+  std::chrono::milliseconds retry_after{0};  // with circuit_open: the cooldown
 };
 
 struct ClientOptions {
@@ -29,6 +34,7 @@ struct ClientOptions {
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{2000};
   size_t max_in_flight = 4096;
+  BreakerOptions breaker;
 };
 
 class PeerClient {
@@ -44,6 +50,8 @@ class PeerClient {
   // messages (replication) resend what matters.
   bool post(const std::string& address, pb::Envelope message);
   void stop();
+  // How many times a peer's circuit has opened, over all peers.
+  uint64_t circuits_opened() const;
 
  private:
   struct Link;
@@ -54,6 +62,7 @@ class PeerClient {
   void fail_link(const std::string& address, const std::string& why);
   void send_queued(Link& l);
   void complete(Link& l, uint64_t id, PeerReply reply);
+  void refuse(Link& l, Callback done, std::string why);
 
   asio::any_io_executor loop_;
   ClientOptions options_;
