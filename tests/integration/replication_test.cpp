@@ -72,6 +72,10 @@ class ReplicationTest : public ::testing::Test {
     }
     return SIZE_MAX;
   }
+  // Writes through every node, kills node 0 (a leader of some partitions)
+  // without warning, keeps writing through the others, then reads every
+  // acknowledged write back.
+  void kill_leader_under_writes(size_t nodes);
   // The replicas of `p` (leader first) as node `via` routes them.
   std::vector<std::string> replicas_of(size_t via, uint32_t p) {
     auto t = cluster.get_json(via, "/cluster/topology");
@@ -174,10 +178,9 @@ TEST_F(ReplicationTest, OnFiveNodesEachPartitionHasThreeReplicasThatAgree) {
 // acknowledged and when each partition first accepted a write after `mark`.
 class Writer {
  public:
-  Writer(ReplicationTest* t, std::function<int(size_t, const std::string&, const std::string&)> put,
+  Writer(std::function<int(size_t, const std::string&, const std::string&)> put,
          std::vector<size_t> via)
       : put_(std::move(put)), via_(std::move(via)) {
-    (void)t;
     thread_ = std::thread([this] { loop(); });
   }
   ~Writer() { stop(); }
@@ -221,13 +224,12 @@ class Writer {
   std::thread thread_;
 };
 
-void kill_leader_under_writes(
-    ReplicationTest* t, PartidCluster& cluster, size_t nodes,
-    const std::function<int(size_t, const std::string&, const std::string&)>& put,
-    const std::function<std::string(size_t, const std::string&)>& read) {
+void ReplicationTest::kill_leader_under_writes(size_t nodes) {
+  start_nodes(nodes);
   std::vector<size_t> all;
   for (size_t i = 0; i < nodes; ++i) all.push_back(i);
-  Writer writer(t, put, all);
+  Writer writer(
+      [this](size_t v, const std::string& k, const std::string& m) { return put(v, k, m); }, all);
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
   // Node 0 leads some partitions; kill it without warning and keep writing
   // through the others.
@@ -244,24 +246,16 @@ void kill_leader_under_writes(
   writer.stop();
   const auto acked = writer.acked();
   for (const auto& [key, message] : acked) {
-    ASSERT_EQ(read(1, key), message) << key << " was acknowledged and is lost";
+    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
   }
 }
 
 TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnThreeNodes) {
-  start_nodes(3);
-  kill_leader_under_writes(
-      this, cluster, 3,
-      [this](size_t v, const std::string& k, const std::string& m) { return put(v, k, m); },
-      [this](size_t v, const std::string& k) { return leader_read(v, k); });
+  kill_leader_under_writes(3);
 }
 
 TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes) {
-  start_nodes(5);
-  kill_leader_under_writes(
-      this, cluster, 5,
-      [this](size_t v, const std::string& k, const std::string& m) { return put(v, k, m); },
-      [this](size_t v, const std::string& k) { return leader_read(v, k); });
+  kill_leader_under_writes(5);
 }
 
 TEST_F(ReplicationTest, APausedFollowerCatchesUpWhenResumed) {
