@@ -27,15 +27,28 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 constexpr uint32_t kPartitions = 16;
+constexpr const char* kAdminToken = "s3cret";
 
 class ReplicationTest : public ::testing::Test {
  protected:
-  void start_nodes(size_t n) {
+  // RF=3 nodes; with an admin token when `admin` (kAdminToken).
+  void start_nodes(size_t n, bool admin = false) {
+    for (size_t i = 0; i < n; ++i) cluster.start(node_options(admin));
+    ASSERT_TRUE(cluster.wait_converged(n, 30s));
+  }
+  static PartidOptions node_options(bool admin) {
     PartidOptions options;
     options.partitions = kPartitions;
     options.replication_factor = 3;
-    for (size_t i = 0; i < n; ++i) cluster.start(options);
-    ASSERT_TRUE(cluster.wait_converged(n, 30s));
+    if (admin) options.extra_args = {"--admin-token", kAdminToken};
+    return options;
+  }
+  // POST /admin/partitions/{p}/{op} on node `node`; no token when empty.
+  partid::cli::HttpResult admin(size_t node, uint32_t p, const std::string& op,
+                                const std::string& token = kAdminToken) {
+    return partid::cli::http_request(cluster.node(node).api, "POST",
+                                     "/admin/partitions/" + std::to_string(p) + "/" + op, {}, 10s,
+                                     token.empty() ? "" : "Bearer " + token);
   }
   int put(size_t via, const std::string& key, const std::string& message) {
     json body = {{"partition_key", key}, {"message", message}};
@@ -354,38 +367,25 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
 }
 
 TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {
-  PartidOptions options;
-  options.partitions = kPartitions;
-  options.replication_factor = 3;
-  options.extra_args = {"--admin-token", "s3cret"};
-  for (int i = 0; i < 3; ++i) cluster.start(options);
-  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  start_nodes(3, true);
   const std::string key = "adm";
   ASSERT_EQ(put(0, key, "before"), 200);
   const uint32_t p = partition_of(key);
   const auto replicas = replicas_of(0, p);
   const size_t leader = index_of(replicas[0]), follower = index_of(replicas[1]);
-  auto admin = [&](size_t node, const std::string& op, const std::string& token) {
-    return partid::cli::http_request(cluster.node(node).api, "POST",
-                                     "/admin/partitions/" + std::to_string(p) + "/" + op, {}, 10s,
-                                     token.empty() ? "" : "Bearer " + token);
-  };
-  EXPECT_EQ(admin(leader, "failover", "").status, 401);
-  EXPECT_EQ(admin(leader, "failover", "wrong").status, 401);
-  EXPECT_EQ(admin(leader, "nonsense", "s3cret").status, 400);
-  EXPECT_EQ(admin(follower, "failover", "s3cret").status, 400);  // only the leader reseals
-  auto r = admin(leader, "failover", "s3cret");
+  EXPECT_EQ(admin(leader, p, "failover", "").status, 401);
+  EXPECT_EQ(admin(leader, p, "failover", "wrong").status, 401);
+  EXPECT_EQ(admin(leader, p, "nonsense").status, 400);
+  EXPECT_EQ(admin(follower, p, "failover").status, 400);  // only the leader reseals
+  auto r = admin(leader, p, "failover");
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(wait_until([&] { return put(0, key, "after") == 200; }, 10s));
   EXPECT_EQ(leader_read(1, key), "after");
-  EXPECT_EQ(admin(follower, "sync", "s3cret").status, 200);
-  EXPECT_EQ(admin(follower, "skip", "s3cret").status, 200);
+  EXPECT_EQ(admin(follower, p, "sync").status, 200);
+  EXPECT_EQ(admin(follower, p, "skip").status, 200);
   EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "after"; }, 10s));
   const uint64_t last = partition_status(leader, p)["last_sequence"];
-  auto too_far = partid::cli::http_request(
-      cluster.node(leader).api, "POST",
-      "/admin/partitions/" + std::to_string(p) + "/force-watermark?seq=" + std::to_string(last + 5),
-      {}, 10s, "Bearer s3cret");
+  auto too_far = admin(leader, p, "force-watermark?seq=" + std::to_string(last + 5));
   EXPECT_EQ(too_far.status, 400);
   EXPECT_GT(cluster.metric(leader, "partid_admin_operations_total"), 0);
 }
@@ -396,12 +396,7 @@ TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {
 // the lost nodes out of the seal register; the partition then seals on its
 // current set and the survivor, adopts the survivor's log and serves again.
 TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajority) {
-  PartidOptions options;
-  options.partitions = kPartitions;
-  options.replication_factor = 3;
-  options.extra_args = {"--admin-token", "s3cret"};
-  for (int i = 0; i < 3; ++i) cluster.start(options);
-  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  start_nodes(3, true);
   std::map<std::string, std::string> acked;
   for (int k = 0; k < 40; ++k) {
     const std::string key = "f" + std::to_string(k);
@@ -413,7 +408,7 @@ TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajo
   }
   cluster.kill(1);
   cluster.kill(2);
-  for (int i = 0; i < 2; ++i) cluster.start(options);  // empty disks: new IDs
+  for (int i = 0; i < 2; ++i) cluster.start(node_options(true));  // empty disks: new IDs
   const std::set<std::string> live = {cluster.node(0).id, cluster.node(3).id, cluster.node(4).id};
   ASSERT_TRUE(wait_until(
       [&] {
@@ -432,9 +427,7 @@ TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajo
   }
   for (uint32_t p = 0; p < kPartitions; ++p) {
     const size_t leader = index_of(replicas_of(0, p).front());
-    auto r = partid::cli::http_request(
-        cluster.node(leader).api, "POST",
-        "/admin/partitions/" + std::to_string(p) + "/drop-lost-replicas", {}, 10s, "Bearer s3cret");
+    auto r = admin(leader, p, "drop-lost-replicas");
     ASSERT_EQ(r.status, 200) << "partition " << p << ": " << r.body;
   }
   ASSERT_TRUE(cluster.wait_serving(30s));
