@@ -350,6 +350,12 @@ void Replicator::propose(uint32_t partition, Replica& r) {
   step(partition, r, std::move(result.actions));
 }
 
+template <class F>
+void Replicator::with_replica(uint32_t partition, F f) {
+  auto it = replicas_.find(partition);
+  if (it != replicas_.end()) f(*it->second);
+}
+
 void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& request) {
   auto* store = &store_;
   auto alive = alive_;
@@ -357,20 +363,14 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
     auto image = std::make_shared<storage::PartitionImage>(store->partition_image(partition));
     asio::post(loop_, [this, partition, request, image, alive] {
       if (!*alive) return;
-      auto it = replicas_.find(partition);
-      if (it == replicas_.end()) return;
-      ++stats_.snapshots_sent;
-      core::Snapshot snapshot{{image->meta.applied_epoch, image->meta.watermark},
-                              encode_snapshot(image->items)};
-      step(partition, *it->second, it->second->core.snapshot_ready(request, std::move(snapshot)));
+      with_replica(partition, [&](Replica& r) {
+        ++stats_.snapshots_sent;
+        core::Snapshot snapshot{{image->meta.applied_epoch, image->meta.watermark},
+                                encode_snapshot(image->items)};
+        step(partition, r, r.core.snapshot_ready(request, std::move(snapshot)));
+      });
     });
   });
-}
-
-template <class F>
-void Replicator::with_replica(uint32_t partition, F f) {
-  auto it = replicas_.find(partition);
-  if (it != replicas_.end()) f(*it->second);
 }
 
 void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {
