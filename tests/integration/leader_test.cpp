@@ -72,6 +72,36 @@ TEST_F(LeaderTest, LeaderDiesRightAfterARefresh) {
   ASSERT_TRUE(wait_until([&] { return leader()->current_assignment().partitions == parts; }, 10s));
 }
 
+// The election TTL here is far longer than the heartbeat TTL: the new leader
+// must come from the takeover of a departed holder's lease, not its expiry.
+TEST_F(LeaderTest, ACrashedLeaderIsReplacedOnceItsHeartbeatExpiresNotItsLease) {
+  Config cfg = test_config();
+  cfg.timings.election_ttl = 30s;
+  start_workers(3, cfg, ch, numbered_partitions(12));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const size_t old = leader_index();
+  ASSERT_NE(old, SIZE_MAX);
+  const auto crashed_at = std::chrono::steady_clock::now();
+  crash(old);
+  ASSERT_TRUE(wait_until([&] { return leader_count() == 1; }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - crashed_at, cfg.timings.election_ttl / 2);
+  expect_settled();
+  EXPECT_EQ(leader()->current_assignment().workers.size(), 2u);
+}
+
+// A live leader keeps its lease: a member's departure makes every survivor
+// campaign, and only a departed holder's lease may be taken over.
+TEST_F(LeaderTest, ADepartedFollowerDoesNotCostTheLeaderItsLease) {
+  Config cfg = test_config();
+  start_workers(3, cfg, ch, numbered_partitions(12));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const size_t first = leader_index();
+  const size_t follower = (first + 1) % workers.size();
+  crash(follower);  // every survivor campaigns at once on the departure
+  expect_settled();
+  EXPECT_EQ(leader_index(), first);
+}
+
 TEST_F(LeaderTest, LeaderCutOffFromNatsIsReplacedThenRejoinsAsFollower) {
   TcpProxy proxy(server.port());
   workers.push_back(make_worker(proxy.url(), test_config(), numbered_partitions(30), ch));

@@ -46,6 +46,22 @@ TEST(MembershipView, StaleEventsNeverResurrectOrDoubleCount) {
   EXPECT_EQ(v.on_put(rec("a"), 7, t0), (std::vector<MemberEvent>{{K::Joined, "a"}}));
 }
 
+// The election takes over a lease only from these ids, so a member that
+// comes back must leave the set at once.
+TEST(MembershipView, DepartedNamesMembersGoneUntilTheyReturn) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  v.on_put(rec("a"), 1, t0);
+  v.on_put(rec("b"), 2, t0 + Millis(600));
+  EXPECT_TRUE(v.departed().empty());
+  v.on_tick(t0 + Millis(1000));  // a is silent beyond the TTL
+  EXPECT_EQ(v.departed(), (std::set<std::string>{"a"}));
+  v.on_delete("b", 3, t0 + Millis(1000));
+  EXPECT_EQ(v.departed(), (std::set<std::string>{"a", "b"}));
+  v.on_put(rec("a"), 4, t0 + Millis(1100));
+  EXPECT_EQ(v.departed(), (std::set<std::string>{"b"}));
+}
+
 TEST(MembershipView, SnapshotDiffsAgainstTheView) {
   MembershipView v(Millis(1000));
   TimePoint t0;

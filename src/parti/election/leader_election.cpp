@@ -16,8 +16,24 @@ std::string LeaderElection::value() const {
   return nlohmann::json{{"id", self_id_}, {"instance", instance_}, {"term", term_}}.dump();
 }
 
-KvStatus LeaderElection::try_acquire() {
+bool LeaderElection::take_over(const std::set<std::string>& departed) {
+  if (departed.empty()) return false;
+  auto held = bucket_->get(kLeaderKey);
+  if (!held.ok()) return held.status.code == KvErrc::NotFound;  // gone meanwhile: campaign
+  try {
+    auto j = nlohmann::json::parse(held.value.value);
+    if (!departed.contains(j.at("id").get<std::string>())) return false;
+  } catch (const std::exception&) {
+    return false;  // unreadable: leave it to its TTL
+  }
+  return bucket_->erase_if_revision(kLeaderKey, held.value.revision).ok();
+}
+
+KvStatus LeaderElection::try_acquire(const std::set<std::string>& departed) {
   auto r = bucket_->create(kLeaderKey, value());
+  if (r.status.code == KvErrc::Exists && take_over(departed)) {
+    r = bucket_->create(kLeaderKey, value());
+  }
   if (!r.ok()) return r.status;
   term_ = r.value;
   revision_ = r.value;

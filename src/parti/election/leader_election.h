@@ -1,10 +1,14 @@
 // election: one leader per cluster through a TTL'd key. Acquire is Create (so
 // only one process wins while the key lives); renewal is CAS on our last
 // revision; the term is the creation revision, which grows with every new
-// leader. Release deletes the key only if it is still ours. Blocking calls.
+// leader. Release deletes the key only if it is still ours. A lease whose
+// holder the caller knows to be dead (its heartbeat expired) may be taken
+// over before it expires: the key is deleted only at the revision read, so a
+// holder that renewed meanwhile keeps it. Blocking calls.
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "parti/coord/kv_bucket.h"
@@ -23,7 +27,10 @@ class LeaderElection {
                  std::string instance);
 
   // Ok when we became leader; Exists when someone else holds the lease.
-  coord::KvStatus try_acquire();
+  // A lease held by one of `departed` (ids whose heartbeats expired) is
+  // taken over rather than waited out: a crashed leader then costs a
+  // heartbeat TTL, not an election TTL.
+  coord::KvStatus try_acquire(const std::set<std::string>& departed = {});
   // Non-transient failure means leadership is lost.
   coord::KvStatus renew();
   coord::KvStatus release();
@@ -36,6 +43,8 @@ class LeaderElection {
 
  private:
   std::string value() const;
+  // Deletes the lease if it is still the one read and names a departed id.
+  bool take_over(const std::set<std::string>& departed);
   std::shared_ptr<coord::KvBucket> bucket_;
   std::string self_id_;
   std::string instance_;

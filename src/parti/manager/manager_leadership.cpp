@@ -26,7 +26,12 @@ asio::awaitable<void> Manager::Impl::election_loop() {
         lose_leadership("lease expired while NATS was unreachable");
       }
     } else if (!reclaiming && state != ManagerState::Degraded) {
-      auto st = co_await run_blocking(*pool, [e = election.get()] { return e->try_acquire(); });
+      // A lease held by a member whose heartbeat expired is taken over, so a
+      // crashed leader costs a heartbeat TTL. The set lives in this frame,
+      // which outlives the await, so the job may hold a pointer to it.
+      const std::set<std::string> departed = members->view().departed();
+      auto st = co_await run_blocking(
+          *pool, [e = election.get(), d = &departed] { return e->try_acquire(*d); });
       if (!running) break;
       if (st.ok()) {
         lease_ok = Clock::now();

@@ -115,4 +115,10 @@ const NodeRecord* MembershipView::find(const std::string& id) const {
   return it == members_.end() ? nullptr : &it->second.record;
 }
 
+std::set<std::string> MembershipView::departed() const {
+  std::set<std::string> ids;
+  for (const auto& [id, revision] : departed_) ids.insert(id);
+  return ids;
+}
+
 }  // namespace parti

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ class MembershipView {
   std::vector<WorkerInfo> active_workers() const;
   std::vector<NodeRecord> records() const;
   const NodeRecord* find(const std::string& id) const;
+  // Ids seen alive that have since left or stopped heartbeating (and not
+  // come back).
+  std::set<std::string> departed() const;
   size_t size() const { return members_.size(); }
 
  private:
