@@ -8,9 +8,11 @@
 #include <climits>
 #include <fstream>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "support/cluster.h"
+#include "support/wait.h"
 
 namespace parti::testing {
 
@@ -64,11 +66,17 @@ class FleetTest : public ::testing::Test {
     }
     return nullptr;
   }
+  // The one leader's index, waiting up to 10 s for there to be exactly one
+  // (a fleet can converge on an assignment while a lease changes hands).
+  // Throws when there is none, which fails the calling test.
   size_t leader_index() {
+    if (!wait_until([&] { return leader_count() == 1; }, std::chrono::seconds(10))) {
+      throw std::runtime_error("no single leader within 10 s");
+    }
     for (size_t i = 0; i < workers.size(); ++i) {
       if (workers[i].manager && workers[i].manager->is_leader()) return i;
     }
-    return SIZE_MAX;
+    throw std::runtime_error("the leader stepped down while being looked up");
   }
   int leader_count() {
     int n = 0;

@@ -9,23 +9,29 @@ using coord::KvStatus;
 static const std::string kLeaderKey = "leader";
 
 LeaderElection::LeaderElection(std::shared_ptr<coord::KvBucket> bucket, std::string self_id,
-                               std::string instance)
-    : bucket_(std::move(bucket)), self_id_(std::move(self_id)), instance_(std::move(instance)) {}
+                               std::string instance, std::shared_ptr<coord::KvBucket> heartbeats)
+    : bucket_(std::move(bucket)),
+      heartbeats_(std::move(heartbeats)),
+      self_id_(std::move(self_id)),
+      instance_(std::move(instance)) {}
 
 std::string LeaderElection::value() const {
   return nlohmann::json{{"id", self_id_}, {"instance", instance_}, {"term", term_}}.dump();
 }
 
 bool LeaderElection::take_over(const std::set<std::string>& departed) {
-  if (departed.empty()) return false;
+  if (departed.empty() || !heartbeats_) return false;
   auto held = bucket_->get(kLeaderKey);
   if (!held.ok()) return held.status.code == KvErrc::NotFound;  // gone meanwhile: campaign
+  std::string holder;
   try {
-    auto j = nlohmann::json::parse(held.value.value);
-    if (!departed.contains(j.at("id").get<std::string>())) return false;
+    holder = nlohmann::json::parse(held.value.value).at("id").get<std::string>();
   } catch (const std::exception&) {
     return false;  // unreadable: leave it to its TTL
   }
+  if (!departed.contains(holder)) return false;
+  // Our own view may just lag; the server's TTL is the authority.
+  if (heartbeats_->get(holder).status.code != KvErrc::NotFound) return false;
   return bucket_->erase_if_revision(kLeaderKey, held.value.revision).ok();
 }
 

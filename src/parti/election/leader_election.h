@@ -2,9 +2,11 @@
 // only one process wins while the key lives); renewal is CAS on our last
 // revision; the term is the creation revision, which grows with every new
 // leader. Release deletes the key only if it is still ours. A lease whose
-// holder the caller knows to be dead (its heartbeat expired) may be taken
-// over before it expires: the key is deleted only at the revision read, so a
-// holder that renewed meanwhile keeps it. Blocking calls.
+// holder is dead may be taken over before it expires: the caller names the
+// ids it believes departed, and the takeover happens only if the holder's
+// heartbeat key is gone from the server too (so an observer that merely
+// lagged behind the heartbeats takes nothing), and deletes the lease only at
+// the revision read (so a holder that renewed meanwhile keeps it). Blocking.
 #pragma once
 
 #include <memory>
@@ -23,13 +25,16 @@ struct LeaderInfo {
 
 class LeaderElection {
  public:
-  LeaderElection(std::shared_ptr<coord::KvBucket> bucket, std::string self_id,
-                 std::string instance);
+  // `heartbeats`: the bucket of members' heartbeat keys (TTL'd by the
+  // server); without it no lease is ever taken over.
+  LeaderElection(std::shared_ptr<coord::KvBucket> bucket, std::string self_id, std::string instance,
+                 std::shared_ptr<coord::KvBucket> heartbeats = nullptr);
 
   // Ok when we became leader; Exists when someone else holds the lease.
-  // A lease held by one of `departed` (ids whose heartbeats expired) is
-  // taken over rather than waited out: a crashed leader then costs a
-  // heartbeat TTL, not an election TTL.
+  // A lease held by one of `departed` (ids whose heartbeats this caller saw
+  // expire) whose heartbeat key the server no longer holds is taken over
+  // rather than waited out: a crashed leader then costs a heartbeat TTL, not
+  // an election TTL.
   coord::KvStatus try_acquire(const std::set<std::string>& departed = {});
   // Non-transient failure means leadership is lost.
   coord::KvStatus renew();
@@ -46,6 +51,7 @@ class LeaderElection {
   // Deletes the lease if it is still the one read and names a departed id.
   bool take_over(const std::set<std::string>& departed);
   std::shared_ptr<coord::KvBucket> bucket_;
+  std::shared_ptr<coord::KvBucket> heartbeats_;
   std::string self_id_;
   std::string instance_;
   uint64_t term_ = 0;

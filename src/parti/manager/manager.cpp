@@ -74,7 +74,8 @@ asio::awaitable<void> Manager::Impl::main_flow() {
   adopt_id();
   set_state(ManagerState::Election);
   store = std::make_shared<AssignmentStore>(buckets.assignment);
-  election = std::make_unique<LeaderElection>(buckets.election, self_id, cfg.instance_id);
+  election = std::make_unique<LeaderElection>(buckets.election, self_id, cfg.instance_id,
+                                              buckets.heartbeat);
   start_heartbeat();
   start_membership();
   start_assignment_follower();
