@@ -26,17 +26,29 @@ cleanup() {
 }
 trap cleanup EXIT
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# Ports come from below the kernel's ephemeral range (32768 up): an etcd member
+# that starts first dials its peers from ephemeral ports, which could take a
+# port chosen for a member not started yet. Ports handed out are not reused
+# (so free_port sets $port rather than printing into a subshell).
+taken=" "
 free_port() {
-  local p=$((20000 + RANDOM % 30000))
-  while (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; do p=$((20000 + RANDOM % 30000)); done
-  echo "$p"
+  local p
+  while :; do
+    p=$((10000 + RANDOM % 22000))
+    [[ "$taken" == *" $p "* ]] && continue
+    (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && continue
+    taken+="$p "
+    port=$p
+    return
+  done
 }
 
 # --- etcd: three members on loopback.
 declare -a client peer
 initial=""
 for i in 0 1 2; do
-  client[$i]=$(free_port); peer[$i]=$(free_port)
+  free_port; client[$i]=$port
+  free_port; peer[$i]=$port
   initial+="${initial:+,}e$i=http://127.0.0.1:${peer[$i]}"
 done
 for i in 0 1 2; do
@@ -50,7 +62,13 @@ for i in 0 1 2; do
   etcd_pids+=($!)
 done
 for i in 0 1 2; do
-  until curl -sf "http://127.0.0.1:${client[$i]}/health" | grep -q true; do sleep 0.2; done
+  for ((t = 0; ; t++)); do
+    curl -sf "http://127.0.0.1:${client[$i]}/health" | grep -q true && break
+    if ((t >= 150)) || ! kill -0 "${etcd_pids[$i]}" 2>/dev/null; then
+      echo "etcd member e$i did not become healthy:" >&2; tail -3 "$work/etcd$i.log" >&2; exit 1
+    fi
+    sleep 0.2
+  done
 done
 etcd_nodes="127.0.0.1:${client[0]},127.0.0.1:${client[1]},127.0.0.1:${client[2]}"
 
