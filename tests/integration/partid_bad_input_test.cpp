@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 
 #include "partid/cli/process.h"
+#include "partid/peer/frame.h"
 #include "support/partid_cluster.h"
 #include "support/wait.h"
 
@@ -44,6 +45,34 @@ class PartidBadInputTest : public ::testing::Test {
       out.append(buf, n);
     }
     return out;  // ec is eof or reset: the server closed the connection
+  }
+  // Sends one request frame to a peer port and returns the reply frame.
+  static std::optional<partid::pb::Envelope> call(const std::string& address,
+                                                  const partid::pb::Envelope& request) {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    const auto colon = address.rfind(':');
+    s.connect({asio::ip::make_address(address.substr(0, colon)),
+               static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))});
+    asio::write(s, asio::buffer(partid::peer::encode_frame(request)));
+    unsigned char header[partid::peer::kFrameHeaderBytes];
+    asio::read(s, asio::buffer(header));
+    std::string body(partid::peer::decode_length(header), '\0');
+    asio::read(s, asio::buffer(body));
+    return partid::peer::decode_envelope(body);
+  }
+  static partid::pb::ReplFragmentAck send_fragment(const std::string& from, std::string data) {
+    partid::pb::Envelope request;
+    request.set_id(7);
+    auto* f = request.mutable_fragment();
+    f->set_from(from);
+    f->set_transfer(1);
+    f->set_index(0);
+    f->set_count(1);
+    f->set_data(std::move(data));
+    auto reply = call(cluster->node(1).peer, request);
+    EXPECT_TRUE(reply && reply->has_fragment_ack());
+    return reply ? reply->fragment_ack() : partid::pb::ReplFragmentAck{};
   }
   static NatsServer* nats;
   static PartidCluster* cluster;
@@ -134,6 +163,18 @@ TEST_F(PartidBadInputTest, GarbageOnThePeerPortClosesThatConnectionOnly) {
             .status,
         200);
   }
+  EXPECT_EQ(cluster->http(1, "GET", "/health").status, 200);
+}
+
+TEST_F(PartidBadInputTest, ASnapshotFragmentFromAStrangerOrThatDoesNotDecodeIsRefused) {
+  const int64_t before = total();
+  auto stranger = send_fragment("not-a-node", "whatever");
+  EXPECT_FALSE(stranger.ok());
+  EXPECT_EQ(stranger.error(), "not a node of this cluster");
+  auto garbage = send_fragment(cluster->node(0).id, std::string("\xff\xff\xff", 3));
+  EXPECT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error(), "the transfer does not decode");
+  EXPECT_EQ(total(), before);
   EXPECT_EQ(cluster->http(1, "GET", "/health").status, 200);
 }
 

@@ -312,6 +312,44 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
   }
 }
 
+TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame) {
+  // A log trimmed right behind the watermark: a new disk can only get the
+  // partition back as a snapshot.
+  PartidOptions options = node_options(false);
+  options.extra_args = {"--log-retention", "10"};
+  for (int i = 0; i < 3; ++i) cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  const uint32_t p = partition_of("big");
+  std::vector<std::string> keys;
+  for (int k = 0; keys.size() < 100; ++k) {
+    if (partition_of("big" + std::to_string(k)) == p) keys.push_back("big" + std::to_string(k));
+  }
+  auto message_of = [](const std::string& key) { return key + std::string(200 * 1024, 'x'); };
+  for (const auto& key : keys) ASSERT_EQ(put(0, key, message_of(key)), 200) << key;
+  ASSERT_GT(keys.size() * 200 * 1024, size_t{partid::peer::kDefaultMaxFrameBytes});
+
+  cluster.wipe(2);
+  cluster.start_again(2);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = partition_status(2, p);
+        return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= keys.size();
+      },
+      60s))
+      << partition_status(2, p).dump();
+  // The state lands on disk just after the watermark is reported.
+  for (const auto& key : keys) {
+    EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == message_of(key); }, 10s)) << key;
+  }
+  uint64_t fragmented = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    fragmented += cluster.get_json(i, "/cluster/status")["replication"]["fragmented_transfers"]
+                      .get<uint64_t>();
+  }
+  EXPECT_GE(fragmented, 1u);
+}
+
 // Sends one ReplicationBatch frame to a node's peer port, as a stale leader
 // would, and closes.
 void send_replication(const std::string& peer, const partid::pb::Envelope& envelope) {
@@ -438,7 +476,7 @@ TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajo
         10s);
     ASSERT_TRUE(done) << "partition " << p << ": " << last;
   }
-  ASSERT_TRUE(cluster.wait_serving(30s));
+  ASSERT_TRUE(cluster.wait_serving(30s)) << cluster.describe_not_serving();
   for (const auto& [key, message] : acked) EXPECT_EQ(leader_read(3, key), message) << key;
   EXPECT_TRUE(wait_until([&] { return put(4, probe, "open") == 200; }, 10s));
 }

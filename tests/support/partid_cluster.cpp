@@ -207,6 +207,23 @@ size_t PartidCluster::serving_partitions() {
   return serving;
 }
 
+std::string PartidCluster::describe_not_serving() {
+  std::string out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].pid <= 0) continue;
+    out += "node " + std::to_string(i) + " (" + nodes_[i].id + "):\n";
+    auto s = get_json(i, "/cluster/status");
+    for (const auto& p : s.value("partitions", nlohmann::json::array())) {
+      if (p.value("leader", "") == nodes_[i].id && !p.value("serving", false)) {
+        out += "  " + p.dump() + "\n";
+      }
+    }
+    const std::string log = read_file(nodes_[i].log);
+    out += "  log tail:\n" + log.substr(log.size() > 3000 ? log.size() - 3000 : 0) + "\n";
+  }
+  return out;
+}
+
 double PartidCluster::metric(size_t i, const std::string& sample) {
   auto r = http(i, "GET", "/metrics");
   std::istringstream in(r.body);

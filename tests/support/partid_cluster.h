@@ -57,6 +57,9 @@ class PartidCluster {
   bool wait_serving(std::chrono::milliseconds timeout);
   // Partitions whose leader serves them, summed over the running nodes.
   size_t serving_partitions();
+  // For failure messages: each live node's view of the partitions it holds
+  // that are not serving, and the last lines of its log.
+  std::string describe_not_serving();
 
   partid::cli::HttpResult http(size_t i, const std::string& method, const std::string& target,
                                const std::string& body = {});

@@ -96,6 +96,8 @@ ApiResponse ApiService::status() const {
                         {"last_failover_seconds", st.last_failover_seconds},
                         {"catch_up_requests", st.sync_requests},
                         {"snapshots_sent", st.snapshots_sent},
+                        {"fragmented_transfers", st.transfers_started},
+                        {"fragmented_transfers_abandoned", st.transfers_abandoned},
                         {"disk_writes", st.disk_writes}};
   return ApiResponse::json(200, dump(out));
 }
@@ -125,6 +127,9 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_last_failover_seconds", st.last_failover_seconds, "gauge");
   counter("partid_catch_up_requests_total", static_cast<double>(st.sync_requests));
   counter("partid_snapshots_sent_total", static_cast<double>(st.snapshots_sent));
+  counter("partid_fragmented_transfers_total", static_cast<double>(st.transfers_started));
+  counter("partid_fragmented_transfers_abandoned_total",
+          static_cast<double>(st.transfers_abandoned));
   counter("partid_buffer_overflows_total", static_cast<double>(st.buffer_overflows));
   counter("partid_refused_stale_messages_total", static_cast<double>(st.refused));
   counter("partid_replication_messages_sent_total", static_cast<double>(st.messages_sent));

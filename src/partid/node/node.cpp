@@ -207,6 +207,12 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
     replicator_->on_peer_batch(request.replication());
     return;
   }
+  if (request.has_fragment()) {
+    pb::Envelope ack;
+    *ack.mutable_fragment_ack() = replicator_->on_fragment(request.fragment());
+    reply(std::move(ack));
+    return;
+  }
   if (!request.has_forward()) {
     spdlog::debug("ignoring an unexpected peer message (case {})",
                   static_cast<int>(request.body_case()));

@@ -6,16 +6,31 @@ namespace partid::replication {
 
 Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
                AddressOf address_of)
-    : loop_(std::move(loop)), peers_(peers), self_(self), address_of_(std::move(address_of)) {}
+    : loop_(std::move(loop)),
+      peers_(peers),
+      self_(self),
+      address_of_(std::move(address_of)),
+      fragments_(peers, FragmentSender::Options{}) {}
+
+bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
+  const std::string* address = address_of_(to);
+  return address && fragments_.busy(*address, partition);
+}
 
 void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message& message) {
+  pb::ReplMessage m;
+  m.set_partition(partition);
+  to_pb(message, &m);
+  const size_t bytes = m.ByteSizeLong();
+  if (bytes > kMaxEnvelopeBytes) {
+    send_fragmented(to, partition, std::move(m));
+    return;
+  }
   Pending& p = pending_[to];
   auto* batch = p.envelope.mutable_replication();
   if (batch->from().empty()) batch->set_from(self_);
-  auto* m = batch->add_messages();
-  m->set_partition(partition);
-  to_pb(message, m);
-  p.bytes += m->ByteSizeLong();
+  *batch->add_messages() = std::move(m);
+  p.bytes += bytes;
   if (p.bytes >= kMaxEnvelopeBytes) {
     send(to, std::move(p.envelope));
     pending_.erase(to);
@@ -41,6 +56,18 @@ void Outbox::send(const core::NodeId& to, pb::Envelope envelope) {
     sent_ += count;
   } else {
     dropped_ += count;
+  }
+}
+
+void Outbox::send_fragmented(const core::NodeId& to, uint32_t partition, pb::ReplMessage message) {
+  pb::ReplicationBatch batch;
+  batch.set_from(self_);
+  *batch.add_messages() = std::move(message);
+  const std::string* address = address_of_(to);
+  if (address && fragments_.start(*address, partition, self_, batch.SerializeAsString())) {
+    ++sent_;
+  } else {
+    ++dropped_;
   }
 }
 

@@ -3,7 +3,9 @@
 // flush of many partitions costs one frame per peer, not one per message.
 // Messages to a node with no known peer address, or to a peer that is down,
 // are dropped: the replication core resends what it needs. An envelope is cut
-// at kMaxEnvelopeBytes, well inside the peer transport's frame limit.
+// at kMaxEnvelopeBytes, well inside the peer transport's frame limit; a single
+// message larger than that (a snapshot) travels alone, in fragments
+// (FragmentSender).
 // Threading: loop only.
 #pragma once
 
@@ -14,6 +16,7 @@
 #include "parti/core/async.h"
 #include "partid/peer/peer_client.h"
 #include "partid/replication/core/types.h"
+#include "partid/replication/fragments.h"
 
 namespace partid::replication {
 
@@ -27,17 +30,23 @@ class Outbox {
   Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
          AddressOf address_of);
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
+  // Whether a fragmented message for `partition` to `to` could not go now:
+  // a snapshot built for it would be dropped.
+  bool transferring(const core::NodeId& to, uint32_t partition) const;
+  const FragmentSender& fragments() const { return fragments_; }
   uint64_t sent_messages() const { return sent_; }
   uint64_t dropped_messages() const { return dropped_; }
 
  private:
   void flush();
   void send(const core::NodeId& to, pb::Envelope envelope);
+  void send_fragmented(const core::NodeId& to, uint32_t partition, pb::ReplMessage message);
 
   asio::any_io_executor loop_;
   peer::PeerClient& peers_;
   const core::NodeId& self_;
   AddressOf address_of_;
+  FragmentSender fragments_;
   struct Pending {
     pb::Envelope envelope;
     size_t bytes = 0;

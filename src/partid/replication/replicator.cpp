@@ -196,6 +196,27 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   }
 }
 
+pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
+  pb::ReplFragmentAck ack;
+  auto refuse = [&](const std::string& why) {
+    ++stats_.bad_messages;
+    ack.set_error(why);
+    return ack;
+  };
+  if (!peer_addresses_.contains(fragment.from())) return refuse("not a node of this cluster");
+  auto part = assembler_.add(fragment, FragmentAssembler::Clock::now());
+  if (!part.accepted) return refuse(part.error);
+  if (part.message) {
+    pb::ReplicationBatch batch;
+    if (!batch.ParseFromString(*part.message) || batch.from() != fragment.from()) {
+      return refuse("the transfer does not decode");
+    }
+    on_peer_batch(batch);
+  }
+  ack.set_ok(true);
+  return ack;
+}
+
 void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   if (actions.empty()) return;
   std::vector<storage::ReplicaChange> changes;
@@ -357,6 +378,9 @@ void Replicator::with_replica(uint32_t partition, F f) {
 }
 
 void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& request) {
+  // One large transfer per follower and partition at a time: a snapshot
+  // built while one is on its way could not be sent.
+  if (outbox_.transferring(request.to, partition)) return;
   auto* store = &store_;
   auto alive = alive_;
   asio::post(disk_, [this, store, partition, request, alive] {
@@ -497,6 +521,8 @@ ReplicatorStats Replicator::stats() const {
   }
   s.messages_sent = outbox_.sent_messages();
   s.messages_dropped = outbox_.dropped_messages();
+  s.transfers_started = outbox_.fragments().started();
+  s.transfers_abandoned = outbox_.fragments().abandoned();
   s.disk_writes = commit_.writes();
   s.pending_writes = pending_writes_;
   return s;

@@ -74,6 +74,8 @@ struct ReplicatorStats {
   double failover_seconds_sum = 0;
   uint64_t sync_requests = 0;
   uint64_t snapshots_sent = 0;
+  uint64_t transfers_started = 0;  // messages sent in fragments (large snapshots)
+  uint64_t transfers_abandoned = 0;
   uint64_t buffer_overflows = 0;
   uint64_t refused = 0;
   uint64_t messages_sent = 0;
@@ -103,6 +105,9 @@ class Replicator {
 
   void on_topology(const routing::Topology& topology);
   void on_peer_batch(const pb::ReplicationBatch& batch);
+  // One fragment of a message too large for a frame; the answer goes back to
+  // its sender, and the whole message is handled like a batch once complete.
+  pb::ReplFragmentAck on_fragment(const pb::ReplFragment& fragment);
   void submit(std::vector<storage::WriteOp> ops, Done done);
 
   // Leads `partition` in its current epoch with that epoch's barrier
@@ -158,6 +163,7 @@ class Replicator {
   OnFatal on_fatal_;
   GroupCommit commit_;
   Outbox outbox_;
+  FragmentAssembler assembler_;
   asio::steady_timer timer_;
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;

@@ -1,0 +1,129 @@
+#include "partid/replication/fragments.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace partid::replication {
+
+struct FragmentSender::Transfer {
+  std::string address;
+  uint32_t partition = 0;
+  std::string from;
+  uint64_t id = 0;
+  std::string bytes;
+  uint32_t count = 0;
+  uint32_t next = 0;
+};
+
+FragmentSender::FragmentSender(peer::PeerClient& peers, Options options)
+    : peers_(peers), options_(options) {
+  // Transfer ids only need to differ from those of this sender's earlier
+  // runs that a receiver may still be assembling.
+  std::random_device rd;
+  next_id_ = (uint64_t{rd()} << 32) | rd();
+}
+
+FragmentSender::~FragmentSender() { *alive_ = false; }
+
+bool FragmentSender::busy(const std::string& address, uint32_t partition) const {
+  if (running_.contains({address, partition})) return true;
+  auto it = per_peer_.find(address);
+  return it != per_peer_.end() && it->second >= options_.max_transfers_per_peer;
+}
+
+bool FragmentSender::start(const std::string& address, uint32_t partition, const std::string& from,
+                           std::string batch) {
+  if (busy(address, partition)) return false;
+  auto t = std::make_shared<Transfer>();
+  t->address = address;
+  t->partition = partition;
+  t->from = from;
+  t->id = next_id_++;
+  t->count = static_cast<uint32_t>((batch.size() + kFragmentBytes - 1) / kFragmentBytes);
+  t->bytes = std::move(batch);
+  running_.insert({address, partition});
+  ++per_peer_[address];
+  ++started_;
+  send_next(std::move(t));
+  return true;
+}
+
+void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
+  pb::Envelope envelope;
+  auto* f = envelope.mutable_fragment();
+  f->set_from(t->from);
+  f->set_transfer(t->id);
+  f->set_index(t->next);
+  f->set_count(t->count);
+  f->set_data(t->bytes.substr(size_t{t->next} * kFragmentBytes, kFragmentBytes));
+  const std::string address = t->address;
+  peers_.call(address, std::move(envelope), options_.fragment_timeout,
+              [this, t = std::move(t), alive = alive_](peer::PeerReply reply) mutable {
+                if (!*alive) return;
+                const bool ok = reply.envelope && reply.envelope->has_fragment_ack() &&
+                                reply.envelope->fragment_ack().ok();
+                if (!ok) {
+                  spdlog::info("snapshot transfer of partition {} to {} abandoned at {}/{}: {}",
+                               t->partition, t->address, t->next + 1, t->count,
+                               reply.envelope && reply.envelope->has_fragment_ack()
+                                   ? reply.envelope->fragment_ack().error()
+                                   : reply.error);
+                  finish(*t, false);
+                } else if (++t->next == t->count) {
+                  finish(*t, true);
+                } else {
+                  send_next(std::move(t));
+                }
+              });
+}
+
+void FragmentSender::finish(const Transfer& t, bool ok) {
+  running_.erase({t.address, t.partition});
+  if (--per_peer_[t.address] == 0) per_peer_.erase(t.address);
+  ++(ok ? completed_ : abandoned_);
+}
+
+FragmentAssembler::Result FragmentAssembler::add(const pb::ReplFragment& fragment,
+                                                 Clock::time_point now) {
+  forget_idle(now);
+  if (fragment.count() == 0 || fragment.index() >= fragment.count()) {
+    return {false, "fragment index out of range", {}};
+  }
+  if (fragment.index() == 0) return start(fragment, now);
+  auto it = transfers_.find({fragment.from(), fragment.transfer()});
+  if (it == transfers_.end()) return {false, "unknown transfer", {}};
+  Partial& p = it->second;
+  if (fragment.index() != p.next || fragment.count() != p.count) {
+    transfers_.erase(it);
+    return {false, "fragment out of order", {}};
+  }
+  if (p.bytes.size() + fragment.data().size() > limits_.max_transfer_bytes) {
+    transfers_.erase(it);
+    return {false, "transfer too large", {}};
+  }
+  p.bytes += fragment.data();
+  p.last_seen = now;
+  if (++p.next < p.count) return {true, {}, {}};
+  Result done{true, {}, std::move(p.bytes)};
+  transfers_.erase(it);
+  return done;
+}
+
+FragmentAssembler::Result FragmentAssembler::start(const pb::ReplFragment& fragment,
+                                                   Clock::time_point now) {
+  const auto key = std::make_pair(fragment.from(), fragment.transfer());
+  transfers_.erase(key);  // a restart of the same transfer replaces it
+  if (fragment.data().size() > limits_.max_transfer_bytes) return {false, "transfer too large", {}};
+  if (fragment.count() == 1) return {true, {}, fragment.data()};
+  if (transfers_.size() >= limits_.max_transfers) return {false, "too many transfers", {}};
+  transfers_[key] = Partial{fragment.count(), 1, fragment.data(), now};
+  return {true, {}, {}};
+}
+
+void FragmentAssembler::forget_idle(Clock::time_point now) {
+  std::erase_if(transfers_,
+                [&](const auto& kv) { return now - kv.second.last_seen > limits_.idle_timeout; });
+}
+
+}  // namespace partid::replication

@@ -1,0 +1,104 @@
+// replication: carrying one replication message that is too large for a peer
+// frame (a partition snapshot) as a sequence of fragments.
+//
+// FragmentSender sends a transfer one fragment at a time, each as a request
+// whose reply acknowledges it, and the next only after that reply: a transfer
+// keeps at most one fragment in the peer connection's queue, so it neither
+// overflows the queue's byte limit nor starves the ordinary replication
+// traffic sharing the connection. A fragment that fails or times out
+// abandons the transfer: the replication core asks again for what it still
+// needs. At most one transfer per (peer, partition) and a few per peer run at
+// once; the caller checks busy() before building a snapshot it could not send.
+//
+// FragmentAssembler (pure logic) rebuilds transfers on the receiving side:
+// fragments in order, within a byte limit per transfer and a limit on
+// transfers being assembled; a transfer that goes quiet is forgotten.
+//
+// The whole message is still held in memory on both sides (the snapshot is
+// built as one value): fragments lift the frame limit, not the memory cost.
+// Threading: FragmentSender on the loop; FragmentAssembler is not shared.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "partid/peer/peer_client.h"
+
+namespace partid::replication {
+
+class FragmentSender {
+ public:
+  static constexpr size_t kFragmentBytes = 2u << 20;
+  struct Options {
+    size_t max_transfers_per_peer = 2;
+    std::chrono::milliseconds fragment_timeout{10000};
+  };
+  FragmentSender(peer::PeerClient& peers, Options options);
+  FragmentSender(const FragmentSender&) = delete;
+  FragmentSender& operator=(const FragmentSender&) = delete;
+  ~FragmentSender();
+
+  // Whether a transfer for `partition` to `address` could not start now.
+  bool busy(const std::string& address, uint32_t partition) const;
+  // Sends `batch` (a serialized ReplicationBatch from `from`) in fragments.
+  // False, and nothing is sent, when busy().
+  bool start(const std::string& address, uint32_t partition, const std::string& from,
+             std::string batch);
+  uint64_t started() const { return started_; }
+  uint64_t completed() const { return completed_; }
+  uint64_t abandoned() const { return abandoned_; }
+
+ private:
+  struct Transfer;
+  void send_next(std::shared_ptr<Transfer> t);
+  void finish(const Transfer& t, bool ok);
+
+  peer::PeerClient& peers_;
+  Options options_;
+  uint64_t next_id_;
+  std::set<std::pair<std::string, uint32_t>> running_;  // (address, partition)
+  std::map<std::string, size_t> per_peer_;
+  uint64_t started_ = 0;
+  uint64_t completed_ = 0;
+  uint64_t abandoned_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+struct AssemblerLimits {
+  uint64_t max_transfer_bytes = 1ull << 30;
+  size_t max_transfers = 16;
+  std::chrono::milliseconds idle_timeout{30000};
+};
+
+class FragmentAssembler {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Result {
+    bool accepted = false;
+    std::string error;                   // why, when not accepted
+    std::optional<std::string> message;  // the whole message, once complete
+  };
+  explicit FragmentAssembler(AssemblerLimits limits = {}) : limits_(limits) {}
+  Result add(const pb::ReplFragment& fragment, Clock::time_point now);
+  size_t in_progress() const { return transfers_.size(); }
+
+ private:
+  struct Partial {
+    uint32_t count = 0;
+    uint32_t next = 0;
+    std::string bytes;
+    Clock::time_point last_seen;
+  };
+  Result start(const pb::ReplFragment& fragment, Clock::time_point now);
+  void forget_idle(Clock::time_point now);
+
+  AssemblerLimits limits_;
+  std::map<std::pair<std::string, uint64_t>, Partial> transfers_;  // (from, transfer)
+};
+
+}  // namespace partid::replication
