@@ -103,6 +103,17 @@ TEST(TopologyTest, LeaderEpochsCarryOverWhileTheLeaderStays) {
   EXPECT_NE(error.find("lacks partition 2"), std::string::npos) << error;
 }
 
+TEST(TopologyTest, KeepsTheAssignmentsWorkersApartFromTheNodeRecords) {
+  auto extra = members();
+  extra.push_back(extra.back());
+  extra.back().id = "node-dead";  // a record whose heartbeat has not expired yet
+  std::string error;
+  auto t = build_topology(assignment(1, {{0}, {1}, {2}}), extra, 3, nullptr, &error);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->nodes.size(), 4u);
+  EXPECT_EQ(t->workers, (std::vector<std::string>{"node-0", "node-1", "node-2"}));
+}
+
 TEST(TopologyTest, PartitionOfIsStableAndInRange) {
   EXPECT_EQ(partition_of("user-1", 256), partition_of("user-1", 256));
   for (int k = 0; k < 1000; ++k) EXPECT_LT(partition_of("k" + std::to_string(k), 7), 7u);

@@ -139,8 +139,11 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
 void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
   partitions_ = topology.partitions;
+  // Alive for drop-lost-replicas: counted by the coordinator and heartbeating.
   live_nodes_.clear();
-  for (const auto& [id, address] : topology.nodes) live_nodes_.insert(id);
+  for (const auto& id : topology.workers) {
+    if (topology.nodes.contains(id)) live_nodes_.insert(id);
+  }
   for (uint32_t p = 0; p < topology.partitions; ++p) {
     const auto& members = topology.replicas[p];
     if (std::find(members.begin(), members.end(), self_) == members.end()) {
@@ -416,25 +419,31 @@ void Replicator::claim_seal(uint32_t partition, const core::SealClaim& claim) {
                 });
 }
 
-void Replicator::drop_lost_replicas(uint32_t partition) {
+void Replicator::drop_lost_replicas(uint32_t partition, int attempts) {
   auto reseal = [this, partition, alive = alive_] {
     if (!*alive) return;
     with_replica(partition, [&](Replica& r) { step(partition, r, r.core.reseal()); });
   };
-  seals_->read(partition, [this, partition, reseal, alive = alive_](core::SealRecord record) {
-    if (!*alive) return;
-    core::SealClaim survivors{{record.config.epoch, {}}, record.revision};
-    for (const auto& member : record.config.members) {
-      if (live_nodes_.contains(member)) survivors.config.members.push_back(member);
-    }
-    if (survivors.config.members == record.config.members) return reseal();  // none lost
-    if (survivors.config.members.empty()) return seals_->forget(partition, reseal);
-    seals_->claim(partition, survivors, [partition, reseal](bool won, core::SealRecord) {
-      if (won) return reseal();
-      spdlog::warn("drop-lost-replicas on partition {}: its register changed meanwhile; retry",
-                   partition);
-    });
-  });
+  seals_->read(
+      partition, [this, partition, attempts, reseal, alive = alive_](core::SealRecord record) {
+        if (!*alive) return;
+        core::SealClaim survivors{{record.config.epoch, {}}, record.revision};
+        for (const auto& member : record.config.members) {
+          if (live_nodes_.contains(member)) survivors.config.members.push_back(member);
+        }
+        if (survivors.config.members == record.config.members) return reseal();  // none lost
+        if (survivors.config.members.empty()) return seals_->forget(partition, reseal);
+        seals_->claim(partition, survivors,
+                      [this, partition, attempts, reseal, alive](bool won, core::SealRecord) {
+                        if (won) return reseal();
+                        if (!*alive) return;
+                        spdlog::warn(
+                            "drop-lost-replicas on partition {}: the register changed "
+                            "meanwhile{}",
+                            partition, attempts > 1 ? "; reading it again" : "; giving up");
+                        if (attempts > 1) drop_lost_replicas(partition, attempts - 1);
+                      });
+      });
 }
 
 std::optional<std::string> Replicator::admin(uint32_t partition, const std::string& operation,

@@ -146,7 +146,9 @@ class Replicator {
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
   void read_seal(uint32_t partition, const core::SealRead& read);
   void claim_seal(uint32_t partition, const core::SealClaim& claim);
-  void drop_lost_replicas(uint32_t partition);
+  // `attempts`: how often a claim that lost to a concurrent change of the
+  // register is retried from a fresh read.
+  void drop_lost_replicas(uint32_t partition, int attempts = 3);
   // Runs `f(replica)` on the loop if the partition still has one.
   template <class F>
   void with_replica(uint32_t partition, F f);
@@ -169,7 +171,7 @@ class Replicator {
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   uint32_t partitions_ = 0;                            // P, from the topology
-  std::set<std::string> live_nodes_;                   // members of the latest topology
+  std::set<std::string> live_nodes_;  // the latest assignment's workers with a node record
   bool proposals_scheduled_ = false;
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;

@@ -21,6 +21,7 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
                                        std::string* error) {
   Topology t;
   t.version = assignment.version;
+  t.workers = assignment.workers;
   t.partitions = partitions;
   t.replication_factor = assignment.replication_factor;
   t.replicas.assign(partitions, {});

@@ -33,6 +33,10 @@ struct Topology {
   // and replica set (the epoch; unchanged while both stay the same).
   std::vector<uint64_t> leader_epoch;
   std::map<std::string, NodeAddress> nodes;
+  // The assignment's workers: the nodes its coordinator counted alive. A
+  // node that has just joined may still list dead nodes' records in `nodes`
+  // (their heartbeats have not expired in its own view yet).
+  std::vector<std::string> workers;
 
   bool ready() const { return version > 0 && replicas.size() == partitions; }
   const NodeAddress* address_of(const std::string& node) const;
