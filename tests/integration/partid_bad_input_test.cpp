@@ -5,6 +5,7 @@
 #include "partid/cli/process.h"
 #include "partid/peer/frame.h"
 #include "support/partid_cluster.h"
+#include "support/raw_socket.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -32,10 +33,7 @@ class PartidBadInputTest : public ::testing::Test {
   // Sends raw bytes to a port and returns what came back before the close.
   static std::string raw(const std::string& address, const std::string& bytes) {
     asio::io_context io;
-    asio::ip::tcp::socket s(io);
-    const auto colon = address.rfind(':');
-    s.connect({asio::ip::make_address(address.substr(0, colon)),
-               static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))});
+    auto s = connect_to(io, address);
     asio::write(s, asio::buffer(bytes));
     std::string out;
     boost::system::error_code ec;
@@ -50,10 +48,7 @@ class PartidBadInputTest : public ::testing::Test {
   static std::optional<partid::pb::Envelope> call(const std::string& address,
                                                   const partid::pb::Envelope& request) {
     asio::io_context io;
-    asio::ip::tcp::socket s(io);
-    const auto colon = address.rfind(':');
-    s.connect({asio::ip::make_address(address.substr(0, colon)),
-               static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))});
+    auto s = connect_to(io, address);
     asio::write(s, asio::buffer(partid::peer::encode_frame(request)));
     unsigned char header[partid::peer::kFrameHeaderBytes];
     asio::read(s, asio::buffer(header));

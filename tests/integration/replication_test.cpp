@@ -17,6 +17,7 @@
 #include "proto/storage.pb.h"
 #include "support/cluster.h"
 #include "support/partid_cluster.h"
+#include "support/raw_socket.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -354,10 +355,7 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame)
 // would, and closes.
 void send_replication(const std::string& peer, const partid::pb::Envelope& envelope) {
   asio::io_context io;
-  asio::ip::tcp::socket s(io);
-  const auto colon = peer.rfind(':');
-  s.connect({asio::ip::make_address(peer.substr(0, colon)),
-             static_cast<uint16_t>(std::stoi(peer.substr(colon + 1)))});
+  auto s = connect_to(io, peer);
   asio::write(s, asio::buffer(partid::peer::encode_frame(envelope)));
 }
 

@@ -396,5 +396,22 @@ TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
   EXPECT_FALSE(c.snapshots["a"][0].for_adoption);
 }
 
+TEST(ReplicationCoreTest, ASealingStuckOnALostSetTakesTheRegistersNewerRecord) {
+  Cluster c({"a", "b", "c", "d", "e"});
+  c.appoint(1, "a", {"a", "b", "c"});
+  const uint64_t seq = c.propose("a", "x");
+  ASSERT_EQ(c.seal.config, (Config{1, {"a", "b", "c"}}));
+  c.cut_ = {"b", "c"};  // the sealed set lost its majority
+  c.appoint(2, "a", {"a", "d", "e"});
+  c.tick_all(20);
+  ASSERT_EQ(c.at("a").role(), Role::sealing);
+  // The operator drops the lost replicas from the register (drop-lost-replicas).
+  c.seal = {{1, {"a"}}, c.seal.revision + 1};
+  c.tick_all(20);
+  EXPECT_TRUE(c.at("a").serving());
+  EXPECT_GE(c.at("a").commit(), seq);
+  EXPECT_EQ(c.seal.config, (Config{2, {"a", "d", "e"}}));
+}
+
 }  // namespace
 }  // namespace partid::replication::core

@@ -27,9 +27,14 @@ void ReplicaCore::start_sealing(Actions& out) {
 
 Actions ReplicaCore::seal_read(uint64_t epoch, const SealRecord& record) {
   Actions out;
-  // The first answer stands: sealing needs a quorum of the set it read, and
-  // the claim fails if the register moved since.
-  if (role_ != Role::sealing || epoch != epoch_ || sealed_) return out;
+  // Sealing needs a quorum of the set it read, and the claim fails if the
+  // register moved since. A newer record is taken while this sealing still
+  // waits for promises (not once it adopts): the register moves only to a set
+  // whose leader adopted everything before (or by an operator dropping lost
+  // replicas), so that set's quorum suffices, and without it a sealing stuck
+  // on a set that lost its majority would never see the operator's change.
+  if (role_ != Role::sealing || epoch != epoch_) return out;
+  if (sealed_ && (adopting_from_ || record.revision <= sealed_->revision)) return out;
   if (record.config.epoch > epoch_) {
     step_down(out);  // a later epoch finished sealing: this appointment is stale
     return out;
@@ -308,7 +313,7 @@ void ReplicaCore::sealing_tick(Actions& out) {
     promises_.erase(*adopting_from_);  // it went quiet: choose again
     adopting_from_.reset();
   }
-  if (!sealed_) out.read_seal = SealRead{epoch_};
+  out.read_seal = SealRead{epoch_};  // again: it may have moved (see seal_read)
   for (const auto& node : electorate()) {
     if (!promises_.contains(node)) send(out, node, BeginEpoch{epoch_});
   }

@@ -175,7 +175,8 @@ struct SnapshotRequest {
 };
 
 // Asks the shell to read the seal register, answered through
-// ReplicaCore::seal_read. Repeated until answered; an answer may come twice.
+// ReplicaCore::seal_read. Repeated while sealing makes no progress (the
+// register may have moved); an answer may come twice.
 struct SealRead {
   uint64_t epoch = 0;  // the epoch being sealed
   bool operator==(const SealRead&) const = default;
