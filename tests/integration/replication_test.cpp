@@ -314,6 +314,11 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
 }
 
 TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame) {
+#if defined(__SANITIZE_THREAD__)
+  // 20 MiB through three TSan-built nodes takes about two minutes; the
+  // release and ASan suites run it, and the fragment code is loop-only.
+  GTEST_SKIP() << "too slow under TSan";
+#endif
   // A log trimmed right behind the watermark: a new disk can only get the
   // partition back as a snapshot.
   PartidOptions options = node_options(false);
