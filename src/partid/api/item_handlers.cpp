@@ -2,6 +2,7 @@
 #include <map>
 
 #include "partid/api/api_service.h"
+#include "partid/api/json_out.h"
 
 namespace partid::api {
 namespace {
@@ -10,13 +11,16 @@ using nlohmann::json;
 using routing::Access;
 using routing::RouteDecision;
 
-json item_json(const storage::Item& item, uint32_t partition) {
-  return {{"partition_key", item.partition_key},
-          {"range_key", item.range_key},
-          {"message", item.message},
-          {"partition", partition},
-          {"sequence", item.version.sequence},
-          {"hlc", item.version.hlc}};
+// Fields in key order, as dump() would sort them.
+std::string item_body(const storage::Item& item, uint32_t partition) {
+  return JsonObject()
+      .field("hlc", item.version.hlc)
+      .field("message", item.message)
+      .field("partition", partition)
+      .field("partition_key", item.partition_key)
+      .field("range_key", item.range_key)
+      .field("sequence", item.version.sequence)
+      .take();
 }
 
 storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
@@ -50,11 +54,13 @@ asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, con
   std::vector<storage::WriteOp> ops{put_op(w, p)};
   auto results = co_await write_local(std::move(ops));
   if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));
-  co_return ApiResponse::json(200, dump({{"partition_key", w.partition_key},
-                                         {"range_key", w.range_key},
-                                         {"partition", p},
-                                         {"sequence", results[0].sequence},
-                                         {"hlc", results[0].hlc}}));
+  co_return ApiResponse::json(200, JsonObject()
+                                       .field("hlc", results[0].hlc)
+                                       .field("partition", p)
+                                       .field("partition_key", w.partition_key)
+                                       .field("range_key", w.range_key)
+                                       .field("sequence", results[0].sequence)
+                                       .take());
 }
 
 asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, const Hop& hop) {
@@ -177,7 +183,7 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
                                           [store, p, pk, rk] { return store->get(p, *pk, *rk); });
     }
     if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
-    co_return ApiResponse::json(200, dump(item_json(*item, p)));
+    co_return ApiResponse::json(200, item_body(*item, p));
   }
   std::vector<storage::Item> items;
   if (auto cached = store->get_many_cached(p, *pk, limit)) {

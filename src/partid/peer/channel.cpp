@@ -62,7 +62,14 @@ bool Channel::send(const pb::Envelope& envelope) {
   if (queued_bytes_ + frame.size() > limits_.max_queued_bytes) return false;
   queued_bytes_ += frame.size();
   out_.push_back(std::move(frame));
-  if (!writing_) write_next();
+  if (!writing_) {
+    // Write on the next loop turn, not now: the handlers already ready on the
+    // loop (other forwarded requests, other replication sends) queue theirs
+    // first and all of them leave in one gathered write. Under load this cut
+    // the syscalls per forwarded request; idle, it costs one handler hop.
+    writing_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+  }
   return true;
 }
 

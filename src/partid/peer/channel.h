@@ -1,9 +1,8 @@
 // peer: one TCP connection to another node, carrying frames both ways. Reads
 // run in a coroutine that hands each envelope to `on_message`; writes are
-// queued and sent one at a time. The queue is bounded (backpressure: send()
-// refuses when it is full) and a broken frame closes the channel. Both the
-// accepting and the connecting side use this class.
-// Threading: everything runs on the loop that owns the socket.
+// queued and leave in gathered writes, one in flight at a time. The queue is bounded (backpressure:
+// send() refuses when it is full) and a broken frame closes the channel. Both the accepting and the
+// connecting side use this class. Threading: everything runs on the loop that owns the socket.
 #pragma once
 
 #include <deque>

@@ -1,0 +1,63 @@
+#include "partid/api/json_out.h"
+
+#include <nlohmann/json.hpp>
+
+namespace partid::api {
+namespace {
+
+using json = nlohmann::json;
+
+// One serializer per thread, bound to one reused buffer and one reused string
+// value: constructing a serializer allocates (its adapter and indent string),
+// which is the cost this file exists to avoid. After warm-up, quoting a string
+// allocates nothing; the loop thread reuses these for every response.
+struct Escaper {
+  std::string buffer;
+  json value = "";
+  nlohmann::detail::serializer<json> serializer{nlohmann::detail::output_adapter<char>(buffer), ' ',
+                                                json::error_handler_t::replace};
+  void append_quoted(std::string& out, const std::string& s) {
+    buffer.clear();
+    value.get_ref<std::string&>().assign(s);
+    serializer.dump(value, false, false, 0);
+    out.append(buffer);
+  }
+};
+
+Escaper& escaper() {
+  thread_local Escaper e;
+  return e;
+}
+
+}  // namespace
+
+JsonObject::JsonObject() {
+  out_.reserve(256);
+  out_.push_back('{');
+}
+
+void JsonObject::key(std::string_view name) {
+  if (out_.size() > 1) out_.push_back(',');
+  out_.push_back('"');
+  out_.append(name);  // keys are this program's own literals: nothing to escape
+  out_.append("\":");
+}
+
+JsonObject& JsonObject::field(std::string_view name, const std::string& value) {
+  key(name);
+  escaper().append_quoted(out_, value);
+  return *this;
+}
+
+JsonObject& JsonObject::field(std::string_view name, uint64_t value) {
+  key(name);
+  out_.append(std::to_string(value));
+  return *this;
+}
+
+std::string JsonObject::take() {
+  out_.push_back('}');
+  return std::move(out_);
+}
+
+}  // namespace partid::api

@@ -1,0 +1,29 @@
+// api: writes the JSON of the hot responses (an item read, an item write)
+// straight into one string. Building an nlohmann::json first costs a tree of
+// map nodes and strings per response; on a leader-aware read that tree took
+// more CPU than the RocksDB lookup (perf during bench/cluster_bench.sh).
+// Strings are escaped by nlohmann's own serializer with the same error
+// handler as api's dump(), so the output is byte for byte what dump() gives
+// when the fields are added in key order (dump() sorts keys).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace partid::api {
+
+class JsonObject {
+ public:
+  JsonObject();
+  JsonObject& field(std::string_view key, const std::string& value);
+  JsonObject& field(std::string_view key, uint64_t value);
+  // The finished object; the writer is spent afterwards.
+  std::string take();
+
+ private:
+  void key(std::string_view name);
+  std::string out_;
+};
+
+}  // namespace partid::api
