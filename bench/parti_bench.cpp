@@ -25,7 +25,7 @@ namespace {
 
 std::vector<WorkerInfo> make_workers(int64_t n) {
   std::vector<WorkerInfo> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back({"node-" + std::to_string(i), 1});
+  for (int64_t i = 0; i < n; ++i) out.push_back({"node-" + std::to_string(i), 1, 0, {}});
   return out;
 }
 
@@ -193,7 +193,7 @@ void BM_CalculatorScaleRound(benchmark::State& state) {
   bool grow = true;
   for (auto _ : state) {
     auto ws = workers;
-    if (grow) ws.push_back({"node-extra", 1});
+    if (grow) ws.push_back({"node-extra", 1, 0, {}});
     grow = !grow;
     calc.on_workers(ws, now);
     now += cfg.planned_scale_window + cfg.emergency_grace;

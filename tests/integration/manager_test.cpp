@@ -127,6 +127,61 @@ TEST_F(ManagerTest, LeaderFailoverPreservesAssignmentsForThreeRounds) {
   }
 }
 
+// What a test worker reports as its progress on a partition: fixed, and
+// different for each worker of a replica set (a tie would test the tiebreaks).
+uint64_t reported_progress(const std::string& id, uint32_t partition) {
+  return std::hash<std::string>{}(id + "/" + std::to_string(partition)) % 1000000;
+}
+
+TEST_F(ManagerTest, ADeadLeadersPartitionsGoToTheSurvivorFurthestAlong) {
+  constexpr uint32_t kPartitions = 24;
+  Config cfg = test_config();
+  cfg.replication_factor = 3;
+  Hooks hooks;
+  hooks.refresh_record = [](NodeRecord& r) {
+    for (uint32_t p = 0; p < kPartitions; ++p) r.progress[p] = reported_progress(r.id, p);
+  };
+  start_workers(4, cfg, ch, numbered_partitions(kPartitions), hooks);
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const size_t coordinator = leader_index();
+  // The coordinator must have heard every worker's progress (it rides on heartbeats).
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto members = workers[coordinator].manager->members();
+        return members.size() == 4 && std::all_of(members.begin(), members.end(), [](auto& m) {
+                 return m.progress.size() == kPartitions;
+               });
+      },
+      10s));
+  const Assignment before = workers[coordinator].manager->current_assignment();
+  size_t victim = SIZE_MAX;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (i != coordinator && !before.led_by(workers[i].manager->worker_id()).empty()) victim = i;
+  }
+  ASSERT_NE(victim, SIZE_MAX);
+  const std::string dead = workers[victim].manager->worker_id();
+  crash(victim);
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const Assignment after = workers[coordinator].manager->current_assignment();
+  int successions = 0;
+  for (size_t p = 0; p < before.partitions.size(); ++p) {
+    const auto old_ids = before.replica_ids(p);
+    if (old_ids.front() != dead) continue;
+    const auto new_ids = after.replica_ids(p);
+    std::string expected;
+    for (const auto& id : old_ids) {
+      if (id == dead || std::find(new_ids.begin(), new_ids.end(), id) == new_ids.end()) continue;
+      if (expected.empty() || reported_progress(id, p) > reported_progress(expected, p)) {
+        expected = id;
+      }
+    }
+    ASSERT_FALSE(expected.empty()) << "partition " << p << " kept no previous replica";
+    EXPECT_EQ(new_ids.front(), expected) << "partition " << p;
+    ++successions;
+  }
+  EXPECT_GT(successions, 0);
+}
+
 TEST_F(ManagerTest, AssignmentStaysUnchangedWithoutTopologyChange) {
   start_workers(3, test_config(), ch, numbered_partitions(30));
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));

@@ -44,9 +44,11 @@ inline int thread_count() {
 class FleetTest : public ::testing::Test {
  protected:
   void start_workers(size_t n, const Config& cfg, std::shared_ptr<const Strategy> strategy,
-                     std::vector<Partition> parts) {
+                     std::vector<Partition> parts, const Hooks& hooks = {}) {
     const size_t first = workers.size();
-    for (size_t i = 0; i < n; ++i) workers.push_back(make_worker(server, cfg, parts, strategy));
+    for (size_t i = 0; i < n; ++i) {
+      workers.push_back(make_worker(server, cfg, parts, strategy, hooks));
+    }
     std::vector<std::thread> starters;
     for (size_t i = first; i < workers.size(); ++i) {
       starters.emplace_back([this, i] { workers[i].manager->start(); });

@@ -19,7 +19,7 @@ class CalculatorTest : public ::testing::Test {
   }
   std::vector<WorkerInfo> ws(std::initializer_list<const char*> ids) {
     std::vector<WorkerInfo> out;
-    for (auto id : ids) out.push_back({id, 1});
+    for (auto id : ids) out.push_back({id, 1, 0, {}});
     return out;
   }
   // Publishes whatever `out` asks for and returns the calculator's follow-up.

@@ -18,6 +18,7 @@ NodeRecord sample_record() {
   r.importing_partitions = {9};
   r.migrating_partitions = {11, 12};
   r.handoff_final_sequence = {{7, 42}};
+  r.progress = {{0, 18446744073709551615u}, {7, 3}};
   return r;
 }
 
@@ -27,6 +28,17 @@ TEST(NodeRecord, RoundTripsEveryField) {
   auto back = decode_node_record(encode(r), &err);
   ASSERT_TRUE(back) << err;
   EXPECT_EQ(*back, r);
+}
+
+TEST(NodeRecord, ARecordWithoutProgressDecodesWithNone) {
+  NodeRecord r = sample_record();
+  r.progress.clear();
+  const std::string bytes = encode(r);
+  EXPECT_EQ(bytes.find("progress"), std::string::npos);
+  std::string err;
+  auto back = decode_node_record(bytes, &err);
+  ASSERT_TRUE(back) << err;
+  EXPECT_TRUE(back->progress.empty());
 }
 
 TEST(NodeRecord, RejectsGarbage) {
@@ -45,6 +57,8 @@ TEST(NodeRecord, RejectsGarbage) {
       R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[-1],"importing":[],"migrating":[],"handoff":{}})",
       R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":"x","importing":[],"migrating":[],"handoff":{}})",
       R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{"x":1}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{},"progress":{"1":-4}})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{},"progress":[1]})",
       R"({"id":5,"instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
   };
   for (const auto& b : bad) {

@@ -10,7 +10,7 @@ namespace parti {
 
 std::vector<WorkerInfo> workers(int n, uint32_t weight = 1) {
   std::vector<WorkerInfo> out;
-  for (int i = 0; i < n; ++i) out.push_back({"node-" + std::to_string(i), weight});
+  for (int i = 0; i < n; ++i) out.push_back({"node-" + std::to_string(i), weight, 0, {}});
   return out;
 }
 
@@ -146,7 +146,7 @@ TEST(ConsistentHash, OnlyPartitionsOfALostWorkerMove) {
 
 TEST(WeightedConsistentHash, HeavierWorkersTakeMoreWeight) {
   auto s = make_weighted_consistent_hash();
-  std::vector<WorkerInfo> ws = {{"node-0", 1}, {"node-1", 1}, {"node-2", 2}};
+  std::vector<WorkerInfo> ws = {{"node-0", 1, 0, {}}, {"node-1", 1, 0, {}}, {"node-2", 2, 0, {}}};
   std::vector<Partition> parts;
   for (int i = 0; i < 300; ++i) parts.push_back({"p-" + std::to_string(i), uint32_t(1 + i % 3)});
   auto a = build_assignment(*s, ws, parts, 1, nullptr, 1);

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "parti/assignment/strategy.h"
+#include "parti/assignment/successor.h"
 
 namespace parti {
 
@@ -48,6 +49,9 @@ Assignment build_assignment(const Strategy& strategy, std::vector<WorkerInfo> wo
   for (const auto& w : workers) a.workers.push_back(w.id);
   a.replicas = strategy.place(StrategyInput{workers, partitions, rf, previous});
   balance_leaders(a.replicas, workers.size());
+  // After balancing: a dead leader's successor follows the rule even where
+  // that leaves leadership less even (the next planned rebalance evens it).
+  if (previous) appoint_successors(a.replicas, workers, partitions, *previous);
   return a;
 }
 

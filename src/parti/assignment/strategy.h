@@ -50,7 +50,8 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name);
 // no worker leads more than ceil(P / workers) partitions when RF allows it.
 void balance_leaders(Placement& placement, size_t worker_count);
 
-// Builds a complete assignment (sorted workers, balanced leaders).
+// Builds a complete assignment (sorted workers, balanced leaders; a dead
+// leader's partitions go to the successor rule's choice, see successor.h).
 Assignment build_assignment(const Strategy& strategy, std::vector<WorkerInfo> workers,
                             const std::vector<Partition>& partitions, uint32_t rf,
                             const Assignment* previous, uint64_t version);

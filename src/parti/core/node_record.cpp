@@ -28,9 +28,17 @@ std::optional<NodeState> node_state_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+namespace {
+
+json partition_map_json(const std::map<uint32_t, uint64_t>& m) {
+  json out = json::object();
+  for (const auto& [p, v] : m) out[std::to_string(p)] = v;
+  return out;
+}
+
+}  // namespace
+
 std::string encode(const NodeRecord& r) {
-  json handoff = json::object();
-  for (const auto& [p, seq] : r.handoff_final_sequence) handoff[std::to_string(p)] = seq;
   json j = {{"id", r.id},
             {"instance", r.instance},
             {"api", r.api_address},
@@ -42,7 +50,8 @@ std::string encode(const NodeRecord& r) {
             {"locked", r.locked_partitions},
             {"importing", r.importing_partitions},
             {"migrating", r.migrating_partitions},
-            {"handoff", handoff}};
+            {"handoff", partition_map_json(r.handoff_final_sequence)}};
+  if (!r.progress.empty()) j["progress"] = partition_map_json(r.progress);
   return j.dump();
 }
 
@@ -61,6 +70,21 @@ std::set<uint32_t> partition_set(const json& j, const char* field) {
   if (!v.is_array()) throw std::invalid_argument(std::string(field) + " must be an array");
   std::set<uint32_t> out;
   for (const json& e : v) out.insert(static_cast<uint32_t>(unsigned_value(e, UINT32_MAX)));
+  return out;
+}
+
+// {"<partition>": unsigned, ...}
+std::map<uint32_t, uint64_t> partition_map(const json& v, const char* field) {
+  if (!v.is_object()) throw std::invalid_argument(std::string(field) + " must be an object");
+  std::map<uint32_t, uint64_t> out;
+  for (const auto& [k, value] : v.items()) {
+    size_t used = 0;
+    unsigned long p = std::stoul(k, &used);
+    if (used != k.size() || p > UINT32_MAX) {
+      throw std::invalid_argument(std::string("bad ") + field + " partition");
+    }
+    out[static_cast<uint32_t>(p)] = unsigned_value(value, UINT64_MAX);
+  }
   return out;
 }
 
@@ -84,14 +108,9 @@ NodeRecord from_json(const json& j) {
   r.locked_partitions = partition_set(j, "locked");
   r.importing_partitions = partition_set(j, "importing");
   r.migrating_partitions = partition_set(j, "migrating");
-  const json& handoff = j.at("handoff");
-  if (!handoff.is_object()) throw std::invalid_argument("handoff must be an object");
-  for (const auto& [k, v] : handoff.items()) {
-    size_t used = 0;
-    unsigned long p = std::stoul(k, &used);
-    if (used != k.size() || p > UINT32_MAX) throw std::invalid_argument("bad handoff partition");
-    r.handoff_final_sequence[static_cast<uint32_t>(p)] = unsigned_value(v, UINT64_MAX);
-  }
+  r.handoff_final_sequence = partition_map(j.at("handoff"), "handoff");
+  // Optional: records written before progress existed, and plain workers, omit it.
+  if (j.contains("progress")) r.progress = partition_map(j.at("progress"), "progress");
   return r;
 }
 

@@ -32,6 +32,12 @@ struct NodeRecord {
   std::set<uint32_t> importing_partitions;
   std::set<uint32_t> migrating_partitions;
   std::map<uint32_t, uint64_t> handoff_final_sequence;  // partition -> last seq drained
+  // partition -> how far this worker's copy has got, in the application's own
+  // measure (bigger is further; partid: the last durable log sequence).
+  // Refreshed with each heartbeat (Hooks::refresh_record), so up to one
+  // heartbeat interval old. The calculator uses it only to pick a dead
+  // leader's successor; nothing relies on it for safety.
+  std::map<uint32_t, uint64_t> progress;
 
   friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
 };

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,15 @@ struct Partition {
   friend bool operator==(const Partition&, const Partition&) = default;
 };
 
-// A live worker as the leader sees it: its stable ID and its capacity weight.
+// A live worker as the leader sees it: its stable ID and its capacity weight,
+// and what the successor rule weighs when a partition's leader dies: when the
+// process started and how far its copy of each partition has got (from its
+// node record; see NodeRecord::progress).
 struct WorkerInfo {
   std::string id;
   uint32_t weight = 1;
+  int64_t startup_ms = 0;
+  std::map<uint32_t, uint64_t> progress;  // by partition index
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "parti/core/assignment.h"
+#include "parti/core/node_record.h"
 #include "parti/manager/manager_state.h"
 
 namespace parti {
@@ -18,6 +19,10 @@ struct Hooks {
   std::function<void(ManagerState from, ManagerState to)> on_state_changed;
   std::function<void(bool is_leader)> on_leadership_changed;
   std::function<void(const std::string& what)> on_error;
+  // Called before every periodic heartbeat to refresh fields of this worker's
+  // record that change too often to publish on their own (NodeRecord::progress).
+  // A change rides on that heartbeat: no extra write to NATS.
+  std::function<void(NodeRecord& record)> refresh_record;
 };
 
 }  // namespace parti

@@ -150,7 +150,7 @@ void Manager::Impl::start_heartbeat() {
       [this](const KvStatus& st) {
         if (!st.ok() && running) error("heartbeat publish failed: " + st.message);
       });
-  heartbeat->start(initial_record());
+  heartbeat->start(initial_record(), hooks.refresh_record);
 }
 
 void Manager::Impl::start_membership() {

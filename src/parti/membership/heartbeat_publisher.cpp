@@ -11,18 +11,24 @@ HeartbeatPublisher::HeartbeatPublisher(asio::any_io_executor loop, asio::thread_
       on_result_(std::move(on_result)),
       wake_(loop) {}
 
-void HeartbeatPublisher::start(NodeRecord record) {
+void HeartbeatPublisher::start(NodeRecord record, Refresh refresh) {
   record_ = std::move(record);
+  refresh_ = std::move(refresh);
   record_.hlc = hlc_.tick(wall_clock_ms());
   running_ = true;
   asio::co_spawn(wake_.get_executor(), run(), asio::detached);
 }
 
-void HeartbeatPublisher::update(const std::function<void(NodeRecord&)>& change) {
+bool HeartbeatPublisher::apply(const std::function<void(NodeRecord&)>& change) {
   NodeRecord before = record_;
   change(record_);
-  if (record_ == before) return;
+  if (record_ == before) return false;
   record_.hlc = hlc_.tick(wall_clock_ms());
+  return true;
+}
+
+void HeartbeatPublisher::update(const std::function<void(NodeRecord&)>& change) {
+  if (!apply(change)) return;
   dirty_ = true;
   wake_.cancel();
 }
@@ -30,6 +36,7 @@ void HeartbeatPublisher::update(const std::function<void(NodeRecord&)>& change) 
 asio::awaitable<void> HeartbeatPublisher::run() {
   while (running_) {
     dirty_ = false;
+    if (refresh_) apply(refresh_);
     const std::string key = record_.id;
     const std::string value = encode(record_);
     auto status = co_await run_blocking(

@@ -22,7 +22,10 @@ class HeartbeatPublisher {
   HeartbeatPublisher(asio::any_io_executor loop, asio::thread_pool& pool,
                      std::shared_ptr<coord::KvBucket> bucket, Millis interval, OnResult on_result);
 
-  void start(NodeRecord record);
+  using Refresh = std::function<void(NodeRecord&)>;
+  // `refresh` (may be empty) runs before every periodic Put and may change
+  // the record; a change is published by that Put, HLC ticked.
+  void start(NodeRecord record, Refresh refresh = {});
   void update(const std::function<void(NodeRecord&)>& change);
   const NodeRecord& record() const { return record_; }
   uint64_t publishes() const { return publishes_; }
@@ -31,10 +34,13 @@ class HeartbeatPublisher {
 
  private:
   asio::awaitable<void> run();
+  // Applies `change`; true (and the HLC ticked) when the record changed.
+  bool apply(const std::function<void(NodeRecord&)>& change);
   asio::thread_pool& pool_;
   std::shared_ptr<coord::KvBucket> bucket_;
   Millis interval_;
   OnResult on_result_;
+  Refresh refresh_;
   asio::steady_timer wake_;
   NodeRecord record_;
   HybridLogicalClock hlc_;

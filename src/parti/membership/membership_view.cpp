@@ -99,7 +99,7 @@ std::vector<WorkerInfo> MembershipView::active_workers() const {
   std::vector<WorkerInfo> out;
   for (const auto& [id, m] : members_) {
     if (m.record.state == NodeState::Leaving) continue;
-    out.push_back({id, m.record.weight});
+    out.push_back({id, m.record.weight, m.record.startup_ms, m.record.progress});
   }
   return out;
 }

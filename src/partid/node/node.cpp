@@ -147,8 +147,11 @@ void Node::join_cluster() {
   if (cfg_.fast_timings) pc.timings = parti::fast_timings();
   std::vector<parti::Partition> partitions;
   for (uint32_t p = 0; p < cfg_.partitions; ++p) partitions.push_back({std::to_string(p), 1});
+  progress_ =
+      std::make_unique<ProgressReporter>(loop_.get_executor(), pc.timings.heartbeat_interval);
   parti::Hooks hooks;
   hooks.on_error = [](const std::string& what) { spdlog::warn("coordination: {}", what); };
+  hooks.refresh_record = [p = progress_.get()](parti::NodeRecord& r) { p->fill(r); };
   auto manager = std::make_unique<parti::Manager>(
       pc, conn_, std::make_shared<parti::StaticPartitionSource>(std::move(partitions)),
       std::shared_ptr<const parti::Strategy>(parti::make_weighted_consistent_hash()), hooks);
@@ -181,7 +184,10 @@ void Node::start_replication(const std::string& id) {
   auto restored = replication::Replicator::load(*store_);
   auto seals =
       replication::SealRegister::open(conn_, cfg_.cluster + "-seals", loop_.get_executor());
-  on_loop([&] { replicator_->start(id, std::move(restored), std::move(seals)); });
+  on_loop([&] {
+    replicator_->start(id, std::move(restored), std::move(seals));
+    progress_->start(*replicator_);
+  });
 }
 
 void Node::write_ready_file() const {
@@ -280,6 +286,7 @@ void Node::stop() {
   if (started_) {
     on_loop([&] {
       if (keeper_) keeper_->stop();
+      if (progress_) progress_->stop();
       if (replicator_) replicator_->stop();
       if (peers_) peers_->stop();
     });

@@ -28,6 +28,7 @@
 #include "partid/api/http_server.h"
 #include "partid/api/metrics.h"
 #include "partid/node/node_config.h"
+#include "partid/node/progress_reporter.h"
 #include "partid/node/topology_keeper.h"
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
@@ -77,6 +78,8 @@ class Node final : public api::ClusterView {
   std::unique_ptr<api::ApiService> api_;
   std::unique_ptr<api::HttpServer> http_;
   std::shared_ptr<parti::coord::Connection> conn_;
+  // Before manager_: the Manager's heartbeat hook reads it until the Manager stops.
+  std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<parti::Manager> manager_;
   std::unique_ptr<TopologyKeeper> keeper_;
   std::thread loop_thread_;

@@ -1,0 +1,45 @@
+// node: tells libparti how far this node's replica of each partition has got
+// (its last log sequence), for the successor rule that picks a dead leader's
+// replacement among the survivors. The reporter samples the Replicator on the
+// node's loop and keeps the figures for the Manager's heartbeat hook, which
+// runs on the Manager's own loop; the two meet only at a mutex held for a map
+// copy. The figures ride on heartbeats, so they are up to one heartbeat
+// interval plus one sample old: good enough to pick the survivor with the
+// least to adopt; sealing, not this, is what keeps acknowledged writes.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "parti/core/async.h"
+#include "parti/core/node_record.h"
+#include "partid/replication/replicator.h"
+
+namespace partid::node {
+
+namespace asio = boost::asio;
+
+class ProgressReporter {
+ public:
+  ProgressReporter(asio::any_io_executor loop, std::chrono::milliseconds interval);
+  // Loop only. Samples `replicator` now and every interval until stop().
+  void start(const replication::Replicator& replicator);
+  void stop();
+  // Any thread (the Manager's heartbeat hook): the latest sample into `record`.
+  void fill(parti::NodeRecord& record) const;
+
+ private:
+  void sample();
+  void arm();
+
+  asio::steady_timer timer_;
+  std::chrono::milliseconds interval_;
+  const replication::Replicator* replicator_ = nullptr;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  mutable std::mutex mu_;
+  std::map<uint32_t, uint64_t> progress_;  // guarded by mu_
+};
+
+}  // namespace partid::node
