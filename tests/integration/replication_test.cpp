@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "parti/coord/kv_bucket.h"
+#include "parti/core/node_record.h"
 #include "partid/peer/frame.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/codec.h"
@@ -121,6 +122,37 @@ TEST_F(ReplicationTest, OnThreeNodesEveryWriteReachesEveryReplica) {
       watermarks.insert(partition_status(node, p)["watermark"].get<uint64_t>());
     }
     EXPECT_EQ(watermarks.size(), 1u) << "partition " << p;
+  }
+}
+
+// Each node's record in the heartbeat bucket carries how far its replica of
+// every partition has got (its last log sequence), which the coordinator's
+// successor rule reads when a leader dies.
+TEST_F(ReplicationTest, EachNodesRecordReportsItsReplicasProgress) {
+  start_nodes(3);
+  ASSERT_TRUE(cluster.wait_serving(30s));
+  const uint32_t p = partition_of("progress-key");
+  for (int k = 0; k < 10; ++k) {
+    ASSERT_EQ(put(k % 3, "progress-key", "v" + std::to_string(k)), 200) << k;
+  }
+  uint64_t last = 0;
+  for (size_t node = 0; node < 3; ++node) {
+    last = std::max(last, partition_status(node, p)["last_sequence"].get<uint64_t>());
+  }
+  ASSERT_GE(last, 10u);
+  auto heartbeats = coord::KvBucket::open_or_create(connect(nats.url()), {"test-heartbeat"});
+  ASSERT_TRUE(heartbeats.ok()) << heartbeats.status.message;
+  for (size_t node = 0; node < 3; ++node) {
+    const std::string id = cluster.node(node).id;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto entry = heartbeats.value->get(id);
+          if (!entry.ok()) return false;
+          auto record = decode_node_record(entry.value.value, nullptr);
+          return record && record->progress.size() == kPartitions && record->progress.at(p) >= last;
+        },
+        10s))
+        << id << " never reported sequence " << last << " of partition " << p;
   }
 }
 
