@@ -312,6 +312,42 @@ TEST_F(ManagerTest, ARestartedWorkerWaitsForItsOwnIdToLapse) {
   EXPECT_NE(other.manager->worker_id(), "node-9");
 }
 
+// A worker that knows its previous process is gone takes its ID back from
+// that process's claim at once, well inside the claim's 30 s TTL; a claim
+// held by any other instance is still waited out, never taken.
+TEST_F(ManagerTest, ARestartedWorkerTakesItsIdBackFromItsOwnDeadPredecessorAtOnce) {
+  auto ids = coord::KvBucket::open_or_create(connect(server), {"parti-stableid", 30000ms, 1});
+  ASSERT_TRUE(ids.ok());
+  StableIdClaimer killed(ids.value, "node", 16, "killed-instance");
+  ASSERT_TRUE(killed.claim("node-5").ok());  // never renewed nor released
+  StableIdClaimer stranger(ids.value, "node", 16, "someone-else");
+  ASSERT_TRUE(stranger.claim("node-6").ok());
+
+  Config cfg = test_config();
+  cfg.timings.id_ttl = 30000ms;
+  cfg.timings.startup_timeout = 10000ms;
+  cfg.preferred_id = "node-5";
+  cfg.wait_for_preferred_id = true;
+  cfg.previous_instance = "killed-instance";
+  auto w = make_worker(server, cfg, numbered_partitions(4), ch);
+  const auto t0 = Clock::now();
+  w.manager->start();
+  EXPECT_EQ(w.manager->worker_id(), "node-5");
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_EQ(killed.renew().code, coord::KvErrc::WrongRevision);  // the dead claim is void
+
+  // Naming a previous instance that is not the holder takes nothing: with a
+  // short startup budget the wait gives up and another ID is claimed.
+  Config wrong = cfg;
+  wrong.preferred_id = "node-6";
+  wrong.previous_instance = "killed-instance";
+  wrong.timings.id_ttl = 1000ms;
+  auto other = make_worker(server, wrong, numbered_partitions(4), ch);
+  other.manager->start();
+  EXPECT_NE(other.manager->worker_id(), "node-6");
+  EXPECT_TRUE(stranger.renew().ok());
+}
+
 TEST_F(ManagerTest, ConcurrentStartAndStopAreSafe) {
   start_workers(2, test_config(), ch, numbered_partitions(10));
   auto& m = *workers[0].manager;

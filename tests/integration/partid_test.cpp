@@ -154,6 +154,22 @@ TEST_F(PartidTest, ARestartedNodeKeepsItsIdAndItsItems) {
   EXPECT_GT(json::parse(r.body)["sequence"].get<uint64_t>(), 1u);
 }
 
+// After kill -9 the dead process's claim on the ID outlives it by up to the ID
+// TTL; the restarted node, holding the data directory's lock, takes the claim
+// over at once instead of waiting it out, and comes back as itself.
+TEST_F(PartidTest, ANodeKilledAndRestartedTakesItsIdBackAtOnce) {
+  start_nodes(2);
+  const std::string id = cluster.node(1).id;
+  for (int k = 0; k < 20; ++k) ASSERT_EQ(put(1, "k-" + std::to_string(k), "", "v"), 200);
+  cluster.kill(1);
+  cluster.start_again(1);
+  ASSERT_TRUE(cluster.wait_converged(2, 20s));
+  EXPECT_EQ(cluster.node(1).id, id);
+  EXPECT_NE(read_file(cluster.node(1).log).find("took the worker ID back"), std::string::npos)
+      << read_file(cluster.node(1).log);
+  EXPECT_EQ(cluster.get_json(1, "/items")["total"], 20);
+}
+
 TEST_F(PartidTest, AnEphemeralNodeStartsEmptyAndLeavesNothing) {
   PartidOptions ephemeral;
   ephemeral.ephemeral = true;

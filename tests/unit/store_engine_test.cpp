@@ -195,7 +195,7 @@ TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {
 }
 
 TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
-  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, {4, 5}, {6}, {7}};
+  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "instance-1", {4, 5}, {6}, {7}};
   ASSERT_TRUE(engine->save_node_metadata(meta).ok);
   ASSERT_TRUE(engine->commit({put(9, "k", "r", "v", 1)}).ok);
   reopen();

@@ -42,6 +42,13 @@ struct Config {
   // another: a crashed node's own claim outlives it by up to id_ttl, and a
   // worker whose stored data follows its ID (partid) must come back as itself.
   bool wait_for_preferred_id = false;
+  // The instance_id of this worker's previous process, given only when the
+  // caller knows that process is gone (partid: it held the data directory's
+  // lock, which this process now holds). A preferred_id still held by that
+  // instance is taken over at once (compare-and-set on the claim read)
+  // instead of waited out: a node restarted after a crash is back in
+  // seconds, not after id_ttl.
+  std::string previous_instance;
   // Fixed for the cluster's life, written once and compared at every start
   // (a mismatch fails start()): partid puts its partition count here.
   std::map<std::string, std::string> cluster_settings;

@@ -36,4 +36,7 @@ struct WorkerInfo {
 // Milliseconds since the Unix epoch, used for timestamps that cross processes.
 int64_t wall_clock_ms();
 
+// A fresh random id for one process start (Config::instance_id).
+std::string random_instance_id();
+
 }  // namespace parti

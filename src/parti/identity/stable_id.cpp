@@ -49,16 +49,42 @@ KvStatus StableIdClaimer::claim(const std::string& preferred) {
   return {KvErrc::Exists, "all " + std::to_string(max_ids_) + " worker IDs are taken"};
 }
 
+std::string StableIdClaimer::instance_of(const std::string& claim) {
+  auto j = nlohmann::json::parse(claim, nullptr, false);
+  if (!j.is_object() || !j.contains("instance") || !j["instance"].is_string()) return {};
+  return j["instance"].get<std::string>();
+}
+
 bool StableIdClaimer::still_ours() {
   auto current = bucket_->get(id_);
-  if (!current.ok()) return false;
-  try {
-    if (nlohmann::json::parse(current.value.value).at("instance") != instance_) return false;
-  } catch (const std::exception&) {
-    return false;
-  }
+  if (!current.ok() || instance_of(current.value.value) != instance_) return false;
   revision_ = current.value.revision;
   return true;
+}
+
+KvStatus StableIdClaimer::reclaim(const std::string& id, const std::string& previous_instance,
+                                  bool* took_over) {
+  *took_over = false;
+  auto st = claim_exactly(id);
+  if (st.code != KvErrc::Exists || previous_instance.empty()) return st;
+  st = take_over(id, previous_instance);
+  if (st.code == KvErrc::NotFound) return claim_exactly(id);  // lapsed meanwhile
+  *took_over = st.ok();
+  return st;
+}
+
+KvStatus StableIdClaimer::take_over(const std::string& id, const std::string& previous_instance) {
+  auto current = bucket_->get(id);
+  if (!current.ok()) return current.status;
+  if (previous_instance.empty() || instance_of(current.value.value) != previous_instance) {
+    return {KvErrc::Exists, id + " is held by another process"};
+  }
+  auto r = bucket_->update(id, claim_value(), current.value.revision);
+  if (r.status.code == KvErrc::WrongRevision) return {KvErrc::Exists, id + " changed hands"};
+  if (!r.ok()) return r.status;
+  id_ = id;
+  revision_ = r.value;
+  return {};
 }
 
 KvStatus StableIdClaimer::renew() {

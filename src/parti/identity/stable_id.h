@@ -25,6 +25,15 @@ class StableIdClaimer {
   // Claims exactly `id`; Exists while someone (maybe a dead predecessor whose
   // claim has not lapsed yet) holds it.
   coord::KvStatus claim_exactly(const std::string& id) { return try_create(id); }
+  // Takes `id` over from `previous_instance` (a process of ours known to be
+  // gone): a CAS on the claim as read, so it succeeds only while the claim
+  // still names that instance. Exists when someone else holds it, NotFound
+  // when nobody does.
+  coord::KvStatus take_over(const std::string& id, const std::string& previous_instance);
+  // claim_exactly(id), and when `previous_instance` (may be empty) holds it,
+  // take_over; *took_over tells which happened.
+  coord::KvStatus reclaim(const std::string& id, const std::string& previous_instance,
+                          bool* took_over);
   // Exists/WrongRevision/NotFound mean the ID is lost; transient errors do not.
   coord::KvStatus renew();
   coord::KvStatus release();
@@ -37,6 +46,8 @@ class StableIdClaimer {
   // Create of `key`; on success the ID is ours.
   coord::KvStatus try_create(const std::string& key);
   bool still_ours();
+  // The instance named by a claim's value; empty when it does not parse.
+  static std::string instance_of(const std::string& claim);
   std::shared_ptr<coord::KvBucket> bucket_;
   std::string prefix_;
   uint32_t max_ids_;

@@ -1,20 +1,10 @@
 #include "parti/manager/manager.h"
 
-#include <random>
-
 #include "parti/manager/manager_impl.h"
 
 namespace parti {
 
-namespace {
-
-std::string random_instance() {
-  std::random_device rd;
-  std::mt19937_64 gen((uint64_t(rd()) << 32) ^ rd());
-  return fmt::format("{:016x}", gen());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void Manager::Impl::error(const std::string& what) {
   spdlog::warn("[{}] {}", self_id.empty() ? "?" : self_id, what);
@@ -88,10 +78,12 @@ asio::awaitable<bool> Manager::Impl::reclaim_preferred_id(TimePoint deadline) {
   const TimePoint until =
       std::min(deadline, Clock::now() + cfg.timings.id_ttl + cfg.timings.poll_interval);
   bool taken = true;
+  bool took_over = false;
   while (taken && running && Clock::now() < until) {
     if (!co_await startup_step(deadline, "reclaiming the worker ID",
-                               [c = id.get(), p = &cfg.preferred_id, t = &taken] {
-                                 auto st = c->claim_exactly(*p);
+                               [c = id.get(), p = &cfg.preferred_id, prev = &cfg.previous_instance,
+                                t = &taken, o = &took_over] {
+                                 auto st = c->reclaim(*p, *prev, o);
                                  *t = st.code == KvErrc::Exists;
                                  return *t ? KvStatus{} : st;
                                })) {
@@ -100,6 +92,10 @@ asio::awaitable<bool> Manager::Impl::reclaim_preferred_id(TimePoint deadline) {
     if (taken) co_await pause(cfg.timings.poll_interval);
   }
   if (taken) error("worker ID " + cfg.preferred_id + " is still held; taking another");
+  if (took_over) {
+    spdlog::info("[{}] took the worker ID back from this worker's previous process {}",
+                 cfg.preferred_id, cfg.previous_instance);
+  }
   co_return true;
 }
 
@@ -233,7 +229,7 @@ Manager::Manager(Config config, std::shared_ptr<coord::Connection> connection,
   // our threads exist, instead of racing on it from several loops.
   spdlog::default_logger_raw();
   impl_->cfg = std::move(config);
-  if (impl_->cfg.instance_id.empty()) impl_->cfg.instance_id = random_instance();
+  if (impl_->cfg.instance_id.empty()) impl_->cfg.instance_id = random_instance_id();
   impl_->conn = std::move(connection);
   impl_->source = std::move(source);
   impl_->strategy = std::move(strategy);

@@ -143,6 +143,15 @@ void Node::join_cluster() {
   pc.preferred_id = meta_.stable_id;
   // Its replicas' data follows that ID (seal registers name replicas by it).
   pc.wait_for_preferred_id = true;
+  // This process holds the data directory's RocksDB lock, so the process that
+  // last opened it is gone: its claim on the ID can be taken over at once.
+  pc.previous_instance = meta_.instance;
+  pc.instance_id = parti::random_instance_id();
+  if (!cfg_.ephemeral) {
+    meta_.instance = pc.instance_id;  // saved before claiming: a crash from here on is known
+    auto saved = store_->save_node_metadata(meta_);
+    if (!saved.ok) throw std::runtime_error("cannot save node metadata: " + saved.message);
+  }
   pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
   if (cfg_.fast_timings) pc.timings = parti::fast_timings();
   std::vector<parti::Partition> partitions;

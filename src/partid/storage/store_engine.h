@@ -143,6 +143,10 @@ struct NodeMetadata {
   uint32_t partitions = 0;
   uint32_t replication_factor = 0;
   uint64_t disk_id = 0;
+  // The libparti instance id of the last process to open this directory: a
+  // restart names it so that it can take its ID back at once (the RocksDB
+  // lock proves that process is gone).
+  std::string instance;
   std::set<uint32_t> locked_partitions;
   std::set<uint32_t> importing_partitions;
   std::set<uint32_t> migrating_partitions;
