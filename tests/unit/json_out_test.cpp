@@ -11,12 +11,15 @@ using nlohmann::json;
 
 std::string dumped(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// Sized from the array: the literal holds a NUL, so strlen would stop early.
+constexpr char kControls[] = "nul \0 and controls \x01\x1f\t\n\r";
+
 TEST(JsonObject, WritesWhatNlohmannDumpWritesForTheSameFields) {
   const std::vector<std::string> awkward = {
       "",
       "plain",
       "quote \" backslash \\ slash /",
-      std::string("nul \0 and controls \x01\x1f\t\n\r", 30),
+      std::string(kControls, sizeof(kControls) - 1),
       "unicode \xE2\x9C\x93 \xF0\x9F\x98\x80",
       "invalid utf-8 \xC3\x28 \xFF end",
       std::string(5000, 'x'),
