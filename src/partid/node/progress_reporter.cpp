@@ -3,27 +3,15 @@
 namespace partid::node {
 
 ProgressReporter::ProgressReporter(asio::any_io_executor loop, std::chrono::milliseconds interval)
-    : timer_(loop), interval_(interval) {}
+    : sampler_(loop, interval, [this] { sample(); }) {}
 
 void ProgressReporter::start(const replication::Replicator& replicator) {
   replicator_ = &replicator;
   sample();
-  arm();
+  sampler_.start();
 }
 
-void ProgressReporter::stop() {
-  *alive_ = false;
-  timer_.cancel();
-}
-
-void ProgressReporter::arm() {
-  timer_.expires_after(interval_);
-  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-    if (ec || !*alive) return;
-    sample();
-    arm();
-  });
-}
+void ProgressReporter::stop() { sampler_.stop(); }
 
 void ProgressReporter::sample() {
   std::map<uint32_t, uint64_t> next;

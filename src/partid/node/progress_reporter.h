@@ -10,11 +10,10 @@
 
 #include <chrono>
 #include <map>
-#include <memory>
 #include <mutex>
 
-#include "parti/core/async.h"
 #include "parti/core/node_record.h"
+#include "parti/core/periodic.h"
 #include "partid/replication/replicator.h"
 
 namespace partid::node {
@@ -32,12 +31,9 @@ class ProgressReporter {
 
  private:
   void sample();
-  void arm();
 
-  asio::steady_timer timer_;
-  std::chrono::milliseconds interval_;
+  parti::Periodic sampler_;
   const replication::Replicator* replicator_ = nullptr;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   mutable std::mutex mu_;
   std::map<uint32_t, uint64_t> progress_;  // guarded by mu_
 };

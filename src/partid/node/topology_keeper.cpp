@@ -7,31 +7,18 @@ namespace partid::node {
 TopologyKeeper::TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager,
                                uint32_t partitions, std::chrono::milliseconds interval,
                                OnChange on_change)
-    : timer_(loop),
-      manager_(manager),
+    : manager_(manager),
       partitions_(partitions),
-      interval_(interval),
       on_change_(std::move(on_change)),
-      current_(std::make_shared<routing::Topology>()) {}
+      current_(std::make_shared<routing::Topology>()),
+      refresher_(loop, interval, [this] { refresh(); }) {}
 
 void TopologyKeeper::start() {
   refresh();
-  arm();
+  refresher_.start();
 }
 
-void TopologyKeeper::stop() {
-  *alive_ = false;
-  timer_.cancel();
-}
-
-void TopologyKeeper::arm() {
-  timer_.expires_after(interval_);
-  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-    if (ec || !*alive) return;
-    refresh();
-    arm();
-  });
-}
+void TopologyKeeper::stop() { refresher_.stop(); }
 
 void TopologyKeeper::refresh() {
   const parti::Assignment assignment = manager_.current_assignment();

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "parti/core/async.h"
+#include "parti/core/periodic.h"
 #include "parti/manager/manager.h"
 #include "partid/routing/topology.h"
 
@@ -30,15 +30,12 @@ class TopologyKeeper {
 
  private:
   void refresh();
-  void arm();
 
-  asio::steady_timer timer_;
   parti::Manager& manager_;
   uint32_t partitions_;
-  std::chrono::milliseconds interval_;
   OnChange on_change_;
   std::shared_ptr<const routing::Topology> current_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  parti::Periodic refresher_;  // last: its callback uses the members above
 };
 
 }  // namespace partid::node

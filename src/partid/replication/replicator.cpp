@@ -70,7 +70,7 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       on_fatal_(std::move(on_fatal)),
       commit_(loop, disk, store, [this](const std::string& why) { on_fatal_(why); }),
       outbox_(loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); }),
-      timer_(loop) {}
+      ticker_(loop, options.tick, [this] { tick(); }) {}
 
 Replicator::~Replicator() { stop(); }
 
@@ -95,21 +95,12 @@ void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRec
               {meta.base_epoch, meta.base_sequence}, std::move(log));
     replicas_[p] = std::make_unique<Replica>(std::move(c));
   }
-  arm();
+  ticker_.start();
 }
 
 void Replicator::stop() {
   *alive_ = false;
-  timer_.cancel();
-}
-
-void Replicator::arm() {
-  timer_.expires_after(options_.tick);
-  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-    if (ec || !*alive) return;
-    tick();
-    arm();
-  });
+  ticker_.stop();
 }
 
 void Replicator::tick() {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "parti/core/hlc.h"
+#include "parti/core/periodic.h"
 #include "partid/peer/peer_client.h"
 #include "partid/replication/core/replica.h"
 #include "partid/replication/group_commit.h"
@@ -153,7 +154,6 @@ class Replicator {
   template <class F>
   void with_replica(uint32_t partition, F f);
   void tick();
-  void arm();
   const std::string* address_of(const core::NodeId& node) const;
 
   asio::any_io_executor loop_;
@@ -166,7 +166,7 @@ class Replicator {
   GroupCommit commit_;
   Outbox outbox_;
   FragmentAssembler assembler_;
-  asio::steady_timer timer_;
+  parti::Periodic ticker_;
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
