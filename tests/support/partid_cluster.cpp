@@ -54,7 +54,7 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
   const std::string ready = n.data_dir + ".ready";
   std::vector<std::string> argv = {PARTID_BINARY,
                                    "--nats-url",
-                                   nats_.url(),
+                                   n.options.nats_url.empty() ? nats_.url() : n.options.nats_url,
                                    "--cluster",
                                    "test",
                                    "--data-dir",
@@ -62,7 +62,7 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
                                    "--api-listen",
                                    "127.0.0.1:0",
                                    "--peer-listen",
-                                   "127.0.0.1:0",
+                                   n.options.peer_listen,
                                    "--partitions",
                                    std::to_string(n.options.partitions),
                                    "--replication-factor",

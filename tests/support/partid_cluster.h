@@ -21,6 +21,8 @@ struct PartidOptions {
   uint32_t partitions = 32;
   uint32_t replication_factor = 1;
   bool ephemeral = false;
+  std::string nats_url;  // empty: the cluster's server
+  std::string peer_listen = "127.0.0.1:0";
   std::vector<std::string> extra_args;
 };
 

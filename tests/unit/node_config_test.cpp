@@ -70,6 +70,10 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
   EXPECT_EQ(std::get<ConfigExit>(load({"--no-such-flag"})).code, 2);
   auto address = load({"--api-listen", "localhost"});
   EXPECT_NE(std::get<ConfigExit>(address).text.find("host:port"), std::string::npos);
+  // Others dial an advertised address, so "any port" makes no sense there.
+  auto advertised_any = load({"--peer-advertise", "10.0.0.7:0"});
+  EXPECT_NE(std::get<ConfigExit>(advertised_any).text.find("with a port"), std::string::npos);
+  EXPECT_EQ(std::get<ConfigExit>(load({"--api-advertise", "nohost"})).code, 2);
   auto help = load({"--help"});
   EXPECT_EQ(std::get<ConfigExit>(help).code, 0);
   EXPECT_NE(std::get<ConfigExit>(help).text.find("--replication-factor"), std::string::npos);

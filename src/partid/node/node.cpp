@@ -123,10 +123,12 @@ void Node::bind_listeners() {
   uint16_t port = 0;
   split_host_port(cfg_.peer_listen, &host, &port);
   peer_server_->listen(host, port);
-  peer_address_ = host + ":" + std::to_string(peer_server_->port());
+  peer_address_ = cfg_.peer_advertise.empty() ? host + ":" + std::to_string(peer_server_->port())
+                                              : cfg_.peer_advertise;
   split_host_port(cfg_.api_listen, &host, &port);
   http_->listen(host, port);
-  api_address_ = host + ":" + std::to_string(http_->port());
+  api_address_ =
+      cfg_.api_advertise.empty() ? host + ":" + std::to_string(http_->port()) : cfg_.api_advertise;
 }
 
 void Node::join_cluster() {

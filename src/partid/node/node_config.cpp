@@ -82,6 +82,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--data-dir", c.data_dir, "where this node keeps its RocksDB");
   opt("--api-listen", c.api_listen, "HTTP API host:port (port 0: any)");
   opt("--peer-listen", c.peer_listen, "peer transport host:port");
+  opt("--api-advertise", c.api_advertise,
+      "host:port clients are told to use for this node's API (empty: the bound address)");
+  opt("--peer-advertise", c.peer_advertise,
+      "host:port other nodes dial for this node's peer port (empty: the bound address)");
   opt("--partitions", c.partitions, "partition count P (fixed per cluster)")
       ->check(CLI::Range(1u, 65536u));
   opt("--replication-factor", c.replication_factor, "replicas per partition (fixed per cluster)")
@@ -133,6 +137,11 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   for (const auto* address : {&c.api_listen, &c.peer_listen}) {
     if (!split_host_port(*address, &host, &port)) {
       return ConfigExit{2, "'" + *address + "' is not host:port\n"};
+    }
+  }
+  for (const auto* address : {&c.api_advertise, &c.peer_advertise}) {
+    if (!address->empty() && (!split_host_port(*address, &host, &port) || port == 0)) {
+      return ConfigExit{2, "'" + *address + "' is not host:port with a port\n"};
     }
   }
   return c;

@@ -17,6 +17,10 @@ struct NodeConfig {
   std::string data_dir = "partid-data";
   std::string api_listen = "127.0.0.1:8080";   // port 0: any free port
   std::string peer_listen = "127.0.0.1:9080";  // port 0: any free port
+  // What the node record tells others to dial (behind NAT, a container or a
+  // proxy); empty: the bound listen address.
+  std::string api_advertise;
+  std::string peer_advertise;
   uint32_t partitions = 256;
   uint32_t replication_factor = 1;
   uint32_t weight = 1;
