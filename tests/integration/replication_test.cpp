@@ -19,6 +19,7 @@
 #include "support/cluster.h"
 #include "support/partid_cluster.h"
 #include "support/raw_socket.h"
+#include "support/tcp_proxy.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -321,6 +322,46 @@ TEST_F(ReplicationTest, APausedFollowerCatchesUpWhenResumed) {
   for (const auto& key : keys) {
     EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == "x" + key; }, 20s)) << key;
   }
+}
+
+// A leader cut off from NATS and from its peers' messages, but not from
+// clients, is replaced, and hears nothing of it: it still believes it leads.
+// It must not answer a read from its own state, which lacks what its
+// successor acknowledged. Its read barrier asks the other replicas; they now
+// follow a newer epoch (their refusals cannot reach it), so no quorum answers
+// its round and the read fails with 503 instead of returning "old".
+TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
+  TcpProxy nats_link(nats.port());
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);  // the others reach node 0's peer port only through it
+  PartidOptions cut_off = node_options(false);
+  cut_off.nats_url = nats_link.url();
+  cut_off.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
+  cut_off.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(peer_link.port()),
+                        "--write-timeout-ms", "1500"};
+  cluster.start(cut_off);
+  for (int i = 0; i < 2; ++i) cluster.start(node_options(false));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  std::string key;
+  for (int k = 0; key.empty(); ++k) {
+    const std::string candidate = "s" + std::to_string(k);
+    if (replicas_of(0, partition_of(candidate)).front() == cluster.node(0).id) key = candidate;
+  }
+  ASSERT_EQ(put(0, key, "old"), 200);
+  ASSERT_EQ(leader_read(0, key), "old");  // its read rounds work while it leads
+
+  nats_link.cut();
+  peer_link.cut();
+  ASSERT_TRUE(wait_until([&] { return put(1, key, "new") == 200; }, 30s));
+  ASSERT_EQ(leader_read(1, key), "new");
+  auto stale = cluster.http(0, "GET", "/items/" + key);
+  EXPECT_EQ(stale.status, 503) << stale.body;
+  EXPECT_NE(stale.body.find("leadership_unconfirmed"), std::string::npos) << stale.body;
+  EXPECT_GT(cluster.metric(0, "partid_reads_unconfirmed_total"), 0);
+
+  nats_link.heal();
+  peer_link.heal();
+  EXPECT_TRUE(wait_until([&] { return leader_read(0, key) == "new"; }, 30s));
 }
 
 TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {

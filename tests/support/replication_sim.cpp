@@ -40,6 +40,9 @@ struct SimNode {
   std::unique_ptr<ReplicaCore> core;  // null while down
   Disk disk;
   std::map<uint64_t, std::string> proposed;  // this incarnation's open client writes
+  // This incarnation's open reads: id -> the highest sequence acknowledged to
+  // any client when the read began.
+  std::map<uint64_t, uint64_t> reads;
 };
 
 struct Appointment {
@@ -77,7 +80,7 @@ std::string describe(const Message& message) {
           m.commit);
     }
     std::string operator()(const ReplicateAck& m) const {
-      return fmt::format("Ack e{} {} {}", m.epoch, m.ok ? "ok" : "NO", m.last);
+      return fmt::format("Ack e{} {} {} round {}", m.epoch, m.ok ? "ok" : "NO", m.last, m.round);
     }
     std::string operator()(const BeginEpoch& m) const {
       return fmt::format("BeginEpoch e{}", m.epoch);
@@ -111,7 +114,7 @@ class World {
     core_options_.max_bytes_per_message = 24;  // a few payloads: adoption comes in chunks
     core_options_.max_buffered_entries = 64;
     for (int i = 0; i < options.nodes; ++i) {
-      nodes_.push_back(SimNode{fmt::format("n{}", i), nullptr, {}, {}});
+      nodes_.push_back(SimNode{fmt::format("n{}", i), nullptr, {}, {}, {}});
       nodes_.back().disk.hard.disk_id = ++disks_;
       ids_.push_back(nodes_.back().id);
       start(nodes_.back());
@@ -153,7 +156,7 @@ class World {
 
   // ---- replicas ----
   void start(SimNode& n) {
-    n.core = std::make_unique<ReplicaCore>(n.id, core_options_);
+    n.core = std::make_unique<ReplicaCore>(n.id, core_options_, ++sessions_);
     n.core->restore(n.disk.hard, n.disk.base, n.disk.log);
     if (trace_) {
       fmt::print("t={} START {} promised {} commit {} base ({},{}) last {} applied {}\n", now_,
@@ -169,6 +172,7 @@ class World {
     retire_stats(n);
     n.core.reset();
     n.proposed.clear();
+    n.reads.clear();
     ++result_.crashes;
   }
 
@@ -204,10 +208,43 @@ class World {
       if (it == n.proposed.end()) continue;
       check_on_quorum(seq, it->second, n.core->replicas());
       acked_.emplace_back(seq, it->second);
+      max_acked_ = std::max(max_acked_, seq);
       if (n.id == leader_ && n.core->epoch() == epoch_) ++acked_by_current_leader_;
       n.proposed.erase(it);
     }
     for (uint64_t seq : actions.abandoned) n.proposed.erase(seq);
+    for (uint64_t id : actions.reads_confirmed) check_read(n, id);
+    for (uint64_t id : actions.reads_failed) result_.reads_refused += n.reads.erase(id);
+  }
+
+  // A confirmed read is answered from the node's applied state, which must
+  // then hold every write acknowledged (by any leader) before the read began:
+  // a deposed leader that still thinks it leads must not confirm.
+  void check_read(SimNode& n, uint64_t id) {
+    auto it = n.reads.find(id);
+    if (it == n.reads.end()) return;
+    if (n.disk.applied < it->second) {
+      fail(
+          fmt::format("{} confirmed read {} with state through {}, but {} was acknowledged "
+                      "before the read began",
+                      n.id, id, n.disk.applied, it->second));
+    }
+    ++result_.reads_confirmed;
+    n.reads.erase(it);
+  }
+
+  // Any node that believes it serves may get a read: a stale leader too.
+  void read() {
+    std::vector<SimNode*> serving;
+    for (auto& n : nodes_) {
+      if (n.core && n.core->serving()) serving.push_back(&n);
+    }
+    if (serving.empty()) return;
+    SimNode& n = *serving[pick(serving.size())];
+    const uint64_t id = ++next_read_;
+    if (n.id != leader_ || n.core->epoch() != epoch_) ++result_.stale_reads;
+    n.reads[id] = max_acked_;
+    perform(n, n.core->confirm_read(id));
   }
 
   void persist(SimNode& n, const TruncateAfter& op) {
@@ -310,8 +347,8 @@ class World {
     schedule({kRegister, from, answer});
   }
 
-  void schedule(Flight flight) {
-    uint64_t at = now_ + 1 + pick(static_cast<size_t>(o_.max_delay));
+  void schedule(Flight flight, uint64_t extra_delay = 0) {
+    uint64_t at = now_ + 1 + extra_delay + pick(static_cast<size_t>(o_.max_delay));
     network_.emplace(std::make_pair(at, order_++), std::move(flight));
   }
 
@@ -325,9 +362,12 @@ class World {
     ++result_.appointments;
     if (members != members_) ++result_.reconfigurations;
     members_ = std::move(members);
-    // Replicas learn of it at different times, as they would from the KV.
+    // Replicas learn of it at different times, as they would from the KV; a
+    // replica cut off hears of it only when it is back (its coordination
+    // link was down too), though clients may still reach it.
     for (const auto& id : ids_) {
-      schedule({"coordinator", id, Appointment{epoch_, leader_, members_}});
+      const uint64_t back = isolated(id) ? isolated_until_ - now_ : 0;
+      schedule({"coordinator", id, Appointment{epoch_, leader_, members_}}, back);
     }
   }
 
@@ -513,6 +553,7 @@ class World {
     tick_all();
     coordinate();
     if (chance(o_.propose)) propose();
+    if (chance(o_.read)) read();
     inject_faults();
   }
 
@@ -595,6 +636,9 @@ class World {
   std::map<uint64_t, std::string> committed_;
   std::vector<std::pair<uint64_t, std::string>> acked_;
   uint64_t acked_by_current_leader_ = 0;
+  uint64_t max_acked_ = 0;
+  uint64_t next_read_ = 0;
+  uint64_t sessions_ = 0;
   SimResult result_;
 };
 

@@ -4,7 +4,9 @@
 // or lose their disk and are rebuilt; a coordinator appoints leaders with rising epochs. Every run
 // ends by healing the world and checking that every acknowledged write is held by a quorum at its
 // sequence, that no two replicas ever applied different entries at one sequence, and that the
-// replicas converge. The same seed always gives the same run.
+// replicas converge. Clients also read from any node that believes it leads (a cut-off replica
+// hears of new appointments only when it is back): every read its core confirms must see every
+// write acknowledged before the read began. The same seed always gives the same run.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct SimOptions {
   double isolate = 0.003;       // per step: a replica is cut off (alive, unreachable)
   int max_isolation = 150;      // steps an isolation lasts at most
   double propose = 0.3;         // per step: a client write reaches the leader
+  double read = 0.2;            // per step: a client reads from a node that thinks it leads
   uint64_t log_retention = 40;  // small, so catch-up needs snapshots
   int failover_delay = 8;       // steps before a dead leader is replaced
 };
@@ -43,6 +46,9 @@ struct SimResult {
   uint64_t reconfigurations = 0;  // appointments that changed the replica set
   uint64_t snapshots = 0;
   uint64_t sync_requests = 0;
+  uint64_t reads_confirmed = 0;  // each checked to see every write acknowledged before it
+  uint64_t reads_refused = 0;
+  uint64_t stale_reads = 0;  // begun at a node the coordinator had already replaced
 };
 
 SimResult run_simulation(const SimOptions& options);

@@ -63,6 +63,8 @@ class Cluster {
   std::map<NodeId, std::vector<Entry>> applied;
   std::map<NodeId, std::vector<uint64_t>> committed;
   std::map<NodeId, std::vector<uint64_t>> abandoned;
+  std::map<NodeId, std::vector<uint64_t>> reads_confirmed;
+  std::map<NodeId, std::vector<uint64_t>> reads_failed;
   std::map<NodeId, std::vector<SnapshotRequest>> snapshots;
   std::vector<std::pair<NodeId, Outgoing>> sent;  // everything, for inspection
   SealRecord seal;                                // the seal register, answered at once
@@ -81,6 +83,8 @@ class Cluster {
     for (auto& e : actions.apply) applied[from].push_back(e);
     for (auto s : actions.committed) committed[from].push_back(s);
     for (auto s : actions.abandoned) abandoned[from].push_back(s);
+    for (auto id : actions.reads_confirmed) reads_confirmed[from].push_back(id);
+    for (auto id : actions.reads_failed) reads_failed[from].push_back(id);
     for (auto& r : actions.snapshots) snapshots[from].push_back(r);
     for (auto& out : actions.send) {
       sent.emplace_back(from, out);
@@ -411,6 +415,96 @@ TEST(ReplicationCoreTest, ASealingStuckOnALostSetTakesTheRegistersNewerRecord) {
   EXPECT_TRUE(c.at("a").serving());
   EXPECT_GE(c.at("a").commit(), seq);
   EXPECT_EQ(c.seal.config, (Config{2, {"a", "d", "e"}}));
+}
+
+// ---- the read barrier (confirm_read) ----
+
+// What b answers to a's latest read round, as if it had just received it.
+ReplicateAck answer_to_round(Cluster& c, uint64_t session, uint64_t round) {
+  return ReplicateAck{1, true, c.at("a").follower_matches()["b"], 1, session, round};
+}
+
+TEST(ReplicationCoreTest, ASingleReplicaConfirmsAReadAtOnce) {
+  Cluster c({"a"});
+  c.appoint(1, "a");
+  EXPECT_EQ(c.at("a").confirm_read(1).reads_confirmed, std::vector<uint64_t>{1});
+}
+
+TEST(ReplicationCoreTest, AReadIsConfirmedOnceAQuorumAnswersARoundBegunAfterIt) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"b", "c"};
+  auto actions = c.at("a").confirm_read(1);
+  EXPECT_TRUE(actions.reads_confirmed.empty());
+  ASSERT_EQ(actions.send.size(), 2u);  // the round goes to both followers at once
+  EXPECT_EQ(std::get<Replicate>(actions.send[0].message).round, 1u);
+  c.run("a", std::move(actions));
+  c.tick_all(3);  // lost: the leader keeps asking
+  EXPECT_TRUE(c.reads_confirmed["a"].empty());
+  // An answer to a round from before the read does not count.
+  c.run("a", c.at("a").receive("b", answer_to_round(c, 0, 0)));
+  EXPECT_TRUE(c.reads_confirmed["a"].empty());
+  c.cut_ = {"c"};
+  c.tick_all(1);  // b hears the round now; a and b are a quorum
+  EXPECT_EQ(c.reads_confirmed["a"], std::vector<uint64_t>{1});
+  EXPECT_TRUE(c.reads_failed["a"].empty());
+}
+
+TEST(ReplicationCoreTest, ADeposedLeaderConfirmsNoReadOnceAQuorumFollowsANewerEpoch) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  uint64_t seq = c.propose("a", "x");
+  c.cut_ = {"a"};  // a hears nothing of epoch 2
+  c.appoint(2, "b");
+  c.propose("b", "y");
+  ASSERT_TRUE(c.at("a").serving());  // a still believes it leads
+  c.cut_.clear();
+  c.run("a", c.at("a").confirm_read(1));
+  EXPECT_TRUE(c.reads_confirmed["a"].empty());
+  EXPECT_EQ(c.reads_failed["a"], std::vector<uint64_t>{1});
+  EXPECT_FALSE(c.at("a").serving());
+  EXPECT_EQ(c.at("a").commit(), seq);  // what it would have served lacks "y"
+}
+
+TEST(ReplicationCoreTest, ReadsArrivingWhileARoundIsOutShareTheNextRound) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"b", "c"};
+  c.run("a", c.at("a").confirm_read(1));
+  c.run("a", c.at("a").confirm_read(2));  // round 1 may have left before it
+  c.run("a", c.at("a").confirm_read(3));
+  EXPECT_EQ(c.at("a").stats().read_rounds, 1u);
+  c.run("a", c.at("a").receive("b", answer_to_round(c, 0, 1)));
+  EXPECT_EQ(c.reads_confirmed["a"], std::vector<uint64_t>{1});
+  EXPECT_EQ(c.at("a").stats().read_rounds, 2u);  // one round for reads 2 and 3
+  c.run("a", c.at("a").receive("b", answer_to_round(c, 0, 2)));
+  EXPECT_EQ(c.reads_confirmed["a"], (std::vector<uint64_t>{1, 2, 3}));
+}
+
+TEST(ReplicationCoreTest, AnAnswerToAnEarlierIncarnationConfirmsNoRead) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  c.cut_ = {"b", "c"};
+  c.run("a", c.at("a").confirm_read(1));
+  // Round 1 of another session: the leader's previous process asked it.
+  c.run("a", c.at("a").receive("b", answer_to_round(c, 99, 1)));
+  EXPECT_TRUE(c.reads_confirmed["a"].empty());
+  c.run("a", c.at("a").receive("b", answer_to_round(c, 0, 1)));
+  EXPECT_EQ(c.reads_confirmed["a"], std::vector<uint64_t>{1});
+}
+
+TEST(ReplicationCoreTest, AReadNoQuorumConfirmsFailsAfterItsTimeout) {
+  CoreOptions options;
+  options.read_timeout_ticks = 3;
+  Cluster c({"a", "b", "c"}, options);
+  c.appoint(1, "a");
+  c.cut_ = {"b", "c"};
+  c.run("a", c.at("a").confirm_read(1));
+  c.tick_all(2);
+  EXPECT_TRUE(c.reads_failed["a"].empty());
+  c.tick_all(1);
+  EXPECT_EQ(c.reads_failed["a"], std::vector<uint64_t>{1});
+  EXPECT_TRUE(c.at("a").serving());  // still the leader: the next read may succeed
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ uint64_t env_or(const char* name, uint64_t fallback) {
 
 struct Totals {
   uint64_t acknowledged = 0, crashes = 0, wipes = 0, isolations = 0, appointments = 0,
-           reconfigurations = 0, snapshots = 0, syncs = 0;
+           reconfigurations = 0, snapshots = 0, syncs = 0, reads = 0, refused_reads = 0,
+           stale_reads = 0;
 };
 
 Totals run_seeds(int nodes, uint64_t first, uint64_t count, int replicas = 0) {
@@ -41,14 +42,18 @@ Totals run_seeds(int nodes, uint64_t first, uint64_t count, int replicas = 0) {
     totals.reconfigurations += result.reconfigurations;
     totals.snapshots += result.snapshots;
     totals.syncs += result.sync_requests;
+    totals.reads += result.reads_confirmed;
+    totals.refused_reads += result.reads_refused;
+    totals.stale_reads += result.stale_reads;
   }
   fmt::print(
       "{} nodes, {} replicas, seeds {}..{}: {} acknowledged writes, {} crashes, {} disk losses, "
       "{} isolations, {} appointments ({} changed the replica set), {} snapshots, {} catch-up "
-      "requests\n",
+      "requests; {} leader reads confirmed and checked, {} refused, {} begun at a replaced "
+      "leader\n",
       nodes, replicas == 0 ? nodes : replicas, first, first + count - 1, totals.acknowledged,
       totals.crashes, totals.wipes, totals.isolations, totals.appointments, totals.reconfigurations,
-      totals.snapshots, totals.syncs);
+      totals.snapshots, totals.syncs, totals.reads, totals.refused_reads, totals.stale_reads);
   return totals;
 }
 
@@ -61,6 +66,8 @@ void expect_faults_exercised(const Totals& totals) {
   EXPECT_GT(totals.appointments, 0u);
   EXPECT_GT(totals.snapshots, 0u);
   EXPECT_GT(totals.syncs, 0u);
+  EXPECT_GT(totals.reads, 0u);
+  EXPECT_GT(totals.stale_reads, 0u);  // the reads a read barrier is there for
 }
 
 TEST(ReplicationSimTest, ThreeReplicasSurviveEveryFaultSchedule) {

@@ -147,12 +147,25 @@ asio::awaitable<std::vector<replication::WriteResult>> ApiService::write_local(
       });
 }
 
-std::optional<WebError> ApiService::read_refusal(uint32_t partition, Access access) const {
-  const bool ok = access == Access::ReplicaRead ? deps_.replicator->serves_replica_reads(partition)
-                                                : deps_.replicator->serves_reads(partition);
-  if (ok) return std::nullopt;
-  return WebError::unavailable("partition_not_ready", "partition " + std::to_string(partition) +
-                                                          " is changing hands here; retry shortly");
+asio::awaitable<std::optional<WebError>> ApiService::read_refusal(uint32_t partition,
+                                                                  Access access) {
+  replication::Replicator* replicator = deps_.replicator;
+  const bool ok = access == Access::ReplicaRead ? replicator->serves_replica_reads(partition)
+                                                : replicator->serves_reads(partition);
+  if (!ok) {
+    co_return WebError::unavailable(
+        "partition_not_ready",
+        "partition " + std::to_string(partition) + " is changing hands here; retry shortly");
+  }
+  if (access == Access::ReplicaRead) co_return std::nullopt;
+  const bool confirmed =
+      co_await await_callback<bool>([replicator, partition](std::function<void(bool)> done) {
+        replicator->confirm_read(partition, std::move(done));
+      });
+  if (confirmed) co_return std::nullopt;
+  co_return WebError::unavailable("leadership_unconfirmed",
+                                  "could not confirm that this node still leads partition " +
+                                      std::to_string(partition) + "; retry shortly");
 }
 
 }  // namespace partid::api

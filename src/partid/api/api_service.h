@@ -88,8 +88,11 @@ class ApiService {
   asio::awaitable<std::vector<replication::WriteResult>> write_local(
       std::vector<storage::WriteOp> ops);
   uint32_t partition_of(const std::string& partition_key) const;
-  // Why this node cannot answer a read it was routed, if it cannot.
-  std::optional<WebError> read_refusal(uint32_t partition, routing::Access access) const;
+  // Why this node cannot answer a read it was routed, if it cannot. A leader
+  // read first confirms this node still leads (Replicator::confirm_read), so
+  // a deposed leader that has not heard of its successor answers 503, never
+  // stale data.
+  asio::awaitable<std::optional<WebError>> read_refusal(uint32_t partition, routing::Access access);
 
   ApiDeps deps_;
   ApiOptions options_;

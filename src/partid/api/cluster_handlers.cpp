@@ -98,7 +98,9 @@ ApiResponse ApiService::status() const {
                         {"snapshots_sent", st.snapshots_sent},
                         {"fragmented_transfers", st.transfers_started},
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
-                        {"disk_writes", st.disk_writes}};
+                        {"disk_writes", st.disk_writes},
+                        {"read_rounds", st.read_rounds},
+                        {"reads_unconfirmed", st.reads_unconfirmed}};
   return ApiResponse::json(200, dump(out));
 }
 
@@ -136,6 +138,8 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_replication_messages_dropped_total", static_cast<double>(st.messages_dropped));
   counter("partid_bad_peer_messages_total", static_cast<double>(st.bad_messages));
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
+  counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));
+  counter("partid_reads_unconfirmed_total", static_cast<double>(st.reads_unconfirmed));
   counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";

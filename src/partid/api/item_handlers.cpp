@@ -168,7 +168,7 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
   if (auto elsewhere = co_await serve_elsewhere(p, access, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = read_refusal(p, access)) co_return ApiResponse::error(*refusal);
+  if (auto refusal = co_await read_refusal(p, access)) co_return ApiResponse::error(*refusal);
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &route.partition_key;
   const std::string* rk = &route.range_key;

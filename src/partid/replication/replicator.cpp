@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 
 #include "parti/core/hlc.h"
 #include "parti/core/types.h"
@@ -15,6 +16,11 @@ namespace partid::replication {
 namespace {
 uint64_t pack_hlc(const parti::HlcTimestamp& t) {
   return (static_cast<uint64_t>(t.physical_ms) << 16) | (t.logical & 0xffff);
+}
+
+uint64_t random_session() {
+  std::random_device rd;
+  return ((uint64_t(rd()) << 32) ^ rd()) | 1;  // never 0: the session of no round
 }
 }  // namespace
 
@@ -44,6 +50,7 @@ struct Replicator::Replica {
     uint64_t hlc = 0;
   };
   std::map<uint64_t, Waiter> waiting;  // by sequence
+  std::map<uint64_t, ReadDone> reads;  // by read id, awaiting confirmation
   std::vector<Queued> queued;          // this turn's writes, not yet proposed
   bool leading = false;
   std::chrono::steady_clock::time_point appointed_at;
@@ -70,7 +77,11 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       on_fatal_(std::move(on_fatal)),
       commit_(loop, disk, store, [this](const std::string& why) { on_fatal_(why); }),
       outbox_(loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); }),
-      ticker_(loop, options.tick, [this] { tick(); }) {}
+      ticker_(loop, options.tick, [this] { tick(); }),
+      session_(random_session()) {
+  options_.core.read_timeout_ticks =
+      std::max<uint64_t>(1, static_cast<uint64_t>(options_.write_timeout / options_.tick));
+}
 
 Replicator::~Replicator() { stop(); }
 
@@ -90,7 +101,7 @@ void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRec
     log.reserve(record.log.size());
     for (auto& r : record.log)
       log.push_back({r.sequence, r.epoch, r.barrier, std::move(r.payload)});
-    core::ReplicaCore c(self_, options_.core);
+    core::ReplicaCore c(self_, options_.core, session_);
     c.restore({meta.epoch, meta.watermark, disk_id_, meta.rebuilding},
               {meta.base_epoch, meta.base_sequence}, std::move(log));
     replicas_[p] = std::make_unique<Replica>(std::move(c));
@@ -120,7 +131,7 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
     // No data here: an empty replica. It is not marked rebuilding: a node
     // that lost its disk comes back under a new ID, i.e. as a new member,
     // and a new set is sealed with a quorum of the sealed one (SealRecord).
-    core::ReplicaCore c(self_, options_.core);
+    core::ReplicaCore c(self_, options_.core, session_);
     c.restore({0, 0, disk_id_, false}, {}, {});
     slot = std::make_unique<Replica>(std::move(c));
   }
@@ -165,6 +176,33 @@ void Replicator::deactivate(Replica& r) {
     complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
   }
   r.waiting.clear();
+  while (!r.reads.empty()) settle_read(r, r.reads.begin()->first, false);
+}
+
+void Replicator::confirm_read(uint32_t partition, ReadDone done) {
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end() || !it->second->active) {
+    asio::post(loop_, [done = std::move(done)] { done(false); });
+    return;
+  }
+  Replica& r = *it->second;
+  const uint64_t id = ++next_read_id_;
+  r.reads.emplace(id, std::move(done));
+  step(partition, r, r.core.confirm_read(id));
+}
+
+void Replicator::settle_reads(Replica& r, const core::Actions& actions) {
+  for (uint64_t id : actions.reads_confirmed) settle_read(r, id, true);
+  for (uint64_t id : actions.reads_failed) settle_read(r, id, false);
+}
+
+void Replicator::settle_read(Replica& r, uint64_t id, bool confirmed) {
+  auto it = r.reads.find(id);
+  if (it == r.reads.end()) return;
+  if (!confirmed) ++stats_.reads_unconfirmed;
+  // Posted: the reader's coroutine must not resume inside a core step.
+  asio::post(loop_, [done = std::move(it->second), confirmed] { done(confirmed); });
+  r.reads.erase(it);
 }
 
 void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
@@ -212,7 +250,10 @@ pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
 }
 
 void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
-  if (actions.empty()) return;
+  // Reads need nothing of this step's persist ops: what they serve was
+  // applied before they began (see confirm_read).
+  settle_reads(r, actions);
+  if (actions.only_reads()) return;
   std::vector<storage::ReplicaChange> changes;
   try {
     changes = storage_changes(partition, actions, r.core);
@@ -518,6 +559,7 @@ ReplicatorStats Replicator::stats() const {
     s.sync_requests += cs.sync_requests;
     s.buffer_overflows += cs.buffer_overflows;
     s.refused += cs.refused;
+    s.read_rounds += cs.read_rounds;
   }
   s.messages_sent = outbox_.sent_messages();
   s.messages_dropped = outbox_.dropped_messages();

@@ -84,11 +84,14 @@ struct ReplicatorStats {
   uint64_t bad_messages = 0;
   uint64_t disk_writes = 0;
   size_t pending_writes = 0;
+  uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
+  uint64_t reads_unconfirmed = 0;
 };
 
 class Replicator {
  public:
   using Done = std::function<void(std::vector<WriteResult>)>;
+  using ReadDone = std::function<void(bool confirmed)>;
   using OnFatal = std::function<void(const std::string& why)>;
 
   Replicator(asio::any_io_executor loop, asio::thread_pool& disk, storage::StoreEngine& store,
@@ -112,8 +115,15 @@ class Replicator {
   void submit(std::vector<storage::WriteOp> ops, Done done);
 
   // Leads `partition` in its current epoch with that epoch's barrier
-  // committed: its applied state holds every acknowledged write.
+  // committed: its applied state holds every write it acknowledged.
   bool serves_reads(uint32_t partition) const;
+  // Confirms, with one quorum round shared by every read of its time, that
+  // no newer leader can have acknowledged a write when the call was made
+  // (ReplicaCore::confirm_read). `done(true)`: this node's applied state was
+  // current at the call, so a read answered from it is linearizable.
+  // `done(false)`: leadership moved, or no quorum answered in time. Runs
+  // once, on the loop, never inside this call.
+  void confirm_read(uint32_t partition, ReadDone done);
   // One of the partition's replicas now (its state is a committed prefix).
   bool serves_replica_reads(uint32_t partition) const;
   std::vector<ReplicaStatus> statuses() const;
@@ -137,6 +147,8 @@ class Replicator {
   Replica& ensure(uint32_t partition);
   void deactivate(Replica& r);
   void step(uint32_t partition, Replica& r, core::Actions actions);
+  void settle_reads(Replica& r, const core::Actions& actions);
+  void settle_read(Replica& r, uint64_t id, bool confirmed);
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
   void schedule_proposals();
@@ -176,6 +188,8 @@ class Replicator {
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  uint64_t session_;  // this process's read rounds (ReplicaCore's session)
+  uint64_t next_read_id_ = 0;
   std::unique_ptr<SealRegister> seals_;  // first to go: its pool may still answer
 };
 

@@ -44,6 +44,8 @@ void to_pb(const Message& message, pb::ReplMessage* out) {
                    for (const auto& e : m.entries) put(e, r->add_entries());
                    r->set_commit(m.commit);
                    r->set_leader_last(m.leader_last);
+                   r->set_session(m.session);
+                   r->set_round(m.round);
                  },
                  [&](const ReplicateAck& m) {
                    auto* r = out->mutable_ack();
@@ -51,6 +53,8 @@ void to_pb(const Message& message, pb::ReplMessage* out) {
                    r->set_ok(m.ok);
                    r->set_last(m.last);
                    r->set_disk_id(m.disk_id);
+                   r->set_session(m.session);
+                   r->set_round(m.round);
                  },
                  [&](const BeginEpoch& m) {
                    auto* r = out->mutable_begin_epoch();
@@ -93,11 +97,13 @@ std::optional<Message> from_pb(const pb::ReplMessage& m) {
   switch (m.body_case()) {
     case B::kReplicate: {
       const auto& r = m.replicate();
-      return Replicate{r.epoch(), get(r.prev()), get_entries(r.entries()), r.commit(),
-                       r.leader_last()};
+      return Replicate{r.epoch(),  get(r.prev()),   get_entries(r.entries()),
+                       r.commit(), r.leader_last(), r.session(),
+                       r.round()};
     }
     case B::kAck:
-      return ReplicateAck{m.ack().epoch(), m.ack().ok(), m.ack().last(), m.ack().disk_id()};
+      return ReplicateAck{m.ack().epoch(),   m.ack().ok(),      m.ack().last(),
+                          m.ack().disk_id(), m.ack().session(), m.ack().round()};
     case B::kBeginEpoch:
       return BeginEpoch{m.begin_epoch().epoch()};
     case B::kPromise: {

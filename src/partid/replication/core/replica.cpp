@@ -8,8 +8,11 @@
 
 namespace partid::replication::core {
 
-ReplicaCore::ReplicaCore(NodeId self, CoreOptions options)
-    : self_(std::move(self)), options_(options), buffer_(options.max_buffered_entries) {}
+ReplicaCore::ReplicaCore(NodeId self, CoreOptions options, uint64_t session)
+    : self_(std::move(self)),
+      options_(options),
+      buffer_(options.max_buffered_entries),
+      session_(session) {}
 
 void ReplicaCore::restore(HardState hard, Position base, std::vector<Entry> log) {
   hard_ = hard;
@@ -75,6 +78,7 @@ void ReplicaCore::step_down(Actions& out) {
   sealed_.reset();
   claimed_ = false;
   leader_.reset();
+  fail_reads(out);
 }
 
 void ReplicaCore::advance_commit(Actions& out, uint64_t commit) {

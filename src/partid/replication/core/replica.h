@@ -47,6 +47,7 @@ struct CoreOptions {
   uint64_t gap_timeout_ticks = 2;           // unfilled gap: ask the leader
   uint64_t seal_retry_ticks = 4;            // sealing without progress: ask again
   uint64_t log_retention = 10000;           // entries kept behind the watermark
+  uint64_t read_timeout_ticks = 100;        // unconfirmed read: give up
 };
 
 enum class Role { follower, sealing, leader };
@@ -58,6 +59,7 @@ struct CoreStats {
   uint64_t snapshots_sent = 0;
   uint64_t seals = 0;          // epochs this replica sealed as leader
   uint64_t started_empty = 0;  // sealed with no replica holding history
+  uint64_t read_rounds = 0;    // quorum rounds started to confirm reads
 };
 
 struct ProposeResult {
@@ -68,7 +70,10 @@ struct ProposeResult {
 
 class ReplicaCore {
  public:
-  ReplicaCore(NodeId self, CoreOptions options = {});
+  // `session` must differ between incarnations of this replica (the shell:
+  // random per process): it keeps a restarted leader from taking a follower's
+  // answer to its previous incarnation as confirmation of a read.
+  ReplicaCore(NodeId self, CoreOptions options = {}, uint64_t session = 0);
 
   // Restores what a previous run persisted (before any other call).
   void restore(HardState hard, Position base, std::vector<Entry> log);
@@ -88,6 +93,18 @@ class ReplicaCore {
   // The shell's answer to a SnapshotRequest; `snapshot` must be the applied
   // state at this replica's watermark.
   Actions snapshot_ready(const SnapshotRequest& request, Snapshot snapshot);
+
+  // Read barrier (the read-index idea): read `id` is confirmed, in
+  // Actions::reads_confirmed, once a quorum of the replica set has answered,
+  // in this epoch, a message this leader sent after the call. No later epoch
+  // can have finished sealing before then (sealing needs a quorum of this
+  // set, and a replica that promised a later epoch answers no more), so no
+  // write this leader does not hold was acknowledged before the read began:
+  // the shell may answer from its applied state, which holds every write it
+  // acknowledged. A read arriving while a round is out waits for the next one,
+  // so one round confirms every read of its time. Failed (reads_failed) when
+  // not serving, on stepping down, or after read_timeout_ticks.
+  Actions confirm_read(uint64_t id);
 
   // Operator actions (admin routes); each returns what to do, like a step.
   // force_watermark: moves the watermark to `seq` (at most the last entry)
@@ -127,6 +144,12 @@ class ReplicaCore {
     uint64_t last_send_tick = 0;
     bool snapshot_pending = false;
     uint64_t disk_id = 0;
+    uint64_t round = 0;  // the latest read round of this session it answered
+  };
+  struct PendingRead {
+    uint64_t id = 0;
+    uint64_t round = 0;  // confirmed by a quorum answering this round
+    uint64_t since = 0;
   };
 
   size_t quorum() const { return replicas_.size() / 2 + 1; }
@@ -170,6 +193,10 @@ class ReplicaCore {
   void leader_tick(Actions& out);
   void sealing_tick(Actions& out);
   void maybe_trim(Actions& out);
+  Replicate heartbeat_to(const Progress& progress) const;
+  void start_read_round(Actions& out);
+  void confirm_reads(Actions& out);
+  void fail_reads(Actions& out);
 
   NodeId self_;
   CoreOptions options_;
@@ -202,6 +229,10 @@ class ReplicaCore {
   uint64_t claim_tick_ = 0;
   std::map<NodeId, Progress> progress_;
   std::set<uint64_t> pending_;  // proposed by this leader, not yet committed
+  uint64_t session_ = 0;
+  uint64_t round_ = 0;         // the latest read round started; never reused in a session
+  bool round_wanted_ = false;  // some read waits for round_ + 1
+  std::vector<PendingRead> reads_;
 
   CoreStats stats_;
 };

@@ -35,13 +35,15 @@ void ReplicaCore::apply_replicate(Actions& out, const Replicate& message) {
   if (hard_.rebuilding && !catch_up_target_) catch_up_target_ = message.leader_last;
   if (!append_matching(out, message)) {
     uint64_t shared = std::min(hard_.commit, log_.last().seq);
-    send(out, *leader_, ReplicateAck{epoch_, false, shared, hard_.disk_id});
+    send(out, *leader_,
+         ReplicateAck{epoch_, false, shared, hard_.disk_id, message.session, message.round});
     return;
   }
   uint64_t matched = std::max(message.prev.seq + message.entries.size(), log_.base().seq);
   advance_commit(out, std::min(message.commit, matched));
   if (hard_.rebuilding && matched >= *catch_up_target_) finish_rebuilding(out);
-  send(out, *leader_, ReplicateAck{epoch_, true, matched, hard_.disk_id});
+  send(out, *leader_,
+       ReplicateAck{epoch_, true, matched, hard_.disk_id, message.session, message.round});
 }
 
 // Appends the message's entries after its `prev`, replacing a divergent
@@ -100,7 +102,7 @@ void ReplicaCore::on_begin_epoch(Actions& out, const NodeId& from, const BeginEp
 void ReplicaCore::on_install_snapshot(Actions& out, const NodeId& from,
                                       const InstallSnapshot& message) {
   Replicate as_heartbeat{
-      message.epoch, message.snapshot.through, {}, message.commit, message.leader_last};
+      message.epoch, message.snapshot.through, {}, message.commit, message.leader_last, 0, 0};
   if (message.epoch < hard_.promised_epoch ||
       (message.epoch == hard_.promised_epoch && role_ != Role::follower)) {
     on_replicate(out, from, as_heartbeat);  // refused the same way

@@ -203,6 +203,10 @@ void ReplicaCore::on_ack(Actions& out, const NodeId& from, const ReplicateAck& m
   auto it = progress_.find(from);
   if (it == progress_.end()) return;
   Progress& progress = it->second;
+  if (message.session == session_ && message.round > progress.round) {
+    progress.round = message.round;  // it still followed this epoch after the round began
+    confirm_reads(out);
+  }
   if (message.disk_id < progress.disk_id) return;  // from a disk that is gone
   if (progress.disk_id != 0 && message.disk_id > progress.disk_id) {
     // A new disk: whatever the old one acknowledged is lost.
@@ -248,7 +252,8 @@ uint64_t ReplicaCore::send_range(Actions& out, const NodeId& to, uint64_t from, 
     out.snapshots.push_back({to, false});
     return from - 1;
   }
-  Replicate message{epoch_, log_.position_of(from - 1), {}, hard_.commit, log_.last().seq};
+  Replicate message{epoch_, log_.position_of(from - 1), {}, hard_.commit, log_.last().seq, session_,
+                    round_};
   message.entries =
       log_.slice(from, to_seq, options_.max_entries_per_message, options_.max_bytes_per_message);
   uint64_t sent_through = message.entries.empty() ? from - 1 : message.entries.back().seq;
@@ -290,13 +295,75 @@ void ReplicaCore::leader_tick(Actions& out) {
       progress.last_progress_tick = now_;
       send_more(out, node);
     }
-    if (now_ - progress.last_send_tick >= options_.heartbeat_ticks) {
-      uint64_t shared = std::max(progress.match, log_.base().seq);
-      send(out, node,
-           Replicate{epoch_, log_.position_of(shared), {}, hard_.commit, log_.last().seq});
+    const bool owes_read = !reads_.empty() && progress.round < reads_.front().round;
+    if (now_ - progress.last_send_tick >= options_.heartbeat_ticks || owes_read) {
+      send(out, node, heartbeat_to(progress));
       progress.last_send_tick = now_;
     }
   }
+  std::erase_if(reads_, [&](const PendingRead& read) {
+    if (now_ - read.since < options_.read_timeout_ticks) return false;
+    out.reads_failed.push_back(read.id);
+    return true;
+  });
+  // The round out timed out with its reads; later ones still want theirs.
+  if (round_wanted_ && (reads_.empty() || reads_.front().round > round_)) start_read_round(out);
+}
+
+Replicate ReplicaCore::heartbeat_to(const Progress& progress) const {
+  uint64_t shared = std::max(progress.match, log_.base().seq);
+  return Replicate{epoch_, log_.position_of(shared), {}, hard_.commit, log_.last().seq, session_,
+                   round_};
+}
+
+Actions ReplicaCore::confirm_read(uint64_t id) {
+  Actions out;
+  if (!serving()) {
+    out.reads_failed.push_back(id);
+  } else if (quorum() == 1) {
+    out.reads_confirmed.push_back(id);  // nobody else can seal without this replica
+  } else {
+    // Waiting reads mean a round is out; its messages may have left before
+    // this read began, so it waits for the next.
+    const bool round_out = !reads_.empty();
+    reads_.push_back({id, round_ + 1, now_});
+    if (round_out) {
+      round_wanted_ = true;
+    } else {
+      start_read_round(out);
+    }
+  }
+  return out;
+}
+
+void ReplicaCore::start_read_round(Actions& out) {
+  ++round_;
+  ++stats_.read_rounds;
+  round_wanted_ = false;
+  for (auto& [node, progress] : progress_) {
+    send(out, node, heartbeat_to(progress));
+    progress.last_send_tick = now_;
+  }
+}
+
+void ReplicaCore::confirm_reads(Actions& out) {
+  while (!reads_.empty()) {
+    const uint64_t round = reads_.front().round;
+    size_t answered = 1;  // this leader, which still serves its epoch
+    for (const auto& [node, progress] : progress_) answered += progress.round >= round ? 1 : 0;
+    if (answered < quorum()) return;
+    while (!reads_.empty() && reads_.front().round == round) {
+      out.reads_confirmed.push_back(reads_.front().id);
+      reads_.erase(reads_.begin());
+    }
+    if (round_wanted_) start_read_round(out);
+  }
+}
+
+void ReplicaCore::fail_reads(Actions& out) {
+  for (const auto& read : reads_) out.reads_failed.push_back(read.id);
+  reads_.clear();
+  round_wanted_ = false;
 }
 
 void ReplicaCore::sealing_tick(Actions& out) {

@@ -80,13 +80,16 @@ struct HardState {
 // ---- messages between the replicas of one partition ----
 
 // Leader -> follower: entries after `prev` (empty: a heartbeat), and the
-// leader's watermark.
+// leader's watermark. `session` and `round` name the leader's latest read
+// round (see ReplicaCore::confirm_read); the follower's ack echoes them.
 struct Replicate {
   uint64_t epoch = 0;
   Position prev;
   std::vector<Entry> entries;
   uint64_t commit = 0;
   uint64_t leader_last = 0;  // how far a rebuilt replica must catch up
+  uint64_t session = 0;
+  uint64_t round = 0;
 };
 // Follower -> leader. ok: the follower's log matches the leader's through
 // `last`. !ok: the follower could not place the message; `last` is a sequence
@@ -96,6 +99,8 @@ struct ReplicateAck {
   bool ok = false;
   uint64_t last = 0;
   uint64_t disk_id = 0;
+  uint64_t session = 0;  // echoed from the Replicate this answers
+  uint64_t round = 0;
 };
 // New leader -> replicas: promise to refuse older epochs, report your log.
 struct BeginEpoch {
@@ -203,11 +208,17 @@ struct Actions {
   std::vector<uint64_t> abandoned;         // proposals whose fate this node no longer decides
   std::optional<SealRead> read_seal;
   std::optional<SealClaim> claim_seal;
+  // Reads (ReplicaCore::confirm_read) whose leadership is now confirmed, or
+  // can no longer be. Neither waits for this step's persist ops.
+  std::vector<uint64_t> reads_confirmed;
+  std::vector<uint64_t> reads_failed;
 
-  bool empty() const {
+  // Nothing but read outcomes.
+  bool only_reads() const {
     return persist.empty() && apply.empty() && !trim_through && send.empty() && snapshots.empty() &&
            committed.empty() && abandoned.empty() && !read_seal && !claim_seal;
   }
+  bool empty() const { return only_reads() && reads_confirmed.empty() && reads_failed.empty(); }
 };
 
 }  // namespace partid::replication::core
