@@ -3,8 +3,11 @@
 # commit, next to a 3-member etcd cluster (Debian etcd-server, fsync on, its
 # JSON gateway POST /v3/kv/put), both loaded by wrk with 50 connections in the
 # same run on the same machine; medians over ROUNDS rounds and the ratios.
-# Then the failover time: SIGKILL of a partid node, until every partition has
-# a serving leader again (compare with the heartbeat TTL of the timings used).
+# Then leader reads (each passes the read barrier: a quorum round shared by the
+# reads of its time) against replica reads on the same leaders (no round), the
+# in-run baseline of what the barrier costs. Then the failover time: SIGKILL of
+# a partid node, until every partition has a serving leader again (compare
+# with the heartbeat TTL of the timings used).
 #   bash bench/replication_bench.sh        # ROUNDS=3 DURATION=10 CONNECTIONS=50
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,15 +91,25 @@ for ((r = 1; r <= ROUNDS; r++)); do
   run_wrk "$nodes" write "" >>"$work/partid"
   run_wrk "$nodes" write "$work/keymap" >>"$work/aware"
 done
+# Every key once more, so no read below finds nothing.
+for ((start = 0; start < KEYS; start += 1000)); do
+  jq -nc --argjson s "$start" --argjson k "$KEYS" \
+    '{items: [range($s; [$s + 1000, $k] | min) | {partition_key: "key-\(.)", range_key: "r", message: ("x" * 100)}]}' \
+    | curl -sf -X POST "$first/items/batch" -H 'Content-Type: application/json' --data-binary @- >/dev/null
+done
+for ((r = 1; r <= ROUNDS; r++)); do
+  QUERY="?consistency=replica" run_wrk "$nodes" read "$work/keymap" >>"$work/replica_read"
+  run_wrk "$nodes" read "$work/keymap" >>"$work/leader_read"
+done
 
 stat() { jq -r ".$2" "$1" | median; }
-report() {  # label file
-  local rps p50 p99 errs
+report() {  # label file [baseline file, default etcd's]
+  local rps p50 p99 errs base=${3:-$work/etcd}
   rps=$(stat "$2" rps); p50=$(stat "$2" p50_ms); p99=$(stat "$2" p99_ms)
   errs=$(jq -s 'map(.errors + .non2xx) | add' "$2")
   printf '| %s | %.0f | %.2f | %.2f | %.2fx | %.2fx | %s |\n' "$1" "$rps" "$p50" "$p99" \
-    "$(awk -v a="$rps" -v b="$(stat "$work/etcd" rps)" 'BEGIN {print a / b}')" \
-    "$(awk -v a="$p99" -v b="$(stat "$work/etcd" p99_ms)" 'BEGIN {print a / b}')" "$errs"
+    "$(awk -v a="$rps" -v b="$(stat "$base" rps)" 'BEGIN {print a / b}')" \
+    "$(awk -v a="$p99" -v b="$(stat "$base" p99_ms)" 'BEGIN {print a / b}')" "$errs"
 }
 echo "writes, 3 nodes, fsync on, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds, medians"
 echo "| system | writes/s | p50 ms | p99 ms | throughput vs etcd | p99 vs etcd | errors |"
@@ -104,6 +117,12 @@ echo "|---|---|---|---|---|---|---|"
 report "etcd 3.4, 3 members (POST /v3/kv/put)" "$work/etcd"
 report "partid RF=3, any node (POST /items)" "$work/partid"
 report "partid RF=3, leader-aware client" "$work/aware"
+echo
+echo "reads, leader-aware client, the same leaders: with the read barrier vs without"
+echo "| read | reads/s | p50 ms | p99 ms | throughput vs replica read | p99 vs replica read | errors |"
+echo "|---|---|---|---|---|---|---|"
+report "replica read (?consistency=replica, no round)" "$work/replica_read" "$work/replica_read"
+report "leader read (read barrier)" "$work/leader_read" "$work/replica_read"
 
 # --- failover: SIGKILL of a node until every partition serves again.
 partitions=$(curl -sf "$first/cluster/topology" | jq .partitions)

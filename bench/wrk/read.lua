@@ -1,9 +1,11 @@
 -- GET /items/{pk}/{rk} for random keys in [0, KEYS), all written beforehand.
+-- QUERY (e.g. "?consistency=replica") is appended to every path.
 dofile(os.getenv("WRK_DIR") .. "/common.lua")
+local query = os.getenv("QUERY") or ""
 function init(args)
   load_keys()
   math.randomseed(id * 104729 + os.time())
 end
 function request()
-  return wrk.format("GET", "/items/" .. pick_key() .. "/r")
+  return wrk.format("GET", "/items/" .. pick_key() .. "/r" .. query)
 end

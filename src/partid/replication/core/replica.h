@@ -18,6 +18,9 @@
 // it) once a quorum holds it and the entry at the watermark is of the
 // leader's own epoch.
 //
+// Reads: confirm_read is a read barrier (see there); with it a leader read is
+// linearizable.
+//
 // Guarantees, given that the shell performs each step's persist ops durably
 // before its sends and replies, that the seal register is linearizable, and
 // that the coordinator never appoints two leaders with one epoch (it may move
