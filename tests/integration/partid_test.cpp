@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "partid/routing/topology.h"
 #include "support/partid_cluster.h"
+#include "support/tcp_proxy.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -85,6 +87,57 @@ TEST_F(PartidTest, RequestsToANonLeaderAreForwardedToTheLeader) {
   }
   EXPECT_TRUE(found);
   EXPECT_EQ(cluster.get_json(0, "/items?scope=node")["partitions"].count(std::to_string(p)), 0u);
+}
+
+// A leader whose peer port accepts connections and never answers: what a
+// SIGSTOPped process looks like to its peers, here through a stalling proxy so
+// its heartbeats go on and no failover moves the partition meanwhile. Node
+// 0's forwards to it time out until its circuit opens; then they fail at once
+// with 503 peer_circuit_open, and once the leader answers again a probe closes
+// the circuit and forwarding resumes.
+TEST_F(PartidTest, AStalledLeaderOpensItsCircuitAndAProbeClosesItWhenItAnswersAgain) {
+  const std::vector<std::string> breaker = {
+      "--forward-timeout-ms", "300", "--breaker-failures", "2", "--breaker-cooldown-ms", "200"};
+  PartidOptions forwarding;
+  forwarding.extra_args = breaker;
+  cluster.start(forwarding);
+  const int peer_port = free_port();
+  TcpProxy link(peer_port);
+  PartidOptions stalled;
+  stalled.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
+  stalled.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(link.port())};
+  cluster.start(stalled);
+  ASSERT_TRUE(cluster.wait_converged(2, 20s));
+  std::string key;
+  for (int k = 0; key.empty(); ++k) {
+    if (leader_of("cb-" + std::to_string(k)) == 1) key = "cb-" + std::to_string(k);
+  }
+  ASSERT_EQ(put(0, key, "", "v"), 200);  // forwarded through the proxy while it relays
+
+  link.stall();
+  std::map<std::string, int> codes;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = cluster.http(0, "GET", "/items/" + key);
+        json j = json::parse(r.body, nullptr, false);
+        const std::string code = r.status == 200 ? "ok" : j["error"]["code"].get<std::string>();
+        ++codes[code];
+        return code == "peer_circuit_open";
+      },
+      20s));
+  EXPECT_GE(codes["forward_timeout"], 2) << "the circuit opens after two failures";
+  for (const auto& [code, count] : codes) {
+    EXPECT_TRUE(code == "forward_timeout" || code == "peer_circuit_open") << code << " x" << count;
+  }
+  EXPECT_GE(cluster.metric(0, "partid_peer_circuits_opened_total"), 1);
+
+  link.unstall();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = cluster.get_json(0, "/items/" + key);
+        return r.is_object() && r["items"].size() == 1 && r["items"][0]["message"] == "v";
+      },
+      20s));
 }
 
 TEST_F(PartidTest, BatchWritesSpreadOverManyPartitions) {

@@ -553,7 +553,12 @@ class World {
     tick_all();
     coordinate();
     if (chance(o_.propose)) propose();
-    if (chance(o_.read)) read();
+    if (chance(o_.read)) {
+      for (size_t k = 1 + pick(2); k > 0; --k) read();
+    }
+    for (auto& n : nodes_) {
+      if (n.core) perform(n, n.core->flush_reads());  // the end of a loop turn
+    }
     inject_faults();
   }
 

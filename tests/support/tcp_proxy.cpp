@@ -3,6 +3,7 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -17,6 +18,8 @@ struct TcpProxy::Impl {
   tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   tcp::endpoint target;
   bool open = true;
+  bool stalled = false;
+  std::vector<std::function<void()>> held;  // relays waiting for unstall()
   std::set<std::shared_ptr<tcp::socket>> sockets;
   std::thread runner;
 
@@ -44,11 +47,18 @@ struct TcpProxy::Impl {
     from->async_read_some(
         asio::buffer(*buf), [this, from, to, buf](boost::system::error_code ec, size_t n) {
           if (ec) return drop(from, to);
-          asio::async_write(*to, asio::buffer(*buf, n),
-                            [this, from, to, buf](boost::system::error_code wec, size_t) {
-                              if (wec) return drop(from, to);
-                              pump(from, to);
-                            });
+          auto relay = [this, from, to, buf, n] {
+            asio::async_write(*to, asio::buffer(*buf, n),
+                              [this, from, to, buf](boost::system::error_code wec, size_t) {
+                                if (wec) return drop(from, to);
+                                pump(from, to);
+                              });
+          };
+          if (stalled) {
+            held.push_back(std::move(relay));
+          } else {
+            relay();
+          }
         });
   }
 
@@ -96,6 +106,19 @@ void TcpProxy::cut() {
 
 void TcpProxy::heal() {
   impl_->on_io([this] { impl_->open = true; });
+}
+
+void TcpProxy::stall() {
+  impl_->on_io([this] { impl_->stalled = true; });
+}
+
+void TcpProxy::unstall() {
+  impl_->on_io([this] {
+    impl_->stalled = false;
+    auto held = std::move(impl_->held);
+    impl_->held.clear();
+    for (auto& relay : held) relay();
+  });
 }
 
 }  // namespace parti::testing

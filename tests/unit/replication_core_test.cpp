@@ -434,7 +434,8 @@ TEST(ReplicationCoreTest, AReadIsConfirmedOnceAQuorumAnswersARoundBegunAfterIt) 
   Cluster c({"a", "b", "c"});
   c.appoint(1, "a");
   c.cut_ = {"b", "c"};
-  auto actions = c.at("a").confirm_read(1);
+  EXPECT_TRUE(c.at("a").confirm_read(1).empty());  // nothing before the flush
+  auto actions = c.at("a").flush_reads();
   EXPECT_TRUE(actions.reads_confirmed.empty());
   ASSERT_EQ(actions.send.size(), 2u);  // the round goes to both followers at once
   EXPECT_EQ(std::get<Replicate>(actions.send[0].message).round, 1u);
@@ -460,23 +461,27 @@ TEST(ReplicationCoreTest, ADeposedLeaderConfirmsNoReadOnceAQuorumFollowsANewerEp
   ASSERT_TRUE(c.at("a").serving());  // a still believes it leads
   c.cut_.clear();
   c.run("a", c.at("a").confirm_read(1));
+  c.run("a", c.at("a").flush_reads());
   EXPECT_TRUE(c.reads_confirmed["a"].empty());
   EXPECT_EQ(c.reads_failed["a"], std::vector<uint64_t>{1});
   EXPECT_FALSE(c.at("a").serving());
   EXPECT_EQ(c.at("a").commit(), seq);  // what it would have served lacks "y"
 }
 
-TEST(ReplicationCoreTest, ReadsArrivingWhileARoundIsOutShareTheNextRound) {
+TEST(ReplicationCoreTest, ReadsOfOneTurnShareARoundAndLaterOnesDoNotWaitForIt) {
   Cluster c({"a", "b", "c"});
   c.appoint(1, "a");
   c.cut_ = {"b", "c"};
   c.run("a", c.at("a").confirm_read(1));
-  c.run("a", c.at("a").confirm_read(2));  // round 1 may have left before it
-  c.run("a", c.at("a").confirm_read(3));
+  c.run("a", c.at("a").confirm_read(2));
+  c.run("a", c.at("a").flush_reads());  // one round for reads 1 and 2
+  c.run("a", c.at("a").flush_reads());  // nothing new: no round
   EXPECT_EQ(c.at("a").stats().read_rounds, 1u);
+  c.run("a", c.at("a").confirm_read(3));  // round 1 may have left before it
+  c.run("a", c.at("a").flush_reads());    // round 2 starts with round 1 still out
+  EXPECT_EQ(c.at("a").stats().read_rounds, 2u);
   c.run("a", c.at("a").receive("b", answer_to_round(c, 0, 1)));
-  EXPECT_EQ(c.reads_confirmed["a"], std::vector<uint64_t>{1});
-  EXPECT_EQ(c.at("a").stats().read_rounds, 2u);  // one round for reads 2 and 3
+  EXPECT_EQ(c.reads_confirmed["a"], (std::vector<uint64_t>{1, 2}));
   c.run("a", c.at("a").receive("b", answer_to_round(c, 0, 2)));
   EXPECT_EQ(c.reads_confirmed["a"], (std::vector<uint64_t>{1, 2, 3}));
 }
@@ -486,6 +491,7 @@ TEST(ReplicationCoreTest, AnAnswerToAnEarlierIncarnationConfirmsNoRead) {
   c.appoint(1, "a");
   c.cut_ = {"b", "c"};
   c.run("a", c.at("a").confirm_read(1));
+  c.run("a", c.at("a").flush_reads());
   // Round 1 of another session: the leader's previous process asked it.
   c.run("a", c.at("a").receive("b", answer_to_round(c, 99, 1)));
   EXPECT_TRUE(c.reads_confirmed["a"].empty());
@@ -500,6 +506,7 @@ TEST(ReplicationCoreTest, AReadNoQuorumConfirmsFailsAfterItsTimeout) {
   c.appoint(1, "a");
   c.cut_ = {"b", "c"};
   c.run("a", c.at("a").confirm_read(1));
+  c.run("a", c.at("a").flush_reads());
   c.tick_all(2);
   EXPECT_TRUE(c.reads_failed["a"].empty());
   c.tick_all(1);

@@ -189,6 +189,8 @@ void Replicator::confirm_read(uint32_t partition, ReadDone done) {
   const uint64_t id = ++next_read_id_;
   r.reads.emplace(id, std::move(done));
   step(partition, r, r.core.confirm_read(id));
+  read_flushes_.insert(partition);
+  schedule_turn_end();
 }
 
 void Replicator::settle_reads(Replica& r, const core::Actions& actions) {
@@ -359,24 +361,34 @@ void Replicator::submit(std::vector<storage::WriteOp> ops, Done done) {
     }
     it->second->queued.push_back({std::move(ops[i]), group, i});
   }
-  schedule_proposals();
+  schedule_turn_end();
 }
 
-void Replicator::schedule_proposals() {
-  if (proposals_scheduled_) return;
-  // One proposal per partition for everything this loop turn brought in:
-  // many client writes per replication message.
-  proposals_scheduled_ = true;
+void Replicator::schedule_turn_end() {
+  if (turn_end_scheduled_) return;
+  // One proposal per partition for everything this loop turn brought in
+  // (many client writes per replication message), and one read round.
+  turn_end_scheduled_ = true;
   asio::post(loop_, [this, alive = alive_] {
     if (!*alive) return;
-    proposals_scheduled_ = false;
+    turn_end_scheduled_ = false;
     propose_all();
+    flush_reads();
   });
 }
 
 void Replicator::propose_all() {
   for (auto& [p, r] : replicas_) {
     if (!r->queued.empty()) propose(p, *r);
+  }
+}
+
+void Replicator::flush_reads() {
+  auto partitions = std::move(read_flushes_);
+  read_flushes_.clear();
+  for (uint32_t p : partitions) {
+    auto it = replicas_.find(p);
+    if (it != replicas_.end()) step(p, *it->second, it->second->core.flush_reads());
   }
 }
 

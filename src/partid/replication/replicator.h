@@ -117,7 +117,7 @@ class Replicator {
   // Leads `partition` in its current epoch with that epoch's barrier
   // committed: its applied state holds every write it acknowledged.
   bool serves_reads(uint32_t partition) const;
-  // Confirms, with one quorum round shared by every read of its time, that
+  // Confirms, with one quorum round shared by this loop turn's reads, that
   // no newer leader can have acknowledged a write when the call was made
   // (ReplicaCore::confirm_read). `done(true)`: this node's applied state was
   // current at the call, so a read answered from it is linearizable.
@@ -151,8 +151,9 @@ class Replicator {
   void settle_read(Replica& r, uint64_t id, bool confirmed);
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
-  void schedule_proposals();
+  void schedule_turn_end();
   void propose_all();
+  void flush_reads();
   void propose(uint32_t partition, Replica& r);
   void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
   void complete(const std::shared_ptr<WriteGroup>& group, size_t index, WriteResult result);
@@ -184,7 +185,8 @@ class Replicator {
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   uint32_t partitions_ = 0;                            // P, from the topology
   std::set<std::string> live_nodes_;  // the latest assignment's workers with a node record
-  bool proposals_scheduled_ = false;
+  bool turn_end_scheduled_ = false;
+  std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -104,10 +104,13 @@ class ReplicaCore {
   // set, and a replica that promised a later epoch answers no more), so no
   // write this leader does not hold was acknowledged before the read began:
   // the shell may answer from its applied state, which holds every write it
-  // acknowledged. A read arriving while a round is out waits for the next one,
-  // so one round confirms every read of its time. Failed (reads_failed) when
+  // acknowledged. The read waits for the next round, which flush_reads starts
+  // (the shell calls it once per loop turn, so every read of a turn shares one
+  // round; rounds already out do not delay it). Failed (reads_failed) when
   // not serving, on stepping down, or after read_timeout_ticks.
   Actions confirm_read(uint64_t id);
+  // Starts the round the reads since the last flush wait for, if any.
+  Actions flush_reads();
 
   // Operator actions (admin routes); each returns what to do, like a step.
   // force_watermark: moves the watermark to `seq` (at most the last entry)
@@ -234,7 +237,7 @@ class ReplicaCore {
   std::set<uint64_t> pending_;  // proposed by this leader, not yet committed
   uint64_t session_ = 0;
   uint64_t round_ = 0;         // the latest read round started; never reused in a session
-  bool round_wanted_ = false;  // some read waits for round_ + 1
+  bool round_wanted_ = false;  // some read waits for round_ + 1 (flush_reads)
   std::vector<PendingRead> reads_;
 
   CoreStats stats_;

@@ -306,8 +306,7 @@ void ReplicaCore::leader_tick(Actions& out) {
     out.reads_failed.push_back(read.id);
     return true;
   });
-  // The round out timed out with its reads; later ones still want theirs.
-  if (round_wanted_ && (reads_.empty() || reads_.front().round > round_)) start_read_round(out);
+  if (round_wanted_) start_read_round(out);  // a shell that did not flush
 }
 
 Replicate ReplicaCore::heartbeat_to(const Progress& progress) const {
@@ -323,16 +322,17 @@ Actions ReplicaCore::confirm_read(uint64_t id) {
   } else if (quorum() == 1) {
     out.reads_confirmed.push_back(id);  // nobody else can seal without this replica
   } else {
-    // Waiting reads mean a round is out; its messages may have left before
-    // this read began, so it waits for the next.
-    const bool round_out = !reads_.empty();
+    // Rounds already out may have left before this read began: it waits for
+    // the next, which flush_reads starts.
     reads_.push_back({id, round_ + 1, now_});
-    if (round_out) {
-      round_wanted_ = true;
-    } else {
-      start_read_round(out);
-    }
+    round_wanted_ = true;
   }
+  return out;
+}
+
+Actions ReplicaCore::flush_reads() {
+  Actions out;
+  if (round_wanted_ && role_ == Role::leader) start_read_round(out);
   return out;
 }
 
@@ -356,7 +356,6 @@ void ReplicaCore::confirm_reads(Actions& out) {
       out.reads_confirmed.push_back(reads_.front().id);
       reads_.erase(reads_.begin());
     }
-    if (round_wanted_) start_read_round(out);
   }
 }
 
