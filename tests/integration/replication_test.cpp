@@ -539,6 +539,7 @@ TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajo
   for (int attempt = 0; attempt < 3; ++attempt) {
     EXPECT_NE(put(0, probe, "closed"), 200);  // no quorum of the sealed set
   }
+  const json lost = json::array({cluster.node(1).id, cluster.node(2).id});
   for (uint32_t p = 0; p < kPartitions; ++p) {
     // Node 0's view can be ahead of the appointed leader's own: until that
     // node has applied the assignment it answers that it is not the leader.
@@ -551,6 +552,12 @@ TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajo
         },
         10s);
     ASSERT_TRUE(done) << "partition " << p << ": " << last;
+    // Answered once the register is rewritten: it says what it took out.
+    json answer = json::parse(last);
+    std::sort(answer["dropped"].begin(), answer["dropped"].end());
+    json expected = lost;
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(answer["dropped"], expected) << "partition " << p;
   }
   ASSERT_TRUE(cluster.wait_serving(30s)) << cluster.describe_not_serving();
   for (const auto& [key, message] : acked) EXPECT_EQ(leader_read(3, key), message) << key;

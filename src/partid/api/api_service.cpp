@@ -77,7 +77,7 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
     case K::Dashboard:
       co_return dashboard();
     case K::Admin:
-      co_return admin(request, route);
+      co_return co_await admin(request, route);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
 }

@@ -67,7 +67,7 @@ class ApiService {
   ApiResponse health() const;
   asio::awaitable<ApiResponse> metrics();
   ApiResponse dashboard() const;
-  ApiResponse admin(const ApiRequest& request, const Route& route);
+  asio::awaitable<ApiResponse> admin(const ApiRequest& request, const Route& route);
   // Durable item counts of every partition in this node's store.
   asio::awaitable<std::map<uint32_t, int64_t>> read_counts();
   // Counts of the partitions this node leads.

@@ -1,6 +1,7 @@
 // api: the cluster and node routes of ApiService: topology, status, health,
 // metrics, item counts and the dashboard.
 #include "partid/api/api_service.h"
+#include "partid/async_bridge.h"
 
 namespace partid::api {
 namespace {
@@ -163,32 +164,42 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   co_return r;
 }
 
-ApiResponse ApiService::admin(const ApiRequest& request, const Route& route) {
+asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const Route& route) {
   if (options_.admin_token.empty()) {
-    return ApiResponse::error(WebError::forbidden("admin operations are disabled on this node"));
+    co_return ApiResponse::error(WebError::forbidden("admin operations are disabled on this node"));
   }
   if (request.authorization != "Bearer " + options_.admin_token) {
-    return ApiResponse::error(WebError::unauthorized("a valid admin token is required"));
+    co_return ApiResponse::error(WebError::unauthorized("a valid admin token is required"));
   }
   char* end = nullptr;
   const unsigned long p = std::strtoul(route.partition_key.c_str(), &end, 10);
   const auto t = deps_.cluster->topology();
   if (route.partition_key.empty() || *end != '\0' || p >= t->partitions) {
-    return ApiResponse::error(WebError::bad_request("bad_partition", "no such partition"));
+    co_return ApiResponse::error(WebError::bad_request("bad_partition", "no such partition"));
   }
   uint64_t seq = 0;
   if (auto it = route.query.find("seq"); it != route.query.end()) {
     seq = std::strtoull(it->second.c_str(), &end, 10);
     if (it->second.empty() || *end != '\0') {
-      return ApiResponse::error(WebError::bad_request("bad_seq", "seq must be an integer"));
+      co_return ApiResponse::error(WebError::bad_request("bad_seq", "seq must be an integer"));
     }
   }
   const auto partition = static_cast<uint32_t>(p);
-  if (auto error = deps_.replicator->admin(partition, route.range_key, seq)) {
-    return ApiResponse::error(WebError::bad_request("admin_refused", *error));
+  replication::Replicator* replicator = deps_.replicator;
+  const std::string* operation = &route.range_key;
+  const auto result = co_await await_callback<replication::AdminResult>(
+      [replicator, partition, operation, seq](std::function<void(replication::AdminResult)> done) {
+        replicator->admin(partition, *operation, seq, std::move(done));
+      });
+  if (result.error && result.conflict) {
+    co_return ApiResponse::error(WebError::conflict("admin_conflict", *result.error));
+  }
+  if (result.error) {
+    co_return ApiResponse::error(WebError::bad_request("admin_refused", *result.error));
   }
   deps_.metrics->count("partid_admin_operations_total");
   json out = {{"partition", partition}, {"operation", route.range_key}};
+  if (route.range_key == "drop-lost-replicas") out["dropped"] = result.dropped;
   for (const auto& s : deps_.replicator->statuses()) {
     if (s.partition != partition) continue;
     out["role"] = role_name(s.role);
@@ -196,7 +207,7 @@ ApiResponse ApiService::admin(const ApiRequest& request, const Route& route) {
     out["watermark"] = s.watermark;
     out["last_sequence"] = s.last;
   }
-  return ApiResponse::json(200, dump(out));
+  co_return ApiResponse::json(200, dump(out));
 }
 
 ApiResponse ApiService::dashboard() const {

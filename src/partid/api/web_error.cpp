@@ -29,6 +29,9 @@ WebError WebError::timeout(std::string code, std::string message) {
   return {504, std::move(code), std::move(message)};
 }
 WebError WebError::internal(std::string message) { return {500, "internal", std::move(message)}; }
+WebError WebError::conflict(std::string code, std::string message) {
+  return {409, std::move(code), std::move(message)};
+}
 
 std::string to_json(const WebError& e) {
   // `replace` keeps a message with stray bytes printable instead of throwing.

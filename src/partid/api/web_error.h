@@ -24,6 +24,8 @@ struct WebError {
   static WebError internal(std::string message);
   static WebError unauthorized(std::string message);  // 401
   static WebError forbidden(std::string message);     // 403
+  // 409: refused because of a concurrent change; repeating it may succeed.
+  static WebError conflict(std::string code, std::string message);
 };
 
 std::string to_json(const WebError& e);

@@ -1,5 +1,6 @@
 #include "partid/replication/replicator.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -463,35 +464,58 @@ void Replicator::claim_seal(uint32_t partition, const core::SealClaim& claim) {
                 });
 }
 
-void Replicator::drop_lost_replicas(uint32_t partition, int attempts) {
-  auto reseal = [this, partition, alive = alive_] {
+void Replicator::drop_lost_replicas(uint32_t partition, AdminDone done, int attempts) {
+  auto reseal = [this, partition, done, alive = alive_](std::vector<std::string> dropped) {
     if (!*alive) return;
     with_replica(partition, [&](Replica& r) { step(partition, r, r.core.reseal()); });
+    spdlog::warn("admin: drop-lost-replicas on partition {} dropped [{}]; resealing", partition,
+                 fmt::join(dropped, ", "));
+    done({std::nullopt, false, std::move(dropped)});
   };
-  seals_->read(
-      partition, [this, partition, attempts, reseal, alive = alive_](core::SealRecord record) {
-        if (!*alive) return;
-        core::SealClaim survivors{{record.config.epoch, {}}, record.revision};
-        for (const auto& member : record.config.members) {
-          if (live_nodes_.contains(member)) survivors.config.members.push_back(member);
-        }
-        if (survivors.config.members == record.config.members) return reseal();  // none lost
-        if (survivors.config.members.empty()) return seals_->forget(partition, reseal);
-        seals_->claim(partition, survivors,
-                      [this, partition, attempts, reseal, alive](bool won, core::SealRecord) {
-                        if (won) return reseal();
-                        if (!*alive) return;
-                        spdlog::warn(
-                            "drop-lost-replicas on partition {}: the register changed "
-                            "meanwhile{}",
-                            partition, attempts > 1 ? "; reading it again" : "; giving up");
-                        if (attempts > 1) drop_lost_replicas(partition, attempts - 1);
-                      });
-      });
+  seals_->read(partition, [this, partition, attempts, reseal, done,
+                           alive = alive_](core::SealRecord record) {
+    if (!*alive) return;
+    core::SealClaim survivors{{record.config.epoch, {}}, record.revision};
+    std::vector<std::string> dropped;
+    for (const auto& member : record.config.members) {
+      auto& to = live_nodes_.contains(member) ? survivors.config.members : dropped;
+      to.push_back(member);
+    }
+    if (dropped.empty()) return reseal({});
+    if (survivors.config.members.empty()) {
+      return seals_->forget(partition, [reseal, dropped] { reseal(dropped); });
+    }
+    seals_->claim(
+        partition, survivors,
+        [this, partition, attempts, reseal, done, dropped, alive](bool won, core::SealRecord) {
+          if (won) return reseal(dropped);
+          if (!*alive) return;
+          if (attempts > 1) return drop_lost_replicas(partition, done, attempts - 1);
+          done(
+              {"the partition's seal register kept changing meanwhile; nothing was "
+               "dropped, try again",
+               true,
+               {}});
+        });
+  });
 }
 
-std::optional<std::string> Replicator::admin(uint32_t partition, const std::string& operation,
-                                             uint64_t seq) {
+void Replicator::admin(uint32_t partition, const std::string& operation, uint64_t seq,
+                       AdminDone done) {
+  auto it = replicas_.find(partition);
+  const bool leads = it != replicas_.end() && it->second->active && it->second->leader == self_;
+  if (operation == "drop-lost-replicas" && leads) {
+    drop_lost_replicas(partition, std::move(done));
+    return;
+  }
+  auto error = admin_now(partition, operation, seq);
+  asio::post(loop_, [done = std::move(done), error = std::move(error)] {
+    done({error, false, {}});
+  });
+}
+
+std::optional<std::string> Replicator::admin_now(uint32_t partition, const std::string& operation,
+                                                 uint64_t seq) {
   auto it = replicas_.find(partition);
   if (it == replicas_.end() || !it->second->active) {
     return "this node holds no replica of partition " + std::to_string(partition);
@@ -509,11 +533,6 @@ std::optional<std::string> Replicator::admin(uint32_t partition, const std::stri
     actions = r.core.catch_up(operation == "skip");
   } else if (operation == "failover" || operation == "drop-lost-replicas") {
     if (r.leader != self_) return std::string("only the partition's leader reseals");
-    if (operation == "drop-lost-replicas") {
-      spdlog::warn("admin: drop-lost-replicas on partition {}", partition);
-      drop_lost_replicas(partition);
-      return std::nullopt;
-    }
     actions = r.core.reseal();
   } else {
     return "unknown operation '" + operation +

@@ -67,6 +67,12 @@ struct ReplicaStatus {
   bool serving = false;  // leads, takes writes, and its reads are current
 };
 
+struct AdminResult {
+  std::optional<std::string> error;  // refused, or failed: nothing changed
+  bool conflict = false;             // failed on concurrent changes; retry
+  std::vector<std::string> dropped;  // drop-lost-replicas: taken out of the register
+};
+
 struct ReplicatorStats {
   uint64_t committed_writes = 0;
   uint64_t failed_writes = 0;
@@ -133,9 +139,11 @@ class Replicator {
   // no longer in the cluster from the partition's seal register, then
   // reseals: recovery when the sealed set lost a majority for good; the new
   // leader then adopts the most advanced log of the survivors, and what only
-  // the lost replicas held is gone). Returns an error message, or nothing
-  // once the operation is under way.
-  std::optional<std::string> admin(uint32_t partition, const std::string& operation, uint64_t seq);
+  // the lost replicas held is gone). `done` runs once, on the loop, when the
+  // operation has taken effect (for drop-lost-replicas: the register is
+  // rewritten and resealing has begun) or with why it was refused or failed.
+  using AdminDone = std::function<void(AdminResult)>;
+  void admin(uint32_t partition, const std::string& operation, uint64_t seq, AdminDone done);
   ReplicatorStats stats() const;
 
  private:
@@ -162,7 +170,10 @@ class Replicator {
   void claim_seal(uint32_t partition, const core::SealClaim& claim);
   // `attempts`: how often a claim that lost to a concurrent change of the
   // register is retried from a fresh read.
-  void drop_lost_replicas(uint32_t partition, int attempts = 3);
+  void drop_lost_replicas(uint32_t partition, AdminDone done, int attempts = 3);
+  // The synchronous operations; an error message when refused.
+  std::optional<std::string> admin_now(uint32_t partition, const std::string& operation,
+                                       uint64_t seq);
   // Runs `f(replica)` on the loop if the partition still has one.
   template <class F>
   void with_replica(uint32_t partition, F f);
