@@ -427,6 +427,8 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame)
                       .get<uint64_t>();
   }
   EXPECT_GE(fragmented, 1u);
+  // It was decoded once, on the disk pool as it arrived, not on the loop.
+  EXPECT_EQ(read_file(cluster.node(2).log).find("not decoded on arrival"), std::string::npos);
 }
 
 // Sends one ReplicationBatch frame to a node's peer port, as a stale leader
@@ -478,6 +480,42 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
       10s));
   EXPECT_EQ(replica_read(follower, key), "current");
   EXPECT_EQ(leader_read(0, key), "current");
+}
+
+// Snapshots are decoded off the node's loop, before the core sees them: one
+// whose data does not decode, even from the partition's own leader in its
+// current epoch, is dropped and counted, and the follower keeps its state.
+TEST_F(ReplicationTest, ASnapshotThatDoesNotDecodeIsDroppedBeforeTheCoreSeesIt) {
+  start_nodes(3);
+  const std::string key = "snap";
+  ASSERT_EQ(put(0, key, "current"), 200);
+  const uint32_t p = partition_of(key);
+  const auto replicas = replicas_of(0, p);
+  const size_t follower = index_of(replicas[1]);
+  ASSERT_TRUE(wait_until([&] { return replica_read(follower, key) == "current"; }, 10s));
+  const auto status = partition_status(follower, p);
+  const double bad_before = cluster.metric(follower, "partid_bad_peer_messages_total");
+
+  partid::pb::Envelope envelope;
+  auto* batch = envelope.mutable_replication();
+  batch->set_from(replicas[0]);
+  auto* m = batch->add_messages();
+  m->set_partition(p);
+  auto* install = m->mutable_install_snapshot();
+  install->set_epoch(status["promised_epoch"].get<uint64_t>());
+  install->mutable_snapshot()->mutable_through()->set_epoch(status["epoch"].get<uint64_t>());
+  install->mutable_snapshot()->mutable_through()->set_sequence(
+      status["last_sequence"].get<uint64_t>() + 100);
+  install->mutable_snapshot()->set_data(std::string("\xff\xff\xff", 3));
+  send_replication(cluster.node(follower).peer, envelope);
+
+  EXPECT_TRUE(wait_until(
+      [&] { return cluster.metric(follower, "partid_bad_peer_messages_total") > bad_before; },
+      10s));
+  EXPECT_EQ(partition_status(follower, p)["last_sequence"], status["last_sequence"]);
+  EXPECT_EQ(replica_read(follower, key), "current");
+  ASSERT_EQ(put(0, key, "later"), 200);  // the partition replicates on
+  EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "later"; }, 10s));
 }
 
 TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {

@@ -162,6 +162,10 @@ TEST_F(StoreEngineTest, ReplicaChangesApplyInOrderAndReloadAfterReopening) {
   EXPECT_EQ(replica.log[1], record(2, 2, c));
 }
 
+std::shared_ptr<const std::vector<Item>> items(std::vector<Item> list) {
+  return std::make_shared<const std::vector<Item>>(std::move(list));
+}
+
 TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   ASSERT_TRUE(engine->commit({put(1, "old", "", "x", 1), put(1, "gone", "", "y", 2)}).ok);
   Item kept{"new", "", "z", {5, 7, 3}, false};
@@ -169,7 +173,7 @@ TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   auto tail = put(1, "t", "", "w", 9);
   ASSERT_TRUE(engine
                   ->write_replica({change::AppendLog{1, {record(9, 3, tail)}},
-                                   change::ReplaceState{1, {kept, dead}, 8, 3, true}})
+                                   change::ReplaceState{1, items({kept, dead}), 8, 3, true}})
                   .ok);
   EXPECT_FALSE(engine->get(1, "gone", ""));
   EXPECT_FALSE(engine->get(1, "old", ""));  // a tombstone now
@@ -181,7 +185,7 @@ TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   ASSERT_EQ(replica.log.size(), 1u);  // entry 9 continues the snapshot
   EXPECT_EQ(replica.log[0].sequence, 9u);
   // The same swap without keep_tail empties the log.
-  ASSERT_TRUE(engine->write_replica({change::ReplaceState{1, {kept}, 8, 3, false}}).ok);
+  ASSERT_TRUE(engine->write_replica({change::ReplaceState{1, items({kept}), 8, 3, false}}).ok);
   EXPECT_TRUE(engine->load_replica(1).log.empty());
 }
 

@@ -1,5 +1,6 @@
 #include "partid/replication/core_changes.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "partid/overloaded.h"
@@ -17,12 +18,15 @@ bool decodes(uint32_t partition, const core::Entry& e) {
   return e.barrier || storage::decode_item_op(partition, record_of(e)).has_value();
 }
 
-bool decodes(const core::Snapshot& s) { return decode_snapshot(s.data).has_value(); }
-
-storage::change::ReplaceState replace_of(uint32_t partition, const core::ReplaceWithSnapshot& r) {
-  auto items = decode_snapshot(r.snapshot.data);
-  if (!items) throw std::runtime_error("snapshot does not decode");
-  return {partition, std::move(*items), r.snapshot.through.seq, r.snapshot.through.epoch,
+storage::change::ReplaceState replace_of(uint32_t partition, const core::ReplaceWithSnapshot& r,
+                                         const DecodedSnapshot& decoded) {
+  SnapshotItems items = decoded ? decoded(r.snapshot) : nullptr;
+  if (!items) {
+    auto fresh = decode_snapshot(r.snapshot.data);
+    if (!fresh) throw std::runtime_error("snapshot does not decode");
+    items = std::make_shared<const std::vector<storage::Item>>(std::move(*fresh));
+  }
+  return {partition, std::move(items), r.snapshot.through.seq, r.snapshot.through.epoch,
           r.keep_tail};
 }
 
@@ -41,27 +45,29 @@ storage::change::Apply apply_of(uint32_t partition, const std::vector<core::Entr
 
 std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
                                                     const core::Actions& actions,
-                                                    const core::ReplicaCore& core) {
+                                                    const core::ReplicaCore& core,
+                                                    const DecodedSnapshot& decoded) {
   namespace ch = storage::change;
   std::vector<storage::ReplicaChange> out;
   for (const auto& op : actions.persist) {
-    std::visit(
-        Overloaded{
-            [&](const core::TruncateAfter& t) {
-              out.push_back(ch::TruncateLog{partition, t.seq});
-            },
-            [&](const core::AppendEntries& a) {
-              ch::AppendLog append{partition, {}};
-              for (const auto& e : a.entries) append.records.push_back(record_of(e));
-              out.push_back(std::move(append));
-            },
-            [&](const core::SaveHardState& s) {
-              out.push_back(ch::SaveState{partition, s.state.promised_epoch, s.state.commit,
-                                          s.state.rebuilding});
-            },
-            [&](const core::ReplaceWithSnapshot& r) { out.push_back(replace_of(partition, r)); },
-        },
-        op);
+    std::visit(Overloaded{
+                   [&](const core::TruncateAfter& t) {
+                     out.push_back(ch::TruncateLog{partition, t.seq});
+                   },
+                   [&](const core::AppendEntries& a) {
+                     ch::AppendLog append{partition, {}};
+                     for (const auto& e : a.entries) append.records.push_back(record_of(e));
+                     out.push_back(std::move(append));
+                   },
+                   [&](const core::SaveHardState& s) {
+                     out.push_back(ch::SaveState{partition, s.state.promised_epoch, s.state.commit,
+                                                 s.state.rebuilding});
+                   },
+                   [&](const core::ReplaceWithSnapshot& r) {
+                     out.push_back(replace_of(partition, r, decoded));
+                   },
+               },
+               op);
   }
   if (!actions.apply.empty()) out.push_back(apply_of(partition, actions.apply));
   if (actions.trim_through) {
@@ -70,24 +76,25 @@ std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
   return out;
 }
 
-bool valid_from_peer(uint32_t partition, const core::Message& message) {
+bool entries_decode(uint32_t partition, const core::Message& message) {
+  auto all_decode = [&](const std::vector<core::Entry>& entries) {
+    return std::all_of(entries.begin(), entries.end(),
+                       [&](const core::Entry& e) { return decodes(partition, e); });
+  };
   return std::visit(Overloaded{
-                        [&](const core::Replicate& m) {
-                          for (const auto& e : m.entries) {
-                            if (!decodes(partition, e)) return false;
-                          }
-                          return true;
-                        },
-                        [&](const core::InstallSnapshot& m) { return decodes(m.snapshot); },
-                        [&](const core::SyncReply& m) {
-                          for (const auto& e : m.entries) {
-                            if (!decodes(partition, e)) return false;
-                          }
-                          return !m.snapshot || decodes(*m.snapshot);
-                        },
+                        [&](const core::Replicate& m) { return all_decode(m.entries); },
+                        [&](const core::SyncReply& m) { return all_decode(m.entries); },
                         [](const auto&) { return true; },
                     },
                     message);
+}
+
+const core::Snapshot* snapshot_in(const core::Message& message) {
+  if (const auto* m = std::get_if<core::InstallSnapshot>(&message)) return &m->snapshot;
+  if (const auto* m = std::get_if<core::SyncReply>(&message)) {
+    return m->snapshot ? &*m->snapshot : nullptr;
+  }
+  return nullptr;
 }
 
 }  // namespace partid::replication

@@ -3,6 +3,8 @@
 // log trim — in the order the core's contract requires. Pure translation.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "partid/replication/core/replica.h"
@@ -10,15 +12,25 @@
 
 namespace partid::replication {
 
+using SnapshotItems = std::shared_ptr<const std::vector<storage::Item>>;
+// The items of a snapshot already decoded (off the loop, as it arrived), or
+// null to decode it here.
+using DecodedSnapshot = std::function<SnapshotItems(const core::Snapshot&)>;
+
 // `core` is the core after the step (its log base names a trim's position).
 // Throws std::runtime_error on an entry or snapshot that does not decode:
-// those are checked when they arrive (valid_from_peer), so this is a bug.
+// those are checked when they arrive (entries_decode, decode_snapshot), so
+// this is a bug.
 std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
                                                     const core::Actions& actions,
-                                                    const core::ReplicaCore& core);
+                                                    const core::ReplicaCore& core,
+                                                    const DecodedSnapshot& decoded = {});
 
-// Whether a peer's message carries only entries and snapshots this node can
-// decode; anything else is dropped before it reaches the core.
-bool valid_from_peer(uint32_t partition, const core::Message& message);
+// Whether every log entry in a peer's message decodes; a message with one
+// that does not is dropped before it reaches the core.
+bool entries_decode(uint32_t partition, const core::Message& message);
+// The snapshot a peer's message carries, if any (to be decoded before the
+// core sees the message: a snapshot that does not decode is dropped too).
+const core::Snapshot* snapshot_in(const core::Message& message);
 
 }  // namespace partid::replication

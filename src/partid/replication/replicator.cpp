@@ -218,17 +218,63 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   }
   for (const auto& m : batch.messages()) {
     auto message = from_pb(m);
-    if (!message || m.partition() >= partitions_ || !valid_from_peer(m.partition(), *message)) {
+    if (!message || m.partition() >= partitions_ || !entries_decode(m.partition(), *message)) {
       ++stats_.bad_messages;
       continue;
     }
-    auto it = replicas_.find(m.partition());
-    if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(*message)) continue;
-    // A node asked to seal a partition it holds nothing of answers truthfully
-    // that it holds nothing: it may be one of the sealed set.
-    Replica& r = it == replicas_.end() ? ensure(m.partition()) : *it->second;
-    step(m.partition(), r, r.core.receive(from, *message));
+    if (snapshot_in(*message)) {
+      receive_snapshot(from, m.partition(), std::move(*message));
+    } else {
+      deliver(from, m.partition(), *message);
+    }
   }
+}
+
+void Replicator::deliver(const std::string& from, uint32_t partition,
+                         const core::Message& message) {
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(message)) return;
+  // A node asked to seal a partition it holds nothing of answers truthfully
+  // that it holds nothing: it may be one of the sealed set.
+  Replica& r = it == replicas_.end() ? ensure(partition) : *it->second;
+  step(partition, r, r.core.receive(from, message));
+}
+
+// A snapshot can be many megabytes: it is decoded on the disk pool, and the
+// core sees its message only then (after messages that came behind it, which
+// the core takes as reordering). Installing it later uses these items rather
+// than decode it again (decoded_snapshot).
+void Replicator::receive_snapshot(const std::string& from, uint32_t partition,
+                                  core::Message message) {
+  auto held = std::make_shared<core::Message>(std::move(message));
+  asio::post(disk_, [this, from, partition, held, alive = alive_] {
+    auto items = decode_snapshot(snapshot_in(*held)->data);
+    SnapshotItems shared =
+        items ? std::make_shared<const std::vector<storage::Item>>(std::move(*items)) : nullptr;
+    asio::post(loop_, [this, from, partition, held, shared, alive] {
+      if (!*alive) return;
+      if (!shared) {
+        ++stats_.bad_messages;
+        return;
+      }
+      const core::Snapshot& s = *snapshot_in(*held);
+      decoded_snapshots_[partition] = {s.through, s.data.size(), shared};
+      deliver(from, partition, *held);
+    });
+  });
+}
+
+SnapshotItems Replicator::decoded_snapshot(uint32_t partition, const core::Snapshot& snapshot) {
+  auto it = decoded_snapshots_.find(partition);
+  if (it == decoded_snapshots_.end() || it->second.through != snapshot.through ||
+      it->second.bytes != snapshot.data.size()) {
+    spdlog::warn("partition {}: installing a snapshot not decoded on arrival; decoding it here",
+                 partition);
+    return nullptr;
+  }
+  SnapshotItems items = std::move(it->second.items);
+  decoded_snapshots_.erase(it);
+  return items;
 }
 
 pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
@@ -259,7 +305,9 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   if (actions.only_reads()) return;
   std::vector<storage::ReplicaChange> changes;
   try {
-    changes = storage_changes(partition, actions, r.core);
+    changes = storage_changes(partition, actions, r.core, [this, partition](const auto& s) {
+      return decoded_snapshot(partition, s);
+    });
   } catch (const std::exception& e) {
     on_fatal_(std::string("replication: ") + e.what());
     return;

@@ -28,6 +28,7 @@
 #include "parti/core/periodic.h"
 #include "partid/peer/peer_client.h"
 #include "partid/replication/core/replica.h"
+#include "partid/replication/core_changes.h"
 #include "partid/replication/group_commit.h"
 #include "partid/replication/outbox.h"
 #include "partid/replication/seal_register.h"
@@ -154,6 +155,9 @@ class Replicator {
 
   Replica& ensure(uint32_t partition);
   void deactivate(Replica& r);
+  void deliver(const std::string& from, uint32_t partition, const core::Message& message);
+  void receive_snapshot(const std::string& from, uint32_t partition, core::Message message);
+  SnapshotItems decoded_snapshot(uint32_t partition, const core::Snapshot& snapshot);
   void step(uint32_t partition, Replica& r, core::Actions actions);
   void settle_reads(Replica& r, const core::Actions& actions);
   void settle_read(Replica& r, uint64_t id, bool confirmed);
@@ -198,6 +202,14 @@ class Replicator {
   std::set<std::string> live_nodes_;  // the latest assignment's workers with a node record
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
+  struct DecodedItems {
+    core::Position through;
+    size_t bytes = 0;
+    SnapshotItems items;
+  };
+  // The latest snapshot received per partition, decoded off the loop, until
+  // the core installs it.
+  std::map<uint32_t, DecodedItems> decoded_snapshots_;
   size_t pending_writes_ = 0;
   ReplicatorStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

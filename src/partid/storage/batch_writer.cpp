@@ -92,7 +92,7 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
   replaced_.insert(p);
   PartitionMeta& m = meta(p);
   m.item_count = 0;
-  for (const Item& item : replace.items) {
+  for (const Item& item : *replace.items) {
     const std::string key = item_key(p, item.partition_key, item.range_key);
     m.item_count += item.tombstone ? 0 : 1;
     writes_.Put(engine_.items_, key, encode_item(item));

@@ -116,7 +116,8 @@ struct TrimLog {
 // (through_epoch, through); the log keeps what follows only when keep_tail.
 struct ReplaceState {
   uint32_t partition = 0;
-  std::vector<Item> items;
+  // Shared, not copied: a snapshot's items are decoded once, off the loop.
+  std::shared_ptr<const std::vector<Item>> items;
   uint64_t through = 0;
   uint64_t through_epoch = 0;
   bool keep_tail = false;
