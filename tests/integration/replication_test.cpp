@@ -92,6 +92,20 @@ class ReplicationTest : public ::testing::Test {
   // without warning, keeps writing through the others, then reads every
   // acknowledged write back.
   void kill_leader_under_writes(size_t nodes);
+  // Writes `key` through node 0 and waits until the partition's first
+  // follower holds it: the partition, its replicas and that follower.
+  struct Placed {
+    uint32_t partition = 0;
+    std::vector<std::string> replicas;
+    size_t follower = 0;
+  };
+  Placed put_on_a_follower(const std::string& key, const std::string& message) {
+    EXPECT_EQ(put(0, key, message), 200);
+    Placed placed{partition_of(key), replicas_of(0, partition_of(key)), 0};
+    placed.follower = index_of(placed.replicas[1]);
+    EXPECT_TRUE(wait_until([&] { return replica_read(placed.follower, key) == message; }, 10s));
+    return placed;
+  }
   // The replicas of `p` (leader first) as node `via` routes them.
   std::vector<std::string> replicas_of(size_t via, uint32_t p) {
     auto t = cluster.get_json(via, "/cluster/topology");
@@ -439,14 +453,21 @@ void send_replication(const std::string& peer, const partid::pb::Envelope& envel
   asio::write(s, asio::buffer(partid::peer::encode_frame(envelope)));
 }
 
+// `envelope` becomes a ReplicationBatch from `from` with one message, for
+// partition `p`, to fill in.
+partid::pb::ReplMessage* only_message(partid::pb::Envelope& envelope, const std::string& from,
+                                      uint32_t p) {
+  auto* batch = envelope.mutable_replication();
+  batch->set_from(from);
+  auto* m = batch->add_messages();
+  m->set_partition(p);
+  return m;
+}
+
 TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
   start_nodes(3);
   const std::string key = "fenced";
-  ASSERT_EQ(put(0, key, "current"), 200);
-  const uint32_t p = partition_of(key);
-  const auto replicas = replicas_of(0, p);
-  const size_t follower = index_of(replicas[1]);
-  ASSERT_TRUE(wait_until([&] { return replica_read(follower, key) == "current"; }, 10s));
+  const auto [p, replicas, follower] = put_on_a_follower(key, "current");
   const uint64_t epoch = partition_status(follower, p)["promised_epoch"];
   ASSERT_GT(epoch, 0u);
   const double refused_before = cluster.metric(follower, "partid_refused_stale_messages_total");
@@ -457,11 +478,7 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
   op.partition_key = key;
   op.message = "stale";
   partid::pb::Envelope envelope;
-  auto* batch = envelope.mutable_replication();
-  batch->set_from(replicas[0]);
-  auto* m = batch->add_messages();
-  m->set_partition(p);
-  auto* r = m->mutable_replicate();
+  auto* r = only_message(envelope, replicas[0], p)->mutable_replicate();
   r->set_epoch(epoch - 1);
   const uint64_t seq = partition_status(follower, p)["last_sequence"].get<uint64_t>() + 1;
   r->mutable_prev()->set_epoch(epoch);
@@ -488,20 +505,12 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
 TEST_F(ReplicationTest, ASnapshotThatDoesNotDecodeIsDroppedBeforeTheCoreSeesIt) {
   start_nodes(3);
   const std::string key = "snap";
-  ASSERT_EQ(put(0, key, "current"), 200);
-  const uint32_t p = partition_of(key);
-  const auto replicas = replicas_of(0, p);
-  const size_t follower = index_of(replicas[1]);
-  ASSERT_TRUE(wait_until([&] { return replica_read(follower, key) == "current"; }, 10s));
+  const auto [p, replicas, follower] = put_on_a_follower(key, "current");
   const auto status = partition_status(follower, p);
   const double bad_before = cluster.metric(follower, "partid_bad_peer_messages_total");
 
   partid::pb::Envelope envelope;
-  auto* batch = envelope.mutable_replication();
-  batch->set_from(replicas[0]);
-  auto* m = batch->add_messages();
-  m->set_partition(p);
-  auto* install = m->mutable_install_snapshot();
+  auto* install = only_message(envelope, replicas[0], p)->mutable_install_snapshot();
   install->set_epoch(status["promised_epoch"].get<uint64_t>());
   install->mutable_snapshot()->mutable_through()->set_epoch(status["epoch"].get<uint64_t>());
   install->mutable_snapshot()->mutable_through()->set_sequence(
