@@ -65,6 +65,11 @@ struct Replicator::Effects {
   std::vector<uint64_t> abandoned;
   std::optional<core::SealRead> read_seal;
   std::optional<core::SealClaim> claim_seal;
+  // Settled after every earlier commit: a leader's core may count entries
+  // committed (e.g. just after sealing) whose apply is still in flight, and a
+  // confirmed read must see them.
+  std::vector<uint64_t> reads_confirmed;
+  std::vector<uint64_t> reads_failed;
 };
 
 Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
@@ -194,11 +199,6 @@ void Replicator::confirm_read(uint32_t partition, ReadDone done) {
   schedule_turn_end();
 }
 
-void Replicator::settle_reads(Replica& r, const core::Actions& actions) {
-  for (uint64_t id : actions.reads_confirmed) settle_read(r, id, true);
-  for (uint64_t id : actions.reads_failed) settle_read(r, id, false);
-}
-
 void Replicator::settle_read(Replica& r, uint64_t id, bool confirmed) {
   auto it = r.reads.find(id);
   if (it == r.reads.end()) return;
@@ -299,10 +299,7 @@ pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
 }
 
 void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
-  // Reads need nothing of this step's persist ops: what they serve was
-  // applied before they began (see confirm_read).
-  settle_reads(r, actions);
-  if (actions.only_reads()) return;
+  if (actions.empty()) return;
   std::vector<storage::ReplicaChange> changes;
   try {
     changes = storage_changes(partition, actions, r.core, [this, partition](const auto& s) {
@@ -320,6 +317,8 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   effects->abandoned = std::move(actions.abandoned);
   effects->read_seal = actions.read_seal;
   effects->claim_seal = std::move(actions.claim_seal);
+  effects->reads_confirmed = std::move(actions.reads_confirmed);
+  effects->reads_failed = std::move(actions.reads_failed);
   commit_.add(std::move(changes), [this, effects, alive = alive_] {
     if (*alive) run(*effects);
   });
@@ -347,6 +346,8 @@ void Replicator::run(const Effects& e) {
   auto it = replicas_.find(e.partition);
   if (it == replicas_.end()) return;
   for (uint64_t seq : e.committed) finish(*it->second, seq, true, {}, {});
+  for (uint64_t id : e.reads_confirmed) settle_read(*it->second, id, true);
+  for (uint64_t id : e.reads_failed) settle_read(*it->second, id, false);
   for (uint64_t seq : e.abandoned) {
     finish(*it->second, seq, false, "leadership_lost",
            "this node stopped leading the partition before the write committed; it may or may "

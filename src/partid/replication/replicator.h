@@ -159,7 +159,6 @@ class Replicator {
   void receive_snapshot(const std::string& from, uint32_t partition, core::Message message);
   SnapshotItems decoded_snapshot(uint32_t partition, const core::Snapshot& snapshot);
   void step(uint32_t partition, Replica& r, core::Actions actions);
-  void settle_reads(Replica& r, const core::Actions& actions);
   void settle_read(Replica& r, uint64_t id, bool confirmed);
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);

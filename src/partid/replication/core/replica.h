@@ -103,8 +103,8 @@ class ReplicaCore {
   // can have finished sealing before then (sealing needs a quorum of this
   // set, and a replica that promised a later epoch answers no more), so no
   // write this leader does not hold was acknowledged before the read began:
-  // the shell may answer from its applied state, which holds every write it
-  // acknowledged. The read waits for the next round, which flush_reads starts
+  // the shell may answer from its applied state once everything this core
+  // has committed so far is applied. The read waits for the next round, which flush_reads starts
   // (the shell calls it once per loop turn, so every read of a turn shares one
   // round; rounds already out do not delay it). Failed (reads_failed) when
   // not serving, on stepping down, or after read_timeout_ticks.

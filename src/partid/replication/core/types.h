@@ -209,16 +209,16 @@ struct Actions {
   std::optional<SealRead> read_seal;
   std::optional<SealClaim> claim_seal;
   // Reads (ReplicaCore::confirm_read) whose leadership is now confirmed, or
-  // can no longer be. Neither waits for this step's persist ops.
+  // can no longer be. A confirmed read may be answered from the state once
+  // everything committed so far is applied.
   std::vector<uint64_t> reads_confirmed;
   std::vector<uint64_t> reads_failed;
 
-  // Nothing but read outcomes.
-  bool only_reads() const {
+  bool empty() const {
     return persist.empty() && apply.empty() && !trim_through && send.empty() && snapshots.empty() &&
-           committed.empty() && abandoned.empty() && !read_seal && !claim_seal;
+           committed.empty() && abandoned.empty() && !read_seal && !claim_seal &&
+           reads_confirmed.empty() && reads_failed.empty();
   }
-  bool empty() const { return only_reads() && reads_confirmed.empty() && reads_failed.empty(); }
 };
 
 }  // namespace partid::replication::core
