@@ -551,13 +551,11 @@ void Replicator::drop_lost_replicas(uint32_t partition, AdminDone done, int atte
 
 void Replicator::admin(uint32_t partition, const std::string& operation, uint64_t seq,
                        AdminDone done) {
-  auto it = replicas_.find(partition);
-  const bool leads = it != replicas_.end() && it->second->active && it->second->leader == self_;
-  if (operation == "drop-lost-replicas" && leads) {
+  auto error = admin_now(partition, operation, seq);
+  if (!error && operation == "drop-lost-replicas") {
     drop_lost_replicas(partition, std::move(done));
     return;
   }
-  auto error = admin_now(partition, operation, seq);
   asio::post(loop_, [done = std::move(done), error = std::move(error)] {
     done({error, false, {}});
   });
@@ -582,6 +580,7 @@ std::optional<std::string> Replicator::admin_now(uint32_t partition, const std::
     actions = r.core.catch_up(operation == "skip");
   } else if (operation == "failover" || operation == "drop-lost-replicas") {
     if (r.leader != self_) return std::string("only the partition's leader reseals");
+    if (operation == "drop-lost-replicas") return std::nullopt;  // checked; admin() runs it
     actions = r.core.reseal();
   } else {
     return "unknown operation '" + operation +

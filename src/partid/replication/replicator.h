@@ -174,7 +174,8 @@ class Replicator {
   // `attempts`: how often a claim that lost to a concurrent change of the
   // register is retried from a fresh read.
   void drop_lost_replicas(uint32_t partition, AdminDone done, int attempts = 3);
-  // The synchronous operations; an error message when refused.
+  // Checks an operation (an error message when refused) and runs it if it is
+  // synchronous; drop-lost-replicas is only checked.
   std::optional<std::string> admin_now(uint32_t partition, const std::string& operation,
                                        uint64_t seq);
   // Runs `f(replica)` on the loop if the partition still has one.

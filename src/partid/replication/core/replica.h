@@ -199,6 +199,8 @@ class ReplicaCore {
   void leader_tick(Actions& out);
   void sealing_tick(Actions& out);
   void maybe_trim(Actions& out);
+  // An empty Replicate after `seq`, with the watermark and the read round.
+  Replicate replicate_after(uint64_t seq) const;
   Replicate heartbeat_to(const Progress& progress) const;
   void start_read_round(Actions& out);
   void confirm_reads(Actions& out);

@@ -252,8 +252,7 @@ uint64_t ReplicaCore::send_range(Actions& out, const NodeId& to, uint64_t from, 
     out.snapshots.push_back({to, false});
     return from - 1;
   }
-  Replicate message{epoch_, log_.position_of(from - 1), {}, hard_.commit, log_.last().seq, session_,
-                    round_};
+  Replicate message = replicate_after(from - 1);
   message.entries =
       log_.slice(from, to_seq, options_.max_entries_per_message, options_.max_bytes_per_message);
   uint64_t sent_through = message.entries.empty() ? from - 1 : message.entries.back().seq;
@@ -309,10 +308,13 @@ void ReplicaCore::leader_tick(Actions& out) {
   if (round_wanted_) start_read_round(out);  // a shell that did not flush
 }
 
-Replicate ReplicaCore::heartbeat_to(const Progress& progress) const {
-  uint64_t shared = std::max(progress.match, log_.base().seq);
-  return Replicate{epoch_, log_.position_of(shared), {}, hard_.commit, log_.last().seq, session_,
+Replicate ReplicaCore::replicate_after(uint64_t seq) const {
+  return Replicate{epoch_, log_.position_of(seq), {}, hard_.commit, log_.last().seq, session_,
                    round_};
+}
+
+Replicate ReplicaCore::heartbeat_to(const Progress& progress) const {
+  return replicate_after(std::max(progress.match, log_.base().seq));
 }
 
 Actions ReplicaCore::confirm_read(uint64_t id) {
