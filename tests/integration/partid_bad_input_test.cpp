@@ -161,14 +161,24 @@ TEST_F(PartidBadInputTest, GarbageOnThePeerPortClosesThatConnectionOnly) {
   EXPECT_EQ(cluster->http(1, "GET", "/health").status, 200);
 }
 
+// A stranger is counted apart from malformed messages: at start-up a peer's
+// first messages can reach a node before the peer's record does, and an
+// operator alerting on bad messages must not be woken by that.
 TEST_F(PartidBadInputTest, ASnapshotFragmentFromAStrangerOrThatDoesNotDecodeIsRefused) {
   const int64_t before = total();
+  const auto counts = [] {
+    return std::pair{cluster->metric(1, "partid_peer_messages_from_unknown_nodes_total"),
+                     cluster->metric(1, "partid_bad_peer_messages_total")};
+  };
+  const auto [unknown_before, bad_before] = counts();
   auto stranger = send_fragment("not-a-node", "whatever");
   EXPECT_FALSE(stranger.ok());
   EXPECT_EQ(stranger.error(), "not a node of this cluster");
+  EXPECT_EQ(counts(), std::pair(unknown_before + 1, bad_before));
   auto garbage = send_fragment(cluster->node(0).id, std::string("\xff\xff\xff", 3));
   EXPECT_FALSE(garbage.ok());
   EXPECT_EQ(garbage.error(), "the transfer does not decode");
+  EXPECT_EQ(counts(), std::pair(unknown_before + 1, bad_before + 1));
   EXPECT_EQ(total(), before);
   EXPECT_EQ(cluster->http(1, "GET", "/health").status, 200);
 }

@@ -213,7 +213,7 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   // Only nodes of this cluster speak for partitions; which of them may say
   // what is the cores' business (epochs, the sealed set, the leader).
   if (!peer_addresses_.contains(from)) {
-    stats_.bad_messages += static_cast<uint64_t>(batch.messages_size());
+    stats_.unknown_sender_messages += static_cast<uint64_t>(batch.messages_size());
     return;
   }
   for (const auto& m : batch.messages()) {
@@ -279,18 +279,20 @@ SnapshotItems Replicator::decoded_snapshot(uint32_t partition, const core::Snaps
 
 pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
   pb::ReplFragmentAck ack;
-  auto refuse = [&](const std::string& why) {
-    ++stats_.bad_messages;
+  auto refuse = [&](const std::string& why, uint64_t& counter) {
+    ++counter;
     ack.set_error(why);
     return ack;
   };
-  if (!peer_addresses_.contains(fragment.from())) return refuse("not a node of this cluster");
+  if (!peer_addresses_.contains(fragment.from())) {
+    return refuse("not a node of this cluster", stats_.unknown_sender_messages);
+  }
   auto part = assembler_.add(fragment, FragmentAssembler::Clock::now());
-  if (!part.accepted) return refuse(part.error);
+  if (!part.accepted) return refuse(part.error, stats_.bad_messages);
   if (part.message) {
     pb::ReplicationBatch batch;
     if (!batch.ParseFromString(*part.message) || batch.from() != fragment.from()) {
-      return refuse("the transfer does not decode");
+      return refuse("the transfer does not decode", stats_.bad_messages);
     }
     on_peer_batch(batch);
   }

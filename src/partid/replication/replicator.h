@@ -88,7 +88,10 @@ struct ReplicatorStats {
   uint64_t refused = 0;
   uint64_t messages_sent = 0;
   uint64_t messages_dropped = 0;
-  uint64_t bad_messages = 0;
+  uint64_t bad_messages = 0;  // malformed, out of range, or a snapshot that does not decode
+  // From a node this one does not know (yet): dropped, the sender retries. At
+  // start-up a peer's first messages can beat its record to this node's view.
+  uint64_t unknown_sender_messages = 0;
   uint64_t disk_writes = 0;
   size_t pending_writes = 0;
   uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
