@@ -1,30 +1,17 @@
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
+#include "support/run_partictl.h"
 #include "support/temp_dir.h"
 
 namespace parti::testing {
 namespace {
 
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run partictl(const std::string& dir, const std::string& args) {
-  const std::string cmd = std::string(PARTICTL_BINARY) + " --dir " + dir + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+PartictlRun partictl(const std::string& dir, const std::string& args) {
+  return run_partictl("--dir " + dir + " " + args);
 }
 
 // The README's main command in miniature: a local cluster from partictl,

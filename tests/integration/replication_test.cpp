@@ -2,12 +2,14 @@
 // write on every replica, a leader killed with SIGKILL under continuous writes,
 // a paused follower, a wiped replica, a message of an older epoch, and the
 // loss of a minority and then of a majority of the replicas.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "parti/coord/kv_bucket.h"
@@ -15,10 +17,12 @@
 #include "partid/peer/frame.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/codec.h"
+#include "partid/storage/store_engine.h"
 #include "proto/storage.pb.h"
 #include "support/cluster.h"
 #include "support/partid_cluster.h"
 #include "support/raw_socket.h"
+#include "support/run_partictl.h"
 #include "support/tcp_proxy.h"
 #include "support/wait.h"
 
@@ -549,6 +553,73 @@ TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {
   auto too_far = admin(leader, p, "force-watermark?seq=" + std::to_string(last + 5));
   EXPECT_EQ(too_far.status, 400);
   EXPECT_GT(cluster.metric(leader, "partid_admin_operations_total"), 0);
+}
+
+// GET /admin/partitions/{p}/validate asks every replica and compares them.
+// A committed entry rewritten on one follower's disk behind the protocol's
+// back (same sequence and epoch, another message: nothing in replication
+// notices) is found: the committed log range differs between the replicas.
+TEST_F(ReplicationTest, ValidateComparesEveryReplicaAndFindsAnEntryChangedOnOneDisk) {
+  start_nodes(3, true);
+  const std::string key = "checked";
+  const auto [p, replicas, follower] = put_on_a_follower(key, "v0");
+  for (int k = 1; k <= 5; ++k) ASSERT_EQ(put(0, key, "v" + std::to_string(k)), 200);
+  const size_t leader = index_of(replicas[0]);
+  const auto validate = [&](size_t via, const std::string& token = kAdminToken) {
+    return partid::cli::http_request(cluster.node(via).api, "GET",
+                                     "/admin/partitions/" + std::to_string(p) + "/validate", {},
+                                     10s, token.empty() ? "" : "Bearer " + token);
+  };
+  const auto watermarks_agree = [&] {
+    std::set<uint64_t> seen;
+    for (const auto& id : replicas)
+      seen.insert(partition_status(index_of(id), p)["watermark"].get<uint64_t>());
+    return seen.size() == 1;
+  };
+  ASSERT_TRUE(wait_until(watermarks_agree, 10s));
+  EXPECT_EQ(validate(follower, "").status, 401);
+
+  auto healthy = json::parse(validate(follower).body);
+  EXPECT_TRUE(healthy["consistent"]) << healthy.dump();
+  ASSERT_EQ(healthy["replicas"].size(), 3u);
+  EXPECT_EQ(healthy["compared"]["log_digests_agree"], true) << healthy.dump();
+  EXPECT_EQ(healthy["compared"]["state_digests_agree"], true) << healthy.dump();
+  for (const auto& r : healthy["replicas"]) EXPECT_EQ(r["counted_items"], 1) << r.dump();
+  const std::string ctl = fmt::format("--url {} admin validate {} --token {}",
+                                      cluster.node(leader).api, p, kAdminToken);
+  const auto consistent = run_partictl(ctl);
+  EXPECT_EQ(consistent.code, 0) << consistent.out;
+  EXPECT_NE(consistent.out.find(fmt::format("partition {}: consistent", p)), std::string::npos)
+      << consistent.out;
+
+  const uint64_t watermark = partition_status(follower, p)["watermark"];
+  cluster.stop(follower);
+  {
+    std::string error;
+    auto disk = partid::storage::StoreEngine::open(cluster.node(follower).data_dir + "/db",
+                                                   {.sync = true}, &error);
+    ASSERT_TRUE(disk) << error;
+    auto entries = disk->read_log(p, watermark, watermark);
+    ASSERT_EQ(entries.size(), 1u);
+    auto op = partid::storage::decode_item_op(p, entries[0]);
+    ASSERT_TRUE(op);
+    op->message = "forged";
+    entries[0].payload = partid::storage::encode_item_op(*op);
+    ASSERT_TRUE(disk->write_replica({partid::storage::change::AppendLog{p, entries}}).ok);
+  }
+  cluster.start_again(follower);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+
+  auto broken = json::parse(validate(leader).body);
+  EXPECT_FALSE(broken["consistent"]) << broken.dump();
+  EXPECT_EQ(broken["compared"]["log_digests_agree"], false) << broken.dump();
+  ASSERT_FALSE(broken["problems"].empty());
+  EXPECT_NE(broken["problems"][0].get<std::string>().find("differs between replicas"),
+            std::string::npos)
+      << broken.dump();
+  const auto inconsistent = run_partictl(ctl);
+  EXPECT_EQ(inconsistent.code, 5) << inconsistent.out;
+  EXPECT_NE(inconsistent.out.find("INCONSISTENT"), std::string::npos) << inconsistent.out;
 }
 
 // Two of three replicas lost for good (their disks gone, so they come back as

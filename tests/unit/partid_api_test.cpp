@@ -42,7 +42,10 @@ TEST(RouteTest, MatchesEveryRouteAndDecodesKeys) {
   EXPECT_EQ(admin.kind, Route::Kind::Admin);
   EXPECT_EQ(admin.partition_key, "7");
   EXPECT_EQ(admin.range_key, "failover");
-  EXPECT_EQ(error("GET", "/admin/partitions/7/failover").status, 405);
+  auto check = route("GET", "/admin/partitions/7/validate");
+  EXPECT_EQ(check.kind, Route::Kind::AdminRead);
+  EXPECT_EQ(check.range_key, "validate");
+  EXPECT_EQ(error("PUT", "/admin/partitions/7/failover").status, 405);
 }
 
 TEST(RouteTest, RefusesUnknownPathsMethodsAndBadEncodings) {

@@ -2,6 +2,7 @@
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/partition_check.h"
 #include "partid/storage/store_engine.h"
 #include "support/temp_dir.h"
 
@@ -187,6 +188,78 @@ TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   // The same swap without keep_tail empties the log.
   ASSERT_TRUE(engine->write_replica({change::ReplaceState{1, items({kept}), 8, 3, false}}).ok);
   EXPECT_TRUE(engine->load_replica(1).log.empty());
+}
+
+bool mentions(const PartitionCheck& c, const std::string& what) {
+  for (const auto& p : c.problems) {
+    if (p.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(StoreEngineTest, ACheckOfAHealthyPartitionFindsNothingAndItsDigestsCompareReplicas) {
+  const std::vector<WriteOp> ops = {put(1, "a", "x", "1", 1), put(1, "b", "", "2", 2),
+                                    del(1, "a", "x", 3)};
+  ASSERT_TRUE(engine->commit(ops).ok);
+  const PartitionCheck c = engine->check_partition(1, 2, 3);
+  EXPECT_TRUE(c.consistent()) << (c.problems.empty() ? "" : c.problems[0]);
+  EXPECT_EQ(c.log_entries, 3u);
+  EXPECT_EQ(c.counted_items, 1);  // "a/x" is a tombstone
+  ASSERT_TRUE(c.log_digest);
+  EXPECT_FALSE(engine->check_partition(1, 2, 4).log_digest);  // 4 is not held
+  EXPECT_FALSE(engine->check_partition(1).log_digest);        // no range asked for
+
+  // Another replica with the same history digests the same; one that differs
+  // in a single message does not.
+  TempDir other_dir;
+  std::string error;
+  auto same = StoreEngine::open(other_dir.sub("same"), {.sync = false}, &error);
+  auto differs = StoreEngine::open(other_dir.sub("differs"), {.sync = false}, &error);
+  ASSERT_TRUE(same && differs) << error;
+  ASSERT_TRUE(same->commit(ops).ok);
+  auto changed = ops;
+  changed[1].message = "2'";
+  ASSERT_TRUE(differs->commit(changed).ok);
+  EXPECT_EQ(same->check_partition(1, 2, 3).log_digest, c.log_digest);
+  EXPECT_EQ(same->check_partition(1).state_digest, c.state_digest);
+  EXPECT_NE(differs->check_partition(1, 2, 3).log_digest, c.log_digest);
+  EXPECT_NE(differs->check_partition(1).state_digest, c.state_digest);
+  // The entries after the one that differs are alike.
+  EXPECT_EQ(differs->check_partition(1, 3, 3).log_digest,
+            engine->check_partition(1, 3, 3).log_digest);
+}
+
+TEST_F(StoreEngineTest, ACheckReportsAGapEpochsGoingBackAndAnItemBeyondTheWatermark) {
+  auto a = put(1, "a", "", "1", 1), b = put(1, "b", "", "2", 2), late = put(1, "late", "", "9", 9);
+  ASSERT_TRUE(
+      engine
+          ->write_replica({change::AppendLog{1, {record(1, 2, a), record(2, 2, b)}},
+                           change::AppendLog{1, {record(4, 1, b)}},  // 3 never came
+                           change::SaveState{1, 2, 1, false}, change::Apply{1, {late}, 1, 2}})
+          .ok);
+  const PartitionCheck c = engine->check_partition(1);
+  EXPECT_FALSE(c.consistent());
+  EXPECT_TRUE(mentions(c, "log entries 3..3 are missing"));
+  EXPECT_TRUE(mentions(c, "log entry 4 has epoch 1 after epoch 2"));
+  EXPECT_TRUE(mentions(c, "item (late, ) has version 9, beyond the watermark 1"));
+  EXPECT_EQ(engine->check_partition(7).problems, std::vector<std::string>{});  // never written
+  ASSERT_TRUE(engine->write_replica({change::SaveState{1, 2, 7, false}}).ok);
+  EXPECT_TRUE(mentions(engine->check_partition(1), "watermark 7 is outside the log [0, 4]"));
+}
+
+TEST_F(StoreEngineTest, ACheckListsABoundedNumberOfProblemsAndCountsTheRest) {
+  std::vector<LogRecord> records;
+  for (uint64_t seq = 1; seq <= 2 * kMaxListedProblems + 2; seq += 2) {
+    records.push_back(record(seq, 1, put(1, "k", "", "v", seq)));  // every other one missing
+  }
+  ASSERT_TRUE(
+      engine->write_replica({change::AppendLog{1, records}, change::SaveState{1, 1, 99, false}})
+          .ok);
+  const PartitionCheck c = engine->check_partition(1);
+  EXPECT_EQ(c.problems.size(), kMaxListedProblems);  // the 20 gaps
+  EXPECT_EQ(c.problems_omitted, 1u);                 // the watermark beyond the log
+  EXPECT_TRUE(mentions(c, "log entries 2..2 are missing"));
+  EXPECT_FALSE(c.consistent());
 }
 
 TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {

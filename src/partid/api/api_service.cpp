@@ -78,6 +78,8 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return dashboard();
     case K::Admin:
       co_return co_await admin(request, route);
+    case K::AdminRead:
+      co_return co_await admin_read(request, route, hop);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
 }
@@ -97,13 +99,14 @@ RouteDecision ApiService::route_for(uint32_t partition, Access access, const Hop
 
 asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const std::string& method,
                                                  const std::string& target, const std::string& body,
-                                                 const Hop& hop) {
+                                                 const Hop& hop, const std::string& authorization) {
   pb::Envelope envelope;
   auto* f = envelope.mutable_forward();
   f->set_method(method);
   f->set_target(target);
   f->set_body(body);
   f->set_hops(hop.hops + 1);
+  f->set_authorization(authorization);
   for (const auto& t : hop.tried) f->add_tried(t);
   f->add_tried(deps_.cluster->self());
   deps_.metrics->count("partid_forwarded_requests_total");

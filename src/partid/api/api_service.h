@@ -68,6 +68,19 @@ class ApiService {
   asio::awaitable<ApiResponse> metrics();
   ApiResponse dashboard() const;
   asio::awaitable<ApiResponse> admin(const ApiRequest& request, const Route& route);
+  // The partition an admin request names, once its token is checked.
+  std::variant<uint32_t, WebError> admin_partition(const ApiRequest& request,
+                                                   const Route& route) const;
+  // validation.cpp: GET /admin/partitions/{p}/check (this replica) and
+  // /validate (every replica, compared).
+  asio::awaitable<ApiResponse> admin_read(const ApiRequest& request, const Route& route,
+                                          const Hop& hop);
+  asio::awaitable<nlohmann::json> check_replica(uint32_t partition, uint64_t from, uint64_t to);
+  asio::awaitable<nlohmann::json> ask_replica(const std::string& node, uint32_t partition,
+                                              uint64_t from, uint64_t to, const ApiRequest& request,
+                                              const Hop& hop);
+  asio::awaitable<ApiResponse> validate(uint32_t partition, const ApiRequest& request,
+                                        const Hop& hop);
   // Durable item counts of every partition in this node's store.
   asio::awaitable<std::map<uint32_t, int64_t>> read_counts();
   // Counts of the partitions this node leads.
@@ -83,7 +96,7 @@ class ApiService {
                                                               const Hop& hop);
   asio::awaitable<ApiResponse> forward(const routing::RouteDecision& to, const std::string& method,
                                        const std::string& target, const std::string& body,
-                                       const Hop& hop);
+                                       const Hop& hop, const std::string& authorization = {});
   // Replicates ops whose partitions this node leads.
   asio::awaitable<std::vector<replication::WriteResult>> write_local(
       std::vector<storage::WriteOp> ops);

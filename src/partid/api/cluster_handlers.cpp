@@ -1,14 +1,13 @@
 // api: the cluster and node routes of ApiService: topology, status, health,
 // metrics, item counts and the dashboard.
 #include "partid/api/api_service.h"
+#include "partid/api/json_out.h"
 #include "partid/async_bridge.h"
 
 namespace partid::api {
 namespace {
 
 using nlohmann::json;
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 const char* kDashboard = R"(<!doctype html>
 <html><head><meta charset="utf-8"><title>partid</title>
@@ -166,19 +165,27 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   co_return r;
 }
 
-asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const Route& route) {
+std::variant<uint32_t, WebError> ApiService::admin_partition(const ApiRequest& request,
+                                                             const Route& route) const {
   if (options_.admin_token.empty()) {
-    co_return ApiResponse::error(WebError::forbidden("admin operations are disabled on this node"));
+    return WebError::forbidden("admin operations are disabled on this node");
   }
   if (request.authorization != "Bearer " + options_.admin_token) {
-    co_return ApiResponse::error(WebError::unauthorized("a valid admin token is required"));
+    return WebError::unauthorized("a valid admin token is required");
   }
   char* end = nullptr;
   const unsigned long p = std::strtoul(route.partition_key.c_str(), &end, 10);
-  const auto t = deps_.cluster->topology();
-  if (route.partition_key.empty() || *end != '\0' || p >= t->partitions) {
-    co_return ApiResponse::error(WebError::bad_request("bad_partition", "no such partition"));
+  if (route.partition_key.empty() || *end != '\0' || p >= deps_.cluster->topology()->partitions) {
+    return WebError::bad_request("bad_partition", "no such partition");
   }
+  return static_cast<uint32_t>(p);
+}
+
+asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const Route& route) {
+  const auto named = admin_partition(request, route);
+  if (const auto* e = std::get_if<WebError>(&named)) co_return ApiResponse::error(*e);
+  const uint32_t partition = std::get<uint32_t>(named);
+  char* end = nullptr;
   uint64_t seq = 0;
   if (auto it = route.query.find("seq"); it != route.query.end()) {
     seq = std::strtoull(it->second.c_str(), &end, 10);
@@ -186,7 +193,6 @@ asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const 
       co_return ApiResponse::error(WebError::bad_request("bad_seq", "seq must be an integer"));
     }
   }
-  const auto partition = static_cast<uint32_t>(p);
   replication::Replicator* replicator = deps_.replicator;
   const std::string* operation = &route.range_key;
   const auto result = co_await await_callback<replication::AdminResult>(

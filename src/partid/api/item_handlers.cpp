@@ -38,8 +38,6 @@ WebError write_error(const replication::WriteResult& r) {
   return WebError::unavailable(r.code, r.error);
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 }  // namespace
 
 asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, const Hop& hop) {

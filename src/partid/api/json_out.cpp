@@ -3,6 +3,11 @@
 #include <nlohmann/json.hpp>
 
 namespace partid::api {
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 namespace {
 
 using json = nlohmann::json;

@@ -8,10 +8,15 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
 namespace partid::api {
+
+// Every JSON body the API sends: compact, and invalid UTF-8 (which a client
+// may have put in a key) replaced rather than thrown on.
+std::string dump(const nlohmann::json& j);
 
 class JsonObject {
  public:

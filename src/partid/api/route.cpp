@@ -59,7 +59,7 @@ const std::vector<PathRule>& rules() {
       {{"cluster", "status"}, {{"GET", K::Status}}},
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
-      {{"admin", "partitions", "*", "*"}, {{"POST", K::Admin}}},
+      {{"admin", "partitions", "*", "*"}, {{"POST", K::Admin}, {"GET", K::AdminRead}}},
   };
   return r;
 }
@@ -175,6 +175,8 @@ const char* route_name(Route::Kind k) {
       return "status";
     case K::Admin:
       return "admin";
+    case K::AdminRead:
+      return "admin_read";
     case K::Health:
       return "health";
     case K::Metrics:

@@ -29,6 +29,7 @@ struct Route {
     Dashboard,    // GET /
     Admin,        // POST /admin/partitions/{p}/{operation} (p in partition_key,
                   // the operation in range_key)
+    AdminRead,    // GET /admin/partitions/{p}/{check|validate}
   };
   Kind kind = Kind::Health;
   std::string partition_key;

@@ -36,9 +36,10 @@ std::string node_url(const Globals& g) {
 
 int call(const Globals& g, const std::string& method, const std::string& target,
          const std::string& body, std::string (*render)(const json&),
-         const std::string& authorization = {}) {
+         const std::string& authorization = {}, std::string* answer = nullptr) {
   auto r = http_request(node_url(g), method, target, body, std::chrono::milliseconds(10000),
                         authorization);
+  if (answer) *answer = r.body;
   if (r.status < 200 || r.status >= 300) {
     std::cerr << render_error(r.status, r.body, r.error);
     return r.status == 0 ? 3 : (r.status == 404 ? 4 : 1);
@@ -106,23 +107,35 @@ int main(int argc, char** argv) {
   });
 
   auto* admin = app.add_subcommand(
-      "admin", "operator action on this node's replica of a partition (needs the admin token)");
+      "admin",
+      "operator action on this node's replica of a partition, or a check of it (check) or of "
+      "every replica (validate; exits 5 when they are inconsistent); needs the admin token");
   std::string operation, token;
   uint32_t partition = 0;
   uint64_t seq = 0;
   admin
       ->add_option("operation", operation,
-                   "force-watermark | sync | skip | failover | drop-lost-replicas")
+                   "force-watermark | sync | skip | failover | drop-lost-replicas | check | "
+                   "validate")
       ->required()
-      ->check(CLI::IsMember({"force-watermark", "sync", "skip", "failover", "drop-lost-replicas"}));
+      ->check(CLI::IsMember({"force-watermark", "sync", "skip", "failover", "drop-lost-replicas",
+                             "check", "validate"}));
   admin->add_option("partition", partition, "the partition")->required();
   admin->add_option("--seq", seq, "force-watermark: the new watermark");
   admin->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
   admin->callback([&] {
     std::string target = "/admin/partitions/" + std::to_string(partition) + "/" + operation;
+    if (operation == "validate") {
+      std::string answer;
+      rc = call(g, "GET", target, {}, render_validation, "Bearer " + token, &answer);
+      const json j = json::parse(answer, nullptr, false);
+      if (rc == 0 && j.is_object() && !j.value("consistent", true)) rc = 5;
+      return;
+    }
     if (seq > 0) target += "?seq=" + std::to_string(seq);
     rc = call(
-        g, "POST", target, {}, [](const json& j) { return j.dump(2) + "\n"; }, "Bearer " + token);
+        g, operation == "check" ? "GET" : "POST", target, {},
+        [](const json& j) { return j.dump(2) + "\n"; }, "Bearer " + token);
   });
 
   auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");

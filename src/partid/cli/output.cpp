@@ -77,6 +77,28 @@ std::string render_status(const json& j) {
       r.value("catch_up_requests", 0), j.value("locked_partitions", json::array()).dump());
 }
 
+std::string render_validation(const json& j) {
+  std::string out = fmt::format("partition {}: {}\n", j.value("partition", 0),
+                                j.value("consistent", false) ? "consistent" : "INCONSISTENT");
+  for (const auto& r : j.value("replicas", json::array())) {
+    if (r.contains("error")) {
+      out += fmt::format("  {}: not checked ({})\n", r.value("node", ""), r.value("error", ""));
+      continue;
+    }
+    out += fmt::format("  {}: log ({}, {}], watermark {}, {} item(s), state {}, {} problem(s)\n",
+                       r.value("node", ""), r.value("base_sequence", 0),
+                       r.value("last_sequence", 0), r.value("watermark", 0),
+                       r.value("counted_items", 0), r.value("state_digest", ""),
+                       r.value("problems", json::array()).size() + r.value("problems_omitted", 0));
+  }
+  for (const auto& p : j.value("problems", json::array())) {
+    out += "  problem: " + p.get<std::string>() + "\n";
+  }
+  for (const auto& n : j.value("notes", json::array()))
+    out += "  note: " + n.get<std::string>() + "\n";
+  return out;
+}
+
 std::string render_error(int status, const std::string& body, const std::string& transport_error) {
   if (status == 0) return "error: " + transport_error + "\n";
   json j = json::parse(body, nullptr, false);

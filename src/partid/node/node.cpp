@@ -241,7 +241,8 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
 
 asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
                                           peer::PeerServer::Reply reply) {
-  api::ApiRequest request{forward.method(), forward.target(), forward.body(), {}};
+  api::ApiRequest request{forward.method(), forward.target(), forward.body(),
+                          forward.authorization()};
   api::Hop hop;
   hop.hops = forward.hops();
   hop.tried.assign(forward.tried().begin(), forward.tried().end());

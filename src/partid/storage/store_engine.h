@@ -36,6 +36,8 @@ class Snapshot;
 
 namespace partid::storage {
 
+struct PartitionCheck;
+
 struct ItemVersion {
   uint64_t hlc = 0;
   uint64_t sequence = 0;
@@ -230,6 +232,11 @@ class StoreEngine {
   PartitionImage partition_image(uint32_t partition) const;
   // Log entries with sequence in [from, to], in order.
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
+  // Checks this replica of `partition` from one snapshot (partition_check.h);
+  // with digest_from <= digest_to, also digests that log range. Reads the
+  // whole partition: an operator's tool, not a serving path.
+  PartitionCheck check_partition(uint32_t partition, uint64_t digest_from = 1,
+                                 uint64_t digest_to = 0) const;
   // Removes every item, log entry and the metadata of one partition.
   StoreStatus drop_partition(uint32_t partition);
 

@@ -1,0 +1,198 @@
+// api: partition validation, the operator's integrity check (seed 004's
+// "partition state validation"). GET /admin/partitions/{p}/check reports this
+// node's replica (storage/partition_check.h); GET /admin/partitions/{p}/validate
+// asks every replica of p and compares them: each replica's own problems, the
+// committed log range all of them hold (it must be identical: no two entries
+// at one sequence), and the state of replicas at the same watermark.
+// Repairs stay explicit operator actions (force-watermark, sync, failover).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "partid/api/api_service.h"
+#include "partid/api/json_out.h"
+#include "partid/storage/partition_check.h"
+
+namespace partid::api {
+namespace {
+
+using nlohmann::json;
+
+// Digests as hex strings: JSON numbers lose 64-bit precision in most clients.
+std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
+
+json to_json(const storage::PartitionCheck& c, uint64_t from, uint64_t to) {
+  json j = {{"partition", c.partition},
+            {"consistent", c.consistent()},
+            {"promised_epoch", c.meta.epoch},
+            {"base_sequence", c.meta.base_sequence},
+            {"last_sequence", c.meta.last_sequence},
+            {"watermark", c.meta.watermark},
+            {"log_entries", c.log_entries},
+            {"item_count", c.meta.item_count},
+            {"counted_items", c.counted_items},
+            {"state_digest", hex(c.state_digest)},
+            {"log_digest", c.log_digest ? json(hex(*c.log_digest)) : json(nullptr)},
+            {"problems", c.problems},
+            {"problems_omitted", c.problems_omitted}};
+  if (from <= to) j["log_range"] = {from, to};
+  return j;
+}
+
+// An optional unsigned query value; false on one that is not a number.
+bool query_u64(const Route& route, const char* name, uint64_t* out) {
+  auto it = route.query.find(name);
+  if (it == route.query.end()) return true;
+  char* end = nullptr;
+  *out = std::strtoull(it->second.c_str(), &end, 10);
+  return !it->second.empty() && *end == '\0';
+}
+
+// The comparison of the replicas' reports (each with "node"; unreachable ones
+// with "error"): fills problems and notes, returns what was compared.
+json compare(const std::vector<json>& reports, uint64_t from, uint64_t to,
+             std::vector<std::string>* problems, std::vector<std::string>* notes) {
+  json compared = {{"log_range", nullptr},
+                   {"log_digests_agree", nullptr},
+                   {"state_watermark", nullptr},
+                   {"state_digests_agree", nullptr}};
+  std::set<std::string> log_digests;
+  std::map<uint64_t, std::map<std::string, std::string>> states;  // watermark -> node -> digest
+  for (const auto& r : reports) {
+    const std::string node = r["node"];
+    if (r.contains("error")) {
+      problems->push_back(node + ": not checked: " + r["error"].get<std::string>());
+      continue;
+    }
+    for (const auto& p : r["problems"]) problems->push_back(node + ": " + p.get<std::string>());
+    if (r["problems_omitted"].get<size_t>() > 0) {
+      problems->push_back(
+          fmt::format("{}: {} more problems", node, r["problems_omitted"].get<size_t>()));
+    }
+    if (from <= to && r["log_digest"].is_string()) {
+      log_digests.insert(r["log_digest"].get<std::string>());
+    } else if (from <= to) {
+      notes->push_back(node + " no longer holds the whole compared log range");
+    }
+    states[r["watermark"].get<uint64_t>()][node] = r["state_digest"].get<std::string>();
+  }
+  if (from <= to) {
+    compared["log_range"] = {from, to};
+    compared["log_digests_agree"] = log_digests.size() <= 1;
+    if (log_digests.size() > 1) {
+      problems->push_back(fmt::format(
+          "the committed log [{}, {}] differs between replicas: two entries at one sequence", from,
+          to));
+    }
+  } else {
+    notes->push_back("no committed log range is held by every replica: logs not compared");
+  }
+  for (const auto& [watermark, digests] : states) {
+    if (digests.size() < 2) continue;
+    std::set<std::string> distinct;
+    for (const auto& [node, digest] : digests) distinct.insert(digest);
+    compared["state_watermark"] = watermark;
+    compared["state_digests_agree"] = distinct.size() == 1;
+    if (distinct.size() > 1) {
+      problems->push_back(fmt::format("replicas at watermark {} hold different items", watermark));
+    }
+  }
+  if (compared["state_watermark"].is_null()) {
+    notes->push_back(
+        "no two replicas were at the same watermark (writes in flight?): state not compared");
+  }
+  return compared;
+}
+
+}  // namespace
+
+asio::awaitable<ApiResponse> ApiService::admin_read(const ApiRequest& request, const Route& route,
+                                                    const Hop& hop) {
+  const auto named = admin_partition(request, route);
+  if (const auto* e = std::get_if<WebError>(&named)) co_return ApiResponse::error(*e);
+  const uint32_t partition = std::get<uint32_t>(named);
+  if (route.range_key == "validate") co_return co_await validate(partition, request, hop);
+  if (route.range_key != "check") {
+    co_return ApiResponse::error(WebError::bad_request(
+        "admin_refused", "unknown admin read '" + route.range_key + "' (check, validate)"));
+  }
+  uint64_t from = 1, to = 0;
+  if (!query_u64(route, "from", &from) || !query_u64(route, "to", &to)) {
+    co_return ApiResponse::error(
+        WebError::bad_request("bad_range", "from and to must be integers"));
+  }
+  json report = co_await check_replica(partition, from, to);
+  co_return ApiResponse::json(200, dump(report));
+}
+
+asio::awaitable<json> ApiService::check_replica(uint32_t partition, uint64_t from, uint64_t to) {
+  storage::StoreEngine* store = deps_.store;
+  const auto check = co_await parti::run_blocking(*deps_.disk, [store, partition, from, to] {
+    return store->check_partition(partition, from, to);
+  });
+  json report = to_json(check, from, to);
+  report["node"] = deps_.cluster->self();
+  co_return report;
+}
+
+asio::awaitable<json> ApiService::ask_replica(const std::string& node, uint32_t partition,
+                                              uint64_t from, uint64_t to, const ApiRequest& request,
+                                              const Hop& hop) {
+  if (node == deps_.cluster->self()) co_return co_await check_replica(partition, from, to);
+  const auto t = deps_.cluster->topology();
+  const auto* address = t->address_of(node);
+  if (!address) co_return json{{"node", node}, {"error", "no address known"}};
+  routing::RouteDecision to_node;
+  to_node.kind = routing::RouteDecision::Kind::Forward;
+  to_node.node = node;
+  to_node.peer_address = address->peer;
+  const std::string method = "GET", body;
+  std::string target = fmt::format("/admin/partitions/{}/check", partition);
+  if (from <= to) target += fmt::format("?from={}&to={}", from, to);
+  ApiResponse r = co_await forward(to_node, method, target, body, hop, request.authorization);
+  json j = json::parse(r.body, nullptr, false);
+  if (r.status != 200 || !j.is_object() || !j.contains("state_digest")) {
+    const std::string why = j.is_object() && j.contains("error")
+                                ? j["error"].value("code", "error")
+                                : fmt::format("status {}", r.status);
+    co_return json{{"node", node}, {"error", why}};
+  }
+  co_return j;
+}
+
+asio::awaitable<ApiResponse> ApiService::validate(uint32_t partition, const ApiRequest& request,
+                                                  const Hop& hop) {
+  const auto t = deps_.cluster->topology();
+  if (!t->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+  }
+  const std::vector<std::string> replicas = t->replicas[partition];
+  // First where each replica stands, then the committed range every one of
+  // them holds, digested by all in a second round.
+  uint64_t from = 1, to = UINT64_MAX;
+  bool any = false;
+  for (const auto& node : replicas) {
+    json r = co_await ask_replica(node, partition, 1, 0, request, hop);
+    if (r.contains("error")) continue;
+    any = true;
+    from = std::max(from, r["base_sequence"].get<uint64_t>() + 1);
+    to = std::min(to, r["watermark"].get<uint64_t>());
+  }
+  if (!any) to = 0;
+  std::vector<json> reports;
+  for (const auto& node : replicas) {
+    reports.push_back(co_await ask_replica(node, partition, from, to, request, hop));
+  }
+  std::vector<std::string> problems, notes;
+  json compared = compare(reports, from, to, &problems, &notes);
+  co_return ApiResponse::json(200, dump({{"partition", partition},
+                                         {"consistent", problems.empty()},
+                                         {"replicas", reports},
+                                         {"compared", compared},
+                                         {"problems", problems},
+                                         {"notes", notes}}));
+}
+
+}  // namespace partid::api
