@@ -382,6 +382,46 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
   EXPECT_TRUE(wait_until([&] { return leader_read(0, key) == "new"; }, 30s));
 }
 
+// A leader that hears no acknowledgements (its peer port stalled behind a
+// proxy; NATS still reaches it, so nothing fails over) is reported stuck: the
+// partition's stalled_seconds grows while its watermark stands still, and
+// partid_stalled_partitions counts it once that exceeds the write timeout.
+// Both clear once the acknowledgements come through again.
+TEST_F(ReplicationTest, APartitionWhoseWritesCannotCommitIsReportedStalledUntilTheyDo) {
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);
+  PartidOptions stalled = node_options(false);
+  stalled.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
+  stalled.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(peer_link.port()),
+                        "--write-timeout-ms", "1000"};
+  cluster.start(stalled);
+  for (int i = 0; i < 2; ++i) cluster.start(node_options(false));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  std::string key;
+  for (int k = 0; key.empty(); ++k) {
+    const std::string candidate = "st" + std::to_string(k);
+    if (replicas_of(0, partition_of(candidate)).front() == cluster.node(0).id) key = candidate;
+  }
+  const uint32_t p = partition_of(key);
+  ASSERT_EQ(put(0, key, "before"), 200);
+  EXPECT_EQ(partition_status(0, p)["stalled_seconds"], 0.0);
+  EXPECT_EQ(cluster.metric(0, "partid_stalled_partitions"), 0);
+
+  peer_link.stall();
+  EXPECT_EQ(put(0, key, "stuck"), 504);  // no quorum within the write timeout
+  ASSERT_TRUE(wait_until([&] { return cluster.metric(0, "partid_stalled_partitions") >= 1; }, 10s));
+  EXPECT_GE(partition_status(0, p)["stalled_seconds"].get<double>(), 1.0);
+
+  peer_link.unstall();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return partition_status(0, p)["stalled_seconds"] == 0.0 &&
+               cluster.metric(0, "partid_stalled_partitions") == 0;
+      },
+      20s));
+  EXPECT_EQ(put(0, key, "after"), 200);
+}
+
 TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
   start_nodes(3);
   for (int k = 0; k < 50; ++k) ASSERT_EQ(put(0, "r" + std::to_string(k), "v"), 200);

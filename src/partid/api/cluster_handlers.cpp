@@ -85,7 +85,8 @@ ApiResponse ApiService::status() const {
                      {"replication_lag", s.lag},
                      {"buffered", s.buffered},
                      {"rebuilding", s.rebuilding},
-                     {"serving", s.serving}});
+                     {"serving", s.serving},
+                     {"stalled_seconds", s.stalled_seconds}});
   }
   out["partitions"] = parts;
   const auto st = deps_.replicator->stats();
@@ -142,6 +143,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
   counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));
   counter("partid_reads_unconfirmed_total", static_cast<double>(st.reads_unconfirmed));
+  counter("partid_stalled_partitions", static_cast<double>(st.stalled_partitions), "gauge");
   counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";
@@ -160,6 +162,8 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   per_partition("partid_partition_watermark", [](const auto& s) { return s.watermark; });
   per_partition("partid_replication_lag", [](const auto& s) { return s.lag; });
   per_partition("partid_replication_buffered", [](const auto& s) { return s.buffered; });
+  per_partition("partid_partition_stalled_seconds",
+                [](const auto& s) { return s.stalled_seconds; });
   ApiResponse r = ApiResponse::json(200, std::move(out));
   r.content_type = "text/plain; version=0.0.4";
   co_return r;

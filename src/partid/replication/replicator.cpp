@@ -55,6 +55,7 @@ struct Replicator::Replica {
   std::vector<Queued> queued;          // this turn's writes, not yet proposed
   bool leading = false;
   std::chrono::steady_clock::time_point appointed_at;
+  StallClock stall;
 };
 
 struct Replicator::Effects {
@@ -178,6 +179,7 @@ void Replicator::on_topology(const routing::Topology& topology) {
 
 void Replicator::deactivate(Replica& r) {
   r.active = false;
+  watch_stall(r);
   for (const auto& [seq, w] : r.waiting) {
     complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
   }
@@ -301,7 +303,10 @@ pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
 }
 
 void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
-  if (actions.empty()) return;
+  if (actions.empty()) {
+    watch_stall(r);
+    return;
+  }
   std::vector<storage::ReplicaChange> changes;
   try {
     changes = storage_changes(partition, actions, r.core, [this, partition](const auto& s) {
@@ -338,6 +343,17 @@ void Replicator::after_step(uint32_t partition, Replica& r) {
                   partition, r.core.epoch(), took.count(), r.core.last().seq, r.core.commit());
   }
   r.leading = leading;
+  watch_stall(r);
+}
+
+// Every step (an empty one too: an early arrival may only fill the buffer).
+void Replicator::watch_stall(Replica& r) {
+  const auto& c = r.core;
+  const bool leading_with_work =
+      c.role() == core::Role::leader && (!c.serving() || c.last().seq > c.commit());
+  const bool pending = r.active && (c.role() == core::Role::sealing || leading_with_work ||
+                                    c.buffered_entries() > 0);
+  r.stall.observe(pending, c.commit(), std::chrono::steady_clock::now());
 }
 
 void Replicator::run(const Effects& e) {
@@ -607,6 +623,7 @@ bool Replicator::serves_replica_reads(uint32_t partition) const {
 
 std::vector<ReplicaStatus> Replicator::statuses() const {
   std::vector<ReplicaStatus> out;
+  const auto now = std::chrono::steady_clock::now();
   for (const auto& [p, r] : replicas_) {
     const auto& c = r->core;
     // A leader that has not claimed its set yet is still sealing.
@@ -622,7 +639,8 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
                     c.buffered_entries(),
                     c.rebuilding(),
                     r->leader,
-                    serves_reads(p)};
+                    serves_reads(p),
+                    r->stall.stalled_seconds(now)};
     if (c.role() == core::Role::leader) {
       for (const auto& [node, match] : c.follower_matches()) {
         s.lag = std::max(s.lag, c.last().seq - std::min(match, c.last().seq));
@@ -635,12 +653,15 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
 
 ReplicatorStats Replicator::stats() const {
   ReplicatorStats s = stats_;
+  const auto now = std::chrono::steady_clock::now();
   for (const auto& [p, r] : replicas_) {
     const auto& cs = r->core.stats();
     s.sync_requests += cs.sync_requests;
     s.buffer_overflows += cs.buffer_overflows;
     s.refused += cs.refused;
     s.read_rounds += cs.read_rounds;
+    const std::chrono::duration<double> stalled(r->stall.stalled_seconds(now));
+    s.stalled_partitions += stalled >= options_.write_timeout ? 1 : 0;
   }
   s.messages_sent = outbox_.sent_messages();
   s.messages_dropped = outbox_.dropped_messages();

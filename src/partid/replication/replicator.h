@@ -32,6 +32,7 @@
 #include "partid/replication/group_commit.h"
 #include "partid/replication/outbox.h"
 #include "partid/replication/seal_register.h"
+#include "partid/replication/stall_clock.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
 
@@ -66,6 +67,8 @@ struct ReplicaStatus {
   bool rebuilding = false;
   std::string leader;
   bool serving = false;  // leads, takes writes, and its reads are current
+  // How long it has had work it cannot finish (StallClock); 0 when none.
+  double stalled_seconds = 0;
 };
 
 struct AdminResult {
@@ -96,6 +99,8 @@ struct ReplicatorStats {
   size_t pending_writes = 0;
   uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
   uint64_t reads_unconfirmed = 0;
+  // Replicas stalled for longer than a write may wait (write_timeout).
+  size_t stalled_partitions = 0;
 };
 
 class Replicator {
@@ -165,6 +170,7 @@ class Replicator {
   void settle_read(Replica& r, uint64_t id, bool confirmed);
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
+  void watch_stall(Replica& r);
   void schedule_turn_end();
   void propose_all();
   void flush_reads();
