@@ -57,6 +57,26 @@ class ReplicationTest : public ::testing::Test {
                                      "/admin/partitions/" + std::to_string(p) + "/" + op, {}, 10s,
                                      token.empty() ? "" : "Bearer " + token);
   }
+  // GET /admin/partitions/{p}/validate on node `via`; no token when empty.
+  partid::cli::HttpResult validate(size_t via, uint32_t p, const std::string& token = kAdminToken) {
+    return partid::cli::http_request(cluster.node(via).api, "GET",
+                                     "/admin/partitions/" + std::to_string(p) + "/validate", {},
+                                     10s, token.empty() ? "" : "Bearer " + token);
+  }
+  // Every partition's replicas, compared through node `via`, agree. Not at
+  // once: a replica may still be catching up after a failure.
+  void expect_every_partition_validates(size_t via) {
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      json last;
+      EXPECT_TRUE(wait_until(
+          [&] {
+            last = json::parse(validate(via, p).body, nullptr, false);
+            return last.is_object() && last["consistent"] == true;
+          },
+          20s))
+          << last.dump();
+    }
+  }
   int put(size_t via, const std::string& key, const std::string& message) {
     json body = {{"partition_key", key}, {"message", message}};
     return cluster.http(via, "POST", "/items", body.dump()).status;
@@ -290,7 +310,7 @@ class Writer {
 };
 
 void ReplicationTest::kill_leader_under_writes(size_t nodes) {
-  start_nodes(nodes);
+  start_nodes(nodes, true);
   std::vector<size_t> all;
   for (size_t i = 0; i < nodes; ++i) all.push_back(i);
   Writer writer(
@@ -313,6 +333,8 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   for (const auto& [key, message] : acked) {
     ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
   }
+  // The survivors' replicas agree entry for entry on every committed range.
+  expect_every_partition_validates(1);
 }
 
 TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnThreeNodes) {
@@ -423,7 +445,7 @@ TEST_F(ReplicationTest, APartitionWhoseWritesCannotCommitIsReportedStalledUntilT
 }
 
 TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
-  start_nodes(3);
+  start_nodes(3, true);
   for (int k = 0; k < 50; ++k) ASSERT_EQ(put(0, "r" + std::to_string(k), "v"), 200);
   cluster.wipe(2);
   cluster.start_again(2);
@@ -442,6 +464,7 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
     const std::string key = "r" + std::to_string(k);
     EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == "v"; }, 10s)) << key;
   }
+  expect_every_partition_validates(2);
 }
 
 TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame) {
@@ -452,8 +475,8 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame)
 #endif
   // A log trimmed right behind the watermark: a new disk can only get the
   // partition back as a snapshot.
-  PartidOptions options = node_options(false);
-  options.extra_args = {"--log-retention", "10"};
+  PartidOptions options = node_options(true);
+  options.extra_args.insert(options.extra_args.end(), {"--log-retention", "10"});
   for (int i = 0; i < 3; ++i) cluster.start(options);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
   const uint32_t p = partition_of("big");
@@ -487,6 +510,17 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame)
   EXPECT_GE(fragmented, 1u);
   // It was decoded once, on the disk pool as it arrived, not on the loop.
   EXPECT_EQ(read_file(cluster.node(2).log).find("not decoded on arrival"), std::string::npos);
+  // The state installed from the snapshot is, item for item, the state the
+  // other replicas applied from their logs.
+  json report;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        report = json::parse(validate(2, p).body, nullptr, false);
+        return report.is_object() && report["consistent"] == true &&
+               report["compared"]["state_digests_agree"] == true;
+      },
+      20s))
+      << report.dump();
 }
 
 // Sends one ReplicationBatch frame to a node's peer port, as a stale leader
@@ -605,11 +639,6 @@ TEST_F(ReplicationTest, ValidateComparesEveryReplicaAndFindsAnEntryChangedOnOneD
   const auto [p, replicas, follower] = put_on_a_follower(key, "v0");
   for (int k = 1; k <= 5; ++k) ASSERT_EQ(put(0, key, "v" + std::to_string(k)), 200);
   const size_t leader = index_of(replicas[0]);
-  const auto validate = [&](size_t via, const std::string& token = kAdminToken) {
-    return partid::cli::http_request(cluster.node(via).api, "GET",
-                                     "/admin/partitions/" + std::to_string(p) + "/validate", {},
-                                     10s, token.empty() ? "" : "Bearer " + token);
-  };
   const auto watermarks_agree = [&] {
     std::set<uint64_t> seen;
     for (const auto& id : replicas)
@@ -617,9 +646,9 @@ TEST_F(ReplicationTest, ValidateComparesEveryReplicaAndFindsAnEntryChangedOnOneD
     return seen.size() == 1;
   };
   ASSERT_TRUE(wait_until(watermarks_agree, 10s));
-  EXPECT_EQ(validate(follower, "").status, 401);
+  EXPECT_EQ(validate(follower, p, "").status, 401);
 
-  auto healthy = json::parse(validate(follower).body);
+  auto healthy = json::parse(validate(follower, p).body);
   EXPECT_TRUE(healthy["consistent"]) << healthy.dump();
   ASSERT_EQ(healthy["replicas"].size(), 3u);
   EXPECT_EQ(healthy["compared"]["log_digests_agree"], true) << healthy.dump();
@@ -650,7 +679,7 @@ TEST_F(ReplicationTest, ValidateComparesEveryReplicaAndFindsAnEntryChangedOnOneD
   cluster.start_again(follower);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
 
-  auto broken = json::parse(validate(leader).body);
+  auto broken = json::parse(validate(leader, p).body);
   EXPECT_FALSE(broken["consistent"]) << broken.dump();
   EXPECT_EQ(broken["compared"]["log_digests_agree"], false) << broken.dump();
   ASSERT_FALSE(broken["problems"].empty());
