@@ -444,6 +444,61 @@ TEST_F(ReplicationTest, APartitionWhoseWritesCannotCommitIsReportedStalledUntilT
   EXPECT_EQ(put(0, key, "after"), 200);
 }
 
+// A follower that receives nothing (its peer port stalled behind a proxy; it
+// keeps its NATS heartbeats, so it stays in the set) is shown by its leader
+// as falling behind: its match stands still, its stalled_seconds grows, and
+// partid_lagging_followers counts it past the write timeout, while writes
+// still commit on the other two. When it hears its leader again it catches up
+// and the report clears.
+TEST_F(ReplicationTest, ALeaderReportsAFollowerThatFallsBehindUntilItCatchesUp) {
+  PartidOptions leader_options = node_options(false);
+  leader_options.extra_args = {"--write-timeout-ms", "1000"};
+  cluster.start(leader_options);
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);
+  PartidOptions deaf = node_options(false);
+  deaf.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
+  deaf.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(peer_link.port())};
+  cluster.start(deaf);
+  cluster.start(node_options(false));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  std::string key;
+  for (int k = 0; key.empty(); ++k) {
+    const std::string candidate = "lag" + std::to_string(k);
+    if (replicas_of(0, partition_of(candidate)).front() == cluster.node(0).id) key = candidate;
+  }
+  const uint32_t p = partition_of(key);
+  const std::string deaf_id = cluster.node(1).id;
+  ASSERT_EQ(put(0, key, "v0"), 200);
+  const auto follower = [&] {
+    const json status = partition_status(0, p);
+    for (const auto& f : status["followers"]) {
+      if (f["node"] == deaf_id) return f;
+    }
+    return json();
+  };
+  ASSERT_TRUE(wait_until([&] { return follower()["behind"] == 0; }, 10s))
+      << partition_status(0, p).dump();
+
+  peer_link.stall();
+  for (int k = 1; k <= 3; ++k) ASSERT_EQ(put(0, key, "v" + std::to_string(k)), 200);
+  ASSERT_TRUE(wait_until([&] { return cluster.metric(0, "partid_lagging_followers") >= 1; }, 10s));
+  const json behind = follower();
+  EXPECT_GE(behind["behind"].get<uint64_t>(), 3u) << behind.dump();
+  EXPECT_GE(behind["stalled_seconds"].get<double>(), 1.0) << behind.dump();
+
+  peer_link.unstall();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const json f = follower();
+        return f["behind"] == 0 && f["stalled_seconds"] == 0.0 &&
+               cluster.metric(0, "partid_lagging_followers") == 0;
+      },
+      20s))
+      << follower().dump();
+  EXPECT_TRUE(wait_until([&] { return replica_read(1, key) == "v3"; }, 10s));
+}
+
 TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
   start_nodes(3, true);
   for (int k = 0; k < 50; ++k) ASSERT_EQ(put(0, "r" + std::to_string(k), "v"), 200);

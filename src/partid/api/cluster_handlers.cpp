@@ -87,6 +87,16 @@ ApiResponse ApiService::status() const {
                      {"rebuilding", s.rebuilding},
                      {"serving", s.serving},
                      {"stalled_seconds", s.stalled_seconds}});
+    if (!s.followers.empty()) {
+      json followers = json::array();
+      for (const auto& f : s.followers) {
+        followers.push_back({{"node", f.node},
+                             {"match", f.match},
+                             {"behind", s.last - std::min(f.match, s.last)},
+                             {"stalled_seconds", f.stalled_seconds}});
+      }
+      parts.back()["followers"] = std::move(followers);
+    }
   }
   out["partitions"] = parts;
   const auto st = deps_.replicator->stats();
@@ -144,6 +154,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));
   counter("partid_reads_unconfirmed_total", static_cast<double>(st.reads_unconfirmed));
   counter("partid_stalled_partitions", static_cast<double>(st.stalled_partitions), "gauge");
+  counter("partid_lagging_followers", static_cast<double>(st.lagging_followers), "gauge");
   counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";

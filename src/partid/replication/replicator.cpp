@@ -56,6 +56,7 @@ struct Replicator::Replica {
   bool leading = false;
   std::chrono::steady_clock::time_point appointed_at;
   StallClock stall;
+  std::map<std::string, StallClock> follower_stalls;  // while it leads
 };
 
 struct Replicator::Effects {
@@ -353,7 +354,17 @@ void Replicator::watch_stall(Replica& r) {
       c.role() == core::Role::leader && (!c.serving() || c.last().seq > c.commit());
   const bool pending = r.active && (c.role() == core::Role::sealing || leading_with_work ||
                                     c.buffered_entries() > 0);
-  r.stall.observe(pending, c.commit(), std::chrono::steady_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  r.stall.observe(pending, c.commit(), now);
+  if (!r.active || c.role() != core::Role::leader) {
+    r.follower_stalls.clear();
+    return;
+  }
+  const auto matches = c.follower_matches();
+  std::erase_if(r.follower_stalls, [&](const auto& f) { return !matches.contains(f.first); });
+  for (const auto& [node, match] : matches) {
+    r.follower_stalls[node].observe(match < c.last().seq, match, now);
+  }
 }
 
 void Replicator::run(const Effects& e) {
@@ -640,10 +651,15 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
                     c.rebuilding(),
                     r->leader,
                     serves_reads(p),
-                    r->stall.stalled_seconds(now)};
+                    r->stall.stalled_seconds(now),
+                    {}};
     if (c.role() == core::Role::leader) {
       for (const auto& [node, match] : c.follower_matches()) {
         s.lag = std::max(s.lag, c.last().seq - std::min(match, c.last().seq));
+        auto stall = r->follower_stalls.find(node);
+        s.followers.push_back(
+            {node, match,
+             stall == r->follower_stalls.end() ? 0 : stall->second.stalled_seconds(now)});
       }
     }
     out.push_back(std::move(s));
@@ -660,8 +676,12 @@ ReplicatorStats Replicator::stats() const {
     s.buffer_overflows += cs.buffer_overflows;
     s.refused += cs.refused;
     s.read_rounds += cs.read_rounds;
-    const std::chrono::duration<double> stalled(r->stall.stalled_seconds(now));
-    s.stalled_partitions += stalled >= options_.write_timeout ? 1 : 0;
+    const auto too_long = [&](const StallClock& clock) {
+      return std::chrono::duration<double>(clock.stalled_seconds(now)) >= options_.write_timeout;
+    };
+    s.stalled_partitions += too_long(r->stall) ? 1 : 0;
+    for (const auto& [node, clock] : r->follower_stalls)
+      s.lagging_followers += too_long(clock) ? 1 : 0;
   }
   s.messages_sent = outbox_.sent_messages();
   s.messages_dropped = outbox_.dropped_messages();

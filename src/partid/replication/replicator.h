@@ -53,6 +53,14 @@ struct ReplicatorOptions {
   size_t max_pending_writes = 100000;
 };
 
+// A follower as its leader sees it (seed 004's "replica synchronization status").
+struct FollowerStatus {
+  std::string node;
+  uint64_t match = 0;  // its log is known to match the leader's through here
+  // How long it has lacked entries without acknowledging any (StallClock).
+  double stalled_seconds = 0;
+};
+
 // One partition as this node sees it (for /status, /metrics and admin).
 struct ReplicaStatus {
   uint32_t partition = 0;
@@ -69,6 +77,7 @@ struct ReplicaStatus {
   bool serving = false;  // leads, takes writes, and its reads are current
   // How long it has had work it cannot finish (StallClock); 0 when none.
   double stalled_seconds = 0;
+  std::vector<FollowerStatus> followers;  // when it leads
 };
 
 struct AdminResult {
@@ -101,6 +110,9 @@ struct ReplicatorStats {
   uint64_t reads_unconfirmed = 0;
   // Replicas stalled for longer than a write may wait (write_timeout).
   size_t stalled_partitions = 0;
+  // Followers of partitions this node leads that lacked entries without
+  // acknowledging any for longer than write_timeout: degraded replicas.
+  size_t lagging_followers = 0;
 };
 
 class Replicator {
