@@ -181,6 +181,37 @@ TEST(ReplicationCoreTest, NewLeaderAdoptsTheMostAdvancedLogAndTruncatesDivergenc
   EXPECT_EQ(payloads, (std::vector<std::string>{"kept", "new"}));
 }
 
+// A follower that stays silent is resent its entries after retry_ticks, then
+// after twice as long each time, up to max_retry_backoff times retry_ticks;
+// when it answers again it gets them at once, not after the backoff.
+TEST(ReplicationCoreTest, ResendsToASilentFollowerBackOffAndItCatchesUpAtOnceWhenBack) {
+  CoreOptions options;
+  options.retry_ticks = 4;
+  options.max_retry_backoff = 8;
+  options.heartbeat_ticks = 1;
+  Cluster c({"a", "b", "c"}, options);
+  c.appoint(1, "a");
+  c.cut_ = {"c"};
+  const uint64_t seq = c.propose("a", "x");
+  const auto resends_to_c = [&] {
+    size_t n = 0;
+    for (const auto& [from, out] : c.sent) {
+      const auto* r = std::get_if<Replicate>(&out.message);
+      n += out.to == "c" && r && !r->entries.empty() ? 1 : 0;
+    }
+    return n;
+  };
+  const size_t first = resends_to_c();
+  c.tick_all(100);
+  // Resent at ticks 4, 12, 28, 60 and 92 (waits 4, 8, 16, 32, 32), not every 4.
+  EXPECT_EQ(resends_to_c() - first, 5u);
+
+  c.cut_ = {};
+  c.tick_all(2);  // a heartbeat, the answer with nothing new, the resend
+  EXPECT_EQ(c.at("c").last().seq, seq);
+  EXPECT_EQ(c.at("c").commit(), seq);
+}
+
 TEST(ReplicationCoreTest, SuccessorFetchesEntriesItLacksBeforeLeading) {
   Cluster c({"a", "b", "c"});
   c.appoint(1, "a");

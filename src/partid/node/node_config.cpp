@@ -116,7 +116,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 10000u));
   opt("--heartbeat-ticks", c.heartbeat_ticks, "ticks between a leader's confirmations")
       ->check(CLI::Range(1u, 1000u));
-  opt("--retry-ticks", c.retry_ticks, "ticks without progress before a leader resends")
+  opt("--retry-ticks", c.retry_ticks,
+      "ticks without progress before a leader resends (then twice as long each time, up "
+      "to 8x, while the follower stays silent)")
       ->check(CLI::Range(1u, 1000u));
   opt("--log-retention", c.log_retention, "log entries kept behind the watermark")
       ->check(CLI::Range(1u, 10000000u));

@@ -46,11 +46,14 @@ struct CoreOptions {
   uint64_t max_in_flight = 4096;            // entries sent past a follower's match
   size_t max_buffered_entries = 4096;       // a follower's gap buffer
   uint64_t heartbeat_ticks = 1;             // idle leader -> follower confirmation
-  uint64_t retry_ticks = 4;                 // silent follower: resend from its match
-  uint64_t gap_timeout_ticks = 2;           // unfilled gap: ask the leader
-  uint64_t seal_retry_ticks = 4;            // sealing without progress: ask again
-  uint64_t log_retention = 10000;           // entries kept behind the watermark
-  uint64_t read_timeout_ticks = 100;        // unconfirmed read: give up
+  // Silent follower: resend from its match after this many ticks, then after
+  // twice as many each time it stays silent, up to max_retry_backoff times.
+  uint64_t retry_ticks = 4;
+  uint64_t max_retry_backoff = 8;
+  uint64_t gap_timeout_ticks = 2;     // unfilled gap: ask the leader
+  uint64_t seal_retry_ticks = 4;      // sealing without progress: ask again
+  uint64_t log_retention = 10000;     // entries kept behind the watermark
+  uint64_t read_timeout_ticks = 100;  // unconfirmed read: give up
 };
 
 enum class Role { follower, sealing, leader };
@@ -150,7 +153,8 @@ class ReplicaCore {
     uint64_t last_send_tick = 0;
     bool snapshot_pending = false;
     uint64_t disk_id = 0;
-    uint64_t round = 0;  // the latest read round of this session it answered
+    uint64_t round = 0;       // the latest read round of this session it answered
+    uint64_t retry_wait = 0;  // ticks before the next resend; 0: retry_ticks
   };
   struct PendingRead {
     uint64_t id = 0;

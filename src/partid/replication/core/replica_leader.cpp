@@ -217,9 +217,17 @@ void ReplicaCore::on_ack(Actions& out, const NodeId& from, const ReplicateAck& m
     if (message.last > progress.match) {
       progress.snapshot_pending = false;
       progress.last_progress_tick = now_;
+      progress.retry_wait = 0;
       progress.match = std::min(message.last, log_.last().seq);
       progress.next = std::max(progress.next, progress.match + 1);
       maybe_commit(out);
+    } else if (progress.retry_wait > 0) {
+      // It was silent through a resend and answers again with nothing new:
+      // what was sent meanwhile is lost. Resend now rather than wait out the
+      // backoff.
+      progress.retry_wait = 0;
+      progress.next = progress.match + 1;
+      progress.last_progress_tick = now_;
     }
   } else {
     // Resend once from what the follower surely shares, not once per
@@ -287,11 +295,15 @@ void ReplicaCore::claim(Actions& out) {
 void ReplicaCore::leader_tick(Actions& out) {
   if (!claimed_) maybe_commit(out);  // retries an unanswered claim
   for (auto& [node, progress] : progress_) {
-    bool stalled = now_ - progress.last_progress_tick >= options_.retry_ticks;
-    if (progress.match < log_.last().seq && stalled) {
+    const uint64_t wait = progress.retry_wait ? progress.retry_wait : options_.retry_ticks;
+    if (progress.match < log_.last().seq && now_ - progress.last_progress_tick >= wait) {
       progress.next = progress.match + 1;  // something was lost: resend
       progress.snapshot_pending = false;
       progress.last_progress_tick = now_;
+      // A follower that stays silent (down, cut off) is not sent its whole
+      // window again every few ticks: each fruitless resend waits twice as long.
+      progress.retry_wait = std::min(
+          wait * 2, options_.retry_ticks * std::max<uint64_t>(options_.max_retry_backoff, 1));
       send_more(out, node);
     }
     const bool owes_read = !reads_.empty() && progress.round < reads_.front().round;
