@@ -5,6 +5,7 @@
 #include <set>
 
 #include "partid/routing/topology.h"
+#include "partid/storage/store_engine.h"
 #include "support/partid_cluster.h"
 #include "support/tcp_proxy.h"
 #include "support/wait.h"
@@ -246,6 +247,31 @@ TEST_F(PartidTest, ANodeWithOtherClusterSettingsRefusesToStart) {
   std::string log;
   EXPECT_EQ(cluster.start_expecting_failure(other, &log), 1);
   EXPECT_NE(log.find("partitions"), std::string::npos) << log;
+  EXPECT_EQ(put(0, "still", "", "serving"), 200);
+}
+
+// A data directory a newer build wrote (a higher storage format) is refused
+// with a clear error, and left as it was, rather than misread.
+TEST_F(PartidTest, ADataDirectoryFromANewerBuildIsRefusedAndLeftAlone) {
+  start_nodes(1);
+  TempDir newer;
+  PartidOptions options;
+  options.data_dir = newer.sub("node");
+  std::filesystem::create_directories(options.data_dir);
+  {
+    std::string error;
+    auto store = partid::storage::StoreEngine::open(options.data_dir + "/db", {}, &error);
+    ASSERT_TRUE(store) << error;
+    partid::storage::NodeMetadata meta{
+        "node-9", "test", 32, 1, 7, "gone", {}, {}, {}, partid::storage::kStorageFormat + 1};
+    ASSERT_TRUE(store->save_node_metadata(meta).ok);
+  }
+  std::string log;
+  EXPECT_EQ(cluster.start_expecting_failure(options, &log), 1);
+  EXPECT_NE(log.find("written by a newer partid (storage format 2"), std::string::npos) << log;
+  std::string error;
+  auto untouched = partid::storage::StoreEngine::open(options.data_dir + "/db", {}, &error);
+  EXPECT_FALSE(untouched);
   EXPECT_EQ(put(0, "still", "", "serving"), 200);
 }
 

@@ -113,7 +113,8 @@ size_t PartidCluster::start(const PartidOptions& options) {
 
 int PartidCluster::start_expecting_failure(const PartidOptions& options, std::string* log) {
   Node n;
-  n.data_dir = dir_.sub("failing-" + std::to_string(nodes_.size()));
+  n.data_dir = options.data_dir.empty() ? dir_.sub("failing-" + std::to_string(nodes_.size()))
+                                        : options.data_dir;
   n.log = n.data_dir + ".log";
   n.options = options;
   std::string error;

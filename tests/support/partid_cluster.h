@@ -23,6 +23,7 @@ struct PartidOptions {
   bool ephemeral = false;
   std::string nats_url;  // empty: the cluster's server
   std::string peer_listen = "127.0.0.1:0";
+  std::string data_dir;  // start_expecting_failure only; empty: a fresh one
   std::vector<std::string> extra_args;
 };
 

@@ -271,6 +271,18 @@ TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {
   EXPECT_TRUE(engine->read_log(1, 0, 10).empty());
 }
 
+TEST_F(StoreEngineTest, ADirectoryFromANewerBuildIsRefusedAndOneFromBeforeFormatsIsFormatOne) {
+  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "i", {}, {}, {}, kStorageFormat + 1};
+  ASSERT_TRUE(engine->save_node_metadata(meta).ok);
+  engine.reset();
+  std::string error;
+  EXPECT_FALSE(StoreEngine::open(dir.sub("db"), {.sync = false}, &error));
+  EXPECT_NE(error.find("newer partid"), std::string::npos) << error;
+
+  meta.format = 0;  // what a build from before format numbers wrote (the field unset)
+  EXPECT_EQ(decode_node_metadata(encode_node_metadata(meta))->format, 1u);
+}
+
 TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
   NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "instance-1", {4, 5}, {6}, {7}};
   ASSERT_TRUE(engine->save_node_metadata(meta).ok);

@@ -1,5 +1,6 @@
 #include "partid/storage/store_engine.h"
 
+#include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -46,8 +47,16 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
     *error = s.ToString();
     return nullptr;
   }
-  return std::unique_ptr<StoreEngine>(
+  std::unique_ptr<StoreEngine> engine(
       new StoreEngine(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+  if (auto meta = engine->load_node_metadata(); meta && meta->format > kStorageFormat) {
+    *error = fmt::format(
+        "written by a newer partid (storage format {}; this build reads formats up to {}): "
+        "run that version or a later one",
+        meta->format, kStorageFormat);
+    return nullptr;
+  }
+  return engine;
 }
 
 StoreEngine::StoreEngine(std::unique_ptr<rocksdb::DB> db,

@@ -140,6 +140,15 @@ struct ReplicaRecord {
   std::vector<LogRecord> log;
 };
 
+// How a data directory is laid out: keys (keys.h), column families and the
+// encodings of stored values (storage.proto). Stored protobufs evolve by
+// adding fields (older builds skip what they do not know, field numbers are
+// never reused), which needs no new format. A change an older build would
+// misread raises it; an older build then refuses the directory (open() fails)
+// rather than misread it, and the newer one converts an older directory when
+// it opens it.
+inline constexpr uint32_t kStorageFormat = 1;
+
 struct NodeMetadata {
   std::string stable_id;
   std::string cluster;
@@ -153,6 +162,7 @@ struct NodeMetadata {
   std::set<uint32_t> locked_partitions;
   std::set<uint32_t> importing_partitions;
   std::set<uint32_t> migrating_partitions;
+  uint32_t format = kStorageFormat;  // of the directory (see kStorageFormat)
   friend bool operator==(const NodeMetadata&, const NodeMetadata&) = default;
 };
 
@@ -189,7 +199,9 @@ class PartitionScan {
 
 class StoreEngine {
  public:
-  // Opens (creating if needed) the database in `dir`; nullptr and *error on failure.
+  // Opens (creating if needed) the database in `dir`; nullptr and *error on
+  // failure, also when a newer build wrote it (its format is above
+  // kStorageFormat).
   static std::unique_ptr<StoreEngine> open(const std::string& dir, StoreOptions options,
                                            std::string* error);
   ~StoreEngine();
