@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+source bench/lib.sh
 
 # --- Redis: SET and GET, 50 connections, no pipelining, 100-byte values.
 redis_port=$((30000 + RANDOM % 20000))
@@ -84,3 +84,7 @@ report "write, any node (POST /items vs SET)" "$work/partid_write" "$work/redis_
 report "read, any node (GET /items/{pk}/{rk} vs GET)" "$work/partid_read" "$work/redis_get"
 report "write, leader-aware client" "$work/aware_write" "$work/redis_set"
 report "read, leader-aware client" "$work/aware_read" "$work/redis_get"
+echo
+# shellcheck disable=SC2046
+peak_memory "partid (3 nodes)" $(jq -r '.nodes[].pid' "$work/cluster/cluster.json")
+peak_memory "redis-server" "$redis_pid"

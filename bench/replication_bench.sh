@@ -28,7 +28,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+source bench/lib.sh
 # Ports come from below the kernel's ephemeral range (32768 up): an etcd member
 # that starts first dials its peers from ephemeral ports, which could take a
 # port chosen for a member not started yet. Ports handed out are not reused
@@ -123,6 +123,10 @@ echo "| read | reads/s | p50 ms | p99 ms | throughput vs replica read | p99 vs r
 echo "|---|---|---|---|---|---|---|"
 report "replica read (?consistency=replica, no round)" "$work/replica_read" "$work/replica_read"
 report "leader read (read barrier)" "$work/leader_read" "$work/replica_read"
+echo
+# shellcheck disable=SC2046
+peak_memory "partid (3 nodes)" $(jq -r '.nodes[].pid' "$work/cluster/cluster.json")
+peak_memory "etcd (3 members)" "${etcd_pids[@]}"
 
 # --- failover: SIGKILL of a node until every partition serves again.
 partitions=$(curl -sf "$first/cluster/topology" | jq .partitions)
