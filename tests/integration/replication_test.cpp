@@ -57,6 +57,23 @@ class ReplicationTest : public ::testing::Test {
                                      "/admin/partitions/" + std::to_string(p) + "/" + op, {}, 10s,
                                      token.empty() ? "" : "Bearer " + token);
   }
+  // RF=3 node options whose peer port the others reach only through `link`
+  // (which forwards to `peer_port`, where the node listens).
+  static PartidOptions behind(const TcpProxy& link, int peer_port,
+                              std::vector<std::string> extra = {}) {
+    PartidOptions o = node_options(false);
+    o.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
+    o.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(link.port())};
+    o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
+    return o;
+  }
+  // A key (prefix + a number) whose partition node `i` leads.
+  std::string key_led_by(size_t i, const std::string& prefix) {
+    for (int k = 0;; ++k) {
+      const std::string candidate = prefix + std::to_string(k);
+      if (replicas_of(0, partition_of(candidate)).front() == cluster.node(i).id) return candidate;
+    }
+  }
   // GET /admin/partitions/{p}/validate on node `via`; no token when empty.
   partid::cli::HttpResult validate(size_t via, uint32_t p, const std::string& token = kAdminToken) {
     return partid::cli::http_request(cluster.node(via).api, "GET",
@@ -374,19 +391,12 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
   TcpProxy nats_link(nats.port());
   const int peer_port = free_port();
   TcpProxy peer_link(peer_port);  // the others reach node 0's peer port only through it
-  PartidOptions cut_off = node_options(false);
+  PartidOptions cut_off = behind(peer_link, peer_port, {"--write-timeout-ms", "1500"});
   cut_off.nats_url = nats_link.url();
-  cut_off.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
-  cut_off.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(peer_link.port()),
-                        "--write-timeout-ms", "1500"};
   cluster.start(cut_off);
   for (int i = 0; i < 2; ++i) cluster.start(node_options(false));
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
-  std::string key;
-  for (int k = 0; key.empty(); ++k) {
-    const std::string candidate = "s" + std::to_string(k);
-    if (replicas_of(0, partition_of(candidate)).front() == cluster.node(0).id) key = candidate;
-  }
+  const std::string key = key_led_by(0, "s");
   ASSERT_EQ(put(0, key, "old"), 200);
   ASSERT_EQ(leader_read(0, key), "old");  // its read rounds work while it leads
 
@@ -412,18 +422,10 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
 TEST_F(ReplicationTest, APartitionWhoseWritesCannotCommitIsReportedStalledUntilTheyDo) {
   const int peer_port = free_port();
   TcpProxy peer_link(peer_port);
-  PartidOptions stalled = node_options(false);
-  stalled.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
-  stalled.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(peer_link.port()),
-                        "--write-timeout-ms", "1000"};
-  cluster.start(stalled);
+  cluster.start(behind(peer_link, peer_port, {"--write-timeout-ms", "1000"}));
   for (int i = 0; i < 2; ++i) cluster.start(node_options(false));
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
-  std::string key;
-  for (int k = 0; key.empty(); ++k) {
-    const std::string candidate = "st" + std::to_string(k);
-    if (replicas_of(0, partition_of(candidate)).front() == cluster.node(0).id) key = candidate;
-  }
+  const std::string key = key_led_by(0, "st");
   const uint32_t p = partition_of(key);
   ASSERT_EQ(put(0, key, "before"), 200);
   EXPECT_EQ(partition_status(0, p)["stalled_seconds"], 0.0);
@@ -456,17 +458,10 @@ TEST_F(ReplicationTest, ALeaderReportsAFollowerThatFallsBehindUntilItCatchesUp) 
   cluster.start(leader_options);
   const int peer_port = free_port();
   TcpProxy peer_link(peer_port);
-  PartidOptions deaf = node_options(false);
-  deaf.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
-  deaf.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(peer_link.port())};
-  cluster.start(deaf);
+  cluster.start(behind(peer_link, peer_port));
   cluster.start(node_options(false));
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
-  std::string key;
-  for (int k = 0; key.empty(); ++k) {
-    const std::string candidate = "lag" + std::to_string(k);
-    if (replicas_of(0, partition_of(candidate)).front() == cluster.node(0).id) key = candidate;
-  }
+  const std::string key = key_led_by(0, "lag");
   const uint32_t p = partition_of(key);
   const std::string deaf_id = cluster.node(1).id;
   ASSERT_EQ(put(0, key, "v0"), 200);
