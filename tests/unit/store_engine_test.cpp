@@ -208,6 +208,10 @@ TEST_F(StoreEngineTest, ACheckOfAHealthyPartitionFindsNothingAndItsDigestsCompar
   ASSERT_TRUE(c.log_digest);
   EXPECT_FALSE(engine->check_partition(1, 2, 4).log_digest);  // 4 is not held
   EXPECT_FALSE(engine->check_partition(1).log_digest);        // no range asked for
+  const PartitionCheck logs_only = engine->check_partition(1, 2, 3, false);
+  EXPECT_EQ(logs_only.log_digest, c.log_digest);
+  EXPECT_EQ(logs_only.counted_items, 0);  // items not read
+  EXPECT_TRUE(logs_only.consistent());
 
   // Another replica with the same history digests the same; one that differs
   // in a single message does not.

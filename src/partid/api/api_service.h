@@ -75,10 +75,12 @@ class ApiService {
   // /validate (every replica, compared).
   asio::awaitable<ApiResponse> admin_read(const ApiRequest& request, const Route& route,
                                           const Hop& hop);
-  asio::awaitable<nlohmann::json> check_replica(uint32_t partition, uint64_t from, uint64_t to);
+  // `scan_items` false: the log and metadata only (validate's second pass).
+  asio::awaitable<nlohmann::json> check_replica(uint32_t partition, uint64_t from, uint64_t to,
+                                                bool scan_items);
   asio::awaitable<nlohmann::json> ask_replica(const std::string& node, uint32_t partition,
-                                              uint64_t from, uint64_t to, const ApiRequest& request,
-                                              const Hop& hop);
+                                              uint64_t from, uint64_t to, bool scan_items,
+                                              const ApiRequest& request, const Hop& hop);
   asio::awaitable<ApiResponse> validate(uint32_t partition, const ApiRequest& request,
                                         const Hop& hop);
   // Durable item counts of every partition in this node's store.

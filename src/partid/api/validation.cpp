@@ -123,24 +123,30 @@ asio::awaitable<ApiResponse> ApiService::admin_read(const ApiRequest& request, c
     co_return ApiResponse::error(
         WebError::bad_request("bad_range", "from and to must be integers"));
   }
-  json report = co_await check_replica(partition, from, to);
+  const auto items = route.query.find("items");
+  const bool scan_items = items == route.query.end() || items->second != "false";
+  json report = co_await check_replica(partition, from, to, scan_items);
   co_return ApiResponse::json(200, dump(report));
 }
 
-asio::awaitable<json> ApiService::check_replica(uint32_t partition, uint64_t from, uint64_t to) {
+asio::awaitable<json> ApiService::check_replica(uint32_t partition, uint64_t from, uint64_t to,
+                                                bool scan_items) {
   storage::StoreEngine* store = deps_.store;
-  const auto check = co_await parti::run_blocking(*deps_.disk, [store, partition, from, to] {
-    return store->check_partition(partition, from, to);
-  });
+  const auto check =
+      co_await parti::run_blocking(*deps_.disk, [store, partition, from, to, scan_items] {
+        return store->check_partition(partition, from, to, scan_items);
+      });
   json report = to_json(check, from, to);
   report["node"] = deps_.cluster->self();
   co_return report;
 }
 
 asio::awaitable<json> ApiService::ask_replica(const std::string& node, uint32_t partition,
-                                              uint64_t from, uint64_t to, const ApiRequest& request,
-                                              const Hop& hop) {
-  if (node == deps_.cluster->self()) co_return co_await check_replica(partition, from, to);
+                                              uint64_t from, uint64_t to, bool scan_items,
+                                              const ApiRequest& request, const Hop& hop) {
+  if (node == deps_.cluster->self()) {
+    co_return co_await check_replica(partition, from, to, scan_items);
+  }
   const auto t = deps_.cluster->topology();
   const auto* address = t->address_of(node);
   if (!address) co_return json{{"node", node}, {"error", "no address known"}};
@@ -150,7 +156,8 @@ asio::awaitable<json> ApiService::ask_replica(const std::string& node, uint32_t 
   to_node.peer_address = address->peer;
   const std::string method = "GET", body;
   std::string target = fmt::format("/admin/partitions/{}/check", partition);
-  if (from <= to) target += fmt::format("?from={}&to={}", from, to);
+  target += fmt::format("?items={}", scan_items);
+  if (from <= to) target += fmt::format("&from={}&to={}", from, to);
   ApiResponse r = co_await forward(to_node, method, target, body, hop, request.authorization);
   json j = json::parse(r.body, nullptr, false);
   if (r.status != 200 || !j.is_object() || !j.contains("state_digest")) {
@@ -169,22 +176,24 @@ asio::awaitable<ApiResponse> ApiService::validate(uint32_t partition, const ApiR
     co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
   }
   const std::vector<std::string> replicas = t->replicas[partition];
-  // First where each replica stands, then the committed range every one of
-  // them holds, digested by all in a second round.
+  // First each replica's whole check, then the digest of the committed range
+  // every one of them holds (a second pass over the logs only).
   uint64_t from = 1, to = UINT64_MAX;
-  bool any = false;
+  std::vector<json> reports;
   for (const auto& node : replicas) {
-    json r = co_await ask_replica(node, partition, 1, 0, request, hop);
+    reports.push_back(co_await ask_replica(node, partition, 1, 0, true, request, hop));
+    const json& r = reports.back();
     if (r.contains("error")) continue;
-    any = true;
     from = std::max(from, r["base_sequence"].get<uint64_t>() + 1);
     to = std::min(to, r["watermark"].get<uint64_t>());
   }
-  if (!any) to = 0;
-  std::vector<json> reports;
-  for (const auto& node : replicas) {
-    reports.push_back(co_await ask_replica(node, partition, from, to, request, hop));
+  for (auto& r : reports) {
+    if (r.contains("error") || from > to) continue;
+    const json logs = co_await ask_replica(r["node"], partition, from, to, false, request, hop);
+    r["log_range"] = {from, to};
+    r["log_digest"] = logs.contains("error") ? json(nullptr) : logs["log_digest"];
   }
+  if (to == UINT64_MAX) to = 0;  // nobody answered
   std::vector<std::string> problems, notes;
   json compared = compare(reports, from, to, &problems, &notes);
   co_return ApiResponse::json(200, dump({{"partition", partition},

@@ -123,8 +123,11 @@ void Replicator::stop() {
 }
 
 void Replicator::tick() {
+  const auto now = std::chrono::steady_clock::now();
   for (auto& [p, r] : replicas_) {
-    if (r->active) step(p, *r, r->core.tick());
+    if (!r->active) continue;
+    step(p, *r, r->core.tick());
+    watch_followers(*r, now);
   }
 }
 
@@ -181,6 +184,7 @@ void Replicator::on_topology(const routing::Topology& topology) {
 void Replicator::deactivate(Replica& r) {
   r.active = false;
   watch_stall(r);
+  r.follower_stalls.clear();
   for (const auto& [seq, w] : r.waiting) {
     complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
   }
@@ -354,9 +358,14 @@ void Replicator::watch_stall(Replica& r) {
       c.role() == core::Role::leader && (!c.serving() || c.last().seq > c.commit());
   const bool pending = r.active && (c.role() == core::Role::sealing || leading_with_work ||
                                     c.buffered_entries() > 0);
-  const auto now = std::chrono::steady_clock::now();
-  r.stall.observe(pending, c.commit(), now);
-  if (!r.active || c.role() != core::Role::leader) {
+  r.stall.observe(pending, c.commit(), std::chrono::steady_clock::now());
+}
+
+// Sampled once per tick, off the per-message path: a follower's match moves
+// with every ack, and the report needs no finer grain than the tick.
+void Replicator::watch_followers(Replica& r, std::chrono::steady_clock::time_point now) {
+  const auto& c = r.core;
+  if (c.role() != core::Role::leader) {
     r.follower_stalls.clear();
     return;
   }

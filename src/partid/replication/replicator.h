@@ -183,6 +183,7 @@ class Replicator {
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
   void watch_stall(Replica& r);
+  void watch_followers(Replica& r, std::chrono::steady_clock::time_point now);
   void schedule_turn_end();
   void propose_all();
   void flush_reads();

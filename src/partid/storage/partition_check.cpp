@@ -84,6 +84,39 @@ struct LogWalk {
   }
 };
 
+// The items against the metadata and the watermark, and their digest.
+void check_items(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* items,
+                 const rocksdb::Snapshot* snapshot, uint32_t partition, const rocksdb::Slice* upper,
+                 PartitionCheck& check) {
+  const PartitionMeta& m = check.meta;
+  Digest state;
+  for (auto it = range(db, items, snapshot, partition, upper); it->Valid(); it->Next()) {
+    uint32_t p = 0;
+    std::string pk, rk;
+    auto item = decode_item(it->value().ToStringView());
+    if (!item || !parse_item_key(it->key().ToStringView(), &p, &pk, &rk)) {
+      check.problem("an item does not decode");
+      continue;
+    }
+    if (item->version.sequence > m.watermark) {
+      check.problem(fmt::format("item ({}, {}) has version {}, beyond the watermark {}", pk, rk,
+                                item->version.sequence, m.watermark));
+    }
+    check.counted_items += item->tombstone ? 0 : 1;
+    state.add(it->key().ToStringView());
+    state.add(item->message);
+    state.add_number(item->version.sequence);
+    state.add_number(item->version.epoch);
+    state.add_number(item->version.hlc);
+    state.add_number(item->tombstone ? 1 : 0);
+  }
+  check.state_digest = state.value();
+  if (check.counted_items != m.item_count) {
+    check.problem(fmt::format("{} live items are stored but the metadata counts {}",
+                              check.counted_items, m.item_count));
+  }
+}
+
 }  // namespace
 
 void PartitionCheck::problem(std::string what) {
@@ -95,7 +128,7 @@ void PartitionCheck::problem(std::string what) {
 }
 
 PartitionCheck StoreEngine::check_partition(uint32_t partition, uint64_t digest_from,
-                                            uint64_t digest_to) const {
+                                            uint64_t digest_to, bool scan_items) const {
   PartitionCheck check;
   check.partition = partition;
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
@@ -131,33 +164,7 @@ PartitionCheck StoreEngine::check_partition(uint32_t partition, uint64_t digest_
   const bool digestible = digest_from <= digest_to && digest_from > m.base_sequence &&
                           digest_to <= last && log.digested == digest_to - digest_from + 1;
   if (digestible) check.log_digest = log.digest.value();
-
-  Digest state;
-  for (auto it = range(*db_, items_, snapshot, partition, &upper); it->Valid(); it->Next()) {
-    uint32_t p = 0;
-    std::string pk, rk;
-    auto item = decode_item(it->value().ToStringView());
-    if (!item || !parse_item_key(it->key().ToStringView(), &p, &pk, &rk)) {
-      check.problem("an item does not decode");
-      continue;
-    }
-    if (item->version.sequence > m.watermark) {
-      check.problem(fmt::format("item ({}, {}) has version {}, beyond the watermark {}", pk, rk,
-                                item->version.sequence, m.watermark));
-    }
-    check.counted_items += item->tombstone ? 0 : 1;
-    state.add(it->key().ToStringView());
-    state.add(item->message);
-    state.add_number(item->version.sequence);
-    state.add_number(item->version.epoch);
-    state.add_number(item->version.hlc);
-    state.add_number(item->tombstone ? 1 : 0);
-  }
-  check.state_digest = state.value();
-  if (check.counted_items != m.item_count) {
-    check.problem(fmt::format("{} live items are stored but the metadata counts {}",
-                              check.counted_items, m.item_count));
-  }
+  if (scan_items) check_items(*db_, items_, snapshot, partition, &upper, check);
   db_->ReleaseSnapshot(snapshot);
   return check;
 }

@@ -245,10 +245,11 @@ class StoreEngine {
   // Log entries with sequence in [from, to], in order.
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
   // Checks this replica of `partition` from one snapshot (partition_check.h);
-  // with digest_from <= digest_to, also digests that log range. Reads the
-  // whole partition: an operator's tool, not a serving path.
+  // with digest_from <= digest_to, also digests that log range; without
+  // `scan_items`, the log and metadata only. Reads the whole partition: an
+  // operator's tool, not a serving path.
   PartitionCheck check_partition(uint32_t partition, uint64_t digest_from = 1,
-                                 uint64_t digest_to = 0) const;
+                                 uint64_t digest_to = 0, bool scan_items = true) const;
   // Removes every item, log entry and the metadata of one partition.
   StoreStatus drop_partition(uint32_t partition);
 
