@@ -60,6 +60,20 @@ TEST(RouteTest, RefusesUnknownPathsMethodsAndBadEncodings) {
   EXPECT_EQ(error("GET", "items").code, "bad_target");
 }
 
+TEST(RouteTest, NumbersInPathsAndQueriesAreWholeDecimalsOrRefused) {
+  EXPECT_EQ(parse_u64("42"), 42u);
+  EXPECT_EQ(parse_u64("18446744073709551615"), UINT64_MAX);
+  for (const char* bad : {"", "-1", "+1", " 1", "1x", "18446744073709551616"}) {
+    EXPECT_FALSE(parse_u64(bad)) << bad;
+  }
+  uint64_t v = 7;
+  EXPECT_TRUE(query_u64(route("GET", "/items/a"), "limit", &v));
+  EXPECT_EQ(v, 7u);  // absent: unchanged
+  EXPECT_TRUE(query_u64(route("GET", "/items/a?limit=5"), "limit", &v));
+  EXPECT_EQ(v, 5u);
+  EXPECT_FALSE(query_u64(route("GET", "/items/a?limit=five"), "limit", &v));
+}
+
 TEST(RouteTest, PercentEncodingRoundTrips) {
   const std::string key = "a b/c?d%e\xE2\x9C\x93";
   EXPECT_EQ(percent_decode(percent_encode(key)), key);

@@ -188,25 +188,20 @@ std::variant<uint32_t, WebError> ApiService::admin_partition(const ApiRequest& r
   if (request.authorization != "Bearer " + options_.admin_token) {
     return WebError::unauthorized("a valid admin token is required");
   }
-  char* end = nullptr;
-  const unsigned long p = std::strtoul(route.partition_key.c_str(), &end, 10);
-  if (route.partition_key.empty() || *end != '\0' || p >= deps_.cluster->topology()->partitions) {
+  const auto p = parse_u64(route.partition_key);
+  if (!p || *p >= deps_.cluster->topology()->partitions) {
     return WebError::bad_request("bad_partition", "no such partition");
   }
-  return static_cast<uint32_t>(p);
+  return static_cast<uint32_t>(*p);
 }
 
 asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const Route& route) {
   const auto named = admin_partition(request, route);
   if (const auto* e = std::get_if<WebError>(&named)) co_return ApiResponse::error(*e);
   const uint32_t partition = std::get<uint32_t>(named);
-  char* end = nullptr;
   uint64_t seq = 0;
-  if (auto it = route.query.find("seq"); it != route.query.end()) {
-    seq = std::strtoull(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0') {
-      co_return ApiResponse::error(WebError::bad_request("bad_seq", "seq must be an integer"));
-    }
+  if (!query_u64(route, "seq", &seq)) {
+    co_return ApiResponse::error(WebError::bad_request("bad_seq", "seq must be an integer"));
   }
   replication::Replicator* replicator = deps_.replicator;
   const std::string* operation = &route.range_key;

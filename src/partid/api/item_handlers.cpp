@@ -143,15 +143,10 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
                                                    const Hop& hop) {
   auto keys = check_keys(route.partition_key, route.range_key, options_.limits);
   if (auto* e = std::get_if<WebError>(&keys)) co_return ApiResponse::error(*e);
-  size_t limit = 100;
-  if (auto it = route.query.find("limit"); it != route.query.end()) {
-    char* end = nullptr;
-    const unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0' || v == 0 || v > 10000) {
-      co_return ApiResponse::error(
-          WebError::bad_request("bad_limit", "limit must be an integer in 1..10000"));
-    }
-    limit = v;
+  uint64_t limit = 100;
+  if (!query_u64(route, "limit", &limit) || limit == 0 || limit > 10000) {
+    co_return ApiResponse::error(
+        WebError::bad_request("bad_limit", "limit must be an integer in 1..10000"));
   }
   Access access = Access::Read;
   if (auto it = route.query.find("consistency"); it != route.query.end()) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -65,6 +67,23 @@ const std::vector<PathRule>& rules() {
 }
 
 }  // namespace
+
+std::optional<uint64_t> parse_u64(const std::string& text) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE) return std::nullopt;
+  return v;
+}
+
+bool query_u64(const Route& route, const char* name, uint64_t* out) {
+  auto it = route.query.find(name);
+  if (it == route.query.end()) return true;
+  const auto v = parse_u64(it->second);
+  if (v) *out = *v;
+  return v.has_value();
+}
 
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
   std::string out;

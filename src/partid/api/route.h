@@ -47,6 +47,11 @@ std::variant<Route, WebError> match_route(std::string_view method, std::string_v
 // Percent-decodes one path segment, or a query value when `plus_is_space`;
 // nullopt on a bad escape.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space = false);
+// A whole decimal number (no sign, no trailing bytes); nullopt otherwise.
+std::optional<uint64_t> parse_u64(const std::string& text);
+// Query value `name` as parse_u64 reads it into *out; true when absent (*out
+// unchanged), false when present and not a number.
+bool query_u64(const Route& route, const char* name, uint64_t* out);
 std::string percent_encode(std::string_view in);
 bool is_valid_utf8(std::string_view s);
 // Short name of a route for metrics labels.

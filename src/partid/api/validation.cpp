@@ -41,15 +41,6 @@ json to_json(const storage::PartitionCheck& c, uint64_t from, uint64_t to) {
   return j;
 }
 
-// An optional unsigned query value; false on one that is not a number.
-bool query_u64(const Route& route, const char* name, uint64_t* out) {
-  auto it = route.query.find(name);
-  if (it == route.query.end()) return true;
-  char* end = nullptr;
-  *out = std::strtoull(it->second.c_str(), &end, 10);
-  return !it->second.empty() && *end == '\0';
-}
-
 // The comparison of the replicas' reports (each with "node"; unreachable ones
 // with "error"): fills problems and notes, returns what was compared.
 json compare(const std::vector<json>& reports, uint64_t from, uint64_t to,
