@@ -107,9 +107,30 @@ TEST_F(PeerTransportTest, UnreachablePeerFailsFastAndCleanly) {
   EXPECT_FALSE(r.envelope);
   EXPECT_FALSE(r.timed_out);
   EXPECT_NE(r.error.find("connect"), std::string::npos) << r.error;
+  EXPECT_FALSE(r.maybe_delivered);                   // it never left: safe to send elsewhere
   auto again = call("127.0.0.1:1", ping(), 2000ms);  // inside the backoff: refused at once
   EXPECT_NE(again.error.find("down"), std::string::npos) << again.error;
   EXPECT_FALSE(call("not-an-address", ping(), 100ms).envelope);
+}
+
+// The request left and the connection died before an answer: the peer may
+// have acted on it, and the reply says so (a forwarded write is then
+// "outcome unknown", never retried).
+TEST_F(PeerTransportTest, AConnectionLostAfterTheRequestLeftSaysItMayHaveArrived) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread peer([&] {
+    asio::ip::tcp::socket socket(io);
+    acceptor.accept(socket);
+    char first = 0;
+    asio::read(socket, asio::buffer(&first, 1));  // the request arrived
+    socket.close();
+  });
+  auto r = call("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()), ping(), 5000ms);
+  peer.join();
+  EXPECT_FALSE(r.envelope);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_TRUE(r.maybe_delivered) << r.error;
 }
 
 TEST_F(PeerTransportTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {

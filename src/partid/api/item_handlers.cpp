@@ -124,10 +124,13 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
                                  body["results"][k]["error"].value("message", "")};
         }
       } else {
-        fail(group.second[k], WebError{r.status, "forward_failed",
-                                       body.is_object() && body.contains("error")
-                                           ? body["error"].value("message", r.body)
-                                           : r.body});
+        // The node's own refusal keeps its code: forward_interrupted (outcome
+        // unknown) must not read as forward_failed (nothing sent).
+        const bool coded = body.is_object() && body.contains("error") && body["error"].is_object();
+        fail(group.second[k],
+             WebError{r.status,
+                      coded ? body["error"].value("code", "forward_failed") : "forward_failed",
+                      coded ? body["error"].value("message", r.body) : r.body});
       }
     }
   }

@@ -12,6 +12,7 @@ using Clock = std::chrono::steady_clock;
 struct PeerClient::Pending {
   Callback done;
   std::unique_ptr<asio::steady_timer> timer;
+  bool sent = false;  // handed to the connection
 };
 
 struct PeerClient::Link {
@@ -37,7 +38,11 @@ void PeerClient::stop() {
     if (l->channel) l->channel->close("client stopping");
     for (auto& [id, p] : l->pending) {
       p.timer->cancel();
-      asio::post(loop_, [done = std::move(p.done)] { done({std::nullopt, "stopping", false}); });
+      PeerReply reply{std::nullopt, "stopping", false};
+      reply.maybe_delivered = p.sent;
+      asio::post(loop_, [done = std::move(p.done), reply = std::move(reply)]() mutable {
+        done(std::move(reply));
+      });
     }
   }
 }
@@ -179,6 +184,7 @@ void PeerClient::send_queued(Link& l) {
       continue;
     }
     l.queued.pop_front();
+    if (auto it = l.pending.find(id); it != l.pending.end()) it->second.sent = true;
   }
 }
 
@@ -195,7 +201,9 @@ void PeerClient::fail_link(const std::string& address, const std::string& why) {
   l.pending.clear();
   for (auto& [id, p] : pending) {
     p.timer->cancel();
-    p.done({std::nullopt, why, false});
+    PeerReply reply{std::nullopt, why, false};
+    reply.maybe_delivered = p.sent;
+    p.done(std::move(reply));
   }
 }
 

@@ -26,6 +26,9 @@ struct PeerReply {
   bool timed_out = false;
   bool circuit_open = false;                 // refused at once: the peer's circuit is open
   std::chrono::milliseconds retry_after{0};  // with circuit_open: the cooldown
+  // Failed after the request was handed to the connection: the peer may have
+  // received and acted on it. False: it never left this node.
+  bool maybe_delivered = false;
 };
 
 struct ClientOptions {
