@@ -185,8 +185,16 @@ void Replicator::deactivate(Replica& r) {
   r.active = false;
   watch_stall(r);
   r.follower_stalls.clear();
+  // Queued writes were never proposed: nothing of them exists anywhere. Those
+  // proposed may still commit under the next leader: their outcome is unknown.
+  for (auto& q : r.queued) {
+    complete(q.group, q.index, {false, 0, 0, "not_leader", "this node left the partition"});
+  }
+  r.queued.clear();
   for (const auto& [seq, w] : r.waiting) {
-    complete(w.group, w.index, {false, 0, 0, "not_leader", "this node left the partition"});
+    complete(w.group, w.index,
+             {false, 0, 0, "leadership_lost",
+              "this node left the partition; the write may or may not be applied"});
   }
   r.waiting.clear();
   while (!r.reads.empty()) settle_read(r, r.reads.begin()->first, false);
@@ -483,6 +491,12 @@ void Replicator::flush_reads() {
 void Replicator::propose(uint32_t partition, Replica& r) {
   auto queued = std::move(r.queued);
   r.queued.clear();
+  if (!r.active) {
+    for (auto& q : queued) {
+      complete(q.group, q.index, {false, 0, 0, "not_leader", "this node left the partition"});
+    }
+    return;
+  }
   if (!r.core.serving()) {
     for (auto& q : queued) {
       complete(q.group, q.index,
