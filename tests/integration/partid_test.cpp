@@ -97,8 +97,10 @@ TEST_F(PartidTest, RequestsToANonLeaderAreForwardedToTheLeader) {
 // with 503 peer_circuit_open, and once the leader answers again a probe closes
 // the circuit and forwarding resumes.
 TEST_F(PartidTest, AStalledLeaderOpensItsCircuitAndAProbeClosesItWhenItAnswersAgain) {
+  // No hold: the refusals themselves are under test, not retried.
   const std::vector<std::string> breaker = {
-      "--forward-timeout-ms", "300", "--breaker-failures", "2", "--breaker-cooldown-ms", "200"};
+      "--forward-timeout-ms",  "300", "--breaker-failures", "2",
+      "--breaker-cooldown-ms", "200", "--hold-ms",          "0"};
   PartidOptions forwarding;
   forwarding.extra_args = breaker;
   cluster.start(forwarding);

@@ -1,5 +1,7 @@
 #include "partid/api/api_service.h"
 
+#include "partid/api/hold.h"
+
 #include "partid/async_bridge.h"
 
 namespace partid::api {
@@ -39,7 +41,7 @@ asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
     const Route& route = std::get<Route>(matched);
     name = route_name(route.kind);
     try {
-      response = co_await dispatch(request, route, hop);
+      response = co_await dispatch_holding(request, route, hop, started);
     } catch (const std::exception& ex) {
       // A bug must cost one request, never the node.
       response = ApiResponse::error(WebError::internal(ex.what()));
@@ -47,6 +49,27 @@ asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   deps_.metrics->record(name, response.status, took.count());
+  co_return response;
+}
+
+// Only the node the client reached holds (hop 0): the nodes it forwards to
+// answer at once, so a held request is never held twice over.
+asio::awaitable<ApiResponse> ApiService::dispatch_holding(
+    const ApiRequest& request, const Route& route, const Hop& hop,
+    std::chrono::steady_clock::time_point started) {
+  ApiResponse response = co_await dispatch(request, route, hop);
+  if (hop.hops > 0 || options_.hold.count() == 0) co_return response;
+  const auto deadline = started + options_.hold;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (unsigned retry = 1; worth_holding(route.kind, response.status, response.body); ++retry) {
+    const auto pause = hold_pause(retry);
+    if (std::chrono::steady_clock::now() + pause > deadline) break;
+    if (retry == 1) deps_.metrics->count("partid_held_requests_total");
+    deps_.metrics->count("partid_held_retries_total");
+    timer.expires_after(pause);
+    co_await timer.async_wait(asio::use_awaitable);
+    response = co_await dispatch(request, route, hop);
+  }
   co_return response;
 }
 
@@ -128,6 +151,14 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
   if (reply.timed_out) {
     co_return ApiResponse::error(
         WebError::timeout("forward_timeout", to.node + " did not answer in time"));
+  }
+  if (!reply.envelope && reply.maybe_delivered) {
+    deps_.metrics->count("partid_forward_failures_total");
+    co_return ApiResponse::error(WebError::timeout(
+        "forward_interrupted", "lost the connection to " + to.node +
+                                   " after sending the request; it may or may not have been "
+                                   "applied: " +
+                                   reply.error));
   }
   if (!reply.envelope || !reply.envelope->has_forward_reply()) {
     deps_.metrics->count("partid_forward_failures_total");

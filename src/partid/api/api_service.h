@@ -33,7 +33,8 @@ struct ApiOptions {
   Limits limits;
   uint32_t hop_limit = 3;
   std::chrono::milliseconds forward_timeout{5000};
-  std::string admin_token;  // empty: admin routes answer 403
+  std::chrono::milliseconds hold{0};  // see NodeConfig::hold_ms
+  std::string admin_token;            // empty: admin routes answer 403
 };
 
 struct ApiDeps {
@@ -51,6 +52,9 @@ class ApiService {
   asio::awaitable<ApiResponse> handle(ApiRequest request, Hop hop);
 
  private:
+  asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
+                                                const Hop& hop,
+                                                std::chrono::steady_clock::time_point started);
   asio::awaitable<ApiResponse> dispatch(const ApiRequest& request, const Route& route,
                                         const Hop& hop);
   // items

@@ -106,6 +106,7 @@ void Node::bind_listeners() {
   options.limits.max_body_bytes = cfg_.max_body_bytes;
   options.hop_limit = cfg_.hop_limit;
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
+  options.hold = std::chrono::milliseconds(cfg_.hold_ms);
   options.admin_token = cfg_.admin_token;
   replicator_ = std::make_unique<replication::Replicator>(
       loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),

@@ -110,6 +110,14 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "how long an open circuit fails requests at once (doubles while its probes fail, up to "
       "20x)")
       ->check(CLI::Range(10u, 600000u));
+  opt("--hold-ms", c.hold_ms,
+      "how long a request refused while its partition changes hands is retried before the "
+      "refusal is returned (0: at once)")
+      ->check(CLI::Range(0u, 600000u));
+  opt("--drain-timeout-ms", c.drain_timeout_ms,
+      "how long a stopping node waits for the others to take over its partitions (0: leave at "
+      "once)")
+      ->check(CLI::Range(0u, 3600000u));
   opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
       ->check(CLI::Range(10u, 600000u));
   opt("--replication-tick-ms", c.replication_tick_ms, "the replication protocol's clock")

@@ -34,6 +34,11 @@ struct NodeConfig {
   uint32_t forward_timeout_ms = 5000;
   uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit
   uint32_t breaker_cooldown_ms = 500;  // first open period; doubles while probes fail
+  // A request refused before anything was done (leader moving or unknown) is
+  // retried at the node the client reached for up to this long; 0: never.
+  uint32_t hold_ms = 5000;
+  // A stopping node stays up to this long while its partitions move away.
+  uint32_t drain_timeout_ms = 30000;
   // replication
   uint32_t write_timeout_ms = 5000;   // no quorum by then: 504 quorum_timeout
   uint32_t replication_tick_ms = 50;  // the replication cores' clock

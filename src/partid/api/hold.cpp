@@ -1,0 +1,45 @@
+#include "partid/api/hold.h"
+
+#include <algorithm>
+#include <array>
+#include <nlohmann/json.hpp>
+
+namespace partid::api {
+namespace {
+
+// Refusals given before the write reached a replication log.
+constexpr std::array<std::string_view, 9> kNothingWritten = {
+    "no_assignment",     "routing_loop",   "hop_limit",  "leader_unreachable",  "partition_locked",
+    "peer_circuit_open", "forward_failed", "not_leader", "partition_not_ready",
+};
+
+bool is_write(Route::Kind kind) {
+  using K = Route::Kind;
+  return kind == K::PutItem || kind == K::PutBatch || kind == K::DeleteItem ||
+         kind == K::DeleteItems;
+}
+
+bool is_read(Route::Kind kind) {
+  using K = Route::Kind;
+  return kind == K::GetItem || kind == K::GetItems || kind == K::Counts;
+}
+
+}  // namespace
+
+bool worth_holding(Route::Kind kind, int status, std::string_view body) {
+  if (status != 503) return false;
+  if (is_read(kind)) return true;
+  if (!is_write(kind)) return false;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || j.contains("results") || !j.contains("error")) return false;
+  const auto& error = j["error"];
+  if (!error.is_object() || !error.contains("code") || !error["code"].is_string()) return false;
+  const std::string code = error["code"];
+  return std::find(kNothingWritten.begin(), kNothingWritten.end(), code) != kNothingWritten.end();
+}
+
+std::chrono::milliseconds hold_pause(unsigned retry) {
+  return std::chrono::milliseconds(10u << std::min(retry > 0 ? retry - 1 : 0u, 4u));
+}
+
+}  // namespace partid::api
