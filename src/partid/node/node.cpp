@@ -1,5 +1,6 @@
 #include "partid/node/node.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -286,8 +287,59 @@ nlohmann::json Node::describe() const {
           {"migrating_partitions", meta_.migrating_partitions}};
 }
 
+// The clean leave (DESIGN 4.5). Marked Leaving, this node is no longer a
+// worker for the coordinator, which moves its partitions to the others while
+// it still runs: it keeps answering their sealing and serves them its log or a
+// snapshot. It stays until no partition's seal register names it (no later
+// sealing can need its data), so even a partition with one replica moves
+// without loss; or until no other node is left to take over, or the timeout.
+void Node::drain() {
+  if (cfg_.drain_timeout_ms == 0) return;
+  manager_->update_record([](parti::NodeRecord& r) { r.state = parti::NodeState::Leaving; });
+  spdlog::info("leaving: waiting for the other nodes to take over this node's partitions");
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.drain_timeout_ms);
+  std::vector<uint32_t> named;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!others_remain()) {
+      spdlog::info("leaving: no other node remains to take over");
+      return;
+    }
+    if (auto still = partitions_needing_self(std::chrono::seconds(2))) {
+      if (still->empty()) {
+        spdlog::info("leaving: every partition has been taken over");
+        return;
+      }
+      named = std::move(*still);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the registers change remotely
+  }
+  spdlog::warn("leaving after the drain timeout: partitions [{}] may still need this node",
+               fmt::join(named, ", "));
+}
+
+bool Node::others_remain() const {
+  for (const auto& r : manager_->members()) {
+    if (r.id != self_ && r.state != parti::NodeState::Leaving) return true;
+  }
+  return false;
+}
+
+std::optional<std::vector<uint32_t>> Node::partitions_needing_self(
+    std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<std::vector<uint32_t>>>();
+  auto future = promise->get_future();
+  asio::post(loop_, [this, promise] {
+    replicator_->sealed_with_self(
+        [promise](std::vector<uint32_t> named) { promise->set_value(std::move(named)); });
+  });
+  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return future.get();
+}
+
 void Node::stop() {
   if (stopped_) return;
+  if (started_ && manager_) drain();
   stopped_ = true;
   if (started_) {
     on_loop([&] {

@@ -17,9 +17,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "parti/coord/connection.h"
 #include "parti/manager/manager.h"
@@ -59,6 +62,11 @@ class Node final : public api::ClusterView {
   void bind_listeners();
   void join_cluster();
   void write_ready_file() const;
+  void drain();
+  bool others_remain() const;
+  // Sealed-with-self partitions (Replicator::sealed_with_self), from the
+  // calling thread; nullopt when the registers did not all answer in time.
+  std::optional<std::vector<uint32_t>> partitions_needing_self(std::chrono::milliseconds timeout);
   void start_replication(const std::string& id);
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);

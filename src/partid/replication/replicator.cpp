@@ -546,6 +546,30 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   });
 }
 
+void Replicator::sealed_with_self(std::function<void(std::vector<uint32_t>)> done) {
+  struct Gather {
+    size_t remaining = 0;
+    std::vector<uint32_t> named;
+    std::function<void(std::vector<uint32_t>)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->remaining = replicas_.size();
+  gather->done = std::move(done);
+  if (replicas_.empty()) {
+    asio::post(loop_, [gather] { gather->done({}); });
+    return;
+  }
+  for (const auto& [p, r] : replicas_) {
+    seals_->read(p, [self = self_, p, gather](core::SealRecord record) {
+      const auto& members = record.config.members;
+      if (std::find(members.begin(), members.end(), self) != members.end()) {
+        gather->named.push_back(p);
+      }
+      if (--gather->remaining == 0) gather->done(std::move(gather->named));
+    });
+  }
+}
+
 void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {
   seals_->read(partition, [this, partition, read, alive = alive_](core::SealRecord record) {
     if (!*alive) return;

@@ -166,6 +166,12 @@ class Replicator {
   using AdminDone = std::function<void(AdminResult)>;
   void admin(uint32_t partition, const std::string& operation, uint64_t seq, AdminDone done);
   ReplicatorStats stats() const;
+  // The partitions this node holds data of whose seal register still names
+  // it: a later sealing may need to hear from it, so a node that leaves waits
+  // until none is left (Node::drain). `done` runs on the loop once every
+  // register read was answered, and never if one was lost (the caller asks
+  // again).
+  void sealed_with_self(std::function<void(std::vector<uint32_t>)> done);
 
  private:
   struct Replica;
