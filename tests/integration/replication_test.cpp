@@ -41,7 +41,7 @@ class ReplicationTest : public ::testing::Test {
   // RF=3 nodes; with an admin token when `admin` (kAdminToken).
   void start_nodes(size_t n, bool admin = false) {
     for (size_t i = 0; i < n; ++i) cluster.start(node_options(admin));
-    ASSERT_TRUE(cluster.wait_converged(n, 30s));
+    ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
   }
   static PartidOptions node_options(bool admin) {
     PartidOptions options;
@@ -405,14 +405,19 @@ TEST_F(ReplicationTest, GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothin
   step("back to 3", 3);
   writer.stop();
   // Refusals that prove nothing was written are held and retried by the node
-  // the client reached, and the leaving nodes drain first. What is left are
-  // writes in flight at a leader the moment it was replaced: their outcome is
-  // unknown, and they say so (leadership_lost), never a plain refusal.
-  const auto failures = writer.failures();
-  for (const auto& [outcome, count] : failures) {
-    EXPECT_EQ(outcome, "503 leadership_lost") << count;
-    std::printf("writes answered %s during the resizes: %zu\n", outcome.c_str(), count);
+  // the client reached; leaving nodes drain first; a leader handing a
+  // partition over lets its writes in flight commit before the next one
+  // seals. The resizes cost the writers latency, never an error.
+  EXPECT_TRUE(writer.failures().empty()) << json(writer.failures()).dump();
+  double sent = 0, received = 0, timed_out = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    sent += cluster.metric(i, "partid_handoffs_sent_total");
+    received += cluster.metric(i, "partid_handoffs_received_total");
+    timed_out += cluster.metric(i, "partid_handoffs_timed_out_total");
   }
+  EXPECT_GT(sent, 0);
+  std::printf("handoffs on the remaining nodes: %.0f sent, %.0f received, %.0f waits ran out\n",
+              sent, received, timed_out);
   const auto acked = writer.acked();
   std::printf("acknowledged writes: %zu\n", acked.size());
   for (const auto& [key, message] : acked) {

@@ -143,6 +143,9 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_fragmented_transfers_total", static_cast<double>(st.transfers_started));
   counter("partid_fragmented_transfers_abandoned_total",
           static_cast<double>(st.transfers_abandoned));
+  counter("partid_handoffs_sent_total", static_cast<double>(st.handoffs_sent));
+  counter("partid_handoffs_received_total", static_cast<double>(st.handoffs_received));
+  counter("partid_handoffs_timed_out_total", static_cast<double>(st.handoffs_timed_out));
   counter("partid_buffer_overflows_total", static_cast<double>(st.buffer_overflows));
   counter("partid_refused_stale_messages_total", static_cast<double>(st.refused));
   counter("partid_replication_messages_sent_total", static_cast<double>(st.messages_sent));

@@ -118,6 +118,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "how long a stopping node waits for the others to take over its partitions (0: leave at "
       "once)")
       ->check(CLI::Range(0u, 3600000u));
+  opt("--handoff-timeout-ms", c.handoff_timeout_ms,
+      "how long a leader handing a partition over lets its writes in flight commit (the other "
+      "replicas wait twice as long for it)")
+      ->check(CLI::Range(1u, 60000u));
   opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
       ->check(CLI::Range(10u, 600000u));
   opt("--replication-tick-ms", c.replication_tick_ms, "the replication protocol's clock")

@@ -40,12 +40,13 @@ struct NodeConfig {
   // A stopping node stays up to this long while its partitions move away.
   uint32_t drain_timeout_ms = 30000;
   // replication
-  uint32_t write_timeout_ms = 5000;   // no quorum by then: 504 quorum_timeout
-  uint32_t replication_tick_ms = 50;  // the replication cores' clock
-  uint32_t heartbeat_ticks = 2;       // idle leader -> followers confirmation
-  uint32_t retry_ticks = 6;           // follower without progress: resend (backoff base)
-  uint32_t log_retention = 10000;     // log entries kept behind the watermark
-  std::string admin_token;            // empty: admin operations are refused
+  uint32_t write_timeout_ms = 5000;    // no quorum by then: 504 quorum_timeout
+  uint32_t handoff_timeout_ms = 1000;  // a leader handing over drains this long at most
+  uint32_t replication_tick_ms = 50;   // the replication cores' clock
+  uint32_t heartbeat_ticks = 2;        // idle leader -> followers confirmation
+  uint32_t retry_ticks = 6;            // follower without progress: resend (backoff base)
+  uint32_t log_retention = 10000;      // log entries kept behind the watermark
+  std::string admin_token;             // empty: admin operations are refused
 };
 
 // Parses argv (and the file and environment it points at). On --help or

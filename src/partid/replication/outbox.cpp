@@ -26,15 +26,30 @@ void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message
     send_fragmented(to, partition, std::move(m));
     return;
   }
+  *batch_for(to).add_messages() = std::move(m);
   Pending& p = pending_[to];
-  auto* batch = p.envelope.mutable_replication();
-  if (batch->from().empty()) batch->set_from(self_);
-  *batch->add_messages() = std::move(m);
   p.bytes += bytes;
   if (p.bytes >= kMaxEnvelopeBytes) {
     send(to, std::move(p.envelope));
     pending_.erase(to);
   }
+  schedule_flush();
+}
+
+void Outbox::add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch) {
+  auto* h = batch_for(to).add_handoffs();
+  h->set_partition(partition);
+  h->set_epoch(epoch);
+  schedule_flush();
+}
+
+pb::ReplicationBatch& Outbox::batch_for(const core::NodeId& to) {
+  auto* batch = pending_[to].envelope.mutable_replication();
+  if (batch->from().empty()) batch->set_from(self_);
+  return *batch;
+}
+
+void Outbox::schedule_flush() {
   if (scheduled_) return;
   scheduled_ = true;
   asio::post(loop_, [this] {

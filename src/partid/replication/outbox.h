@@ -30,6 +30,8 @@ class Outbox {
   Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
          AddressOf address_of);
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
+  // A Handoff (handoff.h), in the same per-turn batch as the messages.
+  void add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch);
   // Whether a fragmented message for `partition` to `to` could not go now:
   // a snapshot built for it would be dropped.
   bool transferring(const core::NodeId& to, uint32_t partition) const;
@@ -38,6 +40,8 @@ class Outbox {
   uint64_t dropped_messages() const { return dropped_; }
 
  private:
+  pb::ReplicationBatch& batch_for(const core::NodeId& to);
+  void schedule_flush();
   void flush();
   void send(const core::NodeId& to, pb::Envelope envelope);
   void send_fragmented(const core::NodeId& to, uint32_t partition, pb::ReplMessage message);

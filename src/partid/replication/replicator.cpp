@@ -57,6 +57,15 @@ struct Replicator::Replica {
   std::chrono::steady_clock::time_point appointed_at;
   StallClock stall;
   std::map<std::string, StallClock> follower_stalls;  // while it leads
+  // An appointment not taken yet (handoff.h): this node's writes in flight
+  // are committing (DrainFirst), or the previous leader's Handoff is awaited.
+  struct Held {
+    Appointment next;
+    HandoffPlan plan = HandoffPlan::AwaitHandoff;
+    std::string from;  // AwaitHandoff: the previous leader
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::optional<Held> held;
 };
 
 struct Replicator::Effects {
@@ -125,6 +134,7 @@ void Replicator::stop() {
 void Replicator::tick() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& [p, r] : replicas_) {
+    settle_held(p, *r, now);
     if (!r->active) continue;
     step(p, *r, r->core.tick());
     watch_followers(*r, now);
@@ -157,28 +167,128 @@ void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& id : topology.workers) {
     if (topology.nodes.contains(id)) live_nodes_.insert(id);
   }
+  recorded_nodes_.clear();
+  for (const auto& [id, address] : topology.nodes) recorded_nodes_.insert(id);
   for (uint32_t p = 0; p < topology.partitions; ++p) {
-    const auto& members = topology.replicas[p];
-    if (std::find(members.begin(), members.end(), self_) == members.end()) {
-      // Not a replica any more. It keeps its data and still answers sealing
-      // (it may be one of the sealed set a new leader must hear from), but
-      // takes no writes.
-      auto existing = replicas_.find(p);
-      if (existing != replicas_.end() && existing->second->active) deactivate(*existing->second);
+    Appointment next{topology.leader_epoch[p], topology.replicas[p]};
+    const bool member =
+        std::find(next.members.begin(), next.members.end(), self_) != next.members.end();
+    auto existing = replicas_.find(p);
+    if (!member && existing == replicas_.end()) continue;
+    Replica& r = member ? ensure(p) : *existing->second;
+    if (r.held && r.held->next == next) continue;  // already on its way
+    const bool taken =
+        member ? r.active && r.epoch == next.epoch && r.members == next.members : !r.active;
+    if (taken) {
+      r.held.reset();  // the coordinator went back to what this replica acts on
       continue;
     }
-    Replica& r = ensure(p);
-    const uint64_t epoch = topology.leader_epoch[p];
-    if (r.active && r.epoch == epoch && r.leader == members.front() && r.members == members) {
-      continue;
-    }
-    r.active = true;
-    r.epoch = epoch;
-    r.leader = members.front();
-    r.members = members;
-    r.appointed_at = std::chrono::steady_clock::now();
-    step(p, r, r.core.appoint(epoch, r.leader, members));
+    take(p, r, std::move(next));
   }
+}
+
+void Replicator::take(uint32_t partition, Replica& r, Appointment next) {
+  HandoffInput in;
+  in.self = self_;
+  if (r.active) in.previous_leader = r.leader;
+  in.previous_alive = in.previous_leader && recorded_nodes_.contains(*in.previous_leader);
+  in.next_leader = next.leader();
+  in.writes_in_flight = !r.waiting.empty();
+  auto heard = handoffs_heard_.find(partition);
+  in.handoff_heard = heard != handoffs_heard_.end() && heard->second >= next.epoch;
+  const HandoffPlan plan = plan_handoff(in);
+  const auto now = std::chrono::steady_clock::now();
+  // The others wait longer than a leader drains: its Handoff comes after.
+  const auto wait =
+      plan == HandoffPlan::DrainFirst ? options_.handoff_timeout : 2 * options_.handoff_timeout;
+  switch (plan) {
+    case HandoffPlan::AppointNow:
+      return appoint(partition, r, next);
+    case HandoffPlan::HandOver:
+      return hand_over(partition, r, next);
+    case HandoffPlan::DrainFirst:
+    case HandoffPlan::AwaitHandoff:
+      r.held = Replica::Held{std::move(next), plan, in.previous_leader.value_or(""), now + wait};
+      return;
+    case HandoffPlan::LookUpLeader:
+      r.held = Replica::Held{next, plan, "", now + wait};
+      return look_up_leader(partition, std::move(next));
+  }
+}
+
+// Not a replica any more: it keeps its data and still answers sealing (it
+// may be one of the sealed set a new leader must hear from), but takes no
+// writes.
+void Replicator::appoint(uint32_t partition, Replica& r, const Appointment& next) {
+  r.held.reset();
+  if (std::find(next.members.begin(), next.members.end(), self_) == next.members.end()) {
+    if (r.active) deactivate(r);
+    return;
+  }
+  r.active = true;
+  r.epoch = next.epoch;
+  r.leader = next.leader();
+  r.members = next.members;
+  r.appointed_at = std::chrono::steady_clock::now();
+  step(partition, r, r.core.appoint(next.epoch, r.leader, next.members));
+}
+
+void Replicator::hand_over(uint32_t partition, Replica& r, const Appointment& next) {
+  std::set<std::string> told(r.members.begin(), r.members.end());
+  told.insert(next.members.begin(), next.members.end());
+  told.erase(self_);
+  for (const auto& node : told) outbox_.add_handoff(node, partition, next.epoch);
+  ++stats_.handoffs_sent;
+  appoint(partition, r, next);
+}
+
+// A replica that never acted on this partition learns who led it from the
+// register: its set's leader, if it still has a node record, hands over.
+void Replicator::look_up_leader(uint32_t partition, Appointment next) {
+  seals_->read(partition, [this, partition, next, alive = alive_](core::SealRecord record) {
+    if (!*alive) return;
+    with_replica(partition, [&](Replica& r) {
+      if (!r.held || r.held->plan != HandoffPlan::LookUpLeader || !(r.held->next == next)) return;
+      const auto& sealed = record.config.members;
+      auto heard = handoffs_heard_.find(partition);
+      const bool released = heard != handoffs_heard_.end() && heard->second >= next.epoch;
+      if (sealed.empty() || sealed.front() == self_ || !recorded_nodes_.contains(sealed.front()) ||
+          released) {
+        return appoint(partition, r, next);
+      }
+      r.held->plan = HandoffPlan::AwaitHandoff;
+      r.held->from = sealed.front();
+    });
+  });
+}
+
+void Replicator::on_handoff(const std::string& from, uint32_t partition, uint64_t epoch) {
+  uint64_t& heard = handoffs_heard_[partition];
+  heard = std::max(heard, epoch);
+  with_replica(partition, [&](Replica& r) {
+    if (!r.held || r.held->plan == HandoffPlan::DrainFirst || epoch < r.held->next.epoch) return;
+    if (r.held->plan == HandoffPlan::AwaitHandoff && r.held->from != from) return;
+    ++stats_.handoffs_received;
+    const Appointment next = r.held->next;  // appoint() clears the hold
+    appoint(partition, r, next);
+  });
+}
+
+// A leader handing over once what it had in flight is answered; any held
+// appointment whose wait is over.
+void Replicator::settle_held(uint32_t partition, Replica& r,
+                             std::chrono::steady_clock::time_point now) {
+  if (!r.held) return;
+  const bool drained = r.held->plan == HandoffPlan::DrainFirst && r.waiting.empty();
+  if (!drained && now < r.held->deadline) return;
+  if (!drained) {
+    ++stats_.handoffs_timed_out;
+    spdlog::debug("partition {}: appointment of epoch {} taken without a handoff", partition,
+                  r.held->next.epoch);
+  }
+  Appointment next = r.held->next;
+  if (r.held->plan == HandoffPlan::DrainFirst) return hand_over(partition, r, next);
+  appoint(partition, r, next);
 }
 
 void Replicator::deactivate(Replica& r) {
@@ -230,6 +340,9 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   if (!peer_addresses_.contains(from)) {
     stats_.unknown_sender_messages += static_cast<uint64_t>(batch.messages_size());
     return;
+  }
+  for (const auto& h : batch.handoffs()) {
+    if (h.partition() < partitions_) on_handoff(from, h.partition(), h.epoch());
   }
   for (const auto& m : batch.messages()) {
     auto message = from_pb(m);
@@ -392,6 +505,9 @@ void Replicator::run(const Effects& e) {
   auto it = replicas_.find(e.partition);
   if (it == replicas_.end()) return;
   for (uint64_t seq : e.committed) finish(*it->second, seq, true, {}, {});
+  if (it->second->held && it->second->held->plan == HandoffPlan::DrainFirst) {
+    settle_held(e.partition, *it->second, std::chrono::steady_clock::now());
+  }
   for (uint64_t id : e.reads_confirmed) settle_read(*it->second, id, true);
   for (uint64_t id : e.reads_failed) settle_read(*it->second, id, false);
   for (uint64_t seq : e.abandoned) {
@@ -491,9 +607,12 @@ void Replicator::flush_reads() {
 void Replicator::propose(uint32_t partition, Replica& r) {
   auto queued = std::move(r.queued);
   r.queued.clear();
-  if (!r.active) {
+  if (!r.active || r.held) {
+    // Handing over (or held): nothing new starts here; the node the client
+    // reached retries once the next leader serves.
     for (auto& q : queued) {
-      complete(q.group, q.index, {false, 0, 0, "not_leader", "this node left the partition"});
+      complete(q.group, q.index,
+               {false, 0, 0, "not_leader", "this node is handing the partition over"});
     }
     return;
   }

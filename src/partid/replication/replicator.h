@@ -30,6 +30,7 @@
 #include "partid/replication/core/replica.h"
 #include "partid/replication/core_changes.h"
 #include "partid/replication/group_commit.h"
+#include "partid/replication/handoff.h"
 #include "partid/replication/outbox.h"
 #include "partid/replication/seal_register.h"
 #include "partid/replication/stall_clock.h"
@@ -50,6 +51,9 @@ struct ReplicatorOptions {
   core::CoreOptions core;
   std::chrono::milliseconds tick{50};
   std::chrono::milliseconds write_timeout{5000};
+  // How long a leader handing a partition over lets its writes in flight
+  // commit; the other replicas wait twice as long for its Handoff.
+  std::chrono::milliseconds handoff_timeout{1000};
   size_t max_pending_writes = 100000;
 };
 
@@ -113,6 +117,12 @@ struct ReplicatorStats {
   // Followers of partitions this node leads that lacked entries without
   // acknowledging any for longer than write_timeout: degraded replicas.
   size_t lagging_followers = 0;
+  // Planned leadership changes (handoff.h): Handoffs this node sent as the
+  // leader handing over, appointments it took on a Handoff, and waits that
+  // ran out (the appointment was taken anyway).
+  uint64_t handoffs_sent = 0;
+  uint64_t handoffs_received = 0;
+  uint64_t handoffs_timed_out = 0;
 };
 
 class Replicator {
@@ -180,6 +190,13 @@ class Replicator {
   struct Effects;
 
   Replica& ensure(uint32_t partition);
+  // The appointment path (handoff.h): take() plans, appoint() acts on it.
+  void take(uint32_t partition, Replica& r, Appointment next);
+  void appoint(uint32_t partition, Replica& r, const Appointment& next);
+  void hand_over(uint32_t partition, Replica& r, const Appointment& next);
+  void look_up_leader(uint32_t partition, Appointment next);
+  void on_handoff(const std::string& from, uint32_t partition, uint64_t epoch);
+  void settle_held(uint32_t partition, Replica& r, std::chrono::steady_clock::time_point now);
   void deactivate(Replica& r);
   void deliver(const std::string& from, uint32_t partition, const core::Message& message);
   void receive_snapshot(const std::string& from, uint32_t partition, core::Message message);
@@ -227,7 +244,9 @@ class Replicator {
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   uint32_t partitions_ = 0;                            // P, from the topology
-  std::set<std::string> live_nodes_;  // the latest assignment's workers with a node record
+  std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
+  std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
+  std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
   struct DecodedItems {

@@ -1,0 +1,16 @@
+#include "partid/replication/handoff.h"
+
+namespace partid::replication {
+
+HandoffPlan plan_handoff(const HandoffInput& in) {
+  if (in.handoff_heard) return HandoffPlan::AppointNow;
+  if (!in.previous_leader) {
+    return in.next_leader == in.self ? HandoffPlan::LookUpLeader : HandoffPlan::AppointNow;
+  }
+  if (*in.previous_leader == in.self) {
+    return in.writes_in_flight ? HandoffPlan::DrainFirst : HandoffPlan::HandOver;
+  }
+  return in.previous_alive ? HandoffPlan::AwaitHandoff : HandoffPlan::AppointNow;
+}
+
+}  // namespace partid::replication
