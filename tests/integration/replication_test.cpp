@@ -4,6 +4,7 @@
 // loss of a minority and then of a majority of the replicas.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -426,12 +427,14 @@ TEST_F(ReplicationTest, GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothin
   expect_every_partition_validates(0);
 }
 
-// A node stopped cleanly first hands its partitions over: marked Leaving, it
-// keeps serving their sealing until no seal register names it. With one
-// replica per partition the data has nowhere else to come from, so nothing
-// would be readable without the drain.
-TEST_F(ReplicationTest, AStoppedNodeHandsItsPartitionsOverEvenWithASingleReplica) {
-  PartidOptions single = node_options(false);
+// A node drained (partictl drain, through another node: POST
+// /cluster/drain/{node} is carried to it) hands its partitions over before it
+// exits: marked Leaving, it keeps serving their sealing until no seal register
+// names it. With one replica per partition the data has nowhere else to come
+// from, so nothing would be readable without the drain. (A SIGTERM takes the
+// same path: the resize test above stops nodes that way.)
+TEST_F(ReplicationTest, ADrainedNodeHandsItsPartitionsOverEvenWithASingleReplica) {
+  PartidOptions single = node_options(true);
   single.replication_factor = 1;
   for (int i = 0; i < 3; ++i) cluster.start(single);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
@@ -443,9 +446,21 @@ TEST_F(ReplicationTest, AStoppedNodeHandsItsPartitionsOverEvenWithASingleReplica
   size_t on_two = 0;
   for (const auto& key : keys) on_two += replicas_of(0, partition_of(key))[0] == cluster.node(2).id;
   ASSERT_GT(on_two, 0u);
-  cluster.stop(2);
+
+  const std::string via = "--url " + cluster.node(0).api + " ";
+  EXPECT_EQ(run_partictl(via + "drain " + cluster.node(2).id + " --token wrong").code, 1);  // 401
+  const auto drained =
+      run_partictl(via + "drain " + cluster.node(2).id + " --token " + kAdminToken);
+  ASSERT_EQ(drained.code, 0) << drained.out;
+  EXPECT_NE(drained.out.find("is draining"), std::string::npos) << drained.out;
+  const pid_t pid = cluster.node(2).pid;
+  int status = 0;
+  ASSERT_TRUE(wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 30s));
+  cluster.node(2).pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_NE(read_file(cluster.node(2).log).find("every partition has been taken over"),
             std::string::npos);
+
   ASSERT_TRUE(cluster.wait_converged(2, 30s)) << cluster.describe_not_serving();
   for (size_t k = 0; k < keys.size(); ++k) {
     EXPECT_EQ(leader_read(0, keys[k]), "v" + std::to_string(k)) << keys[k];

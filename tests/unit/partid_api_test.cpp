@@ -46,6 +46,11 @@ TEST(RouteTest, MatchesEveryRouteAndDecodesKeys) {
   EXPECT_EQ(check.kind, Route::Kind::AdminRead);
   EXPECT_EQ(check.range_key, "validate");
   EXPECT_EQ(error("PUT", "/admin/partitions/7/failover").status, 405);
+  auto drain = route("POST", "/cluster/drain/node-2");
+  EXPECT_EQ(drain.kind, Route::Kind::Drain);
+  EXPECT_EQ(drain.partition_key, "node-2");
+  EXPECT_EQ(error("GET", "/cluster/drain/node-2").status, 405);
+  EXPECT_EQ(error("POST", "/cluster/drain").status, 404);
 }
 
 TEST(RouteTest, RefusesUnknownPathsMethodsAndBadEncodings) {

@@ -103,6 +103,8 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return co_await admin(request, route);
     case K::AdminRead:
       co_return co_await admin_read(request, route, hop);
+    case K::Drain:
+      co_return co_await drain(request, route, hop);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
 }

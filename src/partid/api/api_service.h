@@ -44,6 +44,8 @@ struct ApiDeps {
   peer::PeerClient* peers = nullptr;
   Metrics* metrics = nullptr;
   const ClusterView* cluster = nullptr;
+  // Starts this node's clean leave (Node::drain, then exit); may return first.
+  std::function<void()> request_stop;
 };
 
 class ApiService {
@@ -73,6 +75,8 @@ class ApiService {
   ApiResponse dashboard() const;
   asio::awaitable<ApiResponse> admin(const ApiRequest& request, const Route& route);
   // The partition an admin request names, once its token is checked.
+  asio::awaitable<ApiResponse> drain(const ApiRequest& request, const Route& route, const Hop& hop);
+  std::optional<WebError> admin_refusal(const ApiRequest& request) const;
   std::variant<uint32_t, WebError> admin_partition(const ApiRequest& request,
                                                    const Route& route) const;
   // validation.cpp: GET /admin/partitions/{p}/check (this replica) and

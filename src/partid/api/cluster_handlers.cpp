@@ -1,5 +1,7 @@
 // api: the cluster and node routes of ApiService: topology, status, health,
 // metrics, item counts and the dashboard.
+#include <spdlog/spdlog.h>
+
 #include "partid/api/api_service.h"
 #include "partid/api/json_out.h"
 #include "partid/async_bridge.h"
@@ -183,14 +185,19 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   co_return r;
 }
 
-std::variant<uint32_t, WebError> ApiService::admin_partition(const ApiRequest& request,
-                                                             const Route& route) const {
+std::optional<WebError> ApiService::admin_refusal(const ApiRequest& request) const {
   if (options_.admin_token.empty()) {
     return WebError::forbidden("admin operations are disabled on this node");
   }
   if (request.authorization != "Bearer " + options_.admin_token) {
     return WebError::unauthorized("a valid admin token is required");
   }
+  return std::nullopt;
+}
+
+std::variant<uint32_t, WebError> ApiService::admin_partition(const ApiRequest& request,
+                                                             const Route& route) const {
+  if (auto refused = admin_refusal(request)) return *refused;
   const auto p = parse_u64(route.partition_key);
   if (!p || *p >= deps_.cluster->topology()->partitions) {
     return WebError::bad_request("bad_partition", "no such partition");
@@ -229,6 +236,39 @@ asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const 
     out["last_sequence"] = s.last;
   }
   co_return ApiResponse::json(200, dump(out));
+}
+
+// DESIGN 4.5's drain of a named node: asked anywhere, carried to that node
+// (with the caller's token, which it checks too), which answers 202 and then
+// leaves cleanly: it stays until the others serve everything it held.
+asio::awaitable<ApiResponse> ApiService::drain(const ApiRequest& request, const Route& route,
+                                               const Hop& hop) {
+  if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+  const std::string& node = route.partition_key;
+  if (node != deps_.cluster->self()) {
+    const auto topo = deps_.cluster->topology();
+    const auto* address = topo->address_of(node);
+    if (!address || address->peer.empty()) {
+      co_return ApiResponse::error(WebError::not_found("no node " + node + " in the cluster"));
+    }
+    if (hop.hops >= options_.hop_limit) {
+      co_return ApiResponse::error(
+          WebError::unavailable("hop_limit", "request forwarded too many times"));
+    }
+    routing::RouteDecision to;
+    to.kind = routing::RouteDecision::Kind::Forward;
+    to.node = node;
+    to.peer_address = address->peer;
+    co_return co_await forward(to, request.method, request.target, request.body, hop,
+                               request.authorization);
+  }
+  if (!deps_.request_stop) {
+    co_return ApiResponse::error(WebError::internal("this node cannot be stopped remotely"));
+  }
+  spdlog::info("drain requested over the API");
+  deps_.request_stop();
+  deps_.metrics->count("partid_admin_operations_total");
+  co_return ApiResponse::json(202, dump({{"node", node}, {"draining", true}}));
 }
 
 ApiResponse ApiService::dashboard() const {

@@ -59,6 +59,7 @@ const std::vector<PathRule>& rules() {
       {{"items", "*", "*"}, {{"GET", K::GetItem}, {"DELETE", K::DeleteItem}}},
       {{"cluster", "topology"}, {{"GET", K::Topology}}},
       {{"cluster", "status"}, {{"GET", K::Status}}},
+      {{"cluster", "drain", "*"}, {{"POST", K::Drain}}},
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
       {{"admin", "partitions", "*", "*"}, {{"POST", K::Admin}, {"GET", K::AdminRead}}},
@@ -196,6 +197,8 @@ const char* route_name(Route::Kind k) {
       return "admin";
     case K::AdminRead:
       return "admin_read";
+    case K::Drain:
+      return "drain";
     case K::Health:
       return "health";
     case K::Metrics:

@@ -30,6 +30,7 @@ struct Route {
     Admin,        // POST /admin/partitions/{p}/{operation} (p in partition_key,
                   // the operation in range_key)
     AdminRead,    // GET /admin/partitions/{p}/{check|validate}
+    Drain,        // POST /cluster/drain/{node} (the node in partition_key)
   };
   Kind kind = Kind::Health;
   std::string partition_key;

@@ -138,6 +138,19 @@ int main(int argc, char** argv) {
         [](const json& j) { return j.dump(2) + "\n"; }, "Bearer " + token);
   });
 
+  std::string drained;
+  auto* drain = app.add_subcommand(
+      "drain",
+      "make a node leave cleanly: it stays until the others serve every partition it held, "
+      "then exits; needs the admin token");
+  drain->add_option("node", drained, "the node's id, e.g. node-2")->required();
+  drain->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  drain->callback([&] {
+    rc = call(
+        g, "POST", "/cluster/drain/" + drained, {},
+        [](const json& j) { return j.value("node", "?") + " is draining\n"; }, "Bearer " + token);
+  });
+
   auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");
   cluster->require_subcommand(1);
   ClusterSpec spec;

@@ -1,6 +1,7 @@
 #include "partid/node/node.h"
 
 #include <fmt/ranges.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -117,9 +118,13 @@ void Node::bind_listeners() {
         spdlog::shutdown();
         std::_Exit(70);
       });
-  api_ = std::make_unique<api::ApiService>(
-      api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), &metrics_, this},
-      options);
+  // The same path as an operator's SIGTERM: main() waits for it and runs
+  // stop(), which drains first.
+  auto request_stop = [] { ::kill(::getpid(), SIGTERM); };
+  api_ =
+      std::make_unique<api::ApiService>(api::ApiDeps{&disk_, store_.get(), replicator_.get(),
+                                                     peers_.get(), &metrics_, this, request_stop},
+                                        options);
   http_ = std::make_unique<api::HttpServer>(loop_.get_executor(), *api_,
                                             api::HttpOptions{cfg_.max_body_bytes});
   std::string host;
