@@ -468,6 +468,60 @@ TEST_F(ReplicationTest, ADrainedNodeHandsItsPartitionsOverEvenWithASingleReplica
   }
 }
 
+// The handoff's safety net. A leader drained while a write it proposed cannot
+// commit (its peer port is stalled behind a proxy, so no acknowledgement
+// reaches it; NATS and its own sends still work) holds the appointment, and the
+// other replicas hold theirs awaiting its Handoff. Its drain ends at
+// --handoff-timeout-ms: it hands over anyway, the stuck write's outcome is
+// reported unknown, and the partition moves. Delayed, never blocked.
+TEST_F(ReplicationTest, AHandoffWhoseWritesCannotCommitIsDelayedOnlyUntilItsDeadline) {
+  const std::vector<std::string> slow = {"--handoff-timeout-ms", "1500"};
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);
+  cluster.start(behind(peer_link, peer_port, slow));
+  for (int i = 0; i < 2; ++i) {
+    PartidOptions o = node_options(false);
+    o.extra_args = slow;
+    cluster.start(o);
+  }
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  const std::string key = key_led_by(0, "h");
+  const uint32_t p = partition_of(key);
+  ASSERT_EQ(put(0, key, "before"), 200);
+
+  peer_link.stall();
+  std::atomic<int> stuck_status{0};
+  std::thread stuck([&] { stuck_status = put(0, key, "stuck"); });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        json s = partition_status(0, p);
+        return s.is_object() && s["last_sequence"] > s["watermark"];
+      },
+      10s));
+  ASSERT_EQ(::kill(cluster.node(0).pid, SIGTERM), 0);  // drains: Leaving, still alive
+  json seen;
+  const bool awaited = wait_until(
+      [&] {
+        for (size_t i = 1; i < 3; ++i) {
+          seen = partition_status(i, p);
+          if (seen.is_object() && seen.contains("handoff")) return true;
+        }
+        return false;
+      },
+      20s);
+  EXPECT_TRUE(awaited);
+  EXPECT_EQ(seen["handoff"]["state"], "awaiting") << seen.dump();
+  EXPECT_EQ(seen["handoff"]["from"], cluster.node(0).id) << seen.dump();
+  EXPECT_TRUE(wait_until([&] { return put(1, key, "after") == 200; }, 30s));
+  stuck.join();
+  EXPECT_NE(stuck_status.load(), 200);  // never acknowledged: its outcome is unknown
+  peer_link.unstall();
+  cluster.stop(0);
+  EXPECT_NE(read_file(cluster.node(0).log).find("taken without a handoff (writes in flight"),
+            std::string::npos);
+  EXPECT_EQ(leader_read(2, key), "after");
+}
+
 TEST_F(ReplicationTest, APausedFollowerCatchesUpWhenResumed) {
   start_nodes(3);
   // Keys whose partition node 2 follows (it is a replica of all of them).

@@ -76,7 +76,7 @@ ApiResponse ApiService::status() const {
   json out = deps_.cluster->describe();
   json parts = json::array();
   for (const auto& s : deps_.replicator->statuses()) {
-    if (!s.active) continue;
+    if (!s.active && s.handoff.empty()) continue;
     parts.push_back({{"partition", s.partition},
                      {"role", role_name(s.role)},
                      {"leader", s.leader},
@@ -98,6 +98,10 @@ ApiResponse ApiService::status() const {
                              {"stalled_seconds", f.stalled_seconds}});
       }
       parts.back()["followers"] = std::move(followers);
+    }
+    if (!s.handoff.empty()) {
+      parts.back()["handoff"] = {
+          {"state", s.handoff}, {"epoch", s.handoff_epoch}, {"from", s.handoff_from}};
     }
   }
   out["partitions"] = parts;

@@ -283,8 +283,10 @@ void Replicator::settle_held(uint32_t partition, Replica& r,
   if (!drained && now < r.held->deadline) return;
   if (!drained) {
     ++stats_.handoffs_timed_out;
-    spdlog::debug("partition {}: appointment of epoch {} taken without a handoff", partition,
-                  r.held->next.epoch);
+    spdlog::info("partition {}: appointment of epoch {} taken without a handoff ({})", partition,
+                 r.held->next.epoch,
+                 r.held->plan == HandoffPlan::DrainFirst ? "writes in flight did not commit"
+                                                         : "no handoff came");
   }
   Appointment next = r.held->next;
   if (r.held->plan == HandoffPlan::DrainFirst) return hand_over(partition, r, next);
@@ -818,6 +820,9 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
                     r->leader,
                     serves_reads(p),
                     r->stall.stalled_seconds(now),
+                    {},
+                    {},
+                    0,
                     {}};
     if (c.role() == core::Role::leader) {
       for (const auto& [node, match] : c.follower_matches()) {
@@ -827,6 +832,14 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
             {node, match,
              stall == r->follower_stalls.end() ? 0 : stall->second.stalled_seconds(now)});
       }
+    }
+    if (r->held) {
+      const auto plan = r->held->plan;
+      s.handoff = plan == HandoffPlan::DrainFirst     ? "draining"
+                  : plan == HandoffPlan::LookUpLeader ? "looking_up"
+                                                      : "awaiting";
+      s.handoff_epoch = r->held->next.epoch;
+      s.handoff_from = r->held->from;
     }
     out.push_back(std::move(s));
   }

@@ -82,6 +82,12 @@ struct ReplicaStatus {
   // How long it has had work it cannot finish (StallClock); 0 when none.
   double stalled_seconds = 0;
   std::vector<FollowerStatus> followers;  // when it leads
+  // An appointment held (handoff.h): "draining" (this node's writes in flight
+  // commit first), "awaiting" (the previous leader's Handoff, from `from`) or
+  // "looking_up" (the previous leader, in the seal register); empty: none.
+  std::string handoff;
+  uint64_t handoff_epoch = 0;
+  std::string handoff_from;
 };
 
 struct AdminResult {
