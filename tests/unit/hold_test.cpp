@@ -8,6 +8,12 @@ namespace {
 
 using K = Route::Kind;
 
+bool worth_holding(K kind, int status, std::string_view body) {
+  Route route;
+  route.kind = kind;
+  return api::worth_holding(route, status, body);
+}
+
 std::string refusal(const std::string& code) {
   return R"({"error":{"code":")" + code + R"(","message":"m"}})";
 }

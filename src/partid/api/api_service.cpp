@@ -61,7 +61,7 @@ asio::awaitable<ApiResponse> ApiService::dispatch_holding(
   if (hop.hops > 0 || options_.hold.count() == 0) co_return response;
   const auto deadline = started + options_.hold;
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (unsigned retry = 1; worth_holding(route.kind, response.status, response.body); ++retry) {
+  for (unsigned retry = 1; worth_holding(route, response.status, response.body); ++retry) {
     const auto pause = hold_pause(retry);
     if (std::chrono::steady_clock::now() + pause > deadline) break;
     if (retry == 1) deps_.metrics->count("partid_held_requests_total");

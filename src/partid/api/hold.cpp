@@ -13,23 +13,12 @@ constexpr std::array<std::string_view, 9> kNothingWritten = {
     "peer_circuit_open", "forward_failed", "not_leader", "partition_not_ready",
 };
 
-bool is_write(Route::Kind kind) {
-  using K = Route::Kind;
-  return kind == K::PutItem || kind == K::PutBatch || kind == K::DeleteItem ||
-         kind == K::DeleteItems;
-}
-
-bool is_read(Route::Kind kind) {
-  using K = Route::Kind;
-  return kind == K::GetItem || kind == K::GetItems || kind == K::Counts;
-}
-
 }  // namespace
 
-bool worth_holding(Route::Kind kind, int status, std::string_view body) {
+bool worth_holding(const Route& route, int status, std::string_view body) {
   if (status != 503) return false;
-  if (is_read(kind)) return true;
-  if (!is_write(kind)) return false;
+  if (route.is_item_read()) return true;
+  if (!route.is_write()) return false;
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object() || j.contains("results") || !j.contains("error")) return false;
   const auto& error = j["error"];

@@ -19,7 +19,7 @@
 
 namespace partid::api {
 
-bool worth_holding(Route::Kind kind, int status, std::string_view body);
+bool worth_holding(const Route& route, int status, std::string_view body);
 
 // The pause before the n-th retry (n >= 1): 10 ms doubling to 160 ms, so a
 // quick handover is caught quickly and a slow one is not hammered.

@@ -41,6 +41,9 @@ struct Route {
     return kind == Kind::PutItem || kind == Kind::PutBatch || kind == Kind::DeleteItems ||
            kind == Kind::DeleteItem;
   }
+  bool is_item_read() const {
+    return kind == Kind::GetItem || kind == Kind::GetItems || kind == Kind::Counts;
+  }
 };
 
 std::variant<Route, WebError> match_route(std::string_view method, std::string_view target);

@@ -194,8 +194,7 @@ void Replicator::take(uint32_t partition, Replica& r, Appointment next) {
   in.previous_alive = in.previous_leader && recorded_nodes_.contains(*in.previous_leader);
   in.next_leader = next.leader();
   in.writes_in_flight = !r.waiting.empty();
-  auto heard = handoffs_heard_.find(partition);
-  in.handoff_heard = heard != handoffs_heard_.end() && heard->second >= next.epoch;
+  in.handoff_heard = handoff_heard(partition, next.epoch);
   const HandoffPlan plan = plan_handoff(in);
   const auto now = std::chrono::steady_clock::now();
   // The others wait longer than a leader drains: its Handoff comes after.
@@ -250,16 +249,19 @@ void Replicator::look_up_leader(uint32_t partition, Appointment next) {
     with_replica(partition, [&](Replica& r) {
       if (!r.held || r.held->plan != HandoffPlan::LookUpLeader || !(r.held->next == next)) return;
       const auto& sealed = record.config.members;
-      auto heard = handoffs_heard_.find(partition);
-      const bool released = heard != handoffs_heard_.end() && heard->second >= next.epoch;
       if (sealed.empty() || sealed.front() == self_ || !recorded_nodes_.contains(sealed.front()) ||
-          released) {
+          handoff_heard(partition, next.epoch)) {
         return appoint(partition, r, next);
       }
       r.held->plan = HandoffPlan::AwaitHandoff;
       r.held->from = sealed.front();
     });
   });
+}
+
+bool Replicator::handoff_heard(uint32_t partition, uint64_t epoch) const {
+  auto heard = handoffs_heard_.find(partition);
+  return heard != handoffs_heard_.end() && heard->second >= epoch;
 }
 
 void Replicator::on_handoff(const std::string& from, uint32_t partition, uint64_t epoch) {

@@ -202,6 +202,7 @@ class Replicator {
   void hand_over(uint32_t partition, Replica& r, const Appointment& next);
   void look_up_leader(uint32_t partition, Appointment next);
   void on_handoff(const std::string& from, uint32_t partition, uint64_t epoch);
+  bool handoff_heard(uint32_t partition, uint64_t epoch) const;
   void settle_held(uint32_t partition, Replica& r, std::chrono::steady_clock::time_point now);
   void deactivate(Replica& r);
   void deliver(const std::string& from, uint32_t partition, const core::Message& message);
