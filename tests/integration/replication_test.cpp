@@ -100,13 +100,22 @@ class ReplicationTest : public ::testing::Test {
     return cluster.http(via, "POST", "/items", body.dump()).status;
   }
   // Empty when the write was acknowledged, else "<status> <error code>".
-  std::string put_outcome(size_t via, const std::string& key, const std::string& message) {
+  // Takes the node's URL, not its index: a writer thread must not read the
+  // cluster's node list while the test thread starts nodes.
+  static std::string put_outcome(const std::string& api, const std::string& key,
+                                 const std::string& message) {
     json body = {{"partition_key", key}, {"message", message}};
-    auto r = cluster.http(via, "POST", "/items", body.dump());
+    auto r = partid::cli::http_request(api, "POST", "/items", body.dump());
     if (r.status == 200) return {};
     json j = json::parse(r.body, nullptr, false);
     const bool coded = j.is_object() && j.contains("error") && j["error"].is_object();
     return std::to_string(r.status) + " " + (coded ? j["error"].value("code", "?") : r.error);
+  }
+  // The API URLs of nodes 0..n-1.
+  std::vector<std::string> apis_of(size_t n) {
+    std::vector<std::string> apis;
+    for (size_t i = 0; i < n; ++i) apis.push_back(cluster.node(i).api);
+    return apis;
   }
   // The message node `via` serves for `key` from its own replica, if any.
   std::string replica_read(size_t via, const std::string& key) {
@@ -349,7 +358,9 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   std::vector<size_t> all;
   for (size_t i = 0; i < nodes; ++i) all.push_back(i);
   Writer writer(
-      [this](size_t v, const std::string& k, const std::string& m) { return put_outcome(v, k, m); },
+      [apis = apis_of(nodes)](size_t v, const std::string& k, const std::string& m) {
+        return put_outcome(apis[v], k, m);
+      },
       all);
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
   // Node 0 leads some partitions; kill it without warning and keep writing
@@ -387,9 +398,9 @@ TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFi
 // acknowledged write may be lost and the replicas must agree at the end.
 TEST_F(ReplicationTest, GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing) {
   start_nodes(3, true);
-  Writer writer(
-      [this](size_t v, const std::string& k, const std::string& m) { return put_outcome(v, k, m); },
-      {0, 1, 2});
+  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
+                                    const std::string& m) { return put_outcome(apis[v], k, m); },
+                {0, 1, 2});
   auto step = [&](const char* what, size_t nodes) {
     ASSERT_TRUE(cluster.wait_converged(nodes, 60s)) << what << cluster.describe_not_serving();
     const size_t before = writer.acked_count();
