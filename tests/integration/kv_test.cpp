@@ -120,6 +120,34 @@ TEST_F(KvTest, StableIdsAreDistinctAndRenewalDetectsTheft) {
   EXPECT_EQ(d.id(), "node-1");  // lowest free ID again
 }
 
+TEST_F(KvTest, AnIdThatWasEverUsedGoesOnlyToWhoeverAsksForItByName) {
+  auto ids = bucket("ids-nr", Millis(5000));
+  auto history = bucket("ids-nr-history");
+  auto claimer = [&](const std::string& instance) {
+    auto c = std::make_unique<StableIdClaimer>(ids, "node", 16, instance);
+    c->never_reuse(history);
+    return c;
+  };
+  auto a = claimer("ia"), b = claimer("ib");
+  ASSERT_TRUE(a->claim().ok());
+  ASSERT_TRUE(b->claim().ok());
+  EXPECT_EQ(a->id(), "node-0");
+  EXPECT_EQ(b->id(), "node-1");
+  ASSERT_TRUE(a->release().ok());  // node-0 is free again, as a lapsed claim would be
+  auto fresh = claimer("ic");
+  ASSERT_TRUE(fresh->claim().ok());
+  EXPECT_EQ(fresh->id(), "node-2");  // not the free node-0: someone else's data follows it
+  auto returning = claimer("id");
+  ASSERT_TRUE(returning->claim("node-0").ok());
+  EXPECT_EQ(returning->id(), "node-0");  // its own ID, asked for by name
+  // An ID held from before never_reuse was on is not handed out either.
+  ASSERT_TRUE(ids->create("node-9", "{}").ok());
+  auto after_legacy = claimer("ie");
+  ASSERT_TRUE(after_legacy->claim().ok());
+  EXPECT_EQ(after_legacy->id(), "node-10");
+  EXPECT_TRUE(history->get("used-id.node-10").ok());
+}
+
 TEST_F(KvTest, RenewalThatLandedDespiteATimeoutKeepsTheId) {
   auto b = bucket("ids3", Millis(5000));
   StableIdClaimer a(b, "node", 4, "ia");

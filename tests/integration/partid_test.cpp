@@ -232,8 +232,12 @@ TEST_F(PartidTest, AnEphemeralNodeStartsEmptyAndLeavesNothing) {
   start_nodes(1, ephemeral);
   ASSERT_EQ(put(0, "gone", "", "soon"), 200);
   const std::string dir = cluster.node(0).data_dir;
+  const std::string first_id = cluster.node(0).id;
   cluster.restart(0);
+  // A new disk, so a new ID; it can seal the partitions only because the
+  // node leaving last withdrew from their seal registers.
   ASSERT_TRUE(cluster.wait_converged(1, 20s));
+  EXPECT_NE(cluster.node(0).id, first_id);
   EXPECT_EQ(cluster.http(0, "GET", "/items/gone").status, 200);
   EXPECT_EQ(cluster.get_json(0, "/items/gone")["items"].size(), 0u);
   cluster.stop(0);

@@ -930,8 +930,18 @@ TEST_F(ReplicationTest, DropLostReplicasReopensAPartitionWhoseSealedSetLostAMajo
   }
   cluster.kill(1);
   cluster.kill(2);
+  // Their ID claims lapse before the new nodes start, so those could take
+  // the dead nodes' IDs and count towards the sealed set's quorum with
+  // empty disks (this test once wrote through them on a slow machine).
+  auto ids = coord::KvBucket::open_or_create(connect(nats.url()), {"test-stableid"});
+  ASSERT_TRUE(ids.ok()) << ids.status.message;
+  for (size_t dead : {1, 2}) {
+    ASSERT_TRUE(wait_until([&] { return !ids.value->get(cluster.node(dead).id).ok(); }, 15s));
+  }
   for (int i = 0; i < 2; ++i) cluster.start(node_options(true));  // empty disks: new IDs
   const std::set<std::string> live = {cluster.node(0).id, cluster.node(3).id, cluster.node(4).id};
+  ASSERT_EQ(live.size(), 3u);
+  for (size_t dead : {1, 2}) ASSERT_FALSE(live.contains(cluster.node(dead).id));
   ASSERT_TRUE(wait_until(
       [&] {
         for (uint32_t p = 0; p < kPartitions; ++p) {

@@ -42,6 +42,12 @@ struct Config {
   // another: a crashed node's own claim outlives it by up to id_ttl, and a
   // worker whose stored data follows its ID (partid) must come back as itself.
   bool wait_for_preferred_id = false;
+  // Never give a worker an ID another process held before, unless it names
+  // it as preferred_id (StableIdClaimer::never_reuse; used IDs are recorded
+  // in the cluster bucket). For workers whose data follows their ID: a new
+  // process with an empty disk then cannot pose as a dead worker. IDs grow
+  // with every new disk, so max_workers bounds the IDs ever used.
+  bool never_reuse_ids = false;
   // The instance_id of this worker's previous process, given only when the
   // caller knows that process is gone (partid: it held the data directory's
   // lock, which this process now holds). A preferred_id still held by that

@@ -1,5 +1,6 @@
 #include "parti/identity/stable_id.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -26,8 +27,16 @@ KvStatus StableIdClaimer::try_create(const std::string& key) {
   if (r.ok()) {
     id_ = key;
     revision_ = r.value;
+    mark_used();
   }
   return r.status;
+}
+
+void StableIdClaimer::mark_used() {
+  // claim_unused marks before it claims; this covers the other ways to an ID
+  // (a preferred one, a takeover), which matter for IDs from before
+  // never_reuse. A mark that is already there is the usual case.
+  if (history_) history_->create(used_key(id_), claim_value());
 }
 
 KvStatus StableIdClaimer::claim(const std::string& preferred) {
@@ -35,6 +44,7 @@ KvStatus StableIdClaimer::claim(const std::string& preferred) {
     auto st = try_create(preferred);
     if (st.code != KvErrc::Exists) return st;  // claimed, or a real error
   }
+  if (history_) return claim_unused();
   // One listing first, so a fleet starting at once does not probe every taken
   // ID with a Create each (that is O(N^2) requests for N workers).
   auto taken_keys = bucket_->keys();
@@ -47,6 +57,38 @@ KvStatus StableIdClaimer::claim(const std::string& preferred) {
     if (st.code != KvErrc::Exists) return st;
   }
   return {KvErrc::Exists, "all " + std::to_string(max_ids_) + " worker IDs are taken"};
+}
+
+uint32_t StableIdClaimer::next_after(const std::vector<std::string>& keys,
+                                     const std::string& key_prefix) const {
+  const std::string start = key_prefix + prefix_ + "-";
+  uint32_t next = 0;
+  for (const auto& key : keys) {
+    if (key.rfind(start, 0) != 0) continue;
+    const std::string digits = key.substr(start.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    next = std::max<uint32_t>(next, static_cast<uint32_t>(std::stoul(digits)) + 1);
+  }
+  return next;
+}
+
+KvStatus StableIdClaimer::claim_unused() {
+  auto used = history_->keys();
+  if (!used.ok()) return used.status;
+  auto held = bucket_->keys();  // IDs held from before never_reuse
+  if (!held.ok()) return held.status;
+  // Above every used ID rather than the lowest unused one: a gap below is an
+  // ID that a process may have marked and not yet claimed.
+  for (uint32_t n = std::max(next_after(used.value, used_key("")), next_after(held.value, ""));
+       n < max_ids_; ++n) {
+    const std::string key = prefix_ + "-" + std::to_string(n);
+    auto marked = history_->create(used_key(key), claim_value());
+    if (marked.status.code == KvErrc::Exists) continue;  // another process got there first
+    if (!marked.ok()) return marked.status;
+    auto st = try_create(key);
+    if (st.code != KvErrc::Exists) return st;
+  }
+  return {KvErrc::Exists, "all " + std::to_string(max_ids_) + " worker IDs have been used"};
 }
 
 std::string StableIdClaimer::instance_of(const std::string& claim) {
@@ -84,6 +126,7 @@ KvStatus StableIdClaimer::take_over(const std::string& id, const std::string& pr
   if (!r.ok()) return r.status;
   id_ = id;
   revision_ = r.value;
+  mark_used();
   return {};
 }
 

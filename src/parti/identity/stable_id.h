@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "parti/coord/kv_bucket.h"
 
@@ -17,6 +18,14 @@ class StableIdClaimer {
  public:
   StableIdClaimer(std::shared_ptr<coord::KvBucket> bucket, std::string prefix, uint32_t max_ids,
                   std::string instance);
+
+  // From now on an ID is never handed to a second process that did not ask
+  // for it by name: every ID claimed is marked used in `history` (a bucket
+  // without TTL) before it is taken, and claim() without a free preferred ID
+  // takes the lowest ID above every one used so far. For workers whose stored
+  // data follows their ID (partid), so that a process with an empty disk can
+  // never pose as a dead one whose data it does not have.
+  void never_reuse(std::shared_ptr<coord::KvBucket> history) { history_ = std::move(history); }
 
   // Tries `preferred` first when given (a restarted node wants its old ID back,
   // since its stored data follows that ID), then node-0, node-1, ... and keeps
@@ -45,10 +54,17 @@ class StableIdClaimer {
   std::string claim_value() const;
   // Create of `key`; on success the ID is ours.
   coord::KvStatus try_create(const std::string& key);
+  void mark_used();
+  // claim() with never_reuse: the lowest ID above every used or held one.
+  coord::KvStatus claim_unused();
+  // The number after "<prefix>-" in each key, one past the highest (0: none).
+  uint32_t next_after(const std::vector<std::string>& keys, const std::string& key_prefix) const;
+  static std::string used_key(const std::string& id) { return "used-id." + id; }
   bool still_ours();
   // The instance named by a claim's value; empty when it does not parse.
   static std::string instance_of(const std::string& claim);
   std::shared_ptr<coord::KvBucket> bucket_;
+  std::shared_ptr<coord::KvBucket> history_;
   std::string prefix_;
   uint32_t max_ids_;
   std::string instance_;

@@ -52,6 +52,7 @@ asio::awaitable<void> Manager::Impl::main_flow() {
   }
   id = std::make_unique<StableIdClaimer>(buckets.stable_id, cfg.worker_id_prefix, cfg.max_workers,
                                          cfg.instance_id);
+  if (cfg.never_reuse_ids) id->never_reuse(buckets.cluster);
   if (cfg.wait_for_preferred_id && !cfg.preferred_id.empty() &&
       !co_await reclaim_preferred_id(deadline)) {
     co_return;

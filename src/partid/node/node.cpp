@@ -153,6 +153,11 @@ void Node::join_cluster() {
   pc.preferred_id = meta_.stable_id;
   // Its replicas' data follows that ID (seal registers name replicas by it).
   pc.wait_for_preferred_id = true;
+  // A node with an empty disk must not take a dead node's lapsed ID: seal
+  // registers name replicas by ID, so it would count towards a quorum of a
+  // set whose data it does not have. Every new disk gets a new ID instead.
+  pc.never_reuse_ids = true;
+  pc.max_workers = 1u << 20;
   // This process holds the data directory's RocksDB lock, so the process that
   // last opened it is gone: its claim on the ID can be taken over at once.
   pc.previous_instance = meta_.instance;
@@ -309,9 +314,11 @@ void Node::drain() {
   while (std::chrono::steady_clock::now() < deadline) {
     if (!others_remain()) {
       spdlog::info("leaving: no other node remains to take over");
+      if (cfg_.ephemeral) withdraw_from_registers();
       return;
     }
-    if (auto still = partitions_needing_self(std::chrono::seconds(2))) {
+    if (auto still =
+            ask_replicator(&replication::Replicator::sealed_with_self, std::chrono::seconds(2))) {
       if (still->empty()) {
         spdlog::info("leaving: every partition has been taken over");
         return;
@@ -324,6 +331,22 @@ void Node::drain() {
                fmt::join(named, ", "));
 }
 
+// An ephemeral node's data goes with it. Leaving last, it has handed its
+// partitions to nobody, so the registers that name it would keep any later
+// node from sealing them (its ID is never reused): it takes itself out, and a
+// restarted ephemeral cluster starts empty, as it would have anyway.
+void Node::withdraw_from_registers() {
+  auto withdrawn =
+      ask_replicator(&replication::Replicator::withdraw_from_registers, std::chrono::seconds(5));
+  if (!withdrawn) {
+    spdlog::warn(
+        "leaving: not every seal register answered; a restarted node may need "
+        "drop-lost-replicas");
+    return;
+  }
+  spdlog::info("leaving: withdrew from the seal registers of {} partition(s)", withdrawn->size());
+}
+
 bool Node::others_remain() const {
   for (const auto& r : manager_->members()) {
     if (r.id != self_ && r.state != parti::NodeState::Leaving) return true;
@@ -331,13 +354,14 @@ bool Node::others_remain() const {
   return false;
 }
 
-std::optional<std::vector<uint32_t>> Node::partitions_needing_self(
+std::optional<std::vector<uint32_t>> Node::ask_replicator(
+    void (replication::Replicator::*ask)(std::function<void(std::vector<uint32_t>)>),
     std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<std::promise<std::vector<uint32_t>>>();
   auto future = promise->get_future();
-  asio::post(loop_, [this, promise] {
-    replicator_->sealed_with_self(
-        [promise](std::vector<uint32_t> named) { promise->set_value(std::move(named)); });
+  asio::post(loop_, [this, ask, promise] {
+    ((*replicator_).*ask)(
+        [promise](std::vector<uint32_t> partitions) { promise->set_value(std::move(partitions)); });
   });
   if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
   return future.get();

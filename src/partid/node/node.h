@@ -64,9 +64,13 @@ class Node final : public api::ClusterView {
   void write_ready_file() const;
   void drain();
   bool others_remain() const;
-  // Sealed-with-self partitions (Replicator::sealed_with_self), from the
-  // calling thread; nullopt when the registers did not all answer in time.
-  std::optional<std::vector<uint32_t>> partitions_needing_self(std::chrono::milliseconds timeout);
+  void withdraw_from_registers();
+  // Runs a register survey of the replicator's (sealed_with_self,
+  // withdraw_from_registers) on the loop and waits for it from the calling
+  // thread; nullopt when the registers did not all answer in time.
+  std::optional<std::vector<uint32_t>> ask_replicator(
+      void (replication::Replicator::*ask)(std::function<void(std::vector<uint32_t>)>),
+      std::chrono::milliseconds timeout);
   void start_replication(const std::string& id);
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);

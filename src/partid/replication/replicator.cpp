@@ -669,11 +669,15 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   });
 }
 
-void Replicator::sealed_with_self(std::function<void(std::vector<uint32_t>)> done) {
+void Replicator::visit_registers(RegisterVisit visit,
+                                 std::function<void(std::vector<uint32_t>)> done) {
   struct Gather {
     size_t remaining = 0;
-    std::vector<uint32_t> named;
+    std::vector<uint32_t> picked;
     std::function<void(std::vector<uint32_t>)> done;
+    void finish_one() {
+      if (--remaining == 0) done(std::move(picked));
+    }
   };
   auto gather = std::make_shared<Gather>();
   gather->remaining = replicas_.size();
@@ -683,14 +687,45 @@ void Replicator::sealed_with_self(std::function<void(std::vector<uint32_t>)> don
     return;
   }
   for (const auto& [p, r] : replicas_) {
-    seals_->read(p, [self = self_, p, gather](core::SealRecord record) {
-      const auto& members = record.config.members;
-      if (std::find(members.begin(), members.end(), self) != members.end()) {
-        gather->named.push_back(p);
-      }
-      if (--gather->remaining == 0) gather->done(std::move(gather->named));
+    seals_->read(p, [p, gather, visit](core::SealRecord record) {
+      if (visit(p, record, [gather] { gather->finish_one(); })) gather->picked.push_back(p);
     });
   }
+}
+
+namespace {
+bool names(const core::SealRecord& record, const core::NodeId& node) {
+  const auto& members = record.config.members;
+  return std::find(members.begin(), members.end(), node) != members.end();
+}
+}  // namespace
+
+void Replicator::sealed_with_self(std::function<void(std::vector<uint32_t>)> done) {
+  visit_registers(
+      [self = self_](uint32_t, const core::SealRecord& record, std::function<void()> finished) {
+        const bool named = names(record, self);
+        finished();
+        return named;
+      },
+      std::move(done));
+}
+
+void Replicator::withdraw_from_registers(std::function<void(std::vector<uint32_t>)> done) {
+  visit_registers(
+      [this](uint32_t p, const core::SealRecord& record, std::function<void()> finished) {
+        if (!names(record, self_)) {
+          finished();
+          return false;
+        }
+        core::SealClaim without{{record.config.epoch, {}}, record.revision};
+        for (const auto& member : record.config.members) {
+          if (member != self_) without.config.members.push_back(member);
+        }
+        // A lost CAS means another node sealed meanwhile: it no longer needs us.
+        seals_->claim(p, without, [finished](bool, core::SealRecord) { finished(); });
+        return true;
+      },
+      std::move(done));
 }
 
 void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {

@@ -188,6 +188,12 @@ class Replicator {
   // register read was answered, and never if one was lost (the caller asks
   // again).
   void sealed_with_self(std::function<void(std::vector<uint32_t>)> done);
+  // For a node whose data is about to be deleted (an ephemeral node leaving
+  // last, with nobody to hand its partitions to): takes this node out of
+  // every seal register that names it, by compare-and-set, so that a later
+  // node is not kept waiting for a quorum of data that no longer exists.
+  // `done` gets the partitions withdrawn from, as sealed_with_self.
+  void withdraw_from_registers(std::function<void(std::vector<uint32_t>)> done);
 
  private:
   struct Replica;
@@ -196,6 +202,12 @@ class Replicator {
   struct Effects;
 
   Replica& ensure(uint32_t partition);
+  // Reads the register of every partition held here and hands each to
+  // `visit` with a callback it calls once done with it; after the last,
+  // `done` gets the partitions `visit` picked (it returns true for them).
+  using RegisterVisit =
+      std::function<bool(uint32_t, const core::SealRecord&, std::function<void()> finished)>;
+  void visit_registers(RegisterVisit visit, std::function<void(std::vector<uint32_t>)> done);
   // The appointment path (handoff.h): take() plans, appoint() acts on it.
   void take(uint32_t partition, Replica& r, Appointment next);
   void appoint(uint32_t partition, Replica& r, const Appointment& next);
