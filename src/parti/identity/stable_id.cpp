@@ -66,7 +66,10 @@ uint32_t StableIdClaimer::next_after(const std::vector<std::string>& keys,
   for (const auto& key : keys) {
     if (key.rfind(start, 0) != 0) continue;
     const std::string digits = key.substr(start.size());
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      continue;  // not one of ours (stoul below must not throw)
+    }
     next = std::max<uint32_t>(next, static_cast<uint32_t>(std::stoul(digits)) + 1);
   }
   return next;

@@ -688,7 +688,10 @@ void Replicator::visit_registers(RegisterVisit visit,
   }
   for (const auto& [p, r] : replicas_) {
     seals_->read(p, [p, gather, visit](core::SealRecord record) {
-      if (visit(p, record, [gather] { gather->finish_one(); })) gather->picked.push_back(p);
+      visit(p, record, [p, gather](bool picked) {
+        if (picked) gather->picked.push_back(p);
+        gather->finish_one();
+      });
     });
   }
 }
@@ -701,29 +704,21 @@ bool names(const core::SealRecord& record, const core::NodeId& node) {
 }  // namespace
 
 void Replicator::sealed_with_self(std::function<void(std::vector<uint32_t>)> done) {
-  visit_registers(
-      [self = self_](uint32_t, const core::SealRecord& record, std::function<void()> finished) {
-        const bool named = names(record, self);
-        finished();
-        return named;
-      },
-      std::move(done));
+  visit_registers([self = self_](uint32_t, const core::SealRecord& record,
+                                 RegisterVisited finished) { finished(names(record, self)); },
+                  std::move(done));
 }
 
 void Replicator::withdraw_from_registers(std::function<void(std::vector<uint32_t>)> done) {
   visit_registers(
-      [this](uint32_t p, const core::SealRecord& record, std::function<void()> finished) {
-        if (!names(record, self_)) {
-          finished();
-          return false;
-        }
+      [this](uint32_t p, const core::SealRecord& record, RegisterVisited finished) {
+        if (!names(record, self_)) return finished(false);
         core::SealClaim without{{record.config.epoch, {}}, record.revision};
         for (const auto& member : record.config.members) {
           if (member != self_) without.config.members.push_back(member);
         }
         // A lost CAS means another node sealed meanwhile: it no longer needs us.
-        seals_->claim(p, without, [finished](bool, core::SealRecord) { finished(); });
-        return true;
+        seals_->claim(p, without, [finished](bool, core::SealRecord) { finished(true); });
       },
       std::move(done));
 }

@@ -203,10 +203,11 @@ class Replicator {
 
   Replica& ensure(uint32_t partition);
   // Reads the register of every partition held here and hands each to
-  // `visit` with a callback it calls once done with it; after the last,
-  // `done` gets the partitions `visit` picked (it returns true for them).
+  // `visit` with a callback it calls once done with it, saying whether it
+  // picked that partition; after the last, `done` gets the picked ones.
+  using RegisterVisited = std::function<void(bool picked)>;
   using RegisterVisit =
-      std::function<bool(uint32_t, const core::SealRecord&, std::function<void()> finished)>;
+      std::function<void(uint32_t, const core::SealRecord&, RegisterVisited finished)>;
   void visit_registers(RegisterVisit visit, std::function<void(std::vector<uint32_t>)> done);
   // The appointment path (handoff.h): take() plans, appoint() acts on it.
   void take(uint32_t partition, Replica& r, Appointment next);
