@@ -13,4 +13,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   librocksdb-dev libprotobuf-dev protobuf-compiler \
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
+  libjemalloc-dev \
   curl procps jq wrk redis-server redis-tools etcd-server >/dev/null

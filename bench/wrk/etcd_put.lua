@@ -22,8 +22,8 @@ end
 local value = base64(string.rep("x", 100))
 function init(args)
   math.randomseed(id * 7919 + os.time())
-end
-function request()
-  local body = string.format('{"key":"%s","value":"%s"}', base64(pick_key()), value)
-  return wrk.format("POST", "/v3/kv/put", {["Content-Type"] = "application/json"}, body)
+  prepare(function(key)
+    local body = string.format('{"key":"%s","value":"%s"}', base64(key), value)
+    return wrk.format("POST", "/v3/kv/put", {["Content-Type"] = "application/json"}, body)
+  end)
 end

@@ -3,9 +3,6 @@
 dofile(os.getenv("WRK_DIR") .. "/common.lua")
 local query = os.getenv("QUERY") or ""
 function init(args)
-  load_keys()
   math.randomseed(id * 104729 + os.time())
-end
-function request()
-  return wrk.format("GET", "/items/" .. pick_key() .. "/r" .. query)
+  prepare(function(key) return wrk.format("GET", "/items/" .. key .. "/r" .. query) end)
 end

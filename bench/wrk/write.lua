@@ -2,11 +2,10 @@
 dofile(os.getenv("WRK_DIR") .. "/common.lua")
 local message = string.rep("x", 100)
 function init(args)
-  load_keys()
   math.randomseed(id * 7919 + os.time())
-end
-function request()
-  local body = string.format('{"partition_key":"%s","range_key":"r","message":"%s"}',
-                             pick_key(), message)
-  return wrk.format("POST", "/items", {["Content-Type"] = "application/json"}, body)
+  prepare(function(key)
+    local body = string.format('{"partition_key":"%s","range_key":"r","message":"%s"}', key,
+                               message)
+    return wrk.format("POST", "/items", {["Content-Type"] = "application/json"}, body)
+  end)
 end

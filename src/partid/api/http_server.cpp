@@ -14,13 +14,13 @@ namespace http = beast::http;
 
 namespace {
 
-http::response<http::string_body> to_http(const ApiResponse& r, unsigned version, bool keep_alive) {
+http::response<http::string_body> to_http(ApiResponse&& r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "partid");
   res.set(http::field::content_type, r.content_type);
   if (r.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(r.retry_after_s));
   res.keep_alive(keep_alive);
-  res.body() = r.body;
+  res.body() = std::move(r.body);
   res.prepare_payload();
   return res;
 }
@@ -103,7 +103,7 @@ asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
     Hop hop;
     ApiResponse response = co_await api_.handle(std::move(request), std::move(hop));
     if (!*alive) break;
-    auto res = to_http(response, version, keep_alive);
+    auto res = to_http(std::move(response), version, keep_alive);
     stream.expires_after(options_.idle_timeout);
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
