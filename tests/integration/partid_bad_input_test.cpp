@@ -3,9 +3,8 @@
 #include <boost/asio.hpp>
 
 #include "partid/cli/process.h"
-#include "partid/peer/frame.h"
 #include "support/partid_cluster.h"
-#include "support/raw_socket.h"
+#include "support/peer_wire.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -48,13 +47,9 @@ class PartidBadInputTest : public ::testing::Test {
   static std::optional<partid::pb::Envelope> call(const std::string& address,
                                                   const partid::pb::Envelope& request) {
     asio::io_context io;
-    auto s = connect_to(io, address);
-    asio::write(s, asio::buffer(partid::peer::encode_frame(request)));
-    unsigned char header[partid::peer::kFrameHeaderBytes];
-    asio::read(s, asio::buffer(header));
-    std::string body(partid::peer::decode_length(header), '\0');
-    asio::read(s, asio::buffer(body));
-    return partid::peer::decode_envelope(body);
+    auto s = greeted_peer(io, address);
+    write_frame(s, request);
+    return read_frame(s);
   }
   static partid::pb::ReplFragmentAck send_fragment(const std::string& from, std::string data) {
     partid::pb::Envelope request;
@@ -159,6 +154,51 @@ TEST_F(PartidBadInputTest, GarbageOnThePeerPortClosesThatConnectionOnly) {
         200);
   }
   EXPECT_EQ(cluster->http(1, "GET", "/health").status, 200);
+}
+
+// A write forwarded to node 1's peer port as the leader's node would send it.
+partid::pb::Envelope forwarded_write(const std::string& key) {
+  partid::pb::Envelope e;
+  e.set_id(1);
+  auto* f = e.mutable_forward();
+  f->set_method("POST");
+  f->set_target("/items");
+  f->set_body(json{{"partition_key", key}, {"message", "m"}}.dump());
+  return e;
+}
+
+// Another cluster's node (a wrong --cluster or NATS URL) and a node of a
+// protocol this one does not speak (a rolling upgrade too far) are refused
+// with the reason before anything they send is acted on; so is a connection
+// that does not start with a Hello.
+TEST_F(PartidBadInputTest, APeerOfAnotherClusterOrProtocolIsRefusedBeforeItIsHeard) {
+  const int64_t before = total();
+  const uint32_t newer = partid::peer::kProtocol.max + 1;
+  const std::vector<std::pair<partid::peer::Greeting, std::string>> strangers = {
+      {{partid::peer::kProtocol, "other"}, "cluster 'other'"},
+      {{{newer, newer + 1}, kTestCluster}, "peer protocol"},
+  };
+  for (const auto& [greeting, reason] : strangers) {
+    asio::io_context io;
+    auto s = connect_to(io, cluster->node(1).peer);
+    write_frame(s, partid::peer::hello(greeting));
+    write_frame(s, forwarded_write("from-a-stranger"));  // sent without waiting, as if trusted
+    auto answer = read_frame(s);
+    ASSERT_TRUE(answer && answer->has_hello());
+    EXPECT_NE(answer->hello().refused().find(reason), std::string::npos)
+        << answer->hello().refused();
+    EXPECT_FALSE(read_frame(s)) << "the connection closes after the refusal";
+  }
+  asio::io_context io;
+  auto s = connect_to(io, cluster->node(1).peer);
+  write_frame(s, forwarded_write("without-a-hello"));
+  EXPECT_FALSE(read_frame(s)) << "closed without an answer";
+  EXPECT_EQ(total(), before);
+  // A node of this cluster and protocol is heard.
+  auto reply = call(cluster->node(1).peer, forwarded_write("from-a-peer"));
+  ASSERT_TRUE(reply && reply->has_forward_reply());
+  EXPECT_EQ(reply->forward_reply().status(), 200u) << reply->forward_reply().body();
+  EXPECT_EQ(total(), before + 1);
 }
 
 // A stranger is counted apart from malformed messages: at start-up a peer's

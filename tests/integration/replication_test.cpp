@@ -15,14 +15,13 @@
 
 #include "parti/coord/kv_bucket.h"
 #include "parti/core/node_record.h"
-#include "partid/peer/frame.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/codec.h"
 #include "partid/storage/store_engine.h"
 #include "proto/storage.pb.h"
 #include "support/cluster.h"
 #include "support/partid_cluster.h"
-#include "support/raw_socket.h"
+#include "support/peer_wire.h"
 #include "support/run_partictl.h"
 #include "support/tcp_proxy.h"
 #include "support/wait.h"
@@ -748,8 +747,8 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame)
 // would, and closes.
 void send_replication(const std::string& peer, const partid::pb::Envelope& envelope) {
   asio::io_context io;
-  auto s = connect_to(io, peer);
-  asio::write(s, asio::buffer(partid::peer::encode_frame(envelope)));
+  auto s = greeted_peer(io, peer);
+  write_frame(s, envelope);
 }
 
 // `envelope` becomes a ReplicationBatch from `from` with one message, for

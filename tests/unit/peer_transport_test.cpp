@@ -17,7 +17,7 @@ class PeerTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server = std::make_unique<PeerServer>(
-        loop.get_executor(), ChannelLimits{1024, 1 << 20},
+        loop.get_executor(), ChannelLimits{1024, 1 << 20}, Greeting{kProtocol, "c"},
         [this](pb::Envelope request, PeerServer::Reply reply) {
           ++requests;
           if (request.has_ping()) {
@@ -27,11 +27,17 @@ class PeerTransportTest : public ::testing::Test {
           }  // anything else is left unanswered: the client's deadline handles it
         });
     server->listen("127.0.0.1", 0);
-    client = std::make_unique<PeerClient>(loop.get_executor());
+    client = std::make_unique<PeerClient>(loop.get_executor(), options_for({kProtocol, "c"}));
     runner = std::thread([this] { loop.run(); });
+  }
+  static ClientOptions options_for(Greeting greeting) {
+    ClientOptions o;
+    o.greeting = std::move(greeting);
+    return o;
   }
   void TearDown() override {
     asio::post(loop, [this] {
+      if (other) other->stop();
       client->stop();
       server->stop();
     });
@@ -39,10 +45,20 @@ class PeerTransportTest : public ::testing::Test {
     runner.join();
   }
   PeerReply call(const std::string& address, pb::Envelope e, std::chrono::milliseconds timeout) {
+    return call_with(*client, address, std::move(e), timeout);
+  }
+  PeerReply call_with(PeerClient& c, const std::string& address, pb::Envelope e,
+                      std::chrono::milliseconds timeout) {
     std::promise<PeerReply> p;
     asio::post(loop, [&] {
-      client->call(address, std::move(e), timeout, [&](PeerReply r) { p.set_value(std::move(r)); });
+      c.call(address, std::move(e), timeout, [&](PeerReply r) { p.set_value(std::move(r)); });
     });
+    return p.get_future().get();
+  }
+  // Read on the loop, which owns it.
+  uint64_t rejected() {
+    std::promise<uint64_t> p;
+    asio::post(loop, [&] { p.set_value(server->rejected_connections()); });
     return p.get_future().get();
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
@@ -56,6 +72,7 @@ class PeerTransportTest : public ::testing::Test {
   asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(loop);
   std::unique_ptr<PeerServer> server;
   std::unique_ptr<PeerClient> client;
+  std::unique_ptr<PeerClient> other;  // a client with another greeting
   std::thread runner;
   std::atomic<int> requests{0};
 };
@@ -122,6 +139,11 @@ TEST_F(PeerTransportTest, AConnectionLostAfterTheRequestLeftSaysItMayHaveArrived
   std::thread peer([&] {
     asio::ip::tcp::socket socket(io);
     acceptor.accept(socket);
+    unsigned char header[kFrameHeaderBytes];
+    asio::read(socket, asio::buffer(header));
+    std::string theirs(decode_length(header), '\0');
+    asio::read(socket, asio::buffer(theirs));
+    asio::write(socket, asio::buffer(encode_frame(hello({kProtocol, "c"}))));
     char first = 0;
     asio::read(socket, asio::buffer(&first, 1));  // the request arrived
     socket.close();
@@ -149,6 +171,75 @@ TEST_F(PeerTransportTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
   auto r = call(address(), ping(), 2000ms);  // the server still serves others
   ASSERT_TRUE(r.envelope) << r.error;
   EXPECT_EQ(server->rejected_connections(), 3u);
+}
+
+TEST(PeerHandshakeTest, NodesTalkWhenTheirClusterMatchesAndTheirProtocolRangesOverlap) {
+  const Greeting ours{{2, 3}, "c"};
+  const auto theirs = [](uint32_t min, uint32_t max, const std::string& cluster) {
+    return hello(Greeting{{min, max}, cluster}).hello();
+  };
+  EXPECT_EQ(incompatibility(ours, theirs(2, 3, "c")), std::nullopt);
+  EXPECT_EQ(incompatibility(ours, theirs(1, 2, "c")), std::nullopt);  // an older node, upgrading
+  EXPECT_EQ(incompatibility(ours, theirs(3, 4, "c")), std::nullopt);  // a newer one
+  EXPECT_EQ(incompatibility(ours, theirs(1, 1, "c")), "it speaks peer protocol 1-1, this node 2-3");
+  EXPECT_EQ(incompatibility(ours, theirs(4, 5, "c")), "it speaks peer protocol 4-5, this node 2-3");
+  EXPECT_EQ(incompatibility(ours, theirs(3, 2, "c")), "its protocol range 3-2 is empty");
+  EXPECT_EQ(incompatibility(ours, theirs(2, 3, "d")),
+            "it belongs to cluster 'd', this node to 'c'");
+}
+
+TEST_F(PeerTransportTest, APeerOfAnotherClusterOrProtocolNeverSeesARequest) {
+  const uint32_t newer = kProtocol.max + 1;
+  for (const auto& [greeting, reason] : std::vector<std::pair<Greeting, std::string>>{
+           {{kProtocol, "d"}, "cluster 'd'"}, {{{newer, newer}, "c"}, "peer protocol"}}) {
+    other = std::make_unique<PeerClient>(loop.get_executor(), options_for(greeting));
+    auto r = call_with(*other, address(), ping(), 2000ms);
+    EXPECT_FALSE(r.envelope);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_FALSE(r.maybe_delivered) << "held until the handshake, so never sent";
+    EXPECT_NE(r.error.find(reason), std::string::npos) << r.error;
+    std::promise<void> stopped;
+    asio::post(loop, [&] {
+      other->stop();
+      stopped.set_value();
+    });
+    stopped.get_future().get();
+  }
+  EXPECT_EQ(requests, 0);
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 2; }, 5s)) << rejected();
+  auto r = call(address(), ping(), 2000ms);  // a node of this cluster is served
+  ASSERT_TRUE(r.envelope) << r.error;
+  EXPECT_EQ(requests, 1);
+}
+
+TEST_F(PeerTransportTest, AConnectionThatDoesNotStartWithAHelloIsClosedUnheard) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), server->port()});
+  asio::write(s, asio::buffer(encode_frame(ping())));
+  char buf[16];
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(buf), ec);
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_EQ(requests, 0);
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 1; }, 5s)) << rejected();
+}
+
+TEST_F(PeerTransportTest, AListenerThatNeverAnswersTheHelloFailsRequestsAtTheConnectTimeout) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::tcp::socket silent(io);
+  std::thread accept([&] { acceptor.accept(silent); });
+  ClientOptions o = options_for({kProtocol, "c"});
+  o.connect_timeout = 200ms;
+  other = std::make_unique<PeerClient>(loop.get_executor(), o);
+  auto r = call_with(*other, "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()),
+                     ping(), 30000ms);
+  accept.join();
+  EXPECT_FALSE(r.envelope);
+  EXPECT_FALSE(r.timed_out) << "failed by the handshake deadline, not its own";
+  EXPECT_FALSE(r.maybe_delivered);
+  EXPECT_NE(r.error.find("no Hello"), std::string::npos) << r.error;
 }
 
 }  // namespace

@@ -99,9 +99,11 @@ void Node::bind_listeners() {
   client.breaker.failures_to_open = cfg_.breaker_failures;
   client.breaker.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
   client.breaker.max_cooldown = 20 * client.breaker.cooldown;
+  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster};
+  client.greeting = greeting;
   peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor(), client);
   peer_server_ = std::make_unique<peer::PeerServer>(
-      loop_.get_executor(), peer::ChannelLimits{},
+      loop_.get_executor(), peer::ChannelLimits{}, greeting,
       [this](pb::Envelope request, peer::PeerServer::Reply reply) {
         on_peer_request(std::move(request), std::move(reply));
       });

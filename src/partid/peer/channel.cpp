@@ -24,10 +24,10 @@ asio::awaitable<void> Channel::read_loop() {
   std::array<char, 64 * 1024> chunk;
   std::string why;
   try {
-    while (open_ && why.empty()) {
+    while (open_ && !closing_ && why.empty()) {
       const size_t n = co_await socket_.async_read_some(asio::buffer(chunk), asio::use_awaitable);
       in.append(chunk.data(), n);
-      while (open_ && in.size() - start >= kFrameHeaderBytes) {
+      while (open_ && !closing_ && in.size() - start >= kFrameHeaderBytes) {
         const auto* header = reinterpret_cast<const unsigned char*>(in.data() + start);
         const uint32_t length = decode_length(header);
         if (length > limits_.max_frame_bytes) {
@@ -50,6 +50,7 @@ asio::awaitable<void> Channel::read_loop() {
   } catch (const boost::system::system_error& e) {
     why = e.code() == asio::error::eof ? "closed by peer" : e.code().message();
   }
+  if (closing_) co_return;  // the last write closes it
   if (!why.empty() && why != "closed by peer" && open_) {
     spdlog::warn("peer connection {}: {}; closing it", label_, why);
   }
@@ -57,7 +58,7 @@ asio::awaitable<void> Channel::read_loop() {
 }
 
 bool Channel::send(const pb::Envelope& envelope) {
-  if (!open_) return false;
+  if (!open_ || closing_) return false;
   std::string frame = encode_frame(envelope);
   if (queued_bytes_ + frame.size() > limits_.max_queued_bytes) return false;
   queued_bytes_ += frame.size();
@@ -76,6 +77,7 @@ bool Channel::send(const pb::Envelope& envelope) {
 void Channel::write_next() {
   if (out_.empty() || !open_) {
     writing_ = false;
+    if (closing_) close(*closing_);
     return;
   }
   writing_ = true;
@@ -94,6 +96,12 @@ void Channel::write_next() {
                       }
                       self->write_next();
                     });
+}
+
+void Channel::close_after_flush(const std::string& why) {
+  if (!open_ || closing_) return;
+  closing_ = why;
+  if (!writing_) close(why);
 }
 
 void Channel::close(const std::string& why) {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "parti/core/async.h"
@@ -33,6 +34,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // Queues one frame; false when the channel is closed or its queue is full.
   bool send(const pb::Envelope& envelope);
   void close(const std::string& why);
+  // Sends what is queued, then closes: a refusal must reach the peer before
+  // the connection goes. Nothing more is read or queued meanwhile.
+  void close_after_flush(const std::string& why);
+  const std::string& label() const { return label_; }
 
  private:
   asio::awaitable<void> read_loop();
@@ -46,6 +51,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool open_ = true;
+  std::optional<std::string> closing_;  // close_after_flush's reason
 };
 
 }  // namespace partid::peer

@@ -20,6 +20,7 @@ struct PeerClient::Link {
   CircuitBreaker breaker;
   std::shared_ptr<Channel> channel;  // null while not connected
   bool connecting = false;
+  bool greeted = false;  // the peer answered our Hello: requests may go
   Clock::time_point down_until{};
   std::chrono::milliseconds backoff{0};
   std::map<uint64_t, Pending> pending;  // sent or queued, by id
@@ -99,9 +100,9 @@ void PeerClient::call(const std::string& address, pb::Envelope request,
   });
   l.pending.emplace(id, Pending{std::move(done), std::move(timer)});
   l.queued.push_back(std::move(request));
-  if (l.channel) {
+  if (l.greeted) {
     send_queued(l);
-  } else if (!l.connecting) {
+  } else if (!l.channel && !l.connecting) {
     connect(address);
   }
 }
@@ -111,10 +112,10 @@ bool PeerClient::post(const std::string& address, pb::Envelope message) {
   Link& l = link(address);
   if (!l.channel && Clock::now() < l.down_until) return false;
   message.set_id(0);  // nothing waits for a reply
-  if (l.channel) return l.channel->send(message);
+  if (l.greeted) return l.channel->send(message);
   if (l.queued.size() >= options_.max_in_flight) return false;
   l.queued.push_back(std::move(message));
-  if (!l.connecting) connect(address);
+  if (!l.channel && !l.connecting) connect(address);
   return true;
 }
 
@@ -164,13 +165,45 @@ void PeerClient::on_connected(const std::string& address, asio::ip::tcp::socket 
   Channel::Handlers h;
   h.on_message = [this, address](pb::Envelope reply) {
     auto it = links_.find(address);
+    if (it == links_.end()) return;
+    if (!it->second->greeted) return on_hello(*it->second, address, reply);
     const uint64_t id = reply.id();  // before the move below
-    if (it != links_.end()) complete(*it->second, id, {std::move(reply), {}, false});
+    complete(*it->second, id, {std::move(reply), {}, false});
   };
   h.on_closed = [this, alive = alive_, address](const std::string& why) {
     if (*alive) fail_link(address, "connection lost: " + why);
   };
   l.channel->start(std::move(h));
+  l.channel->send(hello(options_.greeting));
+  // A listener that never answers (not a partid node) must not hold the
+  // requests until each one's own deadline.
+  auto timer = std::make_shared<asio::steady_timer>(loop_, options_.connect_timeout);
+  timer->async_wait([this, alive = alive_, address, timer,
+                     weak = std::weak_ptr<Channel>(l.channel)](boost::system::error_code ec) {
+    auto channel = weak.lock();
+    if (ec || !*alive || !channel) return;
+    auto it = links_.find(address);
+    if (it != links_.end() && it->second->channel == channel && !it->second->greeted) {
+      channel->close("no Hello from the peer within the connect timeout");
+    }
+  });
+}
+
+void PeerClient::on_hello(Link& l, const std::string& address, const pb::Envelope& answer) {
+  std::string why;
+  if (!answer.has_hello()) {
+    why = "it answered our Hello with something else (a node from before the handshake?)";
+  } else if (!answer.hello().refused().empty()) {
+    why = "it refused this node: " + answer.hello().refused();
+  } else if (auto w = incompatibility(options_.greeting, answer.hello())) {
+    why = *w;
+  }
+  if (!why.empty()) {
+    spdlog::warn("peer {}: {}", address, why);
+    l.channel->close("handshake failed: " + why);  // on_closed fails the link
+    return;
+  }
+  l.greeted = true;
   send_queued(l);
 }
 
@@ -191,6 +224,7 @@ void PeerClient::send_queued(Link& l) {
 void PeerClient::fail_link(const std::string& address, const std::string& why) {
   Link& l = link(address);
   l.connecting = false;
+  l.greeted = false;
   l.channel.reset();
   l.queued.clear();
   if (!l.pending.empty()) l.breaker.on_failure(Clock::now());

@@ -1,6 +1,9 @@
 // peer: requests to other nodes. One multiplexed connection per peer address,
 // opened on first use and reopened after a failure (with backoff: while a
-// peer is known down, requests fail at once instead of piling up). Every
+// peer is known down, requests fail at once instead of piling up). A new
+// connection carries nothing until the peer has answered our Hello with a
+// compatible one (peer/handshake.h): a peer of another cluster or protocol
+// never sees a request, and the requests fail with the reason. Every
 // request has a deadline; a reply is matched to its request by id. The number
 // of requests in flight per peer is bounded (backpressure), and a circuit
 // breaker per peer (CircuitBreaker) fails requests at once while a connected
@@ -17,6 +20,7 @@
 
 #include "partid/peer/channel.h"
 #include "partid/peer/circuit_breaker.h"
+#include "partid/peer/handshake.h"
 
 namespace partid::peer {
 
@@ -38,6 +42,7 @@ struct ClientOptions {
   std::chrono::milliseconds max_backoff{2000};
   size_t max_in_flight = 4096;
   BreakerOptions breaker;
+  Greeting greeting;
 };
 
 class PeerClient {
@@ -62,6 +67,7 @@ class PeerClient {
   Link& link(const std::string& address);
   void connect(const std::string& address);
   void on_connected(const std::string& address, asio::ip::tcp::socket socket);
+  void on_hello(Link& l, const std::string& address, const pb::Envelope& answer);
   void fail_link(const std::string& address, const std::string& why);
   void send_queued(Link& l);
   void complete(Link& l, uint64_t id, PeerReply reply);

@@ -1,0 +1,47 @@
+// Tests that speak the peer protocol by hand to a real node, as a stale
+// leader or a broken peer would: blocking frame I/O on a raw connection, with
+// the handshake every connection must start with (partid/peer/handshake.h).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "partid/peer/frame.h"
+#include "partid/peer/handshake.h"
+#include "support/raw_socket.h"
+
+namespace parti::testing {
+
+// The cluster name PartidCluster starts its nodes with.
+inline const std::string kTestCluster = "test";
+
+inline void write_frame(boost::asio::ip::tcp::socket& s, const partid::pb::Envelope& e) {
+  boost::asio::write(s, boost::asio::buffer(partid::peer::encode_frame(e)));
+}
+
+// The next frame, or nullopt when the connection closed (or sent garbage).
+inline std::optional<partid::pb::Envelope> read_frame(boost::asio::ip::tcp::socket& s) {
+  unsigned char header[partid::peer::kFrameHeaderBytes];
+  boost::system::error_code ec;
+  boost::asio::read(s, boost::asio::buffer(header), ec);
+  if (ec) return std::nullopt;
+  std::string body(partid::peer::decode_length(header), '\0');
+  boost::asio::read(s, boost::asio::buffer(body), ec);
+  if (ec) return std::nullopt;
+  return partid::peer::decode_envelope(body);
+}
+
+// A peer connection past the handshake, as a node of `cluster` opens it.
+inline boost::asio::ip::tcp::socket greeted_peer(boost::asio::io_context& io,
+                                                 const std::string& address,
+                                                 const std::string& cluster = kTestCluster) {
+  auto s = connect_to(io, address);
+  write_frame(s, partid::peer::hello({partid::peer::kProtocol, cluster}));
+  auto answer = read_frame(s);
+  if (!answer || !answer->has_hello() || !answer->hello().refused().empty()) {
+    throw std::runtime_error("peer " + address + " did not accept our Hello");
+  }
+  return s;
+}
+
+}  // namespace parti::testing
