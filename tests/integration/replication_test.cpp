@@ -165,6 +165,15 @@ class ReplicationTest : public ::testing::Test {
     EXPECT_TRUE(wait_until([&] { return replica_read(placed.follower, key) == message; }, 10s));
     return placed;
   }
+  // The most partitions any one node leads, per node `via`'s topology.
+  size_t most_partitions_led(size_t via) {
+    auto t = cluster.get_json(via, "/cluster/topology");
+    std::map<std::string, size_t> led;
+    for (const auto& a : t["assignment"]) ++led[a["replicas"][0].get<std::string>()];
+    size_t most = 0;
+    for (const auto& [node, n] : led) most = std::max(most, n);
+    return most;
+  }
   // The replicas of `p` (leader first) as node `via` routes them.
   std::vector<std::string> replicas_of(size_t via, uint32_t p) {
     auto t = cluster.get_json(via, "/cluster/topology");
@@ -374,6 +383,20 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   std::printf("every partition served again %.2f s after SIGKILL of a leader (%zu nodes)\n",
               took.count(), nodes);
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= before + 150; }, 30s));
+  // The successor rule chose the dead leader's successors for survival; a
+  // planned rebalance then evens leadership out among the survivors (DESIGN
+  // 4.2), moving leaders again under the same writes.
+  const size_t fair = (kPartitions + survivors.size() - 1) / survivors.size();
+  size_t most = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        most = most_partitions_led(1);
+        return most <= fair && cluster.serving_partitions() == kPartitions;
+      },
+      30s))
+      << "a survivor still leads " << most << " partitions, fair is " << fair;
+  const size_t balanced = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= balanced + 150; }, 30s));
   writer.stop();
   const auto acked = writer.acked();
   for (const auto& [key, message] : acked) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "parti/source/partition_source.h"
 
 namespace parti {
@@ -92,6 +95,70 @@ TEST_F(CalculatorTest, AbsenceBeyondGraceIsAnEmergencyThatIgnoresCooldown) {
   ASSERT_TRUE(out.publish);
   EXPECT_EQ(c.state(), CalcState::Emergency);
   EXPECT_EQ(out.publish->workers, (std::vector<std::string>{"a", "b"}));
+}
+
+// How many partitions each worker leads.
+std::map<std::string, int> leads(const Assignment& a) {
+  std::map<std::string, int> n;
+  for (const auto& replicas : a.replicas) ++n[a.workers[replicas.front()]];
+  return n;
+}
+
+// DESIGN 4.2: the successor rule picks a dead leader's successors for
+// survival (the one furthest along, whoever leads most already); a planned
+// rebalance a cooldown later restores balanced leadership.
+TEST_F(CalculatorTest, AnEmergencyIsFollowedByALeaderBalanceOnceTheCooldownHasPassed) {
+  CalculatorConfig config = cfg();
+  config.replication_factor = 3;
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(60), t0);
+  c.on_workers(ws({"a", "b", "c", "d"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  // Equally far along and started together: the lowest id, "a", succeeds "d"
+  // wherever it was a replica.
+  const auto survivors = ws({"a", "b", "c"});
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(survivors, t1);
+  auto emergency = c.on_timer(t1 + Millis(500));
+  ASSERT_TRUE(emergency.publish);
+  const auto skewed = leads(*emergency.publish);
+  EXPECT_GT(skewed.at("a"), 20) << "the successor rule alone leaves leadership uneven";
+  const TimePoint published = t1 + Millis(510);
+  EXPECT_FALSE(c.on_published(*emergency.publish, published).publish);
+  EXPECT_EQ(c.state(), CalcState::Rebalancing);
+  EXPECT_EQ(c.reason(), RebalanceReason::LeaderBalance);
+  EXPECT_EQ(c.next_deadline(), published + Millis(2000));
+  // Heartbeats (progress changes) meanwhile do not cancel it.
+  EXPECT_FALSE(c.on_workers(survivors, published + Millis(1000)).publish);
+  EXPECT_EQ(c.reason(), RebalanceReason::LeaderBalance);
+  EXPECT_FALSE(c.on_timer(published + Millis(1999)).publish);
+  auto balance = c.on_timer(published + Millis(2000));
+  ASSERT_TRUE(balance.publish);
+  EXPECT_EQ(balance.publish->workers, emergency.publish->workers);
+  for (const auto& [worker, n] : leads(*balance.publish)) EXPECT_EQ(n, 20) << worker;
+  for (size_t p = 0; p < balance.publish->replicas.size(); ++p) {
+    auto before = emergency.publish->replicas[p], after = balance.publish->replicas[p];
+    std::sort(before.begin(), before.end());
+    std::sort(after.begin(), after.end());
+    EXPECT_EQ(before, after) << "only leadership moves, partition " << p;
+  }
+  c.on_published(*balance.publish, published + Millis(2010));
+  EXPECT_EQ(c.state(), CalcState::Idle);
+}
+
+TEST_F(CalculatorTest, AnEmergencyThatLeavesLeadershipBalancedPublishesNothingMore) {
+  Calculator c(cfg(), *strategy);  // RF 1: no successor to choose
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws({"a", "b"}), t1);
+  auto emergency = c.on_timer(t1 + Millis(500));
+  ASSERT_TRUE(emergency.publish);
+  c.on_published(*emergency.publish, t1 + Millis(500));
+  EXPECT_FALSE(c.on_timer(t1 + Millis(2500)).publish);
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  EXPECT_EQ(c.published().version, 2u);
 }
 
 TEST_F(CalculatorTest, LosingHalfOrMoreIsARestartWithTheColdWindow) {

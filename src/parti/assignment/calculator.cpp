@@ -32,6 +32,8 @@ const char* to_string(RebalanceReason r) {
       return "emergency";
     case RebalanceReason::PartitionsChanged:
       return "partitions-changed";
+    case RebalanceReason::LeaderBalance:
+      return "leader-balance";
   }
   return "?";
 }
@@ -123,6 +125,7 @@ CalcOutput Calculator::evaluate(TimePoint now) {
   if (partitions_ != published_.partitions) {
     return enter(CalcState::Rebalancing, RebalanceReason::PartitionsChanged, now);
   }
+  if (reason_ == RebalanceReason::LeaderBalance) return {};  // waiting out the cooldown
   return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
 }
 
@@ -164,12 +167,15 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
 }
 
 CalcOutput Calculator::on_published(const Assignment& published, TimePoint now) {
+  const bool after_emergency = reason_ == RebalanceReason::Emergency;
   published_ = published;
   last_publish_ = now;
   awaiting_publish_ = false;
   bypass_cooldown_ = false;
   absent_since_.clear();
-  CalcOutput out = enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
+  CalcOutput out = after_emergency ? enter(CalcState::Rebalancing, RebalanceReason::LeaderBalance,
+                                           now + config_.cooldown)
+                                   : enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
   CalcOutput next = evaluate(now);
   next.state_changed = next.state_changed || out.state_changed;
   return next;

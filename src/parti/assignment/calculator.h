@@ -3,11 +3,15 @@
 // assignment to publish (if any). The shell publishes it and reports back.
 //
 //   Idle -> Scaling (cold start / restart / planned scale window) -> Rebalancing -> Idle
-//   Idle -> Emergency (a worker gone for longer than the grace period) -> Idle
+//   Idle -> Emergency (a worker gone for longer than the grace period)
+//        -> Rebalancing (leader balance, once the cooldown has passed) -> Idle
 //
 // Guarantees: an absence shorter than the grace period never rebalances; two
 // rebalances are at least `cooldown` apart unless an emergency or a manual
-// refresh bypasses it; an unchanged topology publishes nothing.
+// refresh bypasses it; an unchanged topology publishes nothing. After an
+// emergency, whose leaders the successor rule chose for survival rather than
+// balance, one planned rebalance follows a cooldown later and restores
+// balanced leadership (DESIGN 4.2) unless something else rebalanced first.
 #pragma once
 
 #include <map>
@@ -23,7 +27,15 @@
 namespace parti {
 
 enum class CalcState { Idle, Scaling, Rebalancing, Emergency };
-enum class RebalanceReason { None, ColdStart, Restart, PlannedScale, Emergency, PartitionsChanged };
+enum class RebalanceReason {
+  None,
+  ColdStart,
+  Restart,
+  PlannedScale,
+  Emergency,
+  PartitionsChanged,
+  LeaderBalance
+};
 
 const char* to_string(CalcState s);
 const char* to_string(RebalanceReason r);
