@@ -416,6 +416,23 @@ TEST(ReplicationCoreTest, SealingFindsTheSealedSetAcrossSetsThatNeverSealed) {
   EXPECT_EQ(c.seal.config, (Config{3, {"d", "e", "c"}}));
 }
 
+// What the shell tells a client while sealing waits: which set lacks a live
+// quorum, the new set or the sealed set read from the register.
+TEST(ReplicationCoreTest, ASealingLeaderNamesTheSetThatLacksALiveQuorum) {
+  Cluster c({"a", "b", "c", "d", "e"});
+  c.appoint(1, "a", {"a", "b", "c"});
+  ASSERT_TRUE(c.at("a").serving());
+  EXPECT_EQ(c.at("a").set_out_of_reach({}), std::nullopt) << "serving: nothing to explain";
+  EXPECT_EQ(c.at("b").set_out_of_reach({}), std::nullopt) << "a follower explains nothing";
+  c.cut_ = {"a", "b"};
+  c.appoint(2, "c", {"c", "d", "e"});
+  ASSERT_EQ(c.at("c").role(), Role::sealing);
+  // d and e would make its own set, but only one of the sealed {a, b, c} lives.
+  EXPECT_EQ(c.at("c").set_out_of_reach({"d", "e"}), (std::vector<NodeId>{"a", "b", "c"}));
+  EXPECT_EQ(c.at("c").set_out_of_reach({"d", "e", "b"}), std::nullopt);
+  EXPECT_EQ(c.at("c").set_out_of_reach({"a"}), (std::vector<NodeId>{"c", "d", "e"}));
+}
+
 TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
   CoreOptions options;
   options.log_retention = 4;

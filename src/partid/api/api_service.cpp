@@ -189,6 +189,11 @@ asio::awaitable<std::optional<WebError>> ApiService::read_refusal(uint32_t parti
   const bool ok = access == Access::ReplicaRead ? replicator->serves_replica_reads(partition)
                                                 : replicator->serves_reads(partition);
   if (!ok) {
+    if (access != Access::ReplicaRead) {
+      if (auto lost = replicator->quorum_lost(partition)) {
+        co_return WebError::unavailable("quorum_lost", *lost);
+      }
+    }
     co_return WebError::unavailable(
         "partition_not_ready",
         "partition " + std::to_string(partition) + " is changing hands here; retry shortly");

@@ -621,10 +621,13 @@ void Replicator::propose(uint32_t partition, Replica& r) {
     return;
   }
   if (!r.core.serving()) {
+    // Without a quorum of live replicas a wait cannot help: say so at once.
+    const auto lost = quorum_lost(partition);
     for (auto& q : queued) {
       complete(q.group, q.index,
-               {false, 0, 0, "partition_not_ready",
-                "this node is taking over the partition; retry shortly"});
+               lost ? WriteResult{false, 0, 0, "quorum_lost", *lost}
+                    : WriteResult{false, 0, 0, "partition_not_ready",
+                                  "this node is taking over the partition; retry shortly"});
     }
     return;
   }
@@ -825,6 +828,19 @@ bool Replicator::serves_reads(uint32_t partition) const {
   if (it == replicas_.end() || !it->second->active) return false;
   const auto& c = it->second->core;
   return c.serving() && c.log().epoch_at(c.commit()) == c.epoch();
+}
+
+std::optional<std::string> Replicator::quorum_lost(uint32_t partition) const {
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end() || !it->second->active) return std::nullopt;
+  auto set = it->second->core.set_out_of_reach(live_nodes_);
+  if (!set) return std::nullopt;
+  size_t alive = 0;
+  for (const auto& node : *set) alive += node == self_ || live_nodes_.contains(node) ? 1 : 0;
+  return fmt::format(
+      "partition {} has lost a majority of its replicas ({} of {} alive: {}; {} needed): it is "
+      "served again when enough of them return, or after an operator runs drop-lost-replicas",
+      partition, alive, set->size(), fmt::join(*set, ", "), set->size() / 2 + 1);
 }
 
 bool Replicator::serves_replica_reads(uint32_t partition) const {

@@ -43,7 +43,7 @@ struct WriteResult {
   bool ok = false;
   uint64_t sequence = 0;
   uint64_t hlc = 0;
-  std::string code;   // when !ok: not_leader, partition_not_ready, overloaded,
+  std::string code;   // when !ok: not_leader, partition_not_ready, quorum_lost, overloaded,
   std::string error;  // leadership_lost, quorum_timeout
 };
 
@@ -160,6 +160,11 @@ class Replicator {
   // Leads `partition` in its current epoch with that epoch's barrier
   // committed: its applied state holds every write it acknowledged.
   bool serves_reads(uint32_t partition) const;
+  // Why this node, appointed to lead `partition`, cannot serve it until
+  // replicas come back: a replica set that has fewer than a quorum alive (see
+  // ReplicaCore::set_out_of_reach), as a message for the client; nullopt when
+  // it serves, is merely sealing, or does not lead it.
+  std::optional<std::string> quorum_lost(uint32_t partition) const;
   // Confirms, with one quorum round shared by this loop turn's reads, that
   // no newer leader can have acknowledged a write when the call was made
   // (ReplicaCore::confirm_read). `done(true)`: this node's applied state was

@@ -53,6 +53,18 @@ bool ReplicaCore::has_quorum_of(const std::vector<NodeId>& set,
   return n >= set.size() / 2 + 1;
 }
 
+std::optional<std::vector<NodeId>> ReplicaCore::set_out_of_reach(
+    const std::set<NodeId>& alive) const {
+  if (role_ == Role::follower || serving()) return std::nullopt;
+  std::set<NodeId> reachable = alive;
+  reachable.insert(self_);
+  if (!has_quorum_of(replicas_, reachable)) return replicas_;
+  if (sealed_ && !has_quorum_of(sealed_->config.members, reachable)) {
+    return sealed_->config.members;
+  }
+  return std::nullopt;
+}
+
 void ReplicaCore::send(Actions& out, const NodeId& to, Message message) {
   out.send.push_back({to, std::move(message)});
 }

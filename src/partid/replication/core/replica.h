@@ -144,6 +144,13 @@ class ReplicaCore {
   const CoreStats& stats() const { return stats_; }
   // Per follower: how far it is known to match this leader.
   std::map<NodeId, uint64_t> follower_matches() const;
+  // While this replica is appointed leader but not serving yet (sealing, or
+  // claiming the register): its own replica set or the
+  // sealed set (once the register is read) if fewer than a quorum of it are
+  // in `alive` (this replica always counts), so sealing cannot finish before
+  // more of them return. nullopt otherwise. Liveness is the shell's view, so
+  // this only explains a wait; sealing itself still decides on promises.
+  std::optional<std::vector<NodeId>> set_out_of_reach(const std::set<NodeId>& alive) const;
 
  private:
   struct Progress {
