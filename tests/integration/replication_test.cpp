@@ -574,6 +574,72 @@ TEST_F(ReplicationTest, APausedFollowerCatchesUpWhenResumed) {
   }
 }
 
+// DESIGN 4.5: the progress of replicas catching up, here behind a follower
+// whose peer port stalls (it keeps its heartbeats, so it stays in the replica
+// sets) and comes back. GET /cluster/resize judges each partition by its
+// leader's report; partictl resize shows it and waits for it.
+TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartitionSettles) {
+  const std::vector<std::string> fast_forward = {"--forward-timeout-ms", "1000"};
+  PartidOptions options = node_options(false);
+  options.extra_args = fast_forward;  // node 2's report, while it cannot answer
+  for (int i = 0; i < 2; ++i) cluster.start(options);
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);
+  cluster.start(behind(peer_link, peer_port, fast_forward));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const auto resize = [&] { return cluster.get_json(0, "/cluster/resize"); };
+  json r;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        r = resize();
+        return r.value("done", false);
+      },
+      20s))
+      << r.dump();
+  EXPECT_EQ(r["settled"], kPartitions);
+  EXPECT_TRUE(r["moving"].empty());
+  // Four partitions that node 2 follows get writes it does not see.
+  std::set<uint32_t> written;
+  std::vector<std::string> keys;
+  for (int k = 0; keys.size() < 40; ++k) {
+    const std::string key = "g" + std::to_string(k);
+    const uint32_t p = partition_of(key);
+    if (replicas_of(0, p).front() == cluster.node(2).id) continue;
+    if (written.size() < 4) written.insert(p);
+    if (written.contains(p)) keys.push_back(key);
+  }
+  peer_link.stall();
+  for (const auto& key : keys) ASSERT_EQ(put(0, key, "x"), 200) << key;
+  r = resize();
+  EXPECT_FALSE(r["done"]);
+  EXPECT_EQ(r["unreachable"], json::array({cluster.node(2).id}));
+  std::map<uint32_t, json> moving;
+  for (const auto& m : r["moving"]) moving[m["partition"].get<uint32_t>()] = m;
+  EXPECT_EQ(r["settled"].get<size_t>() + moving.size(), kPartitions);
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    const bool led_by_2 = replicas_of(0, p).front() == cluster.node(2).id;
+    if (!led_by_2 && !written.contains(p)) continue;
+    ASSERT_TRUE(moving.contains(p)) << p << " " << r.dump();
+    if (led_by_2) {
+      EXPECT_EQ(moving[p]["state"], "leader_unreachable") << p;
+    } else {
+      EXPECT_EQ(moving[p]["state"], "catching_up") << p;
+      EXPECT_GE(moving[p]["behind"].get<uint64_t>(), 1u) << p;
+    }
+  }
+  const std::string via = "--url " + cluster.node(0).api + " ";
+  auto report = run_partictl(via + "resize");
+  EXPECT_EQ(report.code, 6) << report.out;
+  EXPECT_NE(report.out.find("catching_up"), std::string::npos) << report.out;
+  peer_link.unstall();
+  report = run_partictl(via + "resize --wait 30");
+  EXPECT_EQ(report.code, 0) << report.out;
+  EXPECT_NE(report.out.find(std::to_string(kPartitions) + "/" + std::to_string(kPartitions) +
+                            " partitions settled"),
+            std::string::npos)
+      << report.out;
+}
+
 // A leader cut off from NATS and from its peers' messages, but not from
 // clients, is replaced, and hears nothing of it: it still believes it leads.
 // It must not answer a read from its own state, which lacks what its

@@ -36,6 +36,7 @@ TEST(RouteTest, MatchesEveryRouteAndDecodesKeys) {
   EXPECT_EQ(route("GET", "/items/batch").kind, Route::Kind::GetItems);
   EXPECT_EQ(route("DELETE", "/items/x/y").kind, Route::Kind::DeleteItem);
   EXPECT_EQ(route("GET", "/cluster/topology").kind, Route::Kind::Topology);
+  EXPECT_EQ(route("GET", "/cluster/resize").kind, Route::Kind::Resize);
   EXPECT_EQ(route("GET", "/health/").kind, Route::Kind::Health);
   EXPECT_EQ(route("GET", "/").kind, Route::Kind::Dashboard);
   auto admin = route("POST", "/admin/partitions/7/failover");

@@ -93,6 +93,8 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return topology();
     case K::Status:
       co_return status();
+    case K::Resize:
+      co_return co_await resize(route, hop);
     case K::Health:
       co_return health();
     case K::Metrics:

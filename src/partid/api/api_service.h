@@ -91,6 +91,20 @@ class ApiService {
                                               const ApiRequest& request, const Hop& hop);
   asio::awaitable<ApiResponse> validate(uint32_t partition, const ApiRequest& request,
                                         const Hop& hop);
+  // resize.cpp: GET /cluster/resize, and what this node reports to it.
+  asio::awaitable<ApiResponse> resize(const Route& route, const Hop& hop);
+  nlohmann::json local_progress() const;
+  // ?scope=node|cluster (default cluster): a bad value, and whether it is node.
+  static std::optional<WebError> scope_error(const Route& route);
+  static bool node_scope(const Route& route);
+  // Every other node's answer to GET `target` over the peer transport, one
+  // after another; a node whose answer fails or lacks `required` is unreachable.
+  struct NodeReports {
+    std::map<std::string, nlohmann::json> answers;
+    std::vector<std::string> unreachable;
+  };
+  asio::awaitable<NodeReports> ask_every_node(const std::string& target, const Hop& hop,
+                                              const char* required);
   // Durable item counts of every partition in this node's store.
   asio::awaitable<std::map<uint32_t, int64_t>> read_counts();
   // Counts of the partitions this node leads.

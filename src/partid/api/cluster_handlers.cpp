@@ -1,5 +1,6 @@
 // api: the cluster and node routes of ApiService: topology, status, health,
-// metrics, item counts and the dashboard.
+// metrics, item counts and the dashboard, and the fan-out to every node that
+// the cluster-wide counts and the resize progress share.
 #include <spdlog/spdlog.h>
 
 #include "partid/api/api_service.h"
@@ -305,42 +306,61 @@ json ApiService::local_counts(const std::map<uint32_t, int64_t>& item_counts) co
   return {{"node", self}, {"partitions", partitions}, {"total", total}};
 }
 
-asio::awaitable<ApiResponse> ApiService::counts(const Route& route, const Hop& hop) {
+std::optional<WebError> ApiService::scope_error(const Route& route) {
+  auto it = route.query.find("scope");
+  if (it == route.query.end() || it->second == "node" || it->second == "cluster") {
+    return std::nullopt;
+  }
+  return WebError::bad_request("bad_scope", "scope is 'node' or 'cluster'");
+}
+
+bool ApiService::node_scope(const Route& route) {
+  auto it = route.query.find("scope");
+  return it != route.query.end() && it->second == "node";
+}
+
+asio::awaitable<ApiService::NodeReports> ApiService::ask_every_node(const std::string& target,
+                                                                    const Hop& hop,
+                                                                    const char* required) {
+  NodeReports out;
   const auto t = deps_.cluster->topology();
-  if (!t->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
-  }
-  const auto item_counts = co_await read_counts();
-  json mine = local_counts(item_counts);
-  if (route.query.count("scope") && route.query.at("scope") == "node") {
-    co_return ApiResponse::json(200, dump(mine));
-  }
-  if (route.query.count("scope") && route.query.at("scope") != "cluster") {
-    co_return ApiResponse::error(
-        WebError::bad_request("bad_scope", "scope is 'node' or 'cluster'"));
-  }
-  // Cluster scope: every other node's own counts, asked over the peer transport.
-  json nodes = json::array({mine});
-  int64_t total = mine["total"].get<int64_t>();
-  std::vector<std::string> failed;
   for (const auto& [id, addr] : t->nodes) {
     if (id == deps_.cluster->self()) continue;
     routing::RouteDecision to;
     to.kind = routing::RouteDecision::Kind::Forward;
     to.node = id;
     to.peer_address = addr.peer;
-    const std::string method = "GET", target = "/items?scope=node", body;
+    const std::string method = "GET", body;
     ApiResponse r = co_await forward(to, method, target, body, hop);
     json j = json::parse(r.body, nullptr, false);
-    if (r.status != 200 || !j.is_object() || !j.contains("total")) {
-      failed.push_back(id);
+    if (r.status != 200 || !j.is_object() || !j.contains(required)) {
+      out.unreachable.push_back(id);
       continue;
     }
+    out.answers[id] = std::move(j);
+  }
+  co_return out;
+}
+
+asio::awaitable<ApiResponse> ApiService::counts(const Route& route, const Hop& hop) {
+  const auto t = deps_.cluster->topology();
+  if (!t->ready()) {
+    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+  }
+  if (auto e = scope_error(route)) co_return ApiResponse::error(*e);
+  const auto item_counts = co_await read_counts();
+  json mine = local_counts(item_counts);
+  if (node_scope(route)) co_return ApiResponse::json(200, dump(mine));
+  // Cluster scope: every other node's own counts, asked over the peer transport.
+  NodeReports reports = co_await ask_every_node("/items?scope=node", hop, "total");
+  json nodes = json::array({mine});
+  int64_t total = mine["total"].get<int64_t>();
+  for (auto& [id, j] : reports.answers) {
     total += j["total"].get<int64_t>();
     nodes.push_back(std::move(j));
   }
-  co_return ApiResponse::json(200,
-                              dump({{"total", total}, {"nodes", nodes}, {"unreachable", failed}}));
+  co_return ApiResponse::json(
+      200, dump({{"total", total}, {"nodes", nodes}, {"unreachable", reports.unreachable}}));
 }
 
 }  // namespace partid::api

@@ -59,6 +59,7 @@ const std::vector<PathRule>& rules() {
       {{"items", "*", "*"}, {{"GET", K::GetItem}, {"DELETE", K::DeleteItem}}},
       {{"cluster", "topology"}, {{"GET", K::Topology}}},
       {{"cluster", "status"}, {{"GET", K::Status}}},
+      {{"cluster", "resize"}, {{"GET", K::Resize}}},
       {{"cluster", "drain", "*"}, {{"POST", K::Drain}}},
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
@@ -193,6 +194,8 @@ const char* route_name(Route::Kind k) {
       return "topology";
     case K::Status:
       return "status";
+    case K::Resize:
+      return "resize";
     case K::Admin:
       return "admin";
     case K::AdminRead:

@@ -24,6 +24,7 @@ struct Route {
     Counts,       // GET /items
     Topology,     // GET /cluster/topology
     Status,       // GET /cluster/status
+    Resize,       // GET /cluster/resize
     Health,       // GET /health
     Metrics,      // GET /metrics
     Dashboard,    // GET /

@@ -1,11 +1,16 @@
 // partictl: the command line for a partid cluster — items (put, get, delete,
-// list), the cluster's shape (topology, status), operator actions on one
+// list), the cluster's shape (topology, status, resize progress), operator actions on one
 // node's replica of a partition (admin), and a local cluster on loopback
 // (cluster up, cluster down).
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
+
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "partid/api/route.h"
 #include "partid/cli/http_client.h"
@@ -51,6 +56,33 @@ int call(const Globals& g, const std::string& method, const std::string& target,
   json j = json::parse(r.body, nullptr, false);
   std::cout << (j.is_discarded() ? r.body + "\n" : render(j));
   return 0;
+}
+
+// Polls GET /cluster/resize once a second until it is done or `wait` has
+// passed, printing each answer and an estimate of the time left from how fast
+// the entries behind shrank since the first poll. 0 when done, 6 when not.
+int watch_resize(const Globals& g, std::chrono::seconds wait) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  std::optional<uint64_t> first_behind;
+  while (true) {
+    std::string answer;
+    if (int rc = call(g, "GET", "/cluster/resize", {}, render_resize, {}, &answer); rc != 0) {
+      return rc;
+    }
+    json j = json::parse(answer, nullptr, false);
+    if (j.value("done", false)) return 0;
+    const auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+    if (elapsed >= static_cast<double>(wait.count())) return 6;
+    const uint64_t behind = j.value("entries_behind", uint64_t{0});
+    if (!first_behind) first_behind = behind;
+    if (!g.json_out && elapsed > 0 && behind > 0 && *first_behind > behind) {
+      const double rate = static_cast<double>(*first_behind - behind) / elapsed;
+      std::cout << fmt::format("  catching up {:.0f} entries/s: about {:.0f} s left\n", rate,
+                               static_cast<double>(behind) / rate);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 std::string item_path(const std::string& pk, const std::string& rk) {
@@ -105,6 +137,12 @@ int main(int argc, char** argv) {
   app.add_subcommand("status", "one node's state")->callback([&] {
     rc = call(g, "GET", "/cluster/status", {}, render_status);
   });
+  int wait_s = 0;
+  auto* resize = app.add_subcommand(
+      "resize", "how far every partition is from settling on its replica set (exit 6: not yet)");
+  resize->add_option("--wait", wait_s, "poll once a second for up to this many seconds")
+      ->capture_default_str();
+  resize->callback([&] { rc = watch_resize(g, std::chrono::seconds(wait_s)); });
 
   auto* admin = app.add_subcommand(
       "admin",

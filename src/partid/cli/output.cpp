@@ -77,6 +77,24 @@ std::string render_status(const json& j) {
       r.value("catch_up_requests", 0), j.value("locked_partitions", json::array()).dump());
 }
 
+std::string render_resize(const json& j) {
+  const json moving = j.value("moving", json::array());
+  std::string out = fmt::format(
+      "assignment v{}: {}/{} partitions settled, {} moving, {} entries behind{}\n",
+      j.value("assignment_version", 0), j.value("settled", 0), j.value("partitions", 0),
+      moving.size(), j.value("entries_behind", 0), j.value("done", false) ? " (done)" : "");
+  const json unreachable = j.value("unreachable", json::array());
+  if (!unreachable.empty()) out += fmt::format("  unreachable: {}\n", unreachable.dump());
+  constexpr size_t kListed = 10;
+  for (size_t i = 0; i < moving.size() && i < kListed; ++i) {
+    const json& m = moving[i];
+    out += fmt::format("  partition {} (leader {}): {}, {} behind\n", m.value("partition", 0),
+                       m.value("leader", ""), m.value("state", ""), m.value("behind", 0));
+  }
+  if (moving.size() > kListed) out += fmt::format("  ... and {} more\n", moving.size() - kListed);
+  return out;
+}
+
 std::string render_validation(const json& j) {
   std::string out = fmt::format("partition {}: {}\n", j.value("partition", 0),
                                 j.value("consistent", false) ? "consistent" : "INCONSISTENT");

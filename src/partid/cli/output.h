@@ -13,6 +13,7 @@ std::string render_write(const nlohmann::json& j);
 std::string render_counts(const nlohmann::json& j);
 std::string render_topology(const nlohmann::json& j);
 std::string render_status(const nlohmann::json& j);
+std::string render_resize(const nlohmann::json& j);
 // GET /admin/partitions/{p}/validate: one line per replica, then the verdict.
 std::string render_validation(const nlohmann::json& j);
 // The error object of a failed response (or the transport error).
