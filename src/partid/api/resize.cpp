@@ -33,22 +33,20 @@ json partition_progress(const replication::ReplicaStatus& s) {
 
 }  // namespace
 
+// Only asked once the topology is ready (resize() checks).
 json ApiService::local_progress() const {
   const auto t = deps_.cluster->topology();
   const std::string& self = deps_.cluster->self();
-  std::map<uint32_t, json> mine;
-  for (const auto& s : deps_.replicator->statuses()) {
-    if (s.partition < t->partitions && t->ready() && t->replicas[s.partition].front() == self) {
-      mine[s.partition] = partition_progress(s);
+  json partitions = json::object();
+  for (uint32_t p = 0; p < t->partitions; ++p) {
+    // Appointed, but its replica has not started here yet: still sealing.
+    if (t->replicas[p].front() == self) {
+      partitions[std::to_string(p)] = {{"state", "sealing"}, {"behind", 0}};
     }
   }
-  json partitions = json::object();
-  for (uint32_t p = 0; p < t->partitions && t->ready(); ++p) {
-    if (t->replicas[p].front() != self) continue;
-    auto it = mine.find(p);
-    // Appointed, but its replica has not started here yet.
-    partitions[std::to_string(p)] =
-        it == mine.end() ? json{{"state", "sealing"}, {"behind", 0}} : it->second;
+  for (const auto& s : deps_.replicator->statuses()) {
+    const std::string key = std::to_string(s.partition);
+    if (partitions.contains(key)) partitions[key] = partition_progress(s);
   }
   return {{"node", self}, {"version", t->version}, {"partitions", partitions}};
 }
