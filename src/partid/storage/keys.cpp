@@ -17,7 +17,7 @@ uint64_t get_be(std::string_view in, int bytes) {
 
 std::string partition_prefix(uint32_t partition) {
   std::string out;
-  put_be(out, partition, 4);
+  put_be(out, partition, kPartitionPrefixBytes);
   return out;
 }
 

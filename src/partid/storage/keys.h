@@ -12,6 +12,7 @@
 
 namespace partid::storage {
 
+inline constexpr size_t kPartitionPrefixBytes = 4;
 std::string partition_prefix(uint32_t partition);
 // The first key after every key of `partition` (exclusive upper bound).
 std::string partition_end(uint32_t partition);
@@ -24,6 +25,7 @@ bool parse_item_key(std::string_view key, uint32_t* partition, std::string* part
                     std::string* range_key);
 
 std::string log_key(uint32_t partition, uint64_t sequence);
+inline constexpr size_t kMetaPartitionKeyBytes = 1 + kPartitionPrefixBytes;
 std::string meta_partition_key(uint32_t partition);
 inline constexpr std::string_view kNodeMetaKey = "node";
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 
@@ -30,6 +31,19 @@ rocksdb::ColumnFamilyOptions items_options() {
   return o;
 }
 
+// A memtable insert is a skip-list search from the top, a cache miss per level
+// once the memtable outgrows the cache; under write load that was the largest
+// single cost of a replicated write. The log and the metadata are written in
+// an order RocksDB can exploit: each partition's log grows at its end, and a
+// partition's metadata key is rewritten in place. A per-prefix insert hint
+// starts each search where the partition's previous insert ended.
+rocksdb::ColumnFamilyOptions hinted_options(size_t prefix_bytes) {
+  rocksdb::ColumnFamilyOptions o;
+  o.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(prefix_bytes));
+  return o;
+}
+
 }  // namespace
 
 std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOptions options,
@@ -37,8 +51,8 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, {}},
       {"items", items_options()},
-      {"log", {}},
-      {"meta", {}},
+      {"log", hinted_options(kPartitionPrefixBytes)},
+      {"meta", hinted_options(kMetaPartitionKeyBytes)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
