@@ -32,11 +32,12 @@ rocksdb::ColumnFamilyOptions items_options() {
 }
 
 // A memtable insert is a skip-list search from the top, a cache miss per level
-// once the memtable outgrows the cache; under write load that was the largest
-// single cost of a replicated write. The log and the metadata are written in
-// an order RocksDB can exploit: each partition's log grows at its end, and a
-// partition's metadata key is rewritten in place. A per-prefix insert hint
-// starts each search where the partition's previous insert ended.
+// once the memtable outgrows the cache. A partition's metadata key is
+// rewritten with every batch that touches it, so a per-key insert hint
+// starts each search where the previous version went. Not for the log: the
+// RocksDB in Debian 12 (7.8) uses a column family's hints for its range
+// deletions too, and the log is trimmed by range; that corrupted the
+// memtable (later RocksDB releases use hints for point keys only).
 rocksdb::ColumnFamilyOptions hinted_options(size_t prefix_bytes) {
   rocksdb::ColumnFamilyOptions o;
   o.memtable_insert_with_hint_prefix_extractor.reset(
@@ -51,7 +52,7 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, {}},
       {"items", items_options()},
-      {"log", hinted_options(kPartitionPrefixBytes)},
+      {"log", {}},
       {"meta", hinted_options(kMetaPartitionKeyBytes)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
