@@ -579,7 +579,10 @@ TEST_F(ReplicationTest, APausedFollowerCatchesUpWhenResumed) {
 // sets) and comes back. GET /cluster/resize judges each partition by its
 // leader's report; partictl resize shows it and waits for it.
 TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartitionSettles) {
-  const std::vector<std::string> fast_forward = {"--forward-timeout-ms", "1000"};
+  // A short log: a partition written more than a few times while node 2
+  // hears nothing trims what node 2 lacks, so node 2 needs a snapshot.
+  const std::vector<std::string> fast_forward = {"--forward-timeout-ms", "1000", "--log-retention",
+                                                 "4"};
   PartidOptions options = node_options(false);
   options.extra_args = fast_forward;  // node 2's report, while it cannot answer
   for (int i = 0; i < 2; ++i) cluster.start(options);
@@ -598,6 +601,7 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
       << r.dump();
   EXPECT_EQ(r["settled"], kPartitions);
   EXPECT_TRUE(r["moving"].empty());
+  EXPECT_EQ(r["bytes_behind"], 0);
   // Four partitions that node 2 follows get writes it does not see.
   std::set<uint32_t> written;
   std::vector<std::string> keys;
@@ -616,6 +620,14 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
   std::map<uint32_t, json> moving;
   for (const auto& m : r["moving"]) moving[m["partition"].get<uint32_t>()] = m;
   EXPECT_EQ(r["settled"].get<size_t>() + moving.size(), kPartitions);
+  uint64_t bytes_listed = 0;
+  size_t snapshots = 0;
+  for (const auto& [p, m] : moving) {
+    bytes_listed += m["bytes_behind"].get<uint64_t>();
+    snapshots += m["snapshot"].get<bool>() ? 1 : 0;
+  }
+  EXPECT_EQ(r["bytes_behind"].get<uint64_t>(), bytes_listed);
+  EXPECT_GE(snapshots, 1u) << r.dump();  // 40 writes over 4 partitions
   for (uint32_t p = 0; p < kPartitions; ++p) {
     const bool led_by_2 = replicas_of(0, p).front() == cluster.node(2).id;
     if (!led_by_2 && !written.contains(p)) continue;
@@ -625,12 +637,19 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
     } else {
       EXPECT_EQ(moving[p]["state"], "catching_up") << p;
       EXPECT_GE(moving[p]["behind"].get<uint64_t>(), 1u) << p;
+      EXPECT_GT(moving[p]["bytes_behind"].get<uint64_t>(), 0u) << p;
+      // A log of 4 retained entries past the watermark no longer reaches back.
+      if (moving[p]["behind"].get<uint64_t>() > 6) {
+        EXPECT_TRUE(moving[p]["snapshot"]) << p;
+      }
     }
   }
   const std::string via = "--url " + cluster.node(0).api + " ";
   auto report = run_partictl(via + "resize");
   EXPECT_EQ(report.code, 6) << report.out;
   EXPECT_NE(report.out.find("catching_up"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("B) behind"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("needs a snapshot"), std::string::npos) << report.out;
   peer_link.unstall();
   report = run_partictl(via + "resize --wait 30");
   EXPECT_EQ(report.code, 0) << report.out;
@@ -638,6 +657,7 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
                             " partitions settled"),
             std::string::npos)
       << report.out;
+  EXPECT_EQ(resize()["bytes_behind"], 0);
 }
 
 // A leader cut off from NATS and from its peers' messages, but not from

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
 #include "partid/storage/partition_check.h"
@@ -330,6 +332,32 @@ TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
 }
 
 }  // namespace
+// The estimate behind a resize's bytes: it covers one partition's items,
+// whether they are still in the memtable or in files after a reopen (where
+// it is the compressed size: random messages keep that close).
+TEST_F(StoreEngineTest, ApproximateItemBytesCountOnePartitionsItemsInMemoryAndOnDisk) {
+  EXPECT_EQ(engine->approximate_item_bytes(5), 0u);
+  std::vector<WriteOp> ops;
+  constexpr uint64_t kItems = 2000, kMessageBytes = 200;
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> printable('!', '~');
+  for (uint64_t i = 1; i <= kItems; ++i) {
+    std::string message(kMessageBytes, ' ');
+    for (char& c : message) c = static_cast<char>(printable(random));
+    ops.push_back(put(5, "user" + std::to_string(i), "r", message, i));
+  }
+  ASSERT_TRUE(engine->commit(ops).ok);
+  const uint64_t written = kItems * kMessageBytes;
+  EXPECT_GE(engine->approximate_item_bytes(5), written / 2);
+  EXPECT_LE(engine->approximate_item_bytes(5), written * 4);
+  EXPECT_EQ(engine->approximate_item_bytes(4), 0u);
+  EXPECT_EQ(engine->approximate_item_bytes(6), 0u);
+  reopen();
+  EXPECT_GE(engine->approximate_item_bytes(5), written / 2);
+  EXPECT_LE(engine->approximate_item_bytes(5), written * 4);
+  EXPECT_EQ(engine->approximate_item_bytes(6), 0u);
+}
+
 }  // namespace partid::storage
 
 namespace partid::storage {

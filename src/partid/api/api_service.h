@@ -93,7 +93,7 @@ class ApiService {
                                         const Hop& hop);
   // resize.cpp: GET /cluster/resize, and what this node reports to it.
   asio::awaitable<ApiResponse> resize(const Route& route, const Hop& hop);
-  nlohmann::json local_progress() const;
+  asio::awaitable<nlohmann::json> local_progress();
   // ?scope=node|cluster (default cluster): a bad value, and whether it is node.
   static std::optional<WebError> scope_error(const Route& route);
   static bool node_scope(const Route& route);

@@ -4,7 +4,9 @@
 // (?scope=node); the node asked gathers every report and judges each
 // partition by the report of its leader in its own topology, so a partition
 // whose leader is unreachable ("leader_unreachable") or does not lead it yet
-// ("awaiting_leader") counts as moving.
+// ("awaiting_leader") counts as moving. What is left is counted in log
+// entries and in bytes: the log payloads followers lack, plus an estimate of
+// the stored items for a follower that needs a snapshot first.
 #include <algorithm>
 
 #include "partid/api/api_service.h"
@@ -17,9 +19,16 @@ using nlohmann::json;
 
 // Where a partition this node leads stands: "settled" once it serves with no
 // handoff pending and every follower holds everything the leader has.
-json partition_progress(const replication::ReplicaStatus& s) {
-  uint64_t behind = 0;
-  for (const auto& f : s.followers) behind = std::max(behind, s.last - std::min(f.match, s.last));
+// `item_bytes`: the partition's stored items, which a follower the log no
+// longer reaches back to gets first (as a snapshot).
+json partition_progress(const replication::ReplicaStatus& s, uint64_t item_bytes) {
+  uint64_t behind = 0, bytes = 0;
+  bool snapshot = false;
+  for (const auto& f : s.followers) {
+    behind = std::max(behind, s.last - std::min(f.match, s.last));
+    bytes = std::max(bytes, f.log_bytes_behind + (f.needs_snapshot ? item_bytes : 0));
+    snapshot = snapshot || f.needs_snapshot;
+  }
   std::string state = "settled";
   if (!s.handoff.empty()) {
     state = "handing_over";
@@ -28,27 +37,50 @@ json partition_progress(const replication::ReplicaStatus& s) {
   } else if (behind > 0) {
     state = "catching_up";
   }
-  return {{"state", state}, {"behind", behind}};
+  return {{"state", state}, {"behind", behind}, {"bytes_behind", bytes}, {"snapshot", snapshot}};
+}
+
+json unstarted_progress(const std::string& state) {
+  return {{"state", state}, {"behind", 0}, {"bytes_behind", 0}, {"snapshot", false}};
+}
+
+bool needs_snapshot(const replication::ReplicaStatus& s) {
+  return std::any_of(s.followers.begin(), s.followers.end(),
+                     [](const auto& f) { return f.needs_snapshot; });
 }
 
 }  // namespace
 
 // Only asked once the topology is ready (resize() checks).
-json ApiService::local_progress() const {
+asio::awaitable<json> ApiService::local_progress() {
   const auto t = deps_.cluster->topology();
   const std::string& self = deps_.cluster->self();
   json partitions = json::object();
   for (uint32_t p = 0; p < t->partitions; ++p) {
     // Appointed, but its replica has not started here yet: still sealing.
-    if (t->replicas[p].front() == self) {
-      partitions[std::to_string(p)] = {{"state", "sealing"}, {"behind", 0}};
+    if (t->replicas[p].front() == self)
+      partitions[std::to_string(p)] = unstarted_progress("sealing");
+  }
+  const auto statuses = deps_.replicator->statuses();
+  std::vector<uint32_t> snapshot_sources;
+  for (const auto& s : statuses) {
+    if (needs_snapshot(s)) snapshot_sources.push_back(s.partition);
+  }
+  storage::StoreEngine* store = deps_.store;
+  const std::vector<uint32_t>* sources = &snapshot_sources;  // lives in this frame
+  const auto item_bytes = co_await parti::run_blocking(*deps_.disk, [store, sources] {
+    std::map<uint32_t, uint64_t> out;
+    for (uint32_t p : *sources) out[p] = store->approximate_item_bytes(p);
+    return out;
+  });
+  for (const auto& s : statuses) {
+    const std::string key = std::to_string(s.partition);
+    auto bytes = item_bytes.find(s.partition);
+    if (partitions.contains(key)) {
+      partitions[key] = partition_progress(s, bytes == item_bytes.end() ? 0 : bytes->second);
     }
   }
-  for (const auto& s : deps_.replicator->statuses()) {
-    const std::string key = std::to_string(s.partition);
-    if (partitions.contains(key)) partitions[key] = partition_progress(s);
-  }
-  return {{"node", self}, {"version", t->version}, {"partitions", partitions}};
+  co_return json{{"node", self}, {"version", t->version}, {"partitions", partitions}};
 }
 
 asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& hop) {
@@ -57,22 +89,24 @@ asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& h
     co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
   }
   if (auto e = scope_error(route)) co_return ApiResponse::error(*e);
-  json mine = local_progress();
+  json mine = co_await local_progress();
   if (node_scope(route)) co_return ApiResponse::json(200, dump(mine));
   NodeReports reports = co_await ask_every_node("/cluster/resize?scope=node", hop, "partitions");
   reports.answers[deps_.cluster->self()] = std::move(mine);
   size_t settled = 0;
-  uint64_t entries_behind = 0;
+  uint64_t entries_behind = 0, bytes_behind = 0;
   json moving = json::array();
   for (uint32_t p = 0; p < t->partitions; ++p) {
     const std::string& leader = t->replicas[p].front();
     // No report from its leader, or the leader does not see itself as such yet.
-    json progress = {{"state", "leader_unreachable"}, {"behind", 0}};
+    json progress = unstarted_progress("leader_unreachable");
     if (auto it = reports.answers.find(leader); it != reports.answers.end()) {
-      progress = it->second["partitions"].value(std::to_string(p),
-                                                json{{"state", "awaiting_leader"}, {"behind", 0}});
+      progress =
+          it->second["partitions"].value(std::to_string(p), unstarted_progress("awaiting_leader"));
     }
     entries_behind += progress["behind"].get<uint64_t>();
+    // A node of an older build reports no bytes.
+    bytes_behind += progress.value("bytes_behind", uint64_t{0});
     if (progress["state"] == "settled") {
       ++settled;
       continue;
@@ -80,13 +114,16 @@ asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& h
     moving.push_back({{"partition", p},
                       {"leader", leader},
                       {"state", progress["state"]},
-                      {"behind", progress["behind"]}});
+                      {"behind", progress["behind"]},
+                      {"bytes_behind", progress.value("bytes_behind", uint64_t{0})},
+                      {"snapshot", progress.value("snapshot", false)}});
   }
   co_return ApiResponse::json(
       200, dump({{"assignment_version", t->version},
                  {"partitions", t->partitions},
                  {"settled", settled},
                  {"entries_behind", entries_behind},
+                 {"bytes_behind", bytes_behind},
                  {"done", settled == t->partitions && reports.unreachable.empty()},
                  {"moving", moving},
                  {"unreachable", reports.unreachable}}));

@@ -77,19 +77,33 @@ std::string render_status(const json& j) {
       r.value("catch_up_requests", 0), j.value("locked_partitions", json::array()).dump());
 }
 
+std::string byte_size(uint64_t bytes) {
+  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
 std::string render_resize(const json& j) {
   const json moving = j.value("moving", json::array());
   std::string out = fmt::format(
-      "assignment v{}: {}/{} partitions settled, {} moving, {} entries behind{}\n",
+      "assignment v{}: {}/{} partitions settled, {} moving, {} entries ({}) behind{}\n",
       j.value("assignment_version", 0), j.value("settled", 0), j.value("partitions", 0),
-      moving.size(), j.value("entries_behind", 0), j.value("done", false) ? " (done)" : "");
+      moving.size(), j.value("entries_behind", 0), byte_size(j.value("bytes_behind", uint64_t{0})),
+      j.value("done", false) ? " (done)" : "");
   const json unreachable = j.value("unreachable", json::array());
   if (!unreachable.empty()) out += fmt::format("  unreachable: {}\n", unreachable.dump());
   constexpr size_t kListed = 10;
   for (size_t i = 0; i < moving.size() && i < kListed; ++i) {
     const json& m = moving[i];
-    out += fmt::format("  partition {} (leader {}): {}, {} behind\n", m.value("partition", 0),
-                       m.value("leader", ""), m.value("state", ""), m.value("behind", 0));
+    out += fmt::format("  partition {} (leader {}): {}, {} entries ({}) behind{}\n",
+                       m.value("partition", 0), m.value("leader", ""), m.value("state", ""),
+                       m.value("behind", 0), byte_size(m.value("bytes_behind", uint64_t{0})),
+                       m.value("snapshot", false) ? ", a replica needs a snapshot" : "");
   }
   if (moving.size() > kListed) out += fmt::format("  ... and {} more\n", moving.size() - kListed);
   return out;

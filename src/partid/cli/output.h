@@ -14,6 +14,8 @@ std::string render_counts(const nlohmann::json& j);
 std::string render_topology(const nlohmann::json& j);
 std::string render_status(const nlohmann::json& j);
 std::string render_resize(const nlohmann::json& j);
+// 1536 -> "1.5 KiB"; below 1 KiB, exact bytes.
+std::string byte_size(uint64_t bytes);
 // GET /admin/partitions/{p}/validate: one line per replica, then the verdict.
 std::string render_validation(const nlohmann::json& j);
 // The error object of a failed response (or the transport error).

@@ -877,7 +877,7 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
         s.lag = std::max(s.lag, c.last().seq - std::min(match, c.last().seq));
         auto stall = r->follower_stalls.find(node);
         s.followers.push_back(
-            {node, match,
+            {node, match, c.log().payload_bytes_after(match), match < c.log().base().seq,
              stall == r->follower_stalls.end() ? 0 : stall->second.stalled_seconds(now)});
       }
     }

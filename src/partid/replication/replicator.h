@@ -61,6 +61,10 @@ struct ReplicatorOptions {
 struct FollowerStatus {
   std::string node;
   uint64_t match = 0;  // its log is known to match the leader's through here
+  // What it lacks: the payload bytes of the leader's log after its match and,
+  // when that log no longer reaches back to the match, a snapshot first.
+  uint64_t log_bytes_behind = 0;
+  bool needs_snapshot = false;
   // How long it has lacked entries without acknowledging any (StallClock).
   double stalled_seconds = 0;
 };

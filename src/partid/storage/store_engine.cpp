@@ -192,6 +192,17 @@ std::map<uint32_t, PartitionMeta> StoreEngine::all_partition_meta() const {
   return out;
 }
 
+uint64_t StoreEngine::approximate_item_bytes(uint32_t partition) const {
+  const std::string from = partition_prefix(partition), to = partition_end(partition);
+  const rocksdb::Range range(from, to);
+  rocksdb::SizeApproximationOptions options;
+  options.include_memtables = true;
+  options.include_files = true;
+  uint64_t bytes = 0;
+  if (!db_->GetApproximateSizes(options, items_, &range, 1, &bytes).ok()) return 0;
+  return bytes;
+}
+
 PartitionScan StoreEngine::scan_partition(uint32_t partition) const {
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   auto upper = std::make_unique<std::string>(partition_end(partition));

@@ -241,6 +241,10 @@ class StoreEngine {
   PartitionMeta partition_meta(uint32_t partition) const;
   std::map<uint32_t, PartitionMeta> all_partition_meta() const;
   PartitionScan scan_partition(uint32_t partition) const;
+  // RocksDB's estimate of the bytes the partition's items take, memtables
+  // included (older versions not yet compacted away count too): the size of
+  // a snapshot of it, roughly.
+  uint64_t approximate_item_bytes(uint32_t partition) const;
   PartitionImage partition_image(uint32_t partition) const;
   // Log entries with sequence in [from, to], in order.
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;

@@ -7,6 +7,7 @@ namespace partid::replication::core {
 void ReplicaLog::reset(Position base) {
   base_ = base;
   entries_.clear();
+  ends_.clear();
 }
 
 Position ReplicaLog::last() const {
@@ -41,19 +42,34 @@ std::vector<Entry> ReplicaLog::slice(uint64_t from, uint64_t to, size_t max,
   return out;
 }
 
+uint64_t ReplicaLog::payload_bytes_after(uint64_t seq) const {
+  if (entries_.empty() || seq >= last().seq) return 0;
+  if (seq <= base_.seq) return end_ - (ends_.front() - entries_.front().payload.size());
+  return end_ - ends_[seq - base_.seq - 1];
+}
+
 void ReplicaLog::append(Entry entry) {
   if (entry.seq != last().seq + 1) throw std::logic_error("replica log: append out of order");
+  end_ += entry.payload.size();
+  ends_.push_back(end_);
   entries_.push_back(std::move(entry));
 }
 
 void ReplicaLog::truncate_after(uint64_t seq) {
-  while (!entries_.empty() && entries_.back().seq > seq) entries_.pop_back();
+  while (!entries_.empty() && entries_.back().seq > seq) {
+    end_ -= entries_.back().payload.size();
+    entries_.pop_back();
+    ends_.pop_back();
+  }
 }
 
 void ReplicaLog::trim_through(uint64_t seq) {
   if (seq <= base_.seq || seq > last().seq) return;
   base_ = position_of(seq);
-  while (!entries_.empty() && entries_.front().seq <= seq) entries_.pop_front();
+  while (!entries_.empty() && entries_.front().seq <= seq) {
+    entries_.pop_front();
+    ends_.pop_front();
+  }
 }
 
 }  // namespace partid::replication::core

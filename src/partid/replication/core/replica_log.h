@@ -27,6 +27,9 @@ class ReplicaLog {
   // `max_bytes` of payload; from must be > base.
   std::vector<Entry> slice(uint64_t from, uint64_t to, size_t max,
                            size_t max_bytes = SIZE_MAX) const;
+  // The payload bytes of the entries after `seq` that this log holds (all of
+  // them when `seq` is at or before the base), in constant time.
+  uint64_t payload_bytes_after(uint64_t seq) const;
 
   void append(Entry entry);  // entry.seq must be last + 1
   void truncate_after(uint64_t seq);
@@ -35,6 +38,10 @@ class ReplicaLog {
  private:
   Position base_;
   std::deque<Entry> entries_;
+  // Running payload offsets: ends_[i] is where entries_[i] ends in a stream
+  // of every payload appended so far; end_ is where the next one starts.
+  std::deque<uint64_t> ends_;
+  uint64_t end_ = 0;
 };
 
 }  // namespace partid::replication::core
