@@ -58,8 +58,9 @@ asio::awaitable<json> ApiService::local_progress() {
   json partitions = json::object();
   for (uint32_t p = 0; p < t->partitions; ++p) {
     // Appointed, but its replica has not started here yet: still sealing.
-    if (t->replicas[p].front() == self)
+    if (t->replicas[p].front() == self) {
       partitions[std::to_string(p)] = unstarted_progress("sealing");
+    }
   }
   const auto statuses = deps_.replicator->statuses();
   std::vector<uint32_t> snapshot_sources;
