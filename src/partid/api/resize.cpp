@@ -17,17 +17,20 @@ namespace {
 
 using nlohmann::json;
 
+bool needs_snapshot(const replication::ReplicaStatus& s) {
+  return std::any_of(s.followers.begin(), s.followers.end(),
+                     [](const auto& f) { return f.needs_snapshot; });
+}
+
 // Where a partition this node leads stands: "settled" once it serves with no
 // handoff pending and every follower holds everything the leader has.
 // `item_bytes`: the partition's stored items, which a follower the log no
 // longer reaches back to gets first (as a snapshot).
 json partition_progress(const replication::ReplicaStatus& s, uint64_t item_bytes) {
   uint64_t behind = 0, bytes = 0;
-  bool snapshot = false;
   for (const auto& f : s.followers) {
     behind = std::max(behind, s.last - std::min(f.match, s.last));
     bytes = std::max(bytes, f.log_bytes_behind + (f.needs_snapshot ? item_bytes : 0));
-    snapshot = snapshot || f.needs_snapshot;
   }
   std::string state = "settled";
   if (!s.handoff.empty()) {
@@ -37,16 +40,14 @@ json partition_progress(const replication::ReplicaStatus& s, uint64_t item_bytes
   } else if (behind > 0) {
     state = "catching_up";
   }
-  return {{"state", state}, {"behind", behind}, {"bytes_behind", bytes}, {"snapshot", snapshot}};
+  return {{"state", state},
+          {"behind", behind},
+          {"bytes_behind", bytes},
+          {"snapshot", needs_snapshot(s)}};
 }
 
 json unstarted_progress(const std::string& state) {
   return {{"state", state}, {"behind", 0}, {"bytes_behind", 0}, {"snapshot", false}};
-}
-
-bool needs_snapshot(const replication::ReplicaStatus& s) {
-  return std::any_of(s.followers.begin(), s.followers.end(),
-                     [](const auto& f) { return f.needs_snapshot; });
 }
 
 }  // namespace
@@ -67,13 +68,17 @@ asio::awaitable<json> ApiService::local_progress() {
   for (const auto& s : statuses) {
     if (needs_snapshot(s)) snapshot_sources.push_back(s.partition);
   }
-  storage::StoreEngine* store = deps_.store;
-  const std::vector<uint32_t>* sources = &snapshot_sources;  // lives in this frame
-  const auto item_bytes = co_await parti::run_blocking(*deps_.disk, [store, sources] {
-    std::map<uint32_t, uint64_t> out;
-    for (uint32_t p : *sources) out[p] = store->approximate_item_bytes(p);
-    return out;
-  });
+  // Usually none: then the report needs no trip to the disk pool.
+  std::map<uint32_t, uint64_t> item_bytes;
+  if (!snapshot_sources.empty()) {
+    storage::StoreEngine* store = deps_.store;
+    const std::vector<uint32_t>* sources = &snapshot_sources;  // lives in this frame
+    item_bytes = co_await parti::run_blocking(*deps_.disk, [store, sources] {
+      std::map<uint32_t, uint64_t> out;
+      for (uint32_t p : *sources) out[p] = store->approximate_item_bytes(p);
+      return out;
+    });
+  }
   for (const auto& s : statuses) {
     const std::string key = std::to_string(s.partition);
     auto bytes = item_bytes.find(s.partition);
