@@ -224,6 +224,28 @@ TEST_F(KvTest, ElectionHasOneLeaderAndTermsGrow) {
   EXPECT_FALSE(x.renew().ok());
 }
 
+// Our own view can drop a member before the server expires its heartbeat:
+// the takeover then waits for the server, and says so, so the caller retries
+// soon instead of at its usual pace (nothing else will tell it).
+TEST_F(KvTest, ADepartedHoldersLeaseIsTakenOverOnlyOnceTheServerDroppedItsHeartbeat) {
+  auto leases = bucket("el3", Millis(30000));
+  auto heartbeats = bucket("hb3", Millis(30000));
+  ASSERT_TRUE(heartbeats->put("node-0", "{}").ok());
+  LeaderElection x(leases, "node-0", "i0", heartbeats), y(leases, "node-1", "i1", heartbeats);
+  ASSERT_TRUE(x.try_acquire().ok());
+
+  EXPECT_EQ(y.try_acquire().code, KvErrc::Exists);  // not departed in y's view
+  EXPECT_FALSE(y.holder_departing());
+  EXPECT_EQ(y.try_acquire({"node-0"}).code, KvErrc::Exists);  // the server still has it
+  EXPECT_TRUE(y.holder_departing());
+
+  ASSERT_TRUE(heartbeats->erase("node-0").ok());
+  ASSERT_TRUE(y.try_acquire({"node-0"}).ok());
+  EXPECT_FALSE(y.holder_departing());
+  EXPECT_GT(y.term(), x.term());
+  EXPECT_FALSE(x.renew().ok());
+}
+
 TEST_F(KvTest, LeaseExpiresWhenTheLeaderStopsRenewing) {
   auto b = bucket("el2", Millis(1000));
   LeaderElection x(b, "node-0", "i0"), y(b, "node-1", "i1");

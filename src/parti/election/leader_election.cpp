@@ -31,11 +31,15 @@ bool LeaderElection::take_over(const std::set<std::string>& departed) {
   }
   if (!departed.contains(holder)) return false;
   // Our own view may just lag; the server's TTL is the authority.
-  if (heartbeats_->get(holder).status.code != KvErrc::NotFound) return false;
+  if (heartbeats_->get(holder).status.code != KvErrc::NotFound) {
+    holder_departing_ = true;
+    return false;
+  }
   return bucket_->erase_if_revision(kLeaderKey, held.value.revision).ok();
 }
 
 KvStatus LeaderElection::try_acquire(const std::set<std::string>& departed) {
+  holder_departing_ = false;
   auto r = bucket_->create(kLeaderKey, value());
   if (r.status.code == KvErrc::Exists && take_over(departed)) {
     r = bucket_->create(kLeaderKey, value());

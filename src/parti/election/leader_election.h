@@ -36,6 +36,12 @@ class LeaderElection {
   // rather than waited out: a crashed leader then costs a heartbeat TTL, not
   // an election TTL.
   coord::KvStatus try_acquire(const std::set<std::string>& departed = {});
+  // After a try_acquire that returned Exists: true when the lease's holder is
+  // one of `departed` but the server still held its heartbeat key. Our own
+  // expiry timer can fire before the server's, and the server's expiry
+  // announces nothing about an id we already dropped, so the caller should
+  // ask again soon rather than at its usual pace.
+  bool holder_departing() const { return holder_departing_; }
   // Non-transient failure means leadership is lost.
   coord::KvStatus renew();
   coord::KvStatus release();
@@ -56,6 +62,7 @@ class LeaderElection {
   std::string instance_;
   uint64_t term_ = 0;
   uint64_t revision_ = 0;
+  bool holder_departing_ = false;
 };
 
 }  // namespace parti

@@ -165,7 +165,7 @@ void Manager::Impl::on_members(const std::vector<MemberEvent>& events) {
   }
   for (const auto& e : events) {
     if (e.kind == MemberEvent::Kind::Left || e.kind == MemberEvent::Kind::Disconnected) {
-      election_wake.cancel();  // the leader may be gone: campaign now, not at the next tick
+      election_wake.wake();  // the leader may be gone: campaign now, not at the next tick
       break;
     }
   }
@@ -203,8 +203,8 @@ void Manager::Impl::on_connection(bool up) {
   }
   // A watch whose consumer survived resumes; one the server lost reports
   // missed heartbeats and is recreated. Until they deliver, both poll.
-  election_wake.cancel();
-  id_wake.cancel();
+  election_wake.wake();
+  id_wake.wake();
   if (state == ManagerState::Degraded) {
     set_state(assignment.has_worker(self_id) ? ManagerState::Stable
                                              : ManagerState::WaitingAssignment);
@@ -287,8 +287,8 @@ void Manager::stop() {
   asio::post(m.loop, [&m] {
     m.running = false;
     m.set_state(ManagerState::Shutdown);
-    m.election_wake.cancel();
-    m.id_wake.cancel();
+    m.election_wake.wake();
+    m.id_wake.wake();
     if (m.members) m.members->stop();
     if (m.follower) m.follower->stop();
     m.spawn_loop(m.shutdown_flow());

@@ -7,9 +7,7 @@ namespace parti {
 asio::awaitable<void> Manager::Impl::id_loop() {
   const Millis tick = cfg.timings.id_ttl / 3;
   while (running) {
-    id_wake.expires_after(tick);
-    boost::system::error_code ec;
-    co_await id_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await id_wake.sleep(tick);
     if (!running) break;
     if (reclaiming) continue;
     auto st = co_await run_blocking(*pool, [c = id.get()] { return c->renew(); });

@@ -14,6 +14,7 @@
 #include "parti/assignment/assignment_follower.h"
 #include "parti/assignment/assignment_store.h"
 #include "parti/core/async.h"
+#include "parti/core/wakeup.h"
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
 #include "parti/manager/buckets.h"
@@ -68,8 +69,8 @@ struct Manager::Impl {
   std::shared_ptr<AssignmentStore> store;
   std::unique_ptr<AssignmentFollower> follower;
   std::unique_ptr<LeaderRole> leader;
-  asio::steady_timer election_wake{loop};
-  asio::steady_timer id_wake{loop};
+  Wakeup election_wake{loop};
+  Wakeup id_wake{loop};
 
   ManagerState state = ManagerState::Init;
   std::string self_id;  // this worker's ID, as the loop knows it

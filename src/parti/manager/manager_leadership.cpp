@@ -7,7 +7,13 @@ namespace parti {
 asio::awaitable<void> Manager::Impl::election_loop() {
   TimePoint lease_ok = Clock::now();
   const Millis tick = cfg.timings.election_ttl / 3;
+  // While a departed member's lease waits for the server to expire its
+  // heartbeat: that expiry comes within a fraction of the heartbeat TTL of
+  // ours, and no event will announce it (we already dropped the id).
+  const Millis takeover_retry =
+      std::min<Millis>(tick, std::max<Millis>(cfg.timings.heartbeat_ttl / 20, Millis(50)));
   while (running) {
+    Millis wait = tick;
     if (release_requested) {
       release_requested = false;
       co_await run_blocking(*pool, [e = election.get()] { return e->release(); });
@@ -36,11 +42,12 @@ asio::awaitable<void> Manager::Impl::election_loop() {
       if (st.ok()) {
         lease_ok = Clock::now();
         co_await become_leader();
+      } else if (election->holder_departing()) {
+        wait = takeover_retry;
       }
     }
-    election_wake.expires_after(tick);
-    boost::system::error_code ec;
-    co_await election_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!running) break;
+    co_await election_wake.sleep(wait);
   }
   if (election->is_leader()) {
     co_await run_blocking(*pool, [e = election.get()] { return e->release(); });
@@ -91,7 +98,7 @@ void Manager::Impl::lose_leadership(const std::string& why) {
   // Only the election loop touches `election` (a renew may be in flight on
   // the pool right now): ask it to release the lease.
   release_requested = true;
-  election_wake.cancel();
+  election_wake.wake();
   publish_shared([&](Shared& s) { s.leader = false; });
   if (hooks.on_leadership_changed) hooks.on_leadership_changed(false);
   if (is_working_state(state) && state != ManagerState::WaitingAssignment) {
