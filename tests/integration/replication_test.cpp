@@ -583,8 +583,9 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
   // hears nothing trims what node 2 lacks, so node 2 needs a snapshot.
   const std::vector<std::string> fast_forward = {"--forward-timeout-ms", "1000", "--log-retention",
                                                  "4"};
-  PartidOptions options = node_options(false);
-  options.extra_args = fast_forward;  // node 2's report, while it cannot answer
+  PartidOptions options = node_options(true);
+  // node 2's report, while it cannot answer
+  options.extra_args.insert(options.extra_args.end(), fast_forward.begin(), fast_forward.end());
   for (int i = 0; i < 2; ++i) cluster.start(options);
   const int peer_port = free_port();
   TcpProxy peer_link(peer_port);
@@ -650,6 +651,26 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
   EXPECT_NE(report.out.find("catching_up"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("B) behind"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("needs a snapshot"), std::string::npos) << report.out;
+
+  // The resize guard: no drain while a copy runs or a node is away.
+  const auto drain = [&](const std::string& target) {
+    return partid::cli::http_request(cluster.node(0).api, "POST", target, {}, 10s,
+                                     std::string("Bearer ") + kAdminToken);
+  };
+  const auto refused = drain("/cluster/drain/" + cluster.node(1).id);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("\"resize_in_progress\""), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("copying a snapshot"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(cluster.node(2).id + " unreachable"), std::string::npos)
+      << refused.body;
+  const auto refused_cli =
+      run_partictl(via + "drain " + cluster.node(1).id + " --token " + kAdminToken);
+  EXPECT_EQ(refused_cli.code, 6) << refused_cli.out;
+  EXPECT_NE(refused_cli.out.find("a resize is in progress"), std::string::npos) << refused_cli.out;
+  // Forced, the guard is not asked: here the node named does not exist.
+  EXPECT_EQ(drain("/cluster/drain/node-99?force=true").status, 404);
+  EXPECT_EQ(drain("/cluster/drain/node-99?force=maybe").status, 400);
+  EXPECT_EQ(::waitpid(cluster.node(1).pid, nullptr, WNOHANG), 0);  // node 1 did not leave
   peer_link.unstall();
   report = run_partictl(via + "resize --wait 30");
   EXPECT_EQ(report.code, 0) << report.out;

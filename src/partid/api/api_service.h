@@ -94,6 +94,9 @@ class ApiService {
   // resize.cpp: GET /cluster/resize, and what this node reports to it.
   asio::awaitable<ApiResponse> resize(const Route& route, const Hop& hop);
   asio::awaitable<nlohmann::json> local_progress();
+  // The cluster-wide answer, from this node's own report and every other
+  // node's. Only once the topology is ready.
+  asio::awaitable<nlohmann::json> cluster_progress(nlohmann::json mine, const Hop& hop);
   // ?scope=node|cluster (default cluster): a bad value, and whether it is node.
   static std::optional<WebError> scope_error(const Route& route);
   static bool node_scope(const Route& route);

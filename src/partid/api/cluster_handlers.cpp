@@ -5,6 +5,7 @@
 
 #include "partid/api/api_service.h"
 #include "partid/api/json_out.h"
+#include "partid/api/resize_guard.h"
 #include "partid/async_bridge.h"
 
 namespace partid::api {
@@ -245,10 +246,25 @@ asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const 
 
 // DESIGN 4.5's drain of a named node: asked anywhere, carried to that node
 // (with the caller's token, which it checks too), which answers 202 and then
-// leaves cleanly: it stays until the others serve everything it held.
+// leaves cleanly: it stays until the others serve everything it held. The
+// node asked first applies the resize guard (resize_guard.h) unless forced.
 asio::awaitable<ApiResponse> ApiService::drain(const ApiRequest& request, const Route& route,
                                                const Hop& hop) {
   if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+  bool force = false;
+  if (!query_flag(route, "force", &force)) {
+    co_return ApiResponse::error(WebError::bad_request("bad_force", "force must be true or false"));
+  }
+  if (hop.hops == 0 && !force) {
+    if (!deps_.cluster->topology()->ready()) {
+      co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+    }
+    json mine = co_await local_progress();
+    const json summary = co_await cluster_progress(std::move(mine), hop);
+    if (auto busy = resize_in_progress(summary)) {
+      co_return ApiResponse::error(WebError::conflict("resize_in_progress", *busy));
+    }
+  }
   const std::string& node = route.partition_key;
   if (node != deps_.cluster->self()) {
     const auto topo = deps_.cluster->topology();

@@ -97,6 +97,11 @@ asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& h
   if (auto e = scope_error(route)) co_return ApiResponse::error(*e);
   json mine = co_await local_progress();
   if (node_scope(route)) co_return ApiResponse::json(200, dump(mine));
+  co_return ApiResponse::json(200, dump(co_await cluster_progress(std::move(mine), hop)));
+}
+
+asio::awaitable<json> ApiService::cluster_progress(json mine, const Hop& hop) {
+  const auto t = deps_.cluster->topology();
   NodeReports reports = co_await ask_every_node("/cluster/resize?scope=node", hop, "partitions");
   reports.answers[deps_.cluster->self()] = std::move(mine);
   size_t settled = 0;
@@ -124,15 +129,14 @@ asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& h
                       {"bytes_behind", progress.value("bytes_behind", uint64_t{0})},
                       {"snapshot", progress.value("snapshot", false)}});
   }
-  co_return ApiResponse::json(
-      200, dump({{"assignment_version", t->version},
+  co_return json{{"assignment_version", t->version},
                  {"partitions", t->partitions},
                  {"settled", settled},
                  {"entries_behind", entries_behind},
                  {"bytes_behind", bytes_behind},
                  {"done", settled == t->partitions && reports.unreachable.empty()},
                  {"moving", moving},
-                 {"unreachable", reports.unreachable}}));
+                 {"unreachable", reports.unreachable}};
 }
 
 }  // namespace partid::api

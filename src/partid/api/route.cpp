@@ -87,6 +87,16 @@ bool query_u64(const Route& route, const char* name, uint64_t* out) {
   return v.has_value();
 }
 
+bool query_flag(const Route& route, const char* name, bool* out) {
+  auto it = route.query.find(name);
+  if (it == route.query.end()) return true;
+  if (it->second != "true" && it->second != "1" && it->second != "false" && it->second != "0") {
+    return false;
+  }
+  *out = it->second == "true" || it->second == "1";
+  return true;
+}
+
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
   std::string out;
   out.reserve(in.size());

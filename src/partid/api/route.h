@@ -57,6 +57,9 @@ std::optional<uint64_t> parse_u64(const std::string& text);
 // Query value `name` as parse_u64 reads it into *out; true when absent (*out
 // unchanged), false when present and not a number.
 bool query_u64(const Route& route, const char* name, uint64_t* out);
+// Query value `name` as a flag ("true"/"1" or "false"/"0") into *out; true
+// when absent (*out unchanged), false when present and anything else.
+bool query_flag(const Route& route, const char* name, bool* out);
 std::string percent_encode(std::string_view in);
 bool is_valid_utf8(std::string_view s);
 // Short name of a route for metrics labels.

@@ -198,12 +198,23 @@ int main(int argc, char** argv) {
       "drain",
       "make a node leave cleanly: it stays until the others serve every partition it held, "
       "then exits; needs the admin token");
+  bool force_drain = false;
   drain->add_option("node", drained, "the node's id, e.g. node-2")->required();
   drain->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  drain->add_flag("--force", force_drain,
+                  "drain even while a resize is in progress (exit 6 without it)");
   drain->callback([&] {
+    std::string answer;
     rc = call(
-        g, "POST", "/cluster/drain/" + drained, {},
-        [](const json& j) { return j.value("node", "?") + " is draining\n"; }, "Bearer " + token);
+        g, "POST", "/cluster/drain/" + drained + (force_drain ? "?force=true" : ""), {},
+        [](const json& j) { return j.value("node", "?") + " is draining\n"; }, "Bearer " + token,
+        &answer);
+    // Not yet, as `partictl resize` says it: a script may wait and retry.
+    const json j = json::parse(answer, nullptr, false);
+    if (rc == 1 && j.is_object() && j.contains("error") &&
+        j["error"].value("code", "") == "resize_in_progress") {
+      rc = 6;
+    }
   });
 
   auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");
