@@ -445,4 +445,38 @@ TEST_F(ManagerTest, ScaleOneToTenToOneOneAtATimeRebalancesOncePerStep) {
   EXPECT_EQ(version() - start, uint64_t(steps));
 }
 
+// The resize guard: a worker joining while another still moves data for the
+// last assignment (its record lists a migrating partition) is taken in only
+// once that is done. The hold limit is far beyond the test's deadlines, so
+// only the end of the move can release it.
+TEST_F(ManagerTest, AJoinWaitsUntilNoWorkerMovesDataAnyMore) {
+  Config cfg = test_config();
+  cfg.timings.resize_hold_max = 60s;
+  // Shared with the hooks, which run until the fixture stops the workers.
+  auto moving = std::make_shared<std::atomic<bool>>(true);
+  auto held = std::make_shared<std::atomic<int>>(0);
+  Hooks hooks;
+  hooks.refresh_record = [moving](NodeRecord& r) {
+    r.migrating_partitions.clear();
+    if (*moving) r.migrating_partitions.insert(1);
+  };
+  hooks.on_rebalance_held = [held](const std::string& why) {
+    if (why.find("planned-scale") != std::string::npos) ++*held;
+  };
+  start_workers(3, cfg, ch, numbered_partitions(12), hooks);
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  Worker joiner = make_worker(server, cfg, numbered_partitions(12), ch);
+  std::thread starter([&] { joiner.manager->start(); });
+  const bool was_held = wait_until([&] { return held->load() > 0; }, 10s);
+  const size_t workers_while_held = leader()->current_assignment().workers.size();
+  *moving = false;
+  starter.join();  // start() returns once an assignment lists the joiner
+  ASSERT_TRUE(was_held);
+  EXPECT_EQ(workers_while_held, 3u);  // held, not published
+  workers.push_back(std::move(joiner));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  EXPECT_EQ(leader()->current_assignment().workers.size(), 4u);
+  EXPECT_EQ(held->load(), 1);  // one hold, reported once
+}
+
 }  // namespace parti

@@ -74,6 +74,18 @@ class ReplicationTest : public ::testing::Test {
       if (replicas_of(0, partition_of(candidate)).front() == cluster.node(i).id) return candidate;
     }
   }
+  // Node `i`'s record in the heartbeat bucket, as the coordinator reads it.
+  std::optional<NodeRecord> record_of(size_t i) {
+    if (!heartbeats) {
+      auto opened = coord::KvBucket::open_or_create(connect(nats.url()), {"test-heartbeat"});
+      if (!opened.ok()) return std::nullopt;
+      heartbeats = opened.value;
+    }
+    auto entry = heartbeats->get(cluster.node(i).id);
+    if (!entry.ok()) return std::nullopt;
+    return decode_node_record(entry.value.value, nullptr);
+  }
+  std::shared_ptr<coord::KvBucket> heartbeats;
   // GET /admin/partitions/{p}/validate on node `via`; no token when empty.
   partid::cli::HttpResult validate(size_t via, uint32_t p, const std::string& token = kAdminToken) {
     return partid::cli::http_request(cluster.node(via).api, "GET",
@@ -652,6 +664,20 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
   EXPECT_NE(report.out.find("B) behind"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("needs a snapshot"), std::string::npos) << report.out;
 
+  // Leaders list the partitions they copy a snapshot from in their records'
+  // migrating sets, which hold the coordinator's planned rebalances back.
+  for (const auto& [p, m] : moving) {
+    if (!m["snapshot"].get<bool>()) continue;
+    const size_t leader = replicas_of(0, p).front() == cluster.node(0).id ? 0 : 1;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto r = record_of(leader);
+          return r && r->migrating_partitions.contains(p);
+        },
+        10s))
+        << "partition " << p;
+  }
+
   // The resize guard: no drain while a copy runs or a node is away.
   const auto drain = [&](const std::string& target) {
     return partid::cli::http_request(cluster.node(0).api, "POST", target, {}, 10s,
@@ -679,6 +705,16 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
             std::string::npos)
       << report.out;
   EXPECT_EQ(resize()["bytes_behind"], 0);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto r = record_of(i);
+          return r && r->migrating_partitions.empty() && r->importing_partitions.empty() &&
+                 r->locked_partitions.empty();
+        },
+        10s))
+        << "node " << i << " still reports data moving";
+  }
 }
 
 // A leader cut off from NATS and from its peers' messages, but not from

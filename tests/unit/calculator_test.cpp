@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "parti/source/partition_source.h"
 
@@ -18,7 +19,15 @@ class CalculatorTest : public ::testing::Test {
     c.emergency_grace = Millis(500);
     c.cooldown = Millis(2000);
     c.restart_ratio = 0.5;
+    c.resize_hold_max = Millis(20000);
     return c;
+  }
+  // `ids`, of which those in `moving` still move data for the last assignment.
+  std::vector<WorkerInfo> ws_moving(std::initializer_list<const char*> ids,
+                                    std::set<std::string> moving) {
+    auto out = ws(ids);
+    for (auto& w : out) w.moving_data = moving.contains(w.id);
+    return out;
   }
   std::vector<WorkerInfo> ws(std::initializer_list<const char*> ids) {
     std::vector<WorkerInfo> out;
@@ -237,6 +246,82 @@ TEST_F(CalculatorTest, FailedPublishIsRetried) {
   auto again = c.on_timer(*c.next_deadline());
   ASSERT_TRUE(again.publish);
   EXPECT_EQ(again.publish->version, 1u);
+}
+
+// The resize guard: a join due while a worker still copies data for the
+// last change waits until it is done, then goes at once.
+TEST_F(CalculatorTest, APlannedScaleWaitsWhileDataMovesAndGoesWhenItStops) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws_moving({"a", "b", "c"}, {"b"}), t1);
+  EXPECT_FALSE(c.on_timer(t1 + Millis(1000)).publish);  // window over, b still copying
+  EXPECT_EQ(c.state(), CalcState::Scaling);
+  EXPECT_EQ(c.reason(), RebalanceReason::PlannedScale);
+  EXPECT_EQ(c.next_deadline(), t1 + Millis(21000));  // held at most resize_hold_max
+  EXPECT_FALSE(c.on_workers(ws_moving({"a", "b", "c"}, {"a", "b"}), t1 + Millis(5000)).publish);
+  auto out = c.on_workers(ws({"a", "b", "c"}), t1 + Millis(7000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->workers.size(), 3u);
+  settle(c, out, t1 + Millis(7000));
+  EXPECT_EQ(c.state(), CalcState::Idle);
+}
+
+TEST_F(CalculatorTest, APlannedScaleHeldLongerThanTheLimitGoesAnyway) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws_moving({"a", "b", "c"}, {"a"}), t1);
+  EXPECT_FALSE(c.on_timer(t1 + Millis(1000)).publish);
+  EXPECT_FALSE(c.on_timer(t1 + Millis(20999)).publish);
+  auto out = c.on_timer(t1 + Millis(21000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->workers.size(), 3u);
+}
+
+TEST_F(CalculatorTest, AnEmergencyIsNeverHeldByMovingData) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws_moving({"a", "b"}, {"a", "b"}), t1);
+  auto out = c.on_timer(t1 + Millis(500));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(c.state(), CalcState::Emergency);
+  EXPECT_EQ(out.publish->workers, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(CalculatorTest, ARefreshIsNeverHeldButAPartitionChangeWithoutOneIs) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  const TimePoint p = t0 + Millis(3000);
+  settle(c, c.on_timer(p), p);
+  c.on_workers(ws_moving({"a", "b"}, {"b"}), p + Millis(5000));
+  c.on_partitions(numbered_partitions(11), p + Millis(5000), /*bypass_cooldown=*/false);
+  EXPECT_FALSE(c.on_timer(p + Millis(5000)).publish);
+  EXPECT_EQ(c.reason(), RebalanceReason::PartitionsChanged);
+  c.on_partitions(numbered_partitions(12), p + Millis(6000), /*bypass_cooldown=*/true);
+  auto out = c.on_timer(p + Millis(6000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->partitions.size(), 12u);
+}
+
+TEST_F(CalculatorTest, AZeroHoldLimitTurnsTheGuardOff) {
+  CalculatorConfig config = cfg();
+  config.resize_hold_max = Millis(0);
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint t1 = t0 + Millis(10000);
+  c.on_workers(ws_moving({"a", "b", "c"}, {"a"}), t1);
+  EXPECT_TRUE(c.on_timer(t1 + Millis(1000)).publish);
 }
 
 }  // namespace parti

@@ -94,4 +94,20 @@ TEST(MembershipView, LeavingMembersAreNotActive) {
   EXPECT_EQ(v.active_workers()[0].id, "b");
 }
 
+TEST(MembershipView, AMemberWithLockedImportingOrMigratingPartitionsMovesData) {
+  MembershipView v(Millis(1000));
+  auto locked = rec("a"), importing = rec("b"), migrating = rec("c");
+  locked.locked_partitions = {3};
+  importing.importing_partitions = {4};
+  migrating.migrating_partitions = {5};
+  uint64_t revision = 0;
+  for (const auto& r : {locked, importing, migrating, rec("d")}) v.on_put(r, ++revision, {});
+  const auto active = v.active_workers();
+  ASSERT_EQ(active.size(), 4u);
+  for (const auto& w : active) EXPECT_EQ(w.moving_data, w.id != "d") << w.id;
+  // Done: an update with empty sets clears it.
+  EXPECT_EQ(v.on_put(rec("a"), ++revision, {}).size(), 1u);  // Updated
+  EXPECT_FALSE(v.active_workers()[0].moving_data);
+}
+
 }  // namespace parti

@@ -48,6 +48,7 @@ void Calculator::begin(Assignment published, std::vector<Partition> partitions, 
   reason_ = RebalanceReason::None;
   deadline_.reset();
   awaiting_publish_ = false;
+  held_since_.reset();
   absent_since_.clear();
 }
 
@@ -72,6 +73,11 @@ bool Calculator::workers_match_published() const {
   return true;
 }
 
+bool Calculator::data_moving() const {
+  return std::any_of(observed_.begin(), observed_.end(),
+                     [](const WorkerInfo& w) { return w.moving_data; });
+}
+
 std::set<std::string> Calculator::lost_workers() const {
   std::set<std::string> lost(published_.workers.begin(), published_.workers.end());
   for (const auto& w : observed_) lost.erase(w.id);
@@ -81,6 +87,7 @@ std::set<std::string> Calculator::lost_workers() const {
 CalcOutput Calculator::enter(CalcState s, RebalanceReason why, std::optional<TimePoint> deadline) {
   CalcOutput out;
   out.state_changed = s != state_;
+  if (s == CalcState::Idle) held_since_.reset();
   state_ = s;
   reason_ = why;
   deadline_ = deadline;
@@ -116,6 +123,9 @@ CalcOutput Calculator::evaluate(TimePoint now) {
     return {};
   }
 
+  // A rebalance the guard held back goes as soon as nothing moves any more.
+  if (held_since_ && !data_moving()) return compute(now, reason_);
+
   if (!workers_match_published()) {
     if (state_ == CalcState::Scaling) return {};  // window already running
     return enter(CalcState::Scaling, RebalanceReason::PlannedScale,
@@ -147,6 +157,8 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
     CalcOutput out = enter(state_, why, *last_publish_ + config_.cooldown);
     return out;
   }
+  if (auto held = hold(now, why)) return *held;
+  held_since_.reset();
   const CalcState target =
       why == RebalanceReason::Emergency ? CalcState::Emergency : CalcState::Rebalancing;
   CalcOutput out = enter(target, why, std::nullopt);
@@ -163,6 +175,26 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   }
   awaiting_publish_ = true;
   out.publish = std::move(next);
+  return out;
+}
+
+std::optional<CalcOutput> Calculator::hold(TimePoint now, RebalanceReason why) {
+  const bool planned = why == RebalanceReason::PlannedScale ||
+                       why == RebalanceReason::LeaderBalance ||
+                       why == RebalanceReason::PartitionsChanged;
+  if (!planned || bypass_cooldown_ || config_.resize_hold_max.count() == 0 || !data_moving()) {
+    return std::nullopt;
+  }
+  const bool first = !held_since_;
+  if (first) held_since_ = now;
+  const TimePoint give_up = *held_since_ + config_.resize_hold_max;
+  if (now >= give_up) return std::nullopt;  // something stays busy: go anyway
+  CalcOutput out = enter(state_, why, give_up);
+  if (first) {
+    for (const auto& w : observed_) {
+      if (w.moving_data) out.held_by.push_back(w.id);
+    }
+  }
   return out;
 }
 

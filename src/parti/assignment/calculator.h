@@ -12,6 +12,13 @@
 // emergency, whose leaders the successor rule chose for survival rather than
 // balance, one planned rebalance follows a cooldown later and restores
 // balanced leadership (DESIGN 4.2) unless something else rebalanced first.
+//
+// The resize guard (DESIGN 4.3): a planned rebalance that is due while any
+// worker reports data still moving for the last one (WorkerInfo::moving_data)
+// waits until none does, or `resize_hold_max` has passed since it first
+// waited, so two resizes do not overlap (a partition moved on before its new
+// replicas have the data). Emergencies, restarts, cold starts and refreshes
+// never wait: they restore service or were asked for.
 #pragma once
 
 #include <map>
@@ -48,11 +55,15 @@ struct CalculatorConfig {
   Millis publish_retry{500};
   double restart_ratio = 0.5;
   uint32_t replication_factor = 1;
+  Millis resize_hold_max{60000};  // 0: planned rebalances never wait for moving data
 };
 
 struct CalcOutput {
   std::optional<Assignment> publish;  // version = previous + 1; term/leader filled by the shell
   bool state_changed = false;
+  // Set when the resize guard starts holding a rebalance back: the workers
+  // that still move data (once per hold, for the shell to report).
+  std::vector<std::string> held_by;
 };
 
 class Calculator {
@@ -77,6 +88,10 @@ class Calculator {
   CalcOutput enter(CalcState s, RebalanceReason why, std::optional<TimePoint> deadline);
   CalcOutput compute(TimePoint now, RebalanceReason why);
   bool workers_match_published() const;
+  bool data_moving() const;
+  // Holds `why` back under the resize guard: the output to return, or nullopt
+  // when it may go ahead now.
+  std::optional<CalcOutput> hold(TimePoint now, RebalanceReason why);
   std::set<std::string> lost_workers() const;
 
   CalculatorConfig config_;
@@ -87,6 +102,7 @@ class Calculator {
   std::optional<TimePoint> last_publish_;
   bool bypass_cooldown_ = false;
   bool awaiting_publish_ = false;
+  std::optional<TimePoint> held_since_;  // the resize guard holds a rebalance back
   Assignment published_;
   std::vector<Partition> partitions_;
   std::vector<WorkerInfo> observed_;

@@ -30,7 +30,8 @@ std::vector<std::string> validate(const Config& c) {
            t.emergency_grace.count() == 0,
        "emergency_grace is longer than every other window");
   need(t.cold_start_window.count() >= 0 && t.planned_scale_window.count() >= 0 &&
-           t.rebalance_cooldown.count() >= 0 && t.emergency_grace.count() >= 0,
+           t.rebalance_cooldown.count() >= 0 && t.emergency_grace.count() >= 0 &&
+           t.resize_hold_max.count() >= 0,
        "windows must not be negative");
   need(t.poll_interval.count() > 0, "poll_interval must be > 0");
   need(t.watch_debounce.count() >= 0 && t.watch_debounce < t.heartbeat_ttl,
@@ -51,6 +52,7 @@ Timings fast_timings() {
   t.planned_scale_window = milliseconds(300);
   t.emergency_grace = milliseconds(200);
   t.rebalance_cooldown = milliseconds(300);
+  t.resize_hold_max = milliseconds(5000);
   t.poll_interval = milliseconds(200);
   t.watch_debounce = milliseconds(20);
   t.kv_timeout = milliseconds(1000);

@@ -21,10 +21,15 @@ struct Timings {
   milliseconds planned_scale_window{10000};
   milliseconds emergency_grace{1500};      // absence shorter than this never rebalances
   milliseconds rebalance_cooldown{10000};  // min time between two rebalances
-  milliseconds poll_interval{1000};        // fallback polling while a watch is broken
-  milliseconds watch_debounce{100};        // coalesces bursts of membership events
-  milliseconds kv_timeout{2000};           // one KV request
-  milliseconds startup_timeout{60000};     // start() gives up after this
+  // The resize guard: a planned rebalance (a join, a clean leave, leader
+  // balance, a partition set change without refresh) waits while any worker
+  // reports data still moving for the last one, at most this long (0: no
+  // guard). Emergencies, restarts and refreshes never wait.
+  milliseconds resize_hold_max{60000};
+  milliseconds poll_interval{1000};     // fallback polling while a watch is broken
+  milliseconds watch_debounce{100};     // coalesces bursts of membership events
+  milliseconds kv_timeout{2000};        // one KV request
+  milliseconds startup_timeout{60000};  // start() gives up after this
 };
 
 struct Config {

@@ -22,14 +22,17 @@ struct Partition {
 };
 
 // A live worker as the leader sees it: its stable ID and its capacity weight,
-// and what the successor rule weighs when a partition's leader dies: when the
+// what the successor rule weighs when a partition's leader dies: when the
 // process started and how far its copy of each partition has got (from its
-// node record; see NodeRecord::progress).
+// node record; see NodeRecord::progress), and whether it still moves data for
+// the last assignment (its record's locked, importing or migrating sets are
+// not empty), which holds planned rebalances back (the resize guard).
 struct WorkerInfo {
   std::string id;
   uint32_t weight = 1;
   int64_t startup_ms = 0;
   std::map<uint32_t, uint64_t> progress;  // by partition index
+  bool moving_data = false;
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 

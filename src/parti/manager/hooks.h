@@ -19,6 +19,9 @@ struct Hooks {
   std::function<void(ManagerState from, ManagerState to)> on_state_changed;
   std::function<void(bool is_leader)> on_leadership_changed;
   std::function<void(const std::string& what)> on_error;
+  // On the leader: the resize guard holds a planned rebalance back (`why`
+  // names it and the workers still moving data). Once per hold.
+  std::function<void(const std::string& why)> on_rebalance_held;
   // Called before every periodic heartbeat to refresh fields of this worker's
   // record that change too often to publish on their own (NodeRecord::progress).
   // A change rides on that heartbeat: no extra write to NATS.

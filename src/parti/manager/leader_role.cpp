@@ -106,6 +106,12 @@ asio::awaitable<void> LeaderRole::reload_partitions(std::shared_ptr<bool> alive)
 void LeaderRole::handle(CalcOutput out) {
   if (!calc_) return;
   if (out.state_changed) cb_.on_state(calc_->state());
+  if (!out.held_by.empty() && cb_.on_held) {
+    std::string ids;
+    for (const auto& id : out.held_by) ids += (ids.empty() ? "" : ", ") + id;
+    cb_.on_held(fmt::format("{} rebalance waits for data still moving on {} (at most {} ms)",
+                            to_string(calc_->reason()), ids, config_.resize_hold_max.count()));
+  }
   if (out.publish) {
     out.publish->leader = self_id_;
     out.publish->leader_term = term_;

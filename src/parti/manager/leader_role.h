@@ -21,6 +21,7 @@ class LeaderRole {
     std::function<void(const Assignment&)> on_published;
     std::function<void(const std::string&)> on_deposed;
     std::function<void(const std::string&)> on_error;
+    std::function<void(const std::string&)> on_held;  // the resize guard holds a rebalance
   };
   LeaderRole(asio::any_io_executor loop, asio::thread_pool& pool,
              std::shared_ptr<AssignmentStore> store, std::shared_ptr<const Strategy> strategy,

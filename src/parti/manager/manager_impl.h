@@ -168,6 +168,7 @@ struct Manager::Impl {
 
   void on_calc_state(CalcState s);
 
+  void rebalance_held(const std::string& why);
   void lose_leadership(const std::string& why);
 
   // ---- stable ID ---------------------------------------------------------------

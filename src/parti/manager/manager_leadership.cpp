@@ -56,9 +56,9 @@ asio::awaitable<void> Manager::Impl::election_loop() {
 
 CalculatorConfig Manager::Impl::calculator_config() const {
   const Timings& t = cfg.timings;
-  return CalculatorConfig{t.cold_start_window,   t.planned_scale_window, t.emergency_grace,
-                          t.rebalance_cooldown,  t.poll_interval,        cfg.restart_ratio,
-                          cfg.replication_factor};
+  return CalculatorConfig{t.cold_start_window,    t.planned_scale_window, t.emergency_grace,
+                          t.rebalance_cooldown,   t.poll_interval,        cfg.restart_ratio,
+                          cfg.replication_factor, t.resize_hold_max};
 }
 
 asio::awaitable<void> Manager::Impl::become_leader() {
@@ -70,7 +70,8 @@ asio::awaitable<void> Manager::Impl::become_leader() {
       LeaderRole::Callbacks{[this](CalcState s) { on_calc_state(s); },
                             [this](const Assignment& a) { apply_assignment(a); },
                             [this](const std::string& why) { lose_leadership(why); },
-                            [this](const std::string& why) { error(why); }});
+                            [this](const std::string& why) { error(why); },
+                            [this](const std::string& why) { rebalance_held(why); }});
   auto active = members->view().active_workers();
   const bool ok = co_await leader->begin(election->term(), std::move(active));
   if (!ok && running && leader) {
@@ -79,6 +80,11 @@ asio::awaitable<void> Manager::Impl::become_leader() {
     // Members that changed while begin() awaited the store were not seen by it.
     leader->on_members(members->view().active_workers());
   }
+}
+
+void Manager::Impl::rebalance_held(const std::string& why) {
+  spdlog::info("{}: {}", self_id, why);
+  if (hooks.on_rebalance_held) hooks.on_rebalance_held(why);
 }
 
 void Manager::Impl::on_calc_state(CalcState s) {

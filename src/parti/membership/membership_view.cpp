@@ -99,7 +99,10 @@ std::vector<WorkerInfo> MembershipView::active_workers() const {
   std::vector<WorkerInfo> out;
   for (const auto& [id, m] : members_) {
     if (m.record.state == NodeState::Leaving) continue;
-    out.push_back({id, m.record.weight, m.record.startup_ms, m.record.progress});
+    const NodeRecord& r = m.record;
+    const bool moving = !r.locked_partitions.empty() || !r.importing_partitions.empty() ||
+                        !r.migrating_partitions.empty();
+    out.push_back({id, r.weight, r.startup_ms, r.progress, moving});
   }
   return out;
 }

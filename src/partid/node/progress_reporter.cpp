@@ -1,5 +1,7 @@
 #include "partid/node/progress_reporter.h"
 
+#include <algorithm>
+
 namespace partid::node {
 
 ProgressReporter::ProgressReporter(asio::any_io_executor loop, std::chrono::milliseconds interval)
@@ -14,17 +16,26 @@ void ProgressReporter::start(const replication::Replicator& replicator) {
 void ProgressReporter::stop() { sampler_.stop(); }
 
 void ProgressReporter::sample() {
-  std::map<uint32_t, uint64_t> next;
+  Sample next;
   for (const auto& s : replicator_->statuses()) {
-    if (s.active && !s.rebuilding) next[s.partition] = s.last;
+    if (!s.active) continue;
+    if (!s.rebuilding) next.progress[s.partition] = s.last;
+    if (s.rebuilding) next.importing.insert(s.partition);
+    if (!s.handoff.empty()) next.locked.insert(s.partition);
+    const bool copying = std::any_of(s.followers.begin(), s.followers.end(),
+                                     [](const auto& f) { return f.needs_snapshot; });
+    if (copying) next.migrating.insert(s.partition);
   }
   std::lock_guard lock(mu_);
-  progress_ = std::move(next);
+  sample_ = std::move(next);
 }
 
 void ProgressReporter::fill(parti::NodeRecord& record) const {
   std::lock_guard lock(mu_);
-  record.progress = progress_;
+  record.progress = sample_.progress;
+  record.locked_partitions = sample_.locked;
+  record.importing_partitions = sample_.importing;
+  record.migrating_partitions = sample_.migrating;
 }
 
 }  // namespace partid::node

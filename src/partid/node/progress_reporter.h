@@ -6,11 +6,19 @@
 // copy. The figures ride on heartbeats, so they are up to one heartbeat
 // interval plus one sample old: good enough to pick the survivor with the
 // least to adopt; sealing, not this, is what keeps acknowledged writes.
+//
+// The same samples fill the record's locked, importing and migrating sets,
+// which the coordinator's resize guard reads (a planned rebalance waits while
+// any node moves data; parti::WorkerInfo::moving_data): `locked`, partitions
+// whose appointment this node holds for a handoff; `importing`, replicas here
+// that wait for a snapshot (rebuilding); `migrating`, partitions this node
+// leads with a follower that needs a snapshot.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "parti/core/node_record.h"
 #include "parti/core/periodic.h"
@@ -35,7 +43,11 @@ class ProgressReporter {
   parti::Periodic sampler_;
   const replication::Replicator* replicator_ = nullptr;
   mutable std::mutex mu_;
-  std::map<uint32_t, uint64_t> progress_;  // guarded by mu_
+  struct Sample {
+    std::map<uint32_t, uint64_t> progress;
+    std::set<uint32_t> locked, importing, migrating;
+  };
+  Sample sample_;  // guarded by mu_
 };
 
 }  // namespace partid::node
