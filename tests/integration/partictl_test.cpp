@@ -15,8 +15,9 @@ PartictlRun partictl(const std::string& dir, const std::string& args) {
 }
 
 // The README's main command in miniature: a local cluster from partictl,
-// items through different nodes, the topology, and a clean shutdown.
-TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeAndClusterDownStopsIt) {
+// items through different nodes, the topology, a resize up and back down,
+// and a clean shutdown.
+TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStopsIt) {
   TempDir dir;
   const std::string d = dir.sub("cluster");
   auto up = partictl(
@@ -54,6 +55,29 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeAndClusterDownStopsIt) {
   EXPECT_NE(admin.out.find("admin_disabled"), std::string::npos) << admin.out;
   auto list = partictl(d, "--json list");
   EXPECT_EQ(nlohmann::json::parse(list.out)["total"], 9) << list.out;
+  // Grown by one and shrunk back (the newest node drains): every item stays
+  // readable, through the new node too while it is there.
+  auto grown = partictl(d, "--json cluster resize --nodes 4");
+  ASSERT_EQ(grown.code, 0) << grown.out;
+  const auto four = nlohmann::json::parse(grown.out);
+  ASSERT_EQ(four["nodes"].size(), 4u);
+  const std::string newest = four["nodes"][3]["api"];
+  for (int k = 0; k < 9; ++k) {
+    auto get = partictl(d, "--url " + newest + " --json get user-" + std::to_string(k) + " r");
+    ASSERT_EQ(get.code, 0) << get.out;
+    EXPECT_EQ(nlohmann::json::parse(get.out)["message"], "hello-" + std::to_string(k));
+  }
+  auto shrunk = partictl(d, "--json cluster resize --nodes 3");
+  ASSERT_EQ(shrunk.code, 0) << shrunk.out;
+  EXPECT_EQ(nlohmann::json::parse(shrunk.out)["nodes"].size(), 3u);
+  EXPECT_EQ(partid::cli::http_request(newest, "GET", "/health", {}, std::chrono::milliseconds(500))
+                .status,
+            0);
+  for (int k = 0; k < 9; ++k) {
+    auto get = partictl(d, "--url " + urls[k % 3] + " --json get user-" + std::to_string(k) + " r");
+    ASSERT_EQ(get.code, 0) << get.out;
+    EXPECT_EQ(nlohmann::json::parse(get.out)["message"], "hello-" + std::to_string(k));
+  }
   EXPECT_EQ(partictl(d, "cluster up --nodes 1").code, 1);  // already running there
   auto down = partictl(d, "cluster down");
   ASSERT_EQ(down.code, 0) << down.out;

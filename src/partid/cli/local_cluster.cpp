@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "partid/api/resize_guard.h"
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
 
@@ -19,10 +21,18 @@ std::string state_file(const std::string& dir) { return dir + "/cluster.json"; }
 
 void save_state(const std::string& dir, const ClusterState& s) {
   json nodes = json::array();
-  for (const auto& n : s.nodes) nodes.push_back({{"id", n.id}, {"api", n.api_url}, {"pid", n.pid}});
-  std::ofstream(state_file(dir))
-      << json{{"nats", {{"url", s.nats_url}, {"pid", s.nats_pid}}}, {"nodes", nodes}}.dump(2)
-      << "\n";
+  for (const auto& n : s.nodes) {
+    nodes.push_back({{"id", n.id}, {"api", n.api_url}, {"pid", n.pid}, {"dir", n.dir}});
+  }
+  const json spec = {{"partitions", s.spec.partitions},
+                     {"replication_factor", s.spec.replication_factor},
+                     {"sync", s.spec.sync}};
+  std::ofstream(state_file(dir)) << json{{"nats", {{"url", s.nats_url}, {"pid", s.nats_pid}}},
+                                         {"nodes", nodes},
+                                         {"spec", spec},
+                                         {"next_index", s.next_index}}
+                                        .dump(2)
+                                 << "\n";
 }
 
 // Re-checks `ready` until it holds or the deadline passes. The cluster is
@@ -78,6 +88,96 @@ void stop_all(const ClusterState& s) {
   if (s.nats_pid > 0) stop_process(s.nats_pid, std::chrono::milliseconds(5000));
 }
 
+// Starts the next node (directory node-<next_index>) without waiting for it.
+bool spawn_node(ClusterState& s, const std::string& dir, const std::string& partid,
+                std::string* error) {
+  ClusterNode n;
+  n.dir = dir + "/node-" + std::to_string(s.next_index);
+  fs::create_directories(n.dir);
+  fs::remove(n.dir + "/ready.json");
+  n.pid = spawn_detached({partid,
+                          "--nats-url",
+                          s.nats_url,
+                          "--cluster",
+                          "local",
+                          "--data-dir",
+                          n.dir + "/data",
+                          "--api-listen",
+                          "127.0.0.1:0",
+                          "--peer-listen",
+                          "127.0.0.1:0",
+                          "--partitions",
+                          std::to_string(s.spec.partitions),
+                          "--replication-factor",
+                          std::to_string(s.spec.replication_factor),
+                          "--sync",
+                          s.spec.sync ? "true" : "false",
+                          "--fast-timings",
+                          "true",
+                          "--ready-file",
+                          n.dir + "/ready.json"},
+                         n.dir + "/partid.log", error);
+  if (n.pid < 0) return false;
+  ++s.next_index;
+  s.nodes.push_back(n);
+  return true;
+}
+
+// Waits for every node not yet ready (no id) to write its ready file.
+bool wait_ready(ClusterState& s, Clock::time_point deadline, std::string* error) {
+  for (ClusterNode& n : s.nodes) {
+    if (!n.id.empty()) continue;
+    const int pid = n.pid;
+    if (!wait_for([&] { return read_ready_file(n.dir + "/ready.json", &n); }, deadline)) {
+      *error = "the node in " + n.dir + " did not start; see " + n.dir + "/partid.log";
+      n.pid = pid;
+      return false;
+    }
+  }
+  return true;
+}
+
+// Every node sees all the others holding partitions, and every partition has
+// a serving leader.
+bool wait_converged(const ClusterState& s, Clock::time_point deadline, std::string* error) {
+  for (const auto& n : s.nodes) {
+    if (!wait_for([&] { return sees_all(n, s.nodes.size()); }, deadline)) {
+      *error = n.id + " did not see all " + std::to_string(s.nodes.size()) +
+               " nodes holding partitions in time";
+      return false;
+    }
+  }
+  if (!wait_for([&] { return serving_partitions(s) == s.spec.partitions; }, deadline)) {
+    *error = "not every partition had a serving leader in time";
+    return false;
+  }
+  return true;
+}
+
+// GET /cluster/resize through the first node that answers it.
+std::optional<json> resize_summary(const ClusterState& s) {
+  for (const auto& n : s.nodes) {
+    auto r = http_request(n.api_url, "GET", "/cluster/resize", {}, std::chrono::milliseconds(5000));
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && j.is_object()) return j;
+  }
+  return std::nullopt;
+}
+
+// Why the cluster cannot take another change yet; nullopt when it can.
+std::optional<std::string> busy(const ClusterState& s) {
+  auto summary = resize_summary(s);
+  if (!summary) return "no node answered GET /cluster/resize";
+  return api::resize_in_progress(*summary);
+}
+
+bool wait_settled(const ClusterState& s, Clock::time_point deadline, std::string* error) {
+  std::optional<std::string> why;
+  if (wait_for([&] { return !(why = busy(s)); }, deadline)) return true;
+  *error = "the cluster did not settle in time: " + why.value_or("?");
+  return false;
+}
+
 }  // namespace
 
 bool load_cluster_state(const std::string& dir, ClusterState* state, std::string* error) {
@@ -95,8 +195,17 @@ bool load_cluster_state(const std::string& dir, ClusterState* state, std::string
   state->nats_pid = j["nats"].value("pid", 0);
   state->nodes.clear();
   for (const auto& n : j["nodes"]) {
-    state->nodes.push_back({n.value("id", ""), n.value("api", ""), n.value("pid", 0)});
+    state->nodes.push_back(
+        {n.value("id", ""), n.value("api", ""), n.value("pid", 0), n.value("dir", "")});
   }
+  // A state file from before resizing has no spec: such a cluster can only stop.
+  const json spec = j.value("spec", json::object());
+  state->spec.dir = dir;
+  state->spec.nodes = static_cast<uint32_t>(state->nodes.size());
+  state->spec.partitions = spec.value("partitions", 0u);
+  state->spec.replication_factor = spec.value("replication_factor", 0u);
+  state->spec.sync = spec.value("sync", true);
+  state->next_index = j.value("next_index", static_cast<uint32_t>(state->nodes.size()));
   return true;
 }
 
@@ -116,6 +225,7 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
   const std::string dir = fs::canonical(spec.dir).string();
   const auto deadline = Clock::now() + std::chrono::seconds(spec.timeout_s);
   ClusterState s;
+  s.spec = spec;
   const int port = free_tcp_port();
   s.nats_url = "nats://127.0.0.1:" + std::to_string(port);
   s.nats_pid = spawn_detached(
@@ -129,67 +239,72 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
     return false;
   }
   for (uint32_t i = 0; i < spec.nodes; ++i) {
-    const std::string node_dir = dir + "/node-" + std::to_string(i);
-    fs::create_directories(node_dir);
-    fs::remove(node_dir + "/ready.json");
-    std::string err;
-    const pid_t pid = spawn_detached({partid,
-                                      "--nats-url",
-                                      s.nats_url,
-                                      "--cluster",
-                                      "local",
-                                      "--data-dir",
-                                      node_dir + "/data",
-                                      "--api-listen",
-                                      "127.0.0.1:0",
-                                      "--peer-listen",
-                                      "127.0.0.1:0",
-                                      "--partitions",
-                                      std::to_string(spec.partitions),
-                                      "--replication-factor",
-                                      std::to_string(spec.replication_factor),
-                                      "--sync",
-                                      spec.sync ? "true" : "false",
-                                      "--fast-timings",
-                                      "true",
-                                      "--ready-file",
-                                      node_dir + "/ready.json"},
-                                     node_dir + "/partid.log", &err);
-    if (pid < 0) {
-      *error = err;
-      stop_all(s);
-      return false;
-    }
-    s.nodes.push_back({"", "", pid});
+    const bool spawned = spawn_node(s, dir, partid, error);
     save_state(dir, s);
-  }
-  for (uint32_t i = 0; i < spec.nodes; ++i) {
-    const std::string node_dir = dir + "/node-" + std::to_string(i);
-    ClusterNode& n = s.nodes[i];
-    const int pid = n.pid;
-    if (!wait_for([&] { return read_ready_file(node_dir + "/ready.json", &n); }, deadline)) {
-      *error = "node " + std::to_string(i) + " did not start; see " + node_dir + "/partid.log";
-      n.pid = pid;
+    if (!spawned) {
       stop_all(s);
       return false;
     }
   }
+  const bool ok = wait_ready(s, deadline, error) && wait_converged(s, deadline, error);
   save_state(dir, s);
-  for (const auto& n : s.nodes) {
-    if (!wait_for([&] { return sees_all(n, s.nodes.size()); }, deadline)) {
-      *error = n.id + " did not see all " + std::to_string(s.nodes.size()) +
-               " nodes holding partitions in time";
-      stop_all(s);
-      return false;
-    }
-  }
-  if (!wait_for([&] { return serving_partitions(s) == spec.partitions; }, deadline)) {
-    *error = "not every partition had a serving leader in time";
+  if (!ok) {
     stop_all(s);
     return false;
   }
   *state = s;
   return true;
+}
+
+ResizeOutcome cluster_resize(const std::string& dir, uint32_t nodes, bool force, int timeout_s,
+                             ClusterState* state, std::string* error) {
+  ClusterState s;
+  if (!load_cluster_state(dir, &s, error)) return ResizeOutcome::Failed;
+  if (!process_alive(s.nats_pid)) {
+    *error = "the cluster in " + dir + " is not running";
+    return ResizeOutcome::Failed;
+  }
+  if (s.spec.partitions == 0) {
+    *error = state_file(dir) + " was written before resizing existed; recreate the cluster";
+    return ResizeOutcome::Failed;
+  }
+  if (!force) {
+    if (auto why = busy(s)) {
+      *error = *why;
+      return ResizeOutcome::InProgress;
+    }
+  }
+  const std::string partid = find_program("partid");
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  while (s.nodes.size() < nodes) {
+    const bool spawned = spawn_node(s, dir, partid, error);
+    save_state(dir, s);
+    if (!spawned) return ResizeOutcome::Failed;
+  }
+  const bool ready = wait_ready(s, deadline, error);
+  save_state(dir, s);
+  if (!ready) return ResizeOutcome::Failed;
+  // One node at a time, each once the last change has settled: a SIGTERM
+  // drains the node (it stays until others serve all it held).
+  while (s.nodes.size() > nodes) {
+    if (!wait_converged(s, deadline, error) || !wait_settled(s, deadline, error)) {
+      return ResizeOutcome::Failed;
+    }
+    const ClusterNode gone = s.nodes.back();
+    s.nodes.pop_back();
+    const bool drained = stop_process(gone.pid, std::chrono::seconds(60));
+    save_state(dir, s);
+    if (!drained) {
+      *error = gone.id + " did not finish draining in 60 s and was killed; see " + gone.dir +
+               "/partid.log";
+      return ResizeOutcome::Failed;
+    }
+  }
+  if (!wait_converged(s, deadline, error) || !wait_settled(s, deadline, error)) {
+    return ResizeOutcome::Failed;
+  }
+  *state = s;
+  return ResizeOutcome::Done;
 }
 
 bool cluster_down(const std::string& dir, std::string* error) {

@@ -1,4 +1,4 @@
-// cli: `partictl cluster up|down` — a local cluster on loopback: one
+// cli: `partictl cluster up|resize|down` — a local cluster on loopback: one
 // nats-server with JetStream and N partid nodes, everything (data, logs, the
 // state file cluster.json) under one directory.
 #pragma once
@@ -22,18 +22,31 @@ struct ClusterNode {
   std::string id;
   std::string api_url;  // http://127.0.0.1:PORT
   int pid = 0;
+  std::string dir;  // its data, log and ready file
 };
 
 struct ClusterState {
   std::string nats_url;
   int nats_pid = 0;
   std::vector<ClusterNode> nodes;
+  ClusterSpec spec;         // what new nodes are started with
+  uint32_t next_index = 0;  // the next node's directory: node-<next_index>
 };
+
+enum class ResizeOutcome { Done, InProgress, Failed };
 
 // Starts the cluster and waits until every node serves and sees all others.
 // Returns false and *error (with the log to look at) on failure, after
 // stopping whatever it started.
 bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error);
+// Grows or shrinks the running cluster in `dir` to `nodes`: new nodes join,
+// each on a fresh data directory, or the newest nodes leave one at a time by
+// SIGTERM (a clean drain), each once the cluster has settled again. Returns
+// once every partition is served and settled on the new set. InProgress (the
+// reason in *error, nothing changed) while the last resize still moves data
+// (api/resize_guard.h), unless `force`.
+ResizeOutcome cluster_resize(const std::string& dir, uint32_t nodes, bool force, int timeout_s,
+                             ClusterState* state, std::string* error);
 // Stops what `dir`/cluster.json lists; false and *error if there is none.
 bool cluster_down(const std::string& dir, std::string* error);
 // Reads `dir`/cluster.json.

@@ -39,6 +39,18 @@ std::string node_url(const Globals& g) {
   return "http://127.0.0.1:8080";
 }
 
+// A local cluster's nodes: JSON with --json, else `headline` and one line each.
+void print_cluster(const Globals& g, const ClusterState& s, const std::string& headline) {
+  if (g.json_out) {
+    json nodes = json::array();
+    for (const auto& n : s.nodes) nodes.push_back({{"id", n.id}, {"api", n.api_url}});
+    std::cout << json{{"nats", s.nats_url}, {"nodes", nodes}}.dump() << "\n";
+    return;
+  }
+  std::cout << headline << " (nats " << s.nats_url << ")\n";
+  for (const auto& n : s.nodes) std::cout << "  " << n.id << "  " << n.api_url << "\n";
+}
+
 int call(const Globals& g, const std::string& method, const std::string& target,
          const std::string& body, std::string (*render)(const json&),
          const std::string& authorization = {}, std::string* answer = nullptr) {
@@ -240,14 +252,33 @@ int main(int argc, char** argv) {
       rc = 1;
       return;
     }
-    if (g.json_out) {
-      json nodes = json::array();
-      for (const auto& n : s.nodes) nodes.push_back({{"id", n.id}, {"api", n.api_url}});
-      std::cout << json{{"nats", s.nats_url}, {"nodes", nodes}}.dump() << "\n";
+    print_cluster(g, s, "cluster up in " + g.dir);
+  });
+  uint32_t resize_to = 0;
+  bool force_resize = false;
+  int resize_timeout_s = 120;
+  auto* resize_local = cluster->add_subcommand(
+      "resize",
+      "grow or shrink the local cluster in --dir to N nodes: new nodes join, or the newest "
+      "drain one at a time (exit 6 while the last resize still moves data)");
+  resize_local->add_option("--nodes,-n", resize_to, "partid nodes wanted")
+      ->required()
+      ->check(CLI::Range(1u, 64u));
+  resize_local->add_flag("--force", force_resize, "resize even while data still moves");
+  resize_local->add_option("--timeout", resize_timeout_s, "seconds to wait for it to settle")
+      ->capture_default_str();
+  resize_local->callback([&] {
+    ClusterState s;
+    std::string error;
+    const auto outcome =
+        cluster_resize(g.dir, resize_to, force_resize, resize_timeout_s, &s, &error);
+    if (outcome != ResizeOutcome::Done) {
+      std::cerr << "error: " << error << "\n";
+      rc = outcome == ResizeOutcome::InProgress ? 6 : 1;
       return;
     }
-    std::cout << "cluster up in " << g.dir << " (nats " << s.nats_url << ")\n";
-    for (const auto& n : s.nodes) std::cout << "  " << n.id << "  " << n.api_url << "\n";
+    print_cluster(g, s,
+                  "cluster in " + g.dir + " now has " + std::to_string(s.nodes.size()) + " nodes");
   });
   cluster->add_subcommand("down", "stop the local cluster in --dir")->callback([&] {
     std::string error;
