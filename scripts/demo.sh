@@ -2,7 +2,8 @@
 # The main job: installs, builds, and runs a local Parti cluster doing real
 # work: `partictl cluster up` starts a nats-server (JetStream) and three
 # partid nodes on loopback, every partition replicated on all three (RF=3);
-# items are written through one node and read back through another; one node
+# items are written through one node and read back through another; a fourth
+# node joins and drains again (`partictl cluster resize`); one node
 # is killed with SIGKILL and the items are still read and written through the
 # others; the topology and per-node counts are shown; the cluster is stopped.
 # (scripts/worker-demo.sh shows libparti on its own.)
@@ -48,6 +49,14 @@ echo "== item counts per node"
 echo
 echo "== one node's status"
 "$ctl" --url "${urls[1]}" status
+
+echo
+echo "== partictl cluster resize --nodes 4: a fourth node joins and takes replicas"
+"$ctl" --dir "$dir" cluster resize --nodes 4
+echo "== user-1, read through the new node"
+"$ctl" --url "$(jq -r '.nodes[3].api' "$dir/cluster.json")" get user-1
+echo "== partictl cluster resize --nodes 3: the newest node drains and leaves"
+"$ctl" --dir "$dir" cluster resize --nodes 3
 
 echo
 echo "== SIGKILL of node 0; its partitions fail over to the other replicas"
