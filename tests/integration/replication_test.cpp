@@ -663,6 +663,9 @@ TEST_F(ReplicationTest, TheResizeProgressShowsReplicasCatchingUpUntilEveryPartit
   EXPECT_NE(report.out.find("catching_up"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("B) behind"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("needs a snapshot"), std::string::npos) << report.out;
+  // Nothing shrinks while node 2 hears nothing: no time left is made up.
+  const json again = resize();
+  EXPECT_FALSE(again.contains("eta")) << again.dump();
 
   // Leaders list the partitions they copy a snapshot from in their records'
   // migrating sets, which hold the coordinator's planned rebalances back.

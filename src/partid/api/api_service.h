@@ -19,6 +19,7 @@
 #include "partid/api/http_types.h"
 #include "partid/api/item_requests.h"
 #include "partid/api/metrics.h"
+#include "partid/api/resize_eta.h"
 #include "partid/api/route.h"
 #include "partid/peer/peer_client.h"
 #include "partid/replication/replicator.h"
@@ -136,6 +137,7 @@ class ApiService {
 
   ApiDeps deps_;
   ApiOptions options_;
+  ResizeEtaTracker resize_eta_;  // loop only: the baseline of the resize in progress
 };
 
 }  // namespace partid::api

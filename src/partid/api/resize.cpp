@@ -6,7 +6,9 @@
 // whose leader is unreachable ("leader_unreachable") or does not lead it yet
 // ("awaiting_leader") counts as moving. What is left is counted in log
 // entries and in bytes: the log payloads followers lack, plus an estimate of
-// the stored items for a follower that needs a snapshot first.
+// the stored items for a follower that needs a snapshot first; and, once the
+// node asked has seen that shrink between two reports, the time left
+// (resize_eta.h).
 #include <algorithm>
 
 #include "partid/api/api_service.h"
@@ -97,7 +99,15 @@ asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& h
   if (auto e = scope_error(route)) co_return ApiResponse::error(*e);
   json mine = co_await local_progress();
   if (node_scope(route)) co_return ApiResponse::json(200, dump(mine));
-  co_return ApiResponse::json(200, dump(co_await cluster_progress(std::move(mine), hop)));
+  json summary = co_await cluster_progress(std::move(mine), hop);
+  const ResizeLeft left{std::chrono::steady_clock::now(), summary["bytes_behind"].get<uint64_t>(),
+                        summary["entries_behind"].get<uint64_t>()};
+  if (auto eta = resize_eta_.observe(left, summary["done"].get<bool>())) {
+    summary["eta"] = {{"seconds", eta->seconds},
+                      {"per_second", eta->per_second},
+                      {"unit", eta->in_bytes ? "bytes" : "entries"}};
+  }
+  co_return ApiResponse::json(200, dump(summary));
 }
 
 asio::awaitable<json> ApiService::cluster_progress(json mine, const Hop& hop) {

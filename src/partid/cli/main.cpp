@@ -70,46 +70,20 @@ int call(const Globals& g, const std::string& method, const std::string& target,
   return 0;
 }
 
-// "catching up 2.1 MiB/s: about 40 s left", from two answers of GET
-// /cluster/resize `elapsed` seconds apart; nothing while nothing shrank.
-std::optional<std::string> time_left(const json& first, const json& now, double elapsed) {
-  for (const char* field : {"bytes_behind", "entries_behind"}) {
-    const uint64_t before = first.value(field, uint64_t{0}), left = now.value(field, uint64_t{0});
-    if (left == 0) continue;
-    if (elapsed <= 0 || before <= left) return std::nullopt;
-    const double rate = static_cast<double>(before - left) / elapsed;
-    const double seconds = static_cast<double>(left) / rate;
-    if (std::string(field) == "bytes_behind") {
-      return fmt::format("catching up {}/s: about {:.0f} s left",
-                         byte_size(static_cast<uint64_t>(rate)), seconds);
-    }
-    return fmt::format("catching up {:.0f} entries/s: about {:.0f} s left", rate, seconds);
-  }
-  return std::nullopt;
-}
-
 // Polls GET /cluster/resize once a second until it is done or `wait` has
-// passed, printing each answer and an estimate of the time left from how fast
-// what is left shrank since the first poll: in bytes when any are left (they
-// include snapshots, which entries do not count), in log entries otherwise.
-// 0 when done, 6 when not.
+// passed, printing each answer (with the node's estimate of the time left,
+// once it has seen what is left shrink). 0 when done, 6 when not.
 int watch_resize(const Globals& g, std::chrono::seconds wait) {
   using Clock = std::chrono::steady_clock;
-  const auto started = Clock::now();
-  std::optional<json> first;
+  const auto deadline = Clock::now() + wait;
   while (true) {
     std::string answer;
     if (int rc = call(g, "GET", "/cluster/resize", {}, render_resize, {}, &answer); rc != 0) {
       return rc;
     }
-    json j = json::parse(answer, nullptr, false);
-    if (j.value("done", false)) return 0;
-    const auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-    if (elapsed >= static_cast<double>(wait.count())) return 6;
-    if (!first) first = j;
-    if (!g.json_out) {
-      if (auto eta = time_left(*first, j, elapsed)) std::cout << "  " << *eta << "\n";
-    }
+    const json j = json::parse(answer, nullptr, false);
+    if (j.is_object() && j.value("done", false)) return 0;
+    if (Clock::now() >= deadline) return 6;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }

@@ -106,6 +106,13 @@ std::string render_resize(const json& j) {
                        m.value("snapshot", false) ? ", a replica needs a snapshot" : "");
   }
   if (moving.size() > kListed) out += fmt::format("  ... and {} more\n", moving.size() - kListed);
+  if (const json eta = j.value("eta", json::object()); eta.contains("seconds")) {
+    const double rate = eta.value("per_second", 0.0);
+    const std::string pace = eta.value("unit", "") == "bytes"
+                                 ? byte_size(static_cast<uint64_t>(rate)) + "/s"
+                                 : fmt::format("{:.0f} entries/s", rate);
+    out += fmt::format("  catching up {}: about {:.0f} s left\n", pace, eta.value("seconds", 0.0));
+  }
   return out;
 }
 
