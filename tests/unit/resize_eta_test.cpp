@@ -43,6 +43,12 @@ TEST(ResizeEtaTest, NoEstimateWithoutProgressTimeOrAnythingLeft) {
   EXPECT_FALSE(estimate_time_left(left(0ms, 500, 5), left(1000ms, 0, 0)));    // nothing left
 }
 
+// While a snapshot is due, the bytes include RocksDB's estimate of the items,
+// which moves without any replica moving on.
+TEST(ResizeEtaTest, BytesThatShrinkWhileNoEntryMovesAreNoise) {
+  EXPECT_FALSE(estimate_time_left(left(0ms, 2'000, 40), left(1000ms, 1'700, 40)));
+}
+
 TEST(ResizeEtaTest, TheTrackerEstimatesFromTheFirstReportOfAResize) {
   ResizeEtaTracker tracker;
   EXPECT_FALSE(tracker.observe(left(0ms, 9'000, 9), false));  // the baseline

@@ -3,6 +3,10 @@
 namespace partid::api {
 
 std::optional<ResizeEta> estimate_time_left(const ResizeLeft& since, const ResizeLeft& now) {
+  // Progress means a replica moved on: fewer entries behind. The bytes alone
+  // can shrink by noise (they include RocksDB's size estimate of the items a
+  // snapshot will carry), which must not pass for a copy's pace.
+  if (now.entries >= since.entries) return std::nullopt;
   const double elapsed = std::chrono::duration<double>(now.at - since.at).count();
   const bool in_bytes = now.bytes > 0;
   const uint64_t before = in_bytes ? since.bytes : since.entries;

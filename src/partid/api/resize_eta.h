@@ -24,7 +24,9 @@ struct ResizeEta {
   bool in_bytes = true;
 };
 
-// Nothing while nothing shrank (or no time passed) or nothing is left.
+// Nothing until fewer entries are behind than at `since` (the bytes alone
+// jitter: they include RocksDB's estimate of a snapshot's items), nor when no
+// time passed or nothing is left.
 std::optional<ResizeEta> estimate_time_left(const ResizeLeft& since, const ResizeLeft& now);
 
 class ResizeEtaTracker {
