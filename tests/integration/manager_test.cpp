@@ -186,7 +186,8 @@ TEST_F(ManagerTest, AssignmentStaysUnchangedWithoutTopologyChange) {
   start_workers(3, test_config(), ch, numbered_partitions(30));
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
   const auto a = workers[0].manager->current_assignment();
-  // Ten seconds of heartbeats, renewals and elections-that-change-nothing.
+  // Two ID leases' worth (the longest TTL) of heartbeats, renewals and
+  // elections-that-change-nothing.
   EXPECT_FALSE(wait_until(
       [&] {
         for (auto& w : workers) {
@@ -194,7 +195,7 @@ TEST_F(ManagerTest, AssignmentStaysUnchangedWithoutTopologyChange) {
         }
         return false;
       },
-      10s));
+      2 * test_config().timings.id_ttl));
 }
 
 TEST_F(ManagerTest, RefreshAddsRemovesAndReweighsPartitionsBypassingCooldown) {

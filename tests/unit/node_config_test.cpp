@@ -74,6 +74,15 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
   auto advertised_any = load({"--peer-advertise", "10.0.0.7:0"});
   EXPECT_NE(std::get<ConfigExit>(advertised_any).text.find("with a port"), std::string::npos);
   EXPECT_EQ(std::get<ConfigExit>(load({"--api-advertise", "nohost"})).code, 2);
+  // A forwarded request carries a whole body in one peer frame.
+  auto frame = load({"--max-body-bytes", "1048576", "--max-peer-frame-bytes", "1048576"});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(frame));
+  EXPECT_EQ(std::get<ConfigExit>(frame).code, 2);
+  EXPECT_NE(std::get<ConfigExit>(frame).text.find("needs at least 1114112"), std::string::npos)
+      << std::get<ConfigExit>(frame).text;
+  auto fits = load({"--max-body-bytes", "1048576", "--max-peer-frame-bytes", "1114112"});
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(fits));
+  EXPECT_EQ(std::get<NodeConfig>(fits).max_peer_frame_bytes, 1114112u);
   auto help = load({"--help"});
   EXPECT_EQ(std::get<ConfigExit>(help).code, 0);
   EXPECT_NE(std::get<ConfigExit>(help).text.find("--replication-factor"), std::string::npos);

@@ -91,6 +91,10 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   o.core.gap_timeout_ticks = cfg.heartbeat_ticks + 1;
   o.core.seal_retry_ticks = cfg.retry_ticks;
   o.core.log_retention = cfg.log_retention;
+  o.max_frame_bytes = cfg.max_peer_frame_bytes;
+  // A catch-up message fits in one replication envelope (a quarter frame).
+  o.core.max_bytes_per_message =
+      std::min<size_t>(o.core.max_bytes_per_message, cfg.max_peer_frame_bytes / 8);
   return o;
 }
 
@@ -101,10 +105,11 @@ void Node::bind_listeners() {
   client.breaker.max_cooldown = 20 * client.breaker.cooldown;
   const peer::Greeting greeting{peer::kProtocol, cfg_.cluster};
   client.greeting = greeting;
+  client.limits.max_frame_bytes = cfg_.max_peer_frame_bytes;
   peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor(), client);
   peer_server_ = std::make_unique<peer::PeerServer>(
-      loop_.get_executor(), peer::ChannelLimits{}, greeting,
-      [this](pb::Envelope request, peer::PeerServer::Reply reply) {
+      loop_.get_executor(), peer::ChannelLimits{.max_frame_bytes = cfg_.max_peer_frame_bytes},
+      greeting, [this](pb::Envelope request, peer::PeerServer::Reply reply) {
         on_peer_request(std::move(request), std::move(reply));
       });
   api::ApiOptions options;

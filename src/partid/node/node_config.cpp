@@ -1,5 +1,6 @@
 #include "partid/node/node_config.h"
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 #include <cctype>
@@ -100,6 +101,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   opt("--max-body-bytes", c.max_body_bytes, "largest request body")
       ->check(CLI::Range(size_t{1024}, size_t{64} << 20));
+  opt("--max-peer-frame-bytes", c.max_peer_frame_bytes,
+      "largest peer message; at least max-body-bytes + 64 KiB (larger snapshots travel in "
+      "fragments)")
+      ->check(CLI::Range(256u << 10, 64u << 20));
   opt("--hop-limit", c.hop_limit, "forwarding hops before giving up")->check(CLI::Range(1u, 16u));
   opt("--forward-timeout-ms", c.forward_timeout_ms, "deadline of a forwarded request")
       ->check(CLI::Range(10u, 600000u));
@@ -145,6 +150,12 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
     std::ostringstream out;
     app.exit(e, out, out);
     return ConfigExit{2, out.str()};
+  }
+  if (c.max_peer_frame_bytes < c.max_body_bytes + NodeConfig::kFrameHeadroom) {
+    return ConfigExit{2, fmt::format("--max-peer-frame-bytes {} cannot carry a forwarded request "
+                                     "of --max-body-bytes {}: it needs at least {}\n",
+                                     c.max_peer_frame_bytes, c.max_body_bytes,
+                                     c.max_body_bytes + NodeConfig::kFrameHeadroom)};
   }
   std::string host;
   uint16_t port = 0;

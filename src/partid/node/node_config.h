@@ -30,6 +30,11 @@ struct NodeConfig {
   std::string ready_file;     // written with the bound addresses once serving
   std::string log_level = "info";
   size_t max_body_bytes = 1 << 20;
+  // Largest peer frame accepted or sent. A forwarded request carries a whole
+  // body, so it must leave kFrameHeadroom beyond max_body_bytes; replication
+  // cuts its envelopes and snapshot fragments from it.
+  uint32_t max_peer_frame_bytes = 16u << 20;
+  static constexpr uint32_t kFrameHeadroom = 64u << 10;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
   uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit

@@ -40,7 +40,8 @@ bool FragmentSender::start(const std::string& address, uint32_t partition, const
   t->partition = partition;
   t->from = from;
   t->id = next_id_++;
-  t->count = static_cast<uint32_t>((batch.size() + kFragmentBytes - 1) / kFragmentBytes);
+  const size_t step = options_.fragment_bytes;
+  t->count = static_cast<uint32_t>((batch.size() + step - 1) / step);
   t->bytes = std::move(batch);
   running_.insert({address, partition});
   ++per_peer_[address];
@@ -56,7 +57,7 @@ void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
   f->set_transfer(t->id);
   f->set_index(t->next);
   f->set_count(t->count);
-  f->set_data(t->bytes.substr(size_t{t->next} * kFragmentBytes, kFragmentBytes));
+  f->set_data(t->bytes.substr(size_t{t->next} * options_.fragment_bytes, options_.fragment_bytes));
   const std::string address = t->address;
   peers_.call(address, std::move(envelope), options_.fragment_timeout,
               [this, t = std::move(t), alive = alive_](peer::PeerReply reply) mutable {

@@ -33,8 +33,10 @@ namespace partid::replication {
 
 class FragmentSender {
  public:
-  static constexpr size_t kFragmentBytes = 2u << 20;
   struct Options {
+    // An eighth of the peer frame limit by default, so a fragment never
+    // crowds the replication envelopes sharing the connection.
+    size_t fragment_bytes = 2u << 20;
     size_t max_transfers_per_peer = 2;
     std::chrono::milliseconds fragment_timeout{10000};
   };

@@ -5,12 +5,13 @@
 namespace partid::replication {
 
 Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
-               AddressOf address_of)
+               AddressOf address_of, size_t max_frame_bytes)
     : loop_(std::move(loop)),
       peers_(peers),
       self_(self),
       address_of_(std::move(address_of)),
-      fragments_(peers, FragmentSender::Options{}) {}
+      max_envelope_bytes_(max_frame_bytes / 4),
+      fragments_(peers, FragmentSender::Options{.fragment_bytes = max_frame_bytes / 8}) {}
 
 bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
   const std::string* address = address_of_(to);
@@ -22,14 +23,14 @@ void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message
   m.set_partition(partition);
   to_pb(message, &m);
   const size_t bytes = m.ByteSizeLong();
-  if (bytes > kMaxEnvelopeBytes) {
+  if (bytes > max_envelope_bytes_) {
     send_fragmented(to, partition, std::move(m));
     return;
   }
   *batch_for(to).add_messages() = std::move(m);
   Pending& p = pending_[to];
   p.bytes += bytes;
-  if (p.bytes >= kMaxEnvelopeBytes) {
+  if (p.bytes >= max_envelope_bytes_) {
     send(to, std::move(p.envelope));
     pending_.erase(to);
   }

@@ -3,7 +3,7 @@
 // flush of many partitions costs one frame per peer, not one per message.
 // Messages to a node with no known peer address, or to a peer that is down,
 // are dropped: the replication core resends what it needs. An envelope is cut
-// at kMaxEnvelopeBytes, well inside the peer transport's frame limit; a single
+// at a quarter of the peer transport's frame limit; a single
 // message larger than that (a snapshot) travels alone, in fragments
 // (FragmentSender).
 // Threading: loop only.
@@ -24,11 +24,11 @@ namespace asio = boost::asio;
 
 class Outbox {
  public:
-  static constexpr size_t kMaxEnvelopeBytes = 4u << 20;
   using AddressOf = std::function<const std::string*(const core::NodeId&)>;
   // `self` is read at every send (its owner learns it after construction).
+  // `max_frame_bytes`: the peer transport's frame limit.
   Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
-         AddressOf address_of);
+         AddressOf address_of, size_t max_frame_bytes);
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
   // A Handoff (handoff.h), in the same per-turn batch as the messages.
   void add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch);
@@ -50,6 +50,7 @@ class Outbox {
   peer::PeerClient& peers_;
   const core::NodeId& self_;
   AddressOf address_of_;
+  size_t max_envelope_bytes_;
   FragmentSender fragments_;
   struct Pending {
     pb::Envelope envelope;

@@ -93,7 +93,9 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       options_(options),
       on_fatal_(std::move(on_fatal)),
       commit_(loop, disk, store, [this](const std::string& why) { on_fatal_(why); }),
-      outbox_(loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); }),
+      outbox_(
+          loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); },
+          options.max_frame_bytes),
       ticker_(loop, options.tick, [this] { tick(); }),
       session_(random_session()) {
   options_.core.read_timeout_ticks =
