@@ -19,11 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-bool needs_snapshot(const replication::ReplicaStatus& s) {
-  return std::any_of(s.followers.begin(), s.followers.end(),
-                     [](const auto& f) { return f.needs_snapshot; });
-}
-
 // Where a partition this node leads stands: "settled" once it serves with no
 // handoff pending and every follower holds everything the leader has.
 // `item_bytes`: the partition's stored items, which a follower the log no
@@ -45,7 +40,7 @@ json partition_progress(const replication::ReplicaStatus& s, uint64_t item_bytes
   return {{"state", state},
           {"behind", behind},
           {"bytes_behind", bytes},
-          {"snapshot", needs_snapshot(s)}};
+          {"snapshot", s.follower_needs_snapshot()}};
 }
 
 json unstarted_progress(const std::string& state) {
@@ -68,7 +63,7 @@ asio::awaitable<json> ApiService::local_progress() {
   const auto statuses = deps_.replicator->statuses();
   std::vector<uint32_t> snapshot_sources;
   for (const auto& s : statuses) {
-    if (needs_snapshot(s)) snapshot_sources.push_back(s.partition);
+    if (s.follower_needs_snapshot()) snapshot_sources.push_back(s.partition);
   }
   // Usually none: then the report needs no trip to the disk pool.
   std::map<uint32_t, uint64_t> item_bytes;

@@ -1,7 +1,5 @@
 #include "partid/node/progress_reporter.h"
 
-#include <algorithm>
-
 namespace partid::node {
 
 ProgressReporter::ProgressReporter(asio::any_io_executor loop, std::chrono::milliseconds interval)
@@ -22,9 +20,7 @@ void ProgressReporter::sample() {
     if (!s.rebuilding) next.progress[s.partition] = s.last;
     if (s.rebuilding) next.importing.insert(s.partition);
     if (!s.handoff.empty()) next.locked.insert(s.partition);
-    const bool copying = std::any_of(s.followers.begin(), s.followers.end(),
-                                     [](const auto& f) { return f.needs_snapshot; });
-    if (copying) next.migrating.insert(s.partition);
+    if (s.follower_needs_snapshot()) next.migrating.insert(s.partition);
   }
   std::lock_guard lock(mu_);
   sample_ = std::move(next);

@@ -93,6 +93,15 @@ struct ReplicaStatus {
   std::string handoff;
   uint64_t handoff_epoch = 0;
   std::string handoff_from;
+
+  // A follower of this leader must get the partition as a snapshot first: the
+  // one test the drain guard and libparti's rebalance guard both read.
+  bool follower_needs_snapshot() const {
+    for (const auto& f : followers) {
+      if (f.needs_snapshot) return true;
+    }
+    return false;
+  }
 };
 
 struct AdminResult {
