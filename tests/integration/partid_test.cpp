@@ -269,7 +269,7 @@ TEST_F(PartidTest, ADataDirectoryFromANewerBuildIsRefusedAndLeftAlone) {
     auto store = partid::storage::StoreEngine::open(options.data_dir + "/db", {}, &error);
     ASSERT_TRUE(store) << error;
     partid::storage::NodeMetadata meta{
-        "node-9", "test", 32, 1, 7, "gone", {}, {}, {}, partid::storage::kStorageFormat + 1};
+        "node-9", "test", 32, 1, 7, "gone", partid::storage::kStorageFormat + 1};
     ASSERT_TRUE(store->save_node_metadata(meta).ok);
   }
   std::string log;

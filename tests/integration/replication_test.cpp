@@ -520,7 +520,8 @@ TEST_F(ReplicationTest, ADrainedNodeHandsItsPartitionsOverEvenWithASingleReplica
 // --handoff-timeout-ms: it hands over anyway, the stuck write's outcome is
 // reported unknown, and the partition moves. Delayed, never blocked.
 TEST_F(ReplicationTest, AHandoffWhoseWritesCannotCommitIsDelayedOnlyUntilItsDeadline) {
-  const std::vector<std::string> slow = {"--handoff-timeout-ms", "1500"};
+  // No hold: a write refused while the partition is locked says so at once.
+  const std::vector<std::string> slow = {"--handoff-timeout-ms", "1500", "--hold-ms", "0"};
   const int peer_port = free_port();
   TcpProxy peer_link(peer_port);
   cluster.start(behind(peer_link, peer_port, slow));
@@ -544,19 +545,33 @@ TEST_F(ReplicationTest, AHandoffWhoseWritesCannotCommitIsDelayedOnlyUntilItsDead
       },
       10s));
   ASSERT_EQ(::kill(cluster.node(0).pid, SIGTERM), 0);  // drains: Leaving, still alive
+  // The node appointed to lead p next, once it waits for node 0's Handoff.
   json seen;
+  size_t next = 0;
   const bool awaited = wait_until(
       [&] {
-        for (size_t i = 1; i < 3; ++i) {
-          seen = partition_status(i, p);
-          if (seen.is_object() && seen.contains("handoff")) return true;
+        for (next = 1; next < 3; ++next) {
+          seen = partition_status(next, p);
+          if (seen.is_object() && seen.contains("handoff") &&
+              replicas_of(next, p).front() == cluster.node(next).id) {
+            return true;
+          }
         }
         return false;
       },
       20s);
-  EXPECT_TRUE(awaited);
+  ASSERT_TRUE(awaited);
   EXPECT_EQ(seen["handoff"]["state"], "awaiting") << seen.dump();
   EXPECT_EQ(seen["handoff"]["from"], cluster.node(0).id) << seen.dump();
+  // DESIGN 4.3: it holds the partition locked (for 3 s: twice the handoff
+  // timeout, as node 0's Handoff cannot reach it) and refuses writes to it,
+  // while saying so in its status.
+  const json locked = cluster.get_json(next, "/cluster/status")["locked_partitions"];
+  EXPECT_NE(std::find(locked.begin(), locked.end(), json(p)), locked.end()) << locked.dump();
+  const auto refused = cluster.http(next, "POST", "/items",
+                                    json{{"partition_key", key}, {"message", "locked"}}.dump());
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("partition_locked"), std::string::npos) << refused.body;
   EXPECT_TRUE(wait_until([&] { return put(1, key, "after") == 200; }, 30s));
   stuck.join();
   EXPECT_NE(stuck_status.load(), 200);  // never acknowledged: its outcome is unknown

@@ -308,7 +308,7 @@ TEST_F(StoreEngineTest, DropPartitionRemovesOnlyThatPartition) {
 }
 
 TEST_F(StoreEngineTest, ADirectoryFromANewerBuildIsRefusedAndOneFromBeforeFormatsIsFormatOne) {
-  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "i", {}, {}, {}, kStorageFormat + 1};
+  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "i", kStorageFormat + 1};
   ASSERT_TRUE(engine->save_node_metadata(meta).ok);
   engine.reset();
   std::string error;
@@ -320,7 +320,7 @@ TEST_F(StoreEngineTest, ADirectoryFromANewerBuildIsRefusedAndOneFromBeforeFormat
 }
 
 TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {
-  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "instance-1", {4, 5}, {6}, {7}};
+  NodeMetadata meta{"node-2", "c1", 64, 3, 12345, "instance-1"};
   ASSERT_TRUE(engine->save_node_metadata(meta).ok);
   ASSERT_TRUE(engine->commit({put(9, "k", "r", "v", 1)}).ok);
   reopen();

@@ -280,7 +280,9 @@ std::shared_ptr<const routing::Topology> Node::topology() const {
   return keeper_ ? keeper_->current() : empty;
 }
 
-bool Node::locked(uint32_t partition) const { return meta_.locked_partitions.count(partition); }
+bool Node::locked(uint32_t partition) const {
+  return replicator_ && replicator_->held_for_handoff(partition);
+}
 
 bool Node::serving() const {
   if (stopped_ || !manager_ || !topology()->ready()) return false;
@@ -290,6 +292,7 @@ bool Node::serving() const {
 
 nlohmann::json Node::describe() const {
   const auto t = topology();
+  const auto moving = replicator_ ? moving_partitions(replicator_->statuses()) : MovingPartitions{};
   return {{"node", self_},
           {"state", manager_ ? parti::to_string(manager_->state()) : "Init"},
           {"is_leader", manager_ && manager_->is_leader()},
@@ -300,9 +303,9 @@ nlohmann::json Node::describe() const {
           {"api", api_address_},
           {"peer", peer_address_},
           {"ephemeral", cfg_.ephemeral},
-          {"locked_partitions", meta_.locked_partitions},
-          {"importing_partitions", meta_.importing_partitions},
-          {"migrating_partitions", meta_.migrating_partitions}};
+          {"locked_partitions", moving.locked},
+          {"importing_partitions", moving.importing},
+          {"migrating_partitions", moving.migrating}};
 }
 
 // The clean leave (DESIGN 4.5). Marked Leaving, this node is no longer a

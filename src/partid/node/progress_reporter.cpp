@@ -13,15 +13,24 @@ void ProgressReporter::start(const replication::Replicator& replicator) {
 
 void ProgressReporter::stop() { sampler_.stop(); }
 
+MovingPartitions moving_partitions(const std::vector<replication::ReplicaStatus>& statuses) {
+  MovingPartitions out;
+  for (const auto& s : statuses) {
+    if (!s.active) continue;
+    if (s.rebuilding) out.importing.insert(s.partition);
+    if (!s.handoff.empty()) out.locked.insert(s.partition);
+    if (s.follower_needs_snapshot()) out.migrating.insert(s.partition);
+  }
+  return out;
+}
+
 void ProgressReporter::sample() {
   Sample next;
-  for (const auto& s : replicator_->statuses()) {
-    if (!s.active) continue;
-    if (!s.rebuilding) next.progress[s.partition] = s.last;
-    if (s.rebuilding) next.importing.insert(s.partition);
-    if (!s.handoff.empty()) next.locked.insert(s.partition);
-    if (s.follower_needs_snapshot()) next.migrating.insert(s.partition);
+  const auto statuses = replicator_->statuses();
+  for (const auto& s : statuses) {
+    if (s.active && !s.rebuilding) next.progress[s.partition] = s.last;
   }
+  next.moving = moving_partitions(statuses);
   std::lock_guard lock(mu_);
   sample_ = std::move(next);
 }
@@ -29,9 +38,9 @@ void ProgressReporter::sample() {
 void ProgressReporter::fill(parti::NodeRecord& record) const {
   std::lock_guard lock(mu_);
   record.progress = sample_.progress;
-  record.locked_partitions = sample_.locked;
-  record.importing_partitions = sample_.importing;
-  record.migrating_partitions = sample_.migrating;
+  record.locked_partitions = sample_.moving.locked;
+  record.importing_partitions = sample_.moving.importing;
+  record.migrating_partitions = sample_.moving.migrating;
 }
 
 }  // namespace partid::node

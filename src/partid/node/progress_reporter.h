@@ -28,6 +28,12 @@ namespace partid::node {
 
 namespace asio = boost::asio;
 
+// What this node is moving, from the replicator's statuses (see above).
+struct MovingPartitions {
+  std::set<uint32_t> locked, importing, migrating;
+};
+MovingPartitions moving_partitions(const std::vector<replication::ReplicaStatus>& statuses);
+
 class ProgressReporter {
  public:
   ProgressReporter(asio::any_io_executor loop, std::chrono::milliseconds interval);
@@ -45,7 +51,7 @@ class ProgressReporter {
   mutable std::mutex mu_;
   struct Sample {
     std::map<uint32_t, uint64_t> progress;
-    std::set<uint32_t> locked, importing, migrating;
+    MovingPartitions moving;
   };
   Sample sample_;  // guarded by mu_
 };

@@ -896,6 +896,11 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
   return out;
 }
 
+bool Replicator::held_for_handoff(uint32_t partition) const {
+  auto it = replicas_.find(partition);
+  return it != replicas_.end() && it->second->active && it->second->held.has_value();
+}
+
 ReplicatorStats Replicator::stats() const {
   ReplicatorStats s = stats_;
   const auto now = std::chrono::steady_clock::now();

@@ -189,6 +189,10 @@ class Replicator {
   // One of the partition's replicas now (its state is a committed prefix).
   bool serves_replica_reads(uint32_t partition) const;
   std::vector<ReplicaStatus> statuses() const;
+  // This node holds an appointment for `partition` (DESIGN 4.3's lock): it
+  // was appointed to lead it and waits for the previous leader's Handoff or
+  // looks that leader up, or it is draining its writes in flight to hand over.
+  bool held_for_handoff(uint32_t partition) const;
   // Runs an operator action on this node's replica of `partition`:
   // "force-watermark" (to `seq`), "sync", "skip", "failover" (see
   // core::ReplicaCore), "drop-lost-replicas" (removes the replicas that are

@@ -138,9 +138,6 @@ std::string encode_node_metadata(const NodeMetadata& meta) {
   m.set_disk_id(meta.disk_id);
   m.set_instance(meta.instance);
   m.set_format(meta.format);
-  for (uint32_t p : meta.locked_partitions) m.add_locked_partitions(p);
-  for (uint32_t p : meta.importing_partitions) m.add_importing_partitions(p);
-  for (uint32_t p : meta.migrating_partitions) m.add_migrating_partitions(p);
   return m.SerializeAsString();
 }
 
@@ -155,9 +152,6 @@ std::optional<NodeMetadata> decode_node_metadata(std::string_view bytes) {
   meta.disk_id = m->disk_id();
   meta.instance = m->instance();
   meta.format = std::max<uint32_t>(m->format(), 1);
-  meta.locked_partitions = {m->locked_partitions().begin(), m->locked_partitions().end()};
-  meta.importing_partitions = {m->importing_partitions().begin(), m->importing_partitions().end()};
-  meta.migrating_partitions = {m->migrating_partitions().begin(), m->migrating_partitions().end()};
   return meta;
 }
 

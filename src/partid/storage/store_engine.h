@@ -20,7 +20,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -159,9 +158,6 @@ struct NodeMetadata {
   // restart names it so that it can take its ID back at once (the RocksDB
   // lock proves that process is gone).
   std::string instance;
-  std::set<uint32_t> locked_partitions;
-  std::set<uint32_t> importing_partitions;
-  std::set<uint32_t> migrating_partitions;
   uint32_t format = kStorageFormat;  // of the directory (see kStorageFormat)
   friend bool operator==(const NodeMetadata&, const NodeMetadata&) = default;
 };
