@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -454,7 +455,7 @@ TEST_F(ManagerTest, AJoinWaitsUntilNoWorkerMovesDataAnyMore) {
   Config cfg = test_config();
   cfg.timings.resize_hold_max = 60s;
   // Shared with the hooks, which run until the fixture stops the workers.
-  auto moving = std::make_shared<std::atomic<bool>>(true);
+  auto moving = std::make_shared<std::atomic<bool>>(false);
   auto held = std::make_shared<std::atomic<int>>(0);
   Hooks hooks;
   hooks.refresh_record = [moving](NodeRecord& r) {
@@ -466,6 +467,17 @@ TEST_F(ManagerTest, AJoinWaitsUntilNoWorkerMovesDataAnyMore) {
   };
   start_workers(3, cfg, ch, numbered_partitions(12), hooks);
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  // Data starts moving only now: a worker that claimed its ID after the
+  // cold-start window would otherwise be held itself (a loaded machine).
+  *moving = true;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto members = leader()->members();
+        return members.size() == 3 && std::all_of(members.begin(), members.end(), [](auto& r) {
+                 return !r.migrating_partitions.empty();
+               });
+      },
+      10s));
   Worker joiner = make_worker(server, cfg, numbered_partitions(12), ch);
   std::thread starter([&] { joiner.manager->start(); });
   const bool was_held = wait_until([&] { return held->load() > 0; }, 10s);
