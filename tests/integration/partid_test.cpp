@@ -178,6 +178,30 @@ TEST_F(PartidTest, RangeKeysComeNewestFirstAndLimitsApply) {
   EXPECT_EQ(cluster.get_json(0, "/items/timeline/2026-01-02")["message"], "at 2026-01-02");
 }
 
+// A forwarded answer larger than a peer frame would close the connection
+// between the two nodes (and fail every request in flight on it); the leader
+// answers that one request with an error instead.
+TEST_F(PartidTest, AnAnswerTooLargeToRelayFailsAloneWithAClearError) {
+  PartidOptions options;
+  options.extra_args = {"--max-body-bytes", "65536", "--max-peer-frame-bytes", "262144"};
+  start_nodes(2, options);
+  std::string pk;
+  for (int k = 0; pk.empty(); ++k) {
+    if (leader_of("page-" + std::to_string(k)) == 1) pk = "page-" + std::to_string(k);
+  }
+  for (int i = 0; i < 8; ++i) {  // 8 x 40,000 bytes: more than one 256 KiB frame
+    ASSERT_EQ(put(1, pk, "r" + std::to_string(i), std::string(40000, 'a' + i)), 200) << i;
+  }
+  auto refused = cluster.http(0, "GET", "/items/" + pk + "?limit=10");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("response_too_large"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(cluster.node(1).id), std::string::npos) << refused.body;
+  // The link between the nodes stayed up, and the leader serves the page.
+  EXPECT_EQ(cluster.get_json(0, "/items/" + pk + "?limit=2")["items"].size(), 2u);
+  EXPECT_EQ(cluster.get_json(1, "/items/" + pk + "?limit=10")["items"].size(), 8u);
+  EXPECT_EQ(read_file(cluster.node(0).log).find("exceeds the limit"), std::string::npos);
+}
+
 TEST_F(PartidTest, DeleteThenReadFindsNothing) {
   start_nodes(2);
   ASSERT_EQ(put(0, "d", "1", "one"), 200);

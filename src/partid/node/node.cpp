@@ -267,6 +267,16 @@ asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
   hop.hops = forward.hops();
   hop.tried.assign(forward.tried().begin(), forward.tried().end());
   api::ApiResponse response = co_await api_->handle(std::move(request), std::move(hop));
+  // The asking node would refuse a larger reply frame and close the
+  // connection, failing every forwarded request in flight on it: this one
+  // alone fails, and says how to get the answer.
+  if (response.body.size() + NodeConfig::kFrameHeadroom > cfg_.max_peer_frame_bytes) {
+    response = api::ApiResponse::error(api::WebError::bad_request(
+        "response_too_large",
+        fmt::format("the answer ({} bytes) is too large to relay between nodes (peer frames carry "
+                    "{} bytes): ask for fewer items (limit) or ask the partition's leader, {}",
+                    response.body.size(), cfg_.max_peer_frame_bytes, self_)));
+  }
   pb::Envelope out;
   auto* r = out.mutable_forward_reply();
   r->set_status(static_cast<uint32_t>(response.status));
