@@ -92,9 +92,6 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   o.core.seal_retry_ticks = cfg.retry_ticks;
   o.core.log_retention = cfg.log_retention;
   o.max_frame_bytes = cfg.max_peer_frame_bytes;
-  // A catch-up message fits in one replication envelope (a quarter frame).
-  o.core.max_bytes_per_message =
-      std::min<size_t>(o.core.max_bytes_per_message, cfg.max_peer_frame_bytes / 8);
   return o;
 }
 

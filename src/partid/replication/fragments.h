@@ -34,9 +34,7 @@ namespace partid::replication {
 class FragmentSender {
  public:
   struct Options {
-    // An eighth of the peer frame limit by default, so a fragment never
-    // crowds the replication envelopes sharing the connection.
-    size_t fragment_bytes = 2u << 20;
+    size_t fragment_bytes = 2u << 20;  // set from the frame limit (FrameBudget)
     size_t max_transfers_per_peer = 2;
     std::chrono::milliseconds fragment_timeout{10000};
   };

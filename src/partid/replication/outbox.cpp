@@ -10,8 +10,9 @@ Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::
       peers_(peers),
       self_(self),
       address_of_(std::move(address_of)),
-      max_envelope_bytes_(max_frame_bytes / 4),
-      fragments_(peers, FragmentSender::Options{.fragment_bytes = max_frame_bytes / 8}) {}
+      max_envelope_bytes_(FrameBudget::of(max_frame_bytes).envelope_bytes),
+      fragments_(peers, FragmentSender::Options{
+                            .fragment_bytes = FrameBudget::of(max_frame_bytes).fragment_bytes}) {}
 
 bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
   const std::string* address = address_of_(to);

@@ -22,6 +22,18 @@ namespace partid::replication {
 
 namespace asio = boost::asio;
 
+// How replication divides the peer transport's frame limit: envelopes are
+// cut at a quarter of it (an envelope may pass that by its last message, so
+// it stays under half), snapshot fragments and catch-up messages take an
+// eighth at most, leaving room for the framing and what shares the envelope.
+struct FrameBudget {
+  size_t envelope_bytes;
+  size_t fragment_bytes;
+  static FrameBudget of(size_t max_frame_bytes) {
+    return {max_frame_bytes / 4, max_frame_bytes / 8};
+  }
+};
+
 class Outbox {
  public:
   using AddressOf = std::function<const std::string*(const core::NodeId&)>;

@@ -100,6 +100,9 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       session_(random_session()) {
   options_.core.read_timeout_ticks =
       std::max<uint64_t>(1, static_cast<uint64_t>(options_.write_timeout / options_.tick));
+  options_.core.max_bytes_per_message =
+      std::min(options_.core.max_bytes_per_message,
+               FrameBudget::of(options_.max_frame_bytes).fragment_bytes);
 }
 
 Replicator::~Replicator() { stop(); }

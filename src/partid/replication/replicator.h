@@ -55,7 +55,9 @@ struct ReplicatorOptions {
   // commit; the other replicas wait twice as long for its Handoff.
   std::chrono::milliseconds handoff_timeout{1000};
   size_t max_pending_writes = 100000;
-  uint32_t max_frame_bytes = peer::kDefaultMaxFrameBytes;  // the peer transport's
+  // The peer transport's frame limit; catch-up messages are capped to fit
+  // (FrameBudget).
+  uint32_t max_frame_bytes = peer::kDefaultMaxFrameBytes;
 };
 
 // A follower as its leader sees it (seed 004's "replica synchronization status").
