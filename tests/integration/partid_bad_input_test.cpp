@@ -113,6 +113,22 @@ TEST_F(PartidBadInputTest, EveryBadRequestGetsTheDocumentedErrorAndWritesNothing
       {"wrong method", "PUT", "/items", "", 405, "method_not_allowed"},
       {"unknown method", "BREW", "/items/a", "", 405, "method_not_allowed"},
       {"write to a read-only route", "POST", "/cluster/topology", "{}", 405, "method_not_allowed"},
+      {"reserved key", "POST", "/items", R"({"partition_key":"\u0000txn","message":"m"})", 400,
+       "reserved_key"},
+      {"txn malformed json", "POST", "/txn", "{\"writes\": [", 400, "malformed_json"},
+      {"txn without writes", "POST", "/txn", R"({"writes":[]})", 400, "bad_txn"},
+      {"txn with one bad write", "POST", "/txn",
+       R"({"writes":[{"partition_key":"ok","message":"m"},{"partition_key":"","message":"m"}]})",
+       400, "empty_key"},
+      {"txn writing one item twice", "POST", "/txn",
+       R"({"writes":[{"partition_key":"ok","message":"m"},{"partition_key":"ok","delete":true}]})",
+       400, "duplicate_item"},
+      {"txn oversized body", "POST", "/txn", huge_body, 413, "too_large"},
+      {"txn step from a client", "POST", "/txn/0-0000000000000001/decide", R"({"commit":true})",
+       403, "admin_disabled"},
+      {"txn status of a bad id", "GET", "/txn/not-an-id", "", 400, "bad_txn_id"},
+      {"txn status, wrong method", "DELETE", "/txn/0-0000000000000001", "", 405,
+       "method_not_allowed"},
   };
   const int64_t before = total();
   for (const auto& c : cases) {

@@ -298,7 +298,10 @@ TEST_F(PartidTest, ADataDirectoryFromANewerBuildIsRefusedAndLeftAlone) {
   }
   std::string log;
   EXPECT_EQ(cluster.start_expecting_failure(options, &log), 1);
-  EXPECT_NE(log.find("written by a newer partid (storage format 2"), std::string::npos) << log;
+  EXPECT_NE(log.find("written by a newer partid (storage format " +
+                     std::to_string(partid::storage::kStorageFormat + 1)),
+            std::string::npos)
+      << log;
   std::string error;
   auto untouched = partid::storage::StoreEngine::open(options.data_dir + "/db", {}, &error);
   EXPECT_FALSE(untouched);

@@ -9,6 +9,14 @@ namespace partid::api {
 using routing::Access;
 using routing::RouteDecision;
 
+WebError write_error(const replication::WriteResult& r) {
+  if (r.code == "quorum_timeout") return WebError::timeout(r.code, r.error);
+  if (r.code == "locked_by_transaction" || r.code == "txn_conflict" || r.code == "txn_decided") {
+    return WebError::conflict(r.code, r.error);
+  }
+  return WebError::unavailable(r.code, r.error);
+}
+
 ApiService::ApiService(ApiDeps deps, ApiOptions options) : deps_(deps), options_(options) {}
 
 uint32_t ApiService::partition_of(const std::string& partition_key) const {
@@ -107,6 +115,12 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return co_await admin_read(request, route, hop);
     case K::Drain:
       co_return co_await drain(request, route, hop);
+    case K::Txn:
+      co_return co_await txn(request, hop);
+    case K::TxnStatus:
+      co_return co_await txn_status(request, route, hop);
+    case K::TxnStep:
+      co_return co_await txn_step(request, route, hop, false);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "partid/api/metrics.h"
 #include "partid/api/resize_eta.h"
 #include "partid/api/route.h"
+#include "partid/api/txn_requests.h"
 #include "partid/peer/peer_client.h"
 #include "partid/replication/replicator.h"
 #include "partid/routing/decide_routing.h"
@@ -49,10 +51,18 @@ struct ApiDeps {
   std::function<void()> request_stop;
 };
 
+// The error a failed write is answered with (a refusal is a 409).
+WebError write_error(const replication::WriteResult& r);
+
 class ApiService {
  public:
   ApiService(ApiDeps deps, ApiOptions options);
   asio::awaitable<ApiResponse> handle(ApiRequest request, Hop hop);
+  // Finishes the transactions prepared in partitions this node leads that
+  // are older than `older_than` (their coordinator is gone or stuck): records
+  // an abort in the home partition unless an outcome stands there already,
+  // then resolves with the one that stands. Returns how many it resolved.
+  asio::awaitable<size_t> resolve_stale_txns(std::chrono::milliseconds older_than);
 
  private:
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
@@ -114,6 +124,37 @@ class ApiService {
   // Counts of the partitions this node leads.
   nlohmann::json local_counts(const std::map<uint32_t, int64_t>& item_counts) const;
 
+  // txn_handlers.cpp: transactions across partitions (POST /txn, GET
+  // /txn/{id}, the steps, and what a read of a locked item must see).
+  struct TxnStepCall {
+    std::string step;
+    std::string txn;
+    uint32_t partition = 0;
+    std::string body;
+  };
+  asio::awaitable<ApiResponse> txn(const ApiRequest& request, const Hop& hop);
+  asio::awaitable<ApiResponse> txn_status(const ApiRequest& request, const Route& route,
+                                          const Hop& hop);
+  // `trusted`: asked by this node itself (as coordinator or in recovery).
+  asio::awaitable<ApiResponse> txn_step(const ApiRequest& request, const Route& route,
+                                        const Hop& hop, bool trusted);
+  asio::awaitable<ApiResponse> txn_step_here(const std::string& step, const std::string& txn,
+                                             uint32_t partition, TxnStepBody body);
+  // One step where its partition is led (here, or forwarded), or several at once.
+  asio::awaitable<ApiResponse> run_txn_step(std::string step, std::string txn, uint32_t partition,
+                                            std::string body, Hop hop);
+  asio::awaitable<std::vector<ApiResponse>> run_txn_steps(std::vector<TxnStepCall> calls,
+                                                          const Hop& hop);
+  // Whether the home partition has recorded a commit of `txn`; nullopt when
+  // it cannot be asked now.
+  asio::awaitable<std::optional<bool>> txn_committed(const std::string& txn, const Hop& hop);
+  // What committed transactions not yet resolved in `partition` make of the
+  // items read into `view` (range key -> item, nullopt: deleted): one item
+  // (range_key) or every item of the partition key (nullptr).
+  asio::awaitable<std::optional<WebError>> overlay_txns(
+      uint32_t partition, const std::string& partition_key, const std::string* range_key,
+      std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop);
+
   routing::RouteDecision route_for(uint32_t partition, routing::Access access,
                                    const Hop& hop) const;
   // The answer when the request must not run here (routing failed, or the
@@ -138,6 +179,7 @@ class ApiService {
   ApiDeps deps_;
   ApiOptions options_;
   ResizeEtaTracker resize_eta_;  // loop only: the baseline of the resize in progress
+  std::mt19937_64 txn_random_{std::random_device{}()};  // transaction ids
 };
 
 }  // namespace partid::api

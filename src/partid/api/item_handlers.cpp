@@ -33,9 +33,33 @@ storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
   return op;
 }
 
-WebError write_error(const replication::WriteResult& r) {
-  if (r.code == "quorum_timeout") return WebError::timeout(r.code, r.error);
-  return WebError::unavailable(r.code, r.error);
+// A transaction may have locked items of the partition (the metadata is not
+// in memory, or counts prepared transactions).
+bool may_hold_locks(const storage::StoreEngine& store, uint32_t partition) {
+  auto meta = store.cached_partition_meta(partition);
+  return !meta || meta->pending_txns > 0;
+}
+
+// `items` (range keys descending) as committed transactions not yet resolved
+// leave them, at most `limit`.
+std::vector<storage::Item> with_view(
+    std::vector<storage::Item> items,
+    const std::map<std::string, std::optional<storage::Item>>& view, size_t limit) {
+  std::map<std::string, storage::Item, std::greater<>> merged;
+  for (auto& item : items) merged.emplace(item.range_key, std::move(item));
+  for (const auto& [rk, item] : view) {
+    if (item) {
+      merged.insert_or_assign(rk, *item);
+    } else {
+      merged.erase(rk);
+    }
+  }
+  std::vector<storage::Item> out;
+  for (auto& [rk, item] : merged) {
+    if (out.size() == limit) break;
+    out.push_back(std::move(item));
+  }
+  return out;
 }
 
 }  // namespace
@@ -178,6 +202,11 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
       item = co_await parti::run_blocking(*deps_.disk,
                                           [store, p, pk, rk] { return store->get(p, *pk, *rk); });
     }
+    if (may_hold_locks(*store, p)) {
+      std::map<std::string, std::optional<storage::Item>> view;
+      if (auto e = co_await overlay_txns(p, *pk, rk, &view, hop)) co_return ApiResponse::error(*e);
+      if (auto it = view.find(*rk); it != view.end()) item = std::move(it->second);
+    }
     if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
     co_return ApiResponse::json(200, item_body(*item, p));
   }
@@ -187,6 +216,20 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
   } else {
     items = co_await parti::run_blocking(
         *deps_.disk, [store, p, pk, limit] { return store->get_many(p, *pk, limit); });
+  }
+  if (may_hold_locks(*store, p)) {
+    std::map<std::string, std::optional<storage::Item>> view;
+    const std::string* every_item = nullptr;
+    if (auto e = co_await overlay_txns(p, *pk, every_item, &view, hop)) {
+      co_return ApiResponse::error(*e);
+    }
+    if (!view.empty()) {
+      // The view may add or remove items: read enough that `limit` remain.
+      const size_t wider = limit + view.size();
+      items = co_await parti::run_blocking(
+          *deps_.disk, [store, p, pk, wider] { return store->get_many(p, *pk, wider); });
+      items = with_view(std::move(items), view, limit);
+    }
   }
   json list = json::array();
   for (const auto& item : items) {

@@ -55,6 +55,11 @@ std::variant<std::monostate, WebError> check_keys(std::string_view partition_key
   if (partition_key.empty()) {
     return WebError::bad_request("empty_key", "'partition_key' must not be empty");
   }
+  if (partition_key.front() == '\0') {
+    // The partition's transaction records live under such keys (storage/txn_space.h).
+    return WebError::bad_request("reserved_key",
+                                 "partition keys that start with a NUL byte are reserved");
+  }
   if (partition_key.size() > limits.max_key_bytes || range_key.size() > limits.max_key_bytes) {
     return WebError::too_large("keys are limited to " + std::to_string(limits.max_key_bytes) +
                                " bytes");

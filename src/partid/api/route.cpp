@@ -64,6 +64,9 @@ const std::vector<PathRule>& rules() {
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
       {{"admin", "partitions", "*", "*"}, {{"POST", K::Admin}, {"GET", K::AdminRead}}},
+      {{"txn"}, {{"POST", K::Txn}}},
+      {{"txn", "*"}, {{"GET", K::TxnStatus}}},
+      {{"txn", "*", "*"}, {{"POST", K::TxnStep}}},
   };
   return r;
 }
@@ -218,6 +221,12 @@ const char* route_name(Route::Kind k) {
       return "metrics";
     case K::Dashboard:
       return "dashboard";
+    case K::Txn:
+      return "txn";
+    case K::TxnStatus:
+      return "txn_status";
+    case K::TxnStep:
+      return "txn_step";
   }
   return "unknown";
 }

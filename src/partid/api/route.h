@@ -32,6 +32,10 @@ struct Route {
                   // the operation in range_key)
     AdminRead,    // GET /admin/partitions/{p}/{check|validate}
     Drain,        // POST /cluster/drain/{node} (the node in partition_key)
+    Txn,          // POST /txn: a transaction across partitions
+    TxnStatus,    // GET /txn/{id} (the id in partition_key)
+    TxnStep,      // POST /txn/{id}/{prepare|decide|resolve}?partition=p: between
+                  // nodes (the id in partition_key, the step in range_key)
   };
   Kind kind = Kind::Health;
   std::string partition_key;

@@ -69,6 +69,9 @@ void Node::open_storage() {
           cfg_.partitions, cfg_.replication_factor));
     }
     meta_ = *meta;
+    // An older format needs no conversion (storage::kStorageFormat), only the
+    // mark that an older build must not open it any more.
+    meta_.format = storage::kStorageFormat;
   } else {
     meta_.cluster = cfg_.cluster;
     meta_.partitions = cfg_.partitions;
@@ -131,6 +134,8 @@ void Node::bind_listeners() {
                                         options);
   http_ = std::make_unique<api::HttpServer>(loop_.get_executor(), *api_,
                                             api::HttpOptions{cfg_.max_body_bytes});
+  txn_recovery_ = std::make_unique<api::TxnRecovery>(
+      loop_.get_executor(), *api_, std::chrono::milliseconds(cfg_.txn_timeout_ms));
   std::string host;
   uint16_t port = 0;
   split_host_port(cfg_.peer_listen, &host, &port);
@@ -215,6 +220,7 @@ void Node::start_replication(const std::string& id) {
   on_loop([&] {
     replicator_->start(id, std::move(restored), std::move(seals));
     progress_->start(*replicator_);
+    txn_recovery_->start();
   });
 }
 
@@ -399,6 +405,7 @@ void Node::stop() {
     on_loop([&] {
       if (keeper_) keeper_->stop();
       if (progress_) progress_->stop();
+      if (txn_recovery_) txn_recovery_->stop();
       if (replicator_) replicator_->stop();
       if (peers_) peers_->stop();
     });

@@ -2,7 +2,8 @@
 // together; the work is delegated: StoreEngine (storage), Replicator
 // (replicated write path), TopologyKeeper (who leads what, from libparti),
 // ApiService +
-// HttpServer (client API), PeerServer + PeerClient (node-to-node transport),
+// HttpServer (client API), TxnRecovery (transactions a coordinator left
+// unresolved), PeerServer + PeerClient (node-to-node transport),
 // and a libparti Manager (membership, leadership, assignment).
 //
 // Guarantees: start() either leaves the node serving (and the ready file
@@ -30,6 +31,7 @@
 #include "partid/api/cluster_view.h"
 #include "partid/api/http_server.h"
 #include "partid/api/metrics.h"
+#include "partid/api/txn_recovery.h"
 #include "partid/node/node_config.h"
 #include "partid/node/progress_reporter.h"
 #include "partid/node/topology_keeper.h"
@@ -89,6 +91,7 @@ class Node final : public api::ClusterView {
   std::unique_ptr<peer::PeerServer> peer_server_;
   std::unique_ptr<api::ApiService> api_;
   std::unique_ptr<api::HttpServer> http_;
+  std::unique_ptr<api::TxnRecovery> txn_recovery_;
   std::shared_ptr<parti::coord::Connection> conn_;
   // Before manager_: the Manager's heartbeat hook reads it until the Manager stops.
   std::unique_ptr<ProgressReporter> progress_;

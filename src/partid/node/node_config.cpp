@@ -129,6 +129,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 60000u));
   opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
       ->check(CLI::Range(10u, 600000u));
+  opt("--txn-timeout-ms", c.txn_timeout_ms,
+      "a transaction left prepared this long (its coordinator died) is finished by recovery: "
+      "aborted unless it committed")
+      ->check(CLI::Range(100u, 3600000u));
   opt("--replication-tick-ms", c.replication_tick_ms, "the replication protocol's clock")
       ->check(CLI::Range(1u, 10000u));
   opt("--heartbeat-ticks", c.heartbeat_ticks, "ticks between a leader's confirmations")

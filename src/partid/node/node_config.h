@@ -52,6 +52,9 @@ struct NodeConfig {
   uint32_t retry_ticks = 6;            // follower without progress: resend (backoff base)
   uint32_t log_retention = 10000;      // log entries kept behind the watermark
   std::string admin_token;             // empty: admin operations are refused
+  // A transaction prepared this long ago without being resolved (its
+  // coordinator died or is stuck) is finished by its partitions' leaders.
+  uint32_t txn_timeout_ms = 10000;
 };
 
 // Parses argv (and the file and environment it points at). On --help or

@@ -3,8 +3,12 @@
 namespace partid::replication {
 
 GroupCommit::GroupCommit(asio::any_io_executor loop, asio::thread_pool& disk,
-                         storage::StoreEngine& store, OnFailure on_failure)
-    : loop_(std::move(loop)), disk_(disk), store_(store), on_failure_(std::move(on_failure)) {}
+                         storage::StoreEngine& store, OnFailure on_failure, OnRefused on_refused)
+    : loop_(std::move(loop)),
+      disk_(disk),
+      store_(store),
+      on_failure_(std::move(on_failure)),
+      on_refused_(std::move(on_refused)) {}
 
 void GroupCommit::add(std::vector<storage::ReplicaChange> changes, After after) {
   if (changes.empty() && idle()) {
@@ -50,6 +54,7 @@ void GroupCommit::done(Batch batch, const storage::StoreStatus& status) {
   }
   ++writes_;
   changes_written_ += batch.changes.size();
+  if (!status.refused.empty() && on_refused_) on_refused_(status.refused);
   for (auto& after : batch.after) after();
   if (!pending_.changes.empty() || !pending_.after.empty()) schedule();
 }

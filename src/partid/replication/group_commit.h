@@ -5,6 +5,10 @@
 // "persist, then talk" half of the replication core's contract: sends and
 // client answers wait here for the disk.
 //
+// An op that committed without effect (storage::Refusal) is reported to
+// `on_refused` before the callbacks of its batch run, so the one waiting for
+// it can say why.
+//
 // A failed write is fatal to the node (the replicas' in-memory state already
 // counts those changes as durable; carrying on would break the protocol), so
 // the failure callback decides how to stop.
@@ -25,9 +29,10 @@ class GroupCommit {
  public:
   using After = std::function<void()>;
   using OnFailure = std::function<void(const std::string& why)>;
+  using OnRefused = std::function<void(const std::vector<storage::Refusal>&)>;
 
   GroupCommit(asio::any_io_executor loop, asio::thread_pool& disk, storage::StoreEngine& store,
-              OnFailure on_failure);
+              OnFailure on_failure, OnRefused on_refused = {});
   // `after` runs once `changes` (and everything added before) are durable.
   // With no changes and nothing pending it runs at once.
   void add(std::vector<storage::ReplicaChange> changes, After after);
@@ -48,6 +53,7 @@ class GroupCommit {
   asio::thread_pool& disk_;
   storage::StoreEngine& store_;
   OnFailure on_failure_;
+  OnRefused on_refused_;
   Batch pending_;
   bool in_flight_ = false;
   bool scheduled_ = false;

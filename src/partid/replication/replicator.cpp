@@ -15,6 +15,7 @@
 namespace partid::replication {
 
 namespace {
+// hlc_physical_ms() reads it back.
 uint64_t pack_hlc(const parti::HlcTimestamp& t) {
   return (static_cast<uint64_t>(t.physical_ms) << 16) | (t.logical & 0xffff);
 }
@@ -49,6 +50,7 @@ struct Replicator::Replica {
     std::shared_ptr<WriteGroup> group;
     size_t index = 0;
     uint64_t hlc = 0;
+    std::optional<storage::Refusal> refused;  // committed without effect
   };
   std::map<uint64_t, Waiter> waiting;  // by sequence
   std::map<uint64_t, ReadDone> reads;  // by read id, awaiting confirmation
@@ -92,7 +94,9 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       disk_id_(disk_id),
       options_(options),
       on_fatal_(std::move(on_fatal)),
-      commit_(loop, disk, store, [this](const std::string& why) { on_fatal_(why); }),
+      commit_(
+          loop, disk, store, [this](const std::string& why) { on_fatal_(why); },
+          [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); }),
       outbox_(
           loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); },
           options.max_frame_bytes),
@@ -532,7 +536,22 @@ void Replicator::finish(Replica& r, uint64_t seq, bool ok, const std::string& co
   if (it == r.waiting.end()) return;
   Replica::Waiter w = std::move(it->second);
   r.waiting.erase(it);
+  if (ok && w.refused) {
+    complete(w.group, w.index, {false, seq, w.hlc, w.refused->code, w.refused->message});
+    return;
+  }
   complete(w.group, w.index, {ok, ok ? seq : 0, ok ? w.hlc : 0, code, why});
+}
+
+// Only the leader that proposed an entry waits for it: elsewhere a refusal
+// is the same rule applied again, and nobody needs to hear it.
+void Replicator::on_refused(const std::vector<storage::Refusal>& refused) {
+  for (const auto& r : refused) {
+    auto it = replicas_.find(r.partition);
+    if (it == replicas_.end()) continue;
+    auto w = it->second->waiting.find(r.sequence);
+    if (w != it->second->waiting.end()) w->second.refused = r;
+  }
 }
 
 void Replicator::complete(const std::shared_ptr<WriteGroup>& group, size_t index,
@@ -646,7 +665,7 @@ void Replicator::propose(uint32_t partition, Replica& r) {
   }
   auto result = r.core.propose(std::move(payloads));
   for (size_t k = 0; k < queued.size(); ++k) {
-    r.waiting[result.first_seq + k] = {queued[k].group, queued[k].index, hlcs[k]};
+    r.waiting[result.first_seq + k] = {queued[k].group, queued[k].index, hlcs[k], std::nullopt};
   }
   step(partition, r, std::move(result.actions));
 }

@@ -39,12 +39,18 @@
 
 namespace partid::replication {
 
+// An item version's HLC (WriteResult::hlc, ItemVersion::hlc) is the wall
+// clock in ms, shifted left 16 bits, plus a logical counter.
+inline uint64_t hlc_physical_ms(uint64_t hlc) { return hlc >> 16; }
+
 struct WriteResult {
   bool ok = false;
   uint64_t sequence = 0;
   uint64_t hlc = 0;
   std::string code;   // when !ok: not_leader, partition_not_ready, quorum_lost, overloaded,
-  std::string error;  // leadership_lost, quorum_timeout
+  std::string error;  // leadership_lost, quorum_timeout, or a storage::Refusal's code:
+  // committed and applied without effect by a rule of the partition's state
+  // (locked_by_transaction, txn_conflict, txn_decided): the outcome is known.
 };
 
 struct ReplicatorOptions {
@@ -257,6 +263,7 @@ class Replicator {
   void flush_reads();
   void propose(uint32_t partition, Replica& r);
   void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
+  void on_refused(const std::vector<storage::Refusal>& refused);
   void complete(const std::shared_ptr<WriteGroup>& group, size_t index, WriteResult result);
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
   void read_seal(uint32_t partition, const core::SealRead& read);

@@ -2,6 +2,7 @@
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/txn_space.h"
 
 namespace partid::storage {
 namespace {
@@ -46,11 +47,11 @@ std::optional<Item> BatchWriter::current(uint32_t partition, const std::string& 
   return engine_.read_item(key, true);
 }
 
-void BatchWriter::put_item(uint32_t partition, const std::string& key, Item next) {
+void BatchWriter::put_item(uint32_t partition, const std::string& key, Item next, bool counted) {
   auto existing = current(partition, key);
   if (existing && !is_newer(next.version, *existing)) return;
   const bool was_live = existing && !existing->tombstone;
-  meta(partition).item_count += (next.tombstone ? 0 : 1) - (was_live ? 1 : 0);
+  if (counted) meta(partition).item_count += (next.tombstone ? 0 : 1) - (was_live ? 1 : 0);
   writes_.Put(engine_.items_, key, encode_item(next));
   written_[key] = std::move(next);
 }
@@ -72,16 +73,40 @@ std::set<std::string> BatchWriter::keys_under(uint32_t partition, const std::str
   return keys;
 }
 
-void BatchWriter::apply(const WriteOp& op) {
+std::optional<BatchWriter::Refused> BatchWriter::apply(const WriteOp& op) {
+  switch (op.kind) {
+    case WriteOp::Kind::TxnPrepare:
+      return prepare(op);
+    case WriteOp::Kind::TxnDecide:
+      return decide(op);
+    case WriteOp::Kind::TxnResolve:
+      resolve(op);
+      return std::nullopt;
+    default:
+      return apply_item_op(op);
+  }
+}
+
+std::optional<BatchWriter::Refused> BatchWriter::apply_item_op(const WriteOp& op) {
   Item next{{}, {}, op.message, op.version, op.kind != WriteOp::Kind::Put};
   if (op.kind != WriteOp::Kind::DeleteAll) {
+    if (auto holder = lock_holder(op.partition, op.partition_key, op.range_key)) {
+      return Refused{"locked_by_transaction",
+                     "the item is locked by transaction " + *holder + " until it is resolved"};
+    }
     put_item(op.partition, item_key(op.partition, op.partition_key, op.range_key), next);
-    return;
+    return std::nullopt;
+  }
+  if (auto holder = any_lock_on(op.partition, op.partition_key)) {
+    return Refused{"locked_by_transaction",
+                   "an item of the partition key is locked by transaction " + *holder +
+                       " until it is resolved"};
   }
   for (const auto& key : keys_under(op.partition, item_prefix(op.partition, op.partition_key))) {
     auto existing = current(op.partition, key);
     if (existing && !existing->tombstone) put_item(op.partition, key, next);
   }
+  return std::nullopt;
 }
 
 void BatchWriter::replace_state(const change::ReplaceState& replace) {
@@ -92,9 +117,15 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
   replaced_.insert(p);
   PartitionMeta& m = meta(p);
   m.item_count = 0;
+  m.pending_txns = 0;
   for (const Item& item : *replace.items) {
     const std::string key = item_key(p, item.partition_key, item.range_key);
-    m.item_count += item.tombstone ? 0 : 1;
+    if (!is_reserved_key(item.partition_key)) {
+      m.item_count += item.tombstone ? 0 : 1;
+    } else if (item.partition_key == kTxnRecordKey && !item.tombstone) {
+      auto record = decode_txn_record(item.message);
+      m.pending_txns += record && record->state == TxnRecord::State::Prepared ? 1 : 0;
+    }
     writes_.Put(engine_.items_, key, encode_item(item));
     written_[key] = item;
   }

@@ -3,6 +3,9 @@
 // counts; an older version never replaces a newer one), so each batch sees its
 // own earlier writes through an overlay, including a partition it has just
 // replaced wholesale. Used by StoreEngine's write paths only; one at a time.
+// Transaction steps and the locks they hold are applied here too
+// (txn_apply.cpp): whether an op takes effect depends only on the partition's
+// state before it, so every replica decides the same.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -21,7 +24,12 @@ class BatchWriter {
   void append_log(uint32_t partition, const LogRecord& record);
   void truncate_log(uint32_t partition, uint64_t after);
   void trim_log(uint32_t partition, uint64_t through, uint64_t through_epoch);
-  void apply(const WriteOp& op);
+  // Why the op had no effect (every replica decides alike), or nullopt.
+  struct Refused {
+    std::string code;
+    std::string message;
+  };
+  std::optional<Refused> apply(const WriteOp& op);
   void replace_state(const change::ReplaceState& replace);
   PartitionMeta& meta(uint32_t partition);
   // Writes everything (one fsync when the engine syncs) and updates the
@@ -30,8 +38,21 @@ class BatchWriter {
 
  private:
   std::optional<Item> current(uint32_t partition, const std::string& key) const;
-  void put_item(uint32_t partition, const std::string& key, Item next);
+  // `counted`: a client's item (the partition's item count follows it), not
+  // a transaction's record or lock.
+  void put_item(uint32_t partition, const std::string& key, Item next, bool counted = true);
   std::set<std::string> keys_under(uint32_t partition, const std::string& prefix) const;
+  // txn_apply.cpp
+  std::optional<Refused> apply_item_op(const WriteOp& op);
+  std::optional<Refused> prepare(const WriteOp& op);
+  std::optional<Refused> decide(const WriteOp& op);
+  void resolve(const WriteOp& op);
+  std::optional<std::string> lock_holder(uint32_t partition, const std::string& partition_key,
+                                         const std::string& range_key);
+  std::optional<std::string> any_lock_on(uint32_t partition, const std::string& partition_key);
+  std::optional<TxnRecord> record_at(uint32_t partition, const std::string& key) const;
+  void put_reserved(uint32_t partition, const std::string& key, std::string value,
+                    const ItemVersion& version, bool removed = false);
 
   StoreEngine& engine_;
   rocksdb::WriteBatch writes_;

@@ -22,6 +22,12 @@ pb::ItemOp::Op to_pb(WriteOp::Kind k) {
       return pb::ItemOp::DELETE;
     case WriteOp::Kind::DeleteAll:
       return pb::ItemOp::DELETE_ALL;
+    case WriteOp::Kind::TxnPrepare:
+      return pb::ItemOp::TXN_PREPARE;
+    case WriteOp::Kind::TxnDecide:
+      return pb::ItemOp::TXN_DECIDE;
+    case WriteOp::Kind::TxnResolve:
+      return pb::ItemOp::TXN_RESOLVE;
   }
   return pb::ItemOp::PUT;
 }
@@ -34,9 +40,26 @@ std::optional<WriteOp::Kind> from_pb(int op) {
       return WriteOp::Kind::Delete;
     case pb::ItemOp::DELETE_ALL:
       return WriteOp::Kind::DeleteAll;
+    case pb::ItemOp::TXN_PREPARE:
+      return WriteOp::Kind::TxnPrepare;
+    case pb::ItemOp::TXN_DECIDE:
+      return WriteOp::Kind::TxnDecide;
+    case pb::ItemOp::TXN_RESOLVE:
+      return WriteOp::Kind::TxnResolve;
     default:
       return std::nullopt;
   }
+}
+
+void to_pb(const TxnWrite& w, pb::TxnWrite* out) {
+  out->set_partition_key(w.partition_key);
+  out->set_range_key(w.range_key);
+  out->set_message(w.message);
+  out->set_remove(w.remove);
+}
+
+TxnWrite from_pb(const pb::TxnWrite& w) {
+  return {w.partition_key(), w.range_key(), w.message(), w.remove()};
 }
 
 }  // namespace
@@ -83,6 +106,12 @@ std::string encode_item_op(const WriteOp& op) {
   m.set_range_key(op.range_key);
   m.set_message(op.message);
   m.set_hlc(op.version.hlc);
+  if (!op.txn.empty()) {
+    m.set_txn(op.txn);
+    m.set_txn_home(op.txn_home);
+    m.set_txn_commit(op.txn_commit);
+    for (const auto& w : op.txn_writes) to_pb(w, m.add_txn_writes());
+  }
   return m.SerializeAsString();
 }
 
@@ -98,7 +127,37 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
   op.range_key = m->range_key();
   op.message = m->message();
   op.version = {m->hlc(), record.sequence, record.epoch};
+  op.txn = m->txn();
+  op.txn_home = m->txn_home();
+  op.txn_commit = m->txn_commit();
+  for (const auto& w : m->txn_writes()) op.txn_writes.push_back(from_pb(w));
+  // A transaction step names its transaction; only those steps do.
+  const bool is_step = op.kind == WriteOp::Kind::TxnPrepare ||
+                       op.kind == WriteOp::Kind::TxnDecide || op.kind == WriteOp::Kind::TxnResolve;
+  if (is_step == op.txn.empty()) return std::nullopt;
   return op;
+}
+
+std::string encode_txn_record(const TxnRecord& record) {
+  pb::TxnRecord m;
+  m.set_state(static_cast<pb::TxnRecord::State>(record.state));
+  m.set_home(record.home);
+  for (const auto& w : record.writes) to_pb(w, m.add_writes());
+  m.set_hlc(record.version.hlc);
+  m.set_sequence(record.version.sequence);
+  m.set_epoch(record.version.epoch);
+  return m.SerializeAsString();
+}
+
+std::optional<TxnRecord> decode_txn_record(std::string_view bytes) {
+  auto m = parse<pb::TxnRecord>(bytes);
+  if (!m || !pb::TxnRecord::State_IsValid(m->state())) return std::nullopt;
+  TxnRecord record;
+  record.state = static_cast<TxnRecord::State>(m->state());
+  record.home = m->home();
+  for (const auto& w : m->writes()) record.writes.push_back(from_pb(w));
+  record.version = {m->hlc(), m->sequence(), m->epoch()};
+  return record;
 }
 
 std::string encode_partition_meta(const PartitionMeta& meta) {
@@ -111,6 +170,7 @@ std::string encode_partition_meta(const PartitionMeta& meta) {
   m.set_base_sequence(meta.base_sequence);
   m.set_base_epoch(meta.base_epoch);
   m.set_rebuilding(meta.rebuilding);
+  m.set_pending_txns(meta.pending_txns);
   return m.SerializeAsString();
 }
 
@@ -126,6 +186,7 @@ std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
   meta.base_sequence = m->base_sequence();
   meta.base_epoch = m->base_epoch();
   meta.rebuilding = m->rebuilding();
+  meta.pending_txns = m->pending_txns();
   return meta;
 }
 

@@ -8,6 +8,7 @@
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/txn_space.h"
 
 namespace partid::storage {
 namespace {
@@ -90,6 +91,7 @@ void check_items(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* items,
                  PartitionCheck& check) {
   const PartitionMeta& m = check.meta;
   Digest state;
+  int64_t prepared = 0;
   for (auto it = range(db, items, snapshot, partition, upper); it->Valid(); it->Next()) {
     uint32_t p = 0;
     std::string pk, rk;
@@ -102,7 +104,13 @@ void check_items(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* items,
       check.problem(fmt::format("item ({}, {}) has version {}, beyond the watermark {}", pk, rk,
                                 item->version.sequence, m.watermark));
     }
-    check.counted_items += item->tombstone ? 0 : 1;
+    if (!is_reserved_key(pk)) {
+      check.counted_items += item->tombstone ? 0 : 1;
+    } else if (pk == kTxnRecordKey && !item->tombstone) {
+      auto record = decode_txn_record(item->message);
+      if (!record) check.problem("a transaction record does not decode");
+      prepared += record && record->state == TxnRecord::State::Prepared ? 1 : 0;
+    }
     state.add(it->key().ToStringView());
     state.add(item->message);
     state.add_number(item->version.sequence);
@@ -111,6 +119,10 @@ void check_items(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* items,
     state.add_number(item->tombstone ? 1 : 0);
   }
   check.state_digest = state.value();
+  if (prepared != m.pending_txns) {
+    check.problem(fmt::format("{} transactions are prepared but the metadata counts {}", prepared,
+                              m.pending_txns));
+  }
   if (check.counted_items != m.item_count) {
     check.problem(fmt::format("{} live items are stored but the metadata counts {}",
                               check.counted_items, m.item_count));

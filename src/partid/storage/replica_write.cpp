@@ -8,6 +8,13 @@
 namespace partid::storage {
 StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes) {
   BatchWriter batch(*this);
+  std::vector<Refusal> refused;
+  auto apply = [&](const WriteOp& op) {
+    if (auto r = batch.apply(op)) {
+      refused.push_back(
+          {op.partition, op.version.sequence, std::move(r->code), std::move(r->message)});
+    }
+  };
   for (const auto& c : changes) {
     std::visit(Overloaded{
                    [&](const change::TruncateLog& t) { batch.truncate_log(t.partition, t.after); },
@@ -21,7 +28,7 @@ StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes
                      m.rebuilding = s.rebuilding;
                    },
                    [&](const change::Apply& a) {
-                     for (const auto& op : a.ops) batch.apply(op);
+                     for (const auto& op : a.ops) apply(op);
                      batch.meta(a.partition).applied_epoch = a.through_epoch;
                    },
                    [&](const change::TrimLog& t) {
@@ -31,7 +38,9 @@ StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes
                },
                c);
   }
-  return batch.write();
+  StoreStatus status = batch.write();
+  if (status.ok) status.refused = std::move(refused);
+  return status;
 }
 
 ReplicaRecord StoreEngine::load_replica(uint32_t partition) const {

@@ -179,6 +179,12 @@ PartitionMeta StoreEngine::partition_meta(uint32_t partition) const {
   return meta_cache_.try_emplace(partition, meta).first->second;
 }
 
+std::optional<PartitionMeta> StoreEngine::cached_partition_meta(uint32_t partition) const {
+  std::lock_guard lock(meta_mu_);
+  if (auto it = meta_cache_.find(partition); it != meta_cache_.end()) return it->second;
+  return std::nullopt;
+}
+
 std::map<uint32_t, PartitionMeta> StoreEngine::all_partition_meta() const {
   std::map<uint32_t, PartitionMeta> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, meta_));

@@ -53,14 +53,41 @@ struct Item {
   friend bool operator==(const Item&, const Item&) = default;
 };
 
+// One write of a transaction across partitions (txn_space.h).
+struct TxnWrite {
+  std::string partition_key;
+  std::string range_key;
+  std::string message;
+  bool remove = false;
+  friend bool operator==(const TxnWrite&, const TxnWrite&) = default;
+};
+
+// A transaction as one partition recorded it (txn_space.h): a participant's
+// prepare and what became of it, or (in its home partition) the decision.
+struct TxnRecord {
+  enum class State { Prepared, Refused, Committed, Aborted };
+  State state = State::Prepared;
+  uint32_t home = 0;
+  std::vector<TxnWrite> writes;  // while Prepared: the writes it locks here
+  ItemVersion version;           // of the prepare; its writes get it when committed
+  friend bool operator==(const TxnRecord&, const TxnRecord&) = default;
+};
+
 struct WriteOp {
-  enum class Kind { Put, Delete, DeleteAll };
+  // Txn*: the steps of a transaction (txn_space.h): TxnPrepare locks
+  // txn_writes in this partition, TxnDecide records txn_commit in the home
+  // partition, TxnResolve applies (txn_commit) or drops the locked writes.
+  enum class Kind { Put, Delete, DeleteAll, TxnPrepare, TxnDecide, TxnResolve };
   Kind kind = Kind::Put;
   uint32_t partition = 0;
   std::string partition_key;
   std::string range_key;
   std::string message;
   ItemVersion version;  // sequence and epoch are set by the write pipeline
+  std::string txn;      // Txn*: the transaction's id
+  uint32_t txn_home = 0;
+  bool txn_commit = false;
+  std::vector<TxnWrite> txn_writes;
 };
 
 // A partition's replication state (see proto/storage.proto, PartitionMeta).
@@ -73,6 +100,9 @@ struct PartitionMeta {
   uint64_t base_sequence = 0;  // log entries through here are gone (applied)
   uint64_t base_epoch = 0;
   bool rebuilding = false;
+  // Transactions prepared here and not resolved yet: while 0, no item of the
+  // partition is locked, so neither writes nor reads need to look for locks.
+  int64_t pending_txns = 0;
   friend bool operator==(const PartitionMeta&, const PartitionMeta&) = default;
 };
 
@@ -146,7 +176,9 @@ struct ReplicaRecord {
 // misread raises it; an older build then refuses the directory (open() fails)
 // rather than misread it, and the newer one converts an older directory when
 // it opens it.
-inline constexpr uint32_t kStorageFormat = 1;
+// Format 2: log entries may hold transaction steps (ItemOp TXN_*), which a
+// format-1 build cannot decode; a format-1 directory needs no conversion.
+inline constexpr uint32_t kStorageFormat = 2;
 
 struct NodeMetadata {
   std::string stable_id;
@@ -162,10 +194,21 @@ struct NodeMetadata {
   friend bool operator==(const NodeMetadata&, const NodeMetadata&) = default;
 };
 
+// A committed entry whose op had no effect, by a rule every replica applies
+// the same way (a write to an item a transaction has locked, a prepare that
+// conflicts, a decision taken already): its writer must hear why.
+struct Refusal {
+  uint32_t partition = 0;
+  uint64_t sequence = 0;
+  std::string code;
+  std::string message;
+};
+
 struct StoreStatus {
   bool ok = true;
   std::string message;
-  static StoreStatus error(std::string m) { return {false, std::move(m)}; }
+  std::vector<Refusal> refused;  // write_replica: the ops applied without effect
+  static StoreStatus error(std::string m) { return {false, std::move(m), {}}; }
 };
 
 struct StoreOptions {
@@ -235,6 +278,9 @@ class StoreEngine {
                      const ItemVersion& version);
 
   PartitionMeta partition_meta(uint32_t partition) const;
+  // The metadata if it is in memory (never blocks): every partition this
+  // node has written since it opened the store is.
+  std::optional<PartitionMeta> cached_partition_meta(uint32_t partition) const;
   std::map<uint32_t, PartitionMeta> all_partition_meta() const;
   PartitionScan scan_partition(uint32_t partition) const;
   // RocksDB's estimate of the bytes the partition's items take, memtables
@@ -252,6 +298,18 @@ class StoreEngine {
                                  uint64_t digest_to = 0, bool scan_items = true) const;
   // Removes every item, log entry and the metadata of one partition.
   StoreStatus drop_partition(uint32_t partition);
+
+  // Transactions (txn_space.h): the transaction holding the lock on an item,
+  // a transaction as a participant partition recorded it, the decision its
+  // home partition recorded, and the transactions prepared in `partition`
+  // and not resolved yet.
+  std::optional<std::string> txn_lock(uint32_t partition, std::string_view partition_key,
+                                      std::string_view range_key) const;
+  std::map<std::string, std::string> txn_locks(uint32_t partition,
+                                               std::string_view partition_key) const;
+  std::optional<TxnRecord> txn_record(uint32_t partition, std::string_view txn) const;
+  std::optional<TxnRecord> txn_decision(uint32_t partition, std::string_view txn) const;
+  std::vector<std::pair<std::string, TxnRecord>> prepared_txns(uint32_t partition) const;
 
   std::optional<NodeMetadata> load_node_metadata() const;
   StoreStatus save_node_metadata(const NodeMetadata& meta);

@@ -1,0 +1,331 @@
+// api: transactions across partitions (POST /txn, GET /txn/{id}, the steps
+// nodes ask each other for, and the recovery of transactions a coordinator
+// left unresolved). The protocol is two-phase commit over the partitions'
+// replicated logs (storage/txn_space.h holds the rules every replica applies):
+//  1. the coordinator (the node the client reached) prepares the writes in
+//     each partition they belong to, at its leader: a replicated entry that
+//     locks the items, or is refused when one is locked already;
+//  2. it records the outcome in the transaction's home partition (the one of
+//     its first write): commit if every prepare succeeded, else abort. That
+//     replicated entry is the commit point; the first decision recorded stands;
+//  3. it resolves every prepared partition: the locked writes are applied with
+//     the prepare's version, or dropped, and the items unlocked.
+// A coordinator that dies leaves prepares behind; the leader of such a
+// partition asks the home partition to record an abort once they are older
+// than the transaction timeout, learns what stands, and resolves with it.
+// Reads of a locked item ask the home partition whether the transaction has
+// committed, so a reader never sees part of a committed transaction.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "partid/api/api_service.h"
+#include "partid/api/txn_requests.h"
+#include "partid/async_bridge.h"
+#include "partid/storage/txn_space.h"
+
+namespace partid::api {
+namespace {
+
+using nlohmann::json;
+using routing::Access;
+
+bool valid_step(const std::string& step) {
+  return step == "prepare" || step == "decide" || step == "resolve";
+}
+
+std::string state_of(const ApiResponse& r) {
+  json body = json::parse(r.body, nullptr, false);
+  return body.is_object() ? body.value("state", std::string()) : std::string();
+}
+
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Hop& hop) {
+  auto parsed = parse_txn(request.body, options_.limits);
+  if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
+  const auto& writes = std::get<std::vector<storage::TxnWrite>>(parsed);
+  std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
+  for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
+  const uint32_t home = partition_of(writes.front().partition_key);
+  const std::string id = make_txn_id(home, txn_random_());
+
+  std::vector<TxnStepCall> prepares;
+  for (const auto& [p, ws] : parts) {
+    prepares.push_back({"prepare", id, p, txn_prepare_body(home, ws)});
+  }
+  auto prepared = co_await run_txn_steps(std::move(prepares), hop);
+  const ApiResponse* refusal = nullptr;
+  for (const auto& r : prepared) {
+    if (r.status != 200 && (!refusal || r.status == 409)) refusal = &r;
+  }
+  const bool commit = refusal == nullptr;
+  // Named, not temporaries: GCC 12 mishandles temporaries in co_await.
+  std::string decide = "decide", outcome = txn_outcome_body(commit);
+  ApiResponse decided = co_await run_txn_step(decide, id, home, outcome, hop);
+  if (decided.status != 200 && commit) {
+    // The commit point itself is in doubt: the outcome is whatever the home
+    // partition recorded, which GET /txn/{id} tells once it answers.
+    deps_.metrics->count("partid_txn_outcome_unknown_total");
+    co_return ApiResponse::error(WebError::timeout(
+        "txn_outcome_unknown", "transaction " + id + " may or may not have committed (" +
+                                   decided.body + "); ask GET /txn/" + id));
+  }
+  const bool committed = commit && state_of(decided) == "committed";
+  // Resolving before answering lets the client's next write to these items
+  // succeed at once; a resolve that fails is finished by recovery.
+  std::vector<TxnStepCall> resolves;
+  for (const auto& [p, ws] : parts) {
+    resolves.push_back({"resolve", id, p, txn_outcome_body(committed)});
+  }
+  auto resolved = co_await run_txn_steps(std::move(resolves), hop);
+  size_t unresolved = 0;
+  for (const auto& r : resolved) unresolved += r.status == 200 ? 0 : 1;
+  deps_.metrics->count(committed ? "partid_txn_committed_total" : "partid_txn_aborted_total");
+  if (!committed) {
+    if (refusal) {
+      ApiResponse out = *refusal;
+      json body = json::parse(out.body, nullptr, false);
+      if (body.is_object()) {
+        body["txn"] = id;
+        out.body = body.dump();
+      }
+      co_return out;
+    }
+    co_return ApiResponse::error(WebError::conflict(
+        "txn_aborted", "transaction " + id + " was aborted by recovery before it committed"));
+  }
+  std::vector<uint32_t> partitions;
+  for (const auto& [p, ws] : parts) partitions.push_back(p);
+  co_return ApiResponse::json(200, json{{"txn", id},
+                                        {"state", "committed"},
+                                        {"writes", writes.size()},
+                                        {"partitions", partitions},
+                                        {"unresolved_partitions", unresolved}}
+                                       .dump());
+}
+
+asio::awaitable<std::vector<ApiResponse>> ApiService::run_txn_steps(std::vector<TxnStepCall> calls,
+                                                                    const Hop& hop) {
+  struct Join {
+    std::vector<ApiResponse> out;
+    size_t remaining = 0;
+    std::function<void(bool)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->out.resize(calls.size());
+  join->remaining = calls.size();
+  auto executor = co_await asio::this_coro::executor;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto& c = calls[i];
+    asio::co_spawn(
+        executor,
+        run_txn_step(std::move(c.step), std::move(c.txn), c.partition, std::move(c.body), hop),
+        [join, i](std::exception_ptr e, ApiResponse r) {
+          join->out[i] =
+              e ? ApiResponse::error(WebError::internal("transaction step failed")) : std::move(r);
+          if (--join->remaining == 0 && join->done) join->done(true);
+        });
+  }
+  Join* raw = join.get();
+  co_await await_callback<bool>([raw](std::function<void(bool)> done) {
+    if (raw->remaining == 0) {
+      done(true);
+    } else {
+      raw->done = std::move(done);
+    }
+  });
+  co_return std::move(join->out);
+}
+
+asio::awaitable<ApiResponse> ApiService::run_txn_step(std::string step, std::string txn,
+                                                      uint32_t partition, std::string body,
+                                                      Hop hop) {
+  ApiRequest request{
+      "POST", fmt::format("/txn/{}/{}?partition={}", txn, step, partition), std::move(body), {}};
+  auto matched = match_route(request.method, request.target);
+  if (auto* e = std::get_if<WebError>(&matched)) co_return ApiResponse::error(*e);
+  co_return co_await txn_step(request, std::get<Route>(matched), hop, true);
+}
+
+asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, const Route& route,
+                                                  const Hop& hop, bool trusted) {
+  // Steps come from nodes (forwarded, so hop > 0) or an operator with the
+  // admin token; a client that could resolve someone's transaction could
+  // break its atomicity.
+  if (!trusted && hop.hops == 0) {
+    if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+  }
+  if (!valid_step(route.range_key)) {
+    co_return ApiResponse::error(WebError::not_found("no such transaction step"));
+  }
+  const uint32_t partitions = deps_.cluster->topology()->partitions;
+  const auto home = txn_home_of(route.partition_key);
+  if (!home || *home >= partitions) {
+    co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
+  }
+  uint64_t partition = *home;
+  if (route.range_key != "decide" &&
+      (!route.query.contains("partition") || !query_u64(route, "partition", &partition) ||
+       partition >= partitions)) {
+    co_return ApiResponse::error(
+        WebError::bad_request("bad_partition", "?partition= names no partition"));
+  }
+  auto body = parse_txn_step(route.range_key, request.body, options_.limits);
+  if (auto* e = std::get_if<WebError>(&body)) co_return ApiResponse::error(*e);
+  const auto p = static_cast<uint32_t>(partition);
+  for (const auto& w : std::get<TxnStepBody>(body).writes) {
+    if (partition_of(w.partition_key) != p) {
+      co_return ApiResponse::error(WebError::bad_request(
+          "wrong_partition", "item (" + w.partition_key + ", " + w.range_key +
+                                 ") does not belong to partition " + std::to_string(p)));
+    }
+  }
+  if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
+    co_return std::move(*elsewhere);
+  }
+  co_return co_await txn_step_here(route.range_key, route.partition_key, p,
+                                   std::move(std::get<TxnStepBody>(body)));
+}
+
+asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
+                                                       const std::string& txn, uint32_t partition,
+                                                       TxnStepBody body) {
+  storage::WriteOp op;
+  op.partition = partition;
+  op.txn = txn;
+  op.txn_home = step == "prepare" ? body.home : *txn_home_of(txn);
+  op.txn_commit = body.commit;
+  op.txn_writes = std::move(body.writes);
+  op.kind = step == "prepare"  ? storage::WriteOp::Kind::TxnPrepare
+            : step == "decide" ? storage::WriteOp::Kind::TxnDecide
+                               : storage::WriteOp::Kind::TxnResolve;
+  std::vector<storage::WriteOp> ops{std::move(op)};
+  auto results = co_await write_local(std::move(ops));
+  const auto& r = results[0];
+  json out = {{"txn", txn}, {"partition", partition}};
+  if (step == "decide" && (r.ok || r.code == "txn_decided")) {
+    // A refused decision is the other one, recorded first.
+    out["state"] = (r.ok == body.commit) ? "committed" : "aborted";
+    co_return ApiResponse::json(200, out.dump());
+  }
+  if (!r.ok) co_return ApiResponse::error(write_error(r));
+  out["state"] = step == "prepare" ? "prepared" : "resolved";
+  co_return ApiResponse::json(200, out.dump());
+}
+
+asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, const Route& route,
+                                                    const Hop& hop) {
+  const auto home = txn_home_of(route.partition_key);
+  if (!home || *home >= deps_.cluster->topology()->partitions) {
+    co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
+  }
+  const uint32_t p = *home;
+  if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
+    co_return std::move(*elsewhere);
+  }
+  if (auto refusal = co_await read_refusal(p, Access::Read)) co_return ApiResponse::error(*refusal);
+  storage::StoreEngine* store = deps_.store;
+  const std::string* id = &route.partition_key;
+  auto decision = co_await parti::run_blocking(
+      *deps_.disk, [store, p, id] { return store->txn_decision(p, *id); });
+  std::string state = "undecided";
+  if (decision) {
+    state = decision->state == storage::TxnRecord::State::Committed ? "committed" : "aborted";
+  }
+  co_return ApiResponse::json(200, json{{"txn", *id}, {"home", p}, {"state", state}}.dump());
+}
+
+asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string& txn,
+                                                               const Hop& hop) {
+  const ApiRequest request{"GET", "/txn/" + txn, {}, {}};
+  auto matched = match_route(request.method, request.target);
+  if (std::holds_alternative<WebError>(matched)) co_return std::nullopt;
+  ApiResponse r = co_await txn_status(request, std::get<Route>(matched), hop);
+  if (r.status != 200) co_return std::nullopt;
+  co_return state_of(r) == "committed";
+}
+
+asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
+    uint32_t partition, const std::string& partition_key, const std::string* range_key,
+    std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop) {
+  storage::StoreEngine* store = deps_.store;
+  const std::string* pk = &partition_key;
+  auto locks = co_await parti::run_blocking(*deps_.disk, [store, partition, pk, range_key] {
+    if (!range_key) return store->txn_locks(partition, *pk);
+    std::map<std::string, std::string> one;
+    if (auto t = store->txn_lock(partition, *pk, *range_key)) one[*range_key] = *t;
+    return one;
+  });
+  std::set<std::string> txns;
+  for (const auto& [rk, t] : locks) txns.insert(t);
+  for (const auto& t : txns) {
+    auto committed = co_await txn_committed(t, hop);
+    if (!committed) {
+      co_return WebError::unavailable(
+          "txn_outcome_unavailable",
+          "an item is locked by transaction " + t + ", whose outcome cannot be learned now");
+    }
+    if (!*committed) continue;
+    const std::string* id = &t;
+    auto record = co_await parti::run_blocking(
+        *deps_.disk, [store, partition, id] { return store->txn_record(partition, *id); });
+    // Resolved meanwhile: the items read already hold its writes.
+    if (!record || record->state != storage::TxnRecord::State::Prepared) continue;
+    for (const auto& w : record->writes) {
+      if (w.partition_key != partition_key || !locks.contains(w.range_key)) continue;
+      if (w.remove) {
+        (*view)[w.range_key] = std::nullopt;
+      } else {
+        (*view)[w.range_key] =
+            storage::Item{w.partition_key, w.range_key, w.message, record->version, false};
+      }
+    }
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds older_than) {
+  storage::StoreEngine* store = deps_.store;
+  const uint32_t partitions = deps_.cluster->topology()->partitions;
+  size_t resolved = 0;
+  for (uint32_t p = 0; p < partitions; ++p) {
+    if (!deps_.replicator->serves_reads(p)) continue;
+    auto meta = store->cached_partition_meta(p);
+    if (meta && meta->pending_txns <= 0) continue;
+    auto prepared =
+        co_await parti::run_blocking(*deps_.disk, [store, p] { return store->prepared_txns(p); });
+    for (auto& [id, record] : prepared) {
+      const uint64_t prepared_ms = replication::hlc_physical_ms(record.version.hlc);
+      if (wall_ms() < prepared_ms + static_cast<uint64_t>(older_than.count())) continue;
+      std::string decide = "decide", abort = txn_outcome_body(false);
+      const Hop start;
+      ApiResponse d = co_await run_txn_step(decide, id, record.home, abort, start);
+      if (d.status != 200) {
+        spdlog::warn(
+            "partition {}: transaction {} is unresolved and its home partition {} "
+            "did not answer: {}",
+            p, id, record.home, d.body);
+        continue;
+      }
+      const bool commit = state_of(d) == "committed";
+      std::string resolve = "resolve", outcome = txn_outcome_body(commit);
+      ApiResponse r = co_await run_txn_step(resolve, id, p, outcome, start);
+      if (r.status != 200) continue;
+      ++resolved;
+      deps_.metrics->count("partid_txn_recovered_total");
+      spdlog::info("partition {}: resolved transaction {} ({}) that its coordinator left", p, id,
+                   commit ? "committed" : "aborted");
+    }
+  }
+  co_return resolved;
+}
+
+}  // namespace partid::api

@@ -1,0 +1,43 @@
+#include "partid/api/txn_recovery.h"
+
+#include <spdlog/spdlog.h>
+
+namespace partid::api {
+namespace {
+
+std::chrono::milliseconds interval_for(std::chrono::milliseconds timeout) {
+  return std::clamp(timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+}
+
+}  // namespace
+
+TxnRecovery::TxnRecovery(asio::any_io_executor loop, ApiService& api,
+                         std::chrono::milliseconds timeout)
+    : loop_(loop),
+      api_(api),
+      timeout_(timeout),
+      periodic_(loop, interval_for(timeout), [this] { pass(); }) {}
+
+void TxnRecovery::stop() {
+  *alive_ = false;
+  periodic_.stop();
+}
+
+void TxnRecovery::pass() {
+  if (running_) return;
+  running_ = true;
+  asio::co_spawn(loop_, api_.resolve_stale_txns(timeout_),
+                 [this, alive = alive_](std::exception_ptr e, size_t) {
+                   if (!*alive) return;
+                   running_ = false;
+                   if (e) {
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       spdlog::warn("transaction recovery pass failed: {}", ex.what());
+                     }
+                   }
+                 });
+}
+
+}  // namespace partid::api

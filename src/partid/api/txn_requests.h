@@ -1,0 +1,41 @@
+// api: the JSON of transactions across partitions (POST /txn and the steps
+// nodes ask each other for), parsed and validated completely before anything
+// is written, and the transaction id. Pure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "partid/api/item_requests.h"
+#include "partid/api/web_error.h"
+#include "partid/storage/store_engine.h"
+
+namespace partid::api {
+
+// {"writes": [{"partition_key": str, "range_key"?: str, "message": str} or
+//             {"partition_key": str, "range_key"?: str, "delete": true}, ...]}
+// At most limits.max_batch_items writes, no item twice.
+std::variant<std::vector<storage::TxnWrite>, WebError> parse_txn(std::string_view body,
+                                                                 const Limits& limits);
+
+// A step's body: {"home": n, "writes": [...]} (prepare) or {"commit": bool}.
+struct TxnStepBody {
+  uint32_t home = 0;
+  std::vector<storage::TxnWrite> writes;
+  bool commit = false;
+};
+std::variant<TxnStepBody, WebError> parse_txn_step(std::string_view step, std::string_view body,
+                                                   const Limits& limits);
+std::string txn_prepare_body(uint32_t home, const std::vector<storage::TxnWrite>& writes);
+std::string txn_outcome_body(bool commit);
+
+// "<home partition>-<16 hex digits>": the id names the partition that holds
+// the transaction's decision, so any node can route a question about it.
+std::string make_txn_id(uint32_t home, uint64_t random);
+std::optional<uint32_t> txn_home_of(std::string_view id);
+
+}  // namespace partid::api

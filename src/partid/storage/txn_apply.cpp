@@ -1,0 +1,117 @@
+// storage: how BatchWriter applies the steps of a transaction across
+// partitions and keeps the locks they hold (txn_space.h for the layout).
+//  - A prepare locks its writes' items unless one is locked already (the
+//    transaction is then refused here); a second prepare of the same
+//    transaction changes nothing.
+//  - A decision is recorded once: the first one applied in the home
+//    partition's log stands, a different one after it is refused.
+//  - A resolve applies the locked writes with the prepare's version
+//    (committed) or drops them (aborted), and unlocks; a resolve that finds no
+//    prepare leaves the outcome behind, so a prepare arriving later is refused.
+//  - While an item is locked, a client's write to it is refused.
+#include "partid/storage/batch_writer.h"
+#include "partid/storage/codec.h"
+#include "partid/storage/keys.h"
+#include "partid/storage/txn_space.h"
+
+namespace partid::storage {
+namespace {
+
+const char* outcome(bool commit) { return commit ? "committed" : "aborted"; }
+
+}  // namespace
+
+std::optional<std::string> BatchWriter::lock_holder(uint32_t partition,
+                                                    const std::string& partition_key,
+                                                    const std::string& range_key) {
+  if (meta(partition).pending_txns <= 0) return std::nullopt;
+  auto lock = current(partition, txn_lock_key(partition, partition_key, range_key));
+  if (!lock || lock->tombstone) return std::nullopt;
+  return lock->message;
+}
+
+std::optional<std::string> BatchWriter::any_lock_on(uint32_t partition,
+                                                    const std::string& partition_key) {
+  if (meta(partition).pending_txns <= 0) return std::nullopt;
+  for (const auto& key : keys_under(partition, txn_lock_prefix(partition, partition_key))) {
+    auto lock = current(partition, key);
+    if (lock && !lock->tombstone) return lock->message;
+  }
+  return std::nullopt;
+}
+
+std::optional<TxnRecord> BatchWriter::record_at(uint32_t partition, const std::string& key) const {
+  auto item = current(partition, key);
+  if (!item || item->tombstone) return std::nullopt;
+  return decode_txn_record(item->message);
+}
+
+void BatchWriter::put_reserved(uint32_t partition, const std::string& key, std::string value,
+                               const ItemVersion& version, bool removed) {
+  put_item(partition, key, Item{{}, {}, std::move(value), version, removed}, false);
+}
+
+std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
+  const uint32_t p = op.partition;
+  const std::string key = txn_record_key(p, op.txn);
+  if (auto existing = record_at(p, key)) {
+    if (existing->state == TxnRecord::State::Prepared) return std::nullopt;
+    return Refused{"txn_conflict",
+                   "transaction " + op.txn + " is already " +
+                       (existing->state == TxnRecord::State::Refused ? std::string("refused")
+                                                                     : std::string("resolved")) +
+                       " in partition " + std::to_string(p)};
+  }
+  TxnRecord record{TxnRecord::State::Prepared, op.txn_home, op.txn_writes, op.version};
+  for (const auto& w : op.txn_writes) {
+    if (auto holder = lock_holder(p, w.partition_key, w.range_key)) {
+      record.state = TxnRecord::State::Refused;
+      record.writes.clear();
+      put_reserved(p, key, encode_txn_record(record), op.version);
+      return Refused{"txn_conflict", "item (" + w.partition_key + ", " + w.range_key +
+                                         ") is locked by transaction " + *holder};
+    }
+  }
+  put_reserved(p, key, encode_txn_record(record), op.version);
+  for (const auto& w : op.txn_writes) {
+    put_reserved(p, txn_lock_key(p, w.partition_key, w.range_key), op.txn, op.version);
+  }
+  meta(p).pending_txns += 1;
+  return std::nullopt;
+}
+
+std::optional<BatchWriter::Refused> BatchWriter::decide(const WriteOp& op) {
+  const uint32_t p = op.partition;
+  const std::string key = txn_decision_key(p, op.txn);
+  const auto wanted = op.txn_commit ? TxnRecord::State::Committed : TxnRecord::State::Aborted;
+  if (auto existing = record_at(p, key)) {
+    if (existing->state == wanted) return std::nullopt;
+    return Refused{"txn_decided", "transaction " + op.txn + " is already " +
+                                      outcome(existing->state == TxnRecord::State::Committed)};
+  }
+  put_reserved(p, key, encode_txn_record({wanted, p, {}, op.version}), op.version);
+  return std::nullopt;
+}
+
+void BatchWriter::resolve(const WriteOp& op) {
+  const uint32_t p = op.partition;
+  const std::string key = txn_record_key(p, op.txn);
+  const auto done = op.txn_commit ? TxnRecord::State::Committed : TxnRecord::State::Aborted;
+  auto record = record_at(p, key);
+  if (record && record->state != TxnRecord::State::Prepared) return;
+  if (record) {
+    for (const auto& w : record->writes) {
+      if (op.txn_commit) {
+        put_item(p, item_key(p, w.partition_key, w.range_key),
+                 Item{{}, {}, w.remove ? std::string() : w.message, record->version, w.remove});
+      }
+      put_reserved(p, txn_lock_key(p, w.partition_key, w.range_key), {}, op.version, true);
+    }
+    meta(p).pending_txns -= 1;
+  }
+  put_reserved(p, key,
+               encode_txn_record({done, record ? record->home : op.txn_home, {}, op.version}),
+               op.version);
+}
+
+}  // namespace partid::storage

@@ -1,0 +1,265 @@
+// Transactions across partitions with real partid processes (RF=3) on a real
+// nats-server: all writes or none, on every node; a locked item refuses
+// writes and conflicting transactions, and readers see a committed
+// transaction whole before it is resolved; transactions whose coordinator
+// is gone are finished by recovery, also after the death of a leader.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "partid/routing/topology.h"
+#include "support/partid_cluster.h"
+#include "support/wait.h"
+
+namespace parti::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr uint32_t kPartitions = 16;
+constexpr const char* kAdminToken = "s3cret";
+
+class TxnTest : public ::testing::Test {
+ protected:
+  // RF=3 nodes with an admin token (the tests play a coordinator through
+  // the step routes) and the given transaction timeout.
+  void start_nodes(size_t n, uint32_t txn_timeout_ms) {
+    PartidOptions options;
+    options.partitions = kPartitions;
+    options.replication_factor = 3;
+    options.extra_args = {"--admin-token", kAdminToken, "--txn-timeout-ms",
+                          std::to_string(txn_timeout_ms)};
+    for (size_t i = 0; i < n; ++i) cluster.start(options);
+    ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
+  }
+  static uint32_t partition_of(const std::string& key) {
+    return partid::routing::partition_of(key, kPartitions);
+  }
+  // `n` keys (prefix + a number), each in a partition of its own.
+  static std::vector<std::string> keys_in_distinct_partitions(const std::string& prefix, size_t n) {
+    std::vector<std::string> out;
+    std::set<uint32_t> used;
+    for (int k = 0; out.size() < n; ++k) {
+      const std::string key = prefix + std::to_string(k);
+      if (used.insert(partition_of(key)).second) out.push_back(key);
+    }
+    return out;
+  }
+  partid::cli::HttpResult txn(size_t via, const json& writes) {
+    return cluster.http(via, "POST", "/txn", json{{"writes", writes}}.dump());
+  }
+  // One step of transaction `id`, as a coordinator would send it.
+  partid::cli::HttpResult step(size_t via, const std::string& id, const std::string& name,
+                               uint32_t partition, const json& body,
+                               const std::string& token = kAdminToken) {
+    return partid::cli::http_request(cluster.node(via).api, "POST",
+                                     fmt::format("/txn/{}/{}?partition={}", id, name, partition),
+                                     body.dump(), 10s, token.empty() ? "" : "Bearer " + token);
+  }
+  json prepare(size_t via, const std::string& id, const std::string& key, const std::string& msg,
+               const std::string& rk = "") {
+    const json write = {{"partition_key", key}, {"range_key", rk}, {"message", msg}};
+    auto r = step(via, id, "prepare", partition_of(key),
+                  {{"home", home_of(id)}, {"writes", json::array({write})}});
+    return json::parse(r.body, nullptr, false);
+  }
+  static uint32_t home_of(const std::string& id) { return std::stoul(id.substr(0, id.find('-'))); }
+  static std::string id_homed_at(const std::string& key, int n) {
+    return fmt::format("{}-{:016x}", partition_of(key), n);
+  }
+  int put(size_t via, const std::string& key, const std::string& msg, const std::string& rk = "") {
+    return cluster
+        .http(via, "POST", "/items",
+              json{{"partition_key", key}, {"range_key", rk}, {"message", msg}}.dump())
+        .status;
+  }
+  // The message of item (key, rk) read through `via` ("" when absent; the
+  // error code on an error): GET /items/{key}/{rk}, or the newest of
+  // GET /items/{key} without a range key.
+  std::string read(size_t via, const std::string& key, const std::string& rk = "") {
+    auto r = cluster.get_json(via, "/items/" + key + (rk.empty() ? "" : "/" + rk));
+    if (r.contains("message")) return r["message"];
+    if (r.contains("items")) return r["items"].empty() ? "" : r["items"][0]["message"];
+    if (r.contains("error") && r["error"]["code"] == "not_found") return "";
+    return r.contains("error") ? "error:" + r["error"]["code"].get<std::string>() : r.dump();
+  }
+  std::string outcome(size_t via, const std::string& id) {
+    return cluster.get_json(via, "/txn/" + id).value("state", std::string("?"));
+  }
+  double recovered() {
+    double n = 0;
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      if (cluster.node(i).pid > 0) n += cluster.metric(i, "partid_txn_recovered_total");
+    }
+    return n;
+  }
+  NatsServer nats;
+  PartidCluster cluster{nats};
+};
+
+TEST_F(TxnTest, ATransactionAppliesEveryWriteOnEveryNodeAcrossPartitions) {
+  start_nodes(3, 60000);
+  const auto keys = keys_in_distinct_partitions("acct-", 5);
+  ASSERT_EQ(put(0, keys[4], "to be deleted"), 200);
+  json writes = json::array();
+  for (size_t k = 0; k < 4; ++k) {
+    writes.push_back(
+        {{"partition_key", keys[k]}, {"range_key", "r"}, {"message", "v" + std::to_string(k)}});
+  }
+  writes.push_back({{"partition_key", keys[4]}, {"delete", true}});
+  auto r = txn(1, writes);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = json::parse(r.body);
+  EXPECT_EQ(body["state"], "committed");
+  EXPECT_EQ(body["partitions"].size(), 5u);
+  EXPECT_EQ(body["unresolved_partitions"], 0);
+  const std::string id = body["txn"];
+  EXPECT_EQ(home_of(id), partition_of(keys[0]));
+  for (size_t via = 0; via < 3; ++via) {
+    for (size_t k = 0; k < 4; ++k) {
+      EXPECT_EQ(read(via, keys[k], "r"), "v" + std::to_string(k)) << via;
+    }
+    EXPECT_EQ(read(via, keys[4]), "") << via;
+    EXPECT_EQ(outcome(via, id), "committed") << via;
+  }
+  // Every replica applied it: replica reads everywhere, and the items are
+  // unlocked for ordinary writes.
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto got = cluster.get_json(via, "/items/" + keys[3] + "/r?consistency=replica");
+          return got.value("message", std::string()) == "v3";
+        },
+        10s))
+        << via;
+  }
+  EXPECT_EQ(put(2, keys[0], "after"), 200);
+  EXPECT_EQ(cluster.metric(1, "partid_txn_committed_total"), 1);
+}
+
+TEST_F(TxnTest, ALockedItemRefusesWritesAndConflictsAndIsReadWholeOnceCommitted) {
+  start_nodes(3, 60000);
+  const auto keys = keys_in_distinct_partitions("item-", 2);
+  const std::string& x = keys[0];
+  const std::string& y = keys[1];
+  ASSERT_EQ(put(0, x, "before", "r"), 200);
+  // A coordinator that prepared (x, r) and stopped there.
+  const std::string stuck = id_homed_at(x, 1);
+  auto prepared = prepare(0, stuck, x, "stuck's", "r");
+  ASSERT_EQ(prepared.value("state", ""), "prepared") << prepared.dump();
+  EXPECT_EQ(step(0, stuck, "decide", 0, {{"commit", true}}, "").status, 401);
+
+  auto refused = cluster.http(
+      1, "POST", "/items", json{{"partition_key", x}, {"range_key", "r"}, {"message", "w"}}.dump());
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("locked_by_transaction"), std::string::npos) << refused.body;
+  EXPECT_EQ(cluster.http(2, "DELETE", "/items/" + x + "/r").status, 409);
+  EXPECT_EQ(cluster.http(2, "DELETE", "/items/" + x).status, 409);
+  EXPECT_EQ(put(2, x, "another item of the key", "s"), 200);
+
+  // A transaction that also writes x is refused whole: y stays absent.
+  auto conflicting =
+      txn(2, json::array({{{"partition_key", y}, {"message", "y1"}},
+                          {{"partition_key", x}, {"range_key", "r"}, {"message", "x1"}}}));
+  ASSERT_EQ(conflicting.status, 409) << conflicting.body;
+  auto conflict = json::parse(conflicting.body);
+  EXPECT_EQ(conflict["error"]["code"], "txn_conflict");
+  const std::string aborted = conflict["txn"];
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, y), "") << via;
+    EXPECT_EQ(outcome(via, aborted), "aborted") << via;
+  }
+  EXPECT_EQ(put(1, y, "free again"), 200);
+
+  // Undecided: readers see the value before it.
+  for (size_t via = 0; via < 3; ++via) EXPECT_EQ(read(via, x, "r"), "before") << via;
+  EXPECT_EQ(outcome(1, stuck), "undecided");
+  // Committed but not resolved: readers see its write already.
+  auto decided = step(2, stuck, "decide", 0, {{"commit", true}});
+  ASSERT_EQ(decided.status, 200) << decided.body;
+  EXPECT_EQ(json::parse(decided.body)["state"], "committed");
+  EXPECT_EQ(json::parse(step(1, stuck, "decide", 0, {{"commit", false}}).body)["state"],
+            "committed");  // the first decision stands
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, x, "r"), "stuck's") << via;
+    auto list = cluster.get_json(via, "/items/" + x);  // range keys descending: s, r
+    ASSERT_EQ(list["items"].size(), 2u) << list.dump();
+    EXPECT_EQ(list["items"][1]["message"], "stuck's");
+    auto newest = cluster.get_json(via, "/items/" + x + "?limit=1");
+    ASSERT_EQ(newest["items"].size(), 1u) << newest.dump();
+    EXPECT_EQ(newest["items"][0]["range_key"], "s");
+  }
+  EXPECT_EQ(put(0, x, "w", "r"), 409);
+  auto resolved = step(1, stuck, "resolve", partition_of(x), {{"commit", true}});
+  ASSERT_EQ(resolved.status, 200) << resolved.body;
+  EXPECT_EQ(read(2, x, "r"), "stuck's");
+  EXPECT_EQ(put(0, x, "after", "r"), 200);
+  EXPECT_EQ(read(1, x, "r"), "after");
+}
+
+TEST_F(TxnTest, TransactionsACoordinatorLeftAreFinishedByRecovery) {
+  start_nodes(3, 300);
+  const auto keys = keys_in_distinct_partitions("rec-", 2);
+  const std::string& x = keys[0];
+  const std::string& y = keys[1];
+  ASSERT_EQ(put(0, x, "x0"), 200);
+  ASSERT_EQ(put(0, y, "y0"), 200);
+  // Left before its commit point: aborted, its writes dropped everywhere.
+  const std::string left = id_homed_at(x, 1);
+  ASSERT_EQ(prepare(1, left, x, "x1").value("state", ""), "prepared");
+  ASSERT_EQ(prepare(1, left, y, "y1").value("state", ""), "prepared");
+  EXPECT_TRUE(wait_until([&] { return recovered() >= 2; }, 20s)) << recovered();
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(outcome(via, left), "aborted") << via;
+    EXPECT_EQ(read(via, x), "x0") << via;
+    EXPECT_EQ(read(via, y), "y0") << via;
+  }
+  EXPECT_EQ(put(2, y, "y0b"), 200);
+
+  // Left after its commit point (decided before it prepared, so recovery
+  // cannot abort it first however slow this test runs): committed everywhere.
+  const std::string committed = id_homed_at(x, 2);
+  ASSERT_EQ(step(0, committed, "decide", 0, {{"commit", true}}).status, 200);
+  ASSERT_EQ(prepare(2, committed, x, "x2").value("state", ""), "prepared");
+  ASSERT_EQ(prepare(2, committed, y, "y2").value("state", ""), "prepared");
+  for (size_t via = 0; via < 3; ++via) EXPECT_EQ(read(via, y), "y2") << via;
+  EXPECT_TRUE(wait_until([&] { return recovered() >= 4; }, 20s)) << recovered();
+  EXPECT_EQ(put(0, x, "x3"), 200);
+  EXPECT_EQ(put(0, y, "y3"), 200);
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(outcome(via, committed), "committed") << via;
+    EXPECT_EQ(read(via, x), "x3") << via;
+  }
+}
+
+TEST_F(TxnTest, APreparedTransactionSurvivesTheDeathOfItsPartitionsLeader) {
+  start_nodes(3, 300);
+  const auto keys = keys_in_distinct_partitions("dead-", 2);
+  const std::string& x = keys[0];
+  const std::string& home_key = keys[1];
+  const std::string id = id_homed_at(home_key, 7);
+  ASSERT_EQ(step(0, id, "decide", 0, {{"commit", true}}).status, 200);
+  ASSERT_EQ(prepare(0, id, x, "survived").value("state", ""), "prepared");
+  // The leader of x's partition dies before anyone resolves it.
+  auto topology = cluster.get_json(0, "/cluster/topology");
+  const std::string leader = topology["assignment"][partition_of(x)]["replicas"][0];
+  size_t victim = SIZE_MAX;
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    if (cluster.node(i).id == leader) victim = i;
+  }
+  ASSERT_NE(victim, SIZE_MAX);
+  cluster.kill(victim);
+  const size_t via = (victim + 1) % 3;
+  // Its successor finds the prepare in the replicated log and finishes it.
+  EXPECT_TRUE(wait_until([&] { return read(via, x) == "survived"; }, 30s))
+      << read(via, x) << cluster.describe_not_serving();
+  EXPECT_TRUE(wait_until([&] { return put(via, x, "later") == 200; }, 30s))
+      << cluster.describe_not_serving();
+  EXPECT_EQ(read(via, x), "later");
+  EXPECT_GE(recovered(), 1);
+}
+
+}  // namespace
+}  // namespace parti::testing

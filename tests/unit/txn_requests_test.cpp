@@ -1,0 +1,84 @@
+// The JSON of transactions (api/txn_requests.h): what is accepted, what is
+// refused with which code, and the transaction id.
+#include <gtest/gtest.h>
+
+#include "partid/api/txn_requests.h"
+
+namespace partid::api {
+namespace {
+
+std::string code_of(const std::variant<std::vector<storage::TxnWrite>, WebError>& r) {
+  const auto* e = std::get_if<WebError>(&r);
+  return e ? e->code : "";
+}
+
+TEST(TxnRequests, ATransactionOfWritesAndDeletesParses) {
+  auto r = parse_txn(R"({"writes":[{"partition_key":"a","range_key":"1","message":"x"},)"
+                     R"({"partition_key":"b","delete":true}]})",
+                     {});
+  ASSERT_TRUE(std::holds_alternative<std::vector<storage::TxnWrite>>(r));
+  const auto& w = std::get<std::vector<storage::TxnWrite>>(r);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], (storage::TxnWrite{"a", "1", "x", false}));
+  EXPECT_EQ(w[1], (storage::TxnWrite{"b", "", "", true}));
+}
+
+TEST(TxnRequests, BadTransactionsAreRefusedWithTheirCode) {
+  const Limits limits{
+      .max_body_bytes = 4096, .max_key_bytes = 8, .max_message_bytes = 16, .max_batch_items = 2};
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "empty_body"},
+      {"{", "malformed_json"},
+      {"[]", "bad_txn"},
+      {R"({"writes":[]})", "bad_txn"},
+      {R"({"writes":{}})", "bad_txn"},
+      {R"({"writes":[{"partition_key":"a","message":"x"}],"more":1})", "bad_txn"},
+      {R"({"writes":[1]})", "bad_item"},
+      {R"({"writes":[{"message":"x"}]})", "missing_field"},
+      {R"({"writes":[{"partition_key":"a"}]})", "bad_item"},
+      {R"({"writes":[{"partition_key":"a","message":"x","delete":true}]})", "bad_item"},
+      {R"({"writes":[{"partition_key":"a","delete":"yes"}]})", "wrong_type"},
+      {R"({"writes":[{"partition_key":1,"message":"x"}]})", "wrong_type"},
+      {R"({"writes":[{"partition_key":"a","message":"x","ttl":3}]})", "unknown_field"},
+      {R"({"writes":[{"partition_key":"","message":"x"}]})", "empty_key"},
+      {R"({"writes":[{"partition_key":"\u0000t","message":"x"}]})", "reserved_key"},
+      {R"({"writes":[{"partition_key":"123456789","message":"x"}]})", "too_large"},
+      {R"({"writes":[{"partition_key":"a","message":"12345678901234567"}]})", "too_large"},
+      {R"({"writes":[{"partition_key":"a","message":"x"},{"partition_key":"a","delete":true}]})",
+       "duplicate_item"},
+      {R"({"writes":[{"partition_key":"a","message":"x"},{"partition_key":"b","message":"x"},)"
+       R"({"partition_key":"c","message":"x"}]})",
+       "too_large"},
+      {std::string(5000, ' '), "too_large"},
+  };
+  for (const auto& [body, code] : cases) {
+    EXPECT_EQ(code_of(parse_txn(body, limits)), code) << body;
+  }
+}
+
+TEST(TxnRequests, StepBodiesRoundTrip) {
+  const std::vector<storage::TxnWrite> writes = {{"a", "1", "x", false}, {"b", "", "", true}};
+  auto prepare = parse_txn_step("prepare", txn_prepare_body(7, writes), {});
+  ASSERT_TRUE(std::holds_alternative<TxnStepBody>(prepare));
+  EXPECT_EQ(std::get<TxnStepBody>(prepare).home, 7u);
+  EXPECT_EQ(std::get<TxnStepBody>(prepare).writes, writes);
+  auto decide = parse_txn_step("decide", txn_outcome_body(true), {});
+  ASSERT_TRUE(std::holds_alternative<TxnStepBody>(decide));
+  EXPECT_TRUE(std::get<TxnStepBody>(decide).commit);
+  EXPECT_TRUE(std::holds_alternative<WebError>(parse_txn_step("resolve", "{}", {})));
+  EXPECT_TRUE(std::holds_alternative<WebError>(parse_txn_step("prepare", R"({"home":-1})", {})));
+}
+
+TEST(TxnRequests, AnIdNamesItsHomePartition) {
+  const std::string id = make_txn_id(42, 0xabcdef);
+  EXPECT_EQ(id, "42-0000000000abcdef");
+  EXPECT_EQ(txn_home_of(id), 42u);
+  for (const char* bad :
+       {"", "42", "42-", "x-0000000000abcdef", "42-0000000000ABCDEF", "42-0000000000abcde",
+        "-0000000000abcdef", "99999999999-0000000000abcdef"}) {
+    EXPECT_FALSE(txn_home_of(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace partid::api

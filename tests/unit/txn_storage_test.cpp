@@ -1,0 +1,193 @@
+// The rules every replica applies to a transaction's steps (storage/txn_apply.cpp),
+// on a real RocksDB: locks, refusals, first decision wins, resolve, and that
+// the state travels in a snapshot.
+#include <gtest/gtest.h>
+
+#include "partid/storage/codec.h"
+#include "partid/storage/partition_check.h"
+#include "partid/storage/store_engine.h"
+#include "partid/storage/txn_space.h"
+#include "support/temp_dir.h"
+
+namespace partid::storage {
+namespace {
+
+using parti::testing::TempDir;
+
+constexpr uint32_t kP = 4;
+
+class TxnStorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    engine = StoreEngine::open(dir.sub("db"), {.sync = false}, &error);
+    ASSERT_TRUE(engine) << error;
+  }
+  // Appends and applies one op as the next committed entry (epoch 1); the
+  // refusal, if any.
+  std::optional<Refusal> apply(WriteOp op) {
+    op.partition = kP;
+    op.version = {1000 + seq_, seq_, 1};
+    ++seq_;
+    const LogRecord entry{op.version.sequence, 1, false, encode_item_op(op)};
+    auto status = engine->write_replica({change::AppendLog{kP, {entry}},
+                                         change::Apply{kP, {op}, op.version.sequence, 1},
+                                         change::SaveState{kP, 1, op.version.sequence, false}});
+    EXPECT_TRUE(status.ok) << status.message;
+    if (status.refused.empty()) return std::nullopt;
+    EXPECT_EQ(status.refused.size(), 1u);
+    EXPECT_EQ(status.refused[0].sequence, op.version.sequence);
+    return status.refused[0];
+  }
+  static WriteOp put(std::string pk, std::string rk, std::string msg) {
+    WriteOp op;
+    op.partition_key = std::move(pk);
+    op.range_key = std::move(rk);
+    op.message = std::move(msg);
+    return op;
+  }
+  static WriteOp step(WriteOp::Kind kind, std::string txn, bool commit = false,
+                      std::vector<TxnWrite> writes = {}) {
+    WriteOp op;
+    op.kind = kind;
+    op.txn = std::move(txn);
+    op.txn_home = kP;
+    op.txn_commit = commit;
+    op.txn_writes = std::move(writes);
+    return op;
+  }
+  static WriteOp prepare(std::string txn, std::vector<TxnWrite> writes) {
+    return step(WriteOp::Kind::TxnPrepare, std::move(txn), false, std::move(writes));
+  }
+  static WriteOp resolve(std::string txn, bool commit) {
+    return step(WriteOp::Kind::TxnResolve, std::move(txn), commit);
+  }
+  static WriteOp decide(std::string txn, bool commit) {
+    return step(WriteOp::Kind::TxnDecide, std::move(txn), commit);
+  }
+  void expect_consistent() {
+    auto check = engine->check_partition(kP);
+    EXPECT_TRUE(check.problems.empty()) << check.problems.front();
+  }
+  TempDir dir;
+  std::unique_ptr<StoreEngine> engine;
+  uint64_t seq_ = 1;
+};
+
+TEST_F(TxnStorageTest, APrepareLocksItsItemsAndAWriteToOneIsRefused) {
+  ASSERT_FALSE(apply(put("acct", "a", "100")));
+  ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "90", false}, {"acct", "b", "10", false}})));
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 1);
+  EXPECT_EQ(engine->txn_lock(kP, "acct", "a"), "4-1");
+  EXPECT_EQ(engine->txn_locks(kP, "acct").size(), 2u);
+  auto refused = apply(put("acct", "a", "0"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, "locked_by_transaction");
+  auto whole_key = put("acct", "", "");
+  whole_key.kind = WriteOp::Kind::DeleteAll;
+  EXPECT_TRUE(apply(whole_key));
+  // Nothing of the prepare is visible yet, and nothing was overwritten.
+  EXPECT_EQ(engine->get(kP, "acct", "a")->message, "100");
+  EXPECT_FALSE(engine->get(kP, "acct", "b"));
+  // Another item of the partition is not locked.
+  EXPECT_FALSE(apply(put("other", "", "free")));
+  // Reserved items are not counted as items.
+  EXPECT_EQ(engine->partition_meta(kP).item_count, 2);
+  expect_consistent();
+}
+
+TEST_F(TxnStorageTest, ACommittedResolveAppliesTheWritesWithThePreparesVersionAndUnlocks) {
+  ASSERT_FALSE(apply(put("acct", "a", "100")));
+  const uint64_t prepared_at = seq_;
+  ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "", true}, {"acct", "b", "10", false}})));
+  ASSERT_FALSE(apply(resolve("4-1", true)));
+  EXPECT_FALSE(engine->get(kP, "acct", "a"));
+  auto b = engine->get(kP, "acct", "b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->message, "10");
+  EXPECT_EQ(b->version.sequence, prepared_at);
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 0);
+  EXPECT_EQ(engine->partition_meta(kP).item_count, 1);
+  EXPECT_FALSE(engine->txn_lock(kP, "acct", "b"));
+  EXPECT_EQ(engine->txn_record(kP, "4-1")->state, TxnRecord::State::Committed);
+  EXPECT_TRUE(engine->prepared_txns(kP).empty());
+  EXPECT_FALSE(apply(put("acct", "b", "11")));  // unlocked
+  // A repeated resolve changes nothing.
+  ASSERT_FALSE(apply(resolve("4-1", true)));
+  EXPECT_EQ(engine->get(kP, "acct", "b")->message, "11");
+  expect_consistent();
+}
+
+TEST_F(TxnStorageTest, AnAbortedResolveDropsTheWrites) {
+  ASSERT_FALSE(apply(put("acct", "a", "100")));
+  ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "1", false}})));
+  ASSERT_FALSE(apply(resolve("4-1", false)));
+  EXPECT_EQ(engine->get(kP, "acct", "a")->message, "100");
+  EXPECT_EQ(engine->txn_record(kP, "4-1")->state, TxnRecord::State::Aborted);
+  EXPECT_FALSE(apply(put("acct", "a", "101")));
+  expect_consistent();
+}
+
+TEST_F(TxnStorageTest, APrepareThatMeetsALockIsRefusedAndLocksNothing) {
+  ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "1", false}})));
+  auto refused = apply(prepare("4-2", {{"acct", "c", "3", false}, {"acct", "a", "2", false}}));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, "txn_conflict");
+  EXPECT_FALSE(engine->txn_lock(kP, "acct", "c"));
+  EXPECT_EQ(engine->txn_record(kP, "4-2")->state, TxnRecord::State::Refused);
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 1);
+  // The same prepare again is still refused; the first one's again is a no-op.
+  EXPECT_TRUE(apply(prepare("4-2", {{"acct", "c", "3", false}})));
+  EXPECT_FALSE(apply(prepare("4-1", {{"acct", "a", "1", false}})));
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 1);
+  expect_consistent();
+}
+
+TEST_F(TxnStorageTest, TheFirstDecisionStandsAndADifferentOneIsRefused) {
+  ASSERT_FALSE(apply(decide("4-1", false)));
+  auto refused = apply(decide("4-1", true));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, "txn_decided");
+  EXPECT_FALSE(apply(decide("4-1", false)));  // the same one again
+  EXPECT_EQ(engine->txn_decision(kP, "4-1")->state, TxnRecord::State::Aborted);
+  EXPECT_FALSE(engine->txn_decision(kP, "4-2"));
+}
+
+TEST_F(TxnStorageTest, APrepareThatArrivesAfterItsResolveIsRefused) {
+  ASSERT_FALSE(apply(resolve("4-1", false)));
+  auto refused = apply(prepare("4-1", {{"acct", "a", "1", false}}));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, "txn_conflict");
+  EXPECT_FALSE(engine->txn_lock(kP, "acct", "a"));
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 0);
+}
+
+TEST_F(TxnStorageTest, PendingTransactionsTravelInASnapshot) {
+  ASSERT_FALSE(apply(put("acct", "a", "100")));
+  ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "1", false}})));
+  auto image = engine->partition_image(kP);
+  TempDir other_dir;
+  std::string error;
+  auto other = StoreEngine::open(other_dir.sub("db"), {.sync = false}, &error);
+  ASSERT_TRUE(other) << error;
+  auto items = std::make_shared<const std::vector<Item>>(image.items);
+  ASSERT_TRUE(other->write_replica({change::ReplaceState{kP, items, seq_ - 1, 1, false}}).ok);
+  EXPECT_EQ(other->partition_meta(kP).pending_txns, 1);
+  EXPECT_EQ(other->partition_meta(kP).item_count, 1);
+  EXPECT_EQ(other->txn_lock(kP, "acct", "a"), "4-1");
+  ASSERT_EQ(other->prepared_txns(kP).size(), 1u);
+  EXPECT_EQ(other->prepared_txns(kP)[0].first, "4-1");
+  EXPECT_EQ(other->prepared_txns(kP)[0].second.writes.size(), 1u);
+}
+
+TEST(TxnSpace, ReservedKeysAreApartFromClientKeysAndParseBack) {
+  EXPECT_TRUE(is_reserved_key(kTxnLockKey));
+  EXPECT_FALSE(is_reserved_key("acct"));
+  EXPECT_FALSE(is_reserved_key(""));
+  EXPECT_NE(txn_lock_key(1, "a", "bc"), txn_lock_key(1, "ab", "c"));
+  EXPECT_TRUE(txn_lock_key(1, "a", "bc").starts_with(txn_lock_prefix(1, "a")));
+  EXPECT_FALSE(txn_lock_key(1, "ab", "c").starts_with(txn_lock_prefix(1, "a")));
+}
+
+}  // namespace
+}  // namespace partid::storage
