@@ -3,7 +3,8 @@
 # commit, next to a 3-member etcd cluster (Debian etcd-server, fsync on, its
 # JSON gateway POST /v3/kv/put), both loaded by wrk with 50 connections in the
 # same run on the same machine; medians over ROUNDS rounds and the ratios.
-# Then leader reads (each passes the read barrier: a quorum round shared by the
+# Then transactions of two items in two partitions (POST /txn) against single
+# writes in the same run. Then leader reads (each passes the read barrier: a quorum round shared by the
 # reads of its time) against replica reads on the same leaders (no round), the
 # in-run baseline of what the barrier costs. Then the failover time: SIGKILL of
 # a partid node, until every partition has a serving leader again (compare
@@ -90,6 +91,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   run_wrk "$etcd_nodes" etcd_put "" >>"$work/etcd"
   run_wrk "$nodes" write "" >>"$work/partid"
   run_wrk "$nodes" write "$work/keymap" >>"$work/aware"
+  run_wrk "$nodes" txn "" >>"$work/txn"
 done
 # Every key once more, so no read below finds nothing.
 for ((start = 0; start < KEYS; start += 1000)); do
@@ -117,6 +119,13 @@ echo "|---|---|---|---|---|---|---|"
 report "etcd 3.4, 3 members (POST /v3/kv/put)" "$work/etcd"
 report "partid RF=3, any node (POST /items)" "$work/partid"
 report "partid RF=3, leader-aware client" "$work/aware"
+echo
+echo "transactions of 2 items in 2 partitions (POST /txn, any node) against single writes (any node)"
+echo "(errors: 409s of transactions that met a locked item, and any failure)"
+echo "| write | per s | p50 ms | p99 ms | throughput vs single writes | p99 vs single writes | errors |"
+echo "|---|---|---|---|---|---|---|"
+report "single write (POST /items)" "$work/partid" "$work/partid"
+report "transaction of 2 items (POST /txn)" "$work/txn" "$work/partid"
 echo
 echo "reads, leader-aware client, the same leaders: with the read barrier vs without"
 echo "| read | reads/s | p50 ms | p99 ms | throughput vs replica read | p99 vs replica read | errors |"

@@ -39,6 +39,14 @@ for i in 0 1 2 3 4 5; do
 done
 
 echo
+echo "== a transaction across partitions: user-0 pays user-1, all or nothing, then read through node 2"
+"$ctl" --url "${urls[0]}" put balance-user-0 100
+"$ctl" --url "${urls[0]}" put balance-user-1 0
+"$ctl" --url "${urls[1]}" txn --put balance-user-0 "" 70 --put balance-user-1 "" 30
+"$ctl" --url "${urls[2]}" get balance-user-0
+"$ctl" --url "${urls[2]}" get balance-user-1
+
+echo
 echo "== topology (as node ${urls[2]} sees it)"
 "$ctl" --url "${urls[2]}" topology
 

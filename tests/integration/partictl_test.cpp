@@ -55,6 +55,23 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   EXPECT_NE(admin.out.find("admin_disabled"), std::string::npos) << admin.out;
   auto list = partictl(d, "--json list");
   EXPECT_EQ(nlohmann::json::parse(list.out)["total"], 9) << list.out;
+  // A transaction: two puts and a delete, all or none.
+  ASSERT_EQ(partictl(d, "put acct-c gone").code, 0);
+  auto txn = partictl(d, "--json txn --put acct-a '' 90 --put acct-b r 110 --delete acct-c ''");
+  ASSERT_EQ(txn.code, 0) << txn.out;
+  const std::string txn_id = nlohmann::json::parse(txn.out)["txn"];
+  auto a = partictl(d, "--url " + urls[1] + " --json get acct-a");
+  EXPECT_EQ(nlohmann::json::parse(a.out)["items"][0]["message"], "90") << a.out;
+  auto b = partictl(d, "--url " + urls[2] + " --json get acct-b r");
+  EXPECT_EQ(nlohmann::json::parse(b.out)["message"], "110") << b.out;
+  EXPECT_EQ(nlohmann::json::parse(partictl(d, "--json get acct-c").out)["items"].size(), 0u);
+  auto txn_status = partictl(d, "txn-status " + txn_id);
+  EXPECT_EQ(txn_status.code, 0) << txn_status.out;
+  EXPECT_NE(txn_status.out.find("committed"), std::string::npos) << txn_status.out;
+  EXPECT_EQ(partictl(d, "txn --put only two").code, 2);
+  auto twice = partictl(d, "txn --put k '' 1 --delete k ''");
+  EXPECT_EQ(twice.code, 1);
+  EXPECT_NE(twice.out.find("duplicate_item"), std::string::npos) << twice.out;
   // Grown by one and shrunk back (the newest node drains): every item stays
   // readable, through the new node too while it is there.
   auto grown = partictl(d, "--json cluster resize --nodes 4");

@@ -26,15 +26,7 @@ std::variant<ItemWrite, WebError> item_from(const json& j, const Limits& limits,
   }
   ItemWrite w{j["partition_key"].get<std::string>(), j.value("range_key", std::string()),
               j["message"].get<std::string>()};
-  auto keys = check_keys(w.partition_key, w.range_key, limits);
-  if (auto* e = std::get_if<WebError>(&keys)) {
-    e->message = where + e->message;
-    return *e;
-  }
-  if (w.message.size() > limits.max_message_bytes) {
-    return WebError::too_large(where + "message is larger than " +
-                               std::to_string(limits.max_message_bytes) + " bytes");
-  }
+  if (auto e = check_item(w.partition_key, w.range_key, w.message, limits, where)) return *e;
   return w;
 }
 
@@ -48,6 +40,21 @@ std::variant<json, WebError> parse_json(std::string_view body, const Limits& lim
 }
 
 }  // namespace
+
+std::optional<WebError> check_item(std::string_view partition_key, std::string_view range_key,
+                                   std::string_view message, const Limits& limits,
+                                   const std::string& where) {
+  auto keys = check_keys(partition_key, range_key, limits);
+  if (auto* e = std::get_if<WebError>(&keys)) {
+    e->message = where + e->message;
+    return *e;
+  }
+  if (message.size() > limits.max_message_bytes) {
+    return WebError::too_large(where + "message is larger than " +
+                               std::to_string(limits.max_message_bytes) + " bytes");
+  }
+  return std::nullopt;
+}
 
 std::variant<std::monostate, WebError> check_keys(std::string_view partition_key,
                                                   std::string_view range_key,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -31,6 +32,11 @@ std::variant<ItemWrite, WebError> parse_item_write(std::string_view body, const 
 // {"items": [item, ...]}
 std::variant<std::vector<ItemWrite>, WebError> parse_batch(std::string_view body,
                                                            const Limits& limits);
+// Checks an item's keys and message size; `where` prefixes the message
+// ("items[3]: ").
+std::optional<WebError> check_item(std::string_view partition_key, std::string_view range_key,
+                                   std::string_view message, const Limits& limits,
+                                   const std::string& where);
 // Checks a key taken from a path: non-empty partition key, sizes.
 std::variant<std::monostate, WebError> check_keys(std::string_view partition_key,
                                                   std::string_view range_key, const Limits& limits);

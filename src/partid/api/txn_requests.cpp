@@ -37,15 +37,7 @@ std::variant<storage::TxnWrite, WebError> write_from(const json& j, const Limits
   w.partition_key = j["partition_key"].get<std::string>();
   w.range_key = j.value("range_key", std::string());
   w.message = j.value("message", std::string());
-  auto keys = check_keys(w.partition_key, w.range_key, limits);
-  if (auto* e = std::get_if<WebError>(&keys)) {
-    e->message = where + e->message;
-    return *e;
-  }
-  if (w.message.size() > limits.max_message_bytes) {
-    return WebError::too_large(where + "message is larger than " +
-                               std::to_string(limits.max_message_bytes) + " bytes");
-  }
+  if (auto e = check_item(w.partition_key, w.range_key, w.message, limits, where)) return *e;
   return w;
 }
 

@@ -1,7 +1,7 @@
 // partictl: the command line for a partid cluster — items (put, get, delete,
-// list), the cluster's shape (topology, status, resize progress), operator actions on one
-// node's replica of a partition (admin), and a local cluster on loopback
-// (cluster up, cluster down).
+// list, and transactions across partitions: txn, txn-status), the cluster's shape (topology,
+// status, resize progress), operator actions on one node's replica of a partition (admin), and a
+// local cluster on loopback (cluster up, cluster down).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -131,6 +131,41 @@ int main(int argc, char** argv) {
   del->add_option("partition_key", pk)->required();
   del->add_option("range_key", rk);
   del->callback([&] { rc = call(g, "DELETE", item_path(pk, rk), {}, render_write); });
+  std::vector<std::string> txn_puts, txn_deletes;
+  auto* txn = app.add_subcommand(
+      "txn", "write items of any partitions all or none (409: refused whole, nothing written)");
+  txn->add_option("--put", txn_puts, "PARTITION_KEY RANGE_KEY MESSAGE (\"\" for no range key)")
+      ->expected(3)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  txn->add_option("--delete", txn_deletes, "PARTITION_KEY RANGE_KEY")
+      ->expected(2)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  txn->callback([&] {
+    if (txn_puts.size() % 3 != 0 || txn_deletes.size() % 2 != 0 ||
+        txn_puts.size() + txn_deletes.size() == 0) {
+      std::cerr << "error: txn needs --put PARTITION_KEY RANGE_KEY MESSAGE or --delete "
+                   "PARTITION_KEY RANGE_KEY, at least one\n";
+      rc = 2;
+      return;
+    }
+    json writes = json::array();
+    for (size_t i = 0; i + 2 < txn_puts.size(); i += 3) {
+      writes.push_back({{"partition_key", txn_puts[i]},
+                        {"range_key", txn_puts[i + 1]},
+                        {"message", txn_puts[i + 2]}});
+    }
+    for (size_t i = 0; i + 1 < txn_deletes.size(); i += 2) {
+      writes.push_back(
+          {{"partition_key", txn_deletes[i]}, {"range_key", txn_deletes[i + 1]}, {"delete", true}});
+    }
+    rc = call(g, "POST", "/txn", json{{"writes", writes}}.dump(), render_txn);
+  });
+  std::string txn_id;
+  auto* txn_status = app.add_subcommand("txn-status", "what became of a transaction");
+  txn_status->add_option("id", txn_id, "the transaction's id")->required();
+  txn_status->callback([&] {
+    rc = call(g, "GET", "/txn/" + partid::api::percent_encode(txn_id), {}, render_txn_status);
+  });
   app.add_subcommand("list", "item counts per node")->callback([&] {
     rc = call(g, "GET", "/items", {}, render_counts);
   });

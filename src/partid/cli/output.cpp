@@ -32,6 +32,26 @@ std::string render_write(const json& j) {
                      j.value("partition", 0), j.value("sequence", 0));
 }
 
+std::string render_txn(const json& j) {
+  std::string partitions;
+  for (const auto& p : j.value("partitions", json::array())) {
+    partitions += (partitions.empty() ? "" : ", ") + std::to_string(p.get<uint32_t>());
+  }
+  std::string out =
+      fmt::format("transaction {} {}: {} write(s) in partition(s) {}\n", j.value("txn", ""),
+                  j.value("state", ""), j.value("writes", 0), partitions);
+  if (j.value("unresolved_partitions", 0) > 0) {
+    out += fmt::format("  {} partition(s) not resolved yet: recovery finishes them\n",
+                       j.value("unresolved_partitions", 0));
+  }
+  return out;
+}
+
+std::string render_txn_status(const json& j) {
+  return fmt::format("transaction {}: {} (home partition {})\n", j.value("txn", ""),
+                     j.value("state", ""), j.value("home", 0));
+}
+
 std::string render_counts(const json& j) {
   std::string out = fmt::format("{} item(s) in total\n", j.value("total", 0));
   for (const auto& n : j["nodes"]) {

@@ -14,6 +14,9 @@ std::string render_counts(const nlohmann::json& j);
 std::string render_topology(const nlohmann::json& j);
 std::string render_status(const nlohmann::json& j);
 std::string render_resize(const nlohmann::json& j);
+// POST /txn and GET /txn/{id}.
+std::string render_txn(const nlohmann::json& j);
+std::string render_txn_status(const nlohmann::json& j);
 // 1536 -> "1.5 KiB"; below 1 KiB, exact bytes.
 std::string byte_size(uint64_t bytes);
 // GET /admin/partitions/{p}/validate: one line per replica, then the verdict.
