@@ -173,6 +173,13 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
     deps_.metrics->gauge(out, "partid_partition_items", "partition=\"" + p + "\"", n.get<double>());
   }
   const auto statuses = deps_.replicator->statuses();
+  double pending_txns = 0;
+  for (const auto& s : statuses) {
+    auto meta = s.active ? deps_.store->cached_partition_meta(s.partition) : std::nullopt;
+    pending_txns += meta ? static_cast<double>(meta->pending_txns) : 0;
+  }
+  // Transactions prepared in the replicas held here and not resolved yet.
+  counter("partid_txn_pending", pending_txns, "gauge");
   auto per_partition = [&](const char* name, auto value_of) {
     out += std::string("# TYPE ") + name + " gauge\n";
     for (const auto& s : statuses) {
