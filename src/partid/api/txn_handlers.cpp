@@ -41,6 +41,32 @@ std::string state_of(const ApiResponse& r) {
   return body.is_object() ? body.value("state", std::string()) : std::string();
 }
 
+// What the client of POST /txn hears: the transaction committed, or why not
+// (the first refusal among its prepares, a 409 before any other; or recovery
+// aborted it first), with its id either way.
+ApiResponse txn_answer(const std::string& id, bool committed, const ApiResponse* refusal,
+                       size_t writes, const std::vector<uint32_t>& partitions, size_t unresolved) {
+  if (committed) {
+    return ApiResponse::json(200, json{{"txn", id},
+                                       {"state", "committed"},
+                                       {"writes", writes},
+                                       {"partitions", partitions},
+                                       {"unresolved_partitions", unresolved}}
+                                      .dump());
+  }
+  if (!refusal) {
+    return ApiResponse::error(WebError::conflict(
+        "txn_aborted", "transaction " + id + " was aborted by recovery before it committed"));
+  }
+  ApiResponse out = *refusal;
+  json body = json::parse(out.body, nullptr, false);
+  if (body.is_object()) {
+    body["txn"] = id;
+    out.body = body.dump();
+  }
+  return out;
+}
+
 uint64_t wall_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -90,27 +116,9 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   size_t unresolved = 0;
   for (const auto& r : resolved) unresolved += r.status == 200 ? 0 : 1;
   deps_.metrics->count(committed ? "partid_txn_committed_total" : "partid_txn_aborted_total");
-  if (!committed) {
-    if (refusal) {
-      ApiResponse out = *refusal;
-      json body = json::parse(out.body, nullptr, false);
-      if (body.is_object()) {
-        body["txn"] = id;
-        out.body = body.dump();
-      }
-      co_return out;
-    }
-    co_return ApiResponse::error(WebError::conflict(
-        "txn_aborted", "transaction " + id + " was aborted by recovery before it committed"));
-  }
   std::vector<uint32_t> partitions;
   for (const auto& [p, ws] : parts) partitions.push_back(p);
-  co_return ApiResponse::json(200, json{{"txn", id},
-                                        {"state", "committed"},
-                                        {"writes", writes.size()},
-                                        {"partitions", partitions},
-                                        {"unresolved_partitions", unresolved}}
-                                       .dump());
+  co_return txn_answer(id, committed, refusal, writes.size(), partitions, unresolved);
 }
 
 asio::awaitable<std::vector<ApiResponse>> ApiService::run_txn_steps(std::vector<TxnStepCall> calls,
