@@ -105,6 +105,13 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
         "txn_outcome_unknown", "transaction " + id + " may or may not have committed (" +
                                    decided.body + "); ask GET /txn/" + id));
   }
+  if (decided.status != 200) {
+    // An abort not recorded yet: nothing can commit it, and recovery records
+    // it and resolves the prepares, so that GET /txn/{id} will say aborted.
+    deps_.metrics->count("partid_txn_aborted_total");
+    const std::vector<uint32_t> none;
+    co_return txn_answer(id, false, refusal, 0, none, parts.size());
+  }
   const bool committed = commit && state_of(decided) == "committed";
   // Resolving before answering lets the client's next write to these items
   // succeed at once; a resolve that fails is finished by recovery.
