@@ -93,6 +93,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
   run_wrk "$nodes" write "$work/keymap" >>"$work/aware"
   run_wrk "$nodes" txn "" >>"$work/txn"
 done
+# Transactions still in flight when wrk stopped finish first (their items are
+# locked until then, and a write below would meet them).
+for ((t = 0; ; t++)); do
+  pending=0
+  for u in $(jq -r '.nodes[].api' "$work/cluster/cluster.json"); do
+    n=$(curl -sf "$u/metrics" | awk '$1 == "partid_txn_pending" {print $2}')
+    pending=$((pending + ${n:-0}))
+  done
+  [ "$pending" -eq 0 ] && break
+  ((t < 300)) || { echo "transactions still pending after 30 s" >&2; exit 1; }
+  sleep 0.1
+done
 # Every key once more, so no read below finds nothing.
 for ((start = 0; start < KEYS; start += 1000)); do
   jq -nc --argjson s "$start" --argjson k "$KEYS" \
