@@ -142,6 +142,32 @@ TEST_F(TxnTest, ATransactionAppliesEveryWriteOnEveryNodeAcrossPartitions) {
   EXPECT_EQ(cluster.metric(1, "partid_txn_committed_total"), 1);
 }
 
+// Items of one partition key share a partition: such a transaction commits in
+// one step, and still meets other transactions' locks.
+TEST_F(TxnTest, ATransactionInOnePartitionCommitsInOneStep) {
+  start_nodes(3, 60000);
+  auto r = txn(0, json::array({{{"partition_key", "user"}, {"range_key", "a"}, {"message", "1"}},
+                               {{"partition_key", "user"}, {"range_key", "b"}, {"message", "2"}}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string id = json::parse(r.body)["txn"];
+  EXPECT_EQ(json::parse(r.body)["partitions"], json::array({partition_of("user")}));
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, "user", "a"), "1");
+    EXPECT_EQ(read(via, "user", "b"), "2");
+    EXPECT_EQ(outcome(via, id), "committed");
+  }
+  EXPECT_EQ(put(1, "user", "3", "a"), 200);  // nothing stayed locked
+  ASSERT_EQ(prepare(0, id_homed_at("user", 9), "user", "locked", "c").value("state", ""),
+            "prepared");
+  auto refused =
+      txn(2, json::array({{{"partition_key", "user"}, {"range_key", "c"}, {"message", "x"}},
+                          {{"partition_key", "user"}, {"range_key", "d"}, {"message", "y"}}}));
+  ASSERT_EQ(refused.status, 409) << refused.body;
+  const std::string refused_id = json::parse(refused.body)["txn"];
+  EXPECT_EQ(outcome(0, refused_id), "aborted");
+  EXPECT_EQ(read(1, "user", "d"), "");
+}
+
 TEST_F(TxnTest, ALockedItemRefusesWritesAndConflictsAndIsReadWholeOnceCommitted) {
   start_nodes(3, 60000);
   const auto keys = keys_in_distinct_partitions("item-", 2);

@@ -164,6 +164,34 @@ TEST_F(TxnStorageTest, APrepareThatArrivesAfterItsResolveIsRefused) {
   EXPECT_EQ(engine->partition_meta(kP).pending_txns, 0);
 }
 
+TEST_F(TxnStorageTest, ATransactionInOnePartitionCommitsInOneEntryOrIsRefused) {
+  auto single = prepare("4-1", {{"acct", "a", "1", false}, {"acct", "b", "", true}});
+  single.txn_single = true;
+  ASSERT_FALSE(apply(put("acct", "b", "old")));
+  ASSERT_FALSE(apply(single));
+  EXPECT_EQ(engine->get(kP, "acct", "a")->message, "1");
+  EXPECT_FALSE(engine->get(kP, "acct", "b"));
+  EXPECT_FALSE(engine->txn_lock(kP, "acct", "a"));
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 0);
+  EXPECT_EQ(engine->txn_decision(kP, "4-1")->state, TxnRecord::State::Committed);
+  EXPECT_FALSE(apply(single));  // a repeat changes nothing
+  EXPECT_FALSE(apply(put("acct", "a", "2")));
+  EXPECT_EQ(engine->get(kP, "acct", "a")->message, "2");
+  // Meeting a lock: refused, and recorded aborted.
+  ASSERT_FALSE(apply(prepare("4-2", {{"acct", "c", "x", false}})));
+  auto blocked = prepare("4-3", {{"acct", "c", "y", false}});
+  blocked.txn_single = true;
+  ASSERT_EQ(apply(blocked)->code, "txn_conflict");
+  EXPECT_EQ(engine->txn_decision(kP, "4-3")->state, TxnRecord::State::Aborted);
+  // After an abort was recorded it is refused, even with nothing locked.
+  ASSERT_FALSE(apply(decide("4-4", false)));
+  auto late = prepare("4-4", {{"acct", "d", "z", false}});
+  late.txn_single = true;
+  ASSERT_EQ(apply(late)->code, "txn_aborted");
+  EXPECT_FALSE(engine->get(kP, "acct", "d"));
+  expect_consistent();
+}
+
 TEST_F(TxnStorageTest, PendingTransactionsTravelInASnapshot) {
   ASSERT_FALSE(apply(put("acct", "a", "100")));
   ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "1", false}})));
@@ -203,6 +231,7 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
           op.kind = WriteOp::Kind::TxnPrepare;
           op.txn = txn;
           op.txn_home = kP;
+          op.txn_single = pick(4) == 0;
           for (int w = 0, n = 1 + pick(3); w < n; ++w) {
             const std::string k = "k" + std::to_string(pick(4));
             bool seen = false;

@@ -11,7 +11,8 @@ using routing::RouteDecision;
 
 WebError write_error(const replication::WriteResult& r) {
   if (r.code == "quorum_timeout") return WebError::timeout(r.code, r.error);
-  if (r.code == "locked_by_transaction" || r.code == "txn_conflict" || r.code == "txn_decided") {
+  if (r.code == "locked_by_transaction" || r.code == "txn_conflict" || r.code == "txn_decided" ||
+      r.code == "txn_aborted") {
     return WebError::conflict(r.code, r.error);
   }
   return WebError::unavailable(r.code, r.error);

@@ -133,6 +133,9 @@ class ApiService {
     std::string body;
   };
   asio::awaitable<ApiResponse> txn(const ApiRequest& request, const Hop& hop);
+  asio::awaitable<ApiResponse> txn_in_one_partition(const std::string& id, uint32_t home,
+                                                    const std::vector<storage::TxnWrite>& writes,
+                                                    const Hop& hop);
   asio::awaitable<ApiResponse> txn_status(const ApiRequest& request, const Route& route,
                                           const Hop& hop);
   // `trusted`: asked by this node itself (as coordinator or in recovery).

@@ -34,7 +34,7 @@ struct Route {
     Drain,        // POST /cluster/drain/{node} (the node in partition_key)
     Txn,          // POST /txn: a transaction across partitions
     TxnStatus,    // GET /txn/{id} (the id in partition_key)
-    TxnStep,      // POST /txn/{id}/{prepare|decide|resolve}?partition=p: between
+    TxnStep,      // POST /txn/{id}/{prepare|decide|resolve|commit}?partition=p: between
                   // nodes (the id in partition_key, the step in range_key)
   };
   Kind kind = Kind::Health;

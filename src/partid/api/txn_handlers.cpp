@@ -33,7 +33,7 @@ using nlohmann::json;
 using routing::Access;
 
 bool valid_step(const std::string& step) {
-  return step == "prepare" || step == "decide" || step == "resolve";
+  return step == "prepare" || step == "decide" || step == "resolve" || step == "commit";
 }
 
 std::string state_of(const ApiResponse& r) {
@@ -83,6 +83,7 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
   const uint32_t home = partition_of(writes.front().partition_key);
   const std::string id = make_txn_id(home, txn_random_());
+  if (parts.size() == 1) co_return co_await txn_in_one_partition(id, home, writes, hop);
 
   std::vector<TxnStepCall> prepares;
   for (const auto& [p, ws] : parts) {
@@ -126,6 +127,36 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   std::vector<uint32_t> partitions;
   for (const auto& [p, ws] : parts) partitions.push_back(p);
   co_return txn_answer(id, committed, refusal, writes.size(), partitions, unresolved);
+}
+
+// All in its home partition: one entry commits it or is refused (one quorum
+// write instead of three). When even repeating it fails, an abort recorded
+// after it settles the outcome: the entry, if it comes later, is refused.
+asio::awaitable<ApiResponse> ApiService::txn_in_one_partition(
+    const std::string& id, uint32_t home, const std::vector<storage::TxnWrite>& writes,
+    const Hop& hop) {
+  std::string commit = "commit", body = txn_prepare_body(home, writes);
+  ApiResponse r = co_await run_txn_step(commit, id, home, body, hop);
+  bool committed = r.status == 200;
+  if (r.status != 200 && r.status != 409) {
+    std::string decide = "decide", abort = txn_outcome_body(false);
+    ApiResponse decided = co_await run_txn_step(decide, id, home, abort, hop);
+    if (decided.status != 200) {
+      deps_.metrics->count("partid_txn_outcome_unknown_total");
+      co_return ApiResponse::error(WebError::timeout(
+          "txn_outcome_unknown", "transaction " + id + " may or may not have committed (" + r.body +
+                                     "); ask GET /txn/" + id));
+    }
+    committed = state_of(decided) == "committed";
+    if (!committed) {
+      r = ApiResponse::error(WebError::unavailable(
+          "txn_aborted",
+          "transaction " + id + " was not committed, nothing was written: " + r.body));
+    }
+  }
+  deps_.metrics->count(committed ? "partid_txn_committed_total" : "partid_txn_aborted_total");
+  const std::vector<uint32_t> partitions{home};
+  co_return txn_answer(id, committed, &r, writes.size(), partitions, 0);
 }
 
 asio::awaitable<std::vector<ApiResponse>> ApiService::run_txn_steps(std::vector<TxnStepCall> calls,
@@ -210,6 +241,10 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
     co_return ApiResponse::error(
         WebError::bad_request("bad_partition", "?partition= names no partition"));
   }
+  if (route.range_key == "commit" && partition != *home) {
+    co_return ApiResponse::error(WebError::bad_request(
+        "wrong_partition", "a transaction commits in one step only in its home partition"));
+  }
   auto body = parse_txn_step(route.range_key, request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&body)) co_return ApiResponse::error(*e);
   const auto p = static_cast<uint32_t>(partition);
@@ -236,9 +271,10 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
   op.txn_home = step == "prepare" ? body.home : *txn_home_of(txn);
   op.txn_commit = body.commit;
   op.txn_writes = std::move(body.writes);
-  op.kind = step == "prepare"  ? storage::WriteOp::Kind::TxnPrepare
-            : step == "decide" ? storage::WriteOp::Kind::TxnDecide
-                               : storage::WriteOp::Kind::TxnResolve;
+  op.txn_single = step == "commit";
+  op.kind = step == "prepare" || step == "commit" ? storage::WriteOp::Kind::TxnPrepare
+            : step == "decide"                    ? storage::WriteOp::Kind::TxnDecide
+                                                  : storage::WriteOp::Kind::TxnResolve;
   std::vector<storage::WriteOp> ops{std::move(op)};
   auto results = co_await write_local(std::move(ops));
   const auto& r = results[0];
@@ -249,7 +285,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
     co_return ApiResponse::json(200, out.dump());
   }
   if (!r.ok) co_return ApiResponse::error(write_error(r));
-  out["state"] = step == "prepare" ? "prepared" : "resolved";
+  out["state"] = step == "prepare" ? "prepared" : step == "commit" ? "committed" : "resolved";
   co_return ApiResponse::json(200, out.dump());
 }
 

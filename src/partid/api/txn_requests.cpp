@@ -108,7 +108,7 @@ std::variant<TxnStepBody, WebError> parse_txn_step(std::string_view step, std::s
   if (auto* e = std::get_if<WebError>(&parsed)) return *e;
   const json& j = std::get<json>(parsed);
   TxnStepBody out;
-  if (step == "prepare") {
+  if (step == "prepare" || step == "commit") {
     if (!j.contains("home") || !j["home"].is_number_unsigned() || !j.contains("writes")) {
       return WebError::bad_request("bad_txn", "a prepare is {\"home\": n, \"writes\": [...]}");
     }

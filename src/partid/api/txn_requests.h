@@ -22,7 +22,7 @@ namespace partid::api {
 std::variant<std::vector<storage::TxnWrite>, WebError> parse_txn(std::string_view body,
                                                                  const Limits& limits);
 
-// A step's body: {"home": n, "writes": [...]} (prepare) or {"commit": bool}.
+// A step's body: {"home": n, "writes": [...]} (prepare, commit) or {"commit": bool}.
 struct TxnStepBody {
   uint32_t home = 0;
   std::vector<storage::TxnWrite> writes;

@@ -47,6 +47,8 @@ class BatchWriter {
   std::optional<Refused> prepare(const WriteOp& op);
   std::optional<Refused> decide(const WriteOp& op);
   void resolve(const WriteOp& op);
+  void commit_single(const WriteOp& op);
+  void apply_write(uint32_t partition, const TxnWrite& write, const ItemVersion& version);
   std::optional<std::string> lock_holder(uint32_t partition, const std::string& partition_key,
                                          const std::string& range_key);
   std::optional<std::string> any_lock_on(uint32_t partition, const std::string& partition_key);

@@ -110,6 +110,7 @@ std::string encode_item_op(const WriteOp& op) {
     m.set_txn(op.txn);
     m.set_txn_home(op.txn_home);
     m.set_txn_commit(op.txn_commit);
+    m.set_txn_single(op.txn_single);
     for (const auto& w : op.txn_writes) to_pb(w, m.add_txn_writes());
   }
   return m.SerializeAsString();
@@ -130,6 +131,7 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
   op.txn = m->txn();
   op.txn_home = m->txn_home();
   op.txn_commit = m->txn_commit();
+  op.txn_single = m->txn_single();
   for (const auto& w : m->txn_writes()) op.txn_writes.push_back(from_pb(w));
   // A transaction step names its transaction; only those steps do.
   const bool is_step = op.kind == WriteOp::Kind::TxnPrepare ||

@@ -88,6 +88,9 @@ struct WriteOp {
   uint32_t txn_home = 0;
   bool txn_commit = false;
   std::vector<TxnWrite> txn_writes;
+  // TxnPrepare of a transaction all in this partition (its home): it commits
+  // at once (the writes applied, the decision recorded) or is refused.
+  bool txn_single = false;
 };
 
 // A partition's replication state (see proto/storage.proto, PartitionMeta).

@@ -8,6 +8,10 @@
 //  - A resolve applies the locked writes with the prepare's version
 //    (committed) or drops them (aborted), and unlocks; a resolve that finds no
 //    prepare leaves the outcome behind, so a prepare arriving later is refused.
+//  - A prepare of a transaction all in one partition (`txn_single`) is the
+//    whole transaction: refused as above (or when an abort of it is recorded
+//    already), or its writes applied at once, without locks, and both its
+//    record and its decision say committed.
 //  - While an item is locked, a client's write to it is refused.
 #include "partid/storage/batch_writer.h"
 #include "partid/storage/codec.h"
@@ -54,6 +58,14 @@ void BatchWriter::put_reserved(uint32_t partition, const std::string& key, std::
 std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
   const uint32_t p = op.partition;
   const std::string key = txn_record_key(p, op.txn);
+  if (op.txn_single) {
+    // Its decision is recorded with it: a repeat of a commit changes nothing,
+    // and one that comes after an abort was recorded is refused.
+    if (auto decided = record_at(p, txn_decision_key(p, op.txn))) {
+      if (decided->state == TxnRecord::State::Committed) return std::nullopt;
+      return Refused{"txn_aborted", "transaction " + op.txn + " is already aborted"};
+    }
+  }
   if (auto existing = record_at(p, key)) {
     if (existing->state == TxnRecord::State::Prepared) return std::nullopt;
     return Refused{"txn_conflict",
@@ -68,9 +80,17 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
       record.state = TxnRecord::State::Refused;
       record.writes.clear();
       put_reserved(p, key, encode_txn_record(record), op.version);
+      if (op.txn_single) {
+        put_reserved(p, txn_decision_key(p, op.txn),
+                     encode_txn_record({TxnRecord::State::Aborted, p, {}, op.version}), op.version);
+      }
       return Refused{"txn_conflict", "item (" + w.partition_key + ", " + w.range_key +
                                          ") is locked by transaction " + *holder};
     }
+  }
+  if (op.txn_single) {
+    commit_single(op);
+    return std::nullopt;
   }
   put_reserved(p, key, encode_txn_record(record), op.version);
   for (const auto& w : op.txn_writes) {
@@ -78,6 +98,19 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
   }
   meta(p).pending_txns += 1;
   return std::nullopt;
+}
+
+void BatchWriter::commit_single(const WriteOp& op) {
+  const uint32_t p = op.partition;
+  for (const auto& w : op.txn_writes) apply_write(p, w, op.version);
+  const TxnRecord done{TxnRecord::State::Committed, p, {}, op.version};
+  put_reserved(p, txn_record_key(p, op.txn), encode_txn_record(done), op.version);
+  put_reserved(p, txn_decision_key(p, op.txn), encode_txn_record(done), op.version);
+}
+
+void BatchWriter::apply_write(uint32_t partition, const TxnWrite& w, const ItemVersion& version) {
+  put_item(partition, item_key(partition, w.partition_key, w.range_key),
+           Item{{}, {}, w.remove ? std::string() : w.message, version, w.remove});
 }
 
 std::optional<BatchWriter::Refused> BatchWriter::decide(const WriteOp& op) {
@@ -101,10 +134,7 @@ void BatchWriter::resolve(const WriteOp& op) {
   if (record && record->state != TxnRecord::State::Prepared) return;
   if (record) {
     for (const auto& w : record->writes) {
-      if (op.txn_commit) {
-        put_item(p, item_key(p, w.partition_key, w.range_key),
-                 Item{{}, {}, w.remove ? std::string() : w.message, record->version, w.remove});
-      }
+      if (op.txn_commit) apply_write(p, w, record->version);
       put_reserved(p, txn_lock_key(p, w.partition_key, w.range_key), {}, op.version, true);
     }
     meta(p).pending_txns -= 1;
