@@ -20,6 +20,7 @@
 
 #include <random>
 
+#include "parti/core/types.h"
 #include "partid/api/api_service.h"
 #include "partid/api/hold.h"
 #include "partid/api/txn_requests.h"
@@ -65,12 +66,6 @@ ApiResponse txn_answer(const std::string& id, bool committed, const ApiResponse*
     out.body = body.dump();
   }
   return out;
-}
-
-uint64_t wall_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
 }
 
 }  // namespace
@@ -372,7 +367,8 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
         co_await parti::run_blocking(*deps_.disk, [store, p] { return store->prepared_txns(p); });
     for (auto& [id, record] : prepared) {
       const uint64_t prepared_ms = replication::hlc_physical_ms(record.version.hlc);
-      if (wall_ms() < prepared_ms + static_cast<uint64_t>(older_than.count())) continue;
+      const auto now_ms = static_cast<uint64_t>(parti::wall_clock_ms());
+      if (now_ms < prepared_ms + static_cast<uint64_t>(older_than.count())) continue;
       std::string decide = "decide", abort = txn_outcome_body(false);
       const Hop start;
       ApiResponse d = co_await run_txn_step(decide, id, record.home, abort, start);
