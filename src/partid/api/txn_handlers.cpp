@@ -363,8 +363,13 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
     if (!deps_.replicator->serves_reads(p)) continue;
     auto meta = store->cached_partition_meta(p);
     if (meta && meta->pending_txns <= 0) continue;
-    auto prepared =
-        co_await parti::run_blocking(*deps_.disk, [store, p] { return store->prepared_txns(p); });
+    std::vector<std::pair<std::string, storage::TxnRecord>> prepared;
+    auto* out = &prepared;
+    replication::Replicator* replicator = deps_.replicator;
+    co_await await_callback<bool>([replicator, store, p, out](std::function<void(bool)> done) {
+      replicator->read_between_writes([store, p, out] { *out = store->prepared_txns(p); },
+                                      [done] { done(true); });
+    });
     for (auto& [id, record] : prepared) {
       const uint64_t prepared_ms = replication::hlc_physical_ms(record.version.hlc);
       const auto now_ms = static_cast<uint64_t>(parti::wall_clock_ms());

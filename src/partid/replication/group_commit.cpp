@@ -20,6 +20,25 @@ void GroupCommit::add(std::vector<storage::ReplicaChange> changes, After after) 
   schedule();
 }
 
+void GroupCommit::read_between_writes(std::function<void()> job, After done) {
+  reads_.push_back({std::move(job), std::move(done)});
+  schedule();
+}
+
+void GroupCommit::run_read() {
+  auto read = std::make_shared<Read>(std::move(reads_.front()));
+  reads_.erase(reads_.begin());
+  in_flight_ = true;
+  asio::post(disk_, [this, read] {
+    read->job();
+    asio::post(loop_, [this, read] {
+      in_flight_ = false;
+      if (read->done) read->done();
+      if (!reads_.empty() || !pending_.changes.empty() || !pending_.after.empty()) schedule();
+    });
+  });
+}
+
 void GroupCommit::schedule() {
   if (in_flight_ || scheduled_) return;
   // Cut the batch after the handlers that are ready now have added theirs:
@@ -32,6 +51,10 @@ void GroupCommit::schedule() {
 }
 
 void GroupCommit::flush() {
+  if (!reads_.empty()) {
+    run_read();
+    return;
+  }
   if (pending_.changes.empty() && pending_.after.empty()) return;
   auto batch = std::make_shared<Batch>(std::move(pending_));
   pending_ = {};
@@ -56,7 +79,7 @@ void GroupCommit::done(Batch batch, const storage::StoreStatus& status) {
   changes_written_ += batch.changes.size();
   if (!status.refused.empty() && on_refused_) on_refused_(status.refused);
   for (auto& after : batch.after) after();
-  if (!pending_.changes.empty() || !pending_.after.empty()) schedule();
+  if (!reads_.empty() || !pending_.changes.empty() || !pending_.after.empty()) schedule();
 }
 
 }  // namespace partid::replication

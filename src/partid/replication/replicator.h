@@ -213,6 +213,11 @@ class Replicator {
   using AdminDone = std::function<void(AdminResult)>;
   void admin(uint32_t partition, const std::string& operation, uint64_t seq, AdminDone done);
   ReplicatorStats stats() const;
+  // GroupCommit::read_between_writes: a disk read that must not overlap a
+  // write (TxnRecovery's scan of prepared transactions).
+  void read_between_writes(std::function<void()> job, std::function<void()> done) {
+    commit_.read_between_writes(std::move(job), std::move(done));
+  }
   // The partitions this node holds data of whose seal register still names
   // it: a later sealing may need to hear from it, so a node that leaves waits
   // until none is left (Node::drain). `done` runs on the loop once every
