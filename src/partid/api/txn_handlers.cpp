@@ -37,6 +37,20 @@ bool valid_step(const std::string& step) {
   return step == "prepare" || step == "decide" || step == "resolve" || step == "commit";
 }
 
+// Reads the transaction space on the disk pool between two group-commit
+// writes (GroupCommit::read_between_writes): nothing but that orders these
+// reads after the writes they see in a way ThreadSanitizer can check.
+template <class Read>
+asio::awaitable<std::invoke_result_t<Read>> read_txn_space(replication::Replicator* replicator,
+                                                           Read read) {
+  std::invoke_result_t<Read> out{};
+  auto* result = &out;
+  co_await await_callback<bool>([replicator, read, result](std::function<void(bool)> done) {
+    replicator->read_between_writes([read, result] { *result = read(); }, [done] { done(true); });
+  });
+  co_return out;
+}
+
 std::string state_of(const ApiResponse& r) {
   json body = json::parse(r.body, nullptr, false);
   return body.is_object() ? body.value("state", std::string()) : std::string();
@@ -321,7 +335,7 @@ asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
     std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop) {
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &partition_key;
-  auto locks = co_await parti::run_blocking(*deps_.disk, [store, partition, pk, range_key] {
+  auto locks = co_await read_txn_space(deps_.replicator, [store, partition, pk, range_key] {
     if (!range_key) return store->txn_locks(partition, *pk);
     std::map<std::string, std::string> one;
     if (auto t = store->txn_lock(partition, *pk, *range_key)) one[*range_key] = *t;
@@ -338,8 +352,8 @@ asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
     }
     if (!*committed) continue;
     const std::string* id = &t;
-    auto record = co_await parti::run_blocking(
-        *deps_.disk, [store, partition, id] { return store->txn_record(partition, *id); });
+    auto record = co_await read_txn_space(
+        deps_.replicator, [store, partition, id] { return store->txn_record(partition, *id); });
     // Resolved meanwhile: the items read already hold its writes.
     if (!record || record->state != storage::TxnRecord::State::Prepared) continue;
     for (const auto& w : record->writes) {
@@ -363,13 +377,8 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
     if (!deps_.replicator->serves_reads(p)) continue;
     auto meta = store->cached_partition_meta(p);
     if (meta && meta->pending_txns <= 0) continue;
-    std::vector<std::pair<std::string, storage::TxnRecord>> prepared;
-    auto* out = &prepared;
-    replication::Replicator* replicator = deps_.replicator;
-    co_await await_callback<bool>([replicator, store, p, out](std::function<void(bool)> done) {
-      replicator->read_between_writes([store, p, out] { *out = store->prepared_txns(p); },
-                                      [done] { done(true); });
-    });
+    auto prepared =
+        co_await read_txn_space(deps_.replicator, [store, p] { return store->prepared_txns(p); });
     for (auto& [id, record] : prepared) {
       const uint64_t prepared_ms = replication::hlc_physical_ms(record.version.hlc);
       const auto now_ms = static_cast<uint64_t>(parti::wall_clock_ms());
