@@ -2,7 +2,8 @@
 // nats-server: all writes or none, on every node; a locked item refuses
 // writes and conflicting transactions, and readers see a committed
 // transaction whole before it is resolved; transactions whose coordinator
-// is gone are finished by recovery, also after the death of a leader.
+// is gone are finished by recovery, also after the death of a leader; and
+// what old transactions leave behind is erased once nothing can need it.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "partid/routing/topology.h"
+#include "partid/storage/txn_space.h"
 #include "support/partid_cluster.h"
 #include "support/wait.h"
 
@@ -28,12 +30,13 @@ class TxnTest : public ::testing::Test {
  protected:
   // RF=3 nodes with an admin token (the tests play a coordinator through
   // the step routes) and the given transaction timeout.
-  void start_nodes(size_t n, uint32_t txn_timeout_ms) {
+  void start_nodes(size_t n, uint32_t txn_timeout_ms, uint32_t txn_retention_ms = 600000) {
     PartidOptions options;
     options.partitions = kPartitions;
     options.replication_factor = 3;
-    options.extra_args = {"--admin-token", kAdminToken, "--txn-timeout-ms",
-                          std::to_string(txn_timeout_ms)};
+    options.extra_args = {"--admin-token",      kAdminToken,
+                          "--txn-timeout-ms",   std::to_string(txn_timeout_ms),
+                          "--txn-retention-ms", std::to_string(txn_retention_ms)};
     for (size_t i = 0; i < n; ++i) cluster.start(options);
     ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
   }
@@ -68,7 +71,7 @@ class TxnTest : public ::testing::Test {
                   {{"home", home_of(id)}, {"writes", json::array({write})}});
     return json::parse(r.body, nullptr, false);
   }
-  static uint32_t home_of(const std::string& id) { return std::stoul(id.substr(0, id.find('-'))); }
+  static uint32_t home_of(const std::string& id) { return partid::storage::parse_txn_id(id)->home; }
   static std::string id_homed_at(const std::string& key, int n) {
     return fmt::format("{}-{:016x}", partition_of(key), n);
   }
@@ -98,9 +101,96 @@ class TxnTest : public ::testing::Test {
     }
     return n;
   }
+  // Every replica's report of partition p (GET /admin/partitions/{p}/validate).
+  json replicas_of(uint32_t p) {
+    auto r = partid::cli::http_request(cluster.node(0).api, "GET",
+                                       "/admin/partitions/" + std::to_string(p) + "/validate", {},
+                                       10s, std::string("Bearer ") + kAdminToken);
+    json j = json::parse(r.body, nullptr, false);
+    return j.is_object() && j.contains("replicas") ? j["replicas"] : json::array();
+  }
+  // True when all 3 replicas of p agree and each stores `records` records
+  // and `decisions` decisions of transactions.
+  bool replicas_hold(uint32_t p, uint64_t records, uint64_t decisions) {
+    json reports = replicas_of(p);
+    if (reports.size() != 3) return false;
+    for (const auto& r : reports) {
+      if (!r.contains("txn_records") || r["txn_records"] != records ||
+          r["txn_decisions"] != decisions || !r["problems"].empty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+  static uint64_t now_ms() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  }
   NatsServer nats;
   PartidCluster cluster{nats};
 };
+
+// A transaction's records and decision go, on every replica, once its
+// deadline and the retention have passed and nothing can need them: a
+// commit across partitions (settled by its coordinator once every partition
+// resolved it), one in one partition, one a coordinator left prepared
+// (recovery aborts it first). A commit whose every resolve its coordinator
+// never confirmed keeps its decision, which a participant may still ask for.
+TEST_F(TxnTest, OldTransactionsAreForgottenOnEveryReplicaOnceNothingCanNeedThem) {
+  start_nodes(3, 1000, 3000);
+  const auto keys = keys_in_distinct_partitions("gc-", 4);
+  auto w = [](const std::string& key, const std::string& rk, const std::string& msg) {
+    return json{{"partition_key", key}, {"range_key", rk}, {"message", msg}};
+  };
+  auto across = txn(0, json::array({w(keys[0], "", "a0"), w(keys[1], "", "a1")}));
+  ASSERT_EQ(across.status, 200) << across.body;
+  const std::string across_id = json::parse(across.body)["txn"];
+  auto single = txn(1, json::array({w(keys[2], "x", "s"), w(keys[2], "y", "s")}));
+  ASSERT_EQ(single.status, 200) << single.body;
+  const std::string single_id = json::parse(single.body)["txn"];
+  const uint32_t p3 = partition_of(keys[3]);
+  const std::string left = partid::storage::make_txn_id(now_ms() + 1000, p3, 1);
+  EXPECT_EQ(prepare(0, left, keys[3], "never", "l").value("state", ""), "prepared");
+  const std::string unsettled = partid::storage::make_txn_id(now_ms() + 1000, p3, 2);
+  EXPECT_EQ(prepare(1, unsettled, keys[3], "u", "u").value("state", ""), "prepared");
+  EXPECT_EQ(step(2, unsettled, "decide", p3, {{"commit", true}}).status, 200);
+  EXPECT_EQ(step(2, unsettled, "resolve", p3, {{"commit", true}}).status, 200);
+  // Before the retention is over the outcome is kept.
+  EXPECT_EQ(outcome(2, across_id), "committed");
+
+  for (uint32_t p : {partition_of(keys[0]), partition_of(keys[1]), partition_of(keys[2])}) {
+    EXPECT_TRUE(wait_until([&] { return replicas_hold(p, 0, 0); }, 30s))
+        << "partition " << p << ": " << replicas_of(p).dump();
+  }
+  EXPECT_TRUE(wait_until([&] { return replicas_hold(p3, 0, 1); }, 30s)) << replicas_of(p3).dump();
+  for (size_t via = 0; via < 3; ++via) {
+    for (const auto& id : {across_id, single_id, left}) {
+      auto r = cluster.get_json(via, "/txn/" + id);
+      EXPECT_EQ(r["error"]["code"], "txn_unknown") << id << " via " << via << ": " << r.dump();
+    }
+    EXPECT_EQ(outcome(via, unsettled), "committed");
+    EXPECT_EQ(read(via, keys[0]), "a0");
+    EXPECT_EQ(read(via, keys[1]), "a1");
+    EXPECT_EQ(read(via, keys[2], "y"), "s");
+    EXPECT_EQ(read(via, keys[3], "u"), "u");
+    EXPECT_EQ(read(via, keys[3], "l"), "");
+  }
+  double settled = 0, forgotten = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    settled += cluster.metric(i, "partid_txn_settled_total");
+    forgotten += cluster.metric(i, "partid_txn_forgotten_total");
+  }
+  EXPECT_EQ(settled, 1);  // only the commit across partitions needed settling
+  EXPECT_GE(forgotten, 5);
+  // A late step of a forgotten transaction changes nothing: past its deadline.
+  EXPECT_EQ(step(0, across_id, "prepare", partition_of(keys[0]),
+                 {{"home", home_of(across_id)}, {"writes", json::array({w(keys[0], "", "late")})}})
+                .status,
+            409);
+  EXPECT_EQ(read(0, keys[0]), "a0");
+  EXPECT_EQ(put(0, keys[0], "free"), 200);
+}
 
 TEST_F(TxnTest, ATransactionAppliesEveryWriteOnEveryNodeAcrossPartitions) {
   start_nodes(3, 60000);

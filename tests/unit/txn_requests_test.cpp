@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "partid/api/txn_requests.h"
+#include "partid/storage/txn_space.h"
 
 namespace partid::api {
 namespace {
@@ -69,14 +70,26 @@ TEST(TxnRequests, StepBodiesRoundTrip) {
   EXPECT_TRUE(std::holds_alternative<WebError>(parse_txn_step("prepare", R"({"home":-1})", {})));
 }
 
-TEST(TxnRequests, AnIdNamesItsHomePartition) {
-  const std::string id = make_txn_id(42, 0xabcdef);
-  EXPECT_EQ(id, "42-0000000000abcdef");
-  EXPECT_EQ(txn_home_of(id), 42u);
+TEST(TxnRequests, AnIdNamesItsDeadlineAndHomePartitionAndSortsByDeadline) {
+  const std::string id = storage::make_txn_id(0x19a2b3c4d5e, 42, 0xabcdef);
+  EXPECT_EQ(id, "019a2b3c4d5e-42-0000000000abcdef");
+  auto parsed = storage::parse_txn_id(id);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->home, 42u);
+  EXPECT_EQ(parsed->deadline_ms, 0x19a2b3c4d5eu);
+  EXPECT_LT(storage::make_txn_id(999, 7, 0xffff), storage::make_txn_id(1000, 0, 0));
+  // An id made before deadlines: a home and no deadline.
+  auto old = storage::parse_txn_id("42-0000000000abcdef");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->home, 42u);
+  EXPECT_FALSE(old->deadline_ms);
   for (const char* bad :
        {"", "42", "42-", "x-0000000000abcdef", "42-0000000000ABCDEF", "42-0000000000abcde",
-        "-0000000000abcdef", "99999999999-0000000000abcdef"}) {
-    EXPECT_FALSE(txn_home_of(bad)) << bad;
+        "-0000000000abcdef", "99999999999-0000000000abcdef", "+4-0000000000abcdef",
+        "19a2b3c4d5e-42-0000000000abcdef", "019a2b3c4d5e--0000000000abcdef",
+        "019A2B3C4D5E-42-0000000000abcdef", "019a2b3c4d5e-x-0000000000abcdef",
+        "0-019a2b3c4d5e-42-0000000000abcdef"}) {
+    EXPECT_FALSE(storage::parse_txn_id(bad)) << bad;
   }
 }
 

@@ -29,7 +29,7 @@ class TxnStorageTest : public ::testing::Test {
   // refusal, if any.
   std::optional<Refusal> apply(WriteOp op) {
     op.partition = kP;
-    op.version = {1000 + seq_, seq_, 1};
+    op.version = {(now_ms << 16) + seq_, seq_, 1};
     ++seq_;
     const LogRecord entry{op.version.sequence, 1, false, encode_item_op(op)};
     auto status = engine->write_replica({change::AppendLog{kP, {entry}},
@@ -67,6 +67,18 @@ class TxnStorageTest : public ::testing::Test {
   static WriteOp decide(std::string txn, bool commit) {
     return step(WriteOp::Kind::TxnDecide, std::move(txn), commit);
   }
+  static WriteOp settle(std::string txn) {
+    auto op = step(WriteOp::Kind::TxnDecide, std::move(txn), true);
+    op.txn_settled = true;
+    return op;
+  }
+  static WriteOp forget(std::vector<std::string> txns, uint64_t before_ms) {
+    WriteOp op;
+    op.kind = WriteOp::Kind::TxnForget;
+    op.txn_forget = std::move(txns);
+    op.txn_forget_before_ms = before_ms;
+    return op;
+  }
   void expect_consistent() {
     auto check = engine->check_partition(kP);
     EXPECT_TRUE(check.problems.empty()) << check.problems.front();
@@ -74,6 +86,7 @@ class TxnStorageTest : public ::testing::Test {
   TempDir dir;
   std::unique_ptr<StoreEngine> engine;
   uint64_t seq_ = 1;
+  uint64_t now_ms = 0;  // the clock of the next entry (its HLC's physical part)
 };
 
 TEST_F(TxnStorageTest, APrepareLocksItsItemsAndAWriteToOneIsRefused) {
@@ -210,6 +223,97 @@ TEST_F(TxnStorageTest, PendingTransactionsTravelInASnapshot) {
   EXPECT_EQ(other->prepared_txns(kP)[0].second.writes.size(), 1u);
 }
 
+TEST_F(TxnStorageTest, PastItsDeadlineAPrepareIsRefusedAndACommitIsRecordedAsAnAbort) {
+  const std::string early = make_txn_id(5000, kP, 1), late = make_txn_id(5000, kP, 2);
+  now_ms = 4000;
+  ASSERT_FALSE(apply(prepare(early, {{"acct", "a", "1", false}})));
+  now_ms = 5001;
+  auto refused = apply(prepare(late, {{"acct", "b", "1", false}}));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, "txn_expired");
+  EXPECT_FALSE(engine->txn_lock(kP, "acct", "b"));
+  EXPECT_FALSE(engine->txn_record(kP, late));
+  // A repeat of the prepare made in time changes nothing; its commit comes
+  // too late and is recorded as an abort, which stands.
+  EXPECT_FALSE(apply(prepare(early, {{"acct", "a", "1", false}})));
+  auto decided = apply(decide(early, true));
+  ASSERT_TRUE(decided);
+  EXPECT_EQ(decided->code, "txn_decided");
+  EXPECT_EQ(engine->txn_decision(kP, early)->state, TxnRecord::State::Aborted);
+  EXPECT_FALSE(apply(decide(early, false)));
+  ASSERT_FALSE(apply(resolve(early, false)));
+  EXPECT_FALSE(engine->get(kP, "acct", "a"));
+  EXPECT_FALSE(engine->txn_lock(kP, "acct", "a"));
+  // An abort past the deadline is recorded as asked.
+  EXPECT_FALSE(apply(decide(late, false)));
+  EXPECT_EQ(engine->txn_decision(kP, late)->state, TxnRecord::State::Aborted);
+  expect_consistent();
+}
+
+TEST_F(TxnStorageTest, ASettleMarksARecordedCommitAndIsRefusedOtherwise) {
+  const std::string committed = make_txn_id(5000, kP, 1), aborted = make_txn_id(5000, kP, 2);
+  ASSERT_FALSE(apply(decide(committed, true)));
+  EXPECT_FALSE(engine->txn_decision(kP, committed)->settled);
+  ASSERT_FALSE(apply(settle(committed)));
+  EXPECT_TRUE(engine->txn_decision(kP, committed)->settled);
+  EXPECT_EQ(engine->txn_decision(kP, committed)->state, TxnRecord::State::Committed);
+  EXPECT_FALSE(apply(settle(committed)));  // again: nothing changes
+  ASSERT_FALSE(apply(decide(aborted, false)));
+  EXPECT_EQ(apply(settle(aborted))->code, "txn_decided");
+  EXPECT_EQ(apply(settle(make_txn_id(5000, kP, 3)))->code, "txn_unknown");
+  EXPECT_FALSE(engine->txn_decision(kP, make_txn_id(5000, kP, 3)));
+}
+
+TEST_F(TxnStorageTest, ForgetErasesOnlyWhatNothingCanNeedAnyMore) {
+  const std::string settled = make_txn_id(5000, kP, 1), unsettled = make_txn_id(5000, kP, 2),
+                    prepared = make_txn_id(5000, kP, 3), recent = make_txn_id(9000, kP, 4),
+                    single = make_txn_id(5000, kP, 5);
+  now_ms = 4000;
+  for (const auto& t : {settled, unsettled}) {
+    ASSERT_FALSE(apply(prepare(t, {{t, "", "v", false}})));
+    ASSERT_FALSE(apply(decide(t, true)));
+    ASSERT_FALSE(apply(resolve(t, true)));
+  }
+  ASSERT_FALSE(apply(settle(settled)));
+  ASSERT_FALSE(apply(prepare(prepared, {{"locked", "", "v", false}})));
+  ASSERT_FALSE(apply(prepare(recent, {{recent, "", "v", false}})));
+  ASSERT_FALSE(apply(decide(recent, false)));
+  ASSERT_FALSE(apply(resolve(recent, false)));
+  auto one = prepare(single, {{single, "", "v", false}});
+  one.txn_single = true;
+  ASSERT_FALSE(apply(one));
+
+  // What the leader would list: a resolved record or a forgettable decision,
+  // deadline before 8000, oldest first.
+  std::vector<std::string> listed{settled, unsettled, single};
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(engine->forgettable_txns(kP, 8000, 100), listed);
+  EXPECT_EQ(engine->forgettable_txns(kP, 8000, 2).size(), 2u);
+  EXPECT_TRUE(engine->forgettable_txns(kP, 5000, 100).empty());
+
+  // Listing everything changes nothing more: the rule decides, as on every replica.
+  now_ms = 8500;
+  ASSERT_FALSE(apply(forget({settled, unsettled, prepared, recent, single}, 20000)));
+  EXPECT_FALSE(engine->txn_record(kP, settled));
+  EXPECT_FALSE(engine->txn_decision(kP, settled));
+  EXPECT_FALSE(engine->txn_record(kP, single));
+  EXPECT_FALSE(engine->txn_decision(kP, single));
+  EXPECT_FALSE(engine->txn_record(kP, unsettled));
+  ASSERT_TRUE(engine->txn_decision(kP, unsettled));  // a participant may still ask
+  EXPECT_EQ(engine->txn_record(kP, prepared)->state, TxnRecord::State::Prepared);
+  EXPECT_EQ(engine->txn_lock(kP, "locked", ""), prepared);
+  // Its deadline (9000) is after the entry's own clock (8500).
+  EXPECT_EQ(engine->txn_record(kP, recent)->state, TxnRecord::State::Aborted);
+  EXPECT_EQ(engine->get(kP, settled, "")->message, "v");  // the writes stay, of course
+
+  // A step of a forgotten transaction that arrives late is refused by the
+  // deadline, as its record would have refused it.
+  EXPECT_EQ(apply(prepare(settled, {{"other", "", "v", false}}))->code, "txn_expired");
+  EXPECT_FALSE(engine->txn_lock(kP, "other", ""));
+  EXPECT_EQ(apply(decide(settled, true))->code, "txn_decided");
+  expect_consistent();
+}
+
 // Group commit puts many entries in one RocksDB batch, where each op must see
 // what the ops before it in the batch did (locks included). Random histories
 // of transaction steps and plain writes over a few items, applied one entry
@@ -220,13 +324,17 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+    // Transactions whose deadlines pass during the history (an entry's clock
+    // is its index in ms), and one made before deadlines existed.
+    std::vector<std::string> txns{"4-0000000000000000"};
+    for (int t = 1; t < 6; ++t) txns.push_back(make_txn_id(40 + pick(60), kP, t));
     std::vector<WriteOp> history;
     for (int i = 0; i < 120; ++i) {
       WriteOp op;
       op.partition = kP;
-      const std::string txn = "4-" + std::to_string(pick(6));
+      const std::string txn = txns[pick(6)];
       const std::string key = "k" + std::to_string(pick(4));
-      switch (pick(5)) {
+      switch (pick(7)) {
         case 0:
           op.kind = WriteOp::Kind::TxnPrepare;
           op.txn = txn;
@@ -249,6 +357,20 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
           op.txn = txn;
           op.txn_commit = pick(2) == 0;
           break;
+        case 5:
+          op.kind = WriteOp::Kind::TxnDecide;
+          op.txn = txn;
+          op.txn_commit = true;
+          op.txn_settled = true;
+          break;
+        case 6:
+          op.kind = WriteOp::Kind::TxnForget;
+          for (const auto& t : txns) {
+            if (pick(2) == 0) op.txn_forget.push_back(t);
+          }
+          if (op.txn_forget.empty()) op.txn_forget.push_back(txn);
+          op.txn_forget_before_ms = static_cast<uint64_t>(std::max(0, i + 10 - pick(30)));
+          break;
         case 3:
           op.kind = pick(3) == 0 ? WriteOp::Kind::Delete : WriteOp::Kind::Put;
           op.partition_key = key;
@@ -259,7 +381,7 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
           op.partition_key = key;
           break;
       }
-      op.version = {1000 + static_cast<uint64_t>(i), static_cast<uint64_t>(i + 1), 1};
+      op.version = {static_cast<uint64_t>(i) << 16, static_cast<uint64_t>(i + 1), 1};
       history.push_back(std::move(op));
     }
     auto run = [&](const std::string& dir, bool batched, std::vector<uint64_t>* refused) {

@@ -27,6 +27,7 @@
 #include "partid/replication/replicator.h"
 #include "partid/routing/decide_routing.h"
 #include "partid/storage/store_engine.h"
+#include "partid/storage/txn_space.h"
 
 namespace partid::api {
 
@@ -38,6 +39,10 @@ struct ApiOptions {
   std::chrono::milliseconds forward_timeout{5000};
   std::chrono::milliseconds hold{0};  // see NodeConfig::hold_ms
   std::string admin_token;            // empty: admin routes answer 403
+  // A transaction's deadline is this long after it starts (NodeConfig).
+  std::chrono::milliseconds txn_timeout{10000};
+  // Its records and decision are kept this long past its deadline.
+  std::chrono::milliseconds txn_retention{600000};
 };
 
 struct ApiDeps {
@@ -63,6 +68,10 @@ class ApiService {
   // an abort in the home partition unless an outcome stands there already,
   // then resolves with the one that stands. Returns how many it resolved.
   asio::awaitable<size_t> resolve_stale_txns(std::chrono::milliseconds older_than);
+  // Erases, in partitions this node leads, what transactions past their
+  // deadline by more than the retention left that nothing needs any more
+  // (storage::can_forget). Returns how many transactions it forgot.
+  asio::awaitable<size_t> forget_old_txns();
 
  private:
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
@@ -154,6 +163,8 @@ class ApiService {
   // What committed transactions not yet resolved in `partition` make of the
   // items read into `view` (range key -> item, nullopt: deleted): one item
   // (range_key) or every item of the partition key (nullptr).
+  asio::awaitable<void> settle_txn(std::string txn, uint32_t home, Hop hop);
+  bool forgotten_by_now(const storage::TxnId& id) const;
   asio::awaitable<std::optional<WebError>> overlay_txns(
       uint32_t partition, const std::string& partition_key, const std::string* range_key,
       std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop);

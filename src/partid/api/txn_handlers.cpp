@@ -34,8 +34,17 @@ using nlohmann::json;
 using routing::Access;
 
 bool valid_step(const std::string& step) {
-  return step == "prepare" || step == "decide" || step == "resolve" || step == "commit";
+  return step == "prepare" || step == "decide" || step == "resolve" || step == "commit" ||
+         step == "settle";
 }
+
+std::optional<uint32_t> home_of(const std::string& txn) {
+  auto id = storage::parse_txn_id(txn);
+  return id ? std::optional<uint32_t>(id->home) : std::nullopt;
+}
+
+// The steps recorded in the home partition (the decision and its settling).
+bool at_home(const std::string& step) { return step == "decide" || step == "settle"; }
 
 // Reads the transaction space on the disk pool between two group-commit
 // writes (GroupCommit::read_between_writes): nothing but that orders these
@@ -71,7 +80,8 @@ ApiResponse txn_answer(const std::string& id, bool committed, const ApiResponse*
   }
   if (!refusal) {
     return ApiResponse::error(WebError::conflict(
-        "txn_aborted", "transaction " + id + " was aborted by recovery before it committed"));
+        "txn_aborted", "transaction " + id +
+                           " was aborted before it committed (by recovery, or past its deadline)"));
   }
   ApiResponse out = *refusal;
   json body = json::parse(out.body, nullptr, false);
@@ -91,7 +101,9 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
   for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
   const uint32_t home = partition_of(writes.front().partition_key);
-  const std::string id = make_txn_id(home, txn_random_());
+  const auto deadline =
+      static_cast<uint64_t>(parti::wall_clock_ms() + options_.txn_timeout.count());
+  const std::string id = storage::make_txn_id(deadline, home, txn_random_());
   if (parts.size() == 1) co_return co_await txn_in_one_partition(id, home, writes, hop);
 
   std::vector<TxnStepCall> prepares;
@@ -132,6 +144,12 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   auto resolved = co_await run_txn_steps(std::move(resolves), hop);
   size_t unresolved = 0;
   for (const auto& r : resolved) unresolved += r.status == 200 ? 0 : 1;
+  if (committed && unresolved == 0) {
+    // After the answer: the client needs nothing from it. A settle that fails
+    // only keeps the decision (a few dozen bytes) for good.
+    auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, settle_txn(id, home, hop), asio::detached);
+  }
   deps_.metrics->count(committed ? "partid_txn_committed_total" : "partid_txn_aborted_total");
   std::vector<uint32_t> partitions;
   for (const auto& [p, ws] : parts) partitions.push_back(p);
@@ -239,12 +257,12 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
     co_return ApiResponse::error(WebError::not_found("no such transaction step"));
   }
   const uint32_t partitions = deps_.cluster->topology()->partitions;
-  const auto home = txn_home_of(route.partition_key);
+  const auto home = home_of(route.partition_key);
   if (!home || *home >= partitions) {
     co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
   }
   uint64_t partition = *home;
-  if (route.range_key != "decide" &&
+  if (!at_home(route.range_key) &&
       (!route.query.contains("partition") || !query_u64(route, "partition", &partition) ||
        partition >= partitions)) {
     co_return ApiResponse::error(
@@ -277,12 +295,13 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
   storage::WriteOp op;
   op.partition = partition;
   op.txn = txn;
-  op.txn_home = step == "prepare" ? body.home : *txn_home_of(txn);
-  op.txn_commit = body.commit;
+  op.txn_home = step == "prepare" ? body.home : *home_of(txn);
+  op.txn_commit = body.commit || step == "settle";
   op.txn_writes = std::move(body.writes);
   op.txn_single = step == "commit";
+  op.txn_settled = step == "settle";
   op.kind = step == "prepare" || step == "commit" ? storage::WriteOp::Kind::TxnPrepare
-            : step == "decide"                    ? storage::WriteOp::Kind::TxnDecide
+            : at_home(step)                       ? storage::WriteOp::Kind::TxnDecide
                                                   : storage::WriteOp::Kind::TxnResolve;
   std::vector<storage::WriteOp> ops{std::move(op)};
   auto results = co_await write_local(std::move(ops));
@@ -294,17 +313,20 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
     co_return ApiResponse::json(200, out.dump());
   }
   if (!r.ok) co_return ApiResponse::error(write_error(r));
-  out["state"] = step == "prepare" ? "prepared" : step == "commit" ? "committed" : "resolved";
+  out["state"] = step == "prepare"  ? "prepared"
+                 : step == "commit" ? "committed"
+                 : step == "settle" ? "settled"
+                                    : "resolved";
   co_return ApiResponse::json(200, out.dump());
 }
 
 asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, const Route& route,
                                                     const Hop& hop) {
-  const auto home = txn_home_of(route.partition_key);
-  if (!home || *home >= deps_.cluster->topology()->partitions) {
+  const auto txn_id = storage::parse_txn_id(route.partition_key);
+  if (!txn_id || txn_id->home >= deps_.cluster->topology()->partitions) {
     co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
   }
-  const uint32_t p = *home;
+  const uint32_t p = txn_id->home;
   if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
   }
@@ -316,6 +338,12 @@ asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, c
   std::string state = "undecided";
   if (decision) {
     state = decision->state == storage::TxnRecord::State::Committed ? "committed" : "aborted";
+  } else if (forgotten_by_now(*txn_id)) {
+    co_return ApiResponse::error(
+        {404, "txn_unknown",
+         "no outcome of transaction " + *id +
+             " is recorded: it is older than the retention (--txn-retention-ms), or never was",
+         0});
   }
   co_return ApiResponse::json(200, json{{"txn", *id}, {"home", p}, {"state", state}}.dump());
 }
@@ -326,6 +354,9 @@ asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string
   auto matched = match_route(request.method, request.target);
   if (std::holds_alternative<WebError>(matched)) co_return std::nullopt;
   ApiResponse r = co_await txn_status(request, std::get<Route>(matched), hop);
+  // Forgotten: a commit is forgotten only once every partition resolved it,
+  // so one whose lock is still here was aborted.
+  if (r.status == 404 && r.body.find("\"txn_unknown\"") != std::string::npos) co_return false;
   if (r.status != 200) co_return std::nullopt;
   co_return state_of(r) == "committed";
 }
@@ -404,6 +435,60 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
     }
   }
   co_return resolved;
+}
+
+asio::awaitable<void> ApiService::settle_txn(std::string txn, uint32_t home, Hop hop) {
+  std::string settle = "settle", body = txn_outcome_body(true);
+  ApiResponse r = co_await run_txn_step(settle, txn, home, body, hop);
+  if (r.status == 200) deps_.metrics->count("partid_txn_settled_total");
+}
+
+bool ApiService::forgotten_by_now(const storage::TxnId& id) const {
+  // Forgetting goes by the home leader's clock: half the retention spares a
+  // transaction not decided yet from a node whose clock is ahead.
+  const auto now = static_cast<uint64_t>(parti::wall_clock_ms());
+  return id.deadline_ms &&
+         now > *id.deadline_ms + static_cast<uint64_t>(options_.txn_retention.count() / 2);
+}
+
+asio::awaitable<size_t> ApiService::forget_old_txns() {
+  constexpr size_t kMostPerEntry = 500;
+  const int64_t now = parti::wall_clock_ms();
+  if (now <= options_.txn_retention.count()) co_return 0;
+  const auto before_ms = static_cast<uint64_t>(now - options_.txn_retention.count());
+  replication::Replicator* replicator = deps_.replicator;
+  std::vector<uint32_t> led;
+  for (uint32_t p = 0; p < deps_.cluster->topology()->partitions; ++p) {
+    if (replicator->serves_reads(p)) led.push_back(p);
+  }
+  if (led.empty()) co_return 0;
+  storage::StoreEngine* store = deps_.store;
+  const std::vector<uint32_t>* partitions = &led;
+  auto found = co_await read_txn_space(replicator, [store, partitions, before_ms] {
+    std::vector<std::pair<uint32_t, std::vector<std::string>>> out;
+    for (uint32_t p : *partitions) {
+      auto txns = store->forgettable_txns(p, before_ms, kMostPerEntry);
+      if (!txns.empty()) out.emplace_back(p, std::move(txns));
+    }
+    return out;
+  });
+  std::vector<storage::WriteOp> ops;
+  for (auto& [p, txns] : found) {
+    storage::WriteOp op;
+    op.kind = storage::WriteOp::Kind::TxnForget;
+    op.partition = p;
+    op.txn_forget = std::move(txns);
+    op.txn_forget_before_ms = before_ms;
+    ops.push_back(std::move(op));
+  }
+  if (ops.empty()) co_return 0;
+  std::vector<size_t> sizes;
+  for (const auto& op : ops) sizes.push_back(op.txn_forget.size());
+  auto results = co_await write_local(std::move(ops));
+  size_t forgotten = 0;
+  for (size_t i = 0; i < results.size(); ++i) forgotten += results[i].ok ? sizes[i] : 0;
+  deps_.metrics->count("partid_txn_forgotten_total", forgotten);
+  co_return forgotten;
 }
 
 }  // namespace partid::api

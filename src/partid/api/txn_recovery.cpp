@@ -9,6 +9,14 @@ std::chrono::milliseconds interval_for(std::chrono::milliseconds timeout) {
   return std::clamp(timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
 }
 
+// One pass: finish what coordinators left, then erase what old transactions
+// left that nothing needs any more.
+asio::awaitable<size_t> recover(ApiService& api, std::chrono::milliseconds timeout) {
+  const size_t resolved = co_await api.resolve_stale_txns(timeout);
+  co_await api.forget_old_txns();
+  co_return resolved;
+}
+
 }  // namespace
 
 TxnRecovery::TxnRecovery(asio::any_io_executor loop, ApiService& api,
@@ -26,7 +34,7 @@ void TxnRecovery::stop() {
 void TxnRecovery::pass() {
   if (running_) return;
   running_ = true;
-  asio::co_spawn(loop_, api_.resolve_stale_txns(timeout_),
+  asio::co_spawn(loop_, recover(api_, timeout_),
                  [this, alive = alive_](std::exception_ptr e, size_t) {
                    if (!*alive) return;
                    running_ = false;

@@ -131,22 +131,4 @@ std::string txn_prepare_body(uint32_t home, const std::vector<storage::TxnWrite>
 
 std::string txn_outcome_body(bool commit) { return json{{"commit", commit}}.dump(); }
 
-std::string make_txn_id(uint32_t home, uint64_t random) {
-  return fmt::format("{}-{:016x}", home, random);
-}
-
-std::optional<uint32_t> txn_home_of(std::string_view id) {
-  const auto dash = id.find('-');
-  if (dash == std::string_view::npos || id.size() - dash - 1 != 16) return std::nullopt;
-  for (char c : id.substr(dash + 1)) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
-        std::isupper(static_cast<unsigned char>(c))) {
-      return std::nullopt;
-    }
-  }
-  auto home = parse_u64(std::string(id.substr(0, dash)));
-  if (!home || *home > UINT32_MAX) return std::nullopt;
-  return static_cast<uint32_t>(*home);
-}
-
 }  // namespace partid::api

@@ -33,9 +33,4 @@ std::variant<TxnStepBody, WebError> parse_txn_step(std::string_view step, std::s
 std::string txn_prepare_body(uint32_t home, const std::vector<storage::TxnWrite>& writes);
 std::string txn_outcome_body(bool commit);
 
-// "<home partition>-<16 hex digits>": the id names the partition that holds
-// the transaction's decision, so any node can route a question about it.
-std::string make_txn_id(uint32_t home, uint64_t random);
-std::optional<uint32_t> txn_home_of(std::string_view id);
-
 }  // namespace partid::api

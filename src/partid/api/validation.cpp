@@ -33,6 +33,8 @@ json to_json(const storage::PartitionCheck& c, uint64_t from, uint64_t to) {
             {"log_entries", c.log_entries},
             {"item_count", c.meta.item_count},
             {"counted_items", c.counted_items},
+            {"txn_records", c.txn_records},
+            {"txn_decisions", c.txn_decisions},
             {"state_digest", hex(c.state_digest)},
             {"log_digest", c.log_digest ? json(hex(*c.log_digest)) : json(nullptr)},
             {"problems", c.problems},

@@ -118,6 +118,8 @@ void Node::bind_listeners() {
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
   options.hold = std::chrono::milliseconds(cfg_.hold_ms);
   options.admin_token = cfg_.admin_token;
+  options.txn_timeout = std::chrono::milliseconds(cfg_.txn_timeout_ms);
+  options.txn_retention = std::chrono::milliseconds(cfg_.txn_retention_ms);
   replicator_ = std::make_unique<replication::Replicator>(
       loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),
       [](const std::string& why) {

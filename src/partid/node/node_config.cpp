@@ -133,6 +133,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "a transaction left prepared this long (its coordinator died) is finished by recovery: "
       "aborted unless it committed")
       ->check(CLI::Range(100u, 3600000u));
+  opt("--txn-retention-ms", c.txn_retention_ms,
+      "how long past its deadline a transaction's outcome is kept (GET /txn/{id} answers it); "
+      "then what nothing needs is erased")
+      ->check(CLI::Range(0u, 604800000u));
   opt("--replication-tick-ms", c.replication_tick_ms, "the replication protocol's clock")
       ->check(CLI::Range(1u, 10000u));
   opt("--heartbeat-ticks", c.heartbeat_ticks, "ticks between a leader's confirmations")

@@ -55,6 +55,10 @@ struct NodeConfig {
   // A transaction prepared this long ago without being resolved (its
   // coordinator died or is stuck) is finished by its partitions' leaders.
   uint32_t txn_timeout_ms = 10000;
+  // A transaction's records and decision are erased this long after its
+  // deadline (its start + txn_timeout_ms) once nothing needs them: until
+  // then GET /txn/{id} answers its outcome. Clocks must agree within it.
+  uint32_t txn_retention_ms = 600000;
 };
 
 // Parses argv (and the file and environment it points at). On --help or

@@ -39,9 +39,7 @@
 
 namespace partid::replication {
 
-// An item version's HLC (WriteResult::hlc, ItemVersion::hlc) is the wall
-// clock in ms, shifted left 16 bits, plus a logical counter.
-inline uint64_t hlc_physical_ms(uint64_t hlc) { return hlc >> 16; }
+using storage::hlc_physical_ms;
 
 struct WriteResult {
   bool ok = false;

@@ -56,6 +56,11 @@ void BatchWriter::put_item(uint32_t partition, const std::string& key, Item next
   written_[key] = std::move(next);
 }
 
+void BatchWriter::erase_reserved(const std::string& key) {
+  writes_.Delete(engine_.items_, key);
+  written_[key] = std::nullopt;
+}
+
 std::set<std::string> BatchWriter::keys_under(uint32_t partition, const std::string& prefix) const {
   std::set<std::string> keys;
   if (!replaced_.contains(partition)) {
@@ -81,6 +86,9 @@ std::optional<BatchWriter::Refused> BatchWriter::apply(const WriteOp& op) {
       return decide(op);
     case WriteOp::Kind::TxnResolve:
       resolve(op);
+      return std::nullopt;
+    case WriteOp::Kind::TxnForget:
+      forget(op);
       return std::nullopt;
     default:
       return apply_item_op(op);

@@ -46,6 +46,7 @@ class BatchWriter {
   std::optional<Refused> apply_item_op(const WriteOp& op);
   std::optional<Refused> prepare(const WriteOp& op);
   std::optional<Refused> decide(const WriteOp& op);
+  std::optional<Refused> settle(const WriteOp& op, std::optional<TxnRecord> decision);
   void resolve(const WriteOp& op);
   void commit_single(const WriteOp& op);
   void apply_write(uint32_t partition, const TxnWrite& write, const ItemVersion& version);
@@ -55,11 +56,16 @@ class BatchWriter {
   std::optional<TxnRecord> record_at(uint32_t partition, const std::string& key) const;
   void put_reserved(uint32_t partition, const std::string& key, std::string value,
                     const ItemVersion& version, bool removed = false);
+  // Erases a record or decision outright: no tombstone, as nothing can arrive
+  // later that it would have to outrank (forget()).
+  void erase_reserved(const std::string& key);
+  void forget(const WriteOp& op);
 
   StoreEngine& engine_;
   rocksdb::WriteBatch writes_;
-  std::map<std::string, Item> written_;  // item key -> what this batch wrote there
-  std::set<uint32_t> replaced_;          // partitions whose old items are gone
+  // item key -> what this batch wrote there (nullopt: erased)
+  std::map<std::string, std::optional<Item>> written_;
+  std::set<uint32_t> replaced_;  // partitions whose old items are gone
   std::map<uint32_t, PartitionMeta> metas_;
 };
 

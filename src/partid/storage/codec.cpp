@@ -28,6 +28,8 @@ pb::ItemOp::Op to_pb(WriteOp::Kind k) {
       return pb::ItemOp::TXN_DECIDE;
     case WriteOp::Kind::TxnResolve:
       return pb::ItemOp::TXN_RESOLVE;
+    case WriteOp::Kind::TxnForget:
+      return pb::ItemOp::TXN_FORGET;
   }
   return pb::ItemOp::PUT;
 }
@@ -46,6 +48,8 @@ std::optional<WriteOp::Kind> from_pb(int op) {
       return WriteOp::Kind::TxnDecide;
     case pb::ItemOp::TXN_RESOLVE:
       return WriteOp::Kind::TxnResolve;
+    case pb::ItemOp::TXN_FORGET:
+      return WriteOp::Kind::TxnForget;
     default:
       return std::nullopt;
   }
@@ -112,7 +116,10 @@ std::string encode_item_op(const WriteOp& op) {
     m.set_txn_commit(op.txn_commit);
     m.set_txn_single(op.txn_single);
     for (const auto& w : op.txn_writes) to_pb(w, m.add_txn_writes());
+    m.set_txn_settled(op.txn_settled);
   }
+  for (const auto& t : op.txn_forget) m.add_txn_forget(t);
+  m.set_txn_forget_before_ms(op.txn_forget_before_ms);
   return m.SerializeAsString();
 }
 
@@ -133,10 +140,14 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
   op.txn_commit = m->txn_commit();
   op.txn_single = m->txn_single();
   for (const auto& w : m->txn_writes()) op.txn_writes.push_back(from_pb(w));
+  op.txn_settled = m->txn_settled();
+  op.txn_forget.assign(m->txn_forget().begin(), m->txn_forget().end());
+  op.txn_forget_before_ms = m->txn_forget_before_ms();
   // A transaction step names its transaction; only those steps do.
   const bool is_step = op.kind == WriteOp::Kind::TxnPrepare ||
                        op.kind == WriteOp::Kind::TxnDecide || op.kind == WriteOp::Kind::TxnResolve;
   if (is_step == op.txn.empty()) return std::nullopt;
+  if ((op.kind == WriteOp::Kind::TxnForget) == op.txn_forget.empty()) return std::nullopt;
   return op;
 }
 
@@ -148,6 +159,7 @@ std::string encode_txn_record(const TxnRecord& record) {
   m.set_hlc(record.version.hlc);
   m.set_sequence(record.version.sequence);
   m.set_epoch(record.version.epoch);
+  m.set_settled(record.settled);
   return m.SerializeAsString();
 }
 
@@ -159,6 +171,7 @@ std::optional<TxnRecord> decode_txn_record(std::string_view bytes) {
   record.home = m->home();
   for (const auto& w : m->writes()) record.writes.push_back(from_pb(w));
   record.version = {m->hlc(), m->sequence(), m->epoch()};
+  record.settled = m->settled();
   return record;
 }
 

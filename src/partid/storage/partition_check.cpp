@@ -110,6 +110,9 @@ void check_items(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* items,
       auto record = decode_txn_record(item->message);
       if (!record) check.problem("a transaction record does not decode");
       prepared += record && record->state == TxnRecord::State::Prepared ? 1 : 0;
+      ++check.txn_records;
+    } else if (pk == kTxnDecisionKey && !item->tombstone) {
+      ++check.txn_decisions;
     }
     state.add(it->key().ToStringView());
     state.add(item->message);

@@ -27,6 +27,10 @@ struct PartitionCheck {
   PartitionMeta meta;
   uint64_t log_entries = 0;
   int64_t counted_items = 0;  // live items actually stored
+  // Transactions' records and decisions stored (txn_space.h): until they are
+  // forgotten, a transaction leaves these behind.
+  uint64_t txn_records = 0;
+  uint64_t txn_decisions = 0;
   // xxh3 over every item (tombstones included) in key order: key, message,
   // version (sequence, epoch, hlc), tombstone.
   uint64_t state_digest = 0;

@@ -37,6 +37,10 @@ namespace partid::storage {
 
 struct PartitionCheck;
 
+// An item version's HLC (ItemVersion::hlc, WriteResult::hlc) is the wall
+// clock in ms, shifted left 16 bits, plus a logical counter.
+inline uint64_t hlc_physical_ms(uint64_t hlc) { return hlc >> 16; }
+
 struct ItemVersion {
   uint64_t hlc = 0;
   uint64_t sequence = 0;
@@ -70,14 +74,19 @@ struct TxnRecord {
   uint32_t home = 0;
   std::vector<TxnWrite> writes;  // while Prepared: the writes it locks here
   ItemVersion version;           // of the prepare; its writes get it when committed
+  // A commit decision whose coordinator saw every partition resolve: nothing
+  // will ask for it again but clients, so it can go after the retention.
+  bool settled = false;
   friend bool operator==(const TxnRecord&, const TxnRecord&) = default;
 };
 
 struct WriteOp {
   // Txn*: the steps of a transaction (txn_space.h): TxnPrepare locks
   // txn_writes in this partition, TxnDecide records txn_commit in the home
-  // partition, TxnResolve applies (txn_commit) or drops the locked writes.
-  enum class Kind { Put, Delete, DeleteAll, TxnPrepare, TxnDecide, TxnResolve };
+  // partition, TxnResolve applies (txn_commit) or drops the locked writes,
+  // TxnForget erases the records and decisions of txn_forget that can no
+  // longer matter (txn_apply.cpp).
+  enum class Kind { Put, Delete, DeleteAll, TxnPrepare, TxnDecide, TxnResolve, TxnForget };
   Kind kind = Kind::Put;
   uint32_t partition = 0;
   std::string partition_key;
@@ -91,6 +100,11 @@ struct WriteOp {
   // TxnPrepare of a transaction all in this partition (its home): it commits
   // at once (the writes applied, the decision recorded) or is refused.
   bool txn_single = false;
+  // TxnDecide of a commit already recorded: every partition has resolved it.
+  bool txn_settled = false;
+  // TxnForget: the transactions, and the time their deadline must be before.
+  std::vector<std::string> txn_forget;
+  uint64_t txn_forget_before_ms = 0;
 };
 
 // A partition's replication state (see proto/storage.proto, PartitionMeta).
@@ -181,7 +195,9 @@ struct ReplicaRecord {
 // it opens it.
 // Format 2: log entries may hold transaction steps (ItemOp TXN_*), which a
 // format-1 build cannot decode; a format-1 directory needs no conversion.
-inline constexpr uint32_t kStorageFormat = 2;
+// Format 3: log entries may forget transactions (ItemOp TXN_FORGET), which a
+// format-2 build cannot decode; nor is a format-2 directory converted.
+inline constexpr uint32_t kStorageFormat = 3;
 
 struct NodeMetadata {
   std::string stable_id;
@@ -313,6 +329,12 @@ class StoreEngine {
   std::optional<TxnRecord> txn_record(uint32_t partition, std::string_view txn) const;
   std::optional<TxnRecord> txn_decision(uint32_t partition, std::string_view txn) const;
   std::vector<std::pair<std::string, TxnRecord>> prepared_txns(uint32_t partition) const;
+  // Up to `limit` transactions with a record or decision here that
+  // can_forget() and whose deadline is before `before_ms`, oldest first. Reads
+  // only those and the first one that is not old enough (ids sort by
+  // deadline), plus any left that cannot be forgotten yet.
+  std::vector<std::string> forgettable_txns(uint32_t partition, uint64_t before_ms,
+                                            size_t limit) const;
 
   std::optional<NodeMetadata> load_node_metadata() const;
   StoreStatus save_node_metadata(const NodeMetadata& meta);

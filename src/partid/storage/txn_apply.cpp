@@ -13,6 +13,15 @@
 //    already), or its writes applied at once, without locks, and both its
 //    record and its decision say committed.
 //  - While an item is locked, a client's write to it is refused.
+//  - A transaction's id carries its deadline. Past it, by the clock of the
+//    entry that carries the step (so every replica decides alike), a prepare
+//    is refused and a commit decision is recorded as an abort instead: from
+//    then on the outcome can only be an abort. So once every partition has
+//    resolved it, its records can go, and its decision too if it is an abort
+//    or a settled commit (every partition resolved the commit, as its
+//    coordinator confirmed). A forget entry erases those whose deadline is
+//    before the time it names; a retry of an old step that comes after that
+//    is refused by the deadline, as the record would have refused it.
 #include "partid/storage/batch_writer.h"
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
@@ -22,6 +31,11 @@ namespace partid::storage {
 namespace {
 
 const char* outcome(bool commit) { return commit ? "committed" : "aborted"; }
+
+bool past_deadline(const WriteOp& op) {
+  const auto id = parse_txn_id(op.txn);
+  return id && id->deadline_ms && hlc_physical_ms(op.version.hlc) > *id->deadline_ms;
+}
 
 }  // namespace
 
@@ -74,6 +88,11 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
                                                                      : std::string("resolved")) +
                        " in partition " + std::to_string(p)};
   }
+  if (past_deadline(op)) {
+    return Refused{"txn_expired", "transaction " + op.txn +
+                                      " reached its deadline before it was prepared in " +
+                                      "partition " + std::to_string(p)};
+  }
   TxnRecord record{TxnRecord::State::Prepared, op.txn_home, op.txn_writes, op.version};
   for (const auto& w : op.txn_writes) {
     if (auto holder = lock_holder(p, w.partition_key, w.range_key)) {
@@ -103,7 +122,8 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
 void BatchWriter::commit_single(const WriteOp& op) {
   const uint32_t p = op.partition;
   for (const auto& w : op.txn_writes) apply_write(p, w, op.version);
-  const TxnRecord done{TxnRecord::State::Committed, p, {}, op.version};
+  // Resolved where it was decided: settled at once.
+  const TxnRecord done{TxnRecord::State::Committed, p, {}, op.version, true};
   put_reserved(p, txn_record_key(p, op.txn), encode_txn_record(done), op.version);
   put_reserved(p, txn_decision_key(p, op.txn), encode_txn_record(done), op.version);
 }
@@ -117,12 +137,35 @@ std::optional<BatchWriter::Refused> BatchWriter::decide(const WriteOp& op) {
   const uint32_t p = op.partition;
   const std::string key = txn_decision_key(p, op.txn);
   const auto wanted = op.txn_commit ? TxnRecord::State::Committed : TxnRecord::State::Aborted;
-  if (auto existing = record_at(p, key)) {
+  auto existing = record_at(p, key);
+  if (op.txn_settled) return settle(op, existing);
+  if (existing) {
     if (existing->state == wanted) return std::nullopt;
     return Refused{"txn_decided", "transaction " + op.txn + " is already " +
                                       outcome(existing->state == TxnRecord::State::Committed)};
   }
+  if (wanted == TxnRecord::State::Committed && past_deadline(op)) {
+    put_reserved(p, key, encode_txn_record({TxnRecord::State::Aborted, p, {}, op.version}),
+                 op.version);
+    return Refused{"txn_decided",
+                   "transaction " + op.txn +
+                       " reached its deadline before its commit was recorded: " + "it is aborted"};
+  }
   put_reserved(p, key, encode_txn_record({wanted, p, {}, op.version}), op.version);
+  return std::nullopt;
+}
+
+std::optional<BatchWriter::Refused> BatchWriter::settle(const WriteOp& op,
+                                                        std::optional<TxnRecord> decision) {
+  if (!decision)
+    return Refused{"txn_unknown", "no outcome of transaction " + op.txn + " is recorded"};
+  if (decision->state != TxnRecord::State::Committed) {
+    return Refused{"txn_decided", "transaction " + op.txn + " is aborted"};
+  }
+  if (decision->settled) return std::nullopt;
+  decision->settled = true;
+  put_reserved(op.partition, txn_decision_key(op.partition, op.txn), encode_txn_record(*decision),
+               op.version);
   return std::nullopt;
 }
 
@@ -142,6 +185,19 @@ void BatchWriter::resolve(const WriteOp& op) {
   put_reserved(p, key,
                encode_txn_record({done, record ? record->home : op.txn_home, {}, op.version}),
                op.version);
+}
+
+void BatchWriter::forget(const WriteOp& op) {
+  const uint32_t p = op.partition;
+  const uint64_t before_ms = std::min(op.txn_forget_before_ms, hlc_physical_ms(op.version.hlc));
+  for (const auto& txn : op.txn_forget) {
+    const auto id = parse_txn_id(txn);
+    if (!id || !id->deadline_ms || *id->deadline_ms >= before_ms) continue;
+    const std::string record = txn_record_key(p, txn);
+    const std::string decision = txn_decision_key(p, txn);
+    if (auto r = record_at(p, record); r && can_forget(*r, false)) erase_reserved(record);
+    if (auto d = record_at(p, decision); d && can_forget(*d, true)) erase_reserved(decision);
+  }
 }
 
 }  // namespace partid::storage

@@ -1,6 +1,9 @@
 // storage: StoreEngine's reads of the transaction space (txn_space.h).
 #include <rocksdb/db.h>
 
+#include <set>
+#include <type_traits>
+
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
 #include "partid/storage/store_engine.h"
@@ -9,7 +12,8 @@
 namespace partid::storage {
 namespace {
 
-// Visits the live (not removed) values under `prefix`: key, value.
+// Visits the live (not removed) values under `prefix`: key, value, until
+// `visit` returns false.
 template <class Visit>
 void scan_live(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
                Visit visit) {
@@ -20,7 +24,12 @@ void scan_live(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::stri
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     auto item = decode_item(it->value().ToStringView());
-    if (item && !item->tombstone) visit(it->key().ToStringView(), *item);
+    if (!item || item->tombstone) continue;
+    if constexpr (std::is_same_v<decltype(visit(it->key().ToStringView(), *item)), bool>) {
+      if (!visit(it->key().ToStringView(), *item)) return;
+    } else {
+      visit(it->key().ToStringView(), *item);
+    }
   }
 }
 
@@ -66,6 +75,25 @@ std::vector<std::pair<std::string, TxnRecord>> StoreEngine::prepared_txns(
     }
   });
   return out;
+}
+
+std::vector<std::string> StoreEngine::forgettable_txns(uint32_t partition, uint64_t before_ms,
+                                                       size_t limit) const {
+  std::set<std::string> out;
+  for (const bool decisions : {false, true}) {
+    const std::string prefix =
+        decisions ? txn_decisions_prefix(partition) : txn_records_prefix(partition);
+    scan_live(db_.get(), items_, prefix, [&](std::string_view key, const Item& item) {
+      std::string txn(key.substr(prefix.size()));
+      const auto id = parse_txn_id(txn);
+      if (!id || !id->deadline_ms) return true;  // made before deadlines: kept
+      if (*id->deadline_ms >= before_ms || out.size() >= limit) return false;
+      auto record = decode_txn_record(item.message);
+      if (record && can_forget(*record, decisions)) out.insert(std::move(txn));
+      return true;
+    });
+  }
+  return {out.begin(), out.end()};
 }
 
 }  // namespace partid::storage

@@ -1,5 +1,9 @@
 #include "partid/storage/txn_space.h"
 
+#include <fmt/format.h>
+
+#include <charconv>
+
 #include "partid/storage/keys.h"
 
 namespace partid::storage {
@@ -10,7 +14,55 @@ std::string item_suffix(std::string_view partition_key, std::string_view range_k
   return item_key(0, partition_key, range_key).substr(kPartitionPrefixBytes);
 }
 
+bool is_lower_hex(std::string_view text, size_t digits) {
+  if (text.size() != digits) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+template <class Number>
+std::optional<Number> parse_number(std::string_view text, int base) {
+  Number out = 0;
+  const char* end = text.data() + text.size();
+  auto [at, error] = std::from_chars(text.data(), end, out, base);
+  if (text.empty() || error != std::errc() || at != end) return std::nullopt;
+  return out;
+}
+
+constexpr size_t kDeadlineDigits = 12;
+constexpr size_t kRandomDigits = 16;
+
 }  // namespace
+
+std::string make_txn_id(uint64_t deadline_ms, uint32_t home, uint64_t random) {
+  return fmt::format("{:012x}-{}-{:016x}", deadline_ms, home, random);
+}
+
+std::optional<TxnId> parse_txn_id(std::string_view txn) {
+  const auto last = txn.rfind('-');
+  if (last == std::string_view::npos || !is_lower_hex(txn.substr(last + 1), kRandomDigits)) {
+    return std::nullopt;
+  }
+  std::string_view head = txn.substr(0, last);
+  TxnId id;
+  if (const auto first = head.find('-'); first != std::string_view::npos) {
+    if (!is_lower_hex(head.substr(0, first), kDeadlineDigits)) return std::nullopt;
+    id.deadline_ms = parse_number<uint64_t>(head.substr(0, first), 16);
+    head = head.substr(first + 1);
+  }
+  if (head.empty() || head.front() == '+' || head.front() == '-') return std::nullopt;
+  auto home = parse_number<uint32_t>(head, 10);
+  if (!home) return std::nullopt;
+  id.home = *home;
+  return id;
+}
+
+bool can_forget(const TxnRecord& record, bool is_decision) {
+  if (!is_decision) return record.state != TxnRecord::State::Prepared;
+  return record.state == TxnRecord::State::Aborted || record.settled;
+}
 
 bool is_reserved_key(std::string_view partition_key) {
   return !partition_key.empty() && partition_key.front() == '\0';
@@ -34,6 +86,10 @@ std::string txn_lock_prefix(uint32_t partition, std::string_view partition_key) 
 }
 
 std::string txn_records_prefix(uint32_t partition) { return item_prefix(partition, kTxnRecordKey); }
+
+std::string txn_decisions_prefix(uint32_t partition) {
+  return item_prefix(partition, kTxnDecisionKey);
+}
 
 bool parse_txn_lock(std::string_view lock_range_key, std::string* partition_key,
                     std::string* range_key) {
