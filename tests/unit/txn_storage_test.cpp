@@ -264,6 +264,33 @@ TEST_F(TxnStorageTest, ASettleMarksARecordedCommitAndIsRefusedOtherwise) {
   EXPECT_FALSE(engine->txn_decision(kP, make_txn_id(5000, kP, 3)));
 }
 
+TEST_F(TxnStorageTest, ACommitIsSettledOnceThePartitionsItNamesHaveAllConfirmed) {
+  const std::string txn = make_txn_id(5000, kP, 1);
+  auto commit = decide(txn, true);
+  commit.txn_partitions = {1, 2, 3};
+  ASSERT_FALSE(apply(commit));
+  EXPECT_EQ(engine->txn_decision(kP, txn)->participants, (std::vector<uint32_t>{1, 2, 3}));
+  auto some = settle(txn);
+  some.txn_partitions = {1, 3, 9};
+  ASSERT_FALSE(apply(some));
+  auto decision = engine->txn_decision(kP, txn);
+  EXPECT_FALSE(decision->settled);
+  EXPECT_EQ(decision->participants, std::vector<uint32_t>{2});
+  // Listed as unsettled once past its deadline, with what it waits for.
+  EXPECT_TRUE(engine->unsettled_commits(kP, 5000, 10).empty());
+  auto left = engine->unsettled_commits(kP, 5001, 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].first, txn);
+  EXPECT_EQ(left[0].second, std::vector<uint32_t>{2});
+  EXPECT_TRUE(engine->forgettable_txns(kP, 5001, 10).empty());
+  auto rest = settle(txn);
+  rest.txn_partitions = {2};
+  ASSERT_FALSE(apply(rest));
+  EXPECT_TRUE(engine->txn_decision(kP, txn)->settled);
+  EXPECT_TRUE(engine->unsettled_commits(kP, 5001, 10).empty());
+  EXPECT_EQ(engine->forgettable_txns(kP, 5001, 10), std::vector<std::string>{txn});
+}
+
 TEST_F(TxnStorageTest, ForgetErasesOnlyWhatNothingCanNeedAnyMore) {
   const std::string settled = make_txn_id(5000, kP, 1), unsettled = make_txn_id(5000, kP, 2),
                     prepared = make_txn_id(5000, kP, 3), recent = make_txn_id(9000, kP, 4),
@@ -356,12 +383,14 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
           op.kind = WriteOp::Kind::TxnDecide;
           op.txn = txn;
           op.txn_commit = pick(2) == 0;
+          if (pick(2) == 0) op.txn_partitions = {0, 1};
           break;
         case 5:
           op.kind = WriteOp::Kind::TxnDecide;
           op.txn = txn;
           op.txn_commit = true;
           op.txn_settled = true;
+          op.txn_partitions = {static_cast<uint32_t>(pick(3))};
           break;
         case 6:
           op.kind = WriteOp::Kind::TxnForget;

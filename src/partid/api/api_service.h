@@ -163,7 +163,19 @@ class ApiService {
   // What committed transactions not yet resolved in `partition` make of the
   // items read into `view` (range key -> item, nullopt: deleted): one item
   // (range_key) or every item of the partition key (nullptr).
-  asio::awaitable<void> settle_txn(std::string txn, uint32_t home, Hop hop);
+  asio::awaitable<void> settle_txn(std::string txn, uint32_t home, std::vector<uint32_t> resolved,
+                                   Hop hop);
+  // GET /txn/{id}?partition=q: partition q's part of the transaction.
+  asio::awaitable<ApiResponse> txn_participant(const ApiRequest& request, const Route& route,
+                                               const Hop& hop);
+  // Whether partition q has resolved transaction `txn` (or forgotten it);
+  // false when it has not or cannot tell now.
+  asio::awaitable<bool> txn_resolved_in(const std::string& txn, uint32_t partition);
+  // Settles the commit decisions in `partitions` whose deadline is before
+  // `before_ms` that their coordinator did not: asks each partition still to
+  // confirm, and records those that resolved it.
+  asio::awaitable<void> settle_left_commits(const std::vector<uint32_t>& partitions,
+                                            uint64_t before_ms);
   bool forgotten_by_now(const storage::TxnId& id) const;
   asio::awaitable<std::optional<WebError>> overlay_txns(
       uint32_t partition, const std::string& partition_key, const std::string* range_key,

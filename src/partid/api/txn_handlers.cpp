@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include <random>
+#include <tuple>
 
 #include "parti/core/types.h"
 #include "partid/api/api_service.h"
@@ -116,8 +117,12 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
     if (r.status != 200 && (!refusal || r.status == 409)) refusal = &r;
   }
   const bool commit = refusal == nullptr;
-  // Named, not temporaries: GCC 12 mishandles temporaries in co_await.
-  std::string decide = "decide", outcome = txn_outcome_body(commit);
+  std::vector<uint32_t> partitions;
+  for (const auto& [p, ws] : parts) partitions.push_back(p);
+  // Named, not temporaries: GCC 12 mishandles temporaries in co_await. A
+  // commit names its partitions, each of which must confirm it resolved it
+  // before the decision may be forgotten.
+  std::string decide = "decide", outcome = txn_outcome_body(commit, partitions);
   ApiResponse decided = co_await run_txn_step(decide, id, home, outcome, hop);
   if (decided.status != 200 && commit) {
     // The commit point itself is in doubt: the outcome is whatever the home
@@ -142,17 +147,18 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
     resolves.push_back({"resolve", id, p, txn_outcome_body(committed)});
   }
   auto resolved = co_await run_txn_steps(std::move(resolves), hop);
-  size_t unresolved = 0;
-  for (const auto& r : resolved) unresolved += r.status == 200 ? 0 : 1;
-  if (committed && unresolved == 0) {
-    // After the answer: the client needs nothing from it. A settle that fails
-    // only keeps the decision (a few dozen bytes) for good.
+  std::vector<uint32_t> confirmed;
+  for (size_t i = 0; i < resolved.size(); ++i) {
+    if (resolved[i].status == 200) confirmed.push_back(partitions[i]);
+  }
+  const size_t unresolved = partitions.size() - confirmed.size();
+  if (committed && !confirmed.empty()) {
+    // After the answer: the client needs nothing from it. What it does not
+    // confirm, the home partition's leader asks the partitions about later.
     auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, settle_txn(id, home, hop), asio::detached);
+    asio::co_spawn(executor, settle_txn(id, home, std::move(confirmed), hop), asio::detached);
   }
   deps_.metrics->count(committed ? "partid_txn_committed_total" : "partid_txn_aborted_total");
-  std::vector<uint32_t> partitions;
-  for (const auto& [p, ws] : parts) partitions.push_back(p);
   co_return txn_answer(id, committed, refusal, writes.size(), partitions, unresolved);
 }
 
@@ -300,6 +306,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
   op.txn_writes = std::move(body.writes);
   op.txn_single = step == "commit";
   op.txn_settled = step == "settle";
+  op.txn_partitions = std::move(body.partitions);
   op.kind = step == "prepare" || step == "commit" ? storage::WriteOp::Kind::TxnPrepare
             : at_home(step)                       ? storage::WriteOp::Kind::TxnDecide
                                                   : storage::WriteOp::Kind::TxnResolve;
@@ -326,6 +333,7 @@ asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, c
   if (!txn_id || txn_id->home >= deps_.cluster->topology()->partitions) {
     co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
   }
+  if (route.query.contains("partition")) co_return co_await txn_participant(request, route, hop);
   const uint32_t p = txn_id->home;
   if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
@@ -346,6 +354,74 @@ asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, c
          0});
   }
   co_return ApiResponse::json(200, json{{"txn", *id}, {"home", p}, {"state", state}}.dump());
+}
+
+asio::awaitable<ApiResponse> ApiService::txn_participant(const ApiRequest& request,
+                                                         const Route& route, const Hop& hop) {
+  uint64_t partition = 0;
+  if (!query_u64(route, "partition", &partition) ||
+      partition >= deps_.cluster->topology()->partitions) {
+    co_return ApiResponse::error(
+        WebError::bad_request("bad_partition", "?partition= names no partition"));
+  }
+  const auto p = static_cast<uint32_t>(partition);
+  if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
+    co_return std::move(*elsewhere);
+  }
+  if (auto refusal = co_await read_refusal(p, Access::Read)) co_return ApiResponse::error(*refusal);
+  storage::StoreEngine* store = deps_.store;
+  const std::string* id = &route.partition_key;
+  auto record = co_await parti::run_blocking(*deps_.disk,
+                                             [store, p, id] { return store->txn_record(p, *id); });
+  // "unknown": never prepared here, or forgotten (resolved long ago).
+  const char* state = "unknown";
+  if (record) {
+    using State = storage::TxnRecord::State;
+    state = record->state == State::Prepared    ? "prepared"
+            : record->state == State::Refused   ? "refused"
+            : record->state == State::Committed ? "committed"
+                                                : "aborted";
+  }
+  co_return ApiResponse::json(200, json{{"txn", *id}, {"partition", p}, {"state", state}}.dump());
+}
+
+asio::awaitable<bool> ApiService::txn_resolved_in(const std::string& txn, uint32_t partition) {
+  const ApiRequest request{"GET", fmt::format("/txn/{}?partition={}", txn, partition), {}, {}};
+  auto matched = match_route(request.method, request.target);
+  if (std::holds_alternative<WebError>(matched)) co_return false;
+  const Hop start;
+  ApiResponse r = co_await txn_status(request, std::get<Route>(matched), start);
+  co_return r.status == 200 && state_of(r) != "prepared";
+}
+
+asio::awaitable<void> ApiService::settle_left_commits(const std::vector<uint32_t>& partitions,
+                                                      uint64_t before_ms) {
+  // A handful per pass: each costs a question to every partition still to
+  // confirm, and only coordinators that failed midway leave any.
+  constexpr size_t kMostPerPass = 20;
+  storage::StoreEngine* store = deps_.store;
+  const std::vector<uint32_t>* led = &partitions;
+  auto left = co_await read_txn_space(deps_.replicator, [store, led, before_ms] {
+    std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> out;
+    for (uint32_t p : *led) {
+      for (auto& [txn, waiting] : store->unsettled_commits(p, before_ms, kMostPerPass)) {
+        if (out.size() == kMostPerPass) return out;
+        out.emplace_back(p, std::move(txn), std::move(waiting));
+      }
+    }
+    return out;
+  });
+  for (auto& [home, txn, waiting] : left) {
+    std::vector<uint32_t> confirmed;
+    for (uint32_t q : waiting) {
+      if (co_await txn_resolved_in(txn, q)) confirmed.push_back(q);
+    }
+    if (confirmed.empty()) continue;
+    std::string settle = "settle", body = txn_outcome_body(true, confirmed);
+    const Hop start;
+    ApiResponse r = co_await run_txn_step(settle, txn, home, body, start);
+    if (r.status == 200) deps_.metrics->count("partid_txn_settled_total");
+  }
 }
 
 asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string& txn,
@@ -437,8 +513,9 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
   co_return resolved;
 }
 
-asio::awaitable<void> ApiService::settle_txn(std::string txn, uint32_t home, Hop hop) {
-  std::string settle = "settle", body = txn_outcome_body(true);
+asio::awaitable<void> ApiService::settle_txn(std::string txn, uint32_t home,
+                                             std::vector<uint32_t> resolved, Hop hop) {
+  std::string settle = "settle", body = txn_outcome_body(true, resolved);
   ApiResponse r = co_await run_txn_step(settle, txn, home, body, hop);
   if (r.status == 200) deps_.metrics->count("partid_txn_settled_total");
 }
@@ -481,6 +558,7 @@ asio::awaitable<size_t> ApiService::forget_old_txns() {
     op.txn_forget_before_ms = before_ms;
     ops.push_back(std::move(op));
   }
+  co_await settle_left_commits(led, before_ms);
   if (ops.empty()) co_return 0;
   std::vector<size_t> sizes;
   for (const auto& op : ops) sizes.push_back(op.txn_forget.size());

@@ -119,9 +119,22 @@ std::variant<TxnStepBody, WebError> parse_txn_step(std::string_view step, std::s
     return out;
   }
   if (!j.contains("commit") || !j["commit"].is_boolean()) {
-    return WebError::bad_request("bad_txn", "a decision is {\"commit\": true|false}");
+    return WebError::bad_request(
+        "bad_txn", "a decision is {\"commit\": true|false, \"partitions\"?: [n, ...]}");
   }
   out.commit = j["commit"].get<bool>();
+  if (j.contains("partitions")) {
+    const json& parts = j["partitions"];
+    if (!parts.is_array() || parts.size() > limits.max_batch_items) {
+      return WebError::bad_request("bad_txn", "partitions must be an array of partitions");
+    }
+    for (const auto& p : parts) {
+      if (!p.is_number_unsigned() || p.get<uint64_t>() > UINT32_MAX) {
+        return WebError::bad_request("bad_txn", "partitions must be an array of partitions");
+      }
+      out.partitions.push_back(p.get<uint32_t>());
+    }
+  }
   return out;
 }
 
@@ -129,6 +142,10 @@ std::string txn_prepare_body(uint32_t home, const std::vector<storage::TxnWrite>
   return json{{"home", home}, {"writes", writes_json(writes)}}.dump();
 }
 
-std::string txn_outcome_body(bool commit) { return json{{"commit", commit}}.dump(); }
+std::string txn_outcome_body(bool commit, const std::vector<uint32_t>& partitions) {
+  json out = {{"commit", commit}};
+  if (!partitions.empty()) out["partitions"] = partitions;
+  return out.dump();
+}
 
 }  // namespace partid::api

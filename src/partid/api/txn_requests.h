@@ -22,15 +22,18 @@ namespace partid::api {
 std::variant<std::vector<storage::TxnWrite>, WebError> parse_txn(std::string_view body,
                                                                  const Limits& limits);
 
-// A step's body: {"home": n, "writes": [...]} (prepare, commit) or {"commit": bool}.
+// A step's body: {"home": n, "writes": [...]} (prepare, commit) or
+// {"commit": bool, "partitions"?: [n, ...]} (decide: the partitions a commit
+// must be resolved in; settle: the ones it is resolved in; resolve: none).
 struct TxnStepBody {
   uint32_t home = 0;
   std::vector<storage::TxnWrite> writes;
   bool commit = false;
+  std::vector<uint32_t> partitions;
 };
 std::variant<TxnStepBody, WebError> parse_txn_step(std::string_view step, std::string_view body,
                                                    const Limits& limits);
 std::string txn_prepare_body(uint32_t home, const std::vector<storage::TxnWrite>& writes);
-std::string txn_outcome_body(bool commit);
+std::string txn_outcome_body(bool commit, const std::vector<uint32_t>& partitions = {});
 
 }  // namespace partid::api

@@ -117,6 +117,7 @@ std::string encode_item_op(const WriteOp& op) {
     m.set_txn_single(op.txn_single);
     for (const auto& w : op.txn_writes) to_pb(w, m.add_txn_writes());
     m.set_txn_settled(op.txn_settled);
+    for (uint32_t p : op.txn_partitions) m.add_txn_partitions(p);
   }
   for (const auto& t : op.txn_forget) m.add_txn_forget(t);
   m.set_txn_forget_before_ms(op.txn_forget_before_ms);
@@ -141,6 +142,7 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
   op.txn_single = m->txn_single();
   for (const auto& w : m->txn_writes()) op.txn_writes.push_back(from_pb(w));
   op.txn_settled = m->txn_settled();
+  op.txn_partitions.assign(m->txn_partitions().begin(), m->txn_partitions().end());
   op.txn_forget.assign(m->txn_forget().begin(), m->txn_forget().end());
   op.txn_forget_before_ms = m->txn_forget_before_ms();
   // A transaction step names its transaction; only those steps do.
@@ -160,6 +162,7 @@ std::string encode_txn_record(const TxnRecord& record) {
   m.set_sequence(record.version.sequence);
   m.set_epoch(record.version.epoch);
   m.set_settled(record.settled);
+  for (uint32_t p : record.participants) m.add_participants(p);
   return m.SerializeAsString();
 }
 
@@ -172,6 +175,7 @@ std::optional<TxnRecord> decode_txn_record(std::string_view bytes) {
   for (const auto& w : m->writes()) record.writes.push_back(from_pb(w));
   record.version = {m->hlc(), m->sequence(), m->epoch()};
   record.settled = m->settled();
+  record.participants.assign(m->participants().begin(), m->participants().end());
   return record;
 }
 

@@ -77,6 +77,9 @@ struct TxnRecord {
   // A commit decision whose coordinator saw every partition resolve: nothing
   // will ask for it again but clients, so it can go after the retention.
   bool settled = false;
+  // A commit decision: the partitions still to confirm they resolved it; a
+  // settle removes those it names, and settles the decision once none is left.
+  std::vector<uint32_t> participants{};
   friend bool operator==(const TxnRecord&, const TxnRecord&) = default;
 };
 
@@ -100,8 +103,10 @@ struct WriteOp {
   // TxnPrepare of a transaction all in this partition (its home): it commits
   // at once (the writes applied, the decision recorded) or is refused.
   bool txn_single = false;
-  // TxnDecide of a commit already recorded: every partition has resolved it.
+  // TxnDecide of a commit already recorded: the partitions in txn_partitions
+  // have resolved it (without txn_settled: the ones it must be resolved in).
   bool txn_settled = false;
+  std::vector<uint32_t> txn_partitions;
   // TxnForget: the transactions, and the time their deadline must be before.
   std::vector<std::string> txn_forget;
   uint64_t txn_forget_before_ms = 0;
@@ -335,6 +340,11 @@ class StoreEngine {
   // deadline), plus any left that cannot be forgotten yet.
   std::vector<std::string> forgettable_txns(uint32_t partition, uint64_t before_ms,
                                             size_t limit) const;
+  // Up to `limit` commit decisions here not settled yet whose deadline is
+  // before `before_ms`: id and the partitions still to confirm.
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> unsettled_commits(uint32_t partition,
+                                                                               uint64_t before_ms,
+                                                                               size_t limit) const;
 
   std::optional<NodeMetadata> load_node_metadata() const;
   StoreStatus save_node_metadata(const NodeMetadata& meta);

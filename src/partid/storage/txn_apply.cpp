@@ -18,8 +18,10 @@
 //    is refused and a commit decision is recorded as an abort instead: from
 //    then on the outcome can only be an abort. So once every partition has
 //    resolved it, its records can go, and its decision too if it is an abort
-//    or a settled commit (every partition resolved the commit, as its
-//    coordinator confirmed). A forget entry erases those whose deadline is
+//    or a settled commit. A commit decision lists the partitions it must be
+//    resolved in; settles (from its coordinator, or the home partition's
+//    leader having asked them) strike off those that confirmed, and the
+//    decision is settled once none is left. A forget entry erases those whose deadline is
 //    before the time it names; a retry of an old step that comes after that
 //    is refused by the deadline, as the record would have refused it.
 #include "partid/storage/batch_writer.h"
@@ -151,7 +153,9 @@ std::optional<BatchWriter::Refused> BatchWriter::decide(const WriteOp& op) {
                    "transaction " + op.txn +
                        " reached its deadline before its commit was recorded: " + "it is aborted"};
   }
-  put_reserved(p, key, encode_txn_record({wanted, p, {}, op.version}), op.version);
+  TxnRecord decision{wanted, p, {}, op.version};
+  if (wanted == TxnRecord::State::Committed) decision.participants = op.txn_partitions;
+  put_reserved(p, key, encode_txn_record(decision), op.version);
   return std::nullopt;
 }
 
@@ -163,7 +167,13 @@ std::optional<BatchWriter::Refused> BatchWriter::settle(const WriteOp& op,
     return Refused{"txn_decided", "transaction " + op.txn + " is aborted"};
   }
   if (decision->settled) return std::nullopt;
-  decision->settled = true;
+  const size_t before = decision->participants.size();
+  std::erase_if(decision->participants, [&](uint32_t p) {
+    return std::find(op.txn_partitions.begin(), op.txn_partitions.end(), p) !=
+           op.txn_partitions.end();
+  });
+  decision->settled = decision->participants.empty();
+  if (!decision->settled && decision->participants.size() == before) return std::nullopt;
   put_reserved(op.partition, txn_decision_key(op.partition, op.txn), encode_txn_record(*decision),
                op.version);
   return std::nullopt;

@@ -96,4 +96,22 @@ std::vector<std::string> StoreEngine::forgettable_txns(uint32_t partition, uint6
   return {out.begin(), out.end()};
 }
 
+std::vector<std::pair<std::string, std::vector<uint32_t>>> StoreEngine::unsettled_commits(
+    uint32_t partition, uint64_t before_ms, size_t limit) const {
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> out;
+  const std::string prefix = txn_decisions_prefix(partition);
+  scan_live(db_.get(), items_, prefix, [&](std::string_view key, const Item& item) {
+    std::string txn(key.substr(prefix.size()));
+    const auto id = parse_txn_id(txn);
+    if (!id || !id->deadline_ms) return true;
+    if (*id->deadline_ms >= before_ms || out.size() >= limit) return false;
+    auto decision = decode_txn_record(item.message);
+    if (decision && decision->state == TxnRecord::State::Committed && !decision->settled) {
+      out.emplace_back(std::move(txn), std::move(decision->participants));
+    }
+    return true;
+  });
+  return out;
+}
+
 }  // namespace partid::storage
