@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "parti/core/async.h"
@@ -171,11 +172,11 @@ class ApiService {
   // Whether partition q has resolved transaction `txn` (or forgotten it);
   // false when it has not or cannot tell now.
   asio::awaitable<bool> txn_resolved_in(const std::string& txn, uint32_t partition);
-  // Settles the commit decisions in `partitions` whose deadline is before
-  // `before_ms` that their coordinator did not: asks each partition still to
-  // confirm, and records those that resolved it.
-  asio::awaitable<void> settle_left_commits(const std::vector<uint32_t>& partitions,
-                                            uint64_t before_ms);
+  // Settles what of the commit decisions `left` (home partition, id, the
+  // partitions still to confirm) their coordinator did not: asks each
+  // partition still to confirm, and records those that resolved it.
+  asio::awaitable<void> settle_left_commits(
+      std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> left);
   bool forgotten_by_now(const storage::TxnId& id) const;
   asio::awaitable<std::optional<WebError>> overlay_txns(
       uint32_t partition, const std::string& partition_key, const std::string* range_key,
@@ -205,7 +206,8 @@ class ApiService {
   ApiDeps deps_;
   ApiOptions options_;
   ResizeEtaTracker resize_eta_;  // loop only: the baseline of the resize in progress
-  std::mt19937_64 txn_random_{std::random_device{}()};  // transaction ids
+  std::mt19937_64 txn_random_{std::random_device{}()};   // transaction ids
+  std::chrono::steady_clock::time_point next_forget_{};  // forget_old_txns's next pass
 };
 
 }  // namespace partid::api

@@ -61,6 +61,32 @@ asio::awaitable<std::invoke_result_t<Read>> read_txn_space(replication::Replicat
   co_return out;
 }
 
+// What a forgetting pass finds in the partitions a node leads: transactions
+// it can forget now, per partition, and commits not settled yet (partition,
+// id, the partitions still to confirm).
+struct OldTxns {
+  std::vector<std::pair<uint32_t, std::vector<std::string>>> forgettable;
+  std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> unsettled;
+};
+
+OldTxns find_old_txns(const storage::StoreEngine& store, const std::vector<uint32_t>& partitions,
+                      uint64_t before_ms) {
+  constexpr size_t kMostPerEntry = 500;
+  // A handful of commits per pass: each costs a question to every partition
+  // still to confirm, and only coordinators that failed midway leave any.
+  constexpr size_t kMostUnsettled = 20;
+  OldTxns out;
+  for (uint32_t p : partitions) {
+    auto txns = store.forgettable_txns(p, before_ms, kMostPerEntry);
+    if (!txns.empty()) out.forgettable.emplace_back(p, std::move(txns));
+    if (out.unsettled.size() >= kMostUnsettled) continue;
+    for (auto& [txn, waiting] : store.unsettled_commits(p, before_ms, kMostUnsettled)) {
+      out.unsettled.emplace_back(p, std::move(txn), std::move(waiting));
+    }
+  }
+  return out;
+}
+
 std::string state_of(const ApiResponse& r) {
   json body = json::parse(r.body, nullptr, false);
   return body.is_object() ? body.value("state", std::string()) : std::string();
@@ -394,23 +420,8 @@ asio::awaitable<bool> ApiService::txn_resolved_in(const std::string& txn, uint32
   co_return r.status == 200 && state_of(r) != "prepared";
 }
 
-asio::awaitable<void> ApiService::settle_left_commits(const std::vector<uint32_t>& partitions,
-                                                      uint64_t before_ms) {
-  // A handful per pass: each costs a question to every partition still to
-  // confirm, and only coordinators that failed midway leave any.
-  constexpr size_t kMostPerPass = 20;
-  storage::StoreEngine* store = deps_.store;
-  const std::vector<uint32_t>* led = &partitions;
-  auto left = co_await read_txn_space(deps_.replicator, [store, led, before_ms] {
-    std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> out;
-    for (uint32_t p : *led) {
-      for (auto& [txn, waiting] : store->unsettled_commits(p, before_ms, kMostPerPass)) {
-        if (out.size() == kMostPerPass) return out;
-        out.emplace_back(p, std::move(txn), std::move(waiting));
-      }
-    }
-    return out;
-  });
+asio::awaitable<void> ApiService::settle_left_commits(
+    std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> left) {
   for (auto& [home, txn, waiting] : left) {
     std::vector<uint32_t> confirmed;
     for (uint32_t q : waiting) {
@@ -529,7 +540,11 @@ bool ApiService::forgotten_by_now(const storage::TxnId& id) const {
 }
 
 asio::awaitable<size_t> ApiService::forget_old_txns() {
-  constexpr size_t kMostPerEntry = 500;
+  // The scan holds writes back while it runs: a twentieth of the retention
+  // between passes is soon enough for what waits a whole retention anyway.
+  const auto started = std::chrono::steady_clock::now();
+  if (started < next_forget_) co_return 0;
+  next_forget_ = started + options_.txn_retention / 20;
   const int64_t now = parti::wall_clock_ms();
   if (now <= options_.txn_retention.count()) co_return 0;
   const auto before_ms = static_cast<uint64_t>(now - options_.txn_retention.count());
@@ -542,15 +557,10 @@ asio::awaitable<size_t> ApiService::forget_old_txns() {
   storage::StoreEngine* store = deps_.store;
   const std::vector<uint32_t>* partitions = &led;
   auto found = co_await read_txn_space(replicator, [store, partitions, before_ms] {
-    std::vector<std::pair<uint32_t, std::vector<std::string>>> out;
-    for (uint32_t p : *partitions) {
-      auto txns = store->forgettable_txns(p, before_ms, kMostPerEntry);
-      if (!txns.empty()) out.emplace_back(p, std::move(txns));
-    }
-    return out;
+    return find_old_txns(*store, *partitions, before_ms);
   });
   std::vector<storage::WriteOp> ops;
-  for (auto& [p, txns] : found) {
+  for (auto& [p, txns] : found.forgettable) {
     storage::WriteOp op;
     op.kind = storage::WriteOp::Kind::TxnForget;
     op.partition = p;
@@ -558,7 +568,7 @@ asio::awaitable<size_t> ApiService::forget_old_txns() {
     op.txn_forget_before_ms = before_ms;
     ops.push_back(std::move(op));
   }
-  co_await settle_left_commits(led, before_ms);
+  co_await settle_left_commits(std::move(found.unsettled));
   if (ops.empty()) co_return 0;
   std::vector<size_t> sizes;
   for (const auto& op : ops) sizes.push_back(op.txn_forget.size());
