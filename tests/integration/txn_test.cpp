@@ -29,14 +29,17 @@ constexpr const char* kAdminToken = "s3cret";
 class TxnTest : public ::testing::Test {
  protected:
   // RF=3 nodes with an admin token (the tests play a coordinator through
-  // the step routes) and the given transaction timeout.
-  void start_nodes(size_t n, uint32_t txn_timeout_ms, uint32_t txn_retention_ms = 600000) {
+  // the step routes), the given transaction timeout and retention, and the
+  // hold (how long a write to a locked item waits for the lock to go).
+  void start_nodes(size_t n, uint32_t txn_timeout_ms, uint32_t txn_retention_ms = 600000,
+                   uint32_t hold_ms = 5000) {
     PartidOptions options;
     options.partitions = kPartitions;
     options.replication_factor = 3;
     options.extra_args = {"--admin-token",      kAdminToken,
                           "--txn-timeout-ms",   std::to_string(txn_timeout_ms),
-                          "--txn-retention-ms", std::to_string(txn_retention_ms)};
+                          "--txn-retention-ms", std::to_string(txn_retention_ms),
+                          "--hold-ms",          std::to_string(hold_ms)};
     for (size_t i = 0; i < n; ++i) cluster.start(options);
     ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
   }
@@ -126,6 +129,15 @@ class TxnTest : public ::testing::Test {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
+  }
+  // The index of the node that leads partition p.
+  size_t leader_of(uint32_t p) {
+    auto topology = cluster.get_json(0, "/cluster/topology");
+    const std::string leader = topology["assignment"][p]["replicas"][0];
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      if (cluster.node(i).id == leader) return i;
+    }
+    return SIZE_MAX;
   }
   NatsServer nats;
   PartidCluster cluster{nats};
@@ -259,7 +271,7 @@ TEST_F(TxnTest, ATransactionInOnePartitionCommitsInOneStep) {
 }
 
 TEST_F(TxnTest, ALockedItemRefusesWritesAndConflictsAndIsReadWholeOnceCommitted) {
-  start_nodes(3, 60000);
+  start_nodes(3, 60000, 600000, 300);  // a write waits 300 ms for a lock that never goes
   const auto keys = keys_in_distinct_partitions("item-", 2);
   const std::string& x = keys[0];
   const std::string& y = keys[1];
@@ -473,6 +485,33 @@ TEST_F(TxnTest, ACommitDecisionStaysUntilEveryPartitionResolvedIt) {
   EXPECT_EQ(cluster.get_json(2, "/txn/" + pending)["error"]["code"], "txn_unknown");
   EXPECT_EQ(read(1, keys[1], "p"), "p");
   EXPECT_EQ(read(1, keys[1], "d"), "d");
+}
+
+// A write to an item a transaction has locked waits for the transaction to
+// resolve (up to the hold) instead of being refused, and lands after it.
+TEST_F(TxnTest, AWriteToALockedItemWaitsUntilItsTransactionResolves) {
+  start_nodes(3, 60000);
+  const auto keys = keys_in_distinct_partitions("wait-", 1);
+  const std::string& x = keys[0];
+  const std::string id = id_homed_at(x, 5);
+  ASSERT_EQ(prepare(0, id, x, "the transaction's", "r").value("state", ""), "prepared");
+  const size_t leader = leader_of(partition_of(x));
+  ASSERT_NE(leader, SIZE_MAX);
+  const std::string url = cluster.node(leader).api;
+  std::atomic<int> status{0};
+  std::thread writer([&] {
+    json body = {{"partition_key", x}, {"range_key", "r"}, {"message", "the write's"}};
+    status = partid::cli::http_request(url, "POST", "/items", body.dump(), 10s, "").status;
+  });
+  // The write is waiting for the lock; only then is the transaction finished.
+  EXPECT_TRUE(
+      wait_until([&] { return cluster.metric(leader, "partid_lock_waits_total") >= 1; }, 10s));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(step(1, id, "decide", 0, {{"commit", true}}).status, 200);
+  EXPECT_EQ(step(1, id, "resolve", partition_of(x), {{"commit", true}}).status, 200);
+  writer.join();
+  EXPECT_EQ(status, 200);
+  for (size_t via = 0; via < 3; ++via) EXPECT_EQ(read(via, x, "r"), "the write's") << via;
 }
 
 }  // namespace

@@ -164,6 +164,16 @@ class ApiService {
   // What committed transactions not yet resolved in `partition` make of the
   // items read into `view` (range key -> item, nullopt: deleted): one item
   // (range_key) or every item of the partition key (nullptr).
+  // A transaction may have locked items of `partition` (its metadata is not
+  // in memory, or counts prepared transactions).
+  bool may_hold_locks(uint32_t partition) const;
+  // Before a write at the leader: while a transaction holds a lock on the
+  // item (or, without a range key, on any item of the key), waits for it to
+  // go, up to the hold (half the forward timeout when forwarded, so the node
+  // that forwarded never gives up first). Advisory: the write's entry is
+  // still refused if it meets a lock when it is applied.
+  asio::awaitable<void> wait_for_unlock(uint32_t partition, const std::string& partition_key,
+                                        const std::string* range_key, const Hop& hop);
   asio::awaitable<void> settle_txn(std::string txn, uint32_t home, std::vector<uint32_t> resolved,
                                    Hop hop);
   // GET /txn/{id}?partition=q: partition q's part of the transaction.

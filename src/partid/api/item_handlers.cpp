@@ -33,13 +33,6 @@ storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
   return op;
 }
 
-// A transaction may have locked items of the partition (the metadata is not
-// in memory, or counts prepared transactions).
-bool may_hold_locks(const storage::StoreEngine& store, uint32_t partition) {
-  auto meta = store.cached_partition_meta(partition);
-  return !meta || meta->pending_txns > 0;
-}
-
 // `items` (range keys descending) as committed transactions not yet resolved
 // leave them, at most `limit`.
 std::vector<storage::Item> with_view(
@@ -72,6 +65,7 @@ asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, con
   if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
     co_return std::move(*elsewhere);
   }
+  co_await wait_for_unlock(p, w.partition_key, &w.range_key, hop);
   // Named, not a braced temporary: GCC 12 mishandles temporaries in co_await.
   std::vector<storage::WriteOp> ops{put_op(w, p)};
   auto results = co_await write_local(std::move(ops));
@@ -202,7 +196,7 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
       item = co_await parti::run_blocking(*deps_.disk,
                                           [store, p, pk, rk] { return store->get(p, *pk, *rk); });
     }
-    if (may_hold_locks(*store, p)) {
+    if (may_hold_locks(p)) {
       std::map<std::string, std::optional<storage::Item>> view;
       if (auto e = co_await overlay_txns(p, *pk, rk, &view, hop)) co_return ApiResponse::error(*e);
       if (auto it = view.find(*rk); it != view.end()) item = std::move(it->second);
@@ -217,7 +211,7 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
     items = co_await parti::run_blocking(
         *deps_.disk, [store, p, pk, limit] { return store->get_many(p, *pk, limit); });
   }
-  if (may_hold_locks(*store, p)) {
+  if (may_hold_locks(p)) {
     std::map<std::string, std::optional<storage::Item>> view;
     const std::string* every_item = nullptr;
     if (auto e = co_await overlay_txns(p, *pk, every_item, &view, hop)) {
@@ -256,6 +250,8 @@ asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request,
   op.partition = p;
   op.partition_key = route.partition_key;
   op.range_key = route.range_key;
+  const bool one_item = op.kind == storage::WriteOp::Kind::Delete;
+  co_await wait_for_unlock(p, route.partition_key, one_item ? &route.range_key : nullptr, hop);
   std::vector<storage::WriteOp> ops{op};
   auto results = co_await write_local(std::move(ops));
   if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));

@@ -448,6 +448,36 @@ asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string
   co_return state_of(r) == "committed";
 }
 
+bool ApiService::may_hold_locks(uint32_t partition) const {
+  auto meta = deps_.store->cached_partition_meta(partition);
+  return !meta || meta->pending_txns > 0;
+}
+
+asio::awaitable<void> ApiService::wait_for_unlock(uint32_t partition,
+                                                  const std::string& partition_key,
+                                                  const std::string* range_key, const Hop& hop) {
+  if (!may_hold_locks(partition)) co_return;
+  const auto budget =
+      hop.hops > 0 ? std::min(options_.hold, options_.forward_timeout / 2) : options_.hold;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  storage::StoreEngine* store = deps_.store;
+  const std::string* pk = &partition_key;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (unsigned retry = 1; may_hold_locks(partition); ++retry) {
+    const bool locked =
+        co_await read_txn_space(deps_.replicator, [store, partition, pk, range_key] {
+          if (range_key) return store->txn_lock(partition, *pk, *range_key).has_value();
+          return !store->txn_locks(partition, *pk).empty();
+        });
+    if (!locked) co_return;
+    const auto pause = hold_pause(retry);
+    if (std::chrono::steady_clock::now() + pause > deadline) co_return;
+    if (retry == 1) deps_.metrics->count("partid_lock_waits_total");
+    timer.expires_after(pause);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
 asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
     uint32_t partition, const std::string& partition_key, const std::string* range_key,
     std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop) {
