@@ -427,11 +427,7 @@ asio::awaitable<void> ApiService::settle_left_commits(
     for (uint32_t q : waiting) {
       if (co_await txn_resolved_in(txn, q)) confirmed.push_back(q);
     }
-    if (confirmed.empty()) continue;
-    std::string settle = "settle", body = txn_outcome_body(true, confirmed);
-    const Hop start;
-    ApiResponse r = co_await run_txn_step(settle, txn, home, body, start);
-    if (r.status == 200) deps_.metrics->count("partid_txn_settled_total");
+    if (!confirmed.empty()) co_await settle_txn(txn, home, std::move(confirmed), Hop{});
   }
 }
 

@@ -33,6 +33,22 @@ void scan_live(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::stri
   }
 }
 
+// Visits the records (or decisions) under `prefix` of transactions whose
+// deadline is before `before_ms`, oldest first (ids sort by deadline), until
+// `visit` returns false. Ids made before deadlines are passed over: kept.
+template <class Visit>
+void scan_past_deadline(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
+                        uint64_t before_ms, Visit visit) {
+  scan_live(db, cf, prefix, [&](std::string_view key, const Item& item) {
+    std::string txn(key.substr(prefix.size()));
+    const auto id = parse_txn_id(txn);
+    if (!id || !id->deadline_ms) return true;
+    if (*id->deadline_ms >= before_ms) return false;
+    auto record = decode_txn_record(item.message);
+    return !record || visit(std::move(txn), *record);
+  });
+}
+
 }  // namespace
 
 std::optional<std::string> StoreEngine::txn_lock(uint32_t partition, std::string_view partition_key,
@@ -83,15 +99,12 @@ std::vector<std::string> StoreEngine::forgettable_txns(uint32_t partition, uint6
   for (const bool decisions : {false, true}) {
     const std::string prefix =
         decisions ? txn_decisions_prefix(partition) : txn_records_prefix(partition);
-    scan_live(db_.get(), items_, prefix, [&](std::string_view key, const Item& item) {
-      std::string txn(key.substr(prefix.size()));
-      const auto id = parse_txn_id(txn);
-      if (!id || !id->deadline_ms) return true;  // made before deadlines: kept
-      if (*id->deadline_ms >= before_ms || out.size() >= limit) return false;
-      auto record = decode_txn_record(item.message);
-      if (record && can_forget(*record, decisions)) out.insert(std::move(txn));
-      return true;
-    });
+    scan_past_deadline(db_.get(), items_, prefix, before_ms,
+                       [&](std::string txn, const TxnRecord& record) {
+                         if (out.size() >= limit) return false;
+                         if (can_forget(record, decisions)) out.insert(std::move(txn));
+                         return true;
+                       });
   }
   return {out.begin(), out.end()};
 }
@@ -99,18 +112,14 @@ std::vector<std::string> StoreEngine::forgettable_txns(uint32_t partition, uint6
 std::vector<std::pair<std::string, std::vector<uint32_t>>> StoreEngine::unsettled_commits(
     uint32_t partition, uint64_t before_ms, size_t limit) const {
   std::vector<std::pair<std::string, std::vector<uint32_t>>> out;
-  const std::string prefix = txn_decisions_prefix(partition);
-  scan_live(db_.get(), items_, prefix, [&](std::string_view key, const Item& item) {
-    std::string txn(key.substr(prefix.size()));
-    const auto id = parse_txn_id(txn);
-    if (!id || !id->deadline_ms) return true;
-    if (*id->deadline_ms >= before_ms || out.size() >= limit) return false;
-    auto decision = decode_txn_record(item.message);
-    if (decision && decision->state == TxnRecord::State::Committed && !decision->settled) {
-      out.emplace_back(std::move(txn), std::move(decision->participants));
-    }
-    return true;
-  });
+  scan_past_deadline(db_.get(), items_, txn_decisions_prefix(partition), before_ms,
+                     [&](std::string txn, const TxnRecord& decision) {
+                       if (out.size() >= limit) return false;
+                       if (decision.state == TxnRecord::State::Committed && !decision.settled) {
+                         out.emplace_back(std::move(txn), decision.participants);
+                       }
+                       return true;
+                     });
   return out;
 }
 
