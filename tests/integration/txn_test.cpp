@@ -514,5 +514,52 @@ TEST_F(TxnTest, AWriteToALockedItemWaitsUntilItsTransactionResolves) {
   for (size_t via = 0; via < 3; ++via) EXPECT_EQ(read(via, x, "r"), "the write's") << via;
 }
 
+// Wait-die: a transaction waits for a younger one's lock (the hand-made
+// transaction here has a later deadline) and commits once it goes; one that
+// meets an older one's lock is refused at once, without waiting.
+TEST_F(TxnTest, ATransactionWaitsForAYoungerOnesLockButNotForAnOlderOnes) {
+  start_nodes(3, 60000, 600000, 30000);
+  const auto keys = keys_in_distinct_partitions("wait-die-", 3);
+  const std::string &x = keys[0], &y = keys[1], &z = keys[2];
+  const std::string younger = partid::storage::make_txn_id(now_ms() + 600000, partition_of(x), 1);
+  ASSERT_EQ(prepare(0, younger, x, "the younger one's").value("state", ""), "prepared");
+  const size_t leader = leader_of(partition_of(x));
+  ASSERT_NE(leader, SIZE_MAX);
+  // Through x's leader, so the prepare waits there for the whole hold.
+  const std::string url = cluster.node(leader).api;
+  std::atomic<int> status{0};
+  std::thread client([&] {
+    json writes = json::array({{{"partition_key", x}, {"message", "the waiting one's"}},
+                               {{"partition_key", y}, {"message", "the waiting one's"}}});
+    status =
+        partid::cli::http_request(url, "POST", "/txn", json{{"writes", writes}}.dump(), 40s, "")
+            .status;
+  });
+  EXPECT_TRUE(
+      wait_until([&] { return cluster.metric(leader, "partid_lock_waits_total") >= 1; }, 20s));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(step(1, younger, "decide", partition_of(x), {{"commit", true}}).status, 200);
+  EXPECT_EQ(step(1, younger, "resolve", partition_of(x), {{"commit", true}}).status, 200);
+  client.join();
+  EXPECT_EQ(status, 200);
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, x), "the waiting one's") << via;
+    EXPECT_EQ(read(via, y), "the waiting one's") << via;
+  }
+
+  // An older transaction's lock: refused at once, nothing written, no wait.
+  const std::string older = partid::storage::make_txn_id(now_ms() + 30000, partition_of(z), 2);
+  ASSERT_EQ(prepare(0, older, z, "the older one's").value("state", ""), "prepared");
+  const size_t z_leader = leader_of(partition_of(z));
+  ASSERT_NE(z_leader, SIZE_MAX);
+  const double waits = cluster.metric(z_leader, "partid_lock_waits_total");
+  auto refused = txn(z_leader, json::array({{{"partition_key", z}, {"message", "refused"}},
+                                            {{"partition_key", y}, {"message", "refused"}}}));
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("txn_conflict"), std::string::npos) << refused.body;
+  EXPECT_EQ(cluster.metric(z_leader, "partid_lock_waits_total"), waits);
+  EXPECT_EQ(read(1, y), "the waiting one's");
+}
+
 }  // namespace
 }  // namespace parti::testing

@@ -93,5 +93,25 @@ TEST(TxnRequests, AnIdNamesItsDeadlineAndHomePartitionAndSortsByDeadline) {
   }
 }
 
+TEST(TxnRequests, TheWaitDieOrderPutsTheEarlierDeadlineFirstAndIsTotal) {
+  const std::string early = storage::make_txn_id(1000, 9, 0xffff);
+  const std::string late = storage::make_txn_id(2000, 0, 0);
+  const std::string late_too = storage::make_txn_id(2000, 0, 1);
+  const std::string undated = "3-0000000000000001";  // made before deadlines
+  EXPECT_TRUE(storage::txn_older(early, late));
+  EXPECT_FALSE(storage::txn_older(late, early));
+  // One deadline: the lower id first, so two transactions never both wait.
+  EXPECT_TRUE(storage::txn_older(late, late_too));
+  EXPECT_FALSE(storage::txn_older(late_too, late));
+  EXPECT_FALSE(storage::txn_older(late, late));
+  // Without a deadline: before every dated one.
+  EXPECT_TRUE(storage::txn_older(undated, early));
+  EXPECT_FALSE(storage::txn_older(early, undated));
+  // A malformed id goes after every well-formed one.
+  EXPECT_TRUE(storage::txn_older(late, "garbage"));
+  EXPECT_FALSE(storage::txn_older("garbage", undated));
+  EXPECT_FALSE(storage::txn_older("garbage", "rubbish"));
+}
+
 }  // namespace
 }  // namespace partid::api

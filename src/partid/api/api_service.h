@@ -152,7 +152,7 @@ class ApiService {
   asio::awaitable<ApiResponse> txn_step(const ApiRequest& request, const Route& route,
                                         const Hop& hop, bool trusted);
   asio::awaitable<ApiResponse> txn_step_here(const std::string& step, const std::string& txn,
-                                             uint32_t partition, TxnStepBody body);
+                                             uint32_t partition, TxnStepBody body, const Hop& hop);
   // One step where its partition is led (here, or forwarded), or several at once.
   asio::awaitable<ApiResponse> run_txn_step(std::string step, std::string txn, uint32_t partition,
                                             std::string body, Hop hop);
@@ -169,11 +169,29 @@ class ApiService {
   bool may_hold_locks(uint32_t partition) const;
   // Before a write at the leader: while a transaction holds a lock on the
   // item (or, without a range key, on any item of the key), waits for it to
-  // go, up to the hold (half the forward timeout when forwarded, so the node
-  // that forwarded never gives up first). Advisory: the write's entry is
-  // still refused if it meets a lock when it is applied.
+  // go, up to lock_wait_budget. Advisory: the write's entry is still refused
+  // if it meets a lock when it is applied.
   asio::awaitable<void> wait_for_unlock(uint32_t partition, const std::string& partition_key,
                                         const std::string* range_key, const Hop& hop);
+  // Before a transaction's prepare at the leader: waits while one of its
+  // items is locked by a younger transaction (storage::txn_older), up to
+  // lock_wait_budget and never past its own deadline; a lock of an older one
+  // ends the wait at once, and the prepare is refused (wait-die: no two
+  // transactions wait for each other, so waits never deadlock).
+  asio::awaitable<void> wait_for_younger_locks(uint32_t partition, const std::string& txn,
+                                               const std::vector<storage::TxnWrite>& writes,
+                                               const Hop& hop);
+  // How long a request may wait here for a lock: the hold, or half the
+  // forward timeout when forwarded, so the node that forwarded never gives
+  // up first.
+  std::chrono::milliseconds lock_wait_budget(const Hop& hop) const;
+  // Asks `locked` (a read of the transaction space, run between group-commit
+  // writes) again after each of the hold's pauses until it says false or the
+  // next pause would end past `deadline`; counts partid_lock_waits_total once
+  // if it waited at all.
+  asio::awaitable<void> wait_while_locked(uint32_t partition,
+                                          std::chrono::steady_clock::time_point deadline,
+                                          std::function<bool()> locked);
   asio::awaitable<void> settle_txn(std::string txn, uint32_t home, std::vector<uint32_t> resolved,
                                    Hop hop);
   // GET /txn/{id}?partition=q: partition q's part of the transaction.

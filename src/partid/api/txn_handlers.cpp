@@ -24,6 +24,7 @@
 #include "parti/core/types.h"
 #include "partid/api/api_service.h"
 #include "partid/api/hold.h"
+#include "partid/api/read_txn_space.h"
 #include "partid/api/txn_requests.h"
 #include "partid/async_bridge.h"
 #include "partid/storage/txn_space.h"
@@ -46,20 +47,6 @@ std::optional<uint32_t> home_of(const std::string& txn) {
 
 // The steps recorded in the home partition (the decision and its settling).
 bool at_home(const std::string& step) { return step == "decide" || step == "settle"; }
-
-// Reads the transaction space on the disk pool between two group-commit
-// writes (GroupCommit::read_between_writes): nothing but that orders these
-// reads after the writes they see in a way ThreadSanitizer can check.
-template <class Read>
-asio::awaitable<std::invoke_result_t<Read>> read_txn_space(replication::Replicator* replicator,
-                                                           Read read) {
-  std::invoke_result_t<Read> out{};
-  auto* result = &out;
-  co_await await_callback<bool>([replicator, read, result](std::function<void(bool)> done) {
-    replicator->read_between_writes([read, result] { *result = read(); }, [done] { done(true); });
-  });
-  co_return out;
-}
 
 // What a forgetting pass finds in the partitions a node leads: transactions
 // it can forget now, per partition, and commits not settled yet (partition,
@@ -318,12 +305,15 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
     co_return std::move(*elsewhere);
   }
   co_return co_await txn_step_here(route.range_key, route.partition_key, p,
-                                   std::move(std::get<TxnStepBody>(body)));
+                                   std::move(std::get<TxnStepBody>(body)), hop);
 }
 
 asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
                                                        const std::string& txn, uint32_t partition,
-                                                       TxnStepBody body) {
+                                                       TxnStepBody body, const Hop& hop) {
+  if (step == "prepare" || step == "commit") {
+    co_await wait_for_younger_locks(partition, txn, body.writes, hop);
+  }
   storage::WriteOp op;
   op.partition = partition;
   op.txn = txn;
@@ -442,36 +432,6 @@ asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string
   if (r.status == 404 && r.body.find("\"txn_unknown\"") != std::string::npos) co_return false;
   if (r.status != 200) co_return std::nullopt;
   co_return state_of(r) == "committed";
-}
-
-bool ApiService::may_hold_locks(uint32_t partition) const {
-  auto meta = deps_.store->cached_partition_meta(partition);
-  return !meta || meta->pending_txns > 0;
-}
-
-asio::awaitable<void> ApiService::wait_for_unlock(uint32_t partition,
-                                                  const std::string& partition_key,
-                                                  const std::string* range_key, const Hop& hop) {
-  if (!may_hold_locks(partition)) co_return;
-  const auto budget =
-      hop.hops > 0 ? std::min(options_.hold, options_.forward_timeout / 2) : options_.hold;
-  const auto deadline = std::chrono::steady_clock::now() + budget;
-  storage::StoreEngine* store = deps_.store;
-  const std::string* pk = &partition_key;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (unsigned retry = 1; may_hold_locks(partition); ++retry) {
-    const bool locked =
-        co_await read_txn_space(deps_.replicator, [store, partition, pk, range_key] {
-          if (range_key) return store->txn_lock(partition, *pk, *range_key).has_value();
-          return !store->txn_locks(partition, *pk).empty();
-        });
-    if (!locked) co_return;
-    const auto pause = hold_pause(retry);
-    if (std::chrono::steady_clock::now() + pause > deadline) co_return;
-    if (retry == 1) deps_.metrics->count("partid_lock_waits_total");
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
-  }
 }
 
 asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(

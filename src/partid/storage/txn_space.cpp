@@ -59,6 +59,13 @@ std::optional<TxnId> parse_txn_id(std::string_view txn) {
   return id;
 }
 
+bool txn_older(std::string_view a, std::string_view b) {
+  const auto ia = parse_txn_id(a), ib = parse_txn_id(b);
+  if (!ia || !ib) return ia.has_value() && !ib.has_value();
+  const uint64_t da = ia->deadline_ms.value_or(0), db = ib->deadline_ms.value_or(0);
+  return da != db ? da < db : a < b;
+}
+
 bool can_forget(const TxnRecord& record, bool is_decision) {
   if (!is_decision) return record.state != TxnRecord::State::Prepared;
   return record.state == TxnRecord::State::Aborted || record.settled;

@@ -40,6 +40,14 @@ struct TxnId {
 std::string make_txn_id(uint64_t deadline_ms, uint32_t home, uint64_t random);
 std::optional<TxnId> parse_txn_id(std::string_view txn);
 
+// Whether transaction `a` goes before `b` in the wait-die order (the older
+// waits for a younger one's locks; a younger one meeting an older one's lock
+// is refused at once, so no two transactions ever wait for each other): the
+// earlier deadline first (an id without one, from before deadlines, first of
+// all), then the lower id. A total order over well-formed ids; an id that
+// does not parse goes last.
+bool txn_older(std::string_view a, std::string_view b);
+
 // Whether a record (or a decision) of a transaction past its deadline can be
 // erased: a record once resolved; a decision once an abort, or a commit every
 // partition resolved (settled).

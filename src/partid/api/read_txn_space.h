@@ -1,0 +1,27 @@
+// api: how the API reads a partition's transaction space (its locks and
+// records) without racing the group commit that writes it.
+#pragma once
+
+#include <functional>
+#include <type_traits>
+
+#include "partid/async_bridge.h"
+#include "partid/replication/replicator.h"
+
+namespace partid::api {
+
+// Reads the transaction space on the disk pool between two group-commit
+// writes (GroupCommit::read_between_writes): nothing but that orders these
+// reads after the writes they see in a way ThreadSanitizer can check.
+template <class Read>
+asio::awaitable<std::invoke_result_t<Read>> read_txn_space(replication::Replicator* replicator,
+                                                           Read read) {
+  std::invoke_result_t<Read> out{};
+  auto* result = &out;
+  co_await await_callback<bool>([replicator, read, result](std::function<void(bool)> done) {
+    replicator->read_between_writes([read, result] { *result = read(); }, [done] { done(true); });
+  });
+  co_return out;
+}
+
+}  // namespace partid::api
