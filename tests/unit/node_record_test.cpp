@@ -19,6 +19,7 @@ NodeRecord sample_record() {
   r.migrating_partitions = {11, 12};
   r.handoff_final_sequence = {{7, 42}};
   r.progress = {{0, 18446744073709551615u}, {7, 3}};
+  r.format = 3;
   return r;
 }
 
@@ -41,6 +42,17 @@ TEST(NodeRecord, ARecordWithoutProgressDecodesWithNone) {
   EXPECT_TRUE(back->progress.empty());
 }
 
+TEST(NodeRecord, ARecordWithoutAFormatDecodesWithZero) {
+  NodeRecord r = sample_record();
+  r.format = 0;
+  const std::string bytes = encode(r);
+  EXPECT_EQ(bytes.find("format"), std::string::npos);
+  std::string err;
+  auto back = decode_node_record(bytes, &err);
+  ASSERT_TRUE(back) << err;
+  EXPECT_EQ(back->format, 0u);
+}
+
 TEST(NodeRecord, RejectsGarbage) {
   const std::string good = encode(sample_record());
   const std::vector<std::string> bad = {
@@ -59,6 +71,8 @@ TEST(NodeRecord, RejectsGarbage) {
       R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{"x":1}})",
       R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{},"progress":{"1":-4}})",
       R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{},"progress":[1]})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{},"format":-3})",
+      R"({"id":"n","instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{},"format":"3"})",
       R"({"id":5,"instance":"a","api":"","peer":"","state":"active","startup_ms":1,"hlc":[1,0],"weight":1,"locked":[],"importing":[],"migrating":[],"handoff":{}})",
   };
   for (const auto& b : bad) {

@@ -65,6 +65,7 @@ struct Config {
   std::map<std::string, std::string> cluster_settings;
   std::string api_address;  // published in the node record
   std::string peer_address;
+  uint32_t data_format = 0;  // published in the node record (NodeRecord::format)
   Timings timings;
 };
 

@@ -52,6 +52,7 @@ std::string encode(const NodeRecord& r) {
             {"migrating", r.migrating_partitions},
             {"handoff", partition_map_json(r.handoff_final_sequence)}};
   if (!r.progress.empty()) j["progress"] = partition_map_json(r.progress);
+  if (r.format != 0) j["format"] = r.format;
   return j.dump();
 }
 
@@ -111,6 +112,9 @@ NodeRecord from_json(const json& j) {
   r.handoff_final_sequence = partition_map(j.at("handoff"), "handoff");
   // Optional: records written before progress existed, and plain workers, omit it.
   if (j.contains("progress")) r.progress = partition_map(j.at("progress"), "progress");
+  // Optional too: absent from records of builds that did not publish one.
+  if (j.contains("format"))
+    r.format = static_cast<uint32_t>(unsigned_value(j.at("format"), UINT32_MAX));
   return r;
 }
 

@@ -38,6 +38,10 @@ struct NodeRecord {
   // heartbeat interval old. The calculator uses it only to pick a dead
   // leader's successor; nothing relies on it for safety.
   std::map<uint32_t, uint64_t> progress;
+  // The highest data format this worker's process reads and writes, in the
+  // application's own numbering (Config::data_format); 0: it did not say (a
+  // build from before formats were published, or a plain worker).
+  uint32_t format = 0;
 
   friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
 };

@@ -135,6 +135,7 @@ NodeRecord Manager::Impl::initial_record() const {
   r.instance = cfg.instance_id;
   r.api_address = cfg.api_address;
   r.peer_address = cfg.peer_address;
+  r.format = cfg.data_format;
   r.state = NodeState::Active;
   r.startup_ms = wall_clock_ms();
   r.weight = cfg.capacity_weight;

@@ -52,7 +52,7 @@ struct ApiDeps {
   replication::Replicator* replicator = nullptr;
   peer::PeerClient* peers = nullptr;
   Metrics* metrics = nullptr;
-  const ClusterView* cluster = nullptr;
+  ClusterView* cluster = nullptr;
   // Starts this node's clean leave (Node::drain, then exit); may return first.
   std::function<void()> request_stop;
 };
@@ -143,6 +143,10 @@ class ApiService {
     std::string body;
   };
   asio::awaitable<ApiResponse> txn(const ApiRequest& request, const Hop& hop);
+  // Why no transaction may begin now: some node cannot read their entries
+  // (upgrade/formats.h); nullopt when one may.
+  // Raises the cluster's active format first if the live nodes allow it.
+  asio::awaitable<std::optional<WebError>> txn_format_refusal();
   asio::awaitable<ApiResponse> txn_in_one_partition(const std::string& id, uint32_t home,
                                                     const std::vector<storage::TxnWrite>& writes,
                                                     const Hop& hop);

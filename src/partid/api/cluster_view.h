@@ -2,6 +2,7 @@
 // (which owns the libparti Manager and the topology). Loop thread only.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +21,12 @@ class ClusterView {
   virtual bool serving() const = 0;
   // Node facts for /health and /cluster/status: state, leadership, sets.
   virtual nlohmann::json describe() const = 0;
+  // The highest data format this node may write now (upgrade/formats.h).
+  virtual uint32_t writable_format() const = 0;
+  // Raises the cluster's active format as far as the live nodes allow;
+  // `done` runs on the loop once the server answered (at once when there is
+  // nothing to raise).
+  virtual void raise_format(std::function<void()> done) = 0;
 };
 
 }  // namespace partid::api

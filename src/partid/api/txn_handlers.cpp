@@ -28,6 +28,7 @@
 #include "partid/api/txn_requests.h"
 #include "partid/async_bridge.h"
 #include "partid/storage/txn_space.h"
+#include "partid/upgrade/formats.h"
 
 namespace partid::api {
 namespace {
@@ -108,7 +109,28 @@ ApiResponse txn_answer(const std::string& id, bool committed, const ApiResponse*
 
 }  // namespace
 
+asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal() {
+  if (deps_.cluster->writable_format() < upgrade::kTxnFormat) {
+    // Every live node may read the format while the cluster has not
+    // activated it yet (a new cluster's first moments): activated first, so
+    // that no node of an older build can start once an entry of it exists.
+    api::ClusterView* cluster = deps_.cluster;
+    co_await await_callback<bool>([cluster](std::function<void(bool)> done) {
+      cluster->raise_format([done] { done(true); });
+    });
+  }
+  const uint32_t writable = deps_.cluster->writable_format();
+  if (writable >= upgrade::kTxnFormat) co_return std::nullopt;
+  co_return WebError::unavailable(
+      "format_not_active",
+      fmt::format("transactions need data format {} on every node, and this node may write "
+                  "format {} now: a node runs an older build or --preserve-format, or the "
+                  "cluster has not activated the format yet (GET /cluster/status: data_format)",
+                  upgrade::kTxnFormat, writable));
+}
+
 asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Hop& hop) {
+  if (auto refusal = co_await txn_format_refusal()) co_return ApiResponse::error(*refusal);
   auto parsed = parse_txn(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const auto& writes = std::get<std::vector<storage::TxnWrite>>(parsed);
@@ -312,6 +334,9 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
                                                        const std::string& txn, uint32_t partition,
                                                        TxnStepBody body, const Hop& hop) {
   if (step == "prepare" || step == "commit") {
+    // Only a transaction's first entries are refused: one already prepared
+    // is finished whatever happens to the format meanwhile.
+    if (auto refusal = co_await txn_format_refusal()) co_return ApiResponse::error(*refusal);
     co_await wait_for_younger_locks(partition, txn, body.writes, hop);
   }
   storage::WriteOp op;
@@ -526,6 +551,8 @@ bool ApiService::forgotten_by_now(const storage::TxnId& id) const {
 }
 
 asio::awaitable<size_t> ApiService::forget_old_txns() {
+  // TXN_FORGET entries, and settles, are of the transactions' format too.
+  if (deps_.cluster->writable_format() < upgrade::kTxnFormat) co_return 0;
   // The scan holds writes back while it runs: a twentieth of the retention
   // between passes is soon enough for what waits a whole retention anyway.
   const auto started = std::chrono::steady_clock::now();

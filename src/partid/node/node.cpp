@@ -68,14 +68,20 @@ void Node::open_storage() {
           data_path_, meta->cluster, meta->partitions, meta->replication_factor, cfg_.cluster,
           cfg_.partitions, cfg_.replication_factor));
     }
+    if (cfg_.preserve_format != 0 && meta->format > cfg_.preserve_format) {
+      throw std::runtime_error(
+          fmt::format("--preserve-format {}: {} is in data format {} already; start without it",
+                      cfg_.preserve_format, data_path_, meta->format));
+    }
     meta_ = *meta;
     // An older format needs no conversion (storage::kStorageFormat), only the
     // mark that an older build must not open it any more.
-    meta_.format = storage::kStorageFormat;
+    meta_.format = std::max(meta->format, published_format());
   } else {
     meta_.cluster = cfg_.cluster;
     meta_.partitions = cfg_.partitions;
     meta_.replication_factor = cfg_.replication_factor;
+    meta_.format = published_format();
   }
   if (meta_.disk_id == 0) {
     // Grows from one data directory to the next (see core::HardState::disk_id).
@@ -155,12 +161,20 @@ void Node::join_cluster() {
   o.url = cfg_.nats_url;
   o.name = "partid";
   conn_ = parti::coord::Connection::connect(o);
+  auto format = upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor());
+  if (auto refusal =
+          upgrade::start_refusal(storage::kStorageFormat, cfg_.preserve_format, format->load())) {
+    throw std::runtime_error(*refusal);
+  }
+  // The API reads it on the loop, so it is only ever set there.
+  on_loop([&] { format_ = std::move(format); });
   parti::Config pc;
   pc.bucket_prefix = cfg_.cluster + "-";
   pc.replication_factor = cfg_.replication_factor;
   pc.capacity_weight = cfg_.weight;
   pc.api_address = api_address_;
   pc.peer_address = peer_address_;
+  pc.data_format = published_format();
   pc.preferred_id = meta_.stable_id;
   // Its replicas' data follows that ID (seal registers name replicas by it).
   pc.wait_for_preferred_id = true;
@@ -210,6 +224,7 @@ void Node::join_cluster() {
         loop_.get_executor(), *m, cfg_.partitions, interval,
         [this](const routing::Topology& t) { replicator_->on_topology(t); });
     keeper_->start();
+    format_->follow(interval, [this] { return format_view(); });
   });
 }
 
@@ -305,6 +320,33 @@ bool Node::serving() const {
   return state != parti::ManagerState::Degraded && state != parti::ManagerState::Shutdown;
 }
 
+uint32_t Node::published_format() const {
+  return upgrade::published_format(storage::kStorageFormat, cfg_.preserve_format);
+}
+
+upgrade::FormatView Node::format_view() const {
+  const auto t = topology();
+  return {storage::kStorageFormat, cfg_.preserve_format, format_ ? format_->current() : 0,
+          t->ready() ? t->lowest_format() : 0};
+}
+
+uint32_t Node::writable_format() const { return upgrade::writable_format(format_view()); }
+
+void Node::raise_format(std::function<void()> done) {
+  const auto target = upgrade::raise_target(format_view());
+  if (!format_ || !target) return done();
+  format_->raise(*target, std::move(done));
+}
+
+nlohmann::json Node::format_json() const {
+  const upgrade::FormatView v = format_view();
+  return {{"build", v.build},
+          {"published", published_format()},
+          {"cluster_active", v.active},
+          {"lowest_live", v.lowest_live},
+          {"writable", upgrade::writable_format(v)}};
+}
+
 nlohmann::json Node::describe() const {
   const auto t = topology();
   const auto moving = replicator_ ? moving_partitions(replicator_->statuses()) : MovingPartitions{};
@@ -320,7 +362,8 @@ nlohmann::json Node::describe() const {
           {"ephemeral", cfg_.ephemeral},
           {"locked_partitions", moving.locked},
           {"importing_partitions", moving.importing},
-          {"migrating_partitions", moving.migrating}};
+          {"migrating_partitions", moving.migrating},
+          {"data_format", format_json()}};
 }
 
 // The clean leave (DESIGN 4.5). Marked Leaving, this node is no longer a
@@ -406,6 +449,7 @@ void Node::stop() {
   if (started_) {
     on_loop([&] {
       if (keeper_) keeper_->stop();
+      if (format_) format_->stop();
       if (progress_) progress_->stop();
       if (txn_recovery_) txn_recovery_->stop();
       if (replicator_) replicator_->stop();

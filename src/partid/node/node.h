@@ -39,6 +39,7 @@
 #include "partid/peer/peer_server.h"
 #include "partid/replication/replicator.h"
 #include "partid/storage/store_engine.h"
+#include "partid/upgrade/active_format.h"
 
 namespace partid::node {
 
@@ -58,8 +59,13 @@ class Node final : public api::ClusterView {
   bool locked(uint32_t partition) const override;
   bool serving() const override;
   nlohmann::json describe() const override;
+  uint32_t writable_format() const override;
+  void raise_format(std::function<void()> done) override;
 
  private:
+  uint32_t published_format() const;  // in its record: the build's, or --preserve-format
+  upgrade::FormatView format_view() const;
+  nlohmann::json format_json() const;
   void open_storage();
   void bind_listeners();
   void join_cluster();
@@ -93,6 +99,7 @@ class Node final : public api::ClusterView {
   std::unique_ptr<api::HttpServer> http_;
   std::unique_ptr<api::TxnRecovery> txn_recovery_;
   std::shared_ptr<parti::coord::Connection> conn_;
+  std::unique_ptr<upgrade::ActiveFormat> format_;
   // Before manager_: the Manager's heartbeat hook reads it until the Manager stops.
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<parti::Manager> manager_;

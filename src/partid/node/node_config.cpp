@@ -1,5 +1,7 @@
 #include "partid/node/node_config.h"
 
+#include "partid/storage/store_engine.h"
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
@@ -148,6 +150,11 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--log-retention", c.log_retention, "log entries kept behind the watermark")
       ->check(CLI::Range(1u, 10000000u));
   opt("--admin-token", c.admin_token, "token for /admin routes (empty: disabled)");
+  opt("--preserve-format", c.preserve_format,
+      "during a rolling upgrade, keep this node's data and the cluster readable by builds of "
+      "this data format, so a rollback stays possible; features of later formats stay off "
+      "until no node preserves (0: the build's own)")
+      ->check(CLI::Range(0u, storage::kStorageFormat));
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -59,6 +59,11 @@ struct NodeConfig {
   // deadline (its start + txn_timeout_ms) once nothing needs them: until
   // then GET /txn/{id} answers its outcome. Clocks must agree within it.
   uint32_t txn_retention_ms = 600000;
+  // During a rolling upgrade: publish (and mark the data directory with) at
+  // most this data format, so the cluster keeps writing nothing a build of
+  // this format cannot read and a rollback stays possible (0: the build's own;
+  // see upgrade/formats.h).
+  uint32_t preserve_format = 0;
 };
 
 // Parses argv (and the file and environment it points at). On --help or

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace partid::routing {
@@ -13,6 +14,16 @@ uint32_t partition_of(std::string_view partition_key, uint32_t partitions) {
 const NodeAddress* Topology::address_of(const std::string& node) const {
   auto it = nodes.find(node);
   return it == nodes.end() ? nullptr : &it->second;
+}
+
+uint32_t Topology::lowest_format() const {
+  if (workers.empty()) return 0;
+  uint32_t lowest = UINT32_MAX;
+  for (const auto& w : workers) {
+    const NodeAddress* a = address_of(w);
+    lowest = std::min(lowest, a ? a->format : 0);
+  }
+  return lowest;
 }
 
 std::optional<Topology> build_topology(const parti::Assignment& assignment,
@@ -48,7 +59,7 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
     if (!previous || !previous->ready() || p >= previous->partitions) continue;
     if (previous->replicas[p] == t.replicas[p]) t.leader_epoch[p] = previous->leader_epoch[p];
   }
-  for (const auto& m : members) t.nodes[m.id] = {m.api_address, m.peer_address, m.state};
+  for (const auto& m : members) t.nodes[m.id] = {m.api_address, m.peer_address, m.state, m.format};
   return t;
 }
 

@@ -22,6 +22,7 @@ struct NodeAddress {
   std::string api;   // host:port of the HTTP API
   std::string peer;  // host:port of the peer transport
   parti::NodeState state = parti::NodeState::Active;
+  uint32_t format = 0;  // the highest data format its build writes (0: not said)
 };
 
 struct Topology {
@@ -40,6 +41,9 @@ struct Topology {
 
   bool ready() const { return version > 0 && replicas.size() == partitions; }
   const NodeAddress* address_of(const std::string& node) const;
+  // The lowest data format among the assignment's workers (0 when one has no
+  // record here, or did not say): what every live node can read.
+  uint32_t lowest_format() const;
 };
 
 // Builds the topology for `assignment`; partition ids must be "0".."P-1".

@@ -1,0 +1,117 @@
+#include "partid/upgrade/active_format.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+namespace partid::upgrade {
+
+namespace {
+using parti::coord::KvErrc;
+constexpr const char* kKey = "active";
+
+std::optional<uint32_t> parse(const std::string& value) {
+  uint32_t out = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+  return out;
+}
+}  // namespace
+
+std::unique_ptr<ActiveFormat> ActiveFormat::open(std::shared_ptr<parti::coord::Connection> conn,
+                                                 const std::string& bucket,
+                                                 asio::any_io_executor loop) {
+  parti::coord::BucketOptions options;
+  options.name = bucket;
+  auto opened = parti::coord::KvBucket::open_or_create(std::move(conn), options);
+  if (!opened.ok()) {
+    throw std::runtime_error("cannot open the format bucket " + bucket + ": " +
+                             opened.status.message);
+  }
+  return std::unique_ptr<ActiveFormat>(new ActiveFormat(std::move(opened.value), loop));
+}
+
+ActiveFormat::ActiveFormat(std::shared_ptr<parti::coord::KvBucket> bucket,
+                           asio::any_io_executor loop)
+    : bucket_(std::move(bucket)), loop_(loop) {}
+
+ActiveFormat::~ActiveFormat() { pool_.join(); }
+
+uint32_t ActiveFormat::load() {
+  auto entry = bucket_->get(kKey);
+  if (entry.status.code == KvErrc::NotFound) return current_ = 0;
+  if (!entry.ok()) {
+    throw std::runtime_error("cannot read the cluster's active data format: " +
+                             entry.status.message);
+  }
+  auto value = parse(entry.value.value);
+  if (!value) {
+    throw std::runtime_error("the cluster's active data format is not a number: '" +
+                             entry.value.value + "'");
+  }
+  return current_ = *value;
+}
+
+// Compare-and-set until the key holds `target` or more; a few rounds suffice,
+// since every writer only raises it.
+parti::coord::KvResult<uint32_t> ActiveFormat::raise_blocking(uint32_t target) const {
+  for (int round = 0; round < 8; ++round) {
+    auto entry = bucket_->get(kKey);
+    if (entry.status.code != KvErrc::NotFound && !entry.ok()) return {entry.status, 0};
+    uint64_t revision = 0;
+    if (entry.ok()) {
+      auto held = parse(entry.value.value);
+      if (!held) return {{KvErrc::Other, "not a number: '" + entry.value.value + "'"}, 0};
+      if (*held >= target) return {{}, *held};
+      revision = entry.value.revision;
+    }
+    const std::string value = std::to_string(target);
+    auto set =
+        revision == 0 ? bucket_->create(kKey, value) : bucket_->update(kKey, value, revision);
+    if (set.ok()) return {{}, target};
+    if (set.status.code != KvErrc::Exists && set.status.code != KvErrc::WrongRevision) {
+      return {set.status, 0};
+    }
+  }
+  return {{KvErrc::Other, "the key kept changing"}, 0};
+}
+
+void ActiveFormat::raise(uint32_t target, std::function<void()> done) {
+  if (target <= current_) {
+    if (done) done();
+    return;
+  }
+  if (done) waiting_.push_back(std::move(done));
+  if (raising_) return;
+  raising_ = true;
+  asio::post(pool_, [this, target] {
+    auto raised = raise_blocking(target);
+    if (!raised.ok()) {
+      spdlog::warn("cannot raise the cluster's active data format to {}: {}", target,
+                   raised.status.message);
+    } else {
+      spdlog::info("the cluster's active data format is {}", raised.value);
+    }
+    asio::post(loop_, [this, ok = raised.ok(), value = raised.value] {
+      raising_ = false;
+      if (ok && value > current_) current_ = value;
+      auto waiting = std::move(waiting_);
+      waiting_.clear();
+      for (auto& done : waiting) done();
+    });
+  });
+}
+
+void ActiveFormat::follow(std::chrono::milliseconds interval, std::function<FormatView()> view) {
+  follower_ = std::make_unique<parti::Periodic>(loop_, interval, [this, view = std::move(view)] {
+    if (auto target = raise_target(view())) raise(*target);
+  });
+  follower_->start();
+}
+
+void ActiveFormat::stop() {
+  if (follower_) follower_->stop();
+}
+
+}  // namespace partid::upgrade

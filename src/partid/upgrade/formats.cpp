@@ -1,0 +1,38 @@
+#include "partid/upgrade/formats.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace partid::upgrade {
+
+uint32_t published_format(uint32_t build, uint32_t preserve) {
+  return preserve == 0 ? build : std::min(build, preserve);
+}
+
+uint32_t writable_format(const FormatView& view) {
+  return std::min({view.active, view.lowest_live, published_format(view.build, view.preserve)});
+}
+
+std::optional<std::string> start_refusal(uint32_t build, uint32_t preserve, uint32_t active) {
+  if (active > build) {
+    return fmt::format(
+        "the cluster's active data format is {}, and this build reads and writes formats up to "
+        "{}: its data may already be in a format this build would misread; run a newer build",
+        active, build);
+  }
+  if (preserve != 0 && active > preserve) {
+    return fmt::format(
+        "--preserve-format {}: the cluster's active data format is {} already, so a rollback "
+        "to a build of format {} is no longer possible; start without it",
+        preserve, active, preserve);
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> raise_target(const FormatView& view) {
+  const uint32_t target = std::min(view.lowest_live, published_format(view.build, view.preserve));
+  return target > view.active ? std::optional<uint32_t>(target) : std::nullopt;
+}
+
+}  // namespace partid::upgrade
