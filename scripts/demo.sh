@@ -39,10 +39,20 @@ for i in 0 1 2 3 4 5; do
 done
 
 echo
-echo "== a transaction across partitions: user-0 pays user-1, all or nothing, then read through node 2"
+echo "== a transaction across partitions: user-0 pays user-1 30, all or nothing, and only if"
+echo "   neither balance changed since it was read (--if-seq: the sequence the read showed)"
 "$ctl" --url "${urls[0]}" put balance-user-0 100
 "$ctl" --url "${urls[0]}" put balance-user-1 0
-"$ctl" --url "${urls[1]}" txn --put balance-user-0 "" 70 --put balance-user-1 "" 30
+seq0=$("$ctl" --url "${urls[1]}" --json get balance-user-0 | jq '.items[0].sequence')
+seq1=$("$ctl" --url "${urls[1]}" --json get balance-user-1 | jq '.items[0].sequence')
+transfer() {
+  "$ctl" --url "${urls[1]}" txn --put balance-user-0 "" "$1" --if-seq balance-user-0 "" "$seq0" \
+    --put balance-user-1 "" "$2" --if-seq balance-user-1 "" "$seq1"
+}
+transfer 70 30
+echo "-- the same transfer again from the same reads: refused whole, nothing written"
+if transfer 40 60; then echo "unexpected: a stale transfer committed" >&2; exit 1; fi
+echo "-- both balances, read through node 2"
 "$ctl" --url "${urls[2]}" get balance-user-0
 "$ctl" --url "${urls[2]}" get balance-user-1
 

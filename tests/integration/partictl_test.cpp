@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "partid/cli/http_client.h"
@@ -69,6 +71,15 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   EXPECT_EQ(txn_status.code, 0) << txn_status.out;
   EXPECT_NE(txn_status.out.find("committed"), std::string::npos) << txn_status.out;
   EXPECT_EQ(partictl(d, "txn --put only two").code, 2);
+  // A condition: acct-a is at the sequence the transaction wrote it with.
+  const uint64_t a_at = nlohmann::json::parse(a.out)["items"][0]["sequence"];
+  auto stale = partictl(d, fmt::format("txn --put acct-a '' 80 --if-seq acct-a '' {}", a_at - 1));
+  EXPECT_EQ(stale.code, 1) << stale.out;
+  EXPECT_NE(stale.out.find("txn_condition_failed"), std::string::npos) << stale.out;
+  auto fresh = partictl(d, fmt::format("txn --put acct-a '' 80 --if-seq acct-a '' {}", a_at));
+  EXPECT_EQ(fresh.code, 0) << fresh.out;
+  EXPECT_EQ(partictl(d, "txn --put acct-a '' 1 --if-seq acct-z '' 0").code, 2);
+  EXPECT_EQ(partictl(d, "txn --put acct-a '' 1 --if-seq acct-a '' x").code, 2);
   auto twice = partictl(d, "txn --put k '' 1 --delete k ''");
   EXPECT_EQ(twice.code, 1);
   EXPECT_NE(twice.out.find("duplicate_item"), std::string::npos) << twice.out;

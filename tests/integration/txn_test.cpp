@@ -561,5 +561,54 @@ TEST_F(TxnTest, ATransactionWaitsForAYoungerOnesLockButNotForAnOlderOnes) {
   EXPECT_EQ(read(1, y), "the waiting one's");
 }
 
+// Conditions make a read-modify-write safe: two clients that read the same
+// balances both try to write them back, and only the first succeeds; the
+// second is refused whole (409 txn_condition_failed) and succeeds once it
+// has read again. Within one partition, a condition is a compare-and-set.
+TEST_F(TxnTest, ConditionsLetOnlyOneOfTwoReadModifyWritesOfTheSameVersionsCommit) {
+  start_nodes(3, 60000);
+  const auto keys = keys_in_distinct_partitions("balance-", 2);
+  const std::string &x = keys[0], &y = keys[1];
+  ASSERT_EQ(put(0, x, "100"), 200);
+  ASSERT_EQ(put(0, y, "0"), 200);
+  auto sequence_of = [&](const std::string& key) -> uint64_t {
+    return cluster.get_json(1, "/items/" + key)["items"][0]["sequence"].get<uint64_t>();
+  };
+  auto move = [&](const std::string& to_x, const std::string& to_y, uint64_t at_x, uint64_t at_y) {
+    return txn(2, json::array({{{"partition_key", x}, {"message", to_x}, {"if_sequence", at_x}},
+                               {{"partition_key", y}, {"message", to_y}, {"if_sequence", at_y}}}));
+  };
+  const uint64_t sx = sequence_of(x), sy = sequence_of(y);
+  ASSERT_GT(sx, 0u);
+  auto first = move("90", "10", sx, sy);
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto second = move("50", "50", sx, sy);
+  ASSERT_EQ(second.status, 409) << second.body;
+  EXPECT_EQ(json::parse(second.body)["error"]["code"], "txn_condition_failed") << second.body;
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, x), "90") << via;
+    EXPECT_EQ(read(via, y), "10") << via;
+  }
+  auto again = move("40", "60", sequence_of(x), sequence_of(y));
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(read(0, x), "40");
+  EXPECT_EQ(read(0, y), "60");
+
+  // One partition: create-if-absent, then compare-and-set.
+  auto create = [&](const std::string& msg) {
+    return txn(1, json::array({{{"partition_key", "flag"}, {"message", msg}, {"if_sequence", 0}}}))
+        .status;
+  };
+  EXPECT_EQ(create("mine"), 200);
+  EXPECT_EQ(create("theirs"), 409);
+  EXPECT_EQ(read(2, "flag"), "mine");
+  const uint64_t at = sequence_of("flag");
+  ASSERT_EQ(put(0, "flag", "changed by a plain write"), 200);
+  auto cas =
+      txn(1, json::array({{{"partition_key", "flag"}, {"message", "cas"}, {"if_sequence", at}}}));
+  EXPECT_EQ(cas.status, 409) << cas.body;
+  EXPECT_EQ(read(2, "flag"), "changed by a plain write");
+}
+
 }  // namespace
 }  // namespace parti::testing

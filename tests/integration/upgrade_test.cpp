@@ -48,16 +48,19 @@ class UpgradeTest : public ::testing::Test {
 
 // One node preserving format 2 holds the whole cluster at 2: transactions
 // (format 3) are refused with nothing written, and a node preserving an even
-// older format cannot join. Restarted without it, the cluster activates 3,
-// transactions work, and format 2 can no longer be preserved.
+// older format cannot join. Preserving 3, transactions work but conditions
+// (format 4) are refused. Restarted without it, the cluster activates the
+// build's format, conditions work, and an older format can no longer be
+// preserved.
 TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
+  ASSERT_EQ(partid::storage::kStorageFormat, 4u);  // the steps below walk 2 -> 3 -> 4
   cluster.start(options({"--preserve-format", "2"}));
   cluster.start(options());
   cluster.start(options());
   ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
   ASSERT_TRUE(wait_until([&] { return every_node_has_active(2); }, 20s)) << format_of(1).dump();
   EXPECT_EQ(format_of(0)["published"], 2);
-  EXPECT_EQ(format_of(1)["published"], partid::storage::kStorageFormat);
+  EXPECT_EQ(format_of(1)["published"], 4);
   EXPECT_EQ(format_of(1)["lowest_live"], 2);
 
   auto refused = transfer(1, "refused");
@@ -70,14 +73,15 @@ TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
           .http(2, "POST", "/items", json{{"partition_key", "carol"}, {"message", "plain"}}.dump())
           .status,
       200);
-
   std::string log;
   EXPECT_EQ(cluster.start_expecting_failure(options({"--preserve-format", "1"}), &log), 1);
   EXPECT_NE(log.find("--preserve-format 1: the cluster's active data format is 2"),
             std::string::npos)
       << log;
 
-  cluster.node(0).options.extra_args.clear();
+  // While node 0 is down for the restart, the other two publish 4, but its
+  // hold keeps the ratchet at 2: it can come back preserving 3.
+  cluster.node(0).options.extra_args = {"--preserve-format", "3"};
   cluster.restart(0);
   ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
   int status = 0;
@@ -88,13 +92,33 @@ TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
       },
       20s))
       << status;
+  auto conditional = [&](uint64_t at) {
+    const json write = {{"partition_key", "carol"}, {"message", "cas"}, {"if_sequence", at}};
+    return cluster.http(1, "POST", "/txn", json{{"writes", json::array({write})}}.dump());
+  };
+  const uint64_t carol = cluster.get_json(1, "/items/carol")["items"][0]["sequence"];
+  auto too_new = conditional(carol);
+  EXPECT_EQ(too_new.status, 503) << too_new.body;
+  EXPECT_NE(too_new.body.find("conditions (if_sequence) need data format 4"), std::string::npos)
+      << too_new.body;
+
+  cluster.node(0).options.extra_args.clear();
+  cluster.restart(0);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        status = conditional(carol).status;
+        return status == 200;
+      },
+      20s))
+      << status;
   for (size_t via = 0; via < 3; ++via) {
     EXPECT_EQ(cluster.get_json(via, "/items/alice")["items"][0]["message"], "sent") << via;
+    EXPECT_EQ(cluster.get_json(via, "/items/carol")["items"][0]["message"], "cas") << via;
   }
-  EXPECT_TRUE(wait_until([&] { return every_node_has_active(3); }, 20s)) << format_of(0).dump();
-
-  EXPECT_EQ(cluster.start_expecting_failure(options({"--preserve-format", "2"}), &log), 1);
-  EXPECT_NE(log.find("--preserve-format 2: the cluster's active data format is 3"),
+  EXPECT_TRUE(wait_until([&] { return every_node_has_active(4); }, 20s)) << format_of(0).dump();
+  EXPECT_EQ(cluster.start_expecting_failure(options({"--preserve-format", "3"}), &log), 1);
+  EXPECT_NE(log.find("--preserve-format 3: the cluster's active data format is 4"),
             std::string::npos)
       << log;
 }

@@ -15,13 +15,15 @@ std::string code_of(const std::variant<std::vector<storage::TxnWrite>, WebError>
 
 TEST(TxnRequests, ATransactionOfWritesAndDeletesParses) {
   auto r = parse_txn(R"({"writes":[{"partition_key":"a","range_key":"1","message":"x"},)"
-                     R"({"partition_key":"b","delete":true}]})",
+                     R"({"partition_key":"b","delete":true,"if_sequence":7},)"
+                     R"({"partition_key":"c","message":"y","if_sequence":0}]})",
                      {});
   ASSERT_TRUE(std::holds_alternative<std::vector<storage::TxnWrite>>(r));
   const auto& w = std::get<std::vector<storage::TxnWrite>>(r);
-  ASSERT_EQ(w.size(), 2u);
+  ASSERT_EQ(w.size(), 3u);
   EXPECT_EQ(w[0], (storage::TxnWrite{"a", "1", "x", false}));
-  EXPECT_EQ(w[1], (storage::TxnWrite{"b", "", "", true}));
+  EXPECT_EQ(w[1], (storage::TxnWrite{"b", "", "", true, 7}));
+  EXPECT_EQ(w[2], (storage::TxnWrite{"c", "", "y", false, 0}));
 }
 
 TEST(TxnRequests, BadTransactionsAreRefusedWithTheirCode) {
@@ -41,6 +43,9 @@ TEST(TxnRequests, BadTransactionsAreRefusedWithTheirCode) {
       {R"({"writes":[{"partition_key":"a","delete":"yes"}]})", "wrong_type"},
       {R"({"writes":[{"partition_key":1,"message":"x"}]})", "wrong_type"},
       {R"({"writes":[{"partition_key":"a","message":"x","ttl":3}]})", "unknown_field"},
+      {R"({"writes":[{"partition_key":"a","message":"x","if_sequence":-1}]})", "wrong_type"},
+      {R"({"writes":[{"partition_key":"a","message":"x","if_sequence":"3"}]})", "wrong_type"},
+      {R"({"writes":[{"partition_key":"a","message":"x","if_sequence":1.5}]})", "wrong_type"},
       {R"({"writes":[{"partition_key":"","message":"x"}]})", "empty_key"},
       {R"({"writes":[{"partition_key":"\u0000t","message":"x"}]})", "reserved_key"},
       {R"({"writes":[{"partition_key":"123456789","message":"x"}]})", "too_large"},
@@ -58,7 +63,8 @@ TEST(TxnRequests, BadTransactionsAreRefusedWithTheirCode) {
 }
 
 TEST(TxnRequests, StepBodiesRoundTrip) {
-  const std::vector<storage::TxnWrite> writes = {{"a", "1", "x", false}, {"b", "", "", true}};
+  const std::vector<storage::TxnWrite> writes = {
+      {"a", "1", "x", false}, {"b", "", "", true, 0}, {"c", "", "z", false, 12}};
   auto prepare = parse_txn_step("prepare", txn_prepare_body(7, writes), {});
   ASSERT_TRUE(std::holds_alternative<TxnStepBody>(prepare));
   EXPECT_EQ(std::get<TxnStepBody>(prepare).home, 7u);

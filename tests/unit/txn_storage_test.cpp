@@ -158,6 +158,48 @@ TEST_F(TxnStorageTest, APrepareThatMeetsALockIsRefusedAndLocksNothing) {
   expect_consistent();
 }
 
+TEST_F(TxnStorageTest, APrepareWhoseConditionDoesNotHoldIsRefusedAndLocksNothing) {
+  ASSERT_FALSE(apply(put("acct", "a", "100")));
+  const uint64_t a_at = seq_ - 1;
+  ASSERT_FALSE(apply(put("acct", "gone", "x")));
+  auto erase = put("acct", "gone", "");
+  erase.kind = WriteOp::Kind::Delete;
+  ASSERT_FALSE(apply(erase));
+  auto cond = [](std::string rk, std::string msg, uint64_t at) {
+    return TxnWrite{"acct", std::move(rk), std::move(msg), false, at};
+  };
+  // The item moved on since sequence a_at - 1 was read: refused, recorded, nothing locked.
+  auto stale = apply(prepare("4-1", {cond("b", "10", 0), cond("a", "90", a_at - 1)}));
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->code, "txn_condition_failed");
+  EXPECT_NE(stale->message.find("at sequence " + std::to_string(a_at)), std::string::npos)
+      << stale->message;
+  EXPECT_EQ(engine->txn_record(kP, "4-1")->state, TxnRecord::State::Refused);
+  EXPECT_TRUE(engine->txn_locks(kP, "acct").empty());
+  EXPECT_EQ(engine->partition_meta(kP).pending_txns, 0);
+  // An item expected absent that exists: refused.
+  auto present = apply(prepare("4-2", {cond("a", "1", 0)}));
+  ASSERT_TRUE(present);
+  EXPECT_EQ(present->code, "txn_condition_failed");
+  // Conditions that hold: the current sequence, absent for a deleted item
+  // and for one never written. Prepared and locked as usual.
+  ASSERT_FALSE(
+      apply(prepare("4-3", {cond("a", "90", a_at), cond("gone", "back", 0), cond("new", "y", 0)})));
+  EXPECT_EQ(engine->txn_locks(kP, "acct").size(), 3u);
+  ASSERT_FALSE(apply(resolve("4-3", true)));
+  EXPECT_EQ(engine->get(kP, "acct", "a")->message, "90");
+  EXPECT_EQ(engine->get(kP, "acct", "gone")->message, "back");
+  // A transaction all in one partition: refused whole, and recorded aborted.
+  auto single = prepare("4-4", {cond("a", "80", a_at), cond("c", "z", 0)});
+  single.txn_single = true;
+  auto refused = apply(single);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, "txn_condition_failed");
+  EXPECT_EQ(engine->txn_decision(kP, "4-4")->state, TxnRecord::State::Aborted);
+  EXPECT_FALSE(engine->get(kP, "acct", "c"));
+  expect_consistent();
+}
+
 TEST_F(TxnStorageTest, TheFirstDecisionStandsAndADifferentOneIsRefused) {
   ASSERT_FALSE(apply(decide("4-1", false)));
   auto refused = apply(decide("4-1", true));

@@ -45,6 +45,20 @@ TEST(UpgradeFormats, ANodeRefusesToStartBelowTheActiveFormat) {
   EXPECT_NE(preserving->find("--preserve-format 2"), std::string::npos) << *preserving;
 }
 
+TEST(UpgradeFormats, HoldsKeepTheRatchetDownUntilADayPassesWithoutARenewal) {
+  const int64_t now = 1'700'000'000'000;
+  EXPECT_EQ(held_at({}, now), UINT32_MAX);
+  EXPECT_EQ(held_at({{3, now - 1000}, {2, now - kHoldLifetimeMs}}, now), 2u);
+  EXPECT_EQ(held_at({{3, now - 1000}, {2, now - kHoldLifetimeMs - 1}}, now), 3u);
+  auto back = decode_hold(encode_hold({2, now}));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->format, 2u);
+  EXPECT_EQ(back->renewed_ms, now);
+  for (const char* bad : {"", "2", "2 ", " 5", "x 5", "2 5x", "-1 5"}) {
+    EXPECT_FALSE(decode_hold(bad)) << bad;
+  }
+}
+
 TEST(UpgradeFormats, TheLowestFormatCountsEveryWorkerAndOneWithoutARecordAsZero) {
   routing::Topology t;
   EXPECT_EQ(t.lowest_format(), 0u);

@@ -14,7 +14,8 @@ WebError write_error(const replication::WriteResult& r) {
   // Refusals of the transaction rules (storage/txn_apply.cpp): final for
   // this transaction, never a passing failure, so never a 503.
   if (r.code == "locked_by_transaction" || r.code == "txn_conflict" || r.code == "txn_decided" ||
-      r.code == "txn_aborted" || r.code == "txn_expired" || r.code == "txn_unknown") {
+      r.code == "txn_aborted" || r.code == "txn_expired" || r.code == "txn_unknown" ||
+      r.code == "txn_condition_failed") {
     return WebError::conflict(r.code, r.error);
   }
   return WebError::unavailable(r.code, r.error);

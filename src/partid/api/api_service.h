@@ -146,7 +146,8 @@ class ApiService {
   // Why no transaction may begin now: some node cannot read their entries
   // (upgrade/formats.h); nullopt when one may.
   // Raises the cluster's active format first if the live nodes allow it.
-  asio::awaitable<std::optional<WebError>> txn_format_refusal();
+  asio::awaitable<std::optional<WebError>> txn_format_refusal(
+      const std::vector<storage::TxnWrite>& writes);
   asio::awaitable<ApiResponse> txn_in_one_partition(const std::string& id, uint32_t home,
                                                     const std::vector<storage::TxnWrite>& writes,
                                                     const Hop& hop);

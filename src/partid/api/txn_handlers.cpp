@@ -109,8 +109,12 @@ ApiResponse txn_answer(const std::string& id, bool committed, const ApiResponse*
 
 }  // namespace
 
-asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal() {
-  if (deps_.cluster->writable_format() < upgrade::kTxnFormat) {
+asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal(
+    const std::vector<storage::TxnWrite>& writes) {
+  const bool conditions = std::any_of(writes.begin(), writes.end(),
+                                      [](const auto& w) { return w.if_sequence.has_value(); });
+  const uint32_t needed = conditions ? upgrade::kConditionFormat : upgrade::kTxnFormat;
+  if (deps_.cluster->writable_format() < needed) {
     // Every live node may read the format while the cluster has not
     // activated it yet (a new cluster's first moments): activated first, so
     // that no node of an older build can start once an entry of it exists.
@@ -120,20 +124,20 @@ asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal() {
     });
   }
   const uint32_t writable = deps_.cluster->writable_format();
-  if (writable >= upgrade::kTxnFormat) co_return std::nullopt;
+  if (writable >= needed) co_return std::nullopt;
   co_return WebError::unavailable(
       "format_not_active",
-      fmt::format("transactions need data format {} on every node, and this node may write "
+      fmt::format("{} need data format {} on every node, and this node may write "
                   "format {} now: a node runs an older build or --preserve-format, or the "
                   "cluster has not activated the format yet (GET /cluster/status: data_format)",
-                  upgrade::kTxnFormat, writable));
+                  conditions ? "conditions (if_sequence)" : "transactions", needed, writable));
 }
 
 asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Hop& hop) {
-  if (auto refusal = co_await txn_format_refusal()) co_return ApiResponse::error(*refusal);
   auto parsed = parse_txn(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const auto& writes = std::get<std::vector<storage::TxnWrite>>(parsed);
+  if (auto refusal = co_await txn_format_refusal(writes)) co_return ApiResponse::error(*refusal);
   std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
   for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
   const uint32_t home = partition_of(writes.front().partition_key);
@@ -336,7 +340,9 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
   if (step == "prepare" || step == "commit") {
     // Only a transaction's first entries are refused: one already prepared
     // is finished whatever happens to the format meanwhile.
-    if (auto refusal = co_await txn_format_refusal()) co_return ApiResponse::error(*refusal);
+    if (auto refusal = co_await txn_format_refusal(body.writes)) {
+      co_return ApiResponse::error(*refusal);
+    }
     co_await wait_for_younger_locks(partition, txn, body.writes, hop);
   }
   storage::WriteOp op;

@@ -17,6 +17,13 @@ std::variant<storage::TxnWrite, WebError> write_from(const json& j, const Limits
   if (!j.is_object()) return WebError::bad_request("bad_item", where + "must be a JSON object");
   for (const auto& [key, value] : j.items()) {
     const bool text = key == "partition_key" || key == "range_key" || key == "message";
+    if (key == "if_sequence") {
+      if (!value.is_number_unsigned()) {
+        return WebError::bad_request(
+            "wrong_type", where + "'if_sequence' must be an unsigned integer (0: absent)");
+      }
+      continue;
+    }
     if (!text && key != "delete") {
       return WebError::bad_request("unknown_field", where + "unknown field '" + key + "'");
     }
@@ -37,6 +44,7 @@ std::variant<storage::TxnWrite, WebError> write_from(const json& j, const Limits
   w.partition_key = j["partition_key"].get<std::string>();
   w.range_key = j.value("range_key", std::string());
   w.message = j.value("message", std::string());
+  if (j.contains("if_sequence")) w.if_sequence = j["if_sequence"].get<uint64_t>();
   if (auto e = check_item(w.partition_key, w.range_key, w.message, limits, where)) return *e;
   return w;
 }
@@ -83,6 +91,7 @@ json writes_json(const std::vector<storage::TxnWrite>& writes) {
     } else {
       item["message"] = w.message;
     }
+    if (w.if_sequence) item["if_sequence"] = *w.if_sequence;
     out.push_back(std::move(item));
   }
   return out;

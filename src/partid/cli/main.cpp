@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -94,6 +95,32 @@ std::string item_path(const std::string& pk, const std::string& rk) {
   return path;
 }
 
+// --if-seq PK RK SEQ triples: each names a write of the transaction and the
+// sequence its item must be at. The message of what does not fit, if any.
+std::optional<std::string> add_conditions(const std::vector<std::string>& triples, json* writes) {
+  for (size_t i = 0; i + 2 < triples.size(); i += 3) {
+    uint64_t seq = 0;
+    const std::string& text = triples[i + 2];
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seq);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return "--if-seq " + triples[i] + " '" + triples[i + 1] + "' " + text +
+             ": the sequence must be a number";
+    }
+    bool found = false;
+    for (auto& w : *writes) {
+      if (w["partition_key"] == triples[i] && w["range_key"] == triples[i + 1]) {
+        w["if_sequence"] = seq;
+        found = true;
+      }
+    }
+    if (!found) {
+      return "--if-seq " + triples[i] + " '" + triples[i + 1] +
+             "': the transaction does not write that item (--put or --delete it)";
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,7 +158,7 @@ int main(int argc, char** argv) {
   del->add_option("partition_key", pk)->required();
   del->add_option("range_key", rk);
   del->callback([&] { rc = call(g, "DELETE", item_path(pk, rk), {}, render_write); });
-  std::vector<std::string> txn_puts, txn_deletes;
+  std::vector<std::string> txn_puts, txn_deletes, txn_conditions;
   auto* txn = app.add_subcommand(
       "txn", "write items of any partitions all or none (409: refused whole, nothing written)");
   txn->add_option("--put", txn_puts, "PARTITION_KEY RANGE_KEY MESSAGE (\"\" for no range key)")
@@ -139,6 +166,12 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   txn->add_option("--delete", txn_deletes, "PARTITION_KEY RANGE_KEY")
       ->expected(2)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  txn->add_option("--if-seq", txn_conditions,
+                  "PARTITION_KEY RANGE_KEY SEQUENCE: the write of this item happens only if the "
+                  "item is still at SEQUENCE (what get shows; 0: absent), else the transaction "
+                  "is refused whole (409 txn_condition_failed)")
+      ->expected(3)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   txn->callback([&] {
     if (txn_puts.size() % 3 != 0 || txn_deletes.size() % 2 != 0 ||
@@ -157,6 +190,11 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i + 1 < txn_deletes.size(); i += 2) {
       writes.push_back(
           {{"partition_key", txn_deletes[i]}, {"range_key", txn_deletes[i + 1]}, {"delete", true}});
+    }
+    if (auto error = add_conditions(txn_conditions, &writes)) {
+      std::cerr << "error: " << *error << "\n";
+      rc = 2;
+      return;
     }
     rc = call(g, "POST", "/txn", json{{"writes", writes}}.dump(), render_txn);
   });

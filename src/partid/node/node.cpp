@@ -215,6 +215,13 @@ void Node::join_cluster() {
     auto saved = store_->save_node_metadata(meta_);
     if (!saved.ok) throw std::runtime_error("cannot save node metadata: " + saved.message);
   }
+  // Before anything of this node's is replicated: while it preserves a
+  // format, the ratchet stays there even when it is down for a while.
+  if (cfg_.preserve_format != 0) {
+    format_->hold(id, cfg_.preserve_format);
+  } else {
+    format_->release(id);
+  }
   start_replication(id);
   const auto interval =
       cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);

@@ -45,6 +45,8 @@ class BatchWriter {
   // txn_apply.cpp
   std::optional<Refused> apply_item_op(const WriteOp& op);
   std::optional<Refused> prepare(const WriteOp& op);
+  // Why a prepare must be refused: an item locked, or a condition that does not hold.
+  std::optional<Refused> prepare_refusal(const WriteOp& op);
   std::optional<Refused> decide(const WriteOp& op);
   std::optional<Refused> settle(const WriteOp& op, std::optional<TxnRecord> decision);
   void resolve(const WriteOp& op);

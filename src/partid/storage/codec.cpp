@@ -60,10 +60,13 @@ void to_pb(const TxnWrite& w, pb::TxnWrite* out) {
   out->set_range_key(w.range_key);
   out->set_message(w.message);
   out->set_remove(w.remove);
+  if (w.if_sequence) out->set_if_sequence(*w.if_sequence);
 }
 
 TxnWrite from_pb(const pb::TxnWrite& w) {
-  return {w.partition_key(), w.range_key(), w.message(), w.remove()};
+  TxnWrite out{w.partition_key(), w.range_key(), w.message(), w.remove()};
+  if (w.has_if_sequence()) out.if_sequence = w.if_sequence();
+  return out;
 }
 
 }  // namespace

@@ -63,6 +63,9 @@ struct TxnWrite {
   std::string range_key;
   std::string message;
   bool remove = false;
+  // A condition: the prepare is refused unless the item's current version
+  // has this sequence (0: the item is absent or deleted). Data format 4.
+  std::optional<uint64_t> if_sequence = std::nullopt;
   friend bool operator==(const TxnWrite&, const TxnWrite&) = default;
 };
 
@@ -202,7 +205,10 @@ struct ReplicaRecord {
 // format-1 build cannot decode; a format-1 directory needs no conversion.
 // Format 3: log entries may forget transactions (ItemOp TXN_FORGET), which a
 // format-2 build cannot decode; nor is a format-2 directory converted.
-inline constexpr uint32_t kStorageFormat = 3;
+// Format 4: a transaction's writes may carry conditions (TxnWrite::if_sequence)
+// that a format-3 build would ignore, applying a prepare the others refuse;
+// a format-3 directory needs no conversion.
+inline constexpr uint32_t kStorageFormat = 4;
 
 struct NodeMetadata {
   std::string stable_id;

@@ -12,6 +12,11 @@
 //    whole transaction: refused as above (or when an abort of it is recorded
 //    already), or its writes applied at once, without locks, and both its
 //    record and its decision say committed.
+//  - A write may carry a condition: the sequence of the item's current
+//    version (0: absent or deleted). A prepare whose condition does not hold
+//    when it is applied is refused (after the lock check: a locked item is a
+//    conflict whatever its version), so a client that read the items can
+//    write them back only if nothing else wrote them in between.
 //  - While an item is locked, a client's write to it is refused.
 //  - A transaction's id carries its deadline. Past it, by the clock of the
 //    entry that carries the step (so every replica decides alike), a prepare
@@ -95,20 +100,18 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
                                       " reached its deadline before it was prepared in " +
                                       "partition " + std::to_string(p)};
   }
-  TxnRecord record{TxnRecord::State::Prepared, op.txn_home, op.txn_writes, op.version};
-  for (const auto& w : op.txn_writes) {
-    if (auto holder = lock_holder(p, w.partition_key, w.range_key)) {
-      record.state = TxnRecord::State::Refused;
-      record.writes.clear();
-      put_reserved(p, key, encode_txn_record(record), op.version);
-      if (op.txn_single) {
-        put_reserved(p, txn_decision_key(p, op.txn),
-                     encode_txn_record({TxnRecord::State::Aborted, p, {}, op.version}), op.version);
-      }
-      return Refused{"txn_conflict", "item (" + w.partition_key + ", " + w.range_key +
-                                         ") is locked by transaction " + *holder};
+  if (auto refused = prepare_refusal(op)) {
+    // Recorded, so a repeat of this prepare is refused alike.
+    put_reserved(p, key,
+                 encode_txn_record({TxnRecord::State::Refused, op.txn_home, {}, op.version}),
+                 op.version);
+    if (op.txn_single) {
+      put_reserved(p, txn_decision_key(p, op.txn),
+                   encode_txn_record({TxnRecord::State::Aborted, p, {}, op.version}), op.version);
     }
+    return refused;
   }
+  TxnRecord record{TxnRecord::State::Prepared, op.txn_home, op.txn_writes, op.version};
   if (op.txn_single) {
     commit_single(op);
     return std::nullopt;
@@ -118,6 +121,30 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
     put_reserved(p, txn_lock_key(p, w.partition_key, w.range_key), op.txn, op.version);
   }
   meta(p).pending_txns += 1;
+  return std::nullopt;
+}
+
+std::optional<BatchWriter::Refused> BatchWriter::prepare_refusal(const WriteOp& op) {
+  const uint32_t p = op.partition;
+  for (const auto& w : op.txn_writes) {
+    if (auto holder = lock_holder(p, w.partition_key, w.range_key)) {
+      return Refused{"txn_conflict", "item (" + w.partition_key + ", " + w.range_key +
+                                         ") is locked by transaction " + *holder};
+    }
+  }
+  for (const auto& w : op.txn_writes) {
+    if (!w.if_sequence) continue;
+    auto item = current(p, item_key(p, w.partition_key, w.range_key));
+    const uint64_t at = item && !item->tombstone ? item->version.sequence : 0;
+    if (at != *w.if_sequence) {
+      return Refused{"txn_condition_failed",
+                     "item (" + w.partition_key + ", " + w.range_key + ") is " +
+                         (at == 0 ? std::string("absent") : "at sequence " + std::to_string(at)) +
+                         ", not " +
+                         (*w.if_sequence == 0 ? std::string("absent")
+                                              : "at sequence " + std::to_string(*w.if_sequence))};
+    }
+  }
   return std::nullopt;
 }
 

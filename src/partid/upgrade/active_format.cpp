@@ -5,11 +5,14 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 
+#include "parti/core/types.h"
+
 namespace partid::upgrade {
 
 namespace {
 using parti::coord::KvErrc;
 constexpr const char* kKey = "active";
+const std::string kHoldPrefix = "hold.";
 
 std::optional<uint32_t> parse(const std::string& value) {
   uint32_t out = 0;
@@ -60,12 +63,17 @@ parti::coord::KvResult<uint32_t> ActiveFormat::raise_blocking(uint32_t target) c
     auto entry = bucket_->get(kKey);
     if (entry.status.code != KvErrc::NotFound && !entry.ok()) return {entry.status, 0};
     uint64_t revision = 0;
+    uint32_t held = 0;
     if (entry.ok()) {
-      auto held = parse(entry.value.value);
-      if (!held) return {{KvErrc::Other, "not a number: '" + entry.value.value + "'"}, 0};
-      if (*held >= target) return {{}, *held};
+      auto value = parse(entry.value.value);
+      if (!value) return {{KvErrc::Other, "not a number: '" + entry.value.value + "'"}, 0};
+      held = *value;
       revision = entry.value.revision;
     }
+    auto holds = held_at();
+    if (!holds.ok()) return holds;
+    target = std::min(target, holds.value);
+    if (held >= target) return {{}, held};
     const std::string value = std::to_string(target);
     auto set =
         revision == 0 ? bucket_->create(kKey, value) : bucket_->update(kKey, value, revision);
@@ -103,9 +111,49 @@ void ActiveFormat::raise(uint32_t target, std::function<void()> done) {
   });
 }
 
+parti::coord::KvResult<uint32_t> ActiveFormat::held_at() const {
+  auto keys = bucket_->keys();
+  if (!keys.ok()) return {keys.status, 0};
+  std::vector<Hold> holds;
+  for (const auto& key : keys.value) {
+    if (!key.starts_with(kHoldPrefix)) continue;
+    auto entry = bucket_->get(key);
+    if (entry.status.code == KvErrc::NotFound) continue;  // released meanwhile
+    if (!entry.ok()) return {entry.status, 0};
+    auto hold = decode_hold(entry.value.value);
+    // A hold that does not decode holds at 0: safe, and visible in the log.
+    if (!hold) spdlog::warn("format hold {} does not decode: '{}'", key, entry.value.value);
+    holds.push_back(hold.value_or(Hold{0, parti::wall_clock_ms()}));
+  }
+  return {{}, upgrade::held_at(holds, parti::wall_clock_ms())};
+}
+
+void ActiveFormat::hold(const std::string& node, uint32_t format) {
+  auto put = bucket_->put(kHoldPrefix + node, encode_hold({format, parti::wall_clock_ms()}));
+  if (!put.ok()) throw std::runtime_error("cannot hold the data format: " + put.status.message);
+  held_by_ = kHoldPrefix + node;
+  held_format_ = format;
+  renewed_ = std::chrono::steady_clock::now();
+}
+
+void ActiveFormat::release(const std::string& node) {
+  auto erased = bucket_->erase(kHoldPrefix + node);
+  if (!erased.ok() && erased.code != KvErrc::NotFound) {
+    throw std::runtime_error("cannot release the data format hold: " + erased.message);
+  }
+}
+
 void ActiveFormat::follow(std::chrono::milliseconds interval, std::function<FormatView()> view) {
   follower_ = std::make_unique<parti::Periodic>(loop_, interval, [this, view = std::move(view)] {
     if (auto target = raise_target(view())) raise(*target);
+    const auto now = std::chrono::steady_clock::now();
+    if (!held_by_.empty() && now - renewed_ > std::chrono::milliseconds(kHoldRenewMs)) {
+      renewed_ = now;
+      asio::post(pool_, [this] {
+        auto put = bucket_->put(held_by_, encode_hold({held_format_, parti::wall_clock_ms()}));
+        if (!put.ok()) spdlog::warn("cannot renew the data format hold: {}", put.status.message);
+      });
+    }
   });
   follower_->start();
 }

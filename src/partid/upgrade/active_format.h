@@ -41,13 +41,20 @@ class ActiveFormat {
   // is in flight waits for that one's answer.
   void raise(uint32_t target, std::function<void()> done = {});
   // Every `interval`, raises the ratchet to what the live nodes allow
-  // (raise_target of `view()`), until stop().
+  // (raise_target of `view()`), until stop(); and renews this node's hold
+  // (hold()), if it has one, every kHoldRenewMs.
   void follow(std::chrono::milliseconds interval, std::function<FormatView()> view);
+  // Blocking, at start: keeps the ratchet at `format` or below while it
+  // lasts (formats.h: Hold), or lets it go.
+  void hold(const std::string& node, uint32_t format);
+  void release(const std::string& node);
   void stop();  // loop only
 
  private:
   ActiveFormat(std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop);
   parti::coord::KvResult<uint32_t> raise_blocking(uint32_t target) const;
+  // The highest format the holds in the bucket let the ratchet reach.
+  parti::coord::KvResult<uint32_t> held_at() const;
 
   std::shared_ptr<parti::coord::KvBucket> bucket_;
   asio::any_io_executor loop_;
@@ -56,6 +63,9 @@ class ActiveFormat {
   std::vector<std::function<void()>> waiting_;  // for the raise in flight
   asio::thread_pool pool_{1};
   std::unique_ptr<parti::Periodic> follower_;
+  std::string held_by_;  // this node's hold: its key, empty if none
+  uint32_t held_format_ = 0;
+  std::chrono::steady_clock::time_point renewed_{};
 };
 
 }  // namespace partid::upgrade

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace partid::upgrade {
 
@@ -33,6 +34,32 @@ std::optional<std::string> start_refusal(uint32_t build, uint32_t preserve, uint
 std::optional<uint32_t> raise_target(const FormatView& view) {
   const uint32_t target = std::min(view.lowest_live, published_format(view.build, view.preserve));
   return target > view.active ? std::optional<uint32_t>(target) : std::nullopt;
+}
+
+std::string encode_hold(const Hold& hold) {
+  return fmt::format("{} {}", hold.format, hold.renewed_ms);
+}
+
+std::optional<Hold> decode_hold(const std::string& value) {
+  Hold out;
+  const auto space = value.find(' ');
+  if (space == std::string::npos) return std::nullopt;
+  const char* begin = value.data();
+  const char* end = begin + value.size();
+  auto a = std::from_chars(begin, begin + space, out.format);
+  auto b = std::from_chars(begin + space + 1, end, out.renewed_ms);
+  if (a.ec != std::errc() || a.ptr != begin + space || b.ec != std::errc() || b.ptr != end) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+uint32_t held_at(const std::vector<Hold>& holds, int64_t now_ms) {
+  uint32_t out = UINT32_MAX;
+  for (const auto& h : holds) {
+    if (now_ms - h.renewed_ms <= kHoldLifetimeMs) out = std::min(out, h.format);
+  }
+  return out;
 }
 
 }  // namespace partid::upgrade

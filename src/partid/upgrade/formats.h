@@ -8,17 +8,23 @@
 // active format refuses to start, since the data it would receive may
 // already use the newer format. `--preserve-format N` makes a node publish
 // N (and mark its data directory N), holding the cluster at N so that a
-// rollback to a build of format N stays possible.
+// rollback to a build of format N stays possible; so that it holds while
+// the node restarts too, it also leaves a *hold* in the bucket, removed when
+// the node starts without the flag and ignored once a day old without being
+// renewed (a node retired while preserving must not hold the cluster back
+// for ever; a node of this build never misreads, holds only keep the rollback).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace partid::upgrade {
 
 // The first format each feature writes.
-inline constexpr uint32_t kTxnFormat = 3;  // transaction steps with deadlines, TXN_FORGET
+inline constexpr uint32_t kTxnFormat = 3;        // transaction steps with deadlines, TXN_FORGET
+inline constexpr uint32_t kConditionFormat = 4;  // conditions on a transaction's writes
 
 struct FormatView {
   uint32_t build = 0;        // what this build writes (storage::kStorageFormat)
@@ -40,5 +46,18 @@ std::optional<std::string> start_refusal(uint32_t build, uint32_t preserve, uint
 
 // The format to raise the ratchet to, when the live nodes allow more than it holds.
 std::optional<uint32_t> raise_target(const FormatView& view);
+
+// A preserving node's hold on the ratchet.
+struct Hold {
+  uint32_t format = 0;
+  int64_t renewed_ms = 0;  // wall clock
+};
+inline constexpr int64_t kHoldLifetimeMs = 24 * 3600 * 1000;
+inline constexpr int64_t kHoldRenewMs = 3600 * 1000;
+std::string encode_hold(const Hold& hold);
+std::optional<Hold> decode_hold(const std::string& value);
+// The highest format the holds let the ratchet reach (UINT32_MAX: none
+// holds it): the lowest among those renewed within kHoldLifetimeMs.
+uint32_t held_at(const std::vector<Hold>& holds, int64_t now_ms);
 
 }  // namespace partid::upgrade
