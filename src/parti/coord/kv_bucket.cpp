@@ -1,6 +1,7 @@
 #include "parti/coord/kv_bucket.h"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace parti::coord {
 
@@ -28,6 +29,19 @@ KvBucket::KvBucket(std::shared_ptr<Connection> conn, kvStore* kv, std::string na
     : conn_(std::move(conn)), kv_(kv), name_(std::move(name)) {}
 
 KvBucket::~KvBucket() { kvStore_Destroy(kv_); }
+
+std::shared_ptr<KvBucket> KvBucket::open_or_throw(std::shared_ptr<Connection> conn,
+                                                  const std::string& name,
+                                                  const std::string& what) {
+  BucketOptions options;
+  options.name = name;
+  auto opened = open_or_create(std::move(conn), options);
+  if (!opened.ok()) {
+    throw std::runtime_error("cannot open the " + what + " bucket " + name + ": " +
+                             opened.status.message);
+  }
+  return std::move(opened.value);
+}
 
 KvResult<std::shared_ptr<KvBucket>> KvBucket::open_or_create(std::shared_ptr<Connection> conn,
                                                              const BucketOptions& options) {

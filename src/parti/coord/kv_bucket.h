@@ -27,6 +27,10 @@ class KvBucket {
   // Creates the bucket, or opens it when another process created it first.
   static KvResult<std::shared_ptr<KvBucket>> open_or_create(std::shared_ptr<Connection> conn,
                                                             const BucketOptions& options);
+  // The same with default options, for a process that cannot go on without
+  // it: throws std::runtime_error naming the bucket and `what` it holds.
+  static std::shared_ptr<KvBucket> open_or_throw(std::shared_ptr<Connection> conn,
+                                                 const std::string& name, const std::string& what);
   ~KvBucket();
   KvBucket(const KvBucket&) = delete;
   KvBucket& operator=(const KvBucket&) = delete;

@@ -30,14 +30,8 @@ bool decode(const std::string& bytes, core::Config* config) {
 std::unique_ptr<SealRegister> SealRegister::open(std::shared_ptr<parti::coord::Connection> conn,
                                                  const std::string& bucket,
                                                  asio::any_io_executor loop) {
-  parti::coord::BucketOptions options;
-  options.name = bucket;
-  auto opened = parti::coord::KvBucket::open_or_create(std::move(conn), options);
-  if (!opened.ok()) {
-    throw std::runtime_error("cannot open the seal register bucket " + bucket + ": " +
-                             opened.status.message);
-  }
-  return std::unique_ptr<SealRegister>(new SealRegister(std::move(opened.value), loop));
+  return std::unique_ptr<SealRegister>(new SealRegister(
+      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "seal register"), loop));
 }
 
 SealRegister::SealRegister(std::shared_ptr<parti::coord::KvBucket> bucket,

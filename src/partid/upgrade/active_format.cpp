@@ -25,14 +25,8 @@ std::optional<uint32_t> parse(const std::string& value) {
 std::unique_ptr<ActiveFormat> ActiveFormat::open(std::shared_ptr<parti::coord::Connection> conn,
                                                  const std::string& bucket,
                                                  asio::any_io_executor loop) {
-  parti::coord::BucketOptions options;
-  options.name = bucket;
-  auto opened = parti::coord::KvBucket::open_or_create(std::move(conn), options);
-  if (!opened.ok()) {
-    throw std::runtime_error("cannot open the format bucket " + bucket + ": " +
-                             opened.status.message);
-  }
-  return std::unique_ptr<ActiveFormat>(new ActiveFormat(std::move(opened.value), loop));
+  return std::unique_ptr<ActiveFormat>(new ActiveFormat(
+      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "data format"), loop));
 }
 
 ActiveFormat::ActiveFormat(std::shared_ptr<parti::coord::KvBucket> bucket,
