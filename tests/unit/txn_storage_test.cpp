@@ -388,8 +388,10 @@ TEST_F(TxnStorageTest, ForgetErasesOnlyWhatNothingCanNeedAnyMore) {
 // of transaction steps and plain writes over a few items, applied one entry
 // per batch and in batches of random sizes, must leave identical partitions
 // (items, records, locks, counts) with the same refusals, and a consistent
-// one by check_partition.
+// one by check_partition. Conditions read the items as the ops before them
+// in the batch left them.
 TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
+  size_t conditions_failed = 0;
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
@@ -413,7 +415,14 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
             const std::string k = "k" + std::to_string(pick(4));
             bool seen = false;
             for (const auto& x : op.txn_writes) seen |= x.partition_key == k;
-            if (!seen) op.txn_writes.push_back({k, "", "t" + std::to_string(i), pick(4) == 0});
+            if (seen) continue;
+            op.txn_writes.push_back({k, "", "t" + std::to_string(i), pick(4) == 0});
+            // A condition: absent, or one of the last few sequences (an
+            // item's is that of the entry that wrote it, i + 1).
+            if (pick(2) == 0) {
+              op.txn_writes.back().if_sequence =
+                  pick(3) == 0 ? 0 : static_cast<uint64_t>(std::max(1, i + 1 - pick(8)));
+            }
           }
           break;
         case 1:
@@ -474,7 +483,10 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
         changes.push_back(change::SaveState{kP, 1, history[i + n - 1].version.sequence, false});
         auto status = engine->write_replica(changes);
         EXPECT_TRUE(status.ok) << status.message;
-        for (const auto& r : status.refused) refused->push_back(r.sequence);
+        for (const auto& r : status.refused) {
+          refused->push_back(r.sequence);
+          conditions_failed += r.code == "txn_condition_failed";
+        }
         i += n;
       }
       auto check = engine->check_partition(kP);
@@ -491,6 +503,7 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
     EXPECT_EQ(a.meta.pending_txns, b.meta.pending_txns) << "seed " << seed;
     EXPECT_FALSE(one_by_one.empty()) << "seed " << seed;  // the rules did refuse things
   }
+  EXPECT_GT(conditions_failed, 0u);  // and conditions were among them
 }
 
 TEST(TxnSpace, ReservedKeysAreApartFromClientKeysAndParseBack) {
