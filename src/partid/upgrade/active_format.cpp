@@ -106,17 +106,14 @@ void ActiveFormat::raise(uint32_t target, std::function<void()> done) {
 }
 
 parti::coord::KvResult<uint32_t> ActiveFormat::held_at() const {
-  auto keys = bucket_->keys();
-  if (!keys.ok()) return {keys.status, 0};
+  auto all = bucket_->entries();
+  if (!all.ok()) return {all.status, 0};
   std::vector<Hold> holds;
-  for (const auto& key : keys.value) {
-    if (!key.starts_with(kHoldPrefix)) continue;
-    auto entry = bucket_->get(key);
-    if (entry.status.code == KvErrc::NotFound) continue;  // released meanwhile
-    if (!entry.ok()) return {entry.status, 0};
-    auto hold = decode_hold(entry.value.value);
+  for (const auto& entry : all.value.entries) {
+    if (entry.deleted || !entry.key.starts_with(kHoldPrefix)) continue;
+    auto hold = decode_hold(entry.value);
     // A hold that does not decode holds at 0: safe, and visible in the log.
-    if (!hold) spdlog::warn("format hold {} does not decode: '{}'", key, entry.value.value);
+    if (!hold) spdlog::warn("format hold {} does not decode: '{}'", entry.key, entry.value);
     holds.push_back(hold.value_or(Hold{0, parti::wall_clock_ms()}));
   }
   return {{}, upgrade::held_at(holds, parti::wall_clock_ms())};
