@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -194,6 +195,9 @@ class ApiService {
   // writes) again after each of the hold's pauses until it says false or the
   // next pause would end past `deadline`; counts partid_lock_waits_total once
   // if it waited at all.
+  // Ends the pauses of the requests waiting for a lock of `partition`: a
+  // resolve released its transaction's locks. Each asks again at once.
+  void wake_lock_waiters(uint32_t partition);
   asio::awaitable<void> wait_while_locked(uint32_t partition,
                                           std::chrono::steady_clock::time_point deadline,
                                           std::function<bool()> locked);
@@ -241,6 +245,14 @@ class ApiService {
   ResizeEtaTracker resize_eta_;  // loop only: the baseline of the resize in progress
   std::mt19937_64 txn_random_{std::random_device{}()};   // transaction ids
   std::chrono::steady_clock::time_point next_forget_{};  // forget_old_txns's next pass
+  // Per partition: how many resolves released locks here, and the pauses of
+  // the requests waiting for a lock to go (wait_while_locked), which a
+  // resolve ends early (wake_lock_waiters). At most one entry per partition.
+  struct LockWaiters {
+    uint64_t releases = 0;
+    std::set<asio::steady_timer*> pausing;
+  };
+  std::map<uint32_t, LockWaiters> lock_waiters_;
 };
 
 }  // namespace partid::api

@@ -3,6 +3,7 @@
 // only for younger transactions' locks (wait-die), so waits never form a
 // cycle. Every wait is bounded and advisory: the replicated entry that
 // follows is still refused if it meets a lock when it is applied.
+#include <boost/asio/redirect_error.hpp>
 #include <set>
 
 #include "parti/core/types.h"
@@ -27,14 +28,32 @@ asio::awaitable<void> ApiService::wait_while_locked(uint32_t partition,
                                                     std::function<bool()> locked) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const std::function<bool()>* ask = &locked;
+  LockWaiters& waiters = lock_waiters_[partition];  // never erased: stays valid
   for (unsigned retry = 1; may_hold_locks(partition); ++retry) {
+    const uint64_t releases = waiters.releases;
     if (!co_await read_txn_space(deps_.replicator, [ask] { return (*ask)(); })) co_return;
     const auto pause = hold_pause(retry);
     if (std::chrono::steady_clock::now() + pause > deadline) co_return;
     if (retry == 1) deps_.metrics->count("partid_lock_waits_total");
+    if (waiters.releases != releases) {
+      // A resolve came while the lock was read: what it read may be stale.
+      deps_.metrics->count("partid_lock_waits_woken_total");
+      continue;
+    }
     timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
+    waiters.pausing.insert(&timer);
+    boost::system::error_code woken;  // operation_aborted: a resolve ended the pause
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    waiters.pausing.erase(&timer);
+    if (woken) deps_.metrics->count("partid_lock_waits_woken_total");
   }
+}
+
+void ApiService::wake_lock_waiters(uint32_t partition) {
+  auto it = lock_waiters_.find(partition);
+  if (it == lock_waiters_.end()) return;
+  ++it->second.releases;
+  for (auto* timer : it->second.pausing) timer->cancel();
 }
 
 asio::awaitable<void> ApiService::wait_for_unlock(uint32_t partition,

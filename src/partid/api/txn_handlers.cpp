@@ -367,6 +367,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
     co_return ApiResponse::json(200, out.dump());
   }
   if (!r.ok) co_return ApiResponse::error(write_error(r));
+  if (step == "resolve") wake_lock_waiters(partition);
   out["state"] = step == "prepare"  ? "prepared"
                  : step == "commit" ? "committed"
                  : step == "settle" ? "settled"
