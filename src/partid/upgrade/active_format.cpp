@@ -80,7 +80,8 @@ parti::coord::KvResult<uint32_t> ActiveFormat::raise_blocking(uint32_t target) c
 }
 
 void ActiveFormat::raise(uint32_t target, std::function<void()> done) {
-  if (target <= current_) {
+  if (target <= current_ ||
+      (target == held_target_ && std::chrono::steady_clock::now() < held_until_)) {
     if (done) done();
     return;
   }
@@ -92,12 +93,17 @@ void ActiveFormat::raise(uint32_t target, std::function<void()> done) {
     if (!raised.ok()) {
       spdlog::warn("cannot raise the cluster's active data format to {}: {}", target,
                    raised.status.message);
-    } else {
-      spdlog::info("the cluster's active data format is {}", raised.value);
     }
-    asio::post(loop_, [this, ok = raised.ok(), value = raised.value] {
+    asio::post(loop_, [this, target, ok = raised.ok(), value = raised.value] {
       raising_ = false;
-      if (ok && value > current_) current_ = value;
+      if (ok && value > current_) {
+        spdlog::info("the cluster's active data format is {}", value);
+        current_ = value;
+      }
+      if (ok && value < target) {
+        held_target_ = target;
+        held_until_ = std::chrono::steady_clock::now() + kHeldRetry;
+      }
       auto waiting = std::move(waiting_);
       waiting_.clear();
       for (auto& done : waiting) done();

@@ -38,7 +38,10 @@ class ActiveFormat {
   // Raises the ratchet to `target` unless it holds that or more; current()
   // follows once the server has answered, and then `done` runs (at once when
   // current() holds `target` already). One raise at a time: a call while one
-  // is in flight waits for that one's answer.
+  // is in flight waits for that one's answer. A target the holds kept it
+  // from reaching is not asked for again within kHeldRetry (`done` runs at
+  // once), so a node that holds the ratchet does not have every other node
+  // asking the server on every check.
   void raise(uint32_t target, std::function<void()> done = {});
   // Every `interval`, raises the ratchet to what the live nodes allow
   // (raise_target of `view()`), until stop(); and renews this node's hold
@@ -60,6 +63,9 @@ class ActiveFormat {
   asio::any_io_executor loop_;
   uint32_t current_ = 0;
   bool raising_ = false;
+  static constexpr std::chrono::seconds kHeldRetry{2};
+  uint32_t held_target_ = 0;  // the last target a hold kept it from, until held_until_
+  std::chrono::steady_clock::time_point held_until_{};
   std::vector<std::function<void()>> waiting_;  // for the raise in flight
   asio::thread_pool pool_{1};
   std::unique_ptr<parti::Periodic> follower_;
