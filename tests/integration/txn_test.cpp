@@ -489,10 +489,11 @@ TEST_F(TxnTest, ACommitDecisionStaysUntilEveryPartitionResolvedIt) {
 
 // A write to an item a transaction has locked waits for the transaction to
 // resolve (up to the hold) instead of being refused, and lands after it.
-TEST_F(TxnTest, AWriteToALockedItemWaitsUntilItsTransactionResolves) {
+TEST_F(TxnTest, AWriteOrABatchToALockedItemWaitsUntilItsTransactionResolves) {
   start_nodes(3, 60000);
-  const auto keys = keys_in_distinct_partitions("wait-", 1);
+  const auto keys = keys_in_distinct_partitions("wait-", 2);
   const std::string& x = keys[0];
+  const std::string& y = keys[1];
   const std::string id = id_homed_at(x, 5);
   ASSERT_EQ(prepare(0, id, x, "the transaction's", "r").value("state", ""), "prepared");
   const size_t leader = leader_of(partition_of(x));
@@ -512,6 +513,29 @@ TEST_F(TxnTest, AWriteToALockedItemWaitsUntilItsTransactionResolves) {
   writer.join();
   EXPECT_EQ(status, 200);
   for (size_t via = 0; via < 3; ++via) EXPECT_EQ(read(via, x, "r"), "the write's") << via;
+
+  // A batch that holds a locked item waits for it too, and writes every item.
+  const std::string second = id_homed_at(x, 6);
+  ASSERT_EQ(prepare(0, second, x, "the second transaction's", "r").value("state", ""), "prepared");
+  status = 0;
+  std::thread batcher([&] {
+    json items = json::array({{{"partition_key", y}, {"range_key", "r"}, {"message", "y's"}},
+                              {{"partition_key", x}, {"range_key", "r"}, {"message", "batch's"}}});
+    status = partid::cli::http_request(url, "POST", "/items/batch", json{{"items", items}}.dump(),
+                                       10s, "")
+                 .status;
+  });
+  EXPECT_TRUE(
+      wait_until([&] { return cluster.metric(leader, "partid_lock_waits_total") >= 2; }, 10s));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(step(1, second, "decide", 0, {{"commit", false}}).status, 200);
+  EXPECT_EQ(step(1, second, "resolve", partition_of(x), {{"commit", false}}).status, 200);
+  batcher.join();
+  EXPECT_EQ(status, 200);
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, x, "r"), "batch's") << via;
+    EXPECT_EQ(read(via, y, "r"), "y's") << via;
+  }
 }
 
 // Wait-die: a transaction waits for a younger one's lock (the hand-made

@@ -179,6 +179,9 @@ class ApiService {
   // if it meets a lock when it is applied.
   asio::awaitable<void> wait_for_unlock(uint32_t partition, const std::string& partition_key,
                                         const std::string* range_key, const Hop& hop);
+  // The same for a batch's items written here: waits, partition after
+  // partition, while any of them is locked, within one lock_wait_budget.
+  asio::awaitable<void> wait_for_unlock(const std::vector<storage::WriteOp>& ops, const Hop& hop);
   // Before a transaction's prepare at the leader: waits while one of its
   // items is locked by a younger transaction (storage::txn_older), up to
   // lock_wait_budget and never past its own deadline; a lock of an older one
@@ -191,13 +194,13 @@ class ApiService {
   // forward timeout when forwarded, so the node that forwarded never gives
   // up first.
   std::chrono::milliseconds lock_wait_budget(const Hop& hop) const;
+  // Ends the pauses of the requests waiting for a lock of `partition`: a
+  // resolve released its transaction's locks. Each asks again at once.
+  void wake_lock_waiters(uint32_t partition);
   // Asks `locked` (a read of the transaction space, run between group-commit
   // writes) again after each of the hold's pauses until it says false or the
   // next pause would end past `deadline`; counts partid_lock_waits_total once
   // if it waited at all.
-  // Ends the pauses of the requests waiting for a lock of `partition`: a
-  // resolve released its transaction's locks. Each asks again at once.
-  void wake_lock_waiters(uint32_t partition);
   asio::awaitable<void> wait_while_locked(uint32_t partition,
                                           std::chrono::steady_clock::time_point deadline,
                                           std::function<bool()> locked);

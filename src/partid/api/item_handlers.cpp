@@ -108,6 +108,7 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
     if (!first_error) first_error = e;
   };
   if (!local.empty()) {
+    co_await wait_for_unlock(local, hop);
     std::vector<uint32_t> partitions;
     for (const auto& op : local) partitions.push_back(op.partition);
     auto written = co_await write_local(std::move(local));

@@ -1,8 +1,8 @@
 // api: waiting at a partition's leader for the locks transactions hold. A
-// plain write waits for any lock on its item; a transaction's prepare waits
-// only for younger transactions' locks (wait-die), so waits never form a
-// cycle. Every wait is bounded and advisory: the replicated entry that
-// follows is still refused if it meets a lock when it is applied.
+// plain write (alone or in a batch) waits for any lock on its item; a
+// transaction's prepare waits only for younger transactions' locks
+// (wait-die), so waits never form a cycle. Every wait is bounded and advisory: the replicated entry
+// that follows is still refused if it meets a lock when it is applied.
 #include <boost/asio/redirect_error.hpp>
 #include <set>
 
@@ -67,6 +67,29 @@ asio::awaitable<void> ApiService::wait_for_unlock(uint32_t partition,
     if (range_key) return store->txn_lock(partition, *pk, *range_key).has_value();
     return !store->txn_locks(partition, *pk).empty();
   });
+}
+
+asio::awaitable<void> ApiService::wait_for_unlock(const std::vector<storage::WriteOp>& ops,
+                                                  const Hop& hop) {
+  std::set<uint32_t> partitions;
+  for (const auto& op : ops) {
+    if (may_hold_locks(op.partition)) partitions.insert(op.partition);
+  }
+  if (partitions.empty()) co_return;
+  const auto deadline = std::chrono::steady_clock::now() + lock_wait_budget(hop);
+  storage::StoreEngine* store = deps_.store;
+  const std::vector<storage::WriteOp>* items = &ops;
+  for (const uint32_t partition : partitions) {
+    co_await wait_while_locked(partition, deadline, [store, partition, items] {
+      for (const auto& op : *items) {
+        if (op.partition == partition &&
+            store->txn_lock(partition, op.partition_key, op.range_key).has_value()) {
+          return true;
+        }
+      }
+      return false;
+    });
+  }
 }
 
 asio::awaitable<void> ApiService::wait_for_younger_locks(
