@@ -6,6 +6,7 @@
 
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
+#include "partid/storage/txn_space.h"
 #include "support/run_partictl.h"
 #include "support/temp_dir.h"
 
@@ -76,8 +77,22 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   auto stale = partictl(d, fmt::format("txn --put acct-a '' 80 --if-seq acct-a '' {}", a_at - 1));
   EXPECT_EQ(stale.code, 1) << stale.out;
   EXPECT_NE(stale.out.find("txn_condition_failed"), std::string::npos) << stale.out;
-  auto fresh = partictl(d, fmt::format("txn --put acct-a '' 80 --if-seq acct-a '' {}", a_at));
-  EXPECT_EQ(fresh.code, 0) << fresh.out;
+  // The refusal names its attempt; the retry keeps that attempt's deadline.
+  const auto named = stale.out.find("--retry-of ");
+  ASSERT_NE(named, std::string::npos) << stale.out;
+  const std::string stale_id =
+      stale.out.substr(named + 11, stale.out.find(' ', named + 11) - named - 11);
+  auto fresh =
+      partictl(d, fmt::format("--json txn --put acct-a '' 80 --if-seq acct-a '' {} --retry-of {}",
+                              a_at, stale_id));
+  ASSERT_EQ(fresh.code, 0) << fresh.out;
+  const std::string fresh_id = nlohmann::json::parse(fresh.out)["txn"];
+  EXPECT_NE(fresh_id, stale_id);
+  EXPECT_EQ(partid::storage::parse_txn_id(fresh_id)->deadline_ms,
+            partid::storage::parse_txn_id(stale_id)->deadline_ms);
+  auto bad_retry = partictl(d, "txn --put acct-a '' 1 --retry-of nonsense");
+  EXPECT_EQ(bad_retry.code, 1);
+  EXPECT_NE(bad_retry.out.find("bad_retry_of"), std::string::npos) << bad_retry.out;
   EXPECT_EQ(partictl(d, "txn --put acct-a '' 1 --if-seq acct-z '' 0").code, 2);
   EXPECT_EQ(partictl(d, "txn --put acct-a '' 1 --if-seq acct-a '' x").code, 2);
   auto twice = partictl(d, "txn --put k '' 1 --delete k ''");

@@ -540,8 +540,9 @@ TEST_F(TxnTest, AWriteOrABatchToALockedItemWaitsUntilItsTransactionResolves) {
 
 // Wait-die: a transaction waits for a younger one's lock (the hand-made
 // transaction here has a later deadline) and commits once it goes; one that
-// meets an older one's lock is refused at once, without waiting.
-TEST_F(TxnTest, ATransactionWaitsForAYoungerOnesLockButNotForAnOlderOnes) {
+// meets an older one's lock is refused at once, without waiting; its retry
+// keeps its age, so it is not starved by transactions begun after it.
+TEST_F(TxnTest, ATransactionWaitsForYoungerLocksOnlyAndARetryKeepsItsAge) {
   start_nodes(3, 60000, 600000, 30000);
   const auto keys = keys_in_distinct_partitions("wait-die-", 3);
   const std::string &x = keys[0], &y = keys[1], &z = keys[2];
@@ -583,6 +584,45 @@ TEST_F(TxnTest, ATransactionWaitsForAYoungerOnesLockButNotForAnOlderOnes) {
   EXPECT_NE(refused.body.find("txn_conflict"), std::string::npos) << refused.body;
   EXPECT_EQ(cluster.metric(z_leader, "partid_lock_waits_total"), waits);
   EXPECT_EQ(read(1, y), "the waiting one's");
+
+  // A retry keeps the refused attempt's age: once `older` is gone, a lock of
+  // a transaction begun after that attempt (deadline one ms later) refuses a
+  // new transaction at once, but the retry (retry_of) waits for it.
+  const std::string attempt = json::parse(refused.body)["txn"];
+  const uint64_t attempt_deadline = *partid::storage::parse_txn_id(attempt)->deadline_ms;
+  EXPECT_EQ(step(1, older, "decide", partition_of(z), {{"commit", false}}).status, 200);
+  EXPECT_EQ(step(1, older, "resolve", partition_of(z), {{"commit", false}}).status, 200);
+  const std::string later = partid::storage::make_txn_id(attempt_deadline + 1, partition_of(z), 3);
+  ASSERT_EQ(prepare(0, later, z, "the later one's").value("state", ""), "prepared");
+  const json writes = json::array({{{"partition_key", z}, {"message", "retried"}},
+                                   {{"partition_key", y}, {"message", "retried"}}});
+  auto anew = txn(z_leader, writes);
+  EXPECT_EQ(anew.status, 409) << anew.body;
+  EXPECT_NE(anew.body.find("txn_conflict"), std::string::npos) << anew.body;
+  EXPECT_EQ(cluster.metric(z_leader, "partid_lock_waits_total"), waits);
+  status = 0;
+  std::string retried;
+  std::thread retry([&] {
+    auto r =
+        partid::cli::http_request(cluster.node(z_leader).api, "POST", "/txn",
+                                  json{{"writes", writes}, {"retry_of", attempt}}.dump(), 40s, "");
+    retried = r.body;
+    status = r.status;
+  });
+  EXPECT_TRUE(wait_until(
+      [&] { return cluster.metric(z_leader, "partid_lock_waits_total") >= waits + 1; }, 20s));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(step(1, later, "decide", partition_of(z), {{"commit", false}}).status, 200);
+  EXPECT_EQ(step(1, later, "resolve", partition_of(z), {{"commit", false}}).status, 200);
+  retry.join();
+  ASSERT_EQ(status, 200) << retried;
+  EXPECT_EQ(
+      partid::storage::parse_txn_id(json::parse(retried)["txn"].get<std::string>())->deadline_ms,
+      attempt_deadline);
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, z), "retried") << via;
+    EXPECT_EQ(read(via, y), "retried") << via;
+  }
 }
 
 // Conditions make a read-modify-write safe: two clients that read the same

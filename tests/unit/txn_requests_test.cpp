@@ -8,7 +8,7 @@
 namespace partid::api {
 namespace {
 
-std::string code_of(const std::variant<std::vector<storage::TxnWrite>, WebError>& r) {
+std::string code_of(const std::variant<TxnRequest, WebError>& r) {
   const auto* e = std::get_if<WebError>(&r);
   return e ? e->code : "";
 }
@@ -18,12 +18,22 @@ TEST(TxnRequests, ATransactionOfWritesAndDeletesParses) {
                      R"({"partition_key":"b","delete":true,"if_sequence":7},)"
                      R"({"partition_key":"c","message":"y","if_sequence":0}]})",
                      {});
-  ASSERT_TRUE(std::holds_alternative<std::vector<storage::TxnWrite>>(r));
-  const auto& w = std::get<std::vector<storage::TxnWrite>>(r);
+  ASSERT_TRUE(std::holds_alternative<TxnRequest>(r));
+  const auto& w = std::get<TxnRequest>(r).writes;
   ASSERT_EQ(w.size(), 3u);
   EXPECT_EQ(w[0], (storage::TxnWrite{"a", "1", "x", false}));
   EXPECT_EQ(w[1], (storage::TxnWrite{"b", "", "", true, 7}));
   EXPECT_EQ(w[2], (storage::TxnWrite{"c", "", "y", false, 0}));
+  EXPECT_FALSE(std::get<TxnRequest>(r).retry_deadline_ms);
+}
+
+TEST(TxnRequests, ARetryTakesTheDeadlineOfTheAttemptItNames) {
+  const std::string earlier = storage::make_txn_id(1234567, 3, 42);
+  auto r = parse_txn(
+      R"({"retry_of":")" + earlier + R"(","writes":[{"partition_key":"a","message":"x"}]})", {});
+  ASSERT_TRUE(std::holds_alternative<TxnRequest>(r)) << code_of(r);
+  EXPECT_EQ(std::get<TxnRequest>(r).retry_deadline_ms, 1234567u);
+  EXPECT_EQ(std::get<TxnRequest>(r).writes.size(), 1u);
 }
 
 TEST(TxnRequests, BadTransactionsAreRefusedWithTheirCode) {
@@ -56,6 +66,11 @@ TEST(TxnRequests, BadTransactionsAreRefusedWithTheirCode) {
        R"({"partition_key":"c","message":"x"}]})",
        "too_large"},
       {std::string(5000, ' '), "too_large"},
+      {R"({"retry_of":"3-00000000000004d2","writes":[{"partition_key":"a","message":"x"}]})",
+       "bad_retry_of"},  // an id without a deadline names no attempt of today's nodes
+      {R"({"retry_of":7,"writes":[{"partition_key":"a","message":"x"}]})", "bad_retry_of"},
+      {R"({"retry_of":"nonsense","writes":[{"partition_key":"a","message":"x"}]})", "bad_retry_of"},
+      {R"({"retry_of":"nonsense"})", "bad_txn"},
   };
   for (const auto& [body, code] : cases) {
     EXPECT_EQ(code_of(parse_txn(body, limits)), code) << body;

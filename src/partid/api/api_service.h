@@ -144,6 +144,9 @@ class ApiService {
     std::string body;
   };
   asio::awaitable<ApiResponse> txn(const ApiRequest& request, const Hop& hop);
+  // A new transaction's deadline: now + --txn-timeout-ms, or the deadline of
+  // the attempt it retries (txn_expired once that has passed).
+  std::variant<uint64_t, WebError> txn_deadline(std::optional<uint64_t> retry_deadline_ms) const;
   // Why no transaction may begin now: some node cannot read their entries
   // (upgrade/formats.h); nullopt when one may.
   // Raises the cluster's active format first if the live nodes allow it.

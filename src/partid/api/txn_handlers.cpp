@@ -133,17 +133,33 @@ asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal(
                   conditions ? "conditions (if_sequence)" : "transactions", needed, writable));
 }
 
+std::variant<uint64_t, WebError> ApiService::txn_deadline(
+    std::optional<uint64_t> retry_deadline_ms) const {
+  const auto now = static_cast<uint64_t>(parti::wall_clock_ms());
+  const uint64_t fresh = now + static_cast<uint64_t>(options_.txn_timeout.count());
+  if (!retry_deadline_ms) return fresh;
+  if (*retry_deadline_ms <= now) {
+    return WebError::conflict("txn_expired",
+                              "the deadline of the attempt named by retry_of has passed: start "
+                              "the transaction anew, without retry_of");
+  }
+  // Never later than a new transaction's: an attempt made through a node
+  // whose clock runs ahead (or with a longer --txn-timeout-ms) must not hold
+  // locks past this node's timeout.
+  return std::min(*retry_deadline_ms, fresh);
+}
+
 asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Hop& hop) {
   auto parsed = parse_txn(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
-  const auto& writes = std::get<std::vector<storage::TxnWrite>>(parsed);
+  const auto& writes = std::get<TxnRequest>(parsed).writes;
+  const auto deadline = txn_deadline(std::get<TxnRequest>(parsed).retry_deadline_ms);
+  if (auto* e = std::get_if<WebError>(&deadline)) co_return ApiResponse::error(*e);
   if (auto refusal = co_await txn_format_refusal(writes)) co_return ApiResponse::error(*refusal);
   std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
   for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
   const uint32_t home = partition_of(writes.front().partition_key);
-  const auto deadline =
-      static_cast<uint64_t>(parti::wall_clock_ms() + options_.txn_timeout.count());
-  const std::string id = storage::make_txn_id(deadline, home, txn_random_());
+  const std::string id = storage::make_txn_id(std::get<uint64_t>(deadline), home, txn_random_());
   if (parts.size() == 1) co_return co_await txn_in_one_partition(id, home, writes, hop);
 
   std::vector<TxnStepCall> prepares;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "partid/api/route.h"
+#include "partid/storage/txn_space.h"
 
 namespace partid::api {
 namespace {
@@ -99,16 +100,31 @@ json writes_json(const std::vector<storage::TxnWrite>& writes) {
 
 }  // namespace
 
-std::variant<std::vector<storage::TxnWrite>, WebError> parse_txn(std::string_view body,
-                                                                 const Limits& limits) {
+std::variant<TxnRequest, WebError> parse_txn(std::string_view body, const Limits& limits) {
   if (body.empty()) return WebError::bad_request("empty_body", "a JSON body is required");
   auto parsed = object_body(body, limits);
   if (auto* e = std::get_if<WebError>(&parsed)) return *e;
   const json& j = std::get<json>(parsed);
-  if (j.size() != 1 || !j.contains("writes")) {
-    return WebError::bad_request("bad_txn", "body must be {\"writes\": [...]}");
+  const bool retry = j.contains("retry_of");
+  if (!j.contains("writes") || j.size() != (retry ? 2u : 1u)) {
+    return WebError::bad_request("bad_txn", "body must be {\"writes\": [...], \"retry_of\"?: id}");
   }
-  return writes_from(j["writes"], limits);
+  TxnRequest out;
+  if (retry) {
+    const auto id = j["retry_of"].is_string()
+                        ? storage::parse_txn_id(j["retry_of"].get<std::string>())
+                        : std::nullopt;
+    if (!id || !id->deadline_ms) {
+      return WebError::bad_request("bad_retry_of",
+                                   "retry_of must be the id of an earlier attempt (\"txn\" in "
+                                   "its answer)");
+    }
+    out.retry_deadline_ms = id->deadline_ms;
+  }
+  auto writes = writes_from(j["writes"], limits);
+  if (auto* e = std::get_if<WebError>(&writes)) return *e;
+  out.writes = std::move(std::get<std::vector<storage::TxnWrite>>(writes));
+  return out;
 }
 
 std::variant<TxnStepBody, WebError> parse_txn_step(std::string_view step, std::string_view body,

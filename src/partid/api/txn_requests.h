@@ -16,11 +16,20 @@
 
 namespace partid::api {
 
+// POST /txn:
 // {"writes": [{"partition_key": str, "range_key"?: str, "message": str} or
-//             {"partition_key": str, "range_key"?: str, "delete": true}, ...]}
-// At most limits.max_batch_items writes, no item twice.
-std::variant<std::vector<storage::TxnWrite>, WebError> parse_txn(std::string_view body,
-                                                                 const Limits& limits);
+//             {"partition_key": str, "range_key"?: str, "delete": true}, ...],
+//  "retry_of"?: id}
+// At most limits.max_batch_items writes, no item twice. retry_of is the id an
+// earlier attempt of the same transaction was refused with: the new attempt
+// keeps that attempt's deadline, and with it its age in the wait-die order
+// (storage::txn_older), so a transaction retried after refusals grows older
+// than the newer ones that refused it instead of starving behind them.
+struct TxnRequest {
+  std::vector<storage::TxnWrite> writes;
+  std::optional<uint64_t> retry_deadline_ms;  // retry_of's deadline
+};
+std::variant<TxnRequest, WebError> parse_txn(std::string_view body, const Limits& limits);
 
 // A step's body: {"home": n, "writes": [...]} (prepare, commit) or
 // {"commit": bool, "partitions"?: [n, ...]} (decide: the partitions a commit

@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
   del->add_option("range_key", rk);
   del->callback([&] { rc = call(g, "DELETE", item_path(pk, rk), {}, render_write); });
   std::vector<std::string> txn_puts, txn_deletes, txn_conditions;
+  std::string txn_retry_of;
   auto* txn = app.add_subcommand(
       "txn", "write items of any partitions all or none (409: refused whole, nothing written)");
   txn->add_option("--put", txn_puts, "PARTITION_KEY RANGE_KEY MESSAGE (\"\" for no range key)")
@@ -173,6 +174,10 @@ int main(int argc, char** argv) {
                   "is refused whole (409 txn_condition_failed)")
       ->expected(3)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  txn->add_option("--retry-of", txn_retry_of,
+                  "ID: retry the attempt refused with this transaction id (409), keeping its "
+                  "deadline and so its turn: an older transaction waits for younger ones' "
+                  "locks instead of being refused");
   txn->callback([&] {
     if (txn_puts.size() % 3 != 0 || txn_deletes.size() % 2 != 0 ||
         txn_puts.size() + txn_deletes.size() == 0) {
@@ -196,7 +201,9 @@ int main(int argc, char** argv) {
       rc = 2;
       return;
     }
-    rc = call(g, "POST", "/txn", json{{"writes", writes}}.dump(), render_txn);
+    json body = {{"writes", writes}};
+    if (!txn_retry_of.empty()) body["retry_of"] = txn_retry_of;
+    rc = call(g, "POST", "/txn", body.dump(), render_txn);
   });
   std::string txn_id;
   auto* txn_status = app.add_subcommand("txn-status", "what became of a transaction");

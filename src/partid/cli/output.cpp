@@ -162,8 +162,17 @@ std::string render_error(int status, const std::string& body, const std::string&
   if (status == 0) return "error: " + transport_error + "\n";
   json j = json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    return fmt::format("error: {} {}: {}\n", status, j["error"].value("code", ""),
-                       j["error"].value("message", ""));
+    const std::string code = j["error"].value("code", "");
+    std::string out =
+        fmt::format("error: {} {}: {}\n", status, code, j["error"].value("message", ""));
+    if (j.contains("txn") && j["txn"].is_string()) {
+      const std::string id = j["txn"];
+      out +=
+          status == 409 && code != "txn_expired"
+              ? fmt::format("  transaction {} (txn --retry-of {} retries it in its turn)\n", id, id)
+              : fmt::format("  transaction {}\n", id);
+    }
+    return out;
   }
   return fmt::format("error: HTTP {}: {}\n", status, body);
 }
