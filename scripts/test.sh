@@ -15,9 +15,10 @@ ctest --test-dir build --output-on-failure -j4 --timeout 180
 bash scripts/build.sh asan
 # The simulator sweep is single-threaded pure logic that runs 50 times slower
 # unoptimised and instrumented: the release suite runs 2,000 seeds, ASan 20
-# (memory errors in the core show up on any schedule); TSan skips it, as the
-# simulator runs the cores on one thread and gives TSan nothing to check, and
-# so the transaction rules' seeded histories (one thread, RocksDB only).
+# (memory errors in the core show up on any schedule). TSan runs only the
+# tests of code with threads (the concurrency and integration labels): the
+# unit tests, the simulator among them, are logic on one thread and give it
+# nothing to check.
 # The two longest scenarios (five nodes grown and shrunk under writes, kill -9
 # on five nodes) run in the release suite only: under the sanitizers the
 # three-node kill -9, the drain and resize tests and the other five-node test
@@ -29,5 +30,5 @@ bash scripts/build.sh tsan
 # libnats is not built with TSan; tests/tsan.supp hides only its internals.
 TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
-  -E "$heavy|^ReplicationSimTest\.|^TxnStorageHistoryTest\."
+  -L 'integration|concurrency' -E "$heavy"
 ./build/bench/parti_bench --benchmark_filter='BM_Assign/ConsistentHash/10000|BM_Baseline_HashAll/10000' --benchmark_min_time=0.05
