@@ -59,6 +59,14 @@ TEST(UpgradeFormats, HoldsKeepTheRatchetDownUntilADayPassesWithoutARenewal) {
   }
 }
 
+TEST(UpgradeFormats, TheRatchetsValueIsOneDecimalFormatAndNothingElse) {
+  EXPECT_EQ(decode_format("4"), 4u);
+  EXPECT_EQ(decode_format("0"), 0u);
+  for (const char* bad : {"", " 4", "4 ", "4x", "-1", "x", "4294967296"}) {
+    EXPECT_FALSE(decode_format(bad)) << bad;
+  }
+}
+
 TEST(UpgradeFormats, TheLowestFormatCountsEveryWorkerAndOneWithoutARecordAsZero) {
   routing::Topology t;
   EXPECT_EQ(t.lowest_format(), 0u);

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
-#include <charconv>
 
 #include "parti/core/types.h"
 
@@ -13,13 +12,6 @@ namespace {
 using parti::coord::KvErrc;
 constexpr const char* kKey = "active";
 const std::string kHoldPrefix = "hold.";
-
-std::optional<uint32_t> parse(const std::string& value) {
-  uint32_t out = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
-  if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
-  return out;
-}
 }  // namespace
 
 std::unique_ptr<ActiveFormat> ActiveFormat::open(std::shared_ptr<parti::coord::Connection> conn,
@@ -42,7 +34,7 @@ uint32_t ActiveFormat::load() {
     throw std::runtime_error("cannot read the cluster's active data format: " +
                              entry.status.message);
   }
-  auto value = parse(entry.value.value);
+  auto value = decode_format(entry.value.value);
   if (!value) {
     throw std::runtime_error("the cluster's active data format is not a number: '" +
                              entry.value.value + "'");
@@ -59,7 +51,7 @@ parti::coord::KvResult<uint32_t> ActiveFormat::raise_blocking(uint32_t target) c
     uint64_t revision = 0;
     uint32_t held = 0;
     if (entry.ok()) {
-      auto value = parse(entry.value.value);
+      auto value = decode_format(entry.value.value);
       if (!value) return {{KvErrc::Other, "not a number: '" + entry.value.value + "'"}, 0};
       held = *value;
       revision = entry.value.revision;

@@ -40,18 +40,28 @@ std::string encode_hold(const Hold& hold) {
   return fmt::format("{} {}", hold.format, hold.renewed_ms);
 }
 
-std::optional<Hold> decode_hold(const std::string& value) {
-  Hold out;
-  const auto space = value.find(' ');
-  if (space == std::string::npos) return std::nullopt;
-  const char* begin = value.data();
-  const char* end = begin + value.size();
-  auto a = std::from_chars(begin, begin + space, out.format);
-  auto b = std::from_chars(begin + space + 1, end, out.renewed_ms);
-  if (a.ec != std::errc() || a.ptr != begin + space || b.ec != std::errc() || b.ptr != end) {
-    return std::nullopt;
-  }
+namespace {
+// A whole string as one unsigned decimal number, or nothing.
+template <class T>
+std::optional<T> parse_whole(std::string_view text) {
+  T out{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return out;
+}
+}  // namespace
+
+std::optional<Hold> decode_hold(std::string_view value) {
+  const auto space = value.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  const auto format = parse_whole<uint32_t>(value.substr(0, space));
+  const auto renewed = parse_whole<int64_t>(value.substr(space + 1));
+  if (!format || !renewed) return std::nullopt;
+  return Hold{*format, *renewed};
+}
+
+std::optional<uint32_t> decode_format(std::string_view value) {
+  return parse_whole<uint32_t>(value);
 }
 
 uint32_t held_at(const std::vector<Hold>& holds, int64_t now_ms) {

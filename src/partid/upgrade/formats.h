@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace partid::upgrade {
@@ -55,7 +56,9 @@ struct Hold {
 inline constexpr int64_t kHoldLifetimeMs = 24 * 3600 * 1000;
 inline constexpr int64_t kHoldRenewMs = 3600 * 1000;
 std::string encode_hold(const Hold& hold);
-std::optional<Hold> decode_hold(const std::string& value);
+std::optional<Hold> decode_hold(std::string_view value);
+// The ratchet's value: a format in decimal, nothing else.
+std::optional<uint32_t> decode_format(std::string_view value);
 // The highest format the holds let the ratchet reach (UINT32_MAX: none
 // holds it): the lowest among those renewed within kHoldLifetimeMs.
 uint32_t held_at(const std::vector<Hold>& holds, int64_t now_ms);
