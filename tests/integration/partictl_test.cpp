@@ -25,6 +25,12 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   const std::string d = dir.sub("cluster");
   auto up = partictl(
       d, "--json cluster up --nodes 3 --replication-factor 3 --partitions 32 --sync false");
+  // However the test ends: a failed ASSERT returns early, and the detached
+  // nodes it left running used to load the machine for every later test.
+  struct Down {
+    std::string dir;
+    ~Down() { partictl(dir, "cluster down"); }
+  } down_at_exit{d};
   ASSERT_EQ(up.code, 0) << up.out;
   auto cluster = nlohmann::json::parse(up.out);
   ASSERT_EQ(cluster["nodes"].size(), 3u);
