@@ -15,6 +15,7 @@
 #include "partid/routing/topology.h"
 #include "partid/storage/txn_space.h"
 #include "support/partid_cluster.h"
+#include "support/run_partictl.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -621,6 +622,35 @@ TEST_F(TxnTest, ATransactionWaitsForYoungerLocksOnlyAndARetryKeepsItsAge) {
       attempt_deadline);
   for (size_t via = 0; via < 3; ++via) {
     EXPECT_EQ(read(via, z), "retried") << via;
+    EXPECT_EQ(read(via, y), "retried") << via;
+  }
+}
+
+// partictl txn --retries: refused by an older transaction's lock, it tries
+// again, each time as a retry of its attempt, and commits once that one goes.
+TEST_F(TxnTest, PartictlRetriesATransactionRefusedByAnOlderOnesLockUntilItCommits) {
+  start_nodes(3, 60000);
+  const auto keys = keys_in_distinct_partitions("retried-", 2);
+  const std::string &x = keys[0], &y = keys[1];
+  const std::string older = id_homed_at(x, 7);  // an id without a deadline: older than any
+  ASSERT_EQ(prepare(0, older, x, "the older one's").value("state", ""), "prepared");
+  const double aborted = cluster.metric(1, "partid_txn_aborted_total");
+  PartictlRun run;
+  std::thread client([&] {
+    run = run_partictl(
+        fmt::format("--url {} --json txn --put {} '' retried --put {} '' retried --retries 100",
+                    cluster.node(1).api, x, y));
+  });
+  // Refused twice at least (so retried), then the older transaction goes.
+  EXPECT_TRUE(wait_until(
+      [&] { return cluster.metric(1, "partid_txn_aborted_total") >= aborted + 2; }, 20s));
+  EXPECT_EQ(step(1, older, "decide", partition_of(x), {{"commit", false}}).status, 200);
+  EXPECT_EQ(step(1, older, "resolve", partition_of(x), {{"commit", false}}).status, 200);
+  client.join();
+  ASSERT_EQ(run.code, 0) << run.out;
+  EXPECT_NE(run.out.find("refused by an older one's lock; retrying"), std::string::npos) << run.out;
+  for (size_t via = 0; via < 3; ++via) {
+    EXPECT_EQ(read(via, x), "retried") << via;
     EXPECT_EQ(read(via, y), "retried") << via;
   }
 }

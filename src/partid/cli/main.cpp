@@ -52,12 +52,9 @@ void print_cluster(const Globals& g, const ClusterState& s, const std::string& h
   for (const auto& n : s.nodes) std::cout << "  " << n.id << "  " << n.api_url << "\n";
 }
 
-int call(const Globals& g, const std::string& method, const std::string& target,
-         const std::string& body, std::string (*render)(const json&),
-         const std::string& authorization = {}, std::string* answer = nullptr) {
-  auto r = http_request(node_url(g), method, target, body, std::chrono::milliseconds(10000),
-                        authorization);
-  if (answer) *answer = r.body;
+// An answer as the exit code and what is printed: the error on stderr, else
+// the body (with --json) or `render` of it.
+int report(const Globals& g, const HttpResult& r, std::string (*render)(const json&)) {
   if (r.status < 200 || r.status >= 300) {
     std::cerr << render_error(r.status, r.body, r.error);
     return r.status == 0 ? 3 : (r.status == 404 ? 4 : 1);
@@ -69,6 +66,47 @@ int call(const Globals& g, const std::string& method, const std::string& target,
   json j = json::parse(r.body, nullptr, false);
   std::cout << (j.is_discarded() ? r.body + "\n" : render(j));
   return 0;
+}
+
+int call(const Globals& g, const std::string& method, const std::string& target,
+         const std::string& body, std::string (*render)(const json&),
+         const std::string& authorization = {}, std::string* answer = nullptr) {
+  auto r = http_request(node_url(g), method, target, body, std::chrono::milliseconds(10000),
+                        authorization);
+  if (answer) *answer = r.body;
+  return report(g, r, render);
+}
+
+// The id of a transaction refused by an older one's lock (409 txn_conflict),
+// which a retry names as retry_of; nothing for any other answer.
+std::optional<std::string> refused_by_older_lock(const HttpResult& r) {
+  if (r.status != 409) return std::nullopt;
+  const json j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("txn") || !j["txn"].is_string() || !j.contains("error") ||
+      !j["error"].is_object() || j["error"].value("code", "") != "txn_conflict") {
+    return std::nullopt;
+  }
+  return j["txn"].get<std::string>();
+}
+
+// POST /txn, repeated up to `retries` times while an older transaction's lock
+// refuses it, each repeat naming the attempt before (retry_of): it keeps the
+// first attempt's deadline, so it comes to wait for the locks of transactions
+// begun after it instead of being refused by them. The pause between attempts
+// (20 ms doubling to 1 s) gives the older transaction time to finish.
+int call_txn(const Globals& g, json body, int retries) {
+  auto pause = std::chrono::milliseconds(20);
+  for (int attempt = 0;; ++attempt) {
+    auto r = http_request(node_url(g), "POST", "/txn", body.dump(),
+                          std::chrono::milliseconds(10000), "");
+    const auto refused = refused_by_older_lock(r);
+    if (!refused || attempt == retries) return report(g, r, render_txn);
+    std::cerr << "transaction " << *refused << " refused by an older one's lock; retrying ("
+              << attempt + 1 << " of " << retries << ")\n";
+    body["retry_of"] = *refused;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
 }
 
 // Polls GET /cluster/resize once a second until it is done or `wait` has
@@ -160,6 +198,7 @@ int main(int argc, char** argv) {
   del->callback([&] { rc = call(g, "DELETE", item_path(pk, rk), {}, render_write); });
   std::vector<std::string> txn_puts, txn_deletes, txn_conditions;
   std::string txn_retry_of;
+  int txn_retries = 0;
   auto* txn = app.add_subcommand(
       "txn", "write items of any partitions all or none (409: refused whole, nothing written)");
   txn->add_option("--put", txn_puts, "PARTITION_KEY RANGE_KEY MESSAGE (\"\" for no range key)")
@@ -178,6 +217,10 @@ int main(int argc, char** argv) {
                   "ID: retry the attempt refused with this transaction id (409), keeping its "
                   "deadline and so its turn: an older transaction waits for younger ones' "
                   "locks instead of being refused");
+  txn->add_option("--retries", txn_retries,
+                  "N: when an older transaction's lock refuses it (409 txn_conflict), try again "
+                  "up to N times, each time as a retry of the attempt before (--retry-of)")
+      ->check(CLI::Range(0, 1000));
   txn->callback([&] {
     if (txn_puts.size() % 3 != 0 || txn_deletes.size() % 2 != 0 ||
         txn_puts.size() + txn_deletes.size() == 0) {
@@ -203,7 +246,7 @@ int main(int argc, char** argv) {
     }
     json body = {{"writes", writes}};
     if (!txn_retry_of.empty()) body["retry_of"] = txn_retry_of;
-    rc = call(g, "POST", "/txn", body.dump(), render_txn);
+    rc = call_txn(g, std::move(body), txn_retries);
   });
   std::string txn_id;
   auto* txn_status = app.add_subcommand("txn-status", "what became of a transaction");
