@@ -79,6 +79,13 @@ class TxnTest : public ::testing::Test {
   static std::string id_homed_at(const std::string& key, int n) {
     return fmt::format("{}-{:016x}", partition_of(key), n);
   }
+  // Finishes hand-made transaction `id`, homed at partition `home` and
+  // prepared there only, as its coordinator would: the decision, then the
+  // resolve. True when both were accepted.
+  bool finish(const std::string& id, uint32_t home, bool commit) {
+    return step(1, id, "decide", home, {{"commit", commit}}).status == 200 &&
+           step(1, id, "resolve", home, {{"commit", commit}}).status == 200;
+  }
   int put(size_t via, const std::string& key, const std::string& msg, const std::string& rk = "") {
     return cluster
         .http(via, "POST", "/items",
@@ -509,8 +516,7 @@ TEST_F(TxnTest, AWriteOrABatchToALockedItemWaitsUntilItsTransactionResolves) {
   EXPECT_TRUE(
       wait_until([&] { return cluster.metric(leader, "partid_lock_waits_total") >= 1; }, 10s));
   EXPECT_EQ(status, 0);
-  EXPECT_EQ(step(1, id, "decide", 0, {{"commit", true}}).status, 200);
-  EXPECT_EQ(step(1, id, "resolve", partition_of(x), {{"commit", true}}).status, 200);
+  EXPECT_TRUE(finish(id, partition_of(x), true));
   writer.join();
   EXPECT_EQ(status, 200);
   for (size_t via = 0; via < 3; ++via) EXPECT_EQ(read(via, x, "r"), "the write's") << via;
@@ -529,8 +535,7 @@ TEST_F(TxnTest, AWriteOrABatchToALockedItemWaitsUntilItsTransactionResolves) {
   EXPECT_TRUE(
       wait_until([&] { return cluster.metric(leader, "partid_lock_waits_total") >= 2; }, 10s));
   EXPECT_EQ(status, 0);
-  EXPECT_EQ(step(1, second, "decide", 0, {{"commit", false}}).status, 200);
-  EXPECT_EQ(step(1, second, "resolve", partition_of(x), {{"commit", false}}).status, 200);
+  EXPECT_TRUE(finish(second, partition_of(x), false));
   batcher.join();
   EXPECT_EQ(status, 200);
   for (size_t via = 0; via < 3; ++via) {
@@ -564,8 +569,7 @@ TEST_F(TxnTest, ATransactionWaitsForYoungerLocksOnlyAndARetryKeepsItsAge) {
   EXPECT_TRUE(
       wait_until([&] { return cluster.metric(leader, "partid_lock_waits_total") >= 1; }, 20s));
   EXPECT_EQ(status, 0);
-  EXPECT_EQ(step(1, younger, "decide", partition_of(x), {{"commit", true}}).status, 200);
-  EXPECT_EQ(step(1, younger, "resolve", partition_of(x), {{"commit", true}}).status, 200);
+  EXPECT_TRUE(finish(younger, partition_of(x), true));
   client.join();
   EXPECT_EQ(status, 200);
   for (size_t via = 0; via < 3; ++via) {
@@ -591,8 +595,7 @@ TEST_F(TxnTest, ATransactionWaitsForYoungerLocksOnlyAndARetryKeepsItsAge) {
   // new transaction at once, but the retry (retry_of) waits for it.
   const std::string attempt = json::parse(refused.body)["txn"];
   const uint64_t attempt_deadline = *partid::storage::parse_txn_id(attempt)->deadline_ms;
-  EXPECT_EQ(step(1, older, "decide", partition_of(z), {{"commit", false}}).status, 200);
-  EXPECT_EQ(step(1, older, "resolve", partition_of(z), {{"commit", false}}).status, 200);
+  EXPECT_TRUE(finish(older, partition_of(z), false));
   const std::string later = partid::storage::make_txn_id(attempt_deadline + 1, partition_of(z), 3);
   ASSERT_EQ(prepare(0, later, z, "the later one's").value("state", ""), "prepared");
   const json writes = json::array({{{"partition_key", z}, {"message", "retried"}},
@@ -613,8 +616,7 @@ TEST_F(TxnTest, ATransactionWaitsForYoungerLocksOnlyAndARetryKeepsItsAge) {
   EXPECT_TRUE(wait_until(
       [&] { return cluster.metric(z_leader, "partid_lock_waits_total") >= waits + 1; }, 20s));
   EXPECT_EQ(status, 0);
-  EXPECT_EQ(step(1, later, "decide", partition_of(z), {{"commit", false}}).status, 200);
-  EXPECT_EQ(step(1, later, "resolve", partition_of(z), {{"commit", false}}).status, 200);
+  EXPECT_TRUE(finish(later, partition_of(z), false));
   retry.join();
   ASSERT_EQ(status, 200) << retried;
   EXPECT_EQ(
@@ -644,8 +646,7 @@ TEST_F(TxnTest, PartictlRetriesATransactionRefusedByAnOlderOnesLockUntilItCommit
   // Refused twice at least (so retried), then the older transaction goes.
   EXPECT_TRUE(wait_until(
       [&] { return cluster.metric(1, "partid_txn_aborted_total") >= aborted + 2; }, 20s));
-  EXPECT_EQ(step(1, older, "decide", partition_of(x), {{"commit", false}}).status, 200);
-  EXPECT_EQ(step(1, older, "resolve", partition_of(x), {{"commit", false}}).status, 200);
+  EXPECT_TRUE(finish(older, partition_of(x), false));
   client.join();
   ASSERT_EQ(run.code, 0) << run.out;
   EXPECT_NE(run.out.find("refused by an older one's lock; retrying"), std::string::npos) << run.out;
