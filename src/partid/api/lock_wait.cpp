@@ -1,8 +1,9 @@
 // api: waiting at a partition's leader for the locks transactions hold. A
 // plain write (alone or in a batch) waits for any lock on its item; a
 // transaction's prepare waits only for younger transactions' locks
-// (wait-die), so waits never form a cycle. Every wait is bounded and advisory: the replicated entry
-// that follows is still refused if it meets a lock when it is applied.
+// (wait-die), so waits never form a cycle. Every wait is bounded and
+// advisory: the replicated entry that follows is still refused if it meets a
+// lock when it is applied.
 #include <boost/asio/redirect_error.hpp>
 #include <set>
 
