@@ -27,8 +27,15 @@ bash scripts/build.sh asan
 heavy='^ReplicationTest\.(GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes)$'
 PARTID_SIM_SEEDS=20 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 -E "$heavy"
 bash scripts/build.sh tsan
+# Under TSan also not: the bad-input rows answered on the loop thread alone
+# (bad requests, garbage on either port, a peer of another cluster), partictl's
+# walk through a local cluster (a single-threaded client; the nodes' threads do
+# nothing there the other tests do not), and the snapshot larger than a peer
+# frame (its fragments are cut and joined on the loop; the smaller snapshot's
+# rebuild covers the decoding off the loop). About a minute of the run.
+tsan_skip='^(PartidBadInputTest\.(EveryBadRequest|GarbageOnThe|APeerOfAnother).*|PartictlTest\..*|ReplicationTest\.AWipedReplicaIsRebuiltFromASnapshotLargerThanAPeerFrame)$'
 # libnats is not built with TSan; tests/tsan.supp hides only its internals.
 TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 \
-  -L 'integration|concurrency' -E "$heavy"
+  -L 'integration|concurrency' -E "$heavy|$tsan_skip"
 ./build/bench/parti_bench --benchmark_filter='BM_Assign/ConsistentHash/10000|BM_Baseline_HashAll/10000' --benchmark_min_time=0.05

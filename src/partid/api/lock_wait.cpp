@@ -10,7 +10,7 @@
 #include "parti/core/types.h"
 #include "partid/api/api_service.h"
 #include "partid/api/hold.h"
-#include "partid/api/read_txn_space.h"
+#include "partid/api/read_between_writes.h"
 #include "partid/storage/txn_space.h"
 
 namespace partid::api {
@@ -32,7 +32,7 @@ asio::awaitable<void> ApiService::wait_while_locked(uint32_t partition,
   LockWaiters& waiters = lock_waiters_[partition];  // never erased: stays valid
   for (unsigned retry = 1; may_hold_locks(partition); ++retry) {
     const uint64_t releases = waiters.releases;
-    if (!co_await read_txn_space(deps_.replicator, [ask] { return (*ask)(); })) co_return;
+    if (!co_await read_between_writes(deps_.replicator, [ask] { return (*ask)(); })) co_return;
     const auto pause = hold_pause(retry);
     if (std::chrono::steady_clock::now() + pause > deadline) co_return;
     if (retry == 1) deps_.metrics->count("partid_lock_waits_total");

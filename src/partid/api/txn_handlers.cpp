@@ -24,7 +24,7 @@
 #include "parti/core/types.h"
 #include "partid/api/api_service.h"
 #include "partid/api/hold.h"
-#include "partid/api/read_txn_space.h"
+#include "partid/api/read_between_writes.h"
 #include "partid/api/txn_requests.h"
 #include "partid/async_bridge.h"
 #include "partid/storage/txn_space.h"
@@ -487,7 +487,7 @@ asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
     std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop) {
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &partition_key;
-  auto locks = co_await read_txn_space(deps_.replicator, [store, partition, pk, range_key] {
+  auto locks = co_await read_between_writes(deps_.replicator, [store, partition, pk, range_key] {
     if (!range_key) return store->txn_locks(partition, *pk);
     std::map<std::string, std::string> one;
     if (auto t = store->txn_lock(partition, *pk, *range_key)) one[*range_key] = *t;
@@ -504,7 +504,7 @@ asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
     }
     if (!*committed) continue;
     const std::string* id = &t;
-    auto record = co_await read_txn_space(
+    auto record = co_await read_between_writes(
         deps_.replicator, [store, partition, id] { return store->txn_record(partition, *id); });
     // Resolved meanwhile: the items read already hold its writes.
     if (!record || record->state != storage::TxnRecord::State::Prepared) continue;
@@ -529,8 +529,8 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
     if (!deps_.replicator->serves_reads(p)) continue;
     auto meta = store->cached_partition_meta(p);
     if (meta && meta->pending_txns <= 0) continue;
-    auto prepared =
-        co_await read_txn_space(deps_.replicator, [store, p] { return store->prepared_txns(p); });
+    auto prepared = co_await read_between_writes(deps_.replicator,
+                                                 [store, p] { return store->prepared_txns(p); });
     for (auto& [id, record] : prepared) {
       const uint64_t prepared_ms = replication::hlc_physical_ms(record.version.hlc);
       const auto now_ms = static_cast<uint64_t>(parti::wall_clock_ms());
@@ -592,7 +592,7 @@ asio::awaitable<size_t> ApiService::forget_old_txns() {
   if (led.empty()) co_return 0;
   storage::StoreEngine* store = deps_.store;
   const std::vector<uint32_t>* partitions = &led;
-  auto found = co_await read_txn_space(replicator, [store, partitions, before_ms] {
+  auto found = co_await read_between_writes(replicator, [store, partitions, before_ms] {
     return find_old_txns(*store, *partitions, before_ms);
   });
   std::vector<storage::WriteOp> ops;
