@@ -158,6 +158,26 @@ std::string render_validation(const json& j) {
   return out;
 }
 
+namespace {
+
+// What a refused transaction's caller can do next: a refusal by an older
+// lock is retried as it was; a failed condition only once re-read (a retry of
+// the same writes would fail the same way); an expired one only anew.
+std::string describe_refused_txn(const std::string& code, const std::string& id) {
+  if (code == "txn_conflict") {
+    return fmt::format("  transaction {} (txn --retry-of {} retries it in its turn)\n", id, id);
+  }
+  if (code == "txn_condition_failed") {
+    return fmt::format(
+        "  transaction {} (re-read the items; txn --retry-of {} with new conditions keeps its "
+        "turn)\n",
+        id, id);
+  }
+  return fmt::format("  transaction {}\n", id);
+}
+
+}  // namespace
+
 std::string render_error(int status, const std::string& body, const std::string& transport_error) {
   if (status == 0) return "error: " + transport_error + "\n";
   json j = json::parse(body, nullptr, false);
@@ -165,13 +185,7 @@ std::string render_error(int status, const std::string& body, const std::string&
     const std::string code = j["error"].value("code", "");
     std::string out =
         fmt::format("error: {} {}: {}\n", status, code, j["error"].value("message", ""));
-    if (j.contains("txn") && j["txn"].is_string()) {
-      const std::string id = j["txn"];
-      out +=
-          status == 409 && code != "txn_expired"
-              ? fmt::format("  transaction {} (txn --retry-of {} retries it in its turn)\n", id, id)
-              : fmt::format("  transaction {}\n", id);
-    }
+    if (j.contains("txn") && j["txn"].is_string()) out += describe_refused_txn(code, j["txn"]);
     return out;
   }
   return fmt::format("error: HTTP {}: {}\n", status, body);
