@@ -33,7 +33,7 @@ fetch('/cluster/topology').then(r=>r.json()).then(t=>{
 ApiResponse ApiService::topology() const {
   const auto t = deps_.cluster->topology();
   if (!t->ready()) {
-    return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+    return ApiResponse::error(WebError::no_topology_yet());
   }
   std::map<std::string, std::pair<int, int>> load;  // node -> leads, holds
   json partitions = json::array();
@@ -212,6 +212,7 @@ std::optional<WebError> ApiService::admin_refusal(const ApiRequest& request) con
 std::variant<uint32_t, WebError> ApiService::admin_partition(const ApiRequest& request,
                                                              const Route& route) const {
   if (auto refused = admin_refusal(request)) return *refused;
+  if (!deps_.cluster->topology()->ready()) return WebError::no_topology_yet();
   const auto p = parse_u64(route.partition_key);
   if (!p || *p >= deps_.cluster->topology()->partitions) {
     return WebError::bad_request("bad_partition", "no such partition");
@@ -265,7 +266,7 @@ asio::awaitable<ApiResponse> ApiService::drain(const ApiRequest& request, const 
   }
   if (hop.hops == 0 && !force) {
     if (!deps_.cluster->topology()->ready()) {
-      co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+      co_return ApiResponse::error(WebError::no_topology_yet());
     }
     json mine = co_await local_progress();
     const json summary = co_await cluster_progress(std::move(mine), hop);
@@ -373,7 +374,7 @@ asio::awaitable<ApiService::NodeReports> ApiService::ask_every_node(const std::s
 asio::awaitable<ApiResponse> ApiService::counts(const Route& route, const Hop& hop) {
   const auto t = deps_.cluster->topology();
   if (!t->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+    co_return ApiResponse::error(WebError::no_topology_yet());
   }
   if (auto e = scope_error(route)) co_return ApiResponse::error(*e);
   const auto item_counts = co_await read_counts();

@@ -89,7 +89,7 @@ asio::awaitable<json> ApiService::local_progress() {
 asio::awaitable<ApiResponse> ApiService::resize(const Route& route, const Hop& hop) {
   const auto t = deps_.cluster->topology();
   if (!t->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+    co_return ApiResponse::error(WebError::no_topology_yet());
   }
   if (auto e = scope_error(route)) co_return ApiResponse::error(*e);
   json mine = co_await local_progress();

@@ -317,6 +317,8 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
   if (!valid_step(route.range_key)) {
     co_return ApiResponse::error(WebError::not_found("no such transaction step"));
   }
+  if (!deps_.cluster->topology()->ready())
+    co_return ApiResponse::error(WebError::no_topology_yet());
   const uint32_t partitions = deps_.cluster->topology()->partitions;
   const auto home = home_of(route.partition_key);
   if (!home || *home >= partitions) {
@@ -393,6 +395,8 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
 
 asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, const Route& route,
                                                     const Hop& hop) {
+  if (!deps_.cluster->topology()->ready())
+    co_return ApiResponse::error(WebError::no_topology_yet());
   const auto txn_id = storage::parse_txn_id(route.partition_key);
   if (!txn_id || txn_id->home >= deps_.cluster->topology()->partitions) {
     co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));

@@ -166,7 +166,7 @@ asio::awaitable<ApiResponse> ApiService::validate(uint32_t partition, const ApiR
                                                   const Hop& hop) {
   const auto t = deps_.cluster->topology();
   if (!t->ready()) {
-    co_return ApiResponse::error(WebError::unavailable("no_assignment", "no topology yet"));
+    co_return ApiResponse::error(WebError::no_topology_yet());
   }
   const std::vector<std::string> replicas = t->replicas[partition];
   // First each replica's whole check, then the digest of the committed range

@@ -15,6 +15,8 @@ WebError WebError::too_large(std::string message) { return {413, "too_large", st
 WebError WebError::unavailable(std::string code, std::string message, int retry_after_s) {
   return {503, std::move(code), std::move(message), retry_after_s};
 }
+
+WebError WebError::no_topology_yet() { return unavailable("no_assignment", "no topology yet"); }
 WebError WebError::unauthorized(std::string message) {
   return {401, "unauthorized", std::move(message), 0};
 }

@@ -20,6 +20,9 @@ struct WebError {
   // 503 with Retry-After: the request may succeed if repeated.
   static WebError unavailable(std::string code, std::string message, int retry_after_s = 1);
   static WebError partition_locked(uint32_t partition);
+  // 503 no_assignment: this node has no topology yet (it just started), so it
+  // knows no partition. Asked again in a moment, it will.
+  static WebError no_topology_yet();
   static WebError timeout(std::string code, std::string message);
   static WebError internal(std::string message);
   static WebError unauthorized(std::string message);  // 401
