@@ -1,0 +1,584 @@
+// partid_soak: a long-running stability run of a partid cluster under faults.
+// It starts a nats-server and --nodes partid nodes (RF 3) on loopback, keeps
+// writers overwriting a fixed key space and readers reading it back through
+// every node, and every few seconds injects one fault into one node: kill -9
+// then a restart, SIGSTOP then SIGCONT, a clean restart, or a wipe (the node
+// restarts empty and is rebuilt from the others). One node is faulty at a
+// time, so a quorum of every partition's replicas is always alive.
+//
+// Checked all along: a read that starts after a write was acknowledged sees
+// that write or a later one (never an older value, never nothing), and sees
+// nothing newer than what was attempted; every fault is recovered from (every
+// partition served and writes acknowledged again) within --recovery-seconds of
+// the node's return.
+// Beside them, transfers move amounts between a few accounts, each a
+// transaction (POST /txn) over two partitions conditioned on the sequences
+// its reads saw. Checked at the end: every key holds its last acknowledged
+// value or a later attempted one; the accounts still add up to what they
+// started with and none is negative (a transfer is all or nothing, whatever
+// fault met it); every partition's replicas agree (admin validate).
+// Exits 1 on any violation, with what was seen.
+//
+// The pauses between faults are the schedule of the run, not waits for a
+// state: every state is waited for on a condition with a deadline.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "partid/cli/http_client.h"
+#include "support/nats_server.h"
+#include "support/partid_cluster.h"
+#include "support/wait.h"
+
+namespace {
+
+using namespace std::chrono;
+using nlohmann::json;
+using parti::testing::PartidCluster;
+using parti::testing::wait_until;
+
+constexpr char kToken[] = "soak-admin-token";
+constexpr milliseconds kRequestTimeout{3000};
+
+struct Options {
+  int seconds = 300;
+  size_t nodes = 3;
+  uint32_t partitions = 32;
+  size_t writers = 4;
+  size_t readers = 2;
+  size_t keys = 256;
+  size_t accounts = 8;
+  size_t transfer_threads = 2;
+  int fault_min_ms = 4000;
+  int fault_max_ms = 8000;
+  int outage_max_ms = 3000;
+  int recovery_seconds = 60;
+  uint64_t seed = 0;
+};
+
+// What was attempted and acknowledged for each key. Each key has one writer,
+// so its writes are sequential: the values attempted on a key increase, and
+// after any acknowledgment only later (larger) values can replace it.
+class Ledger {
+ public:
+  explicit Ledger(size_t keys) : attempted_(keys), acked_(keys) {}
+  uint64_t next_value(size_t key) {
+    std::lock_guard lock(mu_);
+    return ++attempted_[key];
+  }
+  void acknowledge(size_t key, uint64_t value) {
+    std::lock_guard lock(mu_);
+    acked_[key] = std::max(acked_[key], value);
+    ++acks_;
+  }
+  uint64_t acked(size_t key) const {
+    std::lock_guard lock(mu_);
+    return acked_[key];
+  }
+  uint64_t attempted(size_t key) const {
+    std::lock_guard lock(mu_);
+    return attempted_[key];
+  }
+  uint64_t acks() const {
+    std::lock_guard lock(mu_);
+    return acks_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<uint64_t> attempted_, acked_;
+  uint64_t acks_ = 0;
+};
+
+// The nodes' API URLs: a restarted node listens on a new port.
+class Endpoints {
+ public:
+  void set(std::vector<std::string> urls) {
+    std::lock_guard lock(mu_);
+    urls_ = std::move(urls);
+  }
+  std::string at(size_t i) const {
+    std::lock_guard lock(mu_);
+    return urls_[i % urls_.size()];
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> urls_;
+};
+
+// Outcomes by kind ("200", "503 partition_locked", "0 timeout"...), and the
+// violations, each described once it is seen.
+class Tally {
+ public:
+  void count(const std::string& outcome) {
+    std::lock_guard lock(mu_);
+    ++outcomes_[outcome];
+  }
+  void violation(const std::string& what) {
+    std::lock_guard lock(mu_);
+    if (violations_.size() < 50) violations_.push_back(what);
+    ++violation_count_;
+  }
+  size_t violation_count() const {
+    std::lock_guard lock(mu_);
+    return violation_count_;
+  }
+  json to_json() const {
+    std::lock_guard lock(mu_);
+    return {{"outcomes", outcomes_}, {"violations", violations_}};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> outcomes_;
+  std::vector<std::string> violations_;
+  size_t violation_count_ = 0;
+};
+
+std::string key_name(size_t key) { return "soak-" + std::to_string(key); }
+
+std::string outcome_of(const partid::cli::HttpResult& r) {
+  if (r.status == 0) {  // "cannot reach <url>: <reason>": the reason, whichever node it was
+    const auto colon = r.error.rfind(": ");
+    return "0 " + (colon == std::string::npos ? r.error : r.error.substr(colon + 2));
+  }
+  if (r.status == 200) return "200";
+  json j = json::parse(r.body, nullptr, false);
+  const bool coded = j.is_object() && j.contains("error") && j["error"].is_object();
+  return std::to_string(r.status) + " " + (coded ? j["error"].value("code", "?") : "?");
+}
+
+// The value a GET /items/{pk} answer holds: nullopt if it holds no item,
+// -1 if it is not an answer this run's writes could have produced.
+std::optional<int64_t> value_in(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("items") || !j["items"].is_array()) return -1;
+  if (j["items"].empty()) return std::nullopt;
+  const auto message = j["items"][0].value("message", "");
+  if (message.empty() || !std::all_of(message.begin(), message.end(), ::isdigit)) return -1;
+  return std::stoll(message);
+}
+
+// Compares a read of `key` with what was acknowledged before it began and
+// attempted by the time it ended.
+void check_read(const Ledger& ledger, Tally& tally, size_t key, uint64_t acked_before,
+                const std::string& body, const std::string& via) {
+  const auto value = value_in(body);
+  const uint64_t attempted_after = ledger.attempted(key);
+  std::string problem;
+  if (!value) {
+    if (acked_before > 0) problem = "missing (acknowledged " + std::to_string(acked_before) + ")";
+  } else if (*value < 0) {
+    problem = "malformed answer " + body.substr(0, 120);
+  } else if (static_cast<uint64_t>(*value) < acked_before) {
+    problem = "stale: read " + std::to_string(*value) + ", acknowledged " +
+              std::to_string(acked_before) + " before the read began";
+  } else if (static_cast<uint64_t>(*value) > attempted_after) {
+    problem = "phantom: read " + std::to_string(*value) + ", only " +
+              std::to_string(attempted_after) + " attempted";
+  }
+  if (!problem.empty()) tally.violation(key_name(key) + " via " + via + ": " + problem);
+}
+
+class Load {
+ public:
+  Load(const Options& o, const Endpoints& endpoints, Ledger& ledger, Tally& writes, Tally& reads)
+      : o_(o), endpoints_(endpoints), ledger_(ledger), writes_(writes), reads_(reads) {
+    for (size_t w = 0; w < o.writers; ++w) threads_.emplace_back([this, w] { write_loop(w); });
+    for (size_t r = 0; r < o.readers; ++r) threads_.emplace_back([this, r] { read_loop(r); });
+  }
+  ~Load() { stop(); }
+  void stop() {
+    running_ = false;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  uint64_t reads_done() const { return reads_done_; }
+
+ private:
+  // Writer w owns the keys k with k % writers == w and writes them in turn.
+  void write_loop(size_t w) {
+    for (uint64_t n = 0; running_; ++n) {
+      const size_t key = w + o_.writers * (n % (o_.keys / o_.writers));
+      const uint64_t value = ledger_.next_value(key);
+      const json body = {{"partition_key", key_name(key)}, {"message", std::to_string(value)}};
+      auto r = partid::cli::http_request(endpoints_.at(n + w), "POST", "/items", body.dump(),
+                                         kRequestTimeout);
+      writes_.count(outcome_of(r));
+      if (r.status == 200) ledger_.acknowledge(key, value);
+    }
+  }
+  void read_loop(size_t r) {
+    std::mt19937_64 rng(o_.seed * 31 + r);
+    for (uint64_t n = 0; running_; ++n) {
+      const size_t key = rng() % o_.keys;
+      const std::string via = endpoints_.at(rng());
+      const uint64_t acked_before = ledger_.acked(key);
+      auto answer =
+          partid::cli::http_request(via, "GET", "/items/" + key_name(key), {}, kRequestTimeout);
+      reads_.count(outcome_of(answer));
+      if (answer.status == 200) check_read(ledger_, reads_, key, acked_before, answer.body, via);
+      ++reads_done_;
+    }
+  }
+  const Options& o_;
+  const Endpoints& endpoints_;
+  Ledger& ledger_;
+  Tally& writes_;
+  Tally& reads_;
+  std::atomic<bool> running_{true};
+  std::atomic<uint64_t> reads_done_{0};
+  std::vector<std::thread> threads_;
+};
+
+// Transfers between accounts: read two balances, then one transaction that
+// writes both, conditioned on the sequences read (so a balance changed in
+// between refuses the whole transfer). Whatever the outcome, including 504
+// txn_outcome_unknown, the total must not change.
+class Bank {
+ public:
+  static constexpr int64_t kOpening = 1000;
+  Bank(const Options& o, const Endpoints& endpoints, Tally& tally)
+      : o_(o), endpoints_(endpoints), tally_(tally) {}
+  static std::string account(size_t a) { return "bank-" + std::to_string(a); }
+  // Opens every account with kOpening (before any fault).
+  bool open() {
+    for (size_t a = 0; a < o_.accounts; ++a) {
+      const json body = {{"partition_key", account(a)}, {"message", std::to_string(kOpening)}};
+      const bool ok = wait_until(
+          [&] {
+            return partid::cli::http_request(endpoints_.at(a), "POST", "/items", body.dump(),
+                                             kRequestTimeout)
+                       .status == 200;
+          },
+          seconds(o_.recovery_seconds));
+      if (!ok) return false;
+    }
+    return true;
+  }
+  void start() {
+    for (size_t t = 0; t < o_.transfer_threads; ++t) {
+      threads_.emplace_back([this, t] { transfer_loop(t); });
+    }
+  }
+  void stop() {
+    running_ = false;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  ~Bank() { stop(); }
+  // Once the transfers have stopped: the total, read until every account
+  // answers (a transfer still being resolved holds its items' locks only
+  // briefly); a violation if it is not what the accounts opened with.
+  void check_total() {
+    int64_t total = 0;
+    std::string last;
+    const bool read = wait_until(
+        [&] {
+          total = 0;
+          for (size_t a = 0; a < o_.accounts; ++a) {
+            auto b = balance(a);
+            if (!b) return false;
+            if (b->amount < 0) tally_.violation(account(a) + " is negative: " + b->raw);
+            total += b->amount;
+          }
+          return true;
+        },
+        seconds(o_.recovery_seconds));
+    if (!read) {
+      tally_.violation("the accounts could not all be read at the end");
+    } else if (total != kOpening * static_cast<int64_t>(o_.accounts)) {
+      tally_.violation("the accounts add up to " + std::to_string(total) + ", not " +
+                       std::to_string(kOpening * static_cast<int64_t>(o_.accounts)));
+    }
+  }
+  json to_json() const {
+    std::lock_guard lock(mu_);
+    return outcomes_;
+  }
+
+ private:
+  struct Balance {
+    int64_t amount = 0;
+    uint64_t sequence = 0;
+    std::string raw;
+  };
+  std::optional<Balance> balance(size_t a) {
+    auto r = partid::cli::http_request(endpoints_.at(a), "GET", "/items/" + account(a), {},
+                                       kRequestTimeout);
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object() || !j["items"].is_array() || j["items"].empty()) {
+      return std::nullopt;
+    }
+    const json& item = j["items"][0];
+    const std::string message = item.value("message", "");
+    Balance out{0, item.value("sequence", uint64_t{0}), item.dump()};
+    const auto [end, ec] =
+        std::from_chars(message.data(), message.data() + message.size(), out.amount);
+    if (ec != std::errc() || end != message.data() + message.size()) {
+      tally_.violation(account(a) + " holds something no transfer wrote: " + out.raw);
+      return std::nullopt;
+    }
+    return out;
+  }
+  void transfer_loop(size_t t) {
+    std::mt19937_64 rng(o_.seed * 131 + t);
+    while (running_) {
+      const size_t from = rng() % o_.accounts,
+                   to = (from + 1 + rng() % (o_.accounts - 1)) % o_.accounts;
+      auto a = balance(from), b = balance(to);
+      if (!a || !b) continue;
+      const int64_t amount = std::min<int64_t>(a->amount, 1 + rng() % 50);
+      const json writes = json::array({{{"partition_key", account(from)},
+                                        {"message", std::to_string(a->amount - amount)},
+                                        {"if_sequence", a->sequence}},
+                                       {{"partition_key", account(to)},
+                                        {"message", std::to_string(b->amount + amount)},
+                                        {"if_sequence", b->sequence}}});
+      auto r = partid::cli::http_request(endpoints_.at(rng()), "POST", "/txn",
+                                         json{{"writes", writes}}.dump(), kRequestTimeout);
+      std::lock_guard lock(mu_);
+      ++outcomes_[outcome_of(r)];
+    }
+  }
+  const Options& o_;
+  const Endpoints& endpoints_;
+  Tally& tally_;
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> outcomes_;
+  std::atomic<bool> running_{true};
+  std::vector<std::thread> threads_;
+};
+
+enum class Fault { kill9, pause, restart, wipe };
+const char* name_of(Fault f) {
+  switch (f) {
+    case Fault::kill9:
+      return "kill -9";
+    case Fault::pause:
+      return "SIGSTOP";
+    case Fault::restart:
+      return "clean restart";
+    case Fault::wipe:
+      return "wipe";
+  }
+  return "?";
+}
+
+// Injects `fault` into node i and brings it back after `outage`.
+void inject(PartidCluster& cluster, size_t i, Fault fault, milliseconds outage) {
+  switch (fault) {
+    case Fault::kill9:
+      cluster.kill(i);
+      std::this_thread::sleep_for(outage);
+      cluster.start_again(i);
+      return;
+    case Fault::pause:
+      cluster.pause(i);
+      std::this_thread::sleep_for(outage);
+      cluster.resume(i);
+      return;
+    case Fault::restart:
+      cluster.stop(i);
+      cluster.start_again(i);
+      return;
+    case Fault::wipe:
+      cluster.wipe(i);
+      std::this_thread::sleep_for(outage);
+      cluster.start_again(i);
+      return;
+  }
+}
+
+std::vector<std::string> apis_of(PartidCluster& cluster) {
+  std::vector<std::string> apis;
+  for (size_t i = 0; i < cluster.size(); ++i) apis.push_back(cluster.node(i).api);
+  return apis;
+}
+
+uint64_t rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Every key holds its last acknowledged value or a later attempted one, read
+// through a leader once the load has stopped.
+void check_final_values(const Options& o, const Endpoints& endpoints, const Ledger& ledger,
+                        Tally& tally) {
+  for (size_t key = 0; key < o.keys; ++key) {
+    partid::cli::HttpResult r;
+    wait_until(
+        [&] {
+          r = partid::cli::http_request(endpoints.at(key), "GET", "/items/" + key_name(key), {},
+                                        kRequestTimeout);
+          return r.status == 200;
+        },
+        seconds(o.recovery_seconds));
+    if (r.status != 200) {
+      tally.violation(key_name(key) + ": unreadable at the end: " + outcome_of(r));
+      continue;
+    }
+    check_read(ledger, tally, key, ledger.acked(key), r.body, endpoints.at(key));
+  }
+}
+
+// Every partition's replicas agree entry for entry (they may still be
+// catching up just after the last fault, hence the deadline).
+void check_replicas_agree(const Options& o, const Endpoints& endpoints, Tally& tally) {
+  for (uint32_t p = 0; p < o.partitions; ++p) {
+    json last;
+    const bool agree = wait_until(
+        [&] {
+          auto r = partid::cli::http_request(endpoints.at(p), "GET",
+                                             "/admin/partitions/" + std::to_string(p) + "/validate",
+                                             {}, kRequestTimeout, std::string("Bearer ") + kToken);
+          last = json::parse(r.body, nullptr, false);
+          return last.is_object() && last.value("consistent", false);
+        },
+        seconds(o.recovery_seconds));
+    if (!agree) tally.violation("partition " + std::to_string(p) + ": " + last.dump());
+  }
+}
+
+int run(const Options& o) {
+  parti::testing::NatsServer nats;
+  PartidCluster cluster(nats);
+  parti::testing::PartidOptions node;
+  node.partitions = o.partitions;
+  node.replication_factor = 3;
+  node.extra_args = {"--admin-token", kToken};
+  for (size_t i = 0; i < o.nodes; ++i) cluster.start(node);
+  if (!cluster.wait_converged(o.nodes, seconds(60))) {
+    std::cerr << "the cluster did not converge:\n" << cluster.describe_not_serving();
+    return 1;
+  }
+  Endpoints endpoints;
+  endpoints.set(apis_of(cluster));
+  Ledger ledger(o.keys);
+  Tally writes, reads, transfers;
+  Bank bank(o, endpoints, transfers);
+  if (!bank.open()) {
+    std::cerr << "could not open the accounts\n";
+    return 1;
+  }
+  Load load(o, endpoints, ledger, writes, reads);
+  bank.start();
+
+  std::mt19937_64 rng(o.seed);
+  std::vector<double> recovery_s;
+  std::map<std::string, int> faults;
+  uint64_t peak_rss_kib = 0;
+  bool stuck = false;
+  const auto end = steady_clock::now() + seconds(o.seconds);
+  while (steady_clock::now() < end && !stuck && writes.violation_count() == 0 &&
+         reads.violation_count() == 0 && transfers.violation_count() == 0) {
+    std::this_thread::sleep_for(
+        milliseconds(o.fault_min_ms + rng() % (o.fault_max_ms - o.fault_min_ms + 1)));
+    const size_t victim = rng() % o.nodes;
+    const Fault fault = static_cast<Fault>(rng() % 4);
+    inject(cluster, victim, fault, milliseconds(rng() % (o.outage_max_ms + 1)));
+    endpoints.set(apis_of(cluster));
+    const auto back = steady_clock::now();
+    ++faults[name_of(fault)];
+    const uint64_t acks = ledger.acks();
+    stuck = !wait_until(
+        [&] { return cluster.serving_partitions() == o.partitions && ledger.acks() >= acks + 20; },
+        seconds(o.recovery_seconds));
+    recovery_s.push_back(duration<double>(steady_clock::now() - back).count());
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      peak_rss_kib = std::max(peak_rss_kib, rss_kib(cluster.node(i).pid));
+    }
+    std::cerr << "fault " << recovery_s.size() << ": " << name_of(fault) << " of node " << victim
+              << ", recovered in " << recovery_s.back() << " s, " << ledger.acks()
+              << " writes acknowledged so far\n";
+  }
+  if (stuck) {
+    writes.violation("not recovered within " + std::to_string(o.recovery_seconds) +
+                     " s after the last fault:\n" + cluster.describe_not_serving());
+  }
+  load.stop();
+  bank.stop();
+  check_final_values(o, endpoints, ledger, writes);
+  bank.check_total();
+  check_replicas_agree(o, endpoints, writes);
+
+  std::vector<uint64_t> rss_end;
+  for (size_t i = 0; i < cluster.size(); ++i)
+    rss_end.push_back(rss_kib(cluster.node(i).pid) / 1024);
+  const json summary = {
+      {"seconds", o.seconds},
+      {"nodes", o.nodes},
+      {"partitions", o.partitions},
+      {"faults", faults},
+      {"recovery_s_median", median(recovery_s)},
+      {"recovery_s_max",
+       recovery_s.empty() ? 0 : *std::max_element(recovery_s.begin(), recovery_s.end())},
+      {"writes_acknowledged", ledger.acks()},
+      {"reads_checked", load.reads_done()},
+      {"writes", writes.to_json()},
+      {"reads", reads.to_json()},
+      {"transfers", bank.to_json()},
+      {"transfer_violations", transfers.to_json()["violations"]},
+      {"peak_rss_mib", peak_rss_kib / 1024},
+      {"rss_mib_at_end", rss_end}};
+  std::cout << summary.dump(2) << "\n";
+  const size_t violations =
+      writes.violation_count() + reads.violation_count() + transfers.violation_count();
+  std::cerr << (violations == 0 ? "no violation\n"
+                                : std::to_string(violations) + " violation(s): see above\n");
+  return violations == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"partid soak: a cluster under continuous load and one fault at a time"};
+  app.add_option("--seconds", o.seconds, "how long to inject faults");
+  app.add_option("--nodes", o.nodes, "partid nodes (RF 3)")->check(CLI::Range(3, 9));
+  app.add_option("--partitions", o.partitions);
+  app.add_option("--writers", o.writers)->check(CLI::Range(1, 64));
+  app.add_option("--readers", o.readers)->check(CLI::Range(0, 64));
+  app.add_option("--keys", o.keys, "keys overwritten (a multiple of --writers)");
+  app.add_option("--accounts", o.accounts)->check(CLI::Range(2, 1000));
+  app.add_option("--transfer-threads", o.transfer_threads)->check(CLI::Range(0, 16));
+  app.add_option("--fault-min-ms", o.fault_min_ms);
+  app.add_option("--fault-max-ms", o.fault_max_ms);
+  app.add_option("--outage-max-ms", o.outage_max_ms, "how long a killed or paused node stays down");
+  app.add_option("--recovery-seconds", o.recovery_seconds);
+  app.add_option("--seed", o.seed, "fault schedule (0: from the clock)");
+  CLI11_PARSE(app, argc, argv);
+  if (o.keys < o.writers || o.fault_max_ms < o.fault_min_ms) {
+    std::cerr << "--keys must be at least --writers, --fault-max-ms at least --fault-min-ms\n";
+    return 2;
+  }
+  if (o.seed == 0) o.seed = static_cast<uint64_t>(system_clock::now().time_since_epoch().count());
+  std::cerr << "seed " << o.seed << "\n";
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "soak failed: " << e.what() << "\n";
+    return 1;
+  }
+}
