@@ -32,6 +32,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "partid/cli/http_client.h"
@@ -416,6 +417,30 @@ uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
+// Every partition has a leader with two followers close behind, and no
+// replica anywhere is being rebuilt (each running node's /cluster/status).
+bool fully_replicated(PartidCluster& cluster, uint32_t partitions) {
+  std::set<uint32_t> led;
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    if (cluster.node(i).pid <= 0) continue;
+    const json status = cluster.get_json(i, "/cluster/status");
+    if (!status.is_object() || !status["partitions"].is_array()) return false;
+    for (const auto& p : status["partitions"]) {
+      if (p.value("rebuilding", false)) return false;
+      if (p.value("role", "") != "leader") continue;
+      const json& followers = p.contains("followers") ? p["followers"] : json::array();
+      if (followers.size() != 2) return false;
+      for (const auto& f : followers) {
+        if (f.value("behind", uint64_t{0}) > 1000 || f.value("stalled_seconds", 0.0) > 0) {
+          return false;
+        }
+      }
+      led.insert(p.value("partition", 0u));
+    }
+  }
+  return led.size() == partitions;
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -486,7 +511,7 @@ int run(const Options& o) {
   bank.start();
 
   std::mt19937_64 rng(o.seed);
-  std::vector<double> recovery_s;
+  std::vector<double> recovery_s, replicated_s;
   std::map<std::string, int> faults;
   uint64_t peak_rss_kib = 0;
   bool stuck = false;
@@ -506,11 +531,20 @@ int run(const Options& o) {
         [&] { return cluster.serving_partitions() == o.partitions && ledger.acks() >= acks + 20; },
         seconds(o.recovery_seconds));
     recovery_s.push_back(duration<double>(steady_clock::now() - back).count());
+    // The next fault only once every partition has its three replicas again
+    // and none is rebuilding: one fault at a time means one replica missing
+    // at most, including a wiped one still being rebuilt.
+    if (!stuck) {
+      stuck = !wait_until([&] { return fully_replicated(cluster, o.partitions); },
+                          seconds(o.recovery_seconds));
+      replicated_s.push_back(duration<double>(steady_clock::now() - back).count());
+    }
     for (size_t i = 0; i < cluster.size(); ++i) {
       peak_rss_kib = std::max(peak_rss_kib, rss_kib(cluster.node(i).pid));
     }
     std::cerr << "fault " << recovery_s.size() << ": " << name_of(fault) << " of node " << victim
-              << ", recovered in " << recovery_s.back() << " s, " << ledger.acks()
+              << ", serving and writing in " << recovery_s.back() << " s, replicated in "
+              << (replicated_s.empty() ? 0 : replicated_s.back()) << " s, " << ledger.acks()
               << " writes acknowledged so far\n";
   }
   if (stuck) {
@@ -532,6 +566,9 @@ int run(const Options& o) {
       {"partitions", o.partitions},
       {"faults", faults},
       {"recovery_s_median", median(recovery_s)},
+      {"replicated_s_median", median(replicated_s)},
+      {"replicated_s_max",
+       replicated_s.empty() ? 0 : *std::max_element(replicated_s.begin(), replicated_s.end())},
       {"recovery_s_max",
        recovery_s.empty() ? 0 : *std::max_element(recovery_s.begin(), recovery_s.end())},
       {"writes_acknowledged", ledger.acks()},
