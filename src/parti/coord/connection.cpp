@@ -62,12 +62,30 @@ Connection::~Connection() {
   }
   jsCtx_Destroy(js_);
   if (nc_ != nullptr) {
-    natsConnection_Close(nc_);
-    std::unique_lock lock(closed_mu_);
-    closed_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return closed_; });
-    lock.unlock();
+    shut_down();
     natsConnection_Destroy(nc_);
   }
+}
+
+// Debian's nats.c (3.4) finds a subscription for an inbound message under the
+// connection's lock but locks the subscription only after letting go, without
+// holding a reference (nats.c#637, fixed in 3.6). natsConnection_Close removes
+// and frees the request-reply subscription while the read loop is still
+// running, so a reply arriving at that moment is delivered into freed memory:
+// an abort in natsMutex_Lock. Draining first unsubscribes every subscription
+// and waits for the server's PONG, after which no message for any of them is
+// left to read; then it closes. Drain is refused while reconnecting, when no
+// read loop runs, and a plain close is safe.
+void Connection::shut_down() {
+  if (natsConnection_DrainTimeout(nc_, options_.request_timeout.count()) != NATS_OK) {
+    natsConnection_Close(nc_);
+  }
+  wait_closed(options_.request_timeout + std::chrono::seconds(10));
+}
+
+bool Connection::wait_closed(std::chrono::milliseconds limit) {
+  std::unique_lock lock(closed_mu_);
+  return closed_cv_.wait_for(lock, limit, [&] { return closed_; });
 }
 
 bool Connection::connected() const {
@@ -75,7 +93,20 @@ bool Connection::connected() const {
 }
 
 void Connection::close() {
-  if (nc_ != nullptr) natsConnection_Close(nc_);
+  if (nc_ != nullptr) shut_down();
+}
+
+// The same nats.c race as in shut_down(), for one subscription: once it is
+// unsubscribed no new message finds it, and a flush returns only after the
+// read loop has handled the PONG, so whatever it was delivering to the
+// subscription is finished. A closed connection has joined its read loop once
+// its closed callback ran.
+void Connection::release_subscription(natsSubscription* sub) {
+  natsSubscription_Unsubscribe(sub);
+  const bool quiet =
+      natsConnection_FlushTimeout(nc_, options_.request_timeout.count()) == NATS_OK ||
+      (natsConnection_IsClosed(nc_) && wait_closed(options_.request_timeout));
+  if (quiet) natsSubscription_Destroy(sub);
 }
 
 int Connection::add_status_listener(StatusListener listener) {

@@ -41,9 +41,14 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   bool connected() const;
-  // Closes the connection for good (no reconnect). Tests use it to make a
-  // worker vanish the way a crashed process does.
+  // Closes the connection for good (no reconnect) and returns once it is
+  // closed. Tests use it to make a worker vanish the way a crashed process does.
   void close();
+  // Unsubscribes `sub` and frees it once nats.c's read loop can no longer be
+  // delivering to it; when that cannot be known (the connection is down and
+  // not closed), the subscription is leaked rather than freed under the read
+  // loop. Blocks up to the request timeout.
+  void release_subscription(natsSubscription* sub);
   natsConnection* nats() const { return nc_; }
   jsCtx* jetstream() const { return js_; }
   std::chrono::milliseconds request_timeout() const { return options_.request_timeout; }
@@ -57,6 +62,8 @@ class Connection {
   static void on_reconnected(natsConnection*, void* self);
   static void on_closed(natsConnection*, void* self);
   void notify(bool connected);
+  void shut_down();
+  bool wait_closed(std::chrono::milliseconds limit);
 
   Options options_;
   natsConnection* nc_ = nullptr;

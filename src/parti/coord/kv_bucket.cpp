@@ -181,7 +181,7 @@ KvResult<uint64_t> KvBucket::last_revision() const {
 }
 
 KvResult<std::unique_ptr<KvWatcher>> KvBucket::watch(const std::string& pattern) const {
-  return KvWatcher::open(conn_->jetstream(), name_, pattern, std::chrono::milliseconds(1000));
+  return KvWatcher::open(conn_, name_, pattern, std::chrono::milliseconds(1000));
 }
 
 }  // namespace parti::coord

@@ -18,7 +18,8 @@ KvEntry to_entry(kvEntry* e) {
   return out;
 }
 
-KvResult<std::unique_ptr<KvWatcher>> KvWatcher::open(jsCtx* js, const std::string& bucket,
+KvResult<std::unique_ptr<KvWatcher>> KvWatcher::open(std::shared_ptr<Connection> conn,
+                                                     const std::string& bucket,
                                                      const std::string& pattern,
                                                      std::chrono::milliseconds heartbeat) {
   using std::chrono::duration_cast;
@@ -38,24 +39,26 @@ KvResult<std::unique_ptr<KvWatcher>> KvWatcher::open(jsCtx* js, const std::strin
   so.Config.InactiveThreshold = duration_cast<nanoseconds>(heartbeat * 5).count();
   natsSubscription* sub = nullptr;
   jsErrCode err = static_cast<jsErrCode>(0);
-  natsStatus s = js_SubscribeSync(&sub, js, subject.c_str(), nullptr, &so, &err);
+  natsStatus s = js_SubscribeSync(&sub, conn->jetstream(), subject.c_str(), nullptr, &so, &err);
   if (s != NATS_OK) return {status_from(s), nullptr};
   // With nothing to replay, no message will carry NumPending == 0: say so now.
   jsConsumerInfo* ci = nullptr;
   s = natsSubscription_GetConsumerInfo(&ci, sub, nullptr, &err);
   if (s != NATS_OK) {
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
+    conn->release_subscription(sub);
     return {status_from(s), nullptr};
   }
   const bool nothing_pending = ci->NumPending == 0 && ci->Delivered.Consumer == 0;
   jsConsumerInfo_Destroy(ci);
-  return {{}, std::unique_ptr<KvWatcher>(new KvWatcher(sub, prefix, nothing_pending, heartbeat))};
+  return {{},
+          std::unique_ptr<KvWatcher>(
+              new KvWatcher(std::move(conn), sub, prefix, nothing_pending, heartbeat))};
 }
 
-KvWatcher::KvWatcher(natsSubscription* sub, std::string prefix, bool nothing_pending,
-                     std::chrono::milliseconds heartbeat)
-    : sub_(sub),
+KvWatcher::KvWatcher(std::shared_ptr<Connection> conn, natsSubscription* sub, std::string prefix,
+                     bool nothing_pending, std::chrono::milliseconds heartbeat)
+    : conn_(std::move(conn)),
+      sub_(sub),
       heartbeat_(heartbeat),
       prefix_(std::move(prefix)),
       report_initial_done_(nothing_pending) {}
@@ -68,10 +71,8 @@ bool KvWatcher::consumer_alive() {
   return s == NATS_OK;
 }
 
-KvWatcher::~KvWatcher() {
-  natsSubscription_Unsubscribe(sub_);  // also deletes the ephemeral consumer
-  natsSubscription_Destroy(sub_);
-}
+// The unsubscribe also deletes the ephemeral consumer.
+KvWatcher::~KvWatcher() { conn_->release_subscription(sub_); }
 
 WatchEvent KvWatcher::next(std::chrono::milliseconds timeout) {
   WatchEvent ev;

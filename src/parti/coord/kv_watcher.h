@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "parti/coord/connection.h"
 #include "parti/coord/kv_types.h"
 
 namespace parti::coord {
@@ -29,7 +30,8 @@ struct WatchEvent {
 class KvWatcher {
  public:
   // pattern: a key or a wildcard (">" for every key).
-  static KvResult<std::unique_ptr<KvWatcher>> open(jsCtx* js, const std::string& bucket,
+  static KvResult<std::unique_ptr<KvWatcher>> open(std::shared_ptr<Connection> conn,
+                                                   const std::string& bucket,
                                                    const std::string& pattern,
                                                    std::chrono::milliseconds heartbeat);
   ~KvWatcher();
@@ -40,9 +42,10 @@ class KvWatcher {
   WatchEvent next(std::chrono::milliseconds timeout);
 
  private:
-  KvWatcher(natsSubscription* sub, std::string prefix, bool nothing_pending,
-            std::chrono::milliseconds heartbeat);
+  KvWatcher(std::shared_ptr<Connection> conn, natsSubscription* sub, std::string prefix,
+            bool nothing_pending, std::chrono::milliseconds heartbeat);
   bool consumer_alive();
+  std::shared_ptr<Connection> conn_;
   natsSubscription* sub_;
   std::chrono::milliseconds heartbeat_;
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();

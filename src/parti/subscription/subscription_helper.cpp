@@ -7,10 +7,7 @@ struct SubscriptionHelper::Sub {
   std::string partition;
   natsSubscription* sub = nullptr;
   ~Sub() {
-    if (sub != nullptr) {
-      natsSubscription_Unsubscribe(sub);
-      natsSubscription_Destroy(sub);
-    }
+    if (sub != nullptr) owner->conn_->release_subscription(sub);
   }
 };
 
