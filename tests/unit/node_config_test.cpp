@@ -36,6 +36,9 @@ TEST_F(NodeConfigTest, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(c.replication_factor, 1u);
   EXPECT_TRUE(c.sync);
   EXPECT_FALSE(c.ephemeral);
+  EXPECT_EQ(c.memtable_mib, 16u);
+  EXPECT_EQ(std::get<NodeConfig>(load({"--memtable-mib", "4"})).memtable_mib, 4u);
+  EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--memtable-mib", "0"})));
 }
 
 TEST_F(NodeConfigTest, FlagBeatsEnvironmentBeatsFileBeatsDefault) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "partid/storage/codec.h"
@@ -7,6 +8,7 @@
 #include "partid/storage/partition_check.h"
 #include "partid/storage/store_engine.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace partid::storage {
 namespace {
@@ -317,6 +319,41 @@ TEST_F(StoreEngineTest, ADirectoryFromANewerBuildIsRefusedAndOneFromBeforeFormat
 
   meta.format = 0;  // what a build from before format numbers wrote (the field unset)
   EXPECT_EQ(decode_node_metadata(encode_node_metadata(meta))->format, 1u);
+}
+
+// The memtable budget bounds what a node holds in memory: 3 MiB of items
+// written into 1 MiB memtables are flushed to table files, and still read
+// back whole; into 64 MiB ones (RocksDB's default) they all stay in memory.
+TEST_F(StoreEngineTest, ItemsBeyondTheMemtableBudgetAreFlushedToDiskAndStillRead) {
+  auto table_files = [](const std::string& path) {
+    size_t n = 0;
+    for (const auto& f : std::filesystem::directory_iterator(path)) {
+      n += f.path().extension() == ".sst" ? 1 : 0;
+    }
+    return n;
+  };
+  auto write_3_mib = [&](StoreEngine& e) {
+    for (uint64_t seq = 1; seq <= 300; ++seq) {
+      ASSERT_TRUE(
+          e.commit({put(7, "k" + std::to_string(seq), "", std::string(10240, 'x'), seq)}).ok);
+    }
+  };
+  std::string error;
+  const std::string small_dir = dir.sub("small"), large_dir = dir.sub("large");
+  auto small = StoreEngine::open(small_dir, {.sync = false, .memtable_mib = 1}, &error);
+  ASSERT_TRUE(small) << error;
+  write_3_mib(*small);
+  EXPECT_TRUE(parti::testing::wait_until([&] { return table_files(small_dir) > 0; },
+                                         std::chrono::seconds(20)));
+  for (uint64_t seq = 1; seq <= 300; ++seq) {
+    auto item = small->get(7, "k" + std::to_string(seq), "");
+    ASSERT_TRUE(item) << seq;
+    EXPECT_EQ(item->message.size(), 10240u);
+  }
+  auto large = StoreEngine::open(large_dir, {.sync = false, .memtable_mib = 64}, &error);
+  ASSERT_TRUE(large) << error;
+  write_3_mib(*large);
+  EXPECT_EQ(table_files(large_dir), 0u);
 }
 
 TEST_F(StoreEngineTest, DataAndMetadataSurviveReopening) {

@@ -96,6 +96,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--weight", c.weight, "capacity weight of this node")->check(CLI::Range(1u, 1000u));
   opt("--ephemeral", c.ephemeral, "start empty, leave nothing behind");
   opt("--sync", c.sync, "fsync every commit");
+  opt("--memtable-mib", c.memtable_mib,
+      "RocksDB write buffer per column family (items, log, metadata) before a flush")
+      ->check(CLI::Range(1u, 1024u));
   opt("--fast-timings", c.fast_timings,
       "second-scale coordination windows (tests, local clusters)");
   opt("--ready-file", c.ready_file, "write {node, api, peer} here once serving");

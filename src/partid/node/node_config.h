@@ -24,8 +24,11 @@ struct NodeConfig {
   uint32_t partitions = 256;
   uint32_t replication_factor = 1;
   uint32_t weight = 1;
-  bool ephemeral = false;     // start empty, delete everything at exit
-  bool sync = true;           // fsync every commit
+  bool ephemeral = false;  // start empty, delete everything at exit
+  bool sync = true;        // fsync every commit
+  // RocksDB write buffer per column family (items, log, metadata), in MiB:
+  // what a node holds in memory before a flush, twice over at most.
+  uint32_t memtable_mib = 16;
   bool fast_timings = false;  // second-scale libparti windows (tests, local clusters)
   std::string ready_file;     // written with the bound addresses once serving
   std::string log_level = "info";

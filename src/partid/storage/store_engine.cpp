@@ -55,6 +55,7 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
       {"log", {}},
       {"meta", hinted_options(kMetaPartitionKeyBytes)},
   };
+  for (auto& cf : cfs) cf.options.write_buffer_size = size_t{options.memtable_mib} << 20;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options(), dir, cfs, &handles, &raw);
