@@ -61,10 +61,14 @@ Connection::~Connection() {
     listeners_.clear();
   }
   jsCtx_Destroy(js_);
-  if (nc_ != nullptr) {
-    shut_down();
-    natsConnection_Destroy(nc_);
+  if (nc_ == nullptr) return;
+  // A subscription holds a reference to its connection: free the deferred
+  // ones first, or the connection outlives this object. Not without the
+  // closed callback, which alone says the read loop is joined.
+  if (shut_down()) {
+    for (natsSubscription* sub : deferred_) natsSubscription_Destroy(sub);
   }
+  natsConnection_Destroy(nc_);
 }
 
 // Debian's nats.c (3.4) finds a subscription for an inbound message under the
@@ -76,11 +80,11 @@ Connection::~Connection() {
 // and waits for the server's PONG, after which no message for any of them is
 // left to read; then it closes. Drain is refused while reconnecting, when no
 // read loop runs, and a plain close is safe.
-void Connection::shut_down() {
+bool Connection::shut_down() {
   if (natsConnection_DrainTimeout(nc_, options_.request_timeout.count()) != NATS_OK) {
     natsConnection_Close(nc_);
   }
-  wait_closed(options_.request_timeout + std::chrono::seconds(10));
+  return wait_closed(options_.request_timeout + std::chrono::seconds(10));
 }
 
 bool Connection::wait_closed(std::chrono::milliseconds limit) {
@@ -100,13 +104,19 @@ void Connection::close() {
 // unsubscribed no new message finds it, and a flush returns only after the
 // read loop has handled the PONG, so whatever it was delivering to the
 // subscription is finished. A closed connection has joined its read loop once
-// its closed callback ran.
+// its closed callback ran. Otherwise (the connection is down and reconnecting)
+// the subscription waits for the connection's own close.
 void Connection::release_subscription(natsSubscription* sub) {
   natsSubscription_Unsubscribe(sub);
   const bool quiet =
       natsConnection_FlushTimeout(nc_, options_.request_timeout.count()) == NATS_OK ||
       (natsConnection_IsClosed(nc_) && wait_closed(options_.request_timeout));
-  if (quiet) natsSubscription_Destroy(sub);
+  if (quiet) {
+    natsSubscription_Destroy(sub);
+    return;
+  }
+  std::lock_guard lock(deferred_mu_);
+  deferred_.push_back(sub);
 }
 
 int Connection::add_status_listener(StatusListener listener) {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace parti::coord {
 
@@ -46,8 +47,8 @@ class Connection {
   void close();
   // Unsubscribes `sub` and frees it once nats.c's read loop can no longer be
   // delivering to it; when that cannot be known (the connection is down and
-  // not closed), the subscription is leaked rather than freed under the read
-  // loop. Blocks up to the request timeout.
+  // not closed), it is freed with the connection, after the close. Blocks up
+  // to the request timeout.
   void release_subscription(natsSubscription* sub);
   natsConnection* nats() const { return nc_; }
   jsCtx* jetstream() const { return js_; }
@@ -62,7 +63,7 @@ class Connection {
   static void on_reconnected(natsConnection*, void* self);
   static void on_closed(natsConnection*, void* self);
   void notify(bool connected);
-  void shut_down();
+  bool shut_down();  // true once nats.c reported the connection closed
   bool wait_closed(std::chrono::milliseconds limit);
 
   Options options_;
@@ -76,6 +77,10 @@ class Connection {
   std::mutex closed_mu_;
   std::condition_variable closed_cv_;
   bool closed_ = false;
+  // Subscriptions released while nothing told whether the read loop was past
+  // them: freed once the connection is closed (its read loop joined).
+  std::mutex deferred_mu_;
+  std::vector<natsSubscription*> deferred_;
 };
 
 std::string last_nats_error(natsStatus s);
