@@ -43,8 +43,8 @@ NatsServer::~NatsServer() {
 void NatsServer::start() {
   if (pid_ > 0) return;
   const std::string port = std::to_string(port_);
-  std::vector<std::string> args = {"nats-server", "-js", "-a",  "127.0.0.1",
-                                   "-p",          port,  "-sd", dir_};
+  std::vector<std::string> args =
+      killed_with_test({"nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", dir_});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -53,7 +53,7 @@ void NatsServer::start() {
   const std::string log = dir_ + "/server.log";
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int rc = posix_spawnp(&pid_, "nats-server", &actions, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot spawn nats-server (is it installed?)");
   if (!wait_until([&] { return partid::cli::tcp_port_open(port_); }, std::chrono::seconds(10))) {
@@ -68,6 +68,11 @@ void NatsServer::stop() {
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+std::vector<std::string> killed_with_test(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+  return argv;
 }
 
 std::string NatsServer::url() const { return "nats://127.0.0.1:" + std::to_string(port_); }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace parti::testing {
 
@@ -28,5 +29,12 @@ class NatsServer {
 };
 
 int free_port();
+
+// `argv` run through setpriv(1) so that the process gets SIGKILL when the test
+// process dies, even of a signal: a test that aborts leaves no server or node
+// behind to load the machine or hold ports for the tests after it. The signal
+// follows the thread that spawned the process; tests spawn from their main
+// thread.
+std::vector<std::string> killed_with_test(std::vector<std::string> argv);
 
 }  // namespace parti::testing

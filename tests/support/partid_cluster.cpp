@@ -83,7 +83,7 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
                                    "--ready-file",
                                    ready};
   argv.insert(argv.end(), n.options.extra_args.begin(), n.options.extra_args.end());
-  return argv;
+  return killed_with_test(std::move(argv));
 }
 
 void PartidCluster::launch(Node& n) {
