@@ -105,12 +105,24 @@ void Connection::close() {
 // read loop has handled the PONG, so whatever it was delivering to the
 // subscription is finished. A closed connection has joined its read loop once
 // its closed callback ran. Otherwise (the connection is down and reconnecting)
-// the subscription waits for the connection's own close.
+// the subscription waits for the connection's own close: no flush is tried
+// then, so a watch dropped during an outage does not hold its thread (or a
+// loop joining it) for a whole request timeout.
 void Connection::release_subscription(natsSubscription* sub) {
   natsSubscription_Unsubscribe(sub);
-  const bool quiet =
-      natsConnection_FlushTimeout(nc_, options_.request_timeout.count()) == NATS_OK ||
-      (natsConnection_IsClosed(nc_) && wait_closed(options_.request_timeout));
+  bool quiet = false;
+  switch (natsConnection_Status(nc_)) {
+    case NATS_CONN_STATUS_CONNECTED:
+    case NATS_CONN_STATUS_DRAINING_SUBS:
+    case NATS_CONN_STATUS_DRAINING_PUBS:
+      quiet = natsConnection_FlushTimeout(nc_, options_.request_timeout.count()) == NATS_OK;
+      break;
+    case NATS_CONN_STATUS_CLOSED:
+      quiet = wait_closed(options_.request_timeout);
+      break;
+    default:
+      break;
+  }
   if (quiet) {
     natsSubscription_Destroy(sub);
     return;
