@@ -5,11 +5,61 @@
 // Kafka committed offset, without a rebalance protocol in the client).
 #include <pthread.h>
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "parti/manager/manager.h"
 #include "parti/subscription/subscription_helper.h"
+
+// Applies the partitions this copy leads to the consumer, on a thread of its
+// own: SubscriptionHelper::update talks to JetStream (a consumer request per
+// new partition, a flush per released one), while the hook that learns the
+// set runs on the manager's loop, which must never block on I/O. Only the
+// newest set matters, so a burst of assignments collapses into one update.
+class ConsumerUpdater {
+ public:
+  explicit ConsumerUpdater(parti::SubscriptionHelper& consumer)
+      : thread_([this, &consumer] { run(consumer); }) {}
+  ~ConsumerUpdater() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void post(std::set<std::string> led) {
+    {
+      std::lock_guard lock(mu_);
+      latest_ = std::move(led);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run(parti::SubscriptionHelper& consumer) {
+    while (auto led = take()) {
+      for (const auto& e : consumer.update(*led)) std::cerr << e << "\n";
+      std::cout << "consuming " << consumer.active().size() << " partitions" << std::endl;
+    }
+  }
+  std::optional<std::set<std::string>> take() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || latest_; });
+    if (closed_) return std::nullopt;
+    return std::exchange(latest_, std::nullopt);
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::set<std::string>> latest_;
+  bool closed_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 int main(int argc, char** argv) {
   CLI::App app{"libparti stream consumer example"};
@@ -45,8 +95,9 @@ int main(int argc, char** argv) {
         });
     parti::Hooks hooks;
     parti::Manager* manager = nullptr;
+    ConsumerUpdater updater(consumer);  // declared after consumer: stops before it closes
     hooks.on_assignment_changed = [&](const parti::AssignmentDelta&, const parti::Assignment& a) {
-      for (const auto& e : consumer.update(a.led_by(manager->worker_id()))) std::cerr << e << "\n";
+      updater.post(a.led_by(manager->worker_id()));
     };
     parti::Config cfg;
     cfg.timings = parti::fast_timings();
@@ -57,8 +108,7 @@ int main(int argc, char** argv) {
         parti::make_consistent_hash(), hooks);
     manager = &m;
     m.start();
-    std::cout << m.worker_id() << " consumes " << consumer.active().size() << " partitions"
-              << std::endl;
+    std::cout << m.worker_id() << " joined" << std::endl;
     int sig = 0;
     sigwait(&stop_signals, &sig);
     m.stop();
