@@ -29,6 +29,7 @@ class FixedCluster : public ClusterView {
   nlohmann::json describe() const override { return nlohmann::json::object(); }
   uint32_t writable_format() const override { return 1; }
   void raise_format(std::function<void()> done) override { done(); }
+  void begin_split(SplitBegun done) override { done(std::string("no splits here")); }
 
  private:
   std::string self_ = "self";
@@ -39,6 +40,7 @@ routing::Topology ready_topology(uint32_t partitions) {
   routing::Topology t;
   t.version = 1;
   t.partitions = partitions;
+  t.layout.layout = routing::Layout::unsplit(partitions);
   t.replicas.assign(partitions, {"self"});
   t.leader_epoch.assign(partitions, 1);
   return t;

@@ -27,12 +27,14 @@ std::vector<parti::NodeRecord> members() {
   return out;
 }
 
+LayoutRecord unsplit(uint32_t partitions) { return {Layout::unsplit(partitions), {}, {}, 0}; }
+
 class RoutingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    topo = *build_topology(assignment(7, {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}}), members(), 3, nullptr,
-                           &error);
+    topo = *build_topology(assignment(7, {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}}), members(), unsplit(3),
+                           nullptr, &error);
   }
   RouteDecision decide(uint32_t p, Access access, const std::string& self, bool locked = false) {
     RoutingInput in;
@@ -94,12 +96,12 @@ TEST_F(RoutingTest, NoAssignmentOrNoAddressIsUnavailable) {
 
 TEST(TopologyTest, LeaderEpochsCarryOverWhileTheLeaderStays) {
   std::string error;
-  auto v1 = build_topology(assignment(1, {{0}, {1}, {2}}), members(), 3, nullptr, &error);
+  auto v1 = build_topology(assignment(1, {{0}, {1}, {2}}), members(), unsplit(3), nullptr, &error);
   ASSERT_TRUE(v1);
-  auto v2 = build_topology(assignment(2, {{0}, {2}, {2}}), members(), 3, &*v1, &error);
+  auto v2 = build_topology(assignment(2, {{0}, {2}, {2}}), members(), unsplit(3), &*v1, &error);
   ASSERT_TRUE(v2);
   EXPECT_EQ(v2->leader_epoch, (std::vector<uint64_t>{1, 2, 1}));
-  EXPECT_FALSE(build_topology(assignment(3, {{0}, {1}}), members(), 3, nullptr, &error));
+  EXPECT_FALSE(build_topology(assignment(3, {{0}, {1}}), members(), unsplit(3), nullptr, &error));
   EXPECT_NE(error.find("lacks partition 2"), std::string::npos) << error;
 }
 
@@ -108,7 +110,7 @@ TEST(TopologyTest, KeepsTheAssignmentsWorkersApartFromTheNodeRecords) {
   extra.push_back(extra.back());
   extra.back().id = "node-dead";  // a record whose heartbeat has not expired yet
   std::string error;
-  auto t = build_topology(assignment(1, {{0}, {1}, {2}}), extra, 3, nullptr, &error);
+  auto t = build_topology(assignment(1, {{0}, {1}, {2}}), extra, unsplit(3), nullptr, &error);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->nodes.size(), 4u);
   EXPECT_EQ(t->workers, (std::vector<std::string>{"node-0", "node-1", "node-2"}));

@@ -26,8 +26,8 @@ ApiService::ApiService(ApiDeps deps, ApiOptions options) : deps_(deps), options_
 uint32_t ApiService::partition_of(const std::string& partition_key) const {
   // Before the first topology there are no partitions; routing then answers
   // no_assignment for partition 0.
-  const uint32_t partitions = deps_.cluster->topology()->partitions;
-  return partitions == 0 ? 0 : routing::partition_of(partition_key, partitions);
+  const auto& topology = *deps_.cluster->topology();
+  return topology.partitions == 0 ? 0 : topology.partition_of(partition_key);
 }
 
 asio::awaitable<std::optional<ApiResponse>> ApiService::serve_elsewhere(uint32_t partition,
@@ -125,6 +125,10 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return co_await txn_status(request, route, hop);
     case K::TxnStep:
       co_return co_await txn_step(request, route, hop, false);
+    case K::Split:
+      co_return co_await split(request);
+    case K::SplitImport:
+      co_return co_await split_import(request, route, hop);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
 }

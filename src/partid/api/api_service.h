@@ -58,6 +58,9 @@ struct ApiDeps {
   std::function<void()> request_stop;
 };
 
+// A layout record as the API shows it (GET /cluster/topology, POST /cluster/split).
+nlohmann::json layout_json(const routing::LayoutRecord& record);
+
 // The error a failed write is answered with (a refusal is a 409).
 WebError write_error(const replication::WriteResult& r);
 
@@ -74,6 +77,12 @@ class ApiService {
   // deadline by more than the retention left that nothing needs any more
   // (storage::can_forget). Returns how many transactions it forgot.
   asio::awaitable<size_t> forget_old_txns();
+  // split_handlers.cpp: hands items copied by a split (`body`: JSON, as
+  // encode_split_import writes it) to the leader of its new partition
+  // `target`, which writes them through that partition's log; 200 once a
+  // quorum has them. Repeats while the partition changes hands, like a
+  // transaction's step.
+  asio::awaitable<ApiResponse> send_split_import(uint32_t target, std::string body);
 
  private:
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
@@ -134,6 +143,14 @@ class ApiService {
   asio::awaitable<std::map<uint32_t, int64_t>> read_counts();
   // Counts of the partitions this node leads.
   nlohmann::json local_counts(const std::map<uint32_t, int64_t>& item_counts) const;
+
+  // split_handlers.cpp: POST /cluster/split, POST /split/{p}/import, and
+  // why a key's partition cannot serve it here (a split froze or moved it;
+  // the sender's layout may be out of date).
+  asio::awaitable<ApiResponse> split(const ApiRequest& request);
+  asio::awaitable<ApiResponse> split_import(const ApiRequest& request, const Route& route,
+                                            const Hop& hop);
+  std::optional<WebError> split_refusal(uint32_t partition, const std::string& partition_key) const;
 
   // txn_handlers.cpp: transactions across partitions (POST /txn, GET
   // /txn/{id}, the steps, and what a read of a locked item must see).

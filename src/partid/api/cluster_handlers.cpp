@@ -54,6 +54,7 @@ ApiResponse ApiService::topology() const {
   }
   return ApiResponse::json(200, dump({{"version", t->version},
                                       {"partitions", t->partitions},
+                                      {"layout", layout_json(t->layout)},
                                       {"replication_factor", t->replication_factor},
                                       {"nodes", nodes},
                                       {"assignment", partitions}}));

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 
 #include "partid/routing/topology.h"
 
@@ -27,6 +28,11 @@ class ClusterView {
   // `done` runs on the loop once the server answered (at once when there is
   // nothing to raise).
   virtual void raise_format(std::function<void()> done) = 0;
+  // Records that the next partition of the layout is to split (the
+  // source's leader carries it out, partid/split); `done` runs on the loop
+  // with the record written, or why not (one is under way already, NATS).
+  using SplitBegun = std::function<void(std::variant<routing::LayoutRecord, std::string>)>;
+  virtual void begin_split(SplitBegun done) = 0;
 };
 
 }  // namespace partid::api

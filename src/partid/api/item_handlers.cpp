@@ -184,6 +184,7 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
     co_return std::move(*elsewhere);
   }
   if (auto refusal = co_await read_refusal(p, access)) co_return ApiResponse::error(*refusal);
+  if (auto moving = split_refusal(p, route.partition_key)) co_return ApiResponse::error(*moving);
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &route.partition_key;
   const std::string* rk = &route.range_key;

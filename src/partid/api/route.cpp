@@ -61,6 +61,8 @@ const std::vector<PathRule>& rules() {
       {{"cluster", "status"}, {{"GET", K::Status}}},
       {{"cluster", "resize"}, {{"GET", K::Resize}}},
       {{"cluster", "drain", "*"}, {{"POST", K::Drain}}},
+      {{"cluster", "split"}, {{"POST", K::Split}}},
+      {{"split", "*", "import"}, {{"POST", K::SplitImport}}},
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
       {{"admin", "partitions", "*", "*"}, {{"POST", K::Admin}, {"GET", K::AdminRead}}},
@@ -227,6 +229,10 @@ const char* route_name(Route::Kind k) {
       return "txn_status";
     case K::TxnStep:
       return "txn_step";
+    case K::Split:
+      return "split";
+    case K::SplitImport:
+      return "split_import";
   }
   return "unknown";
 }

@@ -36,6 +36,9 @@ struct Route {
     TxnStatus,    // GET /txn/{id} (the id in partition_key)
     TxnStep,      // POST /txn/{id}/{prepare|decide|resolve|commit}?partition=p: between
                   // nodes (the id in partition_key, the step in range_key)
+    Split,        // POST /cluster/split: split the layout's next partition
+    SplitImport,  // POST /split/{p}/import: items copied into a split's new
+                  // partition, between nodes (p in partition_key)
   };
   Kind kind = Kind::Health;
   std::string partition_key;

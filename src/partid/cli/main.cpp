@@ -127,6 +127,25 @@ int watch_resize(const Globals& g, std::chrono::seconds wait) {
   }
 }
 
+// Polls GET /cluster/topology twice a second until its layout shows no split
+// under way or `wait` has passed. 0 when done, 6 when not.
+int wait_split(const Globals& g, std::chrono::seconds wait) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + wait;
+  while (true) {
+    auto r = http_request(node_url(g), "GET", "/cluster/topology", {},
+                          std::chrono::milliseconds(10000), "");
+    const json j = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && j.is_object() && j.contains("layout") &&
+        !j["layout"].contains("split")) {
+      std::cout << "split done: " << j["layout"].value("count", 0) << " partitions\n";
+      return 0;
+    }
+    if (Clock::now() >= deadline) return 6;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 std::string item_path(const std::string& pk, const std::string& rk) {
   std::string path = "/items/" + partid::api::percent_encode(pk);
   if (!rk.empty()) path += "/" + partid::api::percent_encode(rk);
@@ -324,6 +343,26 @@ int main(int argc, char** argv) {
         j["error"].value("code", "") == "resize_in_progress") {
       rc = 6;
     }
+  });
+
+  int split_wait_s = 0;
+  auto* split = app.add_subcommand(
+      "split",
+      "split the layout's next partition in two (linear hashing: one partition at a time, "
+      "moving half of its keys to a new one); needs the admin token");
+  split->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  split->add_option("--wait", split_wait_s, "wait up to this many seconds for it to finish")
+      ->capture_default_str();
+  split->callback([&] {
+    rc = call(
+        g, "POST", "/cluster/split", {},
+        [](const json& j) {
+          const json& s = j["split"];
+          return "partition " + std::to_string(s.value("source", 0u)) + " splits into " +
+                 std::to_string(s.value("target", 0u)) + "\n";
+        },
+        "Bearer " + token);
+    if (rc == 0 && split_wait_s > 0) rc = wait_split(g, std::chrono::seconds(split_wait_s));
   });
 
   auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");

@@ -167,8 +167,13 @@ void Node::join_cluster() {
           upgrade::start_refusal(storage::kStorageFormat, cfg_.preserve_format, format->load())) {
     throw std::runtime_error(*refusal);
   }
-  // The API reads it on the loop, so it is only ever set there.
-  on_loop([&] { format_ = std::move(format); });
+  auto layouts = split::LayoutStore::open(conn_, cfg_.cluster + "-layout", loop_.get_executor());
+  const routing::LayoutRecord layout = layouts->load(cfg_.partitions);
+  // The API reads them on the loop, so they are only ever set there.
+  on_loop([&] {
+    format_ = std::move(format);
+    layouts_ = std::move(layouts);
+  });
   parti::Config pc;
   pc.bucket_prefix = cfg_.cluster + "-";
   pc.replication_factor = cfg_.replication_factor;
@@ -195,15 +200,15 @@ void Node::join_cluster() {
   }
   pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
   if (cfg_.fast_timings) pc.timings = parti::fast_timings();
-  std::vector<parti::Partition> partitions;
-  for (uint32_t p = 0; p < cfg_.partitions; ++p) partitions.push_back({std::to_string(p), 1});
+  source_ = std::make_shared<parti::StaticPartitionSource>(
+      parti::numbered_partitions(layout.partitions(), ""));
   progress_ =
       std::make_unique<ProgressReporter>(loop_.get_executor(), pc.timings.heartbeat_interval);
   parti::Hooks hooks;
   hooks.on_error = [](const std::string& what) { spdlog::warn("coordination: {}", what); };
   hooks.refresh_record = [p = progress_.get()](parti::NodeRecord& r) { p->fill(r); };
   auto manager = std::make_unique<parti::Manager>(
-      pc, conn_, std::make_shared<parti::StaticPartitionSource>(std::move(partitions)),
+      pc, conn_, source_,
       std::shared_ptr<const parti::Strategy>(parti::make_weighted_consistent_hash()), hooks);
   parti::Manager* m = manager.get();
   // The API already serves (503 until the topology is ready) and reads
@@ -229,10 +234,16 @@ void Node::join_cluster() {
   on_loop([&] {
     self_ = id;
     keeper_ = std::make_unique<TopologyKeeper>(
-        loop_.get_executor(), *m, cfg_.partitions, interval,
+        loop_.get_executor(), *m, layout, interval,
         [this](const routing::Topology& t) { replicator_->on_topology(t); });
     keeper_->start();
     format_->follow(interval, [this] { return format_view(); });
+    layouts_->follow(interval, [this](const routing::LayoutRecord& r) { on_layout(r); });
+    splitter_ = std::make_unique<split::SplitDriver>(
+        split::SplitDeps{loop_.get_executor(), &disk_, store_.get(), replicator_.get(), api_.get(),
+                         layouts_.get()},
+        split::SplitOptions{interval});
+    splitter_->start();
   });
 }
 
@@ -336,6 +347,28 @@ upgrade::FormatView Node::format_view() const {
   const auto t = topology();
   return {storage::kStorageFormat, cfg_.preserve_format, format_ ? format_->current() : 0,
           t->ready() ? t->lowest_format() : 0};
+}
+
+void Node::on_layout(const routing::LayoutRecord& record) {
+  spdlog::info("layout: {} partitions (base {}){}", record.layout.count, record.layout.base,
+               record.split
+                   ? fmt::format(", splitting {} into {} ({})", record.split->source,
+                                 record.split->target, routing::phase_name(record.split->phase))
+                   : std::string());
+  source_->update(parti::numbered_partitions(record.partitions(), ""));
+  if (manager_) manager_->refresh_partitions();
+  if (keeper_) keeper_->set_layout(record);
+}
+
+void Node::begin_split(SplitBegun done) {
+  if (!layouts_) return done(std::string("the node has not joined the cluster yet"));
+  layouts_->change(
+      [](const routing::LayoutRecord& r) -> std::variant<routing::LayoutRecord, std::string> {
+        std::string why;
+        if (auto next = r.begin_split(&why)) return *next;
+        return why;
+      },
+      std::move(done));
 }
 
 uint32_t Node::writable_format() const { return upgrade::writable_format(format_view()); }
@@ -456,6 +489,8 @@ void Node::stop() {
   if (manager_) manager_->stop();  // leaves the cluster: deletes our keys
   if (started_) {
     on_loop([&] {
+      if (splitter_) splitter_->stop();
+      if (layouts_) layouts_->stop();
       if (keeper_) keeper_->stop();
       if (format_) format_->stop();
       if (progress_) progress_->stop();

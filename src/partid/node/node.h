@@ -38,6 +38,8 @@
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
 #include "partid/replication/replicator.h"
+#include "partid/split/layout_store.h"
+#include "partid/split/split_driver.h"
 #include "partid/storage/store_engine.h"
 #include "partid/upgrade/active_format.h"
 
@@ -61,6 +63,7 @@ class Node final : public api::ClusterView {
   nlohmann::json describe() const override;
   uint32_t writable_format() const override;
   void raise_format(std::function<void()> done) override;
+  void begin_split(SplitBegun done) override;
 
  private:
   uint32_t published_format() const;  // in its record: the build's, or --preserve-format
@@ -80,6 +83,9 @@ class Node final : public api::ClusterView {
       void (replication::Replicator::*ask)(std::function<void(std::vector<uint32_t>)>),
       std::chrono::milliseconds timeout);
   void start_replication(const std::string& id);
+  // A new layout record (a split went on): libparti gets its partitions,
+  // routing follows.
+  void on_layout(const routing::LayoutRecord& record);
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
   template <class F>
@@ -100,10 +106,13 @@ class Node final : public api::ClusterView {
   std::unique_ptr<api::TxnRecovery> txn_recovery_;
   std::shared_ptr<parti::coord::Connection> conn_;
   std::unique_ptr<upgrade::ActiveFormat> format_;
+  std::unique_ptr<split::LayoutStore> layouts_;
+  std::shared_ptr<parti::StaticPartitionSource> source_;
   // Before manager_: the Manager's heartbeat hook reads it until the Manager stops.
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<parti::Manager> manager_;
   std::unique_ptr<TopologyKeeper> keeper_;
+  std::unique_ptr<split::SplitDriver> splitter_;
   std::thread loop_thread_;
   std::string self_;
   std::string api_address_, peer_address_;

@@ -5,10 +5,10 @@
 namespace partid::node {
 
 TopologyKeeper::TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager,
-                               uint32_t partitions, std::chrono::milliseconds interval,
+                               routing::LayoutRecord layout, std::chrono::milliseconds interval,
                                OnChange on_change)
     : manager_(manager),
-      partitions_(partitions),
+      layout_(std::move(layout)),
       on_change_(std::move(on_change)),
       current_(std::make_shared<routing::Topology>()),
       refresher_(loop, interval, [this] { refresh(); }) {}
@@ -19,6 +19,12 @@ void TopologyKeeper::start() {
 }
 
 void TopologyKeeper::stop() { refresher_.stop(); }
+
+void TopologyKeeper::set_layout(routing::LayoutRecord layout) {
+  if (layout == layout_) return;
+  layout_ = std::move(layout);
+  refresh();
+}
 
 void TopologyKeeper::refresh() {
   const parti::Assignment assignment = manager_.current_assignment();
@@ -33,9 +39,12 @@ void TopologyKeeper::refresh() {
         return a.first == b.first && a.second.api == b.second.api &&
                a.second.peer == b.second.peer && a.second.state == b.second.state;
       });
-  if (assignment.version == cur.version && same_nodes) return;
+  if (assignment.version == cur.version && same_nodes && layout_ == cur.layout) return;
+  // A split changes the partition count in the layout first, then libparti
+  // covers it: until the two agree, the current topology stands.
+  if (assignment.partitions.size() != layout_.partitions()) return;
   std::string error;
-  auto next = routing::build_topology(assignment, members, partitions_, &cur, &error);
+  auto next = routing::build_topology(assignment, members, layout_, &cur, &error);
   if (!next) {
     spdlog::error("cannot route with assignment v{}: {}", assignment.version, error);
     return;

@@ -1,7 +1,9 @@
 // node: keeps the node's routing Topology current. libparti tells a worker
 // only about changes to its own partitions, but routing needs everyone's, so
 // the keeper samples the Manager's assignment and member list on a short
-// timer and swaps in a new immutable Topology when either changed.
+// timer and swaps in a new immutable Topology when either changed, or the
+// layout did. While the assignment and the layout disagree on the partition
+// count (a split has just begun or ended), it keeps the topology it has.
 // Threading: loop only; the Manager calls it makes are brief and lock-only.
 #pragma once
 
@@ -22,17 +24,20 @@ class TopologyKeeper {
  public:
   using OnChange = std::function<void(const routing::Topology&)>;
   // `on_change` sees every new topology, on the loop, as it is swapped in.
-  TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager, uint32_t partitions,
+  TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager, routing::LayoutRecord layout,
                  std::chrono::milliseconds interval, OnChange on_change);
   void start();
   void stop();
   std::shared_ptr<const routing::Topology> current() const { return current_; }
+  // The cluster's layout changed (a split went on): routing follows once an
+  // assignment covers its partitions.
+  void set_layout(routing::LayoutRecord layout);
 
  private:
   void refresh();
 
   parti::Manager& manager_;
-  uint32_t partitions_;
+  routing::LayoutRecord layout_;
   OnChange on_change_;
   std::shared_ptr<const routing::Topology> current_;
   parti::Periodic refresher_;  // last: its callback uses the members above

@@ -161,9 +161,19 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
     // No data here: an empty replica. It is not marked rebuilding: a node
     // that lost its disk comes back under a new ID, i.e. as a new member,
     // and a new set is sealed with a quorum of the sealed one (SealRecord).
+    // A partition made by a split starts after the source's freeze
+    // (LayoutRecord::starts): its empty state is as of that sequence, on
+    // every replica alike, and is saved so that a restart finds it so.
+    const auto start_it = starts_.find(partition);
+    const uint64_t start = start_it == starts_.end() ? 0 : start_it->second;
     core::ReplicaCore c(self_, options_.core, session_);
-    c.restore({0, 0, disk_id_, false}, {}, {});
+    c.restore({0, start, disk_id_, false}, {0, start}, {});
     slot = std::make_unique<Replica>(std::move(c));
+    if (start > 0) {
+      std::vector<storage::ReplicaChange> based{storage::change::TrimLog{partition, start, 0},
+                                                storage::change::SaveState{partition, 0, start}};
+      commit_.add(std::move(based), [] {});
+    }
   }
   return *slot;
 }
@@ -171,6 +181,7 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
 void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
   partitions_ = topology.partitions;
+  starts_ = topology.layout.starts;
   // Alive for drop-lost-replicas: counted by the coordinator and heartbeating.
   live_nodes_.clear();
   for (const auto& id : topology.workers) {

@@ -299,6 +299,7 @@ class Replicator {
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   uint32_t partitions_ = 0;                            // P, from the topology
+  std::map<uint32_t, uint64_t> starts_;   // partitions made by splits (LayoutRecord::starts)
   std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
   std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
   std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch

@@ -1,15 +1,9 @@
 #include "partid/routing/topology.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <charconv>
 
 namespace partid::routing {
-
-uint32_t partition_of(std::string_view partition_key, uint32_t partitions) {
-  return static_cast<uint32_t>(XXH64(partition_key.data(), partition_key.size(), 0) % partitions);
-}
 
 const NodeAddress* Topology::address_of(const std::string& node) const {
   auto it = nodes.find(node);
@@ -28,9 +22,17 @@ uint32_t Topology::lowest_format() const {
 
 std::optional<Topology> build_topology(const parti::Assignment& assignment,
                                        const std::vector<parti::NodeRecord>& members,
-                                       uint32_t partitions, const Topology* previous,
+                                       const LayoutRecord& layout, const Topology* previous,
                                        std::string* error) {
+  const uint32_t partitions = layout.partitions();
+  if (assignment.partitions.size() != partitions) {
+    *error = "assignment v" + std::to_string(assignment.version) + " has " +
+             std::to_string(assignment.partitions.size()) + " partitions, the layout " +
+             std::to_string(partitions);
+    return std::nullopt;
+  }
   Topology t;
+  t.layout = layout;
   t.version = assignment.version;
   t.workers = assignment.workers;
   t.partitions = partitions;

@@ -12,11 +12,9 @@
 
 #include "parti/core/assignment.h"
 #include "parti/core/node_record.h"
+#include "partid/routing/layout.h"
 
 namespace partid::routing {
-
-// The partition of an item: xxhash64(partition_key) % partitions.
-uint32_t partition_of(std::string_view partition_key, uint32_t partitions);
 
 struct NodeAddress {
   std::string api;   // host:port of the HTTP API
@@ -27,7 +25,10 @@ struct NodeAddress {
 
 struct Topology {
   uint64_t version = 0;  // the assignment version it was built from
-  uint32_t partitions = 0;
+  // Where keys go (layout.partition_of), and a split under way: the record
+  // this topology was built with.
+  LayoutRecord layout;
+  uint32_t partitions = 0;  // layout.partitions(): the assignment covers these
   uint32_t replication_factor = 1;
   std::vector<std::vector<std::string>> replicas;  // per partition, leader first
   // Per partition: the assignment version that appointed its current leader
@@ -40,18 +41,22 @@ struct Topology {
   std::vector<std::string> workers;
 
   bool ready() const { return version > 0 && replicas.size() == partitions; }
+  uint32_t partition_of(std::string_view partition_key) const {
+    return layout.layout.partition_of(partition_key);
+  }
   const NodeAddress* address_of(const std::string& node) const;
   // The lowest data format among the assignment's workers (0 when one has no
   // record here, or did not say): what every live node can read.
   uint32_t lowest_format() const;
 };
 
-// Builds the topology for `assignment`; partition ids must be "0".."P-1".
-// `previous` carries epochs forward for partitions whose replicas (leader
-// first) did not change. nullopt and *error when the assignment does not cover P partitions.
+// Builds the topology for `assignment` under `layout`; partition ids must be
+// "0".."P-1" with P = layout.partitions(). `previous` carries epochs forward
+// for partitions whose replicas (leader first) did not change. nullopt and
+// *error when the assignment does not cover exactly those P partitions.
 std::optional<Topology> build_topology(const parti::Assignment& assignment,
                                        const std::vector<parti::NodeRecord>& members,
-                                       uint32_t partitions, const Topology* previous,
+                                       const LayoutRecord& layout, const Topology* previous,
                                        std::string* error);
 
 }  // namespace partid::routing

@@ -2,6 +2,7 @@
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/split_space.h"
 #include "partid/storage/txn_space.h"
 
 namespace partid::storage {
@@ -90,6 +91,13 @@ std::optional<BatchWriter::Refused> BatchWriter::apply(const WriteOp& op) {
     case WriteOp::Kind::TxnForget:
       forget(op);
       return std::nullopt;
+    case WriteOp::Kind::SplitFreeze:
+      return split_freeze(op);
+    case WriteOp::Kind::SplitImport:
+      split_import(op);
+      return std::nullopt;
+    case WriteOp::Kind::SplitCleanup:
+      return split_cleanup(op);
     default:
       return apply_item_op(op);
   }
@@ -97,6 +105,7 @@ std::optional<BatchWriter::Refused> BatchWriter::apply(const WriteOp& op) {
 
 std::optional<BatchWriter::Refused> BatchWriter::apply_item_op(const WriteOp& op) {
   Item next{{}, {}, op.message, op.version, op.kind != WriteOp::Kind::Put};
+  if (auto refused = split_refusal(op.partition, op.partition_key)) return refused;
   if (op.kind != WriteOp::Kind::DeleteAll) {
     if (auto holder = lock_holder(op.partition, op.partition_key, op.range_key)) {
       return Refused{"locked_by_transaction",
@@ -126,6 +135,7 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
   PartitionMeta& m = meta(p);
   m.item_count = 0;
   m.pending_txns = 0;
+  m.split = {};
   for (const Item& item : *replace.items) {
     const std::string key = item_key(p, item.partition_key, item.range_key);
     if (!is_reserved_key(item.partition_key)) {
@@ -133,6 +143,8 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
     } else if (item.partition_key == kTxnRecordKey && !item.tombstone) {
       auto record = decode_txn_record(item.message);
       m.pending_txns += record && record->state == TxnRecord::State::Prepared ? 1 : 0;
+    } else if (item.partition_key == kSplitKey && !item.tombstone) {
+      m.split = decode_split_rule(item.message).value_or(SplitRule{});
     }
     writes_.Put(engine_.items_, key, encode_item(item));
     written_[key] = item;

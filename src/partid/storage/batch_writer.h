@@ -58,10 +58,16 @@ class BatchWriter {
   std::optional<TxnRecord> record_at(uint32_t partition, const std::string& key) const;
   void put_reserved(uint32_t partition, const std::string& key, std::string value,
                     const ItemVersion& version, bool removed = false);
-  // Erases a record or decision outright: no tombstone, as nothing can arrive
-  // later that it would have to outrank (forget()).
+  // Erases a key outright: no tombstone, as nothing can arrive later that it
+  // would have to outrank (forget(), split_cleanup()).
   void erase_reserved(const std::string& key);
   void forget(const WriteOp& op);
+  // split_apply.cpp
+  std::optional<Refused> split_refusal(uint32_t partition, const std::string& partition_key);
+  void set_split_rule(uint32_t partition, const SplitRule& rule, const ItemVersion& version);
+  std::optional<Refused> split_freeze(const WriteOp& op);
+  void split_import(const WriteOp& op);
+  std::optional<Refused> split_cleanup(const WriteOp& op);
 
   StoreEngine& engine_;
   rocksdb::WriteBatch writes_;

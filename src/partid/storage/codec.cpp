@@ -30,6 +30,12 @@ pb::ItemOp::Op to_pb(WriteOp::Kind k) {
       return pb::ItemOp::TXN_RESOLVE;
     case WriteOp::Kind::TxnForget:
       return pb::ItemOp::TXN_FORGET;
+    case WriteOp::Kind::SplitFreeze:
+      return pb::ItemOp::SPLIT_FREEZE;
+    case WriteOp::Kind::SplitImport:
+      return pb::ItemOp::SPLIT_IMPORT;
+    case WriteOp::Kind::SplitCleanup:
+      return pb::ItemOp::SPLIT_CLEANUP;
   }
   return pb::ItemOp::PUT;
 }
@@ -50,6 +56,12 @@ std::optional<WriteOp::Kind> from_pb(int op) {
       return WriteOp::Kind::TxnResolve;
     case pb::ItemOp::TXN_FORGET:
       return WriteOp::Kind::TxnForget;
+    case pb::ItemOp::SPLIT_FREEZE:
+      return WriteOp::Kind::SplitFreeze;
+    case pb::ItemOp::SPLIT_IMPORT:
+      return WriteOp::Kind::SplitImport;
+    case pb::ItemOp::SPLIT_CLEANUP:
+      return WriteOp::Kind::SplitCleanup;
     default:
       return std::nullopt;
   }
@@ -124,6 +136,15 @@ std::string encode_item_op(const WriteOp& op) {
   }
   for (const auto& t : op.txn_forget) m.add_txn_forget(t);
   m.set_txn_forget_before_ms(op.txn_forget_before_ms);
+  if (op.kind == WriteOp::Kind::SplitFreeze) {
+    m.set_split_base(op.split_rule.after.base);
+    m.set_split_count(op.split_rule.after.count);
+    m.set_split_target(op.split_rule.target);
+  }
+  if (op.kind == WriteOp::Kind::SplitImport) {
+    m.set_import_sequence(op.import_version.sequence);
+    m.set_import_epoch(op.import_version.epoch);
+  }
   return m.SerializeAsString();
 }
 
@@ -153,6 +174,13 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
                        op.kind == WriteOp::Kind::TxnDecide || op.kind == WriteOp::Kind::TxnResolve;
   if (is_step == op.txn.empty()) return std::nullopt;
   if ((op.kind == WriteOp::Kind::TxnForget) == op.txn_forget.empty()) return std::nullopt;
+  if (op.kind == WriteOp::Kind::SplitFreeze) {
+    op.split_rule = {{m->split_base(), m->split_count()}, m->split_target(), false};
+    if (!op.split_rule.after.valid() || op.split_rule.target == partition) return std::nullopt;
+  }
+  if (op.kind == WriteOp::Kind::SplitImport) {
+    op.import_version = {m->hlc(), m->import_sequence(), m->import_epoch()};
+  }
   return op;
 }
 
@@ -182,6 +210,32 @@ std::optional<TxnRecord> decode_txn_record(std::string_view bytes) {
   return record;
 }
 
+namespace {
+
+pb::SplitRule to_pb(const SplitRule& rule) {
+  pb::SplitRule m;
+  m.set_base(rule.after.base);
+  m.set_count(rule.after.count);
+  m.set_target(rule.target);
+  m.set_moved(rule.moved);
+  return m;
+}
+
+SplitRule from_pb(const pb::SplitRule& m) {
+  SplitRule rule{{m.base(), m.count()}, m.target(), m.moved()};
+  return rule.after.valid() ? rule : SplitRule{};
+}
+
+}  // namespace
+
+std::string encode_split_rule(const SplitRule& rule) { return to_pb(rule).SerializeAsString(); }
+
+std::optional<SplitRule> decode_split_rule(std::string_view bytes) {
+  auto m = parse<pb::SplitRule>(bytes);
+  if (!m) return std::nullopt;
+  return from_pb(*m);
+}
+
 std::string encode_partition_meta(const PartitionMeta& meta) {
   pb::PartitionMeta m;
   m.set_epoch(meta.epoch);
@@ -193,6 +247,7 @@ std::string encode_partition_meta(const PartitionMeta& meta) {
   m.set_base_epoch(meta.base_epoch);
   m.set_rebuilding(meta.rebuilding);
   m.set_pending_txns(meta.pending_txns);
+  if (meta.split.active()) *m.mutable_split() = to_pb(meta.split);
   return m.SerializeAsString();
 }
 
@@ -209,6 +264,7 @@ std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
   meta.base_epoch = m->base_epoch();
   meta.rebuilding = m->rebuilding();
   meta.pending_txns = m->pending_txns();
+  if (m->has_split()) meta.split = from_pb(m->split());
   return meta;
 }
 

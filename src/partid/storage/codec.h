@@ -21,6 +21,8 @@ std::string encode_item_op(const WriteOp& op);
 std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& record);
 std::string encode_txn_record(const TxnRecord& record);
 std::optional<TxnRecord> decode_txn_record(std::string_view bytes);
+std::string encode_split_rule(const SplitRule& rule);
+std::optional<SplitRule> decode_split_rule(std::string_view bytes);
 std::string encode_partition_meta(const PartitionMeta& meta);
 std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes);
 std::string encode_node_metadata(const NodeMetadata& meta);

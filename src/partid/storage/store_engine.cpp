@@ -72,6 +72,9 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
         meta->format, kStorageFormat);
     return nullptr;
   }
+  // Every partition's metadata in memory from the start: the API checks a
+  // key against a partition's split rule without a disk read.
+  engine->meta_cache_ = engine->all_partition_meta();
   return engine;
 }
 
@@ -210,7 +213,7 @@ uint64_t StoreEngine::approximate_item_bytes(uint32_t partition) const {
   return bytes;
 }
 
-PartitionScan StoreEngine::scan_partition(uint32_t partition) const {
+PartitionScan StoreEngine::scan_partition(uint32_t partition, const Item* after) const {
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   auto upper = std::make_unique<std::string>(partition_end(partition));
   rocksdb::ReadOptions ro;
@@ -219,7 +222,9 @@ PartitionScan StoreEngine::scan_partition(uint32_t partition) const {
   auto* bound = new rocksdb::Slice(*upper);
   ro.iterate_upper_bound = bound;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, items_));
-  it->Seek(partition_prefix(partition));
+  // The smallest key after `after`'s is its key with a NUL byte appended.
+  it->Seek(after ? item_key(partition, after->partition_key, after->range_key) + '\0'
+                 : partition_prefix(partition));
   PartitionScan scan(db_.get(), snapshot, std::move(it));
   scan.upper_bound_ = std::move(upper);
   scan.bound_slice_.reset(bound);

@@ -25,6 +25,8 @@
 #include <variant>
 #include <vector>
 
+#include "partid/routing/layout.h"
+
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
@@ -86,13 +88,45 @@ struct TxnRecord {
   friend bool operator==(const TxnRecord&, const TxnRecord&) = default;
 };
 
+// What a split of a partition moves out of it (storage/split_space.h): the
+// keys that `after`, the layout once the split is done, sends elsewhere
+// (to `target`). While !moved they are frozen here: writes to them are
+// refused, and so are reads, since the copy in the target may be written
+// as soon as the layout changes. Once moved they are gone from here.
+struct SplitRule {
+  routing::Layout after;  // base 0: no split
+  uint32_t target = 0;
+  bool moved = false;
+  bool active() const { return after.base != 0; }
+  // The key is not this partition's (any more, or while frozen).
+  bool excludes(uint32_t partition, std::string_view partition_key) const {
+    return active() && after.partition_of(partition_key) != partition;
+  }
+  friend bool operator==(const SplitRule&, const SplitRule&) = default;
+};
+
 struct WriteOp {
   // Txn*: the steps of a transaction (txn_space.h): TxnPrepare locks
   // txn_writes in this partition, TxnDecide records txn_commit in the home
   // partition, TxnResolve applies (txn_commit) or drops the locked writes,
   // TxnForget erases the records and decisions of txn_forget that can no
   // longer matter (txn_apply.cpp).
-  enum class Kind { Put, Delete, DeleteAll, TxnPrepare, TxnDecide, TxnResolve, TxnForget };
+  // Split*: the steps of a split of this partition (split_space.h):
+  // SplitFreeze sets split_rule, SplitImport copies one item into the new
+  // partition with its own version (import_version), SplitCleanup drops the
+  // moved keys.
+  enum class Kind {
+    Put,
+    Delete,
+    DeleteAll,
+    TxnPrepare,
+    TxnDecide,
+    TxnResolve,
+    TxnForget,
+    SplitFreeze,
+    SplitImport,
+    SplitCleanup
+  };
   Kind kind = Kind::Put;
   uint32_t partition = 0;
   std::string partition_key;
@@ -113,6 +147,8 @@ struct WriteOp {
   // TxnForget: the transactions, and the time their deadline must be before.
   std::vector<std::string> txn_forget;
   uint64_t txn_forget_before_ms = 0;
+  SplitRule split_rule;        // SplitFreeze
+  ItemVersion import_version;  // SplitImport
 };
 
 // A partition's replication state (see proto/storage.proto, PartitionMeta).
@@ -128,6 +164,10 @@ struct PartitionMeta {
   // Transactions prepared here and not resolved yet: while 0, no item of the
   // partition is locked, so neither writes nor reads need to look for locks.
   int64_t pending_txns = 0;
+  // The partition's split rule (mirrors its "\0split" item): in memory for
+  // every partition written since the store opened, so the API can check a
+  // key without a disk read.
+  SplitRule split;
   friend bool operator==(const PartitionMeta&, const PartitionMeta&) = default;
 };
 
@@ -208,7 +248,9 @@ struct ReplicaRecord {
 // Format 4: a transaction's writes may carry conditions (TxnWrite::if_sequence)
 // that a format-3 build would ignore, applying a prepare the others refuse;
 // a format-3 directory needs no conversion.
-inline constexpr uint32_t kStorageFormat = 4;
+// Format 5: log entries may split a partition (ItemOp SPLIT_*), which a
+// format-4 build cannot decode; a format-4 directory needs no conversion.
+inline constexpr uint32_t kStorageFormat = 5;
 
 struct NodeMetadata {
   std::string stable_id;
@@ -317,7 +359,8 @@ class StoreEngine {
   // node has written since it opened the store is.
   std::optional<PartitionMeta> cached_partition_meta(uint32_t partition) const;
   std::map<uint32_t, PartitionMeta> all_partition_meta() const;
-  PartitionScan scan_partition(uint32_t partition) const;
+  // From the first item, or from the one after `after` (in key order).
+  PartitionScan scan_partition(uint32_t partition, const Item* after = nullptr) const;
   // RocksDB's estimate of the bytes the partition's items take, memtables
   // included (older versions not yet compacted away count too): the size of
   // a snapshot of it, roughly.

@@ -127,6 +127,9 @@ std::optional<BatchWriter::Refused> BatchWriter::prepare(const WriteOp& op) {
 std::optional<BatchWriter::Refused> BatchWriter::prepare_refusal(const WriteOp& op) {
   const uint32_t p = op.partition;
   for (const auto& w : op.txn_writes) {
+    if (auto refused = split_refusal(p, w.partition_key)) return refused;
+  }
+  for (const auto& w : op.txn_writes) {
     if (auto holder = lock_holder(p, w.partition_key, w.range_key)) {
       return Refused{"txn_conflict", "item (" + w.partition_key + ", " + w.range_key +
                                          ") is locked by transaction " + *holder};

@@ -26,6 +26,7 @@ namespace partid::upgrade {
 // The first format each feature writes.
 inline constexpr uint32_t kTxnFormat = 3;        // transaction steps with deadlines, TXN_FORGET
 inline constexpr uint32_t kConditionFormat = 4;  // conditions on a transaction's writes
+inline constexpr uint32_t kSplitFormat = 5;      // partition splits (ItemOp SPLIT_*)
 
 struct FormatView {
   uint32_t build = 0;        // what this build writes (storage::kStorageFormat)

@@ -1,0 +1,72 @@
+// split: the cluster's layout record (routing/layout.h) in a NATS JetStream
+// KV bucket of its own, one key, changed only by compare-and-set, so two
+// nodes never both begin a split or both move one to its next phase. Every
+// node follows it (polling) and hands each new record to the node, which
+// routes by it and offers libparti its partitions.
+// Threading: open() and load() block (at start, before the node joins);
+// follow(), change() and stop() on the loop, whose KV requests run on the
+// store's own thread, the outcome posted back to the loop.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "parti/coord/kv_bucket.h"
+#include "parti/core/periodic.h"
+#include "partid/routing/layout.h"
+
+namespace partid::split {
+
+namespace asio = boost::asio;
+
+class LayoutStore {
+ public:
+  static std::unique_ptr<LayoutStore> open(std::shared_ptr<parti::coord::Connection> conn,
+                                           const std::string& bucket, asio::any_io_executor loop);
+  ~LayoutStore();  // waits for a request in flight (bounded by the request timeout)
+
+  // Reads the record; a cluster that never split has none, and gets the
+  // unsplit layout of `initial_partitions`. Throws when the server cannot
+  // answer or the record does not decode.
+  routing::LayoutRecord load(uint32_t initial_partitions);
+  const routing::LayoutRecord& current() const { return current_; }
+  // Every `interval`, reads the record and calls `on_change` (on the loop)
+  // when it changed.
+  using OnChange = std::function<void(const routing::LayoutRecord&)>;
+  void follow(std::chrono::milliseconds interval, OnChange on_change);
+  // Compare-and-set: `edit` gets the record as the server holds it and
+  // returns the next one, or a reason to leave it (std::string). `done` runs
+  // on the loop with the record written, or with why not (the edit's
+  // reason, a lost race that kept repeating, or the server's error).
+  using Edit =
+      std::function<std::variant<routing::LayoutRecord, std::string>(const routing::LayoutRecord&)>;
+  using Done = std::function<void(std::variant<routing::LayoutRecord, std::string>)>;
+  void change(Edit edit, Done done);
+  void stop();  // loop only
+
+ private:
+  LayoutStore(std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop);
+  // The record as the server holds it (blocking): the unsplit layout when
+  // absent, an error message when unreadable.
+  std::variant<routing::LayoutRecord, std::string> read() const;
+  std::variant<routing::LayoutRecord, std::string> change_blocking(const Edit& edit) const;
+  void adopt(const routing::LayoutRecord& record);
+
+  std::shared_ptr<parti::coord::KvBucket> bucket_;
+  asio::any_io_executor loop_;
+  uint32_t initial_partitions_ = 0;
+  routing::LayoutRecord current_;
+  OnChange on_change_;
+  bool polling_ = false;
+  asio::thread_pool pool_{1};
+  std::unique_ptr<parti::Periodic> follower_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace partid::split
