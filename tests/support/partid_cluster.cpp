@@ -163,8 +163,10 @@ void PartidCluster::kill(size_t i) {
 }
 
 partid::cli::HttpResult PartidCluster::http(size_t i, const std::string& method,
-                                            const std::string& target, const std::string& body) {
-  return partid::cli::http_request(nodes_.at(i).api, method, target, body);
+                                            const std::string& target, const std::string& body,
+                                            const std::string& authorization) {
+  return partid::cli::http_request(nodes_.at(i).api, method, target, body,
+                                   std::chrono::milliseconds(10000), authorization);
 }
 
 json PartidCluster::get_json(size_t i, const std::string& target) {

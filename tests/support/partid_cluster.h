@@ -65,7 +65,7 @@ class PartidCluster {
   std::string describe_not_serving();
 
   partid::cli::HttpResult http(size_t i, const std::string& method, const std::string& target,
-                               const std::string& body = {});
+                               const std::string& body = {}, const std::string& authorization = {});
   nlohmann::json get_json(size_t i, const std::string& target);
   // A counter from node i's /metrics (0 when absent).
   double metric(size_t i, const std::string& sample);

@@ -81,7 +81,6 @@ asio::awaitable<ApiResponse> ApiService::split_import(const ApiRequest& request,
     op.partition_key = std::move(item.partition_key);
     op.range_key = std::move(item.range_key);
     op.message = std::move(item.message);
-    op.version.hlc = item.version.hlc;
     op.import_version = item.version;
     ops.push_back(std::move(op));
   }

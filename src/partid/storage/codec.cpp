@@ -144,6 +144,7 @@ std::string encode_item_op(const WriteOp& op) {
   if (op.kind == WriteOp::Kind::SplitImport) {
     m.set_import_sequence(op.import_version.sequence);
     m.set_import_epoch(op.import_version.epoch);
+    m.set_import_hlc(op.import_version.hlc);
   }
   return m.SerializeAsString();
 }
@@ -179,7 +180,7 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
     if (!op.split_rule.after.valid() || op.split_rule.target == partition) return std::nullopt;
   }
   if (op.kind == WriteOp::Kind::SplitImport) {
-    op.import_version = {m->hlc(), m->import_sequence(), m->import_epoch()};
+    op.import_version = {m->import_hlc(), m->import_sequence(), m->import_epoch()};
   }
   return op;
 }

@@ -1,0 +1,205 @@
+// The rules every replica applies to a split's steps (storage/split_apply.cpp),
+// on a real RocksDB, each op decoded from its log entry as replication does:
+// the freeze refuses writes to moving keys and is refused itself while a
+// transaction is prepared, a copy keeps its version and never replaces a newer
+// one, the cleanup drops the moved keys for good, and the rule travels in a
+// snapshot and survives a restart.
+#include <gtest/gtest.h>
+
+#include "partid/storage/codec.h"
+#include "partid/storage/split_space.h"
+#include "partid/storage/store_engine.h"
+#include "partid/storage/txn_space.h"
+#include "support/temp_dir.h"
+
+namespace partid::storage {
+namespace {
+
+using parti::testing::TempDir;
+using routing::Layout;
+
+constexpr uint32_t kSource = 0;
+constexpr uint32_t kTarget = 4;
+const Layout kBefore = Layout::unsplit(4);
+const Layout kAfter = kBefore.after_split();
+
+// Keys of partition 0 of 4: the first `n` that move to 4, or that stay.
+std::vector<std::string> keys_of_source(bool moving, size_t n) {
+  std::vector<std::string> out;
+  for (int i = 0; out.size() < n; ++i) {
+    const std::string k = "k" + std::to_string(i);
+    if (kBefore.partition_of(k) != kSource) continue;
+    if ((kAfter.partition_of(k) == kTarget) == moving) out.push_back(k);
+  }
+  return out;
+}
+
+class SplitStorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+  void reopen() {
+    engine.reset();
+    std::string error;
+    engine = StoreEngine::open(dir.sub("db"), {.sync = false}, &error);
+    ASSERT_TRUE(engine) << error;
+  }
+  // Appends one op to `p`'s log and applies it as the next committed entry,
+  // decoded from that entry; the refusal's code, if any.
+  std::optional<std::string> apply(uint32_t p, WriteOp op) {
+    uint64_t& seq = next_[p];
+    ++seq;
+    op.partition = p;
+    op.version.hlc = (1000 + seq) << 16;
+    const LogRecord entry{seq, 1, false, encode_item_op(op)};
+    auto decoded = decode_item_op(p, entry);
+    EXPECT_TRUE(decoded) << "entry " << seq << " does not decode";
+    if (!decoded) return "undecodable";
+    auto status =
+        engine->write_replica({change::AppendLog{p, {entry}}, change::Apply{p, {*decoded}, seq, 1},
+                               change::SaveState{p, 1, seq, false}});
+    EXPECT_TRUE(status.ok) << status.message;
+    if (status.refused.empty()) return std::nullopt;
+    return status.refused[0].code;
+  }
+  static WriteOp put(std::string pk, std::string msg, std::string rk = "r") {
+    WriteOp op;
+    op.partition_key = std::move(pk);
+    op.range_key = std::move(rk);
+    op.message = std::move(msg);
+    return op;
+  }
+  static WriteOp freeze() {
+    WriteOp op;
+    op.kind = WriteOp::Kind::SplitFreeze;
+    op.split_rule = {kAfter, kTarget, false};
+    return op;
+  }
+  static WriteOp cleanup() {
+    WriteOp op;
+    op.kind = WriteOp::Kind::SplitCleanup;
+    return op;
+  }
+  static WriteOp import(const Item& item) {
+    WriteOp op = put(item.partition_key, item.message, item.range_key);
+    op.kind = WriteOp::Kind::SplitImport;
+    op.import_version = item.version;
+    return op;
+  }
+  TempDir dir;
+  std::unique_ptr<StoreEngine> engine;
+  std::map<uint32_t, uint64_t> next_;
+};
+
+TEST_F(SplitStorageTest, AFreezeRefusesWritesToMovingKeysAndOnlyToThem) {
+  const auto moving = keys_of_source(true, 2);
+  const auto staying = keys_of_source(false, 1);
+  ASSERT_FALSE(apply(kSource, put(moving[0], "before")));
+  ASSERT_FALSE(apply(kSource, freeze()));
+  EXPECT_EQ(engine->partition_meta(kSource).split, (SplitRule{kAfter, kTarget, false}));
+  EXPECT_EQ(apply(kSource, put(moving[0], "after")), "partition_splitting");
+  EXPECT_EQ(apply(kSource, put(moving[1], "new")), "partition_splitting");
+  WriteOp del = put(moving[0], "");
+  del.kind = WriteOp::Kind::DeleteAll;
+  EXPECT_EQ(apply(kSource, del), "partition_splitting");
+  WriteOp prepare;
+  prepare.kind = WriteOp::Kind::TxnPrepare;
+  prepare.txn = make_txn_id(UINT64_C(0xffffffffff), kSource, 1);
+  prepare.txn_home = kSource;
+  prepare.txn_writes = {{staying[0], "r", "x"}, {moving[1], "r", "y"}};
+  EXPECT_EQ(apply(kSource, prepare), "partition_splitting");
+  EXPECT_FALSE(apply(kSource, put(staying[0], "fine")));
+  EXPECT_EQ(engine->get(kSource, moving[0], "r")->message, "before");
+  EXPECT_FALSE(engine->get(kSource, moving[1], "r"));
+  EXPECT_EQ(engine->get(kSource, staying[0], "r")->message, "fine");
+  // The same freeze again changes nothing; another split of it is refused.
+  EXPECT_FALSE(apply(kSource, freeze()));
+  WriteOp other = freeze();
+  other.split_rule = {kAfter.after_split(), kTarget + 1, false};
+  EXPECT_EQ(apply(kSource, other), "split_in_progress");
+}
+
+TEST_F(SplitStorageTest, AFreezeWaitsForPreparedTransactionsToBeResolved) {
+  const auto staying = keys_of_source(false, 1);
+  WriteOp prepare;
+  prepare.kind = WriteOp::Kind::TxnPrepare;
+  prepare.txn = make_txn_id(UINT64_C(0xffffffffff), kSource, 2);
+  prepare.txn_home = kSource;
+  prepare.txn_writes = {{staying[0], "r", "x"}};
+  ASSERT_FALSE(apply(kSource, prepare));
+  EXPECT_EQ(apply(kSource, freeze()), "txn_in_progress");
+  EXPECT_FALSE(engine->partition_meta(kSource).split.active());
+  WriteOp resolve;
+  resolve.kind = WriteOp::Kind::TxnResolve;
+  resolve.txn = prepare.txn;
+  resolve.txn_home = kSource;
+  resolve.txn_commit = true;
+  ASSERT_FALSE(apply(kSource, resolve));
+  EXPECT_FALSE(apply(kSource, freeze()));
+  EXPECT_TRUE(engine->partition_meta(kSource).split.active());
+}
+
+TEST_F(SplitStorageTest, ACopyKeepsItsVersionAndNeverReplacesANewerOne) {
+  const auto moving = keys_of_source(true, 1);
+  Item copied{moving[0], "r", "old", {(7ull << 16), 40, 3}, false};
+  ASSERT_FALSE(apply(kTarget, import(copied)));
+  auto item = engine->get(kTarget, moving[0], "r");
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->version, copied.version);
+  EXPECT_EQ(engine->partition_meta(kTarget).item_count, 1);
+  // The new partition's own write (sequence above the start) wins; a late
+  // copy of the old version after it changes nothing.
+  next_[kTarget] = 100;
+  ASSERT_FALSE(apply(kTarget, put(moving[0], "newer")));
+  ASSERT_FALSE(apply(kTarget, import(copied)));
+  EXPECT_EQ(engine->get(kTarget, moving[0], "r")->message, "newer");
+  EXPECT_EQ(engine->partition_meta(kTarget).item_count, 1);
+}
+
+TEST_F(SplitStorageTest, ACleanupDropsTheMovedKeysForGoodAndKeepsTheRest) {
+  const auto moving = keys_of_source(true, 3);
+  const auto staying = keys_of_source(false, 2);
+  for (const auto& k : moving) ASSERT_FALSE(apply(kSource, put(k, "m")));
+  for (const auto& k : staying) ASSERT_FALSE(apply(kSource, put(k, "s")));
+  WriteOp removed = put(moving[2], "");
+  removed.kind = WriteOp::Kind::Delete;
+  ASSERT_FALSE(apply(kSource, removed));  // a tombstone among the moving keys
+  EXPECT_EQ(engine->partition_meta(kSource).item_count, 4);
+  EXPECT_EQ(apply(kSource, cleanup()), "no_split");
+  ASSERT_FALSE(apply(kSource, freeze()));
+  ASSERT_FALSE(apply(kSource, cleanup()));
+  EXPECT_EQ(engine->partition_meta(kSource).item_count, 2);
+  for (const auto& k : moving) EXPECT_FALSE(engine->get(kSource, k, "r")) << k;
+  for (const auto& k : staying) EXPECT_EQ(engine->get(kSource, k, "r")->message, "s") << k;
+  size_t left = 0;
+  auto scan = engine->scan_partition(kSource);
+  for (Item item; scan.next(&item);) left += !is_reserved_key(item.partition_key);
+  EXPECT_EQ(left, 2u);  // the moving keys' tombstone went too
+  EXPECT_EQ(apply(kSource, put(moving[0], "late")), "partition_moved");
+  EXPECT_FALSE(apply(kSource, cleanup()));  // again: nothing changes
+  EXPECT_TRUE(engine->partition_meta(kSource).split.moved);
+  // A later split of the same partition (the base has doubled meanwhile).
+  WriteOp next = freeze();
+  next.split_rule = {Layout{8, 9}, 8, false};
+  EXPECT_FALSE(apply(kSource, next));
+}
+
+TEST_F(SplitStorageTest, TheRuleSurvivesARestartAndTravelsInASnapshot) {
+  const auto moving = keys_of_source(true, 1);
+  ASSERT_FALSE(apply(kSource, put(moving[0], "m")));
+  ASSERT_FALSE(apply(kSource, freeze()));
+  reopen();
+  // In memory at once after opening: the API checks keys without the disk.
+  ASSERT_TRUE(engine->cached_partition_meta(kSource));
+  EXPECT_TRUE(engine->cached_partition_meta(kSource)->split.excludes(kSource, moving[0]));
+  EXPECT_EQ(apply(kSource, put(moving[0], "after restart")), "partition_splitting");
+  // A replica rebuilt from a snapshot of this partition freezes the same keys.
+  auto image = engine->partition_image(kSource);
+  auto items = std::make_shared<std::vector<Item>>(image.items);
+  const uint32_t copy = 9;
+  ASSERT_TRUE(engine->write_replica({change::ReplaceState{copy, items, 5, 1, false}}).ok);
+  EXPECT_EQ(engine->partition_meta(copy).split, engine->partition_meta(kSource).split);
+  EXPECT_EQ(engine->partition_meta(copy).item_count, 1);
+}
+
+}  // namespace
+}  // namespace partid::storage
