@@ -176,7 +176,9 @@ TEST_F(SplitStorageTest, ACleanupDropsTheMovedKeysForGoodAndKeepsTheRest) {
   EXPECT_EQ(left, 2u);  // the moving keys' tombstone went too
   EXPECT_EQ(apply(kSource, put(moving[0], "late")), "partition_moved");
   EXPECT_FALSE(apply(kSource, cleanup()));  // again: nothing changes
+  EXPECT_FALSE(apply(kSource, freeze()));   // an old freeze repeated: the keys stay moved
   EXPECT_TRUE(engine->partition_meta(kSource).split.moved);
+  EXPECT_EQ(apply(kSource, put(moving[0], "late")), "partition_moved");
   // A later split of the same partition (the base has doubled meanwhile).
   WriteOp next = freeze();
   next.split_rule = {Layout{8, 9}, 8, false};

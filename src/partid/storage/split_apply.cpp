@@ -32,10 +32,11 @@ void BatchWriter::set_split_rule(uint32_t partition, const SplitRule& rule,
 std::optional<BatchWriter::Refused> BatchWriter::split_freeze(const WriteOp& op) {
   const uint32_t p = op.partition;
   const SplitRule& current = meta(p).split;
+  const bool same = current.after == op.split_rule.after && current.target == op.split_rule.target;
+  // A repeat, also one that comes after the split finished (a driver acting
+  // on an old record): the keys stay moved.
+  if (current.active() && same) return std::nullopt;
   if (current.active() && !current.moved) {
-    if (current.after == op.split_rule.after && current.target == op.split_rule.target) {
-      return std::nullopt;
-    }
     return Refused{"split_in_progress", "partition " + std::to_string(p) +
                                             " is already splitting into partition " +
                                             std::to_string(current.target)};

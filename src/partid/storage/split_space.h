@@ -9,7 +9,8 @@
 //    refused itself while a transaction is prepared here (txn_in_progress),
 //    so nothing can resolve into a key after it left, and while another
 //    split of this partition is unfinished (split_in_progress). Repeating
-//    the same freeze changes nothing.
+//    the same freeze changes nothing, also after that split finished (a
+//    driver acting on an old record must not freeze moved keys again).
 //  - SplitImport, in the new partition, writes one item with the version it
 //    had in the old one; like any write it never replaces a newer version,
 //    so a late or repeated copy cannot undo a later write.
