@@ -21,6 +21,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The nodes read their admin token from the environment (PARTID_ADMIN_TOKEN),
+# and so does partictl: the split below is an operator's action.
+export PARTID_ADMIN_TOKEN="demo-$$"
 echo "== partictl cluster up --nodes 3 --replication-factor 3: nats-server + 3 partid nodes under $dir"
 "$ctl" --dir "$dir" cluster up --nodes 3 --replication-factor 3 --partitions 64
 mapfile -t urls < <(jq -r '.nodes[].api' "$dir/cluster.json")
@@ -75,6 +78,14 @@ echo "== user-1, read through the new node"
 "$ctl" --url "$(jq -r '.nodes[3].api' "$dir/cluster.json")" get user-1
 echo "== partictl cluster resize --nodes 3: the newest node drains and leaves"
 "$ctl" --dir "$dir" cluster resize --nodes 3
+
+echo
+echo "== partictl split: partition 0 of 64 splits online; about half of its keys move to a new"
+echo "   partition 64 through the replicated logs (linear hashing: P grows one partition at a time)"
+"$ctl" --url "${urls[1]}" split --wait 60
+"$ctl" --url "${urls[2]}" topology | head -2
+echo "== every item, read through node 0 after the split"
+for i in 0 1 2 3 4 5; do "$ctl" --url "${urls[0]}" get "user-$i"; done
 
 echo
 echo "== SIGKILL of node 0; its partitions fail over to the other replicas"

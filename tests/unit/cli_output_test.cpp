@@ -39,5 +39,21 @@ TEST(RenderError, AnAnswerThatIsNotTheErrorShapeIsShownAsReceived) {
   EXPECT_EQ(render_error(0, "", "connection refused"), "error: connection refused\n");
 }
 
+TEST(RenderTopology, ShowsTheLayoutAndASplitUnderWay) {
+  const nlohmann::json t = {{"version", 7},
+                            {"partitions", 5},
+                            {"replication_factor", 3},
+                            {"layout",
+                             {{"base", 4},
+                              {"count", 4},
+                              {"split", {{"source", 0}, {"target", 4}, {"phase", "copying"}}}}},
+                            {"nodes", nlohmann::json::array()}};
+  const std::string out = render_topology(t);
+  EXPECT_NE(out.find("layout: 4 partitions over base 4 (linear hashing); splitting 0 into 4 "
+                     "(copying)\n"),
+            std::string::npos)
+      << out;
+}
+
 }  // namespace
 }  // namespace partid::cli

@@ -68,6 +68,17 @@ std::string render_topology(const json& j) {
   std::string out =
       fmt::format("assignment v{}: {} partitions, replication factor {}\n", j.value("version", 0),
                   j.value("partitions", 0), j.value("replication_factor", 0));
+  if (j.contains("layout") && j["layout"].is_object()) {
+    const json& l = j["layout"];
+    out += fmt::format("layout: {} partitions over base {} (linear hashing)", l.value("count", 0),
+                       l.value("base", 0));
+    if (l.contains("split")) {
+      const json& s = l["split"];
+      out += fmt::format("; splitting {} into {} ({})", s.value("source", 0), s.value("target", 0),
+                         s.value("phase", ""));
+    }
+    out += "\n";
+  }
   out += fmt::format("  {:<10} {:<22} {:<22} {:<8} {:>6} {:>6}\n", "node", "api", "peer", "state",
                      "leads", "holds");
   for (const auto& n : j["nodes"]) {
