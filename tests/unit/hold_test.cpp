@@ -19,9 +19,9 @@ std::string refusal(const std::string& code) {
 }
 
 TEST(HoldTest, WritesAreRetriedOnlyAfterRefusalsThatProveNothingWasWritten) {
-  for (const char* code :
-       {"no_assignment", "routing_loop", "hop_limit", "leader_unreachable", "partition_locked",
-        "peer_circuit_open", "forward_failed", "not_leader", "partition_not_ready"}) {
+  for (const char* code : {"no_assignment", "routing_loop", "hop_limit", "leader_unreachable",
+                           "partition_locked", "peer_circuit_open", "forward_failed", "not_leader",
+                           "partition_not_ready", "partition_splitting", "partition_moved"}) {
     EXPECT_TRUE(worth_holding(K::PutItem, 503, refusal(code))) << code;
     EXPECT_TRUE(worth_holding(K::DeleteItem, 503, refusal(code))) << code;
   }

@@ -7,10 +7,14 @@
 namespace partid::api {
 namespace {
 
-// Refusals given before the write reached a replication log.
-constexpr std::array<std::string_view, 9> kNothingWritten = {
-    "no_assignment",     "routing_loop",   "hop_limit",  "leader_unreachable",  "partition_locked",
-    "peer_circuit_open", "forward_failed", "not_leader", "partition_not_ready",
+// Refusals given before the write reached a replication log, and those of
+// a split (storage/split_space.h): the entry committed without effect, so
+// the write's outcome is known, and the key is served again (by its new
+// partition, or by the routing of a node that has caught up) within the split.
+constexpr std::array<std::string_view, 11> kNothingWritten = {
+    "no_assignment",       "routing_loop",        "hop_limit",       "leader_unreachable",
+    "partition_locked",    "peer_circuit_open",   "forward_failed",  "not_leader",
+    "partition_not_ready", "partition_splitting", "partition_moved",
 };
 
 }  // namespace

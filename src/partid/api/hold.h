@@ -5,7 +5,8 @@
 //
 // Guarantee: a write is retried only after a refusal that proves nothing of
 // it was done anywhere (no leader known or reachable before sending, the
-// leader not ready or not the leader, a circuit open). Refusals whose outcome
+// leader not ready or not the leader, a circuit open, or a split's refusal:
+// its entry committed without effect). Refusals whose outcome
 // is unknown (leadership_lost, quorum_timeout, forward_interrupted,
 // forward_timeout) are never retried: a retry could apply a write twice or
 // over a newer one. Reads have no effects, so any 503 is retried. A batch is
