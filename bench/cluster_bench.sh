@@ -41,11 +41,7 @@ until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
 "$ctl" --dir "$work/cluster" cluster up --nodes 3 --sync "$SYNC" >/dev/null
 nodes=$(jq -r '[.nodes[].api | sub("http://"; "")] | join(",")' "$work/cluster/cluster.json")
 first=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
-for ((start = 0; start < KEYS; start += 1000)); do
-  jq -nc --argjson s "$start" --argjson k "$KEYS" \
-    '{items: [range($s; [$s + 1000, $k] | min) | {partition_key: "key-\(.)", range_key: "r", message: ("x" * 100)}]}' \
-    | curl -sf -X POST "$first/items/batch" -H 'Content-Type: application/json' --data-binary @- >/dev/null
-done
+preload_items "$first" "$KEYS"
 
 curl -sf "$first/cluster/topology" | ./build/bench/partid_keymap key- "$KEYS" >"$work/keymap"
 

@@ -13,3 +13,14 @@ peak_memory() {
   done
   echo "$label: peak resident memory $out MiB"
 }
+
+# Writes items key-0 .. key-<n-1> (range key "r", 100-byte messages) through
+# the node at URL, 1000 per batch, so reads of any key find it.
+preload_items() {
+  local url=$1 n=$2 start
+  for ((start = 0; start < n; start += 1000)); do
+    jq -nc --argjson s "$start" --argjson k "$n" \
+      '{items: [range($s; [$s + 1000, $k] | min) | {partition_key: "key-\(.)", range_key: "r", message: ("x" * 100)}]}' \
+      | curl -sf -X POST "$url/items/batch" -H 'Content-Type: application/json' --data-binary @- >/dev/null
+  done
+}

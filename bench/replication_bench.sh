@@ -106,11 +106,7 @@ for ((t = 0; ; t++)); do
   sleep 0.1
 done
 # Every key once more, so no read below finds nothing.
-for ((start = 0; start < KEYS; start += 1000)); do
-  jq -nc --argjson s "$start" --argjson k "$KEYS" \
-    '{items: [range($s; [$s + 1000, $k] | min) | {partition_key: "key-\(.)", range_key: "r", message: ("x" * 100)}]}' \
-    | curl -sf -X POST "$first/items/batch" -H 'Content-Type: application/json' --data-binary @- >/dev/null
-done
+preload_items "$first" "$KEYS"
 for ((r = 1; r <= ROUNDS; r++)); do
   QUERY="?consistency=replica" run_wrk "$nodes" read "$work/keymap" >>"$work/replica_read"
   run_wrk "$nodes" read "$work/keymap" >>"$work/leader_read"

@@ -31,11 +31,7 @@ export PARTID_ADMIN_TOKEN="bench-$$"  # the nodes and partictl read it
 "$ctl" --dir "$work/cluster" cluster up --nodes 3 --replication-factor 3 --partitions 8 >/dev/null
 nodes=$(jq -r '[.nodes[].api | sub("http://"; "")] | join(",")' "$work/cluster/cluster.json")
 first=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
-for ((start = 0; start < KEYS; start += 1000)); do
-  jq -nc --argjson s "$start" --argjson k "$KEYS" \
-    '{items: [range($s; [$s + 1000, $k] | min) | {partition_key: "key-\(.)", range_key: "r", message: ("x" * 100)}]}' \
-    | curl -sf -X POST "$first/items/batch" -H 'Content-Type: application/json' --data-binary @- >/dev/null
-done
+preload_items "$first" "$KEYS"
 
 export WRK_DIR="$PWD/bench/wrk" NODES="$nodes" KEYS
 run_wrk() { wrk -t3 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/wrk/write.lua "http://${nodes%%,*}" | tail -1; }
