@@ -228,5 +228,51 @@ TEST_F(SplitTest, ASplitWhoseSourceLeaderIsKilledIsFinishedByTheNextLeader) {
   expect_every_partition_validates(leader, kStartPartitions + 1);
 }
 
+// A moved item keeps its version, so a compare-and-set prepared from a read
+// before the split (`if_sequence`) still commits after it when nothing wrote
+// the item meanwhile, and is refused once something has: the new partition's
+// own writes get sequences above every copied one.
+TEST_F(SplitTest, AConditionReadBeforeASplitHoldsAfterItOnlyWhileTheItemIsUnchanged) {
+  start_nodes(3);
+  const partid::routing::Layout before = partid::routing::Layout::unsplit(kStartPartitions);
+  const partid::routing::Layout after = before.after_split();
+  std::vector<std::string> moving;
+  for (int i = 0; moving.size() < 2; ++i) {
+    const std::string key = "cas" + std::to_string(i);
+    if (after.partition_of(key) == kStartPartitions) moving.push_back(key);
+  }
+  std::map<std::string, uint64_t> read_at;
+  for (const auto& key : moving) {
+    const json body = {{"partition_key", key}, {"message", "before"}};
+    ASSERT_EQ(cluster.http(0, "POST", "/items", body.dump()).status, 200);
+    read_at[key] = cluster.get_json(1, "/items/" + key)["items"][0]["sequence"];
+  }
+  ASSERT_EQ(split(2).status, 202);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(wait_until([&] { return split_done(i, kStartPartitions + 1); }, 30s)) << i;
+  }
+  for (const auto& key : moving) {
+    const json item = cluster.get_json(0, "/items/" + key);
+    EXPECT_EQ(item["partition"], kStartPartitions) << key << " did not move";
+    EXPECT_EQ(item["items"][0]["sequence"], read_at[key]) << key << " lost its version";
+  }
+  // The second key is written again after the split: its old read is stale.
+  const json overwrite = {{"partition_key", moving[1]}, {"message", "after"}};
+  ASSERT_EQ(cluster.http(1, "POST", "/items", overwrite.dump()).status, 200);
+  EXPECT_GT(cluster.get_json(2, "/items/" + moving[1])["items"][0]["sequence"].get<uint64_t>(),
+            read_at[moving[1]]);
+  auto cas = [&](const std::string& key) {
+    const json write = {{"partition_key", key}, {"message", "cas"}, {"if_sequence", read_at[key]}};
+    return cluster.http(0, "POST", "/txn", json{{"writes", json::array({write})}}.dump());
+  };
+  auto unchanged = cas(moving[0]);
+  EXPECT_EQ(unchanged.status, 200) << unchanged.body;
+  auto stale = cas(moving[1]);
+  EXPECT_EQ(stale.status, 409) << stale.body;
+  EXPECT_NE(stale.body.find("txn_condition_failed"), std::string::npos) << stale.body;
+  EXPECT_EQ(cluster.get_json(1, "/items/" + moving[0])["items"][0]["message"], "cas");
+  EXPECT_EQ(cluster.get_json(1, "/items/" + moving[1])["items"][0]["message"], "after");
+}
+
 }  // namespace
 }  // namespace parti::testing
