@@ -89,7 +89,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "host:port clients are told to use for this node's API (empty: the bound address)");
   opt("--peer-advertise", c.peer_advertise,
       "host:port other nodes dial for this node's peer port (empty: the bound address)");
-  opt("--partitions", c.partitions, "partition count P (fixed per cluster)")
+  opt("--partitions", c.partitions,
+      "partition count P the cluster is created with (the same on every node; it then "
+      "grows only by splits, POST /cluster/split)")
       ->check(CLI::Range(1u, 65536u));
   opt("--replication-factor", c.replication_factor, "replicas per partition (fixed per cluster)")
       ->check(CLI::Range(1u, 7u));
