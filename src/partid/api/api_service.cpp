@@ -199,12 +199,7 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
 
 asio::awaitable<std::vector<replication::WriteResult>> ApiService::write_local(
     std::vector<storage::WriteOp> ops) {
-  replication::Replicator* replicator = deps_.replicator;
-  std::vector<storage::WriteOp>* batch = &ops;
-  co_return co_await await_callback<std::vector<replication::WriteResult>>(
-      [replicator, batch](std::function<void(std::vector<replication::WriteResult>)> done) {
-        replicator->submit(std::move(*batch), std::move(done));
-      });
+  co_return co_await replication::replicate(deps_.replicator, std::move(ops));
 }
 
 asio::awaitable<std::optional<WebError>> ApiService::read_refusal(uint32_t partition,

@@ -167,6 +167,10 @@ class ApiService {
   // Why no transaction may begin now: some node cannot read their entries
   // (upgrade/formats.h); nullopt when one may.
   // Raises the cluster's active format first if the live nodes allow it.
+  // Why something that needs data format `needed` may not be written now
+  // (`what_needs`, e.g. "a split needs", opens the message); nullopt when it
+  // may. Raises the cluster's active format first if the live nodes allow it.
+  asio::awaitable<std::optional<WebError>> format_refusal(uint32_t needed, std::string what_needs);
   asio::awaitable<std::optional<WebError>> txn_format_refusal(
       const std::vector<storage::TxnWrite>& writes);
   asio::awaitable<ApiResponse> txn_in_one_partition(const std::string& id, uint32_t home,

@@ -28,16 +28,8 @@ asio::awaitable<ApiResponse> ApiService::split(const ApiRequest& request) {
   if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
   if (!deps_.cluster->topology()->ready())
     co_return ApiResponse::error(WebError::no_topology_yet());
-  if (deps_.cluster->writable_format() < upgrade::kSplitFormat) {
-    co_await await_callback<bool>([cluster = deps_.cluster](std::function<void(bool)> done) {
-      cluster->raise_format([done] { done(true); });
-    });
-  }
-  if (deps_.cluster->writable_format() < upgrade::kSplitFormat) {
-    co_return ApiResponse::error(WebError::unavailable(
-        "format_not_active",
-        "a split needs data format " + std::to_string(upgrade::kSplitFormat) +
-            ", which not every live node reads yet (GET /cluster/status: data_format)"));
+  if (auto refusal = co_await format_refusal(upgrade::kSplitFormat, "a split needs")) {
+    co_return ApiResponse::error(*refusal);
   }
   auto begun = co_await await_callback<std::variant<routing::LayoutRecord, std::string>>(
       [cluster = deps_.cluster](auto done) { cluster->begin_split(std::move(done)); });

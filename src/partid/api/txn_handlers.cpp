@@ -113,7 +113,14 @@ asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal(
     const std::vector<storage::TxnWrite>& writes) {
   const bool conditions = std::any_of(writes.begin(), writes.end(),
                                       [](const auto& w) { return w.if_sequence.has_value(); });
-  const uint32_t needed = conditions ? upgrade::kConditionFormat : upgrade::kTxnFormat;
+  if (conditions) {
+    co_return co_await format_refusal(upgrade::kConditionFormat, "conditions (if_sequence) need");
+  }
+  co_return co_await format_refusal(upgrade::kTxnFormat, "transactions need");
+}
+
+asio::awaitable<std::optional<WebError>> ApiService::format_refusal(uint32_t needed,
+                                                                    std::string what_needs) {
   if (deps_.cluster->writable_format() < needed) {
     // Every live node may read the format while the cluster has not
     // activated it yet (a new cluster's first moments): activated first, so
@@ -127,10 +134,10 @@ asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal(
   if (writable >= needed) co_return std::nullopt;
   co_return WebError::unavailable(
       "format_not_active",
-      fmt::format("{} need data format {} on every node, and this node may write "
+      fmt::format("{} data format {} on every node, and this node may write "
                   "format {} now: a node runs an older build or --preserve-format, or the "
                   "cluster has not activated the format yet (GET /cluster/status: data_format)",
-                  conditions ? "conditions (if_sequence)" : "transactions", needed, writable));
+                  what_needs, needed, writable));
 }
 
 std::variant<uint64_t, WebError> ApiService::txn_deadline(

@@ -1,5 +1,7 @@
 #include "partid/replication/replicator.h"
 
+#include "partid/async_bridge.h"
+
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -957,6 +959,15 @@ ReplicatorStats Replicator::stats() const {
   s.disk_writes = commit_.writes();
   s.pending_writes = pending_writes_;
   return s;
+}
+
+asio::awaitable<std::vector<WriteResult>> replicate(Replicator* replicator,
+                                                    std::vector<storage::WriteOp> ops) {
+  std::vector<storage::WriteOp>* batch = &ops;
+  co_return co_await await_callback<std::vector<WriteResult>>(
+      [replicator, batch](std::function<void(std::vector<WriteResult>)> done) {
+        replicator->submit(std::move(*batch), std::move(done));
+      });
 }
 
 }  // namespace partid::replication

@@ -321,4 +321,9 @@ class Replicator {
   std::unique_ptr<SealRegister> seals_;  // first to go: its pool may still answer
 };
 
+// Replicator::submit as a coroutine: resumes on the caller's executor with
+// one result per op. Loop only, like submit.
+asio::awaitable<std::vector<WriteResult>> replicate(Replicator* replicator,
+                                                    std::vector<storage::WriteOp> ops);
+
 }  // namespace partid::replication

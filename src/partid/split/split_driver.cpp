@@ -86,14 +86,9 @@ asio::awaitable<void> SplitDriver::advance(LayoutRecord record) {
 }
 
 asio::awaitable<replication::WriteResult> SplitDriver::write(storage::WriteOp op) {
-  replication::Replicator* replicator = deps_.replicator;
-  storage::WriteOp* pending = &op;
-  auto results = co_await await_callback<std::vector<replication::WriteResult>>(
-      [replicator, pending](std::function<void(std::vector<replication::WriteResult>)> done) {
-        std::vector<storage::WriteOp> ops;
-        ops.push_back(std::move(*pending));
-        replicator->submit(std::move(ops), std::move(done));
-      });
+  std::vector<storage::WriteOp> ops;
+  ops.push_back(std::move(op));
+  auto results = co_await replication::replicate(deps_.replicator, std::move(ops));
   co_return results.at(0);
 }
 
