@@ -59,7 +59,9 @@ std::optional<std::vector<NodeId>> ReplicaCore::set_out_of_reach(
   std::set<NodeId> reachable = alive;
   reachable.insert(self_);
   if (!has_quorum_of(replicas_, reachable)) return replicas_;
-  if (sealed_ && !has_quorum_of(sealed_->config.members, reachable)) {
+  // A register that was never sealed (a new partition) asks for nobody.
+  const bool never_sealed = sealed_ && sealed_->config.members.empty();
+  if (sealed_ && !never_sealed && !has_quorum_of(sealed_->config.members, reachable)) {
     return sealed_->config.members;
   }
   return std::nullopt;
