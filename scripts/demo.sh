@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The nodes read their admin token from the environment (PARTID_ADMIN_TOKEN),
-# and so does partictl: the split below is an operator's action.
+# and so does partictl: the split and merge below are an operator's actions.
 export PARTID_ADMIN_TOKEN="demo-$$"
 echo "== partictl cluster up --nodes 3 --replication-factor 3: nats-server + 3 partid nodes under $dir"
 "$ctl" --dir "$dir" cluster up --nodes 3 --replication-factor 3 --partitions 64
@@ -86,6 +86,11 @@ echo "   partition 64 through the replicated logs (linear hashing: P grows one p
 "$ctl" --url "${urls[2]}" topology | head -2
 echo "== every item, read through node 0 after the split"
 for i in 0 1 2 3 4 5; do "$ctl" --url "${urls[0]}" get "user-$i"; done
+echo "== partictl merge: partition 64 merges back into 0 (the split undone, online)"
+"$ctl" --url "${urls[2]}" merge --wait 60
+"$ctl" --url "${urls[0]}" topology | head -2
+echo "== every item, read through node 1 after the merge"
+for i in 0 1 2 3 4 5; do "$ctl" --url "${urls[1]}" get "user-$i"; done
 
 echo
 echo "== SIGKILL of node 0; its partitions fail over to the other replicas"

@@ -50,18 +50,18 @@ class UpgradeTest : public ::testing::Test {
 // One node preserving format 2 holds the whole cluster at 2: transactions
 // (format 3) are refused with nothing written, and a node preserving an even
 // older format cannot join. Preserving 3, transactions work but conditions
-// (format 4) and splits (format 5) are refused. Restarted without it, the
-// cluster activates the build's format, conditions work, and an older format
-// can no longer be preserved.
+// (format 4), splits (format 5) and merges (format 6) are refused. Restarted
+// without it, the cluster activates the build's format, conditions work, and
+// an older format can no longer be preserved.
 TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
-  ASSERT_EQ(partid::storage::kStorageFormat, 5u);  // the steps below walk 2 -> 3 -> 5
+  ASSERT_EQ(partid::storage::kStorageFormat, 6u);  // the steps below walk 2 -> 3 -> 6
   cluster.start(options({"--preserve-format", "2"}));
   cluster.start(options());
   cluster.start(options());
   ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
   ASSERT_TRUE(wait_until([&] { return every_node_has_active(2); }, 20s)) << format_of(1).dump();
   EXPECT_EQ(format_of(0)["published"], 2);
-  EXPECT_EQ(format_of(1)["published"], 5);
+  EXPECT_EQ(format_of(1)["published"], 6);
   EXPECT_EQ(format_of(1)["lowest_live"], 2);
 
   auto refused = transfer(1, "refused");
@@ -80,7 +80,7 @@ TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
             std::string::npos)
       << log;
 
-  // While node 0 is down for the restart, the other two publish 5, but its
+  // While node 0 is down for the restart, the other two publish 6, but its
   // hold keeps the ratchet at 2: it can come back preserving 3.
   cluster.node(0).options.extra_args = {"--preserve-format", "3", "--admin-token", "t"};
   cluster.restart(0);
@@ -105,6 +105,9 @@ TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
   auto split = cluster.http(1, "POST", "/cluster/split", "", "Bearer t");
   EXPECT_EQ(split.status, 503) << split.body;
   EXPECT_NE(split.body.find("a split needs data format 5"), std::string::npos) << split.body;
+  auto merge = cluster.http(1, "POST", "/cluster/merge", "", "Bearer t");
+  EXPECT_EQ(merge.status, 503) << merge.body;
+  EXPECT_NE(merge.body.find("a merge needs data format 6"), std::string::npos) << merge.body;
   EXPECT_EQ(cluster.get_json(1, "/cluster/topology")["layout"]["count"], 16);
 
   cluster.node(0).options.extra_args = {"--admin-token", "t"};
@@ -121,9 +124,9 @@ TEST_F(UpgradeTest, AFormatIsActivatedOnlyOnceNoNodeHoldsTheClusterBelowIt) {
     EXPECT_EQ(cluster.get_json(via, "/items/alice")["items"][0]["message"], "sent") << via;
     EXPECT_EQ(cluster.get_json(via, "/items/carol")["items"][0]["message"], "cas") << via;
   }
-  EXPECT_TRUE(wait_until([&] { return every_node_has_active(5); }, 20s)) << format_of(0).dump();
+  EXPECT_TRUE(wait_until([&] { return every_node_has_active(6); }, 20s)) << format_of(0).dump();
   EXPECT_EQ(cluster.start_expecting_failure(options({"--preserve-format", "3"}), &log), 1);
-  EXPECT_NE(log.find("--preserve-format 3: the cluster's active data format is 5"),
+  EXPECT_NE(log.find("--preserve-format 3: the cluster's active data format is 6"),
             std::string::npos)
       << log;
 }

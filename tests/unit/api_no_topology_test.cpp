@@ -29,7 +29,9 @@ class FixedCluster : public ClusterView {
   nlohmann::json describe() const override { return nlohmann::json::object(); }
   uint32_t writable_format() const override { return 1; }
   void raise_format(std::function<void()> done) override { done(); }
-  void begin_split(SplitBegun done) override { done(std::string("no splits here")); }
+  void begin_split(routing::SplitPlan::Kind, SplitBegun done) override {
+    done(std::string("no splits here"));
+  }
 
  private:
   std::string self_ = "self";

@@ -39,7 +39,7 @@ TEST(RenderError, AnAnswerThatIsNotTheErrorShapeIsShownAsReceived) {
   EXPECT_EQ(render_error(0, "", "connection refused"), "error: connection refused\n");
 }
 
-TEST(RenderTopology, ShowsTheLayoutAndASplitUnderWay) {
+TEST(RenderTopology, ShowsTheLayoutAndASplitOrMergeUnderWay) {
   const nlohmann::json t = {{"version", 7},
                             {"partitions", 5},
                             {"replication_factor", 3},
@@ -53,6 +53,15 @@ TEST(RenderTopology, ShowsTheLayoutAndASplitUnderWay) {
                      "(copying)\n"),
             std::string::npos)
       << out;
+  nlohmann::json merging = t;
+  merging["layout"]["count"] = 5;
+  merging["layout"]["split"] = {
+      {"kind", "merge"}, {"source", 4}, {"target", 0}, {"phase", "freezing"}};
+  const std::string merge_out = render_topology(merging);
+  EXPECT_NE(merge_out.find("layout: 5 partitions over base 4 (linear hashing); merging 4 into 0 "
+                           "(freezing)\n"),
+            std::string::npos)
+      << merge_out;
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // the freeze refuses writes to moving keys and is refused itself while a
 // transaction is prepared, a copy keeps its version and never replaces a newer
 // one, the cleanup drops the moved keys for good, and the rule travels in a
-// snapshot and survives a restart.
+// snapshot and survives a restart. A merge's freeze refuses every key and
+// the transaction steps its copy could miss; a pad changes nothing; an
+// adoption takes the merged keys over; a dropped partition leaves nothing.
 #include <gtest/gtest.h>
 
 #include "partid/storage/codec.h"
@@ -201,6 +203,96 @@ TEST_F(SplitStorageTest, TheRuleSurvivesARestartAndTravelsInASnapshot) {
   ASSERT_TRUE(engine->write_replica({change::ReplaceState{copy, items, 5, 1, false}}).ok);
   EXPECT_EQ(engine->partition_meta(copy).split, engine->partition_meta(kSource).split);
   EXPECT_EQ(engine->partition_meta(copy).item_count, 1);
+}
+
+// Partition 4 of a layout {4, 5} merges back into 0 (the layout {4, 4}).
+constexpr uint32_t kMerging = 4;
+const Layout kSplitOnce{4, 5};
+
+TEST_F(SplitStorageTest, AMergeFreezeRefusesEveryKeyAndTheTransactionStepsItsCopyCouldMiss) {
+  const auto keys = keys_of_source(true, 2);  // keys of partition 4 in {4, 5}
+  ASSERT_FALSE(apply(kMerging, put(keys[0], "before")));
+  WriteOp merge_freeze = freeze();
+  merge_freeze.split_rule = {kSplitOnce.after_merge(), kSource, false};
+  ASSERT_FALSE(apply(kMerging, merge_freeze));
+  EXPECT_TRUE(engine->partition_meta(kMerging).split.merging(kMerging));
+  EXPECT_EQ(apply(kMerging, put(keys[0], "after")), "partition_merging");
+  EXPECT_EQ(apply(kMerging, put(keys[1], "new")), "partition_merging");
+  WriteOp prepare;
+  prepare.kind = WriteOp::Kind::TxnPrepare;
+  prepare.txn = make_txn_id(UINT64_C(0xffffffffff), kMerging, 3);
+  prepare.txn_home = kMerging;
+  prepare.txn_writes = {{keys[1], "r", "x"}};
+  EXPECT_EQ(apply(kMerging, prepare), "partition_merging");
+  WriteOp decide;
+  decide.kind = WriteOp::Kind::TxnDecide;
+  decide.txn = prepare.txn;
+  decide.txn_home = kMerging;
+  EXPECT_EQ(apply(kMerging, decide), "partition_merging");
+  // Nothing recorded: both are retried where the keys go.
+  EXPECT_FALSE(engine->txn_decision(kMerging, prepare.txn));
+  EXPECT_TRUE(engine->prepared_txns(kMerging).empty());
+  size_t records = 0;
+  auto scan = engine->scan_partition(kMerging);
+  for (Item item; scan.next(&item);) records += is_txn_record(item);
+  EXPECT_EQ(records, 0u);
+  EXPECT_EQ(engine->get(kMerging, keys[0], "r")->message, "before");
+}
+
+TEST_F(SplitStorageTest, APadChangesNothingAndAnAdoptionTakesTheMergedKeysOver) {
+  const auto merged = keys_of_source(true, 1);      // partition 4's in {4, 5}
+  const auto elsewhere = keys_of_source(false, 1);  // stays in 0
+  ASSERT_FALSE(apply(kSource, put(elsewhere[0], "mine")));
+  ASSERT_FALSE(apply(kSource, freeze()));
+  ASSERT_FALSE(apply(kSource, cleanup()));  // the split that made 4
+  EXPECT_EQ(apply(kSource, put(merged[0], "early")), "partition_moved");
+  WriteOp pad;
+  pad.kind = WriteOp::Kind::MergePad;
+  const PartitionMeta before = engine->partition_meta(kSource);
+  ASSERT_FALSE(apply(kSource, pad));
+  EXPECT_EQ(engine->partition_meta(kSource).item_count, before.item_count);
+  EXPECT_EQ(engine->partition_meta(kSource).split, before.split);
+  // The merged partition's items and decisions come in with their versions;
+  // a decision is not an item.
+  Item decision{std::string(kTxnDecisionKey), "some-txn", "decided", {(9ull << 16), 70, 2}, false};
+  ASSERT_FALSE(apply(kSource, import({merged[0], "r", "copied", {(8ull << 16), 60, 2}, false})));
+  ASSERT_FALSE(apply(kSource, import(decision)));
+  EXPECT_EQ(engine->partition_meta(kSource).item_count, 2);
+  WriteOp adopt;
+  adopt.kind = WriteOp::Kind::MergeAdopt;
+  adopt.split_rule = {kSplitOnce.after_merge(), kSource, true};
+  ASSERT_FALSE(apply(kSource, adopt));
+  EXPECT_EQ(engine->partition_meta(kSource).split, (SplitRule{Layout{4, 4}, kSource, true}));
+  next_[kSource] = 100;  // past the merged versions, as the pads make it
+  EXPECT_FALSE(apply(kSource, put(merged[0], "mine now")));
+  EXPECT_EQ(engine->get(kSource, merged[0], "r")->version.sequence, 101u);
+  // Keys the merged layout sends elsewhere stay refused.
+  std::string of_one;
+  for (int i = 0; of_one.empty(); ++i) {
+    const std::string k = "k" + std::to_string(i);
+    if (kSplitOnce.partition_of(k) == 1) of_one = k;
+  }
+  EXPECT_EQ(apply(kSource, put(of_one, "x")), "partition_moved");
+}
+
+TEST_F(SplitStorageTest, ADroppedPartitionLeavesNothingAndCanStartAfresh) {
+  const auto keys = keys_of_source(true, 2);
+  for (const auto& k : keys) ASSERT_FALSE(apply(kMerging, put(k, "v")));
+  ASSERT_TRUE(engine->write_replica({change::DropPartition{kMerging}}).ok);
+  for (const auto& k : keys) EXPECT_FALSE(engine->get(kMerging, k, "r")) << k;
+  EXPECT_FALSE(engine->cached_partition_meta(kMerging));
+  EXPECT_TRUE(engine->load_replica(kMerging).log.empty());
+  reopen();
+  EXPECT_FALSE(engine->all_partition_meta().contains(kMerging));
+  // Dropped and begun again in one write: the new state stays.
+  ASSERT_TRUE(
+      engine
+          ->write_replica({change::DropPartition{kMerging}, change::TrimLog{kMerging, 500, 0},
+                           change::SaveState{kMerging, 0, 500, false}})
+          .ok);
+  EXPECT_EQ(engine->partition_meta(kMerging).base_sequence, 500u);
+  reopen();
+  EXPECT_EQ(engine->all_partition_meta().at(kMerging).watermark, 500u);
 }
 
 }  // namespace

@@ -126,7 +126,9 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
     case K::TxnStep:
       co_return co_await txn_step(request, route, hop, false);
     case K::Split:
-      co_return co_await split(request);
+      co_return co_await reshape(request, routing::SplitPlan::Kind::Split);
+    case K::Merge:
+      co_return co_await reshape(request, routing::SplitPlan::Kind::Merge);
     case K::SplitImport:
       co_return co_await split_import(request, route, hop);
   }

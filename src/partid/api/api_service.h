@@ -77,12 +77,15 @@ class ApiService {
   // deadline by more than the retention left that nothing needs any more
   // (storage::can_forget). Returns how many transactions it forgot.
   asio::awaitable<size_t> forget_old_txns();
-  // split_handlers.cpp: hands items copied by a split (`body`: JSON, as
-  // encode_split_import writes it) to the leader of its new partition
+  // split_handlers.cpp: hands items copied by a split or merge (`body`: as
+  // replication::encode_snapshot writes them) to the leader of its target
   // `target`, which writes them through that partition's log; 200 once a
   // quorum has them. Repeats while the partition changes hands, like a
   // transaction's step.
-  asio::awaitable<ApiResponse> send_split_import(uint32_t target, std::string body);
+  // With `adopt_above` (a merge, `body` empty): has the target take the
+  // merged keys over once its log is past that sequence.
+  asio::awaitable<ApiResponse> send_split_import(uint32_t target, std::string body,
+                                                 std::optional<uint64_t> adopt_above = {});
 
  private:
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
@@ -147,7 +150,23 @@ class ApiService {
   // split_handlers.cpp: POST /cluster/split, POST /split/{p}/import, and
   // why a key's partition cannot serve it here (a split froze or moved it;
   // the sender's layout may be out of date).
-  asio::awaitable<ApiResponse> split(const ApiRequest& request);
+  // A partition a transaction names (its home, or where it prepared), as
+  // the layout has it now: the partition it merged into once it is gone
+  // (routing::LayoutRecord::owner_of).
+  uint32_t owner_of(uint64_t partition) const;
+  // The partition holding transaction `txn`'s decision now; nullopt when
+  // the id does not parse or names no partition.
+  std::optional<uint32_t> current_home(const std::string& txn) const;
+  // POST /cluster/split and /cluster/merge.
+  asio::awaitable<ApiResponse> reshape(const ApiRequest& request, routing::SplitPlan::Kind kind);
+  // The items of a split or merge being copied, as write ops into `target`;
+  // a WebError when the batch is not one or holds a key that does not go there.
+  std::variant<std::vector<storage::WriteOp>, WebError> import_ops(
+      const routing::LayoutRecord& record, uint32_t target, const std::string& body) const;
+  // Merge only: pads `target`'s log past sequence `above`, then has it take
+  // the merged keys over (MergeAdopt).
+  asio::awaitable<ApiResponse> adopt(const routing::LayoutRecord& record, uint32_t target,
+                                     uint64_t above);
   asio::awaitable<ApiResponse> split_import(const ApiRequest& request, const Route& route,
                                             const Hop& hop);
   std::optional<WebError> split_refusal(uint32_t partition, const std::string& partition_key) const;

@@ -28,11 +28,12 @@ class ClusterView {
   // `done` runs on the loop once the server answered (at once when there is
   // nothing to raise).
   virtual void raise_format(std::function<void()> done) = 0;
-  // Records that the next partition of the layout is to split (the
-  // source's leader carries it out, partid/split); `done` runs on the loop
-  // with the record written, or why not (one is under way already, NATS).
+  // Records that the next partition of the layout is to split, or its last
+  // to merge back (the source's leader carries it out, partid/split); `done`
+  // runs on the loop with the record written, or why not (one is under way
+  // already, the layout cannot merge, NATS).
   using SplitBegun = std::function<void(std::variant<routing::LayoutRecord, std::string>)>;
-  virtual void begin_split(SplitBegun done) = 0;
+  virtual void begin_split(routing::SplitPlan::Kind kind, SplitBegun done) = 0;
 };
 
 }  // namespace partid::api

@@ -11,10 +11,10 @@ namespace {
 // a split (storage/split_space.h): the entry committed without effect, so
 // the write's outcome is known, and the key is served again (by its new
 // partition, or by the routing of a node that has caught up) within the split.
-constexpr std::array<std::string_view, 11> kNothingWritten = {
-    "no_assignment",       "routing_loop",        "hop_limit",       "leader_unreachable",
-    "partition_locked",    "peer_circuit_open",   "forward_failed",  "not_leader",
-    "partition_not_ready", "partition_splitting", "partition_moved",
+constexpr std::array<std::string_view, 12> kNothingWritten = {
+    "no_assignment",       "routing_loop",        "hop_limit",         "leader_unreachable",
+    "partition_locked",    "peer_circuit_open",   "forward_failed",    "not_leader",
+    "partition_not_ready", "partition_splitting", "partition_merging", "partition_moved",
 };
 
 }  // namespace

@@ -62,6 +62,7 @@ const std::vector<PathRule>& rules() {
       {{"cluster", "resize"}, {{"GET", K::Resize}}},
       {{"cluster", "drain", "*"}, {{"POST", K::Drain}}},
       {{"cluster", "split"}, {{"POST", K::Split}}},
+      {{"cluster", "merge"}, {{"POST", K::Merge}}},
       {{"split", "*", "import"}, {{"POST", K::SplitImport}}},
       {{"health"}, {{"GET", K::Health}}},
       {{"metrics"}, {{"GET", K::Metrics}}},
@@ -231,6 +232,8 @@ const char* route_name(Route::Kind k) {
       return "txn_step";
     case K::Split:
       return "split";
+    case K::Merge:
+      return "merge";
     case K::SplitImport:
       return "split_import";
   }

@@ -37,6 +37,7 @@ struct Route {
     TxnStep,      // POST /txn/{id}/{prepare|decide|resolve|commit}?partition=p: between
                   // nodes (the id in partition_key, the step in range_key)
     Split,        // POST /cluster/split: split the layout's next partition
+    Merge,        // POST /cluster/merge: merge the layout's last partition back
     SplitImport,  // POST /split/{p}/import: items copied into a split's new
                   // partition, between nodes (p in partition_key)
   };

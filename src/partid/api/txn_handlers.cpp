@@ -46,6 +46,23 @@ std::optional<uint32_t> home_of(const std::string& txn) {
   return id ? std::optional<uint32_t>(id->home) : std::nullopt;
 }
 
+}  // namespace
+
+uint32_t ApiService::owner_of(uint64_t partition) const {
+  if (partition > UINT32_MAX) return UINT32_MAX;
+  return deps_.cluster->topology()->layout.owner_of(static_cast<uint32_t>(partition));
+}
+
+std::optional<uint32_t> ApiService::current_home(const std::string& txn) const {
+  auto home = home_of(txn);
+  if (!home) return std::nullopt;
+  const uint32_t p = owner_of(*home);
+  if (p >= deps_.cluster->topology()->partitions) return std::nullopt;
+  return p;
+}
+
+namespace {
+
 // The steps recorded in the home partition (the decision and its settling).
 bool at_home(const std::string& step) { return step == "decide" || step == "settle"; }
 
@@ -327,14 +344,14 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
   if (!deps_.cluster->topology()->ready())
     co_return ApiResponse::error(WebError::no_topology_yet());
   const uint32_t partitions = deps_.cluster->topology()->partitions;
-  const auto home = home_of(route.partition_key);
-  if (!home || *home >= partitions) {
+  const auto home = current_home(route.partition_key);
+  if (!home) {
     co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
   }
   uint64_t partition = *home;
   if (!at_home(route.range_key) &&
       (!route.query.contains("partition") || !query_u64(route, "partition", &partition) ||
-       partition >= partitions)) {
+       (partition = owner_of(partition)) >= partitions)) {
     co_return ApiResponse::error(
         WebError::bad_request("bad_partition", "?partition= names no partition"));
   }
@@ -405,11 +422,12 @@ asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, c
   if (!deps_.cluster->topology()->ready())
     co_return ApiResponse::error(WebError::no_topology_yet());
   const auto txn_id = storage::parse_txn_id(route.partition_key);
-  if (!txn_id || txn_id->home >= deps_.cluster->topology()->partitions) {
+  const auto home = current_home(route.partition_key);
+  if (!txn_id || !home) {
     co_return ApiResponse::error(WebError::bad_request("bad_txn_id", "no such transaction id"));
   }
   if (route.query.contains("partition")) co_return co_await txn_participant(request, route, hop);
-  const uint32_t p = txn_id->home;
+  const uint32_t p = *home;
   if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
   }
@@ -435,7 +453,7 @@ asio::awaitable<ApiResponse> ApiService::txn_participant(const ApiRequest& reque
                                                          const Route& route, const Hop& hop) {
   uint64_t partition = 0;
   if (!query_u64(route, "partition", &partition) ||
-      partition >= deps_.cluster->topology()->partitions) {
+      (partition = owner_of(partition)) >= deps_.cluster->topology()->partitions) {
     co_return ApiResponse::error(
         WebError::bad_request("bad_partition", "?partition= names no partition"));
   }

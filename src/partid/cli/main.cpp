@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -128,8 +129,8 @@ int watch_resize(const Globals& g, std::chrono::seconds wait) {
 }
 
 // Polls GET /cluster/topology twice a second until its layout shows no split
-// under way or `wait` has passed. 0 when done, 6 when not.
-int wait_split(const Globals& g, std::chrono::seconds wait) {
+// or merge under way or `wait` has passed. 0 when done, 6 when not.
+int wait_split(const Globals& g, const char* what, std::chrono::seconds wait) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + wait;
   while (true) {
@@ -138,7 +139,7 @@ int wait_split(const Globals& g, std::chrono::seconds wait) {
     const json j = json::parse(r.body, nullptr, false);
     if (r.status == 200 && j.is_object() && j.contains("layout") &&
         !j["layout"].contains("split")) {
-      std::cout << "split done: " << j["layout"].value("count", 0) << " partitions\n";
+      std::cout << what << " done: " << j["layout"].value("count", 0) << " partitions\n";
       return 0;
     }
     if (Clock::now() >= deadline) return 6;
@@ -345,25 +346,41 @@ int main(int argc, char** argv) {
     }
   });
 
-  int split_wait_s = 0;
-  auto* split = app.add_subcommand(
-      "split",
-      "split the layout's next partition in two (linear hashing: one partition at a time, "
-      "moving half of its keys to a new one); needs the admin token");
-  split->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
-  split->add_option("--wait", split_wait_s, "wait up to this many seconds for it to finish")
-      ->capture_default_str();
-  split->callback([&] {
-    rc = call(
-        g, "POST", "/cluster/split", {},
-        [](const json& j) {
-          const json& s = j["split"];
-          return "partition " + std::to_string(s.value("source", 0u)) + " splits into " +
-                 std::to_string(s.value("target", 0u)) + "\n";
-        },
-        "Bearer " + token);
-    if (rc == 0 && split_wait_s > 0) rc = wait_split(g, std::chrono::seconds(split_wait_s));
-  });
+  // split and merge: one change of the layout each, the same shape of call.
+  struct Reshape {
+    const char* name;
+    const char* help;
+    int wait_s = 0;
+  };
+  static std::array<Reshape, 2> reshapes{{
+      {"split",
+       "split the layout's next partition in two (linear hashing: one partition at a time, "
+       "moving half of its keys to a new one); needs the admin token"},
+      {"merge",
+       "merge the layout's last partition back into the one it split from (undoing the last "
+       "split; an unsplit even count halves); needs the admin token"},
+  }};
+  for (Reshape& reshape : reshapes) {
+    auto* sub = app.add_subcommand(reshape.name, reshape.help);
+    sub->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+    sub->add_option("--wait", reshape.wait_s, "wait up to this many seconds for it to finish")
+        ->capture_default_str();
+    sub->callback([&g, &token, &rc, &reshape] {
+      rc = call(
+          g, "POST", std::string("/cluster/") + reshape.name, {},
+          [](const json& j) {
+            const json& s = j["split"];
+            const bool merge = s.value("kind", "") == "merge";
+            return "partition " + std::to_string(s.value("source", 0u)) +
+                   (merge ? " merges into " : " splits into ") +
+                   std::to_string(s.value("target", 0u)) + "\n";
+          },
+          "Bearer " + token);
+      if (rc == 0 && reshape.wait_s > 0) {
+        rc = wait_split(g, reshape.name, std::chrono::seconds(reshape.wait_s));
+      }
+    });
+  }
 
   auto* cluster = app.add_subcommand("cluster", "a local cluster on loopback");
   cluster->require_subcommand(1);

@@ -74,8 +74,9 @@ std::string render_topology(const json& j) {
                        l.value("base", 0));
     if (l.contains("split")) {
       const json& s = l["split"];
-      out += fmt::format("; splitting {} into {} ({})", s.value("source", 0), s.value("target", 0),
-                         s.value("phase", ""));
+      const bool merge = s.value("kind", "") == "merge";
+      out += fmt::format("; {} {} into {} ({})", merge ? "merging" : "splitting",
+                         s.value("source", 0), s.value("target", 0), s.value("phase", ""));
     }
     out += "\n";
   }

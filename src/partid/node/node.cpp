@@ -241,7 +241,7 @@ void Node::join_cluster() {
     layouts_->follow(interval, [this](const routing::LayoutRecord& r) { on_layout(r); });
     splitter_ = std::make_unique<split::SplitDriver>(
         split::SplitDeps{loop_.get_executor(), &disk_, store_.get(), replicator_.get(), api_.get(),
-                         layouts_.get()},
+                         layouts_.get(), this},
         split::SplitOptions{interval});
     splitter_->start();
   });
@@ -352,7 +352,8 @@ upgrade::FormatView Node::format_view() const {
 void Node::on_layout(const routing::LayoutRecord& record) {
   spdlog::info("layout: {} partitions (base {}){}", record.layout.count, record.layout.base,
                record.split
-                   ? fmt::format(", splitting {} into {} ({})", record.split->source,
+                   ? fmt::format(", a {} of {} into {} ({})",
+                                 routing::kind_name(record.split->kind), record.split->source,
                                  record.split->target, routing::phase_name(record.split->phase))
                    : std::string());
   source_->update(parti::numbered_partitions(record.partitions(), ""));
@@ -360,12 +361,13 @@ void Node::on_layout(const routing::LayoutRecord& record) {
   if (keeper_) keeper_->set_layout(record);
 }
 
-void Node::begin_split(SplitBegun done) {
+void Node::begin_split(routing::SplitPlan::Kind kind, SplitBegun done) {
   if (!layouts_) return done(std::string("the node has not joined the cluster yet"));
   layouts_->change(
-      [](const routing::LayoutRecord& r) -> std::variant<routing::LayoutRecord, std::string> {
+      [kind](const routing::LayoutRecord& r) -> std::variant<routing::LayoutRecord, std::string> {
         std::string why;
-        if (auto next = r.begin_split(&why)) return *next;
+        const bool merge = kind == routing::SplitPlan::Kind::Merge;
+        if (auto next = merge ? r.begin_merge(&why) : r.begin_split(&why)) return *next;
         return why;
       },
       std::move(done));

@@ -63,7 +63,7 @@ class Node final : public api::ClusterView {
   nlohmann::json describe() const override;
   uint32_t writable_format() const override;
   void raise_format(std::function<void()> done) override;
-  void begin_split(SplitBegun done) override;
+  void begin_split(routing::SplitPlan::Kind kind, SplitBegun done) override;
 
  private:
   uint32_t published_format() const;  // in its record: the build's, or --preserve-format

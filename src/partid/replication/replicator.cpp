@@ -180,10 +180,47 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
   return *slot;
 }
 
+void Replicator::retire(uint32_t partition) {
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end()) return;
+  if (it->second->active) deactivate(*it->second);
+  replicas_.erase(it);
+  decoded_snapshots_.erase(partition);
+  spdlog::info(
+      "partition {}: this node's replica retired (merged away, or an earlier "
+      "incarnation); its data is dropped",
+      partition);
+  // In the write pipeline's order: whatever it still holds for the
+  // partition lands first, and a fresh start (ensure) after.
+  commit_.add({storage::change::DropPartition{partition}}, [] {});
+}
+
+bool Replicator::earlier_incarnation(uint32_t partition, const Replica& r) const {
+  auto floor = seal_floors_.find(partition);
+  if (floor == seal_floors_.end()) return false;
+  // Epochs are assignment versions: the incarnation's own are all at or
+  // above its floor; 0 is a replica that has heard of neither.
+  const uint64_t seen = std::max(r.core.promised_epoch(), r.core.last().epoch);
+  return seen > 0 && seen < floor->second;
+}
+
+core::SealRecord Replicator::incarnation_view(uint32_t partition, core::SealRecord record) const {
+  auto floor = seal_floors_.find(partition);
+  if (floor != seal_floors_.end() && record.config.epoch < floor->second) record.config = {};
+  return record;
+}
+
 void Replicator::on_topology(const routing::Topology& topology) {
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
   partitions_ = topology.partitions;
   starts_ = topology.layout.starts;
+  seal_floors_ = topology.layout.seal_floors;
+  topology_seen_ = true;
+  std::vector<uint32_t> gone;
+  for (const auto& [p, r] : replicas_) {
+    if (p >= topology.partitions || earlier_incarnation(p, *r)) gone.push_back(p);
+  }
+  for (uint32_t p : gone) retire(p);
   // Alive for drop-lost-replicas: counted by the coordinator and heartbeating.
   live_nodes_.clear();
   for (const auto& id : topology.workers) {
@@ -386,6 +423,7 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
 
 void Replicator::deliver(const std::string& from, uint32_t partition,
                          const core::Message& message) {
+  if (!topology_seen_ || partition >= partitions_) return;
   auto it = replicas_.find(partition);
   if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(message)) return;
   // A node asked to seal a partition it holds nothing of answers truthfully

@@ -236,6 +236,15 @@ class Replicator {
   struct Effects;
 
   Replica& ensure(uint32_t partition);
+  // A partition gone from the layout (merged away), or a replica of an
+  // earlier incarnation of one made again (LayoutRecord::seal_floors): its
+  // replica goes, writes waiting on it fail, and its data is dropped.
+  void retire(uint32_t partition);
+  bool earlier_incarnation(uint32_t partition, const Replica& r) const;
+  // The seal register as the current incarnation of `partition` sees it: a
+  // record below its floor says nothing about it (kept only its revision,
+  // for the next claim).
+  core::SealRecord incarnation_view(uint32_t partition, core::SealRecord record) const;
   // Reads the register of every partition held here and hands each to
   // `visit` with a callback it calls once done with it, saying whether it
   // picked that partition; after the last, `done` gets the picked ones.
@@ -299,7 +308,11 @@ class Replicator {
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   uint32_t partitions_ = 0;                            // P, from the topology
-  std::map<uint32_t, uint64_t> starts_;   // partitions made by splits (LayoutRecord::starts)
+  std::map<uint32_t, uint64_t> starts_;       // partitions made by splits (LayoutRecord::starts)
+  std::map<uint32_t, uint64_t> seal_floors_;  // LayoutRecord::seal_floors
+  // Until the first topology, messages wait (are dropped; their senders
+  // repeat them): a restored replica may be an earlier incarnation.
+  bool topology_seen_ = false;
   std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
   std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
   std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch

@@ -6,7 +6,9 @@
 // h % count, the mapping of a cluster that never split. Splitting the next
 // partition, `count - base`, moves only the keys of that one partition whose
 // h % (2 x base) is the new partition `count`; once every partition of a
-// base has split, the base doubles. Pure: no I/O, unit tested.
+// base has split, the base doubles. Merging undoes the last split: the last
+// partition's keys go back to the partition it split from, and an unsplit
+// layout of an even count halves its base first. Pure: no I/O, unit tested.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +37,18 @@ struct Layout {
   // The layout once the next split is done (the base doubles when every
   // partition of this one has split).
   Layout after_split() const;
+  // Whether the last split can be undone: there is one (count > base), or
+  // the base can halve (an unsplit layout of an even count).
+  bool can_merge() const { return count > base || (count == base && base % 2 == 0); }
+  // The layout once the last partition has merged back (can_merge() only);
+  // after_merge().after_split() is this layout again.
+  Layout after_merge() const;
+  uint32_t next_merge_source() const { return count - 1; }
+  uint32_t next_merge_target() const { return after_merge().owner_of(count - 1); }
+  // The partition that holds the keys of `partition` now: itself while it
+  // exists, else the one it merged into (transitively), since a partition
+  // number is also the hash residue its keys share.
+  uint32_t owner_of(uint32_t partition) const { return partition_of_hash(partition); }
   friend bool operator==(const Layout&, const Layout&) = default;
 };
 
@@ -44,22 +58,33 @@ inline uint32_t partition_of(std::string_view partition_key, uint32_t partitions
   return Layout::unsplit(partitions).partition_of(partition_key);
 }
 
-// A split under way (partid/split): the source's leader moves it through
-// the phases in order, each recorded before the next begins, so whichever
-// node leads the source next carries on from the last one recorded.
+// A split or a merge under way (partid/split): the source's leader moves it
+// through the phases in order, each recorded before the next begins, so
+// whichever node leads the source next carries on from the last one
+// recorded. A split's source gives half its keys to a new target; a merge's
+// source (the last partition) gives all of them to its target and goes.
 struct SplitPlan {
+  enum class Kind { Split, Merge };
   enum class Phase {
-    Freezing,  // the source's log is to freeze the moving keys
-    Copying,   // frozen at `start`; the target exists, and gets their items
-    Cleaning,  // the layout has changed: the source is to drop them
+    // The source's log is to freeze the moving keys (a merge: all of them).
+    Freezing,
+    // Frozen at `start`; the target (a split's: new) gets their items, and,
+    // in a merge, a sequence above `start` before it takes them over.
+    Copying,
+    // The layout has changed: a split's source is to drop the moved keys, a
+    // merge's source is to go.
+    Cleaning,
   };
   uint32_t source = 0;
   uint32_t target = 0;
   Phase phase = Phase::Freezing;
   uint64_t start = 0;  // the source's sequence of the freeze (from Copying on)
+  Kind kind = Kind::Split;
+  bool merge() const { return kind == Kind::Merge; }
   friend bool operator==(const SplitPlan&, const SplitPlan&) = default;
 };
 const char* phase_name(SplitPlan::Phase phase);
+const char* kind_name(SplitPlan::Kind kind);
 
 // The cluster's layout as its record in NATS holds it.
 struct LayoutRecord {
@@ -70,14 +95,34 @@ struct LayoutRecord {
   // carry, so an item's sequence still names one version in its partition.
   std::map<uint32_t, uint64_t> starts;
   uint64_t revision = 0;  // in the bucket; 0: not written yet
+  // The partitions a split made: an assignment version below which every
+  // epoch is an earlier incarnation's (the partition merged away before).
+  // A seal record below it says nothing about this incarnation
+  // (replication::Replicator ignores it), and a replica whose log or promise
+  // is below it starts afresh.
+  std::map<uint32_t, uint64_t> seal_floors = {};
+  // The most partitions the layout ever had (0: never more than `count`):
+  // a partition number beyond it never existed, and owner_of() leaves it so.
+  uint32_t peak = 0;
 
-  // The partitions that exist: the layout's, and a split's target once it
-  // is being copied into.
+  // The partitions that exist: the layout's, a split's target once it is
+  // being copied into, and a merge's source until it is cleared.
   uint32_t partitions() const;
   uint64_t start_of(uint32_t partition) const;
-  // The record with a split of the next partition begun; *error when one is
-  // under way already.
+  // The record with a split of the next partition begun; *error when a split
+  // or merge is under way already.
   std::optional<LayoutRecord> begin_split(std::string* error) const;
+  // The record with a merge of the last partition begun; *error when a split
+  // or merge is under way, or the layout cannot merge.
+  std::optional<LayoutRecord> begin_merge(std::string* error) const;
+  // Where what partition `partition` held is now: itself while the layout
+  // has it (or it is a split's target being copied into) or when it never
+  // existed, else the partition it merged into. A transaction names its
+  // home partition for good; this finds it after a merge.
+  uint32_t owner_of(uint32_t partition) const;
+  // The copy is done: the layout becomes the one after the split or merge
+  // under way, and its phase Cleaning.
+  void finish_copy();
   friend bool operator==(const LayoutRecord&, const LayoutRecord&) = default;
 };
 

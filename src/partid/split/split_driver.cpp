@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "partid/async_bridge.h"
-#include "partid/split/import_batch.h"
+#include "partid/replication/wire.h"
 #include "partid/storage/txn_space.h"
 
 namespace partid::split {
@@ -13,8 +13,21 @@ using routing::SplitPlan;
 
 namespace {
 
-// The next batch of moving items, after `after` when set (tombstones and
-// reserved keys are not copied: the new partition starts empty). Each batch
+// Whether a split or merge copies an item of its source: a split the live
+// items the rule moves; a merge every live item and the transaction records
+// (the other reserved items, its split rule and locks, stay: a merging
+// partition has no lock, since it froze with no transaction prepared).
+bool copied(const routing::SplitPlan& plan, uint32_t source, const storage::SplitRule& rule,
+            const storage::Item& item) {
+  if (item.tombstone) return false;
+  if (storage::is_reserved_key(item.partition_key)) {
+    return plan.merge() && storage::is_txn_record(item);
+  }
+  return rule.excludes(source, item.partition_key);
+}
+
+// The next batch of items to copy, after `after` when set (tombstones are
+// not copied: the target holds none of these keys). Each batch
 // reads a scan of its own, which ends with it: the moving keys are frozen,
 // so batches from different moments still add up to one state, and no
 // RocksDB snapshot outlives a batch (or the store). Blocking: disk pool.
@@ -24,8 +37,9 @@ struct Batch {
   bool last = false;
 };
 
-Batch next_batch(const storage::StoreEngine* store, uint32_t source, const storage::SplitRule* rule,
-                 const storage::Item* after, size_t budget) {
+Batch next_batch(const storage::StoreEngine* store, const routing::SplitPlan* plan,
+                 const storage::SplitRule* rule, const storage::Item* after, size_t budget) {
+  const uint32_t source = plan->source;
   storage::PartitionScan scan = store->scan_partition(source, after);
   Batch batch;
   size_t bytes = 0;
@@ -36,12 +50,20 @@ Batch next_batch(const storage::StoreEngine* store, uint32_t source, const stora
       break;
     }
     batch.resume = item;
-    if (item.tombstone || storage::is_reserved_key(item.partition_key)) continue;
-    if (!rule->excludes(source, item.partition_key)) continue;
+    if (!copied(*plan, source, *rule, item)) continue;
     bytes += item.partition_key.size() + item.range_key.size() + item.message.size() + 64;
     batch.items.push_back(std::move(item));
   }
   return batch;
+}
+
+// The rule the source freezes with: the layout once the split or merge is
+// done, and where the keys go.
+storage::SplitRule moving_rule(const LayoutRecord& record) {
+  const SplitPlan& plan = *record.split;
+  const routing::Layout after =
+      plan.merge() ? record.layout.after_merge() : record.layout.after_split();
+  return {after, plan.target, false};
 }
 
 }  // namespace
@@ -108,74 +130,111 @@ asio::awaitable<bool> SplitDriver::record_next(SplitPlan from, Next next) {
         layouts->change(*edit_ptr, std::move(done));
       });
   if (auto* why = std::get_if<std::string>(&written)) {
-    spdlog::warn("split of partition {}: cannot record the next phase: {}", from.source, *why);
+    spdlog::warn("{} of partition {}: cannot record the next phase: {}",
+                 routing::kind_name(from.kind), from.source, *why);
     co_return false;
   }
   const auto& r = std::get<LayoutRecord>(written);
-  spdlog::info("split of partition {} into {}: {}", from.source, from.target,
-               r.split ? routing::phase_name(r.split->phase) : "done");
+  spdlog::info("{} of partition {} into {}: {}", routing::kind_name(from.kind), from.source,
+               from.target, r.split ? routing::phase_name(r.split->phase) : "done");
   co_return true;
 }
 
 asio::awaitable<void> SplitDriver::freeze(LayoutRecord record) {
   const SplitPlan plan = *record.split;
+  // A split's target may be a partition that merged away before: its
+  // earlier incarnation's epochs are all below the version of an
+  // assignment without it, as this node's topology is while it matches the
+  // record (LayoutRecord::seal_floors).
+  const auto topology = deps_.cluster->topology();
+  if (topology->partitions != record.partitions()) co_return;  // catching up: next pass
+  const uint64_t floor = topology->version;
   storage::WriteOp op;
   op.kind = storage::WriteOp::Kind::SplitFreeze;
   op.partition = plan.source;
-  op.split_rule = {record.layout.after_split(), plan.target, false};
+  op.split_rule = moving_rule(record);
   const replication::WriteResult frozen = co_await write(std::move(op));
   if (!frozen.ok) {
-    spdlog::info("split of partition {}: freeze not done yet ({}: {})", plan.source, frozen.code,
-                 frozen.error);
+    spdlog::info("{} of partition {}: freeze not done yet ({}: {})", routing::kind_name(plan.kind),
+                 plan.source, frozen.code, frozen.error);
     co_return;
   }
   const uint64_t start = frozen.sequence;
-  co_await record_next(plan, [start](LayoutRecord& r) {
+  co_await record_next(plan, [start, floor](LayoutRecord& r) {
     r.split->phase = SplitPlan::Phase::Copying;
     r.split->start = start;
+    if (r.split->merge()) return;
     r.starts[r.split->target] = start;
+    r.seal_floors[r.split->target] = floor;
   });
 }
 
 asio::awaitable<void> SplitDriver::copy(LayoutRecord record) {
   const SplitPlan plan = *record.split;
-  const storage::SplitRule rule{record.layout.after_split(), plan.target, false};
+  const storage::SplitRule rule = moving_rule(record);
   const storage::StoreEngine* store = deps_.store;
   const uint32_t source = plan.source;
+  const SplitPlan* planned = &plan;
   const storage::SplitRule* moving = &rule;
   const size_t budget = options_.batch_bytes;
   std::optional<storage::Item> resume;
-  size_t copied = 0;
+  size_t count = 0;
   for (;;) {
     const storage::Item* after = resume ? &*resume : nullptr;
-    Batch batch = co_await parti::run_blocking(*deps_.disk, [store, source, moving, after, budget] {
-      return next_batch(store, source, moving, after, budget);
-    });
+    Batch batch =
+        co_await parti::run_blocking(*deps_.disk, [store, planned, moving, after, budget] {
+          return next_batch(store, planned, moving, after, budget);
+        });
     resume = std::move(batch.resume);
     if (!batch.items.empty()) {
-      std::string body = encode_import_batch(batch.items);
+      // A snapshot fragment's encoding: protobuf, so binary values (a
+      // merge's transaction records) travel as they are.
+      std::string body = replication::encode_snapshot(batch.items);
       const api::ApiResponse r =
           co_await deps_.api->send_split_import(plan.target, std::move(body));
       if (r.status != 200) {
-        spdlog::info("split of partition {}: copy to {} paused ({}): {}", source, plan.target,
-                     r.status, r.body);
+        spdlog::info("copy of partition {} to {} paused ({}): {}", source, plan.target, r.status,
+                     r.body);
         co_return;
       }
-      copied += batch.items.size();
+      count += batch.items.size();
     }
     if (batch.last) break;
     if (!*alive_) co_return;
   }
-  spdlog::info("split of partition {}: {} items copied to partition {}", source, copied,
-               plan.target);
-  co_await record_next(plan, [](LayoutRecord& r) {
-    r.layout = r.layout.after_split();
-    r.split->phase = SplitPlan::Phase::Cleaning;
-  });
+  spdlog::info("{} of partition {}: {} items copied to partition {}", routing::kind_name(plan.kind),
+               source, count, plan.target);
+  if (plan.merge()) {
+    const bool adopted = co_await adopt(plan);
+    if (!adopted) co_return;
+  }
+  co_await record_next(plan, [](LayoutRecord& r) { r.finish_copy(); });
+}
+
+asio::awaitable<bool> SplitDriver::adopt(const SplitPlan& plan) {
+  const api::ApiResponse r = co_await deps_.api->send_split_import(plan.target, "", plan.start);
+  if (r.status != 200) {
+    spdlog::info("merge of partition {}: partition {} has not adopted its keys yet ({}): {}",
+                 plan.source, plan.target, r.status, r.body);
+    co_return false;
+  }
+  spdlog::info("merge of partition {}: partition {} took its keys over: {}", plan.source,
+               plan.target, r.body);
+  co_return true;
 }
 
 asio::awaitable<void> SplitDriver::clean(LayoutRecord record) {
   const SplitPlan plan = *record.split;
+  if (plan.merge()) {
+    // Nothing is left to do in the source: removing it from the record
+    // retires it everywhere.
+    co_await record_next(plan, [](LayoutRecord& r) {
+      r.starts.erase(r.split->source);
+      r.seal_floors.erase(r.split->source);
+      r.split.reset();
+    });
+    co_return;
+  }
   storage::WriteOp op;
   op.kind = storage::WriteOp::Kind::SplitCleanup;
   op.partition = plan.source;

@@ -22,6 +22,20 @@
 // Write ordering across the split: every write to a moving key before the
 // freeze is in the copy, none after it is accepted until the new partition
 // serves the key. No write is lost and no key ever has two writable copies.
+// A merge (the layout's last partition back into the one it split from)
+// goes the same way, with every key of the source moving:
+//  1. Freezing: a SplitFreeze entry whose rule (the merged layout) has no
+//     place for the source; it also refuses transactions' prepares and
+//     decisions from then on. Its sequence is recorded as `start`.
+//  2. Copying: every item of the source, and its transaction records (its
+//     decisions must outlive it), is copied into the target; then the
+//     target's log is padded past `start` and adopts the merged keys
+//     (ApiService::adopt), and the layout becomes the merged one.
+//  3. Cleaning: the record is cleared, which removes the source: libparti
+//     stops assigning it and every node drops its replica
+//     (Replicator::retire).
+// The partition a split makes may have existed before (merged away since):
+// the split records a seal floor for it (LayoutRecord::seal_floors).
 // Threading: loop only.
 #pragma once
 
@@ -33,6 +47,7 @@
 
 #include "parti/core/periodic.h"
 #include "partid/api/api_service.h"
+#include "partid/api/cluster_view.h"
 #include "partid/replication/replicator.h"
 #include "partid/split/layout_store.h"
 #include "partid/storage/store_engine.h"
@@ -46,6 +61,7 @@ struct SplitDeps {
   replication::Replicator* replicator = nullptr;
   api::ApiService* api = nullptr;
   LayoutStore* layouts = nullptr;
+  api::ClusterView* cluster = nullptr;
 };
 
 struct SplitOptions {
@@ -66,6 +82,8 @@ class SplitDriver {
   asio::awaitable<void> freeze(routing::LayoutRecord record);
   asio::awaitable<void> copy(routing::LayoutRecord record);
   asio::awaitable<void> clean(routing::LayoutRecord record);
+  // A merge's target pads its log past the freeze and takes the keys over.
+  asio::awaitable<bool> adopt(const routing::SplitPlan& plan);
   // Records the next phase if the split is still where `from` had it; false
   // (and logged) when the record moved on or could not be written.
   using Next = std::function<void(routing::LayoutRecord&)>;

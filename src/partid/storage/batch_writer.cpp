@@ -80,6 +80,13 @@ std::set<std::string> BatchWriter::keys_under(uint32_t partition, const std::str
 }
 
 std::optional<BatchWriter::Refused> BatchWriter::apply(const WriteOp& op) {
+  // A merging partition takes no transaction's prepare or decision: its
+  // copy might miss it. Unrecorded, so the step is retried in the partition
+  // that takes its keys over.
+  const bool txn_step = op.kind == WriteOp::Kind::TxnPrepare || op.kind == WriteOp::Kind::TxnDecide;
+  if (txn_step && meta(op.partition).split.merging(op.partition)) {
+    return merge_refusal(op.partition);
+  }
   switch (op.kind) {
     case WriteOp::Kind::TxnPrepare:
       return prepare(op);
@@ -98,6 +105,11 @@ std::optional<BatchWriter::Refused> BatchWriter::apply(const WriteOp& op) {
       return std::nullopt;
     case WriteOp::Kind::SplitCleanup:
       return split_cleanup(op);
+    case WriteOp::Kind::MergePad:
+      return std::nullopt;
+    case WriteOp::Kind::MergeAdopt:
+      merge_adopt(op);
+      return std::nullopt;
     default:
       return apply_item_op(op);
   }
@@ -160,9 +172,27 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
   m.applied_epoch = replace.through_epoch;
 }
 
+void BatchWriter::drop_partition(uint32_t partition) {
+  const std::string from = partition_prefix(partition), to = partition_end(partition);
+  writes_.DeleteRange(engine_.items_, from, to);
+  writes_.DeleteRange(engine_.log_, from, to);
+  std::erase_if(written_, [&](const auto& kv) { return kv.first.starts_with(from); });
+  replaced_.insert(partition);
+  metas_[partition] = PartitionMeta{};
+  dropped_.insert(partition);
+}
+
+bool BatchWriter::gone(uint32_t partition, const PartitionMeta& meta) const {
+  return dropped_.contains(partition) && meta == PartitionMeta{};
+}
+
 StoreStatus BatchWriter::write() {
   for (const auto& [p, m] : metas_) {
-    writes_.Put(engine_.meta_, meta_partition_key(p), encode_partition_meta(m));
+    if (gone(p, m)) {
+      writes_.Delete(engine_.meta_, meta_partition_key(p));
+    } else {
+      writes_.Put(engine_.meta_, meta_partition_key(p), encode_partition_meta(m));
+    }
   }
   rocksdb::WriteOptions wo;
   wo.sync = engine_.options_.sync;
@@ -171,7 +201,7 @@ StoreStatus BatchWriter::write() {
   for (const auto& [p, m] : metas_) {
     // Cache only what is on disk: after a failed write the entries are
     // re-read (they may be stale now).
-    if (s.ok()) {
+    if (s.ok() && !gone(p, m)) {
       engine_.meta_cache_[p] = m;
     } else {
       engine_.meta_cache_.erase(p);

@@ -31,6 +31,7 @@ class BatchWriter {
   };
   std::optional<Refused> apply(const WriteOp& op);
   void replace_state(const change::ReplaceState& replace);
+  void drop_partition(uint32_t partition);
   PartitionMeta& meta(uint32_t partition);
   // Writes everything (one fsync when the engine syncs) and updates the
   // engine's metadata cache.
@@ -38,6 +39,7 @@ class BatchWriter {
 
  private:
   std::optional<Item> current(uint32_t partition, const std::string& key) const;
+  bool gone(uint32_t partition, const PartitionMeta& meta) const;
   // `counted`: a client's item (the partition's item count follows it), not
   // a transaction's record or lock.
   void put_item(uint32_t partition, const std::string& key, Item next, bool counted = true);
@@ -67,6 +69,10 @@ class BatchWriter {
   void set_split_rule(uint32_t partition, const SplitRule& rule, const ItemVersion& version);
   std::optional<Refused> split_freeze(const WriteOp& op);
   void split_import(const WriteOp& op);
+  void merge_adopt(const WriteOp& op);
+  // Partition `partition` is merging away: nothing may be written to it
+  // that its copy could miss (storage/split_space.h).
+  Refused merge_refusal(uint32_t partition);
   std::optional<Refused> split_cleanup(const WriteOp& op);
 
   StoreEngine& engine_;
@@ -74,6 +80,9 @@ class BatchWriter {
   // item key -> what this batch wrote there (nullopt: erased)
   std::map<std::string, std::optional<Item>> written_;
   std::set<uint32_t> replaced_;  // partitions whose old items are gone
+  // Partitions dropped: their metadata is deleted unless a later change
+  // in the batch started them again.
+  std::set<uint32_t> dropped_;
   std::map<uint32_t, PartitionMeta> metas_;
 };
 

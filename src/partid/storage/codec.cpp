@@ -36,6 +36,10 @@ pb::ItemOp::Op to_pb(WriteOp::Kind k) {
       return pb::ItemOp::SPLIT_IMPORT;
     case WriteOp::Kind::SplitCleanup:
       return pb::ItemOp::SPLIT_CLEANUP;
+    case WriteOp::Kind::MergePad:
+      return pb::ItemOp::MERGE_PAD;
+    case WriteOp::Kind::MergeAdopt:
+      return pb::ItemOp::MERGE_ADOPT;
   }
   return pb::ItemOp::PUT;
 }
@@ -62,6 +66,10 @@ std::optional<WriteOp::Kind> from_pb(int op) {
       return WriteOp::Kind::SplitImport;
     case pb::ItemOp::SPLIT_CLEANUP:
       return WriteOp::Kind::SplitCleanup;
+    case pb::ItemOp::MERGE_PAD:
+      return WriteOp::Kind::MergePad;
+    case pb::ItemOp::MERGE_ADOPT:
+      return WriteOp::Kind::MergeAdopt;
     default:
       return std::nullopt;
   }
@@ -136,7 +144,7 @@ std::string encode_item_op(const WriteOp& op) {
   }
   for (const auto& t : op.txn_forget) m.add_txn_forget(t);
   m.set_txn_forget_before_ms(op.txn_forget_before_ms);
-  if (op.kind == WriteOp::Kind::SplitFreeze) {
+  if (op.kind == WriteOp::Kind::SplitFreeze || op.kind == WriteOp::Kind::MergeAdopt) {
     m.set_split_base(op.split_rule.after.base);
     m.set_split_count(op.split_rule.after.count);
     m.set_split_target(op.split_rule.target);
@@ -178,6 +186,10 @@ std::optional<WriteOp> decode_item_op(uint32_t partition, const LogRecord& recor
   if (op.kind == WriteOp::Kind::SplitFreeze) {
     op.split_rule = {{m->split_base(), m->split_count()}, m->split_target(), false};
     if (!op.split_rule.after.valid() || op.split_rule.target == partition) return std::nullopt;
+  }
+  if (op.kind == WriteOp::Kind::MergeAdopt) {
+    op.split_rule = {{m->split_base(), m->split_count()}, partition, true};
+    if (!op.split_rule.after.valid() || op.split_rule.after.count <= partition) return std::nullopt;
   }
   if (op.kind == WriteOp::Kind::SplitImport) {
     op.import_version = {m->import_hlc(), m->import_sequence(), m->import_epoch()};

@@ -35,6 +35,7 @@ StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes
                      batch.trim_log(t.partition, t.through, t.through_epoch);
                    },
                    [&](const change::ReplaceState& r) { batch.replace_state(r); },
+                   [&](const change::DropPartition& d) { batch.drop_partition(d.partition); },
                },
                c);
   }

@@ -13,6 +13,7 @@ std::optional<BatchWriter::Refused> BatchWriter::split_refusal(uint32_t partitio
                                                                const std::string& partition_key) {
   const SplitRule& rule = meta(partition).split;
   if (!rule.excludes(partition, partition_key)) return std::nullopt;
+  if (rule.merging(partition)) return merge_refusal(partition);
   if (rule.moved) {
     return Refused{"partition_moved", "the partition key moved to partition " +
                                           std::to_string(rule.after.partition_of(partition_key)) +
@@ -21,6 +22,12 @@ std::optional<BatchWriter::Refused> BatchWriter::split_refusal(uint32_t partitio
   return Refused{"partition_splitting",
                  "the partition key is moving to partition " + std::to_string(rule.target) +
                      " in a split of partition " + std::to_string(partition)};
+}
+
+BatchWriter::Refused BatchWriter::merge_refusal(uint32_t partition) {
+  return Refused{"partition_merging", "partition " + std::to_string(partition) +
+                                          " is merging into partition " +
+                                          std::to_string(meta(partition).split.target)};
 }
 
 void BatchWriter::set_split_rule(uint32_t partition, const SplitRule& rule,
@@ -52,7 +59,17 @@ std::optional<BatchWriter::Refused> BatchWriter::split_freeze(const WriteOp& op)
 
 void BatchWriter::split_import(const WriteOp& op) {
   Item next{{}, {}, op.message, op.import_version, false};
-  put_item(op.partition, item_key(op.partition, op.partition_key, op.range_key), std::move(next));
+  // A merge copies the source's transaction records too; like any reserved
+  // item they are not counted.
+  const bool counted = !is_reserved_key(op.partition_key);
+  put_item(op.partition, item_key(op.partition, op.partition_key, op.range_key), std::move(next),
+           counted);
+}
+
+void BatchWriter::merge_adopt(const WriteOp& op) {
+  // The rule of the merged layout, moved: the keys it sends elsewhere stay
+  // refused here; the merged partition's keys are now this partition's.
+  set_split_rule(op.partition, op.split_rule, op.version);
 }
 
 std::optional<BatchWriter::Refused> BatchWriter::split_cleanup(const WriteOp& op) {

@@ -98,6 +98,9 @@ struct SplitRule {
   uint32_t target = 0;
   bool moved = false;
   bool active() const { return after.base != 0; }
+  // A merge of `partition` into another: the layout after has no place for
+  // it, so every key moves.
+  bool merging(uint32_t partition) const { return active() && after.count <= partition; }
   // The key is not this partition's (any more, or while frozen).
   bool excludes(uint32_t partition, std::string_view partition_key) const {
     return active() && after.partition_of(partition_key) != partition;
@@ -114,7 +117,11 @@ struct WriteOp {
   // Split*: the steps of a split of this partition (split_space.h):
   // SplitFreeze sets split_rule, SplitImport copies one item into the new
   // partition with its own version (import_version), SplitCleanup drops the
-  // moved keys.
+  // moved keys. A merge freezes its source with SplitFreeze (a rule whose
+  // layout has no place for the source: every key moves), imports into its
+  // target with SplitImport, then MergePad takes a sequence there, changing
+  // nothing, and MergeAdopt sets the target's rule to split_rule (moved:
+  // the keys the merged layout sends elsewhere).
   enum class Kind {
     Put,
     Delete,
@@ -125,7 +132,9 @@ struct WriteOp {
     TxnForget,
     SplitFreeze,
     SplitImport,
-    SplitCleanup
+    SplitCleanup,
+    MergePad,
+    MergeAdopt
   };
   Kind kind = Kind::Put;
   uint32_t partition = 0;
@@ -147,7 +156,7 @@ struct WriteOp {
   // TxnForget: the transactions, and the time their deadline must be before.
   std::vector<std::string> txn_forget;
   uint64_t txn_forget_before_ms = 0;
-  SplitRule split_rule;        // SplitFreeze
+  SplitRule split_rule;        // SplitFreeze, MergeAdopt
   ItemVersion import_version;  // SplitImport
 };
 
@@ -218,9 +227,16 @@ struct ReplaceState {
   uint64_t through_epoch = 0;
   bool keep_tail = false;
 };
+// Everything of the partition goes: items, log and metadata (a partition
+// merged away, or an older incarnation of one a split made again). Changes
+// after it in the same write start it afresh.
+struct DropPartition {
+  uint32_t partition = 0;
+};
 }  // namespace change
-using ReplicaChange = std::variant<change::TruncateLog, change::AppendLog, change::SaveState,
-                                   change::Apply, change::TrimLog, change::ReplaceState>;
+using ReplicaChange =
+    std::variant<change::TruncateLog, change::AppendLog, change::SaveState, change::Apply,
+                 change::TrimLog, change::ReplaceState, change::DropPartition>;
 
 // A partition's items (tombstones included) and metadata from one snapshot.
 struct PartitionImage {
@@ -250,7 +266,9 @@ struct ReplicaRecord {
 // a format-3 directory needs no conversion.
 // Format 5: log entries may split a partition (ItemOp SPLIT_*), which a
 // format-4 build cannot decode; a format-4 directory needs no conversion.
-inline constexpr uint32_t kStorageFormat = 5;
+// Format 6: log entries may merge partitions (ItemOp MERGE_*), which a
+// format-5 build cannot decode; a format-5 directory needs no conversion.
+inline constexpr uint32_t kStorageFormat = 6;
 
 struct NodeMetadata {
   std::string stable_id;

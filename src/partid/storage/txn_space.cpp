@@ -71,6 +71,10 @@ bool can_forget(const TxnRecord& record, bool is_decision) {
   return record.state == TxnRecord::State::Aborted || record.settled;
 }
 
+bool is_txn_record(const Item& item) {
+  return item.partition_key == kTxnRecordKey || item.partition_key == kTxnDecisionKey;
+}
+
 bool is_reserved_key(std::string_view partition_key) {
   return !partition_key.empty() && partition_key.front() == '\0';
 }

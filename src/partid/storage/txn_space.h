@@ -52,6 +52,8 @@ bool txn_older(std::string_view a, std::string_view b);
 // erased: a record once resolved; a decision once an abort, or a commit every
 // partition resolved (settled).
 bool can_forget(const TxnRecord& record, bool is_decision);
+// A partition's record of a transaction, or a decision (not a lock).
+bool is_txn_record(const Item& item);
 
 std::string txn_record_key(uint32_t partition, std::string_view txn);
 std::string txn_decision_key(uint32_t partition, std::string_view txn);

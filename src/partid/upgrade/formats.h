@@ -27,6 +27,7 @@ namespace partid::upgrade {
 inline constexpr uint32_t kTxnFormat = 3;        // transaction steps with deadlines, TXN_FORGET
 inline constexpr uint32_t kConditionFormat = 4;  // conditions on a transaction's writes
 inline constexpr uint32_t kSplitFormat = 5;      // partition splits (ItemOp SPLIT_*)
+inline constexpr uint32_t kMergeFormat = 6;      // partition merges (ItemOp MERGE_*)
 
 struct FormatView {
   uint32_t build = 0;        // what this build writes (storage::kStorageFormat)
