@@ -4,7 +4,11 @@
 // every node, and every few seconds injects one fault into one node: kill -9
 // then a restart, SIGSTOP then SIGCONT, a clean restart, or a wipe (the node
 // restarts empty and is rebuilt from the others). One node is faulty at a
-// time, so a quorum of every partition's replicas is always alive.
+// time, so a quorum of every partition's replicas is always alive. Every
+// --reshape-every'th fault is instead a change of the layout, through the
+// node the fault picked: a split of the next partition when the count is
+// --partitions, else a merge of the last one back (partid/split), so the
+// writes, reads and transfers also meet keys moving between partitions.
 //
 // Checked all along: a read that starts after a write was acknowledged sees
 // that write or a later one (never an older value, never nothing), and sees
@@ -63,6 +67,7 @@ struct Options {
   int fault_max_ms = 8000;
   int outage_max_ms = 3000;
   int recovery_seconds = 60;
+  int reshape_every = 3;  // every n-th fault splits or merges (0: never)
   uint64_t seed = 0;
 };
 
@@ -363,7 +368,7 @@ class Bank {
   std::vector<std::thread> threads_;
 };
 
-enum class Fault { kill9, pause, restart, wipe };
+enum class Fault { kill9, pause, restart, wipe, reshape };
 const char* name_of(Fault f) {
   switch (f) {
     case Fault::kill9:
@@ -374,6 +379,8 @@ const char* name_of(Fault f) {
       return "clean restart";
     case Fault::wipe:
       return "wipe";
+    case Fault::reshape:
+      return "split or merge";
   }
   return "?";
 }
@@ -400,7 +407,34 @@ void inject(PartidCluster& cluster, size_t i, Fault fault, milliseconds outage) 
       std::this_thread::sleep_for(outage);
       cluster.start_again(i);
       return;
+    case Fault::reshape:
+      return;  // reshape(): it changes the partition count
   }
+}
+
+// Splits the next partition (when the count is `base`) or merges the last
+// one back, through node i; true once every node routes by the new layout.
+bool reshape(PartidCluster& cluster, size_t i, uint32_t base, uint32_t* partitions,
+             seconds deadline) {
+  const bool split = *partitions == base;
+  const auto r = partid::cli::http_request(cluster.node(i).api, "POST",
+                                           split ? "/cluster/split" : "/cluster/merge", {},
+                                           kRequestTimeout, std::string("Bearer ") + kToken);
+  if (r.status != 202) {
+    std::cerr << (split ? "split" : "merge") << " refused: " << r.status << " " << r.body << "\n";
+    return false;
+  }
+  *partitions = split ? base + 1 : base;
+  return wait_until(
+      [&] {
+        for (size_t n = 0; n < cluster.size(); ++n) {
+          const json t = cluster.get_json(n, "/cluster/topology");
+          if (!t.is_object() || t["partitions"] != *partitions || t["layout"].contains("split"))
+            return false;
+        }
+        return true;
+      },
+      deadline);
 }
 
 std::vector<std::string> apis_of(PartidCluster& cluster) {
@@ -470,8 +504,9 @@ void check_final_values(const Options& o, const Endpoints& endpoints, const Ledg
 
 // Every partition's replicas agree entry for entry (they may still be
 // catching up just after the last fault, hence the deadline).
-void check_replicas_agree(const Options& o, const Endpoints& endpoints, Tally& tally) {
-  for (uint32_t p = 0; p < o.partitions; ++p) {
+void check_replicas_agree(const Options& o, uint32_t partitions, const Endpoints& endpoints,
+                          Tally& tally) {
+  for (uint32_t p = 0; p < partitions; ++p) {
     json last;
     const bool agree = wait_until(
         [&] {
@@ -513,6 +548,7 @@ int run(const Options& o) {
   std::mt19937_64 rng(o.seed);
   std::vector<double> recovery_s, replicated_s;
   std::map<std::string, int> faults;
+  uint32_t partitions = o.partitions;  // a split or merge changes it
   uint64_t peak_rss_kib = 0;
   bool stuck = false;
   const auto end = steady_clock::now() + seconds(o.seconds);
@@ -521,21 +557,31 @@ int run(const Options& o) {
     std::this_thread::sleep_for(
         milliseconds(o.fault_min_ms + rng() % (o.fault_max_ms - o.fault_min_ms + 1)));
     const size_t victim = rng() % o.nodes;
-    const Fault fault = static_cast<Fault>(rng() % 4);
-    inject(cluster, victim, fault, milliseconds(rng() % (o.outage_max_ms + 1)));
+    Fault fault = static_cast<Fault>(rng() % 4);
+    const milliseconds outage(rng() % (o.outage_max_ms + 1));
+    const bool reshaping = o.reshape_every > 0 && (recovery_s.size() + 1) % o.reshape_every == 0;
+    if (reshaping) {
+      fault = Fault::reshape;
+      stuck = !reshape(cluster, victim, o.partitions, &partitions, seconds(o.recovery_seconds));
+    } else {
+      inject(cluster, victim, fault, outage);
+    }
     endpoints.set(apis_of(cluster));
     const auto back = steady_clock::now();
     ++faults[name_of(fault)];
     const uint64_t acks = ledger.acks();
-    stuck = !wait_until(
-        [&] { return cluster.serving_partitions() == o.partitions && ledger.acks() >= acks + 20; },
-        seconds(o.recovery_seconds));
+    stuck = stuck ||
+            !wait_until(
+                [&] {
+                  return cluster.serving_partitions() == partitions && ledger.acks() >= acks + 20;
+                },
+                seconds(o.recovery_seconds));
     recovery_s.push_back(duration<double>(steady_clock::now() - back).count());
     // The next fault only once every partition has its three replicas again
     // and none is rebuilding: one fault at a time means one replica missing
     // at most, including a wiped one still being rebuilt.
     if (!stuck) {
-      stuck = !wait_until([&] { return fully_replicated(cluster, o.partitions); },
+      stuck = !wait_until([&] { return fully_replicated(cluster, partitions); },
                           seconds(o.recovery_seconds));
       replicated_s.push_back(duration<double>(steady_clock::now() - back).count());
     }
@@ -555,7 +601,7 @@ int run(const Options& o) {
   bank.stop();
   check_final_values(o, endpoints, ledger, writes);
   bank.check_total();
-  check_replicas_agree(o, endpoints, writes);
+  check_replicas_agree(o, partitions, endpoints, writes);
 
   std::vector<uint64_t> rss_end;
   for (size_t i = 0; i < cluster.size(); ++i)
@@ -564,6 +610,7 @@ int run(const Options& o) {
       {"seconds", o.seconds},
       {"nodes", o.nodes},
       {"partitions", o.partitions},
+      {"partitions_at_end", partitions},
       {"faults", faults},
       {"recovery_s_median", median(recovery_s)},
       {"replicated_s_median", median(replicated_s)},
@@ -604,6 +651,8 @@ int main(int argc, char** argv) {
   app.add_option("--fault-max-ms", o.fault_max_ms);
   app.add_option("--outage-max-ms", o.outage_max_ms, "how long a killed or paused node stays down");
   app.add_option("--recovery-seconds", o.recovery_seconds);
+  app.add_option("--reshape-every", o.reshape_every,
+                 "every n-th fault splits or merges a partition instead (0: never)");
   app.add_option("--seed", o.seed, "fault schedule (0: from the clock)");
   CLI11_PARSE(app, argc, argv);
   if (o.keys < o.writers || o.fault_max_ms < o.fault_min_ms) {
