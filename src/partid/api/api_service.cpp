@@ -85,6 +85,22 @@ asio::awaitable<ApiResponse> ApiService::dispatch_holding(
   co_return response;
 }
 
+asio::awaitable<ApiResponse> ApiService::repeat_while_passing(
+    std::function<asio::awaitable<ApiResponse>()> attempt, const char* retries_metric) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.hold;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  ApiResponse r = co_await attempt();
+  for (unsigned retry = 1; r.status == 503 || r.status == 504; ++retry) {
+    const auto pause = hold_pause(retry);
+    if (std::chrono::steady_clock::now() + pause > deadline) break;
+    deps_.metrics->count(retries_metric);
+    timer.expires_after(pause);
+    co_await timer.async_wait(asio::use_awaitable);
+    r = co_await attempt();
+  }
+  co_return r;
+}
+
 asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, const Route& route,
                                                   const Hop& hop) {
   using K = Route::Kind;

@@ -157,6 +157,12 @@ class ApiService {
   // The partition holding transaction `txn`'s decision now; nullopt when
   // the id does not parse or names no partition.
   std::optional<uint32_t> current_home(const std::string& txn) const;
+  // Calls `attempt` until it answers neither 503 (no leader right now) nor
+  // 504 (outcome unknown), pausing as the hold does, for up to --hold-ms;
+  // for requests this node makes of the cluster whose repeat changes
+  // nothing (a transaction's step, a copy into a split's target).
+  asio::awaitable<ApiResponse> repeat_while_passing(
+      std::function<asio::awaitable<ApiResponse>()> attempt, const char* retries_metric);
   // POST /cluster/split and /cluster/merge.
   asio::awaitable<ApiResponse> reshape(const ApiRequest& request, routing::SplitPlan::Kind kind);
   // The items of a split or merge being copied, as write ops into `target`;

@@ -172,17 +172,8 @@ asio::awaitable<ApiResponse> ApiService::send_split_import(uint32_t target, std:
   const Route& route = std::get<Route>(matched);
   // Trusted as a forwarded request is: it comes from this node.
   const Hop hop{1, {}};
-  const auto deadline = std::chrono::steady_clock::now() + options_.hold;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  ApiResponse r = co_await split_import(request, route, hop);
-  for (unsigned retry = 1; r.status == 503 || r.status == 504; ++retry) {
-    const auto pause = hold_pause(retry);
-    if (std::chrono::steady_clock::now() + pause > deadline) break;
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
-    r = co_await split_import(request, route, hop);
-  }
-  co_return r;
+  co_return co_await repeat_while_passing([&] { return split_import(request, route, hop); },
+                                          "partid_split_import_retries_total");
 }
 
 std::optional<WebError> ApiService::split_refusal(uint32_t partition,

@@ -313,21 +313,10 @@ asio::awaitable<ApiResponse> ApiService::run_txn_step(std::string step, std::str
   if (auto* e = std::get_if<WebError>(&matched)) co_return ApiResponse::error(*e);
   const Route& route = std::get<Route>(matched);
   // Every step is idempotent (a prepare or decision repeated changes nothing,
-  // nor does a resolve), so one that failed for any passing reason (503: no
-  // leader right now; 504: outcome unknown) is repeated, as the hold repeats a
-  // client's request, while a partition changes hands.
-  const auto deadline = std::chrono::steady_clock::now() + options_.hold;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  ApiResponse r = co_await txn_step(request, route, hop, true);
-  for (unsigned retry = 1; r.status == 503 || r.status == 504; ++retry) {
-    const auto pause = hold_pause(retry);
-    if (std::chrono::steady_clock::now() + pause > deadline) break;
-    deps_.metrics->count("partid_txn_step_retries_total");
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
-    r = co_await txn_step(request, route, hop, true);
-  }
-  co_return r;
+  // nor does a resolve), so one that failed for any passing reason is
+  // repeated while a partition changes hands.
+  co_return co_await repeat_while_passing([&] { return txn_step(request, route, hop, true); },
+                                          "partid_txn_step_retries_total");
 }
 
 asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, const Route& route,

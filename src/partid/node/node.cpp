@@ -200,8 +200,9 @@ void Node::join_cluster() {
   }
   pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
   if (cfg_.fast_timings) pc.timings = parti::fast_timings();
+  offered_partitions_ = layout.partitions();
   source_ = std::make_shared<parti::StaticPartitionSource>(
-      parti::numbered_partitions(layout.partitions(), ""));
+      parti::numbered_partitions(offered_partitions_, ""));
   progress_ =
       std::make_unique<ProgressReporter>(loop_.get_executor(), pc.timings.heartbeat_interval);
   parti::Hooks hooks;
@@ -356,8 +357,13 @@ void Node::on_layout(const routing::LayoutRecord& record) {
                                  routing::kind_name(record.split->kind), record.split->source,
                                  record.split->target, routing::phase_name(record.split->phase))
                    : std::string());
-  source_->update(parti::numbered_partitions(record.partitions(), ""));
-  if (manager_) manager_->refresh_partitions();
+  // libparti recomputes its assignment on a refresh: only when the set of
+  // partitions changed (most records change only a split's phase).
+  if (record.partitions() != offered_partitions_) {
+    offered_partitions_ = record.partitions();
+    source_->update(parti::numbered_partitions(offered_partitions_, ""));
+    if (manager_) manager_->refresh_partitions();
+  }
   if (keeper_) keeper_->set_layout(record);
 }
 

@@ -108,6 +108,7 @@ class Node final : public api::ClusterView {
   std::unique_ptr<upgrade::ActiveFormat> format_;
   std::unique_ptr<split::LayoutStore> layouts_;
   std::shared_ptr<parti::StaticPartitionSource> source_;
+  uint32_t offered_partitions_ = 0;  // what source_ offers libparti (loop)
   // Before manager_: the Manager's heartbeat hook reads it until the Manager stops.
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<parti::Manager> manager_;
