@@ -1,10 +1,11 @@
 // Partition merges (partid/split) with real nodes: RF=3 on three nodes.
 // Splits undone by merges under continuous overwrites, down past the
 // starting count (an unsplit even layout halves its base) and up again, so
-// that a split re-creates a partition that merged away; a merge whose
-// source's leader is killed; and what a merged item keeps: its version, so
-// a condition read before the merge still holds while the item is unchanged
-// and never again once it changed, and its transactions' outcomes.
+// that a split re-creates a partition that merged away, also after the set
+// its earlier incarnation sealed is gone; a merge whose source's leader is
+// killed; and what a merged item keeps: its version, so a condition read
+// before the merge still holds while the item is unchanged and never again
+// once it changed, and its transactions' outcomes.
 #include "support/layout_cluster.h"
 
 namespace parti::testing {
@@ -142,6 +143,44 @@ TEST_F(MergeTest, AMergedItemKeepsItsVersionAndItsNextWriteASequenceAboveEveryMe
   EXPECT_EQ(cluster.get_json(1, "/items/" + merging[1])["items"][0]["message"], "after");
   const json status = cluster.get_json(2, "/txn/" + txn_id);
   EXPECT_EQ(status["state"], "committed") << status.dump();
+}
+
+// A split that makes a merged partition again must not wait for the set its
+// earlier incarnation sealed: here two of those three nodes are gone by
+// then (one at a time, so no other partition loses a majority), and the
+// new partition must still be sealed and serve (its seal floor).
+TEST_F(MergeTest, APartitionMadeAgainIgnoresTheSetItsEarlierIncarnationSealed) {
+  start_nodes(5);
+  ASSERT_EQ(split(0).status, 202);
+  expect_layout_done(kStartPartitions + 1);
+  const json first = cluster.get_json(0, "/cluster/topology")["assignment"][kStartPartitions];
+  std::vector<size_t> earlier_set;
+  for (const auto& id : first["replicas"]) earlier_set.push_back(index_of(id.get<std::string>()));
+  ASSERT_EQ(earlier_set.size(), 3u) << first.dump();
+  ASSERT_EQ(merge(0).status, 202);
+  expect_layout_done(kStartPartitions);
+  size_t alive = 5;
+  for (size_t k = 0; k < 2; ++k) {
+    cluster.kill(earlier_set[k]);
+    --alive;
+    ASSERT_TRUE(cluster.wait_converged(alive, 30s)) << cluster.describe_not_serving();
+  }
+  const size_t via = earlier_set[2];
+  ASSERT_EQ(split(via).status, 202);
+  ASSERT_TRUE(wait_until([&] { return split_done(via, kStartPartitions + 1); }, 30s))
+      << cluster.get_json(via, "/cluster/topology")["layout"].dump() << "\n"
+      << cluster.describe_not_serving();
+  const partid::routing::Layout layout{kStartPartitions, kStartPartitions + 1};
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    if (layout.partition_of("again" + std::to_string(i)) == kStartPartitions) {
+      key = "again" + std::to_string(i);
+    }
+  }
+  const json body = {{"partition_key", key}, {"message", "made again"}};
+  auto written = cluster.http(via, "POST", "/items", body.dump());
+  ASSERT_EQ(written.status, 200) << written.body;
+  EXPECT_EQ(cluster.get_json(via, "/items/" + key)["items"][0]["message"], "made again");
 }
 
 }  // namespace

@@ -303,8 +303,9 @@ void Replicator::hand_over(uint32_t partition, Replica& r, const Appointment& ne
 // A replica that never acted on this partition learns who led it from the
 // register: its set's leader, if it still has a node record, hands over.
 void Replicator::look_up_leader(uint32_t partition, Appointment next) {
-  seals_->read(partition, [this, partition, next, alive = alive_](core::SealRecord record) {
+  seals_->read(partition, [this, partition, next, alive = alive_](core::SealRecord read) {
     if (!*alive) return;
+    const core::SealRecord record = incarnation_view(partition, std::move(read));
     with_replica(partition, [&](Replica& r) {
       if (!r.held || r.held->plan != HandoffPlan::LookUpLeader || !(r.held->next == next)) return;
       const auto& sealed = record.config.members;
@@ -804,8 +805,9 @@ void Replicator::withdraw_from_registers(std::function<void(std::vector<uint32_t
 void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {
   seals_->read(partition, [this, partition, read, alive = alive_](core::SealRecord record) {
     if (!*alive) return;
+    const core::SealRecord seen = incarnation_view(partition, std::move(record));
     with_replica(partition,
-                 [&](Replica& r) { step(partition, r, r.core.seal_read(read.epoch, record)); });
+                 [&](Replica& r) { step(partition, r, r.core.seal_read(read.epoch, seen)); });
   });
 }
 
@@ -814,8 +816,9 @@ void Replicator::claim_seal(uint32_t partition, const core::SealClaim& claim) {
   seals_->claim(partition, claim,
                 [this, partition, epoch, alive = alive_](bool won, core::SealRecord current) {
                   if (!*alive) return;
+                  const core::SealRecord seen = incarnation_view(partition, std::move(current));
                   with_replica(partition, [&](Replica& r) {
-                    step(partition, r, r.core.seal_claimed(epoch, won, current));
+                    step(partition, r, r.core.seal_claimed(epoch, won, seen));
                   });
                 });
 }
