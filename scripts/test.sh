@@ -19,12 +19,13 @@ bash scripts/build.sh asan
 # tests of code with threads (the concurrency and integration labels): the
 # unit tests, the simulator among them, are logic on one thread and give it
 # nothing to check.
-# The two longest scenarios (five nodes grown and shrunk under writes, kill -9
-# on five nodes) run in the release suite only: under the sanitizers the
-# three-node kill -9, the drain and resize tests and the other five-node test
-# cover the same code, and these two cost over a minute of a CI run that must
-# stay well under 30 minutes.
-heavy='^ReplicationTest\.(GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes)$'
+# The longest five-node scenarios (grown and shrunk under writes, kill -9, a
+# partition a split makes again after a merge) run in the release suite only:
+# under the sanitizers the three-node kill -9, the drain and resize tests, the
+# three-node merge tests and the other five-node test cover the same code,
+# and these three cost over a minute of a CI run that must stay well under 30
+# minutes.
+heavy='^(ReplicationTest\.(GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes)|MergeTest\.APartitionMadeAgainIgnoresTheSetItsEarlierIncarnationSealed)$'
 # The short soak (label soak) is release only: the sanitizer builds leave bench/ out.
 PARTID_SIM_SEEDS=20 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 -E "$heavy" \
   -LE soak

@@ -1009,6 +1009,30 @@ TEST_F(ReplicationTest, ASnapshotThatDoesNotDecodeIsDroppedBeforeTheCoreSeesIt) 
   EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "later"; }, 10s));
 }
 
+// A well-formed message for a partition the node's topology does not have
+// (one a split has not reached it yet, or a merge has retired) is dropped and
+// counted apart from malformed ones: it is expected during a layout change,
+// and an operator alerting on bad messages must not be woken by it.
+TEST_F(ReplicationTest, AMessageForAPartitionOutsideTheTopologyIsNotCountedAsBad) {
+  start_nodes(3);
+  const std::string key = "outside";
+  const auto [p, replicas, follower] = put_on_a_follower(key, "current");
+  const auto counts = [&, follower = follower] {
+    return std::pair{cluster.metric(follower, "partid_peer_messages_outside_topology_total"),
+                     cluster.metric(follower, "partid_bad_peer_messages_total")};
+  };
+  const auto [outside_before, bad_before] = counts();
+
+  partid::pb::Envelope envelope;
+  auto* r = only_message(envelope, replicas[0], kPartitions + 3)->mutable_replicate();
+  r->set_epoch(partition_status(follower, p)["promised_epoch"].get<uint64_t>());
+  send_replication(cluster.node(follower).peer, envelope);
+
+  EXPECT_TRUE(wait_until([&] { return counts().first > outside_before; }, 10s));
+  EXPECT_EQ(counts(), std::pair(outside_before + 1, bad_before));
+  EXPECT_EQ(replica_read(follower, key), "current");
+}
+
 TEST_F(ReplicationTest, AdminOperationsNeedTheTokenAndKeepThePartitionServing) {
   start_nodes(3, true);
   const std::string key = "adm";

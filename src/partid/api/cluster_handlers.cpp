@@ -161,6 +161,8 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_replication_messages_sent_total", static_cast<double>(st.messages_sent));
   counter("partid_replication_messages_dropped_total", static_cast<double>(st.messages_dropped));
   counter("partid_bad_peer_messages_total", static_cast<double>(st.bad_messages));
+  counter("partid_peer_messages_outside_topology_total",
+          static_cast<double>(st.messages_outside_topology));
   counter("partid_peer_messages_from_unknown_nodes_total",
           static_cast<double>(st.unknown_sender_messages));
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));

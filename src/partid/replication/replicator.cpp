@@ -215,7 +215,6 @@ void Replicator::on_topology(const routing::Topology& topology) {
   partitions_ = topology.partitions;
   starts_ = topology.layout.starts;
   seal_floors_ = topology.layout.seal_floors;
-  topology_seen_ = true;
   std::vector<uint32_t> gone;
   for (const auto& [p, r] : replicas_) {
     if (p >= topology.partitions || earlier_incarnation(p, *r)) gone.push_back(p);
@@ -410,7 +409,11 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   }
   for (const auto& m : batch.messages()) {
     auto message = from_pb(m);
-    if (!message || m.partition() >= partitions_ || !entries_decode(m.partition(), *message)) {
+    if (message && m.partition() >= partitions_) {
+      ++stats_.messages_outside_topology;
+      continue;
+    }
+    if (!message || !entries_decode(m.partition(), *message)) {
       ++stats_.bad_messages;
       continue;
     }
@@ -424,7 +427,9 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
 
 void Replicator::deliver(const std::string& from, uint32_t partition,
                          const core::Message& message) {
-  if (!topology_seen_ || partition >= partitions_) return;
+  // Checked again here: a snapshot is delivered after its decoding, and the
+  // topology may have retired the partition meanwhile.
+  if (partition >= partitions_) return;
   auto it = replicas_.find(partition);
   if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(message)) return;
   // A node asked to seal a partition it holds nothing of answers truthfully

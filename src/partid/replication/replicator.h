@@ -130,7 +130,11 @@ struct ReplicatorStats {
   uint64_t refused = 0;
   uint64_t messages_sent = 0;
   uint64_t messages_dropped = 0;
-  uint64_t bad_messages = 0;  // malformed, out of range, or a snapshot that does not decode
+  uint64_t bad_messages = 0;  // malformed, or a snapshot that does not decode
+  // Well formed but for a partition this node's topology does not have: before
+  // its first topology, or while a split or merge reaches nodes one by one.
+  // Dropped; the sender repeats them. Not an operator's alarm, unlike the above.
+  uint64_t messages_outside_topology = 0;
   // From a node this one does not know (yet): dropped, the sender retries. At
   // start-up a peer's first messages can beat its record to this node's view.
   uint64_t unknown_sender_messages = 0;
@@ -307,14 +311,14 @@ class Replicator {
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
-  uint32_t partitions_ = 0;                            // P, from the topology
+  // P, from the topology. 0 until the first topology: until then every
+  // message waits (is dropped; its sender repeats it), as a restored replica
+  // may be an earlier incarnation of its partition.
+  uint32_t partitions_ = 0;
   std::map<uint32_t, uint64_t> starts_;       // partitions made by splits (LayoutRecord::starts)
   std::map<uint32_t, uint64_t> seal_floors_;  // LayoutRecord::seal_floors
-  // Until the first topology, messages wait (are dropped; their senders
-  // repeat them): a restored replica may be an earlier incarnation.
-  bool topology_seen_ = false;
-  std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
-  std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
+  std::set<std::string> live_nodes_;          // the latest assignment's workers with a node record
+  std::set<std::string> recorded_nodes_;      // nodes with a record (Leaving ones too)
   std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
