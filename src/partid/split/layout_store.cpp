@@ -14,15 +14,18 @@ constexpr const char* kKey = "layout";
 std::unique_ptr<LayoutStore> LayoutStore::open(std::shared_ptr<parti::coord::Connection> conn,
                                                const std::string& bucket,
                                                asio::any_io_executor loop) {
-  return std::unique_ptr<LayoutStore>(new LayoutStore(
-      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "layout"), loop));
+  auto kv = parti::coord::KvBucket::open_or_throw(conn, bucket, "layout");
+  return std::unique_ptr<LayoutStore>(new LayoutStore(std::move(conn), std::move(kv), loop));
 }
 
-LayoutStore::LayoutStore(std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop)
-    : bucket_(std::move(bucket)), loop_(loop) {}
+LayoutStore::LayoutStore(std::shared_ptr<parti::coord::Connection> conn,
+                         std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop)
+    : conn_(std::move(conn)), bucket_(std::move(bucket)), loop_(loop) {}
 
 LayoutStore::~LayoutStore() {
+  if (status_listener_ >= 0) conn_->remove_status_listener(status_listener_);
   *alive_ = false;
+  if (follower_) follower_->stop();  // joins the watch's thread
   pool_.join();
 }
 
@@ -35,16 +38,34 @@ routing::LayoutRecord LayoutStore::load(uint32_t initial_partitions) {
   return current_ = std::get<routing::LayoutRecord>(record);
 }
 
+routing::LayoutRecord LayoutStore::unsplit() const {
+  return routing::LayoutRecord{routing::Layout::unsplit(initial_partitions_), {}, {}, 0};
+}
+
+std::variant<routing::LayoutRecord, std::string> LayoutStore::decode(
+    const parti::coord::KvEntry& e) {
+  auto record = routing::decode_layout_record(e.value);
+  if (!record) return "the layout record does not decode: '" + e.value + "'";
+  record->revision = e.revision;
+  return *record;
+}
+
 std::variant<routing::LayoutRecord, std::string> LayoutStore::read() const {
   auto entry = bucket_->get(kKey);
-  if (entry.status.code == KvErrc::NotFound) {
-    return routing::LayoutRecord{routing::Layout::unsplit(initial_partitions_), {}, {}, 0};
-  }
+  if (entry.status.code == KvErrc::NotFound) return unsplit();
   if (!entry.ok()) return entry.status.message;
-  auto record = routing::decode_layout_record(entry.value.value);
-  if (!record) return "the layout record does not decode: '" + entry.value.value + "'";
-  record->revision = entry.value.revision;
-  return *record;
+  return decode(entry.value);
+}
+
+// The record is never deleted; a delete marker (by hand) changes nothing.
+void LayoutStore::adopt_entry(const parti::coord::KvEntry& e) {
+  if (e.deleted) return;
+  auto record = decode(e);
+  if (auto* r = std::get_if<routing::LayoutRecord>(&record)) {
+    adopt(*r);
+  } else {
+    spdlog::warn("layout: {}", std::get<std::string>(record));
+  }
 }
 
 void LayoutStore::adopt(const routing::LayoutRecord& record) {
@@ -56,19 +77,32 @@ void LayoutStore::adopt(const routing::LayoutRecord& record) {
 
 void LayoutStore::follow(std::chrono::milliseconds interval, OnChange on_change) {
   on_change_ = std::move(on_change);
-  follower_ = std::make_unique<parti::Periodic>(loop_, interval, [this] {
-    if (polling_) return;
-    polling_ = true;
-    asio::post(pool_, [this, alive = alive_] {
-      auto record = read();
-      asio::post(loop_, [this, alive, record = std::move(record)] {
-        if (!*alive) return;
-        polling_ = false;
-        if (auto* r = std::get_if<routing::LayoutRecord>(&record)) adopt(*r);
-      });
+  // The polling fallback reads just the one key (absent: no split yet).
+  auto fetch = [this]() -> parti::coord::KvResult<parti::coord::KvSnapshot> {
+    auto entry = bucket_->get(kKey);
+    if (entry.status.code == KvErrc::NotFound) return {};
+    if (!entry.ok()) return {entry.status, {}};
+    return {{}, {{std::move(entry.value)}, 0}};
+  };
+  follower_ = std::make_unique<parti::coord::WatchedKeys>(
+      loop_, pool_, bucket_, kKey, interval, std::move(fetch),
+      parti::coord::WatchedKeys::Callbacks{
+          [this](const parti::coord::KvEntry& e) { adopt_entry(e); },
+          [this](const parti::coord::KvSnapshot& all) {
+            if (all.entries.empty()) {
+              adopt(unsplit());
+            } else {
+              adopt_entry(all.entries.front());
+            }
+          }});
+  follower_->start();
+  // A change made while NATS was unreachable may never reach the old watch.
+  status_listener_ = conn_->add_status_listener([this, alive = alive_](bool connected) {
+    if (connected) return;
+    asio::post(loop_, [this, alive] {
+      if (*alive && follower_) follower_->connection_lost();
     });
   });
-  follower_->start();
 }
 
 std::variant<routing::LayoutRecord, std::string> LayoutStore::change_blocking(

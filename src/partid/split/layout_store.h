@@ -1,8 +1,9 @@
 // split: the cluster's layout record (routing/layout.h) in a NATS JetStream
 // KV bucket of its own, one key, changed only by compare-and-set, so two
 // nodes never both begin a split or both move one to its next phase. Every
-// node follows it (polling) and hands each new record to the node, which
-// routes by it and offers libparti its partitions.
+// node follows it (a KV watch, polled only while the watch is broken or NATS
+// was unreachable) and hands each new record to the node, which routes by it
+// and offers libparti its partitions.
 // Threading: open() and load() block (at start, before the node joins);
 // follow(), change() and stop() on the loop, whose KV requests run on the
 // store's own thread, the outcome posted back to the loop.
@@ -17,8 +18,9 @@
 #include <string>
 #include <variant>
 
+#include "parti/coord/connection.h"
 #include "parti/coord/kv_bucket.h"
-#include "parti/core/periodic.h"
+#include "parti/coord/watched_keys.h"
 #include "partid/routing/layout.h"
 
 namespace partid::split {
@@ -36,8 +38,10 @@ class LayoutStore {
   // answer or the record does not decode.
   routing::LayoutRecord load(uint32_t initial_partitions);
   const routing::LayoutRecord& current() const { return current_; }
-  // Every `interval`, reads the record and calls `on_change` (on the loop)
-  // when it changed.
+  // Calls `on_change` (on the loop) with every record newer than the last
+  // one seen, as the watch delivers it; while the watch is broken, or after
+  // the connection dropped, reads the record every `interval` until the watch
+  // delivers again.
   using OnChange = std::function<void(const routing::LayoutRecord&)>;
   void follow(std::chrono::milliseconds interval, OnChange on_change);
   // Compare-and-set: `edit` gets the record as the server holds it and
@@ -51,21 +55,27 @@ class LayoutStore {
   void stop();  // loop only
 
  private:
-  LayoutStore(std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop);
+  LayoutStore(std::shared_ptr<parti::coord::Connection> conn,
+              std::shared_ptr<parti::coord::KvBucket> bucket, asio::any_io_executor loop);
   // The record as the server holds it (blocking): the unsplit layout when
   // absent, an error message when unreadable.
   std::variant<routing::LayoutRecord, std::string> read() const;
+  // The record in a KV entry (a watch event or a read).
+  static std::variant<routing::LayoutRecord, std::string> decode(const parti::coord::KvEntry& e);
+  routing::LayoutRecord unsplit() const;
+  void adopt_entry(const parti::coord::KvEntry& e);
   std::variant<routing::LayoutRecord, std::string> change_blocking(const Edit& edit) const;
   void adopt(const routing::LayoutRecord& record);
 
+  std::shared_ptr<parti::coord::Connection> conn_;
   std::shared_ptr<parti::coord::KvBucket> bucket_;
   asio::any_io_executor loop_;
   uint32_t initial_partitions_ = 0;
   routing::LayoutRecord current_;
   OnChange on_change_;
-  bool polling_ = false;
   asio::thread_pool pool_{1};
-  std::unique_ptr<parti::Periodic> follower_;
+  std::unique_ptr<parti::coord::WatchedKeys> follower_;
+  int status_listener_ = -1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
