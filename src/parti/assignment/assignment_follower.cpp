@@ -5,19 +5,6 @@
 namespace parti {
 
 using coord::KvErrc;
-using coord::KvResult;
-
-namespace {
-
-// The polling fallback lists just the pointer key.
-KvResult<coord::KvSnapshot> read_pointer(coord::KvBucket& bucket) {
-  auto p = bucket.get(AssignmentStore::kPointerKey);
-  if (p.status.code == KvErrc::NotFound) return {};
-  if (!p.ok()) return {p.status, {}};
-  return {{}, {{std::move(p.value)}, 0}};
-}
-
-}  // namespace
 
 AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_pool& pool,
                                        std::shared_ptr<coord::KvBucket> bucket,
@@ -30,7 +17,7 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
       on_assignment_(std::move(on_assignment)),
       on_error_(std::move(on_error)),
       keys_(loop, pool, bucket, AssignmentStore::kPointerKey, poll_interval,
-            [b = bucket] { return read_pointer(*b); },
+            [b = bucket] { return b->entry_of(AssignmentStore::kPointerKey); },
             {[this](const coord::KvEntry& e) {
                if (!e.deleted) load(e.value);
              },

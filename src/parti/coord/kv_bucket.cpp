@@ -147,6 +147,13 @@ KvResult<KvBucket::SubjectListing> KvBucket::list_subjects() const {
   return {{}, std::move(out)};
 }
 
+KvResult<KvSnapshot> KvBucket::entry_of(const std::string& key) const {
+  auto e = get(key);
+  if (e.status.code == KvErrc::NotFound) return {};
+  if (!e.ok()) return {e.status, {}};
+  return {{}, {{std::move(e.value)}, 0}};
+}
+
 KvResult<KvSnapshot> KvBucket::entries() const {
   auto listing = list_subjects();
   if (!listing.ok()) return {listing.status, {}};

@@ -53,6 +53,9 @@ class KvBucket {
   // Every live entry, read key by key (the polling fallback of watchers);
   // `as_of` is the revision the listing was taken at.
   KvResult<KvSnapshot> entries() const;
+  // One key as a listing (the polling fallback of a watch on one key): no
+  // entries when it is absent. `as_of` is 0: nothing else is listed.
+  KvResult<KvSnapshot> entry_of(const std::string& key) const;
   // The bucket's newest revision (the last sequence of its stream).
   KvResult<uint64_t> last_revision() const;
   KvResult<std::unique_ptr<KvWatcher>> watch(const std::string& pattern) const;

@@ -77,15 +77,8 @@ void LayoutStore::adopt(const routing::LayoutRecord& record) {
 
 void LayoutStore::follow(std::chrono::milliseconds interval, OnChange on_change) {
   on_change_ = std::move(on_change);
-  // The polling fallback reads just the one key (absent: no split yet).
-  auto fetch = [this]() -> parti::coord::KvResult<parti::coord::KvSnapshot> {
-    auto entry = bucket_->get(kKey);
-    if (entry.status.code == KvErrc::NotFound) return {};
-    if (!entry.ok()) return {entry.status, {}};
-    return {{}, {{std::move(entry.value)}, 0}};
-  };
   follower_ = std::make_unique<parti::coord::WatchedKeys>(
-      loop_, pool_, bucket_, kKey, interval, std::move(fetch),
+      loop_, pool_, bucket_, kKey, interval, [this] { return bucket_->entry_of(kKey); },
       parti::coord::WatchedKeys::Callbacks{
           [this](const parti::coord::KvEntry& e) { adopt_entry(e); },
           [this](const parti::coord::KvSnapshot& all) {
