@@ -50,17 +50,19 @@ std::variant<routing::LayoutRecord, std::string> LayoutStore::decode(
   return *record;
 }
 
-std::variant<routing::LayoutRecord, std::string> LayoutStore::read() const {
-  auto entry = bucket_->get(kKey);
-  if (entry.status.code == KvErrc::NotFound) return unsplit();
-  if (!entry.ok()) return entry.status.message;
-  return decode(entry.value);
+std::variant<routing::LayoutRecord, std::string> LayoutStore::record_in(
+    const parti::coord::KvSnapshot& listing) const {
+  if (listing.entries.empty()) return unsplit();
+  return decode(listing.entries.front());
 }
 
-// The record is never deleted; a delete marker (by hand) changes nothing.
-void LayoutStore::adopt_entry(const parti::coord::KvEntry& e) {
-  if (e.deleted) return;
-  auto record = decode(e);
+std::variant<routing::LayoutRecord, std::string> LayoutStore::read() const {
+  auto listing = bucket_->entry_of(kKey);
+  if (!listing.ok()) return listing.status.message;
+  return record_in(listing.value);
+}
+
+void LayoutStore::adopt_if_valid(const std::variant<routing::LayoutRecord, std::string>& record) {
   if (auto* r = std::get_if<routing::LayoutRecord>(&record)) {
     adopt(*r);
   } else {
@@ -80,14 +82,11 @@ void LayoutStore::follow(std::chrono::milliseconds interval, OnChange on_change)
   follower_ = std::make_unique<parti::coord::WatchedKeys>(
       loop_, pool_, bucket_, kKey, interval, [this] { return bucket_->entry_of(kKey); },
       parti::coord::WatchedKeys::Callbacks{
-          [this](const parti::coord::KvEntry& e) { adopt_entry(e); },
-          [this](const parti::coord::KvSnapshot& all) {
-            if (all.entries.empty()) {
-              adopt(unsplit());
-            } else {
-              adopt_entry(all.entries.front());
-            }
-          }});
+          // The record is never deleted; a delete marker (by hand) changes nothing.
+          [this](const parti::coord::KvEntry& e) {
+            if (!e.deleted) adopt_if_valid(decode(e));
+          },
+          [this](const parti::coord::KvSnapshot& all) { adopt_if_valid(record_in(all)); }});
   follower_->start();
   // A change made while NATS was unreachable may never reach the old watch.
   status_listener_ = conn_->add_status_listener([this, alive = alive_](bool connected) {

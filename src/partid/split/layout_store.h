@@ -63,7 +63,11 @@ class LayoutStore {
   // The record in a KV entry (a watch event or a read).
   static std::variant<routing::LayoutRecord, std::string> decode(const parti::coord::KvEntry& e);
   routing::LayoutRecord unsplit() const;
-  void adopt_entry(const parti::coord::KvEntry& e);
+  // The record in a listing of the one key: the unsplit layout when absent.
+  std::variant<routing::LayoutRecord, std::string> record_in(
+      const parti::coord::KvSnapshot& listing) const;
+  // Adopts a record; one that does not decode is logged and left.
+  void adopt_if_valid(const std::variant<routing::LayoutRecord, std::string>& record);
   std::variant<routing::LayoutRecord, std::string> change_blocking(const Edit& edit) const;
   void adopt(const routing::LayoutRecord& record);
 
