@@ -176,6 +176,10 @@ class ApiService {
   asio::awaitable<ApiResponse> split_import(const ApiRequest& request, const Route& route,
                                             const Hop& hop);
   std::optional<WebError> split_refusal(uint32_t partition, const std::string& partition_key) const;
+  // A new transaction's prepare in a partition whose split or merge is to
+  // freeze it: the freeze needs a moment with nothing prepared there, which
+  // a steady stream of transactions would never leave.
+  std::optional<WebError> freezing_refusal(uint32_t partition) const;
 
   // txn_handlers.cpp: transactions across partitions (POST /txn, GET
   // /txn/{id}, the steps, and what a read of a locked item must see).

@@ -197,4 +197,15 @@ std::optional<WebError> ApiService::split_refusal(uint32_t partition,
                                                           " in a split; retry shortly");
 }
 
+std::optional<WebError> ApiService::freezing_refusal(uint32_t partition) const {
+  const auto& plan = deps_.cluster->topology()->layout.split;
+  if (!plan || plan->source != partition || plan->phase != routing::SplitPlan::Phase::Freezing) {
+    return std::nullopt;
+  }
+  return WebError::unavailable(plan->merge() ? "partition_merging" : "partition_splitting",
+                               "partition " + std::to_string(partition) +
+                                   " is about to freeze for a " + routing::kind_name(plan->kind) +
+                                   " into partition " + std::to_string(plan->target) +
+                                   "; new transactions wait until it has; retry shortly");
+}
 }  // namespace partid::api

@@ -368,6 +368,11 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
 asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
                                                        const std::string& txn, uint32_t partition,
                                                        TxnStepBody body, const Hop& hop) {
+  if (step == "prepare") {
+    // Not recorded: the coordinator retries it, like a prepare the freeze
+    // refuses. Decisions and resolutions pass, so the prepared ones finish.
+    if (auto refusal = freezing_refusal(partition)) co_return ApiResponse::error(*refusal);
+  }
   if (step == "prepare" || step == "commit") {
     // Only a transaction's first entries are refused: one already prepared
     // is finished whatever happens to the format meanwhile.
