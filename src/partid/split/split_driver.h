@@ -8,7 +8,9 @@
 //     applies it at the same point of the source's write order: from there
 //     on the moving keys refuse writes (and reads), so what the source holds
 //     of them is final. Refused while a transaction is prepared in the
-//     source; the driver tries again on its next pass. Its sequence becomes
+//     source (whose leader takes no new prepare there meanwhile:
+//     ApiService::freezing_refusal); the driver tries again on its next
+//     pass. Its sequence becomes
 //     the new partition's start (LayoutRecord::starts), so the new
 //     partition's own writes get sequences above every copied one.
 //  2. Copying: the new partition exists (libparti places it, its leader
@@ -36,6 +38,9 @@
 //     (Replicator::retire).
 // The partition a split makes may have existed before (merged away since):
 // the split records a seal floor for it (LayoutRecord::seal_floors).
+// A pass that records a phase starts the next one at once: the moving keys
+// are unavailable from the freeze until the layout changes, and a wait for
+// the next tick would add up to an interval to that for each phase.
 // Threading: loop only.
 #pragma once
 
