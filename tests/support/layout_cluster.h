@@ -79,6 +79,11 @@ class Overwriter {
 
 class LayoutClusterTest : public ::testing::Test {
  protected:
+  // A failure that shows only rarely is diagnosed from what the nodes
+  // logged; their directories go with the test.
+  void TearDown() override {
+    if (HasFailure()) std::printf("%s", cluster.describe_not_serving().c_str());
+  }
   void start_nodes(size_t n) {
     PartidOptions options;
     options.partitions = kStartPartitions;

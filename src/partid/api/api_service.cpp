@@ -72,14 +72,12 @@ asio::awaitable<ApiResponse> ApiService::dispatch_holding(
   ApiResponse response = co_await dispatch(request, route, hop);
   if (hop.hops > 0 || options_.hold.count() == 0) co_return response;
   const auto deadline = started + options_.hold;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   for (unsigned retry = 1; worth_holding(route, response.status, response.body); ++retry) {
     const auto pause = hold_pause(retry);
     if (std::chrono::steady_clock::now() + pause > deadline) break;
     if (retry == 1) deps_.metrics->count("partid_held_requests_total");
     deps_.metrics->count("partid_held_retries_total");
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
+    if (co_await held_.pause(pause)) deps_.metrics->count("partid_held_retries_woken_total");
     response = co_await dispatch(request, route, hop);
   }
   co_return response;
@@ -88,14 +86,12 @@ asio::awaitable<ApiResponse> ApiService::dispatch_holding(
 asio::awaitable<ApiResponse> ApiService::repeat_while_passing(
     std::function<asio::awaitable<ApiResponse>()> attempt, const char* retries_metric) {
   const auto deadline = std::chrono::steady_clock::now() + options_.hold;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   ApiResponse r = co_await attempt();
   for (unsigned retry = 1; r.status == 503 || r.status == 504; ++retry) {
     const auto pause = hold_pause(retry);
     if (std::chrono::steady_clock::now() + pause > deadline) break;
     deps_.metrics->count(retries_metric);
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
+    co_await held_.pause(pause);
     r = co_await attempt();
   }
   co_return r;

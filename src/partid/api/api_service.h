@@ -25,6 +25,7 @@
 #include "partid/api/resize_eta.h"
 #include "partid/api/route.h"
 #include "partid/api/txn_requests.h"
+#include "partid/api/wakeable_pauses.h"
 #include "partid/peer/peer_client.h"
 #include "partid/replication/replicator.h"
 #include "partid/routing/decide_routing.h"
@@ -86,6 +87,8 @@ class ApiService {
   // merged keys over once its log is past that sequence.
   asio::awaitable<ApiResponse> send_split_import(uint32_t target, std::string body,
                                                  std::optional<uint64_t> adopt_above = {});
+  // The node swapped in a new topology: held requests try again at once.
+  void topology_changed() { held_.wake(); }
 
  private:
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
@@ -306,9 +309,14 @@ class ApiService {
   // resolve ends early (wake_lock_waiters). At most one entry per partition.
   struct LockWaiters {
     uint64_t releases = 0;
-    std::set<asio::steady_timer*> pausing;
+    WakeablePauses pauses;
   };
   std::map<uint32_t, LockWaiters> lock_waiters_;
+  // The pauses of held requests (dispatch_holding) and of the requests this
+  // node repeats (repeat_while_passing): most of what they wait for (a
+  // split's keys served by their new partition, a new leader appointed)
+  // comes with a new topology, which ends them (topology_changed).
+  WakeablePauses held_;
 };
 
 }  // namespace partid::api

@@ -4,7 +4,6 @@
 // (wait-die), so waits never form a cycle. Every wait is bounded and
 // advisory: the replicated entry that follows is still refused if it meets a
 // lock when it is applied.
-#include <boost/asio/redirect_error.hpp>
 #include <set>
 
 #include "parti/core/types.h"
@@ -27,7 +26,6 @@ std::chrono::milliseconds ApiService::lock_wait_budget(const Hop& hop) const {
 asio::awaitable<void> ApiService::wait_while_locked(uint32_t partition,
                                                     std::chrono::steady_clock::time_point deadline,
                                                     std::function<bool()> locked) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   const std::function<bool()>* ask = &locked;
   LockWaiters& waiters = lock_waiters_[partition];  // never erased: stays valid
   for (unsigned retry = 1; may_hold_locks(partition); ++retry) {
@@ -41,12 +39,9 @@ asio::awaitable<void> ApiService::wait_while_locked(uint32_t partition,
       deps_.metrics->count("partid_lock_waits_woken_total");
       continue;
     }
-    timer.expires_after(pause);
-    waiters.pausing.insert(&timer);
-    boost::system::error_code woken;  // operation_aborted: a resolve ended the pause
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, woken));
-    waiters.pausing.erase(&timer);
-    if (woken) deps_.metrics->count("partid_lock_waits_woken_total");
+    if (co_await waiters.pauses.pause(pause)) {  // a resolve ended the pause
+      deps_.metrics->count("partid_lock_waits_woken_total");
+    }
   }
 }
 
@@ -54,7 +49,7 @@ void ApiService::wake_lock_waiters(uint32_t partition) {
   auto it = lock_waiters_.find(partition);
   if (it == lock_waiters_.end()) return;
   ++it->second.releases;
-  for (auto* timer : it->second.pausing) timer->cancel();
+  it->second.pauses.wake();
 }
 
 asio::awaitable<void> ApiService::wait_for_unlock(uint32_t partition,

@@ -198,7 +198,8 @@ std::optional<WebError> ApiService::split_refusal(uint32_t partition,
 }
 
 std::optional<WebError> ApiService::freezing_refusal(uint32_t partition) const {
-  const auto& plan = deps_.cluster->topology()->layout.split;
+  const auto topology = deps_.cluster->topology();
+  const auto& plan = topology->layout.split;
   if (!plan || plan->source != partition || plan->phase != routing::SplitPlan::Phase::Freezing) {
     return std::nullopt;
   }
@@ -208,4 +209,5 @@ std::optional<WebError> ApiService::freezing_refusal(uint32_t partition) const {
                                    " into partition " + std::to_string(plan->target) +
                                    "; new transactions wait until it has; retry shortly");
 }
+
 }  // namespace partid::api

@@ -234,9 +234,11 @@ void Node::join_cluster() {
       cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);
   on_loop([&] {
     self_ = id;
-    keeper_ = std::make_unique<TopologyKeeper>(
-        loop_.get_executor(), *m, layout, interval,
-        [this](const routing::Topology& t) { replicator_->on_topology(t); });
+    keeper_ = std::make_unique<TopologyKeeper>(loop_.get_executor(), *m, layout, interval,
+                                               [this](const routing::Topology& t) {
+                                                 replicator_->on_topology(t);
+                                                 api_->topology_changed();
+                                               });
     keeper_->start();
     format_->follow(interval, [this] { return format_view(); });
     layouts_->follow(interval, [this](const routing::LayoutRecord& r) { on_layout(r); });

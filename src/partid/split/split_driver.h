@@ -10,9 +10,9 @@
 //     of them is final. Refused while a transaction is prepared in the
 //     source (whose leader takes no new prepare there meanwhile:
 //     ApiService::freezing_refusal); the driver tries again on its next
-//     pass. Its sequence becomes
-//     the new partition's start (LayoutRecord::starts), so the new
-//     partition's own writes get sequences above every copied one.
+//     pass. Its sequence becomes the new partition's start
+//     (LayoutRecord::starts), so the new partition's own writes get
+//     sequences above every copied one.
 //  2. Copying: the new partition exists (libparti places it, its leader
 //     seals it like any other). The driver scans the source's moving items
 //     and hands them to that leader, batch by batch (send_split_import),
