@@ -223,6 +223,7 @@ std::string PartidCluster::describe_not_serving() {
     if (nodes_[i].pid <= 0) continue;
     out += "node " + std::to_string(i) + " (" + nodes_[i].id + "):\n";
     auto s = get_json(i, "/cluster/status");
+    if (!s.is_object()) s = nlohmann::json::object();  // not answering: the log says why
     for (const auto& p : s.value("partitions", nlohmann::json::array())) {
       if (p.value("leader", "") == nodes_[i].id && !p.value("serving", false)) {
         out += "  " + p.dump() + "\n";

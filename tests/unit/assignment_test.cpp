@@ -38,6 +38,45 @@ TEST(Assignment, RejectsMalformed) {
   EXPECT_FALSE(decode_assignment("garbage", nullptr));
 }
 
+TEST(Assignment, SinceRoundTripsAndIsCheckedAgainstTheVersion) {
+  auto a = small_assignment();
+  a.since = {7, 5, 1};
+  auto back = decode_assignment(encode(a), nullptr);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->since, a.since);
+  a.since = {7, 5};
+  EXPECT_FALSE(decode_assignment(encode(a), nullptr));
+  a.since = {7, 8, 1};  // later than the assignment itself
+  EXPECT_FALSE(decode_assignment(encode(a), nullptr));
+  a.since = {7, 0, 1};
+  EXPECT_FALSE(decode_assignment(encode(a), nullptr));
+}
+
+// The epochs partid derives from `since` must not depend on which versions
+// a reader saw: it is carried from the replaced assignment by the
+// coordinator, by partition id, through worker-index renumbering.
+TEST(Assignment, SinceKeepsTheVersionOfAnUnchangedReplicaList) {
+  auto v7 = small_assignment();
+  v7.stamp_since(nullptr);
+  EXPECT_EQ(v7.since, (std::vector<uint64_t>{7, 7, 7}));
+  Assignment v8 = v7;
+  v8.version = 8;
+  v8.workers = {"node-1", "node-2", "node-3"};  // node-0 gone: indices shift
+  v8.partitions = {{"d", 1}, {"c", 1}, {"b", 2}};
+  v8.replicas = {{0, 1}, {1, 2}, {0, 1}};  // d new; c now node-2,node-3; b still node-1,node-2
+  v8.stamp_since(&v7);
+  EXPECT_EQ(v8.since, (std::vector<uint64_t>{8, 8, 7}));
+  Assignment v9 = v8;
+  v9.version = 9;
+  v9.replicas = {{1, 0}, {1, 2}, {0, 1}};  // d's leader changes: a new list
+  v9.stamp_since(&v8);
+  EXPECT_EQ(v9.since, (std::vector<uint64_t>{9, 8, 7}));
+  Assignment old_format = v8;
+  old_format.since.clear();  // published before `since` existed
+  v9.stamp_since(&old_format);
+  EXPECT_EQ(v9.since, (std::vector<uint64_t>{9, 9, 9}));
+}
+
 TEST(Assignment, RolesAndDeltasAreReal) {
   auto before = small_assignment();
   EXPECT_EQ(before.partitions_of("node-0"), (std::set<std::string>{"a", "c"}));

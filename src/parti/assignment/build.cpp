@@ -52,6 +52,7 @@ Assignment build_assignment(const Strategy& strategy, std::vector<WorkerInfo> wo
   // After balancing: a dead leader's successor follows the rule even where
   // that leaves leadership less even (the next planned rebalance evens it).
   if (previous) appoint_successors(a.replicas, workers, partitions, *previous);
+  a.stamp_since(previous);
   return a;
 }
 

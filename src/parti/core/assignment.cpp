@@ -1,6 +1,7 @@
 #include "parti/core/assignment.h"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace parti {
@@ -48,6 +49,20 @@ std::vector<std::string> Assignment::replica_ids(size_t partition_index) const {
   return out;
 }
 
+void Assignment::stamp_since(const Assignment* previous) {
+  std::map<std::string_view, size_t> before;
+  if (previous && previous->since.size() == previous->partitions.size()) {
+    for (size_t i = 0; i < previous->partitions.size(); ++i) before[previous->partitions[i].id] = i;
+  }
+  since.assign(partitions.size(), version);
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    auto it = before.find(partitions[i].id);
+    if (it != before.end() && previous->replica_ids(it->second) == replica_ids(i)) {
+      since[i] = previous->since[it->second];
+    }
+  }
+}
+
 AssignmentDelta diff_for_worker(const Assignment& before, const Assignment& after,
                                 std::string_view worker) {
   AssignmentDelta d;
@@ -70,6 +85,7 @@ std::string encode(const Assignment& a) {
   json j = {{"version", a.version},       {"term", a.leader_term}, {"leader", a.leader},
             {"rf", a.replication_factor}, {"workers", a.workers},  {"partitions", parts},
             {"weights", weights},         {"replicas", a.replicas}};
+  if (!a.since.empty()) j["since"] = a.since;
   return j.dump();
 }
 
@@ -79,6 +95,12 @@ bool is_well_formed(const Assignment& a, std::string* error) {
     return false;
   };
   if (a.replicas.size() != a.partitions.size()) return fail("replicas/partitions size mismatch");
+  if (!a.since.empty() && a.since.size() != a.partitions.size()) {
+    return fail("since/partitions size mismatch");
+  }
+  for (uint64_t v : a.since) {
+    if (v == 0 || v > a.version) return fail("since names a version outside 1..version");
+  }
   if (a.replication_factor == 0) return fail("rf must be >= 1");
   const size_t want = std::min<size_t>(a.replication_factor, a.workers.size());
   for (size_t p = 0; p < a.replicas.size(); ++p) {
@@ -108,6 +130,7 @@ std::optional<Assignment> decode_assignment(std::string_view bytes, std::string*
     if (ids.size() != weights.size()) throw std::invalid_argument("weights size mismatch");
     for (size_t i = 0; i < ids.size(); ++i) a.partitions.push_back({ids[i], weights[i]});
     a.replicas = j.at("replicas").get<std::vector<std::vector<uint32_t>>>();
+    if (j.contains("since")) a.since = j.at("since").get<std::vector<uint64_t>>();
     std::string why;
     if (!is_well_formed(a, &why)) throw std::invalid_argument(why);
     return a;

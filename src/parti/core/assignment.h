@@ -22,6 +22,13 @@ struct Assignment {
   std::vector<std::string> workers;             // sorted worker ids
   std::vector<Partition> partitions;            // in source order
   std::vector<std::vector<uint32_t>> replicas;  // per partition: indices into workers
+  // Per partition: the version whose publication gave it its current replica
+  // list (leader first); kept while the list stays the same. Computed by the
+  // coordinator from the assignment it replaces, so every reader agrees on it
+  // whichever versions it happened to see (a reader that compared versions
+  // itself could not: it may skip some). Empty in assignments published
+  // before it existed.
+  std::vector<uint64_t> since;
 
   bool empty() const { return version == 0; }
   bool has_worker(std::string_view worker) const;
@@ -31,6 +38,9 @@ struct Assignment {
   std::set<std::string> led_by(std::string_view worker) const;
   // Replica worker ids of one partition, leader first.
   std::vector<std::string> replica_ids(size_t partition_index) const;
+  // Fills `since` against `previous` (the assignment this one replaces, or
+  // nullptr): unchanged lists keep their version, others get this one's.
+  void stamp_since(const Assignment* previous);
 
   friend bool operator==(const Assignment&, const Assignment&) = default;
 };

@@ -49,6 +49,7 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
       return std::nullopt;
     }
     t.replicas[p] = assignment.replica_ids(i);
+    if (!assignment.since.empty()) t.leader_epoch[p] = assignment.since[i];
   }
   for (uint32_t p = 0; p < partitions; ++p) {
     if (t.replicas[p].empty()) {
@@ -57,7 +58,12 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
       return std::nullopt;
     }
     // The epoch changes whenever the replica set does, not only the leader:
-    // a new set is a new quorum, sealed afresh (replication/core).
+    // a new set is a new quorum, sealed afresh (replication/core). The
+    // coordinator says since when (`since`); only an assignment published
+    // before it did is compared with the previous topology here, which a
+    // node that skipped a version gets wrong (its epochs then differ from
+    // the others' until the next assignment).
+    if (!assignment.since.empty()) continue;
     if (!previous || !previous->ready() || p >= previous->partitions) continue;
     if (previous->replicas[p] == t.replicas[p]) t.leader_epoch[p] = previous->leader_epoch[p];
   }

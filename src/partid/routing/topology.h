@@ -32,7 +32,8 @@ struct Topology {
   uint32_t replication_factor = 1;
   std::vector<std::vector<std::string>> replicas;  // per partition, leader first
   // Per partition: the assignment version that appointed its current leader
-  // and replica set (the epoch; unchanged while both stay the same).
+  // and replica set (the epoch; unchanged while both stay the same): the
+  // assignment's `since`, the same on every node.
   std::vector<uint64_t> leader_epoch;
   std::map<std::string, NodeAddress> nodes;
   // The assignment's workers: the nodes its coordinator counted alive. A
@@ -51,8 +52,10 @@ struct Topology {
 };
 
 // Builds the topology for `assignment` under `layout`; partition ids must be
-// "0".."P-1" with P = layout.partitions(). `previous` carries epochs forward
-// for partitions whose replicas (leader first) did not change. nullopt and
+// "0".."P-1" with P = layout.partitions(). Epochs come from the assignment's
+// `since`; for an assignment without it (published by an older coordinator),
+// `previous` carries epochs forward for partitions whose replicas (leader
+// first) did not change. nullopt and
 // *error when the assignment does not cover exactly those P partitions.
 std::optional<Topology> build_topology(const parti::Assignment& assignment,
                                        const std::vector<parti::NodeRecord>& members,
