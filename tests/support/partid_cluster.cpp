@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -183,8 +184,19 @@ bool PartidCluster::wait_converged(size_t n, std::chrono::milliseconds timeout) 
           auto t = get_json(i, "/cluster/topology");
           if (!t.is_object() || !t.contains("nodes")) return false;
           size_t holding = 0;
-          for (const auto& x : t["nodes"]) holding += x.value("holds", 0) > 0 ? 1 : 0;
+          std::set<std::string> recorded;
+          for (const auto& x : t["nodes"]) {
+            holding += x.value("holds", 0) > 0 ? 1 : 0;
+            recorded.insert(x.value("id", ""));
+          }
           if (holding != n || t["nodes"].size() != n) return false;
+          // A dead node's record can expire before the coordinator publishes
+          // the assignment without it: until then its partitions look served.
+          for (const auto& p : t.value("assignment", nlohmann::json::array())) {
+            for (const auto& r : p["replicas"]) {
+              if (!recorded.contains(r.get<std::string>())) return false;
+            }
+          }
           partitions = t.value("partitions", 0);
         }
         return serving_partitions() == partitions;

@@ -48,7 +48,11 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name);
 
 // Reorders replica lists so that leadership (first replica) is spread evenly:
 // no worker leads more than ceil(P / workers) partitions when RF allows it.
-void balance_leaders(Placement& placement, size_t worker_count);
+// Partitions marked `settled` (their leader is the previous assignment's)
+// lose theirs only when moving the others' is not enough, so a partition
+// added or a worker joining moves few leaders that were serving.
+void balance_leaders(Placement& placement, size_t worker_count,
+                     const std::vector<bool>& settled = {});
 
 // Builds a complete assignment (sorted workers, balanced leaders; a dead
 // leader's partitions go to the successor rule's choice, see successor.h).

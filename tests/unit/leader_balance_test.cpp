@@ -1,0 +1,54 @@
+// Leader balancing (parti/assignment/build.cpp): leadership is spread evenly,
+// and the partitions whose leader stays are the last to lose it, so a
+// partition added to the cluster moves no serving leader when it need not.
+#include <gtest/gtest.h>
+
+#include "parti/assignment/strategy.h"
+
+namespace parti {
+namespace {
+
+size_t leads_of(const Placement& placement, uint32_t worker) {
+  size_t n = 0;
+  for (const auto& r : placement) n += r.front() == worker ? 1 : 0;
+  return n;
+}
+
+TEST(LeaderBalance, ANewPartitionTakesTheFreeLeadershipAndTheSettledOnesKeepTheirs) {
+  // Eight partitions led 3 / 3 / 2, every worker a replica of each (RF 3 on
+  // three workers); the ninth arrives led by worker 0, which leads 3.
+  Placement placement = {{0, 1, 2}, {0, 1, 2}, {0, 1, 2}, {1, 2, 0}, {1, 2, 0},
+                         {1, 2, 0}, {2, 0, 1}, {2, 0, 1}, {0, 1, 2}};
+  std::vector<bool> settled(9, true);
+  settled[8] = false;
+  const Placement before = placement;
+  balance_leaders(placement, 3, settled);
+  for (size_t p = 0; p < 8; ++p) EXPECT_EQ(placement[p], before[p]) << "partition " << p;
+  EXPECT_EQ(placement[8].front(), 2u);
+  for (uint32_t w = 0; w < 3; ++w) EXPECT_EQ(leads_of(placement, w), 3u) << "worker " << w;
+}
+
+TEST(LeaderBalance, SettledLeadersMoveWhenNothingElseCanEvenItOut) {
+  Placement placement = {{0, 1}, {0, 1}, {0, 1}, {0, 1}};  // worker 0 leads all four
+  balance_leaders(placement, 2, std::vector<bool>(4, true));
+  EXPECT_EQ(leads_of(placement, 0), 2u);
+  EXPECT_EQ(leads_of(placement, 1), 2u);
+}
+
+TEST(LeaderBalance, BuildAssignmentAddsAPartitionWithoutMovingServingLeaders) {
+  auto strategy = make_consistent_hash();
+  std::vector<WorkerInfo> workers;
+  for (int i = 0; i < 3; ++i) workers.push_back({"node-" + std::to_string(i), 1, 1000 + i, {}});
+  std::vector<Partition> parts;
+  for (int i = 0; i < 8; ++i) parts.push_back({std::to_string(i), 1});
+  const Assignment before = build_assignment(*strategy, workers, parts, 3, nullptr, 1);
+  parts.push_back({"8", 1});
+  const Assignment after = build_assignment(*strategy, workers, parts, 3, &before, 2);
+  for (size_t p = 0; p < 8; ++p) {
+    EXPECT_EQ(after.replica_ids(p).front(), before.replica_ids(p).front()) << "partition " << p;
+  }
+  for (const auto& w : workers) EXPECT_LE(after.led_by(w.id).size(), 3u) << w.id;
+}
+
+}  // namespace
+}  // namespace parti
