@@ -72,12 +72,18 @@ asio::awaitable<ApiResponse> ApiService::dispatch_holding(
   ApiResponse response = co_await dispatch(request, route, hop);
   if (hop.hops > 0 || options_.hold.count() == 0) co_return response;
   const auto deadline = started + options_.hold;
-  for (unsigned retry = 1; worth_holding(route, response.status, response.body); ++retry) {
-    const auto pause = hold_pause(retry);
+  // After a wake-up the pauses start short again: what changed may be the
+  // first of several steps (a new topology, then the new leader's sealing).
+  for (unsigned retry = 1, backoff = 1; worth_holding(route, response.status, response.body);
+       ++retry, ++backoff) {
+    const auto pause = hold_pause(backoff);
     if (std::chrono::steady_clock::now() + pause > deadline) break;
     if (retry == 1) deps_.metrics->count("partid_held_requests_total");
     deps_.metrics->count("partid_held_retries_total");
-    if (co_await held_.pause(pause)) deps_.metrics->count("partid_held_retries_woken_total");
+    if (co_await held_.pause(pause)) {
+      deps_.metrics->count("partid_held_retries_woken_total");
+      backoff = 0;
+    }
     response = co_await dispatch(request, route, hop);
   }
   co_return response;
@@ -87,11 +93,11 @@ asio::awaitable<ApiResponse> ApiService::repeat_while_passing(
     std::function<asio::awaitable<ApiResponse>()> attempt, const char* retries_metric) {
   const auto deadline = std::chrono::steady_clock::now() + options_.hold;
   ApiResponse r = co_await attempt();
-  for (unsigned retry = 1; r.status == 503 || r.status == 504; ++retry) {
-    const auto pause = hold_pause(retry);
+  for (unsigned backoff = 1; r.status == 503 || r.status == 504; ++backoff) {
+    const auto pause = hold_pause(backoff);
     if (std::chrono::steady_clock::now() + pause > deadline) break;
     deps_.metrics->count(retries_metric);
-    co_await held_.pause(pause);
+    if (co_await held_.pause(pause)) backoff = 0;  // as in dispatch_holding
     r = co_await attempt();
   }
   co_return r;

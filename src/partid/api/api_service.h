@@ -315,7 +315,10 @@ class ApiService {
   // The pauses of held requests (dispatch_holding) and of the requests this
   // node repeats (repeat_while_passing): most of what they wait for (a
   // split's keys served by their new partition, a new leader appointed)
-  // comes with a new topology, which ends them (topology_changed).
+  // comes with a new topology, which ends them (topology_changed). What
+  // often follows it (the new leader's sealing) announces nothing here, so
+  // the pauses start short again after a wake-up. Topologies are rare
+  // (one per assignment or layout change): a wake-up is no retry storm.
   WakeablePauses held_;
 };
 
