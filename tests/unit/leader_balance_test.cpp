@@ -50,5 +50,27 @@ TEST(LeaderBalance, BuildAssignmentAddsAPartitionWithoutMovingServingLeaders) {
   for (const auto& w : workers) EXPECT_LE(after.led_by(w.id).size(), 3u) << w.id;
 }
 
+// Assignment::since is stamped only while every worker reads it: a build
+// from before it derives epochs from the versions it saw, and would disagree.
+TEST(AssignmentSince, IsStampedOnlyWhileEveryWorkerReadsIt) {
+  auto strategy = make_consistent_hash();
+  std::vector<WorkerInfo> workers;
+  for (int i = 0; i < 3; ++i) {
+    WorkerInfo w{"node-" + std::to_string(i), 1, 1000 + i, {}};
+    w.reads_since = true;
+    workers.push_back(w);
+  }
+  std::vector<Partition> parts;
+  for (int i = 0; i < 6; ++i) parts.push_back({std::to_string(i), 1});
+  const Assignment v1 = build_assignment(*strategy, workers, parts, 2, nullptr, 1);
+  EXPECT_EQ(v1.since, std::vector<uint64_t>(6, 1));
+  workers.push_back({"node-old", 1, 900, {}});  // an older build joins
+  const Assignment v2 = build_assignment(*strategy, workers, parts, 2, &v1, 2);
+  EXPECT_TRUE(v2.since.empty());
+  workers.pop_back();  // upgraded away again: every list starts afresh
+  const Assignment v3 = build_assignment(*strategy, workers, parts, 2, &v2, 3);
+  EXPECT_EQ(v3.since, std::vector<uint64_t>(6, 3));
+}
+
 }  // namespace
 }  // namespace parti

@@ -20,6 +20,7 @@ NodeRecord sample_record() {
   r.handoff_final_sequence = {{7, 42}};
   r.progress = {{0, 18446744073709551615u}, {7, 3}};
   r.format = 3;
+  r.reads_since = true;
   return r;
 }
 
@@ -51,6 +52,16 @@ TEST(NodeRecord, ARecordWithoutAFormatDecodesWithZero) {
   auto back = decode_node_record(bytes, &err);
   ASSERT_TRUE(back) << err;
   EXPECT_EQ(back->format, 0u);
+}
+
+TEST(NodeRecord, ARecordWithoutReadsSinceSaysItDoesNot) {
+  NodeRecord r = sample_record();
+  r.reads_since = false;
+  const std::string bytes = encode(r);
+  EXPECT_EQ(bytes.find("reads_since"), std::string::npos);
+  auto back = decode_node_record(bytes, nullptr);
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(back->reads_since);
 }
 
 TEST(NodeRecord, RejectsGarbage) {

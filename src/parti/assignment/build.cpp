@@ -84,7 +84,11 @@ Assignment build_assignment(const Strategy& strategy, std::vector<WorkerInfo> wo
   // After balancing: a dead leader's successor follows the rule even where
   // that leaves leadership less even (the next planned rebalance evens it).
   if (previous) appoint_successors(a.replicas, workers, partitions, *previous);
-  a.stamp_since(previous);
+  // Stamped only while every worker reads it; otherwise each derives epochs
+  // from the versions it saw, as builds before `since` do (rolling upgrades).
+  const bool all_read_since = std::all_of(workers.begin(), workers.end(),
+                                          [](const WorkerInfo& w) { return w.reads_since; });
+  if (all_read_since && !workers.empty()) a.stamp_since(previous);
   return a;
 }
 

@@ -26,8 +26,9 @@ struct Assignment {
   // list (leader first); kept while the list stays the same. Computed by the
   // coordinator from the assignment it replaces, so every reader agrees on it
   // whichever versions it happened to see (a reader that compared versions
-  // itself could not: it may skip some). Empty in assignments published
-  // before it existed.
+  // itself could not: it may skip some). Empty while a worker does not read
+  // it (NodeRecord::reads_since), and in assignments published before it
+  // existed; the first one stamped after those starts every list afresh.
   std::vector<uint64_t> since;
 
   bool empty() const { return version == 0; }

@@ -53,6 +53,7 @@ std::string encode(const NodeRecord& r) {
             {"handoff", partition_map_json(r.handoff_final_sequence)}};
   if (!r.progress.empty()) j["progress"] = partition_map_json(r.progress);
   if (r.format != 0) j["format"] = r.format;
+  if (r.reads_since) j["reads_since"] = true;
   return j.dump();
 }
 
@@ -115,6 +116,7 @@ NodeRecord from_json(const json& j) {
   // Optional too: absent from records of builds that did not publish one.
   if (j.contains("format"))
     r.format = static_cast<uint32_t>(unsigned_value(j.at("format"), UINT32_MAX));
+  if (j.contains("reads_since")) r.reads_since = j.at("reads_since").get<bool>();
   return r;
 }
 

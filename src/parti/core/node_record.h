@@ -42,6 +42,10 @@ struct NodeRecord {
   // application's own numbering (Config::data_format); 0: it did not say (a
   // build from before formats were published, or a plain worker).
   uint32_t format = 0;
+  // This worker's libparti reads Assignment::since. The coordinator stamps
+  // `since` only while every worker does: a build from before it would
+  // derive epochs its own way and disagree (see Assignment::since).
+  bool reads_since = false;
 
   friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
 };

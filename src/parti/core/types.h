@@ -33,6 +33,7 @@ struct WorkerInfo {
   int64_t startup_ms = 0;
   std::map<uint32_t, uint64_t> progress;  // by partition index
   bool moving_data = false;
+  bool reads_since = false;  // NodeRecord::reads_since
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 

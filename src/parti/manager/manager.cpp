@@ -136,6 +136,7 @@ NodeRecord Manager::Impl::initial_record() const {
   r.api_address = cfg.api_address;
   r.peer_address = cfg.peer_address;
   r.format = cfg.data_format;
+  r.reads_since = true;
   r.state = NodeState::Active;
   r.startup_ms = wall_clock_ms();
   r.weight = cfg.capacity_weight;
