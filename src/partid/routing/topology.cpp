@@ -59,10 +59,10 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
     }
     // The epoch changes whenever the replica set does, not only the leader:
     // a new set is a new quorum, sealed afresh (replication/core). The
-    // coordinator says since when (`since`); only an assignment published
-    // before it did is compared with the previous topology here, which a
-    // node that skipped a version gets wrong (its epochs then differ from
-    // the others' until the next assignment).
+    // coordinator says since when (`since`); only an assignment without it
+    // (an older coordinator, or an older build among the workers) is compared
+    // with the previous topology here, which a node that skipped a version
+    // gets wrong (its epochs then differ from the others').
     if (!assignment.since.empty()) continue;
     if (!previous || !previous->ready() || p >= previous->partitions) continue;
     if (previous->replicas[p] == t.replicas[p]) t.leader_epoch[p] = previous->leader_epoch[p];

@@ -53,7 +53,7 @@ struct Topology {
 
 // Builds the topology for `assignment` under `layout`; partition ids must be
 // "0".."P-1" with P = layout.partitions(). Epochs come from the assignment's
-// `since`; for an assignment without it (published by an older coordinator),
+// `since`; for an assignment without it (see parti::Assignment::since),
 // `previous` carries epochs forward for partitions whose replicas (leader
 // first) did not change. nullopt and
 // *error when the assignment does not cover exactly those P partitions.
