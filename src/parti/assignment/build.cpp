@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <map>
 #include <stdexcept>
 
 #include "parti/assignment/strategy.h"
@@ -52,8 +51,7 @@ std::vector<bool> settled_leaders(const Placement& placement,
                                   const Assignment* previous) {
   std::vector<bool> settled(placement.size(), false);
   if (!previous) return settled;
-  std::map<std::string_view, size_t> before;
-  for (size_t i = 0; i < previous->partitions.size(); ++i) before[previous->partitions[i].id] = i;
+  const auto before = previous->positions();
   for (size_t i = 0; i < placement.size(); ++i) {
     auto it = before.find(partitions[i].id);
     if (it == before.end() || placement[i].empty()) continue;

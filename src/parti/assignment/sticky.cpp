@@ -56,9 +56,7 @@ std::vector<int> previous_owners(const StrategyInput& in) {
     for (size_t p = 0; p < out.size(); ++p) out[p] = owner_of(p);
     return out;
   }
-  std::unordered_map<std::string_view, size_t> prev_position;
-  prev_position.reserve(a.partitions.size());
-  for (size_t p = 0; p < a.partitions.size(); ++p) prev_position[a.partitions[p].id] = p;
+  const auto prev_position = a.positions();
   for (size_t p = 0; p < out.size(); ++p) {
     if (auto it = prev_position.find(in.partitions[p].id); it != prev_position.end()) {
       out[p] = owner_of(it->second);

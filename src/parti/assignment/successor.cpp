@@ -27,10 +27,7 @@ void appoint_successors(Placement& placement, const std::vector<WorkerInfo>& wor
   if (previous.empty()) return;
   std::set<std::string> alive;
   for (const auto& w : workers) alive.insert(w.id);
-  std::unordered_map<std::string, size_t> previous_index;
-  for (size_t i = 0; i < previous.partitions.size(); ++i) {
-    previous_index.emplace(previous.partitions[i].id, i);
-  }
+  const auto previous_index = previous.positions();
   for (size_t p = 0; p < placement.size() && p < partitions.size(); ++p) {
     auto found = previous_index.find(partitions[p].id);
     if (found == previous_index.end()) continue;

@@ -1,7 +1,6 @@
 #include "parti/core/assignment.h"
 
 #include <algorithm>
-#include <map>
 #include <nlohmann/json.hpp>
 
 namespace parti {
@@ -49,11 +48,16 @@ std::vector<std::string> Assignment::replica_ids(size_t partition_index) const {
   return out;
 }
 
+std::unordered_map<std::string_view, size_t> Assignment::positions() const {
+  std::unordered_map<std::string_view, size_t> out;
+  out.reserve(partitions.size());
+  for (size_t i = 0; i < partitions.size(); ++i) out.emplace(partitions[i].id, i);
+  return out;
+}
+
 void Assignment::stamp_since(const Assignment* previous) {
-  std::map<std::string_view, size_t> before;
-  if (previous && previous->since.size() == previous->partitions.size()) {
-    for (size_t i = 0; i < previous->partitions.size(); ++i) before[previous->partitions[i].id] = i;
-  }
+  const bool stamped = previous && previous->since.size() == previous->partitions.size();
+  const auto before = stamped ? previous->positions() : decltype(positions()){};
   since.assign(partitions.size(), version);
   for (size_t i = 0; i < partitions.size(); ++i) {
     auto it = before.find(partitions[i].id);

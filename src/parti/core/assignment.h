@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "parti/core/types.h"
@@ -39,6 +40,9 @@ struct Assignment {
   std::set<std::string> led_by(std::string_view worker) const;
   // Replica worker ids of one partition, leader first.
   std::vector<std::string> replica_ids(size_t partition_index) const;
+  // Partition id -> its index here (views into `partitions`): how a later
+  // assignment finds a partition's previous placement, by id.
+  std::unordered_map<std::string_view, size_t> positions() const;
   // Fills `since` against `previous` (the assignment this one replaces, or
   // nullptr): unchanged lists keep their version, others get this one's.
   void stamp_since(const Assignment* previous);
