@@ -39,6 +39,10 @@ TEST_F(NodeConfigTest, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(c.memtable_mib, 16u);
   EXPECT_EQ(std::get<NodeConfig>(load({"--memtable-mib", "4"})).memtable_mib, 4u);
   EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--memtable-mib", "0"})));
+  EXPECT_EQ(c.commit_delay_us, 1000u);
+  EXPECT_EQ(c.commit_siblings, 4u);
+  EXPECT_EQ(std::get<NodeConfig>(load({"--commit-delay-us", "0"})).commit_delay_us, 0u);
+  EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--commit-siblings", "0"})));
 }
 
 TEST_F(NodeConfigTest, FlagBeatsEnvironmentBeatsFileBeatsDefault) {

@@ -120,6 +120,7 @@ ApiResponse ApiService::status() const {
                         {"fragmented_transfers", st.transfers_started},
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
                         {"disk_writes", st.disk_writes},
+                        {"disk_write_steps", st.disk_write_steps},
                         {"read_rounds", st.read_rounds},
                         {"reads_unconfirmed", st.reads_unconfirmed}};
   return ApiResponse::json(200, dump(out));
@@ -166,6 +167,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_peer_messages_from_unknown_nodes_total",
           static_cast<double>(st.unknown_sender_messages));
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
+  counter("partid_disk_write_steps_total", static_cast<double>(st.disk_write_steps));
   counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));
   counter("partid_reads_unconfirmed_total", static_cast<double>(st.reads_unconfirmed));
   counter("partid_stalled_partitions", static_cast<double>(st.stalled_partitions), "gauge");

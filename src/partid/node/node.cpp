@@ -95,6 +95,8 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   replication::ReplicatorOptions o;
   o.tick = std::chrono::milliseconds(cfg.replication_tick_ms);
   o.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
+  o.commit_delay.delay = std::chrono::microseconds(cfg.commit_delay_us);
+  o.commit_delay.siblings = cfg.commit_siblings;
   o.handoff_timeout = std::chrono::milliseconds(cfg.handoff_timeout_ms);
   o.core.heartbeat_ticks = cfg.heartbeat_ticks;
   o.core.retry_ticks = cfg.retry_ticks;

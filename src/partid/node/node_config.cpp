@@ -136,6 +136,13 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 60000u));
   opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
       ->check(CLI::Range(10u, 600000u));
+  opt("--commit-delay-us", c.commit_delay_us,
+      "under load, how long a group commit waits for more writes to share its disk write (0: "
+      "never)")
+      ->check(CLI::Range(0u, 100000u));
+  opt("--commit-siblings", c.commit_siblings,
+      "the load at which group commits wait: steps in the last batch plus those waiting")
+      ->check(CLI::Range(1u, 100000u));
   opt("--txn-timeout-ms", c.txn_timeout_ms,
       "a transaction left prepared this long (its coordinator died) is finished by recovery: "
       "aborted unless it committed")

@@ -48,7 +48,12 @@ struct NodeConfig {
   // A stopping node stays up to this long while its partitions move away.
   uint32_t drain_timeout_ms = 30000;
   // replication
-  uint32_t write_timeout_ms = 5000;    // no quorum by then: 504 quorum_timeout
+  uint32_t write_timeout_ms = 5000;  // no quorum by then: 504 quorum_timeout
+  // Group commit under load (replication::CommitDelay): while the last batch
+  // and the waiting steps number `commit_siblings` or more, a batch is held
+  // open for as many steps as the last one, this long at most (0: never).
+  uint32_t commit_delay_us = 1000;
+  uint32_t commit_siblings = 4;
   uint32_t handoff_timeout_ms = 1000;  // a leader handing over drains this long at most
   uint32_t replication_tick_ms = 50;   // the replication cores' clock
   uint32_t heartbeat_ticks = 2;        // idle leader -> followers confirmation

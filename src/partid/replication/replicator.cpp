@@ -98,7 +98,8 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       on_fatal_(std::move(on_fatal)),
       commit_(
           loop, disk, store, [this](const std::string& why) { on_fatal_(why); },
-          [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); }),
+          [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); },
+          options.commit_delay),
       outbox_(
           loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); },
           options.max_frame_bytes),
@@ -1003,6 +1004,7 @@ ReplicatorStats Replicator::stats() const {
   s.transfers_started = outbox_.fragments().started();
   s.transfers_abandoned = outbox_.fragments().abandoned();
   s.disk_writes = commit_.writes();
+  s.disk_write_steps = commit_.steps_written();
   s.pending_writes = pending_writes_;
   return s;
 }

@@ -62,6 +62,7 @@ struct ReplicatorOptions {
   // The peer transport's frame limit; catch-up messages are capped to fit
   // (FrameBudget).
   uint32_t max_frame_bytes = peer::kDefaultMaxFrameBytes;
+  CommitDelay commit_delay;
 };
 
 // A follower as its leader sees it (seed 004's "replica synchronization status").
@@ -139,6 +140,7 @@ struct ReplicatorStats {
   // start-up a peer's first messages can beat its record to this node's view.
   uint64_t unknown_sender_messages = 0;
   uint64_t disk_writes = 0;
+  uint64_t disk_write_steps = 0;  // the cores' steps those writes held (GroupCommit)
   size_t pending_writes = 0;
   uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
   uint64_t reads_unconfirmed = 0;

@@ -1,0 +1,124 @@
+// GroupCommit: batches of storage changes written on a disk pool, callbacks
+// back on the loop; under load a batch is held open (CommitDelay) for the
+// writers of the last one, never for a lone write or a read.
+#include "partid/replication/group_commit.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "support/temp_dir.h"
+
+namespace partid::replication {
+namespace {
+
+using namespace std::chrono_literals;
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    store = storage::StoreEngine::open(dir.sub("db"), {.sync = false}, &error);
+    ASSERT_TRUE(store) << error;
+  }
+  void TearDown() override { disk.join(); }
+
+  std::unique_ptr<GroupCommit> make(CommitDelay delay) {
+    return std::make_unique<GroupCommit>(
+        loop.get_executor(), disk, *store, [](const std::string& why) { FAIL() << why; },
+        GroupCommit::OnRefused{}, delay);
+  }
+  // One step saving partition p's watermark; counts its callback.
+  void step(GroupCommit& commit, uint32_t p, uint64_t watermark) {
+    commit.add({storage::change::SaveState{p, 1, watermark, false}}, [this] { ++done; });
+  }
+  // Runs the loop until `pred` holds or `budget` passes; true if it held.
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      loop.restart();
+      loop.run_one_for(10ms);
+    }
+    return pred();
+  }
+  bool run_until_done(int n, std::chrono::milliseconds budget) {
+    return run_until([&] { return done >= n; }, budget);
+  }
+  // A first batch of `n` steps added in one loop turn: the load the next
+  // batch is measured against.
+  void first_batch(GroupCommit& commit, int n) {
+    for (int i = 0; i < n; ++i) step(commit, static_cast<uint32_t>(i), 1);
+    ASSERT_TRUE(run_until_done(n, 5s));
+    ASSERT_EQ(commit.writes(), 1u);
+    ASSERT_EQ(commit.steps_written(), static_cast<uint64_t>(n));
+  }
+
+  parti::testing::TempDir dir;
+  std::unique_ptr<storage::StoreEngine> store;
+  boost::asio::io_context loop;
+  boost::asio::thread_pool disk{1};
+  int done = 0;
+};
+
+constexpr auto kLong = std::chrono::duration_cast<std::chrono::microseconds>(60s);
+
+TEST_F(GroupCommitTest, ALoneWriteIsNotHeld) {
+  auto commit = make({.delay = kLong, .siblings = 4});
+  step(*commit, 0, 1);
+  EXPECT_TRUE(run_until_done(1, 5s));  // not the 60 s delay
+  EXPECT_EQ(store->partition_meta(0).watermark, 1u);
+}
+
+TEST_F(GroupCommitTest, UnderLoadABatchIsHeldUntilTheLastBatchsWritersAreBack) {
+  auto commit = make({.delay = kLong, .siblings = 2});
+  first_batch(*commit, 3);
+  step(*commit, 0, 2);
+  EXPECT_FALSE(run_until_done(4, 100ms));  // held: one of the three is here
+  EXPECT_EQ(commit->writes(), 1u);
+  step(*commit, 1, 2);
+  step(*commit, 2, 2);  // the third: cut at once, not after 60 s
+  EXPECT_TRUE(run_until_done(6, 5s));
+  EXPECT_EQ(commit->writes(), 2u);
+  EXPECT_EQ(commit->steps_written(), 6u);
+  EXPECT_EQ(store->partition_meta(2).watermark, 2u);
+}
+
+TEST_F(GroupCommitTest, AHeldBatchIsCutAtTheDelay) {
+  auto commit = make({.delay = 20ms, .siblings = 2});
+  first_batch(*commit, 3);
+  const auto added = std::chrono::steady_clock::now();
+  step(*commit, 0, 2);
+  ASSERT_TRUE(run_until_done(4, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - added, 20ms);  // a timer never fires early
+  EXPECT_EQ(commit->writes(), 2u);
+  EXPECT_EQ(store->partition_meta(0).watermark, 2u);
+}
+
+TEST_F(GroupCommitTest, AReadBetweenWritesIsNotHeldBehindAHeldBatch) {
+  auto commit = make({.delay = kLong, .siblings = 2});
+  first_batch(*commit, 3);
+  step(*commit, 0, 2);
+  EXPECT_FALSE(run_until_done(4, 50ms));
+  bool read = false;
+  commit->read_between_writes([] {}, [&] { read = true; });
+  EXPECT_TRUE(run_until([&] { return read; }, 5s));  // not after 60 s
+  EXPECT_EQ(done, 3);                                // the batch still waits for its writers
+  step(*commit, 1, 2);
+  step(*commit, 2, 2);
+  EXPECT_TRUE(run_until_done(6, 5s));
+  EXPECT_EQ(commit->writes(), 2u);
+}
+
+TEST_F(GroupCommitTest, WithoutADelayNothingIsHeld) {
+  auto commit = make({.delay = 0us, .siblings = 1});
+  first_batch(*commit, 3);
+  step(*commit, 0, 2);
+  EXPECT_TRUE(run_until_done(4, 5s));
+  EXPECT_EQ(commit->writes(), 2u);
+}
+
+}  // namespace
+}  // namespace partid::replication
