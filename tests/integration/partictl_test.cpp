@@ -138,5 +138,19 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   EXPECT_EQ(partictl(d, "cluster down").code, 1);  // nothing left to stop
 }
 
+// A node that exits while starting is reported at once, with the end of its
+// log, instead of after the whole start-up deadline with only a path.
+TEST(PartictlTest, ANodeThatExitsWhileStartingIsReportedWithItsLog) {
+  TempDir dir;
+  const std::string d = dir.sub("cluster");
+  ::setenv("PARTID_MAX_BODY_BYTES", "1", 1);  // below its range: every node refuses to start
+  auto up = partictl(d, "cluster up --nodes 1");
+  ::unsetenv("PARTID_MAX_BODY_BYTES");
+  partictl(d, "cluster down");
+  EXPECT_NE(up.code, 0);
+  EXPECT_NE(up.out.find("exited before it was ready"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("max-body-bytes"), std::string::npos) << up.out;  // the node's own words
+}
+
 }  // namespace
 }  // namespace parti::testing

@@ -1,5 +1,6 @@
 #include "partid/cli/local_cluster.h"
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,20 @@ bool wait_for(F ready, Clock::time_point deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return ready();
+}
+
+// The last `lines` lines of a log, indented, for an error message: what a
+// process said before it failed is what its operator needs first.
+std::string log_tail(const std::string& path, size_t lines = 20) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(std::move(line));
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& line : last) out += "\n  " + line;
+  return out.empty() ? "\n  (the log is empty)" : out;
 }
 
 bool read_ready_file(const std::string& path, ClusterNode* node) {
@@ -128,8 +143,19 @@ bool wait_ready(ClusterState& s, Clock::time_point deadline, std::string* error)
   for (ClusterNode& n : s.nodes) {
     if (!n.id.empty()) continue;
     const int pid = n.pid;
-    if (!wait_for([&] { return read_ready_file(n.dir + "/ready.json", &n); }, deadline)) {
-      *error = "the node in " + n.dir + " did not start; see " + n.dir + "/partid.log";
+    bool exited = false;
+    const bool ready = wait_for(
+        [&] {
+          if (read_ready_file(n.dir + "/ready.json", &n)) return true;
+          exited = !process_alive(pid);
+          return exited;  // no point waiting for a process that is gone
+        },
+        deadline);
+    if (!ready || exited) {
+      const std::string log = n.dir + "/partid.log";
+      *error = "the node in " + n.dir +
+               (exited ? " exited before it was ready" : " did not start") + "; " + log +
+               " ends with:" + log_tail(log);
       n.pid = pid;
       return false;
     }
@@ -234,7 +260,8 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
   if (s.nats_pid < 0) return false;
   save_state(dir, s);
   if (!wait_for([&] { return tcp_port_open(port); }, deadline)) {
-    *error = "nats-server did not start; see " + dir + "/nats.log";
+    *error =
+        "nats-server did not start; " + dir + "/nats.log ends with:" + log_tail(dir + "/nats.log");
     stop_all(s);
     return false;
   }
