@@ -160,11 +160,20 @@ KvResult<KvSnapshot> KvBucket::entries() const {
   KvResult<KvSnapshot> out;
   out.value.as_of = listing.value.as_of;
   // A subject whose last message is a delete or purge marker reads NotFound.
+  bool deleted = false;
   for (const auto& k : listing.value.keys) {
     auto e = get(k);
-    if (e.status.code == KvErrc::NotFound) continue;
+    if (e.status.code == KvErrc::NotFound) {
+      deleted = true;
+      continue;
+    }
     if (!e.ok()) return {e.status, {}};
     out.value.entries.push_back(std::move(e.value));
+  }
+  if (deleted) {
+    auto last = last_revision();
+    if (!last.ok()) return {last.status, {}};
+    out.value.deleted_by = last.value;
   }
   return out;
 }

@@ -50,6 +50,11 @@ struct KvEntry {
 struct KvSnapshot {
   std::vector<KvEntry> entries;
   uint64_t as_of = 0;
+  // The keys are read after the listing: a listed key deleted before its read
+  // is absent although its delete is above as_of. Every such delete is at or
+  // below deleted_by (the bucket's last revision after the reads; 0: as_of,
+  // when no listed key read as deleted).
+  uint64_t deleted_by = 0;
 };
 
 }  // namespace parti::coord

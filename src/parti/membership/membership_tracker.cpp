@@ -52,7 +52,7 @@ void MembershipTracker::on_snapshot(const coord::KvSnapshot& all) {
       snapshot.emplace_back(std::move(*r), e.revision);
     }
   }
-  emit(view_.on_snapshot(snapshot, all.as_of, Clock::now()));
+  emit(view_.on_snapshot(snapshot, all.as_of, Clock::now(), all.deleted_by));
   arm_deadline();
 }
 

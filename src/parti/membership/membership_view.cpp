@@ -1,5 +1,6 @@
 #include "parti/membership/membership_view.h"
 
+#include <algorithm>
 #include <set>
 
 namespace parti {
@@ -57,7 +58,8 @@ std::vector<MemberEvent> MembershipView::on_delete(const std::string& id, uint64
 }
 
 std::vector<MemberEvent> MembershipView::on_snapshot(
-    const std::vector<std::pair<NodeRecord, uint64_t>>& all, uint64_t as_of, TimePoint now) {
+    const std::vector<std::pair<NodeRecord, uint64_t>>& all, uint64_t as_of, TimePoint now,
+    uint64_t deleted_by) {
   std::vector<MemberEvent> events;
   std::set<std::string> present;
   for (const auto& [record, revision] : all) {
@@ -66,10 +68,11 @@ std::vector<MemberEvent> MembershipView::on_snapshot(
   }
   std::vector<std::string> gone;
   for (const auto& [id, m] : members_) {
-    if (!present.count(id)) gone.push_back(id);
+    if (!present.count(id) && m.revision <= as_of) gone.push_back(id);
   }
+  const uint64_t departed_at = std::max(as_of, deleted_by);
   for (const auto& id : gone) {
-    for (auto& e : remove(id, as_of, MemberEvent::Kind::Left)) events.push_back(e);
+    for (auto& e : remove(id, departed_at, MemberEvent::Kind::Left)) events.push_back(e);
   }
   return events;
 }

@@ -32,9 +32,13 @@ class MembershipView {
   std::vector<MemberEvent> on_delete(const std::string& id, uint64_t revision, TimePoint now);
   // A full listing (polling fallback): members absent from it have left.
   // `as_of` is the listing's watermark: a put at or below it for a member the
-  // listing lacks is stale, even if a lagging watch delivers it later.
+  // listing lacks is stale, even if a lagging watch delivers it later. The
+  // listing's keys are read after it was taken, so a key deleted meanwhile
+  // is absent although its delete is above `as_of`: `deleted_by` (>= as_of,
+  // read after the keys; 0: as_of) bounds those deletes, and a put below it
+  // is stale too. A member put after `as_of` is kept: the listing predates it.
   std::vector<MemberEvent> on_snapshot(const std::vector<std::pair<NodeRecord, uint64_t>>& all,
-                                       uint64_t as_of, TimePoint now);
+                                       uint64_t as_of, TimePoint now, uint64_t deleted_by = 0);
   std::vector<MemberEvent> on_tick(TimePoint now);
 
   std::optional<TimePoint> next_deadline() const;
