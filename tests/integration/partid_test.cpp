@@ -41,6 +41,12 @@ class PartidTest : public ::testing::Test {
     }
     return SIZE_MAX;
   }
+  // The first key "<prefix><k>" whose partition node `node` leads.
+  std::string key_led_by(size_t node, const std::string& prefix) {
+    for (int k = 0;; ++k) {
+      if (leader_of(prefix + std::to_string(k)) == node) return prefix + std::to_string(k);
+    }
+  }
   NatsServer nats;
   PartidCluster cluster{nats};
 };
@@ -66,10 +72,7 @@ TEST_F(PartidTest, WriteThroughOneNodeReadThroughEveryOther) {
 TEST_F(PartidTest, RequestsToANonLeaderAreForwardedToTheLeader) {
   start_nodes(3);
   // A key led by node 1, written and read through node 0.
-  std::string key;
-  for (int k = 0; key.empty(); ++k) {
-    if (leader_of("fwd-" + std::to_string(k)) == 1) key = "fwd-" + std::to_string(k);
-  }
+  const std::string key = key_led_by(1, "fwd-");
   const double before = cluster.metric(0, "partid_forwarded_requests_total");
   ASSERT_EQ(put(0, key, "r", "through node 0"), 200);
   auto r = cluster.get_json(0, "/items/" + key + "/r");
@@ -111,10 +114,7 @@ TEST_F(PartidTest, AStalledLeaderOpensItsCircuitAndAProbeClosesItWhenItAnswersAg
   stalled.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(link.port())};
   cluster.start(stalled);
   ASSERT_TRUE(cluster.wait_converged(2, 20s));
-  std::string key;
-  for (int k = 0; key.empty(); ++k) {
-    if (leader_of("cb-" + std::to_string(k)) == 1) key = "cb-" + std::to_string(k);
-  }
+  const std::string key = key_led_by(1, "cb-");
   ASSERT_EQ(put(0, key, "", "v"), 200);  // forwarded through the proxy while it relays
 
   link.stall();
@@ -179,26 +179,47 @@ TEST_F(PartidTest, RangeKeysComeNewestFirstAndLimitsApply) {
 }
 
 // A forwarded answer larger than a peer frame would close the connection
-// between the two nodes (and fail every request in flight on it); the leader
-// answers that one request with an error instead.
-TEST_F(PartidTest, AnAnswerTooLargeToRelayFailsAloneWithAClearError) {
+// between the two nodes (and fail every request in flight on it) if sent
+// whole: the leader keeps it and the asking node pulls it in parts, so any
+// node answers what the leader answers.
+TEST_F(PartidTest, AnAnswerLargerThanAPeerFrameIsRelayedInParts) {
   PartidOptions options;
   options.extra_args = {"--max-body-bytes", "65536", "--max-peer-frame-bytes", "262144"};
   start_nodes(2, options);
-  std::string pk;
-  for (int k = 0; pk.empty(); ++k) {
-    if (leader_of("page-" + std::to_string(k)) == 1) pk = "page-" + std::to_string(k);
-  }
-  for (int i = 0; i < 8; ++i) {  // 8 x 40,000 bytes: more than one 256 KiB frame
+  const std::string pk = key_led_by(1, "page-");
+  for (int i = 0; i < 16; ++i) {  // 16 x 40,000 bytes: three 192 KiB parts
     ASSERT_EQ(put(1, pk, "r" + std::to_string(i), std::string(40000, 'a' + i)), 200) << i;
   }
-  auto refused = cluster.http(0, "GET", "/items/" + pk + "?limit=10");
+  const auto direct = cluster.http(1, "GET", "/items/" + pk + "?limit=20");
+  ASSERT_EQ(direct.status, 200) << direct.body;
+  const auto relayed = cluster.http(0, "GET", "/items/" + pk + "?limit=20");
+  EXPECT_EQ(relayed.status, 200) << relayed.body.substr(0, 300);
+  EXPECT_GT(relayed.body.size(), 3u * (256u << 10) - 3u * (64u << 10));
+  EXPECT_EQ(nlohmann::json::parse(relayed.body), nlohmann::json::parse(direct.body));
+  EXPECT_GE(cluster.metric(0, "partid_relayed_parts_total"), 2.0);
+  // The link between the nodes stayed up: nothing was refused as a frame.
+  EXPECT_EQ(cluster.get_json(0, "/items/" + pk + "/r3")["message"], std::string(40000, 'd'));
+  EXPECT_EQ(read_file(cluster.node(0).log).find("exceeds the limit"), std::string::npos);
+  EXPECT_EQ(read_file(cluster.node(1).log).find("exceeds the limit"), std::string::npos);
+}
+
+// An answer larger than a node relays (--max-relayed-bytes) fails alone, with
+// an error naming the leader to ask directly; the leader serves it.
+TEST_F(PartidTest, AnAnswerLargerThanTheRelayBudgetFailsAloneWithAClearError) {
+  PartidOptions options;
+  options.extra_args = {"--max-body-bytes",    "65536",  "--max-peer-frame-bytes", "262144",
+                        "--max-relayed-bytes", "1048576"};
+  start_nodes(2, options);
+  const std::string pk = key_led_by(1, "page-");
+  for (int i = 0; i < 30; ++i) {  // 30 x 40,000 bytes: more than 1 MiB
+    ASSERT_EQ(put(1, pk, "r" + std::to_string(i), std::string(40000, 'a' + i % 26)), 200) << i;
+  }
+  auto refused = cluster.http(0, "GET", "/items/" + pk + "?limit=30");
   EXPECT_EQ(refused.status, 400) << refused.body;
   EXPECT_NE(refused.body.find("response_too_large"), std::string::npos) << refused.body;
   EXPECT_NE(refused.body.find(cluster.node(1).id), std::string::npos) << refused.body;
-  // The link between the nodes stayed up, and the leader serves the page.
   EXPECT_EQ(cluster.get_json(0, "/items/" + pk + "?limit=2")["items"].size(), 2u);
-  EXPECT_EQ(cluster.get_json(1, "/items/" + pk + "?limit=10")["items"].size(), 8u);
+  EXPECT_EQ(cluster.get_json(1, "/items/" + pk + "?limit=30")["items"].size(), 30u);
   EXPECT_EQ(read_file(cluster.node(0).log).find("exceeds the limit"), std::string::npos);
 }
 

@@ -166,57 +166,6 @@ RouteDecision ApiService::route_for(uint32_t partition, Access access, const Hop
   return routing::decide_routing(in);
 }
 
-asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const std::string& method,
-                                                 const std::string& target, const std::string& body,
-                                                 const Hop& hop, const std::string& authorization) {
-  pb::Envelope envelope;
-  auto* f = envelope.mutable_forward();
-  f->set_method(method);
-  f->set_target(target);
-  f->set_body(body);
-  f->set_hops(hop.hops + 1);
-  f->set_authorization(authorization);
-  for (const auto& t : hop.tried) f->add_tried(t);
-  f->add_tried(deps_.cluster->self());
-  deps_.metrics->count("partid_forwarded_requests_total");
-  const std::string* address = &to.peer_address;
-  pb::Envelope* env = &envelope;
-  peer::PeerClient* peers = deps_.peers;
-  const auto timeout = options_.forward_timeout;
-  peer::PeerReply reply = co_await await_callback<peer::PeerReply>(
-      [peers, address, env, timeout](std::function<void(peer::PeerReply)> done) {
-        peers->call(*address, std::move(*env), timeout, std::move(done));
-      });
-  if (reply.circuit_open) {
-    deps_.metrics->count("partid_forward_failures_total");
-    const auto seconds = std::chrono::ceil<std::chrono::seconds>(reply.retry_after).count();
-    co_return ApiResponse::error(WebError::unavailable(
-        "peer_circuit_open", to.node + " keeps failing; not asked again for now: " + reply.error,
-        static_cast<int>(std::max<int64_t>(1, seconds))));
-  }
-  if (reply.timed_out) {
-    co_return ApiResponse::error(
-        WebError::timeout("forward_timeout", to.node + " did not answer in time"));
-  }
-  if (!reply.envelope && reply.maybe_delivered) {
-    deps_.metrics->count("partid_forward_failures_total");
-    co_return ApiResponse::error(WebError::timeout(
-        "forward_interrupted", "lost the connection to " + to.node +
-                                   " after sending the request; it may or may not have been "
-                                   "applied: " +
-                                   reply.error));
-  }
-  if (!reply.envelope || !reply.envelope->has_forward_reply()) {
-    deps_.metrics->count("partid_forward_failures_total");
-    co_return ApiResponse::error(
-        WebError::unavailable("forward_failed", "could not reach " + to.node + ": " + reply.error));
-  }
-  const auto& r = reply.envelope->forward_reply();
-  ApiResponse out = ApiResponse::json(static_cast<int>(r.status()), r.body());
-  out.retry_after_s = static_cast<int>(r.retry_after_s());
-  co_return out;
-}
-
 asio::awaitable<std::vector<replication::WriteResult>> ApiService::write_local(
     std::vector<storage::WriteOp> ops) {
   co_return co_await replication::replicate(deps_.replicator, std::move(ops));

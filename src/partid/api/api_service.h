@@ -40,8 +40,9 @@ struct ApiOptions {
   Limits limits;
   uint32_t hop_limit = 3;
   std::chrono::milliseconds forward_timeout{5000};
-  std::chrono::milliseconds hold{0};  // see NodeConfig::hold_ms
-  std::string admin_token;            // empty: admin routes answer 403
+  size_t max_relayed_bytes = size_t{256} << 20;  // see NodeConfig::max_relayed_bytes
+  std::chrono::milliseconds hold{0};             // see NodeConfig::hold_ms
+  std::string admin_token;                       // empty: admin routes answer 403
   // A transaction's deadline is this long after it starts (NodeConfig).
   std::chrono::milliseconds txn_timeout{10000};
   // Its records and decision are kept this long past its deadline.
@@ -289,6 +290,11 @@ class ApiService {
   asio::awaitable<ApiResponse> forward(const routing::RouteDecision& to, const std::string& method,
                                        const std::string& target, const std::string& body,
                                        const Hop& hop, const std::string& authorization = {});
+  // Pulls the parts after the first of an answer `from` keeps (api/forward.cpp)
+  // onto `body`; an error answer when that fails.
+  asio::awaitable<std::optional<ApiResponse>> pull_rest(const routing::RouteDecision& from,
+                                                        uint64_t answer, uint64_t total_bytes,
+                                                        std::string* body);
   // Replicates ops whose partitions this node leads.
   asio::awaitable<std::vector<replication::WriteResult>> write_local(
       std::vector<storage::WriteOp> ops);

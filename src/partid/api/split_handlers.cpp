@@ -9,6 +9,7 @@
 
 #include "partid/api/api_service.h"
 #include "partid/api/hold.h"
+#include "partid/async_bridge.h"
 #include "partid/replication/wire.h"
 #include "partid/storage/txn_space.h"
 #include "partid/upgrade/formats.h"

@@ -31,6 +31,7 @@
 #include "partid/api/cluster_view.h"
 #include "partid/api/http_server.h"
 #include "partid/api/metrics.h"
+#include "partid/api/relayed_answers.h"
 #include "partid/api/txn_recovery.h"
 #include "partid/node/node_config.h"
 #include "partid/node/progress_reporter.h"
@@ -88,6 +89,8 @@ class Node final : public api::ClusterView {
   void on_layout(const routing::LayoutRecord& record);
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
+  void serve_forward_more(const pb::ForwardMore& more, peer::PeerServer::Reply reply);
+  void forget_relayed_later();
   template <class F>
   void on_loop(F f);
 
@@ -102,6 +105,7 @@ class Node final : public api::ClusterView {
   std::unique_ptr<peer::PeerClient> peers_;
   std::unique_ptr<peer::PeerServer> peer_server_;
   std::unique_ptr<api::ApiService> api_;
+  std::unique_ptr<api::RelayedAnswers> relayed_;  // loop-owned
   std::unique_ptr<api::HttpServer> http_;
   std::unique_ptr<api::TxnRecovery> txn_recovery_;
   std::shared_ptr<parti::coord::Connection> conn_;

@@ -112,6 +112,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "largest peer message; at least max-body-bytes + 64 KiB (larger snapshots travel in "
       "fragments)")
       ->check(CLI::Range(256u << 10, 64u << 20));
+  opt("--max-relayed-bytes", c.max_relayed_bytes,
+      "answers larger than a peer frame are relayed between nodes in parts: the most bytes of "
+      "them a node keeps at once, and the largest answer it relays")
+      ->check(CLI::Range(size_t{1} << 20, size_t{16} << 30));
   opt("--hop-limit", c.hop_limit, "forwarding hops before giving up")->check(CLI::Range(1u, 16u));
   opt("--forward-timeout-ms", c.forward_timeout_ms, "deadline of a forwarded request")
       ->check(CLI::Range(10u, 600000u));

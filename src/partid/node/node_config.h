@@ -38,6 +38,10 @@ struct NodeConfig {
   // cuts its envelopes and snapshot fragments from it.
   uint32_t max_peer_frame_bytes = 16u << 20;
   static constexpr uint32_t kFrameHeadroom = 64u << 10;
+  // Answers larger than a peer frame travel back to the node a request was
+  // forwarded from in parts (api/relayed_answers.h): the most bytes of such
+  // answers a node keeps at once for pulling, and the largest it assembles.
+  size_t max_relayed_bytes = size_t{256} << 20;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
   uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit
