@@ -373,6 +373,86 @@ class Writer {
   std::thread thread_;
 };
 
+// Per partition of `next`: the replicas `previous` did not have, at most, and
+// whether every leader of `next` was a replica in `previous`.
+std::pair<size_t, bool> step_of(const json& previous, const json& next) {
+  size_t most = 0;
+  bool leaders_held = true;
+  for (size_t p = 0; p < next.size(); ++p) {
+    const auto old = previous[p]["replicas"].get<std::vector<std::string>>();
+    const auto now = next[p]["replicas"].get<std::vector<std::string>>();
+    size_t arriving = 0;
+    for (const auto& id : now) arriving += std::count(old.begin(), old.end(), id) ? 0 : 1;
+    most = std::max(most, arriving);
+    leaders_held = leaders_held && std::count(old.begin(), old.end(), now.front()) > 0;
+  }
+  return {most, leaders_held};
+}
+
+// The coordinator's log shows a step of a staged move, and a publish after
+// it that is not one: the placement was reached.
+bool staged_move_finished(const std::string& log) {
+  const size_t step = log.find("a step of a staged move");
+  if (step == std::string::npos) return false;
+  const size_t last = log.rfind("published assignment");
+  const size_t end = log.find('\n', last);
+  return last > step && log.substr(last, end - last).find("a step of") == std::string::npos;
+}
+
+// A node joining an RF=3 cluster of three is placed as the leader of some
+// partitions (leader balance) that it holds nothing of: libparti stages those
+// moves, so no published step replaces more than one of a partition's three
+// replicas or gives it a leader that held nothing. A quorum of every new set
+// already holds the partition, so sealing it never waits for a copy; the
+// steps end at the placement, and writes go on without a failure throughout.
+TEST_F(ReplicationTest, AJoiningNodeTakesItsPartitionsInStepsThatKeepAQuorumHoldingTheData) {
+  start_nodes(3, true);
+  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
+                                    const std::string& m) { return put_outcome(apis[v], k, m); },
+                {0, 1, 2});
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 200; }, 30s));
+  std::map<uint64_t, json> seen;  // topology version -> its assignment, as node 0 routes
+  std::atomic<bool> watching{true};
+  std::thread watcher([&, api = cluster.node(0).api] {
+    while (watching) {
+      auto t = json::parse(partid::cli::http_request(api, "GET", "/cluster/topology").body, nullptr,
+                           false);
+      if (t.is_object() && t.contains("version")) seen.emplace(t["version"], t["assignment"]);
+    }
+  });
+  cluster.start(node_options(true));
+  const bool finished = wait_until(
+      [&] {
+        for (size_t i = 0; i < 4; ++i) {
+          if (staged_move_finished(read_file(cluster.node(i).log))) return true;
+        }
+        return false;
+      },
+      60s);
+  ASSERT_TRUE(cluster.wait_converged(4, 60s)) << cluster.describe_not_serving();
+  const size_t before = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= before + 100; }, 30s));
+  watching = false;
+  watcher.join();
+  writer.stop();
+  ASSERT_TRUE(finished) << "no staged move, or it did not end";
+
+  size_t steps = 0;
+  for (auto it = seen.begin(); std::next(it) != seen.end(); ++it) {
+    auto next = std::next(it);
+    if (next->first != it->first + 1) continue;  // a version node 0 did not route by
+    const auto [arriving, leaders_held] = step_of(it->second, next->second);
+    EXPECT_LE(arriving, 1u) << "v" << next->first;
+    EXPECT_TRUE(leaders_held) << "v" << next->first;
+    steps += arriving > 0 || it->second != next->second ? 1 : 0;
+  }
+  EXPECT_GE(steps, 2u) << "the join and at least one further step were seen";
+  EXPECT_TRUE(writer.failures().empty()) << json(writer.failures()).dump();
+  for (const auto& [key, message] : writer.acked()) {
+    ASSERT_EQ(leader_read(3, key), message) << key << " was acknowledged and is lost";
+  }
+}
+
 void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   start_nodes(nodes, true);
   std::vector<size_t> all;

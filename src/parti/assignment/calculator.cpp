@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "parti/assignment/staging.h"
+
 namespace parti {
 
 const char* to_string(CalcState s) {
@@ -34,8 +36,15 @@ const char* to_string(RebalanceReason r) {
       return "partitions-changed";
     case RebalanceReason::LeaderBalance:
       return "leader-balance";
+    case RebalanceReason::StagedMove:
+      return "staged-move";
   }
   return "?";
+}
+
+bool is_planned(RebalanceReason why) {
+  return why == RebalanceReason::PlannedScale || why == RebalanceReason::LeaderBalance ||
+         why == RebalanceReason::PartitionsChanged || why == RebalanceReason::StagedMove;
 }
 
 Calculator::Calculator(CalculatorConfig config, const Strategy& strategy)
@@ -135,7 +144,9 @@ CalcOutput Calculator::evaluate(TimePoint now) {
   if (partitions_ != published_.partitions) {
     return enter(CalcState::Rebalancing, RebalanceReason::PartitionsChanged, now);
   }
-  if (reason_ == RebalanceReason::LeaderBalance) return {};  // waiting out the cooldown
+  if (reason_ == RebalanceReason::LeaderBalance || reason_ == RebalanceReason::StagedMove) {
+    return {};  // waiting out the cooldown
+  }
   return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
 }
 
@@ -164,6 +175,7 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   CalcOutput out = enter(target, why, std::nullopt);
   Assignment next = build_assignment(strategy_, observed_, partitions_, config_.replication_factor,
                                      &published_, published_.version + 1);
+  staged_ = config_.staged_moves && is_planned(why) && stage_moves(next, published_);
   if (next.workers == published_.workers && next.partitions == published_.partitions &&
       next.replicas == published_.replicas) {
     // Nothing would change: do not burn a version or wake every worker.
@@ -179,10 +191,8 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
 }
 
 std::optional<CalcOutput> Calculator::hold(TimePoint now, RebalanceReason why) {
-  const bool planned = why == RebalanceReason::PlannedScale ||
-                       why == RebalanceReason::LeaderBalance ||
-                       why == RebalanceReason::PartitionsChanged;
-  if (!planned || bypass_cooldown_ || config_.resize_hold_max.count() == 0 || !data_moving()) {
+  if (!is_planned(why) || bypass_cooldown_ || config_.resize_hold_max.count() == 0 ||
+      !data_moving()) {
     return std::nullopt;
   }
   const bool first = !held_since_;
@@ -205,9 +215,14 @@ CalcOutput Calculator::on_published(const Assignment& published, TimePoint now) 
   awaiting_publish_ = false;
   bypass_cooldown_ = false;
   absent_since_.clear();
-  CalcOutput out = after_emergency ? enter(CalcState::Rebalancing, RebalanceReason::LeaderBalance,
-                                           now + config_.cooldown)
-                                   : enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
+  // A step short of the placement, or an emergency's survival-first
+  // leaders: one more planned rebalance follows once the cooldown has passed.
+  const bool follow_up = staged_ || after_emergency;
+  const RebalanceReason next_reason =
+      staged_ ? RebalanceReason::StagedMove : RebalanceReason::LeaderBalance;
+  staged_ = false;
+  CalcOutput out = follow_up ? enter(CalcState::Rebalancing, next_reason, now + config_.cooldown)
+                             : enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
   CalcOutput next = evaluate(now);
   next.state_changed = next.state_changed || out.state_changed;
   return next;

@@ -19,6 +19,13 @@
 // waited, so two resizes do not overlap (a partition moved on before its new
 // replicas have the data). Emergencies, restarts, cold starts and refreshes
 // never wait: they restore service or were asked for.
+//
+// Staged moves (assignment/staging.h, `staged_moves`): a planned rebalance
+// that would replace a majority of a partition's replicas, or give it a
+// leader that holds nothing, publishes one step towards the placement; the
+// next step follows as a StagedMove rebalance, after the cooldown and under
+// the resize guard, until the placement is reached. Emergencies, restarts and
+// cold starts are never staged.
 #pragma once
 
 #include <map>
@@ -41,11 +48,15 @@ enum class RebalanceReason {
   PlannedScale,
   Emergency,
   PartitionsChanged,
-  LeaderBalance
+  LeaderBalance,
+  StagedMove
 };
 
 const char* to_string(CalcState s);
 const char* to_string(RebalanceReason r);
+// A rebalance nothing urgent asked for: it waits under the resize guard and
+// may be staged.
+bool is_planned(RebalanceReason why);
 
 struct CalculatorConfig {
   Millis cold_start_window{30000};
@@ -56,6 +67,7 @@ struct CalculatorConfig {
   double restart_ratio = 0.5;
   uint32_t replication_factor = 1;
   Millis resize_hold_max{60000};  // 0: planned rebalances never wait for moving data
+  bool staged_moves = true;
 };
 
 struct CalcOutput {
@@ -82,6 +94,8 @@ class Calculator {
   RebalanceReason reason() const { return reason_; }
   std::optional<TimePoint> next_deadline() const { return deadline_; }
   const Assignment& published() const { return published_; }
+  // What awaits publishing is a step of a staged move, short of the placement.
+  bool staging() const { return staged_; }
 
  private:
   CalcOutput evaluate(TimePoint now);
@@ -102,6 +116,7 @@ class Calculator {
   std::optional<TimePoint> last_publish_;
   bool bypass_cooldown_ = false;
   bool awaiting_publish_ = false;
+  bool staged_ = false;                  // what awaits publishing is a step short of the placement
   std::optional<TimePoint> held_since_;  // the resize guard holds a rebalance back
   Assignment published_;
   std::vector<Partition> partitions_;

@@ -66,6 +66,10 @@ struct Config {
   std::string api_address;  // published in the node record
   std::string peer_address;
   uint32_t data_format = 0;  // published in the node record (NodeRecord::format)
+  // Planned moves that would replace a majority of a partition's replicas (or
+  // give it a leader without its data) go in steps that each keep a quorum of
+  // the set (assignment/staging.h). Matters for RF >= 3 only.
+  bool staged_moves = true;
   Timings timings;
 };
 

@@ -144,8 +144,9 @@ asio::awaitable<void> LeaderRole::publish(Assignment a, std::shared_ptr<bool> al
   if (!*alive || !calc_) co_return;
   if (r.ok()) {
     pointer_revision_ = r.value;
-    spdlog::info("{} published assignment v{} ({} workers, {} partitions, reason {})", self_id_,
-                 a.version, a.workers.size(), a.partitions.size(), to_string(calc_->reason()));
+    spdlog::info("{} published assignment v{} ({} workers, {} partitions, reason {}{})", self_id_,
+                 a.version, a.workers.size(), a.partitions.size(), to_string(calc_->reason()),
+                 calc_->staging() ? "; a step of a staged move" : "");
     cb_.on_published(a);
     handle(calc_->on_published(a, Clock::now()));
   } else if (r.status.code == KvErrc::WrongRevision) {

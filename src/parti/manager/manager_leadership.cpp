@@ -58,7 +58,7 @@ CalculatorConfig Manager::Impl::calculator_config() const {
   const Timings& t = cfg.timings;
   return CalculatorConfig{t.cold_start_window,    t.planned_scale_window, t.emergency_grace,
                           t.rebalance_cooldown,   t.poll_interval,        cfg.restart_ratio,
-                          cfg.replication_factor, t.resize_hold_max};
+                          cfg.replication_factor, t.resize_hold_max,      cfg.staged_moves};
 }
 
 asio::awaitable<void> Manager::Impl::become_leader() {

@@ -1,0 +1,244 @@
+// Staged replica moves: each step replaces at most a minority of a
+// partition's replicas and keeps its leader among the replicas it had, and
+// repeated steps reach the placement; and the calculator publishes the steps
+// one after another under the cooldown and the resize guard.
+#include "parti/assignment/staging.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "parti/assignment/calculator.h"
+#include "parti/source/partition_source.h"
+
+namespace parti {
+namespace {
+
+using V = std::vector<uint32_t>;
+
+size_t arriving(const V& old, const V& next) {
+  return static_cast<size_t>(std::count_if(next.begin(), next.end(), [&](uint32_t w) {
+    return std::find(old.begin(), old.end(), w) == old.end();
+  }));
+}
+
+bool leader_had_it(const V& old, const V& next) {
+  return std::find(old.begin(), old.end(), next.front()) != old.end();
+}
+
+// Steps from `old` until `target`, checking every step keeps a quorum.
+size_t steps_to(V old, const V& target) {
+  size_t steps = 0;
+  while (old != target) {
+    V next = stage_replicas(old, target);
+    EXPECT_NE(next, old) << "no progress";
+    if (next == old) return steps;
+    EXPECT_EQ(next.size(), target.size());
+    EXPECT_EQ(std::set<uint32_t>(next.begin(), next.end()).size(), next.size()) << "duplicates";
+    EXPECT_LE(arriving(old, next), (old.size() - 1) / 2);
+    EXPECT_TRUE(leader_had_it(old, next));
+    old = next;
+    ++steps;
+  }
+  return steps;
+}
+
+TEST(StageReplicas, AMoveThatKeepsAQuorumAndItsLeaderGoesInOneStep) {
+  EXPECT_EQ(stage_replicas({0, 1, 2}, {0, 1, 3}), (V{0, 1, 3}));
+  EXPECT_EQ(stage_replicas({0, 1, 2}, {1, 3, 0}), (V{1, 3, 0}));
+  EXPECT_EQ(stage_replicas({0, 1, 2}, {2, 0, 1}), (V{2, 0, 1}));  // leadership only
+}
+
+TEST(StageReplicas, ReplacingTwoOfThreeTakesTwoStepsEachKeepingAQuorum) {
+  const V first = stage_replicas({0, 1, 2}, {3, 4, 0});
+  EXPECT_EQ(first, (V{0, 3, 1}));  // the leader stays, one arrives, one of the leaving stays
+  EXPECT_EQ(steps_to({0, 1, 2}, {3, 4, 0}), 2u);
+  EXPECT_EQ(steps_to({0, 1, 2}, {3, 4, 5}), 3u);
+}
+
+TEST(StageReplicas, ANewLeaderThatHoldsNothingJoinsFirstAndLeadsInTheNextStep) {
+  const V first = stage_replicas({0, 1, 2}, {3, 0, 1});
+  EXPECT_EQ(first.front(), 0u);
+  EXPECT_EQ(std::set<uint32_t>(first.begin(), first.end()), (std::set<uint32_t>{0, 1, 3}));
+  EXPECT_EQ(stage_replicas(first, {3, 0, 1}), (V{3, 0, 1}));
+}
+
+TEST(StageReplicas, ALeavingLeaderHandsOverToOneThatStaysToMakeRoom) {
+  // 2 leaves, 3 arrives and is to lead: 1 (it stays) leads while 3 arrives.
+  EXPECT_EQ(stage_replicas({2, 1, 0}, {3, 1, 0}), (V{1, 0, 3}));
+  EXPECT_EQ(steps_to({2, 1, 0}, {3, 1, 0}), 2u);
+  EXPECT_EQ(steps_to({2, 1, 0}, {3, 4, 0}), 2u);
+  EXPECT_EQ(steps_to({2, 1, 0}, {3, 4, 5}), 3u);
+}
+
+TEST(StageReplicas, FiveReplicasAdmitTwoAtATime) {
+  EXPECT_EQ(arriving({0, 1, 2, 3, 4}, stage_replicas({0, 1, 2, 3, 4}, {5, 6, 7, 8, 9})), 2u);
+  EXPECT_EQ(steps_to({0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}), 3u);
+  EXPECT_EQ(steps_to({0, 1, 2, 3, 4}, {0, 1, 2, 5, 6}), 1u);
+}
+
+// Every move between two sets of 3 (and of 5) of 8 workers, in steps that
+// each keep a quorum and a leader that had the data, ends at the target.
+TEST(StageReplicas, AnyMoveReachesItsTargetInStepsThatKeepAQuorum) {
+  std::mt19937 rng(20261203);
+  for (size_t rf : {3u, 5u}) {
+    for (int trial = 0; trial < 2000; ++trial) {
+      V workers{0, 1, 2, 3, 4, 5, 6, 7};
+      std::shuffle(workers.begin(), workers.end(), rng);
+      const V old(workers.begin(), workers.begin() + rf);
+      std::shuffle(workers.begin(), workers.end(), rng);
+      const V target(workers.begin(), workers.begin() + rf);
+      const size_t steps = steps_to(old, target);
+      EXPECT_LE(steps, rf) << "trial " << trial;
+      if (HasFailure()) return;
+    }
+  }
+}
+
+TEST(StageReplicas, OneOrTwoReplicasAreNeverStaged) {
+  EXPECT_EQ(stage_replicas({0}, {1}), (V{1}));
+  EXPECT_EQ(stage_replicas({0, 1}, {2, 3}), (V{2, 3}));
+  EXPECT_EQ(stage_replicas({0, 1}, {2, 3, 4}), (V{2, 3, 4}));  // RF 3 reached by growing
+}
+
+Assignment assignment(uint64_t version, std::vector<std::string> workers, std::vector<V> replicas) {
+  Assignment a;
+  a.version = version;
+  a.replication_factor = static_cast<uint32_t>(replicas.front().size());
+  a.workers = std::move(workers);
+  a.partitions = numbered_partitions(replicas.size());
+  a.replicas = std::move(replicas);
+  return a;
+}
+
+TEST(StageMoves, HoldsOnlyPartitionsWhoseReplicasAreAllStillWorkers) {
+  const Assignment previous = assignment(1, {"a", "b", "c", "d"}, {{0, 1, 2}, {0, 1, 3}});
+  // "d" left: partition 1 moves in one step; partition 0 is staged.
+  Assignment next = assignment(2, {"a", "b", "c", "e", "f"}, {{3, 4, 0}, {3, 4, 0}});
+  EXPECT_TRUE(stage_moves(next, previous));
+  EXPECT_EQ(next.replicas[0].front(), 0u);
+  EXPECT_EQ(arriving({0, 1, 2}, next.replicas[0]), 1u);
+  EXPECT_EQ(next.replicas[1], (V{3, 4, 0}));
+}
+
+TEST(StageMoves, NewPartitionsAndMovesThatKeepAQuorumAreLeftAlone) {
+  const Assignment previous = assignment(1, {"a", "b", "c", "d"}, {{0, 1, 2}});
+  Assignment next = assignment(2, {"a", "b", "c", "d"}, {{0, 1, 3}, {3, 2, 1}});
+  const auto placed = next.replicas;
+  EXPECT_FALSE(stage_moves(next, previous));
+  EXPECT_EQ(next.replicas, placed);
+}
+
+TEST(StageMoves, SinceIsStampedForTheStepNotThePlacement) {
+  Assignment previous = assignment(1, {"a", "b", "c", "d", "e"}, {{0, 1, 2}, {0, 1, 2}});
+  previous.since = {1, 1};
+  Assignment next = assignment(2, {"a", "b", "c", "d", "e"}, {{0, 1, 2}, {3, 4, 0}});
+  next.stamp_since(&previous);
+  ASSERT_TRUE(stage_moves(next, previous));
+  EXPECT_EQ(next.since, (std::vector<uint64_t>{1, 2}));
+}
+
+class StagedCalculatorTest : public ::testing::Test {
+ protected:
+  CalculatorConfig cfg() {
+    CalculatorConfig c;
+    c.cold_start_window = Millis(3000);
+    c.planned_scale_window = Millis(1000);
+    c.cooldown = Millis(2000);
+    c.resize_hold_max = Millis(20000);
+    c.replication_factor = 3;
+    return c;
+  }
+  std::vector<WorkerInfo> ws(size_t n, std::set<std::string> moving = {}) {
+    std::vector<WorkerInfo> out;
+    for (size_t i = 0; i < n; ++i) {
+      WorkerInfo w{"w" + std::to_string(i), 1, 0, {}};
+      w.moving_data = moving.contains(w.id);
+      out.push_back(w);
+    }
+    return out;
+  }
+  std::unique_ptr<Strategy> strategy = make_rendezvous();
+  TimePoint t0 = TimePoint{} + std::chrono::hours(1);
+};
+
+// Per partition of `next`: how many replicas `previous` did not have, at most.
+size_t most_arriving(const Assignment& previous, const Assignment& next) {
+  size_t most = 0;
+  const auto before = previous.positions();
+  for (size_t p = 0; p < next.partitions.size(); ++p) {
+    const auto old = previous.replica_ids(before.at(next.partitions[p].id));
+    size_t n = 0;
+    for (const auto& id : next.replica_ids(p)) n += std::count(old.begin(), old.end(), id) ? 0 : 1;
+    most = std::max(most, n);
+    EXPECT_TRUE(std::count(old.begin(), old.end(), next.replica_ids(p).front())) << p;
+  }
+  return most;
+}
+
+TEST_F(StagedCalculatorTest, GrowingThreeToFivePublishesStepsUntilThePlacementUnderTheGuard) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(64), t0);
+  c.on_workers(ws(3), t0);
+  auto out = c.on_timer(t0 + Millis(3000));
+  ASSERT_TRUE(out.publish);
+  Assignment published = *out.publish;
+  c.on_published(published, t0 + Millis(3000));
+
+  TimePoint now = t0 + Millis(10000);
+  c.on_workers(ws(5), now);
+  out = c.on_timer(now + Millis(1000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(most_arriving(published, *out.publish), 1u);
+  now += Millis(1000);
+  published = *out.publish;
+  c.on_published(published, now);
+  EXPECT_EQ(c.reason(), RebalanceReason::StagedMove);
+  EXPECT_EQ(c.next_deadline(), now + Millis(2000));  // the cooldown
+
+  // The next step waits while a new replica still takes its data.
+  c.on_workers(ws(5, {"w3"}), now + Millis(100));
+  out = c.on_timer(now + Millis(2000));
+  EXPECT_FALSE(out.publish);
+  EXPECT_EQ(out.held_by, std::vector<std::string>{"w3"});
+  out = c.on_workers(ws(5), now + Millis(2500));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(most_arriving(published, *out.publish), 1u);
+  now += Millis(2500);
+  published = *out.publish;
+  out = c.on_published(published, now);
+
+  // Steps go on until the placement is reached; then nothing more.
+  for (int step = 0; step < 5 && c.reason() == RebalanceReason::StagedMove; ++step) {
+    now += Millis(2000);
+    out = c.on_timer(now);
+    if (!out.publish) break;
+    EXPECT_EQ(most_arriving(published, *out.publish), 1u);
+    published = *out.publish;
+    c.on_published(published, now);
+  }
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  Assignment placement = build_assignment(*strategy, ws(5), numbered_partitions(64), 3, &published,
+                                          published.version + 1);
+  EXPECT_EQ(placement.replicas, published.replicas);
+}
+
+TEST_F(StagedCalculatorTest, WithoutStagingTheMoveGoesInOneStep) {
+  auto config = cfg();
+  config.staged_moves = false;
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(64), t0);
+  c.on_workers(ws(3), t0);
+  auto out = c.on_timer(t0 + Millis(3000));
+  c.on_published(*out.publish, t0 + Millis(3000));
+  c.on_workers(ws(5), t0 + Millis(10000));
+  out = c.on_timer(t0 + Millis(11000));
+  ASSERT_TRUE(out.publish);
+  c.on_published(*out.publish, t0 + Millis(11000));
+  EXPECT_EQ(c.state(), CalcState::Idle);
+}
+
+}  // namespace
+}  // namespace parti
