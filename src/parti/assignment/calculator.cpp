@@ -180,6 +180,7 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
       next.replicas == published_.replicas) {
     // Nothing would change: do not burn a version or wake every worker.
     bypass_cooldown_ = false;
+    staged_ = false;
     absent_since_.clear();
     CalcOutput idle = enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
     idle.state_changed = idle.state_changed || out.state_changed;
