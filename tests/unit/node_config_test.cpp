@@ -44,6 +44,8 @@ TEST_F(NodeConfigTest, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(std::get<NodeConfig>(load({"--commit-delay-us", "0"})).commit_delay_us, 0u);
   EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--commit-siblings", "0"})));
   EXPECT_EQ(c.max_relayed_bytes, size_t{256} << 20);
+  EXPECT_TRUE(c.staged_moves);
+  EXPECT_FALSE(std::get<NodeConfig>(load({"--staged-moves", "false"})).staged_moves);
   EXPECT_EQ(std::get<NodeConfig>(load({"--max-relayed-bytes", "1048576"})).max_relayed_bytes,
             size_t{1} << 20);
   EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--max-relayed-bytes", "1000"})));

@@ -207,6 +207,7 @@ void Node::join_cluster() {
   }
   pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
   if (cfg_.fast_timings) pc.timings = parti::fast_timings();
+  pc.staged_moves = cfg_.staged_moves;
   offered_partitions_ = layout.partitions();
   source_ = std::make_shared<parti::StaticPartitionSource>(
       parti::numbered_partitions(offered_partitions_, ""));

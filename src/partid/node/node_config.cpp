@@ -165,6 +165,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 1000u));
   opt("--log-retention", c.log_retention, "log entries kept behind the watermark")
       ->check(CLI::Range(1u, 10000000u));
+  opt("--staged-moves", c.staged_moves,
+      "with RF >= 3, planned moves go in steps that each keep a quorum of the replica set "
+      "holding the data, so writes wait for a handoff, never a copy (the coordinating node's "
+      "setting counts: give every node the same)");
   opt("--admin-token", c.admin_token, "token for /admin routes (empty: disabled)");
   opt("--preserve-format", c.preserve_format,
       "during a rolling upgrade, keep this node's data and the cluster readable by builds of "

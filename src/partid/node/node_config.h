@@ -63,7 +63,10 @@ struct NodeConfig {
   uint32_t heartbeat_ticks = 2;        // idle leader -> followers confirmation
   uint32_t retry_ticks = 6;            // follower without progress: resend (backoff base)
   uint32_t log_retention = 10000;      // log entries kept behind the watermark
-  std::string admin_token;             // empty: admin operations are refused
+  // libparti's staged moves (parti::Config::staged_moves); the coordinator's
+  // setting is the one that counts, so give every node the same.
+  bool staged_moves = true;
+  std::string admin_token;  // empty: admin operations are refused
   // A transaction prepared this long ago without being resolved (its
   // coordinator died or is stuck) is finished by its partitions' leaders.
   uint32_t txn_timeout_ms = 10000;

@@ -19,7 +19,7 @@ MovingPartitions moving_partitions(const std::vector<replication::ReplicaStatus>
     if (!s.active) continue;
     if (s.rebuilding) out.importing.insert(s.partition);
     if (!s.handoff.empty()) out.locked.insert(s.partition);
-    if (s.follower_needs_snapshot()) out.migrating.insert(s.partition);
+    if (s.follower_far_behind(kFarBehindBytes)) out.migrating.insert(s.partition);
   }
   return out;
 }

@@ -12,7 +12,11 @@
 // any node moves data; parti::WorkerInfo::moving_data): `locked`, partitions
 // whose appointment this node holds for a handoff; `importing`, replicas here
 // that wait for a snapshot (rebuilding); `migrating`, partitions this node
-// leads with a follower that needs a snapshot.
+// leads with a follower that needs a snapshot or lacks more than
+// kFarBehindBytes of the log: a replica that a staged move just added (a step
+// of libparti's, parti/assignment/staging.h) catches up before the next step
+// counts it towards a quorum or makes it the leader. Under a steady load a
+// follower lacks far less: what is in flight.
 #pragma once
 
 #include <chrono>
@@ -27,6 +31,8 @@
 namespace partid::node {
 
 namespace asio = boost::asio;
+
+inline constexpr uint64_t kFarBehindBytes = 256u << 10;
 
 // What this node is moving, from the replicator's statuses (see above).
 struct MovingPartitions {

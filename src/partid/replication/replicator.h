@@ -109,6 +109,14 @@ struct ReplicaStatus {
     }
     return false;
   }
+  // A follower of this leader lacks more than `bytes` of the log, or needs a
+  // snapshot: data is still moving to it (libparti's rebalance guard waits).
+  bool follower_far_behind(uint64_t bytes) const {
+    for (const auto& f : followers) {
+      if (f.needs_snapshot || f.log_bytes_behind > bytes) return true;
+    }
+    return false;
+  }
 };
 
 struct AdminResult {
