@@ -1061,6 +1061,104 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
   EXPECT_EQ(leader_read(0, key), "current");
 }
 
+// A promise is durable: a message whose epoch no assignment appointed (a
+// corrupt or forged frame) would raise it past every real leader's epoch and
+// wedge the partition for good. Such messages, and a leader's message from a
+// node that does not lead the partition, are dropped before the core.
+TEST_F(ReplicationTest, AMessageWithAnEpochNoAssignmentAppointedIsDroppedAndChangesNothing) {
+  start_nodes(3);
+  const std::string key = "gated";
+  const auto [p, replicas, follower] = put_on_a_follower(key, "before");
+  const size_t leader = index_of(replicas[0]);
+  const uint64_t epoch = partition_status(follower, p)["promised_epoch"];
+  auto dropped = [&](size_t node) {
+    return cluster.metric(node, "partid_peer_messages_ahead_of_topology_total");
+  };
+  const double follower_before = dropped(follower), leader_before = dropped(leader);
+  const double impostors_before =
+      cluster.metric(follower, "partid_peer_messages_not_from_leader_total");
+
+  partid::pb::Envelope seal;  // "the leader" seals an epoch nobody appointed
+  only_message(seal, replicas[0], p)->mutable_begin_epoch()->set_epoch(UINT64_MAX);
+  send_replication(cluster.node(follower).peer, seal);
+  partid::pb::Envelope ahead;  // and replicates in an epoch not appointed yet
+  auto* r = only_message(ahead, replicas[0], p)->mutable_replicate();
+  r->set_epoch(epoch + 5);
+  r->mutable_prev()->set_epoch(epoch);
+  send_replication(cluster.node(follower).peer, ahead);
+  partid::pb::Envelope refusal;  // "a follower" claims a promise nobody asked for
+  only_message(refusal, replicas[1], p)->mutable_refused()->set_epoch(UINT64_MAX - 1);
+  send_replication(cluster.node(leader).peer, refusal);
+  partid::pb::Envelope impostor;  // another member seals the current epoch
+  only_message(impostor, replicas[2], p)->mutable_begin_epoch()->set_epoch(epoch);
+  send_replication(cluster.node(follower).peer, impostor);
+
+  EXPECT_TRUE(wait_until([&] { return dropped(follower) >= follower_before + 2; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return dropped(leader) >= leader_before + 1; }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return cluster.metric(follower, "partid_peer_messages_not_from_leader_total") >
+               impostors_before;
+      },
+      10s));
+  for (size_t node : {leader, follower}) {
+    const json status = partition_status(node, p);
+    EXPECT_EQ(status["promised_epoch"], epoch) << "node " << node;
+    EXPECT_EQ(status["leader"], replicas[0]) << "node " << node;
+  }
+  EXPECT_EQ(partition_status(leader, p)["role"], "leader");
+  ASSERT_EQ(put(follower, key, "after"), 200);
+  EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "after"; }, 10s));
+}
+
+// The new coordinator knows its assignment before the others read it, so a
+// new leader's BeginEpoch can reach a node whose topology lacks that epoch.
+// It is kept and delivered once the topology has it (a failover need not
+// wait for the leader's next try); a seal from a node that turns out not to
+// lead the partition is dropped then.
+TEST_F(ReplicationTest, ASealThatArrivesBeforeItsAssignmentIsDeliveredWhenTheAssignmentDoes) {
+  start_nodes(3);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const uint64_t next = cluster.get_json(0, "/cluster/topology")["version"].get<uint64_t>() + 1;
+  // Nodes' own seals can beat a node's first topology at start-up: counted
+  // from here.
+  auto metric = [&](const char* name) { return cluster.metric(0, name); };
+  const double ahead_before = metric("partid_peer_messages_ahead_of_topology_total");
+  const double delivered_before = metric("partid_early_seals_delivered_total");
+  const double impostors_before = metric("partid_peer_messages_not_from_leader_total");
+  // As node 1 and as node 2: whoever the next assignment makes the leader.
+  for (size_t sender : {1, 2}) {
+    partid::pb::Envelope seals;
+    auto* batch = seals.mutable_replication();
+    batch->set_from(cluster.node(sender).id);
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      auto* m = batch->add_messages();
+      m->set_partition(p);
+      m->mutable_begin_epoch()->set_epoch(next);
+    }
+    send_replication(cluster.node(0).peer, seals);
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric("partid_peer_messages_ahead_of_topology_total") >=
+               ahead_before + 2 * kPartitions;
+      },
+      10s));
+  EXPECT_EQ(metric("partid_early_seals_delivered_total"), delivered_before);
+
+  // A joining node makes the next assignment; its first staged step keeps
+  // every changed partition's leader among the first three nodes, so one of
+  // the two seals of each changed partition is delivered, the other dropped.
+  cluster.start(node_options(false));
+  ASSERT_TRUE(wait_until(
+      [&] { return metric("partid_early_seals_delivered_total") > delivered_before; }, 30s));
+  EXPECT_GT(metric("partid_peer_messages_not_from_leader_total"), impostors_before);
+  ASSERT_TRUE(cluster.wait_converged(4, 60s)) << cluster.describe_not_serving();
+  for (int k = 0; k < 20; ++k) {
+    EXPECT_EQ(put(k % 4, "early" + std::to_string(k), "v"), 200) << k;
+  }
+}
+
 // Snapshots are decoded off the node's loop, before the core sees them: one
 // whose data does not decode, even from the partition's own leader in its
 // current epoch, is dropped and counted, and the follower keeps its state.

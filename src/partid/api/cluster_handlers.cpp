@@ -166,6 +166,11 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
           static_cast<double>(st.messages_outside_topology));
   counter("partid_peer_messages_from_unknown_nodes_total",
           static_cast<double>(st.unknown_sender_messages));
+  counter("partid_peer_messages_ahead_of_topology_total",
+          static_cast<double>(st.messages_ahead_of_topology));
+  counter("partid_peer_messages_not_from_leader_total",
+          static_cast<double>(st.messages_not_from_leader));
+  counter("partid_early_seals_delivered_total", static_cast<double>(st.early_seals_delivered));
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
   counter("partid_disk_write_steps_total", static_cast<double>(st.disk_write_steps));
   counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
 #include "parti/core/hlc.h"
 #include "parti/core/types.h"
@@ -211,7 +212,48 @@ core::SealRecord Replicator::incarnation_view(uint32_t partition, core::SealReco
   return record;
 }
 
+bool Replicator::admitted(const std::string& from, uint32_t partition,
+                          const core::Message& message) {
+  switch (gate_.admit(from, partition, message)) {
+    case EpochGate::Verdict::AheadOfTopology:
+      ++stats_.messages_ahead_of_topology;
+      if (auto* seal = std::get_if<core::BeginEpoch>(&message))
+        park_early_seal(from, partition, *seal);
+      return false;
+    case EpochGate::Verdict::NotTheLeader:
+      ++stats_.messages_not_from_leader;
+      return false;
+    case EpochGate::Verdict::Deliver:
+      break;
+  }
+  return true;
+}
+
+// A new leader that is also the new coordinator has its assignment before
+// the others read it, and its BeginEpoch can beat the assignment here. Kept
+// (a few bytes each, the oldest dropped past the bound) and delivered once
+// the topology has the epoch, so sealing does not wait for its next try.
+void Replicator::park_early_seal(const std::string& from, uint32_t partition,
+                                 const core::BeginEpoch& seal) {
+  if (early_seals_.size() >= kMaxEarlySeals) early_seals_.pop_front();
+  early_seals_.push_back({from, partition, seal});
+}
+
+void Replicator::deliver_early_seals() {
+  auto parked = std::exchange(early_seals_, {});
+  for (auto& s : parked) {
+    const core::Message message = s.seal;
+    if (gate_.admit(s.from, s.partition, message) == EpochGate::Verdict::AheadOfTopology) {
+      early_seals_.push_back(std::move(s));  // still ahead: not counted again
+      continue;
+    }
+    ++stats_.early_seals_delivered;
+    deliver(s.from, s.partition, message);
+  }
+}
+
 void Replicator::on_topology(const routing::Topology& topology) {
+  gate_.on_topology(topology);
   for (const auto& [id, address] : topology.nodes) peer_addresses_[id] = address.peer;
   partitions_ = topology.partitions;
   starts_ = topology.layout.starts;
@@ -244,6 +286,7 @@ void Replicator::on_topology(const routing::Topology& topology) {
     }
     take(p, r, std::move(next));
   }
+  deliver_early_seals();
 }
 
 void Replicator::take(uint32_t partition, Replica& r, Appointment next) {
@@ -430,7 +473,7 @@ void Replicator::deliver(const std::string& from, uint32_t partition,
                          const core::Message& message) {
   // Checked again here: a snapshot is delivered after its decoding, and the
   // topology may have retired the partition meanwhile.
-  if (partition >= partitions_) return;
+  if (partition >= partitions_ || !admitted(from, partition, message)) return;
   auto it = replicas_.find(partition);
   if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(message)) return;
   // A node asked to seal a partition it holds nothing of answers truthfully

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,7 @@
 #include "partid/peer/peer_client.h"
 #include "partid/replication/core/replica.h"
 #include "partid/replication/core_changes.h"
+#include "partid/replication/epoch_gate.h"
 #include "partid/replication/group_commit.h"
 #include "partid/replication/handoff.h"
 #include "partid/replication/outbox.h"
@@ -147,6 +149,13 @@ struct ReplicatorStats {
   // From a node this one does not know (yet): dropped, the sender retries. At
   // start-up a peer's first messages can beat its record to this node's view.
   uint64_t unknown_sender_messages = 0;
+  // Dropped by the EpochGate: an epoch this node's topology does not know
+  // (yet, or ever) for the partition, or a leader's message from another node.
+  uint64_t messages_ahead_of_topology = 0;
+  uint64_t messages_not_from_leader = 0;
+  // BeginEpochs that came ahead of this node's topology, kept and delivered
+  // once it had their epoch.
+  uint64_t early_seals_delivered = 0;
   uint64_t disk_writes = 0;
   uint64_t disk_write_steps = 0;  // the cores' steps those writes held (GroupCommit)
   size_t pending_writes = 0;
@@ -276,6 +285,10 @@ class Replicator {
   void settle_held(uint32_t partition, Replica& r, std::chrono::steady_clock::time_point now);
   void deactivate(Replica& r);
   void deliver(const std::string& from, uint32_t partition, const core::Message& message);
+  // The EpochGate's verdict, counted when it drops the message.
+  bool admitted(const std::string& from, uint32_t partition, const core::Message& message);
+  void park_early_seal(const std::string& from, uint32_t partition, const core::BeginEpoch& seal);
+  void deliver_early_seals();
   void receive_snapshot(const std::string& from, uint32_t partition, core::Message message);
   SnapshotItems decoded_snapshot(uint32_t partition, const core::Snapshot& snapshot);
   void step(uint32_t partition, Replica& r, core::Actions actions);
@@ -327,8 +340,16 @@ class Replicator {
   uint32_t partitions_ = 0;
   std::map<uint32_t, uint64_t> starts_;       // partitions made by splits (LayoutRecord::starts)
   std::map<uint32_t, uint64_t> seal_floors_;  // LayoutRecord::seal_floors
-  std::set<std::string> live_nodes_;          // the latest assignment's workers with a node record
-  std::set<std::string> recorded_nodes_;      // nodes with a record (Leaving ones too)
+  EpochGate gate_;
+  struct EarlySeal {
+    std::string from;
+    uint32_t partition = 0;
+    core::BeginEpoch seal;
+  };
+  static constexpr size_t kMaxEarlySeals = 4096;
+  std::deque<EarlySeal> early_seals_;     // BeginEpochs ahead of this node's topology
+  std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
+  std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
   std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round

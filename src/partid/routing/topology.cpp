@@ -39,6 +39,7 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
   t.replication_factor = assignment.replication_factor;
   t.replicas.assign(partitions, {});
   t.leader_epoch.assign(partitions, assignment.version);
+  t.epochs_agreed = !assignment.since.empty();
   for (size_t i = 0; i < assignment.partitions.size(); ++i) {
     const std::string& id = assignment.partitions[i].id;
     uint32_t p = 0;

@@ -35,6 +35,9 @@ struct Topology {
   // and replica set (the epoch; unchanged while both stay the same): the
   // assignment's `since`, the same on every node.
   std::vector<uint64_t> leader_epoch;
+  // The epochs came from the assignment (its `since`), so every node has the
+  // same ones; false for an assignment without it (see build_topology).
+  bool epochs_agreed = false;
   std::map<std::string, NodeAddress> nodes;
   // The assignment's workers: the nodes its coordinator counted alive. A
   // node that has just joined may still list dead nodes' records in `nodes`
