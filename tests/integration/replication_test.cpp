@@ -1187,6 +1187,47 @@ TEST_F(ReplicationTest, ASnapshotThatDoesNotDecodeIsDroppedBeforeTheCoreSeesIt) 
   EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "later"; }, 10s));
 }
 
+// The gate judges a snapshot before it is decoded: one in an epoch no
+// assignment appointed, or from a node that does not lead the partition, is
+// dropped as such and never costs the disk pool its (possibly megabytes of)
+// decoding, which the data below would fail.
+TEST_F(ReplicationTest, ASnapshotTheGateRefusesIsDroppedBeforeItIsDecoded) {
+  start_nodes(3);
+  const std::string key = "gated-snap";
+  const auto [p, replicas, follower] = put_on_a_follower(key, "current");
+  const auto status = partition_status(follower, p);
+  const uint64_t epoch = status["promised_epoch"];
+  auto metric = [&, follower = follower](const char* name) {
+    return cluster.metric(follower, name);
+  };
+  const double bad_before = metric("partid_bad_peer_messages_total");
+  const double ahead_before = metric("partid_peer_messages_ahead_of_topology_total");
+  const double impostors_before = metric("partid_peer_messages_not_from_leader_total");
+  auto send_snapshot = [&](const std::string& from, uint64_t at) {
+    partid::pb::Envelope envelope;
+    auto* install = only_message(envelope, from, p)->mutable_install_snapshot();
+    install->set_epoch(at);
+    install->mutable_snapshot()->mutable_through()->set_epoch(at);
+    install->mutable_snapshot()->mutable_through()->set_sequence(
+        status["last_sequence"].get<uint64_t>() + 100);
+    install->mutable_snapshot()->set_data(std::string("\xff\xff\xff", 3));
+    send_replication(cluster.node(follower).peer, envelope);
+  };
+  send_snapshot(replicas[0], UINT64_MAX);  // the leader, in an epoch nobody appointed
+  send_snapshot(replicas[2], epoch);       // another member, in the current epoch
+
+  EXPECT_TRUE(wait_until(
+      [&] { return metric("partid_peer_messages_ahead_of_topology_total") > ahead_before; }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] { return metric("partid_peer_messages_not_from_leader_total") > impostors_before; },
+      10s));
+  // Both were judged, and neither decoded: undecodable data would count here.
+  ASSERT_EQ(put(0, key, "later"), 200);
+  EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "later"; }, 10s));
+  EXPECT_EQ(metric("partid_bad_peer_messages_total"), bad_before);
+  EXPECT_EQ(partition_status(follower, p)["promised_epoch"], epoch);
+}
+
 // A well-formed message for a partition the node's topology does not have
 // (one a split has not reached it yet, or a merge has retired) is dropped and
 // counted apart from malformed ones: it is expected during a layout change,

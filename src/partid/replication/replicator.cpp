@@ -462,7 +462,11 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
       continue;
     }
     if (snapshot_in(*message)) {
-      receive_snapshot(from, m.partition(), std::move(*message));
+      // Gated before the decoding too: a snapshot can be many megabytes,
+      // and one the gate refuses must not cost the disk pool its decoding.
+      if (admitted(from, m.partition(), *message)) {
+        receive_snapshot(from, m.partition(), std::move(*message));
+      }
     } else {
       deliver(from, m.partition(), *message);
     }
@@ -471,8 +475,9 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
 
 void Replicator::deliver(const std::string& from, uint32_t partition,
                          const core::Message& message) {
-  // Checked again here: a snapshot is delivered after its decoding, and the
-  // topology may have retired the partition meanwhile.
+  // Checked again here for a snapshot, delivered after its decoding: the
+  // topology may have moved on meanwhile. A message refused is counted once:
+  // one refused before its decoding never gets here.
   if (partition >= partitions_ || !admitted(from, partition, message)) return;
   auto it = replicas_.find(partition);
   if (it == replicas_.end() && !std::holds_alternative<core::BeginEpoch>(message)) return;
