@@ -15,9 +15,13 @@ using namespace std::chrono_literals;
 // A PeerServer and PeerClient on one loop thread, over real loopback TCP.
 class PeerTransportTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start(""); }
+  // A server and client sharing `secret` (empty: none).
+  void start(const std::string& cluster_secret, ChannelLimits limits = {1024, 1 << 20},
+             std::chrono::milliseconds handshake_timeout = 10s) {
+    secret = cluster_secret;
     server = std::make_unique<PeerServer>(
-        loop.get_executor(), ChannelLimits{1024, 1 << 20}, Greeting{kProtocol, "c"},
+        loop.get_executor(), limits, Greeting{kProtocol, "c", secret},
         [this](pb::Envelope request, PeerServer::Reply reply) {
           ++requests;
           if (request.has_ping()) {
@@ -25,9 +29,11 @@ class PeerTransportTest : public ::testing::Test {
             pong.mutable_pong()->set_node_id("server");
             reply(std::move(pong));
           }  // anything else is left unanswered: the client's deadline handles it
-        });
+        },
+        handshake_timeout);
     server->listen("127.0.0.1", 0);
-    client = std::make_unique<PeerClient>(loop.get_executor(), options_for({kProtocol, "c"}));
+    client =
+        std::make_unique<PeerClient>(loop.get_executor(), options_for({kProtocol, "c", secret}));
     runner = std::thread([this] { loop.run(); });
   }
   static ClientOptions options_for(Greeting greeting) {
@@ -75,6 +81,7 @@ class PeerTransportTest : public ::testing::Test {
   std::unique_ptr<PeerClient> other;  // a client with another greeting
   std::thread runner;
   std::atomic<int> requests{0};
+  std::string secret;  // the server's and `client`'s
 };
 
 TEST_F(PeerTransportTest, RequestsGetTheirRepliesOverOneConnection) {
@@ -143,7 +150,7 @@ TEST_F(PeerTransportTest, AConnectionLostAfterTheRequestLeftSaysItMayHaveArrived
     asio::read(socket, asio::buffer(header));
     std::string theirs(decode_length(header), '\0');
     asio::read(socket, asio::buffer(theirs));
-    asio::write(socket, asio::buffer(encode_frame(hello({kProtocol, "c"}))));
+    asio::write(socket, asio::buffer(encode_frame(hello({kProtocol, "c", ""}))));
     char first = 0;
     asio::read(socket, asio::buffer(&first, 1));  // the request arrived
     socket.close();
@@ -174,9 +181,9 @@ TEST_F(PeerTransportTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
 }
 
 TEST(PeerHandshakeTest, NodesTalkWhenTheirClusterMatchesAndTheirProtocolRangesOverlap) {
-  const Greeting ours{{2, 3}, "c"};
+  const Greeting ours{{2, 3}, "c", ""};
   const auto theirs = [](uint32_t min, uint32_t max, const std::string& cluster) {
-    return hello(Greeting{{min, max}, cluster}).hello();
+    return hello(Greeting{{min, max}, cluster, ""}).hello();
   };
   EXPECT_EQ(incompatibility(ours, theirs(2, 3, "c")), std::nullopt);
   EXPECT_EQ(incompatibility(ours, theirs(1, 2, "c")), std::nullopt);  // an older node, upgrading
@@ -191,7 +198,7 @@ TEST(PeerHandshakeTest, NodesTalkWhenTheirClusterMatchesAndTheirProtocolRangesOv
 TEST_F(PeerTransportTest, APeerOfAnotherClusterOrProtocolNeverSeesARequest) {
   const uint32_t newer = kProtocol.max + 1;
   for (const auto& [greeting, reason] : std::vector<std::pair<Greeting, std::string>>{
-           {{kProtocol, "d"}, "cluster 'd'"}, {{{newer, newer}, "c"}, "peer protocol"}}) {
+           {{kProtocol, "d", ""}, "cluster 'd'"}, {{{newer, newer}, "c", ""}, "peer protocol"}}) {
     other = std::make_unique<PeerClient>(loop.get_executor(), options_for(greeting));
     auto r = call_with(*other, address(), ping(), 2000ms);
     EXPECT_FALSE(r.envelope);
@@ -230,7 +237,7 @@ TEST_F(PeerTransportTest, AListenerThatNeverAnswersTheHelloFailsRequestsAtTheCon
   asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   asio::ip::tcp::socket silent(io);
   std::thread accept([&] { acceptor.accept(silent); });
-  ClientOptions o = options_for({kProtocol, "c"});
+  ClientOptions o = options_for({kProtocol, "c", secret});
   o.connect_timeout = 200ms;
   other = std::make_unique<PeerClient>(loop.get_executor(), o);
   auto r = call_with(*other, "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()),
@@ -240,6 +247,101 @@ TEST_F(PeerTransportTest, AListenerThatNeverAnswersTheHelloFailsRequestsAtTheCon
   EXPECT_FALSE(r.timed_out) << "failed by the handshake deadline, not its own";
   EXPECT_FALSE(r.maybe_delivered);
   EXPECT_NE(r.error.find("no Hello"), std::string::npos) << r.error;
+}
+
+// The same transport with a cluster secret: what a stranger can and cannot
+// get from a node over a real socket.
+class AuthenticatedPeerTransportTest : public PeerTransportTest {
+ protected:
+  void SetUp() override { start(kSecret, {1 << 20, 1 << 20}, 300ms); }
+  static inline const std::string kSecret = "the-cluster-secret-of-this-test";
+  // A raw connection and the first frame the server sends back, if any.
+  std::optional<pb::Envelope> exchange(asio::ip::tcp::socket& s, const std::string& bytes) {
+    asio::write(s, asio::buffer(bytes));
+    unsigned char header[kFrameHeaderBytes];
+    boost::system::error_code ec;
+    asio::read(s, asio::buffer(header), ec);
+    if (ec) return std::nullopt;
+    std::string body(decode_length(header), '\0');
+    asio::read(s, asio::buffer(body), ec);
+    if (ec) return std::nullopt;
+    return decode_envelope(body);
+  }
+  static bool closed(asio::ip::tcp::socket& s) {
+    char buf[16];
+    boost::system::error_code ec;
+    s.read_some(asio::buffer(buf), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+};
+
+TEST_F(AuthenticatedPeerTransportTest, PeersThatShareTheSecretTalk) {
+  for (int i = 0; i < 5; ++i) {
+    auto r = call(address(), ping(), 2000ms);
+    ASSERT_TRUE(r.envelope) << r.error;
+  }
+  EXPECT_EQ(requests.load(), 5);
+}
+
+TEST_F(AuthenticatedPeerTransportTest, APeerWithoutTheSecretNeverSeesARequestNorIsHeard) {
+  for (const auto& [stranger_secret, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"", "gives no proof of the cluster secret"},
+           {"a-guess-at-the-cluster-secret", "could not prove it holds this cluster's secret"}}) {
+    other = std::make_unique<PeerClient>(loop.get_executor(),
+                                         options_for({kProtocol, "c", stranger_secret}));
+    auto r = call_with(*other, address(), ping(), 2000ms);
+    EXPECT_FALSE(r.envelope);
+    EXPECT_FALSE(r.maybe_delivered) << "held until the handshake, so never sent";
+    EXPECT_NE(r.error.find(reason), std::string::npos) << r.error;
+    std::promise<void> stopped;
+    asio::post(loop, [&] {
+      other->stop();
+      stopped.set_value();
+    });
+    stopped.get_future().get();
+  }
+  // One that ignores the acceptor's proof and sends a request with a wrong
+  // proof of its own, or none, is closed unheard.
+  for (bool with_proof : {true, false}) {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), server->port()});
+    DialerHandshake guess({kProtocol, "c", "a-guess-at-the-cluster-secret"});
+    auto answer = exchange(s, encode_frame(guess.hello()));
+    ASSERT_TRUE(answer && answer->has_hello() && !answer->hello().nonce().empty());
+    pb::Envelope forged;
+    forged.mutable_peer_proof()->set_proof(std::string(32, 'f'));
+    asio::write(s, asio::buffer((with_proof ? encode_frame(forged) : "") + encode_frame(ping())));
+    EXPECT_TRUE(closed(s));
+  }
+  EXPECT_EQ(requests.load(), 0);
+  // Refused by the server: the client without a secret and both raw ones (the
+  // client with a wrong secret closed the connection itself).
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 3; }, 5s)) << rejected();
+  ASSERT_TRUE(call(address(), ping(), 2000ms).envelope);  // a holder of the secret is served
+  EXPECT_EQ(requests.load(), 1);
+}
+
+// A stranger holds neither a socket nor buffers for long: the handshake has a
+// deadline, and its frames a small limit that the open connection lifts.
+TEST_F(AuthenticatedPeerTransportTest, AHandshakeThatStallsOrSendsABigFrameIsClosed) {
+  asio::io_context io;
+  asio::ip::tcp::socket silent(io);
+  silent.connect({asio::ip::make_address("127.0.0.1"), server->port()});
+  EXPECT_TRUE(closed(silent)) << "closed at the handshake deadline";
+
+  asio::ip::tcp::socket big(io);
+  big.connect({asio::ip::make_address("127.0.0.1"), server->port()});
+  pb::Envelope large;
+  large.mutable_forward()->set_body(std::string(kHandshakeFrameBytes, 'x'));
+  asio::write(big, asio::buffer(encode_frame(large)));
+  EXPECT_TRUE(closed(big));
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 2; }, 5s)) << rejected();
+
+  // Once open, the channel's own limit applies (the server leaves it unanswered).
+  EXPECT_TRUE(call(address(), large, 100ms).timed_out);
+  EXPECT_EQ(requests.load(), 1);
+  EXPECT_EQ(rejected(), 2u);
 }
 
 }  // namespace

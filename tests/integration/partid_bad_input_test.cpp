@@ -191,8 +191,8 @@ TEST_F(PartidBadInputTest, APeerOfAnotherClusterOrProtocolIsRefusedBeforeItIsHea
   const int64_t before = total();
   const uint32_t newer = partid::peer::kProtocol.max + 1;
   const std::vector<std::pair<partid::peer::Greeting, std::string>> strangers = {
-      {{partid::peer::kProtocol, "other"}, "cluster 'other'"},
-      {{{newer, newer + 1}, kTestCluster}, "peer protocol"},
+      {{partid::peer::kProtocol, "other", ""}, "cluster 'other'"},
+      {{{newer, newer + 1}, kTestCluster, ""}, "peer protocol"},
   };
   for (const auto& [greeting, reason] : strangers) {
     asio::io_context io;
@@ -212,6 +212,53 @@ TEST_F(PartidBadInputTest, APeerOfAnotherClusterOrProtocolIsRefusedBeforeItIsHea
   EXPECT_EQ(total(), before);
   // A node of this cluster and protocol is heard.
   auto reply = call(cluster->node(1).peer, forwarded_write("from-a-peer"));
+  ASSERT_TRUE(reply && reply->has_forward_reply());
+  EXPECT_EQ(reply->forward_reply().status(), 200u) << reply->forward_reply().body();
+  EXPECT_EQ(total(), before + 1);
+}
+
+// The nodes share a cluster secret: a peer without it (none, a guess, or a
+// forged proof after the node proved itself) is refused before anything it
+// sends is acted on, and counted; the node goes on serving its peers.
+TEST_F(PartidBadInputTest, APeerWithoutTheClusterSecretIsRefusedBeforeItIsHeard) {
+  const int64_t before = total();
+  const double refused_before = cluster->metric(1, "partid_peer_connections_refused_total");
+  {  // no secret: refused with the reason
+    asio::io_context io;
+    auto s = connect_to(io, cluster->node(1).peer);
+    write_frame(s, partid::peer::hello({partid::peer::kProtocol, kTestCluster, ""}));
+    write_frame(s, forwarded_write("without-a-secret"));
+    auto answer = read_frame(s);
+    ASSERT_TRUE(answer && answer->has_hello());
+    EXPECT_NE(answer->hello().refused().find("no proof of the cluster secret"), std::string::npos)
+        << answer->hello().refused();
+    EXPECT_FALSE(read_frame(s)) << "the connection closes after the refusal";
+  }
+  for (bool with_proof : {true, false}) {  // a guessed secret: no proof passes
+    asio::io_context io;
+    auto s = connect_to(io, cluster->node(1).peer);
+    partid::peer::DialerHandshake guess(
+        {partid::peer::kProtocol, kTestCluster, "a-guess-at-the-cluster-secret"});
+    write_frame(s, guess.hello());
+    auto answer = read_frame(s);
+    ASSERT_TRUE(answer && answer->has_hello() && answer->hello().refused().empty());
+    EXPECT_TRUE(guess.on_answer(*answer).refused) << "the node proved a secret we lack";
+    if (with_proof) {
+      partid::pb::Envelope forged;
+      forged.mutable_peer_proof()->set_proof(std::string(32, 'f'));
+      write_frame(s, forged);
+    }
+    write_frame(s, forwarded_write("with-a-guessed-secret"));
+    EXPECT_FALSE(read_frame(s)) << "closed without an answer";
+  }
+  EXPECT_EQ(total(), before);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return cluster->metric(1, "partid_peer_connections_refused_total") >= refused_before + 3;
+      },
+      10s));
+  // A holder of the secret is heard.
+  auto reply = call(cluster->node(1).peer, forwarded_write("with-the-secret"));
   ASSERT_TRUE(reply && reply->has_forward_reply());
   EXPECT_EQ(reply->forward_reply().status(), 200u) << reply->forward_reply().body();
   EXPECT_EQ(total(), before + 1);

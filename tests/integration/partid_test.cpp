@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -299,6 +300,28 @@ TEST_F(PartidTest, ANodeWithOtherClusterSettingsRefusesToStart) {
   EXPECT_EQ(cluster.start_expecting_failure(other, &log), 1);
   EXPECT_NE(log.find("partitions"), std::string::npos) << log;
   EXPECT_EQ(put(0, "still", "", "serving"), 200);
+}
+
+// A cluster secret that cannot be read, or is too short to be a secret,
+// stops the node before it joins, saying which; one without a secret starts
+// and says in its log that its peer port is open to anyone.
+TEST_F(PartidTest, ANodeRefusesAnUnusableClusterSecretAndWarnsWithoutOne) {
+  TempDir dir;
+  PartidOptions options;
+  options.cluster_secret_file = dir.sub("missing");
+  std::string log;
+  EXPECT_EQ(cluster.start_expecting_failure(options, &log), 2);
+  EXPECT_NE(log.find("cannot read the cluster secret file"), std::string::npos) << log;
+  options.cluster_secret_file = dir.sub("short");
+  std::ofstream(options.cluster_secret_file) << "abc\n";
+  EXPECT_EQ(cluster.start_expecting_failure(options, &log), 2);
+  EXPECT_NE(log.find("has 3 bytes; at least 16 are needed"), std::string::npos) << log;
+
+  PartidOptions open;
+  open.cluster_secret_file = "none";
+  const size_t n = cluster.start(open);
+  EXPECT_NE(read_file(cluster.node(n).log).find("peer connections are not authenticated"),
+            std::string::npos);
 }
 
 // A data directory a newer build wrote (a higher storage format) is refused

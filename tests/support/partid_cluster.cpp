@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "partid/cli/process.h"
+#include "support/peer_wire.h"
 #include "support/wait.h"
 
 namespace parti::testing {
@@ -44,6 +45,10 @@ void check_sanitizer_report(const std::string& log_path) {
 }
 
 }  // namespace
+
+PartidCluster::PartidCluster(NatsServer& nats) : nats_(nats) {
+  std::ofstream(secret_file()) << kTestSecret << "\n";
+}
 
 PartidCluster::~PartidCluster() {
   // All at once, as a whole cluster stops: each node soon sees no other to
@@ -83,6 +88,10 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
                                    n.options.ephemeral ? "true" : "false",
                                    "--ready-file",
                                    ready};
+  const std::string& secret = n.options.cluster_secret_file;
+  if (secret != "none") {
+    argv.insert(argv.end(), {"--cluster-secret-file", secret.empty() ? secret_file() : secret});
+  }
   argv.insert(argv.end(), n.options.extra_args.begin(), n.options.extra_args.end());
   return killed_with_test(std::move(argv));
 }

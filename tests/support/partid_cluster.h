@@ -24,6 +24,9 @@ struct PartidOptions {
   std::string nats_url;  // empty: the cluster's server
   std::string peer_listen = "127.0.0.1:0";
   std::string data_dir;  // start_expecting_failure only; empty: a fresh one
+  // Empty: the cluster's own (kTestSecret, support/peer_wire.h); "none": the
+  // node runs without one.
+  std::string cluster_secret_file;
   std::vector<std::string> extra_args;
 };
 
@@ -37,7 +40,8 @@ class PartidCluster {
     std::string id, api, peer;
   };
 
-  explicit PartidCluster(NatsServer& nats) : nats_(nats) {}
+  // Its nodes share a cluster secret (kTestSecret), as a real cluster's do.
+  explicit PartidCluster(NatsServer& nats);
   ~PartidCluster();
 
   // Starts a node and waits for its ready file; returns its index. Throws if
@@ -74,6 +78,7 @@ class PartidCluster {
   Node& node(size_t i) { return nodes_.at(i); }
   size_t size() const { return nodes_.size(); }
   const std::string& root() const { return dir_.path(); }
+  std::string secret_file() const { return dir_.path() + "/cluster-secret"; }
 
  private:
   std::vector<std::string> argv_for(const Node& n) const;

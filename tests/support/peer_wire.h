@@ -12,8 +12,9 @@
 
 namespace parti::testing {
 
-// The cluster name PartidCluster starts its nodes with.
+// The cluster name PartidCluster starts its nodes with, and their secret.
 inline const std::string kTestCluster = "test";
+inline const std::string kTestSecret = "a-test-cluster-secret-0123456789";
 
 inline void write_frame(boost::asio::ip::tcp::socket& s, const partid::pb::Envelope& e) {
   boost::asio::write(s, boost::asio::buffer(partid::peer::encode_frame(e)));
@@ -31,16 +32,22 @@ inline std::optional<partid::pb::Envelope> read_frame(boost::asio::ip::tcp::sock
   return partid::peer::decode_envelope(body);
 }
 
-// A peer connection past the handshake, as a node of `cluster` opens it.
+// A peer connection past the handshake (its proof too, with a secret), as a
+// node of `cluster` opens it.
 inline boost::asio::ip::tcp::socket greeted_peer(boost::asio::io_context& io,
                                                  const std::string& address,
-                                                 const std::string& cluster = kTestCluster) {
+                                                 const std::string& cluster = kTestCluster,
+                                                 const std::string& secret = kTestSecret) {
   auto s = connect_to(io, address);
-  write_frame(s, partid::peer::hello({partid::peer::kProtocol, cluster}));
+  partid::peer::DialerHandshake handshake({partid::peer::kProtocol, cluster, secret});
+  write_frame(s, handshake.hello());
   auto answer = read_frame(s);
-  if (!answer || !answer->has_hello() || !answer->hello().refused().empty()) {
-    throw std::runtime_error("peer " + address + " did not accept our Hello");
+  if (!answer) throw std::runtime_error("peer " + address + " closed on our Hello");
+  auto verdict = handshake.on_answer(*answer);
+  if (verdict.refused) {
+    throw std::runtime_error("peer " + address + " did not accept our Hello: " + *verdict.refused);
   }
+  if (verdict.proof) write_frame(s, *verdict.proof);
   return s;
 }
 

@@ -27,6 +27,7 @@
 #include "partid/api/txn_requests.h"
 #include "partid/api/wakeable_pauses.h"
 #include "partid/peer/peer_client.h"
+#include "partid/peer/peer_server.h"
 #include "partid/replication/replicator.h"
 #include "partid/routing/decide_routing.h"
 #include "partid/storage/store_engine.h"
@@ -54,6 +55,7 @@ struct ApiDeps {
   storage::StoreEngine* store = nullptr;
   replication::Replicator* replicator = nullptr;
   peer::PeerClient* peers = nullptr;
+  const peer::PeerServer* peer_server = nullptr;  // for its counters; may be null
   Metrics* metrics = nullptr;
   ClusterView* cluster = nullptr;
   // Starts this node's clean leave (Node::drain, then exit); may return first.

@@ -178,6 +178,12 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_stalled_partitions", static_cast<double>(st.stalled_partitions), "gauge");
   counter("partid_lagging_followers", static_cast<double>(st.lagging_followers), "gauge");
   counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));
+  if (deps_.peer_server) {
+    // Refused handshakes (another cluster, protocol or secret), garbage and
+    // handshakes not finished in time: an operator's first sign of a stranger.
+    counter("partid_peer_connections_refused_total",
+            static_cast<double>(deps_.peer_server->rejected_connections()));
+  }
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";
   for (const auto& [p, n] : counts["partitions"].items()) {

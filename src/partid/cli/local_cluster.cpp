@@ -10,6 +10,7 @@
 #include "partid/api/resize_guard.h"
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
+#include "partid/peer/peer_auth.h"
 
 namespace partid::cli {
 namespace {
@@ -103,9 +104,28 @@ void stop_all(const ClusterState& s) {
   if (s.nats_pid > 0) stop_process(s.nats_pid, std::chrono::milliseconds(5000));
 }
 
+// The secret the cluster's nodes prove to each other (peer/peer_auth.h),
+// made with the cluster and readable by its owner only.
+std::optional<std::string> secret_file(const std::string& dir, std::string* error) {
+  const std::string path = dir + "/cluster-secret";
+  if (fs::exists(path)) return path;
+  {
+    std::ofstream out(path);
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    out << peer::generate_secret() << "\n";
+    if (!out) {
+      *error = "cannot write the cluster secret to " + path;
+      return std::nullopt;
+    }
+  }
+  return path;
+}
+
 // Starts the next node (directory node-<next_index>) without waiting for it.
 bool spawn_node(ClusterState& s, const std::string& dir, const std::string& partid,
                 std::string* error) {
+  const auto secret = secret_file(dir, error);
+  if (!secret) return false;
   ClusterNode n;
   n.dir = dir + "/node-" + std::to_string(s.next_index);
   fs::create_directories(n.dir);
@@ -130,7 +150,9 @@ bool spawn_node(ClusterState& s, const std::string& dir, const std::string& part
                           "--fast-timings",
                           "true",
                           "--ready-file",
-                          n.dir + "/ready.json"},
+                          n.dir + "/ready.json",
+                          "--cluster-secret-file",
+                          *secret},
                          n.dir + "/partid.log", error);
   if (n.pid < 0) return false;
   ++s.next_index;

@@ -1,6 +1,7 @@
 // cli: `partictl cluster up|resize|down` — a local cluster on loopback: one
 // nats-server with JetStream and N partid nodes, everything (data, logs, the
-// state file cluster.json) under one directory.
+// state file cluster.json, the nodes' shared cluster-secret) under one
+// directory.
 #pragma once
 
 #include <cstdint>

@@ -44,6 +44,12 @@ void Node::start() {
   write_ready_file();
   spdlog::info("{} serving: api http://{} peer {} data {}", self_, api_address_, peer_address_,
                data_path_);
+  if (cfg_.cluster_secret.empty()) {
+    spdlog::warn(
+        "peer connections are not authenticated (no --cluster-secret-file): anything "
+        "that reaches {} can speak for this cluster's nodes",
+        peer_address_);
+  }
 }
 
 void Node::open_storage() {
@@ -112,7 +118,7 @@ void Node::bind_listeners() {
   client.breaker.failures_to_open = cfg_.breaker_failures;
   client.breaker.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
   client.breaker.max_cooldown = 20 * client.breaker.cooldown;
-  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster};
+  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster, cfg_.cluster_secret};
   client.greeting = greeting;
   client.limits.max_frame_bytes = cfg_.max_peer_frame_bytes;
   peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor(), client);
@@ -144,10 +150,10 @@ void Node::bind_listeners() {
   // The same path as an operator's SIGTERM: main() waits for it and runs
   // stop(), which drains first.
   auto request_stop = [] { ::kill(::getpid(), SIGTERM); };
-  api_ =
-      std::make_unique<api::ApiService>(api::ApiDeps{&disk_, store_.get(), replicator_.get(),
-                                                     peers_.get(), &metrics_, this, request_stop},
-                                        options);
+  api_ = std::make_unique<api::ApiService>(
+      api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), peer_server_.get(),
+                   &metrics_, this, request_stop},
+      options);
   http_ = std::make_unique<api::HttpServer>(loop_.get_executor(), *api_,
                                             api::HttpOptions{cfg_.max_body_bytes});
   txn_recovery_ = std::make_unique<api::TxnRecovery>(

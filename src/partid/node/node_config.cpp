@@ -1,5 +1,6 @@
 #include "partid/node/node_config.h"
 
+#include "partid/peer/peer_auth.h"
 #include "partid/storage/store_engine.h"
 
 #include <fmt/format.h>
@@ -170,6 +171,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "holding the data, so writes wait for a handoff, never a copy (the coordinating node's "
       "setting counts: give every node the same)");
   opt("--admin-token", c.admin_token, "token for /admin routes (empty: disabled)");
+  opt("--cluster-secret-file", c.cluster_secret_file,
+      "file holding the secret every node of the cluster shares (at least 16 bytes): peers "
+      "prove they hold it before anything they send is acted on (empty: peer connections are "
+      "not authenticated)");
   opt("--preserve-format", c.preserve_format,
       "during a rolling upgrade, keep this node's data and the cluster readable by builds of "
       "this data format, so a rollback stays possible; features of later formats stay off "
@@ -191,6 +196,12 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
                                      "of --max-body-bytes {}: it needs at least {}\n",
                                      c.max_peer_frame_bytes, c.max_body_bytes,
                                      c.max_body_bytes + NodeConfig::kFrameHeadroom)};
+  }
+  if (!c.cluster_secret_file.empty()) {
+    std::string error;
+    auto secret = peer::load_secret(c.cluster_secret_file, &error);
+    if (!secret) return ConfigExit{2, error + "\n"};
+    c.cluster_secret = std::move(*secret);
   }
   std::string host;
   uint16_t port = 0;

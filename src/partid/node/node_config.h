@@ -67,6 +67,11 @@ struct NodeConfig {
   // setting is the one that counts, so give every node the same.
   bool staged_moves = true;
   std::string admin_token;  // empty: admin operations are refused
+  // A file with the secret every node of the cluster shares (peer/peer_auth.h);
+  // empty: peer connections are not authenticated. `cluster_secret` is what
+  // load_node_config read from it.
+  std::string cluster_secret_file;
+  std::string cluster_secret;
   // A transaction prepared this long ago without being resolved (its
   // coordinator died or is stuck) is finished by its partitions' leaders.
   uint32_t txn_timeout_ms = 10000;

@@ -18,6 +18,10 @@ namespace partid::peer {
 
 namespace asio = boost::asio;
 
+// The largest frame either side of a handshake needs (a Hello, a proof): what
+// a connection may send before it is open.
+inline constexpr uint32_t kHandshakeFrameBytes = 64u << 10;
+
 struct ChannelLimits {
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
   size_t max_queued_bytes = 64u << 20;
@@ -38,6 +42,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // the connection goes. Nothing more is read or queued meanwhile.
   void close_after_flush(const std::string& why);
   const std::string& label() const { return label_; }
+  // From the next frame on (a handshake done raises it to the real limit).
+  void set_max_frame_bytes(uint32_t bytes) { limits_.max_frame_bytes = bytes; }
 
  private:
   asio::awaitable<void> read_loop();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "partid/peer/peer_auth.h"
+
 namespace partid::peer {
 
 pb::Envelope hello(const Greeting& ours, const std::string& refused) {
@@ -28,6 +30,98 @@ std::optional<std::string> incompatibility(const Greeting& ours, const pb::Hello
                        theirs.protocol(), ours.protocol.min, ours.protocol.max);
   }
   return std::nullopt;
+}
+
+DialerHandshake::DialerHandshake(Greeting ours)
+    : ours_(std::move(ours)), nonce_(ours_.secret.empty() ? "" : fresh_nonce()) {}
+
+pb::Envelope DialerHandshake::hello() const {
+  pb::Envelope e = peer::hello(ours_);
+  e.mutable_hello()->set_nonce(nonce_);
+  return e;
+}
+
+DialerHandshake::Verdict DialerHandshake::on_answer(const pb::Envelope& answer) const {
+  if (!answer.has_hello()) {
+    return {"it answered our Hello with something else (a node from before the handshake?)", {}};
+  }
+  const pb::Hello& h = answer.hello();
+  if (!h.refused().empty()) return {"it refused this node: " + h.refused(), {}};
+  if (auto why = incompatibility(ours_, h)) return {why, {}};
+  if (ours_.secret.empty()) {
+    if (!h.proof().empty()) return {"it asks for a cluster secret and this node has none", {}};
+    return {};
+  }
+  if (h.nonce().size() != kNonceBytes || h.proof().empty()) {
+    return {"it gives no proof of the cluster secret (has it none?)", {}};
+  }
+  const auto expected = proof(ours_.secret, Role::Acceptor, ours_.cluster, nonce_, h.nonce());
+  if (!same_proof(expected, h.proof())) {
+    return {"it could not prove it holds this cluster's secret", {}};
+  }
+  pb::Envelope mine;
+  mine.mutable_peer_proof()->set_proof(
+      proof(ours_.secret, Role::Dialer, ours_.cluster, nonce_, h.nonce()));
+  return {std::nullopt, std::move(mine)};
+}
+
+AcceptorHandshake::AcceptorHandshake(Greeting ours) : ours_(std::move(ours)) {}
+
+AcceptorHandshake::Step AcceptorHandshake::on_frame(const pb::Envelope& frame) {
+  switch (state_) {
+    case State::AwaitHello:
+      return on_hello(frame);
+    case State::AwaitProof:
+      return on_proof(frame);
+    case State::Open:
+    case State::Closed:
+      break;
+  }
+  return {};
+}
+
+AcceptorHandshake::Step AcceptorHandshake::refuse(const std::string& why, bool tell) {
+  state_ = State::Closed;
+  if (!tell) return {std::nullopt, why};
+  return {peer::hello(ours_, why), why};
+}
+
+AcceptorHandshake::Step AcceptorHandshake::on_hello(const pb::Envelope& frame) {
+  if (!frame.has_hello()) return refuse("the first frame is not a Hello", false);
+  const pb::Hello& h = frame.hello();
+  if (auto why = incompatibility(ours_, h)) return refuse(*why, true);
+  if (ours_.secret.empty()) {
+    if (!h.nonce().empty()) {
+      return refuse("it authenticates with a cluster secret and this node has none", true);
+    }
+    state_ = State::Open;
+    return {peer::hello(ours_), std::nullopt};
+  }
+  if (h.nonce().size() != kNonceBytes) {
+    return refuse(h.nonce().empty() ? "it gives no proof of the cluster secret (has it none?)"
+                                    : "its challenge is malformed",
+                  true);
+  }
+  dialer_nonce_ = h.nonce();
+  nonce_ = fresh_nonce();
+  state_ = State::AwaitProof;
+  pb::Envelope answer = peer::hello(ours_);
+  answer.mutable_hello()->set_nonce(nonce_);
+  answer.mutable_hello()->set_proof(
+      proof(ours_.secret, Role::Acceptor, ours_.cluster, dialer_nonce_, nonce_));
+  return {std::move(answer), std::nullopt};
+}
+
+AcceptorHandshake::Step AcceptorHandshake::on_proof(const pb::Envelope& frame) {
+  if (!frame.has_peer_proof()) {
+    return refuse("it sent a request before proving it holds the cluster secret", false);
+  }
+  const auto expected = proof(ours_.secret, Role::Dialer, ours_.cluster, dialer_nonce_, nonce_);
+  if (!same_proof(expected, frame.peer_proof().proof())) {
+    return refuse("its proof of the cluster secret is wrong", false);
+  }
+  state_ = State::Open;
+  return {};
 }
 
 }  // namespace partid::peer

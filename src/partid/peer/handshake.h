@@ -4,6 +4,12 @@
 // with a reason either side can log, not as a stream of frames the other
 // misreads. Each side names the range of protocol versions it speaks and its
 // cluster; two nodes talk when the ranges overlap and the clusters match.
+//
+// With a cluster secret (peer_auth.h) each side also proves it holds it: the
+// dialer's Hello carries its nonce, the acceptor answers with its own nonce
+// and its proof, and the dialer's next frame is its proof. A side with a
+// secret refuses one without, and the reverse, each saying why: a cluster
+// half configured stops talking loudly rather than running unauthenticated.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +32,53 @@ inline constexpr ProtocolRange kProtocol{1, 1};
 struct Greeting {
   ProtocolRange protocol = kProtocol;
   std::string cluster;
+  std::string secret;  // empty: this node neither gives nor asks a proof
 };
 
+// A Hello naming `ours` (and `refused`, the reason, when it answers no).
 pb::Envelope hello(const Greeting& ours, const std::string& refused = "");
 // Why a node that sent `theirs` cannot talk to us; nullopt when it can.
 std::optional<std::string> incompatibility(const Greeting& ours, const pb::Hello& theirs);
+
+// The dialer's half of one connection's handshake.
+class DialerHandshake {
+ public:
+  explicit DialerHandshake(Greeting ours);
+  // The connection's first frame.
+  pb::Envelope hello() const;
+  struct Verdict {
+    std::optional<std::string> refused;  // why the connection ends
+    std::optional<pb::Envelope> proof;   // to send before any request
+  };
+  // Judges the acceptor's answer to hello().
+  Verdict on_answer(const pb::Envelope& answer) const;
+
+ private:
+  Greeting ours_;
+  std::string nonce_;  // empty without a secret
+};
+
+// The acceptor's half: the dialer's Hello, then (with a secret) its proof.
+// Nothing else may be acted on before open().
+class AcceptorHandshake {
+ public:
+  explicit AcceptorHandshake(Greeting ours);
+  struct Step {
+    std::optional<pb::Envelope> reply;   // to send (before closing, if refused)
+    std::optional<std::string> refused;  // why the connection ends
+  };
+  Step on_frame(const pb::Envelope& frame);
+  bool open() const { return state_ == State::Open; }
+
+ private:
+  Step on_hello(const pb::Envelope& frame);
+  Step on_proof(const pb::Envelope& frame);
+  Step refuse(const std::string& why, bool tell);
+
+  enum class State { AwaitHello, AwaitProof, Open, Closed };
+  Greeting ours_;
+  State state_ = State::AwaitHello;
+  std::string dialer_nonce_, nonce_;
+};
 
 }  // namespace partid::peer

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <deque>
 
@@ -20,7 +21,8 @@ struct PeerClient::Link {
   CircuitBreaker breaker;
   std::shared_ptr<Channel> channel;  // null while not connected
   bool connecting = false;
-  bool greeted = false;  // the peer answered our Hello: requests may go
+  std::optional<DialerHandshake> handshake;  // of the current connection
+  bool greeted = false;                      // the handshake is done: requests may go
   Clock::time_point down_until{};
   std::chrono::milliseconds backoff{0};
   std::map<uint64_t, Pending> pending;  // sent or queued, by id
@@ -161,7 +163,9 @@ void PeerClient::on_connected(const std::string& address, asio::ip::tcp::socket 
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   l.connecting = false;
   l.backoff = std::chrono::milliseconds(0);
-  l.channel = std::make_shared<Channel>(std::move(socket), options_.limits, address);
+  ChannelLimits limits = options_.limits;
+  limits.max_frame_bytes = std::min(limits.max_frame_bytes, kHandshakeFrameBytes);
+  l.channel = std::make_shared<Channel>(std::move(socket), limits, address);
   Channel::Handlers h;
   h.on_message = [this, address](pb::Envelope reply) {
     auto it = links_.find(address);
@@ -174,7 +178,8 @@ void PeerClient::on_connected(const std::string& address, asio::ip::tcp::socket 
     if (*alive) fail_link(address, "connection lost: " + why);
   };
   l.channel->start(std::move(h));
-  l.channel->send(hello(options_.greeting));
+  l.handshake.emplace(options_.greeting);
+  l.channel->send(l.handshake->hello());
   // A listener that never answers (not a partid node) must not hold the
   // requests until each one's own deadline.
   auto timer = std::make_shared<asio::steady_timer>(loop_, options_.connect_timeout);
@@ -190,19 +195,14 @@ void PeerClient::on_connected(const std::string& address, asio::ip::tcp::socket 
 }
 
 void PeerClient::on_hello(Link& l, const std::string& address, const pb::Envelope& answer) {
-  std::string why;
-  if (!answer.has_hello()) {
-    why = "it answered our Hello with something else (a node from before the handshake?)";
-  } else if (!answer.hello().refused().empty()) {
-    why = "it refused this node: " + answer.hello().refused();
-  } else if (auto w = incompatibility(options_.greeting, answer.hello())) {
-    why = *w;
-  }
-  if (!why.empty()) {
-    spdlog::warn("peer {}: {}", address, why);
-    l.channel->close("handshake failed: " + why);  // on_closed fails the link
+  auto verdict = l.handshake->on_answer(answer);
+  if (verdict.refused) {
+    spdlog::warn("peer {}: {}", address, *verdict.refused);
+    l.channel->close("handshake failed: " + *verdict.refused);  // on_closed fails the link
     return;
   }
+  if (verdict.proof) l.channel->send(*verdict.proof);
+  l.channel->set_max_frame_bytes(options_.limits.max_frame_bytes);
   l.greeted = true;
   send_queued(l);
 }

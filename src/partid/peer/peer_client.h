@@ -2,8 +2,9 @@
 // opened on first use and reopened after a failure (with backoff: while a
 // peer is known down, requests fail at once instead of piling up). A new
 // connection carries nothing until the peer has answered our Hello with a
-// compatible one (peer/handshake.h): a peer of another cluster or protocol
-// never sees a request, and the requests fail with the reason. Every
+// compatible one and, with a cluster secret, proved it holds it
+// (peer/handshake.h): a peer of another cluster or protocol, or without the
+// secret, never sees a request, and the requests fail with the reason. Every
 // request has a deadline; a reply is matched to its request by id. The number
 // of requests in flight per peer is bounded (backpressure), and a circuit
 // breaker per peer (CircuitBreaker) fails requests at once while a connected

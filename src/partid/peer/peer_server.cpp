@@ -2,14 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+
 namespace partid::peer {
 
 PeerServer::PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting,
-                       Handler handler)
-    : listener_(std::move(loop), "peer"),
+                       Handler handler, std::chrono::milliseconds handshake_timeout)
+    : loop_(loop),
+      listener_(std::move(loop), "peer"),
       limits_(limits),
       greeting_(std::move(greeting)),
-      handler_(std::move(handler)) {}
+      handler_(std::move(handler)),
+      handshake_timeout_(handshake_timeout) {}
 
 void PeerServer::listen(const std::string& host, uint16_t port) {
   listener_.listen(host, port, [this](asio::ip::tcp::socket socket) { serve(std::move(socket)); });
@@ -23,47 +28,70 @@ void PeerServer::stop() {
   for (const auto& c : channels) c->close("server stopping");
 }
 
+// A connection's handshake and its deadline: cancelled once it is open or
+// closed, so no timer outlives its connection (or holds a stopping loop).
+struct PeerServer::Opening {
+  Opening(asio::any_io_executor loop, Greeting greeting)
+      : shake(std::move(greeting)), deadline(loop) {}
+  AcceptorHandshake shake;
+  asio::steady_timer deadline;
+};
+
 void PeerServer::serve(asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
+  ChannelLimits limits = limits_;
+  limits.max_frame_bytes = std::min(limits.max_frame_bytes, kHandshakeFrameBytes);
   auto channel = std::make_shared<Channel>(
-      std::move(socket), limits_,
+      std::move(socket), limits,
       ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
   channels_.insert(channel);
+  auto opening = std::make_shared<Opening>(loop_, greeting_);
   std::weak_ptr<Channel> weak = channel;
   Channel::Handlers handlers;
-  handlers.on_message = [this, weak, greeted = false](pb::Envelope request) mutable {
-    if (!greeted) {
-      if (auto c = weak.lock()) greeted = greet(*c, request);
-      return;
-    }
+  handlers.on_message = [this, weak, opening](pb::Envelope request) {
+    auto c = weak.lock();
+    if (!c) return;
+    if (!opening->shake.open()) return handshake(*c, *opening, request);
     const uint64_t id = request.id();
     handler_(std::move(request), [weak, id](pb::Envelope reply) {
       reply.set_id(id);
       if (auto c = weak.lock()) c->send(reply);
     });
   };
-  handlers.on_closed = [this, weak](const std::string& why) {
+  handlers.on_closed = [this, weak, opening](const std::string& why) {
+    opening->deadline.cancel();
     if (why != "closed by peer" && why != "server stopping") ++rejected_;
     if (auto c = weak.lock()) channels_.erase(c);
   };
   channel->start(std::move(handlers));
+  opening->deadline.expires_after(handshake_timeout_);
+  opening->deadline.async_wait(
+      [weak, seconds = handshake_timeout_.count() / 1000.0](boost::system::error_code ec) {
+        auto c = weak.lock();
+        if (ec || !c) return;
+        spdlog::warn("peer connection from {}: no handshake within {} s; closing it", c->label(),
+                     seconds);
+        c->close("no handshake in time");
+      });
 }
 
-bool PeerServer::greet(Channel& channel, const pb::Envelope& first) {
-  if (!first.has_hello()) {
-    spdlog::warn("peer connection from {}: the first frame is not a Hello; closing it",
-                 channel.label());
-    channel.close("no hello");
-    return false;
+void PeerServer::handshake(Channel& channel, Opening& opening, const pb::Envelope& frame) {
+  auto step = opening.shake.on_frame(frame);
+  if (step.reply) channel.send(*step.reply);
+  if (step.refused) {
+    spdlog::warn("peer connection from {} refused: {}", channel.label(), *step.refused);
+    if (step.reply) {
+      channel.close_after_flush("refused");
+    } else {
+      channel.close("refused");
+    }
+    return;
   }
-  if (auto why = incompatibility(greeting_, first.hello())) {
-    spdlog::warn("peer connection from {} refused: {}", channel.label(), *why);
-    channel.send(hello(greeting_, *why));
-    channel.close_after_flush("refused");
-    return false;
+  if (opening.shake.open()) {
+    opening.deadline.cancel();
+    channel.set_max_frame_bytes(limits_.max_frame_bytes);
   }
-  return channel.send(hello(greeting_));
 }
 
 }  // namespace partid::peer

@@ -1,13 +1,17 @@
 // peer: accepts connections from other nodes and answers their requests.
-// A connection's first frame must be a Hello this node can talk to
-// (peer/handshake.h): it is answered with ours, otherwise with the reason, and
-// the connection closes before anything else on it is read. After that, each
+// A connection must complete the handshake (peer/handshake.h: a Hello this
+// node can talk to and, with a cluster secret, the dialer's proof) before
+// anything else on it is acted on; a refusal is answered with the reason
+// where the protocol allows and the connection closes. Until then its frames
+// are limited to kHandshakeFrameBytes and it has `handshake_timeout` to
+// finish: a stranger holds neither buffers nor a socket for long. Then each
 // request envelope goes to the node's handler with a reply function; the
 // reply carries the request's id, so replies may leave in any order. A peer
 // that sends garbage loses its connection; the server keeps accepting.
 // Threading: runs on the loop.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <set>
@@ -24,22 +28,28 @@ class PeerServer {
   using Reply = std::function<void(pb::Envelope)>;
   using Handler = std::function<void(pb::Envelope request, Reply reply)>;
 
-  PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting, Handler handler);
+  PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting, Handler handler,
+             std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10));
   // Binds host:port (port 0: any free one); throws on failure.
   void listen(const std::string& host, uint16_t port);
   uint16_t port() const;
   void stop();
+  // Connections closed other than by their peer: refused handshakes,
+  // garbage, timeouts.
   uint64_t rejected_connections() const { return rejected_; }
 
  private:
   void serve(asio::ip::tcp::socket socket);
-  // Answers a connection's first frame; false when the connection closes.
-  bool greet(Channel& channel, const pb::Envelope& first);
+  struct Opening;
+  // Takes one handshake frame; opens the channel to requests once done.
+  void handshake(Channel& channel, Opening& opening, const pb::Envelope& frame);
 
+  asio::any_io_executor loop_;
   net::Listener listener_;
   ChannelLimits limits_;
   Greeting greeting_;
   Handler handler_;
+  std::chrono::milliseconds handshake_timeout_;
   std::set<std::shared_ptr<Channel>> channels_;
   uint64_t rejected_ = 0;
 };

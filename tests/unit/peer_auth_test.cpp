@@ -1,0 +1,159 @@
+// The peer handshake's proof of the cluster secret, both halves driven
+// against each other (and against a stranger) in memory.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "partid/peer/handshake.h"
+#include "partid/peer/peer_auth.h"
+#include "support/temp_dir.h"
+
+namespace partid::peer {
+namespace {
+
+const std::string kSecret = "sixteen-bytes-or-more-of-secret";
+
+Greeting with_secret(const std::string& secret) { return {kProtocol, "c", secret}; }
+
+// Runs a whole handshake; the acceptor's state and the dialer's verdict.
+struct Outcome {
+  bool open = false;
+  std::optional<std::string> dialer_refused, acceptor_refused;
+};
+Outcome shake(const Greeting& dialer_side, const Greeting& acceptor_side) {
+  DialerHandshake dialer(dialer_side);
+  AcceptorHandshake acceptor(acceptor_side);
+  Outcome out;
+  auto step = acceptor.on_frame(dialer.hello());
+  out.acceptor_refused = step.refused;
+  if (!step.reply) return out;
+  auto verdict = dialer.on_answer(*step.reply);
+  out.dialer_refused = verdict.refused;
+  if (verdict.refused) return out;
+  if (verdict.proof) out.acceptor_refused = acceptor.on_frame(*verdict.proof).refused;
+  out.open = acceptor.open();
+  return out;
+}
+
+TEST(PeerAuthTest, NodesWithTheSameSecretOpenTheConnection) {
+  const auto out = shake(with_secret(kSecret), with_secret(kSecret));
+  EXPECT_TRUE(out.open);
+  EXPECT_EQ(out.dialer_refused, std::nullopt);
+  EXPECT_EQ(out.acceptor_refused, std::nullopt);
+}
+
+TEST(PeerAuthTest, NodesWithoutASecretStillTalkAsBefore) {
+  EXPECT_TRUE(shake(with_secret(""), with_secret("")).open);
+}
+
+TEST(PeerAuthTest, ADifferentSecretIsRefusedByTheDialerBeforeItSendsAnything) {
+  const auto out = shake(with_secret(kSecret + "-other"), with_secret(kSecret));
+  EXPECT_FALSE(out.open);
+  EXPECT_EQ(out.dialer_refused, "it could not prove it holds this cluster's secret");
+}
+
+// A stranger without the secret that answers the acceptor's challenge with
+// a wrong proof (or does not answer it) is refused before anything else.
+TEST(PeerAuthTest, AWrongOrMissingDialerProofIsRefused) {
+  DialerHandshake stranger(with_secret(kSecret + "-guess"));
+  AcceptorHandshake acceptor(with_secret(kSecret));
+  ASSERT_TRUE(acceptor.on_frame(stranger.hello()).reply);
+  pb::Envelope wrong;
+  wrong.mutable_peer_proof()->set_proof(std::string(32, 'x'));
+  EXPECT_EQ(acceptor.on_frame(wrong).refused, "its proof of the cluster secret is wrong");
+  EXPECT_FALSE(acceptor.open());
+
+  AcceptorHandshake second(with_secret(kSecret));
+  ASSERT_TRUE(second.on_frame(stranger.hello()).reply);
+  pb::Envelope request;
+  request.mutable_forward()->set_method("GET");
+  EXPECT_EQ(second.on_frame(request).refused,
+            "it sent a request before proving it holds the cluster secret");
+  EXPECT_FALSE(second.open());
+}
+
+// The acceptor proves itself first, for a nonce the dialer chose: a stranger
+// can get such a proof from any node, so it must never pass as a dialer's.
+TEST(PeerAuthTest, AnAcceptorsProofReflectedBackIsRefused) {
+  AcceptorHandshake acceptor(with_secret(kSecret));
+  pb::Envelope hello_with_nonce = hello(with_secret(""));
+  hello_with_nonce.mutable_hello()->set_nonce(std::string(kNonceBytes, 'n'));
+  auto step = acceptor.on_frame(hello_with_nonce);
+  ASSERT_TRUE(step.reply && !step.reply->hello().proof().empty());
+  pb::Envelope reflected;
+  reflected.mutable_peer_proof()->set_proof(step.reply->hello().proof());
+  EXPECT_EQ(acceptor.on_frame(reflected).refused, "its proof of the cluster secret is wrong");
+}
+
+// A recorded handshake cannot be replayed: each acceptor picks a fresh nonce.
+TEST(PeerAuthTest, AReplayedHandshakeIsRefused) {
+  DialerHandshake dialer(with_secret(kSecret));
+  AcceptorHandshake first(with_secret(kSecret));
+  const pb::Envelope recorded_hello = dialer.hello();
+  auto verdict = dialer.on_answer(*first.on_frame(recorded_hello).reply);
+  ASSERT_TRUE(verdict.proof);
+  first.on_frame(*verdict.proof);
+  ASSERT_TRUE(first.open());
+
+  AcceptorHandshake later(with_secret(kSecret));
+  ASSERT_TRUE(later.on_frame(recorded_hello).reply);
+  EXPECT_EQ(later.on_frame(*verdict.proof).refused, "its proof of the cluster secret is wrong");
+  EXPECT_FALSE(later.open());
+}
+
+TEST(PeerAuthTest, ASecretOnOneSideOnlyIsRefusedWithTheReason) {
+  const auto acceptor_has_one = shake(with_secret(""), with_secret(kSecret));
+  EXPECT_FALSE(acceptor_has_one.open);
+  EXPECT_EQ(acceptor_has_one.acceptor_refused,
+            "it gives no proof of the cluster secret (has it none?)");
+  EXPECT_EQ(acceptor_has_one.dialer_refused,
+            "it refused this node: it gives no proof of the cluster secret (has it none?)");
+
+  const auto dialer_has_one = shake(with_secret(kSecret), with_secret(""));
+  EXPECT_FALSE(dialer_has_one.open);
+  EXPECT_EQ(dialer_has_one.acceptor_refused,
+            "it authenticates with a cluster secret and this node has none");
+}
+
+TEST(PeerAuthTest, AChallengeOfTheWrongSizeIsRefused) {
+  AcceptorHandshake acceptor(with_secret(kSecret));
+  pb::Envelope short_nonce = hello(with_secret(""));
+  short_nonce.mutable_hello()->set_nonce("abc");
+  EXPECT_EQ(acceptor.on_frame(short_nonce).refused, "its challenge is malformed");
+}
+
+TEST(PeerAuthTest, ProofsDependOnRoleSecretClusterAndBothNonces) {
+  const std::string a(kNonceBytes, 'a'), b(kNonceBytes, 'b');
+  const auto base = proof(kSecret, Role::Dialer, "c", a, b);
+  EXPECT_EQ(base.size(), 32u);  // HMAC-SHA256
+  EXPECT_TRUE(same_proof(base, proof(kSecret, Role::Dialer, "c", a, b)));
+  EXPECT_FALSE(same_proof(base, proof(kSecret, Role::Acceptor, "c", a, b)));
+  EXPECT_FALSE(same_proof(base, proof(kSecret + "x", Role::Dialer, "c", a, b)));
+  EXPECT_FALSE(same_proof(base, proof(kSecret, Role::Dialer, "d", a, b)));
+  EXPECT_FALSE(same_proof(base, proof(kSecret, Role::Dialer, "c", b, a)));
+  EXPECT_FALSE(same_proof(base, base.substr(0, 16)));
+  EXPECT_NE(fresh_nonce(), fresh_nonce());
+}
+
+TEST(PeerAuthTest, ASecretFileIsTrimmedAndMustBeLongEnough) {
+  parti::testing::TempDir dir;
+  const std::string path = dir.sub("secret");
+  std::string error;
+  std::ofstream(path) << "  " << kSecret << "\n";
+  EXPECT_EQ(load_secret(path, &error), kSecret);
+
+  std::ofstream(path) << "short\n";
+  EXPECT_EQ(load_secret(path, &error), std::nullopt);
+  EXPECT_NE(error.find("has 5 bytes; at least 16"), std::string::npos) << error;
+
+  EXPECT_EQ(load_secret(dir.sub("missing"), &error), std::nullopt);
+  EXPECT_NE(error.find("cannot read"), std::string::npos) << error;
+
+  const std::string generated = generate_secret();
+  EXPECT_EQ(generated.size(), 2 * kNonceBytes);
+  EXPECT_EQ(generated.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace partid::peer
