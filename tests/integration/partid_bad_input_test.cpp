@@ -159,6 +159,13 @@ TEST_F(PartidBadInputTest, GarbageOnThePeerPortClosesThatConnectionOnly) {
   const std::string peer = cluster->node(1).peer;
   EXPECT_EQ(raw(peer, "GET / HTTP/1.1\r\n\r\n"), "");                        // absurd length prefix
   EXPECT_EQ(raw(peer, std::string("\x00\x00\x00\x03\xff\xff\xff", 7)), "");  // not protobuf
+  // A Hello whose cluster name is not UTF-8: protobuf refuses to parse it and
+  // says so, in the node's log format rather than its own.
+  EXPECT_EQ(raw(peer, std::string("\x00\x00\x00\x05\x4a\x03\x1a\x01\xff", 9)), "");
+  EXPECT_TRUE(wait_until(
+      [&] { return read_file(cluster->node(1).log).find("protobuf (") != std::string::npos; }, 10s))
+      << read_file(cluster->node(1).log);
+  EXPECT_EQ(read_file(cluster->node(1).log).find("[libprotobuf"), std::string::npos);
   // Node 1 still answers forwarded requests from node 0.
   for (int k = 0; k < 10; ++k) {
     EXPECT_EQ(

@@ -5,7 +5,26 @@
 
 #include <iostream>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "partid/node/node.h"
+
+namespace {
+
+// protobuf writes its own complaints (a peer frame with a string that is not
+// UTF-8, say) to stderr in its own format; they belong in the node's log,
+// formatted like every other line. A peer's bad bytes are its error, not
+// ours: a warning, next to the channel's "frame is not a peer message".
+void log_protobuf(google::protobuf::LogLevel level, const char* file, int line,
+                  const std::string& message) {
+  using google::protobuf::LogLevel;
+  const auto to = level == LogLevel::LOGLEVEL_INFO    ? spdlog::level::debug
+                  : level == LogLevel::LOGLEVEL_FATAL ? spdlog::level::critical
+                                                      : spdlog::level::warn;
+  spdlog::log(to, "protobuf ({}:{}): {}", file, line, message);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto loaded = partid::node::load_node_config(argc, argv);
@@ -15,6 +34,7 @@ int main(int argc, char** argv) {
   }
   const auto& config = std::get<partid::node::NodeConfig>(loaded);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  google::protobuf::SetLogHandler(log_protobuf);  // before any thread that parses
   // Signals are taken by sigwait below, so every thread started from here on
   // inherits the blocked mask and none is interrupted.
   sigset_t signals;
