@@ -127,12 +127,12 @@ TEST(PeerAuthTest, ProofsDependOnRoleSecretClusterAndBothNonces) {
   const std::string a(kNonceBytes, 'a'), b(kNonceBytes, 'b');
   const auto base = proof(kSecret, Role::Dialer, "c", a, b);
   EXPECT_EQ(base.size(), 32u);  // HMAC-SHA256
-  EXPECT_TRUE(same_proof(base, proof(kSecret, Role::Dialer, "c", a, b)));
-  EXPECT_FALSE(same_proof(base, proof(kSecret, Role::Acceptor, "c", a, b)));
-  EXPECT_FALSE(same_proof(base, proof(kSecret + "x", Role::Dialer, "c", a, b)));
-  EXPECT_FALSE(same_proof(base, proof(kSecret, Role::Dialer, "d", a, b)));
-  EXPECT_FALSE(same_proof(base, proof(kSecret, Role::Dialer, "c", b, a)));
-  EXPECT_FALSE(same_proof(base, base.substr(0, 16)));
+  EXPECT_TRUE(constant_time_equal(base, proof(kSecret, Role::Dialer, "c", a, b)));
+  EXPECT_FALSE(constant_time_equal(base, proof(kSecret, Role::Acceptor, "c", a, b)));
+  EXPECT_FALSE(constant_time_equal(base, proof(kSecret + "x", Role::Dialer, "c", a, b)));
+  EXPECT_FALSE(constant_time_equal(base, proof(kSecret, Role::Dialer, "d", a, b)));
+  EXPECT_FALSE(constant_time_equal(base, proof(kSecret, Role::Dialer, "c", b, a)));
+  EXPECT_FALSE(constant_time_equal(base, base.substr(0, 16)));
   EXPECT_NE(fresh_nonce(), fresh_nonce());
 }
 

@@ -8,6 +8,7 @@
 #include "partid/api/read_between_writes.h"
 #include "partid/api/resize_guard.h"
 #include "partid/async_bridge.h"
+#include "partid/peer/peer_auth.h"
 
 namespace partid::api {
 namespace {
@@ -219,7 +220,7 @@ std::optional<WebError> ApiService::admin_refusal(const ApiRequest& request) con
   if (options_.admin_token.empty()) {
     return WebError::forbidden("admin operations are disabled on this node");
   }
-  if (request.authorization != "Bearer " + options_.admin_token) {
+  if (!peer::constant_time_equal("Bearer " + options_.admin_token, request.authorization)) {
     return WebError::unauthorized("a valid admin token is required");
   }
   return std::nullopt;

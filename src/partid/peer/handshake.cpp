@@ -56,7 +56,7 @@ DialerHandshake::Verdict DialerHandshake::on_answer(const pb::Envelope& answer) 
     return {"it gives no proof of the cluster secret (has it none?)", {}};
   }
   const auto expected = proof(ours_.secret, Role::Acceptor, ours_.cluster, nonce_, h.nonce());
-  if (!same_proof(expected, h.proof())) {
+  if (!constant_time_equal(expected, h.proof())) {
     return {"it could not prove it holds this cluster's secret", {}};
   }
   pb::Envelope mine;
@@ -117,7 +117,7 @@ AcceptorHandshake::Step AcceptorHandshake::on_proof(const pb::Envelope& frame) {
     return refuse("it sent a request before proving it holds the cluster secret", false);
   }
   const auto expected = proof(ours_.secret, Role::Dialer, ours_.cluster, dialer_nonce_, nonce_);
-  if (!same_proof(expected, frame.peer_proof().proof())) {
+  if (!constant_time_equal(expected, frame.peer_proof().proof())) {
     return refuse("its proof of the cluster secret is wrong", false);
   }
   state_ = State::Open;

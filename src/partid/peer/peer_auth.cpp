@@ -53,7 +53,7 @@ std::string proof(const std::string& secret, Role role, const std::string& clust
   return std::string(reinterpret_cast<const char*>(mac), mac_len);
 }
 
-bool same_proof(const std::string& expected, const std::string& given) {
+bool constant_time_equal(const std::string& expected, const std::string& given) {
   return expected.size() == given.size() &&
          CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
 }

@@ -33,8 +33,9 @@ std::string fresh_nonce();
 std::string proof(const std::string& secret, Role role, const std::string& cluster,
                   const std::string& dialer_nonce, const std::string& acceptor_nonce);
 
-// Compares in time that does not depend on where the two differ.
-bool same_proof(const std::string& expected, const std::string& given);
+// Compares in time that does not depend on where the two differ (proofs,
+// the admin token): a timing difference would let a guesser learn a prefix.
+bool constant_time_equal(const std::string& expected, const std::string& given);
 
 // Reads a secret file (surrounding whitespace trimmed). nullopt with `error`
 // set when it cannot be read or is shorter than kMinSecretBytes.
