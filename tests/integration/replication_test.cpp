@@ -1159,6 +1159,46 @@ TEST_F(ReplicationTest, ASealThatArrivesBeforeItsAssignmentIsDeliveredWhenTheAss
   }
 }
 
+// A secret rolled into a running cluster node by node: each node restarted
+// with it as optional, then each again with it required. Every pair of nodes
+// keeps talking at each step (a new write reaches all three replicas), and
+// at the end a peer without the secret is refused.
+TEST_F(ReplicationTest, AClusterSecretIsRolledInNodeByNodeWithoutLosingAPeer) {
+  for (size_t i = 0; i < 3; ++i) {
+    PartidOptions options = node_options(false);
+    options.cluster_secret_file = "none";
+    cluster.start(options);
+  }
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  int written = 0;
+  auto every_pair_talks = [&](const std::string& step) {
+    ASSERT_TRUE(cluster.wait_converged(3, 60s)) << step << ": " << cluster.describe_not_serving();
+    for (size_t via = 0; via < 3; ++via) {
+      const std::string key = "rolled-" + std::to_string(written++);
+      ASSERT_EQ(put(via, key, step), 200) << step;
+      for (size_t node = 0; node < 3; ++node) {
+        EXPECT_TRUE(wait_until([&] { return replica_read(node, key) == step; }, 15s))
+            << step << ": " << key << " never reached node " << node;
+      }
+    }
+  };
+  every_pair_talks("none");
+  if (HasFailure()) return;
+  for (const bool optional : {true, false}) {
+    for (size_t i = 0; i < 3; ++i) {
+      auto& o = cluster.node(i).options;
+      o.cluster_secret_file.clear();  // the cluster's secret
+      o.extra_args = optional ? std::vector<std::string>{"--cluster-secret-optional", "true"}
+                              : std::vector<std::string>{};
+      cluster.restart(i);
+      every_pair_talks((optional ? "optional-" : "required-") + std::to_string(i));
+      if (HasFailure()) return;
+    }
+  }
+  asio::io_context io;
+  EXPECT_THROW(greeted_peer(io, cluster.node(1).peer, kTestCluster, ""), std::runtime_error);
+}
+
 // Snapshots are decoded off the node's loop, before the core sees them: one
 // whose data does not decode, even from the partition's own leader in its
 // current epoch, is dropped and counted, and the follower keeps its state.

@@ -101,6 +101,28 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
   EXPECT_NE(std::get<ConfigExit>(help).text.find("--replication-factor"), std::string::npos);
 }
 
+// The secret is read when the configuration is: a node never starts with a
+// secret file it cannot use, nor with the optional mode and no secret at all.
+TEST_F(NodeConfigTest, TheClusterSecretIsReadWithTheConfiguration) {
+  EXPECT_EQ(std::get<NodeConfig>(load({})).cluster_secret, "");
+  const std::string file = dir.sub("secret");
+  std::ofstream(file) << "0123456789abcdef0123\n";
+  auto c = std::get<NodeConfig>(load({"--cluster-secret-file", file}));
+  EXPECT_EQ(c.cluster_secret, "0123456789abcdef0123");
+  EXPECT_FALSE(c.cluster_secret_optional);
+  EXPECT_TRUE(
+      std::get<NodeConfig>(load({"--config", write_toml("cluster_secret_file = \"" + file +
+                                                        "\"\ncluster_secret_optional = true\n")}))
+          .cluster_secret_optional);
+  auto alone = load({"--cluster-secret-optional", "true"});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(alone));
+  EXPECT_NE(std::get<ConfigExit>(alone).text.find("needs --cluster-secret-file"),
+            std::string::npos);
+  auto missing = load({"--cluster-secret-file", dir.sub("absent")});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(missing));
+  EXPECT_EQ(std::get<ConfigExit>(missing).code, 2);
+}
+
 TEST(SplitHostPortTest, AcceptsHostPortOnly) {
   std::string host;
   uint16_t port = 0;

@@ -112,8 +112,29 @@ TEST(PeerAuthTest, ASecretOnOneSideOnlyIsRefusedWithTheReason) {
 
   const auto dialer_has_one = shake(with_secret(kSecret), with_secret(""));
   EXPECT_FALSE(dialer_has_one.open);
-  EXPECT_EQ(dialer_has_one.acceptor_refused,
-            "it authenticates with a cluster secret and this node has none");
+  EXPECT_EQ(dialer_has_one.dialer_refused,
+            "it gives no proof of the cluster secret (has it none?)");
+}
+
+// Rolling a secret in: nodes restarted with it (optional) still talk to the
+// ones not restarted yet, both ways, and prove themselves to each other.
+TEST(PeerAuthTest, AnOptionalSecretTalksToPeersWithoutOneAndProvesToPeersWithOne) {
+  Greeting optional = with_secret(kSecret);
+  optional.secret_optional = true;
+  EXPECT_TRUE(shake(optional, with_secret("")).open);
+  EXPECT_TRUE(shake(with_secret(""), optional).open);
+  EXPECT_TRUE(shake(optional, optional).open);
+  EXPECT_TRUE(shake(optional, with_secret(kSecret)).open);
+  EXPECT_TRUE(shake(with_secret(kSecret), optional).open);
+  // A wrong secret is refused even so: optional means "none", not "any".
+  Greeting wrong = with_secret(kSecret + "-other");
+  EXPECT_FALSE(shake(optional, wrong).open);
+  DialerHandshake guess(wrong);
+  AcceptorHandshake acceptor(optional);
+  ASSERT_TRUE(acceptor.on_frame(guess.hello()).reply);
+  pb::Envelope forged;
+  forged.mutable_peer_proof()->set_proof(std::string(32, 'f'));
+  EXPECT_TRUE(acceptor.on_frame(forged).refused);
 }
 
 TEST(PeerAuthTest, AChallengeOfTheWrongSizeIsRefused) {

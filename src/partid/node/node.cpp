@@ -49,6 +49,10 @@ void Node::start() {
         "peer connections are not authenticated (no --cluster-secret-file): anything "
         "that reaches {} can speak for this cluster's nodes",
         peer_address_);
+  } else if (cfg_.cluster_secret_optional) {
+    spdlog::warn(
+        "peers without the cluster secret are still heard "
+        "(--cluster-secret-optional): turn it off once every node has the secret");
   }
 }
 
@@ -118,7 +122,8 @@ void Node::bind_listeners() {
   client.breaker.failures_to_open = cfg_.breaker_failures;
   client.breaker.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
   client.breaker.max_cooldown = 20 * client.breaker.cooldown;
-  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster, cfg_.cluster_secret};
+  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster, cfg_.cluster_secret,
+                                cfg_.cluster_secret_optional};
   client.greeting = greeting;
   client.limits.max_frame_bytes = cfg_.max_peer_frame_bytes;
   peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor(), client);

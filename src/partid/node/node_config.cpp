@@ -175,6 +175,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "file holding the secret every node of the cluster shares (at least 16 bytes): peers "
       "prove they hold it before anything they send is acted on (empty: peer connections are "
       "not authenticated)");
+  opt("--cluster-secret-optional", c.cluster_secret_optional,
+      "while a secret is rolled into a running cluster node by node: prove it to peers that "
+      "ask, and still talk to peers that have none (turn it off once every node has it)");
   opt("--preserve-format", c.preserve_format,
       "during a rolling upgrade, keep this node's data and the cluster readable by builds of "
       "this data format, so a rollback stays possible; features of later formats stay off "
@@ -196,6 +199,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
                                      "of --max-body-bytes {}: it needs at least {}\n",
                                      c.max_peer_frame_bytes, c.max_body_bytes,
                                      c.max_body_bytes + NodeConfig::kFrameHeadroom)};
+  }
+  if (c.cluster_secret_optional && c.cluster_secret_file.empty()) {
+    return ConfigExit{2, "--cluster-secret-optional needs --cluster-secret-file\n"};
   }
   if (!c.cluster_secret_file.empty()) {
     std::string error;

@@ -72,6 +72,8 @@ struct NodeConfig {
   // load_node_config read from it.
   std::string cluster_secret_file;
   std::string cluster_secret;
+  // While a secret is rolled in node by node: still talk to peers without one.
+  bool cluster_secret_optional = false;
   // A transaction prepared this long ago without being resolved (its
   // coordinator died or is stuck) is finished by its partitions' leaders.
   uint32_t txn_timeout_ms = 10000;

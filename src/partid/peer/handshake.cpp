@@ -52,6 +52,7 @@ DialerHandshake::Verdict DialerHandshake::on_answer(const pb::Envelope& answer) 
     if (!h.proof().empty()) return {"it asks for a cluster secret and this node has none", {}};
     return {};
   }
+  if (ours_.secret_optional && h.nonce().empty() && h.proof().empty()) return {};
   if (h.nonce().size() != kNonceBytes || h.proof().empty()) {
     return {"it gives no proof of the cluster secret (has it none?)", {}};
   }
@@ -90,10 +91,10 @@ AcceptorHandshake::Step AcceptorHandshake::on_hello(const pb::Envelope& frame) {
   if (!frame.has_hello()) return refuse("the first frame is not a Hello", false);
   const pb::Hello& h = frame.hello();
   if (auto why = incompatibility(ours_, h)) return refuse(*why, true);
-  if (ours_.secret.empty()) {
-    if (!h.nonce().empty()) {
-      return refuse("it authenticates with a cluster secret and this node has none", true);
-    }
+  // Without a secret of our own, or with an optional one and a dialer that
+  // has none: open without proofs. A dialer with a secret then decides
+  // whether it may go on without ours.
+  if (ours_.secret.empty() || (ours_.secret_optional && h.nonce().empty())) {
     state_ = State::Open;
     return {peer::hello(ours_), std::nullopt};
   }

@@ -8,8 +8,10 @@
 // With a cluster secret (peer_auth.h) each side also proves it holds it: the
 // dialer's Hello carries its nonce, the acceptor answers with its own nonce
 // and its proof, and the dialer's next frame is its proof. A side with a
-// secret refuses one without, and the reverse, each saying why: a cluster
-// half configured stops talking loudly rather than running unauthenticated.
+// secret refuses one without, saying why: a cluster half configured stops
+// talking loudly rather than running unauthenticated. Only while a secret is
+// being rolled in (`secret_optional`, node by node) does a side with a
+// secret still talk to one without; two sides with secrets always prove.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +35,9 @@ struct Greeting {
   ProtocolRange protocol = kProtocol;
   std::string cluster;
   std::string secret;  // empty: this node neither gives nor asks a proof
+  // With a secret: still talk to a peer that has none (the rolling restart
+  // that introduces the secret), proving it to peers that ask.
+  bool secret_optional = false;
 };
 
 // A Hello naming `ours` (and `refused`, the reason, when it answers no).
