@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
 #include "partid/storage/txn_space.h"
+#include "support/partid_cluster.h"
 #include "support/run_partictl.h"
 #include "support/temp_dir.h"
 
@@ -34,6 +37,15 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   ASSERT_EQ(up.code, 0) << up.out;
   auto cluster = nlohmann::json::parse(up.out);
   ASSERT_EQ(cluster["nodes"].size(), 3u);
+  // The nodes share a secret only its owner can read, and prove it.
+  const auto secret = std::filesystem::status(d + "/cluster-secret");
+  ASSERT_TRUE(std::filesystem::is_regular_file(secret));
+  EXPECT_EQ(secret.permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(read_file(d + "/node-" + std::to_string(i) + "/partid.log").find("not authenticated"),
+              std::string::npos);
+  }
   std::vector<std::string> urls;
   for (const auto& n : cluster["nodes"]) {
     urls.push_back(n["api"]);

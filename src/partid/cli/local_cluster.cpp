@@ -104,56 +104,53 @@ void stop_all(const ClusterState& s) {
   if (s.nats_pid > 0) stop_process(s.nats_pid, std::chrono::milliseconds(5000));
 }
 
-// The secret the cluster's nodes prove to each other (peer/peer_auth.h),
-// made with the cluster and readable by its owner only.
-std::optional<std::string> secret_file(const std::string& dir, std::string* error) {
-  const std::string path = dir + "/cluster-secret";
-  if (fs::exists(path)) return path;
-  {
-    std::ofstream out(path);
-    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
-    out << peer::generate_secret() << "\n";
-    if (!out) {
-      *error = "cannot write the cluster secret to " + path;
-      return std::nullopt;
-    }
-  }
-  return path;
+// The secret the cluster's nodes prove to each other (peer/peer_auth.h).
+std::string secret_path(const std::string& dir) { return dir + "/cluster-secret"; }
+
+// Made by `cluster up` (kept if there), readable by its owner only.
+bool make_secret_file(const std::string& dir, std::string* error) {
+  const std::string path = secret_path(dir);
+  if (fs::exists(path)) return true;
+  std::ofstream out(path);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  out << peer::generate_secret() << "\n";
+  if (!out) *error = "cannot write the cluster secret to " + path;
+  return static_cast<bool>(out);
 }
 
 // Starts the next node (directory node-<next_index>) without waiting for it.
 bool spawn_node(ClusterState& s, const std::string& dir, const std::string& partid,
                 std::string* error) {
-  const auto secret = secret_file(dir, error);
-  if (!secret) return false;
   ClusterNode n;
   n.dir = dir + "/node-" + std::to_string(s.next_index);
   fs::create_directories(n.dir);
   fs::remove(n.dir + "/ready.json");
-  n.pid = spawn_detached({partid,
-                          "--nats-url",
-                          s.nats_url,
-                          "--cluster",
-                          "local",
-                          "--data-dir",
-                          n.dir + "/data",
-                          "--api-listen",
-                          "127.0.0.1:0",
-                          "--peer-listen",
-                          "127.0.0.1:0",
-                          "--partitions",
-                          std::to_string(s.spec.partitions),
-                          "--replication-factor",
-                          std::to_string(s.spec.replication_factor),
-                          "--sync",
-                          s.spec.sync ? "true" : "false",
-                          "--fast-timings",
-                          "true",
-                          "--ready-file",
-                          n.dir + "/ready.json",
-                          "--cluster-secret-file",
-                          *secret},
-                         n.dir + "/partid.log", error);
+  std::vector<std::string> argv = {partid,
+                                   "--nats-url",
+                                   s.nats_url,
+                                   "--cluster",
+                                   "local",
+                                   "--data-dir",
+                                   n.dir + "/data",
+                                   "--api-listen",
+                                   "127.0.0.1:0",
+                                   "--peer-listen",
+                                   "127.0.0.1:0",
+                                   "--partitions",
+                                   std::to_string(s.spec.partitions),
+                                   "--replication-factor",
+                                   std::to_string(s.spec.replication_factor),
+                                   "--sync",
+                                   s.spec.sync ? "true" : "false",
+                                   "--fast-timings",
+                                   "true",
+                                   "--ready-file",
+                                   n.dir + "/ready.json"};
+  // A cluster a partictl before secrets started has none: its new nodes
+  // must not demand one of the others.
+  if (fs::exists(secret_path(dir)))
+    argv.insert(argv.end(), {"--cluster-secret-file", secret_path(dir)});
+  n.pid = spawn_detached(argv, n.dir + "/partid.log", error);
   if (n.pid < 0) return false;
   ++s.next_index;
   s.nodes.push_back(n);
@@ -271,6 +268,7 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
   }
   fs::create_directories(spec.dir);
   const std::string dir = fs::canonical(spec.dir).string();
+  if (!make_secret_file(dir, error)) return false;
   const auto deadline = Clock::now() + std::chrono::seconds(spec.timeout_s);
   ClusterState s;
   s.spec = spec;
