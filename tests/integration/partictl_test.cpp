@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "partid/cli/http_client.h"
