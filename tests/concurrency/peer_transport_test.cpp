@@ -61,6 +61,22 @@ class PeerTransportTest : public ::testing::Test {
     });
     return p.get_future().get();
   }
+  // A client with `greeting` (in `other`) never gets a ping through: its
+  // request fails, before it was sent, with `reason`. Stops it after.
+  void expect_refused_at_handshake(const Greeting& greeting, const std::string& reason) {
+    other = std::make_unique<PeerClient>(loop.get_executor(), options_for(greeting));
+    auto r = call_with(*other, address(), ping(), 2000ms);
+    EXPECT_FALSE(r.envelope);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_FALSE(r.maybe_delivered) << "held until the handshake, so never sent";
+    EXPECT_NE(r.error.find(reason), std::string::npos) << r.error;
+    std::promise<void> stopped;
+    asio::post(loop, [&] {
+      other->stop();
+      stopped.set_value();
+    });
+    stopped.get_future().get();
+  }
   // Read on the loop, which owns it.
   uint64_t rejected() {
     std::promise<uint64_t> p;
@@ -199,18 +215,7 @@ TEST_F(PeerTransportTest, APeerOfAnotherClusterOrProtocolNeverSeesARequest) {
   const uint32_t newer = kProtocol.max + 1;
   for (const auto& [greeting, reason] : std::vector<std::pair<Greeting, std::string>>{
            {{kProtocol, "d", ""}, "cluster 'd'"}, {{{newer, newer}, "c", ""}, "peer protocol"}}) {
-    other = std::make_unique<PeerClient>(loop.get_executor(), options_for(greeting));
-    auto r = call_with(*other, address(), ping(), 2000ms);
-    EXPECT_FALSE(r.envelope);
-    EXPECT_FALSE(r.timed_out);
-    EXPECT_FALSE(r.maybe_delivered) << "held until the handshake, so never sent";
-    EXPECT_NE(r.error.find(reason), std::string::npos) << r.error;
-    std::promise<void> stopped;
-    asio::post(loop, [&] {
-      other->stop();
-      stopped.set_value();
-    });
-    stopped.get_future().get();
+    expect_refused_at_handshake(greeting, reason);
   }
   EXPECT_EQ(requests, 0);
   EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 2; }, 5s)) << rejected();
@@ -287,18 +292,7 @@ TEST_F(AuthenticatedPeerTransportTest, APeerWithoutTheSecretNeverSeesARequestNor
   for (const auto& [stranger_secret, reason] : std::vector<std::pair<std::string, std::string>>{
            {"", "gives no proof of the cluster secret"},
            {"a-guess-at-the-cluster-secret", "could not prove it holds this cluster's secret"}}) {
-    other = std::make_unique<PeerClient>(loop.get_executor(),
-                                         options_for({kProtocol, "c", stranger_secret}));
-    auto r = call_with(*other, address(), ping(), 2000ms);
-    EXPECT_FALSE(r.envelope);
-    EXPECT_FALSE(r.maybe_delivered) << "held until the handshake, so never sent";
-    EXPECT_NE(r.error.find(reason), std::string::npos) << r.error;
-    std::promise<void> stopped;
-    asio::post(loop, [&] {
-      other->stop();
-      stopped.set_value();
-    });
-    stopped.get_future().get();
+    expect_refused_at_handshake({kProtocol, "c", stranger_secret}, reason);
   }
   // One that ignores the acceptor's proof and sends a request with a wrong
   // proof of its own, or none, is closed unheard.
