@@ -1111,6 +1111,59 @@ TEST_F(ReplicationTest, AMessageWithAnEpochNoAssignmentAppointedIsDroppedAndChan
   EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "after"; }, 10s));
 }
 
+// Found by a structured fuzzer: a catch-up request past the leader's log
+// made its core throw, which ended the connection's reader silently (the
+// peer's frames were never read again). Such messages are now dropped (a run
+// of entries that skips is counted as malformed), and the same connection
+// is still served.
+TEST_F(ReplicationTest, AMessageNoHonestPeerCouldSendIsDroppedAndTheConnectionStillServes) {
+  start_nodes(3);
+  const std::string key = "poison";
+  const auto [p, replicas, follower] = put_on_a_follower(key, "before");
+  const size_t leader = index_of(replicas[0]);
+  const json status = partition_status(follower, p);
+  const uint64_t epoch = status["promised_epoch"], last = status["last_sequence"];
+  const double bad_before = cluster.metric(follower, "partid_bad_peer_messages_total");
+
+  asio::io_context io;
+  auto to_leader = greeted_peer(io, cluster.node(leader).peer);
+  partid::pb::Envelope sync;  // "a follower" asks from far past the log
+  auto* request = only_message(sync, replicas[1], p)->mutable_sync_request();
+  request->set_epoch(epoch);
+  request->set_from_sequence(UINT64_MAX - 2);
+  write_frame(to_leader, sync);
+  partid::pb::Envelope ping;
+  ping.set_id(42);
+  ping.mutable_ping();
+  write_frame(to_leader, ping);
+  auto pong = read_frame(to_leader);
+  ASSERT_TRUE(pong && pong->has_pong()) << "the leader stopped reading the connection";
+  EXPECT_EQ(pong->id(), 42u);
+
+  partid::pb::Envelope jump;  // "the leader" sends entries that skip
+  auto* r = only_message(jump, replicas[0], p)->mutable_replicate();
+  r->set_epoch(epoch);
+  r->mutable_prev()->set_epoch(status["epoch"].get<uint64_t>());
+  r->mutable_prev()->set_sequence(last);
+  for (uint64_t seq : {last + 1, last + 7}) {
+    partid::storage::WriteOp op;
+    op.partition = p;
+    op.partition_key = key;
+    op.message = "forged";
+    auto* e = r->add_entries();
+    e->set_sequence(seq);
+    e->set_epoch(epoch);
+    e->set_payload(partid::storage::encode_item_op(op));
+  }
+  send_replication(cluster.node(follower).peer, jump);
+  EXPECT_TRUE(wait_until(
+      [&] { return cluster.metric(follower, "partid_bad_peer_messages_total") > bad_before; },
+      10s));
+  EXPECT_EQ(partition_status(follower, p)["last_sequence"], last);
+  ASSERT_EQ(put(0, key, "after"), 200);
+  EXPECT_TRUE(wait_until([&] { return replica_read(follower, key) == "after"; }, 10s));
+}
+
 // The new coordinator knows its assignment before the others read it, so a
 // new leader's BeginEpoch can reach a node whose topology lacks that epoch.
 // It is kept and delivered once the topology has it (a failover need not

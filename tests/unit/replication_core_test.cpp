@@ -7,6 +7,7 @@
 #include <set>
 
 #include "partid/replication/core/replica.h"
+#include "partid/replication/core/well_formed.h"
 
 namespace partid::replication::core {
 namespace {
@@ -123,6 +124,45 @@ TEST(ReplicationCoreTest, LeaderSealsOnQuorumThenCommitsWithOneFollower) {
   c.tick_all(1);
   EXPECT_EQ(c.at("b").commit(), seq);
   EXPECT_EQ(c.applied["b"].back().payload, "x");
+}
+
+// A corrupt or forged message the core's steps cannot place (a catch-up
+// request past the leader's log; a run of entries that skips, goes back or
+// claims a later epoch than its message) changes nothing and throws nothing:
+// an exception halfway through a step would leave memory ahead of the disk.
+TEST(ReplicationCoreTest, AMessageNoHonestSenderCouldSendChangesNothing) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  const uint64_t seq = c.propose("a", "x");
+  c.tick_all(1);
+  ASSERT_EQ(c.at("b").commit(), seq);
+  auto nothing = [](const Actions& a) {
+    return a.send.empty() && a.persist.empty() && a.apply.empty() && a.snapshots.empty();
+  };
+  Actions sync;
+  EXPECT_NO_THROW(sync = c.at("a").receive("b", SyncRequest{1, UINT64_MAX - 2, 0}));
+  EXPECT_TRUE(nothing(sync));
+  const Position last = c.at("b").last();
+  for (const auto& entries : std::vector<std::vector<Entry>>{
+           {{last.seq + 1, 1, false, "p"}, {UINT64_MAX - 1, 1, false, "q"}},  // a jump
+           {{last.seq + 2, 1, false, "p"}},                                   // a gap
+           {{last.seq + 1, 7, false, "p"}},                                   // a later epoch
+           {{last.seq + 1, 0, false, "p"}}}) {                                // an earlier one
+    Replicate r{1, last, entries, seq, last.seq + 1, 0, 0};
+    Actions out;
+    EXPECT_NO_THROW(out = c.at("b").receive("a", r));
+    EXPECT_TRUE(nothing(out));
+    EXPECT_EQ(c.at("b").last(), last);
+  }
+  EXPECT_FALSE(well_formed(SyncReply{2, 5, {{6, 1, false, "p"}}, {}}));
+  EXPECT_FALSE(well_formed(SyncReply{2, 5, {}, Snapshot{{1, 9}, ""}}));
+  EXPECT_TRUE(well_formed(SyncReply{2, 10, {{10, 1, false, "p"}}, Snapshot{{1, 9}, ""}}));
+  EXPECT_FALSE(well_formed(InstallSnapshot{1, Snapshot{{2, 9}, ""}, 0, 0}));
+  EXPECT_FALSE(well_formed(Replicate{1, {0, UINT64_MAX}, {{0, 1, false, "p"}}, 0, 0, 0, 0}));
+  // And the partition goes on.
+  const uint64_t next = c.propose("a", "y");
+  c.tick_all(1);
+  EXPECT_EQ(c.at("b").commit(), next);
 }
 
 TEST(ReplicationCoreTest, NothingCommitsWithoutQuorum) {

@@ -49,6 +49,10 @@ asio::awaitable<void> Channel::read_loop() {
     }
   } catch (const boost::system::system_error& e) {
     why = e.code() == asio::error::eof ? "closed by peer" : e.code().message();
+  } catch (const std::exception& e) {
+    // A detached coroutine's exception vanishes: without this the connection
+    // would stay open and never be read again.
+    why = std::string("handling a frame failed: ") + e.what();
   }
   if (closing_) co_return;  // the last write closes it
   if (!why.empty() && why != "closed by peer" && open_) {

@@ -1,5 +1,7 @@
 #include "partid/replication/replicator.h"
 
+#include "partid/replication/core/well_formed.h"
+
 #include "partid/async_bridge.h"
 
 #include <fmt/ranges.h>
@@ -457,7 +459,7 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
       ++stats_.messages_outside_topology;
       continue;
     }
-    if (!message || !entries_decode(m.partition(), *message)) {
+    if (!message || !core::well_formed(*message) || !entries_decode(m.partition(), *message)) {
       ++stats_.bad_messages;
       continue;
     }

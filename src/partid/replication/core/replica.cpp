@@ -1,6 +1,7 @@
 // The parts of ReplicaCore every role shares: dispatch, epochs, the watermark
 // and local log changes. Follower and leader behaviour live beside this file.
 #include "partid/replication/core/replica.h"
+#include "partid/replication/core/well_formed.h"
 
 #include <algorithm>
 
@@ -154,6 +155,7 @@ Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<N
 
 Actions ReplicaCore::receive(const NodeId& from, const Message& message) {
   Actions out;
+  if (!well_formed(message)) return out;  // the shell counts these; see well_formed.h
   std::visit(Overloaded{
                  [&](const Replicate& m) { on_replicate(out, from, m); },
                  [&](const ReplicateAck& m) { on_ack(out, from, m); },

@@ -144,6 +144,8 @@ void ReplicaCore::on_sync_request(Actions& out, const NodeId& from, const SyncRe
     return;
   }
   if (role_ == Role::leader && message.epoch == epoch_) {
+    // A follower asks from its last entry on, so never past this log's end.
+    if (message.from > log_.last().seq + 1) return;
     send_range(out, from, message.from, message.to == 0 ? log_.last().seq : message.to);
     return;
   }
