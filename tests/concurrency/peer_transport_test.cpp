@@ -24,6 +24,9 @@ class PeerTransportTest : public ::testing::Test {
         loop.get_executor(), limits, Greeting{kProtocol, "c", secret},
         [this](pb::Envelope request, PeerServer::Reply reply) {
           ++requests;
+          if (request.has_forward() && request.forward().method() == "THROW") {
+            throw std::runtime_error("a handler bug");
+          }
           if (request.has_ping()) {
             pb::Envelope pong;
             pong.mutable_pong()->set_node_id("server");
@@ -194,6 +197,21 @@ TEST_F(PeerTransportTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
   auto r = call(address(), ping(), 2000ms);  // the server still serves others
   ASSERT_TRUE(r.envelope) << r.error;
   EXPECT_EQ(server->rejected_connections(), 3u);
+}
+
+// A handler that throws must not leave the connection open and unread (a
+// detached coroutine's exception vanishes): the connection closes, saying
+// why, and the server goes on serving.
+TEST_F(PeerTransportTest, AFrameWhoseHandlingThrowsClosesItsConnectionOnly) {
+  pb::Envelope poison;
+  poison.mutable_forward()->set_method("THROW");
+  auto r = call(address(), poison, 2000ms);
+  EXPECT_FALSE(r.envelope);
+  EXPECT_FALSE(r.timed_out) << "the connection closed at once";
+  EXPECT_TRUE(r.maybe_delivered);
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 1; }, 5s)) << rejected();
+  EXPECT_TRUE(parti::testing::wait_until(
+      [&] { return call(address(), ping(), 2000ms).envelope.has_value(); }, 10s));
 }
 
 TEST(PeerHandshakeTest, NodesTalkWhenTheirClusterMatchesAndTheirProtocolRangesOverlap) {
