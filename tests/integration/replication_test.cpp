@@ -1043,7 +1043,7 @@ TEST_F(ReplicationTest, AMessageFromAnOlderEpochIsRefusedAndChangesNothing) {
   auto* r = only_message(envelope, replicas[0], p)->mutable_replicate();
   r->set_epoch(epoch - 1);
   const uint64_t seq = partition_status(follower, p)["last_sequence"].get<uint64_t>() + 1;
-  r->mutable_prev()->set_epoch(epoch);
+  r->mutable_prev()->set_epoch(epoch - 1);  // its log holds nothing of a later epoch
   r->mutable_prev()->set_sequence(seq - 1);
   auto* e = r->add_entries();
   e->set_sequence(seq);
