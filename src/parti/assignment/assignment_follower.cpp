@@ -1,4 +1,5 @@
 #include "parti/assignment/assignment_follower.h"
+#include "parti/core/spawn.h"
 
 #include <random>
 
@@ -33,11 +34,14 @@ void AssignmentFollower::stop() {
 }
 
 void AssignmentFollower::load(std::string pointer_value) {
-  if (alive_) asio::co_spawn(loop_, load_async(std::move(pointer_value), alive_), asio::detached);
+  if (alive_)
+    asio::co_spawn(loop_, load_async(std::move(pointer_value), alive_),
+                   log_failure("loading an assignment"));
 }
 
 void AssignmentFollower::refetch() {
-  if (alive_) asio::co_spawn(loop_, refetch_async(alive_), asio::detached);
+  if (alive_)
+    asio::co_spawn(loop_, refetch_async(alive_), log_failure("refetching the assignment"));
 }
 
 asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,

@@ -1,4 +1,5 @@
 #include "parti/coord/watched_keys.h"
+#include "parti/core/spawn.h"
 
 #include <spdlog/spdlog.h>
 
@@ -46,7 +47,7 @@ void WatchedKeys::watch_broken() {
   snapshot_needed_ = true;
   if (polling_ || stopped_) return;
   polling_ = true;
-  asio::co_spawn(loop_, poll_loop(alive_), asio::detached);
+  asio::co_spawn(loop_, poll_loop(alive_), log_failure("a watched-keys poll loop"));
 }
 
 void WatchedKeys::on_watch_event(WatchEvent ev) {

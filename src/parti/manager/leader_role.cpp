@@ -1,4 +1,5 @@
 #include "parti/manager/leader_role.h"
+#include "parti/core/spawn.h"
 
 #include <spdlog/spdlog.h>
 
@@ -88,7 +89,8 @@ void LeaderRole::on_members(std::vector<WorkerInfo> active) {
 }
 
 void LeaderRole::refresh() {
-  if (calc_) asio::co_spawn(loop_, reload_partitions(term_alive_), asio::detached);
+  if (calc_)
+    asio::co_spawn(loop_, reload_partitions(term_alive_), log_failure("reloading partitions"));
 }
 
 asio::awaitable<void> LeaderRole::reload_partitions(std::shared_ptr<bool> alive) {
@@ -115,7 +117,8 @@ void LeaderRole::handle(CalcOutput out) {
   if (out.publish) {
     out.publish->leader = self_id_;
     out.publish->leader_term = term_;
-    asio::co_spawn(loop_, publish(std::move(*out.publish), term_alive_), asio::detached);
+    asio::co_spawn(loop_, publish(std::move(*out.publish), term_alive_),
+                   log_failure("publishing an assignment"));
   }
   arm();
 }

@@ -1,4 +1,5 @@
 #include "parti/membership/heartbeat_publisher.h"
+#include "parti/core/spawn.h"
 
 namespace parti {
 
@@ -16,7 +17,7 @@ void HeartbeatPublisher::start(NodeRecord record, Refresh refresh) {
   refresh_ = std::move(refresh);
   record_.hlc = hlc_.tick(wall_clock_ms());
   running_ = true;
-  asio::co_spawn(wake_.get_executor(), run(), asio::detached);
+  asio::co_spawn(wake_.get_executor(), run(), log_failure("the heartbeat publisher"));
 }
 
 bool HeartbeatPublisher::apply(const std::function<void(NodeRecord&)>& change) {

@@ -1,4 +1,5 @@
 #include "partid/api/http_server.h"
+#include "parti/core/spawn.h"
 
 #include <spdlog/spdlog.h>
 
@@ -61,7 +62,8 @@ HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions 
 
 void HttpServer::listen(const std::string& host, uint16_t port) {
   listener_.listen(host, port, [this](asio::ip::tcp::socket socket) {
-    asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
+    asio::co_spawn(socket.get_executor(), session(std::move(socket)),
+                   parti::log_failure("an HTTP session"));
   });
 }
 

@@ -21,6 +21,7 @@
 #include <random>
 #include <tuple>
 
+#include "parti/core/spawn.h"
 #include "parti/core/types.h"
 #include "partid/api/api_service.h"
 #include "partid/api/hold.h"
@@ -235,7 +236,8 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
     // After the answer: the client needs nothing from it. What it does not
     // confirm, the home partition's leader asks the partitions about later.
     auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, settle_txn(id, home, std::move(confirmed), hop), asio::detached);
+    asio::co_spawn(executor, settle_txn(id, home, std::move(confirmed), hop),
+                   parti::log_failure("settling a transaction"));
   }
   deps_.metrics->count(committed ? "partid_txn_committed_total" : "partid_txn_aborted_total");
   co_return txn_answer(id, committed, refusal, writes.size(), partitions, unresolved);

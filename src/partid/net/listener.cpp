@@ -1,4 +1,5 @@
 #include "partid/net/listener.h"
+#include "parti/core/spawn.h"
 
 #include <spdlog/spdlog.h>
 
@@ -14,7 +15,7 @@ void Listener::listen(const std::string& host, uint16_t port, OnSocket on_socket
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen(asio::socket_base::max_listen_connections);
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), parti::log_failure("an accept loop"));
 }
 
 uint16_t Listener::port() const { return acceptor_.local_endpoint().port(); }

@@ -11,6 +11,7 @@
 #include <future>
 
 #include "parti/assignment/strategy.h"
+#include "parti/core/spawn.h"
 #include "parti/core/types.h"
 #include "parti/source/partition_source.h"
 
@@ -321,7 +322,7 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
     return;
   }
   asio::co_spawn(loop_, serve_forward(std::move(*request.mutable_forward()), std::move(reply)),
-                 asio::detached);
+                 parti::log_failure("a forwarded request"));
 }
 
 asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,

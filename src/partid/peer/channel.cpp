@@ -1,4 +1,5 @@
 #include "partid/peer/channel.h"
+#include "parti/core/spawn.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +13,8 @@ Channel::Channel(asio::ip::tcp::socket socket, ChannelLimits limits, std::string
 
 void Channel::start(Handlers handlers) {
   handlers_ = std::move(handlers);
-  asio::co_spawn(socket_.get_executor(), read_loop(), asio::detached);
+  asio::co_spawn(socket_.get_executor(), read_loop(),
+                 parti::log_failure("a peer connection's reader"));
 }
 
 asio::awaitable<void> Channel::read_loop() {
