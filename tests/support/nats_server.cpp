@@ -26,7 +26,9 @@ int free_port() {
   return port;
 }
 
-NatsServer::NatsServer() {
+NatsServer::NatsServer() : NatsServer(std::vector<std::string>{}) {}
+
+NatsServer::NatsServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
   char tmpl[] = "/tmp/parti-nats-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -43,8 +45,10 @@ NatsServer::~NatsServer() {
 void NatsServer::start() {
   if (pid_ > 0) return;
   const std::string port = std::to_string(port_);
-  std::vector<std::string> args =
-      killed_with_test({"nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", dir_});
+  std::vector<std::string> server = {"nats-server", "-js", "-a",  "127.0.0.1",
+                                     "-p",          port,  "-sd", dir_};
+  server.insert(server.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<std::string> args = killed_with_test(std::move(server));
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -13,6 +13,8 @@ namespace parti::testing {
 class NatsServer {
  public:
   NatsServer();
+  // With more nats-server flags: credentials or TLS the server demands.
+  explicit NatsServer(std::vector<std::string> extra_args);
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
@@ -25,6 +27,7 @@ class NatsServer {
  private:
   int port_ = 0;
   std::string dir_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
 };
 

@@ -14,11 +14,11 @@ std::string last_nats_error(natsStatus s) {
   return out;
 }
 
-namespace {
-
-void check(natsStatus s, const char* what) {
-  if (s != NATS_OK) throw CoordError(std::string(what) + ": " + last_nats_error(s));
+void check_nats(natsStatus s, const std::string& what) {
+  if (s != NATS_OK) throw CoordError(what + ": " + last_nats_error(s));
 }
+
+namespace {
 
 struct OptionsGuard {
   natsOptions* o = nullptr;
@@ -32,25 +32,27 @@ Connection::Connection(Options options) : options_(std::move(options)) {}
 std::shared_ptr<Connection> Connection::connect(const Options& options) {
   std::shared_ptr<Connection> c(new Connection(options));
   OptionsGuard opts;
-  check(natsOptions_Create(&opts.o), "natsOptions_Create");
-  check(natsOptions_SetURL(opts.o, options.url.c_str()), "SetURL");
-  check(natsOptions_SetName(opts.o, options.name.c_str()), "SetName");
-  check(natsOptions_SetTimeout(opts.o, options.request_timeout.count()), "SetTimeout");
-  check(natsOptions_SetAllowReconnect(opts.o, true), "SetAllowReconnect");
-  check(natsOptions_SetMaxReconnect(opts.o, -1), "SetMaxReconnect");
-  check(natsOptions_SetReconnectWait(opts.o, options.reconnect_wait.count()), "SetReconnectWait");
-  check(natsOptions_SetPingInterval(opts.o, options.ping_interval.count()), "SetPingInterval");
-  check(natsOptions_SetMaxPingsOut(opts.o, 2), "SetMaxPingsOut");
-  check(natsOptions_SetDisconnectedCB(opts.o, &Connection::on_disconnected, c.get()),
-        "SetDisconnectedCB");
-  check(natsOptions_SetReconnectedCB(opts.o, &Connection::on_reconnected, c.get()),
-        "SetReconnectedCB");
-  check(natsOptions_SetClosedCB(opts.o, &Connection::on_closed, c.get()), "SetClosedCB");
-  check(natsConnection_Connect(&c->nc_, opts.o), ("connect to " + options.url).c_str());
+  check_nats(natsOptions_Create(&opts.o), "natsOptions_Create");
+  check_nats(natsOptions_SetURL(opts.o, options.url.c_str()), "SetURL");
+  check_nats(natsOptions_SetName(opts.o, options.name.c_str()), "SetName");
+  check_nats(natsOptions_SetTimeout(opts.o, options.request_timeout.count()), "SetTimeout");
+  check_nats(natsOptions_SetAllowReconnect(opts.o, true), "SetAllowReconnect");
+  check_nats(natsOptions_SetMaxReconnect(opts.o, -1), "SetMaxReconnect");
+  check_nats(natsOptions_SetReconnectWait(opts.o, options.reconnect_wait.count()),
+             "SetReconnectWait");
+  check_nats(natsOptions_SetPingInterval(opts.o, options.ping_interval.count()), "SetPingInterval");
+  check_nats(natsOptions_SetMaxPingsOut(opts.o, 2), "SetMaxPingsOut");
+  check_nats(natsOptions_SetDisconnectedCB(opts.o, &Connection::on_disconnected, c.get()),
+             "SetDisconnectedCB");
+  check_nats(natsOptions_SetReconnectedCB(opts.o, &Connection::on_reconnected, c.get()),
+             "SetReconnectedCB");
+  check_nats(natsOptions_SetClosedCB(opts.o, &Connection::on_closed, c.get()), "SetClosedCB");
+  apply_access(options.access, opts.o);
+  check_nats(natsConnection_Connect(&c->nc_, opts.o), "connect to " + redact_urls(options.url));
   jsOptions jso;
-  check(jsOptions_Init(&jso), "jsOptions_Init");
+  check_nats(jsOptions_Init(&jso), "jsOptions_Init");
   jso.Wait = options.request_timeout.count();
-  check(natsConnection_JetStream(&c->js_, c->nc_, &jso), "JetStream");
+  check_nats(natsConnection_JetStream(&c->js_, c->nc_, &jso), "JetStream");
   return c;
 }
 

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "parti/coord/nats_access.h"
+
 namespace parti::coord {
 
 class CoordError : public std::runtime_error {
@@ -32,10 +34,12 @@ class Connection {
     std::chrono::milliseconds request_timeout{2000};
     std::chrono::milliseconds reconnect_wait{200};
     std::chrono::milliseconds ping_interval{1000};
+    NatsAccess access = {};  // credentials and TLS (nats_access.h)
   };
   using StatusListener = std::function<void(bool connected)>;
 
-  // Throws CoordError when the first connection cannot be made.
+  // Throws CoordError when the first connection cannot be made; its message
+  // shows the URL without credentials (redact_urls).
   static std::shared_ptr<Connection> connect(const Options& options);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -84,5 +88,7 @@ class Connection {
 };
 
 std::string last_nats_error(natsStatus s);
+// Throws CoordError("what: <nats.c's error>") unless `s` is NATS_OK.
+void check_nats(natsStatus s, const std::string& what);
 
 }  // namespace parti::coord

@@ -1,0 +1,41 @@
+// What may be printed of a NATS URL, which hosts it names, and which access
+// settings make sense together (parti/coord/nats_access.h).
+#include <gtest/gtest.h>
+
+#include "parti/coord/nats_access.h"
+
+namespace parti::coord {
+namespace {
+
+TEST(NatsUrlTest, CredentialsInAUrlAreNeverShown) {
+  EXPECT_EQ(redact_urls("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+  EXPECT_EQ(redact_urls("nats://tok3n@db1:4222"), "nats://***@db1:4222");
+  EXPECT_EQ(redact_urls("nats://alice:pw@db1:4222/x"), "nats://alice:***@db1:4222/x");
+  EXPECT_EQ(redact_urls("tls://a:b@h1:1, nats://h2:2,c:p@d@h3"),
+            "tls://a:***@h1:1, nats://h2:2,c:***@h3");
+  EXPECT_EQ(redact_urls(""), "");
+  EXPECT_TRUE(urls_carry_credentials("nats://h1,nats://x@h2"));
+  EXPECT_FALSE(urls_carry_credentials("nats://h1:4222,tls://h2/path@x"));
+}
+
+TEST(NatsUrlTest, TheHostsAUrlListNamesEachOnce) {
+  EXPECT_EQ(url_hosts("nats://u:p@db1:4222,tls://[::1]:4223, db1:5,nats://db2"),
+            (std::vector<std::string>{"db1", "::1", "db2"}));
+  EXPECT_EQ(url_hosts("nats://127.0.0.1:4222"), std::vector<std::string>{"127.0.0.1"});
+  EXPECT_TRUE(url_hosts("").empty());
+}
+
+TEST(NatsAccessSettingsTest, OnlyCombinationsThatMeanSomethingAreAccepted) {
+  EXPECT_EQ(access_problem({}), "");
+  EXPECT_EQ(access_problem({.user = "u", .password = "p"}), "");
+  EXPECT_EQ(access_problem({.token = "t"}), "");
+  EXPECT_NE(access_problem({.user = "u", .token = "t"}), "");
+  EXPECT_NE(access_problem({.password = "p"}), "");
+  EXPECT_EQ(access_problem({.tls = true, .tls_cert_file = "c", .tls_key_file = "k"}), "");
+  EXPECT_NE(access_problem({.tls = true, .tls_cert_file = "c"}), "");
+  EXPECT_NE(access_problem({.tls_ca_file = "ca"}), "");
+  EXPECT_NE(access_problem({.tls_hostname = "h"}), "");
+}
+
+}  // namespace
+}  // namespace parti::coord
