@@ -311,7 +311,7 @@ TEST_F(PartidTest, ANodeRefusesAnUnusableClusterSecretAndWarnsWithoutOne) {
   options.cluster_secret_file = dir.sub("missing");
   std::string log;
   EXPECT_EQ(cluster.start_expecting_failure(options, &log), 2);
-  EXPECT_NE(log.find("cannot read the cluster secret file"), std::string::npos) << log;
+  EXPECT_NE(log.find("cannot read the cluster secret from"), std::string::npos) << log;
   options.cluster_secret_file = dir.sub("short");
   std::ofstream(options.cluster_secret_file) << "abc\n";
   EXPECT_EQ(cluster.start_expecting_failure(options, &log), 2);

@@ -45,6 +45,11 @@ void Node::start() {
   write_ready_file();
   spdlog::info("{} serving: api http://{} peer {} data {}", self_, api_address_, peer_address_,
                data_path_);
+  warn_where_unprotected();
+}
+
+// What an operator must hear at start: every way in that is left open.
+void Node::warn_where_unprotected() const {
   if (cfg_.cluster_secret.empty()) {
     spdlog::warn(
         "peer connections are not authenticated (no --cluster-secret-file): anything "
@@ -54,6 +59,19 @@ void Node::start() {
     spdlog::warn(
         "peers without the cluster secret are still heard "
         "(--cluster-secret-optional): turn it off once every node has the secret");
+  }
+  if (parti::coord::urls_carry_credentials(cfg_.nats_url)) {
+    spdlog::warn(
+        "the NATS URL carries credentials ({}): a command line or environment is readable by "
+        "every process on this machine; prefer --nats-user with --nats-password-file, or "
+        "--nats-token-file",
+        parti::coord::redact_urls(cfg_.nats_url));
+  }
+  const auto& access = cfg_.nats_access;
+  if (access.tls && access.tls_hostname.empty()) {
+    spdlog::warn(
+        "the NATS servers' certificate names are not checked (--nats-url names several "
+        "hosts): any certificate the CA signed is accepted; give --nats-tls-hostname");
   }
 }
 
@@ -180,6 +198,7 @@ void Node::join_cluster() {
   parti::coord::Connection::Options o;
   o.url = cfg_.nats_url;
   o.name = "partid";
+  o.access = cfg_.nats_access;
   conn_ = parti::coord::Connection::connect(o);
   auto format = upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor());
   if (auto refusal =

@@ -72,6 +72,7 @@ class Node final : public api::ClusterView {
   nlohmann::json format_json() const;
   void open_storage();
   void bind_listeners();
+  void warn_where_unprotected() const;
   void join_cluster();
   void write_ready_file() const;
   void drain();

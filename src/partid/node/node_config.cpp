@@ -1,6 +1,7 @@
 #include "partid/node/node_config.h"
 
 #include "partid/peer/peer_auth.h"
+#include "partid/secret_file.h"
 #include "partid/storage/store_engine.h"
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 namespace partid::node {
@@ -51,6 +53,36 @@ class TomlConfig : public CLI::Config {
   }
 };
 
+// Fills c.nats_access from the NATS settings, reading the secret files; the
+// reason when they cannot be used.
+std::optional<std::string> resolve_nats_access(NodeConfig& c) {
+  parti::coord::NatsAccess& a = c.nats_access;
+  std::string error;
+  const auto read = [&](const std::string& path, const char* what, std::string* into) {
+    if (path.empty()) return true;
+    auto secret = read_secret_file(path, what, 1, &error);
+    if (secret) *into = std::move(*secret);
+    return secret.has_value();
+  };
+  a.user = c.nats_user;
+  if (!read(c.nats_password_file, "the NATS password", &a.password) ||
+      !read(c.nats_token_file, "the NATS token", &a.token)) {
+    return error;
+  }
+  a.tls = c.nats_tls || !c.nats_tls_ca.empty() || !c.nats_tls_cert.empty() ||
+          !c.nats_tls_key.empty() || !c.nats_tls_hostname.empty();
+  a.tls_ca_file = c.nats_tls_ca;
+  a.tls_cert_file = c.nats_tls_cert;
+  a.tls_key_file = c.nats_tls_key;
+  a.tls_hostname = c.nats_tls_hostname;
+  if (const auto hosts = parti::coord::url_hosts(c.nats_url);
+      a.tls && a.tls_hostname.empty() && hosts.size() == 1) {
+    a.tls_hostname = hosts.front();
+  }
+  if (std::string why = parti::coord::access_problem(a); !why.empty()) return why;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string env_name(const std::string& option) {
@@ -82,6 +114,21 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
         ->capture_default_str();
   };
   opt("--nats-url", c.nats_url, "NATS server URL(s), comma separated");
+  opt("--nats-user", c.nats_user, "user name for the NATS server (with --nats-password-file)");
+  opt("--nats-password-file", c.nats_password_file, "file holding the NATS user's password");
+  opt("--nats-token-file", c.nats_token_file,
+      "file holding a token the NATS server accepts (instead of a user)");
+  opt("--nats-tls", c.nats_tls,
+      "connect to NATS over TLS, verifying its certificate (on when any --nats-tls-* is given)");
+  opt("--nats-tls-ca", c.nats_tls_ca,
+      "PEM file of the CAs the NATS server's certificate is checked against (empty: the "
+      "system's)");
+  opt("--nats-tls-cert", c.nats_tls_cert,
+      "PEM client certificate, for a NATS server that verifies clients (with --nats-tls-key)");
+  opt("--nats-tls-key", c.nats_tls_key, "PEM key of --nats-tls-cert");
+  opt("--nats-tls-hostname", c.nats_tls_hostname,
+      "the name the NATS server's certificate must carry (empty: the URL's host when the URLs "
+      "name one host; with several, only the CA is checked)");
   opt("--cluster", c.cluster, "cluster name (prefix of its KV buckets)");
   opt("--data-dir", c.data_dir, "where this node keeps its RocksDB");
   opt("--api-listen", c.api_listen, "HTTP API host:port (port 0: any)");
@@ -200,6 +247,7 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
                                      c.max_peer_frame_bytes, c.max_body_bytes,
                                      c.max_body_bytes + NodeConfig::kFrameHeadroom)};
   }
+  if (auto why = resolve_nats_access(c)) return ConfigExit{2, *why + "\n"};
   if (c.cluster_secret_optional && c.cluster_secret_file.empty()) {
     return ConfigExit{2, "--cluster-secret-optional needs --cluster-secret-file\n"};
   }

@@ -1,4 +1,5 @@
 #include "partid/peer/peer_auth.h"
+#include "partid/secret_file.h"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -6,8 +7,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace partid::peer {
@@ -20,12 +19,6 @@ void append_field(std::string& out, const std::string& field) {
   for (int shift = 24; shift >= 0; shift -= 8)
     out.push_back(static_cast<char>((n >> shift) & 0xff));
   out += field;
-}
-
-std::string trimmed(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 }  // namespace
@@ -59,20 +52,7 @@ bool constant_time_equal(const std::string& expected, const std::string& given) 
 }
 
 std::optional<std::string> load_secret(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = fmt::format("cannot read the cluster secret file {}", path);
-    return std::nullopt;
-  }
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string secret = trimmed(content.str());
-  if (secret.size() < kMinSecretBytes) {
-    *error = fmt::format("the cluster secret in {} has {} bytes; at least {} are needed", path,
-                         secret.size(), kMinSecretBytes);
-    return std::nullopt;
-  }
-  return secret;
+  return read_secret_file(path, "the cluster secret", kMinSecretBytes, error);
 }
 
 std::string generate_secret() {
