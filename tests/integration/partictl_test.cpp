@@ -8,6 +8,7 @@
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
 #include "partid/storage/txn_space.h"
+#include "support/cluster.h"
 #include "support/partid_cluster.h"
 #include "support/run_partictl.h"
 #include "support/temp_dir.h"
@@ -36,11 +37,17 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   ASSERT_EQ(up.code, 0) << up.out;
   auto cluster = nlohmann::json::parse(up.out);
   ASSERT_EQ(cluster["nodes"].size(), 3u);
-  // The nodes share a secret only its owner can read, and prove it.
-  const auto secret = std::filesystem::status(d + "/cluster-secret");
-  ASSERT_TRUE(std::filesystem::is_regular_file(secret));
-  EXPECT_EQ(secret.permissions() & std::filesystem::perms::all,
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // The nodes share a secret and the NATS server's token, in files only their
+  // owner can read, and prove them: the server turns away a client without it.
+  for (const char* file : {"/cluster-secret", "/nats-token", "/nats.conf"}) {
+    const auto status = std::filesystem::status(d + file);
+    ASSERT_TRUE(std::filesystem::is_regular_file(status)) << file;
+    EXPECT_EQ(status.permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+        << file;
+  }
+  const std::string nats_url = cluster["nats"];
+  EXPECT_THROW(connect(nats_url), coord::CoordError);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(read_file(d + "/node-" + std::to_string(i) + "/partid.log").find("not authenticated"),
               std::string::npos);

@@ -11,6 +11,7 @@
 #include "partid/cli/http_client.h"
 #include "partid/cli/process.h"
 #include "partid/peer/peer_auth.h"
+#include "partid/secret_file.h"
 
 namespace partid::cli {
 namespace {
@@ -106,16 +107,36 @@ void stop_all(const ClusterState& s) {
 
 // The secret the cluster's nodes prove to each other (peer/peer_auth.h).
 std::string secret_path(const std::string& dir) { return dir + "/cluster-secret"; }
+// The token the cluster's nats-server asks of every client, and that server's
+// configuration, which holds it (a flag would show it in the process list).
+std::string nats_token_path(const std::string& dir) { return dir + "/nats-token"; }
+std::string nats_conf_path(const std::string& dir) { return dir + "/nats.conf"; }
 
-// Made by `cluster up` (kept if there), readable by its owner only.
-bool make_secret_file(const std::string& dir, std::string* error) {
-  const std::string path = secret_path(dir);
+// Writes `content` to `path`, readable by its owner only, unless it exists.
+bool make_private_file(const std::string& path, const std::string& content, std::string* error) {
   if (fs::exists(path)) return true;
   std::ofstream out(path);
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
-  out << peer::generate_secret() << "\n";
-  if (!out) *error = "cannot write the cluster secret to " + path;
+  out << content;
+  if (!out) *error = "cannot write " + path;
   return static_cast<bool>(out);
+}
+
+// Made by `cluster up` (kept if there): the cluster secret and the NATS token.
+bool make_secrets(const std::string& dir, std::string* error) {
+  if (!make_private_file(secret_path(dir), peer::generate_secret() + "\n", error) ||
+      !make_private_file(nats_token_path(dir), peer::generate_secret() + "\n", error)) {
+    return false;
+  }
+  std::string token_error;
+  const auto token = read_secret_file(nats_token_path(dir), "the NATS token", 1, &token_error);
+  if (!token) {
+    *error = token_error;
+    return false;
+  }
+  fs::remove(nats_conf_path(dir));  // follows the token file, which may be older
+  return make_private_file(nats_conf_path(dir), "authorization {\n  token: \"" + *token + "\"\n}\n",
+                           error);
 }
 
 // Starts the next node (directory node-<next_index>) without waiting for it.
@@ -150,6 +171,8 @@ bool spawn_node(ClusterState& s, const std::string& dir, const std::string& part
   // must not demand one of the others.
   if (fs::exists(secret_path(dir)))
     argv.insert(argv.end(), {"--cluster-secret-file", secret_path(dir)});
+  if (fs::exists(nats_token_path(dir)))
+    argv.insert(argv.end(), {"--nats-token-file", nats_token_path(dir)});
   n.pid = spawn_detached(argv, n.dir + "/partid.log", error);
   if (n.pid < 0) return false;
   ++s.next_index;
@@ -268,15 +291,15 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
   }
   fs::create_directories(spec.dir);
   const std::string dir = fs::canonical(spec.dir).string();
-  if (!make_secret_file(dir, error)) return false;
+  if (!make_secrets(dir, error)) return false;
   const auto deadline = Clock::now() + std::chrono::seconds(spec.timeout_s);
   ClusterState s;
   s.spec = spec;
   const int port = free_tcp_port();
   s.nats_url = "nats://127.0.0.1:" + std::to_string(port);
-  s.nats_pid = spawn_detached(
-      {nats, "-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", dir + "/nats"},
-      dir + "/nats.log", error);
+  s.nats_pid = spawn_detached({nats, "-c", nats_conf_path(dir), "-js", "-a", "127.0.0.1", "-p",
+                               std::to_string(port), "-sd", dir + "/nats"},
+                              dir + "/nats.log", error);
   if (s.nats_pid < 0) return false;
   save_state(dir, s);
   if (!wait_for([&] { return tcp_port_open(port); }, deadline)) {
