@@ -5,6 +5,7 @@
 // connecting side use this class. Threading: everything runs on the loop that owns the socket.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -25,6 +26,13 @@ inline constexpr uint32_t kHandshakeFrameBytes = 64u << 10;
 struct ChannelLimits {
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
   size_t max_queued_bytes = 64u << 20;
+  // What a connection may send before its handshake is done: a stranger holds
+  // no large buffers. set_max_frame_bytes restores the real limit once open.
+  ChannelLimits before_handshake() const {
+    ChannelLimits l = *this;
+    l.max_frame_bytes = std::min(max_frame_bytes, kHandshakeFrameBytes);
+    return l;
+  }
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {

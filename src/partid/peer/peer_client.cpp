@@ -163,9 +163,8 @@ void PeerClient::on_connected(const std::string& address, asio::ip::tcp::socket 
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   l.connecting = false;
   l.backoff = std::chrono::milliseconds(0);
-  ChannelLimits limits = options_.limits;
-  limits.max_frame_bytes = std::min(limits.max_frame_bytes, kHandshakeFrameBytes);
-  l.channel = std::make_shared<Channel>(std::move(socket), limits, address);
+  l.channel =
+      std::make_shared<Channel>(std::move(socket), options_.limits.before_handshake(), address);
   Channel::Handlers h;
   h.on_message = [this, address](pb::Envelope reply) {
     auto it = links_.find(address);

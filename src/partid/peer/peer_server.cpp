@@ -40,10 +40,8 @@ struct PeerServer::Opening {
 void PeerServer::serve(asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
-  ChannelLimits limits = limits_;
-  limits.max_frame_bytes = std::min(limits.max_frame_bytes, kHandshakeFrameBytes);
   auto channel = std::make_shared<Channel>(
-      std::move(socket), limits,
+      std::move(socket), limits_.before_handshake(),
       ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
   channels_.insert(channel);
   auto opening = std::make_shared<Opening>(loop_, greeting_);
