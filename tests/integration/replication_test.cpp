@@ -4,7 +4,9 @@
 // loss of a minority and then of a majority of the replicas.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include <fstream>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -43,12 +45,18 @@ class ReplicationTest : public ::testing::Test {
     for (size_t i = 0; i < n; ++i) cluster.start(node_options(admin));
     ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
   }
-  static PartidOptions node_options(bool admin) {
+  // The admin token reaches the nodes in a file, as it should in production.
+  PartidOptions node_options(bool admin) {
     PartidOptions options;
     options.partitions = kPartitions;
     options.replication_factor = 3;
-    if (admin) options.extra_args = {"--admin-token", kAdminToken};
+    if (admin) options.extra_args = {"--admin-token-file", admin_token_file()};
     return options;
+  }
+  std::string admin_token_file() {
+    const std::string path = cluster.root() + "/admin-token";
+    std::ofstream(path) << kAdminToken << "\n";
+    return path;
   }
   // POST /admin/partitions/{p}/{op} on node `node`; no token when empty.
   partid::cli::HttpResult admin(size_t node, uint32_t p, const std::string& op,
@@ -59,8 +67,7 @@ class ReplicationTest : public ::testing::Test {
   }
   // RF=3 node options whose peer port the others reach only through `link`
   // (which forwards to `peer_port`, where the node listens).
-  static PartidOptions behind(const TcpProxy& link, int peer_port,
-                              std::vector<std::string> extra = {}) {
+  PartidOptions behind(const TcpProxy& link, int peer_port, std::vector<std::string> extra = {}) {
     PartidOptions o = node_options(false);
     o.peer_listen = "127.0.0.1:" + std::to_string(peer_port);
     o.extra_args = {"--peer-advertise", "127.0.0.1:" + std::to_string(link.port())};
@@ -574,8 +581,13 @@ TEST_F(ReplicationTest, ADrainedNodeHandsItsPartitionsOverEvenWithASingleReplica
 
   const std::string via = "--url " + cluster.node(0).api + " ";
   EXPECT_EQ(run_partictl(via + "drain " + cluster.node(2).id + " --token wrong").code, 1);  // 401
+  const auto unreadable = run_partictl(via + "drain " + cluster.node(2).id + " --token-file " +
+                                       cluster.root() + "/absent");
+  EXPECT_EQ(unreadable.code, 2);
+  EXPECT_NE(unreadable.out.find("cannot read the admin token"), std::string::npos)
+      << unreadable.out;
   const auto drained =
-      run_partictl(via + "drain " + cluster.node(2).id + " --token " + kAdminToken);
+      run_partictl(via + "drain " + cluster.node(2).id + " --token-file " + admin_token_file());
   ASSERT_EQ(drained.code, 0) << drained.out;
   EXPECT_NE(drained.out.find("is draining"), std::string::npos) << drained.out;
   const pid_t pid = cluster.node(2).pid;

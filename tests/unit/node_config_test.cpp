@@ -163,6 +163,20 @@ TEST_F(NodeConfigTest, NatsCredentialsAreReadFromFilesWithTheConfiguration) {
   refused({"--nats-token-file", dir.sub("empty")}, "has 0 bytes");
 }
 
+TEST_F(NodeConfigTest, TheAdminTokenCanComeFromAFile) {
+  const std::string file = dir.sub("admin-token");
+  std::ofstream(file) << "adm1n\n";
+  EXPECT_EQ(std::get<NodeConfig>(load({"--admin-token-file", file})).admin_token, "adm1n");
+  EXPECT_EQ(std::get<NodeConfig>(load({"--admin-token", "flag"})).admin_token, "flag");
+  auto both = load({"--admin-token", "flag", "--admin-token-file", file});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(both));
+  EXPECT_NE(std::get<ConfigExit>(both).text.find("not both"), std::string::npos);
+  auto absent = load({"--admin-token-file", dir.sub("absent")});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(absent));
+  EXPECT_NE(std::get<ConfigExit>(absent).text.find("cannot read the admin token"),
+            std::string::npos);
+}
+
 TEST(SplitHostPortTest, AcceptsHostPortOnly) {
   std::string host;
   uint16_t port = 0;

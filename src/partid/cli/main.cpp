@@ -18,6 +18,7 @@
 #include "partid/cli/http_client.h"
 #include "partid/cli/local_cluster.h"
 #include "partid/cli/output.h"
+#include "partid/secret_file.h"
 
 namespace {
 
@@ -147,6 +148,35 @@ int wait_split(const Globals& g, const char* what, std::chrono::seconds wait) {
     if (Clock::now() >= deadline) return 6;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+// The admin token: --token (or PARTID_ADMIN_TOKEN), or --token-file, which
+// keeps it out of the process list.
+struct AdminToken {
+  std::string value;
+  std::string file;
+};
+
+void add_admin_token(CLI::App* sub, AdminToken* token) {
+  sub->add_option("--token", token->value, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  sub->add_option("--token-file", token->file, "file holding the admin token (not with --token)")
+      ->envname("PARTID_ADMIN_TOKEN_FILE");
+}
+
+// The Authorization header, or nullopt once the reason it cannot be had is
+// printed.
+std::optional<std::string> bearer(const AdminToken& token) {
+  if (token.file.empty()) return "Bearer " + token.value;
+  std::string error;
+  if (!token.value.empty()) error = "give --token or --token-file, not both";
+  const auto read = error.empty()
+                        ? partid::read_secret_file(token.file, "the admin token", 1, &error)
+                        : std::nullopt;
+  if (!read) {
+    std::cerr << "partictl: " << error << "\n";
+    return std::nullopt;
+  }
+  return "Bearer " + *read;
 }
 
 std::string item_path(const std::string& pk, const std::string& rk) {
@@ -296,7 +326,8 @@ int main(int argc, char** argv) {
       "admin",
       "operator action on this node's replica of a partition, or a check of it (check) or of "
       "every replica (validate; exits 5 when they are inconsistent); needs the admin token");
-  std::string operation, token;
+  std::string operation;
+  AdminToken token;
   uint32_t partition = 0;
   uint64_t seq = 0;
   admin
@@ -308,12 +339,17 @@ int main(int argc, char** argv) {
                              "check", "validate"}));
   admin->add_option("partition", partition, "the partition")->required();
   admin->add_option("--seq", seq, "force-watermark: the new watermark");
-  admin->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  add_admin_token(admin, &token);
   admin->callback([&] {
+    const auto auth = bearer(token);
+    if (!auth) {
+      rc = 2;
+      return;
+    }
     std::string target = "/admin/partitions/" + std::to_string(partition) + "/" + operation;
     if (operation == "validate") {
       std::string answer;
-      rc = call(g, "GET", target, {}, render_validation, "Bearer " + token, &answer);
+      rc = call(g, "GET", target, {}, render_validation, *auth, &answer);
       const json j = json::parse(answer, nullptr, false);
       if (rc == 0 && j.is_object() && !j.value("consistent", true)) rc = 5;
       return;
@@ -321,7 +357,7 @@ int main(int argc, char** argv) {
     if (seq > 0) target += "?seq=" + std::to_string(seq);
     rc = call(
         g, operation == "check" ? "GET" : "POST", target, {},
-        [](const json& j) { return j.dump(2) + "\n"; }, "Bearer " + token);
+        [](const json& j) { return j.dump(2) + "\n"; }, *auth);
   });
 
   std::string drained;
@@ -331,15 +367,19 @@ int main(int argc, char** argv) {
       "then exits; needs the admin token");
   bool force_drain = false;
   drain->add_option("node", drained, "the node's id, e.g. node-2")->required();
-  drain->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+  add_admin_token(drain, &token);
   drain->add_flag("--force", force_drain,
                   "drain even while a resize is in progress (exit 6 without it)");
   drain->callback([&] {
+    const auto auth = bearer(token);
+    if (!auth) {
+      rc = 2;
+      return;
+    }
     std::string answer;
     rc = call(
         g, "POST", "/cluster/drain/" + drained + (force_drain ? "?force=true" : ""), {},
-        [](const json& j) { return j.value("node", "?") + " is draining\n"; }, "Bearer " + token,
-        &answer);
+        [](const json& j) { return j.value("node", "?") + " is draining\n"; }, *auth, &answer);
     // Not yet, as `partictl resize` says it: a script may wait and retry.
     const json j = json::parse(answer, nullptr, false);
     if (rc == 1 && j.is_object() && j.contains("error") &&
@@ -364,10 +404,15 @@ int main(int argc, char** argv) {
   }};
   for (Reshape& reshape : reshapes) {
     auto* sub = app.add_subcommand(reshape.name, reshape.help);
-    sub->add_option("--token", token, "admin token")->envname("PARTID_ADMIN_TOKEN");
+    add_admin_token(sub, &token);
     sub->add_option("--wait", reshape.wait_s, "wait up to this many seconds for it to finish")
         ->capture_default_str();
     sub->callback([&g, &token, &rc, &reshape] {
+      const auto auth = bearer(token);
+      if (!auth) {
+        rc = 2;
+        return;
+      }
       rc = call(
           g, "POST", std::string("/cluster/") + reshape.name, {},
           [](const json& j) {
@@ -377,7 +422,7 @@ int main(int argc, char** argv) {
                    (merge ? " merges into " : " splits into ") +
                    std::to_string(s.value("target", 0u)) + "\n";
           },
-          "Bearer " + token);
+          *auth);
       if (rc == 0 && reshape.wait_s > 0) {
         rc = wait_split(g, reshape.name, std::chrono::seconds(reshape.wait_s));
       }

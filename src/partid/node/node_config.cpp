@@ -218,6 +218,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "holding the data, so writes wait for a handoff, never a copy (the coordinating node's "
       "setting counts: give every node the same)");
   opt("--admin-token", c.admin_token, "token for /admin routes (empty: disabled)");
+  opt("--admin-token-file", c.admin_token_file,
+      "file holding the token for /admin routes (instead of --admin-token, which every process "
+      "on the machine can read from the command line)");
   opt("--cluster-secret-file", c.cluster_secret_file,
       "file holding the secret every node of the cluster shares (at least 16 bytes): peers "
       "prove they hold it before anything they send is acted on (empty: peer connections are "
@@ -248,6 +251,15 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
                                      c.max_body_bytes + NodeConfig::kFrameHeadroom)};
   }
   if (auto why = resolve_nats_access(c)) return ConfigExit{2, *why + "\n"};
+  if (!c.admin_token_file.empty()) {
+    if (!c.admin_token.empty()) {
+      return ConfigExit{2, "give --admin-token or --admin-token-file, not both\n"};
+    }
+    std::string error;
+    auto token = read_secret_file(c.admin_token_file, "the admin token", 1, &error);
+    if (!token) return ConfigExit{2, error + "\n"};
+    c.admin_token = std::move(*token);
+  }
   if (c.cluster_secret_optional && c.cluster_secret_file.empty()) {
     return ConfigExit{2, "--cluster-secret-optional needs --cluster-secret-file\n"};
   }

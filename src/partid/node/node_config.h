@@ -81,6 +81,8 @@ struct NodeConfig {
   // setting is the one that counts, so give every node the same.
   bool staged_moves = true;
   std::string admin_token;  // empty: admin operations are refused
+  // Or read from this file (kept out of the process list); not with admin_token.
+  std::string admin_token_file;
   // A file with the secret every node of the cluster shares (peer/peer_auth.h);
   // empty: peer connections are not authenticated. `cluster_secret` is what
   // load_node_config read from it.
