@@ -5,6 +5,7 @@
 
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
+#include "support/peer_wire.h"
 #include "support/wait.h"
 
 namespace partid::peer {
@@ -21,7 +22,7 @@ class PeerTransportTest : public ::testing::Test {
              std::chrono::milliseconds handshake_timeout = 10s) {
     secret = cluster_secret;
     server = std::make_unique<PeerServer>(
-        loop.get_executor(), limits, Greeting{kProtocol, "c", secret},
+        loop.get_executor(), limits, Greeting{kProtocol, "c", parti::testing::secrets_of(secret)},
         [this](pb::Envelope request, PeerServer::Reply reply) {
           ++requests;
           if (request.has_forward() && request.forward().method() == "THROW") {
@@ -35,8 +36,8 @@ class PeerTransportTest : public ::testing::Test {
         },
         handshake_timeout);
     server->listen("127.0.0.1", 0);
-    client =
-        std::make_unique<PeerClient>(loop.get_executor(), options_for({kProtocol, "c", secret}));
+    client = std::make_unique<PeerClient>(
+        loop.get_executor(), options_for({kProtocol, "c", parti::testing::secrets_of(secret)}));
     runner = std::thread([this] { loop.run(); });
   }
   static ClientOptions options_for(Greeting greeting) {
@@ -169,7 +170,7 @@ TEST_F(PeerTransportTest, AConnectionLostAfterTheRequestLeftSaysItMayHaveArrived
     asio::read(socket, asio::buffer(header));
     std::string theirs(decode_length(header), '\0');
     asio::read(socket, asio::buffer(theirs));
-    asio::write(socket, asio::buffer(encode_frame(hello({kProtocol, "c", ""}))));
+    asio::write(socket, asio::buffer(encode_frame(hello({kProtocol, "c", {}}))));
     char first = 0;
     asio::read(socket, asio::buffer(&first, 1));  // the request arrived
     socket.close();
@@ -215,9 +216,9 @@ TEST_F(PeerTransportTest, AFrameWhoseHandlingThrowsClosesItsConnectionOnly) {
 }
 
 TEST(PeerHandshakeTest, NodesTalkWhenTheirClusterMatchesAndTheirProtocolRangesOverlap) {
-  const Greeting ours{{2, 3}, "c", ""};
+  const Greeting ours{{2, 3}, "c", {}};
   const auto theirs = [](uint32_t min, uint32_t max, const std::string& cluster) {
-    return hello(Greeting{{min, max}, cluster, ""}).hello();
+    return hello(Greeting{{min, max}, cluster, {}}).hello();
   };
   EXPECT_EQ(incompatibility(ours, theirs(2, 3, "c")), std::nullopt);
   EXPECT_EQ(incompatibility(ours, theirs(1, 2, "c")), std::nullopt);  // an older node, upgrading
@@ -232,7 +233,7 @@ TEST(PeerHandshakeTest, NodesTalkWhenTheirClusterMatchesAndTheirProtocolRangesOv
 TEST_F(PeerTransportTest, APeerOfAnotherClusterOrProtocolNeverSeesARequest) {
   const uint32_t newer = kProtocol.max + 1;
   for (const auto& [greeting, reason] : std::vector<std::pair<Greeting, std::string>>{
-           {{kProtocol, "d", ""}, "cluster 'd'"}, {{{newer, newer}, "c", ""}, "peer protocol"}}) {
+           {{kProtocol, "d", {}}, "cluster 'd'"}, {{{newer, newer}, "c", {}}, "peer protocol"}}) {
     expect_refused_at_handshake(greeting, reason);
   }
   EXPECT_EQ(requests, 0);
@@ -260,7 +261,7 @@ TEST_F(PeerTransportTest, AListenerThatNeverAnswersTheHelloFailsRequestsAtTheCon
   asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   asio::ip::tcp::socket silent(io);
   std::thread accept([&] { acceptor.accept(silent); });
-  ClientOptions o = options_for({kProtocol, "c", secret});
+  ClientOptions o = options_for({kProtocol, "c", parti::testing::secrets_of(secret)});
   o.connect_timeout = 200ms;
   other = std::make_unique<PeerClient>(loop.get_executor(), o);
   auto r = call_with(*other, "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()),
@@ -310,7 +311,8 @@ TEST_F(AuthenticatedPeerTransportTest, APeerWithoutTheSecretNeverSeesARequestNor
   for (const auto& [stranger_secret, reason] : std::vector<std::pair<std::string, std::string>>{
            {"", "gives no proof of the cluster secret"},
            {"a-guess-at-the-cluster-secret", "could not prove it holds this cluster's secret"}}) {
-    expect_refused_at_handshake({kProtocol, "c", stranger_secret}, reason);
+    expect_refused_at_handshake({kProtocol, "c", parti::testing::secrets_of(stranger_secret)},
+                                reason);
   }
   // One that ignores the acceptor's proof and sends a request with a wrong
   // proof of its own, or none, is closed unheard.
@@ -318,7 +320,7 @@ TEST_F(AuthenticatedPeerTransportTest, APeerWithoutTheSecretNeverSeesARequestNor
     asio::io_context io;
     asio::ip::tcp::socket s(io);
     s.connect({asio::ip::make_address("127.0.0.1"), server->port()});
-    DialerHandshake guess({kProtocol, "c", "a-guess-at-the-cluster-secret"});
+    DialerHandshake guess({kProtocol, "c", {"a-guess-at-the-cluster-secret"}});
     auto answer = exchange(s, encode_frame(guess.hello()));
     ASSERT_TRUE(answer && answer->has_hello() && !answer->hello().nonce().empty());
     pb::Envelope forged;
@@ -354,6 +356,37 @@ TEST_F(AuthenticatedPeerTransportTest, AHandshakeThatStallsOrSendsABigFrameIsClo
   EXPECT_TRUE(call(address(), large, 100ms).timed_out);
   EXPECT_EQ(requests.load(), 1);
   EXPECT_EQ(rejected(), 2u);
+}
+
+// Rotation: a secret taken out of the list closes the connections it opened
+// (the server's side here), and new connections prove the secrets held now.
+TEST_F(AuthenticatedPeerTransportTest, ARetiredSecretClosesTheConnectionsItOpened) {
+  const auto on_loop = [&](auto f) {
+    std::promise<void> done;
+    asio::post(loop, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().get();
+  };
+  ASSERT_TRUE(call(address(), ping(), 2000ms).envelope);
+  asio::io_context io;
+  auto raw = parti::testing::greeted_peer(io, address(), "c", kSecret);
+  const std::string next = kSecret + "-next";
+  on_loop([&] {
+    server->set_secrets({next, kSecret});
+    client->set_secrets({next, kSecret});
+  });
+  ASSERT_TRUE(call(address(), ping(), 2000ms).envelope);  // both accepted: nothing closed
+  EXPECT_EQ(rejected(), 0u);
+
+  on_loop([&] { server->set_secrets({next}); });
+  EXPECT_TRUE(closed(raw)) << "it proved the retired secret";
+  // The client's connection proved it too: closed, and the next one proves `next`.
+  EXPECT_TRUE(parti::testing::wait_until(
+      [&] { return call(address(), ping(), 2000ms).envelope.has_value(); }, 5s));
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 2; }, 5s)) << rejected();
+  expect_refused_at_handshake({kProtocol, "c", {kSecret}}, "could not prove");
 }
 
 }  // namespace

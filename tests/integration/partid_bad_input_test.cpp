@@ -198,8 +198,8 @@ TEST_F(PartidBadInputTest, APeerOfAnotherClusterOrProtocolIsRefusedBeforeItIsHea
   const int64_t before = total();
   const uint32_t newer = partid::peer::kProtocol.max + 1;
   const std::vector<std::pair<partid::peer::Greeting, std::string>> strangers = {
-      {{partid::peer::kProtocol, "other", ""}, "cluster 'other'"},
-      {{{newer, newer + 1}, kTestCluster, ""}, "peer protocol"},
+      {{partid::peer::kProtocol, "other", {}}, "cluster 'other'"},
+      {{{newer, newer + 1}, kTestCluster, {}}, "peer protocol"},
   };
   for (const auto& [greeting, reason] : strangers) {
     asio::io_context io;
@@ -233,7 +233,7 @@ TEST_F(PartidBadInputTest, APeerWithoutTheClusterSecretIsRefusedBeforeItIsHeard)
   {  // no secret: refused with the reason
     asio::io_context io;
     auto s = connect_to(io, cluster->node(1).peer);
-    write_frame(s, partid::peer::hello({partid::peer::kProtocol, kTestCluster, ""}));
+    write_frame(s, partid::peer::hello({partid::peer::kProtocol, kTestCluster, {}}));
     write_frame(s, forwarded_write("without-a-secret"));
     auto answer = read_frame(s);
     ASSERT_TRUE(answer && answer->has_hello());
@@ -245,7 +245,7 @@ TEST_F(PartidBadInputTest, APeerWithoutTheClusterSecretIsRefusedBeforeItIsHeard)
     asio::io_context io;
     auto s = connect_to(io, cluster->node(1).peer);
     partid::peer::DialerHandshake guess(
-        {partid::peer::kProtocol, kTestCluster, "a-guess-at-the-cluster-secret"});
+        {partid::peer::kProtocol, kTestCluster, {"a-guess-at-the-cluster-secret"}});
     write_frame(s, guess.hello());
     auto answer = read_frame(s);
     ASSERT_TRUE(answer && answer->has_hello() && answer->hello().refused().empty());

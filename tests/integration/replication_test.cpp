@@ -45,6 +45,20 @@ class ReplicationTest : public ::testing::Test {
     for (size_t i = 0; i < n; ++i) cluster.start(node_options(admin));
     ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
   }
+  // A write through each of three nodes reaches all three: every pair of
+  // nodes holds a working peer connection (RF 3 on three nodes).
+  void every_pair_talks(const std::string& step) {
+    ASSERT_TRUE(cluster.wait_converged(3, 60s)) << step << ": " << cluster.describe_not_serving();
+    for (size_t via = 0; via < 3; ++via) {
+      const std::string key = "talks-" + std::to_string(pair_writes_++);
+      ASSERT_EQ(put(via, key, step), 200) << step;
+      for (size_t node = 0; node < 3; ++node) {
+        EXPECT_TRUE(wait_until([&] { return replica_read(node, key) == step; }, 15s))
+            << step << ": " << key << " never reached node " << node;
+      }
+    }
+  }
+  int pair_writes_ = 0;
   // The admin token reaches the nodes in a file, as it should in production.
   PartidOptions node_options(bool admin) {
     PartidOptions options;
@@ -1235,18 +1249,6 @@ TEST_F(ReplicationTest, AClusterSecretIsRolledInNodeByNodeWithoutLosingAPeer) {
     cluster.start(options);
   }
   ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
-  int written = 0;
-  auto every_pair_talks = [&](const std::string& step) {
-    ASSERT_TRUE(cluster.wait_converged(3, 60s)) << step << ": " << cluster.describe_not_serving();
-    for (size_t via = 0; via < 3; ++via) {
-      const std::string key = "rolled-" + std::to_string(written++);
-      ASSERT_EQ(put(via, key, step), 200) << step;
-      for (size_t node = 0; node < 3; ++node) {
-        EXPECT_TRUE(wait_until([&] { return replica_read(node, key) == step; }, 15s))
-            << step << ": " << key << " never reached node " << node;
-      }
-    }
-  };
   every_pair_talks("none");
   if (HasFailure()) return;
   for (const bool optional : {true, false}) {
@@ -1262,6 +1264,55 @@ TEST_F(ReplicationTest, AClusterSecretIsRolledInNodeByNodeWithoutLosingAPeer) {
   }
   asio::io_context io;
   EXPECT_THROW(greeted_peer(io, cluster.node(1).peer, kTestCluster, ""), std::runtime_error);
+}
+
+// A secret is rotated in a running cluster without a restart: each node's
+// secret file gets the new secret beside the old, then first, then alone, and
+// a SIGHUP after each edit makes every node read it again. At every step each
+// pair of nodes replicates; connections the old secret opened close once it is
+// dropped; a file that cannot be used changes nothing.
+TEST_F(ReplicationTest, AClusterSecretIsRotatedWithoutARestart) {
+  start_nodes(3);
+  every_pair_talks("before");
+  if (HasFailure()) return;
+  const std::string next = "the-next-cluster-secret-0123456789";
+  int reloads = 0;
+  const auto every_node_reads = [&](const std::string& content, const std::string& step) {
+    std::ofstream(cluster.secret_file()) << content;
+    ++reloads;
+    for (size_t i = 0; i < 3; ++i) {
+      cluster.hangup(i);
+      EXPECT_TRUE(wait_until(
+          [&] { return cluster.metric(i, "partid_cluster_secret_reloads_total") == reloads; }, 10s))
+          << step << ": node " << i;
+    }
+    every_pair_talks(step);
+  };
+  // Which peers each node hears at each step: one that proves `next` (and
+  // checks the node's proof against either secret), one with the old alone.
+  const auto every_node_hears = [&](bool next_first, bool old_alone, const std::string& step) {
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(heard_with(cluster.node(i).peer, {next, kTestSecret}), next_first) << step << i;
+      EXPECT_EQ(heard_with(cluster.node(i).peer, {kTestSecret}), old_alone) << step << i;
+    }
+  };
+  every_node_hears(false, true, "before");
+  every_node_reads(kTestSecret + "\n" + next + "\n", "added");
+  every_node_hears(true, true, "added");
+  every_node_reads(next + "\n" + kTestSecret + "\n", "first");
+  every_node_hears(true, false, "first");  // the node proves `next`, which the old alone lacks
+  every_node_reads(next + "\n", "alone");
+  every_node_hears(true, false, "alone");
+  EXPECT_FALSE(heard_with(cluster.node(1).peer, {kTestSecret, next})) << "proving the old one";
+  if (HasFailure()) return;
+
+  std::ofstream(cluster.secret_file()) << "short\n";
+  cluster.hangup(0);
+  EXPECT_TRUE(wait_until(
+      [&] { return cluster.metric(0, "partid_cluster_secret_reload_failures_total") == 1; }, 10s));
+  EXPECT_EQ(cluster.metric(0, "partid_cluster_secret_reloads_total"), reloads);
+  EXPECT_TRUE(heard_with(cluster.node(0).peer, {next}));
+  every_pair_talks("after a bad file");
 }
 
 // Snapshots are decoded off the node's loop, before the core sees them: one

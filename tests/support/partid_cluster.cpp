@@ -154,6 +154,8 @@ void PartidCluster::pause(size_t i) { ::kill(nodes_.at(i).pid, SIGSTOP); }
 
 void PartidCluster::resume(size_t i) { ::kill(nodes_.at(i).pid, SIGCONT); }
 
+void PartidCluster::hangup(size_t i) { ::kill(nodes_.at(i).pid, SIGHUP); }
+
 void PartidCluster::wipe(size_t i) {
   if (nodes_.at(i).pid > 0) stop(i);
   fs::remove_all(nodes_.at(i).data_dir);

@@ -54,6 +54,7 @@ class PartidCluster {
   void kill(size_t i);     // SIGKILL
   void pause(size_t i);    // SIGSTOP
   void resume(size_t i);   // SIGCONT
+  void hangup(size_t i);   // SIGHUP: the node reads its cluster secret file again
   // Stops the node and deletes its data directory: it restarts empty.
   void wipe(size_t i);
   void start_again(size_t i);  // launches a stopped node with its options

@@ -104,11 +104,11 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
 // The secret is read when the configuration is: a node never starts with a
 // secret file it cannot use, nor with the optional mode and no secret at all.
 TEST_F(NodeConfigTest, TheClusterSecretIsReadWithTheConfiguration) {
-  EXPECT_EQ(std::get<NodeConfig>(load({})).cluster_secret, "");
+  EXPECT_TRUE(std::get<NodeConfig>(load({})).cluster_secrets.empty());
   const std::string file = dir.sub("secret");
   std::ofstream(file) << "0123456789abcdef0123\n";
   auto c = std::get<NodeConfig>(load({"--cluster-secret-file", file}));
-  EXPECT_EQ(c.cluster_secret, "0123456789abcdef0123");
+  EXPECT_EQ(c.cluster_secrets, std::vector<std::string>{"0123456789abcdef0123"});
   EXPECT_FALSE(c.cluster_secret_optional);
   EXPECT_TRUE(
       std::get<NodeConfig>(load({"--config", write_toml("cluster_secret_file = \"" + file +

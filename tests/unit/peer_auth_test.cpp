@@ -14,7 +14,13 @@ namespace {
 
 const std::string kSecret = "sixteen-bytes-or-more-of-secret";
 
-Greeting with_secret(const std::string& secret) { return {kProtocol, "c", secret}; }
+Greeting with_secret(const std::string& secret) {
+  if (secret.empty()) return {kProtocol, "c", {}};
+  return {kProtocol, "c", {secret}};
+}
+Greeting with_secrets(std::vector<std::string> secrets) {
+  return {kProtocol, "c", std::move(secrets)};
+}
 
 // Runs a whole handshake; the acceptor's state and the dialer's verdict.
 struct Outcome {
@@ -161,19 +167,63 @@ TEST(PeerAuthTest, ASecretFileIsTrimmedAndMustBeLongEnough) {
   parti::testing::TempDir dir;
   const std::string path = dir.sub("secret");
   std::string error;
+  using Secrets = std::vector<std::string>;
   std::ofstream(path) << "  " << kSecret << "\n";
-  EXPECT_EQ(load_secret(path, &error), kSecret);
+  EXPECT_EQ(load_secrets(path, &error), Secrets{kSecret});
+  // While one is rotated: one per line, blank lines skipped, the order kept.
+  std::ofstream(path) << kSecret << "-new \n\n\t" << kSecret << "\n";
+  EXPECT_EQ(load_secrets(path, &error), (Secrets{kSecret + "-new", kSecret}));
 
-  std::ofstream(path) << "short\n";
-  EXPECT_EQ(load_secret(path, &error), std::nullopt);
-  EXPECT_NE(error.find("has 5 bytes; at least 16"), std::string::npos) << error;
-
-  EXPECT_EQ(load_secret(dir.sub("missing"), &error), std::nullopt);
+  std::ofstream(path) << kSecret << "\nshort\n";
+  EXPECT_EQ(load_secrets(path, &error), std::nullopt);
+  EXPECT_NE(error.find("on line 2 of " + path + " has 5 bytes; at least 16"), std::string::npos)
+      << error;
+  std::ofstream(path) << "\n \n";
+  EXPECT_EQ(load_secrets(path, &error), std::nullopt);
+  EXPECT_NE(error.find("holds no cluster secret"), std::string::npos) << error;
+  EXPECT_EQ(load_secrets(dir.sub("missing"), &error), std::nullopt);
   EXPECT_NE(error.find("cannot read"), std::string::npos) << error;
 
   const std::string generated = generate_secret();
   EXPECT_EQ(generated.size(), 2 * kNonceBytes);
   EXPECT_EQ(generated.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+// Rotation: a node holding [new, old] proves the new one and accepts both, so
+// at every step of adding the new secret, making it first and dropping the old
+// (each step node by node) every pair of nodes still opens connections; and
+// each end knows which secret the other proved, to close what a dropped
+// secret opened.
+TEST(PeerAuthTest, ASecretIsRotatedThroughListsThatOverlap) {
+  const std::string old_secret = kSecret, new_secret = kSecret + "-new";
+  const auto old_only = with_secrets({old_secret});
+  const auto adding = with_secrets({old_secret, new_secret});
+  const auto switched = with_secrets({new_secret, old_secret});
+  const auto new_only = with_secrets({new_secret});
+  const std::vector<std::pair<Greeting, Greeting>> steps = {
+      {old_only, adding},   {adding, adding},     {adding, switched},
+      {switched, switched}, {switched, new_only}, {new_only, new_only}};
+  for (const auto& [a, b] : steps) {
+    EXPECT_TRUE(shake(a, b).open);
+    EXPECT_TRUE(shake(b, a).open);
+  }
+  EXPECT_FALSE(shake(old_only, new_only).open);
+  EXPECT_FALSE(shake(new_only, old_only).open);
+
+  DialerHandshake dialer(switched);  // proves the new secret
+  AcceptorHandshake acceptor(old_only);
+  auto verdict = dialer.on_answer(*acceptor.on_frame(dialer.hello()).reply);
+  EXPECT_EQ(verdict.verified_with, old_secret);  // the acceptor could only prove the old one
+  EXPECT_EQ(acceptor.on_frame(*verdict.proof).refused, "its proof of the cluster secret is wrong");
+  AcceptorHandshake adding_acceptor(adding);
+  verdict = dialer.on_answer(*adding_acceptor.on_frame(dialer.hello()).reply);
+  ASSERT_TRUE(verdict.proof);
+  adding_acceptor.on_frame(*verdict.proof);
+  ASSERT_TRUE(adding_acceptor.open());
+  EXPECT_EQ(adding_acceptor.verified_with(), new_secret);
+  EXPECT_TRUE(secret_retired(old_secret, {new_secret}));
+  EXPECT_FALSE(secret_retired(old_secret, {new_secret, old_secret}));
+  EXPECT_FALSE(secret_retired("", {new_secret}));  // opened without a proof: not ours to judge
 }
 
 }  // namespace

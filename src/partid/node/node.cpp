@@ -48,9 +48,33 @@ void Node::start() {
   warn_where_unprotected();
 }
 
+void Node::reload_cluster_secret() {
+  if (cfg_.cluster_secret_file.empty()) {
+    spdlog::warn("SIGHUP: no --cluster-secret-file to read again");
+    return;
+  }
+  std::string error;
+  auto secrets = peer::load_secrets(cfg_.cluster_secret_file, &error);
+  if (!secrets) {
+    spdlog::error("SIGHUP: {}; the cluster secrets stay as they were", error);
+    on_loop([&] { metrics_.count("partid_cluster_secret_reload_failures_total"); });
+    return;
+  }
+  const size_t count = secrets->size();
+  on_loop([&] {
+    peer_server_->set_secrets(*secrets);
+    peers_->set_secrets(std::move(*secrets));
+    metrics_.count("partid_cluster_secret_reloads_total");
+  });
+  spdlog::info(
+      "SIGHUP: {} cluster secret(s) read from {}; connections proved with a secret no "
+      "longer there are closed",
+      count, cfg_.cluster_secret_file);
+}
+
 // What an operator must hear at start: every way in that is left open.
 void Node::warn_where_unprotected() const {
-  if (cfg_.cluster_secret.empty()) {
+  if (cfg_.cluster_secrets.empty()) {
     spdlog::warn(
         "peer connections are not authenticated (no --cluster-secret-file): anything "
         "that reaches {} can speak for this cluster's nodes",
@@ -141,7 +165,7 @@ void Node::bind_listeners() {
   client.breaker.failures_to_open = cfg_.breaker_failures;
   client.breaker.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
   client.breaker.max_cooldown = 20 * client.breaker.cooldown;
-  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster, cfg_.cluster_secret,
+  const peer::Greeting greeting{peer::kProtocol, cfg_.cluster, cfg_.cluster_secrets,
                                 cfg_.cluster_secret_optional};
   client.greeting = greeting;
   client.limits.max_frame_bytes = cfg_.max_peer_frame_bytes;

@@ -55,6 +55,10 @@ class Node final : public api::ClusterView {
 
   void start();
   void stop();
+  // Reads --cluster-secret-file again (SIGHUP): later handshakes use the
+  // secrets in it, and peer connections proved with a secret no longer there
+  // close. An unreadable file changes nothing (logged). Not from the loop.
+  void reload_cluster_secret();
 
   // api::ClusterView (loop thread)
   const std::string& self() const override { return self_; }

@@ -224,7 +224,8 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--cluster-secret-file", c.cluster_secret_file,
       "file holding the secret every node of the cluster shares (at least 16 bytes): peers "
       "prove they hold it before anything they send is acted on (empty: peer connections are "
-      "not authenticated)");
+      "not authenticated). To rotate it, one secret per line: the first is proven, each is "
+      "accepted; SIGHUP reads the file again");
   opt("--cluster-secret-optional", c.cluster_secret_optional,
       "while a secret is rolled into a running cluster node by node: prove it to peers that "
       "ask, and still talk to peers that have none (turn it off once every node has it)");
@@ -265,9 +266,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   }
   if (!c.cluster_secret_file.empty()) {
     std::string error;
-    auto secret = peer::load_secret(c.cluster_secret_file, &error);
-    if (!secret) return ConfigExit{2, error + "\n"};
-    c.cluster_secret = std::move(*secret);
+    auto secrets = peer::load_secrets(c.cluster_secret_file, &error);
+    if (!secrets) return ConfigExit{2, error + "\n"};
+    c.cluster_secrets = std::move(*secrets);
   }
   std::string host;
   uint16_t port = 0;

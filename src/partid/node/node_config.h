@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "parti/coord/nats_access.h"
 
@@ -83,11 +84,12 @@ struct NodeConfig {
   std::string admin_token;  // empty: admin operations are refused
   // Or read from this file (kept out of the process list); not with admin_token.
   std::string admin_token_file;
-  // A file with the secret every node of the cluster shares (peer/peer_auth.h);
-  // empty: peer connections are not authenticated. `cluster_secret` is what
-  // load_node_config read from it.
+  // A file with the secret every node of the cluster shares (peer/peer_auth.h;
+  // one per line while one is rotated, the first proven); empty: peer
+  // connections are not authenticated. `cluster_secrets` is what
+  // load_node_config read from it (SIGHUP reads it again).
   std::string cluster_secret_file;
-  std::string cluster_secret;
+  std::vector<std::string> cluster_secrets;
   // While a secret is rolled in node by node: still talk to peers without one.
   bool cluster_secret_optional = false;
   // A transaction prepared this long ago without being resolved (its

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "partid/peer/peer_auth.h"
 
 namespace partid::peer {
@@ -32,8 +34,13 @@ std::optional<std::string> incompatibility(const Greeting& ours, const pb::Hello
   return std::nullopt;
 }
 
+bool secret_retired(const std::string& verified_with, const std::vector<std::string>& secrets) {
+  return !verified_with.empty() &&
+         std::find(secrets.begin(), secrets.end(), verified_with) == secrets.end();
+}
+
 DialerHandshake::DialerHandshake(Greeting ours)
-    : ours_(std::move(ours)), nonce_(ours_.secret.empty() ? "" : fresh_nonce()) {}
+    : ours_(std::move(ours)), nonce_(ours_.secrets.empty() ? "" : fresh_nonce()) {}
 
 pb::Envelope DialerHandshake::hello() const {
   pb::Envelope e = peer::hello(ours_);
@@ -48,7 +55,7 @@ DialerHandshake::Verdict DialerHandshake::on_answer(const pb::Envelope& answer) 
   const pb::Hello& h = answer.hello();
   if (!h.refused().empty()) return {"it refused this node: " + h.refused(), {}};
   if (auto why = incompatibility(ours_, h)) return {why, {}};
-  if (ours_.secret.empty()) {
+  if (ours_.secrets.empty()) {
     if (!h.proof().empty()) return {"it asks for a cluster secret and this node has none", {}};
     return {};
   }
@@ -56,14 +63,13 @@ DialerHandshake::Verdict DialerHandshake::on_answer(const pb::Envelope& answer) 
   if (h.nonce().size() != kNonceBytes || h.proof().empty()) {
     return {"it gives no proof of the cluster secret (has it none?)", {}};
   }
-  const auto expected = proof(ours_.secret, Role::Acceptor, ours_.cluster, nonce_, h.nonce());
-  if (!constant_time_equal(expected, h.proof())) {
-    return {"it could not prove it holds this cluster's secret", {}};
-  }
+  auto matched =
+      proving_secret(ours_.secrets, Role::Acceptor, ours_.cluster, nonce_, h.nonce(), h.proof());
+  if (!matched) return {"it could not prove it holds this cluster's secret", {}};
   pb::Envelope mine;
   mine.mutable_peer_proof()->set_proof(
-      proof(ours_.secret, Role::Dialer, ours_.cluster, nonce_, h.nonce()));
-  return {std::nullopt, std::move(mine)};
+      proof(ours_.secrets.front(), Role::Dialer, ours_.cluster, nonce_, h.nonce()));
+  return {std::nullopt, std::move(mine), std::move(*matched)};
 }
 
 AcceptorHandshake::AcceptorHandshake(Greeting ours) : ours_(std::move(ours)) {}
@@ -94,7 +100,7 @@ AcceptorHandshake::Step AcceptorHandshake::on_hello(const pb::Envelope& frame) {
   // Without a secret of our own, or with an optional one and a dialer that
   // has none: open without proofs. A dialer with a secret then decides
   // whether it may go on without ours.
-  if (ours_.secret.empty() || (ours_.secret_optional && h.nonce().empty())) {
+  if (ours_.secrets.empty() || (ours_.secret_optional && h.nonce().empty())) {
     state_ = State::Open;
     return {peer::hello(ours_), std::nullopt};
   }
@@ -109,7 +115,7 @@ AcceptorHandshake::Step AcceptorHandshake::on_hello(const pb::Envelope& frame) {
   pb::Envelope answer = peer::hello(ours_);
   answer.mutable_hello()->set_nonce(nonce_);
   answer.mutable_hello()->set_proof(
-      proof(ours_.secret, Role::Acceptor, ours_.cluster, dialer_nonce_, nonce_));
+      proof(ours_.secrets.front(), Role::Acceptor, ours_.cluster, dialer_nonce_, nonce_));
   return {std::move(answer), std::nullopt};
 }
 
@@ -117,10 +123,10 @@ AcceptorHandshake::Step AcceptorHandshake::on_proof(const pb::Envelope& frame) {
   if (!frame.has_peer_proof()) {
     return refuse("it sent a request before proving it holds the cluster secret", false);
   }
-  const auto expected = proof(ours_.secret, Role::Dialer, ours_.cluster, dialer_nonce_, nonce_);
-  if (!constant_time_equal(expected, frame.peer_proof().proof())) {
-    return refuse("its proof of the cluster secret is wrong", false);
-  }
+  auto matched = proving_secret(ours_.secrets, Role::Dialer, ours_.cluster, dialer_nonce_, nonce_,
+                                frame.peer_proof().proof());
+  if (!matched) return refuse("its proof of the cluster secret is wrong", false);
+  verified_with_ = std::move(*matched);
   state_ = State::Open;
   return {};
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "proto/peer.pb.h"
 
@@ -34,7 +35,10 @@ inline constexpr ProtocolRange kProtocol{1, 1};
 struct Greeting {
   ProtocolRange protocol = kProtocol;
   std::string cluster;
-  std::string secret;  // empty: this node neither gives nor asks a proof
+  // Empty: this node neither gives nor asks a proof. Else the first is the
+  // one it proves with and a peer's proof under any of them is accepted (a
+  // secret being rotated, peer_auth.h's load_secrets).
+  std::vector<std::string> secrets;
   // With a secret: still talk to a peer that has none (the rolling restart
   // that introduces the secret), proving it to peers that ask.
   bool secret_optional = false;
@@ -45,6 +49,10 @@ pb::Envelope hello(const Greeting& ours, const std::string& refused = "");
 // Why a node that sent `theirs` cannot talk to us; nullopt when it can.
 std::optional<std::string> incompatibility(const Greeting& ours, const pb::Hello& theirs);
 
+// True when a connection opened on a proof under `verified_with` must close
+// because that secret is no longer among `secrets` (it was rotated out).
+bool secret_retired(const std::string& verified_with, const std::vector<std::string>& secrets);
+
 // The dialer's half of one connection's handshake.
 class DialerHandshake {
  public:
@@ -54,6 +62,8 @@ class DialerHandshake {
   struct Verdict {
     std::optional<std::string> refused;  // why the connection ends
     std::optional<pb::Envelope> proof;   // to send before any request
+    // The secret the acceptor proved it holds (empty: no proof was asked).
+    std::string verified_with = {};
   };
   // Judges the acceptor's answer to hello().
   Verdict on_answer(const pb::Envelope& answer) const;
@@ -74,6 +84,8 @@ class AcceptorHandshake {
   };
   Step on_frame(const pb::Envelope& frame);
   bool open() const { return state_ == State::Open; }
+  // Once open: the secret the dialer proved it holds (empty: none was asked).
+  const std::string& verified_with() const { return verified_with_; }
 
  private:
   Step on_hello(const pb::Envelope& frame);
@@ -84,6 +96,7 @@ class AcceptorHandshake {
   Greeting ours_;
   State state_ = State::AwaitHello;
   std::string dialer_nonce_, nonce_;
+  std::string verified_with_;
 };
 
 }  // namespace partid::peer

@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <sstream>
 #include <stdexcept>
 
 namespace partid::peer {
@@ -51,8 +52,44 @@ bool constant_time_equal(const std::string& expected, const std::string& given) 
          CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
 }
 
-std::optional<std::string> load_secret(const std::string& path, std::string* error) {
-  return read_secret_file(path, "the cluster secret", kMinSecretBytes, error);
+std::optional<std::string> proving_secret(const std::vector<std::string>& secrets, Role role,
+                                          const std::string& cluster,
+                                          const std::string& dialer_nonce,
+                                          const std::string& acceptor_nonce,
+                                          const std::string& given) {
+  std::optional<std::string> match;
+  // Every secret is tried, so the time taken does not tell which one matched.
+  for (const auto& secret : secrets) {
+    const bool equal =
+        constant_time_equal(proof(secret, role, cluster, dialer_nonce, acceptor_nonce), given);
+    if (equal && !match) match = secret;
+  }
+  return match;
+}
+
+std::optional<std::vector<std::string>> load_secrets(const std::string& path, std::string* error) {
+  const auto content = read_secret_file(path, "the cluster secret", 0, error);
+  if (!content) return std::nullopt;
+  std::vector<std::string> secrets;
+  std::istringstream lines(*content);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    if (line.size() < kMinSecretBytes) {
+      *error =
+          fmt::format("the cluster secret on line {} of {} has {} bytes; at least {} are needed",
+                      number, path, line.size(), kMinSecretBytes);
+      return std::nullopt;
+    }
+    secrets.push_back(line);
+  }
+  if (secrets.empty()) {
+    *error = fmt::format("{} holds no cluster secret", path);
+    return std::nullopt;
+  }
+  return secrets;
 }
 
 std::string generate_secret() {

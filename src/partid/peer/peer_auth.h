@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace partid::peer {
 
@@ -37,9 +38,21 @@ std::string proof(const std::string& secret, Role role, const std::string& clust
 // the admin token): a timing difference would let a guesser learn a prefix.
 bool constant_time_equal(const std::string& expected, const std::string& given);
 
-// Reads a secret file (surrounding whitespace trimmed). nullopt with `error`
-// set when it cannot be read or is shorter than kMinSecretBytes.
-std::optional<std::string> load_secret(const std::string& path, std::string* error);
+// Which of `secrets` gives `given` as the proof of the end in `role` (the
+// secret itself), or nullopt when none does. Compares against every one.
+std::optional<std::string> proving_secret(const std::vector<std::string>& secrets, Role role,
+                                          const std::string& cluster,
+                                          const std::string& dialer_nonce,
+                                          const std::string& acceptor_nonce,
+                                          const std::string& given);
+
+// Reads a cluster secret file: one secret per line (surrounding whitespace
+// trimmed, blank lines skipped), the first the one this node proves with,
+// every one accepted from peers: a secret is rotated by adding the new one,
+// making it first, then dropping the old, each step on every node (SIGHUP
+// re-reads the file). nullopt with `error` set when it cannot be read, holds
+// none, or a line is shorter than kMinSecretBytes.
+std::optional<std::vector<std::string>> load_secrets(const std::string& path, std::string* error);
 
 // A new secret for a local cluster: 32 random bytes, hex-encoded.
 std::string generate_secret();

@@ -23,6 +23,7 @@ struct PeerClient::Link {
   bool connecting = false;
   std::optional<DialerHandshake> handshake;  // of the current connection
   bool greeted = false;                      // the handshake is done: requests may go
+  std::string verified_with;                 // the secret the peer proved (empty: none asked)
   Clock::time_point down_until{};
   std::chrono::milliseconds backoff{0};
   std::map<uint64_t, Pending> pending;  // sent or queued, by id
@@ -200,10 +201,29 @@ void PeerClient::on_hello(Link& l, const std::string& address, const pb::Envelop
     l.channel->close("handshake failed: " + *verdict.refused);  // on_closed fails the link
     return;
   }
+  // The secrets may have changed while it was opening.
+  if (secret_retired(verdict.verified_with, options_.greeting.secrets)) {
+    l.channel->close("the secret the peer proved was retired");
+    return;
+  }
   if (verdict.proof) l.channel->send(*verdict.proof);
   l.channel->set_max_frame_bytes(options_.limits.max_frame_bytes);
   l.greeted = true;
+  l.verified_with = std::move(verdict.verified_with);
   send_queued(l);
+}
+
+void PeerClient::set_secrets(std::vector<std::string> secrets) {
+  options_.greeting.secrets = std::move(secrets);
+  std::vector<std::shared_ptr<Channel>> retired;
+  for (const auto& [address, l] : links_) {
+    if (l->channel && l->greeted && secret_retired(l->verified_with, options_.greeting.secrets)) {
+      retired.push_back(l->channel);
+    }
+  }
+  // Closing fails the link (its requests in flight included): the next
+  // request dials again and proves the secrets now held.
+  for (const auto& c : retired) c->close("the secret the peer proved was retired");
 }
 
 void PeerClient::send_queued(Link& l) {

@@ -61,6 +61,9 @@ class PeerClient {
   void stop();
   // How many times a peer's circuit has opened, over all peers.
   uint64_t circuits_opened() const;
+  // New cluster secrets (Greeting::secrets) for the handshakes from now on;
+  // connections to peers that proved a secret no longer among them close.
+  void set_secrets(std::vector<std::string> secrets);
 
  private:
   struct Link;

@@ -25,7 +25,7 @@ uint16_t PeerServer::port() const { return listener_.port(); }
 void PeerServer::stop() {
   listener_.close();
   auto channels = std::move(channels_);
-  for (const auto& c : channels) c->close("server stopping");
+  for (const auto& [c, opening] : channels) c->close("server stopping");
 }
 
 // A connection's handshake and its deadline: cancelled once it is open or
@@ -37,14 +37,26 @@ struct PeerServer::Opening {
   asio::steady_timer deadline;
 };
 
+void PeerServer::set_secrets(std::vector<std::string> secrets) {
+  greeting_.secrets = std::move(secrets);
+  std::vector<std::shared_ptr<Channel>> retired;
+  for (const auto& [c, opening] : channels_) {
+    if (opening->shake.open() &&
+        secret_retired(opening->shake.verified_with(), greeting_.secrets)) {
+      retired.push_back(c);
+    }
+  }
+  for (const auto& c : retired) c->close("its cluster secret was retired");
+}
+
 void PeerServer::serve(asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   auto channel = std::make_shared<Channel>(
       std::move(socket), limits_.before_handshake(),
       ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
-  channels_.insert(channel);
   auto opening = std::make_shared<Opening>(loop_, greeting_);
+  channels_.emplace(channel, opening);
   std::weak_ptr<Channel> weak = channel;
   Channel::Handlers handlers;
   handlers.on_message = [this, weak, opening](pb::Envelope request) {
@@ -88,6 +100,10 @@ void PeerServer::handshake(Channel& channel, Opening& opening, const pb::Envelop
   }
   if (opening.shake.open()) {
     opening.deadline.cancel();
+    // The secrets may have changed while it was opening.
+    if (secret_retired(opening.shake.verified_with(), greeting_.secrets)) {
+      return channel.close("its cluster secret was retired");
+    }
     channel.set_max_frame_bytes(limits_.max_frame_bytes);
   }
 }

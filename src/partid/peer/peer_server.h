@@ -13,8 +13,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "partid/net/listener.h"
@@ -37,6 +37,9 @@ class PeerServer {
   // Connections closed other than by their peer: refused handshakes,
   // garbage, timeouts.
   uint64_t rejected_connections() const { return rejected_; }
+  // New cluster secrets (Greeting::secrets) for the handshakes from now on;
+  // connections whose dialer proved a secret no longer among them close.
+  void set_secrets(std::vector<std::string> secrets);
 
  private:
   void serve(asio::ip::tcp::socket socket);
@@ -50,7 +53,7 @@ class PeerServer {
   Greeting greeting_;
   Handler handler_;
   std::chrono::milliseconds handshake_timeout_;
-  std::set<std::shared_ptr<Channel>> channels_;
+  std::map<std::shared_ptr<Channel>, std::shared_ptr<Opening>> channels_;
   uint64_t rejected_ = 0;
 };
 
