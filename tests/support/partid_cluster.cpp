@@ -93,6 +93,7 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
     argv.insert(argv.end(), {"--cluster-secret-file", secret.empty() ? secret_file() : secret});
   }
   argv.insert(argv.end(), n.options.extra_args.begin(), n.options.extra_args.end());
+  argv.insert(argv.begin(), n.options.launcher.begin(), n.options.launcher.end());
   return killed_with_test(std::move(argv));
 }
 

@@ -28,6 +28,8 @@ struct PartidOptions {
   // node runs without one.
   std::string cluster_secret_file;
   std::vector<std::string> extra_args;
+  // A command the node runs under ("prlimit", "--nofile=64:64", "--"), or none.
+  std::vector<std::string> launcher;
 };
 
 class PartidCluster {

@@ -3,6 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
 namespace partid::net {
 
 Listener::Listener(asio::any_io_executor loop, std::string what)
@@ -25,14 +29,33 @@ void Listener::close() {
   acceptor_.close(ignored);
 }
 
+// An accept that fails (out of descriptors: EMFILE, ENFILE, ENOBUFS) leaves
+// its connection in the backlog, so retrying at once fails again at once: a
+// busy loop that floods the log. Back off instead, from 10 ms doubling to 1 s,
+// log the first failure of a run and how many followed once it ends.
 asio::awaitable<void> Listener::accept_loop() {
+  asio::steady_timer backoff(acceptor_.get_executor());
+  std::chrono::milliseconds delay{0};
+  uint64_t failures = 0;
   while (acceptor_.is_open()) {
     boost::system::error_code ec;
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("{} accept failed: {}", what_, ec.message());
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (failures++ == 0) {
+        spdlog::warn("{} accept failed: {}; retrying with back-off", what_, ec.message());
+      }
+      delay = std::min<std::chrono::milliseconds>(
+          std::max<std::chrono::milliseconds>(2 * delay, std::chrono::milliseconds(10)),
+          std::chrono::seconds(1));
+      backoff.expires_after(delay);
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
+    }
+    if (failures > 0) {
+      spdlog::info("{} accepting again after {} failed accepts", what_, failures);
+      failures = 0;
+      delay = std::chrono::milliseconds(0);
     }
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
     on_socket_(std::move(socket));

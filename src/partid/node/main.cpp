@@ -2,6 +2,7 @@
 // until SIGINT or SIGTERM, then leaves the cluster cleanly.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <iostream>
 
@@ -24,6 +25,20 @@ void log_protobuf(google::protobuf::LogLevel level, const char* file, int line,
   spdlog::log(to, "protobuf ({}:{}): {}", file, line, message);
 }
 
+// A node holds a descriptor per client and peer connection, and RocksDB one
+// per open file: the soft limit (often 1,024) is the first to run out under
+// many clients, while the hard one is what the operator allows. Take it.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = was;
+  }
+  spdlog::info("open files limit: {}", static_cast<uint64_t>(limit.rlim_cur));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,6 +50,7 @@ int main(int argc, char** argv) {
   const auto& config = std::get<partid::node::NodeConfig>(loaded);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   google::protobuf::SetLogHandler(log_protobuf);  // before any thread that parses
+  raise_open_files_limit();
   // Signals are taken by sigwait below, so every thread started from here on
   // inherits the blocked mask and none is interrupted.
   sigset_t signals;
