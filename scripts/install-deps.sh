@@ -14,4 +14,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libjemalloc-dev \
-  openssl curl procps jq wrk redis-server redis-tools etcd-server >/dev/null
+  curl procps jq wrk redis-server redis-tools etcd-server >/dev/null

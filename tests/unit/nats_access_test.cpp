@@ -1,5 +1,5 @@
-// What may be printed of a NATS URL, which hosts it names, and which access
-// settings make sense together (parti/coord/nats_access.h).
+// What may be printed of a NATS URL, and which access settings make sense
+// together (parti/coord/nats_access.h).
 #include <gtest/gtest.h>
 
 #include "parti/coord/nats_access.h"
@@ -18,23 +18,12 @@ TEST(NatsUrlTest, CredentialsInAUrlAreNeverShown) {
   EXPECT_FALSE(urls_carry_credentials("nats://h1:4222,tls://h2/path@x"));
 }
 
-TEST(NatsUrlTest, TheHostsAUrlListNamesEachOnce) {
-  EXPECT_EQ(url_hosts("nats://u:p@db1:4222,tls://[::1]:4223, db1:5,nats://db2"),
-            (std::vector<std::string>{"db1", "::1", "db2"}));
-  EXPECT_EQ(url_hosts("nats://127.0.0.1:4222"), std::vector<std::string>{"127.0.0.1"});
-  EXPECT_TRUE(url_hosts("").empty());
-}
-
 TEST(NatsAccessSettingsTest, OnlyCombinationsThatMeanSomethingAreAccepted) {
   EXPECT_EQ(access_problem({}), "");
   EXPECT_EQ(access_problem({.user = "u", .password = "p"}), "");
   EXPECT_EQ(access_problem({.token = "t"}), "");
   EXPECT_NE(access_problem({.user = "u", .token = "t"}), "");
   EXPECT_NE(access_problem({.password = "p"}), "");
-  EXPECT_EQ(access_problem({.tls = true, .tls_cert_file = "c", .tls_key_file = "k"}), "");
-  EXPECT_NE(access_problem({.tls = true, .tls_cert_file = "c"}), "");
-  EXPECT_NE(access_problem({.tls_ca_file = "ca"}), "");
-  EXPECT_NE(access_problem({.tls_hostname = "h"}), "");
 }
 
 }  // namespace

@@ -123,30 +123,19 @@ TEST_F(NodeConfigTest, TheClusterSecretIsReadWithTheConfiguration) {
   EXPECT_EQ(std::get<ConfigExit>(missing).code, 2);
 }
 
-// NATS credentials come from files, read with the configuration; TLS is on as
-// soon as any TLS setting is given, and checks the URL's host by default.
+// NATS credentials come from files, read with the configuration.
 TEST_F(NodeConfigTest, NatsCredentialsAreReadFromFilesWithTheConfiguration) {
   const auto plain = std::get<NodeConfig>(load({})).nats_access;
-  EXPECT_TRUE(plain.token.empty() && plain.user.empty() && !plain.tls);
+  EXPECT_TRUE(plain.token.empty() && plain.user.empty());
   const std::string token = dir.sub("token"), password = dir.sub("password");
   std::ofstream(token) << "  tok-123\n";
   std::ofstream(password) << "pw-456\n";
-  auto c = std::get<NodeConfig>(load(
-      {"--nats-token-file", token, "--nats-url", "nats://db1:4222", "--nats-tls-ca", "ca.pem"}));
-  EXPECT_EQ(c.nats_access.token, "tok-123");
-  EXPECT_TRUE(c.nats_access.tls);
-  EXPECT_EQ(c.nats_access.tls_ca_file, "ca.pem");
-  EXPECT_EQ(c.nats_access.tls_hostname, "db1");
-  c = std::get<NodeConfig>(
-      load({"--config", write_toml("nats_user = \"partid\"\n"
-                                   "nats_password_file = \"" +
-                                   password +
-                                   "\"\nnats_tls = true\n"
-                                   "nats_url = \"nats://a:1,nats://b:2\"\n")}));
+  EXPECT_EQ(std::get<NodeConfig>(load({"--nats-token-file", token})).nats_access.token, "tok-123");
+  auto c = std::get<NodeConfig>(load({"--config", write_toml("nats_user = \"partid\"\n"
+                                                             "nats_password_file = \"" +
+                                                             password + "\"\n")}));
   EXPECT_EQ(c.nats_access.user, "partid");
   EXPECT_EQ(c.nats_access.password, "pw-456");
-  EXPECT_TRUE(c.nats_access.tls);
-  EXPECT_EQ(c.nats_access.tls_hostname, "");  // two hosts: the CA alone is checked
 
   const auto refused = [&](std::vector<std::string> args, const std::string& why) {
     auto r = load(args);
@@ -158,9 +147,9 @@ TEST_F(NodeConfigTest, NatsCredentialsAreReadFromFilesWithTheConfiguration) {
   refused({"--nats-token-file", dir.sub("absent")}, "cannot read the NATS token");
   refused({"--nats-password-file", password}, "needs a user");
   refused({"--nats-user", "u", "--nats-token-file", token}, "not both");
-  refused({"--nats-tls-cert", "c.pem"}, "needs its key");
   std::ofstream(dir.sub("empty"));
   refused({"--nats-token-file", dir.sub("empty")}, "has 0 bytes");
+  refused({"--nats-tls", "true"}, "nats-tls");  // not offered: see parti/coord/nats_access.h
 }
 
 TEST_F(NodeConfigTest, TheAdminTokenCanComeFromAFile) {

@@ -34,7 +34,7 @@ class Connection {
     std::chrono::milliseconds request_timeout{2000};
     std::chrono::milliseconds reconnect_wait{200};
     std::chrono::milliseconds ping_interval{1000};
-    NatsAccess access = {};  // credentials and TLS (nats_access.h)
+    NatsAccess access = {};  // credentials (nats_access.h)
   };
   using StatusListener = std::function<void(bool connected)>;
 

@@ -2,7 +2,6 @@
 
 #include "parti/coord/connection.h"
 
-#include <algorithm>
 #include <string_view>
 
 namespace parti::coord {
@@ -43,34 +42,15 @@ void for_each_url(const std::string& urls, Each each) {
 std::string access_problem(const NatsAccess& a) {
   if (!a.token.empty() && !a.user.empty()) return "give a NATS token or a user, not both";
   if (!a.password.empty() && a.user.empty()) return "a NATS password needs a user";
-  if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
-    return "a NATS client certificate needs its key, and a key its certificate";
-  }
-  const bool tls_files =
-      !a.tls_ca_file.empty() || !a.tls_cert_file.empty() || !a.tls_hostname.empty();
-  if (tls_files && !a.tls) return "NATS TLS settings are given but TLS is off";
   return {};
 }
 
 void apply_access(const NatsAccess& a, natsOptions* o) {
   if (const std::string why = access_problem(a); !why.empty()) throw CoordError(why);
-  if (!a.user.empty())
+  if (!a.user.empty()) {
     check_nats(natsOptions_SetUserInfo(o, a.user.c_str(), a.password.c_str()), "SetUserInfo");
+  }
   if (!a.token.empty()) check_nats(natsOptions_SetToken(o, a.token.c_str()), "SetToken");
-  if (!a.tls) return;
-  check_nats(natsOptions_SetSecure(o, true), "SetSecure");
-  if (!a.tls_ca_file.empty()) {
-    check_nats(natsOptions_LoadCATrustedCertificates(o, a.tls_ca_file.c_str()),
-               "loading the NATS CA file " + a.tls_ca_file);
-  }
-  if (!a.tls_cert_file.empty()) {
-    check_nats(
-        natsOptions_LoadCertificatesChain(o, a.tls_cert_file.c_str(), a.tls_key_file.c_str()),
-        "loading the NATS client certificate " + a.tls_cert_file);
-  }
-  if (!a.tls_hostname.empty()) {
-    check_nats(natsOptions_SetExpectedHostname(o, a.tls_hostname.c_str()), "SetExpectedHostname");
-  }
 }
 
 std::string redact_urls(const std::string& urls) {
@@ -99,24 +79,6 @@ bool urls_carry_credentials(const std::string& urls) {
     found = found || begin != end;
   });
   return found;
-}
-
-std::vector<std::string> url_hosts(const std::string& urls) {
-  std::vector<std::string> hosts;
-  for_each_url(urls, [&](size_t, std::string_view url) {
-    const auto [begin, end] = authority(url);
-    std::string_view host = url.substr(begin, end - begin);
-    if (const size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
-    if (host.starts_with('[')) {
-      host = host.substr(1, host.find(']') - 1);  // [::1]:4222
-    } else {
-      host = host.substr(0, host.find(':'));
-    }
-    if (!host.empty() && std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
-      hosts.emplace_back(host);
-    }
-  });
-  return hosts;
 }
 
 }  // namespace parti::coord

@@ -91,12 +91,6 @@ void Node::warn_where_unprotected() const {
         "--nats-token-file",
         parti::coord::redact_urls(cfg_.nats_url));
   }
-  const auto& access = cfg_.nats_access;
-  if (access.tls && access.tls_hostname.empty()) {
-    spdlog::warn(
-        "the NATS servers' certificate names are not checked (--nats-url names several "
-        "hosts): any certificate the CA signed is accepted; give --nats-tls-hostname");
-  }
 }
 
 void Node::open_storage() {

@@ -69,16 +69,6 @@ std::optional<std::string> resolve_nats_access(NodeConfig& c) {
       !read(c.nats_token_file, "the NATS token", &a.token)) {
     return error;
   }
-  a.tls = c.nats_tls || !c.nats_tls_ca.empty() || !c.nats_tls_cert.empty() ||
-          !c.nats_tls_key.empty() || !c.nats_tls_hostname.empty();
-  a.tls_ca_file = c.nats_tls_ca;
-  a.tls_cert_file = c.nats_tls_cert;
-  a.tls_key_file = c.nats_tls_key;
-  a.tls_hostname = c.nats_tls_hostname;
-  if (const auto hosts = parti::coord::url_hosts(c.nats_url);
-      a.tls && a.tls_hostname.empty() && hosts.size() == 1) {
-    a.tls_hostname = hosts.front();
-  }
   if (std::string why = parti::coord::access_problem(a); !why.empty()) return why;
   return std::nullopt;
 }
@@ -118,17 +108,6 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--nats-password-file", c.nats_password_file, "file holding the NATS user's password");
   opt("--nats-token-file", c.nats_token_file,
       "file holding a token the NATS server accepts (instead of a user)");
-  opt("--nats-tls", c.nats_tls,
-      "connect to NATS over TLS, verifying its certificate (on when any --nats-tls-* is given)");
-  opt("--nats-tls-ca", c.nats_tls_ca,
-      "PEM file of the CAs the NATS server's certificate is checked against (empty: the "
-      "system's)");
-  opt("--nats-tls-cert", c.nats_tls_cert,
-      "PEM client certificate, for a NATS server that verifies clients (with --nats-tls-key)");
-  opt("--nats-tls-key", c.nats_tls_key, "PEM key of --nats-tls-cert");
-  opt("--nats-tls-hostname", c.nats_tls_hostname,
-      "the name the NATS server's certificate must carry (empty: the URL's host when the URLs "
-      "name one host; with several, only the CA is checked)");
   opt("--cluster", c.cluster, "cluster name (prefix of its KV buckets)");
   opt("--data-dir", c.data_dir, "where this node keeps its RocksDB");
   opt("--api-listen", c.api_listen, "HTTP API host:port (port 0: any)");

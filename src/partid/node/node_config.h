@@ -16,17 +16,11 @@ namespace partid::node {
 
 struct NodeConfig {
   std::string nats_url = "nats://127.0.0.1:4222";
-  // How the node authenticates to NATS and checks it (parti::coord::NatsAccess):
-  // secrets come from files; `nats_access` is what load_node_config built.
+  // How the node authenticates to NATS (parti::coord::NatsAccess): secrets
+  // come from files; `nats_access` is what load_node_config built.
   std::string nats_user;
   std::string nats_password_file;
   std::string nats_token_file;
-  bool nats_tls = false;  // also on when any TLS file below is given
-  std::string nats_tls_ca;
-  std::string nats_tls_cert;
-  std::string nats_tls_key;
-  // Empty: the URL's host when the URLs name one host; else not checked.
-  std::string nats_tls_hostname;
   parti::coord::NatsAccess nats_access;
   std::string cluster = "parti";  // prefix of the cluster's KV buckets
   std::string data_dir = "partid-data";
