@@ -52,6 +52,19 @@ TEST(Assignment, SinceRoundTripsAndIsCheckedAgainstTheVersion) {
   EXPECT_FALSE(decode_assignment(encode(a), nullptr));
 }
 
+// A staged step says so; an assignment that does not (an older coordinator's,
+// or a final one) reads as final.
+TEST(Assignment, InterimRoundTripsAndIsFinalWhenAbsent) {
+  auto a = small_assignment();
+  a.interim = true;
+  auto back = decode_assignment(encode(a), nullptr);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->interim);
+  a.interim = false;
+  EXPECT_EQ(encode(a).find("interim"), std::string::npos);
+  EXPECT_FALSE(decode_assignment(encode(a), nullptr)->interim);
+}
+
 // The epochs partid derives from `since` must not depend on which versions
 // a reader saw: it is carried from the replaced assignment by the
 // coordinator, by partition id, through worker-index renumbering.

@@ -54,6 +54,21 @@ TEST(ResizeGuardTest, AnUnreachableNodeHoldsAResizeBackAndIsNamed) {
       << *why;
 }
 
+// Between two steps of a staged move every partition may look settled; the
+// assignment says more steps follow.
+TEST(ResizeGuardTest, AStagedStepHoldsAResizeBackEvenWhenEveryPartitionLooksSettled) {
+  json between_steps = summary(json::array());
+  between_steps["staged_step"] = true;
+  const auto why = resize_in_progress(between_steps);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("a resize is in progress: the assignment is a step of a staged move"),
+            std::string::npos)
+      << *why;
+  between_steps["moving"] = json::array({moving(3, "sealing")});
+  EXPECT_NE(resize_in_progress(between_steps)->find("(1 sealing); the assignment is a step"),
+            std::string::npos);
+}
+
 TEST(ResizeGuardTest, TheForceFlagAcceptsTrueFalseOneAndZeroOnly) {
   Route r;
   bool force = false;

@@ -192,6 +192,7 @@ TEST_F(StagedCalculatorTest, GrowingThreeToFivePublishesStepsUntilThePlacementUn
   out = c.on_timer(now + Millis(1000));
   ASSERT_TRUE(out.publish);
   EXPECT_EQ(most_arriving(published, *out.publish), 1u);
+  EXPECT_TRUE(out.publish->interim) << "a step short of the placement says so";
   now += Millis(1000);
   published = *out.publish;
   c.on_published(published, now);
@@ -220,9 +221,48 @@ TEST_F(StagedCalculatorTest, GrowingThreeToFivePublishesStepsUntilThePlacementUn
     c.on_published(published, now);
   }
   EXPECT_EQ(c.state(), CalcState::Idle);
+  EXPECT_FALSE(published.interim) << "the last step is final";
   Assignment placement = build_assignment(*strategy, ws(5), numbered_partitions(64), 3, &published,
                                           published.version + 1);
   EXPECT_EQ(placement.replicas, published.replicas);
+}
+
+// A coordinator that takes over between two steps goes on with them; if the
+// placement was already reached, it publishes it once more as final, so no
+// reader waits for a step that never comes.
+TEST_F(StagedCalculatorTest, ANewCoordinatorFinishesAStagedMoveItFindsUnderWay) {
+  Calculator first(cfg(), *strategy);
+  first.begin({}, numbered_partitions(64), t0);
+  first.on_workers(ws(3), t0);
+  auto out = first.on_timer(t0 + Millis(3000));
+  first.on_published(*out.publish, t0 + Millis(3000));
+  first.on_workers(ws(5), t0 + Millis(10000));
+  out = first.on_timer(t0 + Millis(11000));
+  ASSERT_TRUE(out.publish && out.publish->interim);
+  const Assignment step = *out.publish;  // published; then its coordinator goes away
+
+  TimePoint now = t0 + Millis(20000);
+  Calculator next(cfg(), *strategy);
+  next.begin(step, numbered_partitions(64), now);
+  next.on_workers(ws(5), now);
+  EXPECT_EQ(next.reason(), RebalanceReason::StagedMove);
+  out = next.on_timer(now + Millis(2000));
+  ASSERT_TRUE(out.publish) << "the next step, a cooldown after taking over";
+  EXPECT_GT(out.publish->version, step.version);
+  EXPECT_EQ(most_arriving(step, *out.publish), 1u);
+
+  Assignment placement =
+      build_assignment(*strategy, ws(5), numbered_partitions(64), 3, &step, step.version + 1);
+  placement.interim = true;  // as if the last step had been mislabelled, or cut off
+  Calculator last(cfg(), *strategy);
+  last.begin(placement, numbered_partitions(64), now);
+  last.on_workers(ws(5), now);
+  out = last.on_timer(now + Millis(2000));
+  ASSERT_TRUE(out.publish) << "published again, as final";
+  EXPECT_FALSE(out.publish->interim);
+  EXPECT_EQ(out.publish->replicas, placement.replicas);
+  last.on_published(*out.publish, now + Millis(2000));
+  EXPECT_EQ(last.state(), CalcState::Idle);
 }
 
 TEST_F(StagedCalculatorTest, WithoutStagingTheMoveGoesInOneStep) {

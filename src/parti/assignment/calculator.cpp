@@ -50,12 +50,18 @@ bool is_planned(RebalanceReason why) {
 Calculator::Calculator(CalculatorConfig config, const Strategy& strategy)
     : config_(config), strategy_(strategy) {}
 
-void Calculator::begin(Assignment published, std::vector<Partition> partitions, TimePoint) {
+void Calculator::begin(Assignment published, std::vector<Partition> partitions, TimePoint now) {
   published_ = std::move(published);
   partitions_ = std::move(partitions);
   state_ = CalcState::Idle;
   reason_ = RebalanceReason::None;
   deadline_.reset();
+  if (published_.interim) {
+    // The previous coordinator was between two steps of a staged move: go on.
+    state_ = CalcState::Rebalancing;
+    reason_ = RebalanceReason::StagedMove;
+    deadline_ = now + config_.cooldown;
+  }
   awaiting_publish_ = false;
   held_since_.reset();
   absent_since_.clear();
@@ -176,8 +182,15 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   Assignment next = build_assignment(strategy_, observed_, partitions_, config_.replication_factor,
                                      &published_, published_.version + 1);
   staged_ = config_.staged_moves && is_planned(why) && stage_moves(next, published_);
-  if (next.workers == published_.workers && next.partitions == published_.partitions &&
-      next.replicas == published_.replicas) {
+  const bool unchanged = next.workers == published_.workers &&
+                         next.partitions == published_.partitions &&
+                         next.replicas == published_.replicas;
+  if (unchanged) staged_ = false;  // a step that moves nothing is no step
+  next.interim = staged_;
+  // Nothing would change, unless what is published says more steps follow:
+  // then it is published once more as final, or readers would wait for a
+  // step that never comes.
+  if (unchanged && !published_.interim) {
     // Nothing would change: do not burn a version or wake every worker.
     bypass_cooldown_ = false;
     staged_ = false;

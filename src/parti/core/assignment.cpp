@@ -90,6 +90,7 @@ std::string encode(const Assignment& a) {
             {"rf", a.replication_factor}, {"workers", a.workers},  {"partitions", parts},
             {"weights", weights},         {"replicas", a.replicas}};
   if (!a.since.empty()) j["since"] = a.since;
+  if (a.interim) j["interim"] = true;  // absent: final (and what older readers ignore)
   return j.dump();
 }
 
@@ -135,6 +136,7 @@ std::optional<Assignment> decode_assignment(std::string_view bytes, std::string*
     for (size_t i = 0; i < ids.size(); ++i) a.partitions.push_back({ids[i], weights[i]});
     a.replicas = j.at("replicas").get<std::vector<std::vector<uint32_t>>>();
     if (j.contains("since")) a.since = j.at("since").get<std::vector<uint64_t>>();
+    a.interim = j.value("interim", false);
     std::string why;
     if (!is_well_formed(a, &why)) throw std::invalid_argument(why);
     return a;

@@ -31,6 +31,11 @@ struct Assignment {
   // it (NodeRecord::reads_since), and in assignments published before it
   // existed; the first one stamped after those starts every list afresh.
   std::vector<uint64_t> since;
+  // A step of a staged move (assignment/staging.h), short of the placement:
+  // its coordinator publishes the next step a cooldown later, and a new
+  // coordinator that finds it goes on with the steps. Readers can tell a
+  // resize under way from one finished (partid's GET /cluster/resize).
+  bool interim = false;
 
   bool empty() const { return version == 0; }
   bool has_worker(std::string_view worker) const;

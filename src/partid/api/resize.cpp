@@ -139,7 +139,8 @@ asio::awaitable<json> ApiService::cluster_progress(json mine, const Hop& hop) {
                  {"settled", settled},
                  {"entries_behind", entries_behind},
                  {"bytes_behind", bytes_behind},
-                 {"done", settled == t->partitions && reports.unreachable.empty()},
+                 {"staged_step", t->interim},
+                 {"done", settled == t->partitions && reports.unreachable.empty() && !t->interim},
                  {"moving", moving},
                  {"unreachable", reports.unreachable}};
 }

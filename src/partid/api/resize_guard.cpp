@@ -1,6 +1,8 @@
 #include "partid/api/resize_guard.h"
 
 #include <map>
+#include <string>
+#include <vector>
 
 namespace partid::api {
 namespace {
@@ -36,13 +38,20 @@ std::optional<std::string> resize_in_progress(const nlohmann::json& summary) {
   for (const auto& node : summary.value("unreachable", nlohmann::json::array())) {
     unreachable += (unreachable.empty() ? "" : ", ") + node.get<std::string>();
   }
-  if (holding == 0 && unreachable.empty()) return std::nullopt;
-  std::string why = "a resize is in progress:";
+  const bool staged_step = summary.value("staged_step", false);
+  if (holding == 0 && unreachable.empty() && !staged_step) return std::nullopt;
+  std::vector<std::string> parts;
   if (holding > 0) {
-    why += " " + std::to_string(holding) + " partition" + (holding == 1 ? "" : "s") +
-           " still moving (" + join(counts) + ")";
+    parts.push_back(std::to_string(holding) + " partition" + (holding == 1 ? "" : "s") +
+                    " still moving (" + join(counts) + ")");
   }
-  if (!unreachable.empty()) why += (holding > 0 ? "; " : " ") + unreachable + " unreachable";
+  if (!unreachable.empty()) parts.push_back(unreachable + " unreachable");
+  if (staged_step) {
+    parts.push_back(
+        "the assignment is a step of a staged move (the next follows a cooldown later)");
+  }
+  std::string why = "a resize is in progress:";
+  for (size_t i = 0; i < parts.size(); ++i) why += (i == 0 ? " " : "; ") + parts[i];
   return why + "; retry once `partictl resize` reports every partition settled, or pass force=true";
 }
 

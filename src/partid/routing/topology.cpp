@@ -40,6 +40,7 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
   t.replicas.assign(partitions, {});
   t.leader_epoch.assign(partitions, assignment.version);
   t.epochs_agreed = !assignment.since.empty();
+  t.interim = assignment.interim;
   for (size_t i = 0; i < assignment.partitions.size(); ++i) {
     const std::string& id = assignment.partitions[i].id;
     uint32_t p = 0;

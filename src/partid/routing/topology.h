@@ -43,6 +43,9 @@ struct Topology {
   // node that has just joined may still list dead nodes' records in `nodes`
   // (their heartbeats have not expired in its own view yet).
   std::vector<std::string> workers;
+  // The assignment is a step of a staged move: more steps follow (a resize
+  // is under way even while every partition looks settled between two).
+  bool interim = false;
 
   bool ready() const { return version > 0 && replicas.size() == partitions; }
   uint32_t partition_of(std::string_view partition_key) const {
