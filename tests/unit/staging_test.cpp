@@ -160,6 +160,16 @@ class StagedCalculatorTest : public ::testing::Test {
     }
     return out;
   }
+  // Three workers placed and published, then two more join: what `c` does
+  // once the scale window has passed (at t0 + 11 s).
+  CalcOutput grow_three_to_five(Calculator& c) {
+    c.begin({}, numbered_partitions(64), t0);
+    c.on_workers(ws(3), t0);
+    auto out = c.on_timer(t0 + Millis(3000));
+    c.on_published(*out.publish, t0 + Millis(3000));
+    c.on_workers(ws(5), t0 + Millis(10000));
+    return c.on_timer(t0 + Millis(11000));
+  }
   std::unique_ptr<Strategy> strategy = make_rendezvous();
   TimePoint t0 = TimePoint{} + std::chrono::hours(1);
 };
@@ -232,12 +242,7 @@ TEST_F(StagedCalculatorTest, GrowingThreeToFivePublishesStepsUntilThePlacementUn
 // reader waits for a step that never comes.
 TEST_F(StagedCalculatorTest, ANewCoordinatorFinishesAStagedMoveItFindsUnderWay) {
   Calculator first(cfg(), *strategy);
-  first.begin({}, numbered_partitions(64), t0);
-  first.on_workers(ws(3), t0);
-  auto out = first.on_timer(t0 + Millis(3000));
-  first.on_published(*out.publish, t0 + Millis(3000));
-  first.on_workers(ws(5), t0 + Millis(10000));
-  out = first.on_timer(t0 + Millis(11000));
+  auto out = grow_three_to_five(first);
   ASSERT_TRUE(out.publish && out.publish->interim);
   const Assignment step = *out.publish;  // published; then its coordinator goes away
 
@@ -269,12 +274,7 @@ TEST_F(StagedCalculatorTest, WithoutStagingTheMoveGoesInOneStep) {
   auto config = cfg();
   config.staged_moves = false;
   Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(64), t0);
-  c.on_workers(ws(3), t0);
-  auto out = c.on_timer(t0 + Millis(3000));
-  c.on_published(*out.publish, t0 + Millis(3000));
-  c.on_workers(ws(5), t0 + Millis(10000));
-  out = c.on_timer(t0 + Millis(11000));
+  auto out = grow_three_to_five(c);
   ASSERT_TRUE(out.publish);
   c.on_published(*out.publish, t0 + Millis(11000));
   EXPECT_EQ(c.state(), CalcState::Idle);
