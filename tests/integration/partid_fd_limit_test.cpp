@@ -1,12 +1,16 @@
-// A node out of file descriptors: connections it cannot accept wait in the
-// listen backlog while the accept loop backs off (no busy loop, no log
-// flood), and it accepts them once descriptors are free again. A node also
-// raises its soft limit on open files to the hard one at start.
+// A node's file descriptors: it raises its soft open-files limit to the hard
+// one and shares it out (clients at most half, storage at most a quarter);
+// a client connection over the cap is answered 503 too_many_connections, so
+// no number of clients takes the descriptors a RocksDB flush needs; and when
+// descriptors do run out (a cap set too high), connections it cannot accept
+// wait in the listen backlog while the accept loop backs off (no busy loop,
+// no log flood) until descriptors are free again.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <regex>
 
+#include "support/kept_alive_connection.h"
 #include "support/partid_cluster.h"
 #include "support/raw_socket.h"
 #include "support/wait.h"
@@ -43,15 +47,88 @@ TEST_F(PartidFdLimitTest, ANodeRaisesItsSoftOpenFilesLimitToTheHardOne) {
   options.launcher = {"prlimit", "--nofile=256:4096", "--"};
   const size_t n = cluster.start(options);
   EXPECT_EQ(open_files_limit(cluster.node(n).pid), std::make_pair(4096L, 4096L));
+  EXPECT_NE(read_file(cluster.node(n).log)
+                .find("open files: limit 4096; up to 2048 client connections, up to 1024 storage "
+                      "files"),
+            std::string::npos);
+}
+
+TEST_F(PartidFdLimitTest, AConnectionOverTheCapIsAnswered503UntilOneCloses) {
+  PartidOptions options;
+  options.extra_args = {"--max-client-connections", "4"};
+  const size_t n = cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(1, 20s));
+  const std::string address = cluster.node(n).api.substr(std::string("http://").size());
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<KeptAliveConnection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<KeptAliveConnection>(io, address));
+    ASSERT_EQ(held.back()->request("GET", "/health").status, 200);
+  }
+  KeptAliveConnection extra(io, address);
+  const HttpAnswer refused = extra.request("GET", "/health");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(json::parse(refused.body)["error"]["code"], "too_many_connections") << refused.body;
+  EXPECT_EQ(refused.retry_after, "1");
+  EXPECT_FALSE(refused.keep_alive);
+  EXPECT_TRUE(extra.closed_by_node());
+  // The connections served go on being served, and say what happened.
+  const HttpAnswer metrics = held[0]->request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("partid_http_connections 4\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("partid_http_connections_refused_total 1\n"), std::string::npos);
+  held.pop_back();  // one closes: a new connection is served
+  EXPECT_TRUE(wait_until(
+      [&] { return KeptAliveConnection(io, address).request("GET", "/health").status == 200; },
+      10s));
+  const std::string log = read_file(cluster.node(n).log);
+  EXPECT_EQ(count_of(log, "refusing more with 503"), 1u);
+  EXPECT_NE(log.find("admitting client connections again after refusing"), std::string::npos);
+}
+
+// Without the cap, these connections took every descriptor and the flush
+// that 3 MiB of writes into 1-MiB memtables needs could not open its file.
+TEST_F(PartidFdLimitTest, ClientsCannotTakeTheDescriptorsStorageNeeds) {
+  PartidOptions options;
+  options.launcher = {"prlimit", "--nofile=160:160", "--"};
+  options.extra_args = {"--memtable-mib", "1"};
+  const size_t n = cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(1, 20s));
+  EXPECT_NE(read_file(cluster.node(n).log)
+                .find("open files: limit 160; up to 80 client connections, up to 64 storage files"),
+            std::string::npos);
+  const std::string address = cluster.node(n).api.substr(std::string("http://").size());
+  boost::asio::io_context io;
+  KeptAliveConnection writer(io, address);
+  ASSERT_EQ(writer.request("GET", "/health").status, 200);
+  std::vector<boost::asio::ip::tcp::socket> held;
+  for (int i = 0; i < 200; ++i) held.push_back(connect_to(io, address));
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(cluster.node(n).log).find("refusing more") != std::string::npos; },
+      10s));
+  const std::string message(1000, 'm');
+  for (int batch = 0; batch < 6; ++batch) {
+    json items = json::array();
+    for (int i = 0; i < 500; ++i) {
+      items.push_back(
+          {{"partition_key", "k" + std::to_string(batch * 500 + i)}, {"message", message}});
+    }
+    const HttpAnswer wrote = writer.request("POST", "/items/batch", json{{"items", items}}.dump());
+    ASSERT_EQ(wrote.status, 200) << "batch " << batch << ": " << wrote.body;
+  }
+  EXPECT_EQ(json::parse(writer.request("GET", "/items/k2999").body)["items"][0]["message"],
+            message);
+  EXPECT_EQ(read_file(cluster.node(n).log).find("accept failed"), std::string::npos);
 }
 
 TEST_F(PartidFdLimitTest, ANodeOutOfDescriptorsBacksOffAndAcceptsAgainOnceSomeAreFree) {
   PartidOptions options;
   options.launcher = {"prlimit", "--nofile=160:160", "--"};
+  options.extra_args = {"--max-client-connections", "1000"};  // more than it can hold
   const size_t n = cluster.start(options);
   ASSERT_TRUE(cluster.wait_converged(1, 20s));
   const std::string address = cluster.node(n).api.substr(std::string("http://").size());
   const std::string log = cluster.node(n).log;
+  EXPECT_NE(read_file(log).find("over half the open-files limit"), std::string::npos);
   {
     boost::asio::io_context io;
     std::vector<boost::asio::ip::tcp::socket> held;

@@ -49,6 +49,9 @@ TEST_F(NodeConfigTest, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(std::get<NodeConfig>(load({"--max-relayed-bytes", "1048576"})).max_relayed_bytes,
             size_t{1} << 20);
   EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--max-relayed-bytes", "1000"})));
+  EXPECT_EQ(c.max_client_connections, 0u) << "0: half the open-files limit";
+  EXPECT_EQ(std::get<NodeConfig>(load({"--max-client-connections", "300"})).max_client_connections,
+            300u);
 }
 
 TEST_F(NodeConfigTest, FlagBeatsEnvironmentBeatsFileBeatsDefault) {

@@ -57,29 +57,100 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
 
 }  // namespace
 
-HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options)
-    : listener_(std::move(loop), "http"), api_(api), options_(options) {}
+HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options,
+                       Metrics* metrics)
+    : listener_(std::move(loop), "http"), api_(api), options_(options) {
+  state_->metrics = metrics;
+}
 
 void HttpServer::listen(const std::string& host, uint16_t port) {
-  listener_.listen(host, port, [this](asio::ip::tcp::socket socket) {
-    asio::co_spawn(socket.get_executor(), session(std::move(socket)),
-                   parti::log_failure("an HTTP session"));
-  });
+  listener_.listen(host, port, [this](asio::ip::tcp::socket socket) { admit(std::move(socket)); });
 }
 
 uint16_t HttpServer::port() const { return listener_.port(); }
 
 void HttpServer::stop() {
-  *alive_ = false;
+  state_->alive = false;
+  state_->metrics = nullptr;
   listener_.close();
 }
 
-asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
-  auto alive = alive_;
+HttpServer::Slot HttpServer::take_slot(std::shared_ptr<Connections> state,
+                                       uint32_t Connections::*count) {
+  auto publish = [](const Connections& c) {
+    if (c.metrics) c.metrics->set_gauge("partid_http_connections", c.open);
+  };
+  ++((*state).*count);
+  publish(*state);
+  return Slot(nullptr, [state, count, publish](void*) {
+    --((*state).*count);
+    publish(*state);
+  });
+}
+
+void HttpServer::admit(asio::ip::tcp::socket socket) {
+  Connections& c = *state_;
+  if (options_.max_connections == 0 || c.open < options_.max_connections) {
+    if (c.refused_in_run > 0) {
+      spdlog::info("http: admitting client connections again after refusing {}", c.refused_in_run);
+      c.refused_in_run = 0;
+    }
+    auto slot = take_slot(state_, &Connections::open);
+    asio::co_spawn(socket.get_executor(), session(std::move(socket), std::move(slot)),
+                   parti::log_failure("an HTTP session"));
+    return;
+  }
+  refuse(std::move(socket));
+}
+
+void HttpServer::refuse(asio::ip::tcp::socket socket) {
+  Connections& c = *state_;
+  if (c.refused_in_run++ == 0) {
+    spdlog::warn(
+        "http: {} client connections open, the most allowed (--max-client-connections); "
+        "refusing more with 503 until one closes",
+        c.open);
+  }
+  if (c.metrics) c.metrics->count("partid_http_connections_refused_total");
+  if (c.refusing >= options_.max_refusing) return;  // the socket closes unanswered
+  auto slot = take_slot(state_, &Connections::refusing);
+  asio::co_spawn(socket.get_executor(), answer_refusal(std::move(socket), std::move(slot)),
+                 parti::log_failure("an HTTP refusal"));
+}
+
+// The answer waits for the request's header: a client that has not finished
+// sending would otherwise see the connection reset instead of the 503.
+asio::awaitable<void> HttpServer::answer_refusal(asio::ip::tcp::socket socket,
+                                                 [[maybe_unused]] Slot slot) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(options_.max_header_bytes);
+  boost::system::error_code ec;
+  stream.expires_after(options_.refusal_timeout);
+  co_await http::async_read_header(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::connection_reset) {
+    co_return;
+  }
+  auto res = to_http(ApiResponse::error(WebError::unavailable(
+                         "too_many_connections",
+                         "this node serves as many client connections as it may; retry, or "
+                         "reuse a connection")),
+                     11, false);
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_await linger(stream);
+}
+
+asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket,
+                                          [[maybe_unused]] Slot slot) {
+  auto state = state_;
+  const bool& alive = state->alive;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   boost::system::error_code ec;
-  while (*alive) {
+  while (alive) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(options_.max_header_bytes);
@@ -104,7 +175,7 @@ asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
     const unsigned version = req.version();
     Hop hop;
     ApiResponse response = co_await api_.handle(std::move(request), std::move(hop));
-    if (!*alive) break;
+    if (!alive) break;
     auto res = to_http(std::move(response), version, keep_alive);
     stream.expires_after(options_.idle_timeout);
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));

@@ -2,7 +2,9 @@
 // keep-alive, a body limit (413 before the body is read), a header limit and
 // an idle timeout. Bytes that are not HTTP get a 400 and the connection is
 // closed; the node is never affected. Each request is served by ApiService.
-// Threading: runs on the loop.
+// A cap on connections served at once keeps descriptors for the rest of the
+// node (node/descriptor_budget.h): one more connection is answered 503
+// too_many_connections and closed. Threading: runs on the loop.
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "partid/api/api_service.h"
+#include "partid/api/metrics.h"
 #include "partid/net/listener.h"
 
 namespace partid::api {
@@ -18,22 +21,47 @@ struct HttpOptions {
   size_t max_body_bytes = 1 << 20;
   uint32_t max_header_bytes = 16 * 1024;
   std::chrono::seconds idle_timeout{60};
+  // Connections served at once (0: no cap). Past it a connection gets its
+  // 503 once its request's header is read; while max_refusing such answers
+  // are under way, further connections are closed unanswered (a storm of
+  // them must not take the descriptors the cap keeps).
+  uint32_t max_connections = 0;
+  uint32_t max_refusing = 16;
+  std::chrono::seconds refusal_timeout{2};
 };
 
 class HttpServer {
  public:
-  HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options);
+  // `metrics` (may be null) gets partid_http_connections (open now) and
+  // partid_http_connections_refused_total.
+  HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options,
+             Metrics* metrics = nullptr);
   void listen(const std::string& host, uint16_t port);  // throws on failure
   uint16_t port() const;
   void stop();
 
  private:
-  asio::awaitable<void> session(asio::ip::tcp::socket socket);
+  // Shared with the sessions, which may outlive the server by a loop turn.
+  struct Connections {
+    bool alive = true;
+    Metrics* metrics = nullptr;  // null once stopped
+    uint32_t open = 0;
+    uint32_t refusing = 0;
+    uint64_t refused_in_run = 0;  // since the last connection admitted
+  };
+  // One counted connection, given back when the coroutine holding it ends.
+  using Slot = std::shared_ptr<void>;
+  static Slot take_slot(std::shared_ptr<Connections> state, uint32_t Connections::*count);
+
+  void admit(asio::ip::tcp::socket socket);
+  void refuse(asio::ip::tcp::socket socket);
+  asio::awaitable<void> session(asio::ip::tcp::socket socket, Slot slot);
+  asio::awaitable<void> answer_refusal(asio::ip::tcp::socket socket, Slot slot);
 
   net::Listener listener_;
   ApiService& api_;
   HttpOptions options_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<Connections> state_ = std::make_shared<Connections>();
 };
 
 }  // namespace partid::api

@@ -44,6 +44,9 @@ std::string Metrics::render_requests() const {
   for (const auto& [name, n] : counters_) {
     out += fmt::format("# TYPE {} counter\n{} {}\n", name, name, n);
   }
+  for (const auto& [name, value] : gauges_) {
+    out += fmt::format("# TYPE {} gauge\n{} {}\n", name, name, value);
+  }
   return out;
 }
 

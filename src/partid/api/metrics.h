@@ -18,6 +18,8 @@ class Metrics {
                                                       0.01,   0.025,   0.05,   0.1,   0.5,    2.5};
   void record(const std::string& route, int status, double seconds);
   void count(const std::string& name, uint64_t n = 1) { counters_[name] += n; }
+  // A gauge kept between renders (unlike gauge(), sampled at render time).
+  void set_gauge(const std::string& name, double value) { gauges_[name] = value; }
   // Appends one gauge sample; `labels` is a ready Prometheus label set or "".
   void gauge(std::string& out, const std::string& name, const std::string& labels,
              double value) const;
@@ -32,6 +34,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, uint64_t> counters_;
+  std::map<std::string, double> gauges_;
 };
 
 }  // namespace partid::api

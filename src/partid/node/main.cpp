@@ -27,16 +27,19 @@ void log_protobuf(google::protobuf::LogLevel level, const char* file, int line,
 
 // A node holds a descriptor per client and peer connection, and RocksDB one
 // per open file: the soft limit (often 1,024) is the first to run out under
-// many clients, while the hard one is what the operator allows. Take it.
+// many clients, while the hard one is what the operator allows. Take it (the
+// node logs how it shares it: node/descriptor_budget.h).
 void raise_open_files_limit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
   if (limit.rlim_cur < limit.rlim_max) {
     const rlim_t was = limit.rlim_cur;
     limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = was;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("cannot raise the open-files limit from {} to {}", static_cast<uint64_t>(was),
+                   static_cast<uint64_t>(limit.rlim_max));
+    }
   }
-  spdlog::info("open files limit: {}", static_cast<uint64_t>(limit.rlim_cur));
 }
 
 }  // namespace

@@ -34,6 +34,8 @@ void Node::on_loop(F f) {
 }
 
 void Node::start() {
+  descriptors_ = budget_descriptors(open_files_limit(), cfg_.max_client_connections);
+  log_descriptor_budget(descriptors_);
   open_storage();
   bind_listeners();
   loop_thread_ = std::thread([this] {
@@ -104,8 +106,11 @@ void Node::open_storage() {
     fs::create_directories(data_path_);
   }
   std::string error;
-  store_ = storage::StoreEngine::open(
-      data_path_ + "/db", {.sync = cfg_.sync, .memtable_mib = cfg_.memtable_mib}, &error);
+  store_ = storage::StoreEngine::open(data_path_ + "/db",
+                                      {.sync = cfg_.sync,
+                                       .memtable_mib = cfg_.memtable_mib,
+                                       .max_open_files = descriptors_.db_files},
+                                      &error);
   if (!store_) throw std::runtime_error("cannot open storage in " + data_path_ + ": " + error);
   if (auto meta = store_->load_node_metadata()) {
     if (meta->cluster != cfg_.cluster || meta->partitions != cfg_.partitions ||
@@ -196,8 +201,11 @@ void Node::bind_listeners() {
       api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), peer_server_.get(),
                    &metrics_, this, request_stop},
       options);
-  http_ = std::make_unique<api::HttpServer>(loop_.get_executor(), *api_,
-                                            api::HttpOptions{cfg_.max_body_bytes});
+  http_ = std::make_unique<api::HttpServer>(
+      loop_.get_executor(), *api_,
+      api::HttpOptions{.max_body_bytes = cfg_.max_body_bytes,
+                       .max_connections = descriptors_.client_connections},
+      &metrics_);
   txn_recovery_ = std::make_unique<api::TxnRecovery>(
       loop_.get_executor(), *api_, std::chrono::milliseconds(cfg_.txn_timeout_ms));
   std::string host;

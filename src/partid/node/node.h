@@ -33,6 +33,7 @@
 #include "partid/api/metrics.h"
 #include "partid/api/relayed_answers.h"
 #include "partid/api/txn_recovery.h"
+#include "partid/node/descriptor_budget.h"
 #include "partid/node/node_config.h"
 #include "partid/node/progress_reporter.h"
 #include "partid/node/topology_keeper.h"
@@ -100,6 +101,7 @@ class Node final : public api::ClusterView {
   void on_loop(F f);
 
   NodeConfig cfg_;
+  DescriptorBudget descriptors_;
   std::string data_path_;
   asio::io_context loop_{1};  // one thread runs it
   asio::thread_pool disk_{2};

@@ -135,6 +135,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   opt("--max-body-bytes", c.max_body_bytes, "largest request body")
       ->check(CLI::Range(size_t{1024}, size_t{64} << 20));
+  opt("--max-client-connections", c.max_client_connections,
+      "client connections served at once, more are answered 503 (0: half the open-files "
+      "limit, which keeps descriptors for storage and peers)");
   opt("--max-peer-frame-bytes", c.max_peer_frame_bytes,
       "largest peer message; at least max-body-bytes + 64 KiB (larger snapshots travel in "
       "fragments)")

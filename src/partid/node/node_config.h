@@ -42,6 +42,9 @@ struct NodeConfig {
   std::string ready_file;     // written with the bound addresses once serving
   std::string log_level = "info";
   size_t max_body_bytes = 1 << 20;
+  // Client connections served at once; 0: half the open-files limit
+  // (node/descriptor_budget.h). More are answered 503 too_many_connections.
+  uint32_t max_client_connections = 0;
   // Largest peer frame accepted or sent. A forwarded request carries a whole
   // body, so it must leave kFrameHeadroom beyond max_body_bytes; replication
   // cuts its envelopes and snapshot fragments from it.

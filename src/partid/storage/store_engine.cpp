@@ -13,8 +13,9 @@
 namespace partid::storage {
 namespace {
 
-rocksdb::Options db_options() {
+rocksdb::Options db_options(const StoreOptions& options) {
   rocksdb::Options o;
+  o.max_open_files = options.max_open_files;
   o.create_if_missing = true;
   o.create_missing_column_families = true;
   o.max_background_jobs = 2;
@@ -58,7 +59,7 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
   for (auto& cf : cfs) cf.options.write_buffer_size = size_t{options.memtable_mib} << 20;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db_options(), dir, cfs, &handles, &raw);
+  auto s = rocksdb::DB::Open(db_options(options), dir, cfs, &handles, &raw);
   if (!s.ok()) {
     *error = s.ToString();
     return nullptr;

@@ -308,6 +308,10 @@ struct StoreOptions {
   // 2 x 3 x this. RocksDB's own default, 64 MiB, let a node under a write
   // benchmark grow past 200 MiB; 16 cost no throughput (README).
   uint32_t memtable_mib = 16;
+  // RocksDB's open table files at most (-1: every file stays open). A bound
+  // keeps descriptors for the rest of the node (node/descriptor_budget.h);
+  // past it RocksDB closes the least recently used file.
+  int max_open_files = -1;
 };
 
 // A finite iterator over one partition as of the moment it was created.
