@@ -6,6 +6,7 @@
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
 #include "support/peer_wire.h"
+#include "support/raw_socket.h"
 #include "support/wait.h"
 
 namespace partid::peer {
@@ -19,7 +20,7 @@ class PeerTransportTest : public ::testing::Test {
   void SetUp() override { start(""); }
   // A server and client sharing `secret` (empty: none).
   void start(const std::string& cluster_secret, ChannelLimits limits = {1024, 1 << 20},
-             std::chrono::milliseconds handshake_timeout = 10s) {
+             std::chrono::milliseconds handshake_timeout = 10s, size_t max_opening = 64) {
     secret = cluster_secret;
     server = std::make_unique<PeerServer>(
         loop.get_executor(), limits, Greeting{kProtocol, "c", parti::testing::secrets_of(secret)},
@@ -34,7 +35,7 @@ class PeerTransportTest : public ::testing::Test {
             reply(std::move(pong));
           }  // anything else is left unanswered: the client's deadline handles it
         },
-        handshake_timeout);
+        handshake_timeout, max_opening);
     server->listen("127.0.0.1", 0);
     client = std::make_unique<PeerClient>(
         loop.get_executor(), options_for({kProtocol, "c", parti::testing::secrets_of(secret)}));
@@ -356,6 +357,36 @@ TEST_F(AuthenticatedPeerTransportTest, AHandshakeThatStallsOrSendsABigFrameIsClo
   EXPECT_TRUE(call(address(), large, 100ms).timed_out);
   EXPECT_EQ(requests.load(), 1);
   EXPECT_EQ(rejected(), 2u);
+}
+
+// Strangers that connect and say nothing hold an opening slot each until the
+// handshake deadline; past max_opening of them, connections are closed at
+// accept instead of taking descriptors. A peer is heard once they are gone.
+class CappedPeerTransportTest : public AuthenticatedPeerTransportTest {
+ protected:
+  void SetUp() override { start(kSecret, {1 << 20, 1 << 20}, 10s, 2); }
+  static bool still_open(asio::ip::tcp::socket& s) {
+    s.non_blocking(true);
+    char buf[16];
+    boost::system::error_code ec;
+    s.read_some(asio::buffer(buf), ec);
+    s.non_blocking(false);
+    return ec == asio::error::would_block;
+  }
+};
+
+TEST_F(CappedPeerTransportTest, ConnectionsPastTheOpeningCapAreClosedAtAccept) {
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> strangers;
+  for (int i = 0; i < 2; ++i) strangers.push_back(parti::testing::connect_to(io, address()));
+  auto third = parti::testing::connect_to(io, address());
+  EXPECT_TRUE(closed(third)) << "closed at accept, long before the 10-s handshake deadline";
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 1; }, 5s)) << rejected();
+  for (auto& s : strangers) EXPECT_TRUE(still_open(s)) << "the two within the cap wait";
+  strangers.clear();  // gone: a holder of the secret is heard again
+  EXPECT_TRUE(parti::testing::wait_until(
+      [&] { return call(address(), ping(), 500ms).envelope.has_value(); }, 10s));
+  EXPECT_GE(requests.load(), 1);
 }
 
 // Rotation: a secret taken out of the list closes the connections it opened

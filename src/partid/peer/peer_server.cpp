@@ -8,13 +8,15 @@
 namespace partid::peer {
 
 PeerServer::PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting,
-                       Handler handler, std::chrono::milliseconds handshake_timeout)
+                       Handler handler, std::chrono::milliseconds handshake_timeout,
+                       size_t max_opening)
     : loop_(loop),
       listener_(std::move(loop), "peer"),
       limits_(limits),
       greeting_(std::move(greeting)),
       handler_(std::move(handler)),
-      handshake_timeout_(handshake_timeout) {}
+      handshake_timeout_(handshake_timeout),
+      max_opening_(max_opening) {}
 
 void PeerServer::listen(const std::string& host, uint16_t port) {
   listener_.listen(host, port, [this](asio::ip::tcp::socket socket) { serve(std::move(socket)); });
@@ -49,7 +51,32 @@ void PeerServer::set_secrets(std::vector<std::string> secrets) {
   for (const auto& c : retired) c->close("its cluster secret was retired");
 }
 
+size_t PeerServer::opening_now() const {
+  size_t n = 0;
+  for (const auto& [c, opening] : channels_) n += opening->shake.open() ? 0 : 1;
+  return n;
+}
+
+bool PeerServer::admit(asio::ip::tcp::socket& socket) {
+  if (opening_now() < max_opening_) {
+    if (refused_in_run_ > 0) {
+      spdlog::info("peer port: accepting connections again after closing {}", refused_in_run_);
+      refused_in_run_ = 0;
+    }
+    return true;
+  }
+  if (refused_in_run_++ == 0) {
+    spdlog::warn("peer port: {} connections have not finished their handshake; closing new ones",
+                 max_opening_);
+  }
+  ++rejected_;
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  return false;
+}
+
 void PeerServer::serve(asio::ip::tcp::socket socket) {
+  if (!admit(socket)) return;
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   auto channel = std::make_shared<Channel>(

@@ -4,7 +4,10 @@
 // anything else on it is acted on; a refusal is answered with the reason
 // where the protocol allows and the connection closes. Until then its frames
 // are limited to kHandshakeFrameBytes and it has `handshake_timeout` to
-// finish: a stranger holds neither buffers nor a socket for long. Then each
+// finish: a stranger holds neither buffers nor a socket for long, and at
+// most `max_opening` connections may be opening at once (more are closed at
+// accept: a flood of strangers cannot take the node's descriptors; the open
+// connections of its peers are untouched by it). Then each
 // request envelope goes to the node's handler with a reply function; the
 // reply carries the request's id, so replies may leave in any order. A peer
 // that sends garbage loses its connection; the server keeps accepting.
@@ -29,7 +32,8 @@ class PeerServer {
   using Handler = std::function<void(pb::Envelope request, Reply reply)>;
 
   PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting, Handler handler,
-             std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10));
+             std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10),
+             size_t max_opening = 64);
   // Binds host:port (port 0: any free one); throws on failure.
   void listen(const std::string& host, uint16_t port);
   uint16_t port() const;
@@ -43,6 +47,9 @@ class PeerServer {
 
  private:
   void serve(asio::ip::tcp::socket socket);
+  // False (and the socket closed) when max_opening connections are opening.
+  bool admit(asio::ip::tcp::socket& socket);
+  size_t opening_now() const;
   struct Opening;
   // Takes one handshake frame; opens the channel to requests once done.
   void handshake(Channel& channel, Opening& opening, const pb::Envelope& frame);
@@ -53,6 +60,8 @@ class PeerServer {
   Greeting greeting_;
   Handler handler_;
   std::chrono::milliseconds handshake_timeout_;
+  size_t max_opening_;
+  uint64_t refused_in_run_ = 0;  // closed at accept since the last one admitted
   std::map<std::shared_ptr<Channel>, std::shared_ptr<Opening>> channels_;
   uint64_t rejected_ = 0;
 };
