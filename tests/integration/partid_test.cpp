@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -68,6 +71,65 @@ TEST_F(PartidTest, WriteThroughOneNodeReadThroughEveryOther) {
   auto counts = cluster.get_json(2, "/items");
   EXPECT_EQ(counts["total"], 30) << counts.dump();
   EXPECT_TRUE(counts["unreachable"].empty());
+}
+
+// RF=1: a partition's one replica serves its reads with no read barrier, so
+// nothing but the order of the node's own loop keeps a read after the write
+// it follows. Each writer owns a key and, after every acknowledged
+// overwrite, reads it back through another node: exactly that value, never
+// an older one; readers of the same keys through every node never see a key
+// go back to an older value or see one not yet attempted.
+TEST_F(PartidTest, AtOneReplicaAReadSeesTheLastAcknowledgedWriteAndNeverGoesBack) {
+  start_nodes(3);
+  constexpr int kWriters = 3, kWrites = 60;
+  auto value_of = [](const partid::cli::HttpResult& r) {
+    if (r.status != 200) return -1;
+    const auto items = json::parse(r.body)["items"];
+    if (items.empty()) return 0;
+    return std::stoi(items[0]["message"].get<std::string>().substr(2));
+  };
+  std::atomic<int> attempted[kWriters] = {};
+  std::atomic<bool> writing{true};
+  std::vector<std::string> failures[kWriters + 1];
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string key = "order-" + std::to_string(w);
+      for (int i = 1; i <= kWrites && failures[w].empty(); ++i) {
+        attempted[w] = i;
+        const size_t via = size_t(i % 3);
+        if (put(via, key, "", "v-" + std::to_string(i)) != 200) {
+          failures[w].push_back("write " + std::to_string(i) + " failed");
+          break;
+        }
+        const int read = value_of(cluster.http((via + 1) % 3, "GET", "/items/" + key));
+        if (read != i) {
+          failures[w].push_back("after write " + std::to_string(i) + " read " +
+                                std::to_string(read));
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {  // one reader of every key, through every node
+    int last[kWriters] = {};
+    for (int n = 0; writing; ++n) {
+      const int w = n % kWriters;
+      const int read =
+          value_of(cluster.http(size_t(n % 3), "GET", "/items/order-" + std::to_string(w)));
+      const int ceiling = attempted[w];  // after the answer: no write begun later can be in it
+      if (read < last[w] || read > ceiling) {
+        failures[kWriters].push_back("key " + std::to_string(w) + " read " + std::to_string(read) +
+                                     " after " + std::to_string(last[w]) + " with " +
+                                     std::to_string(ceiling) + " attempted");
+      }
+      last[w] = std::max(last[w], read);
+    }
+  });
+  for (int w = 0; w < kWriters; ++w) threads[size_t(w)].join();
+  writing = false;
+  threads.back().join();
+  for (const auto& f : failures) EXPECT_TRUE(f.empty()) << f.front();
+  for (int w = 0; w < kWriters; ++w) EXPECT_EQ(attempted[w].load(), kWrites);
 }
 
 TEST_F(PartidTest, RequestsToANonLeaderAreForwardedToTheLeader) {
