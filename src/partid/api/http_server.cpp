@@ -1,5 +1,6 @@
 #include "partid/api/http_server.h"
 #include "parti/core/spawn.h"
+#include "partid/api/route.h"
 
 #include <spdlog/spdlog.h>
 
@@ -55,6 +56,14 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
   }
 }
 
+// GET /health and /metrics are still answered over the cap, once per
+// connection: a node at its cap is what its operator most needs to see.
+bool monitoring(std::string_view method, std::string_view target) {
+  auto route = match_route(method, target);
+  auto* r = std::get_if<Route>(&route);
+  return r && (r->kind == Route::Kind::Health || r->kind == Route::Kind::Metrics);
+}
+
 }  // namespace
 
 HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options,
@@ -92,7 +101,8 @@ void HttpServer::admit(asio::ip::tcp::socket socket) {
   Connections& c = *state_;
   if (options_.max_connections == 0 || c.open < options_.max_connections) {
     if (c.refused_in_run > 0) {
-      spdlog::info("http: admitting client connections again after refusing {}", c.refused_in_run);
+      spdlog::info("http: admitting client connections again after {} over the cap",
+                   c.refused_in_run);
       c.refused_in_run = 0;
     }
     auto slot = take_slot(state_, &Connections::open);
@@ -108,11 +118,13 @@ void HttpServer::refuse(asio::ip::tcp::socket socket) {
   if (c.refused_in_run++ == 0) {
     spdlog::warn(
         "http: {} client connections open, the most allowed (--max-client-connections); "
-        "refusing more with 503 until one closes",
+        "refusing more with 503 until one closes (GET /health and /metrics are still answered)",
         c.open);
   }
-  if (c.metrics) c.metrics->count("partid_http_connections_refused_total");
-  if (c.refusing >= options_.max_refusing) return;  // the socket closes unanswered
+  if (c.refusing >= options_.max_refusing) {  // the socket closes unanswered
+    if (c.metrics) c.metrics->count("partid_http_connections_refused_total");
+    return;
+  }
   auto slot = take_slot(state_, &Connections::refusing);
   asio::co_spawn(socket.get_executor(), answer_refusal(std::move(socket), std::move(slot)),
                  parti::log_failure("an HTTP refusal"));
@@ -122,6 +134,7 @@ void HttpServer::refuse(asio::ip::tcp::socket socket) {
 // sending would otherwise see the connection reset instead of the 503.
 asio::awaitable<void> HttpServer::answer_refusal(asio::ip::tcp::socket socket,
                                                  [[maybe_unused]] Slot slot) {
+  auto state = state_;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   http::request_parser<http::string_body> parser;
@@ -130,15 +143,26 @@ asio::awaitable<void> HttpServer::answer_refusal(asio::ip::tcp::socket socket,
   stream.expires_after(options_.refusal_timeout);
   co_await http::async_read_header(stream, buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
-  if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
-      ec == asio::error::connection_reset) {
+  if (!state->alive || ec == beast::error::timeout || ec == http::error::end_of_stream ||
+      ec == asio::error::eof || ec == asio::error::connection_reset) {
     co_return;
   }
-  auto res = to_http(ApiResponse::error(WebError::unavailable(
-                         "too_many_connections",
-                         "this node serves as many client connections as it may; retry, or "
-                         "reuse a connection")),
-                     11, false);
+  std::string method(parser.get().method_string()), target(parser.get().target());
+  ApiResponse response;
+  if (!ec && monitoring(method, target)) {
+    // Named, not temporaries: GCC 12 destroys a temporary in a co_await
+    // expression twice (a double free, seen here).
+    ApiRequest request{method, target, {}, {}};
+    Hop hop;
+    response = co_await api_.handle(std::move(request), std::move(hop));
+    if (!state->alive) co_return;
+  } else {
+    if (state->metrics) state->metrics->count("partid_http_connections_refused_total");
+    response = ApiResponse::error(WebError::unavailable(
+        "too_many_connections",
+        "this node serves as many client connections as it may; retry, or reuse a connection"));
+  }
+  auto res = to_http(std::move(response), 11, false);
   co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) co_await linger(stream);
 }

@@ -490,7 +490,9 @@ asio::awaitable<void> ApiService::settle_left_commits(
     for (uint32_t q : waiting) {
       if (co_await txn_resolved_in(txn, q)) confirmed.push_back(q);
     }
-    if (!confirmed.empty()) co_await settle_txn(txn, home, std::move(confirmed), Hop{});
+    if (confirmed.empty()) continue;
+    Hop hop;  // named: GCC 12 destroys a temporary in a co_await expression twice
+    co_await settle_txn(txn, home, std::move(confirmed), std::move(hop));
   }
 }
 
