@@ -100,10 +100,8 @@ HttpServer::Slot HttpServer::take_slot(std::shared_ptr<Connections> state,
 void HttpServer::admit(asio::ip::tcp::socket socket) {
   Connections& c = *state_;
   if (options_.max_connections == 0 || c.open < options_.max_connections) {
-    if (c.refused_in_run > 0) {
-      spdlog::info("http: admitting client connections again after {} over the cap",
-                   c.refused_in_run);
-      c.refused_in_run = 0;
+    if (const uint64_t over = c.over_cap.end()) {
+      spdlog::info("http: admitting client connections again after {} over the cap", over);
     }
     auto slot = take_slot(state_, &Connections::open);
     asio::co_spawn(socket.get_executor(), session(std::move(socket), std::move(slot)),
@@ -115,7 +113,7 @@ void HttpServer::admit(asio::ip::tcp::socket socket) {
 
 void HttpServer::refuse(asio::ip::tcp::socket socket) {
   Connections& c = *state_;
-  if (c.refused_in_run++ == 0) {
+  if (c.over_cap.add()) {
     spdlog::warn(
         "http: {} client connections open, the most allowed (--max-client-connections); "
         "refusing more with 503 until one closes (GET /health and /metrics are still answered)",

@@ -13,6 +13,7 @@
 
 #include "partid/api/api_service.h"
 #include "partid/api/metrics.h"
+#include "partid/net/event_run.h"
 #include "partid/net/listener.h"
 
 namespace partid::api {
@@ -47,7 +48,7 @@ class HttpServer {
     Metrics* metrics = nullptr;  // null once stopped
     uint32_t open = 0;
     uint32_t refusing = 0;
-    uint64_t refused_in_run = 0;  // since the last connection admitted
+    net::EventRun over_cap;  // connections over the cap since the last one admitted
   };
   // One counted connection, given back when the coroutine holding it ends.
   using Slot = std::shared_ptr<void>;

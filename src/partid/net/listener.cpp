@@ -1,5 +1,6 @@
 #include "partid/net/listener.h"
 #include "parti/core/spawn.h"
+#include "partid/net/event_run.h"
 
 #include <spdlog/spdlog.h>
 
@@ -36,13 +37,13 @@ void Listener::close() {
 asio::awaitable<void> Listener::accept_loop() {
   asio::steady_timer backoff(acceptor_.get_executor());
   std::chrono::milliseconds delay{0};
-  uint64_t failures = 0;
+  EventRun failures;
   while (acceptor_.is_open()) {
     boost::system::error_code ec;
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-      if (failures++ == 0) {
+      if (failures.add()) {
         spdlog::warn("{} accept failed: {}; retrying with back-off", what_, ec.message());
       }
       delay = std::min<std::chrono::milliseconds>(
@@ -52,9 +53,8 @@ asio::awaitable<void> Listener::accept_loop() {
       co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (failures > 0) {
-      spdlog::info("{} accepting again after {} failed accepts", what_, failures);
-      failures = 0;
+    if (const uint64_t failed = failures.end()) {
+      spdlog::info("{} accepting again after {} failed accepts", what_, failed);
       delay = std::chrono::milliseconds(0);
     }
     socket.set_option(asio::ip::tcp::no_delay(true), ec);

@@ -59,13 +59,12 @@ size_t PeerServer::opening_now() const {
 
 bool PeerServer::admit(asio::ip::tcp::socket& socket) {
   if (opening_now() < max_opening_) {
-    if (refused_in_run_ > 0) {
-      spdlog::info("peer port: accepting connections again after closing {}", refused_in_run_);
-      refused_in_run_ = 0;
+    if (const uint64_t closed = closed_at_accept_.end()) {
+      spdlog::info("peer port: accepting connections again after closing {}", closed);
     }
     return true;
   }
-  if (refused_in_run_++ == 0) {
+  if (closed_at_accept_.add()) {
     spdlog::warn("peer port: {} connections have not finished their handshake; closing new ones",
                  max_opening_);
   }

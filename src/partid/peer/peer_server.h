@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "partid/net/event_run.h"
 #include "partid/net/listener.h"
 #include "partid/peer/channel.h"
 #include "partid/peer/handshake.h"
@@ -61,7 +62,7 @@ class PeerServer {
   Handler handler_;
   std::chrono::milliseconds handshake_timeout_;
   size_t max_opening_;
-  uint64_t refused_in_run_ = 0;  // closed at accept since the last one admitted
+  net::EventRun closed_at_accept_;  // since the last connection admitted
   std::map<std::shared_ptr<Channel>, std::shared_ptr<Opening>> channels_;
   uint64_t rejected_ = 0;
 };
