@@ -35,18 +35,31 @@ class KeptAliveConnection {
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
+    stream_.expires_after(timeout);
+    bool sent = false;
+    http::async_write(stream_, req, [&](boost::system::error_code ec, size_t) { sent = !ec; });
+    io_.restart();
+    io_.run();
+    return sent ? answer(timeout) : HttpAnswer{};
+  }
+
+  // Sends bytes as they are (say, a request cut short), awaiting nothing.
+  void send(const std::string& bytes) {
+    boost::asio::write(stream_.socket(), boost::asio::buffer(bytes));
+  }
+
+  // The next answer on this connection, awaited with a deadline.
+  HttpAnswer answer(std::chrono::seconds timeout = std::chrono::seconds(10)) {
+    namespace http = boost::beast::http;
     http::response<http::string_body> res;
     HttpAnswer out;
     stream_.expires_after(timeout);
-    http::async_write(stream_, req, [&](boost::system::error_code ec, size_t) {
+    http::async_read(stream_, buffer_, res, [&](boost::system::error_code ec, size_t) {
       if (ec) return;
-      http::async_read(stream_, buffer_, res, [&](boost::system::error_code ec, size_t) {
-        if (ec) return;
-        out.status = res.result_int();
-        out.body = res.body();
-        out.retry_after = std::string(res[http::field::retry_after]);
-        out.keep_alive = res.keep_alive();
-      });
+      out.status = res.result_int();
+      out.body = res.body();
+      out.retry_after = std::string(res[http::field::retry_after]);
+      out.keep_alive = res.keep_alive();
     });
     io_.restart();
     io_.run();

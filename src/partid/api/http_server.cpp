@@ -40,6 +40,14 @@ ApiResponse parse_failure(const boost::system::error_code& ec) {
       WebError::bad_request("bad_http", "malformed HTTP request: " + ec.message()));
 }
 
+// A request cut off to make room for another connection (it had been
+// arriving for longer than the node waits while at its connection cap).
+ApiResponse too_slow() {
+  return ApiResponse::error(WebError{408, "request_timeout",
+                                     "the request arrived too slowly while this node was at its "
+                                     "client-connection cap; send it again"});
+}
+
 // After refusing a request mid-stream (a body over the limit), the client may
 // still be sending it; closing at once would reset the connection and the
 // client would never read our answer. So: stop sending, then read and discard
@@ -56,6 +64,33 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
   }
 }
 
+enum class ReadOutcome { request, closed, malformed, cut };
+
+// Two waits, each registered in `waiting` while it lasts: for the request to
+// begin (idle_timeout), then for all of it to arrive (request_timeout).
+asio::awaitable<ReadOutcome> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                          http::request_parser<http::string_body>& parser,
+                                          const HttpOptions& options, WaitingClients& waiting,
+                                          boost::system::error_code& ec) {
+  if (buffer.size() == 0) {  // else a pipelined request has begun already
+    WaitingClients::Wait idle(waiting, WaitingClients::Phase::idle, stream.socket());
+    stream.expires_after(options.idle_timeout);
+    const size_t n = co_await stream.async_read_some(buffer.prepare(64 * 1024),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    buffer.commit(n);
+    if (ec || idle.cut()) co_return ReadOutcome::closed;
+  }
+  WaitingClients::Wait reading(waiting, WaitingClients::Phase::reading, stream.socket());
+  stream.expires_after(options.request_timeout);
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (reading.cut()) co_return ReadOutcome::cut;
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == asio::error::connection_reset || ec == asio::error::eof) {
+    co_return ReadOutcome::closed;
+  }
+  co_return ec ? ReadOutcome::malformed : ReadOutcome::request;
+}
+
 // GET /health and /metrics are still answered over the cap, once per
 // connection: a node at its cap is what its operator most needs to see.
 bool monitoring(std::string_view method, std::string_view target) {
@@ -68,7 +103,10 @@ bool monitoring(std::string_view method, std::string_view target) {
 
 HttpServer::HttpServer(asio::any_io_executor loop, ApiService& api, HttpOptions options,
                        Metrics* metrics)
-    : listener_(std::move(loop), "http"), api_(api), options_(options) {
+    : listener_(std::move(loop), "http"),
+      api_(api),
+      options_(options),
+      state_(std::make_shared<Connections>(options.cut_waits_after)) {
   state_->metrics = metrics;
 }
 
@@ -100,15 +138,43 @@ HttpServer::Slot HttpServer::take_slot(std::shared_ptr<Connections> state,
 void HttpServer::admit(asio::ip::tcp::socket socket) {
   Connections& c = *state_;
   if (options_.max_connections == 0 || c.open < options_.max_connections) {
-    if (const uint64_t over = c.over_cap.end()) {
-      spdlog::info("http: admitting client connections again after {} over the cap", over);
-    }
-    auto slot = take_slot(state_, &Connections::open);
-    asio::co_spawn(socket.get_executor(), session(std::move(socket), std::move(slot)),
-                   parti::log_failure("an HTTP session"));
-    return;
+    log_under_cap_again();
+  } else if (auto cut = c.waiting.cut_one(WaitingClients::Clock::now())) {
+    // The cut connection's descriptor is free (idle) or about to be (its
+    // 408 is on its way), so the new one takes its place.
+    log_making_room(*cut);
+  } else {
+    return refuse(std::move(socket));
   }
-  refuse(std::move(socket));
+  auto slot = take_slot(state_, &Connections::open);
+  asio::co_spawn(socket.get_executor(), session(std::move(socket), std::move(slot)),
+                 parti::log_failure("an HTTP session"));
+}
+
+void HttpServer::log_under_cap_again() {
+  Connections& c = *state_;
+  const uint64_t over = c.over_cap.end(), cut = c.made_room.end();
+  if (over > 0 || cut > 0) {
+    spdlog::info(
+        "http: under the client-connection cap again, after {} connections refused and {} "
+        "waiting ones closed to make room",
+        over, cut);
+  }
+}
+
+void HttpServer::log_making_room(WaitingClients::Phase cut) {
+  Connections& c = *state_;
+  const bool idle = cut == WaitingClients::Phase::idle;
+  if (c.metrics) {
+    c.metrics->count(idle ? "partid_http_idle_connections_closed_total"
+                          : "partid_http_slow_requests_closed_total");
+  }
+  if (c.made_room.add()) {
+    spdlog::info(
+        "http: {} client connections open, the most allowed (--max-client-connections); "
+        "closing the longest idle (or slowest to send its request) to make room for new ones",
+        c.open);
+  }
 }
 
 void HttpServer::refuse(asio::ip::tcp::socket socket) {
@@ -176,18 +242,15 @@ asio::awaitable<void> HttpServer::session(asio::ip::tcp::socket socket,
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(options_.max_header_bytes);
-    stream.expires_after(options_.idle_timeout);
-    co_await http::async_read(stream, buffer, parser,
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset || ec == asio::error::eof) {
-      break;
-    }
-    if (ec) {
-      auto res = to_http(parse_failure(ec), 11, false);
-      stream.expires_after(std::chrono::seconds(5));
+    const ReadOutcome read =
+        co_await read_request(stream, buffer, parser, options_, state->waiting, ec);
+    if (read == ReadOutcome::closed) break;
+    if (read != ReadOutcome::request) {
+      auto res = to_http(read == ReadOutcome::cut ? too_slow() : parse_failure(ec), 11, false);
+      stream.expires_after(std::chrono::seconds(read == ReadOutcome::cut ? 1 : 5));
       co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-      co_await linger(stream);
+      // A cut connection's descriptor is wanted now: no lingering close.
+      if (read != ReadOutcome::cut) co_await linger(stream);
       break;
     }
     auto& req = parser.get();

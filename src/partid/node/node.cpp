@@ -203,8 +203,11 @@ void Node::bind_listeners() {
       options);
   http_ = std::make_unique<api::HttpServer>(
       loop_.get_executor(), *api_,
-      api::HttpOptions{.max_body_bytes = cfg_.max_body_bytes,
-                       .max_connections = descriptors_.client_connections},
+      api::HttpOptions{
+          .max_body_bytes = cfg_.max_body_bytes,
+          .max_connections = descriptors_.client_connections,
+          .cut_waits_after = {.idle = std::chrono::milliseconds(cfg_.reclaim_idle_ms),
+                              .reading = std::chrono::milliseconds(cfg_.reclaim_slow_request_ms)}},
       &metrics_);
   txn_recovery_ = std::make_unique<api::TxnRecovery>(
       loop_.get_executor(), *api_, std::chrono::milliseconds(cfg_.txn_timeout_ms));

@@ -138,6 +138,11 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--max-client-connections", c.max_client_connections,
       "client connections served at once, more are answered 503 (0: half the open-files "
       "limit, which keeps descriptors for storage and peers)");
+  opt("--reclaim-idle-ms", c.reclaim_idle_ms,
+      "at the client-connection cap, a connection idle this long is closed to admit a new one");
+  opt("--reclaim-slow-request-ms", c.reclaim_slow_request_ms,
+      "at the cap with none idle that long, one whose request has been arriving this long is "
+      "answered 408 and closed to admit a new one");
   opt("--max-peer-frame-bytes", c.max_peer_frame_bytes,
       "largest peer message; at least max-body-bytes + 64 KiB (larger snapshots travel in "
       "fragments)")

@@ -45,6 +45,10 @@ struct NodeConfig {
   // Client connections served at once; 0: half the open-files limit
   // (node/descriptor_budget.h). More are answered 503 too_many_connections.
   uint32_t max_client_connections = 0;
+  // At that cap, a connection idle this long, else one whose request has
+  // been arriving this long, is closed to admit a new one (api/waiting_clients.h).
+  uint32_t reclaim_idle_ms = 1000;
+  uint32_t reclaim_slow_request_ms = 5000;
   // Largest peer frame accepted or sent. A forwarded request carries a whole
   // body, so it must leave kFrameHeadroom beyond max_body_bytes; replication
   // cuts its envelopes and snapshot fragments from it.
