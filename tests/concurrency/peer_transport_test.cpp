@@ -20,7 +20,7 @@ class PeerTransportTest : public ::testing::Test {
   void SetUp() override { start(""); }
   // A server and client sharing `secret` (empty: none).
   void start(const std::string& cluster_secret, ChannelLimits limits = {1024, 1 << 20},
-             std::chrono::milliseconds handshake_timeout = 10s, size_t max_opening = 64) {
+             PeerAdmission admission = {}) {
     secret = cluster_secret;
     server = std::make_unique<PeerServer>(
         loop.get_executor(), limits, Greeting{kProtocol, "c", parti::testing::secrets_of(secret)},
@@ -35,7 +35,7 @@ class PeerTransportTest : public ::testing::Test {
             reply(std::move(pong));
           }  // anything else is left unanswered: the client's deadline handles it
         },
-        handshake_timeout, max_opening);
+        admission);
     server->listen("127.0.0.1", 0);
     client = std::make_unique<PeerClient>(
         loop.get_executor(), options_for({kProtocol, "c", parti::testing::secrets_of(secret)}));
@@ -278,7 +278,7 @@ TEST_F(PeerTransportTest, AListenerThatNeverAnswersTheHelloFailsRequestsAtTheCon
 // get from a node over a real socket.
 class AuthenticatedPeerTransportTest : public PeerTransportTest {
  protected:
-  void SetUp() override { start(kSecret, {1 << 20, 1 << 20}, 300ms); }
+  void SetUp() override { start(kSecret, {1 << 20, 1 << 20}, {.handshake_timeout = 300ms}); }
   static inline const std::string kSecret = "the-cluster-secret-of-this-test";
   // A raw connection and the first frame the server sends back, if any.
   std::optional<pb::Envelope> exchange(asio::ip::tcp::socket& s, const std::string& bytes) {
@@ -364,7 +364,11 @@ TEST_F(AuthenticatedPeerTransportTest, AHandshakeThatStallsOrSendsABigFrameIsClo
 // accept instead of taking descriptors. A peer is heard once they are gone.
 class CappedPeerTransportTest : public AuthenticatedPeerTransportTest {
  protected:
-  void SetUp() override { start(kSecret, {1 << 20, 1 << 20}, 10s, 2); }
+  void SetUp() override {
+    start(kSecret, {1 << 20, 1 << 20},
+          {.handshake_timeout = 10s, .max_opening = 2, .reclaim_after = reclaim_after});
+  }
+  std::chrono::milliseconds reclaim_after = 1h;  // here: none is reclaimed
   static bool still_open(asio::ip::tcp::socket& s) {
     s.non_blocking(true);
     char buf[16];
@@ -387,6 +391,29 @@ TEST_F(CappedPeerTransportTest, ConnectionsPastTheOpeningCapAreClosedAtAccept) {
   EXPECT_TRUE(parti::testing::wait_until(
       [&] { return call(address(), ping(), 500ms).envelope.has_value(); }, 10s));
   EXPECT_GE(requests.load(), 1);
+}
+
+class ReclaimingPeerTransportTest : public CappedPeerTransportTest {
+ protected:
+  void SetUp() override {
+    reclaim_after = 0ms;  // any connection still opening may be reclaimed
+    CappedPeerTransportTest::SetUp();
+  }
+};
+
+TEST_F(ReclaimingPeerTransportTest, TheConnectionOpeningLongestMakesRoomForANewOne) {
+  asio::io_context io;
+  auto first = parti::testing::connect_to(io, address());
+  auto second = parti::testing::connect_to(io, address());
+  auto third = parti::testing::connect_to(io, address());
+  EXPECT_TRUE(closed(first)) << "opening longest: closed to admit the third";
+  EXPECT_TRUE(parti::testing::wait_until([&] { return rejected() == 1; }, 5s)) << rejected();
+  EXPECT_TRUE(still_open(second));
+  EXPECT_TRUE(still_open(third));
+  // Strangers hold every opening slot, yet a holder of the secret gets in.
+  EXPECT_TRUE(call(address(), ping(), 2000ms).envelope.has_value());
+  EXPECT_TRUE(closed(second)) << "it made room for the peer";
+  EXPECT_TRUE(still_open(third));
 }
 
 // Rotation: a secret taken out of the list closes the connections it opened

@@ -8,15 +8,13 @@
 namespace partid::peer {
 
 PeerServer::PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting,
-                       Handler handler, std::chrono::milliseconds handshake_timeout,
-                       size_t max_opening)
+                       Handler handler, PeerAdmission admission)
     : loop_(loop),
       listener_(std::move(loop), "peer"),
       limits_(limits),
       greeting_(std::move(greeting)),
       handler_(std::move(handler)),
-      handshake_timeout_(handshake_timeout),
-      max_opening_(max_opening) {}
+      admission_(admission) {}
 
 void PeerServer::listen(const std::string& host, uint16_t port) {
   listener_.listen(host, port, [this](asio::ip::tcp::socket socket) { serve(std::move(socket)); });
@@ -37,6 +35,7 @@ struct PeerServer::Opening {
       : shake(std::move(greeting)), deadline(loop) {}
   AcceptorHandshake shake;
   asio::steady_timer deadline;
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
 };
 
 void PeerServer::set_secrets(std::vector<std::string> secrets) {
@@ -58,20 +57,47 @@ size_t PeerServer::opening_now() const {
 }
 
 bool PeerServer::admit(asio::ip::tcp::socket& socket) {
-  if (opening_now() < max_opening_) {
-    if (const uint64_t closed = closed_at_accept_.end()) {
-      spdlog::info("peer port: accepting connections again after closing {}", closed);
+  if (opening_now() < admission_.max_opening) {
+    const uint64_t closed = closed_at_accept_.end(), reclaimed = reclaimed_.end();
+    if (closed > 0 || reclaimed > 0) {
+      spdlog::info(
+          "peer port: under the cap on opening connections again, after closing {} at accept "
+          "and {} opening too long",
+          closed, reclaimed);
     }
     return true;
   }
+  if (reclaim_one()) return true;
   if (closed_at_accept_.add()) {
     spdlog::warn("peer port: {} connections have not finished their handshake; closing new ones",
-                 max_opening_);
+                 admission_.max_opening);
   }
   ++rejected_;
   boost::system::error_code ignored;
   socket.close(ignored);
   return false;
+}
+
+bool PeerServer::reclaim_one() {
+  std::shared_ptr<Channel> oldest;
+  auto since = std::chrono::steady_clock::time_point::max();
+  for (const auto& [c, opening] : channels_) {
+    if (!opening->shake.open() && opening->since < since) {
+      oldest = c;
+      since = opening->since;
+    }
+  }
+  if (!oldest || since + admission_.reclaim_after > std::chrono::steady_clock::now()) {
+    return false;
+  }
+  if (reclaimed_.add()) {
+    spdlog::warn(
+        "peer port: {} connections have not finished their handshake; closing the one opening "
+        "longest for each new one",
+        admission_.max_opening);
+  }
+  oldest->close("closed to make room: no handshake yet");  // counted as rejected
+  return true;
 }
 
 void PeerServer::serve(asio::ip::tcp::socket socket) {
@@ -101,15 +127,15 @@ void PeerServer::serve(asio::ip::tcp::socket socket) {
     if (auto c = weak.lock()) channels_.erase(c);
   };
   channel->start(std::move(handlers));
-  opening->deadline.expires_after(handshake_timeout_);
-  opening->deadline.async_wait(
-      [weak, seconds = handshake_timeout_.count() / 1000.0](boost::system::error_code ec) {
-        auto c = weak.lock();
-        if (ec || !c) return;
-        spdlog::warn("peer connection from {}: no handshake within {} s; closing it", c->label(),
-                     seconds);
-        c->close("no handshake in time");
-      });
+  opening->deadline.expires_after(admission_.handshake_timeout);
+  opening->deadline.async_wait([weak, seconds = admission_.handshake_timeout.count() /
+                                                1000.0](boost::system::error_code ec) {
+    auto c = weak.lock();
+    if (ec || !c) return;
+    spdlog::warn("peer connection from {}: no handshake within {} s; closing it", c->label(),
+                 seconds);
+    c->close("no handshake in time");
+  });
 }
 
 void PeerServer::handshake(Channel& channel, Opening& opening, const pb::Envelope& frame) {

@@ -5,9 +5,13 @@
 // where the protocol allows and the connection closes. Until then its frames
 // are limited to kHandshakeFrameBytes and it has `handshake_timeout` to
 // finish: a stranger holds neither buffers nor a socket for long, and at
-// most `max_opening` connections may be opening at once (more are closed at
-// accept: a flood of strangers cannot take the node's descriptors; the open
-// connections of its peers are untouched by it). Then each
+// most `max_opening` connections may be opening at once: past that, the one
+// opening longest is closed to admit the new one if it has been opening for
+// `reclaim_after` (a peer's handshake takes milliseconds), else the new one
+// is closed at accept. A flood of strangers cannot take the node's
+// descriptors, nor keep a peer out for longer than `reclaim_after` unless it
+// opens max_opening connections faster than that; the open connections of
+// its peers are untouched by it. Then each
 // request envelope goes to the node's handler with a reply function; the
 // reply carries the request's id, so replies may leave in any order. A peer
 // that sends garbage loses its connection; the server keeps accepting.
@@ -27,14 +31,20 @@
 
 namespace partid::peer {
 
+// How a PeerServer lets connections in before their handshake is done.
+struct PeerAdmission {
+  std::chrono::milliseconds handshake_timeout{10000};
+  size_t max_opening = 64;
+  std::chrono::milliseconds reclaim_after{1000};
+};
+
 class PeerServer {
  public:
   using Reply = std::function<void(pb::Envelope)>;
   using Handler = std::function<void(pb::Envelope request, Reply reply)>;
 
   PeerServer(asio::any_io_executor loop, ChannelLimits limits, Greeting greeting, Handler handler,
-             std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10),
-             size_t max_opening = 64);
+             PeerAdmission admission = {});
   // Binds host:port (port 0: any free one); throws on failure.
   void listen(const std::string& host, uint16_t port);
   uint16_t port() const;
@@ -48,9 +58,12 @@ class PeerServer {
 
  private:
   void serve(asio::ip::tcp::socket socket);
-  // False (and the socket closed) when max_opening connections are opening.
+  // False (and the socket closed) when max_opening connections are opening
+  // and none of them for reclaim_after.
   bool admit(asio::ip::tcp::socket& socket);
   size_t opening_now() const;
+  // Closes the connection opening longest if it has been for reclaim_after.
+  bool reclaim_one();
   struct Opening;
   // Takes one handshake frame; opens the channel to requests once done.
   void handshake(Channel& channel, Opening& opening, const pb::Envelope& frame);
@@ -60,9 +73,9 @@ class PeerServer {
   ChannelLimits limits_;
   Greeting greeting_;
   Handler handler_;
-  std::chrono::milliseconds handshake_timeout_;
-  size_t max_opening_;
-  net::EventRun closed_at_accept_;  // since the last connection admitted
+  PeerAdmission admission_;
+  net::EventRun closed_at_accept_;  // since the last connection admitted under the cap
+  net::EventRun reclaimed_;         // likewise
   std::map<std::shared_ptr<Channel>, std::shared_ptr<Opening>> channels_;
   uint64_t rejected_ = 0;
 };
