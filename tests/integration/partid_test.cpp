@@ -286,6 +286,33 @@ TEST_F(PartidTest, AnAnswerLargerThanTheRelayBudgetFailsAloneWithAClearError) {
   EXPECT_EQ(read_file(cluster.node(0).log).find("exceeds the limit"), std::string::npos);
 }
 
+// An answer is built whole in memory: past --max-answer-bytes of items it is
+// refused, saying how many of the newest fit, whether asked of the leader or
+// through another node; what fits is served.
+TEST_F(PartidTest, AnAnswerPastTheAnswerBoundIsRefusedSayingHowManyFit) {
+  PartidOptions options;
+  options.extra_args = {"--max-answer-bytes", "1048576"};
+  start_nodes(2, options);
+  const std::string pk = key_led_by(1, "big-");
+  for (int i = 0; i < 6; ++i) {  // 6 x 250,002 bytes: the newest 4 fit in 1 MiB
+    ASSERT_EQ(put(1, pk, "r" + std::to_string(i), std::string(250000, 'a' + i)), 200) << i;
+  }
+  for (size_t via : {1u, 0u}) {  // the leader, then through the other node
+    const auto refused = cluster.http(via, "GET", "/items/" + pk + "?limit=10");
+    EXPECT_EQ(refused.status, 400) << via;
+    const auto error = nlohmann::json::parse(refused.body)["error"];
+    EXPECT_EQ(error["code"], "response_too_large") << via;
+    EXPECT_NE(
+        error["message"].get<std::string>().find("the newest 4 fit: ask for them with ?limit=4"),
+        std::string::npos)
+        << error;
+    const auto fits = cluster.get_json(via, "/items/" + pk + "?limit=4");
+    ASSERT_EQ(fits["items"].size(), 4u) << via;
+    EXPECT_EQ(fits["items"][0]["range_key"], "r5") << "newest first";
+    EXPECT_EQ(fits["items"][3]["message"], std::string(250000, 'c'));
+  }
+}
+
 TEST_F(PartidTest, DeleteThenReadFindsNothing) {
   start_nodes(2);
   ASSERT_EQ(put(0, "d", "1", "one"), 200);

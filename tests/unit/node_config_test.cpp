@@ -52,6 +52,8 @@ TEST_F(NodeConfigTest, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(c.max_client_connections, 0u) << "0: half the open-files limit";
   EXPECT_EQ(std::get<NodeConfig>(load({"--max-client-connections", "300"})).max_client_connections,
             300u);
+  EXPECT_EQ(c.max_answer_bytes, size_t{256} << 20);
+  EXPECT_FALSE(std::holds_alternative<NodeConfig>(load({"--max-answer-bytes", "1000"})));
   EXPECT_EQ(c.reclaim_idle_ms, 1000u);
   EXPECT_EQ(c.reclaim_slow_request_ms, 5000u);
   EXPECT_EQ(std::get<NodeConfig>(load({"--reclaim-idle-ms", "0"})).reclaim_idle_ms, 0u);

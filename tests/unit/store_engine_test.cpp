@@ -85,6 +85,21 @@ TEST_F(StoreEngineTest, GetManyIsDescendingByRangeKeyAndLimited) {
   EXPECT_EQ(two[1].message, "b");
 }
 
+// A read stops once its range keys and messages pass max_bytes: the item
+// that passed them is the last read, so the caller sees it went over.
+TEST_F(StoreEngineTest, GetManyStopsOnceItPassesItsByteBound) {
+  ASSERT_TRUE(engine
+                  ->commit({put(1, "u", "r1", std::string(8, 'a'), 1),
+                            put(1, "u", "r2", std::string(8, 'b'), 2),
+                            put(1, "u", "r3", std::string(8, 'c'), 3)})
+                  .ok);
+  EXPECT_EQ(engine->get_many(1, "u", 10, 30).size(), 3u) << "30 bytes: all fit";
+  const auto over = engine->get_many(1, "u", 10, 15);
+  ASSERT_EQ(over.size(), 2u) << "10 bytes fit, the second item passes 15";
+  EXPECT_EQ(over[1].range_key, "r2");
+  EXPECT_EQ(engine->get_many_cached(1, "u", 10, 15)->size(), 2u);
+}
+
 TEST_F(StoreEngineTest, DeleteLeavesATombstoneThatAnOlderWriteCannotOverwrite) {
   ASSERT_TRUE(engine->commit({put(1, "k", "", "v1", 1), del(1, "k", "", 2)}).ok);
   EXPECT_FALSE(engine->get(1, "k", ""));

@@ -42,6 +42,7 @@ struct ApiOptions {
   uint32_t hop_limit = 3;
   std::chrono::milliseconds forward_timeout{5000};
   size_t max_relayed_bytes = size_t{256} << 20;  // see NodeConfig::max_relayed_bytes
+  size_t max_answer_bytes = size_t{256} << 20;   // see NodeConfig::max_answer_bytes
   std::chrono::milliseconds hold{0};             // see NodeConfig::hold_ms
   std::string admin_token;                       // empty: admin routes answer 403
   // A transaction's deadline is this long after it starts (NodeConfig).

@@ -1,5 +1,8 @@
 // api: the item routes of ApiService (DESIGN section 5).
+#include <algorithm>
 #include <map>
+
+#include <fmt/format.h>
 
 #include "partid/api/api_service.h"
 #include "partid/api/json_out.h"
@@ -21,6 +24,24 @@ std::string item_body(const storage::Item& item, uint32_t partition) {
       .field("range_key", item.range_key)
       .field("sequence", item.version.sequence)
       .take();
+}
+
+// 400 response_too_large when `items` (read up to `budget` bytes and one
+// item past it) pass the budget, saying how many of the newest fit.
+std::optional<WebError> over_answer_budget(const std::vector<storage::Item>& items, size_t budget) {
+  size_t bytes = 0, fit = 0;
+  for (const auto& item : items) {
+    bytes += item.range_key.size() + item.message.size();
+    if (bytes > budget) {
+      return WebError::bad_request(
+          "response_too_large",
+          fmt::format("these items hold more than {} bytes (--max-answer-bytes), the most an "
+                      "answer carries; the newest {} fit: ask for them with ?limit={}",
+                      budget, fit, std::max<size_t>(fit, 1)));
+    }
+    ++fit;
+  }
+  return std::nullopt;
 }
 
 storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
@@ -206,13 +227,21 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
     if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
     co_return ApiResponse::json(200, item_body(*item, p));
   }
+  // The answer is built whole in memory (twice over, as JSON and as text):
+  // its range keys and messages may not pass max_answer_bytes.
+  const size_t budget = options_.max_answer_bytes;
   std::vector<storage::Item> items;
-  if (auto cached = store->get_many_cached(p, *pk, limit)) {
+  if (auto cached = store->get_many_cached(p, *pk, limit, budget)) {
     items = std::move(*cached);
   } else {
-    items = co_await parti::run_blocking(
-        *deps_.disk, [store, p, pk, limit] { return store->get_many(p, *pk, limit); });
+    items = co_await parti::run_blocking(*deps_.disk, [store, p, pk, limit, budget] {
+      return store->get_many(p, *pk, limit, budget);
+    });
   }
+  // Checked on what was read, before a transaction's view may take out the
+  // item that passed the bound (the read stopped there: fewer than `limit`
+  // would then look like all there is).
+  if (auto e = over_answer_budget(items, budget)) co_return ApiResponse::error(*e);
   if (may_hold_locks(p)) {
     std::map<std::string, std::optional<storage::Item>> view;
     const std::string* every_item = nullptr;
@@ -222,18 +251,23 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
     if (!view.empty()) {
       // The view may add or remove items: read enough that `limit` remain.
       const size_t wider = limit + view.size();
-      items = co_await parti::run_blocking(
-          *deps_.disk, [store, p, pk, wider] { return store->get_many(p, *pk, wider); });
+      items = co_await parti::run_blocking(*deps_.disk, [store, p, pk, wider, budget] {
+        return store->get_many(p, *pk, wider, budget);
+      });
+      if (auto e = over_answer_budget(items, budget)) co_return ApiResponse::error(*e);
       items = with_view(std::move(items), view, limit);
+      // Again for what the view added.
+      if (auto e = over_answer_budget(items, budget)) co_return ApiResponse::error(*e);
     }
   }
   json list = json::array();
-  for (const auto& item : items) {
-    list.push_back({{"range_key", item.range_key},
-                    {"message", item.message},
+  for (auto& item : items) {
+    list.push_back({{"range_key", std::move(item.range_key)},
+                    {"message", std::move(item.message)},
                     {"sequence", item.version.sequence},
                     {"hlc", item.version.hlc}});
   }
+  items.clear();
   co_return ApiResponse::json(
       200, dump({{"partition_key", route.partition_key}, {"partition", p}, {"items", list}}));
 }

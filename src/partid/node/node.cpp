@@ -179,6 +179,7 @@ void Node::bind_listeners() {
   options.hop_limit = cfg_.hop_limit;
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
   options.max_relayed_bytes = cfg_.max_relayed_bytes;
+  options.max_answer_bytes = cfg_.max_answer_bytes;
   relayed_ = std::make_unique<api::RelayedAnswers>(api::RelayedAnswers::Options{
       .part_bytes = cfg_.max_peer_frame_bytes - NodeConfig::kFrameHeadroom,
       .budget_bytes = cfg_.max_relayed_bytes,

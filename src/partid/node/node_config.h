@@ -58,6 +58,10 @@ struct NodeConfig {
   // forwarded from in parts (api/relayed_answers.h): the most bytes of such
   // answers a node keeps at once for pulling, and the largest it assembles.
   size_t max_relayed_bytes = size_t{256} << 20;
+  // The most bytes of range keys and messages one answer of GET /items/{pk}
+  // carries: it is built whole in memory, so without a bound one request
+  // (10,000 items of 256 KiB) could take gigabytes. More: 400 response_too_large.
+  size_t max_answer_bytes = size_t{256} << 20;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
   uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit

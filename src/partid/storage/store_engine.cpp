@@ -118,7 +118,7 @@ std::optional<Item> StoreEngine::lookup(uint32_t partition, std::string_view par
 }
 
 std::vector<Item> StoreEngine::scan_key(uint32_t partition, std::string_view partition_key,
-                                        size_t limit, bool in_memory_only,
+                                        size_t limit, size_t max_bytes, bool in_memory_only,
                                         bool* would_block) const {
   const std::string prefix = item_prefix(partition, partition_key);
   const std::string end = prefix_successor(prefix);
@@ -129,11 +129,13 @@ std::vector<Item> StoreEngine::scan_key(uint32_t partition, std::string_view par
   if (in_memory_only) ro.read_tier = rocksdb::kBlockCacheTier;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, items_));
   std::vector<Item> out;
-  for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
+  size_t bytes = 0;
+  for (it->SeekToLast(); it->Valid() && out.size() < limit && bytes <= max_bytes; it->Prev()) {
     auto item = decode_item(it->value().ToStringView());
     if (!item || item->tombstone) continue;
     item->partition_key = partition_key;
     item->range_key = it->key().ToStringView().substr(prefix.size());
+    bytes += item->range_key.size() + item->message.size();
     out.push_back(std::move(*item));
   }
   if (it->status().IsIncomplete()) *would_block = true;
@@ -147,9 +149,9 @@ std::optional<Item> StoreEngine::get(uint32_t partition, std::string_view partit
 }
 
 std::vector<Item> StoreEngine::get_many(uint32_t partition, std::string_view partition_key,
-                                        size_t limit) const {
+                                        size_t limit, size_t max_bytes) const {
   bool would_block = false;
-  return scan_key(partition, partition_key, limit, false, &would_block);
+  return scan_key(partition, partition_key, limit, max_bytes, false, &would_block);
 }
 
 std::optional<std::optional<Item>> StoreEngine::get_cached(uint32_t partition,
@@ -163,9 +165,10 @@ std::optional<std::optional<Item>> StoreEngine::get_cached(uint32_t partition,
 
 std::optional<std::vector<Item>> StoreEngine::get_many_cached(uint32_t partition,
                                                               std::string_view partition_key,
-                                                              size_t limit) const {
+                                                              size_t limit,
+                                                              size_t max_bytes) const {
   bool would_block = false;
-  auto items = scan_key(partition, partition_key, limit, true, &would_block);
+  auto items = scan_key(partition, partition_key, limit, max_bytes, true, &would_block);
   if (would_block) return std::nullopt;
   return items;
 }

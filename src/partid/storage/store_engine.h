@@ -349,9 +349,12 @@ class StoreEngine {
   std::optional<Item> get(uint32_t partition, std::string_view partition_key,
                           std::string_view range_key) const;
   // Live items of one partition key, range keys in descending byte order
-  // (newest first for time-ordered range keys), at most `limit`.
-  std::vector<Item> get_many(uint32_t partition, std::string_view partition_key,
-                             size_t limit) const;
+  // (newest first for time-ordered range keys), at most `limit`; and once
+  // their range keys and messages pass `max_bytes`, no more (the item that
+  // passed it is the last), so a caller can refuse an answer too large to
+  // build without having read all of it.
+  std::vector<Item> get_many(uint32_t partition, std::string_view partition_key, size_t limit,
+                             size_t max_bytes = SIZE_MAX) const;
 
   // The same reads, answered only from memory (memtables and block cache):
   // nullopt when answering would need disk I/O. They never block, so an
@@ -359,8 +362,8 @@ class StoreEngine {
   std::optional<std::optional<Item>> get_cached(uint32_t partition, std::string_view partition_key,
                                                 std::string_view range_key) const;
   std::optional<std::vector<Item>> get_many_cached(uint32_t partition,
-                                                   std::string_view partition_key,
-                                                   size_t limit) const;
+                                                   std::string_view partition_key, size_t limit,
+                                                   size_t max_bytes = SIZE_MAX) const;
 
   // The one write path: applies `changes` in order, atomically, with one
   // fsync (when `sync` is on).
@@ -435,7 +438,7 @@ class StoreEngine {
                              std::string_view range_key, bool in_memory_only,
                              bool* would_block) const;
   std::vector<Item> scan_key(uint32_t partition, std::string_view partition_key, size_t limit,
-                             bool in_memory_only, bool* would_block) const;
+                             size_t max_bytes, bool in_memory_only, bool* would_block) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* items_;
