@@ -40,8 +40,32 @@ std::pair<long, long> open_files_limit(pid_t pid) {
 
 class PartidFdLimitTest : public ::testing::Test {
  protected:
+  // Starts one node with `args` and returns its API's host:port.
+  std::string start_node(std::vector<std::string> args) {
+    PartidOptions options;
+    options.extra_args = std::move(args);
+    node = cluster.start(options);
+    EXPECT_TRUE(cluster.wait_converged(1, 20s));
+    return cluster.node(node).api.substr(std::string("http://").size());
+  }
+  // `count` kept-alive connections, each served once.
+  std::vector<std::unique_ptr<KeptAliveConnection>> hold(const std::string& address, size_t count) {
+    std::vector<std::unique_ptr<KeptAliveConnection>> held;
+    for (size_t i = 0; i < count; ++i) {
+      held.push_back(std::make_unique<KeptAliveConnection>(io, address));
+      EXPECT_EQ(held.back()->request("GET", "/health").status, 200) << i;
+    }
+    return held;
+  }
+  // True when a new connection is served, not answered once over the cap.
+  bool admitted(const std::string& address) {
+    const HttpAnswer a = KeptAliveConnection(io, address).request("GET", "/health");
+    return a.status == 200 && a.keep_alive;
+  }
   NatsServer nats;
   PartidCluster cluster{nats};
+  size_t node = 0;
+  boost::asio::io_context io;
 };
 
 TEST_F(PartidFdLimitTest, ANodeRaisesItsSoftOpenFilesLimitToTheHardOne) {
@@ -58,18 +82,9 @@ TEST_F(PartidFdLimitTest, ANodeRaisesItsSoftOpenFilesLimitToTheHardOne) {
 // Connections that wait on their client are not reclaimed here: every
 // connection over the cap is refused.
 TEST_F(PartidFdLimitTest, AConnectionOverTheCapIsAnswered503UntilOneCloses) {
-  PartidOptions options;
-  options.extra_args = {"--max-client-connections",  "4",     "--reclaim-idle-ms", "600000",
-                        "--reclaim-slow-request-ms", "600000"};
-  const size_t n = cluster.start(options);
-  ASSERT_TRUE(cluster.wait_converged(1, 20s));
-  const std::string address = cluster.node(n).api.substr(std::string("http://").size());
-  boost::asio::io_context io;
-  std::vector<std::unique_ptr<KeptAliveConnection>> held;
-  for (int i = 0; i < 4; ++i) {
-    held.push_back(std::make_unique<KeptAliveConnection>(io, address));
-    ASSERT_EQ(held.back()->request("GET", "/health").status, 200);
-  }
+  const std::string address = start_node({"--max-client-connections", "4", "--reclaim-idle-ms",
+                                          "600000", "--reclaim-slow-request-ms", "600000"});
+  auto held = hold(address, 4);
   KeptAliveConnection extra(io, address);
   const HttpAnswer refused = extra.request("GET", "/items/over-the-cap");
   EXPECT_EQ(refused.status, 503);
@@ -88,29 +103,16 @@ TEST_F(PartidFdLimitTest, AConnectionOverTheCapIsAnswered503UntilOneCloses) {
   EXPECT_NE(metrics.body.find("partid_http_connections 4\n"), std::string::npos);
   EXPECT_NE(metrics.body.find("partid_http_connections_refused_total 1\n"), std::string::npos);
   held.pop_back();  // one closes: a new connection is served
-  EXPECT_TRUE(wait_until(
-      [&] {
-        const HttpAnswer a = KeptAliveConnection(io, address).request("GET", "/health");
-        return a.status == 200 && a.keep_alive;  // served, not answered once over the cap
-      },
-      10s));
-  const std::string log = read_file(cluster.node(n).log);
+  EXPECT_TRUE(wait_until([&] { return admitted(address); }, 10s));
+  const std::string log = read_file(cluster.node(node).log);
   EXPECT_EQ(count_of(log, "refusing more with 503"), 1u);
   EXPECT_NE(log.find("under the client-connection cap again, after "), std::string::npos);
 }
 
 TEST_F(PartidFdLimitTest, AtTheCapTheLongestIdleConnectionIsClosedToAdmitANewOne) {
-  PartidOptions options;
-  options.extra_args = {"--max-client-connections", "4", "--reclaim-idle-ms", "0"};
-  const size_t n = cluster.start(options);
-  ASSERT_TRUE(cluster.wait_converged(1, 20s));
-  const std::string address = cluster.node(n).api.substr(std::string("http://").size());
-  boost::asio::io_context io;
-  std::vector<std::unique_ptr<KeptAliveConnection>> held;
-  for (int i = 0; i < 4; ++i) {
-    held.push_back(std::make_unique<KeptAliveConnection>(io, address));
-    ASSERT_EQ(held.back()->request("GET", "/health").status, 200);
-  }
+  const std::string address =
+      start_node({"--max-client-connections", "4", "--reclaim-idle-ms", "0"});
+  auto held = hold(address, 4);
   KeptAliveConnection newcomer(io, address);
   const json item = {{"partition_key", "room"}, {"message", "made"}};
   const HttpAnswer wrote = newcomer.request("POST", "/items", item.dump());
@@ -121,38 +123,26 @@ TEST_F(PartidFdLimitTest, AtTheCapTheLongestIdleConnectionIsClosedToAdmitANewOne
   const HttpAnswer metrics = newcomer.request("GET", "/metrics");
   EXPECT_NE(metrics.body.find("partid_http_idle_connections_closed_total 1\n"), std::string::npos);
   EXPECT_EQ(metrics.body.find("partid_http_connections_refused_total"), std::string::npos);
-  EXPECT_NE(read_file(cluster.node(n).log).find("to make room for new ones"), std::string::npos);
+  EXPECT_NE(read_file(cluster.node(node).log).find("to make room for new ones"), std::string::npos);
 }
 
 // A slowloris client: its request never finishes arriving. At the cap it is
 // answered 408 (and closed) when a new connection needs its place.
 TEST_F(PartidFdLimitTest, AtTheCapARequestArrivingTooSlowlyIsAnswered408ToAdmitANewOne) {
-  PartidOptions options;
-  options.extra_args = {"--max-client-connections",  "2", "--reclaim-idle-ms", "600000",
-                        "--reclaim-slow-request-ms", "0"};
-  const size_t n = cluster.start(options);
-  ASSERT_TRUE(cluster.wait_converged(1, 20s));
-  const std::string address = cluster.node(n).api.substr(std::string("http://").size());
-  boost::asio::io_context io;
-  KeptAliveConnection idle(io, address);
-  ASSERT_EQ(idle.request("GET", "/health").status, 200);
+  const std::string address = start_node({"--max-client-connections", "2", "--reclaim-idle-ms",
+                                          "600000", "--reclaim-slow-request-ms", "0"});
+  auto held = hold(address, 1);
   KeptAliveConnection slow(io, address);
   slow.send("POST /items HTTP/1.1\r\nHost: test\r\nContent-Length: 40\r\n\r\n{\"partition_");
   // Until the node has read the slow request's first bytes it counts as
   // idle, which is not reclaimed here: a newcomer is refused until then.
-  EXPECT_TRUE(wait_until(
-      [&] {
-        const HttpAnswer a = KeptAliveConnection(io, address).request("GET", "/health");
-        return a.status == 200 && a.keep_alive;  // served, not answered once over the cap
-      },
-      10s))
-      << "no newcomer was admitted";
+  EXPECT_TRUE(wait_until([&] { return admitted(address); }, 10s)) << "no newcomer was admitted";
   const HttpAnswer cut = slow.answer();
   EXPECT_EQ(cut.status, 408);
   EXPECT_EQ(json::parse(cut.body)["error"]["code"], "request_timeout") << cut.body;
   EXPECT_FALSE(cut.keep_alive);
   EXPECT_TRUE(slow.closed_by_node());
-  EXPECT_EQ(idle.request("GET", "/health").status, 200) << "the idle one was left alone";
+  EXPECT_EQ(held[0]->request("GET", "/health").status, 200) << "the idle one was left alone";
 }
 
 // Without the cap, these connections took every descriptor and the flush
@@ -168,7 +158,6 @@ TEST_F(PartidFdLimitTest, ClientsCannotTakeTheDescriptorsStorageNeeds) {
                 .find("open files: limit 160; up to 80 client connections, up to 64 storage files"),
             std::string::npos);
   const std::string address = cluster.node(n).api.substr(std::string("http://").size());
-  boost::asio::io_context io;
   KeptAliveConnection writer(io, address);
   ASSERT_EQ(writer.request("GET", "/health").status, 200);
   std::vector<boost::asio::ip::tcp::socket> held;

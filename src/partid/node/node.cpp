@@ -44,10 +44,12 @@ void Node::start() {
   });
   started_ = true;
   join_cluster();
+  // Before the ready file: whoever waits for it (an operator's script, a
+  // test) finds the warnings already in the log.
+  warn_where_unprotected();
   write_ready_file();
   spdlog::info("{} serving: api http://{} peer {} data {}", self_, api_address_, peer_address_,
                data_path_);
-  warn_where_unprotected();
 }
 
 void Node::reload_cluster_secret() {
