@@ -82,6 +82,21 @@ TEST(PartictlTest, ClusterUpServesItemsThroughEveryNodeResizesAndClusterDownStop
   EXPECT_NE(admin.out.find("admin_disabled"), std::string::npos) << admin.out;
   auto list = partictl(d, "--json list");
   EXPECT_EQ(nlohmann::json::parse(list.out)["total"], 9) << list.out;
+  // A key's items page by page: the cursor a page ends with, --after it, --all.
+  for (int e = 1; e <= 5; ++e) {
+    ASSERT_EQ(partictl(d, "put feed m" + std::to_string(e) + " -r e" + std::to_string(e)).code, 0);
+  }
+  auto first = partictl(d, "get feed --limit 2");
+  EXPECT_NE(first.out.find("more after \"e4\""), std::string::npos) << first.out;
+  auto second = nlohmann::json::parse(partictl(d, "--json get feed --limit 2 --after e4").out);
+  EXPECT_EQ(second["items"][0]["range_key"], "e3") << second.dump();
+  EXPECT_EQ(second["next"], "e2") << second.dump();
+  auto every = nlohmann::json::parse(partictl(d, "--json get feed --limit 2 --all").out);
+  ASSERT_EQ(every["items"].size(), 5u) << every.dump();
+  EXPECT_EQ(every["items"][4]["message"], "m1");
+  EXPECT_FALSE(every.contains("next"));
+  auto rest = nlohmann::json::parse(partictl(d, "--json get feed --limit 2 --all --after e3").out);
+  EXPECT_EQ(rest["items"].size(), 2u) << rest.dump();
   // A transaction: two puts and a delete, all or none.
   ASSERT_EQ(partictl(d, "put acct-c gone").code, 0);
   auto txn = partictl(d, "--json txn --put acct-a '' 90 --put acct-b r 110 --delete acct-c ''");

@@ -102,6 +102,7 @@ TEST_F(PartidBadInputTest, EveryBadRequestGetsTheDocumentedErrorAndWritesNothing
       {"oversized key in path", "GET", "/items/" + big_key, "", 413, "too_large"},
       {"bad limit", "GET", "/items/a?limit=abc", "", 400, "bad_limit"},
       {"zero limit", "GET", "/items/a?limit=0", "", 400, "bad_limit"},
+      {"oversized cursor", "GET", "/items/a?after=" + big_key, "", 400, "bad_after"},
       {"bad consistency", "GET", "/items/a?consistency=maybe", "", 400, "bad_consistency"},
       {"batch with one bad item", "POST", "/items/batch",
        R"({"items":[{"partition_key":"ok","message":"m"},{"partition_key":"","message":"m"}]})",

@@ -8,6 +8,9 @@
 #include <map>
 #include <set>
 
+#include <fmt/format.h>
+
+#include "partid/api/route.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
 #include "support/partid_cluster.h"
@@ -311,6 +314,40 @@ TEST_F(PartidTest, AnAnswerPastTheAnswerBoundIsRefusedSayingHowManyFit) {
     EXPECT_EQ(fits["items"][0]["range_key"], "r5") << "newest first";
     EXPECT_EQ(fits["items"][3]["message"], std::string(250000, 'c'));
   }
+}
+
+// A listing pages on with the cursor each page ends with (`next`, asked back
+// as ?after=): the pages hold every item once, newest first, through the
+// leader and through another node; the last page carries no cursor.
+TEST_F(PartidTest, ACursorPagesThroughEveryItemOfAKeyOnce) {
+  start_nodes(2);
+  const std::string pk = key_led_by(1, "paged-");
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 25; ++i) {
+    // Characters a URL must encode, and a range key that prefixes the next.
+    const std::string rk = fmt::format("12-04 a&b/c {:02d}", i);
+    ASSERT_EQ(put(0, pk, i == 0 ? "12-04 a&b/c " : rk, "m" + std::to_string(i)), 200);
+    newest_first.insert(newest_first.begin(), i == 0 ? "12-04 a&b/c " : rk);
+  }
+  for (size_t via : {1u, 0u}) {
+    std::vector<std::string> seen;
+    std::vector<size_t> sizes;
+    std::string target = "/items/" + pk + "?limit=10";
+    for (int pages = 0; pages < 10; ++pages) {
+      const json page = cluster.get_json(via, target);
+      for (const auto& i : page["items"]) seen.push_back(i["range_key"]);
+      sizes.push_back(page["items"].size());
+      if (!page.contains("next")) break;
+      EXPECT_EQ(page["next"], page["items"].back()["range_key"]);
+      target = "/items/" + pk +
+               "?limit=10&after=" + partid::api::percent_encode(page["next"].get<std::string>());
+    }
+    EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 5})) << via;
+    EXPECT_EQ(seen, newest_first) << via;
+  }
+  const json whole = cluster.get_json(0, "/items/" + pk + "?limit=25");
+  EXPECT_EQ(whole["items"].size(), 25u);
+  EXPECT_FALSE(whole.contains("next")) << "exactly the limit and nothing past it";
 }
 
 TEST_F(PartidTest, DeleteThenReadFindsNothing) {

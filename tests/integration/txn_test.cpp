@@ -329,6 +329,11 @@ TEST_F(TxnTest, ALockedItemRefusesWritesAndConflictsAndIsReadWholeOnceCommitted)
     auto newest = cluster.get_json(via, "/items/" + x + "?limit=1");
     ASSERT_EQ(newest["items"].size(), 1u) << newest.dump();
     EXPECT_EQ(newest["items"][0]["range_key"], "s");
+    EXPECT_EQ(newest["next"], "s") << newest.dump();
+    auto older = cluster.get_json(via, "/items/" + x + "?limit=1&after=s");  // the page after it
+    ASSERT_EQ(older["items"].size(), 1u) << older.dump();
+    EXPECT_EQ(older["items"][0]["message"], "stuck's");
+    EXPECT_FALSE(older.contains("next")) << older.dump();
   }
   EXPECT_EQ(put(0, x, "w", "r"), 409);
   auto resolved = step(1, stuck, "resolve", partition_of(x), {{"commit", true}});

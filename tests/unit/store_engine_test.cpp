@@ -15,6 +15,9 @@ namespace {
 
 using parti::testing::TempDir;
 
+// The newest `limit` items of a key, up to `max_bytes`.
+ItemPage newest(size_t limit, size_t max_bytes = SIZE_MAX) { return {limit, max_bytes, {}}; }
+
 class StoreEngineTest : public ::testing::Test {
  protected:
   void SetUp() override { reopen(); }
@@ -75,12 +78,12 @@ TEST_F(StoreEngineTest, GetManyIsDescendingByRangeKeyAndLimited) {
                   ->commit({put(1, "u", "2026-01", "a", 1), put(1, "u", "2026-03", "c", 2),
                             put(1, "u", "2026-02", "b", 3), put(1, "ux", "z", "other", 4)})
                   .ok);
-  auto all = engine->get_many(1, "u", 10);
+  auto all = engine->get_many(1, "u", newest(10));
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].range_key, "2026-03");
   EXPECT_EQ(all[1].range_key, "2026-02");
   EXPECT_EQ(all[2].range_key, "2026-01");
-  auto two = engine->get_many(1, "u", 2);
+  auto two = engine->get_many(1, "u", newest(2));
   ASSERT_EQ(two.size(), 2u);
   EXPECT_EQ(two[1].message, "b");
 }
@@ -93,11 +96,35 @@ TEST_F(StoreEngineTest, GetManyStopsOnceItPassesItsByteBound) {
                             put(1, "u", "r2", std::string(8, 'b'), 2),
                             put(1, "u", "r3", std::string(8, 'c'), 3)})
                   .ok);
-  EXPECT_EQ(engine->get_many(1, "u", 10, 30).size(), 3u) << "30 bytes: all fit";
-  const auto over = engine->get_many(1, "u", 10, 15);
+  EXPECT_EQ(engine->get_many(1, "u", newest(10, 30)).size(), 3u) << "30 bytes: all fit";
+  const auto over = engine->get_many(1, "u", newest(10, 15));
   ASSERT_EQ(over.size(), 2u) << "10 bytes fit, the second item passes 15";
   EXPECT_EQ(over[1].range_key, "r2");
-  EXPECT_EQ(engine->get_many_cached(1, "u", 10, 15)->size(), 2u);
+  EXPECT_EQ(engine->get_many_cached(1, "u", newest(10, 15))->size(), 2u);
+}
+
+// A cursor reads on from below the last range key of the page before: the
+// pages together hold every item once, in order.
+TEST_F(StoreEngineTest, GetManyBelowACursorReadsTheNextPage) {
+  ASSERT_TRUE(engine
+                  ->commit({put(1, "u", "a", "1", 1), put(1, "u", "b", "2", 2),
+                            put(1, "u", "c", "3", 3), put(1, "u", "", "4", 4),
+                            put(1, "ux", "z", "other", 5), put(1, "t", "z", "other", 6)})
+                  .ok);
+  std::vector<std::string> seen;
+  std::optional<std::string> below;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = engine->get_many(1, "u", {.limit = 2, .max_bytes = SIZE_MAX, .below = below});
+    for (const auto& item : page) seen.push_back(item.range_key);
+    if (page.size() < 2) break;
+    below = page.back().range_key;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"c", "b", "a", ""}));
+  EXPECT_TRUE(engine->get_many(1, "u", {.limit = 2, .max_bytes = SIZE_MAX, .below = ""}).empty())
+      << "nothing sorts below the empty range key";
+  EXPECT_EQ(
+      engine->get_many_cached(1, "u", {.limit = 5, .max_bytes = SIZE_MAX, .below = "b"})->size(),
+      2u);
 }
 
 TEST_F(StoreEngineTest, DeleteLeavesATombstoneThatAnOlderWriteCannotOverwrite) {
@@ -117,7 +144,7 @@ TEST_F(StoreEngineTest, DeleteAllRemovesEveryRangeKeyIncludingOnesFromTheSameBat
                   ->commit({put(2, "u", "c", "3", 3), del(2, "u", "", 4, WriteOp::Kind::DeleteAll),
                             put(2, "u", "d", "4", 5)})
                   .ok);
-  auto left = engine->get_many(2, "u", 10);
+  auto left = engine->get_many(2, "u", newest(10));
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].range_key, "d");
   EXPECT_EQ(engine->partition_meta(2).item_count, 1);
@@ -434,7 +461,7 @@ TEST(StoreEngineCacheTest, MemoryOnlyReadsAnswerFromTheMemtableAndNeverMisreport
   auto absent = engine->get_cached(1, "k", "other");
   ASSERT_TRUE(absent);  // a definite "not there" is also an answer
   EXPECT_FALSE(*absent);
-  auto many = engine->get_many_cached(1, "k", 10);
+  auto many = engine->get_many_cached(1, "k", newest(10));
   ASSERT_TRUE(many);
   EXPECT_EQ(many->size(), 1u);
 }

@@ -20,6 +20,7 @@
 #include "parti/core/async.h"
 #include "partid/api/cluster_view.h"
 #include "partid/api/http_types.h"
+#include "partid/api/item_page.h"
 #include "partid/api/item_requests.h"
 #include "partid/api/metrics.h"
 #include "partid/api/resize_eta.h"
@@ -105,6 +106,15 @@ class ApiService {
   asio::awaitable<ApiResponse> put_batch(const ApiRequest& request, const Hop& hop);
   asio::awaitable<ApiResponse> get_items(const ApiRequest& request, const Route& route,
                                          const Hop& hop);
+  asio::awaitable<ApiResponse> get_one(uint32_t partition, const Route& route, const Hop& hop);
+  // One page of a partition key's items as committed transactions leave them,
+  // with the cursor of the next page when there is one.
+  asio::awaitable<ApiResponse> list_page(uint32_t partition, const std::string& partition_key,
+                                         storage::ItemPage page, const Hop& hop);
+  // From memory on the loop when RocksDB can, else on the disk pool.
+  asio::awaitable<std::vector<storage::Item>> read_page(uint32_t partition,
+                                                        const std::string& partition_key,
+                                                        storage::ItemPage page);
   asio::awaitable<ApiResponse> delete_items(const ApiRequest& request, const Route& route,
                                             const Hop& hop);
   asio::awaitable<ApiResponse> counts(const Route& route, const Hop& hop);
@@ -278,9 +288,10 @@ class ApiService {
   asio::awaitable<void> settle_left_commits(
       std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> left);
   bool forgotten_by_now(const storage::TxnId& id) const;
-  asio::awaitable<std::optional<WebError>> overlay_txns(
-      uint32_t partition, const std::string& partition_key, const std::string* range_key,
-      std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop);
+  asio::awaitable<std::optional<WebError>> overlay_txns(uint32_t partition,
+                                                        const std::string& partition_key,
+                                                        const std::string* range_key, TxnView* view,
+                                                        const Hop& hop);
 
   routing::RouteDecision route_for(uint32_t partition, routing::Access access,
                                    const Hop& hop) const;

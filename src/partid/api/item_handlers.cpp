@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "partid/api/api_service.h"
+#include "partid/api/item_page.h"
 #include "partid/api/json_out.h"
 
 namespace partid::api {
@@ -36,7 +37,8 @@ std::optional<WebError> over_answer_budget(const std::vector<storage::Item>& ite
       return WebError::bad_request(
           "response_too_large",
           fmt::format("these items hold more than {} bytes (--max-answer-bytes), the most an "
-                      "answer carries; the newest {} fit: ask for them with ?limit={}",
+                      "answer carries; the newest {} fit: ask for them with ?limit={} (and "
+                      "page on with ?after=)",
                       budget, fit, std::max<size_t>(fit, 1)));
     }
     ++fit;
@@ -54,26 +56,20 @@ storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
   return op;
 }
 
-// `items` (range keys descending) as committed transactions not yet resolved
-// leave them, at most `limit`.
-std::vector<storage::Item> with_view(
-    std::vector<storage::Item> items,
-    const std::map<std::string, std::optional<storage::Item>>& view, size_t limit) {
-  std::map<std::string, storage::Item, std::greater<>> merged;
-  for (auto& item : items) merged.emplace(item.range_key, std::move(item));
-  for (const auto& [rk, item] : view) {
-    if (item) {
-      merged.insert_or_assign(rk, *item);
-    } else {
-      merged.erase(rk);
-    }
+// A page of a partition key's items; `next` (the cursor for ?after=) only
+// when the listing goes on past it.
+std::string page_body(const std::string& pk, uint32_t p, ItemListing page) {
+  json list = json::array();
+  for (auto& item : page.items) {
+    list.push_back({{"range_key", std::move(item.range_key)},
+                    {"message", std::move(item.message)},
+                    {"sequence", item.version.sequence},
+                    {"hlc", item.version.hlc}});
   }
-  std::vector<storage::Item> out;
-  for (auto& [rk, item] : merged) {
-    if (out.size() == limit) break;
-    out.push_back(std::move(item));
-  }
-  return out;
+  json out = {{"partition_key", pk}, {"partition", p}};
+  if (page.goes_on) out["next"] = list.back()["range_key"];
+  out["items"] = std::move(list);
+  return dump(out);
 }
 
 }  // namespace
@@ -191,6 +187,15 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
     co_return ApiResponse::error(
         WebError::bad_request("bad_limit", "limit must be an integer in 1..10000"));
   }
+  std::optional<std::string> after;
+  if (auto it = route.query.find("after"); it != route.query.end()) {
+    if (it->second.size() > options_.limits.max_key_bytes) {
+      co_return ApiResponse::error(WebError::bad_request(
+          "bad_after", "after is a range key: at most " +
+                           std::to_string(options_.limits.max_key_bytes) + " bytes"));
+    }
+    after = it->second;
+  }
   Access access = Access::Read;
   if (auto it = route.query.find("consistency"); it != route.query.end()) {
     if (it->second == "replica") {
@@ -206,70 +211,76 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
   }
   if (auto refusal = co_await read_refusal(p, access)) co_return ApiResponse::error(*refusal);
   if (auto moving = split_refusal(p, route.partition_key)) co_return ApiResponse::error(*moving);
+  if (route.kind == Route::Kind::GetItem) co_return co_await get_one(p, route, hop);
+  storage::ItemPage page{.limit = limit, .max_bytes = options_.max_answer_bytes, .below = after};
+  co_return co_await list_page(p, route.partition_key, page, hop);
+}
+
+asio::awaitable<ApiResponse> ApiService::get_one(uint32_t p, const Route& route, const Hop& hop) {
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &route.partition_key;
   const std::string* rk = &route.range_key;
   // Served from memory on the loop when RocksDB can (no I/O, no thread hop);
   // only a read that needs the disk goes to the disk pool.
-  if (route.kind == Route::Kind::GetItem) {
-    std::optional<storage::Item> item;
-    if (auto cached = store->get_cached(p, *pk, *rk)) {
-      item = std::move(*cached);
-    } else {
-      item = co_await parti::run_blocking(*deps_.disk,
-                                          [store, p, pk, rk] { return store->get(p, *pk, *rk); });
-    }
-    if (may_hold_locks(p)) {
-      std::map<std::string, std::optional<storage::Item>> view;
-      if (auto e = co_await overlay_txns(p, *pk, rk, &view, hop)) co_return ApiResponse::error(*e);
-      if (auto it = view.find(*rk); it != view.end()) item = std::move(it->second);
-    }
-    if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
-    co_return ApiResponse::json(200, item_body(*item, p));
-  }
-  // The answer is built whole in memory (twice over, as JSON and as text):
-  // its range keys and messages may not pass max_answer_bytes.
-  const size_t budget = options_.max_answer_bytes;
-  std::vector<storage::Item> items;
-  if (auto cached = store->get_many_cached(p, *pk, limit, budget)) {
-    items = std::move(*cached);
+  std::optional<storage::Item> item;
+  if (auto cached = store->get_cached(p, *pk, *rk)) {
+    item = std::move(*cached);
   } else {
-    items = co_await parti::run_blocking(*deps_.disk, [store, p, pk, limit, budget] {
-      return store->get_many(p, *pk, limit, budget);
-    });
+    item = co_await parti::run_blocking(*deps_.disk,
+                                        [store, p, pk, rk] { return store->get(p, *pk, *rk); });
   }
+  if (may_hold_locks(p)) {
+    TxnView view;
+    if (auto e = co_await overlay_txns(p, *pk, rk, &view, hop)) co_return ApiResponse::error(*e);
+    if (auto it = view.find(*rk); it != view.end()) item = std::move(it->second);
+  }
+  if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
+  co_return ApiResponse::json(200, item_body(*item, p));
+}
+
+asio::awaitable<std::vector<storage::Item>> ApiService::read_page(uint32_t p, const std::string& pk,
+                                                                  storage::ItemPage page) {
+  storage::StoreEngine* store = deps_.store;
+  if (auto cached = store->get_many_cached(p, pk, page)) co_return std::move(*cached);
+  co_return co_await parti::run_blocking(
+      *deps_.disk, [store, p, &pk, &page] { return store->get_many(p, pk, page); });
+}
+
+asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string& pk,
+                                                   storage::ItemPage page, const Hop& hop) {
+  // The answer is built whole in memory (twice over, as JSON and as text):
+  // its range keys and messages may not pass max_bytes. One item past the
+  // limit is read to tell whether the listing goes on.
+  const size_t limit = page.limit;
+  page.limit = limit + 1;
+  ItemListing listing = take_page(co_await read_page(p, pk, page), limit);
   // Checked on what was read, before a transaction's view may take out the
   // item that passed the bound (the read stopped there: fewer than `limit`
   // would then look like all there is).
-  if (auto e = over_answer_budget(items, budget)) co_return ApiResponse::error(*e);
+  if (auto e = over_answer_budget(listing.items, page.max_bytes)) co_return ApiResponse::error(*e);
   if (may_hold_locks(p)) {
-    std::map<std::string, std::optional<storage::Item>> view;
+    TxnView view;
     const std::string* every_item = nullptr;
-    if (auto e = co_await overlay_txns(p, *pk, every_item, &view, hop)) {
+    if (auto e = co_await overlay_txns(p, pk, every_item, &view, hop)) {
       co_return ApiResponse::error(*e);
     }
+    keep_below(&view, page.below);
     if (!view.empty()) {
-      // The view may add or remove items: read enough that `limit` remain.
+      // The view may remove items: read enough that `limit` remain.
       const size_t wider = limit + view.size();
-      items = co_await parti::run_blocking(*deps_.disk, [store, p, pk, wider, budget] {
-        return store->get_many(p, *pk, wider, budget);
-      });
-      if (auto e = over_answer_budget(items, budget)) co_return ApiResponse::error(*e);
-      items = with_view(std::move(items), view, limit);
+      page.limit = wider + 1;
+      ItemListing stored = take_page(co_await read_page(p, pk, page), wider);
+      if (auto e = over_answer_budget(stored.items, page.max_bytes)) {
+        co_return ApiResponse::error(*e);
+      }
+      listing = overlay_page(std::move(stored), view, limit);
       // Again for what the view added.
-      if (auto e = over_answer_budget(items, budget)) co_return ApiResponse::error(*e);
+      if (auto e = over_answer_budget(listing.items, page.max_bytes)) {
+        co_return ApiResponse::error(*e);
+      }
     }
   }
-  json list = json::array();
-  for (auto& item : items) {
-    list.push_back({{"range_key", std::move(item.range_key)},
-                    {"message", std::move(item.message)},
-                    {"sequence", item.version.sequence},
-                    {"hlc", item.version.hlc}});
-  }
-  items.clear();
-  co_return ApiResponse::json(
-      200, dump({{"partition_key", route.partition_key}, {"partition", p}, {"items", list}}));
+  co_return ApiResponse::json(200, page_body(pk, p, std::move(listing)));
 }
 
 asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request, const Route& route,

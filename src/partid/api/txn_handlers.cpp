@@ -509,9 +509,10 @@ asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string
   co_return state_of(r) == "committed";
 }
 
-asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(
-    uint32_t partition, const std::string& partition_key, const std::string* range_key,
-    std::map<std::string, std::optional<storage::Item>>* view, const Hop& hop) {
+asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(uint32_t partition,
+                                                                  const std::string& partition_key,
+                                                                  const std::string* range_key,
+                                                                  TxnView* view, const Hop& hop) {
   storage::StoreEngine* store = deps_.store;
   const std::string* pk = &partition_key;
   auto locks = co_await read_between_writes(deps_.replicator, [store, partition, pk, range_key] {

@@ -79,6 +79,35 @@ int call(const Globals& g, const std::string& method, const std::string& target,
   return report(g, r, render);
 }
 
+// Every page of a partition key's items (get --all), following each page's
+// cursor: one answer holding them all, as if one page had; the first page
+// that fails otherwise. `target` is without a cursor; `after`, if set, the
+// one to start from.
+HttpResult every_page(const Globals& g, const std::string& target,
+                      std::optional<std::string> after) {
+  json items = json::array();
+  for (;;) {
+    const std::string page_target =
+        after ? target + "&after=" + partid::api::percent_encode(*after) : target;
+    HttpResult r = http_request(node_url(g), "GET", page_target);
+    json page = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !page.is_object() || !page["items"].is_array()) return r;
+    for (auto& item : page["items"]) items.push_back(std::move(item));
+    if (!page.contains("next")) {
+      page["items"] = std::move(items);
+      r.body = page.dump();
+      return r;
+    }
+    std::string next = page["next"].is_string() ? page["next"].get<std::string>() : "";
+    if (after && next >= *after) {  // a cursor that does not move on would loop forever
+      r.status = 0;
+      r.error = "the node's page after " + json(*after).dump() + " did not move on";
+      return r;
+    }
+    after = std::move(next);
+  }
+}
+
 // The id of a transaction refused by an older one's lock (409 txn_conflict),
 // which a retry names as retry_of; nothing for any other answer.
 std::optional<std::string> refused_by_older_lock(const HttpResult& r) {
@@ -224,7 +253,8 @@ int main(int argc, char** argv) {
 
   std::string pk, rk, message;
   size_t limit = 100;
-  bool replica = false;
+  bool replica = false, every_item = false;
+  std::string after;
   auto* put = app.add_subcommand("put", "write one item");
   put->add_option("partition_key", pk)->required();
   put->add_option("message", message)->required();
@@ -239,9 +269,19 @@ int main(int argc, char** argv) {
   get->add_option("range_key", rk);
   get->add_option("--limit", limit, "most range keys to list")->capture_default_str();
   get->add_flag("--replica", replica, "accept a replica's committed data");
+  get->add_option("--after", after,
+                  "list the items after this range key: the \"next\" a page of --limit ends with");
+  get->add_flag("--all", every_item, "list every item of the key, --limit per request");
   get->callback([&] {
     std::string target = item_path(pk, rk) + "?limit=" + std::to_string(limit);
     if (replica) target += "&consistency=replica";
+    std::optional<std::string> cursor;
+    if (get->count("--after") > 0) cursor = after;
+    if (rk.empty() && every_item) {
+      rc = report(g, every_page(g, target, cursor), render_items);
+      return;
+    }
+    if (cursor) target += "&after=" + partid::api::percent_encode(*cursor);
     rc = call(g, "GET", target, {}, rk.empty() ? render_items : render_item);
   });
   auto* del = app.add_subcommand("delete", "delete an item, or every item of a partition key");

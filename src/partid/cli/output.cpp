@@ -20,6 +20,9 @@ std::string render_items(const json& j) {
                        it.value("range_key", "").empty() ? "-" : it.value("range_key", ""),
                        it.value("message", ""), it.value("sequence", 0));
   }
+  if (j.contains("next")) {
+    out += fmt::format("  more after {} (--after with it, or --all)\n", j["next"].dump());
+  }
   return out;
 }
 

@@ -118,10 +118,11 @@ std::optional<Item> StoreEngine::lookup(uint32_t partition, std::string_view par
 }
 
 std::vector<Item> StoreEngine::scan_key(uint32_t partition, std::string_view partition_key,
-                                        size_t limit, size_t max_bytes, bool in_memory_only,
+                                        const ItemPage& page, bool in_memory_only,
                                         bool* would_block) const {
   const std::string prefix = item_prefix(partition, partition_key);
-  const std::string end = prefix_successor(prefix);
+  // The upper bound is exclusive: a cursor's own item is not read again.
+  const std::string end = page.below ? prefix + *page.below : prefix_successor(prefix);
   rocksdb::Slice lower(prefix), upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &lower;
@@ -130,7 +131,8 @@ std::vector<Item> StoreEngine::scan_key(uint32_t partition, std::string_view par
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, items_));
   std::vector<Item> out;
   size_t bytes = 0;
-  for (it->SeekToLast(); it->Valid() && out.size() < limit && bytes <= max_bytes; it->Prev()) {
+  for (it->SeekToLast(); it->Valid() && out.size() < page.limit && bytes <= page.max_bytes;
+       it->Prev()) {
     auto item = decode_item(it->value().ToStringView());
     if (!item || item->tombstone) continue;
     item->partition_key = partition_key;
@@ -149,9 +151,9 @@ std::optional<Item> StoreEngine::get(uint32_t partition, std::string_view partit
 }
 
 std::vector<Item> StoreEngine::get_many(uint32_t partition, std::string_view partition_key,
-                                        size_t limit, size_t max_bytes) const {
+                                        const ItemPage& page) const {
   bool would_block = false;
-  return scan_key(partition, partition_key, limit, max_bytes, false, &would_block);
+  return scan_key(partition, partition_key, page, false, &would_block);
 }
 
 std::optional<std::optional<Item>> StoreEngine::get_cached(uint32_t partition,
@@ -165,10 +167,9 @@ std::optional<std::optional<Item>> StoreEngine::get_cached(uint32_t partition,
 
 std::optional<std::vector<Item>> StoreEngine::get_many_cached(uint32_t partition,
                                                               std::string_view partition_key,
-                                                              size_t limit,
-                                                              size_t max_bytes) const {
+                                                              const ItemPage& page) const {
   bool would_block = false;
-  auto items = scan_key(partition, partition_key, limit, max_bytes, true, &would_block);
+  auto items = scan_key(partition, partition_key, page, true, &would_block);
   if (would_block) return std::nullopt;
   return items;
 }

@@ -15,6 +15,7 @@
 // it from an event-loop thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -48,6 +49,18 @@ struct ItemVersion {
   uint64_t sequence = 0;
   uint64_t epoch = 0;
   friend bool operator==(const ItemVersion&, const ItemVersion&) = default;
+};
+
+// Which of a partition key's items a listing reads: range keys in descending
+// byte order (newest first for time-ordered range keys), only those below
+// `below` when it is set (a cursor: the last range key of the page before),
+// at most `limit`; and once their range keys and messages pass `max_bytes`,
+// no more (the item that passed it is the last read, so a caller can refuse an
+// answer too large to build without having read all of it).
+struct ItemPage {
+  size_t limit = 100;
+  size_t max_bytes = SIZE_MAX;
+  std::optional<std::string> below;
 };
 
 struct Item {
@@ -348,13 +361,9 @@ class StoreEngine {
 
   std::optional<Item> get(uint32_t partition, std::string_view partition_key,
                           std::string_view range_key) const;
-  // Live items of one partition key, range keys in descending byte order
-  // (newest first for time-ordered range keys), at most `limit`; and once
-  // their range keys and messages pass `max_bytes`, no more (the item that
-  // passed it is the last), so a caller can refuse an answer too large to
-  // build without having read all of it.
-  std::vector<Item> get_many(uint32_t partition, std::string_view partition_key, size_t limit,
-                             size_t max_bytes = SIZE_MAX) const;
+  // Live items of one partition key, as `page` says.
+  std::vector<Item> get_many(uint32_t partition, std::string_view partition_key,
+                             const ItemPage& page) const;
 
   // The same reads, answered only from memory (memtables and block cache):
   // nullopt when answering would need disk I/O. They never block, so an
@@ -362,8 +371,8 @@ class StoreEngine {
   std::optional<std::optional<Item>> get_cached(uint32_t partition, std::string_view partition_key,
                                                 std::string_view range_key) const;
   std::optional<std::vector<Item>> get_many_cached(uint32_t partition,
-                                                   std::string_view partition_key, size_t limit,
-                                                   size_t max_bytes = SIZE_MAX) const;
+                                                   std::string_view partition_key,
+                                                   const ItemPage& page) const;
 
   // The one write path: applies `changes` in order, atomically, with one
   // fsync (when `sync` is on).
@@ -437,8 +446,8 @@ class StoreEngine {
   std::optional<Item> lookup(uint32_t partition, std::string_view partition_key,
                              std::string_view range_key, bool in_memory_only,
                              bool* would_block) const;
-  std::vector<Item> scan_key(uint32_t partition, std::string_view partition_key, size_t limit,
-                             size_t max_bytes, bool in_memory_only, bool* would_block) const;
+  std::vector<Item> scan_key(uint32_t partition, std::string_view partition_key,
+                             const ItemPage& page, bool in_memory_only, bool* would_block) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* items_;
