@@ -30,10 +30,26 @@ std::vector<std::string> range_keys(const ItemListing& page) {
 TEST(ItemPageTest, TheItemReadPastTheLimitOnlySaysTheListingGoesOn) {
   const auto full = take_page(items({"d", "c", "b"}), 2);
   EXPECT_EQ(range_keys(full), (std::vector<std::string>{"d", "c"}));
-  EXPECT_TRUE(full.goes_on);
+  EXPECT_EQ(full.next, "c") << "the next page reads below the last item shown";
   const auto last = take_page(items({"b", "a"}), 2);
   EXPECT_EQ(range_keys(last), (std::vector<std::string>{"b", "a"}));
-  EXPECT_FALSE(last.goes_on) << "exactly the limit and nothing past it: the last page";
+  EXPECT_FALSE(last.next) << "exactly the limit and nothing past it: the last page";
+}
+
+TEST(ItemPageTest, APageEndsBeforeTheItemThatPassesItsBytes) {
+  // Each item: a 1-byte range key and a 4-byte message.
+  std::vector<storage::Item> read = {item("d", "1234"), item("c", "1234"), item("b", "1234")};
+  ItemListing page = take_page(read, 10);
+  ASSERT_TRUE(fit_to_bytes(&page, 12));
+  EXPECT_EQ(range_keys(page), (std::vector<std::string>{"d", "c"}));
+  EXPECT_EQ(page.next, "c");
+  ItemListing all = take_page(read, 10);
+  ASSERT_TRUE(fit_to_bytes(&all, 15));
+  EXPECT_EQ(all.items.size(), 3u);
+  EXPECT_FALSE(all.next) << "everything fits";
+  ItemListing none = take_page(read, 10);
+  EXPECT_FALSE(fit_to_bytes(&none, 4)) << "not even the first item fits";
+  EXPECT_EQ(none.items.size(), 3u);
 }
 
 TEST(ItemPageTest, APageAfterACursorShowsNoneOfTheViewAtOrAboveIt) {
@@ -48,24 +64,27 @@ TEST(ItemPageTest, APageAfterACursorShowsNoneOfTheViewAtOrAboveIt) {
 
 TEST(ItemPageTest, TheViewAddsReplacesAndRemovesItemsInOrder) {
   TxnView view{{"c", item("c", "txn")}, {"b", std::nullopt}, {"e", item("e", "txn")}};
-  const auto page = overlay_page({items({"d", "c", "b", "a"}), false}, view, 10);
+  const auto page = overlay_page({items({"d", "c", "b", "a"}), std::nullopt}, view, 10);
   EXPECT_EQ(range_keys(page), (std::vector<std::string>{"e", "d", "c", "a"}));
   EXPECT_EQ(page.items[2].message, "txn");
-  EXPECT_FALSE(page.goes_on);
+  EXPECT_FALSE(page.next);
 }
 
-// Storage read limit + view.size() items and more exist: even if the view
-// removes as many, the page is full and says it goes on, and an item the view
-// adds below what was read stays off it (unread stored items come first).
-TEST(ItemPageTest, ACutShortReadKeepsThePageAboveWhatWasNotRead) {
-  TxnView view{{"e", std::nullopt}, {"a", item("a", "txn")}};
-  const auto removed = overlay_page({items({"f", "e", "d", "c"}), true}, view, 2);
-  EXPECT_EQ(range_keys(removed), (std::vector<std::string>{"f", "d"}));
-  EXPECT_TRUE(removed.goes_on);
-  const TxnView two_deletes{{"e", std::nullopt}, {"d", std::nullopt}};
-  const auto exact = overlay_page({items({"f", "e", "d", "c", "b"}), true}, two_deletes, 3);
-  EXPECT_EQ(range_keys(exact), (std::vector<std::string>{"f", "c", "b"}));
-  EXPECT_TRUE(exact.goes_on) << "exactly the limit left, but storage has more than it read";
+// Storage left items below "c" unread: an item the view adds below them
+// waits for the page that reads them, and the page says to read on from
+// "c", even when the view removed "c" itself or the page is short.
+TEST(ItemPageTest, APageNeverEndsAboveAStoredItemLeftUnread) {
+  const TxnView view{{"e", std::nullopt}, {"a", item("a", "txn")}};
+  const auto full = overlay_page({items({"f", "e", "d", "c"}), "c"}, view, 2);
+  EXPECT_EQ(range_keys(full), (std::vector<std::string>{"f", "d"}));
+  EXPECT_EQ(full.next, "d");
+  const auto short_page = overlay_page({items({"f", "e", "d", "c"}), "c"}, view, 5);
+  EXPECT_EQ(range_keys(short_page), (std::vector<std::string>{"f", "d", "c"}));
+  EXPECT_EQ(short_page.next, "c");
+  const TxnView removes_c{{"c", std::nullopt}};
+  const auto gone = overlay_page({items({"d", "c"}), "c"}, removes_c, 5);
+  EXPECT_EQ(range_keys(gone), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(gone.next, "c") << "below c is still unread";
 }
 
 }  // namespace

@@ -27,23 +27,13 @@ std::string item_body(const storage::Item& item, uint32_t partition) {
       .take();
 }
 
-// 400 response_too_large when `items` (read up to `budget` bytes and one
-// item past it) pass the budget, saying how many of the newest fit.
-std::optional<WebError> over_answer_budget(const std::vector<storage::Item>& items, size_t budget) {
-  size_t bytes = 0, fit = 0;
-  for (const auto& item : items) {
-    bytes += item.range_key.size() + item.message.size();
-    if (bytes > budget) {
-      return WebError::bad_request(
-          "response_too_large",
-          fmt::format("these items hold more than {} bytes (--max-answer-bytes), the most an "
-                      "answer carries; the newest {} fit: ask for them with ?limit={} (and "
-                      "page on with ?after=)",
-                      budget, fit, std::max<size_t>(fit, 1)));
-    }
-    ++fit;
-  }
-  return std::nullopt;
+// 400 response_too_large: not even one item fits in an answer.
+WebError no_item_fits(size_t budget) {
+  return WebError::bad_request(
+      "response_too_large",
+      fmt::format("the newest item left holds more than {} bytes (--max-answer-bytes), the most "
+                  "an answer carries: read it alone with GET /items/{{pk}}/{{rk}}",
+                  budget));
 }
 
 storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
@@ -57,7 +47,7 @@ storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
 }
 
 // A page of a partition key's items; `next` (the cursor for ?after=) only
-// when the listing goes on past it.
+// when items may follow.
 std::string page_body(const std::string& pk, uint32_t p, ItemListing page) {
   json list = json::array();
   for (auto& item : page.items) {
@@ -67,7 +57,7 @@ std::string page_body(const std::string& pk, uint32_t p, ItemListing page) {
                     {"hlc", item.version.hlc}});
   }
   json out = {{"partition_key", pk}, {"partition", p}};
-  if (page.goes_on) out["next"] = list.back()["range_key"];
+  if (page.next) out["next"] = std::move(*page.next);
   out["items"] = std::move(list);
   return dump(out);
 }
@@ -249,15 +239,14 @@ asio::awaitable<std::vector<storage::Item>> ApiService::read_page(uint32_t p, co
 asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string& pk,
                                                    storage::ItemPage page, const Hop& hop) {
   // The answer is built whole in memory (twice over, as JSON and as text):
-  // its range keys and messages may not pass max_bytes. One item past the
-  // limit is read to tell whether the listing goes on.
+  // the read stops once range keys and messages pass max_bytes, and the page
+  // ends before the item that passed them. One item past the limit is read to
+  // tell whether the listing goes on.
   const size_t limit = page.limit;
   page.limit = limit + 1;
   ItemListing listing = take_page(co_await read_page(p, pk, page), limit);
-  // Checked on what was read, before a transaction's view may take out the
-  // item that passed the bound (the read stopped there: fewer than `limit`
-  // would then look like all there is).
-  if (auto e = over_answer_budget(listing.items, page.max_bytes)) co_return ApiResponse::error(*e);
+  if (!fit_to_bytes(&listing, page.max_bytes))
+    co_return ApiResponse::error(no_item_fits(page.max_bytes));
   if (may_hold_locks(p)) {
     TxnView view;
     const std::string* every_item = nullptr;
@@ -270,13 +259,11 @@ asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string
       const size_t wider = limit + view.size();
       page.limit = wider + 1;
       ItemListing stored = take_page(co_await read_page(p, pk, page), wider);
-      if (auto e = over_answer_budget(stored.items, page.max_bytes)) {
-        co_return ApiResponse::error(*e);
-      }
+      const bool fits = fit_to_bytes(&stored, page.max_bytes);
       listing = overlay_page(std::move(stored), view, limit);
       // Again for what the view added.
-      if (auto e = over_answer_budget(listing.items, page.max_bytes)) {
-        co_return ApiResponse::error(*e);
+      if (!fits || !fit_to_bytes(&listing, page.max_bytes)) {
+        co_return ApiResponse::error(no_item_fits(page.max_bytes));
       }
     }
   }

@@ -5,12 +5,25 @@
 namespace partid::api {
 
 ItemListing take_page(std::vector<storage::Item> read, size_t limit) {
-  ItemListing page{std::move(read), false};
+  ItemListing page{std::move(read), std::nullopt};
   if (page.items.size() > limit) {
     page.items.resize(limit);
-    page.goes_on = true;
+    if (!page.items.empty()) page.next = page.items.back().range_key;
   }
   return page;
+}
+
+bool fit_to_bytes(ItemListing* page, size_t max_bytes) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < page->items.size(); ++i) {
+    bytes += page->items[i].range_key.size() + page->items[i].message.size();
+    if (bytes <= max_bytes) continue;
+    if (i == 0) return false;
+    page->items.resize(i);
+    page->next = page->items.back().range_key;
+    return true;
+  }
+  return true;
 }
 
 void keep_below(TxnView* view, const std::optional<std::string>& below) {
@@ -28,11 +41,14 @@ ItemListing overlay_page(ItemListing stored, const TxnView& view, size_t limit) 
       merged.erase(rk);
     }
   }
+  // Stored items below the cursor were not read: what the view adds there
+  // waits for the page that reads them.
+  if (stored.next) merged.erase(merged.upper_bound(*stored.next), merged.end());
   std::vector<storage::Item> items;
   items.reserve(merged.size());
   for (auto& [rk, item] : merged) items.push_back(std::move(item));
   ItemListing page = take_page(std::move(items), limit);
-  page.goes_on = page.goes_on || stored.goes_on;
+  if (!page.next) page.next = std::move(stored.next);
   return page;
 }
 

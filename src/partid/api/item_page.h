@@ -1,7 +1,8 @@
 // api: a page of a partition key's items as GET /items/{pk} answers it:
 // what storage read (one item past the page, to tell whether the listing goes
-// on), with the items of committed transactions not yet resolved laid over
-// it. Pure: the handler does the reads.
+// on), ended where its bytes pass the answer's bound, with the items of
+// committed transactions not yet resolved laid over it. Pure: the handler
+// does the reads.
 #pragma once
 
 #include <cstddef>
@@ -18,24 +19,29 @@ namespace partid::api {
 // (nullopt: it deletes it).
 using TxnView = std::map<std::string, std::optional<storage::Item>>;
 
-// Items in descending range-key order; `goes_on` when items past them exist
-// (the last one's range key is then the cursor of the next page).
+// Items in descending range-key order; `next`, when items may follow them,
+// is the cursor of the page after (only range keys below it are left).
 struct ItemListing {
   std::vector<storage::Item> items;
-  bool goes_on = false;
+  std::optional<std::string> next;
 };
 
 // `read` as a page of at most `limit`: more than that means it goes on.
 ItemListing take_page(std::vector<storage::Item> read, size_t limit);
 
+// Ends `page` before the item whose range key and message take its bytes
+// past `max_bytes` (that item and those after it are the next page's).
+// False, leaving `page` alone, when not even its first item fits.
+bool fit_to_bytes(ItemListing* page, size_t max_bytes);
+
 // Drops what `view` says about range keys not below `below`: a page after a
 // cursor shows none of them.
 void keep_below(TxnView* view, const std::optional<std::string>& below);
 
-// The page `stored` becomes with `view` laid over it. `stored` must hold at
-// least `limit + view.size()` items unless it is all there is (its goes_on
-// false): the view removes at most that many, so the page's items all sort
-// above every stored item not read, and it goes on when either says so.
+// The page `stored` becomes with `view` laid over it, at most `limit` items.
+// When stored items were left unread (`stored.next`), nothing the view adds
+// below them shows: the page ends at the cursor, which the next page reads
+// on from. So a page is never cut above an unread stored item.
 ItemListing overlay_page(ItemListing stored, const TxnView& view, size_t limit);
 
 }  // namespace partid::api

@@ -152,8 +152,8 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "them a node keeps at once, and the largest answer it relays")
       ->check(CLI::Range(size_t{1} << 20, size_t{16} << 30));
   opt("--max-answer-bytes", c.max_answer_bytes,
-      "the most bytes of items one answer of GET /items/{pk} carries (it is built in memory); "
-      "more are refused 400 response_too_large")
+      "the most bytes of items one answer of GET /items/{pk} carries (it is built in memory): "
+      "the page ends before the item that would pass it, and its cursor reads on")
       ->check(CLI::Range(size_t{1} << 20, size_t{16} << 30));
   opt("--hop-limit", c.hop_limit, "forwarding hops before giving up")->check(CLI::Range(1u, 16u));
   opt("--forward-timeout-ms", c.forward_timeout_ms, "deadline of a forwarded request")

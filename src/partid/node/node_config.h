@@ -60,7 +60,8 @@ struct NodeConfig {
   size_t max_relayed_bytes = size_t{256} << 20;
   // The most bytes of range keys and messages one answer of GET /items/{pk}
   // carries: it is built whole in memory, so without a bound one request
-  // (10,000 items of 256 KiB) could take gigabytes. More: 400 response_too_large.
+  // (10,000 items of 256 KiB) could take gigabytes. The page ends before the
+  // item that would pass it (its `next` cursor reads on).
   size_t max_answer_bytes = size_t{256} << 20;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
