@@ -313,6 +313,10 @@ TEST_F(PartidTest, APageEndsWhereItsAnswerBoundIsAndItsCursorReadsOn) {
     EXPECT_EQ(rest["items"][1]["range_key"], "r0");
     EXPECT_FALSE(rest.contains("next")) << via;
   }
+  // Pages past 256 KiB are read and built off the loop: the two first pages,
+  // answered by the leader (the second, 500 KB, too).
+  EXPECT_EQ(cluster.metric(1, "partid_large_answers_total"), 4.0);
+  EXPECT_EQ(cluster.metric(0, "partid_large_answers_total"), 0.0) << "it only forwarded";
 }
 
 // A listing pages on with the cursor each page ends with (`next`, asked back
@@ -347,6 +351,7 @@ TEST_F(PartidTest, ACursorPagesThroughEveryItemOfAKeyOnce) {
   const json whole = cluster.get_json(0, "/items/" + pk + "?limit=25");
   EXPECT_EQ(whole["items"].size(), 25u);
   EXPECT_FALSE(whole.contains("next")) << "exactly the limit and nothing past it";
+  EXPECT_EQ(cluster.metric(1, "partid_large_answers_total"), 0.0) << "small pages: on the loop";
 }
 
 TEST_F(PartidTest, DeleteThenReadFindsNothing) {

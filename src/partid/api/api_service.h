@@ -62,6 +62,10 @@ struct ApiDeps {
   ClusterView* cluster = nullptr;
   // Starts this node's clean leave (Node::drain, then exit); may return first.
   std::function<void()> request_stop;
+  // Reads and builds the answers too large to make on the loop (a listing
+  // past kInlineAnswerBytes), so neither the loop's other requests nor the
+  // disk pool's writes wait for them. Must be set for item listings.
+  asio::thread_pool* bulk = nullptr;
 };
 
 // A layout record as the API shows it (GET /cluster/topology, POST /cluster/split).
@@ -111,10 +115,15 @@ class ApiService {
   // with the cursor of the next page when there is one.
   asio::awaitable<ApiResponse> list_page(uint32_t partition, const std::string& partition_key,
                                          storage::ItemPage page, const Hop& hop);
-  // From memory on the loop when RocksDB can, else on the disk pool.
+  // From memory on the loop when RocksDB can and the page is small, on the
+  // bulk pool when it is larger, else (not in memory) on the disk pool.
   asio::awaitable<std::vector<storage::Item>> read_page(uint32_t partition,
                                                         const std::string& partition_key,
-                                                        storage::ItemPage page);
+                                                        const storage::ItemPage& page);
+  // The answer's text of `listing` (taken from): on the loop when small,
+  // else on the bulk pool.
+  asio::awaitable<std::string> page_text(const std::string& partition_key, uint32_t partition,
+                                         ItemListing* listing);
   asio::awaitable<ApiResponse> delete_items(const ApiRequest& request, const Route& route,
                                             const Hop& hop);
   asio::awaitable<ApiResponse> counts(const Route& route, const Hop& hop);

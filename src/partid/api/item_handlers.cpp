@@ -229,11 +229,36 @@ asio::awaitable<ApiResponse> ApiService::get_one(uint32_t p, const Route& route,
 }
 
 asio::awaitable<std::vector<storage::Item>> ApiService::read_page(uint32_t p, const std::string& pk,
-                                                                  storage::ItemPage page) {
+                                                                  const storage::ItemPage& page) {
+  // The page's first kInlineAnswerBytes are read where they can be (memory
+  // on the loop, else the disk pool); a page larger than that is read again
+  // whole on the bulk pool, which the disk pool's writes do not wait for.
   storage::StoreEngine* store = deps_.store;
-  if (auto cached = store->get_many_cached(p, pk, page)) co_return std::move(*cached);
+  storage::ItemPage head = page;
+  head.max_bytes = std::min(page.max_bytes, kInlineAnswerBytes);
+  const storage::ItemPage* head_page = &head;
+  std::optional<std::vector<storage::Item>> read = store->get_many_cached(p, pk, head);
+  if (!read) {
+    read = co_await parti::run_blocking(
+        *deps_.disk, [store, p, &pk, head_page] { return store->get_many(p, pk, *head_page); });
+  }
+  // A read past the head's bound stopped there: not all of the page.
+  if (bytes_of(*read) <= head.max_bytes || head.max_bytes == page.max_bytes) {
+    co_return std::move(*read);
+  }
+  deps_.metrics->count("partid_large_answers_total");
+  const storage::ItemPage* whole = &page;
   co_return co_await parti::run_blocking(
-      *deps_.disk, [store, p, &pk, &page] { return store->get_many(p, pk, page); });
+      *deps_.bulk, [store, p, &pk, whole] { return store->get_many(p, pk, *whole); });
+}
+
+asio::awaitable<std::string> ApiService::page_text(const std::string& pk, uint32_t p,
+                                                   ItemListing* listing) {
+  if (bytes_of(listing->items) <= kInlineAnswerBytes) {
+    co_return page_body(pk, p, std::move(*listing));
+  }
+  co_return co_await parti::run_blocking(
+      *deps_.bulk, [&pk, p, listing] { return page_body(pk, p, std::move(*listing)); });
 }
 
 asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string& pk,
@@ -244,9 +269,11 @@ asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string
   // tell whether the listing goes on.
   const size_t limit = page.limit;
   page.limit = limit + 1;
-  ItemListing listing = take_page(co_await read_page(p, pk, page), limit);
-  if (!fit_to_bytes(&listing, page.max_bytes))
+  std::vector<storage::Item> read = co_await read_page(p, pk, page);
+  ItemListing listing = take_page(std::move(read), limit);
+  if (!fit_to_bytes(&listing, page.max_bytes)) {
     co_return ApiResponse::error(no_item_fits(page.max_bytes));
+  }
   if (may_hold_locks(p)) {
     TxnView view;
     const std::string* every_item = nullptr;
@@ -258,7 +285,8 @@ asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string
       // The view may remove items: read enough that `limit` remain.
       const size_t wider = limit + view.size();
       page.limit = wider + 1;
-      ItemListing stored = take_page(co_await read_page(p, pk, page), wider);
+      read = co_await read_page(p, pk, page);
+      ItemListing stored = take_page(std::move(read), wider);
       const bool fits = fit_to_bytes(&stored, page.max_bytes);
       listing = overlay_page(std::move(stored), view, limit);
       // Again for what the view added.
@@ -267,7 +295,8 @@ asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string
       }
     }
   }
-  co_return ApiResponse::json(200, page_body(pk, p, std::move(listing)));
+  std::string text = co_await page_text(pk, p, &listing);
+  co_return ApiResponse::json(200, std::move(text));
 }
 
 asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request, const Route& route,

@@ -4,6 +4,12 @@
 
 namespace partid::api {
 
+size_t bytes_of(const std::vector<storage::Item>& items) {
+  size_t bytes = 0;
+  for (const auto& item : items) bytes += item.range_key.size() + item.message.size();
+  return bytes;
+}
+
 ItemListing take_page(std::vector<storage::Item> read, size_t limit) {
   ItemListing page{std::move(read), std::nullopt};
   if (page.items.size() > limit) {

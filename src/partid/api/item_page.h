@@ -26,6 +26,14 @@ struct ItemListing {
   std::optional<std::string> next;
 };
 
+// Past this many bytes of range keys and messages, a page is read and its
+// answer built off the loop: 50 MB built on it (~0.6 s) took the p99 of
+// other clients' reads from 0.6 to 446 ms (MEASUREMENTS).
+inline constexpr size_t kInlineAnswerBytes = size_t{256} << 10;
+
+// The bytes of range keys and messages in `items`.
+size_t bytes_of(const std::vector<storage::Item>& items);
+
 // `read` as a page of at most `limit`: more than that means it goes on.
 ItemListing take_page(std::vector<storage::Item> read, size_t limit);
 

@@ -202,7 +202,7 @@ void Node::bind_listeners() {
   auto request_stop = [] { ::kill(::getpid(), SIGTERM); };
   api_ = std::make_unique<api::ApiService>(
       api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), peer_server_.get(),
-                   &metrics_, this, request_stop},
+                   &metrics_, this, request_stop, &bulk_},
       options);
   http_ = std::make_unique<api::HttpServer>(
       loop_.get_executor(), *api_,
@@ -625,6 +625,7 @@ void Node::stop() {
     loop_thread_.join();
   }
   disk_.join();  // the write on disk finishes
+  bulk_.join();
   replicator_.reset();
   store_.reset();
   if (cfg_.ephemeral && !data_path_.empty()) {

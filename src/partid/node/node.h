@@ -105,6 +105,7 @@ class Node final : public api::ClusterView {
   std::string data_path_;
   asio::io_context loop_{1};  // one thread runs it
   asio::thread_pool disk_{2};
+  asio::thread_pool bulk_{1};  // large answers (ApiDeps::bulk)
   std::unique_ptr<storage::StoreEngine> store_;
   storage::NodeMetadata meta_;
   std::unique_ptr<replication::Replicator> replicator_;

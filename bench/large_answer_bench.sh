@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# What one client listing a large key costs the other clients of its node: wrk
+# reads single items (10 connections) on a 1-node cluster, alone and while
+# another client lists a key of 200 items of 250 KB (a 50-MB answer) over and
+# over; medians over ROUNDS rounds, and the ratios of the two in the same run.
+#   SKIP_INSTALL=1 bash bench/large_answer_bench.sh   # ROUNDS=3 DURATION=8
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8}
+[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
+bash scripts/build.sh release >/dev/null
+
+ctl=./build/src/partid/partictl
+work=$(mktemp -d /tmp/parti-large-XXXXXX)
+cleanup() {
+  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+source bench/lib.sh
+
+"$ctl" --dir "$work/cluster" cluster up --nodes 1 --sync false >/dev/null
+url=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
+preload_items "$url" 10000
+message=$(head -c 250000 /dev/zero | tr '\0' 'x')
+for i in $(seq -w 1 200); do
+  printf '{"partition_key":"big","range_key":"r%s","message":"%s"}' "$i" "$message" >"$work/item"
+  curl -sf -o /dev/null -X POST --data-binary @"$work/item" "$url/items"
+done
+
+export WRK_DIR="$PWD/bench/wrk" NODES="${url#http://}" KEYS=10000
+reads() { wrk -t1 -c10 -d"${DURATION}s" -s bench/wrk/read.lua "$url" | tail -1; }
+list_until() {  # deadline (seconds since start of the script) -> lists made
+  local n=0
+  while [ "$SECONDS" -lt "$1" ]; do
+    curl -sf -o /dev/null "$url/items/big?limit=200"
+    n=$((n + 1))
+  done
+  echo "$n"
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  reads >>"$work/alone"
+  list_until $((SECONDS + DURATION + 1)) >>"$work/lists" &
+  reads >>"$work/listed"
+  wait
+done
+
+stat() { jq -r ".$2" "$1" | median; }
+echo "partid, 1 node: single-item reads (wrk, 10 connections, ${DURATION}s x $ROUNDS rounds, medians)"
+echo "alone and while one client lists a 50-MB key ($(median <"$work/lists") lists per round)"
+echo "| reads | req/s | p50 ms | p99 ms |"
+echo "|---|---|---|---|"
+for f in alone listed; do
+  printf '| %s | %.0f | %.2f | %.2f |\n' "$f" "$(stat "$work/$f" rps)" "$(stat "$work/$f" p50_ms)" \
+    "$(stat "$work/$f" p99_ms)"
+done
+awk -v a="$(stat "$work/alone" rps)" -v b="$(stat "$work/listed" rps)" \
+  -v c="$(stat "$work/alone" p99_ms)" -v d="$(stat "$work/listed" p99_ms)" \
+  'BEGIN {printf "while listing: throughput %.2fx, p99 %.1fx of alone\n", b / a, d / c}'
