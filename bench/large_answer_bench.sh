@@ -3,11 +3,14 @@
 # reads single items (10 connections) on a 1-node cluster, alone and while
 # another client lists a key of 200 items of 250 KB (a 50-MB answer) over and
 # over; medians over ROUNDS rounds, and the ratios of the two in the same run.
-#   SKIP_INSTALL=1 bash bench/large_answer_bench.sh   # ROUNDS=3 DURATION=8
+# RELAYED=1: two nodes; reads and the listing go to the first node, and the
+# listed key is led by the second, so its answer is relayed in parts.
+#   SKIP_INSTALL=1 bash bench/large_answer_bench.sh   # ROUNDS=3 DURATION=8 RELAYED=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
+RELAYED=${RELAYED:-0}
 [ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
 bash scripts/build.sh release >/dev/null
 
@@ -20,12 +23,16 @@ cleanup() {
 trap cleanup EXIT
 source bench/lib.sh
 
-"$ctl" --dir "$work/cluster" cluster up --nodes 1 --sync false >/dev/null
+"$ctl" --dir "$work/cluster" cluster up --nodes $((RELAYED + 1)) --sync false >/dev/null
 url=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
+leader=$(jq -r ".nodes[$RELAYED].api" "$work/cluster/cluster.json")
 preload_items "$url" 10000
+# A key the listed node leads: the first of big0, big1, ... on its address.
+big=$(curl -sf "$url/cluster/topology" | ./build/bench/partid_keymap big 1000 |
+  awk -v n="${leader#http://}" '$1 == n {print $2}' | head -1 || true)
 message=$(head -c 250000 /dev/zero | tr '\0' 'x')
 for i in $(seq -w 1 200); do
-  printf '{"partition_key":"big","range_key":"r%s","message":"%s"}' "$i" "$message" >"$work/item"
+  printf '{"partition_key":"%s","range_key":"r%s","message":"%s"}' "$big" "$i" "$message" >"$work/item"
   curl -sf -o /dev/null -X POST --data-binary @"$work/item" "$url/items"
 done
 
@@ -34,7 +41,7 @@ reads() { wrk -t1 -c10 -d"${DURATION}s" -s bench/wrk/read.lua "$url" | tail -1; 
 list_until() {  # deadline (seconds since start of the script) -> lists made
   local n=0
   while [ "$SECONDS" -lt "$1" ]; do
-    curl -sf -o /dev/null "$url/items/big?limit=200"
+    curl -sf -o /dev/null "$url/items/$big?limit=200"
     n=$((n + 1))
   done
   echo "$n"
@@ -48,8 +55,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 stat() { jq -r ".$2" "$1" | median; }
-echo "partid, 1 node: single-item reads (wrk, 10 connections, ${DURATION}s x $ROUNDS rounds, medians)"
-echo "alone and while one client lists a 50-MB key ($(median <"$work/lists") lists per round)"
+echo "partid, $((RELAYED + 1)) node(s): single-item reads (wrk, 10 connections, ${DURATION}s x $ROUNDS rounds, medians)"
+echo "alone and while one client lists a 50-MB key ($(median <"$work/lists") lists per round$([ "$RELAYED" = 1 ] && echo ', relayed from the other node'))"
 echo "| reads | req/s | p50 ms | p99 ms |"
 echo "|---|---|---|---|"
 for f in alone listed; do

@@ -20,8 +20,9 @@ namespace partid::api {
 class RelayedAnswers {
  public:
   using Clock = std::chrono::steady_clock;
+  static constexpr size_t kMostPartBytes = size_t{1} << 20;
   struct Options {
-    size_t part_bytes = 1u << 20;
+    size_t part_bytes = kMostPartBytes;
     size_t budget_bytes = size_t{256} << 20;
     std::chrono::milliseconds idle{30000};
   };

@@ -182,8 +182,12 @@ void Node::bind_listeners() {
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
   options.max_relayed_bytes = cfg_.max_relayed_bytes;
   options.max_answer_bytes = cfg_.max_answer_bytes;
+  // Parts of at most 1 MiB: a 16-MiB part took each node's loop tens of ms
+  // to copy, send and parse, and held the peer connection's other traffic
+  // (forwards, replication) behind it for as long.
   relayed_ = std::make_unique<api::RelayedAnswers>(api::RelayedAnswers::Options{
-      .part_bytes = cfg_.max_peer_frame_bytes - NodeConfig::kFrameHeadroom,
+      .part_bytes = std::min<size_t>(cfg_.max_peer_frame_bytes - NodeConfig::kFrameHeadroom,
+                                     api::RelayedAnswers::kMostPartBytes),
       .budget_bytes = cfg_.max_relayed_bytes,
   });
   options.hold = std::chrono::milliseconds(cfg_.hold_ms);
