@@ -14,28 +14,30 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
 KEYS=${KEYS:-10000}
 SYNC=${SYNC:-false}
-[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
-bash scripts/build.sh release >/dev/null
-
-ctl=./build/src/partid/partictl
-work=$(mktemp -d /tmp/parti-bench-XXXXXX)
-redis_pid=""
-cleanup() {
-  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 source bench/lib.sh
+prepare_bench bench
+redis_pid=""
+more_cleanup() {
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+}
 
 # --- Redis: SET and GET, 50 connections, no pipelining, 100-byte values.
-redis_port=$((30000 + RANDOM % 20000))
-while (exec 3<>/dev/tcp/127.0.0.1/"$redis_port") 2>/dev/null; do redis_port=$((30000 + RANDOM % 20000)); done
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-  >"$work/redis.log" 2>&1 &
-redis_pid=$!
-until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
+# A random port may be taken (a connect cannot see every use of it): a server
+# that exits before it answers is started again on another one.
+start_redis() {
+  local tries
+  redis_port=$((30000 + RANDOM % 20000))
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  for ((tries = 0; tries < 100; tries++)); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0
+    kill -0 "$redis_pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+until start_redis; do kill "$redis_pid" 2>/dev/null || true; done
 
 # --- partid: 3 nodes, keys written once so reads find them.
 "$ctl" --dir "$work/cluster" cluster up --nodes 3 --sync "$SYNC" >/dev/null

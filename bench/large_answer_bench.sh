@@ -11,17 +11,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 RELAYED=${RELAYED:-0}
-[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
-bash scripts/build.sh release >/dev/null
-
-ctl=./build/src/partid/partictl
-work=$(mktemp -d /tmp/parti-large-XXXXXX)
-cleanup() {
-  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source bench/lib.sh
+prepare_bench large
 
 "$ctl" --dir "$work/cluster" cluster up --nodes $((RELAYED + 1)) --sync false >/dev/null
 url=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")

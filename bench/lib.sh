@@ -1,5 +1,22 @@
 # Shared by the bench scripts (sourced).
 
+# Installs (unless SKIP_INSTALL=1) and builds what a bench runs, and sets ctl
+# (partictl) and work (a temporary directory named after $1): on exit the local
+# cluster under $work/cluster is stopped, more_cleanup runs if the script
+# defines it (its own servers), and $work is removed.
+prepare_bench() {
+  [ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
+  bash scripts/build.sh release >/dev/null
+  ctl=./build/src/partid/partictl
+  work=$(mktemp -d "/tmp/parti-$1-XXXXXX")
+  trap end_bench EXIT
+}
+end_bench() {
+  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
+  if declare -F more_cleanup >/dev/null; then more_cleanup; fi
+  rm -rf "$work"
+}
+
 # The median of the numbers on stdin.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 

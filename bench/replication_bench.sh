@@ -16,20 +16,13 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
 KEYS=${KEYS:-10000}
-[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
-bash scripts/build.sh release >/dev/null
-
-ctl=./build/src/partid/partictl
-work=$(mktemp -d /tmp/parti-repl-bench-XXXXXX)
+source bench/lib.sh
+prepare_bench repl-bench
 etcd_pids=()
-cleanup() {
-  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
+more_cleanup() {
   for p in "${etcd_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
 }
-trap cleanup EXIT
-source bench/lib.sh
 # Ports come from below the kernel's ephemeral range (32768 up): an etcd member
 # that starts first dials its peers from ephemeral ports, which could take a
 # port chosen for a member not started yet. Ports handed out are not reused

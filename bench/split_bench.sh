@@ -16,17 +16,8 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
 KEYS=${KEYS:-40000}
-[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
-bash scripts/build.sh release >/dev/null
-
-ctl=./build/src/partid/partictl
-work=$(mktemp -d /tmp/parti-split-XXXXXX)
-cleanup() {
-  "$ctl" --dir "$work/cluster" cluster down >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 source bench/lib.sh
+prepare_bench split
 
 export PARTID_ADMIN_TOKEN="bench-$$"  # the nodes and partictl read it
 "$ctl" --dir "$work/cluster" cluster up --nodes 3 --replication-factor 3 --partitions 8 >/dev/null
