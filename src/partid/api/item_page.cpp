@@ -6,7 +6,7 @@ namespace partid::api {
 
 size_t bytes_of(const std::vector<storage::Item>& items) {
   size_t bytes = 0;
-  for (const auto& item : items) bytes += item.range_key.size() + item.message.size();
+  for (const auto& item : items) bytes += storage::listed_bytes(item);
   return bytes;
 }
 
@@ -22,7 +22,7 @@ ItemListing take_page(std::vector<storage::Item> read, size_t limit) {
 bool fit_to_bytes(ItemListing* page, size_t max_bytes) {
   size_t bytes = 0;
   for (size_t i = 0; i < page->items.size(); ++i) {
-    bytes += page->items[i].range_key.size() + page->items[i].message.size();
+    bytes += storage::listed_bytes(page->items[i]);
     if (bytes <= max_bytes) continue;
     if (i == 0) return false;
     page->items.resize(i);

@@ -137,7 +137,7 @@ std::vector<Item> StoreEngine::scan_key(uint32_t partition, std::string_view par
     if (!item || item->tombstone) continue;
     item->partition_key = partition_key;
     item->range_key = it->key().ToStringView().substr(prefix.size());
-    bytes += item->range_key.size() + item->message.size();
+    bytes += listed_bytes(*item);
     out.push_back(std::move(*item));
   }
   if (it->status().IsIncomplete()) *would_block = true;

@@ -72,6 +72,10 @@ struct Item {
   friend bool operator==(const Item&, const Item&) = default;
 };
 
+// What of an item counts against ItemPage::max_bytes: what a listing's
+// answer carries of it beyond a few numbers.
+inline size_t listed_bytes(const Item& item) { return item.range_key.size() + item.message.size(); }
+
 // One write of a transaction across partitions (txn_space.h).
 struct TxnWrite {
   std::string partition_key;
