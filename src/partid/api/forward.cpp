@@ -4,6 +4,7 @@
 // from the node that keeps it (api/relayed_answers.h), one part at a time so
 // a large answer never crowds the connection the replication traffic shares.
 #include "partid/api/api_service.h"
+#include "partid/api/forward_features.h"
 #include "partid/async_bridge.h"
 
 #include <fmt/format.h>
@@ -71,6 +72,10 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
     co_return failed_call(reply, to.node, deps_.metrics);
   }
   pb::ForwardReply& r = *reply.envelope->mutable_forward_reply();
+  if (auto e = outdated_reply(relied_on(method, target), r.understands(), to.node)) {
+    deps_.metrics->count("partid_forward_replies_outdated_total");
+    co_return ApiResponse::error(*e);
+  }
   ApiResponse out = ApiResponse::json(static_cast<int>(r.status()), std::move(*r.mutable_body()));
   out.retry_after_s = static_cast<int>(r.retry_after_s());
   if (r.answer() != 0) {

@@ -14,6 +14,8 @@
 #include "parti/core/spawn.h"
 #include "parti/core/types.h"
 #include "parti/source/partition_source.h"
+#include "partid/api/forward_features.h"
+#include "partid/peer/peer_auth.h"
 
 namespace partid::node {
 
@@ -392,6 +394,7 @@ asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
   auto* r = out.mutable_forward_reply();
   r->set_status(static_cast<uint32_t>(response.status));
   r->set_retry_after_s(static_cast<uint32_t>(response.retry_after_s));
+  r->set_understands(api::kUnderstoodHere);
   if (response.body.size() <= relayed_->options().part_bytes) {
     r->set_body(std::move(response.body));
     reply(std::move(out));
