@@ -23,8 +23,15 @@ bash scripts/build.sh asan
 # made again after a merge, the split and the merge under overwrites (the
 # same split and merge code runs in the leader-killed and version-keeping
 # tests) and partictl's walk through a local cluster (a single-threaded
-# client; its transaction command still runs under ASan in TxnTest).
-release_only='ReplicationTest\.(GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes)|MergeTest\.(APartitionMadeAgainIgnoresTheSetItsEarlierIncarnationSealed|MergesUnderOverwrites.*)|SplitTest\.TwoSplitsUnderOverwrites.*|PartictlTest\..*'
+# client; its transaction command still runs under ASan in TxnTest). Left out
+# as well, after an official run of 1,765 s (2026-12-04): five nodes agreeing
+# (the three-node test runs the same code), a replica rebuilt from a snapshot
+# that fits one frame (the fragmented one runs, and this one under TSan), a
+# secret rolled in node by node (rotation, the handshake and PeerAuthTest
+# run), the resize progress report (the staged join, the fan-out and ResizeEta
+# run) and a split and a merge under transactions (both leader-killed tests and
+# TxnTest run): together 70 s of the ASan run's 922 test-seconds.
+release_only='ReplicationTest\.(GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes|OnFiveNodesEachPartitionHasThreeReplicasThatAgree|AWipedReplicaIsRebuiltFromTheOthers|AClusterSecretIsRolledInNodeByNodeWithoutLosingAPeer|TheResizeProgressShowsReplicasCatchingUpUntilEveryPartitionSettles)|MergeTest\.(APartitionMadeAgainIgnoresTheSetItsEarlierIncarnationSealed|MergesUnderOverwrites.*)|SplitTest\.(TwoSplitsUnderOverwrites.*|ASplitAndAMergeFinishUnderAConstantStreamOfTransactionsIntoTheirSource)|PartictlTest\..*'
 # The short soak (label soak) is release only: the sanitizer builds leave bench/ out.
 PARTID_SIM_SEEDS=20 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 \
   -E "^($release_only)\$" -LE soak
