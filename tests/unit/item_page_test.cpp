@@ -1,8 +1,12 @@
-// A page of a partition key's items: the lookahead, the cursor, and a
-// transaction's view laid over what storage read.
+// A page of a partition key's items: the lookahead, the cursor, a
+// transaction's view laid over what storage read, and its JSON.
 #include "partid/api/item_page.h"
 
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "partid/api/json_out.h"
 
 namespace partid::api {
 namespace {
@@ -34,6 +38,36 @@ TEST(ItemPageTest, TheItemReadPastTheLimitOnlySaysTheListingGoesOn) {
   const auto last = take_page(items({"b", "a"}), 2);
   EXPECT_EQ(range_keys(last), (std::vector<std::string>{"b", "a"}));
   EXPECT_FALSE(last.next) << "exactly the limit and nothing past it: the last page";
+}
+
+std::vector<storage::Item> many(size_t n, size_t message_bytes = 1) {
+  std::vector<storage::Item> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(item(std::to_string(i), std::string(message_bytes, 'm')));
+  return out;
+}
+
+TEST(ItemPageTest, APageOfManyItemsOrManyBytesIsNotAnsweredOnTheLoop) {
+  EXPECT_TRUE(answered_inline(many(100)));
+  EXPECT_TRUE(answered_inline(many(kInlineAnswerItems)));
+  EXPECT_FALSE(answered_inline(many(kInlineAnswerItems + 1))) << "small items, too many";
+  EXPECT_FALSE(answered_inline(many(2, kInlineAnswerBytes))) << "few items, too many bytes";
+}
+
+TEST(ItemPageTest, TheHeadReadOnTheLoopIsWholeOnlyWhenItStoppedShortOfItsBounds) {
+  const storage::ItemPage page{.limit = 10001, .max_bytes = size_t{1} << 28, .below = "z"};
+  const storage::ItemPage head = inline_head(page);
+  EXPECT_EQ(head.limit, kInlineAnswerItems + 1);
+  EXPECT_EQ(head.max_bytes, kInlineAnswerBytes);
+  EXPECT_EQ(head.below, page.below);
+  EXPECT_TRUE(head_is_whole(many(40), head, page)) << "the key had fewer items";
+  EXPECT_FALSE(head_is_whole(many(head.limit), head, page)) << "stopped at the head's limit";
+  EXPECT_FALSE(head_is_whole(many(3, kInlineAnswerBytes / 2), head, page))
+      << "stopped past the head's bytes";
+  const storage::ItemPage small{.limit = 101, .max_bytes = size_t{1} << 28, .below = {}};
+  EXPECT_EQ(inline_head(small).limit, 101u) << "a default page is read whole on the loop";
+  EXPECT_TRUE(head_is_whole(many(101), inline_head(small), small))
+      << "its limit is the page's: the lookahead item is all it needs";
 }
 
 TEST(ItemPageTest, APageEndsBeforeTheItemThatPassesItsBytes) {
@@ -85,6 +119,34 @@ TEST(ItemPageTest, APageNeverEndsAboveAStoredItemLeftUnread) {
   const auto gone = overlay_page({items({"d", "c"}), "c"}, removes_c, 5);
   EXPECT_EQ(range_keys(gone), (std::vector<std::string>{"d"}));
   EXPECT_EQ(gone.next, "c") << "below c is still unread";
+}
+
+// What page_json replaced: the same object built as an nlohmann tree.
+std::string page_as_tree(const std::string& pk, uint32_t p, const ItemListing& page) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& i : page.items) {
+    list.push_back({{"range_key", i.range_key},
+                    {"message", i.message},
+                    {"sequence", i.version.sequence},
+                    {"hlc", i.version.hlc}});
+  }
+  nlohmann::json out = {{"partition_key", pk}, {"partition", p}};
+  if (page.next) out["next"] = *page.next;
+  out["items"] = std::move(list);
+  return dump(out);
+}
+
+TEST(ItemPageTest, APageIsWrittenAsDumpWouldWriteItsTree) {
+  ItemListing page;
+  page.items = {item("r\"2\"", "line\nbreak \\ and \x01"), item("r1", "bad \xff utf-8")};
+  page.items[0].version = {.hlc = 77, .sequence = 9, .epoch = 3};
+  page.items[1].version = {.hlc = 76, .sequence = 8, .epoch = 3};
+  EXPECT_EQ(page_json("k\xc3\xa9", 5, page), page_as_tree("k\xc3\xa9", 5, page));
+  page.next = "r1";
+  EXPECT_EQ(page_json("k", 5, page), page_as_tree("k", 5, page));
+  EXPECT_EQ(page_json("k", 0, ItemListing{}), page_as_tree("k", 0, ItemListing{}));
+  EXPECT_EQ(nlohmann::json::parse(page_json("k", 5, page))["items"][0]["message"],
+            "line\nbreak \\ and \x01");
 }
 
 }  // namespace

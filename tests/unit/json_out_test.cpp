@@ -18,6 +18,7 @@ TEST(JsonObject, WritesWhatNlohmannDumpWritesForTheSameFields) {
   const std::vector<std::string> awkward = {
       "",
       "plain",
+      "printable ASCII ~ and DEL \x7f",
       "quote \" backslash \\ slash /",
       std::string(kControls, sizeof(kControls) - 1),
       "unicode \xE2\x9C\x93 \xF0\x9F\x98\x80",

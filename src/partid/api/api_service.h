@@ -63,8 +63,9 @@ struct ApiDeps {
   // Starts this node's clean leave (Node::drain, then exit); may return first.
   std::function<void()> request_stop;
   // Reads and builds the answers too large to make on the loop (a listing
-  // past kInlineAnswerBytes), so neither the loop's other requests nor the
-  // disk pool's writes wait for them. Must be set for item listings.
+  // past kInlineAnswerBytes or kInlineAnswerItems), so neither the loop's
+  // other requests nor the disk pool's writes wait for them. Must be set for
+  // item listings.
   asio::thread_pool* bulk = nullptr;
 };
 

@@ -46,22 +46,6 @@ storage::WriteOp put_op(const ItemWrite& w, uint32_t partition) {
   return op;
 }
 
-// A page of a partition key's items; `next` (the cursor for ?after=) only
-// when items may follow.
-std::string page_body(const std::string& pk, uint32_t p, ItemListing page) {
-  json list = json::array();
-  for (auto& item : page.items) {
-    list.push_back({{"range_key", std::move(item.range_key)},
-                    {"message", std::move(item.message)},
-                    {"sequence", item.version.sequence},
-                    {"hlc", item.version.hlc}});
-  }
-  json out = {{"partition_key", pk}, {"partition", p}};
-  if (page.next) out["next"] = std::move(*page.next);
-  out["items"] = std::move(list);
-  return dump(out);
-}
-
 }  // namespace
 
 asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, const Hop& hop) {
@@ -230,22 +214,19 @@ asio::awaitable<ApiResponse> ApiService::get_one(uint32_t p, const Route& route,
 
 asio::awaitable<std::vector<storage::Item>> ApiService::read_page(uint32_t p, const std::string& pk,
                                                                   const storage::ItemPage& page) {
-  // The page's first kInlineAnswerBytes are read where they can be (memory
-  // on the loop, else the disk pool); a page larger than that is read again
-  // whole on the bulk pool, which the disk pool's writes do not wait for.
+  // The page's head (its first kInlineAnswerItems, at most kInlineAnswerBytes)
+  // is read where it can be (memory on the loop, else the disk pool); a page
+  // larger than that is read again whole on the bulk pool, which the disk
+  // pool's writes do not wait for.
   storage::StoreEngine* store = deps_.store;
-  storage::ItemPage head = page;
-  head.max_bytes = std::min(page.max_bytes, kInlineAnswerBytes);
+  const storage::ItemPage head = inline_head(page);
   const storage::ItemPage* head_page = &head;
   std::optional<std::vector<storage::Item>> read = store->get_many_cached(p, pk, head);
   if (!read) {
     read = co_await parti::run_blocking(
         *deps_.disk, [store, p, &pk, head_page] { return store->get_many(p, pk, *head_page); });
   }
-  // A read past the head's bound stopped there: not all of the page.
-  if (bytes_of(*read) <= head.max_bytes || head.max_bytes == page.max_bytes) {
-    co_return std::move(*read);
-  }
+  if (head_is_whole(*read, head, page)) co_return std::move(*read);
   deps_.metrics->count("partid_large_answers_total");
   const storage::ItemPage* whole = &page;
   co_return co_await parti::run_blocking(
@@ -254,11 +235,11 @@ asio::awaitable<std::vector<storage::Item>> ApiService::read_page(uint32_t p, co
 
 asio::awaitable<std::string> ApiService::page_text(const std::string& pk, uint32_t p,
                                                    ItemListing* listing) {
-  if (bytes_of(listing->items) <= kInlineAnswerBytes) {
-    co_return page_body(pk, p, std::move(*listing));
+  if (answered_inline(listing->items)) {
+    co_return page_json(pk, p, std::move(*listing));
   }
   co_return co_await parti::run_blocking(
-      *deps_.bulk, [&pk, p, listing] { return page_body(pk, p, std::move(*listing)); });
+      *deps_.bulk, [&pk, p, listing] { return page_json(pk, p, std::move(*listing)); });
 }
 
 asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string& pk,

@@ -1,5 +1,8 @@
 #include "partid/api/item_page.h"
 
+#include "partid/api/json_out.h"
+
+#include <algorithm>
 #include <functional>
 
 namespace partid::api {
@@ -8,6 +11,51 @@ size_t bytes_of(const std::vector<storage::Item>& items) {
   size_t bytes = 0;
   for (const auto& item : items) bytes += storage::listed_bytes(item);
   return bytes;
+}
+
+bool answered_inline(const std::vector<storage::Item>& items) {
+  return items.size() <= kInlineAnswerItems && bytes_of(items) <= kInlineAnswerBytes;
+}
+
+storage::ItemPage inline_head(const storage::ItemPage& page) {
+  storage::ItemPage head = page;
+  head.limit = std::min(page.limit, kInlineAnswerItems + 1);
+  head.max_bytes = std::min(page.max_bytes, kInlineAnswerBytes);
+  return head;
+}
+
+bool head_is_whole(const std::vector<storage::Item>& read, const storage::ItemPage& head,
+                   const storage::ItemPage& page) {
+  // A read holds the item that took it past its bytes, and stops at its limit.
+  const bool all_counted = head.limit == page.limit || read.size() < head.limit;
+  const bool all_bytes = head.max_bytes == page.max_bytes || bytes_of(read) <= head.max_bytes;
+  return all_counted && all_bytes;
+}
+
+std::string page_json(const std::string& partition_key, uint32_t partition, ItemListing page) {
+  // One string, keys in the order dump() sorts them.
+  std::string out;
+  out.reserve(bytes_of(page.items) + 96 * page.items.size() + partition_key.size() + 64);
+  out.append("{\"items\":[");
+  for (const auto& item : page.items) {
+    if (out.back() != '[') out.push_back(',');
+    out.append("{\"hlc\":").append(std::to_string(item.version.hlc));
+    out.append(",\"message\":");
+    append_json_string(out, item.message);
+    out.append(",\"range_key\":");
+    append_json_string(out, item.range_key);
+    out.append(",\"sequence\":").append(std::to_string(item.version.sequence)).push_back('}');
+  }
+  out.push_back(']');
+  if (page.next) {
+    out.append(",\"next\":");
+    append_json_string(out, *page.next);
+  }
+  out.append(",\"partition\":").append(std::to_string(partition));
+  out.append(",\"partition_key\":");
+  append_json_string(out, partition_key);
+  out.push_back('}');
+  return out;
 }
 
 ItemListing take_page(std::vector<storage::Item> read, size_t limit) {

@@ -34,7 +34,26 @@ Escaper& escaper() {
   return e;
 }
 
+// Printable ASCII other than the quote and the backslash: what dump() writes
+// as it is. Messages are mostly this; they skip the serializer's two copies.
+bool needs_no_escaping(const std::string& s) {
+  for (const unsigned char c : s) {
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+void append_json_string(std::string& out, const std::string& s) {
+  if (!needs_no_escaping(s)) {
+    escaper().append_quoted(out, s);
+    return;
+  }
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
 
 JsonObject::JsonObject() {
   out_.reserve(256);
@@ -50,7 +69,7 @@ void JsonObject::key(std::string_view name) {
 
 JsonObject& JsonObject::field(std::string_view name, const std::string& value) {
   key(name);
-  escaper().append_quoted(out_, value);
+  append_json_string(out_, value);
   return *this;
 }
 

@@ -1,5 +1,5 @@
-// api: writes the JSON of the hot responses (an item read, an item write)
-// straight into one string. Building an nlohmann::json first costs a tree of
+// api: writes the JSON of the hot responses (an item read, an item write, a
+// page of a key's items) straight into one string. Building an nlohmann::json first costs a tree of
 // map nodes and strings per response; on a leader-aware read that tree took
 // more CPU than the RocksDB lookup (perf during bench/cluster_bench.sh).
 // Strings are escaped by nlohmann's own serializer with the same error
@@ -17,6 +17,9 @@ namespace partid::api {
 // Every JSON body the API sends: compact, and invalid UTF-8 (which a client
 // may have put in a key) replaced rather than thrown on.
 std::string dump(const nlohmann::json& j);
+
+// Appends `s` to `out` as a JSON string, quoted and escaped as dump() does.
+void append_json_string(std::string& out, const std::string& s);
 
 class JsonObject {
  public:
