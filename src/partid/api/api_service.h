@@ -121,10 +121,10 @@ class ApiService {
   asio::awaitable<std::vector<storage::Item>> read_page(uint32_t partition,
                                                         const std::string& partition_key,
                                                         const storage::ItemPage& page);
-  // The answer's text of `listing` (taken from): on the loop when small,
-  // else on the bulk pool.
+  // The answer's text of `listing`: on the loop when small, else on the bulk
+  // pool.
   asio::awaitable<std::string> page_text(const std::string& partition_key, uint32_t partition,
-                                         ItemListing* listing);
+                                         const ItemListing* listing);
   asio::awaitable<ApiResponse> delete_items(const ApiRequest& request, const Route& route,
                                             const Hop& hop);
   asio::awaitable<ApiResponse> counts(const Route& route, const Hop& hop);

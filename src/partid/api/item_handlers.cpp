@@ -234,12 +234,12 @@ asio::awaitable<std::vector<storage::Item>> ApiService::read_page(uint32_t p, co
 }
 
 asio::awaitable<std::string> ApiService::page_text(const std::string& pk, uint32_t p,
-                                                   ItemListing* listing) {
+                                                   const ItemListing* listing) {
   if (answered_inline(listing->items)) {
-    co_return page_json(pk, p, std::move(*listing));
+    co_return page_json(pk, p, *listing);
   }
-  co_return co_await parti::run_blocking(
-      *deps_.bulk, [&pk, p, listing] { return page_json(pk, p, std::move(*listing)); });
+  co_return co_await parti::run_blocking(*deps_.bulk,
+                                         [&pk, p, listing] { return page_json(pk, p, *listing); });
 }
 
 asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string& pk,

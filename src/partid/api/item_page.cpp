@@ -32,13 +32,16 @@ bool head_is_whole(const std::vector<storage::Item>& read, const storage::ItemPa
   return all_counted && all_bytes;
 }
 
-std::string page_json(const std::string& partition_key, uint32_t partition, ItemListing page) {
+std::string page_json(const std::string& partition_key, uint32_t partition,
+                      const ItemListing& page) {
   // One string, keys in the order dump() sorts them.
   std::string out;
   out.reserve(bytes_of(page.items) + 96 * page.items.size() + partition_key.size() + 64);
   out.append("{\"items\":[");
+  bool first = true;
   for (const auto& item : page.items) {
-    if (out.back() != '[') out.push_back(',');
+    if (!first) out.push_back(',');
+    first = false;
     out.append("{\"hlc\":").append(std::to_string(item.version.hlc));
     out.append(",\"message\":");
     append_json_string(out, item.message);

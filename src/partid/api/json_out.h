@@ -1,10 +1,12 @@
 // api: writes the JSON of the hot responses (an item read, an item write, a
-// page of a key's items) straight into one string. Building an nlohmann::json first costs a tree of
-// map nodes and strings per response; on a leader-aware read that tree took
-// more CPU than the RocksDB lookup (perf during bench/cluster_bench.sh).
-// Strings are escaped by nlohmann's own serializer with the same error
-// handler as api's dump(), so the output is byte for byte what dump() gives
-// when the fields are added in key order (dump() sorts keys).
+// page of a key's items) straight into one string. Building an
+// nlohmann::json first costs a tree of map nodes and strings per response; on
+// a leader-aware read that tree took more CPU than the RocksDB lookup (perf
+// during bench/cluster_bench.sh). Strings that need escaping are escaped by
+// nlohmann's own serializer with the same error handler as api's dump(); the
+// others (printable ASCII without a quote or a backslash) are copied as they
+// are, which is what dump() writes for them. So the output is byte for byte
+// what dump() gives when the fields are added in key order (dump() sorts keys).
 #pragma once
 
 #include <cstdint>
