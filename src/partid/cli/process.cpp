@@ -28,6 +28,10 @@ pid_t spawn_detached(const std::vector<std::string>& argv, const std::string& lo
   posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // Nothing else the starter holds open goes with it: sockets and files open
+  // without O_CLOEXEC (Asio opens its sockets so) would otherwise stay open in
+  // the child, and a connection the starter closes would never close.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: the cluster keeps running after partictl exits, and a

@@ -1,6 +1,7 @@
 // cli: starting and stopping the local processes of `partictl cluster`.
 // Children are started in their own session (they outlive partictl) with
-// stdout and stderr appended to a log file.
+// stdout and stderr appended to a log file, and no other descriptor of the
+// starter open.
 #pragma once
 
 #include <sys/types.h>
