@@ -274,6 +274,42 @@ TEST_F(PeerTransportTest, AListenerThatNeverAnswersTheHelloFailsRequestsAtTheCon
   EXPECT_NE(r.error.find("no Hello"), std::string::npos) << r.error;
 }
 
+// --peer-source: a client given a local address connects from it (what lets a
+// firewall, or the tests' proxies, tell one node's connections from
+// another's on the same machine); one it cannot bind fails its requests with
+// the reason, before anything is sent.
+TEST_F(PeerTransportTest, AClientGivenASourceAddressConnectsFromIt) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::tcp::socket accepted(io);
+  std::thread accept([&] { acceptor.accept(accepted); });
+  ClientOptions o = options_for({kProtocol, "c", parti::testing::secrets_of(secret)});
+  o.source = asio::ip::make_address("127.0.0.7");
+  o.connect_timeout = 200ms;
+  other = std::make_unique<PeerClient>(loop.get_executor(), o);
+  auto r = call_with(*other, "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()),
+                     ping(), 30000ms);
+  accept.join();
+  EXPECT_EQ(accepted.remote_endpoint().address().to_string(), "127.0.0.7");
+  EXPECT_FALSE(r.envelope);  // the listener never answers the Hello
+
+  ClientOptions unbindable = o;
+  unbindable.source = asio::ip::make_address("192.0.2.1");  // TEST-NET-1: not this machine's
+  auto other_client = std::make_unique<PeerClient>(loop.get_executor(), unbindable);
+  auto refused = call_with(*other_client, address(), ping(), 2000ms);
+  EXPECT_FALSE(refused.envelope);
+  EXPECT_FALSE(refused.maybe_delivered);
+  EXPECT_NE(refused.error.find("cannot connect from 192.0.2.1"), std::string::npos)
+      << refused.error;
+  EXPECT_EQ(requests.load(), 0);
+  std::promise<void> stopped;
+  asio::post(loop, [&] {
+    other_client->stop();
+    stopped.set_value();
+  });
+  stopped.get_future().get();
+}
+
 // The same transport with a cluster secret: what a stranger can and cannot
 // get from a node over a real socket.
 class AuthenticatedPeerTransportTest : public PeerTransportTest {

@@ -98,6 +98,14 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
   auto advertised_any = load({"--peer-advertise", "10.0.0.7:0"});
   EXPECT_NE(std::get<ConfigExit>(advertised_any).text.find("with a port"), std::string::npos);
   EXPECT_EQ(std::get<ConfigExit>(load({"--api-advertise", "nohost"})).code, 2);
+  // Connections come from an address, not a host name or a host:port.
+  auto source = load({"--peer-source", "10.0.0.7:9080"});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(source));
+  EXPECT_NE(std::get<ConfigExit>(source).text.find("'10.0.0.7:9080' is not an IP address"),
+            std::string::npos);
+  auto source_ok = load({"--peer-source", "10.0.0.7"});
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(source_ok));
+  EXPECT_EQ(std::get<NodeConfig>(source_ok).peer_source, "10.0.0.7");
   // A forwarded request carries a whole body in one peer frame.
   auto frame = load({"--max-body-bytes", "1048576", "--max-peer-frame-bytes", "1048576"});
   ASSERT_TRUE(std::holds_alternative<ConfigExit>(frame));

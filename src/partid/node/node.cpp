@@ -172,6 +172,7 @@ void Node::bind_listeners() {
                                 cfg_.cluster_secret_optional};
   client.greeting = greeting;
   client.limits.max_frame_bytes = cfg_.max_peer_frame_bytes;
+  if (!cfg_.peer_source.empty()) client.source = asio::ip::make_address(cfg_.peer_source);
   peers_ = std::make_unique<peer::PeerClient>(loop_.get_executor(), client);
   peer_server_ = std::make_unique<peer::PeerServer>(
       loop_.get_executor(), peer::ChannelLimits{.max_frame_bytes = cfg_.max_peer_frame_bytes},

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -116,6 +117,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "host:port clients are told to use for this node's API (empty: the bound address)");
   opt("--peer-advertise", c.peer_advertise,
       "host:port other nodes dial for this node's peer port (empty: the bound address)");
+  opt("--peer-source", c.peer_source,
+      "local IP address this node's connections to peers come from (empty: the kernel's "
+      "choice)");
   opt("--partitions", c.partitions,
       "partition count P the cluster is created with (the same on every node; it then "
       "grows only by splits, POST /cluster/split)")
@@ -272,6 +276,11 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
     if (!address->empty() && (!split_host_port(*address, &host, &port) || port == 0)) {
       return ConfigExit{2, "'" + *address + "' is not host:port with a port\n"};
     }
+  }
+  if (!c.peer_source.empty()) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(c.peer_source, ec);
+    if (ec) return ConfigExit{2, "--peer-source '" + c.peer_source + "' is not an IP address\n"};
   }
   return c;
 }

@@ -30,6 +30,11 @@ struct NodeConfig {
   // proxy); empty: the bound listen address.
   std::string api_advertise;
   std::string peer_advertise;
+  // The local address connections to peers are made from; empty: the kernel's
+  // choice. On a host with several networks it keeps peer traffic on the one
+  // the other nodes know, and it lets a firewall (or a test's proxy) tell this
+  // node's connections apart from another's on the same machine.
+  std::string peer_source;
   uint32_t partitions = 256;
   uint32_t replication_factor = 1;
   uint32_t weight = 1;

@@ -122,6 +122,13 @@ bool PeerClient::post(const std::string& address, pb::Envelope message) {
   return true;
 }
 
+bool PeerClient::bind_source(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer,
+                             boost::system::error_code& ec) {
+  socket.open(peer.protocol(), ec);
+  if (!ec) socket.bind({options_.source, 0}, ec);
+  return !ec;
+}
+
 void PeerClient::connect(const std::string& address) {
   Link& l = link(address);
   l.connecting = true;
@@ -143,6 +150,13 @@ void PeerClient::connect(const std::string& address) {
   if (!parsed) {
     asio::post(loop_, [this, alive = alive_, address] {
       if (*alive) fail_link(address, "bad peer address '" + address + "'");
+    });
+    return;
+  }
+  if (!options_.source.is_unspecified() && !bind_source(*socket, ep, ec)) {
+    asio::post(loop_, [this, alive = alive_, address, why = ec.message()] {
+      if (*alive)
+        fail_link(address, "cannot connect from " + options_.source.to_string() + ": " + why);
     });
     return;
   }

@@ -44,6 +44,8 @@ struct ClientOptions {
   size_t max_in_flight = 4096;
   BreakerOptions breaker;
   Greeting greeting;
+  // The local address connections are made from; unspecified: the kernel's.
+  asio::ip::address source;
 };
 
 class PeerClient {
@@ -70,6 +72,8 @@ class PeerClient {
   struct Pending;
   Link& link(const std::string& address);
   void connect(const std::string& address);
+  bool bind_source(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer,
+                   boost::system::error_code& ec);
   void on_connected(const std::string& address, asio::ip::tcp::socket socket);
   void on_hello(Link& l, const std::string& address, const pb::Envelope& answer);
   void fail_link(const std::string& address, const std::string& why);
