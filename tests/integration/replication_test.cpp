@@ -12,6 +12,7 @@
 #include <boost/asio.hpp>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "partid/storage/store_engine.h"
 #include "proto/storage.pb.h"
 #include "support/cluster.h"
+#include "support/network_partitions.h"
 #include "support/partid_cluster.h"
 #include "support/peer_wire.h"
 #include "support/run_partictl.h"
@@ -214,6 +216,9 @@ class ReplicationTest : public ::testing::Test {
   }
 
   NatsServer nats;
+  // Set by tests that partition the network; it outlives the nodes, which
+  // stop faster with their links up.
+  std::optional<NetworkPartitions> network;
   PartidCluster cluster{nats};
 };
 
@@ -872,6 +877,66 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
   nats_link.heal();
   peer_link.heal();
   EXPECT_TRUE(wait_until([&] { return leader_read(0, key) == "new"; }, 30s));
+}
+
+// DESIGN 8: a network partition under writes. Node 0 is cut off from NATS and
+// from both peers, in both directions (support/network_partitions.h), while
+// clients keep writing through every node: through the two others the
+// partitions it led fail over and writes go on; through node 0 every write
+// gets a coded error within its timeouts, never a hang, since none can reach
+// a quorum. Once the partition heals node 0 rejoins and serves again, every
+// acknowledged write on either side is readable, and every partition's
+// replicas agree entry for entry (two leaders accepting writes in one epoch
+// would show as two different entries at one position).
+TEST_F(ReplicationTest, ALeaderIsolatedUnderWritesLosesNoAcknowledgedWriteAndRejoins) {
+  network.emplace(nats, 3);
+  for (size_t i = 0; i < 3; ++i) {
+    PartidOptions o = network->route(i, node_options(true));
+    // A request that meets the cut fails fast, so the writers move on.
+    o.extra_args.insert(o.extra_args.end(),
+                        {"--write-timeout-ms", "1500", "--forward-timeout-ms", "1500"});
+    cluster.start(o);
+  }
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const std::string led_by_0 = key_led_by(0, "i");
+  const auto apis = apis_of(3);
+  auto put_with = [apis](const std::string& prefix) {
+    return [apis, prefix](size_t v, const std::string& k, const std::string& m) {
+      return put_outcome(apis[v], prefix + k, m);
+    };
+  };
+  Writer majority_side(put_with("a"), {1, 2});
+  Writer minority_side(put_with("b"), {0});
+  ASSERT_TRUE(wait_until(
+      [&] { return majority_side.acked_count() >= 100 && minority_side.acked_count() >= 50; },
+      30s));
+
+  network->isolate(0, NetworkPartitions::Cut::everything);
+  const size_t before = majority_side.acked_count();
+  ASSERT_TRUE(wait_until([&] { return put(1, led_by_0, "while isolated") == 200; }, 30s))
+      << cluster.describe_not_serving();
+  ASSERT_TRUE(wait_until([&] { return majority_side.acked_count() >= before + 150; }, 30s));
+
+  network->heal(0);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const size_t healed = minority_side.acked_count();
+  ASSERT_TRUE(wait_until([&] { return minority_side.acked_count() >= healed + 50; }, 30s))
+      << json(minority_side.failures()).dump();
+  majority_side.stop();
+  minority_side.stop();
+
+  for (const auto& [outcome, count] : minority_side.failures()) {
+    EXPECT_TRUE(outcome.rfind("503 ", 0) == 0 || outcome.rfind("504 ", 0) == 0)
+        << count << " writes through the isolated node ended " << outcome;
+  }
+  EXPECT_EQ(leader_read(0, led_by_0), "while isolated");
+  for (const auto& [prefix, writer] : {std::pair{"a", &majority_side}, {"b", &minority_side}}) {
+    for (const auto& [key, message] : writer->acked()) {
+      ASSERT_EQ(leader_read(2, prefix + key), message)
+          << prefix + key << " was acknowledged and is lost";
+    }
+  }
+  expect_every_partition_validates(1);
 }
 
 // A leader that hears no acknowledgements (its peer port stalled behind a

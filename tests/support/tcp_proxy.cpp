@@ -2,11 +2,14 @@
 
 #include <utility>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <functional>
 #include <future>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace parti::testing {
 
@@ -18,47 +21,75 @@ struct TcpProxy::Impl {
   tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   tcp::endpoint target;
   bool open = true;
-  bool stalled = false;
-  std::vector<std::function<void()>> held;  // relays waiting for unstall()
+  bool stalled = false;                // every connection
+  std::set<std::string> stalled_from;  // the connections of these client addresses
+  // What waits for the stall to end, with the client address it belongs to.
+  std::vector<std::pair<std::string, std::function<void()>>> held;
   std::set<std::shared_ptr<tcp::socket>> sockets;
   std::thread runner;
 
+  bool is_stalled(const std::string& source) const {
+    return stalled || stalled_from.count(source) > 0;
+  }
+  // Runs `f` now, or once the stall of `source` ends.
+  void relay_or_hold(const std::string& source, std::function<void()> f) {
+    if (is_stalled(source)) {
+      held.emplace_back(source, std::move(f));
+    } else {
+      f();
+    }
+  }
+  void release_held() {
+    auto waiting = std::move(held);
+    held.clear();
+    for (auto& [source, f] : waiting) relay_or_hold(source, std::move(f));
+  }
+
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, tcp::socket client) {
-      if (ec) return;
-      if (open) bridge(std::make_shared<tcp::socket>(std::move(client)));
+      // A client gone before its connection was accepted (a node killed
+      // mid-connect) fails this accept, not the next one.
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec && open) {
+        auto socket = std::make_shared<tcp::socket>(std::move(client));
+        boost::system::error_code remote_ec;
+        const auto remote = socket->remote_endpoint(remote_ec);
+        const std::string source = remote_ec ? "" : remote.address().to_string();
+        sockets.insert(socket);
+        relay_or_hold(source, [this, socket, source] { bridge(socket, source); });
+      }
       accept();
     });
   }
 
-  void bridge(std::shared_ptr<tcp::socket> client) {
+  void bridge(std::shared_ptr<tcp::socket> client, const std::string& source) {
     auto server = std::make_shared<tcp::socket>(io);
-    sockets.insert(client);
     sockets.insert(server);
-    server->async_connect(target, [this, client, server](boost::system::error_code ec) {
+    server->async_connect(target, [this, client, server, source](boost::system::error_code ec) {
       if (ec) return drop(client, server);
-      pump(client, server);
-      pump(server, client);
+      // Relayed as it comes: Nagle's algorithm would hold a small reply back
+      // for the other side's delayed ACK (40 ms), which the endpoints avoid.
+      boost::system::error_code ignored;
+      client->set_option(tcp::no_delay(true), ignored);
+      server->set_option(tcp::no_delay(true), ignored);
+      pump(client, server, source);
+      pump(server, client, source);
     });
   }
 
-  void pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to) {
+  void pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to,
+            const std::string& source) {
     auto buf = std::make_shared<std::array<char, 16384>>();
     from->async_read_some(
-        asio::buffer(*buf), [this, from, to, buf](boost::system::error_code ec, size_t n) {
-          if (ec) return drop(from, to);
-          auto relay = [this, from, to, buf, n] {
+        asio::buffer(*buf), [this, from, to, buf, source](boost::system::error_code ec, size_t n) {
+          if (ec) return relay_or_hold(source, [this, from, to] { drop(from, to); });
+          relay_or_hold(source, [this, from, to, buf, n, source] {
             asio::async_write(*to, asio::buffer(*buf, n),
-                              [this, from, to, buf](boost::system::error_code wec, size_t) {
+                              [this, from, to, buf, source](boost::system::error_code wec, size_t) {
                                 if (wec) return drop(from, to);
-                                pump(from, to);
+                                pump(from, to, source);
                               });
-          };
-          if (stalled) {
-            held.push_back(std::move(relay));
-          } else {
-            relay();
-          }
+          });
         });
   }
 
@@ -115,9 +146,18 @@ void TcpProxy::stall() {
 void TcpProxy::unstall() {
   impl_->on_io([this] {
     impl_->stalled = false;
-    auto held = std::move(impl_->held);
-    impl_->held.clear();
-    for (auto& relay : held) relay();
+    impl_->release_held();
+  });
+}
+
+void TcpProxy::stall_from(const std::string& address) {
+  impl_->on_io([this, address] { impl_->stalled_from.insert(address); });
+}
+
+void TcpProxy::unstall_from(const std::string& address) {
+  impl_->on_io([this, address] {
+    impl_->stalled_from.erase(address);
+    impl_->release_held();
   });
 }
 

@@ -1,9 +1,14 @@
-// tests: a loopback TCP proxy in front of a server, for cutting one client off
-// (a network partition of that client only). cut() drops every connection and
+// tests: a loopback TCP proxy in front of a server, for cutting clients off
+// (network partitions on one machine). cut() drops every connection and
 // refuses new ones until heal(). stall() keeps connections open but relays
 // nothing until unstall(), which delivers what was held: to its clients the
 // server then looks like a SIGSTOPped process (connects and writes succeed,
-// nothing answers). Runs its own Asio thread.
+// nothing answers), and to the server the clients look gone quiet, as across
+// a partition that heals within TCP's retransmission timeouts. stall_from()
+// does the same to the connections of one client address only (each partid
+// node connects from an address of its own, --peer-source), and while a
+// connection is stalled its close is held too: nothing crosses, not even a
+// FIN. Runs its own Asio thread.
 #pragma once
 
 #include <memory>
@@ -24,6 +29,10 @@ class TcpProxy {
   void heal();
   void stall();
   void unstall();
+  // Stalls, then delivers, only the connections whose client connected from
+  // `address` (an IP address such as "127.0.0.3").
+  void stall_from(const std::string& address);
+  void unstall_from(const std::string& address);
 
  private:
   struct Impl;

@@ -1,0 +1,45 @@
+// tests: network partitions between partid nodes on one machine. Every node
+// reaches NATS through a proxy of its own, is reached by its peers through a
+// proxy in front of its peer port (--peer-advertise), and connects to its
+// peers from an address of its own, 127.0.0.(2 + i) (--peer-source), so the
+// proxies can tell its connections from the others'. isolate(i, cut) stalls
+// what crosses between node i and the rest: its NATS link, or the peer
+// connections to it and from it (both directions of each, closes included),
+// or both. heal(i) delivers what was held, as TCP does when a partition heals
+// within its retransmission timeouts. Clients still reach every node's API:
+// they may be on either side.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/nats_server.h"
+#include "support/partid_cluster.h"
+#include "support/tcp_proxy.h"
+
+namespace parti::testing {
+
+class NetworkPartitions {
+ public:
+  enum class Cut { everything, nats_only, peers_only };
+  NetworkPartitions(const NatsServer& nats, size_t nodes);
+
+  // Options for node i's first start (a restart keeps them): its NATS URL,
+  // peer port and addresses, routed through its proxies.
+  PartidOptions route(size_t i, PartidOptions options) const;
+  void isolate(size_t i, Cut cut);
+  void heal(size_t i);
+  static const char* name_of(Cut cut);
+
+ private:
+  struct Links {
+    std::unique_ptr<TcpProxy> nats;
+    int peer_port = 0;
+    std::unique_ptr<TcpProxy> peer;
+    std::string source;
+  };
+  std::vector<Links> links_;
+};
+
+}  // namespace parti::testing
