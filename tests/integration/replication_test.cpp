@@ -186,6 +186,7 @@ class ReplicationTest : public ::testing::Test {
   // without warning, keeps writing through the others, then reads every
   // acknowledged write back.
   void kill_leader_under_writes(size_t nodes);
+  void partition_leader_under_writes(NetworkPartitions::Cut cut);
   // Writes `key` through node 0 and waits until the partition's first
   // follower holds it: the partition, its replicas and that follower.
   struct Placed {
@@ -879,16 +880,7 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
   EXPECT_TRUE(wait_until([&] { return leader_read(0, key) == "new"; }, 30s));
 }
 
-// DESIGN 8: a network partition under writes. Node 0 is cut off from NATS and
-// from both peers, in both directions (support/network_partitions.h), while
-// clients keep writing through every node: through the two others the
-// partitions it led fail over and writes go on; through node 0 every write
-// gets a coded error within its timeouts, never a hang, since none can reach
-// a quorum. Once the partition heals node 0 rejoins and serves again, every
-// acknowledged write on either side is readable, and every partition's
-// replicas agree entry for entry (two leaders accepting writes in one epoch
-// would show as two different entries at one position).
-TEST_F(ReplicationTest, ALeaderIsolatedUnderWritesLosesNoAcknowledgedWriteAndRejoins) {
+void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) {
   network.emplace(nats, 3);
   for (size_t i = 0; i < 3; ++i) {
     PartidOptions o = network->route(i, node_options(true));
@@ -911,7 +903,7 @@ TEST_F(ReplicationTest, ALeaderIsolatedUnderWritesLosesNoAcknowledgedWriteAndRej
       [&] { return majority_side.acked_count() >= 100 && minority_side.acked_count() >= 50; },
       30s));
 
-  network->isolate(0, NetworkPartitions::Cut::everything);
+  network->isolate(0, cut);
   const size_t before = majority_side.acked_count();
   ASSERT_TRUE(wait_until([&] { return put(1, led_by_0, "while isolated") == 200; }, 30s))
       << cluster.describe_not_serving();
@@ -937,6 +929,27 @@ TEST_F(ReplicationTest, ALeaderIsolatedUnderWritesLosesNoAcknowledgedWriteAndRej
     }
   }
   expect_every_partition_validates(1);
+}
+
+// DESIGN 8: a network partition under writes. Node 0, which leads some
+// partitions, is cut off while clients keep writing through every node
+// (support/network_partitions.h). Through the two others the partitions it
+// led fail over and writes go on; through node 0 a write succeeds only
+// through a leader it can still reach, else gets a coded 503/504 within its
+// timeouts, never a hang. Once the partition heals node 0 rejoins and serves
+// again, every acknowledged write on either side is readable, and every
+// partition's replicas agree entry for entry (two leaders accepting writes in
+// one epoch would show as two different entries at one position).
+// Cut off from NATS and from both peers, in both directions.
+TEST_F(ReplicationTest, ALeaderIsolatedUnderWritesLosesNoAcknowledgedWriteAndRejoins) {
+  partition_leader_under_writes(NetworkPartitions::Cut::everything);
+}
+
+// Cut off from NATS only: the others appoint new leaders while node 0 still
+// reaches them and still believes it leads. Its writes in the old epoch are
+// refused by replicas sealed in the new one.
+TEST_F(ReplicationTest, ALeaderCutFromNatsOnlyUnderWritesLosesNoAcknowledgedWriteAndRejoins) {
+  partition_leader_under_writes(NetworkPartitions::Cut::nats_only);
 }
 
 // A leader that hears no acknowledgements (its peer port stalled behind a
