@@ -4,8 +4,9 @@
 // every node, and every few seconds injects one fault into one node: kill -9
 // then a restart, SIGSTOP then SIGCONT, a clean restart, a wipe (the node
 // restarts empty and is rebuilt from the others), or a network partition that
-// heals (the node cut off from NATS, from its peers, or from both, while
-// clients still reach it: support/network_partitions.h). One node is faulty
+// heals (the node cut off from NATS, from its peers, or from both, or one way
+// only from or to its peers, while clients still reach it:
+// support/network_partitions.h). One node is faulty
 // at a time, so a quorum of every partition's replicas is always alive. Every
 // --reshape-every'th fault is instead a change of the layout, through the
 // node the fault picked: a split of the next partition when the count is
@@ -584,7 +585,7 @@ int run(const Options& o) {
         milliseconds(o.fault_min_ms + rng() % (o.fault_max_ms - o.fault_min_ms + 1)));
     const size_t victim = rng() % o.nodes;
     Fault fault = fault_named(o.faults[rng() % o.faults.size()]);
-    const auto cut = static_cast<NetworkPartitions::Cut>(rng() % 3);
+    const auto cut = static_cast<NetworkPartitions::Cut>(rng() % 5);
     const milliseconds outage(rng() % (o.outage_max_ms + 1));
     const bool reshaping = o.reshape_every > 0 && (recovery_s.size() + 1) % o.reshape_every == 0;
     if (reshaping) {

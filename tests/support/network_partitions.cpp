@@ -25,11 +25,14 @@ PartidOptions NetworkPartitions::route(size_t i, PartidOptions options) const {
 
 void NetworkPartitions::isolate(size_t i, Cut cut) {
   Links& l = links_.at(i);
-  if (cut != Cut::peers_only) l.nats->stall();
-  if (cut == Cut::nats_only) return;
-  l.peer->stall();
-  for (size_t j = 0; j < links_.size(); ++j) {
-    if (j != i) links_[j].peer->stall_from(l.source);
+  if (cut == Cut::everything || cut == Cut::nats_only) l.nats->stall();
+  if (cut == Cut::everything || cut == Cut::peers_only || cut == Cut::to_node_only) {
+    l.peer->stall();
+  }
+  if (cut == Cut::everything || cut == Cut::peers_only || cut == Cut::from_node_only) {
+    for (size_t j = 0; j < links_.size(); ++j) {
+      if (j != i) links_[j].peer->stall_from(l.source);
+    }
   }
 }
 
@@ -50,6 +53,10 @@ const char* NetworkPartitions::name_of(Cut cut) {
       return "cut from NATS";
     case Cut::peers_only:
       return "cut from its peers";
+    case Cut::from_node_only:
+      return "unheard by its peers";
+    case Cut::to_node_only:
+      return "deaf to its peers";
   }
   return "?";
 }

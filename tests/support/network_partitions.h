@@ -5,9 +5,13 @@
 // proxies can tell its connections from the others'. isolate(i, cut) stalls
 // what crosses between node i and the rest: its NATS link, or the peer
 // connections to it and from it (both directions of each, closes included),
-// or both. heal(i) delivers what was held, as TCP does when a partition heals
-// within its retransmission timeouts. Clients still reach every node's API:
-// they may be on either side.
+// or both; or, one way only, the connections it opened (what it sends to its
+// peers, and their replies to its requests) or those its peers opened (what
+// they send it). A node sends its replication messages on connections it
+// opens, so a one-way cut is a one-way partition for them. heal(i) delivers
+// what was held, as TCP does when a partition heals within its
+// retransmission timeouts. Clients still reach every node's API: they may be
+// on either side.
 #pragma once
 
 #include <memory>
@@ -22,7 +26,7 @@ namespace parti::testing {
 
 class NetworkPartitions {
  public:
-  enum class Cut { everything, nats_only, peers_only };
+  enum class Cut { everything, nats_only, peers_only, from_node_only, to_node_only };
   NetworkPartitions(const NatsServer& nats, size_t nodes);
 
   // Options for node i's first start (a restart keeps them): its NATS URL,
