@@ -1,5 +1,8 @@
 #include "partid/peer/peer_client.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -125,7 +128,14 @@ bool PeerClient::post(const std::string& address, pb::Envelope message) {
 bool PeerClient::bind_source(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer,
                              boost::system::error_code& ec) {
   socket.open(peer.protocol(), ec);
-  if (!ec) socket.bind({options_.source, 0}, ec);
+  if (ec) return false;
+  // The port is chosen at connect, for the whole address pair, instead of
+  // reserved at the bind from the ports no connection of this address uses
+  // (Linux 4.2+; Asio has no option for it). Best effort: without it the
+  // bind still works, with a port of its own.
+  const int on = 1;
+  ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+  socket.bind({options_.source, 0}, ec);
   return !ec;
 }
 
