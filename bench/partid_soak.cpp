@@ -6,8 +6,9 @@
 // restarts empty and is rebuilt from the others), or a network partition that
 // heals (the node cut off from NATS, from its peers, or from both, or one way
 // only from or to its peers, while clients still reach it:
-// support/network_partitions.h). One node is faulty
-// at a time, so a quorum of every partition's replicas is always alive. Every
+// support/network_partitions.h), or a kill -9 of the nats-server itself,
+// restarted on its store (every node loses NATS at once). One node is faulty at a time,
+// so a quorum of every partition's replicas is always alive. Every
 // --reshape-every'th fault is instead a change of the layout, through the
 // node the fault picked: a split of the next partition when the count is
 // --partitions, else a merge of the last one back (partid/split), so the
@@ -74,7 +75,7 @@ struct Options {
   int outage_max_ms = 3000;
   int recovery_seconds = 60;
   int reshape_every = 3;  // every n-th fault splits or merges (0: never)
-  std::vector<std::string> faults = {"kill9", "pause", "restart", "wipe", "partition"};
+  std::vector<std::string> faults = {"kill9", "pause", "restart", "wipe", "partition", "nats"};
   uint64_t seed = 0;
 };
 
@@ -375,7 +376,7 @@ class Bank {
   std::vector<std::thread> threads_;
 };
 
-enum class Fault { kill9, pause, restart, wipe, partition, reshape };
+enum class Fault { kill9, pause, restart, wipe, partition, nats_restart, reshape };
 const char* name_of(Fault f) {
   switch (f) {
     case Fault::kill9:
@@ -388,24 +389,33 @@ const char* name_of(Fault f) {
       return "wipe";
     case Fault::partition:
       return "network partition";
+    case Fault::nats_restart:
+      return "nats-server kill -9 and restart";
     case Fault::reshape:
       return "split or merge";
   }
   return "?";
 }
 
-Fault fault_named(const std::string& name) {
-  static const std::map<std::string, Fault> kByName = {{"kill9", Fault::kill9},
-                                                       {"pause", Fault::pause},
-                                                       {"restart", Fault::restart},
-                                                       {"wipe", Fault::wipe},
-                                                       {"partition", Fault::partition}};
-  return kByName.at(name);
+// The names --faults takes.
+const std::map<std::string, Fault>& faults_by_name() {
+  static const std::map<std::string, Fault> kByName = {
+      {"kill9", Fault::kill9}, {"pause", Fault::pause},         {"restart", Fault::restart},
+      {"wipe", Fault::wipe},   {"partition", Fault::partition}, {"nats", Fault::nats_restart}};
+  return kByName;
 }
 
-// Injects `fault` into node i and brings it back after `outage`.
-void inject(PartidCluster& cluster, NetworkPartitions& network, size_t i, Fault fault,
-            NetworkPartitions::Cut cut, milliseconds outage) {
+// What the faults act on.
+struct Lab {
+  parti::testing::NatsServer& nats;
+  NetworkPartitions& network;
+  PartidCluster& cluster;
+};
+
+// Injects `fault` into node i (or the nats-server) and brings it back after
+// `outage`.
+void inject(Lab& lab, size_t i, Fault fault, NetworkPartitions::Cut cut, milliseconds outage) {
+  PartidCluster& cluster = lab.cluster;
   switch (fault) {
     case Fault::kill9:
       cluster.kill(i);
@@ -427,9 +437,14 @@ void inject(PartidCluster& cluster, NetworkPartitions& network, size_t i, Fault 
       cluster.start_again(i);
       return;
     case Fault::partition:
-      network.isolate(i, cut);
+      lab.network.isolate(i, cut);
       std::this_thread::sleep_for(outage);
-      network.heal(i);
+      lab.network.heal(i);
+      return;
+    case Fault::nats_restart:  // its JetStream store is kept: a crash, not a loss
+      lab.nats.stop();
+      std::this_thread::sleep_for(outage);
+      lab.nats.start();
       return;
     case Fault::reshape:
       return;  // reshape(): it changes the partition count
@@ -551,6 +566,7 @@ int run(const Options& o) {
   parti::testing::NatsServer nats;
   NetworkPartitions network(nats, o.nodes);  // outlives the nodes: they stop faster linked
   PartidCluster cluster(nats);
+  Lab lab{nats, network, cluster};
   parti::testing::PartidOptions node;
   node.partitions = o.partitions;
   node.replication_factor = 3;
@@ -584,7 +600,7 @@ int run(const Options& o) {
     std::this_thread::sleep_for(
         milliseconds(o.fault_min_ms + rng() % (o.fault_max_ms - o.fault_min_ms + 1)));
     const size_t victim = rng() % o.nodes;
-    Fault fault = fault_named(o.faults[rng() % o.faults.size()]);
+    Fault fault = faults_by_name().at(o.faults[rng() % o.faults.size()]);
     const auto cut = static_cast<NetworkPartitions::Cut>(rng() % 5);
     const milliseconds outage(rng() % (o.outage_max_ms + 1));
     const bool reshaping = o.reshape_every > 0 && (recovery_s.size() + 1) % o.reshape_every == 0;
@@ -592,7 +608,7 @@ int run(const Options& o) {
       fault = Fault::reshape;
       stuck = !reshape(cluster, victim, o.partitions, &partitions, seconds(o.recovery_seconds));
     } else {
-      inject(cluster, network, victim, fault, cut, outage);
+      inject(lab, victim, fault, cut, outage);
     }
     endpoints.set(apis_of(cluster));
     const auto back = steady_clock::now();
@@ -619,8 +635,9 @@ int run(const Options& o) {
     for (size_t i = 0; i < cluster.size(); ++i) {
       peak_rss_kib = std::max(peak_rss_kib, rss_kib(cluster.node(i).pid));
     }
-    std::cerr << "fault " << recovery_s.size() << ": " << fault_name << " (node " << victim << ")"
-
+    const std::string where =
+        fault == Fault::nats_restart ? "" : " (node " + std::to_string(victim) + ")";
+    std::cerr << "fault " << recovery_s.size() << ": " << fault_name << where
               << ", serving and writing in " << recovery_s.back() << " s, replicated in "
               << (replicated_s.empty() ? 0 : replicated_s.back()) << " s, " << ledger.acks()
               << " writes acknowledged so far\n";
@@ -688,7 +705,7 @@ int main(int argc, char** argv) {
   app.add_option("--reshape-every", o.reshape_every,
                  "every n-th fault splits or merges a partition instead (0: never)");
   app.add_option("--faults", o.faults, "the kinds of fault injected, picked at random")
-      ->check(CLI::IsMember({"kill9", "pause", "restart", "wipe", "partition"}))
+      ->check(CLI::IsMember(faults_by_name()))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "fault schedule (0: from the clock)");
   CLI11_PARSE(app, argc, argv);
