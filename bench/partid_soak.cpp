@@ -6,9 +6,11 @@
 // restarts empty and is rebuilt from the others), or a network partition that
 // heals (the node cut off from NATS, from its peers, or from both, or one way
 // only from or to its peers, while clients still reach it:
-// support/network_partitions.h), or a kill -9 of the nats-server itself,
-// restarted on its store (every node loses NATS at once). One node is faulty at a time,
-// so a quorum of every partition's replicas is always alive. Every
+// support/network_partitions.h), or a split of the cluster in two (half
+// the nodes, rounded down, on one side, NATS on either), or a kill -9 of the
+// nats-server itself, restarted on its store (every node loses NATS at once).
+// One fault at a time: one node is faulty, or the cluster is split, which
+// leaves each partition a quorum on one side. Every
 // --reshape-every'th fault is instead a change of the layout, through the
 // node the fault picked: a split of the next partition when the count is
 // --partitions, else a merge of the last one back (partid/split), so the
@@ -75,7 +77,8 @@ struct Options {
   int outage_max_ms = 3000;
   int recovery_seconds = 60;
   int reshape_every = 3;  // every n-th fault splits or merges (0: never)
-  std::vector<std::string> faults = {"kill9", "pause", "restart", "wipe", "partition", "nats"};
+  std::vector<std::string> faults = {"kill9",     "pause", "restart", "wipe",
+                                     "partition", "split", "nats"};
   uint64_t seed = 0;
 };
 
@@ -376,7 +379,7 @@ class Bank {
   std::vector<std::thread> threads_;
 };
 
-enum class Fault { kill9, pause, restart, wipe, partition, nats_restart, reshape };
+enum class Fault { kill9, pause, restart, wipe, partition, split, nats_restart, reshape };
 const char* name_of(Fault f) {
   switch (f) {
     case Fault::kill9:
@@ -389,6 +392,8 @@ const char* name_of(Fault f) {
       return "wipe";
     case Fault::partition:
       return "network partition";
+    case Fault::split:
+      return "network split";
     case Fault::nats_restart:
       return "nats-server kill -9 and restart";
     case Fault::reshape:
@@ -400,8 +405,9 @@ const char* name_of(Fault f) {
 // The names --faults takes.
 const std::map<std::string, Fault>& faults_by_name() {
   static const std::map<std::string, Fault> kByName = {
-      {"kill9", Fault::kill9}, {"pause", Fault::pause},         {"restart", Fault::restart},
-      {"wipe", Fault::wipe},   {"partition", Fault::partition}, {"nats", Fault::nats_restart}};
+      {"kill9", Fault::kill9},      {"pause", Fault::pause},         {"restart", Fault::restart},
+      {"wipe", Fault::wipe},        {"partition", Fault::partition}, {"split", Fault::split},
+      {"nats", Fault::nats_restart}};
   return kByName;
 }
 
@@ -412,11 +418,46 @@ struct Lab {
   PartidCluster& cluster;
 };
 
-// Injects `fault` into node i (or the nats-server) and brings it back after
-// `outage`.
-void inject(Lab& lab, size_t i, Fault fault, NetworkPartitions::Cut cut, milliseconds outage) {
+// One fault as drawn: what, where, and for how long.
+struct Injection {
+  Fault fault = Fault::kill9;
+  size_t node = 0;                                                  // the faulty node
+  NetworkPartitions::Cut cut = NetworkPartitions::Cut::everything;  // a partition's
+  std::set<size_t> side;                                            // a split's smaller side
+  NetworkPartitions::NatsSide nats_side = NetworkPartitions::NatsSide::with_rest;
+  milliseconds outage{0};
+
+  std::string describe() const {
+    if (fault == Fault::partition) return std::string("node ") + NetworkPartitions::name_of(cut);
+    if (fault != Fault::split) return name_of(fault);
+    std::string nodes;
+    for (size_t n : side) nodes += (nodes.empty() ? "" : ",") + std::to_string(n);
+    return std::string("network split, nodes ") + nodes + " apart" +
+           (nats_side == NetworkPartitions::NatsSide::with_side ? " with NATS" : "");
+  }
+};
+
+// Draws a fault of kind `fault` over `nodes` nodes.
+Injection draw(std::mt19937_64& rng, Fault fault, size_t nodes, milliseconds outage_max) {
+  Injection in;
+  in.fault = fault;
+  in.node = rng() % nodes;
+  in.cut = static_cast<NetworkPartitions::Cut>(rng() % 5);
+  in.side = {in.node};
+  while (in.side.size() < nodes / 2) in.side.insert(rng() % nodes);
+  in.nats_side =
+      rng() % 2 ? NetworkPartitions::NatsSide::with_side : NetworkPartitions::NatsSide::with_rest;
+  in.outage = milliseconds(rng() % (outage_max.count() + 1));
+  return in;
+}
+
+// Injects a fault into node i (or the nats-server, or the network) and
+// brings it back after its outage.
+void inject(Lab& lab, const Injection& in) {
   PartidCluster& cluster = lab.cluster;
-  switch (fault) {
+  const size_t i = in.node;
+  const milliseconds outage = in.outage;
+  switch (in.fault) {
     case Fault::kill9:
       cluster.kill(i);
       std::this_thread::sleep_for(outage);
@@ -437,9 +478,14 @@ void inject(Lab& lab, size_t i, Fault fault, NetworkPartitions::Cut cut, millise
       cluster.start_again(i);
       return;
     case Fault::partition:
-      lab.network.isolate(i, cut);
+      lab.network.isolate(i, in.cut);
       std::this_thread::sleep_for(outage);
       lab.network.heal(i);
+      return;
+    case Fault::split:
+      lab.network.split(in.side, in.nats_side);
+      std::this_thread::sleep_for(outage);
+      lab.network.heal_split();
       return;
     case Fault::nats_restart:  // its JetStream store is kept: a crash, not a loss
       lab.nats.stop();
@@ -599,23 +645,19 @@ int run(const Options& o) {
          reads.violation_count() == 0 && transfers.violation_count() == 0) {
     std::this_thread::sleep_for(
         milliseconds(o.fault_min_ms + rng() % (o.fault_max_ms - o.fault_min_ms + 1)));
-    const size_t victim = rng() % o.nodes;
-    Fault fault = faults_by_name().at(o.faults[rng() % o.faults.size()]);
-    const auto cut = static_cast<NetworkPartitions::Cut>(rng() % 5);
-    const milliseconds outage(rng() % (o.outage_max_ms + 1));
+    Injection in = draw(rng, faults_by_name().at(o.faults[rng() % o.faults.size()]), o.nodes,
+                        milliseconds(o.outage_max_ms));
     const bool reshaping = o.reshape_every > 0 && (recovery_s.size() + 1) % o.reshape_every == 0;
     if (reshaping) {
-      fault = Fault::reshape;
-      stuck = !reshape(cluster, victim, o.partitions, &partitions, seconds(o.recovery_seconds));
+      in.fault = Fault::reshape;
+      stuck = !reshape(cluster, in.node, o.partitions, &partitions, seconds(o.recovery_seconds));
     } else {
-      inject(lab, victim, fault, cut, outage);
+      inject(lab, in);
     }
     endpoints.set(apis_of(cluster));
     const auto back = steady_clock::now();
-    const std::string fault_name = fault == Fault::partition
-                                       ? std::string("node ") + NetworkPartitions::name_of(cut)
-                                       : name_of(fault);
-    ++faults[fault_name];
+    const std::string fault_name = in.describe();
+    ++faults[in.fault == Fault::split ? std::string("network split") : fault_name];
     const uint64_t acks = ledger.acks();
     stuck = stuck ||
             !wait_until(
@@ -635,8 +677,9 @@ int run(const Options& o) {
     for (size_t i = 0; i < cluster.size(); ++i) {
       peak_rss_kib = std::max(peak_rss_kib, rss_kib(cluster.node(i).pid));
     }
-    const std::string where =
-        fault == Fault::nats_restart ? "" : " (node " + std::to_string(victim) + ")";
+    const std::string where = in.fault == Fault::nats_restart || in.fault == Fault::split
+                                  ? ""
+                                  : " (node " + std::to_string(in.node) + ")";
     std::cerr << "fault " << recovery_s.size() << ": " << fault_name << where
               << ", serving and writing in " << recovery_s.back() << " s, replicated in "
               << (replicated_s.empty() ? 0 : replicated_s.back()) << " s, " << ledger.acks()

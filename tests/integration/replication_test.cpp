@@ -187,6 +187,7 @@ class ReplicationTest : public ::testing::Test {
   // acknowledged write back.
   void kill_leader_under_writes(size_t nodes);
   void partition_leader_under_writes(NetworkPartitions::Cut cut);
+  void split_under_writes(NetworkPartitions::NatsSide nats_side);
   // Writes `key` through node 0 and waits until the partition's first
   // follower holds it: the partition, its replicas and that follower.
   struct Placed {
@@ -880,6 +881,41 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
   EXPECT_TRUE(wait_until([&] { return leader_read(0, key) == "new"; }, 30s));
 }
 
+// A forwarded write that reaches its leader only after the node that
+// forwarded it stopped waiting (held in a partitioned link, here a stalled
+// proxy) is refused unserved: its client was told 504, and a write applied
+// whenever the link heals could land over writes made since. Node 0 allows
+// no clock offset, so any arrival past the deadline counts.
+TEST_F(ReplicationTest, AForwardedWriteThatArrivesAfterItsDeadlineIsNeverApplied) {
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);  // the others reach node 0's peer port only through it
+  cluster.start(behind(peer_link, peer_port, {"--max-clock-offset-ms", "0"}));
+  PartidOptions impatient = node_options(false);
+  impatient.extra_args = {"--forward-timeout-ms", "1000", "--hold-ms", "0"};
+  cluster.start(impatient);
+  cluster.start(node_options(false));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  const std::string key = key_led_by(0, "late");
+  ASSERT_EQ(put(0, key, "before"), 200);
+
+  peer_link.stall();
+  json body = {{"partition_key", key}, {"message", "late"}};
+  auto late = cluster.http(1, "POST", "/items", body.dump());
+  ASSERT_EQ(late.status, 504) << late.body;
+  EXPECT_NE(late.body.find("forward_timeout"), std::string::npos) << late.body;
+  // The 504 came at the forward's deadline; the held request must reach node
+  // 0 after it (milliseconds of the wall clock, which is what node 0 reads).
+  const auto answered = std::chrono::system_clock::now();
+  ASSERT_TRUE(wait_until([&] { return std::chrono::system_clock::now() > answered + 5ms; }, 1s));
+  peer_link.unstall();
+
+  ASSERT_TRUE(
+      wait_until([&] { return cluster.metric(0, "partid_forwards_expired_total") >= 1; }, 10s));
+  EXPECT_EQ(leader_read(0, key), "before");
+  EXPECT_EQ(put(1, key, "after"), 200) << "the link serves forwards again";
+  EXPECT_EQ(leader_read(2, key), "after");
+}
+
 void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) {
   network.emplace(nats, 3);
   for (size_t i = 0; i < 3; ++i) {
@@ -929,6 +965,135 @@ void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) 
     }
   }
   expect_every_partition_validates(1);
+}
+
+// Two nodes of five that lead and follow one partition together (the side),
+// chosen so that another partition is led and followed by two of the other
+// three: each side then holds a write quorum of a partition.
+struct SplitPlan {
+  std::set<size_t> side;
+  std::string held_by_side, held_by_rest;  // a key of each such partition
+};
+
+void ReplicationTest::split_under_writes(NetworkPartitions::NatsSide nats_side) {
+  constexpr size_t kNodes = 5;
+  network.emplace(nats, kNodes);
+  for (size_t i = 0; i < kNodes; ++i) {
+    PartidOptions o = network->route(i, node_options(true));
+    // Writes that meet the cut fail fast (the hold would retry one whose
+    // leader is out of reach for 5 s), so the writers move on.
+    o.extra_args.insert(o.extra_args.end(),
+                        {"--write-timeout-ms", "1000", "--forward-timeout-ms", "1000", "--hold-ms",
+                         "300", "--max-clock-offset-ms", "0"});
+    cluster.start(o);
+  }
+  ASSERT_TRUE(cluster.wait_converged(kNodes, 30s)) << cluster.describe_not_serving();
+  const auto pair_of = [&](const std::string& key) {
+    const auto r = replicas_of(0, partition_of(key));
+    return std::set<size_t>{index_of(r[0]), index_of(r[1])};
+  };
+  SplitPlan plan;
+  for (int k = 0; plan.held_by_rest.empty() && k < 200; ++k) {
+    plan.held_by_side = "side" + std::to_string(k);
+    plan.side = pair_of(plan.held_by_side);
+    for (int j = 0; j < 200; ++j) {
+      const std::string candidate = "rest" + std::to_string(j);
+      const auto pair = pair_of(candidate);
+      if (!pair.contains(*plan.side.begin()) && !pair.contains(*plan.side.rbegin())) {
+        plan.held_by_rest = candidate;
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(plan.held_by_rest.empty()) << "no two disjoint leader-follower pairs";
+  std::vector<size_t> side(plan.side.begin(), plan.side.end()), rest;
+  for (size_t i = 0; i < kNodes; ++i) {
+    if (!plan.side.contains(i)) rest.push_back(i);
+  }
+  const auto apis = apis_of(kNodes);
+  auto put_with = [apis](const std::string& prefix) {
+    return [apis, prefix](size_t v, const std::string& k, const std::string& m) {
+      return put_outcome(apis[v], prefix + k, m);
+    };
+  };
+  Writer side_writer(put_with("a"), side);
+  Writer rest_writer(put_with("b"), rest);
+  ASSERT_TRUE(wait_until(
+      [&] { return side_writer.acked_count() >= 50 && rest_writer.acked_count() >= 50; }, 30s));
+
+  network->split(plan.side, nats_side);
+  // Each side keeps writing a partition it holds a quorum of, whichever side
+  // NATS (the coordinator, the seal register) is on, and neither side writes
+  // the other's: the other side may still hold a quorum of it.
+  EXPECT_EQ(put(side[0], plan.held_by_side, "side"), 200);
+  EXPECT_EQ(put(rest[0], plan.held_by_rest, "rest"), 200);
+  EXPECT_NE(put(rest[0], plan.held_by_side, "not here"), 200);
+  EXPECT_NE(put(side[0], plan.held_by_rest, "not here"), 200);
+  const size_t side_before = side_writer.acked_count(), rest_before = rest_writer.acked_count();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return side_writer.acked_count() >= side_before + 3 &&
+               rest_writer.acked_count() >= rest_before + 3;
+      },
+      30s))
+      << "side " << side_writer.acked_count() - side_before << " more acked, failures "
+      << json(side_writer.failures()).dump() << "; rest " << rest_writer.acked_count() - rest_before
+      << " more, failures " << json(rest_writer.failures()).dump();
+  EXPECT_NE(put(rest[1], plan.held_by_side, "not here"), 200);
+  EXPECT_NE(put(side[1], plan.held_by_rest, "not here"), 200);
+  // A refused forward still held in the cut link reaches its leader at the
+  // heal: past its deadline (these nodes allow no clock offset), it must be
+  // refused there, not applied.
+  const auto refused = std::chrono::system_clock::now();
+  ASSERT_TRUE(wait_until([&] { return std::chrono::system_clock::now() > refused + 5ms; }, 1s));
+
+  network->heal_split();
+  ASSERT_TRUE(cluster.wait_converged(kNodes, 30s)) << cluster.describe_not_serving();
+  const size_t side_healed = side_writer.acked_count(), rest_healed = rest_writer.acked_count();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return side_writer.acked_count() >= side_healed + 50 &&
+               rest_writer.acked_count() >= rest_healed + 50;
+      },
+      30s));
+  side_writer.stop();
+  rest_writer.stop();
+
+  for (auto* writer : {&side_writer, &rest_writer}) {
+    for (const auto& [outcome, count] : writer->failures()) {
+      EXPECT_TRUE(outcome.rfind("503 ", 0) == 0 || outcome.rfind("504 ", 0) == 0)
+          << count << " writes ended " << outcome;
+    }
+  }
+  EXPECT_EQ(leader_read(rest[0], plan.held_by_side), "side");
+  EXPECT_EQ(leader_read(side[0], plan.held_by_rest), "rest");
+  for (const auto& [prefix, writer] : {std::pair{"a", &side_writer}, {"b", &rest_writer}}) {
+    for (const auto& [key, message] : writer->acked()) {
+      ASSERT_EQ(leader_read(rest[0], prefix + key), message)
+          << prefix + key << " was acknowledged and is lost";
+    }
+  }
+  expect_every_partition_validates(side[0]);
+}
+
+// DESIGN 8, the partition every store must survive: the cluster cut in two,
+// two nodes of five on one side and three on the other, under writes through
+// both. A partition is writable on the side that holds a quorum of its
+// replicas and its leader, and nowhere else: never on both sides, so never
+// two leaders accepting writes at once, whichever side NATS (the
+// coordinator and the seal register) stays on. A write that meets the cut
+// fails with a coded 503 or 504. After the heal every acknowledged write of
+// either side is readable and every partition's replicas agree.
+// NATS on the larger side: the smaller one keeps its assignment, unaware.
+TEST_F(ReplicationTest, ACutBetweenTwoAndThreeNodesWritesEachPartitionOnOneSideOnly) {
+  split_under_writes(NetworkPartitions::NatsSide::with_rest);
+}
+
+// NATS on the smaller side: the coordinator there takes the three others
+// for dead and moves their partitions to the two it still hears, which
+// cannot seal what the three still hold a quorum of.
+TEST_F(ReplicationTest, ACutThatLeavesNatsWithTheSmallerSideWritesEachPartitionOnOneSideOnly) {
+  split_under_writes(NetworkPartitions::NatsSide::with_side);
 }
 
 // DESIGN 8: a network partition under writes. Node 0, which leads some

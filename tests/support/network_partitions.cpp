@@ -45,6 +45,38 @@ void NetworkPartitions::heal(size_t i) {
   }
 }
 
+void NetworkPartitions::split(const std::set<size_t>& side, NatsSide nats) {
+  std::set<size_t> without_nats;
+  for (size_t i = 0; i < links_.size(); ++i) {
+    if (side.contains(i) == (nats == NatsSide::with_rest)) without_nats.insert(i);
+  }
+  split_side_ = side;
+  split_without_nats_ = without_nats;
+  set_split(side, without_nats, true);
+}
+
+void NetworkPartitions::heal_split() {
+  set_split(split_side_, split_without_nats_, false);
+  split_side_.clear();
+  split_without_nats_.clear();
+}
+
+void NetworkPartitions::set_split(const std::set<size_t>& side,
+                                  const std::set<size_t>& cut_from_nats, bool stall) {
+  for (size_t i : cut_from_nats) {
+    stall ? links_.at(i).nats->stall() : links_.at(i).nats->unstall();
+  }
+  // Each node's peer proxy holds the connections that come from the other
+  // side's addresses, so the two directions of every link across are cut.
+  for (size_t to = 0; to < links_.size(); ++to) {
+    for (size_t from = 0; from < links_.size(); ++from) {
+      if (side.contains(to) == side.contains(from)) continue;
+      TcpProxy& proxy = *links_[to].peer;
+      stall ? proxy.stall_from(links_[from].source) : proxy.unstall_from(links_[from].source);
+    }
+  }
+}
+
 const char* NetworkPartitions::name_of(Cut cut) {
   switch (cut) {
     case Cut::everything:

@@ -10,11 +10,14 @@
 // they send it). A node sends its replication messages on connections it
 // opens, so a one-way cut is a one-way partition for them. heal(i) delivers
 // what was held, as TCP does when a partition heals within its
-// retransmission timeouts. Clients still reach every node's API: they may be
-// on either side.
+// retransmission timeouts. split(side) cuts the cluster in two: the nodes of
+// `side` reach each other but none of the rest, and NATS (a single server)
+// stays on one side, the other loses it; heal_split() joins them again.
+// Clients still reach every node's API: they may be on either side.
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,9 @@ class NetworkPartitions {
   PartidOptions route(size_t i, PartidOptions options) const;
   void isolate(size_t i, Cut cut);
   void heal(size_t i);
+  enum class NatsSide { with_side, with_rest };
+  void split(const std::set<size_t>& side, NatsSide nats);
+  void heal_split();
   static const char* name_of(Cut cut);
 
  private:
@@ -43,7 +49,12 @@ class NetworkPartitions {
     std::unique_ptr<TcpProxy> peer;
     std::string source;
   };
+  // Stalls (or delivers) what crosses between the nodes of `side` and the
+  // rest; NATS for the nodes on `cut_from_nats`.
+  void set_split(const std::set<size_t>& side, const std::set<size_t>& cut_from_nats, bool stall);
+
   std::vector<Links> links_;
+  std::set<size_t> split_side_, split_without_nats_;
 };
 
 }  // namespace parti::testing

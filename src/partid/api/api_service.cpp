@@ -1,5 +1,6 @@
 #include "partid/api/api_service.h"
 
+#include "partid/api/forward_deadline.h"
 #include "partid/api/hold.h"
 
 #include "partid/async_bridge.h"
@@ -49,6 +50,14 @@ asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
   std::string name = "unmatched";
   if (auto* e = std::get_if<WebError>(&matched)) {
     response = ApiResponse::error(*e);
+  } else if (forward_expired(hop.deadline_unix_ms, unix_ms(std::chrono::system_clock::now()),
+                             options_.max_clock_offset)) {
+    name = route_name(std::get<Route>(matched).kind);
+    deps_.metrics->count("partid_forwards_expired_total");
+    response = ApiResponse::error(
+        WebError::timeout("forward_expired",
+                          "the node that forwarded this request stopped waiting for it before "
+                          "it arrived; not served"));
   } else {
     const Route& route = std::get<Route>(matched);
     name = route_name(route.kind);

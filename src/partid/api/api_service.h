@@ -42,10 +42,11 @@ struct ApiOptions {
   Limits limits;
   uint32_t hop_limit = 3;
   std::chrono::milliseconds forward_timeout{5000};
-  size_t max_relayed_bytes = size_t{256} << 20;  // see NodeConfig::max_relayed_bytes
-  size_t max_answer_bytes = size_t{256} << 20;   // see NodeConfig::max_answer_bytes
-  std::chrono::milliseconds hold{0};             // see NodeConfig::hold_ms
-  std::string admin_token;                       // empty: admin routes answer 403
+  std::chrono::milliseconds max_clock_offset{500};  // see NodeConfig::max_clock_offset_ms
+  size_t max_relayed_bytes = size_t{256} << 20;     // see NodeConfig::max_relayed_bytes
+  size_t max_answer_bytes = size_t{256} << 20;      // see NodeConfig::max_answer_bytes
+  std::chrono::milliseconds hold{0};                // see NodeConfig::hold_ms
+  std::string admin_token;                          // empty: admin routes answer 403
   // A transaction's deadline is this long after it starts (NodeConfig).
   std::chrono::milliseconds txn_timeout{10000};
   // Its records and decision are kept this long past its deadline.

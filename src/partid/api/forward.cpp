@@ -4,6 +4,7 @@
 // from the node that keeps it (api/relayed_answers.h), one part at a time so
 // a large answer never crowds the connection the replication traffic shares.
 #include "partid/api/api_service.h"
+#include "partid/api/forward_deadline.h"
 #include "partid/api/forward_features.h"
 #include "partid/async_bridge.h"
 
@@ -63,6 +64,8 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
   f->set_hops(hop.hops + 1);
   f->set_authorization(authorization);
   f->set_accepts_parts(true);
+  f->set_deadline_unix_ms(forward_deadline(unix_ms(std::chrono::system_clock::now()),
+                                           options_.forward_timeout, hop.deadline_unix_ms));
   for (const auto& t : hop.tried) f->add_tried(t);
   f->add_tried(deps_.cluster->self());
   deps_.metrics->count("partid_forwarded_requests_total");

@@ -3,6 +3,7 @@
 // exactly the same code as one read from a socket.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct ApiResponse {
 struct Hop {
   uint32_t hops = 0;
   std::vector<std::string> tried;
+  // A forwarded request: when its asker stops waiting (api/forward_deadline.h);
+  // 0 when the client asked this node directly.
+  uint64_t deadline_unix_ms = 0;
 };
 
 }  // namespace partid::api

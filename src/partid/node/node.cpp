@@ -183,6 +183,7 @@ void Node::bind_listeners() {
   options.limits.max_body_bytes = cfg_.max_body_bytes;
   options.hop_limit = cfg_.hop_limit;
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
+  options.max_clock_offset = std::chrono::milliseconds(cfg_.max_clock_offset_ms);
   options.max_relayed_bytes = cfg_.max_relayed_bytes;
   options.max_answer_bytes = cfg_.max_answer_bytes;
   // Parts of at most 1 MiB: a 16-MiB part took each node's loop tens of ms
@@ -390,6 +391,7 @@ asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
   api::Hop hop;
   hop.hops = forward.hops();
   hop.tried.assign(forward.tried().begin(), forward.tried().end());
+  hop.deadline_unix_ms = forward.deadline_unix_ms();
   api::ApiResponse response = co_await api_->handle(std::move(request), std::move(hop));
   pb::Envelope out;
   auto* r = out.mutable_forward_reply();
