@@ -881,6 +881,35 @@ TEST_F(ReplicationTest, ALeaderCutOffAndReplacedNeverServesAStaleRead) {
   EXPECT_TRUE(wait_until([&] { return leader_read(0, key) == "new"; }, 30s));
 }
 
+// With the nats-server gone, every node keeps its last assignment and its
+// view of the others' heartbeats lapses; a request through a node that does
+// not lead the key's partition is still forwarded to the leader, which still
+// commits with its followers over the peer connections.
+TEST_F(ReplicationTest, WithNatsDownRequestsAreStillForwardedToTheirLeaders) {
+  start_nodes(3);
+  ASSERT_TRUE(cluster.wait_serving(30s));
+  const std::string key = key_led_by(0, "nd");
+  ASSERT_EQ(put(0, key, "before"), 200);
+  nats.stop();
+  const std::string leader = cluster.node(0).id;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const json t = cluster.get_json(1, "/cluster/topology");
+        if (!t.is_object()) return false;
+        for (const auto& n : t["nodes"]) {
+          if (n["id"] == leader) return false;
+        }
+        return true;
+      },
+      20s))
+      << "node 1 still lists " << leader << "'s record";
+  EXPECT_EQ(put(1, key, "during"), 200);
+  EXPECT_EQ(leader_read(2, key), "during");
+  nats.start();
+  EXPECT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  EXPECT_EQ(leader_read(1, key), "during");
+}
+
 // A forwarded write that reaches its leader only after the node that
 // forwarded it stopped waiting (held in a partitioned link, here a stalled
 // proxy) is refused unserved: its client was told 504, and a write applied

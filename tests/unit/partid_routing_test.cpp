@@ -94,6 +94,37 @@ TEST_F(RoutingTest, NoAssignmentOrNoAddressIsUnavailable) {
   EXPECT_EQ(decide(0, Access::Write, "node-1").error.code, "leader_unreachable");
 }
 
+// With NATS out of reach a node's view of the others' heartbeats lapses, but
+// it keeps the assignment, so it keeps the way to its leaders too: the last
+// address it knew of each node the assignment names, never shown as a live
+// record, and forgotten once the assignment no longer names the node.
+TEST(TopologyTest, ANodeWhoseRecordLapsedIsReachedAtItsLastKnownAddress) {
+  std::string error;
+  auto v1 = build_topology(assignment(1, {{0, 1}, {1, 2}, {2, 0}}), members(), unsplit(3), nullptr,
+                           &error);
+  ASSERT_TRUE(v1);
+  auto only_node_2 = members();
+  only_node_2.erase(only_node_2.begin(), only_node_2.begin() + 2);
+  auto lapsed = build_topology(assignment(1, {{0, 1}, {1, 2}, {2, 0}}), only_node_2, unsplit(3),
+                               &*v1, &error);
+  ASSERT_TRUE(lapsed);
+  EXPECT_EQ(lapsed->nodes.size(), 1u) << "only records seen now are listed";
+  ASSERT_NE(lapsed->address_of("node-0"), nullptr);
+  EXPECT_EQ(lapsed->address_of("node-0")->peer, "127.0.0.1:9000");
+  // Carried over from one lapsed topology to the next.
+  auto again = build_topology(assignment(1, {{0, 1}, {1, 2}, {2, 0}}), only_node_2, unsplit(3),
+                              &*lapsed, &error);
+  ASSERT_TRUE(again);
+  ASSERT_NE(again->address_of("node-1"), nullptr);
+  EXPECT_EQ(again->address_of("node-1")->peer, "127.0.0.1:9001");
+  // An assignment without node 0 forgets it.
+  auto replaced = build_topology(assignment(2, {{2, 1}, {1, 2}, {2, 1}}), only_node_2, unsplit(3),
+                                 &*again, &error);
+  ASSERT_TRUE(replaced);
+  EXPECT_EQ(replaced->address_of("node-0"), nullptr);
+  EXPECT_NE(replaced->address_of("node-1"), nullptr);
+}
+
 TEST(TopologyTest, LeaderEpochsCarryOverWhileTheLeaderStays) {
   std::string error;
   auto v1 = build_topology(assignment(1, {{0}, {1}, {2}}), members(), unsplit(3), nullptr, &error);

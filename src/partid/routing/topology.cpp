@@ -6,16 +6,17 @@
 namespace partid::routing {
 
 const NodeAddress* Topology::address_of(const std::string& node) const {
-  auto it = nodes.find(node);
-  return it == nodes.end() ? nullptr : &it->second;
+  if (auto it = nodes.find(node); it != nodes.end()) return &it->second;
+  auto it = last_known.find(node);
+  return it == last_known.end() ? nullptr : &it->second;
 }
 
 uint32_t Topology::lowest_format() const {
   if (workers.empty()) return 0;
   uint32_t lowest = UINT32_MAX;
   for (const auto& w : workers) {
-    const NodeAddress* a = address_of(w);
-    lowest = std::min(lowest, a ? a->format : 0);
+    auto it = nodes.find(w);  // a record seen now, never a last known one
+    lowest = std::min(lowest, it == nodes.end() ? 0 : it->second.format);
   }
   return lowest;
 }
@@ -70,6 +71,14 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
     if (previous->replicas[p] == t.replicas[p]) t.leader_epoch[p] = previous->leader_epoch[p];
   }
   for (const auto& m : members) t.nodes[m.id] = {m.api_address, m.peer_address, m.state, m.format};
+  if (previous) {
+    for (const auto& set : t.replicas) {
+      for (const auto& id : set) {
+        const NodeAddress* known = t.nodes.contains(id) ? nullptr : previous->address_of(id);
+        if (known) t.last_known.emplace(id, *known);
+      }
+    }
+  }
   return t;
 }
 

@@ -39,6 +39,14 @@ struct Topology {
   // same ones; false for an assignment without it (see build_topology).
   bool epochs_agreed = false;
   std::map<std::string, NodeAddress> nodes;
+  // Nodes the assignment names whose records this node no longer sees (their
+  // heartbeats lapsed in its own view: NATS out of its reach, or the node
+  // dead and not replaced yet), at their last known addresses. The
+  // assignment is kept while NATS is away, and so are the ways to its
+  // leaders: without them every forward failed `leader_unreachable` during a
+  // NATS outage, though the leaders were a peer connection away. A node that
+  // is really gone then fails its forwards as unreachable peers do.
+  std::map<std::string, NodeAddress> last_known;
   // The assignment's workers: the nodes its coordinator counted alive. A
   // node that has just joined may still list dead nodes' records in `nodes`
   // (their heartbeats have not expired in its own view yet).
@@ -51,6 +59,7 @@ struct Topology {
   uint32_t partition_of(std::string_view partition_key) const {
     return layout.layout.partition_of(partition_key);
   }
+  // Where to reach `node`: its record, else its last known address.
   const NodeAddress* address_of(const std::string& node) const;
   // The lowest data format among the assignment's workers (0 when one has no
   // record here, or did not say): what every live node can read.
