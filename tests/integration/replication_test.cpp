@@ -1017,6 +1017,19 @@ void ReplicationTest::split_under_writes(NetworkPartitions::NatsSide nats_side) 
     cluster.start(o);
   }
   ASSERT_TRUE(cluster.wait_converged(kNodes, 30s)) << cluster.describe_not_serving();
+  // The plan holds only while the assignment does: wait out the staged moves
+  // of the start (every node at one version, none an interim step).
+  const auto settled_version = [&] {
+    std::set<uint64_t> versions;
+    for (size_t i = 0; i < kNodes; ++i) {
+      const json t = cluster.get_json(i, "/cluster/topology");
+      if (!t.is_object() || t.value("interim", true)) return uint64_t{0};
+      versions.insert(t.value("version", uint64_t{0}));
+    }
+    return versions.size() == 1 ? *versions.begin() : uint64_t{0};
+  };
+  ASSERT_TRUE(wait_until([&] { return settled_version() != 0; }, 30s));
+  const uint64_t planned_at = settled_version();
   const auto pair_of = [&](const std::string& key) {
     const auto r = replicas_of(0, partition_of(key));
     return std::set<size_t>{index_of(r[0]), index_of(r[1])};
@@ -1050,12 +1063,15 @@ void ReplicationTest::split_under_writes(NetworkPartitions::NatsSide nats_side) 
   ASSERT_TRUE(wait_until(
       [&] { return side_writer.acked_count() >= 50 && rest_writer.acked_count() >= 50; }, 30s));
 
+  ASSERT_EQ(settled_version(), planned_at) << "the assignment changed under the plan";
   network->split(plan.side, nats_side);
   // Each side keeps writing a partition it holds a quorum of, whichever side
   // NATS (the coordinator, the seal register) is on, and neither side writes
   // the other's: the other side may still hold a quorum of it.
-  EXPECT_EQ(put(side[0], plan.held_by_side, "side"), 200);
-  EXPECT_EQ(put(rest[0], plan.held_by_rest, "rest"), 200);
+  EXPECT_EQ(put_outcome(apis[side[0]], plan.held_by_side, "side"), "")
+      << json(cluster.get_json(side[0], "/cluster/topology")).dump();
+  EXPECT_EQ(put_outcome(apis[rest[0]], plan.held_by_rest, "rest"), "")
+      << json(cluster.get_json(rest[0], "/cluster/topology")).dump();
   EXPECT_NE(put(rest[0], plan.held_by_side, "not here"), 200);
   EXPECT_NE(put(side[0], plan.held_by_rest, "not here"), 200);
   const size_t side_before = side_writer.acked_count(), rest_before = rest_writer.acked_count();

@@ -57,6 +57,7 @@ ApiResponse ApiService::topology() const {
                                       {"partitions", t->partitions},
                                       {"layout", layout_json(t->layout)},
                                       {"replication_factor", t->replication_factor},
+                                      {"interim", t->interim},
                                       {"nodes", nodes},
                                       {"assignment", partitions}}));
 }
