@@ -147,6 +147,30 @@ TEST_F(PeerTransportTest, APeerThatKeepsTimingOutIsRefusedAtOnceUntilAProbeSucce
   EXPECT_EQ(opened, 1u);
 }
 
+// A request that measures (a clock probe's ping) is never judged by the
+// circuit breaker: its timeouts open no circuit, and an open circuit does not
+// stop it.
+TEST_F(PeerTransportTest, CallsThatMeasureNeitherOpenACircuitNorAreStoppedByOne) {
+  pb::Envelope unanswered;
+  unanswered.mutable_forward()->set_method("GET");
+  const auto unjudged = [&](pb::Envelope e, std::chrono::milliseconds timeout) {
+    std::promise<PeerReply> p;
+    asio::post(loop, [&] {
+      client->call_unjudged(address(), std::move(e), timeout,
+                            [&](PeerReply r) { p.set_value(std::move(r)); });
+    });
+    return p.get_future().get();
+  };
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(unjudged(unanswered, 50ms).timed_out);
+  EXPECT_TRUE(call(address(), ping(), 2000ms).envelope) << "no circuit opened";
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(call(address(), unanswered, 50ms).timed_out);
+  ASSERT_TRUE(call(address(), ping(), 2000ms).circuit_open);
+  auto measured = unjudged(ping(), 2000ms);
+  ASSERT_TRUE(measured.envelope) << measured.error;
+  EXPECT_EQ(measured.envelope->pong().node_id(), "server");
+  EXPECT_TRUE(call(address(), ping(), 2000ms).circuit_open) << "its answer closes nothing";
+}
+
 TEST_F(PeerTransportTest, UnreachablePeerFailsFastAndCleanly) {
   auto r = call("127.0.0.1:1", ping(), 2000ms);
   EXPECT_FALSE(r.envelope);

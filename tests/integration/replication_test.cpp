@@ -248,6 +248,20 @@ TEST_F(ReplicationTest, OnThreeNodesEveryWriteReachesEveryReplica) {
   }
 }
 
+// Each node measures how far its peers' wall clocks are from its own (the
+// forwards' deadlines rest on it, node/clock_probe.h): here, one machine's
+// clock, so within a few milliseconds.
+TEST_F(ReplicationTest, EachNodeMeasuresItsPeersClocks) {
+  start_nodes(3);
+  ASSERT_TRUE(cluster.wait_serving(30s));
+  for (size_t node = 0; node < 3; ++node) {
+    EXPECT_TRUE(wait_until(
+        [&] { return cluster.metric(node, "partid_peer_clock_probes_total") >= 4; }, 20s))
+        << "node " << node;
+    EXPECT_LE(cluster.metric(node, "partid_peer_clock_offset_max_ms"), 50) << "node " << node;
+  }
+}
+
 // Each node's record in the heartbeat bucket carries how far its replica of
 // every partition has got (its last log sequence), which the coordinator's
 // successor rule reads when a leader dies.

@@ -14,6 +14,7 @@
 #include "parti/core/spawn.h"
 #include "parti/core/types.h"
 #include "parti/source/partition_source.h"
+#include "partid/api/forward_deadline.h"
 #include "partid/api/forward_features.h"
 #include "partid/peer/peer_auth.h"
 
@@ -284,6 +285,11 @@ void Node::join_cluster() {
       parti::numbered_partitions(offered_partitions_, ""));
   progress_ =
       std::make_unique<ProgressReporter>(loop_.get_executor(), pc.timings.heartbeat_interval);
+  // Clocks drift slowly: a ping per peer every five heartbeats (10 s by
+  // default, 0.5 s with the tests' fast timings) is plenty.
+  clock_probe_interval_ = std::clamp<std::chrono::milliseconds>(pc.timings.heartbeat_interval * 5,
+                                                                std::chrono::milliseconds(500),
+                                                                std::chrono::milliseconds(10000));
   parti::Hooks hooks;
   hooks.on_error = [](const std::string& what) { spdlog::warn("coordination: {}", what); };
   hooks.refresh_record = [p = progress_.get()](parti::NodeRecord& r) { p->fill(r); };
@@ -339,6 +345,10 @@ void Node::start_replication(const std::string& id) {
     replicator_->start(id, std::move(restored), std::move(seals));
     progress_->start(*replicator_);
     txn_recovery_->start();
+    clock_probe_ = std::make_unique<ClockProbe>(
+        loop_.get_executor(), *peers_, metrics_, id, [this] { return topology(); },
+        std::chrono::milliseconds(cfg_.max_clock_offset_ms), clock_probe_interval_);
+    clock_probe_->start();
   });
 }
 
@@ -358,6 +368,7 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
   if (request.has_ping()) {
     pb::Envelope pong;
     pong.mutable_pong()->set_node_id(self_);
+    pong.mutable_pong()->set_unix_ms(api::unix_ms(std::chrono::system_clock::now()));
     reply(std::move(pong));
     return;
   }
@@ -627,6 +638,7 @@ void Node::stop() {
       if (keeper_) keeper_->stop();
       if (format_) format_->stop();
       if (progress_) progress_->stop();
+      if (clock_probe_) clock_probe_->stop();
       if (txn_recovery_) txn_recovery_->stop();
       if (replicator_) replicator_->stop();
       if (peers_) peers_->stop();

@@ -33,6 +33,7 @@
 #include "partid/api/metrics.h"
 #include "partid/api/relayed_answers.h"
 #include "partid/api/txn_recovery.h"
+#include "partid/node/clock_probe.h"
 #include "partid/node/descriptor_budget.h"
 #include "partid/node/node_config.h"
 #include "partid/node/progress_reporter.h"
@@ -125,6 +126,8 @@ class Node final : public api::ClusterView {
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<parti::Manager> manager_;
   std::unique_ptr<TopologyKeeper> keeper_;
+  std::unique_ptr<ClockProbe> clock_probe_;  // loop-owned
+  std::chrono::milliseconds clock_probe_interval_{10000};
   std::unique_ptr<split::SplitDriver> splitter_;
   std::thread loop_thread_;
   std::string self_;

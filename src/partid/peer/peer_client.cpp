@@ -16,7 +16,8 @@ using Clock = std::chrono::steady_clock;
 struct PeerClient::Pending {
   Callback done;
   std::unique_ptr<asio::steady_timer> timer;
-  bool sent = false;  // handed to the connection
+  bool sent = false;   // handed to the connection
+  bool judged = true;  // its outcome counts in the peer's circuit breaker
 };
 
 struct PeerClient::Link {
@@ -68,8 +69,8 @@ uint64_t PeerClient::circuits_opened() const {
 
 // A call the breaker let through but that cannot go out counts as a failure
 // (a half-open probe must end one way or the other).
-void PeerClient::refuse(Link& l, Callback done, std::string why) {
-  l.breaker.on_failure(Clock::now());
+void PeerClient::refuse(Link& l, Callback done, std::string why, bool judged) {
+  if (judged) l.breaker.on_failure(Clock::now());
   asio::post(loop_, [done = std::move(done), why = std::move(why)] {
     done({std::nullopt, why, false});
   });
@@ -77,12 +78,22 @@ void PeerClient::refuse(Link& l, Callback done, std::string why) {
 
 void PeerClient::call(const std::string& address, pb::Envelope request,
                       std::chrono::milliseconds timeout, Callback done) {
+  start_call(address, std::move(request), timeout, std::move(done), true);
+}
+
+void PeerClient::call_unjudged(const std::string& address, pb::Envelope request,
+                               std::chrono::milliseconds timeout, Callback done) {
+  start_call(address, std::move(request), timeout, std::move(done), false);
+}
+
+void PeerClient::start_call(const std::string& address, pb::Envelope request,
+                            std::chrono::milliseconds timeout, Callback done, bool judged) {
   Link& l = link(address);
   if (!*alive_) {
     asio::post(loop_, [done = std::move(done)] { done({std::nullopt, "stopping", false}); });
     return;
   }
-  if (!l.breaker.allow(Clock::now())) {
+  if (judged && !l.breaker.allow(Clock::now())) {
     PeerReply reply{std::nullopt, "peer " + address + " keeps failing: its circuit is open", false,
                     true, l.breaker.cooldown()};
     asio::post(loop_, [done = std::move(done), reply = std::move(reply)]() mutable {
@@ -91,10 +102,10 @@ void PeerClient::call(const std::string& address, pb::Envelope request,
     return;
   }
   if (!l.channel && Clock::now() < l.down_until) {
-    return refuse(l, std::move(done), "peer " + address + " is down");
+    return refuse(l, std::move(done), "peer " + address + " is down", judged);
   }
   if (l.pending.size() >= options_.max_in_flight) {
-    return refuse(l, std::move(done), "peer " + address + " overloaded");
+    return refuse(l, std::move(done), "peer " + address + " overloaded", judged);
   }
   const uint64_t id = next_id_++;
   request.set_id(id);
@@ -104,7 +115,7 @@ void PeerClient::call(const std::string& address, pb::Envelope request,
     auto it = links_.find(address);
     if (it != links_.end()) complete(*it->second, id, {std::nullopt, "timed out", true});
   });
-  l.pending.emplace(id, Pending{std::move(done), std::move(timer)});
+  l.pending.emplace(id, Pending{std::move(done), std::move(timer), false, judged});
   l.queued.push_back(std::move(request));
   if (l.greeted) {
     send_queued(l);
@@ -270,7 +281,10 @@ void PeerClient::fail_link(const std::string& address, const std::string& why) {
   l.greeted = false;
   l.channel.reset();
   l.queued.clear();
-  if (!l.pending.empty()) l.breaker.on_failure(Clock::now());
+  if (std::any_of(l.pending.begin(), l.pending.end(),
+                  [](const auto& kv) { return kv.second.judged; })) {
+    l.breaker.on_failure(Clock::now());
+  }
   l.backoff = std::min(options_.max_backoff, std::max(options_.min_backoff, l.backoff * 2));
   l.down_until = Clock::now() + l.backoff;
   spdlog::debug("peer {}: {}", address, why);
@@ -290,9 +304,9 @@ void PeerClient::complete(Link& l, uint64_t id, PeerReply reply) {
   Pending p = std::move(it->second);
   l.pending.erase(it);
   p.timer->cancel();
-  if (reply.envelope) {
+  if (p.judged && reply.envelope) {
     l.breaker.on_success();
-  } else if (reply.timed_out) {
+  } else if (p.judged && reply.timed_out) {
     l.breaker.on_failure(Clock::now());
   }
   p.done(std::move(reply));

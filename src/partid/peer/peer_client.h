@@ -56,6 +56,12 @@ class PeerClient {
   // Sends `request` to host:port and calls `done` with the reply or failure.
   void call(const std::string& address, pb::Envelope request, std::chrono::milliseconds timeout,
             Callback done);
+  // The same, for a request that measures rather than asks (a clock probe's
+  // ping): its outcome is never counted by the peer's circuit breaker, which
+  // judges the peer by the requests it serves, and an open circuit does not
+  // stop it.
+  void call_unjudged(const std::string& address, pb::Envelope request,
+                     std::chrono::milliseconds timeout, Callback done);
   // Sends a one-way message (no reply). False, and the message is dropped,
   // when the peer is known down or its queue is full: senders of one-way
   // messages (replication) resend what matters.
@@ -78,8 +84,10 @@ class PeerClient {
   void on_hello(Link& l, const std::string& address, const pb::Envelope& answer);
   void fail_link(const std::string& address, const std::string& why);
   void send_queued(Link& l);
+  void start_call(const std::string& address, pb::Envelope request,
+                  std::chrono::milliseconds timeout, Callback done, bool judged);
   void complete(Link& l, uint64_t id, PeerReply reply);
-  void refuse(Link& l, Callback done, std::string why);
+  void refuse(Link& l, Callback done, std::string why, bool judged);
 
   asio::any_io_executor loop_;
   ClientOptions options_;
