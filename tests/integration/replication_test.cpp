@@ -40,6 +40,8 @@ namespace asio = boost::asio;
 constexpr uint32_t kPartitions = 16;
 constexpr const char* kAdminToken = "s3cret";
 
+class Writer;
+
 class ReplicationTest : public ::testing::Test {
  protected:
   // RF=3 nodes; with an admin token when `admin` (kAdminToken).
@@ -188,6 +190,15 @@ class ReplicationTest : public ::testing::Test {
   void kill_leader_under_writes(size_t nodes);
   void partition_leader_under_writes(NetworkPartitions::Cut cut);
   void split_under_writes(NetworkPartitions::NatsSide nats_side);
+  // For the partition scenarios' writers (Writer, below): writes through
+  // `apis[v]` with keys prefixed by `prefix`; every failure of `writer` coded
+  // 503 or 504; every acknowledged write of each (prefix, writer) read back
+  // through node `via`'s leaders.
+  static std::function<std::string(size_t, const std::string&, const std::string&)> writes_prefixed(
+      std::vector<std::string> apis, std::string prefix);
+  void expect_only_coded_failures(Writer& writer, const std::string& through);
+  void expect_acknowledged_readable(size_t via,
+                                    std::initializer_list<std::pair<std::string, Writer*>> writers);
   // Writes `key` through node 0 and waits until the partition's first
   // follower holds it: the partition, its replicas and that follower.
   struct Placed {
@@ -959,6 +970,31 @@ TEST_F(ReplicationTest, AForwardedWriteThatArrivesAfterItsDeadlineIsNeverApplied
   EXPECT_EQ(leader_read(2, key), "after");
 }
 
+std::function<std::string(size_t, const std::string&, const std::string&)>
+ReplicationTest::writes_prefixed(std::vector<std::string> apis, std::string prefix) {
+  return [apis = std::move(apis), prefix = std::move(prefix)](size_t v, const std::string& k,
+                                                              const std::string& m) {
+    return put_outcome(apis[v], prefix + k, m);
+  };
+}
+
+void ReplicationTest::expect_only_coded_failures(Writer& writer, const std::string& through) {
+  for (const auto& [outcome, count] : writer.failures()) {
+    EXPECT_TRUE(outcome.rfind("503 ", 0) == 0 || outcome.rfind("504 ", 0) == 0)
+        << count << " writes through " << through << " ended " << outcome;
+  }
+}
+
+void ReplicationTest::expect_acknowledged_readable(
+    size_t via, std::initializer_list<std::pair<std::string, Writer*>> writers) {
+  for (const auto& [prefix, writer] : writers) {
+    for (const auto& [key, message] : writer->acked()) {
+      ASSERT_EQ(leader_read(via, prefix + key), message)
+          << prefix + key << " was acknowledged and is lost";
+    }
+  }
+}
+
 void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) {
   network.emplace(nats, 3);
   for (size_t i = 0; i < 3; ++i) {
@@ -970,14 +1006,8 @@ void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) 
   }
   ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
   const std::string led_by_0 = key_led_by(0, "i");
-  const auto apis = apis_of(3);
-  auto put_with = [apis](const std::string& prefix) {
-    return [apis, prefix](size_t v, const std::string& k, const std::string& m) {
-      return put_outcome(apis[v], prefix + k, m);
-    };
-  };
-  Writer majority_side(put_with("a"), {1, 2});
-  Writer minority_side(put_with("b"), {0});
+  Writer majority_side(writes_prefixed(apis_of(3), "a"), {1, 2});
+  Writer minority_side(writes_prefixed(apis_of(3), "b"), {0});
   ASSERT_TRUE(wait_until(
       [&] { return majority_side.acked_count() >= 100 && minority_side.acked_count() >= 50; },
       30s));
@@ -996,17 +1026,9 @@ void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) 
   majority_side.stop();
   minority_side.stop();
 
-  for (const auto& [outcome, count] : minority_side.failures()) {
-    EXPECT_TRUE(outcome.rfind("503 ", 0) == 0 || outcome.rfind("504 ", 0) == 0)
-        << count << " writes through the isolated node ended " << outcome;
-  }
+  expect_only_coded_failures(minority_side, "the isolated node");
   EXPECT_EQ(leader_read(0, led_by_0), "while isolated");
-  for (const auto& [prefix, writer] : {std::pair{"a", &majority_side}, {"b", &minority_side}}) {
-    for (const auto& [key, message] : writer->acked()) {
-      ASSERT_EQ(leader_read(2, prefix + key), message)
-          << prefix + key << " was acknowledged and is lost";
-    }
-  }
+  expect_acknowledged_readable(2, {{"a", &majority_side}, {"b", &minority_side}});
   expect_every_partition_validates(1);
 }
 
@@ -1067,13 +1089,8 @@ void ReplicationTest::split_under_writes(NetworkPartitions::NatsSide nats_side) 
     if (!plan.side.contains(i)) rest.push_back(i);
   }
   const auto apis = apis_of(kNodes);
-  auto put_with = [apis](const std::string& prefix) {
-    return [apis, prefix](size_t v, const std::string& k, const std::string& m) {
-      return put_outcome(apis[v], prefix + k, m);
-    };
-  };
-  Writer side_writer(put_with("a"), side);
-  Writer rest_writer(put_with("b"), rest);
+  Writer side_writer(writes_prefixed(apis, "a"), side);
+  Writer rest_writer(writes_prefixed(apis, "b"), rest);
   ASSERT_TRUE(wait_until(
       [&] { return side_writer.acked_count() >= 50 && rest_writer.acked_count() >= 50; }, 30s));
 
@@ -1118,20 +1135,11 @@ void ReplicationTest::split_under_writes(NetworkPartitions::NatsSide nats_side) 
   side_writer.stop();
   rest_writer.stop();
 
-  for (auto* writer : {&side_writer, &rest_writer}) {
-    for (const auto& [outcome, count] : writer->failures()) {
-      EXPECT_TRUE(outcome.rfind("503 ", 0) == 0 || outcome.rfind("504 ", 0) == 0)
-          << count << " writes ended " << outcome;
-    }
-  }
+  expect_only_coded_failures(side_writer, "the two nodes");
+  expect_only_coded_failures(rest_writer, "the three nodes");
   EXPECT_EQ(leader_read(rest[0], plan.held_by_side), "side");
   EXPECT_EQ(leader_read(side[0], plan.held_by_rest), "rest");
-  for (const auto& [prefix, writer] : {std::pair{"a", &side_writer}, {"b", &rest_writer}}) {
-    for (const auto& [key, message] : writer->acked()) {
-      ASSERT_EQ(leader_read(rest[0], prefix + key), message)
-          << prefix + key << " was acknowledged and is lost";
-    }
-  }
+  expect_acknowledged_readable(rest[0], {{"a", &side_writer}, {"b", &rest_writer}});
   expect_every_partition_validates(side[0]);
 }
 
