@@ -190,6 +190,11 @@ class ReplicationTest : public ::testing::Test {
   void kill_leader_under_writes(size_t nodes);
   void partition_leader_under_writes(NetworkPartitions::Cut cut);
   void split_under_writes(NetworkPartitions::NatsSide nats_side);
+  // Node 0 (`leader`'s options, behind a proxy that can stall its peer port)
+  // is sent a write by node 1, whose forwards time out after 1 s; the link
+  // stalls until node 1 has answered 504 and `held_past` more has gone by:
+  // the write must be refused unserved and the link serve forwards again.
+  void forward_held_past_its_deadline(PartidOptions leader, std::chrono::milliseconds held_past);
   // For the partition scenarios' writers (Writer, below): writes through
   // `apis[v]` with keys prefixed by `prefix`; every failure of `writer` coded
   // 503 or 504; every acknowledged write of each (prefix, writer) read back
@@ -938,17 +943,22 @@ TEST_F(ReplicationTest, WithNatsDownRequestsAreStillForwardedToTheirLeaders) {
 // A forwarded write that reaches its leader only after the node that
 // forwarded it stopped waiting (held in a partitioned link, here a stalled
 // proxy) is refused unserved: its client was told 504, and a write applied
-// whenever the link heals could land over writes made since. Node 0 allows
-// no clock offset, so any arrival past the deadline counts.
-TEST_F(ReplicationTest, AForwardedWriteThatArrivesAfterItsDeadlineIsNeverApplied) {
+// whenever the link heals could land over writes made since.
+void ReplicationTest::forward_held_past_its_deadline(PartidOptions leader,
+                                                     std::chrono::milliseconds held_past) {
   const int peer_port = free_port();
   TcpProxy peer_link(peer_port);  // the others reach node 0's peer port only through it
-  cluster.start(behind(peer_link, peer_port, {"--max-clock-offset-ms", "0"}));
+  PartidOptions behind_link = behind(peer_link, peer_port, leader.extra_args);
+  behind_link.launcher = leader.launcher;
+  cluster.start(behind_link);
   PartidOptions impatient = node_options(false);
   impatient.extra_args = {"--forward-timeout-ms", "1000", "--hold-ms", "0"};
   cluster.start(impatient);
   cluster.start(node_options(false));
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
+  // Node 0 has measured both peers' clocks (twice each).
+  ASSERT_TRUE(
+      wait_until([&] { return cluster.metric(0, "partid_peer_clock_probes_total") >= 4; }, 20s));
   const std::string key = key_led_by(0, "late");
   ASSERT_EQ(put(0, key, "before"), 200);
 
@@ -958,9 +968,10 @@ TEST_F(ReplicationTest, AForwardedWriteThatArrivesAfterItsDeadlineIsNeverApplied
   ASSERT_EQ(late.status, 504) << late.body;
   EXPECT_NE(late.body.find("forward_timeout"), std::string::npos) << late.body;
   // The 504 came at the forward's deadline; the held request must reach node
-  // 0 after it (milliseconds of the wall clock, which is what node 0 reads).
+  // 0 after it (milliseconds of the wall clock, which the deadline is in).
   const auto answered = std::chrono::system_clock::now();
-  ASSERT_TRUE(wait_until([&] { return std::chrono::system_clock::now() > answered + 5ms; }, 1s));
+  ASSERT_TRUE(
+      wait_until([&] { return std::chrono::system_clock::now() > answered + held_past; }, 2s));
   peer_link.unstall();
 
   ASSERT_TRUE(
@@ -968,6 +979,56 @@ TEST_F(ReplicationTest, AForwardedWriteThatArrivesAfterItsDeadlineIsNeverApplied
   EXPECT_EQ(leader_read(0, key), "before");
   EXPECT_EQ(put(1, key, "after"), 200) << "the link serves forwards again";
   EXPECT_EQ(leader_read(2, key), "after");
+}
+
+// Node 0 allows no clock offset, so any arrival past the deadline counts.
+TEST_F(ReplicationTest, AForwardedWriteThatArrivesAfterItsDeadlineIsNeverApplied) {
+  PartidOptions leader;
+  leader.extra_args = {"--max-clock-offset-ms", "0"};
+  forward_held_past_its_deadline(leader, 5ms);
+}
+
+// The same with node 0's wall clock 3 s behind its peers': read on its own
+// clock, the write's deadline was still 2 s away when it arrived, and it was
+// served. Node 0 reads it through the offset it measured to node 1.
+TEST_F(ReplicationTest, ANodeWhoseClockRunsBehindStillRefusesAForwardPastItsDeadline) {
+  PartidOptions leader;
+  leader.launcher = clock_set_off(-3s);
+  leader.extra_args = {"--max-clock-offset-ms", "100"};
+  forward_held_past_its_deadline(leader, 500ms);
+}
+
+// A node whose wall clock runs 3 s ahead of its peers' read every forward
+// they sent it (waiting 1 s) as 2 s past its deadline and refused it (504
+// forward_expired):
+// it now reads their deadlines through the offsets it measured, and serves
+// them. Every node reports the offset.
+TEST_F(ReplicationTest, ANodeWhoseClockRunsAheadServesItsPeersForwards) {
+  PartidOptions ahead = node_options(false);
+  ahead.launcher = clock_set_off(3s);
+  cluster.start(ahead);
+  PartidOptions peer = node_options(false);
+  peer.extra_args = {"--forward-timeout-ms", "1000"};  // deadlines 1 s out, on their clock
+  cluster.start(peer);
+  cluster.start(peer);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  ASSERT_TRUE(
+      wait_until([&] { return cluster.metric(0, "partid_peer_clock_probes_total") >= 4; }, 20s));
+  for (size_t node = 0; node < 3; ++node) {
+    EXPECT_TRUE(wait_until(
+        [&] { return cluster.metric(node, "partid_peer_clock_offset_max_ms") >= 2'900; }, 20s))
+        << "node " << node;
+    EXPECT_LE(cluster.metric(node, "partid_peer_clock_offset_max_ms"), 3'100) << "node " << node;
+  }
+  for (size_t via : {1, 2}) {
+    for (int k = 0; k < 5; ++k) {
+      const std::string key =
+          key_led_by(0, "ahead-" + std::to_string(via) + "-" + std::to_string(k) + "-");
+      ASSERT_EQ(put(via, key, "v"), 200) << key << " through node " << via;
+      EXPECT_EQ(leader_read(via, key), "v");
+    }
+  }
+  EXPECT_EQ(cluster.metric(0, "partid_forwards_expired_total"), 0);
 }
 
 std::function<std::string(size_t, const std::string&, const std::string&)>

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -267,6 +268,16 @@ double PartidCluster::metric(size_t i, const std::string& sample) {
     if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
   }
   return 0;
+}
+
+std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
+  // ASan wants its runtime first among the libraries; the preloaded one comes
+  // before it, which is harmless here (it wraps only the clock calls).
+  std::string asan = "ASAN_OPTIONS=";
+  if (const char* given = std::getenv("ASAN_OPTIONS")) asan += std::string(given) + ":";
+  asan += "verify_asan_link_order=0";
+  return {"env", std::string("LD_PRELOAD=") + CLOCK_OFFSET_LIB,
+          "PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count()), asan};
 }
 
 }  // namespace parti::testing

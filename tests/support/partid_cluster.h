@@ -93,4 +93,9 @@ class PartidCluster {
 
 std::string read_file(const std::string& path);
 
+// A launcher (PartidOptions::launcher) that runs a node on a wall clock
+// `offset` from the machine's (support/clock_offset.cpp, preloaded); its
+// monotonic clock stays the machine's.
+std::vector<std::string> clock_set_off(std::chrono::milliseconds offset);
+
 }  // namespace parti::testing

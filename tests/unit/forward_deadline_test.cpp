@@ -19,7 +19,7 @@ TEST(ForwardDeadline, AForwardIsGivenUpAfterItsTimeoutOrItsRequestsDeadline) {
 TEST(ForwardDeadline, ARequestIsRefusedOnlyPastItsDeadlineAndTheClockMargin) {
   const milliseconds margin(500);
   EXPECT_FALSE(forward_expired(11'500, 11'000, margin));
-  EXPECT_FALSE(forward_expired(11'500, 12'000, margin)) << "clocks may differ by the margin";
+  EXPECT_FALSE(forward_expired(11'500, 12'000, margin)) << "the deadline may be off by the margin";
   EXPECT_TRUE(forward_expired(11'500, 12'001, margin));
   EXPECT_TRUE(forward_expired(11'500, 60'000, milliseconds(0)));
 }

@@ -43,6 +43,18 @@ asio::awaitable<std::optional<ApiResponse>> ApiService::serve_elsewhere(uint32_t
   co_return std::nullopt;
 }
 
+// A forward's deadline is on the clock of the node that sent it (the last it
+// tried): read on this node's, it becomes this node's, so the forwards it
+// makes inherit it in the clock they are sent with.
+bool ApiService::expired_on_arrival(Hop& hop) const {
+  if (hop.deadline_unix_ms == 0) return false;
+  const std::string sender = hop.tried.empty() ? std::string() : hop.tried.back();
+  const peer::OnOurClock here =
+      deps_.clocks->on_our_clock(sender, hop.deadline_unix_ms, std::chrono::steady_clock::now());
+  hop.deadline_unix_ms = here.unix_ms;
+  return forward_expired(here.unix_ms, unix_ms(std::chrono::system_clock::now()), here.margin);
+}
+
 asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
   const auto started = std::chrono::steady_clock::now();
   auto matched = match_route(request.method, request.target);
@@ -50,8 +62,7 @@ asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
   std::string name = "unmatched";
   if (auto* e = std::get_if<WebError>(&matched)) {
     response = ApiResponse::error(*e);
-  } else if (forward_expired(hop.deadline_unix_ms, unix_ms(std::chrono::system_clock::now()),
-                             options_.max_clock_offset)) {
+  } else if (expired_on_arrival(hop)) {
     name = route_name(std::get<Route>(matched).kind);
     deps_.metrics->count("partid_forwards_expired_total");
     response = ApiResponse::error(

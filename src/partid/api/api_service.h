@@ -28,6 +28,7 @@
 #include "partid/api/txn_requests.h"
 #include "partid/api/wakeable_pauses.h"
 #include "partid/peer/peer_client.h"
+#include "partid/peer/peer_clocks.h"
 #include "partid/peer/peer_server.h"
 #include "partid/replication/replicator.h"
 #include "partid/routing/decide_routing.h"
@@ -42,11 +43,10 @@ struct ApiOptions {
   Limits limits;
   uint32_t hop_limit = 3;
   std::chrono::milliseconds forward_timeout{5000};
-  std::chrono::milliseconds max_clock_offset{500};  // see NodeConfig::max_clock_offset_ms
-  size_t max_relayed_bytes = size_t{256} << 20;     // see NodeConfig::max_relayed_bytes
-  size_t max_answer_bytes = size_t{256} << 20;      // see NodeConfig::max_answer_bytes
-  std::chrono::milliseconds hold{0};                // see NodeConfig::hold_ms
-  std::string admin_token;                          // empty: admin routes answer 403
+  size_t max_relayed_bytes = size_t{256} << 20;  // see NodeConfig::max_relayed_bytes
+  size_t max_answer_bytes = size_t{256} << 20;   // see NodeConfig::max_answer_bytes
+  std::chrono::milliseconds hold{0};             // see NodeConfig::hold_ms
+  std::string admin_token;                       // empty: admin routes answer 403
   // A transaction's deadline is this long after it starts (NodeConfig).
   std::chrono::milliseconds txn_timeout{10000};
   // Its records and decision are kept this long past its deadline.
@@ -59,6 +59,9 @@ struct ApiDeps {
   replication::Replicator* replicator = nullptr;
   peer::PeerClient* peers = nullptr;
   const peer::PeerServer* peer_server = nullptr;  // for its counters; may be null
+  // Reads a forward's deadline, set on its sender's clock, on this node's.
+  // Must be set where forwards arrive (a Hop with a deadline).
+  const peer::PeerClocks* clocks = nullptr;
   Metrics* metrics = nullptr;
   ClusterView* cluster = nullptr;
   // Starts this node's clean leave (Node::drain, then exit); may return first.
@@ -102,6 +105,8 @@ class ApiService {
   void topology_changed() { held_.wake(); }
 
  private:
+  // Whether a forward came too late to serve; puts its deadline on our clock.
+  bool expired_on_arrival(Hop& hop) const;
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
                                                 const Hop& hop,
                                                 std::chrono::steady_clock::time_point started);

@@ -14,11 +14,9 @@ uint64_t forward_deadline(uint64_t now_ms, std::chrono::milliseconds timeout, ui
   return inherited == 0 ? own : std::min(own, inherited);
 }
 
-bool forward_expired(uint64_t deadline_ms, uint64_t now_ms,
-                     std::chrono::milliseconds max_clock_offset) {
+bool forward_expired(uint64_t deadline_ms, uint64_t now_ms, std::chrono::milliseconds margin) {
   if (deadline_ms == 0) return false;
-  return now_ms >
-         deadline_ms + static_cast<uint64_t>(std::max<int64_t>(0, max_clock_offset.count()));
+  return now_ms > deadline_ms + static_cast<uint64_t>(std::max<int64_t>(0, margin.count()));
 }
 
 }  // namespace partid::api

@@ -184,7 +184,6 @@ void Node::bind_listeners() {
   options.limits.max_body_bytes = cfg_.max_body_bytes;
   options.hop_limit = cfg_.hop_limit;
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
-  options.max_clock_offset = std::chrono::milliseconds(cfg_.max_clock_offset_ms);
   options.max_relayed_bytes = cfg_.max_relayed_bytes;
   options.max_answer_bytes = cfg_.max_answer_bytes;
   // Parts of at most 1 MiB: a 16-MiB part took each node's loop tens of ms
@@ -209,9 +208,11 @@ void Node::bind_listeners() {
   // The same path as an operator's SIGTERM: main() waits for it and runs
   // stop(), which drains first.
   auto request_stop = [] { ::kill(::getpid(), SIGTERM); };
+  peer_clocks_ =
+      std::make_unique<peer::PeerClocks>(std::chrono::milliseconds(cfg_.max_clock_offset_ms));
   api_ = std::make_unique<api::ApiService>(
       api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), peer_server_.get(),
-                   &metrics_, this, request_stop, &bulk_},
+                   peer_clocks_.get(), &metrics_, this, request_stop, &bulk_},
       options);
   http_ = std::make_unique<api::HttpServer>(
       loop_.get_executor(), *api_,
@@ -346,8 +347,8 @@ void Node::start_replication(const std::string& id) {
     progress_->start(*replicator_);
     txn_recovery_->start();
     clock_probe_ = std::make_unique<ClockProbe>(
-        loop_.get_executor(), *peers_, metrics_, id, [this] { return topology(); },
-        std::chrono::milliseconds(cfg_.max_clock_offset_ms), clock_probe_interval_);
+        loop_.get_executor(), *peers_, *peer_clocks_, metrics_, id, [this] { return topology(); },
+        clock_probe_interval_);
     clock_probe_->start();
   });
 }

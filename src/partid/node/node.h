@@ -113,6 +113,7 @@ class Node final : public api::ClusterView {
   api::Metrics metrics_;
   std::unique_ptr<peer::PeerClient> peers_;
   std::unique_ptr<peer::PeerServer> peer_server_;
+  std::unique_ptr<peer::PeerClocks> peer_clocks_;  // loop-owned: ClockProbe writes, the API reads
   std::unique_ptr<api::ApiService> api_;
   std::unique_ptr<api::RelayedAnswers> relayed_;  // loop-owned
   std::unique_ptr<api::HttpServer> http_;

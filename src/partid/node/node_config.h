@@ -70,9 +70,9 @@ struct NodeConfig {
   size_t max_answer_bytes = size_t{256} << 20;
   uint32_t hop_limit = 3;
   uint32_t forward_timeout_ms = 5000;
-  // How far apart the nodes' wall clocks may be: a forwarded request that
-  // arrives later than its asker's deadline by more is refused unserved
-  // (api/forward_deadline.h).
+  // How far apart the nodes' wall clocks may be where no offset was measured
+  // (peer/peer_clocks.h): a forwarded request that arrives later than its
+  // asker's deadline by more is refused unserved (api/forward_deadline.h).
   uint32_t max_clock_offset_ms = 500;
   uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit
   uint32_t breaker_cooldown_ms = 500;  // first open period; doubles while probes fail
