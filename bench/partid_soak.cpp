@@ -80,6 +80,8 @@ struct Options {
   std::vector<std::string> faults = {"kill9",     "pause", "restart", "wipe",
                                      "partition", "split", "nats"};
   uint64_t seed = 0;
+  // Node i's wall clock runs ((i % 3) - 1) * this from the machine's (0: none).
+  int clock_skew_ms = 0;
 };
 
 // What was attempted and acknowledged for each key. Each key has one writer,
@@ -617,7 +619,12 @@ int run(const Options& o) {
   node.partitions = o.partitions;
   node.replication_factor = 3;
   node.extra_args = {"--admin-token", kToken};
-  for (size_t i = 0; i < o.nodes; ++i) cluster.start(network.route(i, node));
+  for (size_t i = 0; i < o.nodes; ++i) {
+    parti::testing::PartidOptions own = node;
+    const int skew = (static_cast<int>(i % 3) - 1) * o.clock_skew_ms;
+    if (skew != 0) own.launcher = parti::testing::clock_set_off(std::chrono::milliseconds(skew));
+    cluster.start(network.route(i, own));
+  }
   if (!cluster.wait_converged(o.nodes, seconds(60))) {
     std::cerr << "the cluster did not converge:\n" << cluster.describe_not_serving();
     return 1;
@@ -751,6 +758,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(faults_by_name()))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "fault schedule (0: from the clock)");
+  app.add_option("--clock-skew-ms", o.clock_skew_ms,
+                 "node i's wall clock runs ((i % 3) - 1) times this from the machine's");
   CLI11_PARSE(app, argc, argv);
   if (o.keys < o.writers || o.fault_max_ms < o.fault_min_ms) {
     std::cerr << "--keys must be at least --writers, --fault-max-ms at least --fault-min-ms\n";

@@ -45,14 +45,24 @@ asio::awaitable<std::optional<ApiResponse>> ApiService::serve_elsewhere(uint32_t
 
 // A forward's deadline is on the clock of the node that sent it (the last it
 // tried): read on this node's, it becomes this node's, so the forwards it
-// makes inherit it in the clock they are sent with.
-bool ApiService::expired_on_arrival(Hop& hop) const {
-  if (hop.deadline_unix_ms == 0) return false;
+// makes inherit it in the clock they are sent with. A sender never measured
+// is measured first (a round trip, once per peer).
+asio::awaitable<bool> ApiService::expired_on_arrival(Hop& hop) {
+  if (hop.deadline_unix_ms == 0) co_return false;
   const std::string sender = hop.tried.empty() ? std::string() : hop.tried.back();
+  const peer::PeerClocks* clocks = deps_.clocks;
+  if (deps_.measure_clock && !clocks->offset(sender, std::chrono::steady_clock::now())) {
+    deps_.metrics->count("partid_forwards_awaiting_clock_total");
+    const std::string* who = &sender;
+    const auto* measure = &deps_.measure_clock;
+    co_await await_callback<bool>([who, measure](std::function<void(bool)> done) {
+      (*measure)(*who, [done] { done(true); });
+    });
+  }
   const peer::OnOurClock here =
-      deps_.clocks->on_our_clock(sender, hop.deadline_unix_ms, std::chrono::steady_clock::now());
+      clocks->on_our_clock(sender, hop.deadline_unix_ms, std::chrono::steady_clock::now());
   hop.deadline_unix_ms = here.unix_ms;
-  return forward_expired(here.unix_ms, unix_ms(std::chrono::system_clock::now()), here.margin);
+  co_return forward_expired(here.unix_ms, unix_ms(std::chrono::system_clock::now()), here.margin);
 }
 
 asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
@@ -60,9 +70,11 @@ asio::awaitable<ApiResponse> ApiService::handle(ApiRequest request, Hop hop) {
   auto matched = match_route(request.method, request.target);
   ApiResponse response;
   std::string name = "unmatched";
+  bool late = false;
+  if (std::holds_alternative<Route>(matched)) late = co_await expired_on_arrival(hop);
   if (auto* e = std::get_if<WebError>(&matched)) {
     response = ApiResponse::error(*e);
-  } else if (expired_on_arrival(hop)) {
+  } else if (late) {
     name = route_name(std::get<Route>(matched).kind);
     deps_.metrics->count("partid_forwards_expired_total");
     response = ApiResponse::error(

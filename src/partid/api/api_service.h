@@ -62,6 +62,10 @@ struct ApiDeps {
   // Reads a forward's deadline, set on its sender's clock, on this node's.
   // Must be set where forwards arrive (a Hop with a deadline).
   const peer::PeerClocks* clocks = nullptr;
+  // Calls its second argument once the named node's clock is measured or
+  // will not be soon (node::ClockProbe::when_measured); may be empty: a
+  // forward from a node never measured is then judged on the assumed bound.
+  std::function<void(const std::string&, std::function<void()>)> measure_clock;
   Metrics* metrics = nullptr;
   ClusterView* cluster = nullptr;
   // Starts this node's clean leave (Node::drain, then exit); may return first.
@@ -106,7 +110,7 @@ class ApiService {
 
  private:
   // Whether a forward came too late to serve; puts its deadline on our clock.
-  bool expired_on_arrival(Hop& hop) const;
+  asio::awaitable<bool> expired_on_arrival(Hop& hop);
   asio::awaitable<ApiResponse> dispatch_holding(const ApiRequest& request, const Route& route,
                                                 const Hop& hop,
                                                 std::chrono::steady_clock::time_point started);

@@ -11,18 +11,23 @@ namespace partid::node {
 ClockProbe::ClockProbe(asio::any_io_executor loop, peer::PeerClient& peers,
                        peer::PeerClocks& clocks, api::Metrics& metrics, std::string self,
                        Topology topology, std::chrono::milliseconds interval)
-    : peers_(peers),
+    : loop_(loop),
+      peers_(peers),
       clocks_(clocks),
       metrics_(metrics),
       self_(std::move(self)),
       topology_(std::move(topology)),
       interval_(interval),
-      // A node that joined waits at most a tick for its first ping.
       timer_(loop, std::min(interval, kTick), [this] { probe_due(); }) {}
 
 void ClockProbe::stop() {
   *alive_ = false;
   timer_.stop();
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& [node, waiters] : waiting) {
+    for (auto& w : waiters) release(w);
+  }
 }
 
 void ClockProbe::probe_due() {
@@ -30,18 +35,17 @@ void ClockProbe::probe_due() {
   std::set<std::string> named;
   for (const auto& set : t->replicas) named.insert(set.begin(), set.end());
   for (const auto& [id, address] : t->nodes) named.insert(id);
-  const auto now = peer::PeerClocks::Steady::now();
+  const auto now = Steady::now();
   for (const auto& node : named) {
     const routing::NodeAddress* address = t->address_of(node);
     if (node == self_ || !address || address->peer.empty()) continue;
-    auto last = pinged_.find(node);
-    if (last != pinged_.end() && now - last->second < interval_) continue;
-    pinged_[node] = now;
+    auto next = next_ping_.find(node);
+    if (next != next_ping_.end() && now < next->second) continue;
+    next_ping_[node] = now + interval_;
     probe(node, address->peer);
   }
-  std::erase_if(pinged_, [&](const auto& kv) { return !named.contains(kv.first); });
+  std::erase_if(next_ping_, [&](const auto& kv) { return !named.contains(kv.first); });
   clocks_.keep_only(named);
-  clocks_.forget_older_than(now - 3 * interval_);
   report_largest();
 }
 
@@ -51,8 +55,58 @@ void ClockProbe::probe(const std::string& node, const std::string& address) {
   const uint64_t sent = api::unix_ms(std::chrono::system_clock::now());
   peers_.call_unjudged(address, std::move(ping), interval_,
                        [this, alive = alive_, node, sent](peer::PeerReply reply) {
-                         if (*alive) on_pong(node, sent, reply);
+                         if (!*alive) return;
+                         if (!reply.envelope) {
+                           auto next = next_ping_.find(node);
+                           if (next != next_ping_.end()) next->second = Steady::now() + kRetry;
+                         }
+                         on_pong(node, sent, reply);
+                         release(node);
                        });
+}
+
+void ClockProbe::when_measured(const std::string& node, std::chrono::milliseconds patience,
+                               std::function<void()> done) {
+  if (clocks_.offset(node, Steady::now()) || !*alive_) {
+    asio::post(loop_, std::move(done));
+    return;
+  }
+  auto waiter = std::make_shared<Waiter>(Waiter{std::move(done), asio::steady_timer(loop_)});
+  waiter->timer.expires_after(patience);
+  waiter->timer.async_wait([this, alive = alive_, node, waiter](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    auto it = waiting_.find(node);
+    if (it != waiting_.end()) {
+      std::erase(it->second, waiter);
+      if (it->second.empty()) waiting_.erase(it);
+    }
+    release(waiter);
+  });
+  const bool first = waiting_[node].empty();
+  waiting_[node].push_back(waiter);
+  // Asked now rather than at its next tick, if the topology has its address.
+  const auto t = topology_();
+  const routing::NodeAddress* address = t->address_of(node);
+  if (first && address && !address->peer.empty()) {
+    next_ping_[node] = Steady::now() + interval_;
+    probe(node, address->peer);
+  }
+}
+
+// Whatever the ping found: the waiters judge on what PeerClocks holds now.
+void ClockProbe::release(const std::string& node) {
+  auto it = waiting_.find(node);
+  if (it == waiting_.end()) return;
+  auto waiters = std::move(it->second);
+  waiting_.erase(it);
+  for (auto& w : waiters) release(w);
+}
+
+void ClockProbe::release(const std::shared_ptr<Waiter>& waiter) {
+  if (!waiter->done) return;
+  waiter->timer.cancel();
+  asio::post(loop_, std::move(waiter->done));
+  waiter->done = nullptr;
 }
 
 void ClockProbe::report_largest() {

@@ -212,7 +212,7 @@ void Node::bind_listeners() {
       std::make_unique<peer::PeerClocks>(std::chrono::milliseconds(cfg_.max_clock_offset_ms));
   api_ = std::make_unique<api::ApiService>(
       api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), peer_server_.get(),
-                   peer_clocks_.get(), &metrics_, this, request_stop, &bulk_},
+                   peer_clocks_.get(), measure_clock(), &metrics_, this, request_stop, &bulk_},
       options);
   http_ = std::make_unique<api::HttpServer>(
       loop_.get_executor(), *api_,
@@ -460,6 +460,19 @@ void Node::forget_relayed_later() {
   timer->async_wait([this, timer](boost::system::error_code ec) {
     if (!ec) relayed_->forget_idle(api::RelayedAnswers::Clock::now());
   });
+}
+
+std::function<void(const std::string&, std::function<void()>)> Node::measure_clock() {
+  // A ping's round trip on a working link is milliseconds; a forward's
+  // timeout is a second or more.
+  constexpr std::chrono::milliseconds kPatience{500};
+  return [this](const std::string& node, std::function<void()> done) {
+    if (!clock_probe_) {
+      asio::post(loop_, std::move(done));
+      return;
+    }
+    clock_probe_->when_measured(node, kPatience, std::move(done));
+  };
 }
 
 std::shared_ptr<const routing::Topology> Node::topology() const {

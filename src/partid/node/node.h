@@ -98,6 +98,8 @@ class Node final : public api::ClusterView {
   asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
   void serve_forward_more(const pb::ForwardMore& more, peer::PeerServer::Reply reply);
   void forget_relayed_later();
+  // ApiDeps::measure_clock: through the ClockProbe once replication runs.
+  std::function<void(const std::string&, std::function<void()>)> measure_clock();
   template <class F>
   void on_loop(F f);
 

@@ -24,10 +24,6 @@ void PeerClocks::keep_only(const std::set<std::string>& peers) {
   std::erase_if(measured_, [&](const auto& kv) { return !peers.contains(kv.first); });
 }
 
-void PeerClocks::forget_older_than(Steady::time_point cutoff) {
-  std::erase_if(measured_, [&](const auto& kv) { return kv.second.at < cutoff; });
-}
-
 std::optional<ClockOffset> PeerClocks::offset(const std::string& peer,
                                               Steady::time_point now) const {
   auto it = measured_.find(peer);

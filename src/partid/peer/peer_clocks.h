@@ -7,13 +7,16 @@
 // peer's offset (as NTP does, from the middle of a ping's round trip,
 // uncertain by half of it) and records it here; a deadline is then read
 // through the measurement, within its uncertainty, and the configured bound
-// (--max-clock-offset-ms) stands in only for a peer not measured lately.
+// (--max-clock-offset-ms) stands in only for a peer never measured.
 //
 // A measurement's uncertainty grows with its age by kDriftPerSecond (clocks
-// that NTP disciplines drift far less), and a measurement older than its
-// keeper allows is forgotten (forget_older_than), since a clock that was
-// stepped since is not covered by any drift. Pure: the caller passes the
-// time; loop-owned.
+// that NTP disciplines drift far less). It is kept while the peer cannot be
+// reached, however long: the forwards that arrive from it then were sent
+// before or during the cut, stamped by the clock that was measured (forgotten
+// after 1.5 s, as first built, it left the soak's forwards after every cut
+// judged on the bound against clocks seconds apart). A clock stepped since is
+// measured again within a probe interval of the peer answering. Pure: the
+// caller passes the time; loop-owned.
 #pragma once
 
 #include <chrono>
@@ -55,7 +58,6 @@ class PeerClocks {
   void record(const std::string& peer, ClockOffset offset, Steady::time_point at);
   // Drops the measurements of peers not in `peers`.
   void keep_only(const std::set<std::string>& peers);
-  void forget_older_than(Steady::time_point cutoff);
   // The peer's offset now: its last measurement, less certain by its age.
   std::optional<ClockOffset> offset(const std::string& peer, Steady::time_point now) const;
   // `peer_unix_ms`, read on `peer`'s clock, on ours (never 0 for a nonzero time).
