@@ -112,7 +112,7 @@ TEST_F(ClockProbeTest, AWaitForANodeMeasuredAlreadyEndsAtOnceWithoutAPing) {
   EXPECT_EQ(pings.load(), 0);
 }
 
-TEST_F(ClockProbeTest, AWaitForANodeOutOfReachEndsUnmeasured) {
+TEST_F(ClockProbeTest, AWaitForANodeOutOfReachEndsUnmeasuredAndTheNextAtOnce) {
   on_loop([this] {
     auto t = std::make_shared<routing::Topology>(*topology);
     t->nodes["gone"] = {"", "127.0.0.1:1"};  // nothing listens there
@@ -120,6 +120,9 @@ TEST_F(ClockProbeTest, AWaitForANodeOutOfReachEndsUnmeasured) {
   });
   EXPECT_FALSE(wait_for("gone", 1h)) << "its refused ping ends the wait";
   EXPECT_FALSE(wait_for("unknown", 50ms)) << "not in the topology: the patience ends it";
+  // For an interval after, a wait for either ends at once (an hour would hang).
+  EXPECT_FALSE(wait_for("gone", 1h));
+  EXPECT_FALSE(wait_for("unknown", 1h));
 }
 
 TEST_F(ClockProbeTest, StoppingTheProbeEndsEveryWait) {

@@ -1000,9 +1000,8 @@ TEST_F(ReplicationTest, ANodeWhoseClockRunsBehindStillRefusesAForwardPastItsDead
 
 // A node whose wall clock runs 3 s ahead of its peers' read every forward
 // they sent it (waiting 1 s) as 2 s past its deadline and refused it (504
-// forward_expired):
-// it now reads their deadlines through the offsets it measured, and serves
-// them. Every node reports the offset.
+// forward_expired): it now reads their deadlines through the offsets it
+// measured, and serves them. Every node reports the offset.
 TEST_F(ReplicationTest, ANodeWhoseClockRunsAheadServesItsPeersForwards) {
   PartidOptions ahead = node_options(false);
   ahead.launcher = clock_set_off(3s);

@@ -3,10 +3,11 @@
 // whose clocks disagree; monotonic clocks stay the machine's. libfaketime does
 // this job but cannot start in a process that uses jemalloc, as partid does
 // (jemalloc reads the clock while libfaketime is still resolving it, and
-// libfaketime gives up: its issue #130). This reads the time with the system
-// call itself, so it never allocates and never resolves a symbol. A wait
-// until a wall-clock time (pthread_cond_timedwait, which nats.c's timeouts
-// use) is moved back by the offset: the kernel times it on its own clock.
+// libfaketime gives up: its issue #130). The clock calls here read the time
+// with the system call itself, so they never allocate nor resolve a symbol.
+// A wait until a wall-clock time (pthread_cond_timedwait, which nats.c's
+// timeouts use) is moved back by the offset, since the kernel times it on its
+// own clock; it resolves the real function once, on its first call.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/syscall.h>

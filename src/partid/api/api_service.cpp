@@ -51,7 +51,8 @@ asio::awaitable<bool> ApiService::expired_on_arrival(Hop& hop) {
   if (hop.deadline_unix_ms == 0) co_return false;
   const std::string sender = hop.tried.empty() ? std::string() : hop.tried.back();
   const peer::PeerClocks* clocks = deps_.clocks;
-  if (deps_.measure_clock && !clocks->offset(sender, std::chrono::steady_clock::now())) {
+  if (deps_.measure_clock && !sender.empty() &&
+      !clocks->offset(sender, std::chrono::steady_clock::now())) {
     deps_.metrics->count("partid_forwards_awaiting_clock_total");
     const std::string* who = &sender;
     const auto* measure = &deps_.measure_clock;

@@ -45,6 +45,7 @@ void ClockProbe::probe_due() {
     probe(node, address->peer);
   }
   std::erase_if(next_ping_, [&](const auto& kv) { return !named.contains(kv.first); });
+  std::erase_if(unmeasured_until_, [&](const auto& kv) { return !named.contains(kv.first); });
   clocks_.keep_only(named);
   report_largest();
 }
@@ -61,13 +62,17 @@ void ClockProbe::probe(const std::string& node, const std::string& address) {
                            if (next != next_ping_.end()) next->second = Steady::now() + kRetry;
                          }
                          on_pong(node, sent, reply);
+                         note_if_unmeasured(node);
                          release(node);
                        });
 }
 
 void ClockProbe::when_measured(const std::string& node, std::chrono::milliseconds patience,
                                std::function<void()> done) {
-  if (clocks_.offset(node, Steady::now()) || !*alive_) {
+  const auto now = Steady::now();
+  auto gave_up = unmeasured_until_.find(node);
+  if (clocks_.offset(node, now) || !*alive_ ||
+      (gave_up != unmeasured_until_.end() && now < gave_up->second)) {
     asio::post(loop_, std::move(done));
     return;
   }
@@ -80,6 +85,7 @@ void ClockProbe::when_measured(const std::string& node, std::chrono::millisecond
       std::erase(it->second, waiter);
       if (it->second.empty()) waiting_.erase(it);
     }
+    note_if_unmeasured(node);
     release(waiter);
   });
   const bool first = waiting_[node].empty();
@@ -90,6 +96,15 @@ void ClockProbe::when_measured(const std::string& node, std::chrono::millisecond
   if (first && address && !address->peer.empty()) {
     next_ping_[node] = Steady::now() + interval_;
     probe(node, address->peer);
+  }
+}
+
+void ClockProbe::note_if_unmeasured(const std::string& node) {
+  const auto now = Steady::now();
+  if (clocks_.offset(node, now)) {
+    unmeasured_until_.erase(node);
+  } else {
+    unmeasured_until_[node] = now + interval_;
   }
 }
 

@@ -65,7 +65,10 @@ class ClockProbe {
   // Runs `done` (on the loop, never inside this call) once `node` has been
   // measured, at once if it has been, or after `patience` if no measurement
   // came (the node is out of reach, unknown to the topology for that long,
-  // or an older build whose Pong carries no clock).
+  // or an older build whose Pong carries no clock). After a wait that ended
+  // unmeasured, the waits for that node end at once for an interval: a node
+  // that forwards but cannot be pinged (a wrong advertised address) would
+  // otherwise hold every forward it sends for the patience.
   void when_measured(const std::string& node, std::chrono::milliseconds patience,
                      std::function<void()> done);
 
@@ -78,6 +81,7 @@ class ClockProbe {
   void probe(const std::string& node, const std::string& address);
   void on_pong(const std::string& node, uint64_t sent_ms, const peer::PeerReply& reply);
   void release(const std::string& node);
+  void note_if_unmeasured(const std::string& node);
   void release(const std::shared_ptr<Waiter>& waiter);
   void report_largest();
 
@@ -89,6 +93,7 @@ class ClockProbe {
   Topology topology_;
   std::chrono::milliseconds interval_;
   std::map<std::string, Steady::time_point> next_ping_;
+  std::map<std::string, Steady::time_point> unmeasured_until_;  // see when_measured
   std::map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
   std::set<std::string> warned_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
