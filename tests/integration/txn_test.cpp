@@ -34,6 +34,12 @@ class TxnTest : public ::testing::Test {
   // hold (how long a write to a locked item waits for the lock to go).
   void start_nodes(size_t n, uint32_t txn_timeout_ms, uint32_t txn_retention_ms = 600000,
                    uint32_t hold_ms = 5000) {
+    PartidOptions options = node_options(txn_timeout_ms, txn_retention_ms, hold_ms);
+    for (size_t i = 0; i < n; ++i) cluster.start(options);
+    ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
+  }
+  static PartidOptions node_options(uint32_t txn_timeout_ms, uint32_t txn_retention_ms = 600000,
+                                    uint32_t hold_ms = 5000) {
     PartidOptions options;
     options.partitions = kPartitions;
     options.replication_factor = 3;
@@ -41,8 +47,7 @@ class TxnTest : public ::testing::Test {
                           "--txn-timeout-ms",   std::to_string(txn_timeout_ms),
                           "--txn-retention-ms", std::to_string(txn_retention_ms),
                           "--hold-ms",          std::to_string(hold_ms)};
-    for (size_t i = 0; i < n; ++i) cluster.start(options);
-    ASSERT_TRUE(cluster.wait_converged(n, 30s)) << cluster.describe_not_serving();
+    return options;
   }
   static uint32_t partition_of(const std::string& key) {
     return partid::routing::partition_of(key, kPartitions);
@@ -147,9 +152,68 @@ class TxnTest : public ::testing::Test {
     }
     return SIZE_MAX;
   }
+  // A key (prefix + a number) of a partition node `node` leads.
+  std::string key_led_by(size_t node, const std::string& prefix) {
+    for (int k = 0;; ++k) {
+      const std::string key = prefix + std::to_string(k);
+      if (leader_of(partition_of(key)) == node) return key;
+    }
+  }
+  // Starts 3 nodes with 1-s transaction timeouts, node 0 on a clock `offset`
+  // from the others', and waits until every node has measured it.
+  void start_with_node0_clock_off(std::chrono::milliseconds offset) {
+    PartidOptions off = node_options(1000);
+    off.launcher = clock_set_off(offset);
+    cluster.start(off);
+    cluster.start(node_options(1000));
+    cluster.start(node_options(1000));
+    ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+    const auto apart = static_cast<double>(std::chrono::abs(offset).count());
+    for (size_t node = 0; node < 3; ++node) {
+      ASSERT_TRUE(wait_until(
+          [&] { return cluster.metric(node, "partid_peer_clock_offset_max_ms") >= apart - 100; },
+          20s))
+          << "node " << node;
+    }
+  }
+  // Commits a transaction through `via` of one item led by each of `leaders`.
+  void expect_commit_through(size_t via, std::initializer_list<size_t> leaders) {
+    json writes = json::array();
+    std::vector<std::string> keys;
+    for (size_t leader : leaders) {
+      keys.push_back(key_led_by(leader, fmt::format("via{}-led{}-", via, leader)));
+      writes.push_back({{"partition_key", keys.back()}, {"message", "by " + std::to_string(via)}});
+    }
+    auto r = txn(via, writes);
+    ASSERT_EQ(r.status, 200) << "through node " << via << ": " << r.body;
+    EXPECT_EQ(json::parse(r.body)["state"], "committed");
+    for (const auto& key : keys) EXPECT_EQ(read(via, key), "by " + std::to_string(via)) << key;
+  }
   NatsServer nats;
   PartidCluster cluster{nats};
 };
+
+// Each partition's leader judges a transaction's deadline by its own clock
+// (every replica of it then decides alike). A deadline set on the
+// coordinator's clock alone was already past, on a leader whose clock ran
+// further ahead than the transaction timeout, so every transaction with a
+// partition that node led was refused; the deadline now leaves room for the
+// clocks of the leaders it is sent to, as measured.
+TEST_F(TxnTest, ATransactionCommitsInAPartitionLedByANodeWhoseClockRunsAhead) {
+  start_with_node0_clock_off(3s);
+  expect_commit_through(1, {0, 1});
+  expect_commit_through(2, {0, 2});
+  expect_commit_through(0, {0, 1, 2});
+}
+
+// The same from the other side: through a node whose clock runs behind every
+// leader's, a transaction got a deadline already past on theirs.
+TEST_F(TxnTest, ATransactionThroughANodeWhoseClockRunsBehindCommits) {
+  start_with_node0_clock_off(-3s);
+  expect_commit_through(0, {1, 2});
+  expect_commit_through(0, {0, 1});
+  expect_commit_through(1, {0, 2});
+}
 
 // A transaction's records and decision go, on every replica, once its
 // deadline and the retention have passed and nothing can need them: a

@@ -87,5 +87,19 @@ TEST(PeerClocksTest, ATimeBeforeTheEpochOnOurClockStaysATime) {
       << "0 would read as no deadline at all";
 }
 
+TEST(PeerClocksTest, APeerMayRunAheadByItsOffsetAndItsUncertaintyOrTheBoundWhenNotMeasured) {
+  PeerClocks clocks(milliseconds(500));
+  const auto at = Steady::now();
+  clocks.record("ahead", {3'000, 2}, at);
+  clocks.record("behind", {-3'000, 2}, at);
+  clocks.record("close", {-1, 2}, at);
+  EXPECT_EQ(clocks.ahead_at_most("ahead", at), milliseconds(3'002));
+  EXPECT_EQ(clocks.ahead_at_most("ahead", at + milliseconds(10'000)),
+            milliseconds(3'002 + 10 * PeerClocks::kDriftPerSecond));
+  EXPECT_EQ(clocks.ahead_at_most("behind", at), milliseconds(0));
+  EXPECT_EQ(clocks.ahead_at_most("close", at), milliseconds(1)) << "within its uncertainty";
+  EXPECT_EQ(clocks.ahead_at_most("unknown", at), milliseconds(500));
+}
+
 }  // namespace
 }  // namespace partid::peer

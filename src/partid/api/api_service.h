@@ -227,9 +227,14 @@ class ApiService {
     std::string body;
   };
   asio::awaitable<ApiResponse> txn(const ApiRequest& request, const Hop& hop);
-  // A new transaction's deadline: now + --txn-timeout-ms, or the deadline of
-  // the attempt it retries (txn_expired once that has passed).
-  std::variant<uint64_t, WebError> txn_deadline(std::optional<uint64_t> retry_deadline_ms) const;
+  // A new transaction's deadline: now + --txn-timeout-ms + `leaders_ahead`,
+  // or the deadline of the attempt it retries (txn_expired once that has
+  // passed).
+  std::variant<uint64_t, WebError> txn_deadline(std::optional<uint64_t> retry_deadline_ms,
+                                                std::chrono::milliseconds leaders_ahead) const;
+  // How far ahead of this node's clock the clocks of the leaders of
+  // `partitions` may run (peer/peer_clocks.h).
+  std::chrono::milliseconds leaders_ahead(const std::vector<uint32_t>& partitions) const;
   // Why no transaction may begin now: some node cannot read their entries
   // (upgrade/formats.h); nullopt when one may.
   // Raises the cluster's active format first if the live nodes allow it.

@@ -14,8 +14,9 @@
 // It reports the largest offset over the peers as a gauge
 // (partid_peer_clock_offset_max_ms) and warns, once per peer until it comes
 // back, when a peer's clock is certainly more than half of
-// --max-clock-offset-ms away: the forwards stay right, but whatever else
-// reads clocks across nodes (transaction deadlines) does not correct for it.
+// --max-clock-offset-ms away: forwards and transaction deadlines allow for
+// the measured offsets, but item versions' HLCs and the retention of old
+// transactions still go by each node's own clock.
 // The pings never count in a peer's circuit breaker (PeerClient::
 // call_unjudged): they measure, and must not open a circuit that the
 // forwards' own failures would not. Loop-owned.

@@ -166,7 +166,8 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "how far apart the nodes' wall clocks may be where no offset was measured: a forwarded "
       "request that reaches its node later than its sender stopped waiting, by more than the "
       "measured offset's uncertainty (or this, from a peer not measured lately), is refused "
-      "unserved; a measured offset past half of this is warned about")
+      "unserved, and a transaction's deadline leaves this much room for a leader's clock; a "
+      "measured offset past half of this is warned about")
       ->check(CLI::Range(0u, 600000u));
   opt("--breaker-failures", c.breaker_failures,
       "consecutive failures of a peer (timeouts, lost connections) that open its circuit")

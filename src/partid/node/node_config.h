@@ -72,7 +72,8 @@ struct NodeConfig {
   uint32_t forward_timeout_ms = 5000;
   // How far apart the nodes' wall clocks may be where no offset was measured
   // (peer/peer_clocks.h): a forwarded request that arrives later than its
-  // asker's deadline by more is refused unserved (api/forward_deadline.h).
+  // asker's deadline by more is refused unserved (api/forward_deadline.h), and
+  // a transaction's deadline leaves this much room for such a leader's clock.
   uint32_t max_clock_offset_ms = 500;
   uint32_t breaker_failures = 5;       // consecutive peer failures that open its circuit
   uint32_t breaker_cooldown_ms = 500;  // first open period; doubles while probes fail

@@ -45,6 +45,13 @@ OnOurClock PeerClocks::on_our_clock(const std::string& peer, uint64_t peer_unix_
           std::chrono::milliseconds(o->uncertainty_ms)};
 }
 
+std::chrono::milliseconds PeerClocks::ahead_at_most(const std::string& peer,
+                                                    Steady::time_point now) const {
+  const auto o = offset(peer, now);
+  if (!o) return assumed_;
+  return std::chrono::milliseconds(std::max<int64_t>(0, o->offset_ms + o->uncertainty_ms));
+}
+
 int64_t PeerClocks::largest_offset_ms() const {
   int64_t largest = 0;
   for (const auto& [peer, m] : measured_) {

@@ -63,6 +63,10 @@ class PeerClocks {
   // `peer_unix_ms`, read on `peer`'s clock, on ours (never 0 for a nonzero time).
   OnOurClock on_our_clock(const std::string& peer, uint64_t peer_unix_ms,
                           Steady::time_point now) const;
+  // How far ahead of ours the peer's clock may run now: its offset plus the
+  // offset's uncertainty (0 for a clock behind ours), or the assumed bound
+  // for a peer never measured.
+  std::chrono::milliseconds ahead_at_most(const std::string& peer, Steady::time_point now) const;
   // The largest offset measured (its magnitude), 0 with none.
   int64_t largest_offset_ms() const;
   std::chrono::milliseconds assumed() const { return assumed_; }
