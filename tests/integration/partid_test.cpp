@@ -229,6 +229,30 @@ TEST_F(PartidTest, BatchWritesSpreadOverManyPartitions) {
   }
 }
 
+// /metrics says where a node's memory goes: RocksDB's memtables grow with
+// what is written, inside the process's resident set.
+TEST_F(PartidTest, MetricsSayWhereANodesMemoryGoes) {
+  start_nodes(1);
+  const double empty = cluster.metric(0, "partid_rocksdb_memtable_bytes");
+  json batch = {{"items", json::array()}};
+  for (int k = 0; k < 1000; ++k) {
+    batch["items"].push_back(item("m-" + std::to_string(k), "", std::string(1000, 'x')));
+  }
+  ASSERT_EQ(cluster.http(0, "POST", "/items/batch", batch.dump()).status, 200);
+  const double written = cluster.metric(0, "partid_rocksdb_memtable_bytes");
+  EXPECT_GE(written - empty, 1'000'000) << "1,000 items of 1 KB";
+  const double resident = cluster.metric(0, "process_resident_memory_bytes");
+  EXPECT_GT(resident, written);
+  EXPECT_LT(resident, 1e9);
+  const std::string text = cluster.http(0, "GET", "/metrics").body;
+  for (const char* gauge :
+       {"partid_rocksdb_block_cache_bytes", "partid_rocksdb_table_readers_bytes"}) {
+    EXPECT_NE(text.find(std::string("\n# TYPE ") + gauge + " gauge\n" + gauge + " "),
+              std::string::npos)
+        << gauge;
+  }
+}
+
 TEST_F(PartidTest, RangeKeysComeNewestFirstAndLimitsApply) {
   start_nodes(2);
   for (const char* rk : {"2026-01-03", "2026-01-01", "2026-01-04", "2026-01-02"}) {

@@ -2,6 +2,9 @@
 // metrics, item counts and the dashboard, and the fan-out to every node that
 // the cluster-wide counts and the resize progress share.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "partid/api/api_service.h"
 #include "partid/api/json_out.h"
@@ -14,6 +17,15 @@ namespace partid::api {
 namespace {
 
 using nlohmann::json;
+
+// The process's resident set, from the kernel's own count (procfs is read
+// from memory, never from a disk); 0 where there is none.
+uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
 
 const char* kDashboard = R"(<!doctype html>
 <html><head><meta charset="utf-8"><title>partid</title>
@@ -186,6 +198,11 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
     counter("partid_peer_connections_refused_total",
             static_cast<double>(deps_.peer_server->rejected_connections()));
   }
+  const storage::StoreMemory memory = deps_.store->memory();
+  counter("partid_rocksdb_memtable_bytes", static_cast<double>(memory.memtables), "gauge");
+  counter("partid_rocksdb_block_cache_bytes", static_cast<double>(memory.block_cache), "gauge");
+  counter("partid_rocksdb_table_readers_bytes", static_cast<double>(memory.table_readers), "gauge");
+  counter("process_resident_memory_bytes", static_cast<double>(resident_bytes()), "gauge");
   const json counts = local_counts(item_counts);
   out += "# TYPE partid_partition_items gauge\n";
   for (const auto& [p, n] : counts["partitions"].items()) {

@@ -207,6 +207,16 @@ std::map<uint32_t, PartitionMeta> StoreEngine::all_partition_meta() const {
   return out;
 }
 
+StoreMemory StoreEngine::memory() const {
+  auto sum = [this](const std::string& property) {
+    uint64_t value = 0;
+    return db_->GetAggregatedIntProperty(property, &value) ? value : uint64_t{0};
+  };
+  return {sum(rocksdb::DB::Properties::kCurSizeAllMemTables),
+          sum(rocksdb::DB::Properties::kBlockCacheUsage),
+          sum(rocksdb::DB::Properties::kEstimateTableReadersMem)};
+}
+
 uint64_t StoreEngine::approximate_item_bytes(uint32_t partition) const {
   const std::string from = partition_prefix(partition), to = partition_end(partition);
   const rocksdb::Range range(from, to);

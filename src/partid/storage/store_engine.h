@@ -331,6 +331,14 @@ struct StoreOptions {
   int max_open_files = -1;
 };
 
+// What RocksDB holds in memory, in bytes (its own accounting; the process's
+// resident size includes it and the allocator's slack).
+struct StoreMemory {
+  uint64_t memtables = 0;      // active and immutable memtables, all column families
+  uint64_t block_cache = 0;    // data and filter blocks cached
+  uint64_t table_readers = 0;  // open table files' indexes and filters outside the cache
+};
+
 // A finite iterator over one partition as of the moment it was created.
 class PartitionScan {
  public:
@@ -391,6 +399,9 @@ class StoreEngine {
   StoreStatus insert(uint32_t partition, const Item& item);
   StoreStatus remove(uint32_t partition, std::string_view partition_key, std::string_view range_key,
                      const ItemVersion& version);
+
+  // Reads counters RocksDB keeps in memory: never blocks on I/O.
+  StoreMemory memory() const;
 
   PartitionMeta partition_meta(uint32_t partition) const;
   // The metadata if it is in memory (never blocks): every partition this
