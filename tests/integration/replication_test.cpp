@@ -564,6 +564,49 @@ TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFi
   kill_leader_under_writes(5);
 }
 
+// A node whose disk fills up stops at its first write that fails, before it
+// acknowledges anything of that write (what RocksDB kept of it is not known,
+// and a node that went on could acknowledge a write it had not made
+// durable): exit code 70, the reason in its log. Its partitions fail over to
+// the others under the same writes, with no acknowledged write lost; with room
+// on its disk again it restarts on its data and catches up.
+TEST_F(ReplicationTest, ANodeWhoseDiskFillsUpStopsAndTheOthersLoseNoAcknowledgedWrite) {
+  const std::string full = cluster.root() + "/disk-full";
+  PartidOptions failing = node_options(true);
+  failing.launcher = disk_full_while(full, cluster.root() + "/node-0/");
+  cluster.start(failing);
+  cluster.start(node_options(true));
+  cluster.start(node_options(true));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
+                                    const std::string& m) { return put_outcome(apis[v], k, m); },
+                {0, 1, 2});
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
+  writer.only_through({1, 2});
+  std::ofstream(full) << "no space left\n";
+  const auto code = cluster.wait_exit(0, 30s);
+  ASSERT_TRUE(code.has_value()) << "the node went on with a disk that fails every write";
+  EXPECT_EQ(*code, 70);
+  const std::string log = read_file(cluster.node(0).log);
+  EXPECT_NE(log.find("storage write failed: IO error: No space left on device"), std::string::npos)
+      << log;
+  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s))
+      << cluster.describe_not_serving();
+  const size_t failed_over = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= failed_over + 150; }, 30s));
+
+  std::filesystem::remove(full);
+  cluster.start_again(0);
+  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
+  const size_t back = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 150; }, 30s));
+  writer.stop();
+  for (const auto& [key, message] : writer.acked()) {
+    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
+  }
+  expect_every_partition_validates(1);
+}
+
 // The planned resize: two nodes join under continuous writes, then leave
 // again one at a time (clean stops), each step once every partition is served
 // by its new replica set. Leaderships and replicas move at every step; no

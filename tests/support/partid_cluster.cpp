@@ -176,6 +176,16 @@ void PartidCluster::kill(size_t i) {
   nodes_.at(i).pid = -1;
 }
 
+std::optional<int> PartidCluster::wait_exit(size_t i, std::chrono::milliseconds timeout) {
+  Node& n = nodes_.at(i);
+  int status = 0;
+  if (!wait_until([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, timeout)) {
+    return std::nullopt;
+  }
+  n.pid = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 partid::cli::HttpResult PartidCluster::http(size_t i, const std::string& method,
                                             const std::string& target, const std::string& body,
                                             const std::string& authorization) {
@@ -270,14 +280,28 @@ double PartidCluster::metric(size_t i, const std::string& sample) {
   return 0;
 }
 
-std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
-  // ASan wants its runtime first among the libraries; the preloaded one comes
-  // before it, which is harmless here (it wraps only the clock calls).
+namespace {
+
+// `env` with `library` preloaded and `settings`. ASan wants its runtime first
+// among the libraries; the preloaded ones come before it, which is harmless
+// here (they wrap system calls only, and call nothing of it).
+std::vector<std::string> preloaded(const char* library, std::vector<std::string> settings) {
   std::string asan = "ASAN_OPTIONS=";
   if (const char* given = std::getenv("ASAN_OPTIONS")) asan += std::string(given) + ":";
   asan += "verify_asan_link_order=0";
-  return {"env", std::string("LD_PRELOAD=") + CLOCK_OFFSET_LIB,
-          "PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count()), asan};
+  std::vector<std::string> launcher = {"env", std::string("LD_PRELOAD=") + library, asan};
+  launcher.insert(launcher.end(), settings.begin(), settings.end());
+  return launcher;
+}
+
+}  // namespace
+
+std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
+  return preloaded(CLOCK_OFFSET_LIB, {"PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count())});
+}
+
+std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir) {
+  return preloaded(DISK_FAULTS_LIB, {"PARTI_DISK_FAIL_FLAG=" + flag, "PARTI_DISK_FAIL_DIR=" + dir});
 }
 
 }  // namespace parti::testing

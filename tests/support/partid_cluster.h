@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,9 +55,12 @@ class PartidCluster {
   void restart(size_t i);  // same data dir and options
   void stop(size_t i);     // SIGTERM: clean leave
   void kill(size_t i);     // SIGKILL
-  void pause(size_t i);    // SIGSTOP
-  void resume(size_t i);   // SIGCONT
-  void hangup(size_t i);   // SIGHUP: the node reads its cluster secret file again
+  // Waits for node i to exit on its own: its exit code (-1 when a signal
+  // ended it), or nullopt if it still runs after `timeout`.
+  std::optional<int> wait_exit(size_t i, std::chrono::milliseconds timeout);
+  void pause(size_t i);   // SIGSTOP
+  void resume(size_t i);  // SIGCONT
+  void hangup(size_t i);  // SIGHUP: the node reads its cluster secret file again
   // Stops the node and deletes its data directory: it restarts empty.
   void wipe(size_t i);
   void start_again(size_t i);  // launches a stopped node with its options
@@ -97,5 +101,10 @@ std::string read_file(const std::string& path);
 // `offset` from the machine's (support/clock_offset.cpp, preloaded); its
 // monotonic clock stays the machine's.
 std::vector<std::string> clock_set_off(std::chrono::milliseconds offset);
+
+// A launcher that runs a node whose disk is full while the file `flag`
+// exists: its writes and syncs under `dir` fail with ENOSPC
+// (support/disk_faults.cpp, preloaded).
+std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir);
 
 }  // namespace parti::testing

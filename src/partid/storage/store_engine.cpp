@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
+#include <filesystem>
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/rocksdb_log.h"
 
 namespace partid::storage {
 namespace {
@@ -19,6 +22,8 @@ rocksdb::Options db_options(const StoreOptions& options) {
   o.create_if_missing = true;
   o.create_missing_column_families = true;
   o.max_background_jobs = 2;
+  o.info_log = rocksdb_to_node_log();
+  o.info_log_level = o.info_log->GetInfoLogLevel();
   return o;
 }
 
@@ -57,6 +62,11 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
       {"meta", hinted_options(kMetaPartitionKeyBytes)},
   };
   for (auto& cf : cfs) cf.options.write_buffer_size = size_t{options.memtable_mib} << 20;
+  // Made first, or RocksDB reports a new database's missing directory as an
+  // error in the node's log before it creates it (a failure here is left to
+  // RocksDB to report).
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_options(options), dir, cfs, &handles, &raw);
