@@ -595,6 +595,15 @@ TEST_F(ReplicationTest, ANodeWhoseDiskFillsUpStopsAndTheOthersLoseNoAcknowledged
   const size_t failed_over = writer.acked_count();
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= failed_over + 150; }, 30s));
 
+  // Started again while the disk is still full, it refuses with the reason.
+  PartidOptions still_full = failing;
+  still_full.data_dir = cluster.node(0).data_dir;
+  std::string refused;
+  EXPECT_EQ(cluster.start_expecting_failure(still_full, &refused), 1);
+  const size_t why = refused.find("partid cannot start: cannot open storage");
+  ASSERT_NE(why, std::string::npos) << refused;
+  EXPECT_NE(refused.find("No space left on device", why), std::string::npos) << refused;
+
   std::filesystem::remove(full);
   cluster.start_again(0);
   ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
