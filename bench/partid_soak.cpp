@@ -3,7 +3,9 @@
 // writers overwriting a fixed key space and readers reading it back through
 // every node, and every few seconds injects one fault into one node: kill -9
 // then a restart, SIGSTOP then SIGCONT, a clean restart, a wipe (the node
-// restarts empty and is rebuilt from the others), or a network partition that
+// restarts empty and is rebuilt from the others), a full disk (the node must
+// stop at its next write, exit code 70, and is started again once there is
+// room: support/disk_faults.cpp), or a network partition that
 // heals (the node cut off from NATS, from its peers, or from both, or one way
 // only from or to its peers, while clients still reach it:
 // support/network_partitions.h), or a split of the cluster in two (half
@@ -37,6 +39,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -77,8 +80,8 @@ struct Options {
   int outage_max_ms = 3000;
   int recovery_seconds = 60;
   int reshape_every = 3;  // every n-th fault splits or merges (0: never)
-  std::vector<std::string> faults = {"kill9",     "pause", "restart", "wipe",
-                                     "partition", "split", "nats"};
+  std::vector<std::string> faults = {"kill9", "pause",     "restart", "wipe",
+                                     "disk",  "partition", "split",   "nats"};
   uint64_t seed = 0;
   // Node i's wall clock runs ((i % 3) - 1) * this from the machine's (0: none).
   int clock_skew_ms = 0;
@@ -381,7 +384,17 @@ class Bank {
   std::vector<std::thread> threads_;
 };
 
-enum class Fault { kill9, pause, restart, wipe, partition, split, nats_restart, reshape };
+enum class Fault {
+  kill9,
+  pause,
+  restart,
+  wipe,
+  partition,
+  split,
+  nats_restart,
+  reshape,
+  disk_full
+};
 const char* name_of(Fault f) {
   switch (f) {
     case Fault::kill9:
@@ -392,6 +405,8 @@ const char* name_of(Fault f) {
       return "clean restart";
     case Fault::wipe:
       return "wipe";
+    case Fault::disk_full:
+      return "disk full";
     case Fault::partition:
       return "network partition";
     case Fault::split:
@@ -407,9 +422,9 @@ const char* name_of(Fault f) {
 // The names --faults takes.
 const std::map<std::string, Fault>& faults_by_name() {
   static const std::map<std::string, Fault> kByName = {
-      {"kill9", Fault::kill9},      {"pause", Fault::pause},         {"restart", Fault::restart},
-      {"wipe", Fault::wipe},        {"partition", Fault::partition}, {"split", Fault::split},
-      {"nats", Fault::nats_restart}};
+      {"kill9", Fault::kill9},       {"pause", Fault::pause},         {"restart", Fault::restart},
+      {"wipe", Fault::wipe},         {"partition", Fault::partition}, {"split", Fault::split},
+      {"nats", Fault::nats_restart}, {"disk", Fault::disk_full}};
   return kByName;
 }
 
@@ -453,9 +468,36 @@ Injection draw(std::mt19937_64& rng, Fault fault, size_t nodes, milliseconds out
   return in;
 }
 
+// While this file exists, node i's disk is full (its launcher preloads
+// support/disk_faults.cpp).
+std::string disk_full_flag(const PartidCluster& cluster, size_t i) {
+  return cluster.root() + "/disk-full-" + std::to_string(i);
+}
+
+// Fills node i's disk: the node must stop at its next write (exit code 70)
+// rather than go on; its disk has room again after the outage. What went
+// wrong, or "".
+std::string fill_disk(PartidCluster& cluster, size_t i, milliseconds outage) {
+  const std::string flag = disk_full_flag(cluster, i);
+  std::ofstream(flag) << "no space left\n";
+  const auto code = cluster.wait_exit(i, seconds(30));
+  std::string problem;
+  if (!code) {
+    problem = "node " + std::to_string(i) + " went on for 30 s with a disk that fails every write";
+    cluster.kill(i);
+  } else if (*code != 70) {
+    problem = "node " + std::to_string(i) + " stopped on a full disk with exit code " +
+              std::to_string(*code) + ", not 70";
+  }
+  std::this_thread::sleep_for(outage);
+  std::filesystem::remove(flag);
+  cluster.start_again(i);
+  return problem;
+}
+
 // Injects a fault into node i (or the nats-server, or the network) and
-// brings it back after its outage.
-void inject(Lab& lab, const Injection& in) {
+// brings it back after its outage. What went wrong on the way, or "".
+std::string inject(Lab& lab, const Injection& in) {
   PartidCluster& cluster = lab.cluster;
   const size_t i = in.node;
   const milliseconds outage = in.outage;
@@ -464,39 +506,42 @@ void inject(Lab& lab, const Injection& in) {
       cluster.kill(i);
       std::this_thread::sleep_for(outage);
       cluster.start_again(i);
-      return;
+      return "";
     case Fault::pause:
       cluster.pause(i);
       std::this_thread::sleep_for(outage);
       cluster.resume(i);
-      return;
+      return "";
     case Fault::restart:
       cluster.stop(i);
       cluster.start_again(i);
-      return;
+      return "";
+    case Fault::disk_full:
+      return fill_disk(cluster, i, outage);
     case Fault::wipe:
       cluster.wipe(i);
       std::this_thread::sleep_for(outage);
       cluster.start_again(i);
-      return;
+      return "";
     case Fault::partition:
       lab.network.isolate(i, in.cut);
       std::this_thread::sleep_for(outage);
       lab.network.heal(i);
-      return;
+      return "";
     case Fault::split:
       lab.network.split(in.side, in.nats_side);
       std::this_thread::sleep_for(outage);
       lab.network.heal_split();
-      return;
+      return "";
     case Fault::nats_restart:  // its JetStream store is kept: a crash, not a loss
       lab.nats.stop();
       std::this_thread::sleep_for(outage);
       lab.nats.start();
-      return;
+      return "";
     case Fault::reshape:
-      return;  // reshape(): it changes the partition count
+      return "";  // reshape(): it changes the partition count
   }
+  return "";
 }
 
 // Splits the next partition (when the count is `base`) or merges the last
@@ -622,7 +667,10 @@ int run(const Options& o) {
   for (size_t i = 0; i < o.nodes; ++i) {
     parti::testing::PartidOptions own = node;
     const int skew = (static_cast<int>(i % 3) - 1) * o.clock_skew_ms;
-    if (skew != 0) own.launcher = parti::testing::clock_set_off(std::chrono::milliseconds(skew));
+    std::vector<parti::testing::Preload> preloads = {
+        parti::testing::disk_faults(disk_full_flag(cluster, i), cluster.data_dir_of(i) + "/")};
+    if (skew != 0) preloads.push_back(parti::testing::clock_offset(milliseconds(skew)));
+    own.launcher = parti::testing::preloading(preloads);
     cluster.start(network.route(i, own));
   }
   if (!cluster.wait_converged(o.nodes, seconds(60))) {
@@ -659,7 +707,9 @@ int run(const Options& o) {
       in.fault = Fault::reshape;
       stuck = !reshape(cluster, in.node, o.partitions, &partitions, seconds(o.recovery_seconds));
     } else {
-      inject(lab, in);
+      if (const std::string problem = inject(lab, in); !problem.empty()) {
+        writes.violation(problem);
+      }
     }
     endpoints.set(apis_of(cluster));
     const auto back = steady_clock::now();

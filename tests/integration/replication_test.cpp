@@ -573,7 +573,7 @@ TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFi
 TEST_F(ReplicationTest, ANodeWhoseDiskFillsUpStopsAndTheOthersLoseNoAcknowledgedWrite) {
   const std::string full = cluster.root() + "/disk-full";
   PartidOptions failing = node_options(true);
-  failing.launcher = disk_full_while(full, cluster.root() + "/node-0/");
+  failing.launcher = disk_full_while(full, cluster.data_dir_of(0) + "/");
   cluster.start(failing);
   cluster.start(node_options(true));
   cluster.start(node_options(true));

@@ -122,7 +122,7 @@ void PartidCluster::launch(Node& n) {
 
 size_t PartidCluster::start(const PartidOptions& options) {
   Node n;
-  n.data_dir = dir_.sub("node-" + std::to_string(nodes_.size()));
+  n.data_dir = data_dir_of(nodes_.size());
   n.log = n.data_dir + ".log";
   n.options = options;
   nodes_.push_back(n);
@@ -280,28 +280,27 @@ double PartidCluster::metric(size_t i, const std::string& sample) {
   return 0;
 }
 
-namespace {
+Preload clock_offset(std::chrono::milliseconds offset) {
+  return {CLOCK_OFFSET_LIB, {"PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count())}};
+}
 
-// `env` with `library` preloaded and `settings`. ASan wants its runtime first
-// among the libraries; the preloaded ones come before it, which is harmless
-// here (they wrap system calls only, and call nothing of it).
-std::vector<std::string> preloaded(const char* library, std::vector<std::string> settings) {
+Preload disk_faults(const std::string& flag, const std::string& dir) {
+  return {DISK_FAULTS_LIB, {"PARTI_DISK_FAIL_FLAG=" + flag, "PARTI_DISK_FAIL_DIR=" + dir}};
+}
+
+// ASan wants its runtime first among the libraries; the preloaded ones come
+// before it, which is harmless here (they wrap system calls only, and call
+// nothing of it).
+std::vector<std::string> preloading(const std::vector<Preload>& preloads) {
   std::string asan = "ASAN_OPTIONS=";
   if (const char* given = std::getenv("ASAN_OPTIONS")) asan += std::string(given) + ":";
   asan += "verify_asan_link_order=0";
-  std::vector<std::string> launcher = {"env", std::string("LD_PRELOAD=") + library, asan};
-  launcher.insert(launcher.end(), settings.begin(), settings.end());
+  std::string libraries;
+  for (const auto& p : preloads) libraries += (libraries.empty() ? "" : ":") + p.library;
+  std::vector<std::string> launcher = {"env", "LD_PRELOAD=" + libraries, asan};
+  for (const auto& p : preloads)
+    launcher.insert(launcher.end(), p.settings.begin(), p.settings.end());
   return launcher;
-}
-
-}  // namespace
-
-std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
-  return preloaded(CLOCK_OFFSET_LIB, {"PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count())});
-}
-
-std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir) {
-  return preloaded(DISK_FAULTS_LIB, {"PARTI_DISK_FAIL_FLAG=" + flag, "PARTI_DISK_FAIL_DIR=" + dir});
 }
 
 }  // namespace parti::testing

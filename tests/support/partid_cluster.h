@@ -83,6 +83,8 @@ class PartidCluster {
   double metric(size_t i, const std::string& sample);
 
   Node& node(size_t i) { return nodes_.at(i); }
+  // The data directory of node i, also before it is started.
+  std::string data_dir_of(size_t i) const { return dir_.sub("node-" + std::to_string(i)); }
   size_t size() const { return nodes_.size(); }
   const std::string& root() const { return dir_.path(); }
   std::string secret_file() const { return dir_.path() + "/cluster-secret"; }
@@ -97,14 +99,25 @@ class PartidCluster {
 
 std::string read_file(const std::string& path);
 
-// A launcher (PartidOptions::launcher) that runs a node on a wall clock
-// `offset` from the machine's (support/clock_offset.cpp, preloaded); its
-// monotonic clock stays the machine's.
-std::vector<std::string> clock_set_off(std::chrono::milliseconds offset);
-
-// A launcher that runs a node whose disk is full while the file `flag`
-// exists: its writes and syncs under `dir` fail with ENOSPC
-// (support/disk_faults.cpp, preloaded).
-std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir);
+// A library preloaded into a node (LD_PRELOAD) with its settings
+// (environment variables).
+struct Preload {
+  std::string library;
+  std::vector<std::string> settings;
+};
+// The node's wall clock runs `offset` from the machine's
+// (support/clock_offset.cpp); its monotonic clock stays the machine's.
+Preload clock_offset(std::chrono::milliseconds offset);
+// The node's disk is full while the file `flag` exists: its writes and syncs
+// under `dir` fail with ENOSPC (support/disk_faults.cpp).
+Preload disk_faults(const std::string& flag, const std::string& dir);
+// A launcher (PartidOptions::launcher) that runs a node with `preloads`.
+std::vector<std::string> preloading(const std::vector<Preload>& preloads);
+inline std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
+  return preloading({clock_offset(offset)});
+}
+inline std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir) {
+  return preloading({disk_faults(flag, dir)});
+}
 
 }  // namespace parti::testing
