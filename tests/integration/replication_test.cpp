@@ -1082,6 +1082,34 @@ TEST_F(ReplicationTest, ANodeWhoseClockRunsAheadServesItsPeersForwards) {
   EXPECT_EQ(cluster.metric(0, "partid_forwards_expired_total"), 0);
 }
 
+// An item version's HLC orders the writes of its partition across leaders:
+// a leader whose clock runs behind its predecessor's stamped versions older
+// than the ones already written (3 s older here), so the newest item of a key
+// carried a smaller HLC than the one before it. A new leader's clock now
+// passes the newest entry of the log it takes over first.
+TEST_F(ReplicationTest, VersionsStampedAfterAFailoverToASlowerClockStillOrderAfterTheOldOnes) {
+  PartidOptions ahead = node_options(false);
+  ahead.launcher = clock_set_off(3s);
+  cluster.start(ahead);
+  cluster.start(node_options(false));
+  cluster.start(node_options(false));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const std::string key = key_led_by(0, "hlc-");
+  auto hlc_of_write = [&](const std::string& range_key) -> uint64_t {
+    const auto r = cluster.http(
+        1, "POST", "/items",
+        json{{"partition_key", key}, {"range_key", range_key}, {"message", "m"}}.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false).value("hlc", uint64_t{0});
+  };
+  const uint64_t before = hlc_of_write("before");
+  cluster.kill(0);
+  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s))
+      << cluster.describe_not_serving();
+  const uint64_t after = hlc_of_write("after");
+  EXPECT_GT(after, before) << "physical ms " << (after >> 16) << " after " << (before >> 16);
+}
+
 std::function<std::string(size_t, const std::string&, const std::string&)>
 ReplicationTest::writes_prefixed(std::vector<std::string> apis, std::string prefix) {
   return [apis = std::move(apis), prefix = std::move(prefix)](size_t v, const std::string& k,

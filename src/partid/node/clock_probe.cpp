@@ -144,9 +144,9 @@ void ClockProbe::on_pong(const std::string& node, uint64_t sent_ms, const peer::
     if (warned_.insert(node).second) {
       spdlog::warn(
           "{}'s clock is {} ms from ours (+-{} ms): past half of --max-clock-offset-ms ({} ms); "
-          "forwards and transaction deadlines between us allow for this measurement, but item "
-          "versions' timestamps and the transactions' retention go by each node's own clock: "
-          "check NTP",
+          "forwards and transaction deadlines between us allow for this measurement, but the "
+          "item versions each of us stamps and the transactions' retention go by each node's "
+          "own clock: check NTP",
           node, o.offset_ms, o.uncertainty_ms, bound.count());
     }
   } else if (warned_.erase(node) > 0) {

@@ -15,8 +15,9 @@
 // (partid_peer_clock_offset_max_ms) and warns, once per peer until it comes
 // back, when a peer's clock is certainly more than half of
 // --max-clock-offset-ms away: forwards and transaction deadlines allow for
-// the measured offsets, but item versions' HLCs and the retention of old
-// transactions still go by each node's own clock.
+// the measured offsets, but the item versions each node stamps (HLCs, kept in
+// order only within a partition) and the retention of old transactions still
+// go by each node's own clock.
 // The pings never count in a peer's circuit breaker (PeerClient::
 // call_unjudged): they measure, and must not open a circuit that the
 // forwards' own failures would not. Loop-owned.

@@ -25,6 +25,10 @@ uint64_t pack_hlc(const parti::HlcTimestamp& t) {
   return (static_cast<uint64_t>(t.physical_ms) << 16) | (t.logical & 0xffff);
 }
 
+parti::HlcTimestamp unpack_hlc(uint64_t hlc) {
+  return {static_cast<int64_t>(hlc >> 16), static_cast<uint32_t>(hlc & 0xffff)};
+}
+
 uint64_t random_session() {
   std::random_device rd;
   return ((uint64_t(rd()) << 32) ^ rd()) | 1;  // never 0: the session of no round
@@ -588,9 +592,28 @@ void Replicator::after_step(uint32_t partition, Replica& r) {
     stats_.failover_seconds_sum += took.count();
     spdlog::debug("partition {}: leading epoch {} after {:.3f} s (last {}, watermark {})",
                   partition, r.core.epoch(), took.count(), r.core.last().seq, r.core.commit());
+    clock_past_log(partition, r);
   }
   r.leading = leading;
   watch_stall(r);
+}
+
+// A leader whose clock runs behind its predecessor's would stamp versions
+// older than the ones already in the partition, and judge the transaction
+// deadlines of its entries on an earlier time than the entries before them
+// (storage/txn_apply.cpp: past a deadline, later entries must stay past it).
+// So before its first proposal its clock passes the newest op of the log it
+// took over. A log emptied by a snapshot has none to pass: its leader starts
+// from its own clock, as before.
+void Replicator::clock_past_log(uint32_t partition, const Replica& r) {
+  const core::ReplicaLog& log = r.core.log();
+  for (uint64_t seq = log.last().seq; seq > log.base().seq; --seq) {
+    const core::Entry& e = log.at(seq);
+    if (e.barrier) continue;
+    const auto op = storage::decode_item_op(partition, {e.seq, e.epoch, e.barrier, e.payload});
+    if (op) clock_.merge(unpack_hlc(op->version.hlc), parti::wall_clock_ms());
+    return;
+  }
 }
 
 // Every step (an empty one too: an early arrival may only fill the buffer).
