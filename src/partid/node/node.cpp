@@ -202,7 +202,10 @@ void Node::bind_listeners() {
       loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),
       [](const std::string& why) {
         spdlog::critical("{}; stopping", why);
-        spdlog::shutdown();
+        // Flushed, not shut down: RocksDB's threads log through the default
+        // logger (storage/rocksdb_log.h), which shutdown() would destroy under
+        // them before the exit.
+        spdlog::default_logger()->flush();
         std::_Exit(70);
       });
   // The same path as an operator's SIGTERM: main() waits for it and runs
