@@ -232,9 +232,9 @@ class ApiService {
   // passed).
   std::variant<uint64_t, WebError> txn_deadline(std::optional<uint64_t> retry_deadline_ms,
                                                 std::chrono::milliseconds leaders_ahead) const;
-  // How far ahead of this node's clock the clocks of the leaders of
-  // `partitions` may run (peer/peer_clocks.h).
-  std::chrono::milliseconds leaders_ahead(const std::vector<uint32_t>& partitions) const;
+  // How far ahead of this node's clock the clock of any node that may lead a
+  // partition (the assignment's workers) may run (peer/peer_clocks.h).
+  std::chrono::milliseconds leaders_ahead() const;
   // Why no transaction may begin now: some node cannot read their entries
   // (upgrade/formats.h); nullopt when one may.
   // Raises the cluster's active format first if the live nodes allow it.

@@ -162,9 +162,13 @@ asio::awaitable<std::optional<WebError>> ApiService::format_refusal(uint32_t nee
 // HLC, so that every replica decides alike), and this node sets it on its
 // own: with no room for the difference, a leader whose clock ran ahead of
 // this one's by more than the timeout found every transaction past its
-// deadline before it was prepared. The room is what the probe measured, so
-// a transaction's locks outlive its timeout on a slower clock by no more
-// than the clocks differ (its recovery does not wait for the deadline).
+// deadline before it was prepared. The room is for the fastest clock of any
+// node that may lead, not only of the partitions' leaders now: a leader may
+// change before the prepare arrives, and a new leader stamps at least its
+// predecessor's time (Replicator::clock_past_log). It costs nothing but
+// time: recovery finishes a dead coordinator's transaction after the
+// timeout, whatever its deadline, and deadlines set through any node now
+// count from about the same clock, so their wait-die ages compare.
 std::variant<uint64_t, WebError> ApiService::txn_deadline(
     std::optional<uint64_t> retry_deadline_ms, std::chrono::milliseconds leaders_ahead) const {
   const auto now = static_cast<uint64_t>(parti::wall_clock_ms());
@@ -182,15 +186,14 @@ std::variant<uint64_t, WebError> ApiService::txn_deadline(
   return std::min(*retry_deadline_ms, fresh);
 }
 
-std::chrono::milliseconds ApiService::leaders_ahead(const std::vector<uint32_t>& partitions) const {
+std::chrono::milliseconds ApiService::leaders_ahead() const {
   const auto topology = deps_.cluster->topology();
-  const auto now = std::chrono::steady_clock::now();
   std::chrono::milliseconds most{0};
-  for (uint32_t p : partitions) {
-    if (!topology || p >= topology->replicas.size() || topology->replicas[p].empty()) continue;
-    const std::string& leader = topology->replicas[p].front();
-    if (leader == deps_.cluster->self()) continue;
-    most = std::max(most, deps_.clocks->ahead_at_most(leader, now));
+  if (!topology) return most;
+  const auto now = std::chrono::steady_clock::now();
+  for (const std::string& node : topology->workers) {
+    if (node == deps_.cluster->self()) continue;
+    most = std::max(most, deps_.clocks->ahead_at_most(node, now));
   }
   return most;
 }
@@ -199,14 +202,12 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   auto parsed = parse_txn(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const auto& writes = std::get<TxnRequest>(parsed).writes;
-  std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
-  for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
-  std::vector<uint32_t> partitions;
-  for (const auto& [p, ws] : parts) partitions.push_back(p);
   const auto deadline =
-      txn_deadline(std::get<TxnRequest>(parsed).retry_deadline_ms, leaders_ahead(partitions));
+      txn_deadline(std::get<TxnRequest>(parsed).retry_deadline_ms, leaders_ahead());
   if (auto* e = std::get_if<WebError>(&deadline)) co_return ApiResponse::error(*e);
   if (auto refusal = co_await txn_format_refusal(writes)) co_return ApiResponse::error(*refusal);
+  std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
+  for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
   const uint32_t home = partition_of(writes.front().partition_key);
   const std::string id = storage::make_txn_id(std::get<uint64_t>(deadline), home, txn_random_());
   if (parts.size() == 1) co_return co_await txn_in_one_partition(id, home, writes, hop);
@@ -221,6 +222,8 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
     if (r.status != 200 && (!refusal || r.status == 409)) refusal = &r;
   }
   const bool commit = refusal == nullptr;
+  std::vector<uint32_t> partitions;
+  for (const auto& [p, ws] : parts) partitions.push_back(p);
   // Named, not temporaries: GCC 12 mishandles temporaries in co_await. A
   // commit names its partitions, each of which must confirm it resolved it
   // before the decision may be forgotten.
