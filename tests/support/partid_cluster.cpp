@@ -130,6 +130,20 @@ size_t PartidCluster::start(const PartidOptions& options) {
   return nodes_.size() - 1;
 }
 
+namespace {
+
+// Waits for child `pid` to exit: its exit code (-1 when a signal ended it),
+// or nullopt if it still runs after `timeout`.
+std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  if (!wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout)) {
+    return std::nullopt;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
 int PartidCluster::start_expecting_failure(const PartidOptions& options, std::string* log) {
   Node n;
   n.data_dir = options.data_dir.empty() ? dir_.sub("failing-" + std::to_string(nodes_.size()))
@@ -139,11 +153,10 @@ int PartidCluster::start_expecting_failure(const PartidOptions& options, std::st
   std::string error;
   const pid_t pid = partid::cli::spawn_detached(argv_for(n), n.log, &error);
   if (pid < 0) throw std::runtime_error(error);
-  int status = 0;
-  const bool exited = wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 30s);
-  if (!exited) partid::cli::stop_process(pid, 5000ms);
+  const auto code = wait_for_exit(pid, 30s);
+  if (!code) partid::cli::stop_process(pid, 5000ms);
   *log = read_file(n.log);
-  return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return code.value_or(-1);
 }
 
 void PartidCluster::restart(size_t i) {
@@ -178,12 +191,9 @@ void PartidCluster::kill(size_t i) {
 
 std::optional<int> PartidCluster::wait_exit(size_t i, std::chrono::milliseconds timeout) {
   Node& n = nodes_.at(i);
-  int status = 0;
-  if (!wait_until([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, timeout)) {
-    return std::nullopt;
-  }
-  n.pid = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const auto code = wait_for_exit(n.pid, timeout);
+  if (code) n.pid = -1;
+  return code;
 }
 
 partid::cli::HttpResult PartidCluster::http(size_t i, const std::string& method,
