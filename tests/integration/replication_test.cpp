@@ -1118,6 +1118,61 @@ TEST_F(ReplicationTest, VersionsStampedAfterAFailoverToASlowerClockStillOrderAft
   EXPECT_GT(after, before) << "physical ms " << (after >> 16) << " after " << (before >> 16);
 }
 
+// The same when the replicas that may lead next hold the partition from a
+// snapshot and their logs no op since (a short log; each rebuilt on a wiped
+// disk, then restarted): the clock of the new leader, 3 s behind the old
+// one's, has no op of its log to pass. It passes the newest item any snapshot
+// installed on its disk (PartitionMeta::hlc_floor).
+TEST_F(ReplicationTest, VersionsStampedByALeaderRebuiltFromASnapshotStillOrderAfterTheOldOnes) {
+  PartidOptions options = node_options(true);
+  options.extra_args.insert(options.extra_args.end(), {"--log-retention", "4"});
+  PartidOptions ahead = options;
+  ahead.launcher = clock_set_off(30s);
+  cluster.start(ahead);
+  cluster.start(options);
+  cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const std::string key = key_led_by(0, "floor-");
+  const uint32_t p = partition_of(key);
+  auto hlc_of_write = [&](const std::string& range_key) -> uint64_t {
+    const auto r = cluster.http(
+        0, "POST", "/items",
+        json{{"partition_key", key}, {"range_key", range_key}, {"message", "m"}}.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false).value("hlc", uint64_t{0});
+  };
+  uint64_t before = 0;
+  for (int k = 0; k < 12; ++k) before = hlc_of_write("before-" + std::to_string(k));
+  for (size_t node : {1, 2}) {
+    cluster.wipe(node);
+    cluster.start_again(node);
+    ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto s = partition_status(node, p);
+          return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= 12;
+        },
+        30s))
+        << partition_status(node, p).dump();
+  }
+  // Restarted, the two have only their disks: what their clocks saw of the
+  // snapshots as they arrived is gone.
+  for (size_t node : {1, 2}) {
+    cluster.kill(node);
+    cluster.start_again(node);
+  }
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  cluster.kill(0);
+  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s))
+      << cluster.describe_not_serving();
+  const auto r =
+      cluster.http(1, "POST", "/items",
+                   json{{"partition_key", key}, {"range_key", "after"}, {"message", "m"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const uint64_t after = json::parse(r.body, nullptr, false).value("hlc", uint64_t{0});
+  EXPECT_GT(after, before) << "physical ms " << (after >> 16) << " after " << (before >> 16);
+}
+
 std::function<std::string(size_t, const std::string&, const std::string&)>
 ReplicationTest::writes_prefixed(std::vector<std::string> apis, std::string prefix) {
   return [apis = std::move(apis), prefix = std::move(prefix)](size_t v, const std::string& k,

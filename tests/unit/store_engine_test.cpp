@@ -266,6 +266,21 @@ TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   EXPECT_TRUE(engine->load_replica(1).log.empty());
 }
 
+// A log a snapshot emptied has no op whose HLC a new leader's clock could
+// pass: the partition keeps the newest version a snapshot brought, tombstones
+// included, across a restart, and a later snapshot never lowers it.
+TEST_F(StoreEngineTest, ASnapshotLeavesTheNewestVersionItBroughtAsTheHlcFloor) {
+  Item kept{"new", "", "z", {5, 7, 3}, false};
+  Item dead{"old", "", "", {6, 8, 3}, true};
+  ASSERT_TRUE(
+      engine->write_replica({change::ReplaceState{1, items({kept, dead}), 8, 3, false}}).ok);
+  EXPECT_EQ(engine->load_replica(1).meta.hlc_floor, 6u);
+  ASSERT_TRUE(engine->write_replica({change::ReplaceState{1, items({kept}), 8, 3, false}}).ok);
+  reopen();
+  EXPECT_EQ(engine->load_replica(1).meta.hlc_floor, 6u);
+  EXPECT_EQ(engine->load_replica(2).meta.hlc_floor, 0u);
+}
+
 bool mentions(const PartitionCheck& c, const std::string& what) {
   for (const auto& p : c.problems) {
     if (p.find(what) != std::string::npos) return true;

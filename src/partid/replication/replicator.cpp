@@ -29,6 +29,12 @@ parti::HlcTimestamp unpack_hlc(uint64_t hlc) {
   return {static_cast<int64_t>(hlc >> 16), static_cast<uint32_t>(hlc & 0xffff)};
 }
 
+uint64_t newest_hlc(const std::vector<storage::Item>& items) {
+  uint64_t newest = 0;
+  for (const auto& item : items) newest = std::max(newest, item.version.hlc);
+  return newest;
+}
+
 uint64_t random_session() {
   std::random_device rd;
   return ((uint64_t(rd()) << 32) ^ rd()) | 1;  // never 0: the session of no round
@@ -141,6 +147,7 @@ void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRec
     c.restore({meta.epoch, meta.watermark, disk_id_, meta.rebuilding},
               {meta.base_epoch, meta.base_sequence}, std::move(log));
     replicas_[p] = std::make_unique<Replica>(std::move(c));
+    clock_past_snapshot(meta.hlc_floor);
   }
   ticker_.start();
 }
@@ -504,12 +511,14 @@ void Replicator::receive_snapshot(const std::string& from, uint32_t partition,
     auto items = decode_snapshot(snapshot_in(*held)->data);
     SnapshotItems shared =
         items ? std::make_shared<const std::vector<storage::Item>>(std::move(*items)) : nullptr;
-    asio::post(loop_, [this, from, partition, held, shared, alive] {
+    const uint64_t newest = shared ? newest_hlc(*shared) : 0;
+    asio::post(loop_, [this, from, partition, held, shared, newest, alive] {
       if (!*alive) return;
       if (!shared) {
         ++stats_.bad_messages;
         return;
       }
+      clock_past_snapshot(newest);
       const core::Snapshot& s = *snapshot_in(*held);
       decoded_snapshots_[partition] = {s.through, s.data.size(), shared};
       deliver(from, partition, *held);
@@ -523,7 +532,10 @@ SnapshotItems Replicator::decoded_snapshot(uint32_t partition, const core::Snaps
       it->second.bytes != snapshot.data.size()) {
     spdlog::warn("partition {}: installing a snapshot not decoded on arrival; decoding it here",
                  partition);
-    return nullptr;
+    auto items = decode_snapshot(snapshot.data);
+    if (!items) return nullptr;  // storage_changes refuses it
+    clock_past_snapshot(newest_hlc(*items));
+    return std::make_shared<const std::vector<storage::Item>>(std::move(*items));
   }
   SnapshotItems items = std::move(it->second.items);
   decoded_snapshots_.erase(it);
@@ -603,8 +615,9 @@ void Replicator::after_step(uint32_t partition, Replica& r) {
 // deadlines of its entries on an earlier time than the entries before them
 // (storage/txn_apply.cpp: past a deadline, later entries must stay past it).
 // So before its first proposal its clock passes the newest op of the log it
-// took over. A log emptied by a snapshot has none to pass: its leader starts
-// from its own clock, as before.
+// took over. A log a snapshot emptied has no op to pass: the clock passed the
+// snapshot's newest item when it arrived, and passes the newest of any
+// snapshot installed here again at start (clock_past_snapshot).
 void Replicator::clock_past_log(uint32_t partition, const Replica& r) {
   const core::ReplicaLog& log = r.core.log();
   for (uint64_t seq = log.last().seq; seq > log.base().seq; --seq) {
@@ -614,6 +627,13 @@ void Replicator::clock_past_log(uint32_t partition, const Replica& r) {
     if (op) clock_.merge(unpack_hlc(op->version.hlc), parti::wall_clock_ms());
     return;
   }
+}
+
+// Merging a snapshot this node may install (or did: PartitionMeta::hlc_floor)
+// into the clock is the HLC's rule for any message received; it may move the
+// clock past versions of writes not acknowledged yet, never behind one.
+void Replicator::clock_past_snapshot(uint64_t newest_hlc) {
+  if (newest_hlc > 0) clock_.merge(unpack_hlc(newest_hlc), parti::wall_clock_ms());
 }
 
 // Every step (an empty one too: an early arrival may only fill the buffer).

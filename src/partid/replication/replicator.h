@@ -296,6 +296,7 @@ class Replicator {
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
   void clock_past_log(uint32_t partition, const Replica& r);
+  void clock_past_snapshot(uint64_t newest_hlc);
   void watch_stall(Replica& r);
   void watch_followers(Replica& r, std::chrono::steady_clock::time_point now);
   void schedule_turn_end();

@@ -158,6 +158,7 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
     } else if (item.partition_key == kSplitKey && !item.tombstone) {
       m.split = decode_split_rule(item.message).value_or(SplitRule{});
     }
+    m.hlc_floor = std::max(m.hlc_floor, item.version.hlc);
     writes_.Put(engine_.items_, key, encode_item(item));
     written_[key] = item;
   }

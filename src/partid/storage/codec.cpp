@@ -261,6 +261,7 @@ std::string encode_partition_meta(const PartitionMeta& meta) {
   m.set_rebuilding(meta.rebuilding);
   m.set_pending_txns(meta.pending_txns);
   if (meta.split.active()) *m.mutable_split() = to_pb(meta.split);
+  m.set_hlc_floor(meta.hlc_floor);
   return m.SerializeAsString();
 }
 
@@ -278,6 +279,7 @@ std::optional<PartitionMeta> decode_partition_meta(std::string_view bytes) {
   meta.rebuilding = m->rebuilding();
   meta.pending_txns = m->pending_txns();
   if (m->has_split()) meta.split = from_pb(m->split());
+  meta.hlc_floor = m->hlc_floor();
   return meta;
 }
 

@@ -194,6 +194,10 @@ struct PartitionMeta {
   // every partition written since the store opened, so the API can check a
   // key without a disk read.
   SplitRule split;
+  // The newest item version's HLC among the items snapshots installed here
+  // (never lowered): a new leader's clock passes it, as it passes the newest
+  // op of its log, which a snapshot may have emptied.
+  uint64_t hlc_floor = 0;
   friend bool operator==(const PartitionMeta&, const PartitionMeta&) = default;
 };
 
