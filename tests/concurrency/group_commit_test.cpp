@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <future>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -118,6 +119,35 @@ TEST_F(GroupCommitTest, WithoutADelayNothingIsHeld) {
   step(*commit, 0, 2);
   EXPECT_TRUE(run_until_done(4, 5s));
   EXPECT_EQ(commit->writes(), 2u);
+}
+
+// What the replication tick reads to tell a stalled disk: how long the write
+// in flight has been out, from its posting to the disk pool until it is back;
+// a read between writes, however long, is not a write waiting.
+TEST_F(GroupCommitTest, AWriteInFlightSaysHowLongItHasWaitedForTheDisk) {
+  auto commit = make({});
+  std::promise<void> disk_free;
+  boost::asio::post(disk, [ready = disk_free.get_future().share()] { ready.wait(); });
+  EXPECT_EQ(commit->write_waiting(std::chrono::steady_clock::now()).count(), 0);
+  step(*commit, 0, 1);
+  ASSERT_TRUE(run_until([&] { return !commit->idle(); }, 1s));
+  loop.restart();
+  loop.poll();  // the batch is cut and posted behind the blocked job
+  const auto later = std::chrono::steady_clock::now() + 30s;
+  EXPECT_GE(commit->write_waiting(later), 30s);
+  disk_free.set_value();
+  ASSERT_TRUE(run_until_done(1, 5s));
+  EXPECT_EQ(commit->write_waiting(later).count(), 0);
+
+  std::promise<void> read_free;
+  bool read = false;
+  commit->read_between_writes([ready = read_free.get_future().share()] { ready.wait(); },
+                              [&] { read = true; });
+  loop.restart();
+  loop.poll();
+  EXPECT_EQ(commit->write_waiting(later).count(), 0);
+  read_free.set_value();
+  EXPECT_TRUE(run_until([&] { return read; }, 5s));
 }
 
 }  // namespace

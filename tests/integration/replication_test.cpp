@@ -624,6 +624,49 @@ TEST_F(ReplicationTest, ANodeWhoseDiskFillsUpStopsAndTheOthersLoseNoAcknowledged
   expect_every_partition_validates(1);
 }
 
+// A disk that stops answering (a hung volume) fails no call: the node's
+// storage writes just never return, while it keeps its heartbeats, and so its
+// leaderships. It stops itself once a write has been in flight for
+// --max-disk-stall-ms, so its partitions fail over; nothing acknowledged is
+// lost, and it comes back once its disk does.
+TEST_F(ReplicationTest, ANodeWhoseDiskStallsStopsAndItsPartitionsFailOver) {
+  const std::string stuck = cluster.root() + "/disk-stuck";
+  PartidOptions stalling = node_options(true);
+  stalling.launcher = disk_stuck_while(stuck, cluster.data_dir_of(0) + "/");
+  stalling.extra_args.insert(stalling.extra_args.end(), {"--max-disk-stall-ms", "2000"});
+  cluster.start(stalling);
+  cluster.start(node_options(true));
+  cluster.start(node_options(true));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
+                                    const std::string& m) { return put_outcome(apis[v], k, m); },
+                {0, 1, 2});
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
+  writer.only_through({1, 2});
+  std::ofstream(stuck) << "stuck\n";
+  const auto code = cluster.wait_exit(0, 30s);
+  ASSERT_TRUE(code.has_value()) << "the node kept its partitions with a disk that never answers";
+  EXPECT_EQ(*code, 70);
+  const std::string log = read_file(cluster.node(0).log);
+  EXPECT_NE(log.find("the disk is stalled"), std::string::npos) << log;
+  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s))
+      << cluster.describe_not_serving();
+  const size_t failed_over = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= failed_over + 150; }, 30s));
+
+  std::filesystem::remove(stuck);
+  cluster.start_again(0);
+  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
+  const size_t back = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 150; }, 30s));
+  writer.stop();
+  // (A write in flight to node 0 when it stopped ended with its connection.)
+  for (const auto& [key, message] : writer.acked()) {
+    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
+  }
+  expect_every_partition_validates(1);
+}
+
 // The planned resize: two nodes join under continuous writes, then leave
 // again one at a time (clean stops), each step once every partition is served
 // by its new replica set. Leaderships and replicas move at every step; no

@@ -2,10 +2,13 @@
 // disk fail on demand, as a full disk does: once the file named by
 // PARTI_DISK_FAIL_FLAG exists, every write, sync and preallocation of a
 // regular file under the directory PARTI_DISK_FAIL_DIR fails with ENOSPC;
-// once the file is gone, they work again. Everything else (sockets, pipes,
-// files elsewhere, glibc's own buffered writes such as the node's log) is
-// left alone. A filesystem made full for real needs a mount, which a test
-// run as an ordinary user, or in a container, cannot make.
+// once the file is gone, they work again. Or that makes it hang, as a disk
+// (or a network volume) that stops answering does: while the file named by
+// PARTI_DISK_STALL_FLAG exists, those calls block, and go on once it is gone.
+// Everything else (sockets, pipes, files elsewhere, glibc's own buffered
+// writes such as the node's log) is left alone. A filesystem made full or
+// stuck for real needs a mount, which a test run as an ordinary user, or in a
+// container, cannot make.
 //
 // The calls go to the kernel with syscall(): nothing here allocates or
 // resolves a symbol, so the wrappers are safe from the first instruction of
@@ -20,6 +23,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 namespace {
 
@@ -28,9 +32,18 @@ const char* setting(const char* name) {
   return value && *value ? value : nullptr;
 }
 
+bool exists(const char* path) {
+  return path && syscall(SYS_faccessat, AT_FDCWD, path, F_OK, 0) == 0;
+}
+
 bool flag_raised() {
   static const char* flag = setting("PARTI_DISK_FAIL_FLAG");
-  return flag && syscall(SYS_faccessat, AT_FDCWD, flag, F_OK, 0) == 0;
+  return exists(flag);
+}
+
+bool stall_raised() {
+  static const char* flag = setting("PARTI_DISK_STALL_FLAG");
+  return exists(flag);
 }
 
 // Whether `fd` is a regular file under PARTI_DISK_FAIL_DIR.
@@ -53,8 +66,13 @@ bool in_failing_dir(int fd) {
   return std::strncmp(path, dir, std::strlen(dir)) == 0;
 }
 
-// True (errno set) when this call must fail as on a full disk.
+// Blocks while the disk is stalled; then true (errno set) when this call
+// must fail as on a full disk.
 bool disk_full(int fd) {
+  if (stall_raised() && in_failing_dir(fd)) {
+    const timespec poll{0, 10'000'000};
+    while (stall_raised()) syscall(SYS_nanosleep, &poll, nullptr);
+  }
   if (!flag_raised() || !in_failing_dir(fd)) return false;
   errno = ENOSPC;
   return true;

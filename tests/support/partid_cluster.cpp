@@ -294,8 +294,11 @@ Preload clock_offset(std::chrono::milliseconds offset) {
   return {CLOCK_OFFSET_LIB, {"PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count())}};
 }
 
-Preload disk_faults(const std::string& flag, const std::string& dir) {
-  return {DISK_FAULTS_LIB, {"PARTI_DISK_FAIL_FLAG=" + flag, "PARTI_DISK_FAIL_DIR=" + dir}};
+Preload disk_faults(const std::string& flag, const std::string& dir,
+                    const std::string& stall_flag) {
+  return {DISK_FAULTS_LIB,
+          {"PARTI_DISK_FAIL_FLAG=" + flag, "PARTI_DISK_FAIL_DIR=" + dir,
+           "PARTI_DISK_STALL_FLAG=" + stall_flag}};
 }
 
 // ASan wants its runtime first among the libraries; the preloaded ones come

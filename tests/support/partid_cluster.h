@@ -109,8 +109,10 @@ struct Preload {
 // (support/clock_offset.cpp); its monotonic clock stays the machine's.
 Preload clock_offset(std::chrono::milliseconds offset);
 // The node's disk is full while the file `flag` exists: its writes and syncs
-// under `dir` fail with ENOSPC (support/disk_faults.cpp).
-Preload disk_faults(const std::string& flag, const std::string& dir);
+// under `dir` fail with ENOSPC; and stuck while `stall_flag` (if given)
+// exists: they block until it is gone (support/disk_faults.cpp).
+Preload disk_faults(const std::string& flag, const std::string& dir,
+                    const std::string& stall_flag = "");
 // A launcher (PartidOptions::launcher) that runs a node with `preloads`.
 std::vector<std::string> preloading(const std::vector<Preload>& preloads);
 inline std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
@@ -118,6 +120,9 @@ inline std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) 
 }
 inline std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir) {
   return preloading({disk_faults(flag, dir)});
+}
+inline std::vector<std::string> disk_stuck_while(const std::string& flag, const std::string& dir) {
+  return preloading({disk_faults("", dir, flag)});
 }
 
 }  // namespace parti::testing

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "parti/assignment/strategy.h"
 #include "parti/core/spawn.h"
@@ -152,6 +153,7 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   replication::ReplicatorOptions o;
   o.tick = std::chrono::milliseconds(cfg.replication_tick_ms);
   o.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
+  o.max_disk_stall = std::chrono::milliseconds(cfg.max_disk_stall_ms);
   o.commit_delay.delay = std::chrono::microseconds(cfg.commit_delay_us);
   o.commit_delay.siblings = cfg.commit_siblings;
   o.handoff_timeout = std::chrono::milliseconds(cfg.handoff_timeout_ms);
@@ -201,6 +203,12 @@ void Node::bind_listeners() {
   replicator_ = std::make_unique<replication::Replicator>(
       loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),
       [](const std::string& why) {
+        // The log may sit on the disk that failed: if writing it hangs, the
+        // node stops all the same.
+        std::thread([] {
+          std::this_thread::sleep_for(std::chrono::seconds(5));
+          std::_Exit(70);
+        }).detach();
         spdlog::critical("{}; stopping", why);
         // Flushed, not shut down: RocksDB's threads log through the default
         // logger (storage/rocksdb_log.h), which shutdown() would destroy under

@@ -190,6 +190,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 60000u));
   opt("--write-timeout-ms", c.write_timeout_ms, "a write without quorum by then fails (504)")
       ->check(CLI::Range(10u, 600000u));
+  opt("--max-disk-stall-ms", c.max_disk_stall_ms,
+      "a storage write that has not returned by then means the disk is stalled: the node stops "
+      "(exit code 70) so its partitions fail over (0: never)")
+      ->check(CLI::Range(0u, 3600000u));
   opt("--commit-delay-us", c.commit_delay_us,
       "under load, how long a group commit waits for more writes to share its disk write (0: "
       "never)")

@@ -84,6 +84,9 @@ struct NodeConfig {
   uint32_t drain_timeout_ms = 30000;
   // replication
   uint32_t write_timeout_ms = 5000;  // no quorum by then: 504 quorum_timeout
+  // A storage write in flight this long: the disk is stalled, the node stops
+  // so its partitions fail over (0: never).
+  uint32_t max_disk_stall_ms = 20000;
   // Group commit under load (replication::CommitDelay): while the last batch
   // and the waiting steps number `commit_siblings` or more, a batch is held
   // open for as many steps as the last one, this long at most (0: never).

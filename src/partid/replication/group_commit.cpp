@@ -103,14 +103,21 @@ void GroupCommit::flush() {
     asio::post(loop_, [this, batch] { done(std::move(*batch), {}); });
     return;
   }
+  write_since_ = std::chrono::steady_clock::now();
   asio::post(disk_, [this, batch] {
     auto status = store_.write_replica(batch->changes);
     asio::post(loop_, [this, batch, status] { done(std::move(*batch), status); });
   });
 }
 
+std::chrono::steady_clock::duration GroupCommit::write_waiting(
+    std::chrono::steady_clock::time_point now) const {
+  return write_since_ ? now - *write_since_ : std::chrono::steady_clock::duration::zero();
+}
+
 void GroupCommit::done(Batch batch, const storage::StoreStatus& status) {
   in_flight_ = false;
+  write_since_.reset();
   if (!status.ok) {
     on_failure_("storage write failed: " + status.message);
     return;

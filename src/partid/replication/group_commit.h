@@ -23,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,11 @@ class GroupCommit {
   // visible as well as real.
   void read_between_writes(std::function<void()> job, After done);
   bool idle() const { return !in_flight_ && pending_.changes.empty() && pending_.after.empty(); }
+  // How long the storage write in flight has been waiting for the disk (0:
+  // none in flight). Reads between writes do not count: a large scan may
+  // take long on a healthy disk.
+  std::chrono::steady_clock::duration write_waiting(
+      std::chrono::steady_clock::time_point now) const;
   // Batches written, and the steps (add() calls) they held.
   uint64_t writes() const { return writes_; }
   uint64_t steps_written() const { return steps_written_; }
@@ -101,6 +107,7 @@ class GroupCommit {
   Batch pending_;
   std::vector<Read> reads_;
   bool in_flight_ = false;
+  std::optional<std::chrono::steady_clock::time_point> write_since_;
   bool scheduled_ = false;
   uint64_t writes_ = 0;
   uint64_t changes_written_ = 0;

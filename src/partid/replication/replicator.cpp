@@ -159,12 +159,28 @@ void Replicator::stop() {
 
 void Replicator::tick() {
   const auto now = std::chrono::steady_clock::now();
+  watch_disk(now);
   for (auto& [p, r] : replicas_) {
     settle_held(p, *r, now);
     if (!r->active) continue;
     step(p, *r, r->core.tick());
     watch_followers(*r, now);
   }
+}
+
+// A disk that stops answering (a hung device or network volume) fails no
+// call: the write just never returns. The node would keep its heartbeats, so
+// its leaderships, and every write to those partitions would time out until
+// someone stopped it. Stopping it makes them fail over; its disk, once back,
+// holds everything it acknowledged (nothing is said before a write returns).
+void Replicator::watch_disk(std::chrono::steady_clock::time_point now) {
+  if (disk_stalled_ || options_.max_disk_stall.count() <= 0) return;
+  const auto waiting = commit_.write_waiting(now);
+  if (waiting < options_.max_disk_stall) return;
+  disk_stalled_ = true;
+  on_fatal_("a storage write has not returned for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(waiting).count()) +
+            " ms (--max-disk-stall-ms): the disk is stalled");
 }
 
 const std::string* Replicator::address_of(const core::NodeId& node) const {

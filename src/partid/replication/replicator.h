@@ -57,6 +57,8 @@ struct ReplicatorOptions {
   core::CoreOptions core;
   std::chrono::milliseconds tick{50};
   std::chrono::milliseconds write_timeout{5000};
+  // A storage write in flight this long is a stalled disk: fatal (0: never).
+  std::chrono::milliseconds max_disk_stall{20000};
   // How long a leader handing a partition over lets its writes in flight
   // commit; the other replicas wait twice as long for its Handoff.
   std::chrono::milliseconds handoff_timeout{1000};
@@ -320,6 +322,7 @@ class Replicator {
   template <class F>
   void with_replica(uint32_t partition, F f);
   void tick();
+  void watch_disk(std::chrono::steady_clock::time_point now);
   const std::string* address_of(const core::NodeId& node) const;
 
   asio::any_io_executor loop_;
@@ -329,6 +332,7 @@ class Replicator {
   uint64_t disk_id_;
   ReplicatorOptions options_;
   OnFatal on_fatal_;
+  bool disk_stalled_ = false;  // on_fatal_ said so once
   GroupCommit commit_;
   Outbox outbox_;
   FragmentAssembler assembler_;
