@@ -5,7 +5,9 @@
 // then a restart, SIGSTOP then SIGCONT, a clean restart, a wipe (the node
 // restarts empty and is rebuilt from the others), a full disk (the node must
 // stop at its next write, exit code 70, and is started again once there is
-// room: support/disk_faults.cpp), or a network partition that
+// room: support/disk_faults.cpp), a stalled disk (its writes block: the node
+// must stop, exit code 70, once one has waited --max-disk-stall-ms, here 2 s,
+// and is started again once the disk answers), or a network partition that
 // heals (the node cut off from NATS, from its peers, or from both, or one way
 // only from or to its peers, while clients still reach it:
 // support/network_partitions.h), or a split of the cluster in two (half
@@ -80,8 +82,8 @@ struct Options {
   int outage_max_ms = 3000;
   int recovery_seconds = 60;
   int reshape_every = 3;  // every n-th fault splits or merges (0: never)
-  std::vector<std::string> faults = {"kill9", "pause",     "restart", "wipe",
-                                     "disk",  "partition", "split",   "nats"};
+  std::vector<std::string> faults = {"kill9",     "pause", "restart", "wipe", "disk",
+                                     "partition", "split", "nats",    "stall"};
   uint64_t seed = 0;
   // Node i's wall clock runs ((i % 3) - 1) * this from the machine's (0: none).
   int clock_skew_ms = 0;
@@ -393,7 +395,8 @@ enum class Fault {
   split,
   nats_restart,
   reshape,
-  disk_full
+  disk_full,
+  disk_stall
 };
 const char* name_of(Fault f) {
   switch (f) {
@@ -407,6 +410,8 @@ const char* name_of(Fault f) {
       return "wipe";
     case Fault::disk_full:
       return "disk full";
+    case Fault::disk_stall:
+      return "disk stalled";
     case Fault::partition:
       return "network partition";
     case Fault::split:
@@ -424,7 +429,7 @@ const std::map<std::string, Fault>& faults_by_name() {
   static const std::map<std::string, Fault> kByName = {
       {"kill9", Fault::kill9},       {"pause", Fault::pause},         {"restart", Fault::restart},
       {"wipe", Fault::wipe},         {"partition", Fault::partition}, {"split", Fault::split},
-      {"nats", Fault::nats_restart}, {"disk", Fault::disk_full}};
+      {"nats", Fault::nats_restart}, {"disk", Fault::disk_full},      {"stall", Fault::disk_stall}};
   return kByName;
 }
 
@@ -474,20 +479,31 @@ std::string disk_full_flag(const PartidCluster& cluster, size_t i) {
   return cluster.root() + "/disk-full-" + std::to_string(i);
 }
 
-// Fills node i's disk: the node must stop at its next write (exit code 70)
-// rather than go on; its disk has room again after the outage. What went
-// wrong, or "".
-std::string fill_disk(PartidCluster& cluster, size_t i, milliseconds outage) {
-  const std::string flag = disk_full_flag(cluster, i);
-  std::ofstream(flag) << "no space left\n";
+// While this file exists, node i's disk answers nothing: its writes and
+// syncs block until the file is gone.
+std::string disk_stall_flag(const PartidCluster& cluster, size_t i) {
+  return cluster.root() + "/disk-stall-" + std::to_string(i);
+}
+
+// A stalled disk gives the node --max-disk-stall-ms before it must stop.
+constexpr int kMaxDiskStallMs = 2000;
+
+// Fills node i's disk, or stalls it: the node must stop (exit code 70) at its
+// next write, or once a write has waited kMaxDiskStallMs, rather than go on;
+// its disk works again after the outage. What went wrong, or "".
+std::string break_disk(PartidCluster& cluster, size_t i, Fault fault, milliseconds outage) {
+  const bool full = fault == Fault::disk_full;
+  const std::string flag = full ? disk_full_flag(cluster, i) : disk_stall_flag(cluster, i);
+  std::ofstream(flag) << name_of(fault) << "\n";
   const auto code = cluster.wait_exit(i, seconds(30));
   std::string problem;
   if (!code) {
-    problem = "node " + std::to_string(i) + " went on for 30 s with a disk that fails every write";
+    problem = "node " + std::to_string(i) + " went on for 30 s with a disk " +
+              (full ? "that fails every write" : "that answers nothing");
     cluster.kill(i);
   } else if (*code != 70) {
-    problem = "node " + std::to_string(i) + " stopped on a full disk with exit code " +
-              std::to_string(*code) + ", not 70";
+    problem = "node " + std::to_string(i) + " stopped on a " + name_of(fault) +
+              " disk with exit code " + std::to_string(*code) + ", not 70";
   }
   std::this_thread::sleep_for(outage);
   std::filesystem::remove(flag);
@@ -517,7 +533,8 @@ std::string inject(Lab& lab, const Injection& in) {
       cluster.start_again(i);
       return "";
     case Fault::disk_full:
-      return fill_disk(cluster, i, outage);
+    case Fault::disk_stall:
+      return break_disk(cluster, i, in.fault, outage);
     case Fault::wipe:
       cluster.wipe(i);
       std::this_thread::sleep_for(outage);
@@ -663,12 +680,13 @@ int run(const Options& o) {
   parti::testing::PartidOptions node;
   node.partitions = o.partitions;
   node.replication_factor = 3;
-  node.extra_args = {"--admin-token", kToken};
+  node.extra_args = {"--admin-token", kToken, "--max-disk-stall-ms",
+                     std::to_string(kMaxDiskStallMs)};
   for (size_t i = 0; i < o.nodes; ++i) {
     parti::testing::PartidOptions own = node;
     const int skew = (static_cast<int>(i % 3) - 1) * o.clock_skew_ms;
-    std::vector<parti::testing::Preload> preloads = {
-        parti::testing::disk_faults(disk_full_flag(cluster, i), cluster.data_dir_of(i) + "/")};
+    std::vector<parti::testing::Preload> preloads = {parti::testing::disk_faults(
+        disk_full_flag(cluster, i), cluster.data_dir_of(i) + "/", disk_stall_flag(cluster, i))};
     if (skew != 0) preloads.push_back(parti::testing::clock_offset(milliseconds(skew)));
     own.launcher = parti::testing::preloading(preloads);
     cluster.start(network.route(i, own));
