@@ -15,13 +15,15 @@ TEST(UpgradeFormats, ANodePublishesItsBuildsFormatOrTheOneItPreserves) {
 }
 
 TEST(UpgradeFormats, WhatANodeMayWriteIsWhatTheClusterActivatedAndEveryLiveNodeReads) {
-  EXPECT_EQ(writable_format({.build = 3, .preserve = 0, .active = 3, .lowest_live = 3}), 3u);
+  EXPECT_EQ(writable_format({.build = 3, .preserve = 0, .active = 3, .lowest_known = 3}), 3u);
   // Activated, but a node of an older build has joined since.
-  EXPECT_EQ(writable_format({.build = 3, .preserve = 0, .active = 3, .lowest_live = 0}), 0u);
+  EXPECT_EQ(writable_format({.build = 3, .preserve = 0, .active = 3, .lowest_known = 0}), 0u);
   // Every live node reads 3, the ratchet has not been raised yet.
-  EXPECT_EQ(writable_format({.build = 3, .preserve = 0, .active = 2, .lowest_live = 3}), 2u);
+  EXPECT_EQ(writable_format({.build = 3, .preserve = 0, .active = 2, .lowest_known = 3}), 2u);
   // This node preserves 2 (its own record may not be seen yet).
-  EXPECT_EQ(writable_format({.build = 3, .preserve = 2, .active = 3, .lowest_live = 3}), 2u);
+  EXPECT_EQ(writable_format({.build = 3, .preserve = 2, .active = 3, .lowest_known = 3}), 2u);
+  // The records lost with NATS (none live), each last seen at 3: still 3.
+  EXPECT_EQ(writable_format({.build = 3, .active = 3, .lowest_live = 0, .lowest_known = 3}), 3u);
 }
 
 TEST(UpgradeFormats, TheRatchetRisesToWhatEveryLiveNodeReadsAndNeverFalls) {
@@ -79,6 +81,21 @@ TEST(UpgradeFormats, TheLowestFormatCountsEveryWorkerAndOneWithoutARecordAsZero)
   EXPECT_EQ(t.lowest_format(), 3u);
   t.workers.push_back("node-2");  // no record here yet
   EXPECT_EQ(t.lowest_format(), 0u);
+  EXPECT_EQ(t.lowest_known_format(), 0u);  // nor ever seen
+}
+
+// A NATS outage past the heartbeat TTL loses every record: a worker is then
+// judged by the record seen last, for what may be written (never for the
+// ratchet, which lowest_format() alone raises).
+TEST(UpgradeFormats, AWorkerWhoseRecordWasLostCountsWithTheFormatItLastPublished) {
+  routing::Topology t;
+  t.workers = {"node-0", "node-1"};
+  t.nodes["node-0"].format = 4;
+  t.last_known["node-1"].format = 3;
+  EXPECT_EQ(t.lowest_format(), 0u);
+  EXPECT_EQ(t.lowest_known_format(), 3u);
+  t.nodes["node-1"].format = 4;  // back, and its record now counts
+  EXPECT_EQ(t.lowest_known_format(), 4u);
 }
 
 }  // namespace

@@ -508,7 +508,7 @@ uint32_t Node::published_format() const {
 upgrade::FormatView Node::format_view() const {
   const auto t = topology();
   return {storage::kStorageFormat, cfg_.preserve_format, format_ ? format_->current() : 0,
-          t->ready() ? t->lowest_format() : 0};
+          t->ready() ? t->lowest_format() : 0, t->ready() ? t->lowest_known_format() : 0};
 }
 
 void Node::on_layout(const routing::LayoutRecord& record) {
@@ -554,6 +554,7 @@ nlohmann::json Node::format_json() const {
           {"published", published_format()},
           {"cluster_active", v.active},
           {"lowest_live", v.lowest_live},
+          {"lowest_known", v.lowest_known},
           {"writable", upgrade::writable_format(v)}};
 }
 

@@ -11,14 +11,28 @@ const NodeAddress* Topology::address_of(const std::string& node) const {
   return it == last_known.end() ? nullptr : &it->second;
 }
 
-uint32_t Topology::lowest_format() const {
+namespace {
+template <class Find>
+uint32_t lowest_of(const std::vector<std::string>& workers, Find find) {
   if (workers.empty()) return 0;
   uint32_t lowest = UINT32_MAX;
   for (const auto& w : workers) {
-    auto it = nodes.find(w);  // a record seen now, never a last known one
-    lowest = std::min(lowest, it == nodes.end() ? 0 : it->second.format);
+    const NodeAddress* record = find(w);
+    lowest = std::min(lowest, record ? record->format : 0);
   }
   return lowest;
+}
+}  // namespace
+
+uint32_t Topology::lowest_format() const {
+  return lowest_of(workers, [this](const std::string& w) -> const NodeAddress* {
+    auto it = nodes.find(w);  // a record seen now, never a last known one
+    return it == nodes.end() ? nullptr : &it->second;
+  });
+}
+
+uint32_t Topology::lowest_known_format() const {
+  return lowest_of(workers, [this](const std::string& w) { return address_of(w); });
 }
 
 std::optional<Topology> build_topology(const parti::Assignment& assignment,

@@ -64,6 +64,10 @@ struct Topology {
   // The lowest data format among the assignment's workers (0 when one has no
   // record here, or did not say): what every live node can read.
   uint32_t lowest_format() const;
+  // The same, judging a worker whose record this node lost (a NATS outage
+  // longer than the heartbeat TTL loses them all) by the record it saw last:
+  // a node's format changes only when it restarts, and publishes it again.
+  uint32_t lowest_known_format() const;
 };
 
 // Builds the topology for `assignment` under `layout`; partition ids must be

@@ -12,7 +12,7 @@ uint32_t published_format(uint32_t build, uint32_t preserve) {
 }
 
 uint32_t writable_format(const FormatView& view) {
-  return std::min({view.active, view.lowest_live, published_format(view.build, view.preserve)});
+  return std::min({view.active, view.lowest_known, published_format(view.build, view.preserve)});
 }
 
 std::optional<std::string> start_refusal(uint32_t build, uint32_t preserve, uint32_t active) {

@@ -33,7 +33,10 @@ struct FormatView {
   uint32_t build = 0;        // what this build writes (storage::kStorageFormat)
   uint32_t preserve = 0;     // --preserve-format (0: none)
   uint32_t active = 0;       // the cluster's ratchet as this node last read it (0: never set)
-  uint32_t lowest_live = 0;  // Topology::lowest_format
+  uint32_t lowest_live = 0;  // Topology::lowest_format: raises the ratchet
+  // Topology::lowest_known_format: what may be written under it. A record lost
+  // with NATS must not stop writes of a format the cluster already activated.
+  uint32_t lowest_known = 0;
 };
 
 // What this node publishes in its record: the build's format, or the one it preserves.
