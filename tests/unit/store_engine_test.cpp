@@ -442,7 +442,10 @@ TEST_F(StoreEngineTest, ApproximateItemBytesCountOnePartitionsItemsInMemoryAndOn
   }
   ASSERT_TRUE(engine->commit(ops).ok);
   const uint64_t written = kItems * kMessageBytes;
-  EXPECT_GE(engine->approximate_item_bytes(5), written / 2);
+  // In the memtable RocksDB estimates a range's entries by walking the skip
+  // list's random levels: usually the exact 472,000 bytes here, but 600 runs
+  // gave as little as 230,572, and a loaded machine once 166,852.
+  EXPECT_GE(engine->approximate_item_bytes(5), written / 4);
   EXPECT_LE(engine->approximate_item_bytes(5), written * 4);
   EXPECT_EQ(engine->approximate_item_bytes(4), 0u);
   EXPECT_EQ(engine->approximate_item_bytes(6), 0u);
