@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,8 +44,26 @@ NatsServer::~NatsServer() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+// Ready is what the server says once it listens for clients; a port that
+// merely accepts connections may be another process's (the free port taken
+// between free_port() and the bind, by a node of a test running beside this
+// one: its client then met that process and was reset), and a server that
+// could not bind exits. A first start picks another port then; a restart
+// must keep its port, and says why it could not.
 void NatsServer::start() {
   if (pid_ > 0) return;
+  for (int attempt = 0;; ++attempt) {
+    const std::string why = launch();
+    if (why.empty()) {
+      started_ = true;
+      return;
+    }
+    if (started_ || attempt == 4) throw std::runtime_error(why);
+    port_ = free_port();
+  }
+}
+
+std::string NatsServer::launch() {
   const std::string port = std::to_string(port_);
   std::vector<std::string> server = {"nats-server", "-js", "-a",  "127.0.0.1",
                                      "-p",          port,  "-sd", dir_};
@@ -52,19 +72,38 @@ void NatsServer::start() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  const std::string log = dir_ + "/server.log";
+  std::error_code ec;
+  const auto logged_before =
+      std::filesystem::exists(log, ec) ? std::filesystem::file_size(log, ec) : 0;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  const std::string log = dir_ + "/server.log";
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // as partid::cli::spawn_detached
   int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot spawn nats-server (is it installed?)");
-  if (!wait_until([&] { return partid::cli::tcp_port_open(port_); }, std::chrono::seconds(10))) {
+  bool exited = false;
+  auto this_run = [&] {
+    std::ifstream in(log);
+    in.seekg(static_cast<std::streamoff>(logged_before));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const bool ready = wait_until(
+      [&] {
+        int status = 0;
+        exited = ::waitpid(pid_, &status, WNOHANG) == pid_;
+        return exited || this_run().find("Server is ready") != std::string::npos;
+      },
+      std::chrono::seconds(10));
+  if (ready && !exited) return "";
+  if (exited) {
+    pid_ = -1;
+  } else {
     stop();
-    throw std::runtime_error("nats-server did not start on port " + port);
   }
+  return "nats-server did not start on port " + port + ": " + this_run();
 }
 
 void NatsServer::stop() {

@@ -25,7 +25,10 @@ class NatsServer {
   int port() const { return port_; }
 
  private:
+  std::string launch();  // "" once ready, else why not
+
   int port_ = 0;
+  bool started_ = false;  // once: a restart keeps the port
   std::string dir_;
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
