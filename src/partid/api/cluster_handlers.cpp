@@ -57,11 +57,14 @@ ApiResponse ApiService::topology() const {
     partitions.push_back({{"partition", p}, {"replicas", replicas}, {"epoch", t->leader_epoch[p]}});
   }
   json nodes = json::array();
-  for (const auto& [id, addr] : t->nodes) {
+  for (const auto& id : t->known_nodes()) {
+    const routing::NodeAddress* addr = t->address_of(id);
+    const bool heard = t->nodes.contains(id);
     nodes.push_back({{"id", id},
-                     {"api", addr.api},
-                     {"peer", addr.peer},
-                     {"state", parti::to_string(addr.state)},
+                     {"api", addr ? addr->api : ""},
+                     {"peer", addr ? addr->peer : ""},
+                     // A worker whose record was lost: "unheard", at its last known address.
+                     {"state", heard ? parti::to_string(addr->state) : "unheard"},
                      {"leads", load[id].first},
                      {"holds", load[id].second}});
   }
@@ -388,12 +391,17 @@ asio::awaitable<ApiService::NodeReports> ApiService::ask_every_node(const std::s
                                                                     const char* required) {
   NodeReports out;
   const auto t = deps_.cluster->topology();
-  for (const auto& [id, addr] : t->nodes) {
+  for (const auto& id : t->known_nodes()) {
     if (id == deps_.cluster->self()) continue;
+    const routing::NodeAddress* addr = t->address_of(id);
+    if (!addr) {
+      out.unreachable.push_back(id);
+      continue;
+    }
     routing::RouteDecision to;
     to.kind = routing::RouteDecision::Kind::Forward;
     to.node = id;
-    to.peer_address = addr.peer;
+    to.peer_address = addr->peer;
     const std::string method = "GET", body;
     ApiResponse r = co_await forward(to, method, target, body, hop);
     json j = json::parse(r.body, nullptr, false);

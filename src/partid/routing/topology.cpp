@@ -24,6 +24,12 @@ uint32_t lowest_of(const std::vector<std::string>& workers, Find find) {
 }
 }  // namespace
 
+std::set<std::string> Topology::known_nodes() const {
+  std::set<std::string> ids(workers.begin(), workers.end());
+  for (const auto& [id, record] : nodes) ids.insert(id);
+  return ids;
+}
+
 uint32_t Topology::lowest_format() const {
   return lowest_of(workers, [this](const std::string& w) -> const NodeAddress* {
     auto it = nodes.find(w);  // a record seen now, never a last known one

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,10 @@ struct Topology {
   }
   // Where to reach `node`: its record, else its last known address.
   const NodeAddress* address_of(const std::string& node) const;
+  // The nodes of the records held here and the assignment's workers: a
+  // worker whose record was lost (NATS down past the heartbeat TTL) still
+  // holds partitions, at the address it had.
+  std::set<std::string> known_nodes() const;
   // The lowest data format among the assignment's workers (0 when one has no
   // record here, or did not say): what every live node can read.
   uint32_t lowest_format() const;
