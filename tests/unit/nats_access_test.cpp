@@ -7,6 +7,13 @@
 namespace parti::coord {
 namespace {
 
+TEST(NatsUrlTest, AListOfServersIsSplitAtItsCommasAndTrimmed) {
+  EXPECT_EQ(split_urls("nats://h1:4222"), std::vector<std::string>{"nats://h1:4222"});
+  EXPECT_EQ(split_urls("nats://h1:1, nats://a:b@h2:2 ,,tls://h3:3"),
+            (std::vector<std::string>{"nats://h1:1", "nats://a:b@h2:2", "tls://h3:3"}));
+  EXPECT_EQ(split_urls(""), std::vector<std::string>{""});  // refused by nats.c, with its reason
+}
+
 TEST(NatsUrlTest, CredentialsInAUrlAreNeverShown) {
   EXPECT_EQ(redact_urls("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
   EXPECT_EQ(redact_urls("nats://tok3n@db1:4222"), "nats://***@db1:4222");

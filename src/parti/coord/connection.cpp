@@ -33,7 +33,13 @@ std::shared_ptr<Connection> Connection::connect(const Options& options) {
   std::shared_ptr<Connection> c(new Connection(options));
   OptionsGuard opts;
   check_nats(natsOptions_Create(&opts.o), "natsOptions_Create");
-  check_nats(natsOptions_SetURL(opts.o, options.url.c_str()), "SetURL");
+  // nats.c takes a list of servers as an array: SetURL passes a comma
+  // separated string through whole, and a connect to it finds no server.
+  const std::vector<std::string> urls = split_urls(options.url);
+  std::vector<const char*> servers;
+  for (const auto& url : urls) servers.push_back(url.c_str());
+  check_nats(natsOptions_SetServers(opts.o, servers.data(), static_cast<int>(servers.size())),
+             "SetServers");
   check_nats(natsOptions_SetName(opts.o, options.name.c_str()), "SetName");
   check_nats(natsOptions_SetTimeout(opts.o, options.request_timeout.count()), "SetTimeout");
   check_nats(natsOptions_SetAllowReconnect(opts.o, true), "SetAllowReconnect");

@@ -31,10 +31,11 @@ KvBucket::KvBucket(std::shared_ptr<Connection> conn, kvStore* kv, std::string na
 KvBucket::~KvBucket() { kvStore_Destroy(kv_); }
 
 std::shared_ptr<KvBucket> KvBucket::open_or_throw(std::shared_ptr<Connection> conn,
-                                                  const std::string& name,
-                                                  const std::string& what) {
+                                                  const std::string& name, const std::string& what,
+                                                  int replicas) {
   BucketOptions options;
   options.name = name;
+  options.replicas = replicas;
   auto opened = open_or_create(std::move(conn), options);
   if (!opened.ok()) {
     throw std::runtime_error("cannot open the " + what + " bucket " + name + ": " +

@@ -30,7 +30,8 @@ class KvBucket {
   // The same with default options, for a process that cannot go on without
   // it: throws std::runtime_error naming the bucket and `what` it holds.
   static std::shared_ptr<KvBucket> open_or_throw(std::shared_ptr<Connection> conn,
-                                                 const std::string& name, const std::string& what);
+                                                 const std::string& name, const std::string& what,
+                                                 int replicas = 1);
   ~KvBucket();
   KvBucket(const KvBucket&) = delete;
   KvBucket& operator=(const KvBucket&) = delete;

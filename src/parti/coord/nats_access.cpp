@@ -53,6 +53,22 @@ void apply_access(const NatsAccess& a, natsOptions* o) {
   if (!a.token.empty()) check_nats(natsOptions_SetToken(o, a.token.c_str()), "SetToken");
 }
 
+std::vector<std::string> split_urls(const std::string& urls) {
+  std::vector<std::string> out;
+  size_t from = 0;
+  while (from <= urls.size()) {
+    size_t comma = urls.find(',', from);
+    if (comma == std::string::npos) comma = urls.size();
+    const std::string url = urls.substr(from, comma - from);
+    const auto first = url.find_first_not_of(" \t");
+    const auto last = url.find_last_not_of(" \t");
+    if (first != std::string::npos) out.push_back(url.substr(first, last - first + 1));
+    from = comma + 1;
+  }
+  if (out.empty()) out.push_back(urls);  // nats.c says what is wrong with it
+  return out;
+}
+
 std::string redact_urls(const std::string& urls) {
   std::string out;
   size_t copied = 0;

@@ -12,6 +12,7 @@
 #include <nats/nats.h>
 
 #include <string>
+#include <vector>
 
 namespace parti::coord {
 
@@ -32,8 +33,13 @@ std::string access_problem(const NatsAccess& access);
 // never a credential.
 void apply_access(const NatsAccess& access, natsOptions* options);
 
-// `urls` (comma separated, as nats.c takes them) with every password or
-// token replaced by "***": what may be logged of a server address.
+// The servers of a comma separated URL list, each trimmed of blanks: nats.c
+// takes a list as an array (natsOptions_SetServers); given whole to SetURL a
+// list is one address that connects to nothing.
+std::vector<std::string> split_urls(const std::string& urls);
+
+// `urls` (comma separated) with every password or token replaced by "***":
+// what may be logged of a server address.
 std::string redact_urls(const std::string& urls);
 
 // True when some URL of `urls` carries credentials.
