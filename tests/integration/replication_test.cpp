@@ -667,6 +667,60 @@ TEST_F(ReplicationTest, ANodeWhoseDiskStallsStopsAndItsPartitionsFailOver) {
   expect_every_partition_validates(1);
 }
 
+// On a three-server NATS cluster with every bucket (libparti's and partid's:
+// seal registers, layout, format) kept in three JetStream replicas
+// (--kv-replicas 3), the control plane outlives one nats-server: with one
+// killed, a partid node killed too is noticed, its partitions are appointed
+// new leaders that seal through the registers, and writes go on.
+TEST(NatsClusterTest, WithOneOfThreeNatsServersDeadAFailedNodesPartitionsFailOver) {
+  NatsCluster nats(3);
+  // JetStream takes a moment to elect its meta leader after the servers start.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        try {
+          auto conn = coord::Connection::connect({.url = nats.urls(), .name = "probe"});
+          coord::BucketOptions o;
+          o.name = "probe";
+          o.replicas = 3;
+          return coord::KvBucket::open_or_create(conn, o).ok();
+        } catch (const coord::CoordError&) {
+          return false;
+        }
+      },
+      60s));
+  PartidCluster cluster(nats.server(0));
+  PartidOptions options;
+  options.partitions = 8;
+  options.replication_factor = 3;
+  options.nats_url = nats.urls();
+  options.extra_args = {"--kv-replicas", "3"};
+  for (int i = 0; i < 3; ++i) cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
+  auto put = [&](size_t via, const std::string& key) {
+    return cluster
+        .http(via, "POST", "/items", json{{"partition_key", key}, {"message", key}}.dump())
+        .status;
+  };
+  for (int k = 0; k < 20; ++k) ASSERT_EQ(put(k % 3, "before-" + std::to_string(k)), 200);
+
+  nats.server(0).stop();
+  cluster.kill(0);
+  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == 8; }, 60s))
+      << cluster.describe_not_serving();
+  const auto topology = cluster.get_json(1, "/cluster/topology");
+  for (const auto& p : topology["assignment"]) {
+    EXPECT_NE(p["replicas"][0], cluster.node(0).id) << topology.dump();
+  }
+  for (int k = 0; k < 20; ++k) {
+    const std::string key = "after-" + std::to_string(k);
+    EXPECT_TRUE(wait_until([&] { return put(1 + k % 2, key) == 200; }, 20s)) << key;
+  }
+  for (int k = 0; k < 20; ++k) {
+    const std::string key = "before-" + std::to_string(k);
+    EXPECT_EQ(cluster.get_json(2, "/items/" + key)["items"][0]["message"], key);
+  }
+}
+
 // The planned resize: two nodes join under continuous writes, then leave
 // again one at a time (clean stops), each step once every partition is served
 // by its new replica set. Leaderships and replicas move at every step; no

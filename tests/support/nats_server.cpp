@@ -114,6 +114,28 @@ void NatsServer::stop() {
   pid_ = -1;
 }
 
+NatsCluster::NatsCluster(size_t servers) {
+  std::vector<int> route_ports;
+  for (size_t i = 0; i < servers; ++i) route_ports.push_back(free_port());
+  for (size_t i = 0; i < servers; ++i) {
+    std::string routes;
+    for (size_t j = 0; j < servers; ++j) {
+      if (j == i) continue;
+      routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +
+                std::to_string(route_ports[j]);
+    }
+    servers_.push_back(std::make_unique<NatsServer>(std::vector<std::string>{
+        "--server_name", "s" + std::to_string(i), "--cluster_name", "parti-test", "--cluster",
+        "nats://127.0.0.1:" + std::to_string(route_ports[i]), "--routes", routes}));
+  }
+}
+
+std::string NatsCluster::urls() const {
+  std::string out;
+  for (const auto& s : servers_) out += (out.empty() ? "" : ",") + s->url();
+  return out;
+}
+
 std::vector<std::string> killed_with_test(std::vector<std::string> argv) {
   argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
   return argv;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,21 @@ class NatsServer {
   std::string dir_;
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
+};
+
+// Servers in one JetStream cluster on loopback, routed to each other, for
+// a control plane that must outlive one of them. Buckets with as many
+// replicas as servers can be created once JetStream has elected its meta
+// leader, a moment after the servers are ready.
+class NatsCluster {
+ public:
+  explicit NatsCluster(size_t servers = 3);
+  NatsServer& server(size_t i) { return *servers_.at(i); }
+  // Every server's URL, comma separated (a client's list).
+  std::string urls() const;
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> servers_;
 };
 
 int free_port();

@@ -253,12 +253,14 @@ void Node::join_cluster() {
   o.name = "partid";
   o.access = cfg_.nats_access;
   conn_ = parti::coord::Connection::connect(o);
-  auto format = upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor());
+  auto format = upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor(),
+                                            cfg_.kv_replicas);
   if (auto refusal =
           upgrade::start_refusal(storage::kStorageFormat, cfg_.preserve_format, format->load())) {
     throw std::runtime_error(*refusal);
   }
-  auto layouts = split::LayoutStore::open(conn_, cfg_.cluster + "-layout", loop_.get_executor());
+  auto layouts = split::LayoutStore::open(conn_, cfg_.cluster + "-layout", loop_.get_executor(),
+                                          cfg_.kv_replicas);
   const routing::LayoutRecord layout = layouts->load(cfg_.partitions);
   // The API reads them on the loop, so they are only ever set there.
   on_loop([&] {
@@ -268,6 +270,7 @@ void Node::join_cluster() {
   parti::Config pc;
   pc.bucket_prefix = cfg_.cluster + "-";
   pc.replication_factor = cfg_.replication_factor;
+  pc.kv_replicas = cfg_.kv_replicas;
   pc.capacity_weight = cfg_.weight;
   pc.api_address = api_address_;
   pc.peer_address = peer_address_;
@@ -351,8 +354,8 @@ void Node::join_cluster() {
 // starting thread), and hands them to the loop.
 void Node::start_replication(const std::string& id) {
   auto restored = replication::Replicator::load(*store_);
-  auto seals =
-      replication::SealRegister::open(conn_, cfg_.cluster + "-seals", loop_.get_executor());
+  auto seals = replication::SealRegister::open(conn_, cfg_.cluster + "-seals", loop_.get_executor(),
+                                               cfg_.kv_replicas);
   on_loop([&] {
     replicator_->start(id, std::move(restored), std::move(seals));
     progress_->start(*replicator_);

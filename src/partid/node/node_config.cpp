@@ -105,6 +105,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
         ->capture_default_str();
   };
   opt("--nats-url", c.nats_url, "NATS server URL(s), comma separated");
+  opt("--kv-replicas", c.kv_replicas,
+      "JetStream replicas of the cluster's buckets in NATS (3 on a 3-server NATS cluster; "
+      "fixed when the buckets are first created)")
+      ->check(CLI::Range(1u, 5u));
   opt("--nats-user", c.nats_user, "user name for the NATS server (with --nats-password-file)");
   opt("--nats-password-file", c.nats_password_file, "file holding the NATS user's password");
   opt("--nats-token-file", c.nats_token_file,

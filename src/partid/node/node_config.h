@@ -84,6 +84,10 @@ struct NodeConfig {
   uint32_t drain_timeout_ms = 30000;
   // replication
   uint32_t write_timeout_ms = 5000;  // no quorum by then: 504 quorum_timeout
+  // JetStream replicas of every bucket the cluster keeps in NATS (libparti's
+  // and partid's own): 3 on a 3-server NATS cluster, so one lost server
+  // loses none of them. Fixed when the buckets are first created.
+  uint32_t kv_replicas = 1;
   // A storage write in flight this long: the disk is stalled, the node stops
   // so its partitions fail over (0: never).
   uint32_t max_disk_stall_ms = 20000;

@@ -29,9 +29,10 @@ bool decode(const std::string& bytes, core::Config* config) {
 
 std::unique_ptr<SealRegister> SealRegister::open(std::shared_ptr<parti::coord::Connection> conn,
                                                  const std::string& bucket,
-                                                 asio::any_io_executor loop) {
+                                                 asio::any_io_executor loop, int replicas) {
   return std::unique_ptr<SealRegister>(new SealRegister(
-      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "seal register"), loop));
+      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "seal register", replicas),
+      loop));
 }
 
 SealRegister::SealRegister(std::shared_ptr<parti::coord::KvBucket> bucket,

@@ -31,9 +31,11 @@ class SealRegister {
   // won: the key now holds the claim; `current` is what it holds either way.
   using OnClaim = std::function<void(bool won, core::SealRecord current)>;
 
-  // Opens (or creates) the bucket: blocking, not on the loop.
+  // Opens (or creates, with `replicas` JetStream replicas) the bucket:
+  // blocking, not on the loop.
   static std::unique_ptr<SealRegister> open(std::shared_ptr<parti::coord::Connection> conn,
-                                            const std::string& bucket, asio::any_io_executor loop);
+                                            const std::string& bucket, asio::any_io_executor loop,
+                                            int replicas = 1);
   ~SealRegister();  // waits for requests in flight (each bounded by the request timeout)
 
   void read(uint32_t partition, OnRead done);

@@ -13,8 +13,8 @@ constexpr const char* kKey = "layout";
 
 std::unique_ptr<LayoutStore> LayoutStore::open(std::shared_ptr<parti::coord::Connection> conn,
                                                const std::string& bucket,
-                                               asio::any_io_executor loop) {
-  auto kv = parti::coord::KvBucket::open_or_throw(conn, bucket, "layout");
+                                               asio::any_io_executor loop, int replicas) {
+  auto kv = parti::coord::KvBucket::open_or_throw(conn, bucket, "layout", replicas);
   return std::unique_ptr<LayoutStore>(new LayoutStore(std::move(conn), std::move(kv), loop));
 }
 

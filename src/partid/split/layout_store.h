@@ -29,8 +29,10 @@ namespace asio = boost::asio;
 
 class LayoutStore {
  public:
+  // Opens (or creates, with `replicas` JetStream replicas) the bucket.
   static std::unique_ptr<LayoutStore> open(std::shared_ptr<parti::coord::Connection> conn,
-                                           const std::string& bucket, asio::any_io_executor loop);
+                                           const std::string& bucket, asio::any_io_executor loop,
+                                           int replicas = 1);
   ~LayoutStore();  // waits for a request in flight (bounded by the request timeout)
 
   // Reads the record; a cluster that never split has none, and gets the

@@ -16,9 +16,10 @@ const std::string kHoldPrefix = "hold.";
 
 std::unique_ptr<ActiveFormat> ActiveFormat::open(std::shared_ptr<parti::coord::Connection> conn,
                                                  const std::string& bucket,
-                                                 asio::any_io_executor loop) {
+                                                 asio::any_io_executor loop, int replicas) {
   return std::unique_ptr<ActiveFormat>(new ActiveFormat(
-      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "data format"), loop));
+      parti::coord::KvBucket::open_or_throw(std::move(conn), bucket, "data format", replicas),
+      loop));
 }
 
 ActiveFormat::ActiveFormat(std::shared_ptr<parti::coord::KvBucket> bucket,

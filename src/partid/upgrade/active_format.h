@@ -26,9 +26,11 @@ namespace asio = boost::asio;
 
 class ActiveFormat {
  public:
-  // Opens (or creates) the bucket: blocking, not on the loop.
+  // Opens (or creates, with `replicas` JetStream replicas) the bucket:
+  // blocking, not on the loop.
   static std::unique_ptr<ActiveFormat> open(std::shared_ptr<parti::coord::Connection> conn,
-                                            const std::string& bucket, asio::any_io_executor loop);
+                                            const std::string& bucket, asio::any_io_executor loop,
+                                            int replicas = 1);
   ~ActiveFormat();  // waits for a raise in flight (bounded by the request timeout)
 
   // Reads the ratchet (0 when never set) and makes it current(); throws when
