@@ -87,12 +87,7 @@ TEST_F(PartidTest, TheClusterCountsAskEveryNodeWhileTheNatsServerIsDown) {
     ASSERT_EQ(put(0, "key-" + std::to_string(k), "", "value-" + std::to_string(k)), 200) << k;
   }
   nats.stop();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const auto status = cluster.get_json(0, "/cluster/status");
-        return status.contains("data_format") && status["data_format"]["lowest_live"] == 0;
-      },
-      30s));
+  ASSERT_TRUE(cluster.wait_record_lost(0, 30s));
   auto counts = cluster.get_json(0, "/items");
   EXPECT_EQ(counts["total"], 30) << counts.dump();
   EXPECT_EQ(counts["nodes"].size(), 3u) << counts.dump();

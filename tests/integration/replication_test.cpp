@@ -11,6 +11,7 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -189,6 +190,16 @@ class ReplicationTest : public ::testing::Test {
   // acknowledged write back.
   void kill_leader_under_writes(size_t nodes);
   void partition_leader_under_writes(NetworkPartitions::Cut cut);
+  // Node 0 started as `failing` (its disk breaks while `flag` exists), two
+  // others beside it, and writes through all three, then through the others
+  // only once `flag` is made: node 0 must stop with exit code 70 and `reason`
+  // in its log, and its partitions fail over while the writes go on.
+  std::unique_ptr<Writer> break_disk_under_writes(const PartidOptions& failing,
+                                                  const std::string& flag,
+                                                  const std::string& reason);
+  // `flag` gone, node 0 started again on its data: it catches up, the writes
+  // go on, and no acknowledged write is lost.
+  void mend_disk(Writer& writer, const std::string& flag);
   void split_under_writes(NetworkPartitions::NatsSide nats_side);
   // Node 0 (`leader`'s options, behind a proxy that can stall its peer port)
   // is sent a write by node 1, whose forwards time out after 1 s; the link
@@ -582,26 +593,9 @@ TEST_F(ReplicationTest, ANodeWhoseDiskFillsUpStopsAndTheOthersLoseNoAcknowledged
   const std::string full = cluster.root() + "/disk-full";
   PartidOptions failing = node_options(true);
   failing.launcher = disk_full_while(full, cluster.data_dir_of(0) + "/");
-  cluster.start(failing);
-  cluster.start(node_options(true));
-  cluster.start(node_options(true));
-  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
-  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
-                                    const std::string& m) { return put_outcome(apis[v], k, m); },
-                {0, 1, 2});
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
-  writer.only_through({1, 2});
-  std::ofstream(full) << "no space left\n";
-  const auto code = cluster.wait_exit(0, 30s);
-  ASSERT_TRUE(code.has_value()) << "the node went on with a disk that fails every write";
-  EXPECT_EQ(*code, 70);
-  const std::string log = read_file(cluster.node(0).log);
-  EXPECT_NE(log.find("storage write failed: IO error: No space left on device"), std::string::npos)
-      << log;
-  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s))
-      << cluster.describe_not_serving();
-  const size_t failed_over = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= failed_over + 150; }, 30s));
+  auto writer = break_disk_under_writes(failing, full,
+                                        "storage write failed: IO error: No space left on device");
+  ASSERT_TRUE(writer);
 
   // Started again while the disk is still full, it refuses with the reason.
   PartidOptions still_full = failing;
@@ -611,17 +605,7 @@ TEST_F(ReplicationTest, ANodeWhoseDiskFillsUpStopsAndTheOthersLoseNoAcknowledged
   const size_t why = refused.find("partid cannot start: cannot open storage");
   ASSERT_NE(why, std::string::npos) << refused;
   EXPECT_NE(refused.find("No space left on device", why), std::string::npos) << refused;
-
-  std::filesystem::remove(full);
-  cluster.start_again(0);
-  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
-  const size_t back = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 150; }, 30s));
-  writer.stop();
-  for (const auto& [key, message] : writer.acked()) {
-    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
-  }
-  expect_every_partition_validates(1);
+  mend_disk(*writer, full);
 }
 
 // A disk that stops answering (a hung volume) fails no call: the node's
@@ -634,37 +618,9 @@ TEST_F(ReplicationTest, ANodeWhoseDiskStallsStopsAndItsPartitionsFailOver) {
   PartidOptions stalling = node_options(true);
   stalling.launcher = disk_stuck_while(stuck, cluster.data_dir_of(0) + "/");
   stalling.extra_args.insert(stalling.extra_args.end(), {"--max-disk-stall-ms", "2000"});
-  cluster.start(stalling);
-  cluster.start(node_options(true));
-  cluster.start(node_options(true));
-  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
-  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
-                                    const std::string& m) { return put_outcome(apis[v], k, m); },
-                {0, 1, 2});
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 150; }, 30s));
-  writer.only_through({1, 2});
-  std::ofstream(stuck) << "stuck\n";
-  const auto code = cluster.wait_exit(0, 30s);
-  ASSERT_TRUE(code.has_value()) << "the node kept its partitions with a disk that never answers";
-  EXPECT_EQ(*code, 70);
-  const std::string log = read_file(cluster.node(0).log);
-  EXPECT_NE(log.find("the disk is stalled"), std::string::npos) << log;
-  ASSERT_TRUE(wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s))
-      << cluster.describe_not_serving();
-  const size_t failed_over = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= failed_over + 150; }, 30s));
-
-  std::filesystem::remove(stuck);
-  cluster.start_again(0);
-  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
-  const size_t back = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 150; }, 30s));
-  writer.stop();
-  // (A write in flight to node 0 when it stopped ended with its connection.)
-  for (const auto& [key, message] : writer.acked()) {
-    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
-  }
-  expect_every_partition_validates(1);
+  auto writer = break_disk_under_writes(stalling, stuck, "the disk is stalled");
+  ASSERT_TRUE(writer);
+  mend_disk(*writer, stuck);
 }
 
 // On a three-server NATS cluster with every bucket (libparti's and partid's:
@@ -1293,6 +1249,54 @@ void ReplicationTest::expect_acknowledged_readable(
           << prefix + key << " was acknowledged and is lost";
     }
   }
+}
+
+std::unique_ptr<Writer> ReplicationTest::break_disk_under_writes(const PartidOptions& failing,
+                                                                 const std::string& flag,
+                                                                 const std::string& reason) {
+  cluster.start(failing);
+  cluster.start(node_options(true));
+  cluster.start(node_options(true));
+  auto failed = [&](const std::string& what) {
+    ADD_FAILURE() << what;
+    return nullptr;
+  };
+  if (!cluster.wait_converged(3, 30s)) return failed(cluster.describe_not_serving());
+  auto writer = std::make_unique<Writer>(
+      [apis = apis_of(3)](size_t v, const std::string& k, const std::string& m) {
+        return put_outcome(apis[v], k, m);
+      },
+      std::vector<size_t>{0, 1, 2});
+  if (!wait_until([&] { return writer->acked_count() >= 150; }, 30s)) return failed("no writes");
+  writer->only_through({1, 2});
+  std::ofstream(flag) << "broken\n";
+  const auto code = cluster.wait_exit(0, 30s);
+  if (!code) return failed("node 0 went on for 30 s after " + flag + " was made");
+  EXPECT_EQ(*code, 70);
+  const std::string log = read_file(cluster.node(0).log);
+  EXPECT_NE(log.find(reason), std::string::npos) << log;
+  if (!wait_until([&] { return cluster.serving_partitions() == kPartitions; }, 30s)) {
+    return failed(cluster.describe_not_serving());
+  }
+  const size_t failed_over = writer->acked_count();
+  if (!wait_until([&] { return writer->acked_count() >= failed_over + 150; }, 30s)) {
+    return failed("the writes stopped after the failover");
+  }
+  return writer;
+}
+
+void ReplicationTest::mend_disk(Writer& writer, const std::string& flag) {
+  std::filesystem::remove(flag);
+  cluster.start_again(0);
+  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
+  const size_t back = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 150; }, 30s));
+  writer.stop();
+  // (A write in flight to node 0 when it stopped ended with its connection.)
+  for (const auto& [key, message] : writer.acked()) {
+    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
+  }
+  expect_every_partition_validates(1);
 }
 
 void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) {

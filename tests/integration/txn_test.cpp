@@ -309,14 +309,7 @@ TEST_F(TxnTest, TransactionsGoOnWhileTheNatsServerRestarts) {
   for (int round = 0; round < 2; ++round) {
     const int before = committed();
     nats.stop();
-    // Until the node no longer counts a live node's record (libparti's
-    // heartbeat TTL, 6 s, has passed without one).
-    ASSERT_TRUE(wait_until(
-        [&] {
-          const auto status = cluster.get_json(0, "/cluster/status");
-          return status.contains("data_format") && status["data_format"]["lowest_live"] == 0;
-        },
-        30s));
+    ASSERT_TRUE(cluster.wait_record_lost(0, 30s));
     const int unheard = committed();
     ASSERT_TRUE(wait_until([&] { return committed() >= unheard + 50; }, 30s));
     ASSERT_GE(unheard, before);

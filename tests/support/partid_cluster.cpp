@@ -280,6 +280,15 @@ std::string PartidCluster::describe_not_serving() {
   return out;
 }
 
+bool PartidCluster::wait_record_lost(size_t i, std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        const auto status = get_json(i, "/cluster/status");
+        return status.contains("data_format") && status["data_format"]["lowest_live"] == 0;
+      },
+      timeout);
+}
+
 double PartidCluster::metric(size_t i, const std::string& sample) {
   auto r = http(i, "GET", "/metrics");
   std::istringstream in(r.body);

@@ -72,6 +72,10 @@ class PartidCluster {
   bool wait_serving(std::chrono::milliseconds timeout);
   // Partitions whose leader serves them, summed over the running nodes.
   size_t serving_partitions();
+  // Until node i counts a worker of its assignment whose record it no longer
+  // holds (/cluster/status: data_format.lowest_live 0), as with the
+  // nats-server down past the heartbeat TTL.
+  bool wait_record_lost(size_t i, std::chrono::milliseconds timeout);
   // For failure messages: each live node's view of the partitions it holds
   // that are not serving, and the last lines of its log.
   std::string describe_not_serving();
