@@ -46,7 +46,7 @@ bash scripts/build.sh tsan
 # pool, the Manager, the NATS request threads of the seal register, the layout
 # and the active format, the drain's stopping thread). Every partid scenario
 # runs the same threads; the others add paths, not crossings.
-partid_suites='PartidTest|PartidBadInputTest|PartidFdLimitTest|ReplicationTest|TxnTest|SplitTest|MergeTest|UpgradeTest|PartictlTest'
+partid_suites='PartidTest|PartidBadInputTest|PartidFdLimitTest|ReplicationTest|NatsClusterTest|TxnTest|SplitTest|MergeTest|UpgradeTest|PartictlTest'
 tsan_partid=(
   'PartidTest\.WriteThroughOneNodeReadThroughEveryOther'                # writes, reads, forwarding
   'PartidTest\.BatchWritesSpreadOverManyPartitions'                     # many pipelines at once
