@@ -459,7 +459,8 @@ TEST_F(PartidTest, ANodeKilledAndRestartedTakesItsIdBackAtOnce) {
   EXPECT_EQ(cluster.node(1).id, id);
   EXPECT_NE(read_file(cluster.node(1).log).find("took the worker ID back"), std::string::npos)
       << read_file(cluster.node(1).log);
-  EXPECT_EQ(cluster.get_json(1, "/items")["total"], 20);
+  const auto counts = cluster.get_json(1, "/items");
+  EXPECT_EQ(counts["total"], 20) << counts.dump();
 }
 
 TEST_F(PartidTest, AnEphemeralNodeStartsEmptyAndLeavesNothing) {

@@ -219,6 +219,9 @@ bool PartidCluster::wait_converged(size_t n, std::chrono::milliseconds timeout) 
           size_t holding = 0;
           std::set<std::string> recorded;
           for (const auto& x : t["nodes"]) {
+            // A worker listed "unheard" is one whose record this node does not
+            // hold (lost, or not yet read by a node just started): not converged.
+            if (x.value("state", "") == "unheard") return false;
             holding += x.value("holds", 0) > 0 ? 1 : 0;
             recorded.insert(x.value("id", ""));
           }

@@ -125,6 +125,27 @@ TEST(TopologyTest, ANodeWhoseRecordLapsedIsReachedAtItsLastKnownAddress) {
   EXPECT_NE(replaced->address_of("node-1"), nullptr);
 }
 
+TEST(TopologyTest, ANodeJustStartedWithoutEveryRecordCannotReachEveryWorker) {
+  std::string error;
+  auto only_node_2 = members();
+  only_node_2.erase(only_node_2.begin(), only_node_2.begin() + 2);
+  // Started with the assignment, before the watch delivered the others' records.
+  auto started = build_topology(assignment(1, {{0, 1}, {1, 2}, {2, 0}}), only_node_2, unsplit(3),
+                                nullptr, &error);
+  ASSERT_TRUE(started);
+  EXPECT_FALSE(started->every_worker_addressable());
+  auto heard = build_topology(assignment(1, {{0, 1}, {1, 2}, {2, 0}}), members(), unsplit(3),
+                              &*started, &error);
+  ASSERT_TRUE(heard);
+  EXPECT_TRUE(heard->every_worker_addressable());
+  // Records lost later (NATS down) leave the last known addresses.
+  auto lapsed = build_topology(assignment(1, {{0, 1}, {1, 2}, {2, 0}}), only_node_2, unsplit(3),
+                               &*heard, &error);
+  ASSERT_TRUE(lapsed);
+  EXPECT_TRUE(lapsed->every_worker_addressable());
+  EXPECT_FALSE(Topology{}.every_worker_addressable()) << "no assignment yet";
+}
+
 TEST(TopologyTest, LeaderEpochsCarryOverWhileTheLeaderStays) {
   std::string error;
   auto v1 = build_topology(assignment(1, {{0}, {1}, {2}}), members(), unsplit(3), nullptr, &error);

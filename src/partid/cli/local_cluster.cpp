@@ -83,7 +83,12 @@ bool sees_all(const ClusterNode& node, size_t n) {
   json j = json::parse(topo.body, nullptr, false);
   if (topo.status != 200 || !j.is_object() || !j["nodes"].is_array()) return false;
   size_t holding = 0;
-  for (const auto& x : j["nodes"]) holding += x.value("holds", 0) > 0 ? 1 : 0;
+  for (const auto& x : j["nodes"]) {
+    // An "unheard" worker is in the assignment but its record is not known here
+    // (yet): this node could not forward to it.
+    if (x.value("state", "") == "unheard") return false;
+    holding += x.value("holds", 0) > 0 ? 1 : 0;
+  }
   return holding == n;
 }
 

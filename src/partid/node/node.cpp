@@ -348,6 +348,25 @@ void Node::join_cluster() {
         split::SplitOptions{interval});
     splitter_->start();
   });
+  await_peer_addresses(pc.timings.heartbeat_ttl);
+}
+
+// A node just started may hold the assignment before its membership watch
+// has delivered every peer's record, and cannot forward to those peers until
+// it has (a restarted node answered its first cluster-wide count without the
+// other node's items). The ready file waits for them, at most a heartbeat
+// TTL: a worker whose record has not come by then has lapsed and is being
+// replaced.
+void Node::await_peer_addresses(std::chrono::milliseconds patience) {
+  auto known = std::make_shared<std::promise<void>>();
+  auto every_worker = known->get_future();
+  on_loop([&] { keeper_->when_every_worker_addressable([known] { known->set_value(); }); });
+  if (every_worker.wait_for(patience) != std::future_status::ready) {
+    spdlog::warn(
+        "ready without every worker's record after {} ms: forwards to those workers "
+        "fail until their records are read",
+        patience.count());
+  }
 }
 
 // Restores the replicas and opens the seal register (blocking, here on the

@@ -91,6 +91,7 @@ class Node final : public api::ClusterView {
       void (replication::Replicator::*ask)(std::function<void(std::vector<uint32_t>)>),
       std::chrono::milliseconds timeout);
   void start_replication(const std::string& id);
+  void await_peer_addresses(std::chrono::milliseconds patience);
   // A new layout record (a split went on): libparti gets its partitions,
   // routing follows.
   void on_layout(const routing::LayoutRecord& record);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace partid::node {
 
 TopologyKeeper::TopologyKeeper(asio::any_io_executor loop, parti::Manager& manager,
@@ -24,6 +26,14 @@ void TopologyKeeper::set_layout(routing::LayoutRecord layout) {
   if (layout == layout_) return;
   layout_ = std::move(layout);
   refresh();
+}
+
+void TopologyKeeper::when_every_worker_addressable(std::function<void()> then) {
+  if (current_->every_worker_addressable()) {
+    then();
+    return;
+  }
+  on_addressable_ = std::move(then);
 }
 
 void TopologyKeeper::refresh() {
@@ -54,6 +64,7 @@ void TopologyKeeper::refresh() {
   }
   current_ = std::make_shared<const routing::Topology>(std::move(*next));
   if (on_change_) on_change_(*current_);
+  if (on_addressable_ && current_->every_worker_addressable()) std::exchange(on_addressable_, {})();
 }
 
 }  // namespace partid::node

@@ -32,6 +32,9 @@ class TopologyKeeper {
   // The cluster's layout changed (a split went on): routing follows once an
   // assignment covers its partitions.
   void set_layout(routing::LayoutRecord layout);
+  // Calls `then` once, on the loop, as soon as a topology reaches every
+  // worker (Topology::every_worker_addressable): at once if this one does.
+  void when_every_worker_addressable(std::function<void()> then);
 
  private:
   void refresh();
@@ -39,6 +42,7 @@ class TopologyKeeper {
   parti::Manager& manager_;
   routing::LayoutRecord layout_;
   OnChange on_change_;
+  std::function<void()> on_addressable_;
   std::shared_ptr<const routing::Topology> current_;
   parti::Periodic refresher_;  // last: its callback uses the members above
 };

@@ -30,6 +30,11 @@ std::set<std::string> Topology::known_nodes() const {
   return ids;
 }
 
+bool Topology::every_worker_addressable() const {
+  return ready() && std::all_of(workers.begin(), workers.end(),
+                                [this](const std::string& w) { return address_of(w) != nullptr; });
+}
+
 uint32_t Topology::lowest_format() const {
   return lowest_of(workers, [this](const std::string& w) -> const NodeAddress* {
     auto it = nodes.find(w);  // a record seen now, never a last known one

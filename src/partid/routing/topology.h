@@ -66,6 +66,10 @@ struct Topology {
   // worker whose record was lost (NATS down past the heartbeat TTL) still
   // holds partitions, at the address it had.
   std::set<std::string> known_nodes() const;
+  // Every worker of a ready assignment can be reached: its record, or the one
+  // last seen, gives an address. False on a node just started whose
+  // membership watch has not delivered every record yet.
+  bool every_worker_addressable() const;
   // The lowest data format among the assignment's workers (0 when one has no
   // record here, or did not say): what every live node can read.
   uint32_t lowest_format() const;
