@@ -280,16 +280,23 @@ TEST_F(ManagerTest, PartitionSourceErrorKeepsTheAssignmentAndIsReported) {
 }
 
 TEST_F(ManagerTest, NatsOutageDegradesAndRecoversWithTheSameAssignment) {
-  start_workers(3, test_config(), ch, numbered_partitions(30));
+  start_workers(5, test_config(), ch, numbered_partitions(30));
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
   const auto before = workers[0].manager->current_assignment();
   server.stop();
   for (auto& w : workers) EXPECT_TRUE(w.manager->wait_state(ManagerState::Degraded, 5s));
   for (auto& w : workers) EXPECT_EQ(w.manager->current_assignment(), before);  // kept while down
+  // Longer than the heartbeat TTL: every worker's record lapses, in the
+  // workers' views and, once the server is back, in its bucket.
+  ASSERT_TRUE(wait_until([&] { return workers[0].manager->members().empty(); }, 5s));
   server.start();
   for (auto& w : workers) EXPECT_TRUE(w.manager->wait_state(ManagerState::Stable, 15s));
   ASSERT_TRUE(wait_until([&] { return leader_count() == 1 && converged(); }, 15s));
-  EXPECT_TRUE(assigned_exactly_once(workers[0].manager->current_assignment(), live_ids()));
+  const auto after = workers[0].manager->current_assignment();
+  EXPECT_TRUE(assigned_exactly_once(after, live_ids()));
+  // No worker died: the outage moves no partition.
+  EXPECT_EQ(after.workers, before.workers);
+  EXPECT_EQ(after.replicas, before.replicas) << "v" << before.version << " -> v" << after.version;
 }
 
 TEST_F(ManagerTest, StopJoinsEveryThreadAndDeletesItsKeys) {

@@ -1053,6 +1053,41 @@ TEST_F(ReplicationTest, WithNatsDownRequestsAreStillForwardedToTheirLeaders) {
   EXPECT_EQ(leader_read(1, key), "during");
 }
 
+// A NATS outage longer than the heartbeat TTL loses every node's record, in
+// the nodes' views and in the server's bucket; no node died, so when NATS is
+// back every node is heard again and no partition changes leader.
+TEST_F(ReplicationTest, ANatsOutageThatKilledNoNodeMovesNoPartition) {
+  start_nodes(4);
+  // Until the last node to join leads its share, a leader-balance step is due.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const json t = cluster.get_json(0, "/cluster/topology");
+        if (!t.is_object() || t["nodes"].size() != 4) return false;
+        for (const auto& n : t["nodes"]) {
+          if (n["leads"] != kPartitions / 4) return false;
+        }
+        return true;
+      },
+      60s));
+  ASSERT_TRUE(cluster.wait_serving(30s));
+  const json before = cluster.get_json(0, "/cluster/topology");
+  nats.stop();
+  for (size_t i = 0; i < 4; ++i) ASSERT_TRUE(cluster.wait_record_lost(i, 30s));
+  nats.start();
+  ASSERT_TRUE(cluster.wait_converged(4, 60s)) << cluster.describe_not_serving();
+  const json after = cluster.get_json(0, "/cluster/topology");
+  std::string published;  // the coordinators' account of what they published, and why
+  for (size_t i = 0; i < 4; ++i) {
+    std::istringstream in(read_file(cluster.node(i).log));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("published assignment") != std::string::npos) published += line + "\n";
+    }
+  }
+  EXPECT_EQ(after["assignment"], before["assignment"])
+      << "v" << before["version"] << " -> v" << after["version"] << "\n"
+      << published;
+}
+
 // A forwarded write that reaches its leader only after the node that
 // forwarded it stopped waiting (held in a partitioned link, here a stalled
 // proxy) is refused unserved: its client was told 504, and a write applied

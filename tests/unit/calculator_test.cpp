@@ -186,6 +186,71 @@ TEST_F(CalculatorTest, LosingHalfOrMoreIsARestartWithTheColdWindow) {
   EXPECT_EQ(c.published().version, 1u);
 }
 
+// NATS comes back after an outage that lapsed every record: the workers
+// return one by one, and one that has not yet been heard again is not
+// declared lost before the rejoin window has passed.
+TEST_F(CalculatorTest, AfterNatsComesBackAWorkerNotYetHeardHasTheRejoinWindow) {
+  CalculatorConfig config = cfg();
+  config.rejoin_window = Millis(4000);
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c", "d"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint down = t0 + Millis(10000);
+  EXPECT_FALSE(c.on_hearing(std::nullopt, down).publish);
+  // Deaf, the records lapse one by one: nothing is decided, no deadline armed.
+  EXPECT_FALSE(c.on_workers(ws({"a", "b", "c"}), down + Millis(600)).publish);
+  EXPECT_FALSE(c.on_workers(ws({}), down + Millis(700)).publish);
+  EXPECT_FALSE(c.next_deadline());
+  const TimePoint back = down + Millis(5000);
+  EXPECT_FALSE(c.on_hearing(back, back).publish);
+  EXPECT_FALSE(c.on_workers(ws({"a"}), back + Millis(100)).publish);
+  EXPECT_FALSE(c.on_workers(ws({"a", "b", "c"}), back + Millis(200)).publish);
+  // The grace (500 ms) alone would end at back + 700 ms.
+  EXPECT_EQ(c.next_deadline(), back + Millis(4000));
+  EXPECT_FALSE(c.on_timer(back + Millis(3999)).publish);
+  EXPECT_FALSE(c.on_workers(ws({"a", "b", "c", "d"}), back + Millis(2500)).publish);
+  EXPECT_FALSE(c.on_timer(back + Millis(4000)).publish);
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  EXPECT_EQ(c.published().version, 1u);
+}
+
+TEST_F(CalculatorTest, AWorkerThatDiedDuringTheOutageIsReplacedOnceTheRejoinWindowEnds) {
+  CalculatorConfig config = cfg();
+  config.rejoin_window = Millis(4000);
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c", "d"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint down = t0 + Millis(10000);
+  c.on_hearing(std::nullopt, down);
+  c.on_workers(ws({"a"}), down + Millis(600));  // a Restart-sized loss, while deaf
+  const TimePoint back = down + Millis(5000);
+  c.on_hearing(back, back);
+  c.on_workers(ws({"a", "b", "c"}), back + Millis(300));
+  ASSERT_TRUE(c.next_deadline());
+  EXPECT_EQ(*c.next_deadline(), back + Millis(4000));
+  EXPECT_FALSE(c.on_timer(back + Millis(3999)).publish);
+  auto out = c.on_timer(back + Millis(4000));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->workers, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(CalculatorTest, ARestartSizedLossAfterNatsComesBackWaitsForTheRejoinWindowToo) {
+  CalculatorConfig config = cfg();
+  config.rejoin_window = Millis(4000);  // longer than the cold-start window (3 s)
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c", "d"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint back = t0 + Millis(10000);
+  c.on_hearing(back, back);
+  c.on_workers(ws({"a"}), back + Millis(100));
+  EXPECT_EQ(c.reason(), RebalanceReason::Restart);
+  EXPECT_EQ(c.next_deadline(), back + Millis(4000));
+  EXPECT_FALSE(c.on_timer(back + Millis(3100)).publish);
+}
+
 TEST_F(CalculatorTest, CooldownDefersPlannedScale) {
   Calculator c(cfg(), *strategy);
   c.begin({}, numbered_partitions(10), t0);

@@ -99,6 +99,17 @@ std::set<std::string> Calculator::lost_workers() const {
   return lost;
 }
 
+TimePoint Calculator::after_rejoin_window(TimePoint t) const {
+  return listening_since_ ? std::max(t, *listening_since_ + config_.rejoin_window) : t;
+}
+
+CalcOutput Calculator::on_hearing(std::optional<TimePoint> since, TimePoint now) {
+  deaf_ = !since;
+  if (deaf_) return {};
+  listening_since_ = since;
+  return evaluate(now);
+}
+
 CalcOutput Calculator::enter(CalcState s, RebalanceReason why, std::optional<TimePoint> deadline) {
   CalcOutput out;
   out.state_changed = s != state_;
@@ -110,7 +121,8 @@ CalcOutput Calculator::enter(CalcState s, RebalanceReason why, std::optional<Tim
 }
 
 CalcOutput Calculator::evaluate(TimePoint now) {
-  if (awaiting_publish_) return {};  // re-evaluated once the publish settles
+  // Re-evaluated once the publish settles, or once NATS is heard again.
+  if (awaiting_publish_ || deaf_) return {};
   if (observed_.empty()) return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
 
   if (published_.empty()) {
@@ -127,13 +139,17 @@ CalcOutput Calculator::evaluate(TimePoint now) {
   if (!lost.empty()) {
     const double ratio = double(lost.size()) / double(published_.workers.size());
     if (ratio >= config_.restart_ratio && published_.workers.size() > 1) {
-      if (state_ == CalcState::Scaling && reason_ == RebalanceReason::Restart) return {};
-      return enter(CalcState::Scaling, RebalanceReason::Restart, now + config_.cold_start_window);
+      if (state_ == CalcState::Scaling && reason_ == RebalanceReason::Restart) {
+        deadline_ = after_rejoin_window(deadline_.value_or(now));  // NATS may be back since
+        return {};
+      }
+      return enter(CalcState::Scaling, RebalanceReason::Restart,
+                   after_rejoin_window(now + config_.cold_start_window));
     }
     TimePoint first_absent = now;
     for (const auto& [id, since] : absent_since_) first_absent = std::min(first_absent, since);
     // Hysteresis: stay where we are until the absence outlives the grace period.
-    deadline_ = first_absent + config_.emergency_grace;
+    deadline_ = after_rejoin_window(first_absent + config_.emergency_grace);
     if (now >= *deadline_) return compute(now, RebalanceReason::Emergency);
     return {};
   }
@@ -157,7 +173,7 @@ CalcOutput Calculator::evaluate(TimePoint now) {
 }
 
 CalcOutput Calculator::on_timer(TimePoint now) {
-  if (!deadline_ || now < *deadline_ || awaiting_publish_) return {};
+  if (!deadline_ || now < *deadline_ || awaiting_publish_ || deaf_) return {};
   if (!absent_since_.empty() && state_ != CalcState::Scaling) {
     return compute(now, RebalanceReason::Emergency);
   }

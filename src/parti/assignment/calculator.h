@@ -68,6 +68,13 @@ struct CalculatorConfig {
   uint32_t replication_factor = 1;
   Millis resize_hold_max{60000};  // 0: planned rebalances never wait for moving data
   bool staged_moves = true;
+  // How long after this coordinator began hearing NATS (its connection came
+  // back, or first came up) a worker it has not heard yet may be counted
+  // absent: a live worker's heartbeat may need a reconnect, a request that
+  // timed out against a server still starting, and an interval to arrive.
+  // Until then a NATS outage, which lapses every record, looks like a
+  // fleet that died. 0: absence counts from the first evaluation.
+  Millis rejoin_window{0};
 };
 
 struct CalcOutput {
@@ -89,10 +96,15 @@ class Calculator {
   CalcOutput on_timer(TimePoint now);
   CalcOutput on_published(const Assignment& published, TimePoint now);
   CalcOutput on_publish_failed(TimePoint now);
+  // This coordinator's connection to NATS came up at `since` (workers it has
+  // not heard are not counted absent before since + rejoin_window), or went
+  // down (nullopt): while it hears nothing, every record lapses in its view,
+  // so it decides nothing and arms no deadline.
+  CalcOutput on_hearing(std::optional<TimePoint> since, TimePoint now);
 
   CalcState state() const { return state_; }
   RebalanceReason reason() const { return reason_; }
-  std::optional<TimePoint> next_deadline() const { return deadline_; }
+  std::optional<TimePoint> next_deadline() const { return deaf_ ? std::nullopt : deadline_; }
   const Assignment& published() const { return published_; }
   // What awaits publishing is a step of a staged move, short of the placement.
   bool staging() const { return staged_; }
@@ -107,6 +119,8 @@ class Calculator {
   // when it may go ahead now.
   std::optional<CalcOutput> hold(TimePoint now, RebalanceReason why);
   std::set<std::string> lost_workers() const;
+  // `t`, or the end of the rejoin window when that is later.
+  TimePoint after_rejoin_window(TimePoint t) const;
 
   CalculatorConfig config_;
   const Strategy& strategy_;
@@ -122,6 +136,8 @@ class Calculator {
   std::vector<Partition> partitions_;
   std::vector<WorkerInfo> observed_;
   std::map<std::string, TimePoint> absent_since_;
+  std::optional<TimePoint> listening_since_;
+  bool deaf_ = false;
 };
 
 }  // namespace parti

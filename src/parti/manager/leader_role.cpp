@@ -73,6 +73,7 @@ asio::awaitable<bool> LeaderRole::begin(uint64_t term, std::vector<WorkerInfo> a
   }
   calc_ = std::make_unique<Calculator>(config_, *strategy_);
   calc_->begin(read.ok() ? read.value : Assignment{}, std::move(listed.partitions), Clock::now());
+  calc_->on_hearing(hearing_since_, Clock::now());
   handle(calc_->on_workers(std::move(active), Clock::now()));
   co_return true;
 }
@@ -86,6 +87,11 @@ void LeaderRole::end() {
 
 void LeaderRole::on_members(std::vector<WorkerInfo> active) {
   if (calc_) handle(calc_->on_workers(std::move(active), Clock::now()));
+}
+
+void LeaderRole::on_hearing(std::optional<TimePoint> since) {
+  hearing_since_ = since;
+  if (calc_) handle(calc_->on_hearing(since, Clock::now()));
 }
 
 void LeaderRole::refresh() {

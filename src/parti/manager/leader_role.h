@@ -33,6 +33,9 @@ class LeaderRole {
   // store could not be read or another leader moved the pointer meanwhile.
   asio::awaitable<bool> begin(uint64_t term, std::vector<WorkerInfo> active);
   void on_members(std::vector<WorkerInfo> active);
+  // This node's NATS connection came up at `since`, or is down (nullopt);
+  // kept across terms (see Calculator::on_hearing).
+  void on_hearing(std::optional<TimePoint> since);
   void refresh();  // re-read the source; bypasses the cooldown
   void end();
 
@@ -58,6 +61,7 @@ class LeaderRole {
   std::shared_ptr<bool> term_alive_;
   uint64_t term_ = 0;
   uint64_t pointer_revision_ = 0;
+  std::optional<TimePoint> hearing_since_ = TimePoint{};
 };
 
 }  // namespace parti

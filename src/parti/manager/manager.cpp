@@ -197,6 +197,8 @@ void Manager::Impl::apply_assignment(const Assignment& a) {
 
 void Manager::Impl::on_connection(bool up) {
   if (!running || !members) return;
+  hearing_since = up ? std::optional<TimePoint>(Clock::now()) : std::nullopt;
+  if (leader) leader->on_hearing(hearing_since);
   if (!up) {
     if (is_working_state(state)) set_state(ManagerState::Degraded);
     members->connection_lost();

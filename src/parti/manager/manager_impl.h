@@ -78,6 +78,11 @@ struct Manager::Impl {
   Assignment assignment;
   bool running = false;
   bool reclaiming = false;
+  // When this node's NATS connection last came back (nullopt: down now): the
+  // leader role counts no worker absent before it has heard for a while.
+  // The first connection is no comeback: a process that starts reads every
+  // record at once, and a clean leave right after it must not wait.
+  std::optional<TimePoint> hearing_since = TimePoint{};
   int loops_alive = 0;
   int listener = -1;
 

@@ -56,9 +56,12 @@ asio::awaitable<void> Manager::Impl::election_loop() {
 
 CalculatorConfig Manager::Impl::calculator_config() const {
   const Timings& t = cfg.timings;
-  return CalculatorConfig{t.cold_start_window,    t.planned_scale_window, t.emergency_grace,
-                          t.rebalance_cooldown,   t.poll_interval,        cfg.restart_ratio,
-                          cfg.replication_factor, t.resize_hold_max,      cfg.staged_moves};
+  return CalculatorConfig{t.cold_start_window, t.planned_scale_window, t.emergency_grace,
+                          t.rebalance_cooldown, t.poll_interval, cfg.restart_ratio,
+                          cfg.replication_factor, t.resize_hold_max, cfg.staged_moves,
+                          // A heartbeat in flight when NATS came back may time out
+                          // first; the next one follows within a TTL.
+                          t.heartbeat_ttl + t.kv_timeout};
 }
 
 asio::awaitable<void> Manager::Impl::become_leader() {
@@ -72,6 +75,7 @@ asio::awaitable<void> Manager::Impl::become_leader() {
                             [this](const std::string& why) { lose_leadership(why); },
                             [this](const std::string& why) { error(why); },
                             [this](const std::string& why) { rebalance_held(why); }});
+  leader->on_hearing(hearing_since);
   auto active = members->view().active_workers();
   const bool ok = co_await leader->begin(election->term(), std::move(active));
   if (!ok && running && leader) {
