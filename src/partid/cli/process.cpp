@@ -106,17 +106,6 @@ int free_tcp_port() {
   return port;
 }
 
-bool tcp_port_open(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
 std::string self_dir() {
   std::error_code ec;
   auto exe = fs::read_symlink("/proc/self/exe", ec);

@@ -20,7 +20,6 @@ bool process_alive(pid_t pid);
 bool stop_process(pid_t pid, std::chrono::milliseconds grace);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_tcp_port();
-bool tcp_port_open(int port);
 // The directory holding the running executable.
 std::string self_dir();
 // `name` next to this executable if it exists there, else looked up in PATH.
