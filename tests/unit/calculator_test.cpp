@@ -236,6 +236,22 @@ TEST_F(CalculatorTest, AWorkerThatDiedDuringTheOutageIsReplacedOnceTheRejoinWind
   EXPECT_EQ(out.publish->workers, (std::vector<std::string>{"a", "b", "c"}));
 }
 
+TEST_F(CalculatorTest, AWorkerHeardToLeaveRightAfterNatsComesBackIsReplacedAfterTheGraceOnly) {
+  CalculatorConfig config = cfg();
+  config.rejoin_window = Millis(4000);
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(10), t0);
+  c.on_workers(ws({"a", "b", "c", "d"}), t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const TimePoint back = t0 + Millis(10000);
+  c.on_hearing(back, back);
+  c.on_workers(ws({"a", "b", "c"}), back + Millis(100), {"d"});  // its Delete was seen
+  EXPECT_EQ(c.next_deadline(), back + Millis(600));
+  auto out = c.on_timer(back + Millis(600));
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(out.publish->workers, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST_F(CalculatorTest, ARestartSizedLossAfterNatsComesBackWaitsForTheRejoinWindowToo) {
   CalculatorConfig config = cfg();
   config.rejoin_window = Millis(4000);  // longer than the cold-start window (3 s)

@@ -62,6 +62,21 @@ TEST(MembershipView, DepartedNamesMembersGoneUntilTheyReturn) {
   EXPECT_EQ(v.departed(), (std::set<std::string>{"b"}));
 }
 
+TEST(MembershipView, OnlyADeleteSeenIsACleanLeave) {
+  MembershipView v(Millis(1000));
+  TimePoint t0;
+  v.on_put(rec("a"), 1, t0);
+  v.on_put(rec("b"), 2, t0);
+  v.on_put(rec("c"), 3, t0 + Millis(500));
+  v.on_delete("a", 4, t0 + Millis(100));
+  v.on_tick(t0 + Millis(1000));                // b lapses
+  v.on_snapshot({}, 5, t0 + Millis(1100), 5);  // c absent from a listing
+  EXPECT_EQ(v.departed(), (std::set<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(v.left_cleanly(), (std::set<std::string>{"a"}));
+  v.on_put(rec("a"), 6, t0 + Millis(1200));  // back
+  EXPECT_TRUE(v.left_cleanly().empty());
+}
+
 TEST(MembershipView, SnapshotDiffsAgainstTheView) {
   MembershipView v(Millis(1000));
   TimePoint t0;

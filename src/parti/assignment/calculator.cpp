@@ -67,9 +67,11 @@ void Calculator::begin(Assignment published, std::vector<Partition> partitions, 
   absent_since_.clear();
 }
 
-CalcOutput Calculator::on_workers(std::vector<WorkerInfo> active, TimePoint now) {
+CalcOutput Calculator::on_workers(std::vector<WorkerInfo> active, TimePoint now,
+                                  std::set<std::string> left_cleanly) {
   std::sort(active.begin(), active.end(), [](auto& a, auto& b) { return a.id < b.id; });
   observed_ = std::move(active);
+  left_cleanly_ = std::move(left_cleanly);
   return evaluate(now);
 }
 
@@ -99,8 +101,11 @@ std::set<std::string> Calculator::lost_workers() const {
   return lost;
 }
 
-TimePoint Calculator::after_rejoin_window(TimePoint t) const {
-  return listening_since_ ? std::max(t, *listening_since_ + config_.rejoin_window) : t;
+TimePoint Calculator::after_rejoin_window(TimePoint t, const std::set<std::string>& lost) const {
+  const bool unheard = std::any_of(lost.begin(), lost.end(), [this](const std::string& id) {
+    return !left_cleanly_.contains(id);
+  });
+  return listening_since_ && unheard ? std::max(t, *listening_since_ + config_.rejoin_window) : t;
 }
 
 CalcOutput Calculator::on_hearing(std::optional<TimePoint> since, TimePoint now) {
@@ -140,16 +145,16 @@ CalcOutput Calculator::evaluate(TimePoint now) {
     const double ratio = double(lost.size()) / double(published_.workers.size());
     if (ratio >= config_.restart_ratio && published_.workers.size() > 1) {
       if (state_ == CalcState::Scaling && reason_ == RebalanceReason::Restart) {
-        deadline_ = after_rejoin_window(deadline_.value_or(now));  // NATS may be back since
+        deadline_ = after_rejoin_window(deadline_.value_or(now), lost);  // NATS may be back since
         return {};
       }
       return enter(CalcState::Scaling, RebalanceReason::Restart,
-                   after_rejoin_window(now + config_.cold_start_window));
+                   after_rejoin_window(now + config_.cold_start_window, lost));
     }
     TimePoint first_absent = now;
     for (const auto& [id, since] : absent_since_) first_absent = std::min(first_absent, since);
     // Hysteresis: stay where we are until the absence outlives the grace period.
-    deadline_ = after_rejoin_window(first_absent + config_.emergency_grace);
+    deadline_ = after_rejoin_window(first_absent + config_.emergency_grace, lost);
     if (now >= *deadline_) return compute(now, RebalanceReason::Emergency);
     return {};
   }

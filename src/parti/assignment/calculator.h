@@ -91,7 +91,10 @@ class Calculator {
 
   // Leadership begins: adopt what is published and the partition set.
   void begin(Assignment published, std::vector<Partition> partitions, TimePoint now);
-  CalcOutput on_workers(std::vector<WorkerInfo> active, TimePoint now);
+  // `left_cleanly`: workers whose clean leave was seen (never held back by
+  // the rejoin window: they were heard to go).
+  CalcOutput on_workers(std::vector<WorkerInfo> active, TimePoint now,
+                        std::set<std::string> left_cleanly = {});
   CalcOutput on_partitions(std::vector<Partition> partitions, TimePoint now, bool bypass_cooldown);
   CalcOutput on_timer(TimePoint now);
   CalcOutput on_published(const Assignment& published, TimePoint now);
@@ -119,8 +122,9 @@ class Calculator {
   // when it may go ahead now.
   std::optional<CalcOutput> hold(TimePoint now, RebalanceReason why);
   std::set<std::string> lost_workers() const;
-  // `t`, or the end of the rejoin window when that is later.
-  TimePoint after_rejoin_window(TimePoint t) const;
+  // `t`, or the end of the rejoin window when that is later and one of the
+  // `lost` was not heard to leave.
+  TimePoint after_rejoin_window(TimePoint t, const std::set<std::string>& lost) const;
 
   CalculatorConfig config_;
   const Strategy& strategy_;
@@ -137,6 +141,7 @@ class Calculator {
   std::vector<WorkerInfo> observed_;
   std::map<std::string, TimePoint> absent_since_;
   std::optional<TimePoint> listening_since_;
+  std::set<std::string> left_cleanly_;
   bool deaf_ = false;
 };
 

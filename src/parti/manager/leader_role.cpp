@@ -85,8 +85,8 @@ void LeaderRole::end() {
   timer_.cancel();
 }
 
-void LeaderRole::on_members(std::vector<WorkerInfo> active) {
-  if (calc_) handle(calc_->on_workers(std::move(active), Clock::now()));
+void LeaderRole::on_members(std::vector<WorkerInfo> active, std::set<std::string> left_cleanly) {
+  if (calc_) handle(calc_->on_workers(std::move(active), Clock::now(), std::move(left_cleanly)));
 }
 
 void LeaderRole::on_hearing(std::optional<TimePoint> since) {

@@ -32,7 +32,7 @@ class LeaderRole {
   // Adopts the published assignment and fences it under `term`. False when the
   // store could not be read or another leader moved the pointer meanwhile.
   asio::awaitable<bool> begin(uint64_t term, std::vector<WorkerInfo> active);
-  void on_members(std::vector<WorkerInfo> active);
+  void on_members(std::vector<WorkerInfo> active, std::set<std::string> left_cleanly);
   // This node's NATS connection came up at `since`, or is down (nullopt);
   // kept across terms (see Calculator::on_hearing).
   void on_hearing(std::optional<TimePoint> since);
@@ -61,7 +61,7 @@ class LeaderRole {
   std::shared_ptr<bool> term_alive_;
   uint64_t term_ = 0;
   uint64_t pointer_revision_ = 0;
-  std::optional<TimePoint> hearing_since_ = TimePoint{};
+  std::optional<TimePoint> hearing_since_ = Clock::now();
 };
 
 }  // namespace parti

@@ -162,7 +162,7 @@ void Manager::Impl::start_membership() {
 void Manager::Impl::on_members(const std::vector<MemberEvent>& events) {
   publish_shared([&](Shared& s) { s.members = members->view().records(); });
   if (leader && leader->active()) {
-    leader->on_members(members->view().active_workers());
+    leader->on_members(members->view().active_workers(), members->view().left_cleanly());
     return;
   }
   for (const auto& e : events) {

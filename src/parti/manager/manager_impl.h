@@ -78,11 +78,10 @@ struct Manager::Impl {
   Assignment assignment;
   bool running = false;
   bool reclaiming = false;
-  // When this node's NATS connection last came back (nullopt: down now): the
-  // leader role counts no worker absent before it has heard for a while.
-  // The first connection is no comeback: a process that starts reads every
-  // record at once, and a clean leave right after it must not wait.
-  std::optional<TimePoint> hearing_since = TimePoint{};
+  // When this node's NATS connection came up, at start or after an outage
+  // (nullopt: down now): the leader role counts no worker absent that it has
+  // not heard leave before it has heard for a while.
+  std::optional<TimePoint> hearing_since = Clock::now();
   int loops_alive = 0;
   int listener = -1;
 

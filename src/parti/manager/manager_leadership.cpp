@@ -82,7 +82,7 @@ asio::awaitable<void> Manager::Impl::become_leader() {
     lose_leadership("could not take over the assignment");
   } else if (ok && leader) {
     // Members that changed while begin() awaited the store were not seen by it.
-    leader->on_members(members->view().active_workers());
+    leader->on_members(members->view().active_workers(), members->view().left_cleanly());
   }
 }
 

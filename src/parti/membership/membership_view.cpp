@@ -31,6 +31,7 @@ std::vector<MemberEvent> MembershipView::on_put(const NodeRecord& record, uint64
                                                 TimePoint now) {
   if (is_stale(record.id, revision)) return {};
   departed_.erase(record.id);
+  left_cleanly_.erase(record.id);
   auto [it, inserted] = members_.try_emplace(record.id);
   Member& m = it->second;
   const bool changed = !inserted && !(m.record == record);
@@ -54,7 +55,9 @@ std::vector<MemberEvent> MembershipView::remove(const std::string& id, uint64_t 
 std::vector<MemberEvent> MembershipView::on_delete(const std::string& id, uint64_t revision,
                                                    TimePoint) {
   if (is_stale(id, revision)) return {};
-  return remove(id, revision, MemberEvent::Kind::Left);
+  auto events = remove(id, revision, MemberEvent::Kind::Left);
+  if (!events.empty()) left_cleanly_.insert(id);
+  return events;
 }
 
 std::vector<MemberEvent> MembershipView::on_snapshot(

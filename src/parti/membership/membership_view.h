@@ -49,6 +49,9 @@ class MembershipView {
   // Ids seen alive that have since left or stopped heartbeating (and not
   // come back).
   std::set<std::string> departed() const;
+  // Of those, the ones whose Delete this view saw (a clean leave): heard to
+  // go, unlike a lapsed record, which may be a worker this view cannot hear.
+  const std::set<std::string>& left_cleanly() const { return left_cleanly_; }
   size_t size() const { return members_.size(); }
 
  private:
@@ -63,6 +66,7 @@ class MembershipView {
   Millis ttl_;
   std::map<std::string, Member> members_;
   std::map<std::string, uint64_t> departed_;  // id -> revision at departure
+  std::set<std::string> left_cleanly_;
 };
 
 }  // namespace parti
