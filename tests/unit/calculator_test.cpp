@@ -39,6 +39,17 @@ class CalculatorTest : public ::testing::Test {
     while (out.publish) out = c.on_published(*out.publish, now);
     return out;
   }
+  // Assignment v1 placed on a, b, c and d at t0 + 3 s; a rejoin window of
+  // 4 s, longer than the cold-start window (3 s).
+  std::unique_ptr<Calculator> settled_on_four_with_a_rejoin_window() {
+    CalculatorConfig config = cfg();
+    config.rejoin_window = Millis(4000);
+    auto c = std::make_unique<Calculator>(config, *strategy);
+    c->begin({}, numbered_partitions(10), t0);
+    c->on_workers(ws({"a", "b", "c", "d"}), t0);
+    settle(*c, c->on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+    return c;
+  }
   std::unique_ptr<Strategy> strategy = make_consistent_hash();
   TimePoint t0 = TimePoint{} + std::chrono::hours(1);
 };
@@ -190,12 +201,8 @@ TEST_F(CalculatorTest, LosingHalfOrMoreIsARestartWithTheColdWindow) {
 // return one by one, and one that has not yet been heard again is not
 // declared lost before the rejoin window has passed.
 TEST_F(CalculatorTest, AfterNatsComesBackAWorkerNotYetHeardHasTheRejoinWindow) {
-  CalculatorConfig config = cfg();
-  config.rejoin_window = Millis(4000);
-  Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(10), t0);
-  c.on_workers(ws({"a", "b", "c", "d"}), t0);
-  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  auto settled = settled_on_four_with_a_rejoin_window();
+  Calculator& c = *settled;
   const TimePoint down = t0 + Millis(10000);
   EXPECT_FALSE(c.on_hearing(std::nullopt, down).publish);
   // Deaf, the records lapse one by one: nothing is decided, no deadline armed.
@@ -216,12 +223,8 @@ TEST_F(CalculatorTest, AfterNatsComesBackAWorkerNotYetHeardHasTheRejoinWindow) {
 }
 
 TEST_F(CalculatorTest, AWorkerThatDiedDuringTheOutageIsReplacedOnceTheRejoinWindowEnds) {
-  CalculatorConfig config = cfg();
-  config.rejoin_window = Millis(4000);
-  Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(10), t0);
-  c.on_workers(ws({"a", "b", "c", "d"}), t0);
-  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  auto settled = settled_on_four_with_a_rejoin_window();
+  Calculator& c = *settled;
   const TimePoint down = t0 + Millis(10000);
   c.on_hearing(std::nullopt, down);
   c.on_workers(ws({"a"}), down + Millis(600));  // a Restart-sized loss, while deaf
@@ -237,12 +240,8 @@ TEST_F(CalculatorTest, AWorkerThatDiedDuringTheOutageIsReplacedOnceTheRejoinWind
 }
 
 TEST_F(CalculatorTest, AWorkerHeardToLeaveRightAfterNatsComesBackIsReplacedAfterTheGraceOnly) {
-  CalculatorConfig config = cfg();
-  config.rejoin_window = Millis(4000);
-  Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(10), t0);
-  c.on_workers(ws({"a", "b", "c", "d"}), t0);
-  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  auto settled = settled_on_four_with_a_rejoin_window();
+  Calculator& c = *settled;
   const TimePoint back = t0 + Millis(10000);
   c.on_hearing(back, back);
   c.on_workers(ws({"a", "b", "c"}), back + Millis(100), {"d"});  // its Delete was seen
@@ -253,12 +252,8 @@ TEST_F(CalculatorTest, AWorkerHeardToLeaveRightAfterNatsComesBackIsReplacedAfter
 }
 
 TEST_F(CalculatorTest, ARestartSizedLossAfterNatsComesBackWaitsForTheRejoinWindowToo) {
-  CalculatorConfig config = cfg();
-  config.rejoin_window = Millis(4000);  // longer than the cold-start window (3 s)
-  Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(10), t0);
-  c.on_workers(ws({"a", "b", "c", "d"}), t0);
-  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  auto settled = settled_on_four_with_a_rejoin_window();
+  Calculator& c = *settled;
   const TimePoint back = t0 + Millis(10000);
   c.on_hearing(back, back);
   c.on_workers(ws({"a"}), back + Millis(100));
