@@ -197,8 +197,8 @@ void Manager::Impl::apply_assignment(const Assignment& a) {
 
 void Manager::Impl::on_connection(bool up) {
   if (!running || !members) return;
-  hearing_since = up ? std::optional<TimePoint>(Clock::now()) : std::nullopt;
-  if (leader) leader->on_hearing(hearing_since);
+  hearing->on_connection(up, Clock::now());
+  if (leader) leader->on_hearing(hearing->since());
   if (!up) {
     if (is_working_state(state)) set_state(ManagerState::Degraded);
     members->connection_lost();
@@ -257,6 +257,7 @@ void Manager::start() {
     }
     m.life = Impl::Life::Running;
     m.running = true;
+    m.hearing.emplace(Clock::now(), m.calculator_config().rejoin_window);
     m.pool = std::make_unique<asio::thread_pool>(2);
     m.guard.emplace(m.loop.get_executor());
     m.listener = m.conn->add_status_listener(

@@ -18,6 +18,7 @@
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
 #include "parti/manager/buckets.h"
+#include "parti/manager/hearing_clock.h"
 #include "parti/manager/leader_role.h"
 #include "parti/manager/manager.h"
 #include "parti/membership/heartbeat_publisher.h"
@@ -78,10 +79,8 @@ struct Manager::Impl {
   Assignment assignment;
   bool running = false;
   bool reclaiming = false;
-  // When this node's NATS connection came up, at start or after an outage
-  // (nullopt: down now): the leader role counts no worker absent that it has
-  // not heard leave before it has heard for a while.
-  std::optional<TimePoint> hearing_since = Clock::now();
+  // Since when this node hears NATS, for the leader role (set in start()).
+  std::optional<HearingClock> hearing;
   int loops_alive = 0;
   int listener = -1;
 

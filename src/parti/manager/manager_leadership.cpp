@@ -75,7 +75,7 @@ asio::awaitable<void> Manager::Impl::become_leader() {
                             [this](const std::string& why) { lose_leadership(why); },
                             [this](const std::string& why) { error(why); },
                             [this](const std::string& why) { rebalance_held(why); }});
-  leader->on_hearing(hearing_since);
+  leader->on_hearing(hearing->since());
   auto active = members->view().active_workers();
   const bool ok = co_await leader->begin(election->term(), std::move(active));
   if (!ok && running && leader) {
