@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -73,9 +71,7 @@ std::string NatsServer::launch() {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const std::string log = dir_ + "/server.log";
-  std::error_code ec;
-  const auto logged_before =
-      std::filesystem::exists(log, ec) ? std::filesystem::file_size(log, ec) : 0;
+  const auto logged_before = partid::cli::file_size_or_zero(log);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -85,11 +81,7 @@ std::string NatsServer::launch() {
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot spawn nats-server (is it installed?)");
   bool exited = false;
-  auto this_run = [&] {
-    std::ifstream in(log);
-    in.seekg(static_cast<std::streamoff>(logged_before));
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
+  auto this_run = [&] { return partid::cli::read_from_offset(log, logged_before); };
   const bool ready = wait_until(
       [&] {
         int status = 0;

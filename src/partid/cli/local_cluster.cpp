@@ -64,20 +64,6 @@ std::string log_tail(const std::string& path, size_t lines = 20) {
   return out.empty() ? "\n  (the log is empty)" : out;
 }
 
-// What a log gained past `offset` bytes: this run's lines of a log that
-// earlier runs in the same directory appended to.
-std::string read_from(const std::string& path, std::uintmax_t offset) {
-  std::ifstream in(path);
-  in.seekg(static_cast<std::streamoff>(offset));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::uintmax_t size_or_zero(const std::string& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  return ec ? 0 : size;
-}
-
 bool read_ready_file(const std::string& path, ClusterNode* node) {
   std::ifstream in(path);
   if (!in) return false;
@@ -317,7 +303,7 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
   const int port = free_tcp_port();
   s.nats_url = "nats://127.0.0.1:" + std::to_string(port);
   const std::string nats_log = dir + "/nats.log";
-  const auto logged_before = size_or_zero(nats_log);
+  const auto logged_before = file_size_or_zero(nats_log);
   s.nats_pid = spawn_detached({nats, "-c", nats_conf_path(dir), "-js", "-a", "127.0.0.1", "-p",
                                std::to_string(port), "-sd", dir + "/nats"},
                               nats_log, error);
@@ -326,7 +312,7 @@ bool cluster_up(const ClusterSpec& spec, ClusterState* state, std::string* error
   // Ready when it says so, with JetStream up: an open port may be another
   // process's that took the free port first, or a server still starting.
   auto said_ready = [&] {
-    return read_from(nats_log, logged_before).find("Server is ready") != std::string::npos;
+    return read_from_offset(nats_log, logged_before).find("Server is ready") != std::string::npos;
   };
   wait_for([&] { return said_ready() || !process_alive(s.nats_pid); }, deadline);
   if (!said_ready() || !process_alive(s.nats_pid)) {

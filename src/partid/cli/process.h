@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ bool process_alive(pid_t pid);
 bool stop_process(pid_t pid, std::chrono::milliseconds grace);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_tcp_port();
+// A file's size, 0 when it does not exist yet.
+std::uintmax_t file_size_or_zero(const std::string& path);
+// What a file holds past `offset` bytes: this run's lines of a log that
+// earlier runs appended to.
+std::string read_from_offset(const std::string& path, std::uintmax_t offset);
 // The directory holding the running executable.
 std::string self_dir();
 // `name` next to this executable if it exists there, else looked up in PATH.
