@@ -181,6 +181,77 @@ TEST_F(CalculatorTest, AnEmergencyThatLeavesLeadershipBalancedPublishesNothingMo
   EXPECT_EQ(c.published().version, 2u);
 }
 
+// `ids` (RF 3 placements), of which those in `asking` ask not to lead.
+std::vector<WorkerInfo> asking(std::vector<WorkerInfo> workers, std::set<std::string> ids) {
+  for (auto& w : workers) w.avoid_leading = ids.contains(w.id);
+  return workers;
+}
+
+TEST_F(CalculatorTest, AWorkerAskingNotToLeadHasItsLeadershipsMovedAndBackOnceItStops) {
+  CalculatorConfig config = cfg();
+  config.replication_factor = 3;
+  Calculator c(config, *strategy);
+  c.begin({}, numbered_partitions(60), t0);
+  const auto four = ws({"a", "b", "c", "d"});
+  c.on_workers(four, t0);
+  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  const Assignment v1 = c.published();
+  ASSERT_EQ(leads(v1).at("b"), 15);
+
+  const TimePoint t1 = t0 + Millis(4000);  // within the cooldown of v1
+  EXPECT_FALSE(c.on_workers(asking(four, {"b"}), t1).publish);
+  EXPECT_EQ(c.state(), CalcState::Rebalancing);
+  EXPECT_EQ(c.reason(), RebalanceReason::LeaderBalance);
+  EXPECT_FALSE(c.on_timer(t1).publish);
+  EXPECT_EQ(c.next_deadline(), t0 + Millis(5000)) << "a planned rebalance waits the cooldown";
+  auto moved = c.on_timer(t0 + Millis(5000));
+  ASSERT_TRUE(moved.publish);
+  EXPECT_FALSE(leads(*moved.publish).contains("b"));
+  for (size_t p = 0; p < v1.replicas.size(); ++p) {
+    auto before = v1.replicas[p], after = moved.publish->replicas[p];
+    std::sort(before.begin(), before.end());
+    std::sort(after.begin(), after.end());
+    EXPECT_EQ(before, after) << "only leadership moves, partition " << p;
+  }
+  EXPECT_FALSE(c.on_published(*moved.publish, t0 + Millis(5000)).publish);
+  EXPECT_EQ(c.state(), CalcState::Idle);
+  // Heartbeats that say the same thing decide nothing more.
+  EXPECT_FALSE(c.on_workers(asking(four, {"b"}), t0 + Millis(9000)).publish);
+  EXPECT_EQ(c.state(), CalcState::Idle);
+
+  const TimePoint t2 = t0 + Millis(10000);
+  c.on_workers(four, t2);
+  auto back = c.on_timer(t2);
+  ASSERT_TRUE(back.publish);
+  for (const auto& [worker, n] : leads(*back.publish)) EXPECT_EQ(n, 15) << worker;
+}
+
+TEST_F(CalculatorTest, ACoordinatorJustBegunMovesLeadershipsOffAWorkerAskingAndOnlyOnce) {
+  CalculatorConfig config = cfg();
+  config.replication_factor = 3;
+  Calculator first(config, *strategy);
+  first.begin({}, numbered_partitions(60), t0);
+  const auto four = ws({"a", "b", "c", "d"});
+  first.on_workers(four, t0);
+  settle(first, first.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+
+  Calculator next(config, *strategy);  // a new coordinator, b now asking
+  next.begin(first.published(), numbered_partitions(60), t0 + Millis(4000));
+  next.on_workers(asking(four, {"b"}), t0 + Millis(4000));
+  auto moved = next.on_timer(t0 + Millis(4000));
+  ASSERT_TRUE(moved.publish);
+  EXPECT_FALSE(leads(*moved.publish).contains("b"));
+  next.on_published(*moved.publish, t0 + Millis(4000));
+
+  Calculator third(config, *strategy);  // and another, which finds it done
+  third.begin(next.published(), numbered_partitions(60), t0 + Millis(5000));
+  third.on_workers(asking(four, {"b"}), t0 + Millis(5000));
+  EXPECT_FALSE(third.on_timer(t0 + Millis(5000)).publish) << "nothing to move: no new version";
+  EXPECT_EQ(third.state(), CalcState::Idle);
+  EXPECT_FALSE(third.on_workers(asking(four, {"b"}), t0 + Millis(6000)).publish);
+  EXPECT_EQ(third.state(), CalcState::Idle);
+}
+
 TEST_F(CalculatorTest, LosingHalfOrMoreIsARestartWithTheColdWindow) {
   Calculator c(cfg(), *strategy);
   c.begin({}, numbered_partitions(10), t0);

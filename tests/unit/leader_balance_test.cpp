@@ -3,6 +3,8 @@
 // partition added to the cluster moves no serving leader when it need not.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "parti/assignment/strategy.h"
 
 namespace parti {
@@ -48,6 +50,87 @@ TEST(LeaderBalance, BuildAssignmentAddsAPartitionWithoutMovingServingLeaders) {
     EXPECT_EQ(after.replica_ids(p).front(), before.replica_ids(p).front()) << "partition " << p;
   }
   for (const auto& w : workers) EXPECT_LE(after.led_by(w.id).size(), 3u) << w.id;
+}
+
+std::vector<WorkerInfo> four_workers_asking(const std::set<std::string>& asking) {
+  std::vector<WorkerInfo> workers;
+  for (int i = 0; i < 4; ++i) {
+    WorkerInfo w{"node-" + std::to_string(i), 1, 1000 + i, {}};
+    w.avoid_leading = asking.contains(w.id);
+    workers.push_back(w);
+  }
+  return workers;
+}
+
+std::vector<Partition> partitions(int n) {
+  std::vector<Partition> parts;
+  for (int i = 0; i < n; ++i) parts.push_back({std::to_string(i), 1});
+  return parts;
+}
+
+std::vector<std::set<std::string>> replica_sets(const Assignment& a) {
+  std::vector<std::set<std::string>> out;
+  for (size_t p = 0; p < a.replicas.size(); ++p) {
+    const auto ids = a.replica_ids(p);
+    out.emplace_back(ids.begin(), ids.end());
+  }
+  return out;
+}
+
+TEST(LeaderBalance, AWorkerThatAsksNotToLeadStaysAReplicaAndLeadsNothing) {
+  auto strategy = make_consistent_hash();
+  const auto parts = partitions(60);
+  const Assignment plain =
+      build_assignment(*strategy, four_workers_asking({}), parts, 3, nullptr, 1);
+  const Assignment asked =
+      build_assignment(*strategy, four_workers_asking({"node-2"}), parts, 3, nullptr, 1);
+  EXPECT_EQ(replica_sets(asked), replica_sets(plain)) << "only leadership moves";
+  EXPECT_TRUE(asked.led_by("node-2").empty());
+  for (const char* id : {"node-0", "node-1", "node-3"}) {
+    EXPECT_EQ(asked.led_by(id).size(), 20u) << id << ": the others share it evenly";
+  }
+}
+
+TEST(LeaderBalance, APartitionWhoseEveryReplicaAsksKeepsALeader) {
+  auto strategy = make_consistent_hash();
+  const auto parts = partitions(12);
+  const Assignment a =
+      build_assignment(*strategy, four_workers_asking({"node-0", "node-1", "node-2", "node-3"}),
+                       parts, 1, nullptr, 1);
+  const Assignment plain =
+      build_assignment(*strategy, four_workers_asking({}), parts, 1, nullptr, 1);
+  EXPECT_EQ(a.replicas, plain.replicas);
+  // RF 1: the only replica leads, asked or not.
+  const Assignment one =
+      build_assignment(*strategy, four_workers_asking({"node-1"}), parts, 1, nullptr, 1);
+  EXPECT_EQ(one.replicas, plain.replicas);
+}
+
+TEST(LeaderBalance, ADeadLeadersSuccessorIsTheNextChoiceWhenTheRulesFirstAsksNotToLead) {
+  Assignment previous;
+  previous.version = 4;
+  previous.replication_factor = 3;
+  previous.workers = {"node-a", "node-b", "node-c"};
+  previous.partitions = {{"p0", 1}};
+  previous.replicas = {{0, 1, 2}};
+  // node-a died; node-b is furthest along but asks not to lead.
+  std::vector<WorkerInfo> survivors = {{"node-b", 1, 100, {{0, 9}}}, {"node-c", 1, 200, {{0, 5}}}};
+  survivors[0].avoid_leading = true;
+  auto strategy = make_consistent_hash();
+  const Assignment next = build_assignment(*strategy, survivors, {{"p0", 1}}, 3, &previous, 5);
+  EXPECT_EQ(next.replica_ids(0).front(), "node-c");
+  survivors[0].avoid_leading = false;
+  EXPECT_EQ(
+      build_assignment(*strategy, survivors, {{"p0", 1}}, 3, &previous, 5).replica_ids(0).front(),
+      "node-b");
+}
+
+TEST(LeaderBalance, BalancingNeverGivesALeadershipToAWorkerThatMayNotLead) {
+  Placement placement = {{0, 1, 2}, {0, 1, 2}, {0, 2, 1}, {0, 2, 1}};  // worker 0 leads all
+  balance_leaders(placement, 3, std::vector<bool>(4, true), {true, false, true});
+  EXPECT_EQ(leads_of(placement, 1), 0u);
+  EXPECT_EQ(leads_of(placement, 0), 2u);
+  EXPECT_EQ(leads_of(placement, 2), 2u);
 }
 
 // Assignment::since is stamped only while every worker reads it: a build

@@ -21,6 +21,7 @@ NodeRecord sample_record() {
   r.progress = {{0, 18446744073709551615u}, {7, 3}};
   r.format = 3;
   r.reads_since = true;
+  r.avoid_leading = true;
   return r;
 }
 
@@ -62,6 +63,17 @@ TEST(NodeRecord, ARecordWithoutReadsSinceSaysItDoesNot) {
   auto back = decode_node_record(bytes, nullptr);
   ASSERT_TRUE(back);
   EXPECT_FALSE(back->reads_since);
+}
+
+TEST(NodeRecord, ARecordWithoutAvoidLeadingMayLead) {
+  NodeRecord r = sample_record();
+  r.avoid_leading = false;
+  const std::string bytes = encode(r);
+  EXPECT_EQ(bytes.find("avoid_leading"), std::string::npos);
+  std::string err;
+  auto back = decode_node_record(bytes, &err);
+  ASSERT_TRUE(back) << err;
+  EXPECT_FALSE(back->avoid_leading);
 }
 
 TEST(NodeRecord, RejectsGarbage) {

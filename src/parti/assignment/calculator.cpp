@@ -65,6 +65,7 @@ void Calculator::begin(Assignment published, std::vector<Partition> partitions, 
   awaiting_publish_ = false;
   held_since_.reset();
   absent_since_.clear();
+  avoiders_computed_.reset();
 }
 
 CalcOutput Calculator::on_workers(std::vector<WorkerInfo> active, TimePoint now,
@@ -99,6 +100,19 @@ std::set<std::string> Calculator::lost_workers() const {
   std::set<std::string> lost(published_.workers.begin(), published_.workers.end());
   for (const auto& w : observed_) lost.erase(w.id);
   return lost;
+}
+
+std::set<std::string> Calculator::avoiding_leading() const {
+  std::set<std::string> out;
+  for (const auto& w : observed_) {
+    if (w.avoid_leading) out.insert(w.id);
+  }
+  return out;
+}
+
+bool Calculator::avoiders_changed() const {
+  const auto now_avoiding = avoiding_leading();
+  return avoiders_computed_ ? now_avoiding != *avoiders_computed_ : !now_avoiding.empty();
 }
 
 TimePoint Calculator::after_rejoin_window(TimePoint t, const std::set<std::string>& lost) const {
@@ -174,6 +188,7 @@ CalcOutput Calculator::evaluate(TimePoint now) {
   if (reason_ == RebalanceReason::LeaderBalance || reason_ == RebalanceReason::StagedMove) {
     return {};  // waiting out the cooldown
   }
+  if (avoiders_changed()) return enter(CalcState::Rebalancing, RebalanceReason::LeaderBalance, now);
   return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
 }
 
@@ -200,6 +215,7 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   const CalcState target =
       why == RebalanceReason::Emergency ? CalcState::Emergency : CalcState::Rebalancing;
   CalcOutput out = enter(target, why, std::nullopt);
+  avoiders_computed_ = avoiding_leading();
   Assignment next = build_assignment(strategy_, observed_, partitions_, config_.replication_factor,
                                      &published_, published_.version + 1);
   staged_ = config_.staged_moves && is_planned(why) && stage_moves(next, published_);

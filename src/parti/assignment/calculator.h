@@ -26,6 +26,11 @@
 // next step follows as a StagedMove rebalance, after the cooldown and under
 // the resize guard, until the placement is reached. Emergencies, restarts and
 // cold starts are never staged.
+//
+// Workers that ask not to lead (WorkerInfo::avoid_leading): when the set of
+// them differs from the one the last computed assignment saw, a planned
+// LeaderBalance rebalance follows (cooldown and resize guard apply), which
+// moves leaderships off them, or back once they stop asking.
 #pragma once
 
 #include <map>
@@ -122,6 +127,10 @@ class Calculator {
   // when it may go ahead now.
   std::optional<CalcOutput> hold(TimePoint now, RebalanceReason why);
   std::set<std::string> lost_workers() const;
+  std::set<std::string> avoiding_leading() const;
+  // The set of workers asking not to lead is not the one the last computed
+  // assignment saw (a coordinator just begun saw none it knows of).
+  bool avoiders_changed() const;
   // `t`, or the end of the rejoin window when that is later and one of the
   // `lost` was not heard to leave.
   TimePoint after_rejoin_window(TimePoint t, const std::set<std::string>& lost) const;
@@ -142,6 +151,7 @@ class Calculator {
   std::map<std::string, TimePoint> absent_since_;
   std::optional<TimePoint> listening_since_;
   std::set<std::string> left_cleanly_;
+  std::optional<std::set<std::string>> avoiders_computed_;  // as of the last compute()
   bool deaf_ = false;
 };
 

@@ -51,11 +51,15 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name);
 // Partitions marked `settled` (their leader is the previous assignment's)
 // lose theirs only when moving the others' is not enough, so a partition
 // added or a worker joining moves few leaders that were serving.
+// Workers with `may_lead` false (by index; empty: all may) are never given a
+// leadership, and the bound counts only the others.
 void balance_leaders(Placement& placement, size_t worker_count,
-                     const std::vector<bool>& settled = {});
+                     const std::vector<bool>& settled = {}, const std::vector<bool>& may_lead = {});
 
 // Builds a complete assignment (sorted workers, balanced leaders; a dead
 // leader's partitions go to the successor rule's choice, see successor.h).
+// A worker that asks not to lead (WorkerInfo::avoid_leading) leads only
+// partitions whose every replica asks the same.
 Assignment build_assignment(const Strategy& strategy, std::vector<WorkerInfo> workers,
                             const std::vector<Partition>& partitions, uint32_t rf,
                             const Assignment* previous, uint64_t version);

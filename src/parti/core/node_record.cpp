@@ -54,6 +54,7 @@ std::string encode(const NodeRecord& r) {
   if (!r.progress.empty()) j["progress"] = partition_map_json(r.progress);
   if (r.format != 0) j["format"] = r.format;
   if (r.reads_since) j["reads_since"] = true;
+  if (r.avoid_leading) j["avoid_leading"] = true;
   return j.dump();
 }
 
@@ -117,6 +118,7 @@ NodeRecord from_json(const json& j) {
   if (j.contains("format"))
     r.format = static_cast<uint32_t>(unsigned_value(j.at("format"), UINT32_MAX));
   if (j.contains("reads_since")) r.reads_since = j.at("reads_since").get<bool>();
+  if (j.contains("avoid_leading")) r.avoid_leading = j.at("avoid_leading").get<bool>();
   return r;
 }
 

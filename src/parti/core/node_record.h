@@ -46,6 +46,12 @@ struct NodeRecord {
   // `since` only while every worker does: a build from before it would
   // derive epochs its own way and disagree (see Assignment::since).
   bool reads_since = false;
+  // This worker asks not to lead (partid: its disk has been slow). The
+  // coordinator gives its leaderships to another replica of each list that
+  // did not ask, where there is one (build_assignment); it stays a replica.
+  // A hint for latency, never for safety: the worker still serves anything
+  // it is appointed to lead.
+  bool avoid_leading = false;
 
   friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
 };

@@ -33,7 +33,8 @@ struct WorkerInfo {
   int64_t startup_ms = 0;
   std::map<uint32_t, uint64_t> progress;  // by partition index
   bool moving_data = false;
-  bool reads_since = false;  // NodeRecord::reads_since
+  bool reads_since = false;    // NodeRecord::reads_since
+  bool avoid_leading = false;  // NodeRecord::avoid_leading
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 
