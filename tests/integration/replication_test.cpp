@@ -623,6 +623,64 @@ TEST_F(ReplicationTest, ANodeWhoseDiskStallsStopsAndItsPartitionsFailOver) {
   mend_disk(*writer, stuck);
 }
 
+// A disk that still answers, slowly (a gray failure), fails no call and
+// stalls nothing, yet every write to a partition its node leads waits for it.
+// The node judges its writes slow (the median over --slow-disk-window-ms past
+// --slow-disk-ms), asks not to lead, and the coordinator gives its
+// leaderships to the other replicas; once its disk is fast again it leads
+// again. Writes go on throughout, and nothing acknowledged is lost.
+TEST_F(ReplicationTest, ANodeWhoseDiskIsSlowHandsItsLeadershipsOverAndTakesThemBackOnceFast) {
+  const std::string slow = cluster.root() + "/disk-slow";
+  PartidOptions slowing = node_options(true);
+  slowing.launcher = disk_slow_while(slow, cluster.data_dir_of(0) + "/", 400ms);
+  slowing.extra_args.insert(slowing.extra_args.end(),
+                            {"--slow-disk-ms", "150", "--slow-disk-window-ms", "2000"});
+  cluster.start(slowing);
+  cluster.start(node_options(true));
+  cluster.start(node_options(true));
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const std::string slow_node = cluster.node(0).id;
+  auto node_0_as_seen_by_1 = [&] {
+    const json topology = cluster.get_json(1, "/cluster/topology");
+    for (const auto& n : topology["nodes"]) {
+      if (n["id"] == slow_node) return n;
+    }
+    return json::object();
+  };
+  auto leads = [&] { return node_0_as_seen_by_1().value("leads", -1); };
+  auto asks_not_to_lead = [&] { return node_0_as_seen_by_1().value("avoids_leading", false); };
+  ASSERT_GT(leads(), 0);
+  EXPECT_FALSE(asks_not_to_lead());
+  Writer writer([apis = apis_of(3)](size_t v, const std::string& k,
+                                    const std::string& m) { return put_outcome(apis[v], k, m); },
+                {0, 1, 2});
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 100; }, 30s));
+
+  std::ofstream(slow) << "slow\n";
+  ASSERT_TRUE(
+      wait_until([&] { return leads() == 0 && cluster.serving_partitions() == kPartitions; }, 60s))
+      << "node 0 leads " << leads() << "; " << cluster.describe_not_serving();
+  EXPECT_TRUE(asks_not_to_lead());
+  const json status = cluster.get_json(0, "/cluster/status");
+  EXPECT_EQ(status["replication"]["disk_slow"], true) << status["replication"].dump();
+  EXPECT_GE(status["replication"]["disk_write_median_seconds"].get<double>(), 0.15);
+  const size_t handed_over = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= handed_over + 100; }, 30s))
+      << "the writes stopped once node 0 no longer led";
+
+  std::filesystem::remove(slow);
+  ASSERT_TRUE(wait_until([&] { return leads() > 0 && !asks_not_to_lead(); }, 60s))
+      << "node 0 leads " << leads() << " with its disk fast again";
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  const size_t back = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 100; }, 30s));
+  writer.stop();
+  for (const auto& [key, message] : writer.acked()) {
+    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
+  }
+  expect_every_partition_validates(1);
+}
+
 // On a three-server NATS cluster with every bucket (libparti's and partid's:
 // seal registers, layout, format) kept in three JetStream replicas
 // (--kv-replicas 3), the control plane outlives one nats-server: with one

@@ -5,6 +5,9 @@
 // once the file is gone, they work again. Or that makes it hang, as a disk
 // (or a network volume) that stops answering does: while the file named by
 // PARTI_DISK_STALL_FLAG exists, those calls block, and go on once it is gone.
+// Or slow, as a failing or overloaded disk that still answers: while the file
+// named by PARTI_DISK_SLOW_FLAG exists, each of those calls first waits
+// PARTI_DISK_SLOW_MS milliseconds.
 // Everything else (sockets, pipes, files elsewhere, glibc's own buffered
 // writes such as the node's log) is left alone. A filesystem made full or
 // stuck for real needs a mount, which a test run as an ordinary user, or in a
@@ -46,6 +49,16 @@ bool stall_raised() {
   return exists(flag);
 }
 
+bool slow_raised() {
+  static const char* flag = setting("PARTI_DISK_SLOW_FLAG");
+  return exists(flag);
+}
+
+long slow_ms() {
+  static const char* ms = setting("PARTI_DISK_SLOW_MS");
+  return ms ? std::strtol(ms, nullptr, 10) : 0;
+}
+
 // Whether `fd` is a regular file under PARTI_DISK_FAIL_DIR.
 bool in_failing_dir(int fd) {
   static const char* dir = setting("PARTI_DISK_FAIL_DIR");
@@ -66,12 +79,16 @@ bool in_failing_dir(int fd) {
   return std::strncmp(path, dir, std::strlen(dir)) == 0;
 }
 
-// Blocks while the disk is stalled; then true (errno set) when this call
-// must fail as on a full disk.
+// Blocks while the disk is stalled, waits while it is slow; then true
+// (errno set) when this call must fail as on a full disk.
 bool disk_full(int fd) {
   if (stall_raised() && in_failing_dir(fd)) {
     const timespec poll{0, 10'000'000};
     while (stall_raised()) syscall(SYS_nanosleep, &poll, nullptr);
+  }
+  if (slow_raised() && in_failing_dir(fd)) {
+    const timespec wait{slow_ms() / 1000, (slow_ms() % 1000) * 1'000'000};
+    syscall(SYS_nanosleep, &wait, nullptr);
   }
   if (!flag_raised() || !in_failing_dir(fd)) return false;
   errno = ENOSPC;

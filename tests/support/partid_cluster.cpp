@@ -306,13 +306,12 @@ Preload clock_offset(std::chrono::milliseconds offset) {
   return {CLOCK_OFFSET_LIB, {"PARTI_CLOCK_OFFSET_MS=" + std::to_string(offset.count())}};
 }
 
-Preload disk_faults(const std::string& flag, const std::string& dir,
-                    const std::string& stall_flag) {
+Preload disk_faults(const DiskFaultFlags& flags) {
   return {DISK_FAULTS_LIB,
-          {"PARTI_DISK_FAIL_FLAG=" + flag, "PARTI_DISK_FAIL_DIR=" + dir,
-           "PARTI_DISK_STALL_FLAG=" + stall_flag}};
+          {"PARTI_DISK_FAIL_DIR=" + flags.dir, "PARTI_DISK_FAIL_FLAG=" + flags.full,
+           "PARTI_DISK_STALL_FLAG=" + flags.stuck, "PARTI_DISK_SLOW_FLAG=" + flags.slow,
+           "PARTI_DISK_SLOW_MS=" + std::to_string(flags.slow_by.count())}};
 }
-
 // ASan wants its runtime first among the libraries; the preloaded ones come
 // before it, which is harmless here (they wrap system calls only, and call
 // nothing of it).

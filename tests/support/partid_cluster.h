@@ -112,21 +112,40 @@ struct Preload {
 // The node's wall clock runs `offset` from the machine's
 // (support/clock_offset.cpp); its monotonic clock stays the machine's.
 Preload clock_offset(std::chrono::milliseconds offset);
-// The node's disk is full while the file `flag` exists: its writes and syncs
-// under `dir` fail with ENOSPC; and stuck while `stall_flag` (if given)
-// exists: they block until it is gone (support/disk_faults.cpp).
-Preload disk_faults(const std::string& flag, const std::string& dir,
-                    const std::string& stall_flag = "");
+// Disk faults of a node under `dir` (support/disk_faults.cpp), each while
+// its file exists (empty: never): `full`, its writes and syncs fail with
+// ENOSPC; `stuck`, they block until the file is gone; `slow`, each takes
+// `slow_by` longer.
+struct DiskFaultFlags {
+  std::string dir;
+  std::string full, stuck, slow;
+  std::chrono::milliseconds slow_by{0};
+};
+Preload disk_faults(const DiskFaultFlags& flags);
 // A launcher (PartidOptions::launcher) that runs a node with `preloads`.
 std::vector<std::string> preloading(const std::vector<Preload>& preloads);
 inline std::vector<std::string> clock_set_off(std::chrono::milliseconds offset) {
   return preloading({clock_offset(offset)});
 }
 inline std::vector<std::string> disk_full_while(const std::string& flag, const std::string& dir) {
-  return preloading({disk_faults(flag, dir)});
+  DiskFaultFlags flags;
+  flags.dir = dir;
+  flags.full = flag;
+  return preloading({disk_faults(flags)});
 }
 inline std::vector<std::string> disk_stuck_while(const std::string& flag, const std::string& dir) {
-  return preloading({disk_faults("", dir, flag)});
+  DiskFaultFlags flags;
+  flags.dir = dir;
+  flags.stuck = flag;
+  return preloading({disk_faults(flags)});
+}
+inline std::vector<std::string> disk_slow_while(const std::string& flag, const std::string& dir,
+                                                std::chrono::milliseconds by) {
+  DiskFaultFlags flags;
+  flags.dir = dir;
+  flags.slow = flag;
+  flags.slow_by = by;
+  return preloading({disk_faults(flags)});
 }
 
 }  // namespace parti::testing

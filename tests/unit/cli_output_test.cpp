@@ -64,5 +64,25 @@ TEST(RenderTopology, ShowsTheLayoutAndASplitOrMergeUnderWay) {
       << merge_out;
 }
 
+TEST(RenderTopology, MarksANodeThatAsksNotToLead) {
+  const nlohmann::json t = {
+      {"version", 3},
+      {"partitions", 4},
+      {"replication_factor", 3},
+      {"nodes",
+       {{{"id", "node-0"}, {"api", "127.0.0.1:1"}, {"state", "Active"}, {"leads", 4}},
+        {{"id", "node-1"},
+         {"api", "127.0.0.1:2"},
+         {"state", "Active"},
+         {"avoids_leading", true}}}}};
+  const std::string out = render_topology(t);
+  const auto slow = out.find("node-1");
+  ASSERT_NE(slow, std::string::npos) << out;
+  const auto mark = out.find("disk slow: asks not to lead\n");
+  ASSERT_NE(mark, std::string::npos) << out;
+  EXPECT_GT(mark, slow) << "on node-1's line, not node-0's: " << out;
+  EXPECT_EQ(mark, out.rfind("disk slow")) << "marked once: " << out;
+}
+
 }  // namespace
 }  // namespace partid::cli

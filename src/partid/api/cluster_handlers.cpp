@@ -65,6 +65,7 @@ ApiResponse ApiService::topology() const {
                      {"peer", addr ? addr->peer : ""},
                      // A worker whose record was lost: "unheard", at its last known address.
                      {"state", heard ? parti::to_string(addr->state) : "unheard"},
+                     {"avoids_leading", addr && addr->avoids_leading},
                      {"leads", load[id].first},
                      {"holds", load[id].second}});
   }
@@ -138,6 +139,8 @@ ApiResponse ApiService::status() const {
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
                         {"disk_writes", st.disk_writes},
                         {"disk_write_steps", st.disk_write_steps},
+                        {"disk_slow", st.disk_slow},
+                        {"disk_write_median_seconds", st.disk_write_median_seconds},
                         {"read_rounds", st.read_rounds},
                         {"reads_unconfirmed", st.reads_unconfirmed}};
   return ApiResponse::json(200, dump(out));
@@ -192,6 +195,8 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_disk_write_steps_total", static_cast<double>(st.disk_write_steps));
   counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));
   counter("partid_reads_unconfirmed_total", static_cast<double>(st.reads_unconfirmed));
+  counter("partid_disk_slow", st.disk_slow ? 1.0 : 0.0, "gauge");
+  counter("partid_disk_write_median_seconds", st.disk_write_median_seconds, "gauge");
   counter("partid_stalled_partitions", static_cast<double>(st.stalled_partitions), "gauge");
   counter("partid_lagging_followers", static_cast<double>(st.lagging_followers), "gauge");
   counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));

@@ -86,9 +86,10 @@ std::string render_topology(const json& j) {
   out += fmt::format("  {:<10} {:<22} {:<22} {:<8} {:>6} {:>6}\n", "node", "api", "peer", "state",
                      "leads", "holds");
   for (const auto& n : j["nodes"]) {
-    out += fmt::format("  {:<10} {:<22} {:<22} {:<8} {:>6} {:>6}\n", n.value("id", ""),
+    out += fmt::format("  {:<10} {:<22} {:<22} {:<8} {:>6} {:>6}", n.value("id", ""),
                        "http://" + n.value("api", ""), n.value("peer", ""), n.value("state", ""),
                        n.value("leads", 0), n.value("holds", 0));
+    out += n.value("avoids_leading", false) ? "  disk slow: asks not to lead\n" : "\n";
   }
   return out;
 }

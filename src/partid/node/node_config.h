@@ -91,6 +91,11 @@ struct NodeConfig {
   // A storage write in flight this long: the disk is stalled, the node stops
   // so its partitions fail over (0: never).
   uint32_t max_disk_stall_ms = 20000;
+  // A disk whose storage writes took this long (median) over the last
+  // window asks libparti not to make this node a leader; it stays a replica
+  // (replication::SlowDiskJudge; 0: never).
+  uint32_t slow_disk_ms = 500;
+  uint32_t slow_disk_window_ms = 10000;
   // Group commit under load (replication::CommitDelay): while the last batch
   // and the waiting steps number `commit_siblings` or more, a batch is held
   // open for as many steps as the last one, this long at most (0: never).

@@ -31,6 +31,7 @@ void ProgressReporter::sample() {
     if (s.active && !s.rebuilding) next.progress[s.partition] = s.last;
   }
   next.moving = moving_partitions(statuses);
+  next.avoid_leading = replicator_->disk_slow();
   std::lock_guard lock(mu_);
   sample_ = std::move(next);
 }
@@ -41,6 +42,7 @@ void ProgressReporter::fill(parti::NodeRecord& record) const {
   record.locked_partitions = sample_.moving.locked;
   record.importing_partitions = sample_.moving.importing;
   record.migrating_partitions = sample_.moving.migrating;
+  record.avoid_leading = sample_.avoid_leading;
 }
 
 }  // namespace partid::node

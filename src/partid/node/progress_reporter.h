@@ -17,6 +17,10 @@
 // of libparti's, parti/assignment/staging.h) catches up before the next step
 // counts it towards a quorum or makes it the leader. Under a steady load a
 // follower lacks far less: what is in flight.
+//
+// And the record's avoid_leading: this node's disk has been slow
+// (replication::SlowDiskJudge), so the coordinator gives its leaderships to
+// other replicas.
 #pragma once
 
 #include <chrono>
@@ -58,6 +62,7 @@ class ProgressReporter {
   struct Sample {
     std::map<uint32_t, uint64_t> progress;
     MovingPartitions moving;
+    bool avoid_leading = false;  // the disk is slow (SlowDiskJudge)
   };
   Sample sample_;  // guarded by mu_
 };

@@ -41,13 +41,16 @@ void TopologyKeeper::refresh() {
   if (assignment.empty()) return;
   const auto members = manager_.members();
   std::map<std::string, routing::NodeAddress> nodes;
-  for (const auto& m : members) nodes[m.id] = {m.api_address, m.peer_address, m.state};
+  for (const auto& m : members) {
+    nodes[m.id] = {m.api_address, m.peer_address, m.state, m.format, m.avoid_leading};
+  }
   const auto& cur = *current_;
   const bool same_nodes =
       nodes.size() == cur.nodes.size() &&
       std::equal(nodes.begin(), nodes.end(), cur.nodes.begin(), [](const auto& a, const auto& b) {
         return a.first == b.first && a.second.api == b.second.api &&
-               a.second.peer == b.second.peer && a.second.state == b.second.state;
+               a.second.peer == b.second.peer && a.second.state == b.second.state &&
+               a.second.avoids_leading == b.second.avoids_leading;
       });
   if (assignment.version == cur.version && same_nodes && layout_ == cur.layout) return;
   // A split changes the partition count in the layout first, then libparti

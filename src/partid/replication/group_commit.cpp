@@ -117,6 +117,9 @@ std::chrono::steady_clock::duration GroupCommit::write_waiting(
 
 void GroupCommit::done(Batch batch, const storage::StoreStatus& status) {
   in_flight_ = false;
+  if (write_since_ && write_observer_) {
+    write_observer_(std::chrono::steady_clock::now() - *write_since_);
+  }
   write_since_.reset();
   if (!status.ok) {
     on_failure_("storage write failed: " + status.message);

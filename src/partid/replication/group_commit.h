@@ -72,6 +72,11 @@ class GroupCommit {
   // take long on a healthy disk.
   std::chrono::steady_clock::duration write_waiting(
       std::chrono::steady_clock::time_point now) const;
+  // `observer` hears how long each storage write took, from its hand-off to
+  // the disk pool to its completion back on the loop (SlowDiskJudge).
+  void observe_writes(std::function<void(std::chrono::steady_clock::duration)> observer) {
+    write_observer_ = std::move(observer);
+  }
   // Batches written, and the steps (add() calls) they held.
   uint64_t writes() const { return writes_; }
   uint64_t steps_written() const { return steps_written_; }
@@ -109,6 +114,7 @@ class GroupCommit {
   bool in_flight_ = false;
   std::optional<std::chrono::steady_clock::time_point> write_since_;
   bool scheduled_ = false;
+  std::function<void(std::chrono::steady_clock::duration)> write_observer_;
   uint64_t writes_ = 0;
   uint64_t changes_written_ = 0;
   uint64_t steps_written_ = 0;

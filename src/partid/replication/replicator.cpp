@@ -109,6 +109,7 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       disk_id_(disk_id),
       options_(options),
       on_fatal_(std::move(on_fatal)),
+      slow_disk_(options.slow_disk),
       commit_(
           loop, disk, store, [this](const std::string& why) { on_fatal_(why); },
           [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); },
@@ -118,6 +119,9 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           options.max_frame_bytes),
       ticker_(loop, options.tick, [this] { tick(); }),
       session_(random_session()) {
+  commit_.observe_writes([this](std::chrono::steady_clock::duration took) {
+    slow_disk_.observe(took, std::chrono::steady_clock::now());
+  });
   options_.core.read_timeout_ticks =
       std::max<uint64_t>(1, static_cast<uint64_t>(options_.write_timeout / options_.tick));
   options_.core.max_bytes_per_message =
@@ -174,13 +178,33 @@ void Replicator::tick() {
 // someone stopped it. Stopping it makes them fail over; its disk, once back,
 // holds everything it acknowledged (nothing is said before a write returns).
 void Replicator::watch_disk(std::chrono::steady_clock::time_point now) {
-  if (disk_stalled_ || options_.max_disk_stall.count() <= 0) return;
   const auto waiting = commit_.write_waiting(now);
+  judge_disk_speed(now, waiting);
+  if (disk_stalled_ || options_.max_disk_stall.count() <= 0) return;
   if (waiting < options_.max_disk_stall) return;
   disk_stalled_ = true;
   on_fatal_("a storage write has not returned for " +
             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(waiting).count()) +
             " ms (--max-disk-stall-ms): the disk is stalled");
+}
+
+// A disk that still answers, slowly, stalls nothing above; it is judged on
+// its writes' durations, and the node then asks not to lead (slow_disk.h).
+void Replicator::judge_disk_speed(std::chrono::steady_clock::time_point now,
+                                  std::chrono::steady_clock::duration waiting) {
+  const bool was = slow_disk_.slow();
+  if (slow_disk_.judge(now, waiting) == was) return;
+  const auto median_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(slow_disk_.median()).count();
+  if (!was) {
+    spdlog::warn(
+        "disk slow: the median storage write took {} ms (--slow-disk-ms {}); asking "
+        "not to lead partitions",
+        median_ms, options_.slow_disk.threshold.count());
+  } else {
+    spdlog::info("disk fast again: the median storage write took {} ms; may lead partitions",
+                 median_ms);
+  }
 }
 
 const std::string* Replicator::address_of(const core::NodeId& node) const {
@@ -1113,6 +1137,8 @@ ReplicatorStats Replicator::stats() const {
   s.transfers_started = outbox_.fragments().started();
   s.transfers_abandoned = outbox_.fragments().abandoned();
   s.disk_writes = commit_.writes();
+  s.disk_slow = slow_disk_.slow();
+  s.disk_write_median_seconds = std::chrono::duration<double>(slow_disk_.median()).count();
   s.disk_write_steps = commit_.steps_written();
   s.pending_writes = pending_writes_;
   return s;

@@ -35,6 +35,7 @@
 #include "partid/replication/handoff.h"
 #include "partid/replication/outbox.h"
 #include "partid/replication/seal_register.h"
+#include "partid/replication/slow_disk.h"
 #include "partid/replication/stall_clock.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
@@ -59,6 +60,9 @@ struct ReplicatorOptions {
   std::chrono::milliseconds write_timeout{5000};
   // A storage write in flight this long is a stalled disk: fatal (0: never).
   std::chrono::milliseconds max_disk_stall{20000};
+  // A disk whose writes have been this slow asks libparti not to make this
+  // node a leader (SlowDiskJudge; threshold 0: never).
+  SlowDiskOptions slow_disk;
   // How long a leader handing a partition over lets its writes in flight
   // commit; the other replicas wait twice as long for its Handoff.
   std::chrono::milliseconds handoff_timeout{1000};
@@ -159,6 +163,9 @@ struct ReplicatorStats {
   // once it had their epoch.
   uint64_t early_seals_delivered = 0;
   uint64_t disk_writes = 0;
+  // SlowDiskJudge: this node asks not to lead; the median write it judged on.
+  bool disk_slow = false;
+  double disk_write_median_seconds = 0;
   uint64_t disk_write_steps = 0;  // the cores' steps those writes held (GroupCommit)
   size_t pending_writes = 0;
   uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
@@ -236,6 +243,8 @@ class Replicator {
   using AdminDone = std::function<void(AdminResult)>;
   void admin(uint32_t partition, const std::string& operation, uint64_t seq, AdminDone done);
   ReplicatorStats stats() const;
+  // The disk has been slow (SlowDiskJudge): this node should not lead.
+  bool disk_slow() const { return slow_disk_.slow(); }
   // GroupCommit::read_between_writes: a disk read that must not overlap a
   // write (TxnRecovery's scan of prepared transactions).
   void read_between_writes(std::function<void()> job, std::function<void()> done) {
@@ -322,6 +331,8 @@ class Replicator {
   template <class F>
   void with_replica(uint32_t partition, F f);
   void tick();
+  void judge_disk_speed(std::chrono::steady_clock::time_point now,
+                        std::chrono::steady_clock::duration waiting);
   void watch_disk(std::chrono::steady_clock::time_point now);
   const std::string* address_of(const core::NodeId& node) const;
 
@@ -333,6 +344,7 @@ class Replicator {
   ReplicatorOptions options_;
   OnFatal on_fatal_;
   bool disk_stalled_ = false;  // on_fatal_ said so once
+  SlowDiskJudge slow_disk_;
   GroupCommit commit_;
   Outbox outbox_;
   FragmentAssembler assembler_;

@@ -95,7 +95,9 @@ std::optional<Topology> build_topology(const parti::Assignment& assignment,
     if (!previous || !previous->ready() || p >= previous->partitions) continue;
     if (previous->replicas[p] == t.replicas[p]) t.leader_epoch[p] = previous->leader_epoch[p];
   }
-  for (const auto& m : members) t.nodes[m.id] = {m.api_address, m.peer_address, m.state, m.format};
+  for (const auto& m : members) {
+    t.nodes[m.id] = {m.api_address, m.peer_address, m.state, m.format, m.avoid_leading};
+  }
   if (previous) {
     for (const auto& set : t.replicas) {
       for (const auto& id : set) {

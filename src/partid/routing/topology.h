@@ -21,7 +21,8 @@ struct NodeAddress {
   std::string api;   // host:port of the HTTP API
   std::string peer;  // host:port of the peer transport
   parti::NodeState state = parti::NodeState::Active;
-  uint32_t format = 0;  // the highest data format its build writes (0: not said)
+  uint32_t format = 0;          // the highest data format its build writes (0: not said)
+  bool avoids_leading = false;  // its disk is slow (parti::NodeRecord::avoid_leading)
 };
 
 struct Topology {
