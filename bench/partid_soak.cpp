@@ -7,7 +7,10 @@
 // stop at its next write, exit code 70, and is started again once there is
 // room: support/disk_faults.cpp), a stalled disk (its writes block: the node
 // must stop, exit code 70, once one has waited --max-disk-stall-ms, here 2 s,
-// and is started again once the disk answers), or a network partition that
+// and is started again once the disk answers), a slow disk (each of its
+// writes and syncs takes 300 ms longer until the node judges its disk slow,
+// and for the outage after: the node goes on, asks not to lead meanwhile, and
+// leads again once its disk is fast), or a network partition that
 // heals (the node cut off from NATS, from its peers, or from both, or one way
 // only from or to its peers, while clients still reach it:
 // support/network_partitions.h), or a split of the cluster in two (half
@@ -82,8 +85,8 @@ struct Options {
   int outage_max_ms = 3000;
   int recovery_seconds = 60;
   int reshape_every = 3;  // every n-th fault splits or merges (0: never)
-  std::vector<std::string> faults = {"kill9",     "pause", "restart", "wipe", "disk",
-                                     "partition", "split", "nats",    "stall"};
+  std::vector<std::string> faults = {"kill9",     "pause", "restart", "wipe",  "disk",
+                                     "partition", "split", "nats",    "stall", "slow"};
   uint64_t seed = 0;
   // Node i's wall clock runs ((i % 3) - 1) * this from the machine's (0: none).
   int clock_skew_ms = 0;
@@ -396,7 +399,8 @@ enum class Fault {
   nats_restart,
   reshape,
   disk_full,
-  disk_stall
+  disk_stall,
+  disk_slow
 };
 const char* name_of(Fault f) {
   switch (f) {
@@ -412,6 +416,8 @@ const char* name_of(Fault f) {
       return "disk full";
     case Fault::disk_stall:
       return "disk stalled";
+    case Fault::disk_slow:
+      return "disk slow";
     case Fault::partition:
       return "network partition";
     case Fault::split:
@@ -429,7 +435,8 @@ const std::map<std::string, Fault>& faults_by_name() {
   static const std::map<std::string, Fault> kByName = {
       {"kill9", Fault::kill9},       {"pause", Fault::pause},         {"restart", Fault::restart},
       {"wipe", Fault::wipe},         {"partition", Fault::partition}, {"split", Fault::split},
-      {"nats", Fault::nats_restart}, {"disk", Fault::disk_full},      {"stall", Fault::disk_stall}};
+      {"nats", Fault::nats_restart}, {"disk", Fault::disk_full},      {"stall", Fault::disk_stall},
+      {"slow", Fault::disk_slow}};
   return kByName;
 }
 
@@ -488,6 +495,19 @@ std::string disk_stall_flag(const PartidCluster& cluster, size_t i) {
 // A stalled disk gives the node --max-disk-stall-ms before it must stop.
 constexpr int kMaxDiskStallMs = 2000;
 
+// While this file exists, node i's disk is slow: its writes and syncs each
+// take kSlowDiskBy longer.
+std::string disk_slow_flag(const PartidCluster& cluster, size_t i) {
+  return cluster.root() + "/disk-slow-" + std::to_string(i);
+}
+
+// A slow disk's writes take 300 ms more; the node must judge it slow
+// (median over 3 s past 150 ms, --slow-disk-ms) within kSlowDiskNoticed.
+constexpr milliseconds kSlowDiskBy{300};
+constexpr seconds kSlowDiskNoticed{10};
+const std::vector<std::string> kSlowDiskJudgment = {"--slow-disk-ms", "150",
+                                                    "--slow-disk-window-ms", "3000"};
+
 // Fills node i's disk, or stalls it: the node must stop (exit code 70) at its
 // next write, or once a write has waited kMaxDiskStallMs, rather than go on;
 // its disk works again after the outage. What went wrong, or "".
@@ -509,6 +529,24 @@ std::string break_disk(PartidCluster& cluster, size_t i, Fault fault, millisecon
   std::filesystem::remove(flag);
   cluster.start_again(i);
   return problem;
+}
+
+// Slows node i's disk until the node judges it slow, and for the outage
+// after: it goes on serving, and asks not to lead meanwhile (the coordinator
+// moves its leaderships; they come back once the disk is fast). What went
+// wrong, or "".
+std::string slow_disk(PartidCluster& cluster, size_t i, milliseconds outage) {
+  std::ofstream(disk_slow_flag(cluster, i)) << "slow\n";
+  const bool judged = wait_until(
+      [&] {
+        return cluster.get_json(i, "/cluster/status")["replication"].value("disk_slow", false);
+      },
+      kSlowDiskNoticed);
+  std::this_thread::sleep_for(outage);
+  std::filesystem::remove(disk_slow_flag(cluster, i));
+  if (judged) return "";
+  return "node " + std::to_string(i) + " did not judge its disk slow within " +
+         std::to_string(kSlowDiskNoticed.count()) + " s";
 }
 
 // Injects a fault into node i (or the nats-server, or the network) and
@@ -535,6 +573,8 @@ std::string inject(Lab& lab, const Injection& in) {
     case Fault::disk_full:
     case Fault::disk_stall:
       return break_disk(cluster, i, in.fault, outage);
+    case Fault::disk_slow:
+      return slow_disk(cluster, i, outage);
     case Fault::wipe:
       cluster.wipe(i);
       std::this_thread::sleep_for(outage);
@@ -682,11 +722,16 @@ int run(const Options& o) {
   node.replication_factor = 3;
   node.extra_args = {"--admin-token", kToken, "--max-disk-stall-ms",
                      std::to_string(kMaxDiskStallMs)};
+  node.extra_args.insert(node.extra_args.end(), kSlowDiskJudgment.begin(), kSlowDiskJudgment.end());
   for (size_t i = 0; i < o.nodes; ++i) {
     parti::testing::PartidOptions own = node;
     const int skew = (static_cast<int>(i % 3) - 1) * o.clock_skew_ms;
-    std::vector<parti::testing::Preload> preloads = {parti::testing::disk_faults(
-        disk_full_flag(cluster, i), cluster.data_dir_of(i) + "/", disk_stall_flag(cluster, i))};
+    std::vector<parti::testing::Preload> preloads = {
+        parti::testing::disk_faults({.dir = cluster.data_dir_of(i) + "/",
+                                     .full = disk_full_flag(cluster, i),
+                                     .stuck = disk_stall_flag(cluster, i),
+                                     .slow = disk_slow_flag(cluster, i),
+                                     .slow_by = kSlowDiskBy})};
     if (skew != 0) preloads.push_back(parti::testing::clock_offset(milliseconds(skew)));
     own.launcher = parti::testing::preloading(preloads);
     cluster.start(network.route(i, own));
