@@ -501,12 +501,13 @@ std::string disk_slow_flag(const PartidCluster& cluster, size_t i) {
   return cluster.root() + "/disk-slow-" + std::to_string(i);
 }
 
-// A slow disk's writes take 300 ms more; the node must judge it slow
-// (median over 3 s past 150 ms, --slow-disk-ms) within kSlowDiskNoticed.
+// A slow disk's writes take 300 ms more; the node must judge it slow (the
+// median of its last writes past 150 ms, --slow-disk-ms) within
+// kSlowDiskNoticed, and leads again once it has been fast for 3 s.
 constexpr milliseconds kSlowDiskBy{300};
 constexpr seconds kSlowDiskNoticed{10};
-const std::vector<std::string> kSlowDiskJudgment = {"--slow-disk-ms", "150",
-                                                    "--slow-disk-window-ms", "3000"};
+const std::vector<std::string> kSlowDiskJudgment = {"--slow-disk-ms", "150", "--slow-disk-calm-ms",
+                                                    "3000"};
 
 // Fills node i's disk, or stalls it: the node must stop (exit code 70) at its
 // next write, or once a write has waited kMaxDiskStallMs, rather than go on;

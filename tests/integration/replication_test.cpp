@@ -625,16 +625,16 @@ TEST_F(ReplicationTest, ANodeWhoseDiskStallsStopsAndItsPartitionsFailOver) {
 
 // A disk that still answers, slowly (a gray failure), fails no call and
 // stalls nothing, yet every write to a partition its node leads waits for it.
-// The node judges its writes slow (the median over --slow-disk-window-ms past
+// The node judges its writes slow (the median of its last writes past
 // --slow-disk-ms), asks not to lead, and the coordinator gives its
-// leaderships to the other replicas; once its disk is fast again it leads
-// again. Writes go on throughout, and nothing acknowledged is lost.
+// leaderships to the other replicas; once its disk has been fast for
+// --slow-disk-calm-ms it leads again. Writes go on throughout, and nothing acknowledged is lost.
 TEST_F(ReplicationTest, ANodeWhoseDiskIsSlowHandsItsLeadershipsOverAndTakesThemBackOnceFast) {
   const std::string slow = cluster.root() + "/disk-slow";
   PartidOptions slowing = node_options(true);
   slowing.launcher = disk_slow_while(slow, cluster.data_dir_of(0) + "/", 400ms);
   slowing.extra_args.insert(slowing.extra_args.end(),
-                            {"--slow-disk-ms", "150", "--slow-disk-window-ms", "2000"});
+                            {"--slow-disk-ms", "150", "--slow-disk-calm-ms", "2000"});
   cluster.start(slowing);
   cluster.start(node_options(true));
   cluster.start(node_options(true));

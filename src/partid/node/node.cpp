@@ -155,7 +155,7 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   o.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
   o.max_disk_stall = std::chrono::milliseconds(cfg.max_disk_stall_ms);
   o.slow_disk.threshold = std::chrono::milliseconds(cfg.slow_disk_ms);
-  o.slow_disk.window = std::chrono::milliseconds(cfg.slow_disk_window_ms);
+  o.slow_disk.calm = std::chrono::milliseconds(cfg.slow_disk_calm_ms);
   o.commit_delay.delay = std::chrono::microseconds(cfg.commit_delay_us);
   o.commit_delay.siblings = cfg.commit_siblings;
   o.handoff_timeout = std::chrono::milliseconds(cfg.handoff_timeout_ms);

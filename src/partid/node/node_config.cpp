@@ -199,12 +199,12 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "(exit code 70) so its partitions fail over (0: never)")
       ->check(CLI::Range(0u, 3600000u));
   opt("--slow-disk-ms", c.slow_disk_ms,
-      "storage writes this slow (median over --slow-disk-window-ms) make the node ask not to "
-      "lead partitions; it stays a replica, and leads again once they are fast (0: never)")
+      "storage writes this slow (the median of the last 9) make the node ask not to lead "
+      "partitions; it stays a replica (0: never)")
       ->check(CLI::Range(0u, 3600000u));
-  opt("--slow-disk-window-ms", c.slow_disk_window_ms,
-      "how far back --slow-disk-ms judges, and how long a slow disk must be fast again")
-      ->check(CLI::Range(100u, 3600000u));
+  opt("--slow-disk-calm-ms", c.slow_disk_calm_ms,
+      "how long after it was last slow a node's disk must have been fast before it leads again")
+      ->check(CLI::Range(0u, 3600000u));
   opt("--commit-delay-us", c.commit_delay_us,
       "under load, how long a group commit waits for more writes to share its disk write (0: "
       "never)")

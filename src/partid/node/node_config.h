@@ -91,11 +91,12 @@ struct NodeConfig {
   // A storage write in flight this long: the disk is stalled, the node stops
   // so its partitions fail over (0: never).
   uint32_t max_disk_stall_ms = 20000;
-  // A disk whose storage writes took this long (median) over the last
-  // window asks libparti not to make this node a leader; it stays a replica
-  // (replication::SlowDiskJudge; 0: never).
+  // A disk whose last storage writes took this long (their median) asks
+  // libparti not to make this node a leader; it stays a replica, and may
+  // lead again once its writes are fast and it has not been slow for
+  // slow_disk_calm_ms (replication::SlowDiskJudge; 0: never).
   uint32_t slow_disk_ms = 500;
-  uint32_t slow_disk_window_ms = 10000;
+  uint32_t slow_disk_calm_ms = 30000;
   // Group commit under load (replication::CommitDelay): while the last batch
   // and the waiting steps number `commit_siblings` or more, a batch is held
   // open for as many steps as the last one, this long at most (0: never).

@@ -5,27 +5,17 @@
 
 namespace partid::replication {
 
-namespace {
-constexpr size_t kMaxSamples = 1024;
-}  // namespace
-
-void SlowDiskJudge::observe(Clock::duration took, Clock::time_point now) {
+void SlowDiskJudge::observe(Clock::duration took) {
   if (options_.threshold.count() <= 0) return;
-  samples_.push_back({now, took});
-  // The most recent writes are evidence enough: a busy node judges on them,
-  // and each judgment stays a few microseconds.
-  if (samples_.size() > kMaxSamples) samples_.pop_front();
+  last_.push_back(took);
+  if (last_.size() > options_.samples) last_.pop_front();
 }
 
 bool SlowDiskJudge::judge(Clock::time_point now, Clock::duration waiting) {
   if (options_.threshold.count() <= 0) return false;
-  while (samples_.size() > options_.min_samples && samples_.front().at + options_.window < now) {
-    samples_.pop_front();
-  }
-  std::vector<Clock::duration> took;
-  for (const auto& s : samples_) took.push_back(s.took);
+  std::vector<Clock::duration> took(last_.begin(), last_.end());
   if (waiting >= options_.threshold) took.push_back(waiting);
-  if (took.size() < std::max<size_t>(options_.min_samples, 1)) {
+  if (took.size() < std::max<size_t>(options_.samples, 1)) {
     median_ = {};
     return slow_;  // not evidence enough either way
   }
@@ -35,7 +25,7 @@ bool SlowDiskJudge::judge(Clock::time_point now, Clock::duration waiting) {
   if (median_ >= options_.threshold) {
     last_slow_ = now;
     slow_ = true;
-  } else if (slow_ && median_ * 2 < options_.threshold && now - *last_slow_ >= options_.window) {
+  } else if (slow_ && median_ * 2 < options_.threshold && now - *last_slow_ >= options_.calm) {
     slow_ = false;
   }
   return slow_;

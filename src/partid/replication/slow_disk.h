@@ -5,15 +5,18 @@
 // around a slow follower, never around a slow leader). The node then asks
 // libparti not to lead (NodeRecord::avoid_leading) and stays a replica.
 //
-// Samples are the storage writes' durations (GroupCommit): those of the last
-// window (at most the last 1,024), or the last `min_samples` writes when the
-// window holds fewer (a disk so slow that it completes few writes), and the
-// write in flight once it has waited past the threshold. Slow: their median
-// reaches the threshold, on at least `min_samples`. Fast again: that has not
-// held for a whole window and the median is below half the threshold. One
-// long write (a large snapshot installed) moves no median; without writes
-// the judgment stays.
-// Pure logic, on the loop.
+// Evidence is the last `samples` storage writes' durations (GroupCommit, one
+// write in flight at a time, so they follow each other), and the write in
+// flight once it has waited past the threshold. Slow: their median reaches
+// the threshold, i.e. most of the last writes each took that long, which a
+// disk does only when it has been slow for about samples/2 x threshold
+// (one long write, such as a large snapshot installed, moves no median).
+// Counted in writes, not over a time window: a disk that turns slow
+// completes few writes, and a window would keep the many fast ones of before
+// for as long as it lasts. Fast again: the median is below half the
+// threshold and it was last judged slow `calm` ago or more (so an
+// intermittently slow disk does not pass leaderships back and forth).
+// Without writes the judgment stays. Pure logic, on the loop.
 #pragma once
 
 #include <chrono>
@@ -25,8 +28,8 @@ namespace partid::replication {
 
 struct SlowDiskOptions {
   std::chrono::milliseconds threshold{0};  // median write duration; 0: never slow
-  std::chrono::milliseconds window{10000};
-  size_t min_samples = 5;
+  std::chrono::milliseconds calm{30000};   // fast again at the earliest this long after
+  size_t samples = 9;
 };
 
 class SlowDiskJudge {
@@ -34,22 +37,18 @@ class SlowDiskJudge {
   using Clock = std::chrono::steady_clock;
 
   explicit SlowDiskJudge(SlowDiskOptions options = {}) : options_(options) {}
-  // A storage write that finished at `now` after `took`.
-  void observe(Clock::duration took, Clock::time_point now);
+  // A storage write that finished after `took`.
+  void observe(Clock::duration took);
   // Judges at `now`, with the write in flight waiting for `waiting` (zero:
   // none); the judgment, also kept for slow().
   bool judge(Clock::time_point now, Clock::duration waiting);
   bool slow() const { return slow_; }
-  // The median of the last judgment's samples (zero: none).
+  // The median of the last judgment's samples (zero: too few yet).
   Clock::duration median() const { return median_; }
 
  private:
-  struct Sample {
-    Clock::time_point at;
-    Clock::duration took;
-  };
   SlowDiskOptions options_;
-  std::deque<Sample> samples_;  // oldest first
+  std::deque<Clock::duration> last_;  // the last `samples` writes, oldest first
   std::optional<Clock::time_point> last_slow_;
   Clock::duration median_{};
   bool slow_ = false;
