@@ -200,6 +200,10 @@ class ReplicationTest : public ::testing::Test {
   // `flag` gone, node 0 started again on its data: it catches up, the writes
   // go on, and no acknowledged write is lost.
   void mend_disk(Writer& writer, const std::string& flag);
+  // `more` writes of `writer` are acknowledged, then it stops; every write it
+  // had acknowledged reads back through node `via`'s leaders, and every
+  // partition's replicas agree.
+  void expect_writes_go_on_and_none_lost(Writer& writer, size_t via, size_t more);
   void split_under_writes(NetworkPartitions::NatsSide nats_side);
   // Node 0 (`leader`'s options, behind a proxy that can stall its peer port)
   // is sent a write by node 1, whose forwards time out after 1 s; the link
@@ -564,15 +568,8 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
       },
       30s))
       << "a survivor still leads " << most << " partitions, fair is " << fair;
-  const size_t balanced = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= balanced + 150; }, 30s));
-  writer.stop();
-  const auto acked = writer.acked();
-  for (const auto& [key, message] : acked) {
-    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
-  }
   // The survivors' replicas agree entry for entry on every committed range.
-  expect_every_partition_validates(1);
+  expect_writes_go_on_and_none_lost(writer, 1, 150);
 }
 
 TEST_F(ReplicationTest, KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnThreeNodes) {
@@ -672,13 +669,7 @@ TEST_F(ReplicationTest, ANodeWhoseDiskIsSlowHandsItsLeadershipsOverAndTakesThemB
   ASSERT_TRUE(wait_until([&] { return leads() > 0 && !asks_not_to_lead(); }, 60s))
       << "node 0 leads " << leads() << " with its disk fast again";
   ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
-  const size_t back = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 100; }, 30s));
-  writer.stop();
-  for (const auto& [key, message] : writer.acked()) {
-    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
-  }
-  expect_every_partition_validates(1);
+  expect_writes_go_on_and_none_lost(writer, 1, 100);
 }
 
 // On a three-server NATS cluster with every bucket (libparti's and partid's:
@@ -1382,14 +1373,19 @@ void ReplicationTest::mend_disk(Writer& writer, const std::string& flag) {
   std::filesystem::remove(flag);
   cluster.start_again(0);
   ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
-  const size_t back = writer.acked_count();
-  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= back + 150; }, 30s));
-  writer.stop();
   // (A write in flight to node 0 when it stopped ended with its connection.)
+  expect_writes_go_on_and_none_lost(writer, 1, 150);
+}
+
+void ReplicationTest::expect_writes_go_on_and_none_lost(Writer& writer, size_t via, size_t more) {
+  const size_t from = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= from + more; }, 30s))
+      << "the writes stopped";
+  writer.stop();
   for (const auto& [key, message] : writer.acked()) {
-    ASSERT_EQ(leader_read(1, key), message) << key << " was acknowledged and is lost";
+    ASSERT_EQ(leader_read(via, key), message) << key << " was acknowledged and is lost";
   }
-  expect_every_partition_validates(1);
+  expect_every_partition_validates(via);
 }
 
 void ReplicationTest::partition_leader_under_writes(NetworkPartitions::Cut cut) {

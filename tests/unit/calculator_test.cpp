@@ -50,6 +50,26 @@ class CalculatorTest : public ::testing::Test {
     settle(*c, c->on_timer(t0 + Millis(3000)), t0 + Millis(3000));
     return c;
   }
+  // RF 3, 60 partitions, assignment v1 placed on a, b, c and d at t0 + 3 s.
+  std::unique_ptr<Calculator> settled_rf3_on_four() {
+    CalculatorConfig config = cfg();
+    config.replication_factor = 3;
+    auto c = std::make_unique<Calculator>(config, *strategy);
+    c->begin({}, numbered_partitions(60), t0);
+    c->on_workers(ws({"a", "b", "c", "d"}), t0);
+    settle(*c, c->on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+    return c;
+  }
+  // `after` has the replica sets of `before`: only leadership moved.
+  static void expect_only_leadership_moved(const Assignment& before, const Assignment& after) {
+    ASSERT_EQ(before.replicas.size(), after.replicas.size());
+    for (size_t p = 0; p < before.replicas.size(); ++p) {
+      auto was = before.replicas[p], is = after.replicas[p];
+      std::sort(was.begin(), was.end());
+      std::sort(is.begin(), is.end());
+      EXPECT_EQ(was, is) << "only leadership moves, partition " << p;
+    }
+  }
   std::unique_ptr<Strategy> strategy = make_consistent_hash();
   TimePoint t0 = TimePoint{} + std::chrono::hours(1);
 };
@@ -128,12 +148,8 @@ std::map<std::string, int> leads(const Assignment& a) {
 // survival (the one furthest along, whoever leads most already); a planned
 // rebalance a cooldown later restores balanced leadership.
 TEST_F(CalculatorTest, AnEmergencyIsFollowedByALeaderBalanceOnceTheCooldownHasPassed) {
-  CalculatorConfig config = cfg();
-  config.replication_factor = 3;
-  Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(60), t0);
-  c.on_workers(ws({"a", "b", "c", "d"}), t0);
-  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
+  auto settled = settled_rf3_on_four();
+  Calculator& c = *settled;
   // Equally far along and started together: the lowest id, "a", succeeds "d"
   // wherever it was a replica.
   const auto survivors = ws({"a", "b", "c"});
@@ -156,12 +172,7 @@ TEST_F(CalculatorTest, AnEmergencyIsFollowedByALeaderBalanceOnceTheCooldownHasPa
   ASSERT_TRUE(balance.publish);
   EXPECT_EQ(balance.publish->workers, emergency.publish->workers);
   for (const auto& [worker, n] : leads(*balance.publish)) EXPECT_EQ(n, 20) << worker;
-  for (size_t p = 0; p < balance.publish->replicas.size(); ++p) {
-    auto before = emergency.publish->replicas[p], after = balance.publish->replicas[p];
-    std::sort(before.begin(), before.end());
-    std::sort(after.begin(), after.end());
-    EXPECT_EQ(before, after) << "only leadership moves, partition " << p;
-  }
+  expect_only_leadership_moved(*emergency.publish, *balance.publish);
   c.on_published(*balance.publish, published + Millis(2010));
   EXPECT_EQ(c.state(), CalcState::Idle);
 }
@@ -188,13 +199,9 @@ std::vector<WorkerInfo> asking(std::vector<WorkerInfo> workers, std::set<std::st
 }
 
 TEST_F(CalculatorTest, AWorkerAskingNotToLeadHasItsLeadershipsMovedAndBackOnceItStops) {
-  CalculatorConfig config = cfg();
-  config.replication_factor = 3;
-  Calculator c(config, *strategy);
-  c.begin({}, numbered_partitions(60), t0);
+  auto settled = settled_rf3_on_four();
+  Calculator& c = *settled;
   const auto four = ws({"a", "b", "c", "d"});
-  c.on_workers(four, t0);
-  settle(c, c.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
   const Assignment v1 = c.published();
   ASSERT_EQ(leads(v1).at("b"), 15);
 
@@ -207,12 +214,7 @@ TEST_F(CalculatorTest, AWorkerAskingNotToLeadHasItsLeadershipsMovedAndBackOnceIt
   auto moved = c.on_timer(t0 + Millis(5000));
   ASSERT_TRUE(moved.publish);
   EXPECT_FALSE(leads(*moved.publish).contains("b"));
-  for (size_t p = 0; p < v1.replicas.size(); ++p) {
-    auto before = v1.replicas[p], after = moved.publish->replicas[p];
-    std::sort(before.begin(), before.end());
-    std::sort(after.begin(), after.end());
-    EXPECT_EQ(before, after) << "only leadership moves, partition " << p;
-  }
+  expect_only_leadership_moved(v1, *moved.publish);
   EXPECT_FALSE(c.on_published(*moved.publish, t0 + Millis(5000)).publish);
   EXPECT_EQ(c.state(), CalcState::Idle);
   // Heartbeats that say the same thing decide nothing more.
@@ -227,16 +229,12 @@ TEST_F(CalculatorTest, AWorkerAskingNotToLeadHasItsLeadershipsMovedAndBackOnceIt
 }
 
 TEST_F(CalculatorTest, ACoordinatorJustBegunMovesLeadershipsOffAWorkerAskingAndOnlyOnce) {
+  auto first = settled_rf3_on_four();
+  const auto four = ws({"a", "b", "c", "d"});
   CalculatorConfig config = cfg();
   config.replication_factor = 3;
-  Calculator first(config, *strategy);
-  first.begin({}, numbered_partitions(60), t0);
-  const auto four = ws({"a", "b", "c", "d"});
-  first.on_workers(four, t0);
-  settle(first, first.on_timer(t0 + Millis(3000)), t0 + Millis(3000));
-
   Calculator next(config, *strategy);  // a new coordinator, b now asking
-  next.begin(first.published(), numbered_partitions(60), t0 + Millis(4000));
+  next.begin(first->published(), numbered_partitions(60), t0 + Millis(4000));
   next.on_workers(asking(four, {"b"}), t0 + Millis(4000));
   auto moved = next.on_timer(t0 + Millis(4000));
   ASSERT_TRUE(moved.publish);

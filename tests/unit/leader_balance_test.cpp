@@ -106,25 +106,6 @@ TEST(LeaderBalance, APartitionWhoseEveryReplicaAsksKeepsALeader) {
   EXPECT_EQ(one.replicas, plain.replicas);
 }
 
-TEST(LeaderBalance, ADeadLeadersSuccessorIsTheNextChoiceWhenTheRulesFirstAsksNotToLead) {
-  Assignment previous;
-  previous.version = 4;
-  previous.replication_factor = 3;
-  previous.workers = {"node-a", "node-b", "node-c"};
-  previous.partitions = {{"p0", 1}};
-  previous.replicas = {{0, 1, 2}};
-  // node-a died; node-b is furthest along but asks not to lead.
-  std::vector<WorkerInfo> survivors = {{"node-b", 1, 100, {{0, 9}}}, {"node-c", 1, 200, {{0, 5}}}};
-  survivors[0].avoid_leading = true;
-  auto strategy = make_consistent_hash();
-  const Assignment next = build_assignment(*strategy, survivors, {{"p0", 1}}, 3, &previous, 5);
-  EXPECT_EQ(next.replica_ids(0).front(), "node-c");
-  survivors[0].avoid_leading = false;
-  EXPECT_EQ(
-      build_assignment(*strategy, survivors, {{"p0", 1}}, 3, &previous, 5).replica_ids(0).front(),
-      "node-b");
-}
-
 TEST(LeaderBalance, BalancingNeverGivesALeadershipToAWorkerThatMayNotLead) {
   Placement placement = {{0, 1, 2}, {0, 1, 2}, {0, 2, 1}, {0, 2, 1}};  // worker 0 leads all
   balance_leaders(placement, 3, std::vector<bool>(4, true), {true, false, true});

@@ -121,5 +121,24 @@ TEST(Successor, BuildAssignmentAppliesTheRuleAfterALeaderDies) {
   EXPECT_GT(checked, 0);
 }
 
+// After the rule, build_assignment gives way to the next choice when the
+// rule's first asks not to lead (WorkerInfo::avoid_leading).
+TEST(Successor, TheRulesNextChoiceLeadsWhenItsFirstAsksNotToLead) {
+  // node-a died; node-b is furthest along but asks not to lead.
+  std::vector<WorkerInfo> survivors = {worker("node-b", 100, {{0, 9}}),
+                                       worker("node-c", 200, {{0, 5}})};
+  survivors[0].avoid_leading = true;
+  auto strategy = make_consistent_hash();
+  const Assignment previous = previous_of_one_partition();
+  auto leader = [&] {
+    return build_assignment(*strategy, survivors, previous.partitions, 3, &previous, 8)
+        .replica_ids(0)
+        .front();
+  };
+  EXPECT_EQ(leader(), "node-c");
+  survivors[0].avoid_leading = false;
+  EXPECT_EQ(leader(), "node-b");
+}
+
 }  // namespace
 }  // namespace parti
