@@ -9,7 +9,7 @@
 // write in flight at a time, so they follow each other), and the write in
 // flight once it has waited past the threshold. Slow: their median reaches
 // the threshold, i.e. most of the last writes each took that long, which a
-// disk does only when it has been slow for about samples/2 x threshold
+// disk does only once it has been slow for (samples + 1) / 2 x threshold
 // (one long write, such as a large snapshot installed, moves no median).
 // Counted in writes, not over a time window: a disk that turns slow
 // completes few writes, and a window would keep the many fast ones of before
