@@ -119,9 +119,8 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           options.max_frame_bytes),
       ticker_(loop, options.tick, [this] { tick(); }),
       session_(random_session()) {
-  commit_.observe_writes([this](std::chrono::steady_clock::duration took) {
-    slow_disk_.observe(took);
-  });
+  commit_.observe_writes(
+      [this](std::chrono::steady_clock::duration took) { slow_disk_.observe(took); });
   options_.core.read_timeout_ticks =
       std::max<uint64_t>(1, static_cast<uint64_t>(options_.write_timeout / options_.tick));
   options_.core.max_bytes_per_message =
