@@ -1,10 +1,19 @@
 #include "parti/manager/hearing_clock.h"
 
+#include <algorithm>
+
 namespace parti {
 
-void HearingClock::on_connection(bool up, TimePoint now) {
-  if (up && deaf_ && now >= since_ + rejoin_window_) since_ = now;
-  deaf_ = !up;
+void HearingClock::on_connection(bool up, TimePoint) {
+  if (!up) deaf_ = true;
+}
+
+bool HearingClock::on_write_accepted(TimePoint now) {
+  if (!deaf_) return false;
+  if (now >= since_ + rejoin_window_) opened_ = now;  // the last window has closed
+  since_ = std::min(now, opened_ + rejoin_window_);
+  deaf_ = false;
+  return true;
 }
 
 std::optional<TimePoint> HearingClock::since() const {

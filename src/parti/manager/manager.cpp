@@ -148,6 +148,9 @@ void Manager::Impl::start_heartbeat() {
       loop.get_executor(), *pool, buckets.heartbeat, cfg.timings.heartbeat_interval,
       [this](const KvStatus& st) {
         if (!st.ok() && running) error("heartbeat publish failed: " + st.message);
+        if (st.ok() && hearing->on_write_accepted(Clock::now()) && leader) {
+          leader->on_hearing(hearing->since());
+        }
       });
   heartbeat->start(initial_record(), hooks.refresh_record);
 }

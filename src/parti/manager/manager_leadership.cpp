@@ -59,9 +59,11 @@ CalculatorConfig Manager::Impl::calculator_config() const {
   return CalculatorConfig{t.cold_start_window, t.planned_scale_window, t.emergency_grace,
                           t.rebalance_cooldown, t.poll_interval, cfg.restart_ratio,
                           cfg.replication_factor, t.resize_hold_max, cfg.staged_moves,
-                          // A heartbeat in flight when NATS came back may time out
-                          // first; the next one follows within a TTL.
-                          t.heartbeat_ttl + t.kv_timeout};
+                          // A worker's heartbeat in flight when NATS came back may
+                          // time out, and so may the first one it sends while its
+                          // own connection is still being re-established; the next
+                          // follows within a TTL.
+                          t.heartbeat_ttl + 2 * t.kv_timeout};
 }
 
 asio::awaitable<void> Manager::Impl::become_leader() {
