@@ -4,10 +4,6 @@
 
 namespace parti {
 
-void HearingClock::on_connection(bool up, TimePoint) {
-  if (!up) deaf_ = true;
-}
-
 bool HearingClock::on_write_accepted(TimePoint now) {
   if (!deaf_) return false;
   if (now >= since_ + rejoin_window_) opened_ = now;  // the last window has closed

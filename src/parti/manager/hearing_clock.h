@@ -24,8 +24,9 @@ class HearingClock {
   HearingClock(TimePoint started, Millis rejoin_window)
       : since_(started), opened_(started), rejoin_window_(rejoin_window) {}
 
-  // The connection went down (up: nothing to do; see on_write_accepted).
-  void on_connection(bool up, TimePoint now);
+  // The connection went down. Its coming back is no input: hearing resumes
+  // with on_write_accepted.
+  void on_connection_lost() { deaf_ = true; }
   // The server accepted a write of this node's: true when that ended a
   // deafness (since() changed).
   bool on_write_accepted(TimePoint now);

@@ -200,9 +200,9 @@ void Manager::Impl::apply_assignment(const Assignment& a) {
 
 void Manager::Impl::on_connection(bool up) {
   if (!running || !members) return;
-  hearing->on_connection(up, Clock::now());
-  if (leader) leader->on_hearing(hearing->since());
   if (!up) {
+    hearing->on_connection_lost();  // hearing resumes with a write accepted (start_heartbeat)
+    if (leader) leader->on_hearing(hearing->since());
     if (is_working_state(state)) set_state(ManagerState::Degraded);
     members->connection_lost();
     follower->connection_lost();
