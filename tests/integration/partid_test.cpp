@@ -517,6 +517,31 @@ TEST_F(PartidTest, ANodeRefusesAnUnusableClusterSecretAndWarnsWithoutOne) {
 
 // A data directory a newer build wrote (a higher storage format) is refused
 // with a clear error, and left as it was, rather than misread.
+// What a live server may answer for a moment (here: nothing listens yet) is
+// waited out within the start's deadline (fast timings: 20 s), not fatal.
+TEST_F(PartidTest, ANodeStartedBeforeItsNatsServerJoinsOnceTheServerIsUp) {
+  nats.stop();
+  const size_t n = cluster.start_unready();
+  const std::string& log = cluster.node(n).log;
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(log).find("connecting to NATS: ") != std::string::npos; }, 20s))
+      << read_file(log);
+  nats.start();
+  cluster.wait_ready(n);  // throws with the log if the node exited or never got ready
+  ASSERT_TRUE(cluster.wait_converged(1, 20s)) << cluster.describe_not_serving();
+  EXPECT_EQ(put(0, "after", "", "nats came up"), 200);
+}
+
+TEST_F(PartidTest, ANodeWhoseNatsServerNeverComesUpExitsWithTheReasonAfterItsDeadline) {
+  PartidOptions options;
+  options.nats_url = "nats://127.0.0.1:" + std::to_string(free_port());
+  std::string log;
+  EXPECT_EQ(cluster.start_expecting_failure(options, &log), 1);
+  EXPECT_NE(log.find("trying again every 200 ms"), std::string::npos) << log;
+  EXPECT_NE(log.find("partid cannot start: connect to nats://127.0.0.1:"), std::string::npos)
+      << log;
+}
+
 TEST_F(PartidTest, ADataDirectoryFromANewerBuildIsRefusedAndLeftAlone) {
   start_nodes(1);
   TempDir newer;

@@ -99,11 +99,19 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
 }
 
 void PartidCluster::launch(Node& n) {
-  const std::string ready = n.data_dir + ".ready";
-  fs::remove(ready);
+  spawn(n);
+  await_ready(n);
+}
+
+void PartidCluster::spawn(Node& n) {
+  fs::remove(n.data_dir + ".ready");
   std::string error;
   n.pid = partid::cli::spawn_detached(argv_for(n), n.log, &error);
   if (n.pid < 0) throw std::runtime_error(error);
+}
+
+void PartidCluster::await_ready(Node& n) {
+  const std::string ready = n.data_dir + ".ready";
   json j;
   const bool ok = wait_until(
       [&] {
@@ -121,14 +129,22 @@ void PartidCluster::launch(Node& n) {
 }
 
 size_t PartidCluster::start(const PartidOptions& options) {
+  const size_t i = start_unready(options);
+  wait_ready(i);
+  return i;
+}
+
+size_t PartidCluster::start_unready(const PartidOptions& options) {
   Node n;
   n.data_dir = data_dir_of(nodes_.size());
   n.log = n.data_dir + ".log";
   n.options = options;
   nodes_.push_back(n);
-  launch(nodes_.back());
+  spawn(nodes_.back());
   return nodes_.size() - 1;
 }
+
+void PartidCluster::wait_ready(size_t i) { await_ready(nodes_.at(i)); }
 
 namespace {
 

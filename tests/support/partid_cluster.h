@@ -50,6 +50,11 @@ class PartidCluster {
   // Starts a node and waits for its ready file; returns its index. Throws if
   // it exits or is not ready in time (the message includes its log tail).
   size_t start(const PartidOptions& options = {});
+  // The same in two halves, for a test that acts while the node starts (on
+  // the test's main thread, not another: a node dies with the thread that
+  // spawned it, see killed_with_test).
+  size_t start_unready(const PartidOptions& options = {});
+  void wait_ready(size_t i);
   // Starts a node expected to fail; returns its exit code and log.
   int start_expecting_failure(const PartidOptions& options, std::string* log);
   void restart(size_t i);  // same data dir and options
@@ -95,7 +100,9 @@ class PartidCluster {
 
  private:
   std::vector<std::string> argv_for(const Node& n) const;
-  void launch(Node& n);
+  void launch(Node& n);  // spawn, then await_ready
+  void spawn(Node& n);
+  void await_ready(Node& n);
   NatsServer& nats_;
   TempDir dir_;
   std::vector<Node> nodes_;

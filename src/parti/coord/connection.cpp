@@ -1,4 +1,5 @@
 #include "parti/coord/connection.h"
+#include "parti/coord/kv_bucket.h"
 
 #include <vector>
 
@@ -15,7 +16,9 @@ std::string last_nats_error(natsStatus s) {
 }
 
 void check_nats(natsStatus s, const std::string& what) {
-  if (s != NATS_OK) throw CoordError(what + ": " + last_nats_error(s));
+  if (s == NATS_OK) return;
+  const KvStatus status = status_from(s);
+  throw CoordError(what + ": " + status.message, status.code);
 }
 
 namespace {

@@ -17,13 +17,24 @@
 #include <string>
 #include <vector>
 
+#include "parti/coord/kv_types.h"
 #include "parti/coord/nats_access.h"
 
 namespace parti::coord {
 
+// A coordination call that could not be made. `code` says whether the server
+// may answer otherwise in a moment (`transient`: no server yet, a timeout, no
+// JetStream responders) or will keep refusing (`Other`: credentials refused,
+// a bucket of another shape).
 class CoordError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit CoordError(const std::string& what, KvErrc code = KvErrc::Other)
+      : std::runtime_error(what), code_(code) {}
+  KvErrc code() const { return code_; }
+  bool transient() const { return code_ == KvErrc::Timeout || code_ == KvErrc::Unavailable; }
+
+ private:
+  KvErrc code_;
 };
 
 class Connection {

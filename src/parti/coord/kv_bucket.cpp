@@ -38,8 +38,8 @@ std::shared_ptr<KvBucket> KvBucket::open_or_throw(std::shared_ptr<Connection> co
   options.replicas = replicas;
   auto opened = open_or_create(std::move(conn), options);
   if (!opened.ok()) {
-    throw std::runtime_error("cannot open the " + what + " bucket " + name + ": " +
-                             opened.status.message);
+    throw CoordError("cannot open the " + what + " bucket " + name + ": " + opened.status.message,
+                     opened.status.code);
   }
   return std::move(opened.value);
 }

@@ -28,7 +28,8 @@ class KvBucket {
   static KvResult<std::shared_ptr<KvBucket>> open_or_create(std::shared_ptr<Connection> conn,
                                                             const BucketOptions& options);
   // The same with default options, for a process that cannot go on without
-  // it: throws std::runtime_error naming the bucket and `what` it holds.
+  // it: throws CoordError (with the status's code) naming the bucket and
+  // `what` it holds.
   static std::shared_ptr<KvBucket> open_or_throw(std::shared_ptr<Connection> conn,
                                                  const std::string& name, const std::string& what,
                                                  int replicas = 1);

@@ -254,16 +254,25 @@ void Node::join_cluster() {
   o.url = cfg_.nats_url;
   o.name = "partid";
   o.access = cfg_.nats_access;
-  conn_ = parti::coord::Connection::connect(o);
-  auto format = upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor(),
-                                            cfg_.kv_replicas);
+  const parti::Timings timings = cfg_.fast_timings ? parti::fast_timings() : parti::Timings{};
+  // The same patience as libparti's own start (Manager::start) has.
+  StartupRetry retry(timings.startup_timeout, timings.poll_interval);
+  conn_ = retry.run("connecting to NATS", [&] { return parti::coord::Connection::connect(o); });
+  auto format = retry.run("opening the data format bucket", [&] {
+    return upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor(),
+                                       cfg_.kv_replicas);
+  });
+  const uint32_t active = retry.run("reading the data format", [&] { return format->load(); });
   if (auto refusal =
-          upgrade::start_refusal(storage::kStorageFormat, cfg_.preserve_format, format->load())) {
+          upgrade::start_refusal(storage::kStorageFormat, cfg_.preserve_format, active)) {
     throw std::runtime_error(*refusal);
   }
-  auto layouts = split::LayoutStore::open(conn_, cfg_.cluster + "-layout", loop_.get_executor(),
-                                          cfg_.kv_replicas);
-  const routing::LayoutRecord layout = layouts->load(cfg_.partitions);
+  auto layouts = retry.run("opening the layout bucket", [&] {
+    return split::LayoutStore::open(conn_, cfg_.cluster + "-layout", loop_.get_executor(),
+                                    cfg_.kv_replicas);
+  });
+  const routing::LayoutRecord layout =
+      retry.run("reading the layout", [&] { return layouts->load(cfg_.partitions); });
   // The API reads them on the loop, so they are only ever set there.
   on_loop([&] {
     format_ = std::move(format);
@@ -295,7 +304,7 @@ void Node::join_cluster() {
     if (!saved.ok) throw std::runtime_error("cannot save node metadata: " + saved.message);
   }
   pc.cluster_settings = {{"partitions", std::to_string(cfg_.partitions)}};
-  if (cfg_.fast_timings) pc.timings = parti::fast_timings();
+  pc.timings = timings;
   pc.staged_moves = cfg_.staged_moves;
   offered_partitions_ = layout.partitions();
   source_ = std::make_shared<parti::StaticPartitionSource>(
@@ -331,7 +340,7 @@ void Node::join_cluster() {
   } else {
     format_->release(id);
   }
-  start_replication(id);
+  start_replication(id, retry);
   const auto interval =
       cfg_.fast_timings ? std::chrono::milliseconds(50) : std::chrono::milliseconds(200);
   on_loop([&] {
@@ -373,10 +382,12 @@ void Node::await_peer_addresses(std::chrono::milliseconds patience) {
 
 // Restores the replicas and opens the seal register (blocking, here on the
 // starting thread), and hands them to the loop.
-void Node::start_replication(const std::string& id) {
+void Node::start_replication(const std::string& id, StartupRetry& retry) {
   auto restored = replication::Replicator::load(*store_);
-  auto seals = replication::SealRegister::open(conn_, cfg_.cluster + "-seals", loop_.get_executor(),
-                                               cfg_.kv_replicas);
+  auto seals = retry.run("opening the seal register", [&] {
+    return replication::SealRegister::open(conn_, cfg_.cluster + "-seals", loop_.get_executor(),
+                                           cfg_.kv_replicas);
+  });
   on_loop([&] {
     replicator_->start(id, std::move(restored), std::move(seals));
     progress_->start(*replicator_);

@@ -37,6 +37,7 @@
 #include "partid/node/descriptor_budget.h"
 #include "partid/node/node_config.h"
 #include "partid/node/progress_reporter.h"
+#include "partid/node/startup_retry.h"
 #include "partid/node/topology_keeper.h"
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_server.h"
@@ -90,7 +91,7 @@ class Node final : public api::ClusterView {
   std::optional<std::vector<uint32_t>> ask_replicator(
       void (replication::Replicator::*ask)(std::function<void(std::vector<uint32_t>)>),
       std::chrono::milliseconds timeout);
-  void start_replication(const std::string& id);
+  void start_replication(const std::string& id, StartupRetry& retry);
   void await_peer_addresses(std::chrono::milliseconds patience);
   // A new layout record (a split went on): libparti gets its partitions,
   // routing follows.

@@ -31,7 +31,12 @@ LayoutStore::~LayoutStore() {
 
 routing::LayoutRecord LayoutStore::load(uint32_t initial_partitions) {
   initial_partitions_ = initial_partitions;
-  auto record = read();
+  auto listing = bucket_->entry_of(kKey);
+  if (!listing.ok()) {
+    throw parti::coord::CoordError("cannot read the cluster's layout: " + listing.status.message,
+                                   listing.status.code);
+  }
+  auto record = record_in(listing.value);
   if (auto* error = std::get_if<std::string>(&record)) {
     throw std::runtime_error("cannot read the cluster's layout: " + *error);
   }

@@ -36,8 +36,9 @@ class LayoutStore {
   ~LayoutStore();  // waits for a request in flight (bounded by the request timeout)
 
   // Reads the record; a cluster that never split has none, and gets the
-  // unsplit layout of `initial_partitions`. Throws when the server cannot
-  // answer or the record does not decode.
+  // unsplit layout of `initial_partitions`. Throws parti::coord::CoordError
+  // when the server cannot answer, std::runtime_error when the record does not
+  // decode.
   routing::LayoutRecord load(uint32_t initial_partitions);
   const routing::LayoutRecord& current() const { return current_; }
   // Calls `on_change` (on the loop) with every record newer than the last

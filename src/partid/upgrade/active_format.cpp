@@ -32,8 +32,8 @@ uint32_t ActiveFormat::load() {
   auto entry = bucket_->get(kKey);
   if (entry.status.code == KvErrc::NotFound) return current_ = 0;
   if (!entry.ok()) {
-    throw std::runtime_error("cannot read the cluster's active data format: " +
-                             entry.status.message);
+    throw parti::coord::CoordError(
+        "cannot read the cluster's active data format: " + entry.status.message, entry.status.code);
   }
   auto value = decode_format(entry.value.value);
   if (!value) {

@@ -33,8 +33,9 @@ class ActiveFormat {
                                             int replicas = 1);
   ~ActiveFormat();  // waits for a raise in flight (bounded by the request timeout)
 
-  // Reads the ratchet (0 when never set) and makes it current(); throws when
-  // the server cannot answer or the value is not a format.
+  // Reads the ratchet (0 when never set) and makes it current(); throws
+  // parti::coord::CoordError when the server cannot answer, std::runtime_error
+  // when the value is not a format.
   uint32_t load();
   uint32_t current() const { return current_; }
   // Raises the ratchet to `target` unless it holds that or more; current()
