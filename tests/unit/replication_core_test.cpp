@@ -514,8 +514,18 @@ ReplicateAck answer_to_round(Cluster& c, uint64_t session, uint64_t round) {
 
 TEST(ReplicationCoreTest, ASingleReplicaConfirmsAReadAtOnce) {
   Cluster c({"a"});
+  EXPECT_FALSE(c.at("a").confirms_reads_alone());  // not appointed yet
   c.appoint(1, "a");
+  EXPECT_TRUE(c.at("a").confirms_reads_alone());
   EXPECT_EQ(c.at("a").confirm_read(1).reads_confirmed, std::vector<uint64_t>{1});
+}
+
+TEST(ReplicationCoreTest, ALeaderOfThreeNeverConfirmsAReadAlone) {
+  Cluster c({"a", "b", "c"});
+  c.appoint(1, "a");
+  ASSERT_TRUE(c.at("a").serving());
+  EXPECT_FALSE(c.at("a").confirms_reads_alone());
+  EXPECT_FALSE(c.at("b").confirms_reads_alone());
 }
 
 TEST(ReplicationCoreTest, AReadIsConfirmedOnceAQuorumAnswersARoundBegunAfterIt) {

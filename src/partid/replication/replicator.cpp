@@ -1046,6 +1046,11 @@ bool Replicator::serves_reads(uint32_t partition) const {
   return c.serving() && c.log().epoch_at(c.commit()) == c.epoch();
 }
 
+bool Replicator::confirms_reads_alone(uint32_t partition) const {
+  auto it = replicas_.find(partition);
+  return it != replicas_.end() && it->second->active && it->second->core.confirms_reads_alone();
+}
+
 std::optional<std::string> Replicator::quorum_lost(uint32_t partition) const {
   auto it = replicas_.find(partition);
   if (it == replicas_.end() || !it->second->active) return std::nullopt;

@@ -224,6 +224,10 @@ class Replicator {
   // `done(false)`: leadership moved, or no quorum answered in time. Runs
   // once, on the loop, never inside this call.
   void confirm_read(uint32_t partition, ReadDone done);
+  // What confirm_read would answer at once, asked without the trip through
+  // the loop: true when this node serves `partition` in a set of one
+  // (ReplicaCore::confirms_reads_alone), false when a read must ask.
+  bool confirms_reads_alone(uint32_t partition) const;
   // One of the partition's replicas now (its state is a committed prefix).
   bool serves_replica_reads(uint32_t partition) const;
   std::vector<ReplicaStatus> statuses() const;

@@ -131,6 +131,9 @@ class ReplicaCore {
   Role role() const { return role_; }
   // Leads with its set claimed in the seal register: takes proposals.
   bool serving() const { return role_ == Role::leader && claimed_; }
+  // Serves a set of one (RF 1): confirm_read confirms at once, since no
+  // other replica can seal a newer epoch without this one.
+  bool confirms_reads_alone() const { return serving() && quorum() == 1; }
   uint64_t epoch() const { return epoch_; }
   uint64_t promised_epoch() const { return hard_.promised_epoch; }
   uint64_t commit() const { return hard_.commit; }

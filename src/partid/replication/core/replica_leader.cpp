@@ -333,8 +333,8 @@ Actions ReplicaCore::confirm_read(uint64_t id) {
   Actions out;
   if (!serving()) {
     out.reads_failed.push_back(id);
-  } else if (quorum() == 1) {
-    out.reads_confirmed.push_back(id);  // nobody else can seal without this replica
+  } else if (confirms_reads_alone()) {
+    out.reads_confirmed.push_back(id);
   } else {
     // Rounds already out may have left before this read began: it waits for
     // the next, which flush_reads starts.
