@@ -7,6 +7,8 @@
 
 #include <functional>
 #include <future>
+#include <memory>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -148,6 +150,38 @@ TEST_F(GroupCommitTest, AWriteInFlightSaysHowLongItHasWaitedForTheDisk) {
   EXPECT_EQ(commit->write_waiting(later).count(), 0);
   read_free.set_value();
   EXPECT_TRUE(run_until([&] { return read; }, 5s));
+}
+
+// The slow-disk judgment hears commits: a write that installs a snapshot
+// (many megabytes on a node being rebuilt) is neither heard when done nor
+// counted while in flight, though the stall watch still sees it waiting.
+TEST_F(GroupCommitTest, AWriteThatInstallsASnapshotIsNotHeardAsACommit) {
+  auto commit = make({});
+  std::vector<std::chrono::steady_clock::duration> heard;
+  commit->observe_writes([&](std::chrono::steady_clock::duration took) { heard.push_back(took); });
+  step(*commit, 0, 1);
+  ASSERT_TRUE(run_until_done(1, 5s));
+  ASSERT_EQ(heard.size(), 1u);
+
+  std::promise<void> disk_free;
+  boost::asio::post(disk, [ready = disk_free.get_future().share()] { ready.wait(); });
+  storage::change::ReplaceState install;
+  install.partition = 5;
+  install.items = std::make_shared<const std::vector<storage::Item>>();
+  commit->add({install}, [this] { ++done; });
+  ASSERT_TRUE(run_until([&] { return !commit->idle(); }, 1s));
+  loop.restart();
+  loop.poll();  // the batch is cut and posted behind the blocked job
+  const auto later = std::chrono::steady_clock::now() + 30s;
+  EXPECT_GE(commit->write_waiting(later), 30s);
+  EXPECT_EQ(commit->commit_waiting(later).count(), 0);
+  disk_free.set_value();
+  ASSERT_TRUE(run_until_done(2, 5s));
+  EXPECT_EQ(heard.size(), 1u);
+
+  step(*commit, 0, 2);
+  ASSERT_TRUE(run_until_done(3, 5s));
+  EXPECT_EQ(heard.size(), 2u);
 }
 
 }  // namespace

@@ -104,6 +104,9 @@ void GroupCommit::flush() {
     return;
   }
   write_since_ = std::chrono::steady_clock::now();
+  installing_ = std::any_of(batch->changes.begin(), batch->changes.end(), [](const auto& c) {
+    return std::holds_alternative<storage::change::ReplaceState>(c);
+  });
   asio::post(disk_, [this, batch] {
     auto status = store_.write_replica(batch->changes);
     asio::post(loop_, [this, batch, status] { done(std::move(*batch), status); });
@@ -115,12 +118,18 @@ std::chrono::steady_clock::duration GroupCommit::write_waiting(
   return write_since_ ? now - *write_since_ : std::chrono::steady_clock::duration::zero();
 }
 
+std::chrono::steady_clock::duration GroupCommit::commit_waiting(
+    std::chrono::steady_clock::time_point now) const {
+  return installing_ ? std::chrono::steady_clock::duration::zero() : write_waiting(now);
+}
+
 void GroupCommit::done(Batch batch, const storage::StoreStatus& status) {
   in_flight_ = false;
-  if (write_since_ && write_observer_) {
+  if (write_since_ && write_observer_ && !installing_) {
     write_observer_(std::chrono::steady_clock::now() - *write_since_);
   }
   write_since_.reset();
+  installing_ = false;
   if (!status.ok) {
     on_failure_("storage write failed: " + status.message);
     return;

@@ -72,8 +72,15 @@ class GroupCommit {
   // take long on a healthy disk.
   std::chrono::steady_clock::duration write_waiting(
       std::chrono::steady_clock::time_point now) const;
-  // `observer` hears how long each storage write took, from its hand-off to
-  // the disk pool to its completion back on the loop (SlowDiskJudge).
+  // The same for a commit: zero while the write in flight installs a
+  // snapshot (a change::ReplaceState), whose time says how fast the disk
+  // takes many megabytes, not how fast it commits.
+  std::chrono::steady_clock::duration commit_waiting(
+      std::chrono::steady_clock::time_point now) const;
+  // `observer` hears how long each commit took (each storage write but those
+  // that install a snapshot), from its hand-off to the disk pool to its
+  // completion back on the loop (SlowDiskJudge: a node rebuilding large
+  // partitions is not slow).
   void observe_writes(std::function<void(std::chrono::steady_clock::duration)> observer) {
     write_observer_ = std::move(observer);
   }
@@ -113,6 +120,7 @@ class GroupCommit {
   std::vector<Read> reads_;
   bool in_flight_ = false;
   std::optional<std::chrono::steady_clock::time_point> write_since_;
+  bool installing_ = false;  // the write in flight installs a snapshot
   bool scheduled_ = false;
   std::function<void(std::chrono::steady_clock::duration)> write_observer_;
   uint64_t writes_ = 0;

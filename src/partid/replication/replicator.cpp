@@ -178,7 +178,7 @@ void Replicator::tick() {
 // holds everything it acknowledged (nothing is said before a write returns).
 void Replicator::watch_disk(std::chrono::steady_clock::time_point now) {
   const auto waiting = commit_.write_waiting(now);
-  judge_disk_speed(now, waiting);
+  judge_disk_speed(now, commit_.commit_waiting(now));
   if (disk_stalled_ || options_.max_disk_stall.count() <= 0) return;
   if (waiting < options_.max_disk_stall) return;
   disk_stalled_ = true;

@@ -5,12 +5,14 @@
 // around a slow follower, never around a slow leader). The node then asks
 // libparti not to lead (NodeRecord::avoid_leading) and stays a replica.
 //
-// Evidence is the last `samples` storage writes' durations (GroupCommit, one
-// write in flight at a time, so they follow each other), and the write in
-// flight once it has waited past the threshold. Slow: their median reaches
-// the threshold, i.e. most of the last writes each took that long, which a
-// disk does only once it has been slow for (samples + 1) / 2 x threshold
-// (one long write, such as a large snapshot installed, moves no median).
+// Evidence is the last `samples` commits' durations (GroupCommit's storage
+// writes, one in flight at a time, so they follow each other; not those that
+// install a snapshot, whose time says how fast the disk takes many megabytes:
+// a node rebuilding large partitions is not slow), and the commit in flight
+// once it has waited past the threshold. Slow: their median reaches the
+// threshold, i.e. most of the last commits each took that long, which a disk
+// does only once it has been slow for (samples + 1) / 2 x threshold (one
+// long commit moves no median).
 // Counted in writes, not over a time window: a disk that turns slow
 // completes few writes, and a window would keep the many fast ones of before
 // for as long as it lasts. Fast again: the median is below half the
