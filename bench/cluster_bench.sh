@@ -48,13 +48,22 @@ preload_items "$first" "$KEYS"
 curl -sf "$first/cluster/topology" | ./build/bench/partid_keymap key- "$KEYS" >"$work/keymap"
 
 export WRK_DIR="$PWD/bench/wrk" NODES="$nodes" KEYS
-run_wrk() {  # script keymap -> one JSON line
-  KEYMAP="$2" wrk -t3 -c"$CONNECTIONS" -d"${DURATION}s" -s "bench/wrk/$1.lua" \
-    "http://${nodes%%,*}" | tail -1
+mapfile -t partid_pids < <(jq -r '.nodes[].pid' "$work/cluster/cluster.json")
+run_wrk() {  # script keymap -> one JSON line, with the nodes' CPU per request
+  local before out
+  before=$(cpu_us "${partid_pids[@]}")
+  out=$(KEYMAP="$2" wrk -t3 -c"$CONNECTIONS" -d"${DURATION}s" -s "bench/wrk/$1.lua" \
+    "http://${nodes%%,*}" | tail -1)
+  jq -c --argjson cpu $(($(cpu_us "${partid_pids[@]}") - before)) \
+    '. + {cpu_us: ($cpu / .requests)}' <<<"$out"
 }
-run_redis() {  # test -> "rps p50 p99"
-  redis-benchmark -p "$redis_port" -c "$CONNECTIONS" -n $((DURATION * 60000)) -r "$KEYS" -d 100 \
-    -t "$1" --csv -q | tail -1 | tr -d '"' | awk -F, '{print $2, $5, $7}'
+run_redis() {  # test -> "rps p50 p99 cpu_us_per_request" (redis-server's CPU)
+  local before out n=$((DURATION * 60000))
+  before=$(cpu_us "$redis_pid")
+  out=$(redis-benchmark -p "$redis_port" -c "$CONNECTIONS" -n "$n" -r "$KEYS" -d 100 \
+    -t "$1" --csv -q | tail -1 | tr -d '"')
+  awk -F, -v cpu=$(($(cpu_us "$redis_pid") - before)) -v n="$n" '{print $2, $5, $7, cpu / n}' \
+    <<<"$out"
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -66,18 +75,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 report() {  # label partid_file redis_file
-  local p_rps p_p50 p_p99 r_rps r_p50 r_p99 errs
+  local p_rps p_p50 p_p99 p_cpu r_rps r_p50 r_p99 r_cpu errs
   p_rps=$(jq -r .rps "$2" | median); p_p50=$(jq -r .p50_ms "$2" | median)
-  p_p99=$(jq -r .p99_ms "$2" | median)
+  p_p99=$(jq -r .p99_ms "$2" | median); p_cpu=$(jq -r .cpu_us "$2" | median)
   errs=$(jq -s 'map(.errors + .non2xx) | add' "$2")
   r_rps=$(awk '{print $1}' "$3" | median); r_p50=$(awk '{print $2}' "$3" | median)
-  r_p99=$(awk '{print $3}' "$3" | median)
-  printf '| %s | %.0f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2fx | %s |\n' "$1" "$p_rps" "$p_p50" \
-    "$p_p99" "$r_rps" "$r_p50" "$r_p99" "$(awk -v a="$p_rps" -v b="$r_rps" 'BEGIN {print a / b}')" "$errs"
+  r_p99=$(awk '{print $3}' "$3" | median); r_cpu=$(awk '{print $4}' "$3" | median)
+  printf '| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.2f | %.1f | %.2fx | %s |\n' "$1" \
+    "$p_rps" "$p_p50" "$p_p99" "$p_cpu" "$r_rps" "$r_p50" "$r_p99" "$r_cpu" \
+    "$(awk -v a="$p_rps" -v b="$r_rps" 'BEGIN {print a / b}')" "$errs"
 }
 echo "partid 3 nodes (sync=$SYNC) vs redis-server, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds, medians"
-echo "| op | partid req/s | p50 ms | p99 ms | redis req/s | p50 ms | p99 ms | partid/redis | partid errors |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "(CPU: the servers' user + system time per request, in microseconds: partid's three nodes, redis-server)"
+echo "| op | partid req/s | p50 ms | p99 ms | CPU us | redis req/s | p50 ms | p99 ms | CPU us | partid/redis | partid errors |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 report "write, any node (POST /items vs SET)" "$work/partid_write" "$work/redis_set"
 report "read, any node (GET /items/{pk}/{rk} vs GET)" "$work/partid_read" "$work/redis_get"
 report "write, leader-aware client" "$work/aware_write" "$work/redis_set"

@@ -20,6 +20,19 @@ end_bench() {
 # The median of the numbers on stdin.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+# CPU time (user + system) the given processes have used so far, in
+# microseconds: taken before and after a load, the difference over the
+# requests served is the servers' CPU per request, a figure the machine's
+# speed of the hour moves less than throughput.
+cpu_us() {
+  local hz pid ticks=0
+  hz=$(getconf CLK_TCK)
+  for pid in "$@"; do
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo $((ticks * 1000000 / hz))
+}
+
 # "label: peak resident memory A / B / C MiB" for the given processes
 # (VmHWM: the most each has held since it started, i.e. over the whole load).
 peak_memory() {

@@ -76,15 +76,22 @@ first=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
 curl -sf "$first/cluster/topology" | ./build/bench/partid_keymap key- "$KEYS" >"$work/keymap"
 
 export WRK_DIR="$PWD/bench/wrk" KEYS
-run_wrk() {  # nodes script keymap -> one JSON line
-  NODES="$1" KEYMAP="$3" wrk -t3 -c"$CONNECTIONS" -d"${DURATION}s" -s "bench/wrk/$2.lua" \
-    "http://${1%%,*}" | tail -1
+mapfile -t partid_pids < <(jq -r '.nodes[].pid' "$work/cluster/cluster.json")
+# nodes script keymap server-pid... -> one JSON line, with the servers' CPU
+# per request
+run_wrk() {
+  local nodes=$1 script=$2 keymap=$3 before out
+  shift 3
+  before=$(cpu_us "$@")
+  out=$(NODES="$nodes" KEYMAP="$keymap" wrk -t3 -c"$CONNECTIONS" -d"${DURATION}s" \
+    -s "bench/wrk/$script.lua" "http://${nodes%%,*}" | tail -1)
+  jq -c --argjson cpu $(($(cpu_us "$@") - before)) '. + {cpu_us: ($cpu / .requests)}' <<<"$out"
 }
 for ((r = 1; r <= ROUNDS; r++)); do
-  run_wrk "$etcd_nodes" etcd_put "" >>"$work/etcd"
-  run_wrk "$nodes" write "" >>"$work/partid"
-  run_wrk "$nodes" write "$work/keymap" >>"$work/aware"
-  run_wrk "$nodes" txn "" >>"$work/txn"
+  run_wrk "$etcd_nodes" etcd_put "" "${etcd_pids[@]}" >>"$work/etcd"
+  run_wrk "$nodes" write "" "${partid_pids[@]}" >>"$work/partid"
+  run_wrk "$nodes" write "$work/keymap" "${partid_pids[@]}" >>"$work/aware"
+  run_wrk "$nodes" txn "" "${partid_pids[@]}" >>"$work/txn"
 done
 # Transactions still in flight when wrk stopped finish first (their items are
 # locked until then, and a write below would meet them).
@@ -101,36 +108,38 @@ done
 # Every key once more, so no read below finds nothing.
 preload_items "$first" "$KEYS"
 for ((r = 1; r <= ROUNDS; r++)); do
-  QUERY="?consistency=replica" run_wrk "$nodes" read "$work/keymap" >>"$work/replica_read"
-  run_wrk "$nodes" read "$work/keymap" >>"$work/leader_read"
+  QUERY="?consistency=replica" run_wrk "$nodes" read "$work/keymap" "${partid_pids[@]}" \
+    >>"$work/replica_read"
+  run_wrk "$nodes" read "$work/keymap" "${partid_pids[@]}" >>"$work/leader_read"
 done
 
 stat() { jq -r ".$2" "$1" | median; }
 report() {  # label file [baseline file, default etcd's]
-  local rps p50 p99 errs base=${3:-$work/etcd}
-  rps=$(stat "$2" rps); p50=$(stat "$2" p50_ms); p99=$(stat "$2" p99_ms)
+  local rps p50 p99 cpu errs base=${3:-$work/etcd}
+  rps=$(stat "$2" rps); p50=$(stat "$2" p50_ms); p99=$(stat "$2" p99_ms); cpu=$(stat "$2" cpu_us)
   errs=$(jq -s 'map(.errors + .non2xx) | add' "$2")
-  printf '| %s | %.0f | %.2f | %.2f | %.2fx | %.2fx | %s |\n' "$1" "$rps" "$p50" "$p99" \
+  printf '| %s | %.0f | %.2f | %.2f | %.1f | %.2fx | %.2fx | %s |\n' "$1" "$rps" "$p50" "$p99" "$cpu" \
     "$(awk -v a="$rps" -v b="$(stat "$base" rps)" 'BEGIN {print a / b}')" \
     "$(awk -v a="$p99" -v b="$(stat "$base" p99_ms)" 'BEGIN {print a / b}')" "$errs"
 }
 echo "writes, 3 nodes, fsync on, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds, medians"
-echo "| system | writes/s | p50 ms | p99 ms | throughput vs etcd | p99 vs etcd | errors |"
-echo "|---|---|---|---|---|---|---|"
+echo "(CPU: the servers' user + system time per request, in microseconds, over their three processes)"
+echo "| system | writes/s | p50 ms | p99 ms | CPU us | throughput vs etcd | p99 vs etcd | errors |"
+echo "|---|---|---|---|---|---|---|---|"
 report "etcd 3.4, 3 members (POST /v3/kv/put)" "$work/etcd"
 report "partid RF=3, any node (POST /items)" "$work/partid"
 report "partid RF=3, leader-aware client" "$work/aware"
 echo
 echo "transactions of 2 items in 2 partitions (POST /txn, any node) against single writes (any node)"
 echo "(errors: 409s of transactions that met a locked item, and any failure)"
-echo "| write | per s | p50 ms | p99 ms | throughput vs single writes | p99 vs single writes | errors |"
-echo "|---|---|---|---|---|---|---|"
+echo "| write | per s | p50 ms | p99 ms | CPU us | throughput vs single writes | p99 vs single writes | errors |"
+echo "|---|---|---|---|---|---|---|---|"
 report "single write (POST /items)" "$work/partid" "$work/partid"
 report "transaction of 2 items (POST /txn)" "$work/txn" "$work/partid"
 echo
 echo "reads, leader-aware client, the same leaders: with the read barrier vs without"
-echo "| read | reads/s | p50 ms | p99 ms | throughput vs replica read | p99 vs replica read | errors |"
-echo "|---|---|---|---|---|---|---|"
+echo "| read | reads/s | p50 ms | p99 ms | CPU us | throughput vs replica read | p99 vs replica read | errors |"
+echo "|---|---|---|---|---|---|---|---|"
 report "replica read (?consistency=replica, no round)" "$work/replica_read" "$work/replica_read"
 report "leader read (read barrier)" "$work/leader_read" "$work/replica_read"
 echo
