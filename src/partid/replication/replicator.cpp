@@ -83,6 +83,12 @@ struct Replicator::Replica {
     std::chrono::steady_clock::time_point deadline;
   };
   std::optional<Held> held;
+  // The core's epoch and commit as of the last step whose changes are durable
+  // and applied (steps run in order): once they are the core's own, the
+  // storage holds every entry the core counts committed, and a read needs
+  // no ordering behind the commits in flight (confirms_reads_alone).
+  uint64_t applied_epoch = 0;
+  uint64_t applied_commit = 0;
 };
 
 struct Replicator::Effects {
@@ -98,6 +104,8 @@ struct Replicator::Effects {
   // confirmed read must see them.
   std::vector<uint64_t> reads_confirmed;
   std::vector<uint64_t> reads_failed;
+  uint64_t epoch = 0;   // the core's, after the step
+  uint64_t commit = 0;  // the core's, after the step
 };
 
 Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
@@ -628,6 +636,8 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   effects->claim_seal = std::move(actions.claim_seal);
   effects->reads_confirmed = std::move(actions.reads_confirmed);
   effects->reads_failed = std::move(actions.reads_failed);
+  effects->epoch = r.core.epoch();
+  effects->commit = r.core.commit();
   commit_.add(std::move(changes), [this, effects, alive = alive_] {
     if (*alive) run(*effects);
   });
@@ -707,6 +717,8 @@ void Replicator::run(const Effects& e) {
   if (e.claim_seal) claim_seal(e.partition, *e.claim_seal);
   auto it = replicas_.find(e.partition);
   if (it == replicas_.end()) return;
+  it->second->applied_epoch = e.epoch;
+  it->second->applied_commit = e.commit;
   for (uint64_t seq : e.committed) finish(*it->second, seq, true, {}, {});
   if (it->second->held && it->second->held->plan == HandoffPlan::DrainFirst) {
     settle_held(e.partition, *it->second, std::chrono::steady_clock::now());
@@ -1048,7 +1060,13 @@ bool Replicator::serves_reads(uint32_t partition) const {
 
 bool Replicator::confirms_reads_alone(uint32_t partition) const {
   auto it = replicas_.find(partition);
-  return it != replicas_.end() && it->second->active && it->second->core.confirms_reads_alone();
+  if (it == replicas_.end() || !it->second->active) return false;
+  const Replica& r = *it->second;
+  // A new leader's core counts adopted entries committed while their apply
+  // is still on its way to disk: until it has landed, the read goes the long
+  // way, settled behind those commits (Effects::reads_confirmed).
+  return r.core.confirms_reads_alone() && r.applied_epoch == r.core.epoch() &&
+         r.applied_commit >= r.core.commit();
 }
 
 std::optional<std::string> Replicator::quorum_lost(uint32_t partition) const {

@@ -226,7 +226,9 @@ class Replicator {
   void confirm_read(uint32_t partition, ReadDone done);
   // What confirm_read would answer at once, asked without the trip through
   // the loop: true when this node serves `partition` in a set of one
-  // (ReplicaCore::confirms_reads_alone), false when a read must ask.
+  // (ReplicaCore::confirms_reads_alone) and every entry its core counts
+  // committed is applied in storage; false when a read must ask (and be
+  // settled behind the commits in flight).
   bool confirms_reads_alone(uint32_t partition) const;
   // One of the partition's replicas now (its state is a committed prefix).
   bool serves_replica_reads(uint32_t partition) const;
