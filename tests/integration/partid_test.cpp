@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <thread>
@@ -577,6 +578,19 @@ TEST_F(PartidTest, ANodeStartedBeforeItsNatsServerJoinsOnceTheServerIsUp) {
   cluster.wait_ready(n);  // throws with the log if the node exited or never got ready
   ASSERT_TRUE(cluster.wait_converged(1, 20s)) << cluster.describe_not_serving();
   EXPECT_EQ(put(0, "after", "", "nats came up"), 200);
+}
+
+TEST_F(PartidTest, ANodeWaitingForItsNatsServerStopsAtOnceOnSigterm) {
+  nats.stop();
+  const size_t n = cluster.start_unready();
+  const std::string& log = cluster.node(n).log;
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(log).find("connecting to NATS: ") != std::string::npos; }, 20s))
+      << read_file(log);
+  ::kill(cluster.node(n).pid, SIGTERM);
+  EXPECT_EQ(cluster.wait_exit(n, 5s), 0) << read_file(log);  // not after its 20-s patience
+  EXPECT_NE(read_file(log).find("signal 15 while starting: stopping"), std::string::npos)
+      << read_file(log);
 }
 
 TEST_F(PartidTest, ANodeWhoseNatsServerNeverComesUpExitsWithTheReasonAfterItsDeadline) {

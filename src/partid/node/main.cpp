@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <chrono>
+#include <ctime>
 #include <iostream>
 
 #include <google/protobuf/stubs/logging.h>
@@ -42,6 +44,20 @@ void raise_open_files_limit() {
   }
 }
 
+// The pause between a starting node's tries to reach NATS (up to a minute
+// of them): SIGINT or SIGTERM ends it and the start, as it would end the
+// node once started. SIGHUP stays pending for the loop below.
+void pause_unless_stopped(std::chrono::steady_clock::duration pause) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(pause).count();
+  const timespec wait{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  const int sig = sigtimedwait(&stop, nullptr, &wait);
+  if (sig > 0) throw partid::node::StartInterrupted(sig);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,8 +80,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   partid::node::Node node(config);
+  node.set_startup_pause(pause_unless_stopped);
   try {
     node.start();
+  } catch (const partid::node::StartInterrupted& e) {
+    spdlog::info("{}: stopping", e.what());
+    node.stop();
+    return 0;
   } catch (const std::exception& e) {
     spdlog::error("partid cannot start: {}", e.what());
     node.stop();

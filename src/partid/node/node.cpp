@@ -256,7 +256,9 @@ void Node::join_cluster() {
   o.access = cfg_.nats_access;
   const parti::Timings timings = cfg_.fast_timings ? parti::fast_timings() : parti::Timings{};
   // The same patience as libparti's own start (Manager::start) has.
-  StartupRetry retry(timings.startup_timeout, timings.poll_interval);
+  StartupRetry::Hooks patience;
+  patience.sleep = startup_pause_;
+  StartupRetry retry(timings.startup_timeout, timings.poll_interval, std::move(patience));
   conn_ = retry.run("connecting to NATS", [&] { return parti::coord::Connection::connect(o); });
   auto format = retry.run("opening the data format bucket", [&] {
     return upgrade::ActiveFormat::open(conn_, cfg_.cluster + "-format", loop_.get_executor(),

@@ -56,6 +56,11 @@ class Node final : public api::ClusterView {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
+  // Before start(): the pause between tries of a NATS step that may pass
+  // (StartupRetry::Hooks::sleep); it may throw StartInterrupted.
+  void set_startup_pause(std::function<void(std::chrono::steady_clock::duration)> pause) {
+    startup_pause_ = std::move(pause);
+  }
   void start();
   void stop();
   // Reads --cluster-secret-file again (SIGHUP): later handshakes use the
@@ -138,6 +143,7 @@ class Node final : public api::ClusterView {
   std::string self_;
   std::string api_address_, peer_address_;
   bool started_ = false;
+  std::function<void(std::chrono::steady_clock::duration)> startup_pause_;  // empty: sleep
   std::atomic<bool> stopped_{false};  // read by serving() on the loop
 };
 

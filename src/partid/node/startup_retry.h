@@ -9,16 +9,29 @@
 
 #include <chrono>
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 #include "parti/coord/connection.h"
 
 namespace partid::node {
 
+// Thrown by a pause between tries that a stop request ended (the daemon's
+// SIGINT or SIGTERM): a node waiting for NATS stops at once, not at the end
+// of its patience.
+class StartInterrupted : public std::runtime_error {
+ public:
+  explicit StartInterrupted(int signal)
+      : std::runtime_error("signal " + std::to_string(signal) + " while starting"),
+        signal(signal) {}
+  const int signal;
+};
+
 class StartupRetry {
  public:
   using Clock = std::chrono::steady_clock;
-  // The machine's clock and a real sleep by default; tests pass their own.
+  // The machine's clock and a real sleep by default; tests pass their own,
+  // and the daemon a sleep that a stop signal ends (StartInterrupted).
   struct Hooks {
     std::function<Clock::time_point()> now;
     std::function<void(Clock::duration)> sleep;
