@@ -55,6 +55,17 @@ class PartidTest : public ::testing::Test {
       if (leader_of(prefix + std::to_string(k)) == node) return prefix + std::to_string(k);
     }
   }
+  // Stops the nats-server and starts a node, returning once the node's log
+  // says it is waiting for the server (the node is not ready yet).
+  size_t start_while_nats_is_down() {
+    nats.stop();
+    const size_t n = cluster.start_unready();
+    const std::string& log = cluster.node(n).log;
+    const bool waiting = wait_until(
+        [&] { return read_file(log).find("connecting to NATS: ") != std::string::npos; }, 20s);
+    if (!waiting) throw std::runtime_error("the node is not waiting for NATS:\n" + read_file(log));
+    return n;
+  }
   NatsServer nats;
   PartidCluster cluster{nats};
 };
@@ -563,17 +574,10 @@ TEST_F(PartidTest, ANodeRefusesAnUnusableClusterSecretAndWarnsWithoutOne) {
             std::string::npos);
 }
 
-// A data directory a newer build wrote (a higher storage format) is refused
-// with a clear error, and left as it was, rather than misread.
 // What a live server may answer for a moment (here: nothing listens yet) is
 // waited out within the start's deadline (fast timings: 20 s), not fatal.
 TEST_F(PartidTest, ANodeStartedBeforeItsNatsServerJoinsOnceTheServerIsUp) {
-  nats.stop();
-  const size_t n = cluster.start_unready();
-  const std::string& log = cluster.node(n).log;
-  ASSERT_TRUE(wait_until(
-      [&] { return read_file(log).find("connecting to NATS: ") != std::string::npos; }, 20s))
-      << read_file(log);
+  const size_t n = start_while_nats_is_down();
   nats.start();
   cluster.wait_ready(n);  // throws with the log if the node exited or never got ready
   ASSERT_TRUE(cluster.wait_converged(1, 20s)) << cluster.describe_not_serving();
@@ -581,12 +585,8 @@ TEST_F(PartidTest, ANodeStartedBeforeItsNatsServerJoinsOnceTheServerIsUp) {
 }
 
 TEST_F(PartidTest, ANodeWaitingForItsNatsServerStopsAtOnceOnSigterm) {
-  nats.stop();
-  const size_t n = cluster.start_unready();
+  const size_t n = start_while_nats_is_down();
   const std::string& log = cluster.node(n).log;
-  ASSERT_TRUE(wait_until(
-      [&] { return read_file(log).find("connecting to NATS: ") != std::string::npos; }, 20s))
-      << read_file(log);
   ::kill(cluster.node(n).pid, SIGTERM);
   EXPECT_EQ(cluster.wait_exit(n, 5s), 0) << read_file(log);  // not after its 20-s patience
   EXPECT_NE(read_file(log).find("signal 15 while starting: stopping"), std::string::npos)
@@ -603,6 +603,8 @@ TEST_F(PartidTest, ANodeWhoseNatsServerNeverComesUpExitsWithTheReasonAfterItsDea
       << log;
 }
 
+// A data directory a newer build wrote (a higher storage format) is refused
+// with a clear error, and left as it was, rather than misread.
 TEST_F(PartidTest, ADataDirectoryFromANewerBuildIsRefusedAndLeftAlone) {
   start_nodes(1);
   TempDir newer;
