@@ -389,6 +389,41 @@ TEST_F(ManagerTest, ARestartedWorkerTakesItsIdBackFromItsOwnDeadPredecessorAtOnc
   EXPECT_TRUE(stranger.renew().ok());
 }
 
+// A start waiting for its own ID (here for up to 30 s) ends as soon as
+// stop() is called from another thread, as a daemon told to stop while it
+// starts needs, and leaves nothing running.
+TEST_F(ManagerTest, AStopDuringAStartEndsTheStartAtOnce) {
+  auto ids = coord::KvBucket::open_or_create(connect(server), {"parti-stableid", 30000ms, 1});
+  ASSERT_TRUE(ids.ok());
+  StableIdClaimer holder(ids.value, "node", 16, "someone-else");
+  ASSERT_TRUE(holder.claim("node-6").ok());
+  Config cfg = test_config();
+  cfg.timings.id_ttl = 30000ms;
+  cfg.timings.startup_timeout = 30000ms;
+  cfg.preferred_id = "node-6";
+  cfg.wait_for_preferred_id = true;
+  auto w = make_worker(server, cfg, numbered_partitions(4), ch);
+  std::atomic<bool> threw{false};
+  std::string why;
+  std::thread starter([&] {
+    try {
+      w.manager->start();
+    } catch (const StartError& e) {
+      why = e.what();
+      threw = true;
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return w.manager->state() == ManagerState::ClaimingID; }, 5s));
+  const auto t0 = Clock::now();
+  w.manager->stop();
+  starter.join();
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(why, "stopped while starting");
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_EQ(w.manager->state(), ManagerState::Shutdown);
+  EXPECT_TRUE(holder.renew().ok());  // the other instance's claim is untouched
+}
+
 TEST_F(ManagerTest, ConcurrentStartAndStopAreSafe) {
   start_workers(2, test_config(), ch, numbered_partitions(10));
   auto& m = *workers[0].manager;

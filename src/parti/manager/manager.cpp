@@ -80,6 +80,7 @@ asio::awaitable<bool> Manager::Impl::reclaim_preferred_id(TimePoint deadline) {
       std::min(deadline, Clock::now() + cfg.timings.id_ttl + cfg.timings.poll_interval);
   bool taken = true;
   bool took_over = false;
+  bool said_taken = false;
   while (taken && running && Clock::now() < until) {
     if (!co_await startup_step(deadline, "reclaiming the worker ID",
                                [c = id.get(), p = &cfg.preferred_id, prev = &cfg.previous_instance,
@@ -89,6 +90,12 @@ asio::awaitable<bool> Manager::Impl::reclaim_preferred_id(TimePoint deadline) {
                                  return *t ? KvStatus{} : st;
                                })) {
       co_return false;
+    }
+    if (taken && !said_taken) {
+      said_taken = true;
+      spdlog::info("worker ID {} is held by another process; waiting up to {} ms for its release",
+                   cfg.preferred_id,
+                   std::chrono::duration_cast<Millis>(until - Clock::now()).count());
     }
     if (taken) co_await pause(cfg.timings.poll_interval);
   }
@@ -270,12 +277,13 @@ void Manager::start() {
   }
   std::unique_lock lock(m.mu);
   const bool done = m.cv.wait_for(lock, m.cfg.timings.startup_timeout, [&] {
-    return m.shared.reached_stable || !m.shared.fatal.empty();
+    return m.shared.reached_stable || !m.shared.fatal.empty() || m.shared.stop_requested;
   });
-  std::string why = !m.shared.fatal.empty()
+  std::string why = m.shared.stop_requested ? std::string("stopped while starting")
+                    : !m.shared.fatal.empty()
                         ? m.shared.fatal
                         : std::string("no assignment within the startup timeout");
-  const bool ok = done && m.shared.fatal.empty();
+  const bool ok = done && m.shared.fatal.empty() && !m.shared.stop_requested;
   lock.unlock();
   if (!ok) {
     stop();
@@ -291,6 +299,9 @@ void Manager::stop() {
     return;
   }
   m.life = Impl::Life::Stopped;
+  // A start() still waiting for an assignment ends now, not at its timeout
+  // (a daemon told to stop while it starts); it returns once this is done.
+  m.publish_shared([](Impl::Shared& s) { s.stop_requested = true; });
   m.conn->remove_status_listener(m.listener);
   asio::post(m.loop, [&m] {
     m.running = false;

@@ -5,7 +5,10 @@
 // Guarantees:
 //  - start() returns only once the worker holds an ID and an assignment that
 //    lists it (state Stable), or throws StartError; stop() joins every thread
-//    it started and deletes its keys; both are safe to call concurrently.
+//    it started and deletes its keys; both are safe to call concurrently, and
+//    a stop() during start() ends that start at once (StartError "stopped
+//    while starting", thrown once the stop is done) rather than at its
+//    startup timeout.
 //  - Assignment versions seen through hooks and current_assignment() only grow;
 //    on_assignment_changed receives true deltas.
 //  - While NATS is unreachable the worker is Degraded and keeps its last

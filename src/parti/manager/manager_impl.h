@@ -95,6 +95,7 @@ struct Manager::Impl {
     std::vector<NodeRecord> members;
     std::string fatal;
     bool reached_stable = false;
+    bool stop_requested = false;  // ends a start() still waiting
     int loops_alive = 0;
   } shared;
 
