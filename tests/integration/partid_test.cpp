@@ -593,6 +593,38 @@ TEST_F(PartidTest, ANodeWaitingForItsNatsServerStopsAtOnceOnSigterm) {
       << read_file(log);
 }
 
+// A node whose data directory names a worker ID that a live node holds waits
+// in libparti's start for its release (30 s with default timings); a SIGTERM
+// then ends that wait at once, and the live node keeps its ID and serves.
+TEST_F(PartidTest, ANodeWaitingForItsWorkerIdStopsAtOnceOnSigterm) {
+  start_nodes(1);
+  TempDir dirs;
+  PartidOptions options;
+  options.data_dir = dirs.sub("node");
+  options.fast_timings = false;
+  std::filesystem::create_directories(options.data_dir);
+  {
+    std::string error;
+    auto store = partid::storage::StoreEngine::open(options.data_dir + "/db", {}, &error);
+    ASSERT_TRUE(store) << error;
+    partid::storage::NodeMetadata meta{cluster.node(0).id, "test", 32, 1, 7, "gone"};
+    ASSERT_TRUE(store->save_node_metadata(meta).ok);
+  }
+  const size_t n = cluster.start_unready(options);
+  const std::string& log = cluster.node(n).log;
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(log).find("is held by another process") != std::string::npos; }, 20s))
+      << read_file(log);
+  ::kill(cluster.node(n).pid, SIGTERM);
+  EXPECT_EQ(cluster.wait_exit(n, 5s), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("signal 15 while starting: stopping"), std::string::npos)
+      << read_file(log);
+  EXPECT_EQ(put(0, "after", "", "still serving"), 200);
+  const auto topology = cluster.get_json(0, "/cluster/topology");
+  ASSERT_EQ(topology["nodes"].size(), 1u) << topology.dump();
+  EXPECT_EQ(topology["nodes"][0]["id"], cluster.node(0).id);
+}
+
 TEST_F(PartidTest, ANodeWhoseNatsServerNeverComesUpExitsWithTheReasonAfterItsDeadline) {
   PartidOptions options;
   options.nats_url = "nats://127.0.0.1:" + std::to_string(free_port());

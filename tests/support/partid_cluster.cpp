@@ -82,7 +82,7 @@ std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
                                    "--replication-factor",
                                    std::to_string(n.options.replication_factor),
                                    "--fast-timings",
-                                   "true",
+                                   n.options.fast_timings ? "true" : "false",
                                    "--sync",
                                    "false",
                                    "--ephemeral",
@@ -136,7 +136,7 @@ size_t PartidCluster::start(const PartidOptions& options) {
 
 size_t PartidCluster::start_unready(const PartidOptions& options) {
   Node n;
-  n.data_dir = data_dir_of(nodes_.size());
+  n.data_dir = options.data_dir.empty() ? data_dir_of(nodes_.size()) : options.data_dir;
   n.log = n.data_dir + ".log";
   n.options = options;
   nodes_.push_back(n);

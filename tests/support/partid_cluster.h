@@ -24,7 +24,8 @@ struct PartidOptions {
   bool ephemeral = false;
   std::string nats_url;  // empty: the cluster's server
   std::string peer_listen = "127.0.0.1:0";
-  std::string data_dir;  // start_expecting_failure only; empty: a fresh one
+  std::string data_dir;      // empty: a fresh one
+  bool fast_timings = true;  // false: libparti's own (a 30-s worker ID claim, ...)
   // Empty: the cluster's own (kTestSecret, support/peer_wire.h); "none": the
   // node runs without one.
   std::string cluster_secret_file;

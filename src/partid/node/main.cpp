@@ -7,6 +7,8 @@
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include <google/protobuf/stubs/logging.h>
 
@@ -44,18 +46,40 @@ void raise_open_files_limit() {
   }
 }
 
-// The pause between a starting node's tries to reach NATS (up to a minute
-// of them): SIGINT or SIGTERM ends it and the start, as it would end the
-// node once started. SIGHUP stays pending for the loop below.
-void pause_unless_stopped(std::chrono::steady_clock::duration pause) {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(pause).count();
-  const timespec wait{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  const int sig = sigtimedwait(&stop, nullptr, &wait);
-  if (sig > 0) throw partid::node::StartInterrupted(sig);
+// While the node starts, this thread takes the stop signals (they are
+// blocked everywhere) and hands one to the start, which may be waiting up to
+// a minute for NATS or for its worker ID. SIGUSR1, sent once the start is
+// over, ends the watch. Returns the stop signal taken, or 0.
+int watch_start(partid::node::Node& node) {
+  sigset_t watched;
+  sigemptyset(&watched);
+  sigaddset(&watched, SIGINT);
+  sigaddset(&watched, SIGTERM);
+  sigaddset(&watched, SIGUSR1);
+  int sig = 0;
+  if (sigwait(&watched, &sig) != 0 || sig == SIGUSR1) return 0;
+  node.interrupt_start(sig);
+  return sig;
+}
+
+// Starts the node while watch_start takes the stop signals. Returns the
+// exit code if the start did not succeed (0 when a stop signal ended it);
+// sets *stop_signal to a stop signal taken.
+std::optional<int> start_node(partid::node::Node& node, int* stop_signal) {
+  std::thread watcher([&] { *stop_signal = watch_start(node); });
+  std::optional<int> failed;
+  try {
+    node.start();
+  } catch (const partid::node::StartInterrupted& e) {
+    spdlog::info("{}: stopping", e.what());
+    failed = 0;
+  } catch (const std::exception& e) {
+    spdlog::error("partid cannot start: {}", e.what());
+    failed = 1;
+  }
+  pthread_kill(watcher.native_handle(), SIGUSR1);  // no effect if it took a stop signal
+  watcher.join();
+  return failed;
 }
 
 }  // namespace
@@ -77,23 +101,21 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t blocked = signals;
+  sigaddset(&blocked, SIGUSR1);  // ends watch_start
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
   partid::node::Node node(config);
-  node.set_startup_pause(pause_unless_stopped);
-  try {
-    node.start();
-  } catch (const partid::node::StartInterrupted& e) {
-    spdlog::info("{}: stopping", e.what());
-    node.stop();
-    return 0;
-  } catch (const std::exception& e) {
-    spdlog::error("partid cannot start: {}", e.what());
-    node.stop();
-    return 1;
-  }
   int sig = 0;
-  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) node.reload_cluster_secret();
+  if (auto code = start_node(node, &sig)) {
+    node.stop();
+    return *code;
+  }
+  // A stop signal taken as the start ended (the start won the race) stops
+  // the node as it would have once started.
+  if (sig == 0) {
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) node.reload_cluster_secret();
+  }
   spdlog::info("signal {}: leaving the cluster", sig);
   node.stop();
   return 0;

@@ -257,7 +257,7 @@ void Node::join_cluster() {
   const parti::Timings timings = cfg_.fast_timings ? parti::fast_timings() : parti::Timings{};
   // The same patience as libparti's own start (Manager::start) has.
   StartupRetry::Hooks patience;
-  patience.sleep = startup_pause_;
+  patience.sleep = [this](StartupRetry::Clock::duration d) { start_stop_.pause(d); };
   StartupRetry retry(timings.startup_timeout, timings.poll_interval, std::move(patience));
   conn_ = retry.run("connecting to NATS", [&] { return parti::coord::Connection::connect(o); });
   auto format = retry.run("opening the data format bucket", [&] {
@@ -328,7 +328,7 @@ void Node::join_cluster() {
   // The API already serves (503 until the topology is ready) and reads
   // manager_ on the loop, so the pointer is only ever set there.
   on_loop([&] { manager_ = std::move(manager); });
-  m->start();  // throws StartError with the reason
+  start_manager(*m);
   const std::string id = m->worker_id();
   if (!cfg_.ephemeral && meta_.stable_id != id) {
     meta_.stable_id = id;
@@ -362,6 +362,22 @@ void Node::join_cluster() {
     splitter_->start();
   });
   await_peer_addresses(pc.timings.heartbeat_ttl);
+}
+
+// Manager::start may wait up to its startup timeout (for this node's old
+// ID to be released, for an assignment); a stop asked for meanwhile stops
+// the Manager, and the start ends as interrupted rather than failed.
+void Node::start_manager(parti::Manager& manager) {
+  start_stop_.watch(&manager);
+  try {
+    manager.start();  // throws StartError with the reason
+  } catch (const parti::StartError&) {
+    start_stop_.forget();
+    start_stop_.throw_if_requested();
+    throw;
+  }
+  start_stop_.forget();
+  start_stop_.throw_if_requested();  // it came as the start succeeded
 }
 
 // A node just started may hold the assignment before its membership watch

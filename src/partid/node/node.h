@@ -37,6 +37,7 @@
 #include "partid/node/descriptor_budget.h"
 #include "partid/node/node_config.h"
 #include "partid/node/progress_reporter.h"
+#include "partid/node/start_stop.h"
 #include "partid/node/startup_retry.h"
 #include "partid/node/topology_keeper.h"
 #include "partid/peer/peer_client.h"
@@ -56,12 +57,11 @@ class Node final : public api::ClusterView {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Before start(): the pause between tries of a NATS step that may pass
-  // (StartupRetry::Hooks::sleep); it may throw StartInterrupted.
-  void set_startup_pause(std::function<void(std::chrono::steady_clock::duration)> pause) {
-    startup_pause_ = std::move(pause);
-  }
+  // Throws StartInterrupted when interrupt_start() ended it.
   void start();
+  // From another thread while start() runs (the daemon's stop signal): the
+  // start ends at once, whatever it waits for. Not concurrently with stop().
+  void interrupt_start(int signal) { start_stop_.request(signal); }
   void stop();
   // Reads --cluster-secret-file again (SIGHUP): later handshakes use the
   // secrets in it, and peer connections proved with a secret no longer there
@@ -86,6 +86,7 @@ class Node final : public api::ClusterView {
   void bind_listeners();
   void warn_where_unprotected() const;
   void join_cluster();
+  void start_manager(parti::Manager& manager);
   void write_ready_file() const;
   void drain();
   bool others_remain() const;
@@ -143,7 +144,7 @@ class Node final : public api::ClusterView {
   std::string self_;
   std::string api_address_, peer_address_;
   bool started_ = false;
-  std::function<void(std::chrono::steady_clock::duration)> startup_pause_;  // empty: sleep
+  StartStop start_stop_;
   std::atomic<bool> stopped_{false};  // read by serving() on the loop
 };
 

@@ -16,9 +16,9 @@
 
 namespace partid::node {
 
-// Thrown by a pause between tries that a stop request ended (the daemon's
-// SIGINT or SIGTERM): a node waiting for NATS stops at once, not at the end
-// of its patience.
+// Thrown by a start that a stop request ended (the daemon's SIGINT or
+// SIGTERM; StartStop): a node waiting for NATS or for its worker ID stops at
+// once, not at the end of its patience.
 class StartInterrupted : public std::runtime_error {
  public:
   explicit StartInterrupted(int signal)
@@ -31,7 +31,7 @@ class StartupRetry {
  public:
   using Clock = std::chrono::steady_clock;
   // The machine's clock and a real sleep by default; tests pass their own,
-  // and the daemon a sleep that a stop signal ends (StartInterrupted).
+  // and a node a pause that a stop request ends (StartStop::pause).
   struct Hooks {
     std::function<Clock::time_point()> now;
     std::function<void(Clock::duration)> sleep;
