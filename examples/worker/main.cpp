@@ -7,6 +7,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "parti/coord/nats_access.h"
 #include "parti/manager/manager.h"
 
 namespace {
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
   try {
     parti::coord::Connection::Options o;
     o.url = url;
+    o.wait_for_server = std::chrono::seconds(60);  // the worker may start before its server
+    o.on_waiting_for_server = [&] {
+      std::cerr << "worker: waiting for NATS at " << parti::coord::redact_urls(url) << std::endl;
+    };
     auto conn = parti::coord::Connection::connect(o);
     auto source =
         std::make_shared<parti::StaticPartitionSource>(parti::numbered_partitions(partitions));

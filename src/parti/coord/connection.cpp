@@ -1,6 +1,8 @@
 #include "parti/coord/connection.h"
 #include "parti/coord/kv_bucket.h"
 
+#include <algorithm>
+#include <thread>
 #include <vector>
 
 namespace parti::coord {
@@ -57,7 +59,7 @@ std::shared_ptr<Connection> Connection::connect(const Options& options) {
              "SetReconnectedCB");
   check_nats(natsOptions_SetClosedCB(opts.o, &Connection::on_closed, c.get()), "SetClosedCB");
   apply_access(options.access, opts.o);
-  check_nats(natsConnection_Connect(&c->nc_, opts.o), "connect to " + redact_urls(options.url));
+  c->first_connect(opts.o);
   jsOptions jso;
   check_nats(jsOptions_Init(&jso), "jsOptions_Init");
   jso.Wait = options.request_timeout.count();
@@ -166,6 +168,43 @@ void Connection::on_closed(natsConnection*, void* self) {
   std::lock_guard lock(c->closed_mu_);
   c->closed_ = true;
   c->closed_cv_.notify_all();
+}
+
+// Written here rather than left to nats.c's natsOptions_SetRetryOnFailedConnect:
+// with it, nats.c 3.4 drops a server whose first handshake fails (a busy
+// server closing the connection before its PONG) and never tries it again,
+// so the wait ends at its deadline with "No server available" even once the
+// server answers.
+void Connection::first_connect(natsOptions* opts) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.wait_for_server;
+  bool said_waiting = false;
+  for (;;) {
+    const natsStatus s = natsConnection_Connect(&nc_, opts);
+    if (s == NATS_OK) return;
+    const KvStatus failure = connect_failure(s);
+    const bool may_pass = is_transient(failure.code);
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (!may_pass || left <= std::chrono::steady_clock::duration::zero()) {
+      std::string why = "connect to " + redact_urls(options_.url) + ": " + failure.message;
+      if (may_pass && options_.wait_for_server.count() > 0) {
+        why += " (tried for " + std::to_string(options_.wait_for_server.count()) + " ms)";
+      }
+      throw CoordError(why, failure.code);
+    }
+    if (!said_waiting && options_.on_waiting_for_server) options_.on_waiting_for_server();
+    said_waiting = true;
+    // The last try comes at the deadline.
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(options_.reconnect_wait, left));
+  }
+}
+
+KvStatus connect_failure(natsStatus s) {
+  KvStatus status = status_from(s);
+  // A handshake cut short (the server busy or going down: "Expected 'PONG',
+  // got ''") or a socket error on the way in may pass like no answer at all.
+  if (s == NATS_IO_ERROR || s == NATS_PROTOCOL_ERROR) status.code = KvErrc::Unavailable;
+  return status;
 }
 
 void Connection::notify(bool connected) {

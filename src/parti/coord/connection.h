@@ -22,6 +22,12 @@
 
 namespace parti::coord {
 
+// Whether a call that failed with `code` may succeed if tried again in a
+// moment: no server yet, a timeout, no JetStream responders.
+inline bool is_transient(KvErrc code) {
+  return code == KvErrc::Timeout || code == KvErrc::Unavailable;
+}
+
 // A coordination call that could not be made. `code` says whether the server
 // may answer otherwise in a moment (`transient`: no server yet, a timeout, no
 // JetStream responders) or will keep refusing (`Other`: credentials refused,
@@ -31,7 +37,7 @@ class CoordError : public std::runtime_error {
   explicit CoordError(const std::string& what, KvErrc code = KvErrc::Other)
       : std::runtime_error(what), code_(code) {}
   KvErrc code() const { return code_; }
-  bool transient() const { return code_ == KvErrc::Timeout || code_ == KvErrc::Unavailable; }
+  bool transient() const { return is_transient(code_); }
 
  private:
   KvErrc code_;
@@ -46,11 +52,20 @@ class Connection {
     std::chrono::milliseconds reconnect_wait{200};
     std::chrono::milliseconds ping_interval{1000};
     NatsAccess access = {};  // credentials (nats_access.h)
+    // How long connect() keeps trying (every reconnect_wait) while the
+    // first connection fails in a way that may pass (a worker started
+    // before its server, a server too busy to finish a handshake). Zero:
+    // one try.
+    std::chrono::milliseconds wait_for_server{0};
+    // Called once, on connect()'s thread, when the first try failed and
+    // connect() starts to wait (for a log line: "waiting for NATS").
+    std::function<void()> on_waiting_for_server = {};
   };
   using StatusListener = std::function<void(bool connected)>;
 
-  // Throws CoordError when the first connection cannot be made; its message
-  // shows the URL without credentials (redact_urls).
+  // Throws CoordError when the first connection cannot be made (within
+  // wait_for_server), transient() when trying again later may succeed; its
+  // message shows the URL without credentials (redact_urls).
   static std::shared_ptr<Connection> connect(const Options& options);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -77,6 +92,8 @@ class Connection {
   static void on_disconnected(natsConnection*, void* self);
   static void on_reconnected(natsConnection*, void* self);
   static void on_closed(natsConnection*, void* self);
+  // Connects nc_ or throws, trying again while that may pass.
+  void first_connect(natsOptions* opts);
   void notify(bool connected);
   bool shut_down();  // true once nats.c reported the connection closed
   bool wait_closed(std::chrono::milliseconds limit);
@@ -99,6 +116,10 @@ class Connection {
 };
 
 std::string last_nats_error(natsStatus s);
+// How a failed natsConnection_Connect reads: a server that did not answer or
+// cut the handshake short is Unavailable (it may answer in a moment);
+// refused credentials or a bad URL are not.
+KvStatus connect_failure(natsStatus s);
 // Throws CoordError("what: <nats.c's error>") unless `s` is NATS_OK.
 void check_nats(natsStatus s, const std::string& what);
 
