@@ -330,6 +330,20 @@ TEST_F(ManagerTest, StopJoinsEveryThreadAndDeletesItsKeys) {
   EXPECT_TRUE(ids.value->keys().value.empty());
 }
 
+namespace {
+
+// A worker that waits for `id` back (claims lasting 30 s), up to `patience`.
+Config waiting_for_id(const std::string& id, std::chrono::milliseconds patience) {
+  Config cfg = test_config();
+  cfg.timings.id_ttl = 30000ms;
+  cfg.timings.startup_timeout = patience;
+  cfg.preferred_id = id;
+  cfg.wait_for_preferred_id = true;
+  return cfg;
+}
+
+}  // namespace
+
 // A worker killed without leaving keeps its ID claimed until the claim lapses;
 // restarted with wait_for_preferred_id, it waits for its own ID back.
 TEST_F(ManagerTest, ARestartedWorkerWaitsForItsOwnIdToLapse) {
@@ -364,11 +378,7 @@ TEST_F(ManagerTest, ARestartedWorkerTakesItsIdBackFromItsOwnDeadPredecessorAtOnc
   StableIdClaimer stranger(ids.value, "node", 16, "someone-else");
   ASSERT_TRUE(stranger.claim("node-6").ok());
 
-  Config cfg = test_config();
-  cfg.timings.id_ttl = 30000ms;
-  cfg.timings.startup_timeout = 10000ms;
-  cfg.preferred_id = "node-5";
-  cfg.wait_for_preferred_id = true;
+  Config cfg = waiting_for_id("node-5", 10000ms);
   cfg.previous_instance = "killed-instance";
   auto w = make_worker(server, cfg, numbered_partitions(4), ch);
   const auto t0 = Clock::now();
@@ -397,12 +407,7 @@ TEST_F(ManagerTest, AStopDuringAStartEndsTheStartAtOnce) {
   ASSERT_TRUE(ids.ok());
   StableIdClaimer holder(ids.value, "node", 16, "someone-else");
   ASSERT_TRUE(holder.claim("node-6").ok());
-  Config cfg = test_config();
-  cfg.timings.id_ttl = 30000ms;
-  cfg.timings.startup_timeout = 30000ms;
-  cfg.preferred_id = "node-6";
-  cfg.wait_for_preferred_id = true;
-  auto w = make_worker(server, cfg, numbered_partitions(4), ch);
+  auto w = make_worker(server, waiting_for_id("node-6", 30000ms), numbered_partitions(4), ch);
   std::atomic<bool> threw{false};
   std::string why;
   std::thread starter([&] {
