@@ -4,8 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <chrono>
-#include <ctime>
 #include <iostream>
 #include <optional>
 #include <thread>
