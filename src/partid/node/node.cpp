@@ -372,12 +372,10 @@ void Node::start_manager(parti::Manager& manager) {
   try {
     manager.start();  // throws StartError with the reason
   } catch (const parti::StartError&) {
-    start_stop_.forget();
-    start_stop_.throw_if_requested();
+    start_stop_.forget();  // StartInterrupted if a stop ended it
     throw;
   }
   start_stop_.forget();
-  start_stop_.throw_if_requested();  // it came as the start succeeded
 }
 
 // A node just started may hold the assignment before its membership watch

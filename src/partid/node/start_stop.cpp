@@ -20,11 +20,6 @@ void StartStop::pause(Clock::duration d) {
   if (cv_.wait_for(lock, d, [this] { return signal_ != 0; })) throw StartInterrupted(signal_);
 }
 
-void StartStop::throw_if_requested() const {
-  std::lock_guard lock(mu_);
-  if (signal_ != 0) throw StartInterrupted(signal_);
-}
-
 void StartStop::watch(parti::Manager* manager) {
   std::lock_guard lock(mu_);
   if (signal_ != 0) throw StartInterrupted(signal_);
@@ -34,6 +29,7 @@ void StartStop::watch(parti::Manager* manager) {
 void StartStop::forget() {
   std::lock_guard lock(mu_);
   watched_ = nullptr;
+  if (signal_ != 0) throw StartInterrupted(signal_);
 }
 
 }  // namespace partid::node

@@ -25,16 +25,15 @@ class StartStop {
   void request(int signal);
   // Sleeps `d`, or throws StartInterrupted once a stop is asked for.
   void pause(Clock::duration d);
-  // Throws StartInterrupted if a stop was asked for.
-  void throw_if_requested() const;
   // While `manager` starts, a request stops it (Manager::start then throws).
-  // `manager` must outlive the watch; forget() ends it, and waits for a
-  // stop already running on it.
+  // `manager` must outlive the watch; forget() ends it, waiting for a stop
+  // already running on it, and throws StartInterrupted if one was asked for
+  // (also one that came as the start succeeded).
   void watch(parti::Manager* manager);
   void forget();
 
  private:
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   int signal_ = 0;
   parti::Manager* watched_ = nullptr;
