@@ -1,10 +1,9 @@
 #include "partid/replication/replicator.h"
 
+#include "partid/replication/replicator_state.h"
+
 #include "partid/replication/core/well_formed.h"
 
-#include "partid/async_bridge.h"
-
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,19 +19,8 @@
 namespace partid::replication {
 
 namespace {
-// hlc_physical_ms() reads it back.
-uint64_t pack_hlc(const parti::HlcTimestamp& t) {
-  return (static_cast<uint64_t>(t.physical_ms) << 16) | (t.logical & 0xffff);
-}
-
 parti::HlcTimestamp unpack_hlc(uint64_t hlc) {
   return {static_cast<int64_t>(hlc >> 16), static_cast<uint32_t>(hlc & 0xffff)};
-}
-
-uint64_t newest_hlc(const std::vector<storage::Item>& items) {
-  uint64_t newest = 0;
-  for (const auto& item : items) newest = std::max(newest, item.version.hlc);
-  return newest;
 }
 
 uint64_t random_session() {
@@ -40,56 +28,6 @@ uint64_t random_session() {
   return ((uint64_t(rd()) << 32) ^ rd()) | 1;  // never 0: the session of no round
 }
 }  // namespace
-
-struct Replicator::WriteGroup {
-  std::vector<WriteResult> results;
-  size_t remaining = 0;
-  Done done;
-  std::unique_ptr<asio::steady_timer> timer;
-};
-
-struct Replicator::Queued {
-  storage::WriteOp op;
-  std::shared_ptr<WriteGroup> group;
-  size_t index = 0;
-};
-
-struct Replicator::Replica {
-  explicit Replica(core::ReplicaCore c) : core(std::move(c)) {}
-  core::ReplicaCore core;
-  bool active = false;
-  uint64_t epoch = 0;  // the appointment this replica acts on
-  std::string leader;
-  std::vector<std::string> members;
-  struct Waiter {
-    std::shared_ptr<WriteGroup> group;
-    size_t index = 0;
-    uint64_t hlc = 0;
-    std::optional<storage::Refusal> refused;  // committed without effect
-  };
-  std::map<uint64_t, Waiter> waiting;  // by sequence
-  std::map<uint64_t, ReadDone> reads;  // by read id, awaiting confirmation
-  std::vector<Queued> queued;          // this turn's writes, not yet proposed
-  bool leading = false;
-  std::chrono::steady_clock::time_point appointed_at;
-  StallClock stall;
-  std::map<std::string, StallClock> follower_stalls;  // while it leads
-  // An appointment not taken yet (handoff.h): this node's writes in flight
-  // are committing (DrainFirst), or the previous leader's Handoff is awaited.
-  struct Held {
-    Appointment next;
-    HandoffPlan plan = HandoffPlan::AwaitHandoff;
-    std::string from;  // AwaitHandoff: the previous leader
-    std::chrono::steady_clock::time_point deadline;
-  };
-  std::optional<Held> held;
-  // The core's epoch and commit as of the last step whose changes are durable
-  // and applied (steps run in order): once they are the core's own, the
-  // storage holds every entry the core counts committed, and a read needs
-  // no ordering behind the commits in flight (confirms_reads_alone).
-  uint64_t applied_epoch = 0;
-  uint64_t applied_commit = 0;
-};
 
 struct Replicator::Effects {
   uint32_t partition = 0;
@@ -125,6 +63,9 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       outbox_(
           loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); },
           options.max_frame_bytes),
+      inbox_(
+          loop, disk, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_),
+      writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
       ticker_(loop, options.tick, [this] { tick(); }),
       session_(random_session()) {
   commit_.observe_writes(
@@ -148,6 +89,7 @@ void Replicator::start(core::NodeId self, std::map<uint32_t, storage::ReplicaRec
                        std::unique_ptr<SealRegister> seals) {
   self_ = std::move(self);
   seals_ = std::move(seals);
+  sweeps_ = std::make_unique<RegisterSweeps>(loop_, *seals_, self_, alive_);
   for (auto& [p, record] : restored) {
     const auto& meta = record.meta;
     std::vector<core::Entry> log;
@@ -247,7 +189,7 @@ void Replicator::retire(uint32_t partition) {
   if (it == replicas_.end()) return;
   if (it->second->active) deactivate(*it->second);
   replicas_.erase(it);
-  decoded_snapshots_.erase(partition);
+  inbox_.forget(partition);
   spdlog::info(
       "partition {}: this node's replica retired (merged away, or an earlier "
       "incarnation); its data is dropped",
@@ -349,157 +291,6 @@ void Replicator::on_topology(const routing::Topology& topology) {
   deliver_early_seals();
 }
 
-void Replicator::take(uint32_t partition, Replica& r, Appointment next) {
-  HandoffInput in;
-  in.self = self_;
-  if (r.active) in.previous_leader = r.leader;
-  in.previous_alive = in.previous_leader && recorded_nodes_.contains(*in.previous_leader);
-  in.next_leader = next.leader();
-  in.writes_in_flight = !r.waiting.empty();
-  in.handoff_heard = handoff_heard(partition, next.epoch);
-  const HandoffPlan plan = plan_handoff(in);
-  const auto now = std::chrono::steady_clock::now();
-  // The others wait longer than a leader drains: its Handoff comes after.
-  const auto wait =
-      plan == HandoffPlan::DrainFirst ? options_.handoff_timeout : 2 * options_.handoff_timeout;
-  switch (plan) {
-    case HandoffPlan::AppointNow:
-      return appoint(partition, r, next);
-    case HandoffPlan::HandOver:
-      return hand_over(partition, r, next);
-    case HandoffPlan::DrainFirst:
-    case HandoffPlan::AwaitHandoff:
-      r.held = Replica::Held{std::move(next), plan, in.previous_leader.value_or(""), now + wait};
-      return;
-    case HandoffPlan::LookUpLeader:
-      r.held = Replica::Held{next, plan, "", now + wait};
-      return look_up_leader(partition, std::move(next));
-  }
-}
-
-// Not a replica any more: it keeps its data and still answers sealing (it
-// may be one of the sealed set a new leader must hear from), but takes no
-// writes.
-void Replicator::appoint(uint32_t partition, Replica& r, const Appointment& next) {
-  r.held.reset();
-  if (std::find(next.members.begin(), next.members.end(), self_) == next.members.end()) {
-    if (r.active) deactivate(r);
-    return;
-  }
-  r.active = true;
-  r.epoch = next.epoch;
-  r.leader = next.leader();
-  r.members = next.members;
-  r.appointed_at = std::chrono::steady_clock::now();
-  step(partition, r, r.core.appoint(next.epoch, r.leader, next.members));
-}
-
-void Replicator::hand_over(uint32_t partition, Replica& r, const Appointment& next) {
-  std::set<std::string> told(r.members.begin(), r.members.end());
-  told.insert(next.members.begin(), next.members.end());
-  told.erase(self_);
-  for (const auto& node : told) outbox_.add_handoff(node, partition, next.epoch);
-  ++stats_.handoffs_sent;
-  appoint(partition, r, next);
-}
-
-// A replica that never acted on this partition learns who led it from the
-// register: its set's leader, if it still has a node record, hands over.
-void Replicator::look_up_leader(uint32_t partition, Appointment next) {
-  seals_->read(partition, [this, partition, next, alive = alive_](core::SealRecord read) {
-    if (!*alive) return;
-    const core::SealRecord record = incarnation_view(partition, std::move(read));
-    with_replica(partition, [&](Replica& r) {
-      if (!r.held || r.held->plan != HandoffPlan::LookUpLeader || !(r.held->next == next)) return;
-      const auto& sealed = record.config.members;
-      if (sealed.empty() || sealed.front() == self_ || !recorded_nodes_.contains(sealed.front()) ||
-          handoff_heard(partition, next.epoch)) {
-        return appoint(partition, r, next);
-      }
-      r.held->plan = HandoffPlan::AwaitHandoff;
-      r.held->from = sealed.front();
-    });
-  });
-}
-
-bool Replicator::handoff_heard(uint32_t partition, uint64_t epoch) const {
-  auto heard = handoffs_heard_.find(partition);
-  return heard != handoffs_heard_.end() && heard->second >= epoch;
-}
-
-void Replicator::on_handoff(const std::string& from, uint32_t partition, uint64_t epoch) {
-  uint64_t& heard = handoffs_heard_[partition];
-  heard = std::max(heard, epoch);
-  with_replica(partition, [&](Replica& r) {
-    if (!r.held || r.held->plan == HandoffPlan::DrainFirst || epoch < r.held->next.epoch) return;
-    if (r.held->plan == HandoffPlan::AwaitHandoff && r.held->from != from) return;
-    ++stats_.handoffs_received;
-    const Appointment next = r.held->next;  // appoint() clears the hold
-    appoint(partition, r, next);
-  });
-}
-
-// A leader handing over once what it had in flight is answered; any held
-// appointment whose wait is over.
-void Replicator::settle_held(uint32_t partition, Replica& r,
-                             std::chrono::steady_clock::time_point now) {
-  if (!r.held) return;
-  const bool drained = r.held->plan == HandoffPlan::DrainFirst && r.waiting.empty();
-  if (!drained && now < r.held->deadline) return;
-  if (!drained) {
-    ++stats_.handoffs_timed_out;
-    spdlog::info("partition {}: appointment of epoch {} taken without a handoff ({})", partition,
-                 r.held->next.epoch,
-                 r.held->plan == HandoffPlan::DrainFirst ? "writes in flight did not commit"
-                                                         : "no handoff came");
-  }
-  Appointment next = r.held->next;
-  if (r.held->plan == HandoffPlan::DrainFirst) return hand_over(partition, r, next);
-  appoint(partition, r, next);
-}
-
-void Replicator::deactivate(Replica& r) {
-  r.active = false;
-  watch_stall(r);
-  r.follower_stalls.clear();
-  // Queued writes were never proposed: nothing of them exists anywhere. Those
-  // proposed may still commit under the next leader: their outcome is unknown.
-  for (auto& q : r.queued) {
-    complete(q.group, q.index, {false, 0, 0, "not_leader", "this node left the partition"});
-  }
-  r.queued.clear();
-  for (const auto& [seq, w] : r.waiting) {
-    complete(w.group, w.index,
-             {false, 0, 0, "leadership_lost",
-              "this node left the partition; the write may or may not be applied"});
-  }
-  r.waiting.clear();
-  while (!r.reads.empty()) settle_read(r, r.reads.begin()->first, false);
-}
-
-void Replicator::confirm_read(uint32_t partition, ReadDone done) {
-  auto it = replicas_.find(partition);
-  if (it == replicas_.end() || !it->second->active) {
-    asio::post(loop_, [done = std::move(done)] { done(false); });
-    return;
-  }
-  Replica& r = *it->second;
-  const uint64_t id = ++next_read_id_;
-  r.reads.emplace(id, std::move(done));
-  step(partition, r, r.core.confirm_read(id));
-  read_flushes_.insert(partition);
-  schedule_turn_end();
-}
-
-void Replicator::settle_read(Replica& r, uint64_t id, bool confirmed) {
-  auto it = r.reads.find(id);
-  if (it == r.reads.end()) return;
-  if (!confirmed) ++stats_.reads_unconfirmed;
-  // Posted: the reader's coroutine must not resume inside a core step.
-  asio::post(loop_, [done = std::move(it->second), confirmed] { done(confirmed); });
-  r.reads.erase(it);
-}
-
 void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   const std::string& from = batch.from();
   // Only nodes of this cluster speak for partitions; which of them may say
@@ -525,7 +316,11 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
       // Gated before the decoding too: a snapshot can be many megabytes,
       // and one the gate refuses must not cost the disk pool its decoding.
       if (admitted(from, m.partition(), *message)) {
-        receive_snapshot(from, m.partition(), std::move(*message));
+        const uint32_t p = m.partition();
+        inbox_.receive(p, std::move(*message), [this, from, p](const core::Message* decoded) {
+          if (!decoded) return void(++stats_.bad_messages);
+          deliver(from, p, *decoded);
+        });
       }
     } else {
       deliver(from, m.partition(), *message);
@@ -547,48 +342,6 @@ void Replicator::deliver(const std::string& from, uint32_t partition,
   step(partition, r, r.core.receive(from, message));
 }
 
-// A snapshot can be many megabytes: it is decoded on the disk pool, and the
-// core sees its message only then (after messages that came behind it, which
-// the core takes as reordering). Installing it later uses these items rather
-// than decode it again (decoded_snapshot).
-void Replicator::receive_snapshot(const std::string& from, uint32_t partition,
-                                  core::Message message) {
-  auto held = std::make_shared<core::Message>(std::move(message));
-  asio::post(disk_, [this, from, partition, held, alive = alive_] {
-    auto items = decode_snapshot(snapshot_in(*held)->data);
-    SnapshotItems shared =
-        items ? std::make_shared<const std::vector<storage::Item>>(std::move(*items)) : nullptr;
-    const uint64_t newest = shared ? newest_hlc(*shared) : 0;
-    asio::post(loop_, [this, from, partition, held, shared, newest, alive] {
-      if (!*alive) return;
-      if (!shared) {
-        ++stats_.bad_messages;
-        return;
-      }
-      clock_past_snapshot(newest);
-      const core::Snapshot& s = *snapshot_in(*held);
-      decoded_snapshots_[partition] = {s.through, s.data.size(), shared};
-      deliver(from, partition, *held);
-    });
-  });
-}
-
-SnapshotItems Replicator::decoded_snapshot(uint32_t partition, const core::Snapshot& snapshot) {
-  auto it = decoded_snapshots_.find(partition);
-  if (it == decoded_snapshots_.end() || it->second.through != snapshot.through ||
-      it->second.bytes != snapshot.data.size()) {
-    spdlog::warn("partition {}: installing a snapshot not decoded on arrival; decoding it here",
-                 partition);
-    auto items = decode_snapshot(snapshot.data);
-    if (!items) return nullptr;  // storage_changes refuses it
-    clock_past_snapshot(newest_hlc(*items));
-    return std::make_shared<const std::vector<storage::Item>>(std::move(*items));
-  }
-  SnapshotItems items = std::move(it->second.items);
-  decoded_snapshots_.erase(it);
-  return items;
-}
-
 pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
   pb::ReplFragmentAck ack;
   auto refuse = [&](const std::string& why, uint64_t& counter) {
@@ -599,7 +352,7 @@ pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
   if (!peer_addresses_.contains(fragment.from())) {
     return refuse("not a node of this cluster", stats_.unknown_sender_messages);
   }
-  auto part = assembler_.add(fragment, FragmentAssembler::Clock::now());
+  auto part = inbox_.assemble(fragment);
   if (!part.accepted) return refuse(part.error, stats_.bad_messages);
   if (part.message) {
     pb::ReplicationBatch batch;
@@ -620,7 +373,7 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   std::vector<storage::ReplicaChange> changes;
   try {
     changes = storage_changes(partition, actions, r.core, [this, partition](const auto& s) {
-      return decoded_snapshot(partition, s);
+      return inbox_.take(partition, s);
     });
   } catch (const std::exception& e) {
     on_fatal_(std::string("replication: ") + e.what());
@@ -732,152 +485,6 @@ void Replicator::run(const Effects& e) {
   }
 }
 
-void Replicator::finish(Replica& r, uint64_t seq, bool ok, const std::string& code,
-                        const std::string& why) {
-  auto it = r.waiting.find(seq);
-  if (it == r.waiting.end()) return;
-  Replica::Waiter w = std::move(it->second);
-  r.waiting.erase(it);
-  if (ok && w.refused) {
-    complete(w.group, w.index, {false, seq, w.hlc, w.refused->code, w.refused->message});
-    return;
-  }
-  complete(w.group, w.index, {ok, ok ? seq : 0, ok ? w.hlc : 0, code, why});
-}
-
-// Only the leader that proposed an entry waits for it: elsewhere a refusal
-// is the same rule applied again, and nobody needs to hear it.
-void Replicator::on_refused(const std::vector<storage::Refusal>& refused) {
-  for (const auto& r : refused) {
-    auto it = replicas_.find(r.partition);
-    if (it == replicas_.end()) continue;
-    auto w = it->second->waiting.find(r.sequence);
-    if (w != it->second->waiting.end()) w->second.refused = r;
-  }
-}
-
-void Replicator::complete(const std::shared_ptr<WriteGroup>& group, size_t index,
-                          WriteResult result) {
-  if (!group->done || group->results[index].ok || !group->results[index].code.empty()) return;
-  --pending_writes_;
-  if (result.ok) {
-    ++stats_.committed_writes;
-  } else {
-    ++stats_.failed_writes;
-  }
-  group->results[index] = std::move(result);
-  if (--group->remaining > 0) return;
-  if (group->timer) group->timer->cancel();
-  auto done = std::move(group->done);
-  group->done = nullptr;
-  done(std::move(group->results));
-}
-
-void Replicator::submit(std::vector<storage::WriteOp> ops, Done done) {
-  auto group = std::make_shared<WriteGroup>();
-  group->results.resize(ops.size());
-  group->remaining = ops.size();
-  group->done = std::move(done);
-  pending_writes_ += ops.size();
-  if (pending_writes_ > options_.max_pending_writes) {
-    for (size_t i = 0; i < ops.size(); ++i) {
-      complete(group, i, {false, 0, 0, "overloaded", "too many writes in flight; retry"});
-    }
-    return;
-  }
-  group->timer = std::make_unique<asio::steady_timer>(loop_, options_.write_timeout);
-  group->timer->async_wait([this, group, alive = alive_](boost::system::error_code ec) {
-    if (ec || !*alive) return;
-    for (size_t i = 0; i < group->results.size(); ++i) {
-      complete(group, i,
-               {false, 0, 0, "quorum_timeout",
-                "no quorum of replicas confirmed the write in time; it may or may not be applied"});
-    }
-  });
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const uint32_t p = ops[i].partition;
-    auto it = replicas_.find(p);
-    if (it == replicas_.end() || !it->second->active || it->second->leader != self_) {
-      complete(group, i, {false, 0, 0, "not_leader", "this node does not lead the partition"});
-      continue;
-    }
-    it->second->queued.push_back({std::move(ops[i]), group, i});
-  }
-  schedule_turn_end();
-}
-
-void Replicator::schedule_turn_end() {
-  if (turn_end_scheduled_) return;
-  // One proposal per partition for everything this loop turn brought in
-  // (many client writes per replication message), and one read round.
-  turn_end_scheduled_ = true;
-  asio::post(loop_, [this, alive = alive_] {
-    if (!*alive) return;
-    turn_end_scheduled_ = false;
-    propose_all();
-    flush_reads();
-  });
-}
-
-void Replicator::propose_all() {
-  for (auto& [p, r] : replicas_) {
-    if (!r->queued.empty()) propose(p, *r);
-  }
-}
-
-void Replicator::flush_reads() {
-  auto partitions = std::move(read_flushes_);
-  read_flushes_.clear();
-  for (uint32_t p : partitions) {
-    auto it = replicas_.find(p);
-    if (it != replicas_.end()) step(p, *it->second, it->second->core.flush_reads());
-  }
-}
-
-void Replicator::propose(uint32_t partition, Replica& r) {
-  auto queued = std::move(r.queued);
-  r.queued.clear();
-  if (!r.active || r.held) {
-    // Handing over (or held): nothing new starts here; the node the client
-    // reached retries once the next leader serves.
-    for (auto& q : queued) {
-      complete(q.group, q.index,
-               {false, 0, 0, "not_leader", "this node is handing the partition over"});
-    }
-    return;
-  }
-  if (!r.core.serving()) {
-    // Without a quorum of live replicas a wait cannot help: say so at once.
-    const auto lost = quorum_lost(partition);
-    for (auto& q : queued) {
-      complete(q.group, q.index,
-               lost ? WriteResult{false, 0, 0, "quorum_lost", *lost}
-                    : WriteResult{false, 0, 0, "partition_not_ready",
-                                  "this node is taking over the partition; retry shortly"});
-    }
-    return;
-  }
-  std::vector<std::string> payloads;
-  std::vector<uint64_t> hlcs;
-  payloads.reserve(queued.size());
-  for (auto& q : queued) {
-    q.op.version.hlc = pack_hlc(clock_.tick(parti::wall_clock_ms()));
-    hlcs.push_back(q.op.version.hlc);
-    payloads.push_back(storage::encode_item_op(q.op));
-  }
-  auto result = r.core.propose(std::move(payloads));
-  for (size_t k = 0; k < queued.size(); ++k) {
-    r.waiting[result.first_seq + k] = {queued[k].group, queued[k].index, hlcs[k], std::nullopt};
-  }
-  step(partition, r, std::move(result.actions));
-}
-
-template <class F>
-void Replicator::with_replica(uint32_t partition, F f) {
-  auto it = replicas_.find(partition);
-  if (it != replicas_.end()) f(*it->second);
-}
-
 void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& request) {
   // One large transfer per follower and partition at a time: a snapshot
   // built while one is on its way could not be sent.
@@ -896,60 +503,6 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
       });
     });
   });
-}
-
-void Replicator::visit_registers(RegisterVisit visit,
-                                 std::function<void(std::vector<uint32_t>)> done) {
-  struct Gather {
-    size_t remaining = 0;
-    std::vector<uint32_t> picked;
-    std::function<void(std::vector<uint32_t>)> done;
-    void finish_one() {
-      if (--remaining == 0) done(std::move(picked));
-    }
-  };
-  auto gather = std::make_shared<Gather>();
-  gather->remaining = replicas_.size();
-  gather->done = std::move(done);
-  if (replicas_.empty()) {
-    asio::post(loop_, [gather] { gather->done({}); });
-    return;
-  }
-  for (const auto& [p, r] : replicas_) {
-    seals_->read(p, [p, gather, visit](core::SealRecord record) {
-      visit(p, record, [p, gather](bool picked) {
-        if (picked) gather->picked.push_back(p);
-        gather->finish_one();
-      });
-    });
-  }
-}
-
-namespace {
-bool names(const core::SealRecord& record, const core::NodeId& node) {
-  const auto& members = record.config.members;
-  return std::find(members.begin(), members.end(), node) != members.end();
-}
-}  // namespace
-
-void Replicator::sealed_with_self(std::function<void(std::vector<uint32_t>)> done) {
-  visit_registers([self = self_](uint32_t, const core::SealRecord& record,
-                                 RegisterVisited finished) { finished(names(record, self)); },
-                  std::move(done));
-}
-
-void Replicator::withdraw_from_registers(std::function<void(std::vector<uint32_t>)> done) {
-  visit_registers(
-      [this](uint32_t p, const core::SealRecord& record, RegisterVisited finished) {
-        if (!names(record, self_)) return finished(false);
-        core::SealClaim without{{record.config.epoch, {}}, record.revision};
-        for (const auto& member : record.config.members) {
-          if (member != self_) without.config.members.push_back(member);
-        }
-        // A lost CAS means another node sealed meanwhile: it no longer needs us.
-        seals_->claim(p, without, [finished](bool, core::SealRecord) { finished(true); });
-      },
-      std::move(done));
 }
 
 void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {
@@ -971,208 +524,6 @@ void Replicator::claim_seal(uint32_t partition, const core::SealClaim& claim) {
                     step(partition, r, r.core.seal_claimed(epoch, won, seen));
                   });
                 });
-}
-
-void Replicator::drop_lost_replicas(uint32_t partition, AdminDone done, int attempts) {
-  auto reseal = [this, partition, done, alive = alive_](std::vector<std::string> dropped) {
-    if (!*alive) return;
-    with_replica(partition, [&](Replica& r) { step(partition, r, r.core.reseal()); });
-    spdlog::warn("admin: drop-lost-replicas on partition {} dropped [{}]; resealing", partition,
-                 fmt::join(dropped, ", "));
-    done({std::nullopt, false, std::move(dropped)});
-  };
-  seals_->read(partition, [this, partition, attempts, reseal, done,
-                           alive = alive_](core::SealRecord record) {
-    if (!*alive) return;
-    core::SealClaim survivors{{record.config.epoch, {}}, record.revision};
-    std::vector<std::string> dropped;
-    for (const auto& member : record.config.members) {
-      auto& to = live_nodes_.contains(member) ? survivors.config.members : dropped;
-      to.push_back(member);
-    }
-    if (dropped.empty()) return reseal({});
-    if (survivors.config.members.empty()) {
-      return seals_->forget(partition, [reseal, dropped] { reseal(dropped); });
-    }
-    seals_->claim(
-        partition, survivors,
-        [this, partition, attempts, reseal, done, dropped, alive](bool won, core::SealRecord) {
-          if (won) return reseal(dropped);
-          if (!*alive) return;
-          if (attempts > 1) return drop_lost_replicas(partition, done, attempts - 1);
-          done(
-              {"the partition's seal register kept changing meanwhile; nothing was "
-               "dropped, try again",
-               true,
-               {}});
-        });
-  });
-}
-
-void Replicator::admin(uint32_t partition, const std::string& operation, uint64_t seq,
-                       AdminDone done) {
-  auto error = admin_now(partition, operation, seq);
-  if (!error && operation == "drop-lost-replicas") {
-    drop_lost_replicas(partition, std::move(done));
-    return;
-  }
-  asio::post(loop_, [done = std::move(done), error = std::move(error)] {
-    done({error, false, {}});
-  });
-}
-
-std::optional<std::string> Replicator::admin_now(uint32_t partition, const std::string& operation,
-                                                 uint64_t seq) {
-  auto it = replicas_.find(partition);
-  if (it == replicas_.end() || !it->second->active) {
-    return "this node holds no replica of partition " + std::to_string(partition);
-  }
-  Replica& r = *it->second;
-  const auto role = r.core.role();
-  core::Actions actions;
-  if (operation == "force-watermark") {
-    if (seq == 0 || seq > r.core.last().seq) {
-      return "seq must be in 1.." + std::to_string(r.core.last().seq);
-    }
-    actions = r.core.force_watermark(seq);
-  } else if (operation == "sync" || operation == "skip") {
-    if (role != core::Role::follower) return std::string("only a follower catches up");
-    actions = r.core.catch_up(operation == "skip");
-  } else if (operation == "failover" || operation == "drop-lost-replicas") {
-    if (r.leader != self_) return std::string("only the partition's leader reseals");
-    if (operation == "drop-lost-replicas") return std::nullopt;  // checked; admin() runs it
-    actions = r.core.reseal();
-  } else {
-    return "unknown operation '" + operation +
-           "' (force-watermark, sync, skip, failover, drop-lost-replicas)";
-  }
-  spdlog::warn("admin: {} on partition {} (seq {})", operation, partition, seq);
-  step(partition, r, std::move(actions));
-  return std::nullopt;
-}
-
-bool Replicator::serves_reads(uint32_t partition) const {
-  auto it = replicas_.find(partition);
-  if (it == replicas_.end() || !it->second->active) return false;
-  const auto& c = it->second->core;
-  return c.serving() && c.log().epoch_at(c.commit()) == c.epoch();
-}
-
-bool Replicator::confirms_reads_alone(uint32_t partition) const {
-  auto it = replicas_.find(partition);
-  if (it == replicas_.end() || !it->second->active) return false;
-  const Replica& r = *it->second;
-  // A new leader's core counts adopted entries committed while their apply
-  // is still on its way to disk: until it has landed, the read goes the long
-  // way, settled behind those commits (Effects::reads_confirmed).
-  return r.core.confirms_reads_alone() && r.applied_epoch == r.core.epoch() &&
-         r.applied_commit >= r.core.commit();
-}
-
-std::optional<std::string> Replicator::quorum_lost(uint32_t partition) const {
-  auto it = replicas_.find(partition);
-  if (it == replicas_.end() || !it->second->active) return std::nullopt;
-  auto set = it->second->core.set_out_of_reach(live_nodes_);
-  if (!set) return std::nullopt;
-  size_t alive = 0;
-  for (const auto& node : *set) alive += node == self_ || live_nodes_.contains(node) ? 1 : 0;
-  return fmt::format(
-      "partition {} has lost a majority of its replicas ({} of {} alive: {}; {} needed): it is "
-      "served again when enough of them return, or after an operator runs drop-lost-replicas",
-      partition, alive, set->size(), fmt::join(*set, ", "), set->size() / 2 + 1);
-}
-
-bool Replicator::serves_replica_reads(uint32_t partition) const {
-  auto it = replicas_.find(partition);
-  return it != replicas_.end() && it->second->active && !it->second->core.rebuilding();
-}
-
-std::vector<ReplicaStatus> Replicator::statuses() const {
-  std::vector<ReplicaStatus> out;
-  const auto now = std::chrono::steady_clock::now();
-  for (const auto& [p, r] : replicas_) {
-    const auto& c = r->core;
-    // A leader that has not claimed its set yet is still sealing.
-    const bool claiming = c.role() == core::Role::leader && !c.serving();
-    ReplicaStatus s{p,
-                    r->active,
-                    claiming ? core::Role::sealing : c.role(),
-                    c.epoch(),
-                    c.promised_epoch(),
-                    c.commit(),
-                    c.last().seq,
-                    0,
-                    c.buffered_entries(),
-                    c.rebuilding(),
-                    r->leader,
-                    serves_reads(p),
-                    r->stall.stalled_seconds(now),
-                    {},
-                    {},
-                    0,
-                    {}};
-    if (c.role() == core::Role::leader) {
-      for (const auto& [node, match] : c.follower_matches()) {
-        s.lag = std::max(s.lag, c.last().seq - std::min(match, c.last().seq));
-        auto stall = r->follower_stalls.find(node);
-        s.followers.push_back(
-            {node, match, c.log().payload_bytes_after(match), match < c.log().base().seq,
-             stall == r->follower_stalls.end() ? 0 : stall->second.stalled_seconds(now)});
-      }
-    }
-    if (r->held) {
-      const auto plan = r->held->plan;
-      s.handoff = plan == HandoffPlan::DrainFirst     ? "draining"
-                  : plan == HandoffPlan::LookUpLeader ? "looking_up"
-                                                      : "awaiting";
-      s.handoff_epoch = r->held->next.epoch;
-      s.handoff_from = r->held->from;
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-bool Replicator::held_for_handoff(uint32_t partition) const {
-  auto it = replicas_.find(partition);
-  return it != replicas_.end() && it->second->active && it->second->held.has_value();
-}
-
-ReplicatorStats Replicator::stats() const {
-  ReplicatorStats s = stats_;
-  const auto now = std::chrono::steady_clock::now();
-  for (const auto& [p, r] : replicas_) {
-    const auto& cs = r->core.stats();
-    s.sync_requests += cs.sync_requests;
-    s.buffer_overflows += cs.buffer_overflows;
-    s.refused += cs.refused;
-    s.read_rounds += cs.read_rounds;
-    const auto too_long = [&](const StallClock& clock) {
-      return std::chrono::duration<double>(clock.stalled_seconds(now)) >= options_.write_timeout;
-    };
-    s.stalled_partitions += too_long(r->stall) ? 1 : 0;
-    for (const auto& [node, clock] : r->follower_stalls)
-      s.lagging_followers += too_long(clock) ? 1 : 0;
-  }
-  s.messages_sent = outbox_.sent_messages();
-  s.messages_dropped = outbox_.dropped_messages();
-  s.transfers_started = outbox_.fragments().started();
-  s.transfers_abandoned = outbox_.fragments().abandoned();
-  s.disk_writes = commit_.writes();
-  s.disk_slow = slow_disk_.slow();
-  s.disk_write_median_seconds = std::chrono::duration<double>(slow_disk_.median()).count();
-  s.disk_write_steps = commit_.steps_written();
-  s.pending_writes = pending_writes_;
-  return s;
-}
-
-asio::awaitable<std::vector<WriteResult>> replicate(Replicator* replicator,
-                                                    std::vector<storage::WriteOp> ops) {
-  std::vector<storage::WriteOp>* batch = &ops;
-  co_return co_await await_callback<std::vector<WriteResult>>(
-      [replicator, batch](std::function<void(std::vector<WriteResult>)> done) {
-        replicator->submit(std::move(*batch), std::move(done));
-      });
 }
 
 }  // namespace partid::replication

@@ -4,7 +4,9 @@
 // client writes (proposals), peer messages (ReplicationBatch), a tick timer.
 // What a core asks for is delegated: storage changes to GroupCommit (durable
 // before anything is said), messages to Outbox, snapshots to the disk pool,
-// seal register reads and claims to SealRegister.
+// seal register reads and claims to SealRegister. Clients' writes wait in
+// PendingWrites, snapshots received in SnapshotInbox; the register changes
+// of leaving nodes and operators are RegisterSweeps'.
 //
 // Guarantees to the API: a write's callback runs once, on the loop; "ok" means
 // a quorum of the partition's replicas has the write durably and this node
@@ -34,8 +36,11 @@
 #include "partid/replication/group_commit.h"
 #include "partid/replication/handoff.h"
 #include "partid/replication/outbox.h"
+#include "partid/replication/pending_writes.h"
+#include "partid/replication/register_sweeps.h"
 #include "partid/replication/seal_register.h"
 #include "partid/replication/slow_disk.h"
+#include "partid/replication/snapshot_inbox.h"
 #include "partid/replication/stall_clock.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
@@ -43,16 +48,6 @@
 namespace partid::replication {
 
 using storage::hlc_physical_ms;
-
-struct WriteResult {
-  bool ok = false;
-  uint64_t sequence = 0;
-  uint64_t hlc = 0;
-  std::string code;   // when !ok: not_leader, partition_not_ready, quorum_lost, overloaded,
-  std::string error;  // leadership_lost, quorum_timeout, or a storage::Refusal's code:
-  // committed and applied without effect by a rule of the partition's state
-  // (locked_by_transaction, txn_conflict, txn_decided): the outcome is known.
-};
 
 struct ReplicatorOptions {
   core::CoreOptions core;
@@ -185,7 +180,7 @@ struct ReplicatorStats {
 
 class Replicator {
  public:
-  using Done = std::function<void(std::vector<WriteResult>)>;
+  using Done = PendingWrites::Done;
   using ReadDone = std::function<void(bool confirmed)>;
   using OnFatal = std::function<void(const std::string& why)>;
 
@@ -271,7 +266,6 @@ class Replicator {
 
  private:
   struct Replica;
-  struct WriteGroup;
   struct Queued;
   struct Effects;
 
@@ -285,13 +279,6 @@ class Replicator {
   // record below its floor says nothing about it (kept only its revision,
   // for the next claim).
   core::SealRecord incarnation_view(uint32_t partition, core::SealRecord record) const;
-  // Reads the register of every partition held here and hands each to
-  // `visit` with a callback it calls once done with it, saying whether it
-  // picked that partition; after the last, `done` gets the picked ones.
-  using RegisterVisited = std::function<void(bool picked)>;
-  using RegisterVisit =
-      std::function<void(uint32_t, const core::SealRecord&, RegisterVisited finished)>;
-  void visit_registers(RegisterVisit visit, std::function<void(std::vector<uint32_t>)> done);
   // The appointment path (handoff.h): take() plans, appoint() acts on it.
   void take(uint32_t partition, Replica& r, Appointment next);
   void appoint(uint32_t partition, Replica& r, const Appointment& next);
@@ -306,8 +293,6 @@ class Replicator {
   bool admitted(const std::string& from, uint32_t partition, const core::Message& message);
   void park_early_seal(const std::string& from, uint32_t partition, const core::BeginEpoch& seal);
   void deliver_early_seals();
-  void receive_snapshot(const std::string& from, uint32_t partition, core::Message message);
-  SnapshotItems decoded_snapshot(uint32_t partition, const core::Snapshot& snapshot);
   void step(uint32_t partition, Replica& r, core::Actions actions);
   void settle_read(Replica& r, uint64_t id, bool confirmed);
   void run(const Effects& effects);
@@ -322,13 +307,11 @@ class Replicator {
   void propose(uint32_t partition, Replica& r);
   void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
   void on_refused(const std::vector<storage::Refusal>& refused);
-  void complete(const std::shared_ptr<WriteGroup>& group, size_t index, WriteResult result);
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
   void read_seal(uint32_t partition, const core::SealRead& read);
   void claim_seal(uint32_t partition, const core::SealClaim& claim);
-  // `attempts`: how often a claim that lost to a concurrent change of the
-  // register is retried from a fresh read.
-  void drop_lost_replicas(uint32_t partition, AdminDone done, int attempts = 3);
+  void drop_lost_replicas(uint32_t partition, AdminDone done);
+  std::vector<uint32_t> held_partitions() const;
   // Checks an operation (an error message when refused) and runs it if it is
   // synchronous; drop-lost-replicas is only checked.
   std::optional<std::string> admin_now(uint32_t partition, const std::string& operation,
@@ -342,6 +325,9 @@ class Replicator {
   void watch_disk(std::chrono::steady_clock::time_point now);
   const std::string* address_of(const core::NodeId& node) const;
 
+  // False from stop(): nothing posted earlier acts after it. Before the
+  // members below, which take it at their construction.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   asio::any_io_executor loop_;
   asio::thread_pool& disk_;
   storage::StoreEngine& store_;
@@ -353,7 +339,8 @@ class Replicator {
   SlowDiskJudge slow_disk_;
   GroupCommit commit_;
   Outbox outbox_;
-  FragmentAssembler assembler_;
+  SnapshotInbox inbox_;
+  PendingWrites writes_;
   parti::Periodic ticker_;
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
@@ -377,20 +364,11 @@ class Replicator {
   std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
-  struct DecodedItems {
-    core::Position through;
-    size_t bytes = 0;
-    SnapshotItems items;
-  };
-  // The latest snapshot received per partition, decoded off the loop, until
-  // the core installs it.
-  std::map<uint32_t, DecodedItems> decoded_snapshots_;
-  size_t pending_writes_ = 0;
   ReplicatorStats stats_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t session_;  // this process's read rounds (ReplicaCore's session)
   uint64_t next_read_id_ = 0;
-  std::unique_ptr<SealRegister> seals_;  // first to go: its pool may still answer
+  std::unique_ptr<RegisterSweeps> sweeps_;  // on seals_, from start()
+  std::unique_ptr<SealRegister> seals_;     // first to go: its pool may still answer
 };
 
 // Replicator::submit as a coroutine: resumes on the caller's executor with

@@ -1,0 +1,57 @@
+#include "partid/replication/snapshot_inbox.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "partid/replication/wire.h"
+
+namespace partid::replication {
+
+namespace {
+uint64_t newest_hlc(const std::vector<storage::Item>& items) {
+  uint64_t newest = 0;
+  for (const auto& item : items) newest = std::max(newest, item.version.hlc);
+  return newest;
+}
+
+SnapshotItems decode(const core::Snapshot& snapshot) {
+  auto items = decode_snapshot(snapshot.data);
+  if (!items) return nullptr;
+  return std::make_shared<const std::vector<storage::Item>>(std::move(*items));
+}
+}  // namespace
+
+void SnapshotInbox::receive(uint32_t partition, core::Message message, Decoded then) {
+  auto held = std::make_shared<core::Message>(std::move(message));
+  asio::post(disk_, [this, loop = loop_, partition, held, then = std::move(then), alive = alive_] {
+    SnapshotItems items = decode(*snapshot_in(*held));
+    const uint64_t newest = items ? newest_hlc(*items) : 0;
+    asio::post(loop, [this, partition, held, items, newest, then, alive] {
+      if (!*alive) return;
+      if (!items) return then(nullptr);
+      on_newest_(newest);
+      const core::Snapshot& s = *snapshot_in(*held);
+      decoded_[partition] = {s.through, s.data.size(), items};
+      then(held.get());
+    });
+  });
+}
+
+SnapshotItems SnapshotInbox::take(uint32_t partition, const core::Snapshot& snapshot) {
+  auto it = decoded_.find(partition);
+  if (it == decoded_.end() || it->second.through != snapshot.through ||
+      it->second.bytes != snapshot.data.size()) {
+    spdlog::warn("partition {}: installing a snapshot not decoded on arrival; decoding it here",
+                 partition);
+    SnapshotItems items = decode(snapshot);
+    if (items) on_newest_(newest_hlc(*items));
+    return items;
+  }
+  SnapshotItems items = std::move(it->second.items);
+  decoded_.erase(it);
+  return items;
+}
+
+}  // namespace partid::replication

@@ -1,0 +1,73 @@
+// replication: the partition snapshots this node receives. A snapshot comes
+// in a peer message, whole or assembled from fragments (FragmentAssembler);
+// it can be many megabytes, so it is decoded on the disk pool before its core
+// sees the message, and kept decoded until the core installs it (take()), so
+// installing does not decode it again. Only the latest snapshot per
+// partition is kept.
+// Threading: loop only; decoding runs on the disk pool. Nothing decoded is
+// handed on once the owner's `alive` token is false (the owner clears it
+// before destroying this).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "parti/core/async.h"
+#include "partid/replication/core/types.h"
+#include "partid/replication/core_changes.h"
+#include "partid/replication/fragments.h"
+
+namespace partid::replication {
+
+namespace asio = boost::asio;
+
+class SnapshotInbox {
+ public:
+  // Told the newest item version (HLC) of every snapshot decoded here: the
+  // node's clock passes it (the HLC's rule for any message received).
+  using OnNewest = std::function<void(uint64_t hlc)>;
+  // The message whose snapshot was decoded, or nullptr when it does not decode.
+  using Decoded = std::function<void(const core::Message*)>;
+
+  SnapshotInbox(asio::any_io_executor loop, asio::thread_pool& disk, OnNewest on_newest,
+                std::shared_ptr<bool> alive)
+      : loop_(std::move(loop)),
+        disk_(disk),
+        on_newest_(std::move(on_newest)),
+        alive_(std::move(alive)) {}
+  SnapshotInbox(const SnapshotInbox&) = delete;
+  SnapshotInbox& operator=(const SnapshotInbox&) = delete;
+
+  // Decodes the snapshot `message` carries off the loop, then hands the
+  // message to `then` on the loop (after messages that came behind it, which
+  // the core takes as reordering).
+  void receive(uint32_t partition, core::Message message, Decoded then);
+  // The items of `snapshot`, decoded on arrival or, if it was not, here
+  // (nullptr: it does not decode).
+  SnapshotItems take(uint32_t partition, const core::Snapshot& snapshot);
+  // Drops what is kept for a partition this node no longer holds.
+  void forget(uint32_t partition) { decoded_.erase(partition); }
+  // One fragment of a message too large for a frame (FragmentAssembler::add).
+  FragmentAssembler::Result assemble(const pb::ReplFragment& fragment) {
+    return assembler_.add(fragment, FragmentAssembler::Clock::now());
+  }
+
+ private:
+  struct Kept {
+    core::Position through;
+    size_t bytes = 0;
+    SnapshotItems items;
+  };
+
+  asio::any_io_executor loop_;
+  asio::thread_pool& disk_;
+  OnNewest on_newest_;
+  FragmentAssembler assembler_;
+  std::map<uint32_t, Kept> decoded_;
+  std::shared_ptr<bool> alive_;
+};
+
+}  // namespace partid::replication

@@ -1,0 +1,103 @@
+// SnapshotInbox: a snapshot received is decoded on the disk pool and handed
+// on, on the loop, only then; installing it uses the items decoded on arrival
+// (no second decoding); one that does not decode is handed on as nothing.
+#include "partid/replication/snapshot_inbox.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "partid/replication/wire.h"
+
+namespace partid::replication {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SnapshotInboxTest : public ::testing::Test {
+ protected:
+  void TearDown() override { disk.join(); }
+
+  // Runs the loop until `pred` holds or `budget` passes; true if it held.
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      loop.restart();
+      loop.run_one_for(10ms);
+    }
+    return pred();
+  }
+  static storage::Item item(const std::string& key, uint64_t hlc) {
+    return {key, "r", "message of " + key, {hlc, 1, 1}, false};
+  }
+  static core::Message install(const std::string& data, uint64_t seq) {
+    return core::InstallSnapshot{3, {{3, seq}, data}, seq, seq};
+  }
+  // Receives `message` for partition 9 and waits for the inbox to hand it on.
+  const core::Message* receive(core::Message message) {
+    bool answered = false;
+    const core::Message* handed = nullptr;
+    inbox.receive(9, std::move(message), [&](const core::Message* m) {
+      answered = true;
+      handed = m;
+      if (m) handed_through = snapshot_in(*m)->through;
+    });
+    EXPECT_TRUE(run_until([&] { return answered; }, 5s));
+    return handed;
+  }
+
+  boost::asio::io_context loop;
+  boost::asio::thread_pool disk{1};
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::vector<uint64_t> newest;
+  SnapshotInbox inbox{loop.get_executor(), disk, [this](uint64_t hlc) { newest.push_back(hlc); },
+                      alive};
+  core::Position handed_through;
+};
+
+TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnDecodedAndInstalledWithoutASecondDecoding) {
+  const std::vector<storage::Item> items{item("a", 500), item("b", 900), item("c", 700)};
+  const std::string data = encode_snapshot(items);
+  ASSERT_NE(receive(install(data, 40)), nullptr);
+  EXPECT_EQ(handed_through, (core::Position{3, 40}));
+  EXPECT_EQ(newest, std::vector<uint64_t>{900});  // the clock passes its newest item
+  SnapshotItems installed = inbox.take(9, {{3, 40}, data});
+  ASSERT_TRUE(installed);
+  EXPECT_EQ(*installed, items);
+  EXPECT_EQ(newest.size(), 1u);  // taken as decoded: not decoded (nor told) again
+}
+
+TEST_F(SnapshotInboxTest, ASnapshotThatDoesNotDecodeIsHandedOnAsNothing) {
+  EXPECT_EQ(receive(install("\xff\xff not a snapshot", 40)), nullptr);
+  EXPECT_TRUE(newest.empty());
+  EXPECT_FALSE(inbox.take(9, {{3, 40}, "\xff\xff not a snapshot"}));
+}
+
+TEST_F(SnapshotInboxTest, ASnapshotNotDecodedOnArrivalIsDecodedWhenInstalled) {
+  const std::vector<storage::Item> first{item("a", 100)};
+  const std::vector<storage::Item> second{item("a", 100), item("z", 300)};
+  ASSERT_NE(receive(install(encode_snapshot(first), 10)), nullptr);
+  // The core installs a later one than the inbox kept: decoded there.
+  SnapshotItems installed = inbox.take(9, {{3, 20}, encode_snapshot(second)});
+  ASSERT_TRUE(installed);
+  EXPECT_EQ(*installed, second);
+  EXPECT_EQ(newest, (std::vector<uint64_t>{100, 300}));
+}
+
+TEST_F(SnapshotInboxTest, NothingIsHandedOnOnceTheOwnerIsGone) {
+  bool answered = false;
+  inbox.receive(9, install(encode_snapshot({item("a", 1)}), 5),
+                [&](const core::Message*) { answered = true; });
+  *alive = false;
+  disk.join();  // the decoding is done and its answer posted to the loop
+  loop.restart();
+  loop.poll();
+  EXPECT_FALSE(answered);
+}
+
+}  // namespace
+}  // namespace partid::replication
