@@ -383,12 +383,16 @@ void Node::start_manager(parti::Manager& manager) {
 // it has (a restarted node answered its first cluster-wide count without the
 // other node's items). The ready file waits for them, at most a heartbeat
 // TTL: a worker whose record has not come by then has lapsed and is being
-// replaced.
+// replaced. A stop signal ends that wait too.
 void Node::await_peer_addresses(std::chrono::milliseconds patience) {
-  auto known = std::make_shared<std::promise<void>>();
-  auto every_worker = known->get_future();
-  on_loop([&] { keeper_->when_every_worker_addressable([known] { known->set_value(); }); });
-  if (every_worker.wait_for(patience) != std::future_status::ready) {
+  auto known = std::make_shared<std::atomic<bool>>(false);
+  on_loop([&] {
+    keeper_->when_every_worker_addressable([this, known] {
+      *known = true;
+      start_stop_.notify();
+    });
+  });
+  if (!start_stop_.await([&] { return known->load(); }, patience)) {
     spdlog::warn(
         "ready without every worker's record after {} ms: forwards to those workers "
         "fail until their records are read",
