@@ -22,7 +22,10 @@ WebError write_error(const replication::WriteResult& r) {
   return WebError::unavailable(r.code, r.error);
 }
 
-ApiService::ApiService(ApiDeps deps, ApiOptions options) : deps_(deps), options_(options) {}
+ApiService::ApiService(ApiDeps deps, ApiOptions options)
+    : deps_(deps),
+      options_(options),
+      locks_(deps.store, deps.replicator, deps.metrics, {options.hold, options.forward_timeout}) {}
 
 uint32_t ApiService::partition_of(const std::string& partition_key) const {
   // Before the first topology there are no partitions; routing then answers

@@ -22,6 +22,7 @@
 #include "partid/api/http_types.h"
 #include "partid/api/item_page.h"
 #include "partid/api/item_requests.h"
+#include "partid/api/lock_waits.h"
 #include "partid/api/metrics.h"
 #include "partid/api/resize_eta.h"
 #include "partid/api/route.h"
@@ -265,40 +266,6 @@ class ApiService {
   // What committed transactions not yet resolved in `partition` make of the
   // items read into `view` (range key -> item, nullopt: deleted): one item
   // (range_key) or every item of the partition key (nullptr).
-  // A transaction may have locked items of `partition` (its metadata is not
-  // in memory, or counts prepared transactions).
-  bool may_hold_locks(uint32_t partition) const;
-  // Before a write at the leader: while a transaction holds a lock on the
-  // item (or, without a range key, on any item of the key), waits for it to
-  // go, up to lock_wait_budget. Advisory: the write's entry is still refused
-  // if it meets a lock when it is applied.
-  asio::awaitable<void> wait_for_unlock(uint32_t partition, const std::string& partition_key,
-                                        const std::string* range_key, const Hop& hop);
-  // The same for a batch's items written here: waits, partition after
-  // partition, while any of them is locked, within one lock_wait_budget.
-  asio::awaitable<void> wait_for_unlock(const std::vector<storage::WriteOp>& ops, const Hop& hop);
-  // Before a transaction's prepare at the leader: waits while one of its
-  // items is locked by a younger transaction (storage::txn_older), up to
-  // lock_wait_budget and never past its own deadline; a lock of an older one
-  // ends the wait at once, and the prepare is refused (wait-die: no two
-  // transactions wait for each other, so waits never deadlock).
-  asio::awaitable<void> wait_for_younger_locks(uint32_t partition, const std::string& txn,
-                                               const std::vector<storage::TxnWrite>& writes,
-                                               const Hop& hop);
-  // How long a request may wait here for a lock: the hold, or half the
-  // forward timeout when forwarded, so the node that forwarded never gives
-  // up first.
-  std::chrono::milliseconds lock_wait_budget(const Hop& hop) const;
-  // Ends the pauses of the requests waiting for a lock of `partition`: a
-  // resolve released its transaction's locks. Each asks again at once.
-  void wake_lock_waiters(uint32_t partition);
-  // Asks `locked` (a read of the transaction space, run between group-commit
-  // writes) again after each of the hold's pauses until it says false or the
-  // next pause would end past `deadline`; counts partid_lock_waits_total once
-  // if it waited at all.
-  asio::awaitable<void> wait_while_locked(uint32_t partition,
-                                          std::chrono::steady_clock::time_point deadline,
-                                          std::function<bool()> locked);
   asio::awaitable<void> settle_txn(std::string txn, uint32_t home, std::vector<uint32_t> resolved,
                                    Hop hop);
   // GET /txn/{id}?partition=q: partition q's part of the transaction.
@@ -349,14 +316,7 @@ class ApiService {
   ResizeEtaTracker resize_eta_;  // loop only: the baseline of the resize in progress
   std::mt19937_64 txn_random_{std::random_device{}()};   // transaction ids
   std::chrono::steady_clock::time_point next_forget_{};  // forget_old_txns's next pass
-  // Per partition: how many resolves released locks here, and the pauses of
-  // the requests waiting for a lock to go (wait_while_locked), which a
-  // resolve ends early (wake_lock_waiters). At most one entry per partition.
-  struct LockWaiters {
-    uint64_t releases = 0;
-    WakeablePauses pauses;
-  };
-  std::map<uint32_t, LockWaiters> lock_waiters_;
+  LockWaits locks_;
   // The pauses of held requests (dispatch_holding) and of the requests this
   // node repeats (repeat_while_passing): most of what they wait for (a
   // split's keys served by their new partition, a new leader appointed)

@@ -56,7 +56,7 @@ asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, con
   if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  co_await wait_for_unlock(p, w.partition_key, &w.range_key, hop);
+  co_await locks_.for_item(p, w.partition_key, &w.range_key, hop);
   // Named, not a braced temporary: GCC 12 mishandles temporaries in co_await.
   std::vector<storage::WriteOp> ops{put_op(w, p)};
   auto results = co_await write_local(std::move(ops));
@@ -99,7 +99,7 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
     if (!first_error) first_error = e;
   };
   if (!local.empty()) {
-    co_await wait_for_unlock(local, hop);
+    co_await locks_.for_batch(local, hop);
     std::vector<uint32_t> partitions;
     for (const auto& op : local) partitions.push_back(op.partition);
     auto written = co_await write_local(std::move(local));
@@ -203,7 +203,7 @@ asio::awaitable<ApiResponse> ApiService::get_one(uint32_t p, const Route& route,
     item = co_await parti::run_blocking(*deps_.disk,
                                         [store, p, pk, rk] { return store->get(p, *pk, *rk); });
   }
-  if (may_hold_locks(p)) {
+  if (locks_.may_hold_locks(p)) {
     TxnView view;
     if (auto e = co_await overlay_txns(p, *pk, rk, &view, hop)) co_return ApiResponse::error(*e);
     if (auto it = view.find(*rk); it != view.end()) item = std::move(it->second);
@@ -255,7 +255,7 @@ asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string
   if (!fit_to_bytes(&listing, page.max_bytes)) {
     co_return ApiResponse::error(no_item_fits(page.max_bytes));
   }
-  if (may_hold_locks(p)) {
+  if (locks_.may_hold_locks(p)) {
     TxnView view;
     const std::string* every_item = nullptr;
     if (auto e = co_await overlay_txns(p, pk, every_item, &view, hop)) {
@@ -295,7 +295,7 @@ asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request,
   op.partition_key = route.partition_key;
   op.range_key = route.range_key;
   const bool one_item = op.kind == storage::WriteOp::Kind::Delete;
-  co_await wait_for_unlock(p, route.partition_key, one_item ? &route.range_key : nullptr, hop);
+  co_await locks_.for_item(p, route.partition_key, one_item ? &route.range_key : nullptr, hop);
   std::vector<storage::WriteOp> ops{op};
   auto results = co_await write_local(std::move(ops));
   if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));

@@ -406,7 +406,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
     if (auto refusal = co_await txn_format_refusal(body.writes)) {
       co_return ApiResponse::error(*refusal);
     }
-    co_await wait_for_younger_locks(partition, txn, body.writes, hop);
+    co_await locks_.for_younger(partition, txn, body.writes, hop);
   }
   storage::WriteOp op;
   op.partition = partition;
@@ -430,7 +430,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
     co_return ApiResponse::json(200, out.dump());
   }
   if (!r.ok) co_return ApiResponse::error(write_error(r));
-  if (step == "resolve") wake_lock_waiters(partition);
+  if (step == "resolve") locks_.released(partition);
   out["state"] = step == "prepare"  ? "prepared"
                  : step == "commit" ? "committed"
                  : step == "settle" ? "settled"
