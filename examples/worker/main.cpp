@@ -4,8 +4,12 @@
 #include <pthread.h>
 #include <CLI/CLI.hpp>
 
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include "parti/coord/nats_access.h"
 #include "parti/manager/manager.h"
@@ -34,12 +38,20 @@ int main(int argc, char** argv) {
 
   parti::Config cfg;
   if (fast) cfg.timings = parti::fast_timings();
-  // Block the stop signals in every thread; main waits for them with sigwait.
+  // Block the stop signals in every thread; one thread takes them and
+  // requests a stop, which ends whatever the worker is doing: waiting for
+  // NATS, starting, or running.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::stop_source stop;
+  std::thread([&stop_signals, &stop] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    stop.request_stop();
+  }).detach();
 
   parti::Hooks hooks;
   parti::Manager* manager_ptr = nullptr;  // hooks run only after it is set
@@ -57,6 +69,7 @@ int main(int argc, char** argv) {
     parti::coord::Connection::Options o;
     o.url = url;
     o.wait_for_server = std::chrono::seconds(60);  // the worker may start before its server
+    o.stop = stop.get_token();
     o.on_waiting_for_server = [&] {
       std::cerr << "worker: waiting for NATS at " << parti::coord::redact_urls(url) << std::endl;
     };
@@ -66,17 +79,24 @@ int main(int argc, char** argv) {
     std::shared_ptr<const parti::Strategy> strat = parti::make_strategy(strategy);
     parti::Manager manager(cfg, conn, source, strat, hooks);
     manager_ptr = &manager;
-    manager.start();
+    {
+      // Manager::start may wait (for this worker's old ID, for an
+      // assignment); a stop meanwhile ends it with StartError.
+      std::stop_callback stop_starting(stop.get_token(), [&manager] { manager.stop(); });
+      manager.start();
+    }
     const std::string me = manager.worker_id();
     std::cout << "[" << me << "] stable, leader=" << (manager.is_leader() ? "yes" : "no")
               << ", owns " << owned(manager.current_assignment(), me) << std::endl;
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    std::mutex mu;
+    std::condition_variable_any stopped;
+    std::unique_lock lock(mu);
+    stopped.wait(lock, stop.get_token(), [] { return false; });
     manager.stop();
     std::cout << "[" << me << "] stopped cleanly" << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "worker: " << e.what() << std::endl;
-    return 1;
+    return stop.stop_requested() ? 0 : 1;  // stopped while connecting or starting
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stop_token>
 #include <thread>
 
 #include "parti/coord/connection.h"
@@ -104,6 +105,30 @@ TEST(ConnectionWaitTest, AConnectWhoseServerNeverComesUpFailsAsTransientAtItsDea
     EXPECT_GE(took, 1500ms);
     EXPECT_LT(took, 10s);
   }
+}
+
+TEST(ConnectionWaitTest, AStopRequestedWhileWaitingEndsTheConnectAtOnce) {
+  NatsServer server;
+  server.stop();
+  std::stop_source stop;
+  std::atomic<bool> started_waiting{false};
+  auto o = waiting(server, 60s);
+  o.stop = stop.get_token();
+  o.on_waiting_for_server = [&] { started_waiting = true; };
+  std::thread stopper([&] {
+    ASSERT_TRUE(wait_until([&] { return started_waiting.load(); }, 30s));
+    stop.request_stop();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    Connection::connect(o);
+    FAIL() << "connected to no server";
+  } catch (const CoordError& e) {
+    EXPECT_FALSE(e.transient()) << e.what();  // asked to stop: not worth trying again
+    EXPECT_NE(std::string(e.what()).find("stopped while waiting"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);  // not its 60-s wait
+  stopper.join();
 }
 
 TEST(ConnectionWaitTest, WithoutAWaitAConnectToNoServerFailsAtOnce) {

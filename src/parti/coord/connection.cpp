@@ -2,7 +2,8 @@
 #include "parti/coord/kv_bucket.h"
 
 #include <algorithm>
-#include <thread>
+#include <condition_variable>
+#include <mutex>
 #include <vector>
 
 namespace parti::coord {
@@ -194,8 +195,20 @@ void Connection::first_connect(natsOptions* opts) {
     if (!said_waiting && options_.on_waiting_for_server) options_.on_waiting_for_server();
     said_waiting = true;
     // The last try comes at the deadline.
-    std::this_thread::sleep_for(
+    pause_between_tries(
         std::min<std::chrono::steady_clock::duration>(options_.reconnect_wait, left));
+  }
+}
+
+void Connection::pause_between_tries(std::chrono::steady_clock::duration pause) const {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, options_.stop, pause, [] { return false; });
+  if (options_.stop.stop_requested()) {
+    throw CoordError(
+        "connect to " + redact_urls(options_.url) + ": stopped while waiting for the server",
+        KvErrc::Other);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,10 @@ class Connection {
     // Called once, on connect()'s thread, when the first try failed and
     // connect() starts to wait (for a log line: "waiting for NATS").
     std::function<void()> on_waiting_for_server = {};
+    // A stop requested through it (a signal handler's thread, say) ends
+    // that wait at once, between tries: connect() then throws a CoordError
+    // that is not transient ("stopped while waiting for the server").
+    std::stop_token stop = {};
   };
   using StatusListener = std::function<void(bool connected)>;
 
@@ -94,6 +99,8 @@ class Connection {
   static void on_closed(natsConnection*, void* self);
   // Connects nc_ or throws, trying again while that may pass.
   void first_connect(natsOptions* opts);
+  // Sleeps `pause`, or throws once Options::stop is requested.
+  void pause_between_tries(std::chrono::steady_clock::duration pause) const;
   void notify(bool connected);
   bool shut_down();  // true once nats.c reported the connection closed
   bool wait_closed(std::chrono::milliseconds limit);
