@@ -10,41 +10,14 @@ namespace partid::api {
 using routing::Access;
 using routing::RouteDecision;
 
-WebError write_error(const replication::WriteResult& r) {
-  if (r.code == "quorum_timeout") return WebError::timeout(r.code, r.error);
-  // Refusals of the transaction rules (storage/txn_apply.cpp): final for
-  // this transaction, never a passing failure, so never a 503.
-  if (r.code == "locked_by_transaction" || r.code == "txn_conflict" || r.code == "txn_decided" ||
-      r.code == "txn_aborted" || r.code == "txn_expired" || r.code == "txn_unknown" ||
-      r.code == "txn_condition_failed") {
-    return WebError::conflict(r.code, r.error);
-  }
-  return WebError::unavailable(r.code, r.error);
-}
-
 ApiService::ApiService(ApiDeps deps, ApiOptions options)
     : deps_(deps),
       options_(options),
-      locks_(deps.store, deps.replicator, deps.metrics, {options.hold, options.forward_timeout}) {}
-
-uint32_t ApiService::partition_of(const std::string& partition_key) const {
-  // Before the first topology there are no partitions; routing then answers
-  // no_assignment for partition 0.
-  const auto& topology = *deps_.cluster->topology();
-  return topology.partitions == 0 ? 0 : topology.partition_of(partition_key);
-}
-
-asio::awaitable<std::optional<ApiResponse>> ApiService::serve_elsewhere(uint32_t partition,
-                                                                        Access access,
-                                                                        const ApiRequest& request,
-                                                                        const Hop& hop) {
-  const RouteDecision d = route_for(partition, access, hop);
-  if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
-  if (d.kind == RouteDecision::Kind::Forward) {
-    co_return co_await forward(d, request.method, request.target, request.body, hop);
-  }
-  co_return std::nullopt;
-}
+      router_(
+          deps.cluster, deps.peers, deps.replicator, deps.metrics,
+          {options.hop_limit, options.forward_timeout, options.max_relayed_bytes, options.hold}),
+      locks_(deps.store, deps.replicator, deps.metrics, {options.hold, options.forward_timeout}),
+      txns_(deps, options, router_, locks_) {}
 
 // A forward's deadline is on the clock of the node that sent it (the last it
 // tried): read on this node's, it becomes this node's, so the forwards it
@@ -116,27 +89,13 @@ asio::awaitable<ApiResponse> ApiService::dispatch_holding(
     if (std::chrono::steady_clock::now() + pause > deadline) break;
     if (retry == 1) deps_.metrics->count("partid_held_requests_total");
     deps_.metrics->count("partid_held_retries_total");
-    if (co_await held_.pause(pause)) {
+    if (co_await router_.pauses().pause(pause)) {
       deps_.metrics->count("partid_held_retries_woken_total");
       backoff = 0;
     }
     response = co_await dispatch(request, route, hop);
   }
   co_return response;
-}
-
-asio::awaitable<ApiResponse> ApiService::repeat_while_passing(
-    std::function<asio::awaitable<ApiResponse>()> attempt, const char* retries_metric) {
-  const auto deadline = std::chrono::steady_clock::now() + options_.hold;
-  ApiResponse r = co_await attempt();
-  for (unsigned backoff = 1; r.status == 503 || r.status == 504; ++backoff) {
-    const auto pause = hold_pause(backoff);
-    if (std::chrono::steady_clock::now() + pause > deadline) break;
-    deps_.metrics->count(retries_metric);
-    if (co_await held_.pause(pause)) backoff = 0;  // as in dispatch_holding
-    r = co_await attempt();
-  }
-  co_return r;
 }
 
 asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, const Route& route,
@@ -174,11 +133,11 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
     case K::Drain:
       co_return co_await drain(request, route, hop);
     case K::Txn:
-      co_return co_await txn(request, hop);
+      co_return co_await txns_.txn(request, hop);
     case K::TxnStatus:
-      co_return co_await txn_status(request, route, hop);
+      co_return co_await txns_.txn_status(request, route, hop);
     case K::TxnStep:
-      co_return co_await txn_step(request, route, hop, false);
+      co_return co_await txns_.txn_step(request, route, hop, false);
     case K::Split:
       co_return co_await reshape(request, routing::SplitPlan::Kind::Split);
     case K::Merge:
@@ -187,54 +146,6 @@ asio::awaitable<ApiResponse> ApiService::dispatch(const ApiRequest& request, con
       co_return co_await split_import(request, route, hop);
   }
   co_return ApiResponse::error(WebError::internal("unhandled route"));
-}
-
-RouteDecision ApiService::route_for(uint32_t partition, Access access, const Hop& hop) const {
-  const auto topo = deps_.cluster->topology();
-  routing::RoutingInput in;
-  in.partition = partition;
-  in.access = access;
-  in.self = &deps_.cluster->self();
-  in.topology = topo.get();
-  in.locally_locked = deps_.cluster->locked(partition);
-  in.hop = &hop;
-  in.hop_limit = options_.hop_limit;
-  return routing::decide_routing(in);
-}
-
-asio::awaitable<std::vector<replication::WriteResult>> ApiService::write_local(
-    std::vector<storage::WriteOp> ops) {
-  co_return co_await replication::replicate(deps_.replicator, std::move(ops));
-}
-
-asio::awaitable<std::optional<WebError>> ApiService::read_refusal(uint32_t partition,
-                                                                  Access access) {
-  replication::Replicator* replicator = deps_.replicator;
-  const bool ok = access == Access::ReplicaRead ? replicator->serves_replica_reads(partition)
-                                                : replicator->serves_reads(partition);
-  if (!ok) {
-    if (access != Access::ReplicaRead) {
-      if (auto lost = replicator->quorum_lost(partition)) {
-        co_return WebError::unavailable("quorum_lost", *lost);
-      }
-    }
-    co_return WebError::unavailable(
-        "partition_not_ready",
-        "partition " + std::to_string(partition) + " is changing hands here; retry shortly");
-  }
-  // RF 1 under load: a coroutine suspended and resumed through two posts
-  // for an answer known now.
-  if (access == Access::ReplicaRead || replicator->confirms_reads_alone(partition)) {
-    co_return std::nullopt;
-  }
-  const bool confirmed =
-      co_await await_callback<bool>([replicator, partition](std::function<void(bool)> done) {
-        replicator->confirm_read(partition, std::move(done));
-      });
-  if (confirmed) co_return std::nullopt;
-  co_return WebError::unavailable("leadership_unconfirmed",
-                                  "could not confirm that this node still leads partition " +
-                                      std::to_string(partition) + "; retry shortly");
 }
 
 }  // namespace partid::api

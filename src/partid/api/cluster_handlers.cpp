@@ -242,19 +242,9 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   co_return r;
 }
 
-std::optional<WebError> ApiService::admin_refusal(const ApiRequest& request) const {
-  if (options_.admin_token.empty()) {
-    return WebError::forbidden("admin operations are disabled on this node");
-  }
-  if (!peer::constant_time_equal("Bearer " + options_.admin_token, request.authorization)) {
-    return WebError::unauthorized("a valid admin token is required");
-  }
-  return std::nullopt;
-}
-
 std::variant<uint32_t, WebError> ApiService::admin_partition(const ApiRequest& request,
                                                              const Route& route) const {
-  if (auto refused = admin_refusal(request)) return *refused;
+  if (auto refused = admin_refusal(request, options_.admin_token)) return *refused;
   if (!deps_.cluster->topology()->ready()) return WebError::no_topology_yet();
   const auto p = parse_u64(route.partition_key);
   if (!p || *p >= deps_.cluster->topology()->partitions) {
@@ -302,7 +292,8 @@ asio::awaitable<ApiResponse> ApiService::admin(const ApiRequest& request, const 
 // node asked first applies the resize guard (resize_guard.h) unless forced.
 asio::awaitable<ApiResponse> ApiService::drain(const ApiRequest& request, const Route& route,
                                                const Hop& hop) {
-  if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+  if (auto refused = admin_refusal(request, options_.admin_token))
+    co_return ApiResponse::error(*refused);
   bool force = false;
   if (!query_flag(route, "force", &force)) {
     co_return ApiResponse::error(WebError::bad_request("bad_force", "force must be true or false"));
@@ -332,8 +323,8 @@ asio::awaitable<ApiResponse> ApiService::drain(const ApiRequest& request, const 
     to.kind = routing::RouteDecision::Kind::Forward;
     to.node = node;
     to.peer_address = address->peer;
-    co_return co_await forward(to, request.method, request.target, request.body, hop,
-                               request.authorization);
+    co_return co_await router_.forward(to, request.method, request.target, request.body, hop,
+                                       request.authorization);
   }
   if (!deps_.request_stop) {
     co_return ApiResponse::error(WebError::internal("this node cannot be stopped remotely"));
@@ -408,7 +399,7 @@ asio::awaitable<ApiService::NodeReports> ApiService::ask_every_node(const std::s
     to.node = id;
     to.peer_address = addr->peer;
     const std::string method = "GET", body;
-    ApiResponse r = co_await forward(to, method, target, body, hop);
+    ApiResponse r = co_await router_.forward(to, method, target, body, hop);
     json j = json::parse(r.body, nullptr, false);
     if (r.status != 200 || !j.is_object() || !j.contains(required)) {
       out.unreachable.push_back(id);

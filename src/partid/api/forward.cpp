@@ -3,9 +3,9 @@
 // comes in parts: the first with the reply, the rest pulled with ForwardMore
 // from the node that keeps it (api/relayed_answers.h), one part at a time so
 // a large answer never crowds the connection the replication traffic shares.
-#include "partid/api/api_service.h"
 #include "partid/api/forward_deadline.h"
 #include "partid/api/forward_features.h"
+#include "partid/api/request_router.h"
 #include "partid/async_bridge.h"
 
 #include <fmt/format.h>
@@ -53,9 +53,11 @@ ApiResponse failed_call(const peer::PeerReply& reply, const std::string& node, M
 
 }  // namespace
 
-asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const std::string& method,
-                                                 const std::string& target, const std::string& body,
-                                                 const Hop& hop, const std::string& authorization) {
+asio::awaitable<ApiResponse> RequestRouter::forward(const RouteDecision& to,
+                                                    const std::string& method,
+                                                    const std::string& target,
+                                                    const std::string& body, const Hop& hop,
+                                                    const std::string& authorization) {
   pb::Envelope envelope;
   auto* f = envelope.mutable_forward();
   f->set_method(method);
@@ -67,16 +69,16 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
   f->set_deadline_unix_ms(forward_deadline(unix_ms(std::chrono::system_clock::now()),
                                            options_.forward_timeout, hop.deadline_unix_ms));
   for (const auto& t : hop.tried) f->add_tried(t);
-  f->add_tried(deps_.cluster->self());
-  deps_.metrics->count("partid_forwarded_requests_total");
+  f->add_tried(cluster_->self());
+  metrics_->count("partid_forwarded_requests_total");
   peer::PeerReply reply =
-      co_await call(deps_.peers, to.peer_address, std::move(envelope), options_.forward_timeout);
+      co_await call(peers_, to.peer_address, std::move(envelope), options_.forward_timeout);
   if (!reply.envelope || !reply.envelope->has_forward_reply()) {
-    co_return failed_call(reply, to.node, deps_.metrics);
+    co_return failed_call(reply, to.node, metrics_);
   }
   pb::ForwardReply& r = *reply.envelope->mutable_forward_reply();
   if (auto e = outdated_reply(relied_on(method, target), r.understands(), to.node)) {
-    deps_.metrics->count("partid_forward_replies_outdated_total");
+    metrics_->count("partid_forward_replies_outdated_total");
     co_return ApiResponse::error(*e);
   }
   ApiResponse out = ApiResponse::json(static_cast<int>(r.status()), std::move(*r.mutable_body()));
@@ -89,10 +91,10 @@ asio::awaitable<ApiResponse> ApiService::forward(const RouteDecision& to, const 
   co_return out;
 }
 
-asio::awaitable<std::optional<ApiResponse>> ApiService::pull_rest(const RouteDecision& from,
-                                                                  uint64_t answer,
-                                                                  uint64_t total_bytes,
-                                                                  std::string* body) {
+asio::awaitable<std::optional<ApiResponse>> RequestRouter::pull_rest(const RouteDecision& from,
+                                                                     uint64_t answer,
+                                                                     uint64_t total_bytes,
+                                                                     std::string* body) {
   // The request has run on `from`: a failure from here on is the answer's
   // loss, never a reason to run the request again.
   if (total_bytes > options_.max_relayed_bytes) {
@@ -108,9 +110,9 @@ asio::awaitable<std::optional<ApiResponse>> ApiService::pull_rest(const RouteDec
     more.mutable_forward_more()->set_answer(answer);
     more.mutable_forward_more()->set_offset(body->size());
     peer::PeerReply reply =
-        co_await call(deps_.peers, from.peer_address, std::move(more), options_.forward_timeout);
+        co_await call(peers_, from.peer_address, std::move(more), options_.forward_timeout);
     if (!reply.envelope || !reply.envelope->has_forward_part()) {
-      co_return failed_call(reply, from.node, deps_.metrics);
+      co_return failed_call(reply, from.node, metrics_);
     }
     const pb::ForwardPart& part = reply.envelope->forward_part();
     if (part.gone() || part.data().empty() || body->size() + part.data().size() > total_bytes) {
@@ -118,7 +120,7 @@ asio::awaitable<std::optional<ApiResponse>> ApiService::pull_rest(const RouteDec
           "answer_lost", from.node + " no longer holds the rest of its answer; ask again"));
     }
     body->append(part.data());
-    deps_.metrics->count("partid_relayed_parts_total");
+    metrics_->count("partid_relayed_parts_total");
   }
   co_return std::nullopt;
 }

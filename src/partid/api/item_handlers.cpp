@@ -52,14 +52,14 @@ asio::awaitable<ApiResponse> ApiService::put_item(const ApiRequest& request, con
   auto parsed = parse_item_write(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const ItemWrite& w = std::get<ItemWrite>(parsed);
-  const uint32_t p = partition_of(w.partition_key);
-  if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
+  const uint32_t p = router_.partition_of(w.partition_key);
+  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Write, request, hop)) {
     co_return std::move(*elsewhere);
   }
   co_await locks_.for_item(p, w.partition_key, &w.range_key, hop);
   // Named, not a braced temporary: GCC 12 mishandles temporaries in co_await.
   std::vector<storage::WriteOp> ops{put_op(w, p)};
-  auto results = co_await write_local(std::move(ops));
+  auto results = co_await router_.write_local(std::move(ops));
   if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));
   co_return ApiResponse::json(200, JsonObject()
                                        .field("hlc", results[0].hlc)
@@ -81,8 +81,8 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
   std::vector<size_t> local_index;
   std::map<std::string, std::pair<RouteDecision, std::vector<size_t>>> remote;
   for (size_t i = 0; i < items.size(); ++i) {
-    const uint32_t p = partition_of(items[i].partition_key);
-    RouteDecision d = route_for(p, Access::Write, hop);
+    const uint32_t p = router_.partition_of(items[i].partition_key);
+    RouteDecision d = router_.route_for(p, Access::Write, hop);
     if (d.kind == RouteDecision::Kind::Fail) co_return ApiResponse::error(d.error);
     if (d.kind == RouteDecision::Kind::Local) {
       local.push_back(put_op(items[i], p));
@@ -102,7 +102,7 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
     co_await locks_.for_batch(local, hop);
     std::vector<uint32_t> partitions;
     for (const auto& op : local) partitions.push_back(op.partition);
-    auto written = co_await write_local(std::move(local));
+    auto written = co_await router_.write_local(std::move(local));
     for (size_t k = 0; k < written.size(); ++k) {
       if (written[k].ok) {
         results[local_index[k]] = {{"partition", partitions[k]},
@@ -121,7 +121,7 @@ asio::awaitable<ApiResponse> ApiService::put_batch(const ApiRequest& request, co
                               {"message", items[i].message}});
     }
     const std::string method = "POST", target = "/items/batch", sub_body = dump(sub);
-    ApiResponse r = co_await forward(group.first, method, target, sub_body, hop);
+    ApiResponse r = co_await router_.forward(group.first, method, target, sub_body, hop);
     json body = json::parse(r.body, nullptr, false);
     const bool has_results = body.is_object() && body.contains("results") &&
                              body["results"].is_array() &&
@@ -179,12 +179,14 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
           WebError::bad_request("bad_consistency", "consistency is 'leader' or 'replica'"));
     }
   }
-  const uint32_t p = partition_of(route.partition_key);
-  if (auto elsewhere = co_await serve_elsewhere(p, access, request, hop)) {
+  const uint32_t p = router_.partition_of(route.partition_key);
+  if (auto elsewhere = co_await router_.serve_elsewhere(p, access, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = co_await read_refusal(p, access)) co_return ApiResponse::error(*refusal);
-  if (auto moving = split_refusal(p, route.partition_key)) co_return ApiResponse::error(*moving);
+  if (auto refusal = co_await router_.read_refusal(p, access))
+    co_return ApiResponse::error(*refusal);
+  if (auto moving = split_refusal(*deps_.store, p, route.partition_key))
+    co_return ApiResponse::error(*moving);
   if (route.kind == Route::Kind::GetItem) co_return co_await get_one(p, route, hop);
   storage::ItemPage page{.limit = limit, .max_bytes = options_.max_answer_bytes, .below = after};
   co_return co_await list_page(p, route.partition_key, page, hop);
@@ -205,7 +207,8 @@ asio::awaitable<ApiResponse> ApiService::get_one(uint32_t p, const Route& route,
   }
   if (locks_.may_hold_locks(p)) {
     TxnView view;
-    if (auto e = co_await overlay_txns(p, *pk, rk, &view, hop)) co_return ApiResponse::error(*e);
+    if (auto e = co_await txns_.overlay_txns(p, *pk, rk, &view, hop))
+      co_return ApiResponse::error(*e);
     if (auto it = view.find(*rk); it != view.end()) item = std::move(it->second);
   }
   if (!item) co_return ApiResponse::error(WebError::not_found("no such item"));
@@ -258,7 +261,7 @@ asio::awaitable<ApiResponse> ApiService::list_page(uint32_t p, const std::string
   if (locks_.may_hold_locks(p)) {
     TxnView view;
     const std::string* every_item = nullptr;
-    if (auto e = co_await overlay_txns(p, pk, every_item, &view, hop)) {
+    if (auto e = co_await txns_.overlay_txns(p, pk, every_item, &view, hop)) {
       co_return ApiResponse::error(*e);
     }
     keep_below(&view, page.below);
@@ -284,8 +287,8 @@ asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request,
                                                       const Hop& hop) {
   auto keys = check_keys(route.partition_key, route.range_key, options_.limits);
   if (auto* e = std::get_if<WebError>(&keys)) co_return ApiResponse::error(*e);
-  const uint32_t p = partition_of(route.partition_key);
-  if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
+  const uint32_t p = router_.partition_of(route.partition_key);
+  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Write, request, hop)) {
     co_return std::move(*elsewhere);
   }
   storage::WriteOp op;
@@ -297,7 +300,7 @@ asio::awaitable<ApiResponse> ApiService::delete_items(const ApiRequest& request,
   const bool one_item = op.kind == storage::WriteOp::Kind::Delete;
   co_await locks_.for_item(p, route.partition_key, one_item ? &route.range_key : nullptr, hop);
   std::vector<storage::WriteOp> ops{op};
-  auto results = co_await write_local(std::move(ops));
+  auto results = co_await router_.write_local(std::move(ops));
   if (!results[0].ok) co_return ApiResponse::error(write_error(results[0]));
   co_return ApiResponse::json(200, dump({{"partition_key", route.partition_key},
                                          {"range_key", route.range_key},

@@ -31,14 +31,16 @@ json layout_json(const routing::LayoutRecord& r) {
 
 asio::awaitable<ApiResponse> ApiService::reshape(const ApiRequest& request,
                                                  routing::SplitPlan::Kind kind) {
-  if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+  if (auto refused = admin_refusal(request, options_.admin_token))
+    co_return ApiResponse::error(*refused);
   if (!deps_.cluster->topology()->ready())
     co_return ApiResponse::error(WebError::no_topology_yet());
   const bool merge = kind == routing::SplitPlan::Kind::Merge;
   // Named, not a co_await inside ?: (GCC 12 miscompiles that).
   const uint32_t needed = merge ? upgrade::kMergeFormat : upgrade::kSplitFormat;
   const char* what = merge ? "a merge needs" : "a split needs";
-  if (auto refusal = co_await format_refusal(needed, what)) co_return ApiResponse::error(*refusal);
+  if (auto refusal = co_await format_refusal(deps_.cluster, needed, what))
+    co_return ApiResponse::error(*refusal);
   auto begun = co_await await_callback<std::variant<routing::LayoutRecord, std::string>>(
       [cluster = deps_.cluster, kind](auto done) { cluster->begin_split(kind, std::move(done)); });
   if (auto* why = std::get_if<std::string>(&begun)) {
@@ -92,7 +94,8 @@ asio::awaitable<ApiResponse> ApiService::split_import(const ApiRequest& request,
   // From the source's leader (forwarded, or asking itself) or an operator
   // with the token: a client could otherwise write items with any version.
   if (hop.hops == 0) {
-    if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+    if (auto refused = admin_refusal(request, options_.admin_token))
+      co_return ApiResponse::error(*refused);
   }
   const auto topology = deps_.cluster->topology();
   const auto p = parse_u64(route.partition_key);
@@ -113,13 +116,14 @@ asio::awaitable<ApiResponse> ApiService::split_import(const ApiRequest& request,
   }
   auto ops = adopting ? std::vector<storage::WriteOp>{} : import_ops(record, target, request.body);
   if (auto* e = std::get_if<WebError>(&ops)) co_return ApiResponse::error(*e);
-  if (auto elsewhere = co_await serve_elsewhere(target, routing::Access::Write, request, hop)) {
+  if (auto elsewhere =
+          co_await router_.serve_elsewhere(target, routing::Access::Write, request, hop)) {
     co_return std::move(*elsewhere);
   }
   if (adopting) co_return co_await adopt(record, target, above);
   auto& writes = std::get<std::vector<storage::WriteOp>>(ops);
   const size_t count = writes.size();
-  auto results = co_await write_local(std::move(writes));
+  auto results = co_await router_.write_local(std::move(writes));
   for (const auto& r : results) {
     if (!r.ok) co_return ApiResponse::error(write_error(r));
   }
@@ -151,7 +155,7 @@ asio::awaitable<ApiResponse> ApiService::adopt(const routing::LayoutRecord& reco
       ops.front().kind = storage::WriteOp::Kind::MergeAdopt;
       ops.front().split_rule = {record.layout.after_merge(), target, true};
     }
-    auto results = co_await write_local(std::move(ops));
+    auto results = co_await router_.write_local(std::move(ops));
     for (const auto& r : results) {
       if (!r.ok) co_return ApiResponse::error(write_error(r));
       at = std::max(at.value_or(0), r.sequence);
@@ -173,42 +177,8 @@ asio::awaitable<ApiResponse> ApiService::send_split_import(uint32_t target, std:
   const Route& route = std::get<Route>(matched);
   // Trusted as a forwarded request is: it comes from this node.
   const Hop hop{1, {}};
-  co_return co_await repeat_while_passing([&] { return split_import(request, route, hop); },
-                                          "partid_split_import_retries_total");
-}
-
-std::optional<WebError> ApiService::split_refusal(uint32_t partition,
-                                                  const std::string& partition_key) const {
-  const auto meta = deps_.store->cached_partition_meta(partition);
-  if (!meta || !meta->split.excludes(partition, partition_key)) return std::nullopt;
-  if (meta->split.merging(partition)) {
-    return WebError::unavailable("partition_merging", "partition " + std::to_string(partition) +
-                                                          " is merging into partition " +
-                                                          std::to_string(meta->split.target) +
-                                                          "; retry shortly");
-  }
-  if (meta->split.moved) {
-    return WebError::unavailable("partition_moved",
-                                 "the partition key moved to partition " +
-                                     std::to_string(meta->split.after.partition_of(partition_key)) +
-                                     " in a split; retry once routing has caught up");
-  }
-  return WebError::unavailable("partition_splitting", "the partition key is moving to partition " +
-                                                          std::to_string(meta->split.target) +
-                                                          " in a split; retry shortly");
-}
-
-std::optional<WebError> ApiService::freezing_refusal(uint32_t partition) const {
-  const auto topology = deps_.cluster->topology();
-  const auto& plan = topology->layout.split;
-  if (!plan || plan->source != partition || plan->phase != routing::SplitPlan::Phase::Freezing) {
-    return std::nullopt;
-  }
-  return WebError::unavailable(plan->merge() ? "partition_merging" : "partition_splitting",
-                               "partition " + std::to_string(partition) +
-                                   " is about to freeze for a " + routing::kind_name(plan->kind) +
-                                   " into partition " + std::to_string(plan->target) +
-                                   "; new transactions wait until it has; retry shortly");
+  co_return co_await router_.repeat_while_passing([&] { return split_import(request, route, hop); },
+                                                  "partid_split_import_retries_total");
 }
 
 }  // namespace partid::api

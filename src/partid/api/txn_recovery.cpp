@@ -12,8 +12,8 @@ std::chrono::milliseconds interval_for(std::chrono::milliseconds timeout) {
 // One pass: finish what coordinators left, then erase what old transactions
 // left that nothing needs any more.
 asio::awaitable<size_t> recover(ApiService& api, std::chrono::milliseconds timeout) {
-  const size_t resolved = co_await api.resolve_stale_txns(timeout);
-  co_await api.forget_old_txns();
+  const size_t resolved = co_await api.txns().resolve_stale_txns(timeout);
+  co_await api.txns().forget_old_txns();
   co_return resolved;
 }
 

@@ -1,8 +1,8 @@
 // api: TxnRecovery finishes, on a timer, the transactions that coordinators
-// left prepared in partitions this node leads (ApiService::resolve_stale_txns):
+// left prepared in partitions this node leads (TxnService::resolve_stale_txns):
 // a coordinator that dies between its prepares and its resolves must not
 // leave items locked. Each pass then erases what transactions past their
-// deadline and the retention left behind (ApiService::forget_old_txns). One
+// deadline and the retention left behind (TxnService::forget_old_txns). One
 // pass at a time. Threading: loop only.
 #pragma once
 

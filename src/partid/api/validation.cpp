@@ -151,7 +151,8 @@ asio::awaitable<json> ApiService::ask_replica(const std::string& node, uint32_t 
   std::string target = fmt::format("/admin/partitions/{}/check", partition);
   target += fmt::format("?items={}", scan_items);
   if (from <= to) target += fmt::format("&from={}&to={}", from, to);
-  ApiResponse r = co_await forward(to_node, method, target, body, hop, request.authorization);
+  ApiResponse r =
+      co_await router_.forward(to_node, method, target, body, hop, request.authorization);
   json j = json::parse(r.body, nullptr, false);
   if (r.status != 200 || !j.is_object() || !j.contains("state_digest")) {
     const std::string why = j.is_object() && j.contains("error")

@@ -9,7 +9,7 @@
 //     on the moving keys refuse writes (and reads), so what the source holds
 //     of them is final. Refused while a transaction is prepared in the
 //     source (whose leader takes no new prepare there meanwhile:
-//     ApiService::freezing_refusal); the driver tries again on its next
+//     api::freezing_refusal); the driver tries again on its next
 //     pass. Its sequence becomes the new partition's start
 //     (LayoutRecord::starts), so the new partition's own writes get
 //     sequences above every copied one.

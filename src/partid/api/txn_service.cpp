@@ -15,6 +15,8 @@
 // than the transaction timeout, learns what stands, and resolves with it.
 // Reads of a locked item ask the home partition whether the transaction has
 // committed, so a reader never sees part of a committed transaction.
+#include "partid/api/txn_service.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -23,9 +25,9 @@
 
 #include "parti/core/spawn.h"
 #include "parti/core/types.h"
-#include "partid/api/api_service.h"
 #include "partid/api/hold.h"
 #include "partid/api/read_between_writes.h"
+#include "partid/api/refusals.h"
 #include "partid/api/txn_requests.h"
 #include "partid/async_bridge.h"
 #include "partid/storage/txn_space.h"
@@ -49,12 +51,12 @@ std::optional<uint32_t> home_of(const std::string& txn) {
 
 }  // namespace
 
-uint32_t ApiService::owner_of(uint64_t partition) const {
+uint32_t TxnService::owner_of(uint64_t partition) const {
   if (partition > UINT32_MAX) return UINT32_MAX;
   return deps_.cluster->topology()->layout.owner_of(static_cast<uint32_t>(partition));
 }
 
-std::optional<uint32_t> ApiService::current_home(const std::string& txn) const {
+std::optional<uint32_t> TxnService::current_home(const std::string& txn) const {
   auto home = home_of(txn);
   if (!home) return std::nullopt;
   const uint32_t p = owner_of(*home);
@@ -127,35 +129,15 @@ ApiResponse txn_answer(const std::string& id, bool committed, const ApiResponse*
 
 }  // namespace
 
-asio::awaitable<std::optional<WebError>> ApiService::txn_format_refusal(
+asio::awaitable<std::optional<WebError>> TxnService::txn_format_refusal(
     const std::vector<storage::TxnWrite>& writes) {
   const bool conditions = std::any_of(writes.begin(), writes.end(),
                                       [](const auto& w) { return w.if_sequence.has_value(); });
   if (conditions) {
-    co_return co_await format_refusal(upgrade::kConditionFormat, "conditions (if_sequence) need");
+    co_return co_await format_refusal(deps_.cluster, upgrade::kConditionFormat,
+                                      "conditions (if_sequence) need");
   }
-  co_return co_await format_refusal(upgrade::kTxnFormat, "transactions need");
-}
-
-asio::awaitable<std::optional<WebError>> ApiService::format_refusal(uint32_t needed,
-                                                                    std::string what_needs) {
-  if (deps_.cluster->writable_format() < needed) {
-    // Every live node may read the format while the cluster has not
-    // activated it yet (a new cluster's first moments): activated first, so
-    // that no node of an older build can start once an entry of it exists.
-    api::ClusterView* cluster = deps_.cluster;
-    co_await await_callback<bool>([cluster](std::function<void(bool)> done) {
-      cluster->raise_format([done] { done(true); });
-    });
-  }
-  const uint32_t writable = deps_.cluster->writable_format();
-  if (writable >= needed) co_return std::nullopt;
-  co_return WebError::unavailable(
-      "format_not_active",
-      fmt::format("{} data format {} on every node, and this node may write "
-                  "format {} now: a node runs an older build or --preserve-format, or the "
-                  "cluster has not activated the format yet (GET /cluster/status: data_format)",
-                  what_needs, needed, writable));
+  co_return co_await format_refusal(deps_.cluster, upgrade::kTxnFormat, "transactions need");
 }
 
 // Each partition's leader judges the deadline by its own clock (the entry's
@@ -169,7 +151,7 @@ asio::awaitable<std::optional<WebError>> ApiService::format_refusal(uint32_t nee
 // time: recovery finishes a dead coordinator's transaction after the
 // timeout, whatever its deadline, and deadlines set through any node now
 // count from about the same clock, so their wait-die ages compare.
-std::variant<uint64_t, WebError> ApiService::txn_deadline(
+std::variant<uint64_t, WebError> TxnService::txn_deadline(
     std::optional<uint64_t> retry_deadline_ms, std::chrono::milliseconds leaders_ahead) const {
   const auto now = static_cast<uint64_t>(parti::wall_clock_ms());
   const uint64_t fresh =
@@ -186,7 +168,7 @@ std::variant<uint64_t, WebError> ApiService::txn_deadline(
   return std::min(*retry_deadline_ms, fresh);
 }
 
-std::chrono::milliseconds ApiService::leaders_ahead() const {
+std::chrono::milliseconds TxnService::leaders_ahead() const {
   const auto topology = deps_.cluster->topology();
   std::chrono::milliseconds most{0};
   if (!topology) return most;
@@ -198,7 +180,7 @@ std::chrono::milliseconds ApiService::leaders_ahead() const {
   return most;
 }
 
-asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Hop& hop) {
+asio::awaitable<ApiResponse> TxnService::txn(const ApiRequest& request, const Hop& hop) {
   auto parsed = parse_txn(request.body, options_.limits);
   if (auto* e = std::get_if<WebError>(&parsed)) co_return ApiResponse::error(*e);
   const auto& writes = std::get<TxnRequest>(parsed).writes;
@@ -207,8 +189,8 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
   if (auto* e = std::get_if<WebError>(&deadline)) co_return ApiResponse::error(*e);
   if (auto refusal = co_await txn_format_refusal(writes)) co_return ApiResponse::error(*refusal);
   std::map<uint32_t, std::vector<storage::TxnWrite>> parts;
-  for (const auto& w : writes) parts[partition_of(w.partition_key)].push_back(w);
-  const uint32_t home = partition_of(writes.front().partition_key);
+  for (const auto& w : writes) parts[router_.partition_of(w.partition_key)].push_back(w);
+  const uint32_t home = router_.partition_of(writes.front().partition_key);
   const std::string id = storage::make_txn_id(std::get<uint64_t>(deadline), home, txn_random_());
   if (parts.size() == 1) co_return co_await txn_in_one_partition(id, home, writes, hop);
 
@@ -271,7 +253,7 @@ asio::awaitable<ApiResponse> ApiService::txn(const ApiRequest& request, const Ho
 // All in its home partition: one entry commits it or is refused (one quorum
 // write instead of three). When even repeating it fails, an abort recorded
 // after it settles the outcome: the entry, if it comes later, is refused.
-asio::awaitable<ApiResponse> ApiService::txn_in_one_partition(
+asio::awaitable<ApiResponse> TxnService::txn_in_one_partition(
     const std::string& id, uint32_t home, const std::vector<storage::TxnWrite>& writes,
     const Hop& hop) {
   std::string commit = "commit", body = txn_prepare_body(home, writes);
@@ -298,7 +280,7 @@ asio::awaitable<ApiResponse> ApiService::txn_in_one_partition(
   co_return txn_answer(id, committed, &r, writes.size(), partitions, 0);
 }
 
-asio::awaitable<std::vector<ApiResponse>> ApiService::run_txn_steps(std::vector<TxnStepCall> calls,
+asio::awaitable<std::vector<ApiResponse>> TxnService::run_txn_steps(std::vector<TxnStepCall> calls,
                                                                     const Hop& hop) {
   struct Join {
     std::vector<ApiResponse> out;
@@ -331,7 +313,7 @@ asio::awaitable<std::vector<ApiResponse>> ApiService::run_txn_steps(std::vector<
   co_return std::move(join->out);
 }
 
-asio::awaitable<ApiResponse> ApiService::run_txn_step(std::string step, std::string txn,
+asio::awaitable<ApiResponse> TxnService::run_txn_step(std::string step, std::string txn,
                                                       uint32_t partition, std::string body,
                                                       Hop hop) {
   ApiRequest request{
@@ -342,17 +324,18 @@ asio::awaitable<ApiResponse> ApiService::run_txn_step(std::string step, std::str
   // Every step is idempotent (a prepare or decision repeated changes nothing,
   // nor does a resolve), so one that failed for any passing reason is
   // repeated while a partition changes hands.
-  co_return co_await repeat_while_passing([&] { return txn_step(request, route, hop, true); },
-                                          "partid_txn_step_retries_total");
+  co_return co_await router_.repeat_while_passing(
+      [&] { return txn_step(request, route, hop, true); }, "partid_txn_step_retries_total");
 }
 
-asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, const Route& route,
+asio::awaitable<ApiResponse> TxnService::txn_step(const ApiRequest& request, const Route& route,
                                                   const Hop& hop, bool trusted) {
   // Steps come from nodes (forwarded, so hop > 0) or an operator with the
   // admin token; a client that could resolve someone's transaction could
   // break its atomicity.
   if (!trusted && hop.hops == 0) {
-    if (auto refused = admin_refusal(request)) co_return ApiResponse::error(*refused);
+    if (auto refused = admin_refusal(request, options_.admin_token))
+      co_return ApiResponse::error(*refused);
   }
   if (!valid_step(route.range_key)) {
     co_return ApiResponse::error(WebError::not_found("no such transaction step"));
@@ -379,26 +362,27 @@ asio::awaitable<ApiResponse> ApiService::txn_step(const ApiRequest& request, con
   if (auto* e = std::get_if<WebError>(&body)) co_return ApiResponse::error(*e);
   const auto p = static_cast<uint32_t>(partition);
   for (const auto& w : std::get<TxnStepBody>(body).writes) {
-    if (partition_of(w.partition_key) != p) {
+    if (router_.partition_of(w.partition_key) != p) {
       co_return ApiResponse::error(WebError::bad_request(
           "wrong_partition", "item (" + w.partition_key + ", " + w.range_key +
                                  ") does not belong to partition " + std::to_string(p)));
     }
   }
-  if (auto elsewhere = co_await serve_elsewhere(p, Access::Write, request, hop)) {
+  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Write, request, hop)) {
     co_return std::move(*elsewhere);
   }
   co_return co_await txn_step_here(route.range_key, route.partition_key, p,
                                    std::move(std::get<TxnStepBody>(body)), hop);
 }
 
-asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
+asio::awaitable<ApiResponse> TxnService::txn_step_here(const std::string& step,
                                                        const std::string& txn, uint32_t partition,
                                                        TxnStepBody body, const Hop& hop) {
   if (step == "prepare") {
     // Not recorded: the coordinator retries it, like a prepare the freeze
     // refuses. Decisions and resolutions pass, so the prepared ones finish.
-    if (auto refusal = freezing_refusal(partition)) co_return ApiResponse::error(*refusal);
+    if (auto refusal = freezing_refusal(*deps_.cluster->topology(), partition))
+      co_return ApiResponse::error(*refusal);
   }
   if (step == "prepare" || step == "commit") {
     // Only a transaction's first entries are refused: one already prepared
@@ -421,7 +405,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
             : at_home(step)                       ? storage::WriteOp::Kind::TxnDecide
                                                   : storage::WriteOp::Kind::TxnResolve;
   std::vector<storage::WriteOp> ops{std::move(op)};
-  auto results = co_await write_local(std::move(ops));
+  auto results = co_await router_.write_local(std::move(ops));
   const auto& r = results[0];
   json out = {{"txn", txn}, {"partition", partition}};
   if (step == "decide" && (r.ok || r.code == "txn_decided")) {
@@ -438,7 +422,7 @@ asio::awaitable<ApiResponse> ApiService::txn_step_here(const std::string& step,
   co_return ApiResponse::json(200, out.dump());
 }
 
-asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, const Route& route,
+asio::awaitable<ApiResponse> TxnService::txn_status(const ApiRequest& request, const Route& route,
                                                     const Hop& hop) {
   if (!deps_.cluster->topology()->ready())
     co_return ApiResponse::error(WebError::no_topology_yet());
@@ -449,10 +433,11 @@ asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, c
   }
   if (route.query.contains("partition")) co_return co_await txn_participant(request, route, hop);
   const uint32_t p = *home;
-  if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
+  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = co_await read_refusal(p, Access::Read)) co_return ApiResponse::error(*refusal);
+  if (auto refusal = co_await router_.read_refusal(p, Access::Read))
+    co_return ApiResponse::error(*refusal);
   storage::StoreEngine* store = deps_.store;
   const std::string* id = &route.partition_key;
   auto decision = co_await parti::run_blocking(
@@ -470,7 +455,7 @@ asio::awaitable<ApiResponse> ApiService::txn_status(const ApiRequest& request, c
   co_return ApiResponse::json(200, json{{"txn", *id}, {"home", p}, {"state", state}}.dump());
 }
 
-asio::awaitable<ApiResponse> ApiService::txn_participant(const ApiRequest& request,
+asio::awaitable<ApiResponse> TxnService::txn_participant(const ApiRequest& request,
                                                          const Route& route, const Hop& hop) {
   uint64_t partition = 0;
   if (!query_u64(route, "partition", &partition) ||
@@ -479,10 +464,11 @@ asio::awaitable<ApiResponse> ApiService::txn_participant(const ApiRequest& reque
         WebError::bad_request("bad_partition", "?partition= names no partition"));
   }
   const auto p = static_cast<uint32_t>(partition);
-  if (auto elsewhere = co_await serve_elsewhere(p, Access::Read, request, hop)) {
+  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = co_await read_refusal(p, Access::Read)) co_return ApiResponse::error(*refusal);
+  if (auto refusal = co_await router_.read_refusal(p, Access::Read))
+    co_return ApiResponse::error(*refusal);
   storage::StoreEngine* store = deps_.store;
   const std::string* id = &route.partition_key;
   auto record = co_await parti::run_blocking(*deps_.disk,
@@ -499,7 +485,7 @@ asio::awaitable<ApiResponse> ApiService::txn_participant(const ApiRequest& reque
   co_return ApiResponse::json(200, json{{"txn", *id}, {"partition", p}, {"state", state}}.dump());
 }
 
-asio::awaitable<bool> ApiService::txn_resolved_in(const std::string& txn, uint32_t partition) {
+asio::awaitable<bool> TxnService::txn_resolved_in(const std::string& txn, uint32_t partition) {
   const ApiRequest request{"GET", fmt::format("/txn/{}?partition={}", txn, partition), {}, {}};
   auto matched = match_route(request.method, request.target);
   if (std::holds_alternative<WebError>(matched)) co_return false;
@@ -508,7 +494,7 @@ asio::awaitable<bool> ApiService::txn_resolved_in(const std::string& txn, uint32
   co_return r.status == 200 && state_of(r) != "prepared";
 }
 
-asio::awaitable<void> ApiService::settle_left_commits(
+asio::awaitable<void> TxnService::settle_left_commits(
     std::vector<std::tuple<uint32_t, std::string, std::vector<uint32_t>>> left) {
   for (auto& [home, txn, waiting] : left) {
     std::vector<uint32_t> confirmed;
@@ -521,7 +507,7 @@ asio::awaitable<void> ApiService::settle_left_commits(
   }
 }
 
-asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string& txn,
+asio::awaitable<std::optional<bool>> TxnService::txn_committed(const std::string& txn,
                                                                const Hop& hop) {
   const ApiRequest request{"GET", "/txn/" + txn, {}, {}};
   auto matched = match_route(request.method, request.target);
@@ -534,7 +520,7 @@ asio::awaitable<std::optional<bool>> ApiService::txn_committed(const std::string
   co_return state_of(r) == "committed";
 }
 
-asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(uint32_t partition,
+asio::awaitable<std::optional<WebError>> TxnService::overlay_txns(uint32_t partition,
                                                                   const std::string& partition_key,
                                                                   const std::string* range_key,
                                                                   TxnView* view, const Hop& hop) {
@@ -574,7 +560,7 @@ asio::awaitable<std::optional<WebError>> ApiService::overlay_txns(uint32_t parti
   co_return std::nullopt;
 }
 
-asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds older_than) {
+asio::awaitable<size_t> TxnService::resolve_stale_txns(std::chrono::milliseconds older_than) {
   storage::StoreEngine* store = deps_.store;
   const uint32_t partitions = deps_.cluster->topology()->partitions;
   size_t resolved = 0;
@@ -611,14 +597,14 @@ asio::awaitable<size_t> ApiService::resolve_stale_txns(std::chrono::milliseconds
   co_return resolved;
 }
 
-asio::awaitable<void> ApiService::settle_txn(std::string txn, uint32_t home,
+asio::awaitable<void> TxnService::settle_txn(std::string txn, uint32_t home,
                                              std::vector<uint32_t> resolved, Hop hop) {
   std::string settle = "settle", body = txn_outcome_body(true, resolved);
   ApiResponse r = co_await run_txn_step(settle, txn, home, body, hop);
   if (r.status == 200) deps_.metrics->count("partid_txn_settled_total");
 }
 
-bool ApiService::forgotten_by_now(const storage::TxnId& id) const {
+bool TxnService::forgotten_by_now(const storage::TxnId& id) const {
   // Forgetting goes by the home leader's clock: half the retention spares a
   // transaction not decided yet from a node whose clock is ahead.
   const auto now = static_cast<uint64_t>(parti::wall_clock_ms());
@@ -626,7 +612,7 @@ bool ApiService::forgotten_by_now(const storage::TxnId& id) const {
          now > *id.deadline_ms + static_cast<uint64_t>(options_.txn_retention.count() / 2);
 }
 
-asio::awaitable<size_t> ApiService::forget_old_txns() {
+asio::awaitable<size_t> TxnService::forget_old_txns() {
   // TXN_FORGET entries, and settles, are of the transactions' format too.
   if (deps_.cluster->writable_format() < upgrade::kTxnFormat) co_return 0;
   // The scan holds writes back while it runs: a twentieth of the retention
@@ -661,7 +647,7 @@ asio::awaitable<size_t> ApiService::forget_old_txns() {
   if (ops.empty()) co_return 0;
   std::vector<size_t> sizes;
   for (const auto& op : ops) sizes.push_back(op.txn_forget.size());
-  auto results = co_await write_local(std::move(ops));
+  auto results = co_await router_.write_local(std::move(ops));
   size_t forgotten = 0;
   for (size_t i = 0; i < results.size(); ++i) forgotten += results[i].ok ? sizes[i] : 0;
   deps_.metrics->count("partid_txn_forgotten_total", forgotten);
