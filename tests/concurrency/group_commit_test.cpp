@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "support/run_loop.h"
 #include "support/temp_dir.h"
 
 namespace partid::replication {
@@ -40,12 +41,7 @@ class GroupCommitTest : public ::testing::Test {
   }
   // Runs the loop until `pred` holds or `budget` passes; true if it held.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
-    const auto deadline = std::chrono::steady_clock::now() + budget;
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-      loop.restart();
-      loop.run_one_for(10ms);
-    }
-    return pred();
+    return parti::testing::run_until(loop, pred, budget);
   }
   bool run_until_done(int n, std::chrono::milliseconds budget) {
     return run_until([&] { return done >= n; }, budget);

@@ -12,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "partid/replication/wire.h"
+#include "support/run_loop.h"
 
 namespace partid::replication {
 namespace {
@@ -24,12 +25,7 @@ class SnapshotInboxTest : public ::testing::Test {
 
   // Runs the loop until `pred` holds or `budget` passes; true if it held.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
-    const auto deadline = std::chrono::steady_clock::now() + budget;
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-      loop.restart();
-      loop.run_one_for(10ms);
-    }
-    return pred();
+    return parti::testing::run_until(loop, pred, budget);
   }
   static storage::Item item(const std::string& key, uint64_t hlc) {
     return {key, "r", "message of " + key, {hlc, 1, 1}, false};

@@ -10,6 +10,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "support/run_loop.h"
+
 namespace partid::replication {
 namespace {
 
@@ -29,12 +31,7 @@ class PendingWritesTest : public ::testing::Test {
   }
   // Runs the loop until `pred` holds or `budget` passes; true if it held.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
-    const auto deadline = std::chrono::steady_clock::now() + budget;
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-      loop.restart();
-      loop.run_one_for(10ms);
-    }
-    return pred();
+    return parti::testing::run_until(loop, pred, budget);
   }
 
   boost::asio::io_context loop;

@@ -180,11 +180,9 @@ asio::awaitable<ApiResponse> ApiService::get_items(const ApiRequest& request, co
     }
   }
   const uint32_t p = router_.partition_of(route.partition_key);
-  if (auto elsewhere = co_await router_.serve_elsewhere(p, access, request, hop)) {
+  if (auto elsewhere = co_await router_.read_elsewhere(p, access, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = co_await router_.read_refusal(p, access))
-    co_return ApiResponse::error(*refusal);
   if (auto moving = split_refusal(*deps_.store, p, route.partition_key))
     co_return ApiResponse::error(*moving);
   if (route.kind == Route::Kind::GetItem) co_return co_await get_one(p, route, hop);

@@ -69,6 +69,19 @@ asio::awaitable<std::vector<replication::WriteResult>> RequestRouter::write_loca
   co_return co_await replication::replicate(replicator_, std::move(ops));
 }
 
+asio::awaitable<std::optional<ApiResponse>> RequestRouter::read_elsewhere(uint32_t partition,
+                                                                          Access access,
+                                                                          const ApiRequest& request,
+                                                                          const Hop& hop) {
+  if (auto elsewhere = co_await serve_elsewhere(partition, access, request, hop)) {
+    co_return std::move(*elsewhere);
+  }
+  if (auto refusal = co_await read_refusal(partition, access)) {
+    co_return ApiResponse::error(*refusal);
+  }
+  co_return std::nullopt;
+}
+
 asio::awaitable<std::optional<WebError>> RequestRouter::read_refusal(uint32_t partition,
                                                                      Access access) {
   replication::Replicator* replicator = replicator_;

@@ -65,8 +65,14 @@ class RequestRouter {
   asio::awaitable<ApiResponse> forward(const routing::RouteDecision& to, const std::string& method,
                                        const std::string& target, const std::string& body,
                                        const Hop& hop, const std::string& authorization = {});
-  // Why this node cannot answer a read it was routed, if it cannot.
-  asio::awaitable<std::optional<WebError>> read_refusal(uint32_t partition, routing::Access access);
+  // For a read: the answer when this node must not answer it from its own
+  // state (routed elsewhere, or this node cannot answer it now: a replica
+  // changing hands, or a leader that could not confirm it still leads);
+  // nullopt when it reads here.
+  asio::awaitable<std::optional<ApiResponse>> read_elsewhere(uint32_t partition,
+                                                             routing::Access access,
+                                                             const ApiRequest& request,
+                                                             const Hop& hop);
   // Replicates ops whose partitions this node leads.
   asio::awaitable<std::vector<replication::WriteResult>> write_local(
       std::vector<storage::WriteOp> ops);
@@ -85,6 +91,8 @@ class RequestRouter {
   WakeablePauses& pauses() { return pauses_; }
 
  private:
+  // Why this node cannot answer a read it was routed, if it cannot.
+  asio::awaitable<std::optional<WebError>> read_refusal(uint32_t partition, routing::Access access);
   // Pulls the parts after the first of an answer `from` keeps onto `body`;
   // an error answer when that fails.
   asio::awaitable<std::optional<ApiResponse>> pull_rest(const routing::RouteDecision& from,

@@ -433,11 +433,9 @@ asio::awaitable<ApiResponse> TxnService::txn_status(const ApiRequest& request, c
   }
   if (route.query.contains("partition")) co_return co_await txn_participant(request, route, hop);
   const uint32_t p = *home;
-  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Read, request, hop)) {
+  if (auto elsewhere = co_await router_.read_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = co_await router_.read_refusal(p, Access::Read))
-    co_return ApiResponse::error(*refusal);
   storage::StoreEngine* store = deps_.store;
   const std::string* id = &route.partition_key;
   auto decision = co_await parti::run_blocking(
@@ -464,11 +462,9 @@ asio::awaitable<ApiResponse> TxnService::txn_participant(const ApiRequest& reque
         WebError::bad_request("bad_partition", "?partition= names no partition"));
   }
   const auto p = static_cast<uint32_t>(partition);
-  if (auto elsewhere = co_await router_.serve_elsewhere(p, Access::Read, request, hop)) {
+  if (auto elsewhere = co_await router_.read_elsewhere(p, Access::Read, request, hop)) {
     co_return std::move(*elsewhere);
   }
-  if (auto refusal = co_await router_.read_refusal(p, Access::Read))
-    co_return ApiResponse::error(*refusal);
   storage::StoreEngine* store = deps_.store;
   const std::string* id = &route.partition_key;
   auto record = co_await parti::run_blocking(*deps_.disk,
