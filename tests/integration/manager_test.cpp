@@ -299,6 +299,25 @@ TEST_F(ManagerTest, NatsOutageDegradesAndRecoversWithTheSameAssignment) {
   EXPECT_EQ(after.replicas, before.replicas) << "v" << before.version << " -> v" << after.version;
 }
 
+// The server loses the heartbeat bucket while every connection stays up (a
+// store lost, a stream deleted): no worker's record is written any more, so
+// the others count each one gone after a heartbeat TTL, and each says so
+// itself by then. Once the bucket is back they are Stable again.
+TEST_F(ManagerTest, AWorkerWhoseHeartbeatsTheServerNoLongerTakesIsDegradedUntilItDoes) {
+  const Config cfg = test_config();
+  start_workers(2, cfg, ch, numbered_partitions(10));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const std::string bucket = cfg.bucket_prefix + "heartbeat";
+  delete_kv_bucket(server.url(), bucket);
+  for (auto& w : workers) {
+    EXPECT_TRUE(w.manager->wait_state(ManagerState::Degraded, cfg.timings.heartbeat_ttl + 5s));
+  }
+  auto conn = coord::Connection::connect({.url = server.url()});
+  ASSERT_TRUE(
+      coord::KvBucket::open_or_create(conn, {bucket, cfg.timings.heartbeat_ttl, 1, 1}).ok());
+  for (auto& w : workers) EXPECT_TRUE(w.manager->wait_state(ManagerState::Stable, 15s));
+}
+
 TEST_F(ManagerTest, StopJoinsEveryThreadAndDeletesItsKeys) {
   auto conn = connect(server);
   auto observer = connect(server);

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "parti/coord/connection.h"
+#include "parti/coord/kv_bucket.h"
 #include "partid/api/route.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
@@ -133,6 +135,31 @@ TEST_F(PartidTest, TheClusterCountsAskEveryNodeWhileTheNatsServerIsDown) {
 // go back to an older value or see one not yet attempted. A fourth node
 // joins halfway, so some keys change leader under the load: a new leader
 // serves reads only once what it took over is applied.
+// The server loses the heartbeat bucket (its store lost, the stream deleted)
+// while every connection stays up: no node's record is written, so
+// membership, failover and resizes stop. Each node says so on /health (503,
+// Degraded) instead of "ok", and still serves the partitions it holds. Once
+// the bucket is back the nodes are ok again.
+TEST_F(PartidTest, ANodeWhoseHeartbeatsNatsNoLongerTakesIsUnavailableOnHealthAndServesOn) {
+  start_nodes(2);
+  const std::string key = key_led_by(1, "kept-");
+  ASSERT_EQ(put(0, key, "", "before"), 200);
+  delete_kv_bucket(nats.url(), "test-heartbeat");  // the cluster's ("test") heartbeat bucket
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(wait_until([&] { return cluster.http(i, "GET", "/health").status == 503; }, 30s));
+    EXPECT_EQ(cluster.get_json(i, "/health")["state"], "Degraded");
+  }
+  EXPECT_EQ(put(0, key, "", "during"), 200);  // forwarded to its leader, which still leads
+  auto read = cluster.http(0, "GET", "/items/" + key);
+  ASSERT_EQ(read.status, 200);
+  EXPECT_NE(read.body.find("during"), std::string::npos) << read.body;
+  auto conn = coord::Connection::connect({.url = nats.url()});
+  ASSERT_TRUE(coord::KvBucket::open_or_create(conn, {"test-heartbeat", 600ms, 1, 1}).ok());
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(wait_until([&] { return cluster.http(i, "GET", "/health").status == 200; }, 30s));
+  }
+}
+
 TEST_F(PartidTest, AtOneReplicaAReadSeesTheLastAcknowledgedWriteAndNeverGoesBack) {
   start_nodes(3);
   constexpr int kWriters = 8, kWrites = 150;

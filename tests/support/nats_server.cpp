@@ -1,6 +1,7 @@
 #include "support/nats_server.h"
 
 #include <fcntl.h>
+#include <nats/nats.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -131,6 +132,19 @@ std::string NatsCluster::urls() const {
 std::vector<std::string> killed_with_test(std::vector<std::string> argv) {
   argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
   return argv;
+}
+
+void delete_kv_bucket(const std::string& url, const std::string& bucket) {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  natsStatus s = natsConnection_ConnectTo(&nc, url.c_str());
+  if (s == NATS_OK) s = natsConnection_JetStream(&js, nc, nullptr);
+  if (s == NATS_OK) s = js_DeleteKeyValue(js, bucket.c_str());
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  if (s != NATS_OK) {
+    throw std::runtime_error("deleting bucket " + bucket + ": " + natsStatus_GetText(s));
+  }
 }
 
 std::string NatsServer::url() const { return "nats://127.0.0.1:" + std::to_string(port_); }

@@ -52,6 +52,11 @@ class NatsCluster {
 
 int free_port();
 
+// Deletes a KV bucket (its JetStream stream) on the server at `url`, as a
+// server that lost its store would have it; throws std::runtime_error when
+// the server refuses.
+void delete_kv_bucket(const std::string& url, const std::string& bucket);
+
 // `argv` run through setpriv(1) so that the process gets SIGKILL when the test
 // process dies, even of a signal: a test that aborts leaves no server or node
 // behind to load the machine or hold ports for the tests after it. The signal

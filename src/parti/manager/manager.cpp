@@ -151,15 +151,38 @@ NodeRecord Manager::Impl::initial_record() const {
 }
 
 void Manager::Impl::start_heartbeat() {
+  last_heartbeat_accepted = Clock::now();
   heartbeat = std::make_unique<HeartbeatPublisher>(
       loop.get_executor(), *pool, buckets.heartbeat, cfg.timings.heartbeat_interval,
-      [this](const KvStatus& st) {
-        if (!st.ok() && running) error("heartbeat publish failed: " + st.message);
-        if (st.ok() && hearing->on_write_accepted(Clock::now()) && leader) {
-          leader->on_hearing(hearing->since());
-        }
-      });
+      [this](const KvStatus& st) { on_heartbeat(st); });
   heartbeat->start(initial_record(), hooks.refresh_record);
+}
+
+void Manager::Impl::on_heartbeat(const KvStatus& st) {
+  const auto now = Clock::now();
+  if (st.ok()) {
+    last_heartbeat_accepted = now;
+    if (heartbeat_lapsed) {
+      heartbeat_lapsed = false;
+      spdlog::info("{}: the server takes this worker's heartbeats again", self_id);
+      if (state == ManagerState::Degraded && conn->connected()) set_state(working_state());
+    }
+    if (hearing->on_write_accepted(now) && leader) leader->on_hearing(hearing->since());
+    return;
+  }
+  if (!running) return;
+  error("heartbeat publish failed: " + st.message);
+  if (heartbeat_lapsed || now - last_heartbeat_accepted < cfg.timings.heartbeat_ttl) return;
+  heartbeat_lapsed = true;
+  spdlog::warn(
+      "{}: no heartbeat of this worker's has been accepted for a heartbeat TTL ({} ms): the "
+      "others count it gone; Degraded until one is ({})",
+      self_id, cfg.timings.heartbeat_ttl.count(), st.message);
+  if (is_working_state(state)) set_state(ManagerState::Degraded);
+}
+
+ManagerState Manager::Impl::working_state() const {
+  return assignment.has_worker(self_id) ? ManagerState::Stable : ManagerState::WaitingAssignment;
 }
 
 void Manager::Impl::start_membership() {
@@ -219,10 +242,8 @@ void Manager::Impl::on_connection(bool up) {
   // missed heartbeats and is recreated. Until they deliver, both poll.
   election_wake.wake();
   id_wake.wake();
-  if (state == ManagerState::Degraded) {
-    set_state(assignment.has_worker(self_id) ? ManagerState::Stable
-                                             : ManagerState::WaitingAssignment);
-  }
+  // A worker whose heartbeats lapsed stays Degraded until one is accepted.
+  if (state == ManagerState::Degraded && !heartbeat_lapsed) set_state(working_state());
   follower->refetch();
 }
 

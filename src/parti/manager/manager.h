@@ -11,8 +11,10 @@
 //    startup timeout.
 //  - Assignment versions seen through hooks and current_assignment() only grow;
 //    on_assignment_changed receives true deltas.
-//  - While NATS is unreachable the worker is Degraded and keeps its last
-//    assignment; it recovers by itself when NATS returns.
+//  - While NATS is unreachable, or has taken none of the worker's heartbeats
+//    for a heartbeat TTL (after which the other workers count it gone), the
+//    worker is Degraded and keeps its last assignment; it recovers by itself
+//    once NATS takes its heartbeats again.
 // The Manager delegates: StableIdClaimer (identity), LeaderElection (election),
 // HeartbeatPublisher + MembershipTracker (membership), LeaderRole + calculator
 // (assignment). It owns one event loop thread and a small blocking pool.

@@ -81,6 +81,12 @@ struct Manager::Impl {
   bool reclaiming = false;
   // Since when this node hears NATS, for the leader role (set in start()).
   std::optional<HearingClock> hearing;
+  // The others count this worker gone once its record has gone unwritten for
+  // a heartbeat TTL, whether or not its connection is up (a server that lost
+  // its store, a full disk, a JetStream that refuses): so does the worker
+  // itself, which is then Degraded until the server takes a heartbeat again.
+  TimePoint last_heartbeat_accepted{};
+  bool heartbeat_lapsed = false;
   int loops_alive = 0;
   int listener = -1;
 
@@ -151,6 +157,10 @@ struct Manager::Impl {
   NodeRecord initial_record() const;
 
   void start_heartbeat();
+  void on_heartbeat(const KvStatus& st);
+  // Stable or WaitingAssignment, as the assignment says: where a worker
+  // that was Degraded goes back to.
+  ManagerState working_state() const;
 
   void start_membership();
 
