@@ -76,3 +76,4 @@ fi
 ctest --test-dir build-tsan --output-on-failure -j2 --timeout 300 -R "$tsan_partid_re"
 unset TSAN_OPTIONS
 ./build/bench/parti_bench --benchmark_filter='BM_Assign/ConsistentHash/10000|BM_Baseline_HashAll/10000' --benchmark_min_time=0.05
+./build/bench/partid_bench --benchmark_filter='/1000$' --benchmark_min_time=0.05

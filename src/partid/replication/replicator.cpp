@@ -491,15 +491,21 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   if (outbox_.transferring(request.to, partition)) return;
   auto* store = &store_;
   auto alive = alive_;
-  asio::post(disk_, [this, store, partition, request, alive] {
-    auto image = std::make_shared<storage::PartitionImage>(store->partition_image(partition));
-    asio::post(loop_, [this, partition, request, image, alive] {
+  // Read and encoded on the disk pool: a partition's encoding is as large as
+  // the partition, and the loop serves everything else meanwhile. The items
+  // go as soon as they are encoded.
+  asio::post(disk_, [this, loop = loop_, store, partition, request, alive] {
+    auto snapshot = std::make_shared<core::Snapshot>();
+    {
+      const storage::PartitionImage image = store->partition_image(partition);
+      snapshot->through = {image.meta.applied_epoch, image.meta.watermark};
+      snapshot->data = encode_snapshot(image.items);
+    }
+    asio::post(loop, [this, partition, request, snapshot, alive] {
       if (!*alive) return;
       with_replica(partition, [&](Replica& r) {
         ++stats_.snapshots_sent;
-        core::Snapshot snapshot{{image->meta.applied_epoch, image->meta.watermark},
-                                encode_snapshot(image->items)};
-        step(partition, r, r.core.snapshot_ready(request, std::move(snapshot)));
+        step(partition, r, r.core.snapshot_ready(request, std::move(*snapshot)));
       });
     });
   });
