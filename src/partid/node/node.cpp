@@ -190,14 +190,6 @@ void Node::bind_listeners() {
   options.forward_timeout = std::chrono::milliseconds(cfg_.forward_timeout_ms);
   options.max_relayed_bytes = cfg_.max_relayed_bytes;
   options.max_answer_bytes = cfg_.max_answer_bytes;
-  // Parts of at most 1 MiB: a 16-MiB part took each node's loop tens of ms
-  // to copy, send and parse, and held the peer connection's other traffic
-  // (forwards, replication) behind it for as long.
-  relayed_ = std::make_unique<api::RelayedAnswers>(api::RelayedAnswers::Options{
-      .part_bytes = std::min<size_t>(cfg_.max_peer_frame_bytes - NodeConfig::kFrameHeadroom,
-                                     api::RelayedAnswers::kMostPartBytes),
-      .budget_bytes = cfg_.max_relayed_bytes,
-  });
   options.hold = std::chrono::milliseconds(cfg_.hold_ms);
   options.admin_token = cfg_.admin_token;
   options.txn_timeout = std::chrono::milliseconds(cfg_.txn_timeout_ms);
@@ -227,6 +219,17 @@ void Node::bind_listeners() {
       api::ApiDeps{&disk_, store_.get(), replicator_.get(), peers_.get(), peer_server_.get(),
                    peer_clocks_.get(), measure_clock(), &metrics_, this, request_stop, &bulk_},
       options);
+  // Parts of at most 1 MiB: a 16-MiB part took each node's loop tens of ms
+  // to copy, send and parse, and held the peer connection's other traffic
+  // (forwards, replication) behind it for as long.
+  forwarded_ = std::make_unique<api::ForwardedRequests>(
+      loop_.get_executor(), *api_, *this,
+      api::ForwardedRequests::Options{
+          .relayed = {.part_bytes =
+                          std::min<size_t>(cfg_.max_peer_frame_bytes - NodeConfig::kFrameHeadroom,
+                                           api::RelayedAnswers::kMostPartBytes),
+                      .budget_bytes = cfg_.max_relayed_bytes},
+          .max_peer_frame_bytes = cfg_.max_peer_frame_bytes});
   http_ = std::make_unique<api::HttpServer>(
       loop_.get_executor(), *api_,
       api::HttpOptions{
@@ -450,7 +453,7 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
     return;
   }
   if (request.has_forward_more()) {
-    serve_forward_more(request.forward_more(), std::move(reply));
+    forwarded_->serve_more(request.forward_more(), std::move(reply));
     return;
   }
   if (!request.has_forward()) {
@@ -458,74 +461,7 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
                   static_cast<int>(request.body_case()));
     return;
   }
-  asio::co_spawn(loop_, serve_forward(std::move(*request.mutable_forward()), std::move(reply)),
-                 parti::log_failure("a forwarded request"));
-}
-
-asio::awaitable<void> Node::serve_forward(pb::ForwardRequest forward,
-                                          peer::PeerServer::Reply reply) {
-  api::ApiRequest request{forward.method(), forward.target(), forward.body(),
-                          forward.authorization()};
-  api::Hop hop;
-  hop.hops = forward.hops();
-  hop.tried.assign(forward.tried().begin(), forward.tried().end());
-  hop.deadline_unix_ms = forward.deadline_unix_ms();
-  api::ApiResponse response = co_await api_->handle(std::move(request), std::move(hop));
-  pb::Envelope out;
-  auto* r = out.mutable_forward_reply();
-  r->set_status(static_cast<uint32_t>(response.status));
-  r->set_retry_after_s(static_cast<uint32_t>(response.retry_after_s));
-  r->set_understands(api::kUnderstoodHere);
-  if (response.body.size() <= relayed_->options().part_bytes) {
-    r->set_body(std::move(response.body));
-    reply(std::move(out));
-    co_return;
-  }
-  // A reply frame over the asker's limit would close the connection, failing
-  // every forwarded request in flight on it: the answer is kept and pulled in
-  // parts, or, if it cannot be, this request alone fails and says why.
-  const size_t total = response.body.size();
-  const uint64_t id = forward.accepts_parts() ? relayed_->keep(std::move(response.body),
-                                                               api::RelayedAnswers::Clock::now())
-                                              : 0;
-  if (id == 0) {
-    const auto refused = api::ApiResponse::error(api::WebError::bad_request(
-        "response_too_large",
-        fmt::format("the answer ({} bytes) is larger than a peer frame ({} bytes) and cannot be "
-                    "kept for relaying in parts now (at most {} bytes of such answers, "
-                    "--max-relayed-bytes): ask for fewer items (limit) or ask the partition's "
-                    "leader, {}",
-                    total, cfg_.max_peer_frame_bytes, cfg_.max_relayed_bytes, self_)));
-    r->set_status(static_cast<uint32_t>(refused.status));
-    r->set_body(refused.body);
-    reply(std::move(out));
-    co_return;
-  }
-  r->set_answer(id);
-  r->set_total_bytes(total);
-  r->set_body(relayed_->part(id, 0, api::RelayedAnswers::Clock::now())->data);
-  forget_relayed_later();
-  reply(std::move(out));
-}
-
-void Node::serve_forward_more(const pb::ForwardMore& more, peer::PeerServer::Reply reply) {
-  pb::Envelope out;
-  auto* part = out.mutable_forward_part();
-  if (auto p = relayed_->part(more.answer(), more.offset(), api::RelayedAnswers::Clock::now())) {
-    part->set_data(std::move(p->data));
-  } else {
-    part->set_gone(true);
-  }
-  reply(std::move(out));
-}
-
-void Node::forget_relayed_later() {
-  // Parts are pulled one after another at once; an answer whose asker went
-  // away is freed once it has been idle, whether or not another comes.
-  auto timer = std::make_shared<asio::steady_timer>(loop_, relayed_->options().idle);
-  timer->async_wait([this, timer](boost::system::error_code ec) {
-    if (!ec) relayed_->forget_idle(api::RelayedAnswers::Clock::now());
-  });
+  forwarded_->serve(std::move(*request.mutable_forward()), std::move(reply));
 }
 
 std::function<void(const std::string&, std::function<void()>)> Node::measure_clock() {

@@ -29,9 +29,9 @@
 #include "parti/manager/manager.h"
 #include "partid/api/api_service.h"
 #include "partid/api/cluster_view.h"
+#include "partid/api/forwarded_requests.h"
 #include "partid/api/http_server.h"
 #include "partid/api/metrics.h"
-#include "partid/api/relayed_answers.h"
 #include "partid/api/txn_recovery.h"
 #include "partid/node/clock_probe.h"
 #include "partid/node/descriptor_budget.h"
@@ -103,9 +103,6 @@ class Node final : public api::ClusterView {
   // routing follows.
   void on_layout(const routing::LayoutRecord& record);
   void on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply);
-  asio::awaitable<void> serve_forward(pb::ForwardRequest forward, peer::PeerServer::Reply reply);
-  void serve_forward_more(const pb::ForwardMore& more, peer::PeerServer::Reply reply);
-  void forget_relayed_later();
   // ApiDeps::measure_clock: through the ClockProbe once replication runs.
   std::function<void(const std::string&, std::function<void()>)> measure_clock();
   template <class F>
@@ -125,7 +122,7 @@ class Node final : public api::ClusterView {
   std::unique_ptr<peer::PeerServer> peer_server_;
   std::unique_ptr<peer::PeerClocks> peer_clocks_;  // loop-owned: ClockProbe writes, the API reads
   std::unique_ptr<api::ApiService> api_;
-  std::unique_ptr<api::RelayedAnswers> relayed_;  // loop-owned
+  std::unique_ptr<api::ForwardedRequests> forwarded_;  // loop-owned
   std::unique_ptr<api::HttpServer> http_;
   std::unique_ptr<api::TxnRecovery> txn_recovery_;
   std::shared_ptr<parti::coord::Connection> conn_;
