@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::stop_source stop;
-  std::thread([&stop_signals, &stop] {
+  // Detached, so it holds copies: a stop_source copy shares the stop state,
+  // and nothing it uses goes away with main's locals.
+  std::thread([stop_signals, stop]() mutable {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     stop.request_stop();

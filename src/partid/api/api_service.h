@@ -11,10 +11,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "parti/core/async.h"
@@ -31,7 +29,6 @@
 #include "partid/api/route.h"
 #include "partid/api/txn_requests.h"
 #include "partid/api/txn_service.h"
-#include "partid/api/wakeable_pauses.h"
 #include "partid/peer/peer_client.h"
 #include "partid/peer/peer_clocks.h"
 #include "partid/peer/peer_server.h"
