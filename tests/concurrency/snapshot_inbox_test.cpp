@@ -31,7 +31,7 @@ class SnapshotInboxTest : public ::testing::Test {
     return {key, "r", "message of " + key, {hlc, 1, 1}, false};
   }
   static core::Message install(const std::string& data, uint64_t seq) {
-    return core::InstallSnapshot{3, {{3, seq}, data}, seq, seq};
+    return core::InstallSnapshot{3, {{3, seq}, core::snapshot_bytes(data)}, seq, seq};
   }
   // Receives `message` for partition 9 and waits for the inbox to hand it on.
   const core::Message* receive(core::Message message) {
@@ -61,7 +61,7 @@ TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnDecodedAndInstalledWithoutASecondDe
   ASSERT_NE(receive(install(data, 40)), nullptr);
   EXPECT_EQ(handed_through, (core::Position{3, 40}));
   EXPECT_EQ(newest, std::vector<uint64_t>{900});  // the clock passes its newest item
-  SnapshotItems installed = inbox.take(9, {{3, 40}, data});
+  SnapshotItems installed = inbox.take(9, {{3, 40}, core::snapshot_bytes(data)});
   ASSERT_TRUE(installed);
   EXPECT_EQ(*installed, items);
   EXPECT_EQ(newest.size(), 1u);  // taken as decoded: not decoded (nor told) again
@@ -70,7 +70,7 @@ TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnDecodedAndInstalledWithoutASecondDe
 TEST_F(SnapshotInboxTest, ASnapshotThatDoesNotDecodeIsHandedOnAsNothing) {
   EXPECT_EQ(receive(install("\xff\xff not a snapshot", 40)), nullptr);
   EXPECT_TRUE(newest.empty());
-  EXPECT_FALSE(inbox.take(9, {{3, 40}, "\xff\xff not a snapshot"}));
+  EXPECT_FALSE(inbox.take(9, {{3, 40}, core::snapshot_bytes("\xff\xff not a snapshot")}));
 }
 
 TEST_F(SnapshotInboxTest, ASnapshotNotDecodedOnArrivalIsDecodedWhenInstalled) {
@@ -78,7 +78,7 @@ TEST_F(SnapshotInboxTest, ASnapshotNotDecodedOnArrivalIsDecodedWhenInstalled) {
   const std::vector<storage::Item> second{item("a", 100), item("z", 300)};
   ASSERT_NE(receive(install(encode_snapshot(first), 10)), nullptr);
   // The core installs a later one than the inbox kept: decoded there.
-  SnapshotItems installed = inbox.take(9, {{3, 20}, encode_snapshot(second)});
+  SnapshotItems installed = inbox.take(9, {{3, 20}, core::snapshot_bytes(encode_snapshot(second))});
   ASSERT_TRUE(installed);
   EXPECT_EQ(*installed, second);
   EXPECT_EQ(newest, (std::vector<uint64_t>{100, 300}));

@@ -199,7 +199,7 @@ class World {
       // encoding thousands of entries for every snapshot).
       snapshots_.push_back(n.disk.state);
       Snapshot snapshot{n.core->log().position_of(n.core->commit()),
-                        std::to_string(snapshots_.size() - 1)};
+                        snapshot_bytes(std::to_string(snapshots_.size() - 1))};
       if (n.disk.applied != n.core->commit()) fail(n.id + ": applied state behind the watermark");
       perform(n, n.core->snapshot_ready(request, std::move(snapshot)));
     }
@@ -272,7 +272,7 @@ class World {
     }
   }
   void persist(SimNode& n, const ReplaceWithSnapshot& op) {
-    n.disk.state = snapshots_.at(std::stoull(op.snapshot.data));
+    n.disk.state = snapshots_.at(std::stoull(*op.snapshot.data));
     if (n.disk.state.size() != op.snapshot.through.seq) fail(n.id + ": snapshot of the wrong size");
     n.disk.applied = op.snapshot.through.seq;
     n.disk.base = op.snapshot.through;

@@ -155,9 +155,9 @@ TEST(ReplicationCoreTest, AMessageNoHonestSenderCouldSendChangesNothing) {
     EXPECT_EQ(c.at("b").last(), last);
   }
   EXPECT_FALSE(well_formed(SyncReply{2, 5, {{6, 1, false, "p"}}, {}}));
-  EXPECT_FALSE(well_formed(SyncReply{2, 5, {}, Snapshot{{1, 9}, ""}}));
-  EXPECT_TRUE(well_formed(SyncReply{2, 10, {{10, 1, false, "p"}}, Snapshot{{1, 9}, ""}}));
-  EXPECT_FALSE(well_formed(InstallSnapshot{1, Snapshot{{2, 9}, ""}, 0, 0}));
+  EXPECT_FALSE(well_formed(SyncReply{2, 5, {}, Snapshot{{1, 9}}}));
+  EXPECT_TRUE(well_formed(SyncReply{2, 10, {{10, 1, false, "p"}}, Snapshot{{1, 9}}}));
+  EXPECT_FALSE(well_formed(InstallSnapshot{1, Snapshot{{2, 9}}, 0, 0}));
   EXPECT_FALSE(well_formed(Replicate{1, {0, UINT64_MAX}, {{0, 1, false, "p"}}, 0, 0, 0, 0}));
   // And the partition goes on.
   const uint64_t next = c.propose("a", "y");

@@ -447,9 +447,11 @@ void Node::on_peer_request(pb::Envelope request, peer::PeerServer::Reply reply) 
     return;
   }
   if (request.has_fragment()) {
-    pb::Envelope ack;
-    *ack.mutable_fragment_ack() = replicator_->on_fragment(request.fragment());
-    reply(std::move(ack));
+    replicator_->on_fragment(request.fragment(), [reply](pb::ReplFragmentAck ack) {
+      pb::Envelope envelope;
+      *envelope.mutable_fragment_ack() = std::move(ack);
+      reply(std::move(envelope));
+    });
     return;
   }
   if (request.has_forward_more()) {

@@ -22,7 +22,7 @@ storage::change::ReplaceState replace_of(uint32_t partition, const core::Replace
                                          const DecodedSnapshot& decoded) {
   SnapshotItems items = decoded ? decoded(r.snapshot) : nullptr;
   if (!items) {
-    auto fresh = decode_snapshot(r.snapshot.data);
+    auto fresh = decode_snapshot(*r.snapshot.data);
     if (!fresh) throw std::runtime_error("snapshot does not decode");
     items = std::make_shared<const std::vector<storage::Item>>(std::move(*fresh));
   }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 namespace partid::replication {
@@ -14,10 +15,12 @@ struct FragmentSender::Transfer {
   std::string bytes;
   uint32_t count = 0;
   uint32_t next = 0;
+  Clock::time_point started;
 };
 
-FragmentSender::FragmentSender(peer::PeerClient& peers, Options options)
-    : peers_(peers), options_(options) {
+FragmentSender::FragmentSender(peer::PeerClient& peers, asio::any_io_executor loop,
+                               asio::any_io_executor work, Options options)
+    : peers_(peers), loop_(std::move(loop)), work_(std::move(work)), options_(options) {
   // Transfer ids only need to differ from those of this sender's earlier
   // runs that a receiver may still be assembling.
   std::random_device rd;
@@ -28,26 +31,39 @@ FragmentSender::~FragmentSender() { *alive_ = false; }
 
 bool FragmentSender::busy(const std::string& address, uint32_t partition) const {
   if (running_.contains({address, partition})) return true;
+  if (auto s = settling_.find({address, partition}); s != settling_.end()) {
+    if (Clock::now() < s->second) return true;
+  }
   auto it = per_peer_.find(address);
   return it != per_peer_.end() && it->second >= options_.max_transfers_per_peer;
 }
 
 bool FragmentSender::start(const std::string& address, uint32_t partition, const std::string& from,
-                           std::string batch) {
+                           Serialize serialize) {
   if (busy(address, partition)) return false;
   auto t = std::make_shared<Transfer>();
   t->address = address;
   t->partition = partition;
   t->from = from;
   t->id = next_id_++;
-  const size_t step = options_.fragment_bytes;
-  t->count = static_cast<uint32_t>((batch.size() + step - 1) / step);
-  t->bytes = std::move(batch);
+  t->started = Clock::now();
   running_.insert({address, partition});
   ++per_peer_[address];
   ++started_;
-  send_next(std::move(t));
+  asio::post(work_, [this, t, serialize = std::move(serialize), loop = loop_, alive = alive_] {
+    auto batch = std::make_shared<std::string>(serialize());
+    asio::post(loop, [this, t, batch, alive] {
+      if (*alive) send_first(t, std::move(*batch));
+    });
+  });
   return true;
+}
+
+void FragmentSender::send_first(std::shared_ptr<Transfer> t, std::string batch) {
+  const size_t step = options_.fragment_bytes;
+  t->count = static_cast<uint32_t>((batch.size() + step - 1) / step);
+  t->bytes = std::move(batch);
+  send_next(std::move(t));
 }
 
 void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
@@ -80,7 +96,13 @@ void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
 }
 
 void FragmentSender::finish(const Transfer& t, bool ok) {
+  const auto now = Clock::now();
+  std::erase_if(settling_, [&](const auto& kv) { return kv.second <= now; });
   running_.erase({t.address, t.partition});
+  if (ok) {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - t.started);
+    settling_[{t.address, t.partition}] = now + std::max(took, options_.fragment_timeout);
+  }
   if (--per_peer_[t.address] == 0) per_peer_.erase(t.address);
   ++(ok ? completed_ : abandoned_);
 }

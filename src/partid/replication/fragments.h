@@ -9,6 +9,10 @@
 // abandons the transfer: the replication core asks again for what it still
 // needs. At most one transfer per (peer, partition) and a few per peer run at
 // once; the caller checks busy() before building a snapshot it could not send.
+// A transfer that completed keeps its (peer, partition) busy while the peer
+// decodes and installs it (as long as the transfer took, at least the
+// fragment timeout): the core's resends meanwhile would otherwise build and
+// send the whole partition again.
 //
 // FragmentAssembler (pure logic) rebuilds transfers on the receiving side:
 // fragments in order, within a byte limit per transfer and a limit on
@@ -16,10 +20,12 @@
 //
 // The whole message is still held in memory on both sides (the snapshot is
 // built as one value): fragments lift the frame limit, not the memory cost.
-// Threading: FragmentSender on the loop; FragmentAssembler is not shared.
+// Threading: FragmentSender on the loop (its serializations on the work
+// executor); FragmentAssembler is not shared.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,9 +33,12 @@
 #include <string>
 #include <utility>
 
+#include "parti/core/async.h"
 #include "partid/peer/peer_client.h"
 
 namespace partid::replication {
+
+namespace asio = boost::asio;
 
 class FragmentSender {
  public:
@@ -38,30 +47,41 @@ class FragmentSender {
     size_t max_transfers_per_peer = 2;
     std::chrono::milliseconds fragment_timeout{10000};
   };
-  FragmentSender(peer::PeerClient& peers, Options options);
+  using Serialize = std::function<std::string()>;
+  // Runs on `loop`; serializes each transfer's message on `work` (a
+  // snapshot's message is as large as its partition).
+  FragmentSender(peer::PeerClient& peers, asio::any_io_executor loop, asio::any_io_executor work,
+                 Options options);
   FragmentSender(const FragmentSender&) = delete;
   FragmentSender& operator=(const FragmentSender&) = delete;
   ~FragmentSender();
 
   // Whether a transfer for `partition` to `address` could not start now.
   bool busy(const std::string& address, uint32_t partition) const;
-  // Sends `batch` (a serialized ReplicationBatch from `from`) in fragments.
-  // False, and nothing is sent, when busy().
+  // Sends what `serialize` returns (a serialized ReplicationBatch from
+  // `from`, made on the work executor) in fragments. False, and nothing is
+  // serialized or sent, when busy().
   bool start(const std::string& address, uint32_t partition, const std::string& from,
-             std::string batch);
+             Serialize serialize);
   uint64_t started() const { return started_; }
   uint64_t completed() const { return completed_; }
   uint64_t abandoned() const { return abandoned_; }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  using Key = std::pair<std::string, uint32_t>;  // (address, partition)
   struct Transfer;
+  void send_first(std::shared_ptr<Transfer> t, std::string batch);
   void send_next(std::shared_ptr<Transfer> t);
   void finish(const Transfer& t, bool ok);
 
   peer::PeerClient& peers_;
+  asio::any_io_executor loop_;
+  asio::any_io_executor work_;
   Options options_;
   uint64_t next_id_;
-  std::set<std::pair<std::string, uint32_t>> running_;  // (address, partition)
+  std::set<Key> running_;
+  std::map<Key, Clock::time_point> settling_;  // completed: busy until then
   std::map<std::string, size_t> per_peer_;
   uint64_t started_ = 0;
   uint64_t completed_ = 0;

@@ -1,18 +1,20 @@
 #include "partid/replication/outbox.h"
 
+#include "partid/replication/core_changes.h"
 #include "partid/replication/wire.h"
 
 namespace partid::replication {
 
-Outbox::Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
-               AddressOf address_of, size_t max_frame_bytes)
-    : loop_(std::move(loop)),
+Outbox::Outbox(asio::any_io_executor loop, asio::any_io_executor work, peer::PeerClient& peers,
+               const core::NodeId& self, AddressOf address_of, size_t max_frame_bytes)
+    : loop_(loop),
       peers_(peers),
       self_(self),
       address_of_(std::move(address_of)),
       max_envelope_bytes_(FrameBudget::of(max_frame_bytes).envelope_bytes),
-      fragments_(peers, FragmentSender::Options{
-                            .fragment_bytes = FrameBudget::of(max_frame_bytes).fragment_bytes}) {}
+      fragments_(peers, std::move(loop), std::move(work),
+                 FragmentSender::Options{.fragment_bytes =
+                                             FrameBudget::of(max_frame_bytes).fragment_bytes}) {}
 
 bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
   const std::string* address = address_of_(to);
@@ -20,12 +22,19 @@ bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
 }
 
 void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message& message) {
+  if (const core::Snapshot* s = snapshot_in(message); s && s->size() > max_envelope_bytes_) {
+    // Shares the snapshot's bytes: the copy into the wire form happens off
+    // the loop.
+    send_fragmented(to, partition, [message](pb::ReplMessage* m) { to_pb(message, m); });
+    return;
+  }
   pb::ReplMessage m;
   m.set_partition(partition);
   to_pb(message, &m);
   const size_t bytes = m.ByteSizeLong();
   if (bytes > max_envelope_bytes_) {
-    send_fragmented(to, partition, std::move(m));
+    auto built = std::make_shared<pb::ReplMessage>(std::move(m));
+    send_fragmented(to, partition, [built](pb::ReplMessage* out) { out->Swap(built.get()); });
     return;
   }
   *batch_for(to).add_messages() = std::move(m);
@@ -76,12 +85,18 @@ void Outbox::send(const core::NodeId& to, pb::Envelope envelope) {
   }
 }
 
-void Outbox::send_fragmented(const core::NodeId& to, uint32_t partition, pb::ReplMessage message) {
-  pb::ReplicationBatch batch;
-  batch.set_from(self_);
-  *batch.add_messages() = std::move(message);
+void Outbox::send_fragmented(const core::NodeId& to, uint32_t partition,
+                             std::function<void(pb::ReplMessage*)> fill) {
   const std::string* address = address_of_(to);
-  if (address && fragments_.start(*address, partition, self_, batch.SerializeAsString())) {
+  auto serialize = [from = self_, partition, fill = std::move(fill)] {
+    pb::ReplicationBatch batch;
+    batch.set_from(from);
+    pb::ReplMessage* m = batch.add_messages();
+    fill(m);
+    m->set_partition(partition);
+    return batch.SerializeAsString();
+  };
+  if (address && fragments_.start(*address, partition, self_, std::move(serialize))) {
     ++sent_;
   } else {
     ++dropped_;

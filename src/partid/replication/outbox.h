@@ -5,7 +5,8 @@
 // are dropped: the replication core resends what it needs. An envelope is cut
 // at a quarter of the peer transport's frame limit; a single
 // message larger than that (a snapshot) travels alone, in fragments
-// (FragmentSender).
+// (FragmentSender), converted and serialized off the loop: a snapshot is
+// dropped, before any of that, when its transfer could not start.
 // Threading: loop only.
 #pragma once
 
@@ -39,8 +40,9 @@ class Outbox {
   using AddressOf = std::function<const std::string*(const core::NodeId&)>;
   // `self` is read at every send (its owner learns it after construction).
   // `max_frame_bytes`: the peer transport's frame limit.
-  Outbox(asio::any_io_executor loop, peer::PeerClient& peers, const core::NodeId& self,
-         AddressOf address_of, size_t max_frame_bytes);
+  // `work`: where a message sent in fragments is converted and serialized.
+  Outbox(asio::any_io_executor loop, asio::any_io_executor work, peer::PeerClient& peers,
+         const core::NodeId& self, AddressOf address_of, size_t max_frame_bytes);
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
   // A Handoff (handoff.h), in the same per-turn batch as the messages.
   void add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch);
@@ -56,7 +58,8 @@ class Outbox {
   void schedule_flush();
   void flush();
   void send(const core::NodeId& to, pb::Envelope envelope);
-  void send_fragmented(const core::NodeId& to, uint32_t partition, pb::ReplMessage message);
+  void send_fragmented(const core::NodeId& to, uint32_t partition,
+                       std::function<void(pb::ReplMessage*)> fill);
 
   asio::any_io_executor loop_;
   peer::PeerClient& peers_;

@@ -61,8 +61,8 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); },
           options.commit_delay),
       outbox_(
-          loop, peers, self_, [this](const core::NodeId& n) { return address_of(n); },
-          options.max_frame_bytes),
+          loop, disk.get_executor(), peers, self_,
+          [this](const core::NodeId& n) { return address_of(n); }, options.max_frame_bytes),
       inbox_(
           loop, disk, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_),
       writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
@@ -302,30 +302,28 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   for (const auto& h : batch.handoffs()) {
     if (h.partition() < partitions_) on_handoff(from, h.partition(), h.epoch());
   }
-  for (const auto& m : batch.messages()) {
-    auto message = from_pb(m);
-    if (message && m.partition() >= partitions_) {
-      ++stats_.messages_outside_topology;
-      continue;
-    }
-    if (!message || !core::well_formed(*message) || !entries_decode(m.partition(), *message)) {
-      ++stats_.bad_messages;
-      continue;
-    }
-    if (snapshot_in(*message)) {
-      // Gated before the decoding too: a snapshot can be many megabytes,
-      // and one the gate refuses must not cost the disk pool its decoding.
-      if (admitted(from, m.partition(), *message)) {
-        const uint32_t p = m.partition();
-        inbox_.receive(p, std::move(*message), [this, from, p](const core::Message* decoded) {
-          if (!decoded) return void(++stats_.bad_messages);
-          deliver(from, p, *decoded);
-        });
-      }
-    } else {
-      deliver(from, m.partition(), *message);
-    }
+  for (const auto& m : batch.messages()) on_peer_message(from, m.partition(), from_pb(m));
+}
+
+void Replicator::on_peer_message(const std::string& from, uint32_t partition,
+                                 std::optional<core::Message> message) {
+  if (message && partition >= partitions_) {
+    ++stats_.messages_outside_topology;
+    return;
   }
+  if (!message || !core::well_formed(*message) || !entries_decode(partition, *message)) {
+    ++stats_.bad_messages;
+    return;
+  }
+  if (!snapshot_in(*message)) return deliver(from, partition, *message);
+  // Gated before the decoding too: a snapshot can be many megabytes, and one
+  // the gate refuses must not cost the disk pool its decoding.
+  if (!admitted(from, partition, *message)) return;
+  inbox_.receive(partition, std::move(*message),
+                 [this, from, partition](const core::Message* decoded) {
+                   if (!decoded) return void(++stats_.bad_messages);
+                   deliver(from, partition, *decoded);
+                 });
 }
 
 void Replicator::deliver(const std::string& from, uint32_t partition,
@@ -342,27 +340,44 @@ void Replicator::deliver(const std::string& from, uint32_t partition,
   step(partition, r, r.core.receive(from, message));
 }
 
-pb::ReplFragmentAck Replicator::on_fragment(const pb::ReplFragment& fragment) {
-  pb::ReplFragmentAck ack;
+void Replicator::on_fragment(const pb::ReplFragment& fragment, FragmentAnswer answer) {
   auto refuse = [&](const std::string& why, uint64_t& counter) {
     ++counter;
+    pb::ReplFragmentAck ack;
     ack.set_error(why);
-    return ack;
+    answer(std::move(ack));
   };
   if (!peer_addresses_.contains(fragment.from())) {
     return refuse("not a node of this cluster", stats_.unknown_sender_messages);
   }
   auto part = inbox_.assemble(fragment);
   if (!part.accepted) return refuse(part.error, stats_.bad_messages);
-  if (part.message) {
-    pb::ReplicationBatch batch;
-    if (!batch.ParseFromString(*part.message) || batch.from() != fragment.from()) {
-      return refuse("the transfer does not decode", stats_.bad_messages);
-    }
-    on_peer_batch(batch);
-  }
-  ack.set_ok(true);
-  return ack;
+  pb::ReplFragmentAck ok;
+  ok.set_ok(true);
+  if (!part.message) return answer(std::move(ok));
+  // The whole transfer (a snapshot: as large as its partition) is parsed and
+  // converted on the disk pool; the last fragment is answered once it is.
+  auto bytes = std::make_shared<std::string>(std::move(*part.message));
+  asio::post(disk_, [this, bytes, from = fragment.from(), answer = std::move(answer),
+                     ok = std::move(ok), loop = loop_, alive = alive_]() mutable {
+    auto messages = std::make_shared<TransferMessages>(parse_transfer(*bytes, from));
+    bytes.reset();
+    asio::post(loop, [this, messages, from, answer = std::move(answer), ok = std::move(ok),
+                      alive]() mutable {
+      if (!*alive) return;
+      if (!messages->has_value()) {
+        ++stats_.bad_messages;
+        pb::ReplFragmentAck refused;
+        refused.set_error("the transfer does not decode");
+        return answer(std::move(refused));
+      }
+      answer(std::move(ok));
+      if (!peer_addresses_.contains(from)) return;
+      for (auto& [partition, message] : **messages) {
+        on_peer_message(from, partition, std::move(message));
+      }
+    });
+  });
 }
 
 void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
@@ -486,26 +501,46 @@ void Replicator::run(const Effects& e) {
 }
 
 void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& request) {
-  // One large transfer per follower and partition at a time: a snapshot
-  // built while one is on its way could not be sent.
-  if (outbox_.transferring(request.to, partition)) return;
+  // One snapshot per follower and partition at a time: the core resends
+  // (and asks for a snapshot again) every few ticks while one is built, sent
+  // or installed, and each would read and encode the whole partition again
+  // only to be dropped. None for a follower this node cannot reach.
+  const auto key = std::make_pair(partition, request.to);
+  if (snapshots_building_.contains(key) || !address_of(request.to) ||
+      outbox_.transferring(request.to, partition)) {
+    return;
+  }
+  snapshots_building_.insert(key);
   auto* store = &store_;
   auto alive = alive_;
   // Read and encoded on the disk pool: a partition's encoding is as large as
   // the partition, and the loop serves everything else meanwhile. The items
   // go as soon as they are encoded.
-  asio::post(disk_, [this, loop = loop_, store, partition, request, alive] {
+  const auto began = std::chrono::steady_clock::now();
+  asio::post(disk_, [this, loop = loop_, store, partition, request, alive, began] {
     auto snapshot = std::make_shared<core::Snapshot>();
     {
       const storage::PartitionImage image = store->partition_image(partition);
       snapshot->through = {image.meta.applied_epoch, image.meta.watermark};
-      snapshot->data = encode_snapshot(image.items);
+      snapshot->data = core::snapshot_bytes(encode_snapshot(image.items));
     }
-    asio::post(loop, [this, partition, request, snapshot, alive] {
+    asio::post(loop, [this, partition, request, snapshot, alive, began] {
       if (!*alive) return;
       with_replica(partition, [&](Replica& r) {
         ++stats_.snapshots_sent;
+        spdlog::info(
+            "partition {}: snapshot for {} in epoch {} built ({} bytes through {}) in {} ms",
+            partition, request.to, r.core.epoch(), snapshot->size(), snapshot->through.seq,
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  began)
+                .count());
         step(partition, r, r.core.snapshot_ready(request, std::move(*snapshot)));
+      });
+      // Still building until the step's message is in the Outbox (after the
+      // step's writes: GroupCommit runs its callbacks in order), where the
+      // transfer then keeps the pair busy.
+      commit_.add({}, [this, partition, to = request.to, alive] {
+        if (*alive) snapshots_building_.erase({partition, to});
       });
     });
   });

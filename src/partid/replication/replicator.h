@@ -199,9 +199,12 @@ class Replicator {
 
   void on_topology(const routing::Topology& topology);
   void on_peer_batch(const pb::ReplicationBatch& batch);
-  // One fragment of a message too large for a frame; the answer goes back to
-  // its sender, and the whole message is handled like a batch once complete.
-  pb::ReplFragmentAck on_fragment(const pb::ReplFragment& fragment);
+  // One fragment of a message too large for a frame; `answer` (on the loop,
+  // once) goes back to its sender. The whole message, once complete, is
+  // parsed off the loop and handled like a batch; its last fragment is
+  // answered after the parse, with an error when it does not decode.
+  using FragmentAnswer = std::function<void(pb::ReplFragmentAck)>;
+  void on_fragment(const pb::ReplFragment& fragment, FragmentAnswer answer);
   void submit(std::vector<storage::WriteOp> ops, Done done);
 
   // Leads `partition` in its current epoch with that epoch's barrier
@@ -288,6 +291,10 @@ class Replicator {
   bool handoff_heard(uint32_t partition, uint64_t epoch) const;
   void settle_held(uint32_t partition, Replica& r, std::chrono::steady_clock::time_point now);
   void deactivate(Replica& r);
+  // A peer's message, converted: checked, gated, a snapshot decoded off the
+  // loop, then delivered.
+  void on_peer_message(const std::string& from, uint32_t partition,
+                       std::optional<core::Message> message);
   void deliver(const std::string& from, uint32_t partition, const core::Message& message);
   // The EpochGate's verdict, counted when it drops the message.
   bool admitted(const std::string& from, uint32_t partition, const core::Message& message);
@@ -364,6 +371,7 @@ class Replicator {
   std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
+  std::set<std::pair<uint32_t, core::NodeId>> snapshots_building_;  // (partition, follower)
   ReplicatorStats stats_;
   uint64_t session_;  // this process's read rounds (ReplicaCore's session)
   uint64_t next_read_id_ = 0;

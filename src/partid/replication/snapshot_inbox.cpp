@@ -17,7 +17,7 @@ uint64_t newest_hlc(const std::vector<storage::Item>& items) {
 }
 
 SnapshotItems decode(const core::Snapshot& snapshot) {
-  auto items = decode_snapshot(snapshot.data);
+  auto items = decode_snapshot(*snapshot.data);
   if (!items) return nullptr;
   return std::make_shared<const std::vector<storage::Item>>(std::move(*items));
 }
@@ -33,7 +33,7 @@ void SnapshotInbox::receive(uint32_t partition, core::Message message, Decoded t
       if (!items) return then(nullptr);
       on_newest_(newest);
       const core::Snapshot& s = *snapshot_in(*held);
-      decoded_[partition] = {s.through, s.data.size(), items};
+      decoded_[partition] = {s.through, s.size(), items};
       then(held.get());
     });
   });
@@ -42,7 +42,7 @@ void SnapshotInbox::receive(uint32_t partition, core::Message message, Decoded t
 SnapshotItems SnapshotInbox::take(uint32_t partition, const core::Snapshot& snapshot) {
   auto it = decoded_.find(partition);
   if (it == decoded_.end() || it->second.through != snapshot.through ||
-      it->second.bytes != snapshot.data.size()) {
+      it->second.bytes != snapshot.size()) {
     spdlog::warn("partition {}: installing a snapshot not decoded on arrival; decoding it here",
                  partition);
     SnapshotItems items = decode(snapshot);

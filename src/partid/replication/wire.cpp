@@ -29,9 +29,9 @@ std::vector<Entry> get_entries(const Repeated& entries) {
 
 void put(const Snapshot& s, pb::ReplSnapshot* out) {
   put(s.through, out->mutable_through());
-  out->set_data(s.data);
+  out->set_data(*s.data);
 }
-Snapshot get(const pb::ReplSnapshot& s) { return {get(s.through()), s.data()}; }
+Snapshot get(const pb::ReplSnapshot& s) { return {get(s.through()), snapshot_bytes(s.data())}; }
 
 }  // namespace
 
@@ -130,6 +130,41 @@ std::optional<Message> from_pb(const pb::ReplMessage& m) {
       break;
   }
   return std::nullopt;
+}
+
+namespace {
+// Where `m` carries a snapshot's bytes, if anywhere.
+std::string* snapshot_data(pb::ReplMessage* m) {
+  if (m->has_install_snapshot())
+    return m->mutable_install_snapshot()->mutable_snapshot()->mutable_data();
+  if (m->has_sync_reply() && m->sync_reply().has_snapshot()) {
+    return m->mutable_sync_reply()->mutable_snapshot()->mutable_data();
+  }
+  return nullptr;
+}
+
+Snapshot* snapshot_of(Message& message) {
+  if (auto* i = std::get_if<InstallSnapshot>(&message)) return &i->snapshot;
+  if (auto* r = std::get_if<SyncReply>(&message); r && r->snapshot) return &*r->snapshot;
+  return nullptr;
+}
+
+std::optional<Message> take_from_pb(pb::ReplMessage* m) {
+  std::string* data = snapshot_data(m);
+  SnapshotBytes taken = data ? snapshot_bytes(std::move(*data)) : nullptr;
+  auto out = from_pb(*m);
+  if (Snapshot* s = out && taken ? snapshot_of(*out) : nullptr) s->data = std::move(taken);
+  return out;
+}
+}  // namespace
+
+TransferMessages parse_transfer(const std::string& bytes, const std::string& from) {
+  pb::ReplicationBatch batch;
+  if (!batch.ParseFromString(bytes) || batch.from() != from) return std::nullopt;
+  std::vector<std::pair<uint32_t, std::optional<Message>>> out;
+  out.reserve(static_cast<size_t>(batch.messages_size()));
+  for (auto& m : *batch.mutable_messages()) out.emplace_back(m.partition(), take_from_pb(&m));
+  return out;
 }
 
 std::string encode_snapshot(const std::vector<storage::Item>& items) {

@@ -7,6 +7,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -36,10 +37,19 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
+// A snapshot's bytes, shared and never changed: a snapshot is as large as
+// its partition, and it passes through the core, the shell's queues and the
+// wire on the event loop, where a copy would hold up everything else.
+using SnapshotBytes = std::shared_ptr<const std::string>;
+inline SnapshotBytes snapshot_bytes(std::string data) {
+  return std::make_shared<const std::string>(std::move(data));
+}
+
 // The applied state of a partition through `through`, opaque to the core.
 struct Snapshot {
   Position through;
-  std::string data;
+  SnapshotBytes data = snapshot_bytes({});
+  size_t size() const { return data->size(); }
 };
 
 // A replica set and the epoch that appointed it.
