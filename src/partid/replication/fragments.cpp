@@ -140,7 +140,13 @@ FragmentAssembler::Result FragmentAssembler::start(const pb::ReplFragment& fragm
   if (fragment.data().size() > limits_.max_transfer_bytes) return {false, "transfer too large", {}};
   if (fragment.count() == 1) return {true, {}, fragment.data()};
   if (transfers_.size() >= limits_.max_transfers) return {false, "too many transfers", {}};
-  transfers_[key] = Partial{fragment.count(), 1, fragment.data(), now};
+  Partial& p = transfers_[key] = Partial{fragment.count(), 1, {}, now};
+  // Room for the whole transfer at once (its fragments but the last are all
+  // this size): growing a string of hundreds of megabytes fragment by
+  // fragment would copy it again and again, on the loop.
+  p.bytes.reserve(static_cast<size_t>(std::min<uint64_t>(
+      uint64_t{fragment.count()} * fragment.data().size(), limits_.max_transfer_bytes)));
+  p.bytes = fragment.data();
   return {true, {}, {}};
 }
 
