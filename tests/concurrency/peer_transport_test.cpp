@@ -182,6 +182,23 @@ TEST_F(PeerTransportTest, UnreachablePeerFailsFastAndCleanly) {
   EXPECT_FALSE(call("not-an-address", ping(), 100ms).envelope);
 }
 
+// What the replication shell asks before it builds a snapshot for a peer:
+// a peer is known down only after a connect to it failed, until the backoff
+// before the next try has passed; a peer never tried, or connected, is not.
+TEST_F(PeerTransportTest, APeerIsKnownDownFromAFailedConnectUntilItsBackoffPasses) {
+  const auto known_down = [&](const std::string& a) {
+    std::promise<bool> p;
+    asio::post(loop, [&] { p.set_value(client->known_down(a)); });
+    return p.get_future().get();
+  };
+  EXPECT_FALSE(known_down("127.0.0.1:1"));
+  EXPECT_FALSE(call("127.0.0.1:1", ping(), 2000ms).envelope);
+  EXPECT_TRUE(known_down("127.0.0.1:1"));
+  EXPECT_TRUE(parti::testing::wait_until([&] { return !known_down("127.0.0.1:1"); }, 10s));
+  ASSERT_TRUE(call(address(), ping(), 2000ms).envelope);
+  EXPECT_FALSE(known_down(address()));
+}
+
 // The request left and the connection died before an answer: the peer may
 // have acted on it, and the reply says so (a forwarded write is then
 // "outcome unknown", never retried).

@@ -124,6 +124,11 @@ void PeerClient::start_call(const std::string& address, pb::Envelope request,
   }
 }
 
+bool PeerClient::known_down(const std::string& address) const {
+  auto it = links_.find(address);
+  return it != links_.end() && !it->second->channel && Clock::now() < it->second->down_until;
+}
+
 bool PeerClient::post(const std::string& address, pb::Envelope message) {
   if (!*alive_) return false;
   Link& l = link(address);

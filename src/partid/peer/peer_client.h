@@ -66,6 +66,9 @@ class PeerClient {
   // when the peer is known down or its queue is full: senders of one-way
   // messages (replication) resend what matters.
   bool post(const std::string& address, pb::Envelope message);
+  // The last connection to `address` failed and the backoff before the next
+  // try has not passed: what is sent there now fails at once.
+  bool known_down(const std::string& address) const;
   void stop();
   // How many times a peer's circuit has opened, over all peers.
   uint64_t circuits_opened() const;

@@ -21,6 +21,11 @@ bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
   return address && fragments_.busy(*address, partition);
 }
 
+bool Outbox::reachable(const core::NodeId& to) const {
+  const std::string* address = address_of_(to);
+  return address && !peers_.known_down(*address);
+}
+
 void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message& message) {
   if (const core::Snapshot* s = snapshot_in(message); s && s->size() > max_envelope_bytes_) {
     // Shares the snapshot's bytes: the copy into the wire form happens off

@@ -49,6 +49,8 @@ class Outbox {
   // Whether a fragmented message for `partition` to `to` could not go now:
   // a snapshot built for it would be dropped.
   bool transferring(const core::NodeId& to, uint32_t partition) const;
+  // `to` has an address and its connection is not known down.
+  bool reachable(const core::NodeId& to) const;
   const FragmentSender& fragments() const { return fragments_; }
   uint64_t sent_messages() const { return sent_; }
   uint64_t dropped_messages() const { return dropped_; }

@@ -504,9 +504,11 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   // One snapshot per follower and partition at a time: the core resends
   // (and asks for a snapshot again) every few ticks while one is built, sent
   // or installed, and each would read and encode the whole partition again
-  // only to be dropped. None for a follower this node cannot reach.
+  // only to be dropped. None for a follower this node cannot reach (no
+  // address, or its connection down): a dead replica stays in the set until
+  // the coordinator replaces it.
   const auto key = std::make_pair(partition, request.to);
-  if (snapshots_building_.contains(key) || !address_of(request.to) ||
+  if (snapshots_building_.contains(key) || !outbox_.reachable(request.to) ||
       outbox_.transferring(request.to, partition)) {
     return;
   }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A follower rebuilt from one large snapshot, and how both ends answer
+# meanwhile: a 3-node RF=3 cluster whose logs are trimmed right behind the
+# watermark (PARTID_LOG_RETENTION=10), MIB MiB written into one partition,
+# one of its followers killed, its data deleted and started again. Prints
+# how long until the new disk serves the last item, how many snapshots the
+# leader built, and the longest /health answers of the leader and of the
+# rebuilt node (bench/partid_probe) while that ran.
+#   bash bench/rebuild_bench.sh        # MIB=200 PROBE_SECONDS=40
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIB=${MIB:-200}
+PROBE_SECONDS=${PROBE_SECONDS:-40}
+source bench/lib.sh
+prepare_bench rebuild
+probe=./build/bench/partid_probe
+node() { jq -r ".nodes[] | select(.id==\"$1\") | .$2" "$work/cluster/cluster.json"; }
+port() { echo "${1##*:}"; }
+
+PARTID_LOG_RETENTION=10 "$ctl" --dir "$work/cluster" cluster up --nodes 3 \
+  --replication-factor 3 --partitions 8 --sync false >/dev/null
+first=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
+head -c 250000 /dev/zero | tr '\0' x >"$work/message"
+items=$((MIB * 1048576 / 250000))
+for ((i = 0; i < items; i++)); do
+  jq -nc --rawfile m "$work/message" --arg rk "r$i" '{partition_key: "big", range_key: $rk, message: $m}' \
+    | curl -sf -X POST "$first/items" -H 'Content-Type: application/json' --data-binary @- >/dev/null
+done
+p=$(curl -sf "$first/items/big/r0" | jq .partition)
+topology=$(curl -sf "$first/cluster/topology")
+replicas() { jq -r ".assignment[] | select(.partition==$p) | .replicas[$1]" <<<"$topology"; }
+leader=$(replicas 0)
+follower=$(replicas 1)
+leader_api=$(node "$leader" api)
+dir=$(node "$follower" dir)
+pid=$(node "$follower" pid)
+echo "partition $p: $items items of 250,000 bytes; leader $leader, follower $follower wiped"
+
+# The same command line again, on an empty data directory: a new disk.
+mapfile -d '' argv <"/proc/$pid/cmdline"
+cwd=$(readlink "/proc/$pid/cwd")
+kill -9 "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+rm -rf "$dir/data"
+started=$(date +%s%N)
+(cd "$cwd" && exec "${argv[@]}" >>"$dir/rebuilt.log" 2>&1 &)
+"$probe" --port "$(port "$leader_api")" --seconds "$PROBE_SECONDS" >"$work/leader_probe" &
+new_api=""
+until [ -n "$new_api" ]; do
+  new_api=$(grep -o 'serving: api [^ ]*' "$dir/partid.log" "$dir/rebuilt.log" 2>/dev/null \
+    | tail -1 | awk '{print $3}')
+  [ -n "$new_api" ] && curl -sf "$new_api/health" >/dev/null || new_api=""
+  sleep 0.1
+done
+"$probe" --port "$(port "$new_api")" --seconds "$((PROBE_SECONDS - 3))" >"$work/new_probe" &
+serving=""
+deadline=$(($(date +%s) + PROBE_SECONDS))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  if curl -sf "$new_api/items/big/r$((items - 1))?consistency=replica" >/dev/null 2>&1; then
+    serving=$(awk -v ns=$(($(date +%s%N) - started)) 'BEGIN {printf "%.1f", ns / 1e9}')
+    break
+  fi
+  sleep 0.1
+done
+wait
+if [ -n "$serving" ]; then
+  echo "rebuilt node serves the last item: $serving s after its start"
+else
+  echo "rebuilt node serves the last item: not within $PROBE_SECONDS s of its start"
+fi
+echo "snapshots built by the leader: $(curl -sf "$leader_api/cluster/status" | jq .replication.snapshots_sent)"
+grep -h "snapshot for" "$(node "$leader" dir)/partid.log" | sed 's/^/  /' || true
+echo "leader /health while it ran:  $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length)}' "$work/leader_probe")"
+echo "rebuilt node /health:          $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length)}' "$work/new_probe")"
