@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "partid/overloaded.h"
 #include "partid/replication/wire.h"
@@ -95,6 +96,10 @@ const core::Snapshot* snapshot_in(const core::Message& message) {
     return m->snapshot ? &*m->snapshot : nullptr;
   }
   return nullptr;
+}
+
+core::Snapshot* snapshot_in(core::Message& message) {
+  return const_cast<core::Snapshot*>(snapshot_in(std::as_const(message)));
 }
 
 }  // namespace partid::replication

@@ -32,5 +32,6 @@ bool entries_decode(uint32_t partition, const core::Message& message);
 // The snapshot a peer's message carries, if any (to be decoded before the
 // core sees the message: a snapshot that does not decode is dropped too).
 const core::Snapshot* snapshot_in(const core::Message& message);
+core::Snapshot* snapshot_in(core::Message& message);
 
 }  // namespace partid::replication

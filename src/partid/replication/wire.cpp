@@ -1,6 +1,7 @@
 #include "partid/replication/wire.h"
 
 #include "partid/overloaded.h"
+#include "partid/replication/core_changes.h"
 
 namespace partid::replication {
 namespace {
@@ -135,17 +136,12 @@ std::optional<Message> from_pb(const pb::ReplMessage& m) {
 namespace {
 // Where `m` carries a snapshot's bytes, if anywhere.
 std::string* snapshot_data(pb::ReplMessage* m) {
-  if (m->has_install_snapshot())
+  if (m->has_install_snapshot()) {
     return m->mutable_install_snapshot()->mutable_snapshot()->mutable_data();
+  }
   if (m->has_sync_reply() && m->sync_reply().has_snapshot()) {
     return m->mutable_sync_reply()->mutable_snapshot()->mutable_data();
   }
-  return nullptr;
-}
-
-Snapshot* snapshot_of(Message& message) {
-  if (auto* i = std::get_if<InstallSnapshot>(&message)) return &i->snapshot;
-  if (auto* r = std::get_if<SyncReply>(&message); r && r->snapshot) return &*r->snapshot;
   return nullptr;
 }
 
@@ -153,7 +149,7 @@ std::optional<Message> take_from_pb(pb::ReplMessage* m) {
   std::string* data = snapshot_data(m);
   SnapshotBytes taken = data ? snapshot_bytes(std::move(*data)) : nullptr;
   auto out = from_pb(*m);
-  if (Snapshot* s = out && taken ? snapshot_of(*out) : nullptr) s->data = std::move(taken);
+  if (Snapshot* s = out && taken ? snapshot_in(*out) : nullptr) s->data = std::move(taken);
   return out;
 }
 }  // namespace
