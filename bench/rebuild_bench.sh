@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# A follower rebuilt from one large snapshot, and how both ends answer
+# A follower rebuilt from large snapshots, and how both ends answer
 # meanwhile: a 3-node RF=3 cluster whose logs are trimmed right behind the
-# watermark (PARTID_LOG_RETENTION=10), MIB MiB written into one partition,
-# one of its followers killed, its data deleted and started again. Prints
-# how long until the new disk serves the last item, how many snapshots the
-# leader built, and the longest /health answers of the leader and of the
-# rebuilt node (bench/partid_probe) while that ran.
-#   bash bench/rebuild_bench.sh        # MIB=200 PROBE_SECONDS=40
+# watermark (PARTID_LOG_RETENTION=10), MIB MiB written under KEYS partition
+# keys (1: all in one partition; 8: spread over the 8 partitions, so each
+# leader builds several snapshots at once), one follower killed, its data
+# deleted and started again. Prints how long until the new disk serves the
+# last item of every key, how many snapshots the leader built, and, from
+# bench/partid_probe while that ran, the longest /health answers of the
+# leader and of the rebuilt node and the longest write answer of the leader
+# (a key it leads, written one after the other).
+#   bash bench/rebuild_bench.sh        # MIB=200 KEYS=1 PROBE_SECONDS=40
+# KEEP=DIR copies the nodes' logs there before the cluster is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${MIB:-200}
+KEYS=${KEYS:-1}
 PROBE_SECONDS=${PROBE_SECONDS:-40}
 source bench/lib.sh
 prepare_bench rebuild
@@ -23,10 +28,11 @@ first=$(jq -r '.nodes[0].api' "$work/cluster/cluster.json")
 head -c 250000 /dev/zero | tr '\0' x >"$work/message"
 items=$((MIB * 1048576 / 250000))
 for ((i = 0; i < items; i++)); do
-  jq -nc --rawfile m "$work/message" --arg rk "r$i" '{partition_key: "big", range_key: $rk, message: $m}' \
+  jq -nc --rawfile m "$work/message" --arg pk "big$((i % KEYS))" --arg rk "r$i" \
+    '{partition_key: $pk, range_key: $rk, message: $m}' \
     | curl -sf -X POST "$first/items" -H 'Content-Type: application/json' --data-binary @- >/dev/null
 done
-p=$(curl -sf "$first/items/big/r0" | jq .partition)
+p=$(curl -sf "$first/items/big0/r0" | jq .partition)
 topology=$(curl -sf "$first/cluster/topology")
 replicas() { jq -r ".assignment[] | select(.partition==$p) | .replicas[$1]" <<<"$topology"; }
 leader=$(replicas 0)
@@ -34,7 +40,10 @@ follower=$(replicas 1)
 leader_api=$(node "$leader" api)
 dir=$(node "$follower" dir)
 pid=$(node "$follower" pid)
-echo "partition $p: $items items of 250,000 bytes; leader $leader, follower $follower wiped"
+probe_key=$(./build/bench/partid_keymap probe- 64 <<<"$topology" \
+  | awk -v a="${leader_api#http://}" '$1 == a {print $2; exit}')
+echo "$items items of 250,000 bytes under $KEYS keys; partition $p of big0: leader $leader," \
+  "follower $follower wiped"
 
 # The same command line again, on an empty data directory: a new disk.
 mapfile -d '' argv <"/proc/$pid/cmdline"
@@ -45,6 +54,9 @@ rm -rf "$dir/data"
 started=$(date +%s%N)
 (cd "$cwd" && exec "${argv[@]}" >>"$dir/rebuilt.log" 2>&1 &)
 "$probe" --port "$(port "$leader_api")" --seconds "$PROBE_SECONDS" >"$work/leader_probe" &
+"$probe" --port "$(port "$leader_api")" --seconds "$PROBE_SECONDS" --path /items \
+  --body "{\"partition_key\":\"$probe_key\",\"range_key\":\"r\",\"message\":\"x\"}" \
+  >"$work/leader_writes" &
 new_api=""
 until [ -n "$new_api" ]; do
   new_api=$(grep -o 'serving: api [^ ]*' "$dir/partid.log" "$dir/rebuilt.log" 2>/dev/null \
@@ -53,10 +65,17 @@ until [ -n "$new_api" ]; do
   sleep 0.1
 done
 "$probe" --port "$(port "$new_api")" --seconds "$((PROBE_SECONDS - 3))" >"$work/new_probe" &
+all_served() {  # the new node serves the last item of every key from its own copy
+  local k
+  for ((k = 0; k < KEYS && k < items; k++)); do
+    curl -sf "$new_api/items/big$k/r$(((items - 1 - k) / KEYS * KEYS + k))?consistency=replica" \
+      >/dev/null 2>&1 || return 1
+  done
+}
 serving=""
 deadline=$(($(date +%s) + PROBE_SECONDS))
 while [ "$(date +%s)" -lt "$deadline" ]; do
-  if curl -sf "$new_api/items/big/r$((items - 1))?consistency=replica" >/dev/null 2>&1; then
+  if all_served; then
     serving=$(awk -v ns=$(($(date +%s%N) - started)) 'BEGIN {printf "%.1f", ns / 1e9}')
     break
   fi
@@ -64,11 +83,15 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 done
 wait
 if [ -n "$serving" ]; then
-  echo "rebuilt node serves the last item: $serving s after its start"
+  echo "rebuilt node serves the last item of every key: $serving s after its start"
 else
-  echo "rebuilt node serves the last item: not within $PROBE_SECONDS s of its start"
+  echo "rebuilt node serves the last item of every key: not within $PROBE_SECONDS s of its start"
 fi
 echo "snapshots built by the leader: $(curl -sf "$leader_api/cluster/status" | jq .replication.snapshots_sent)"
 grep -h "snapshot for" "$(node "$leader" dir)/partid.log" | sed 's/^/  /' || true
 echo "leader /health while it ran:  $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length)}' "$work/leader_probe")"
 echo "rebuilt node /health:          $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length)}' "$work/new_probe")"
+echo "leader writes while it ran:    $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length), failed}' "$work/leader_writes")"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP" && (cd "$work/cluster" && find . -name '*.log' -exec cp --parents {} "$KEEP/" \;)
+fi

@@ -1,4 +1,4 @@
-// SnapshotInbox: a snapshot received is decoded on the disk pool and handed
+// SnapshotInbox: a snapshot received is decoded on the snapshot pool and handed
 // on, on the loop, only then; installing it uses the items decoded on arrival
 // (no second decoding); one that does not decode is handed on as nothing.
 #include "partid/replication/snapshot_inbox.h"
@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 
 class SnapshotInboxTest : public ::testing::Test {
  protected:
-  void TearDown() override { disk.join(); }
+  void TearDown() override { pool.join(); }
 
   // Runs the loop until `pred` holds or `budget` passes; true if it held.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
@@ -47,10 +47,10 @@ class SnapshotInboxTest : public ::testing::Test {
   }
 
   boost::asio::io_context loop;
-  boost::asio::thread_pool disk{1};
+  boost::asio::thread_pool pool{1};
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   std::vector<uint64_t> newest;
-  SnapshotInbox inbox{loop.get_executor(), disk, [this](uint64_t hlc) { newest.push_back(hlc); },
+  SnapshotInbox inbox{loop.get_executor(), pool, [this](uint64_t hlc) { newest.push_back(hlc); },
                       alive};
   core::Position handed_through;
 };
@@ -89,7 +89,7 @@ TEST_F(SnapshotInboxTest, NothingIsHandedOnOnceTheOwnerIsGone) {
   inbox.receive(9, install(encode_snapshot({item("a", 1)}), 5),
                 [&](const core::Message*) { answered = true; });
   *alive = false;
-  disk.join();  // the decoding is done and its answer posted to the loop
+  pool.join();  // the decoding is done and its answer posted to the loop
   loop.restart();
   loop.poll();
   EXPECT_FALSE(answered);

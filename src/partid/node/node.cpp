@@ -4,8 +4,11 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -23,7 +26,21 @@ namespace partid::node {
 
 namespace fs = std::filesystem;
 
-Node::Node(NodeConfig config) : cfg_(std::move(config)) {}
+namespace {
+
+// Linux gives each thread its own nice value; 10 leaves a busy build about a
+// tenth of a core the loop also wants (CFS weights), never none of it.
+void lower_this_threads_priority() {
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
+    spdlog::warn("could not lower the snapshot thread's priority: {}", std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+Node::Node(NodeConfig config) : cfg_(std::move(config)) {
+  asio::post(snapshots_, lower_this_threads_priority);  // its first job, on its one thread
+}
 
 Node::~Node() { stop(); }
 
@@ -195,8 +212,8 @@ void Node::bind_listeners() {
   options.txn_timeout = std::chrono::milliseconds(cfg_.txn_timeout_ms);
   options.txn_retention = std::chrono::milliseconds(cfg_.txn_retention_ms);
   replicator_ = std::make_unique<replication::Replicator>(
-      loop_.get_executor(), disk_, *store_, *peers_, meta_.disk_id, replicator_options(cfg_),
-      [](const std::string& why) {
+      loop_.get_executor(), disk_, snapshots_, *store_, *peers_, meta_.disk_id,
+      replicator_options(cfg_), [](const std::string& why) {
         // The log may sit on the disk that failed: if writing it hangs, the
         // node stops all the same.
         std::thread([] {
@@ -665,6 +682,10 @@ void Node::stop() {
     loop_.stop();
     loop_thread_.join();
   }
+  // A build in progress finishes; those queued behind it are dropped (a build
+  // of a large partition takes seconds, and nothing would send them now).
+  snapshots_.stop();
+  snapshots_.join();
   disk_.join();  // the write on disk finishes
   bulk_.join();
   replicator_.reset();

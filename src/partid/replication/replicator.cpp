@@ -47,10 +47,11 @@ struct Replicator::Effects {
 };
 
 Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
-                       storage::StoreEngine& store, peer::PeerClient& peers, uint64_t disk_id,
-                       ReplicatorOptions options, OnFatal on_fatal)
+                       asio::thread_pool& snapshots, storage::StoreEngine& store,
+                       peer::PeerClient& peers, uint64_t disk_id, ReplicatorOptions options,
+                       OnFatal on_fatal)
     : loop_(loop),
-      disk_(disk),
+      snapshot_pool_(snapshots),
       store_(store),
       disk_id_(disk_id),
       options_(options),
@@ -61,10 +62,10 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); },
           options.commit_delay),
       outbox_(
-          loop, disk.get_executor(), peers, self_,
+          loop, snapshots.get_executor(), peers, self_,
           [this](const core::NodeId& n) { return address_of(n); }, options.max_frame_bytes),
       inbox_(
-          loop, disk, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_),
+          loop, snapshots, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_),
       writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
       ticker_(loop, options.tick, [this] { tick(); }),
       session_(random_session()) {
@@ -356,10 +357,10 @@ void Replicator::on_fragment(const pb::ReplFragment& fragment, FragmentAnswer an
   ok.set_ok(true);
   if (!part.message) return answer(std::move(ok));
   // The whole transfer (a snapshot: as large as its partition) is parsed and
-  // converted on the disk pool; the last fragment is answered once it is.
+  // converted on the snapshot pool; the last fragment is answered once it is.
   auto bytes = std::make_shared<std::string>(std::move(*part.message));
-  asio::post(disk_, [this, bytes, from = fragment.from(), answer = std::move(answer),
-                     ok = std::move(ok), loop = loop_, alive = alive_]() mutable {
+  asio::post(snapshot_pool_, [this, bytes, from = fragment.from(), answer = std::move(answer),
+                              ok = std::move(ok), loop = loop_, alive = alive_]() mutable {
     auto messages = std::make_shared<TransferMessages>(parse_transfer(*bytes, from));
     bytes.reset();
     asio::post(loop, [this, messages, from, answer = std::move(answer), ok = std::move(ok),
@@ -515,27 +516,34 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   snapshots_building_.insert(key);
   auto* store = &store_;
   auto alive = alive_;
-  // Read and encoded on the disk pool: a partition's encoding is as large as
-  // the partition, and the loop serves everything else meanwhile. The items
-  // go as soon as they are encoded.
-  const auto began = std::chrono::steady_clock::now();
-  asio::post(disk_, [this, loop = loop_, store, partition, request, alive, began] {
+  // Read and encoded on the snapshot pool: a partition's encoding is as large
+  // as the partition, the loop serves everything else meanwhile and the disk
+  // pool commits (builds for many partitions at once, a wiped node's, held
+  // both disk threads for seconds: every write waited). One thread: builds
+  // queue, and hold one partition's copy in memory at a time. The items go as
+  // soon as they are encoded.
+  using Clock = std::chrono::steady_clock;
+  const auto asked = Clock::now();
+  asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked] {
+    const auto began = Clock::now();
     auto snapshot = std::make_shared<core::Snapshot>();
     {
       const storage::PartitionImage image = store->partition_image(partition);
       snapshot->through = {image.meta.applied_epoch, image.meta.watermark};
       snapshot->data = core::snapshot_bytes(encode_snapshot(image.items));
     }
-    asio::post(loop, [this, partition, request, snapshot, alive, began] {
+    asio::post(loop, [this, partition, request, snapshot, alive, asked, began] {
       if (!*alive) return;
       with_replica(partition, [&](Replica& r) {
         ++stats_.snapshots_sent;
+        const auto ms = [](Clock::duration d) {
+          return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+        };
         spdlog::info(
-            "partition {}: snapshot for {} in epoch {} built ({} bytes through {}) in {} ms",
+            "partition {}: snapshot for {} in epoch {} built ({} bytes through {}) in {} ms, "
+            "after {} ms queued",
             partition, request.to, r.core.epoch(), snapshot->size(), snapshot->through.seq,
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  began)
-                .count());
+            ms(Clock::now() - began), ms(began - asked));
         step(partition, r, r.core.snapshot_ready(request, std::move(*snapshot)));
       });
       // Still building until the step's message is in the Outbox (after the

@@ -3,7 +3,7 @@
 // this node holds and drives it: appointments from the routing Topology,
 // client writes (proposals), peer messages (ReplicationBatch), a tick timer.
 // What a core asks for is delegated: storage changes to GroupCommit (durable
-// before anything is said), messages to Outbox, snapshots to the disk pool,
+// before anything is said), messages to Outbox, snapshots to their own pool,
 // seal register reads and claims to SealRegister. Clients' writes wait in
 // PendingWrites, snapshots received in SnapshotInbox; the register changes
 // of leaving nodes and operators are RegisterSweeps'.
@@ -184,9 +184,12 @@ class Replicator {
   using ReadDone = std::function<void(bool confirmed)>;
   using OnFatal = std::function<void(const std::string& why)>;
 
-  Replicator(asio::any_io_executor loop, asio::thread_pool& disk, storage::StoreEngine& store,
-             peer::PeerClient& peers, uint64_t disk_id, ReplicatorOptions options,
-             OnFatal on_fatal);
+  // `disk` commits (GroupCommit); `snapshots` builds, serializes, parses and
+  // decodes partition snapshots: seconds of work each for a large partition,
+  // which on the disk pool would hold the threads every commit waits for.
+  Replicator(asio::any_io_executor loop, asio::thread_pool& disk, asio::thread_pool& snapshots,
+             storage::StoreEngine& store, peer::PeerClient& peers, uint64_t disk_id,
+             ReplicatorOptions options, OnFatal on_fatal);
   ~Replicator();
 
   // Reads every partition this node has data for (blocking: not on the loop).
@@ -336,7 +339,7 @@ class Replicator {
   // members below, which take it at their construction.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   asio::any_io_executor loop_;
-  asio::thread_pool& disk_;
+  asio::thread_pool& snapshot_pool_;
   storage::StoreEngine& store_;
   core::NodeId self_;
   uint64_t disk_id_;

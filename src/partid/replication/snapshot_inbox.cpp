@@ -25,7 +25,7 @@ SnapshotItems decode(const core::Snapshot& snapshot) {
 
 void SnapshotInbox::receive(uint32_t partition, core::Message message, Decoded then) {
   auto held = std::make_shared<core::Message>(std::move(message));
-  asio::post(disk_, [this, loop = loop_, partition, held, then = std::move(then), alive = alive_] {
+  asio::post(pool_, [this, loop = loop_, partition, held, then = std::move(then), alive = alive_] {
     SnapshotItems items = decode(*snapshot_in(*held));
     const uint64_t newest = items ? newest_hlc(*items) : 0;
     asio::post(loop, [this, partition, held, items, newest, then, alive] {

@@ -1,10 +1,10 @@
 // replication: the partition snapshots this node receives. A snapshot comes
 // in a peer message, whole or assembled from fragments (FragmentAssembler);
-// it can be many megabytes, so it is decoded on the disk pool before its core
+// it can be many megabytes, so it is decoded on the snapshot pool before its core
 // sees the message, and kept decoded until the core installs it (take()), so
 // installing does not decode it again. Only the latest snapshot per
 // partition is kept.
-// Threading: loop only; decoding runs on the disk pool. Nothing decoded is
+// Threading: loop only; decoding runs on the snapshot pool. Nothing decoded is
 // handed on once the owner's `alive` token is false (the owner clears it
 // before destroying this).
 #pragma once
@@ -32,10 +32,10 @@ class SnapshotInbox {
   // The message whose snapshot was decoded, or nullptr when it does not decode.
   using Decoded = std::function<void(const core::Message*)>;
 
-  SnapshotInbox(asio::any_io_executor loop, asio::thread_pool& disk, OnNewest on_newest,
+  SnapshotInbox(asio::any_io_executor loop, asio::thread_pool& pool, OnNewest on_newest,
                 std::shared_ptr<bool> alive)
       : loop_(std::move(loop)),
-        disk_(disk),
+        pool_(pool),
         on_newest_(std::move(on_newest)),
         alive_(std::move(alive)) {}
   SnapshotInbox(const SnapshotInbox&) = delete;
@@ -63,7 +63,7 @@ class SnapshotInbox {
   };
 
   asio::any_io_executor loop_;
-  asio::thread_pool& disk_;
+  asio::thread_pool& pool_;
   OnNewest on_newest_;
   FragmentAssembler assembler_;
   std::map<uint32_t, Kept> decoded_;
