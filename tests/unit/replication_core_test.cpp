@@ -488,6 +488,77 @@ TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
   EXPECT_FALSE(c.snapshots["a"][0].for_adoption);
 }
 
+// c missed entries the leader trimmed and is asked a snapshot; the writes go
+// on while it is built and installed. The leader keeps the entries after the
+// snapshot's point, so c catches up from it with no second snapshot (before:
+// trimmed behind it meanwhile, and under steady writes again after the next).
+TEST(ReplicationCoreTest, ALeaderKeepsTheEntriesAFollowerNeedsAfterItsSnapshot) {
+  CoreOptions options;
+  options.log_retention = 4;
+  Cluster c({"a", "b", "c"}, options);
+  c.appoint(1, "a");
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
+  ASSERT_GT(c.at("a").log().base().seq, 0u);
+  c.cut_ = {};
+  c.tick_all(6);
+  ASSERT_FALSE(c.snapshots["a"].empty());
+  const size_t asked = c.snapshots["a"].size();
+  const Position point = c.at("a").log().position_of(c.at("a").commit());
+  c.cut_ = {"c"};  // installing it: silent
+  for (int i = 0; i < 20; ++i) c.propose("a", "y" + std::to_string(i));
+  EXPECT_LE(c.at("a").log().base().seq, point.seq) << "trimmed past the snapshot's point";
+  c.cut_ = {};
+  c.run("a", c.at("a").snapshot_ready({"c", false}, Snapshot{point, snapshot_bytes("s")}));
+  c.tick_all(6);
+  EXPECT_EQ(c.at("c").commit(), c.at("a").commit());
+  EXPECT_EQ(c.snapshots["a"].size(), asked) << "c was asked another snapshot";
+  // Caught up: nothing holds the log any longer.
+  for (int i = 0; i < 20; ++i) c.propose("a", "z" + std::to_string(i));
+  EXPECT_GT(c.at("a").log().base().seq, point.seq + 20);
+}
+
+// A follower asked a snapshot that then stays silent holds the log for
+// log_hold_ticks only, and the resends to it do not start a new hold.
+TEST(ReplicationCoreTest, ASilentFollowerHoldsTheLogOnlyForTheHoldsTicks) {
+  CoreOptions options;
+  options.log_retention = 4;
+  options.log_hold_ticks = 10;
+  Cluster c({"a", "b", "c"}, options);
+  c.appoint(1, "a");
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
+  c.cut_ = {};
+  c.tick_all(6);
+  ASSERT_FALSE(c.snapshots["a"].empty());
+  const uint64_t held = c.at("a").log().base().seq;
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", "y" + std::to_string(i));
+  ASSERT_EQ(c.at("a").log().base().seq, held) << "not held";
+  c.tick_all(11);
+  c.propose("a", "after");
+  EXPECT_GE(c.at("a").log().base().seq, c.at("a").commit() - options.log_retention);
+}
+
+// The entries held for a follower are bounded by their payload bytes.
+TEST(ReplicationCoreTest, TheLogHeldForAFollowerIsBoundedByItsBytes) {
+  CoreOptions options;
+  options.log_retention = 4;
+  options.log_hold_bytes = 100;
+  Cluster c({"a", "b", "c"}, options);
+  c.appoint(1, "a");
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
+  c.cut_ = {};
+  c.tick_all(6);
+  ASSERT_FALSE(c.snapshots["a"].empty());
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", std::string(10, 'y'));  // 200 bytes
+  c.tick_all(1);
+  c.propose("a", "after");
+  EXPECT_GE(c.at("a").log().base().seq, c.at("a").commit() - options.log_retention);
+}
+
 TEST(ReplicationCoreTest, ASealingStuckOnALostSetTakesTheRegistersNewerRecord) {
   Cluster c({"a", "b", "c", "d", "e"});
   c.appoint(1, "a", {"a", "b", "c"});

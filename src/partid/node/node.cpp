@@ -181,6 +181,8 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   o.core.gap_timeout_ticks = cfg.heartbeat_ticks + 1;
   o.core.seal_retry_ticks = cfg.retry_ticks;
   o.core.log_retention = cfg.log_retention;
+  o.core.log_hold_bytes = uint64_t{cfg.log_hold_mib} << 20;
+  o.core.log_hold_ticks = std::max<uint64_t>(1, cfg.log_hold_ms / cfg.replication_tick_ms);
   o.max_frame_bytes = cfg.max_peer_frame_bytes;
   return o;
 }

@@ -230,6 +230,14 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 1000u));
   opt("--log-retention", c.log_retention, "log entries kept behind the watermark")
       ->check(CLI::Range(1u, 10000000u));
+  opt("--log-hold-mib", c.log_hold_mib,
+      "a leader keeps its log past the retention for a follower being sent a snapshot, until "
+      "it has caught up, up to this many MiB of entries per partition (0: never)")
+      ->check(CLI::Range(0u, 4096u));
+  opt("--log-hold-ms", c.log_hold_ms,
+      "a follower holding a leader's log (--log-hold-mib) releases it once it has made no "
+      "progress for this long")
+      ->check(CLI::Range(1u, 3600000u));
   opt("--staged-moves", c.staged_moves,
       "with RF >= 3, planned moves go in steps that each keep a quorum of the replica set "
       "holding the data, so writes wait for a handoff, never a copy (the coordinating node's "

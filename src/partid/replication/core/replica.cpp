@@ -125,13 +125,20 @@ void ReplicaCore::truncate_local(Actions& out, uint64_t after) {
   out.persist.emplace_back(std::in_place_type<TruncateAfter>, TruncateAfter{after});
 }
 
+uint64_t ReplicaCore::trim_limit() const {
+  uint64_t from = hard_.commit > options_.log_retention ? hard_.commit - options_.log_retention : 0;
+  for (const auto& [node, progress] : progress_) {
+    if (progress.hold_from) from = std::min(from, *progress.hold_from);
+  }
+  return from;
+}
+
 void ReplicaCore::maybe_trim(Actions& out) {
   // Trim in steps of a tenth of the retention so it is not a write per commit.
-  uint64_t keep_from =
-      hard_.commit > options_.log_retention ? hard_.commit - options_.log_retention : 0;
-  if (keep_from < log_.base().seq + std::max<uint64_t>(1, options_.log_retention / 10)) return;
-  log_.trim_through(keep_from);
-  out.trim_through = keep_from;
+  const uint64_t through = trim_limit();
+  if (through < log_.base().seq + std::max<uint64_t>(1, options_.log_retention / 10)) return;
+  log_.trim_through(through);
+  out.trim_through = through;
 }
 
 Actions ReplicaCore::appoint(uint64_t epoch, const NodeId& leader, std::vector<NodeId> replicas) {

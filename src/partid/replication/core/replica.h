@@ -50,9 +50,15 @@ struct CoreOptions {
   // twice as many each time it stays silent, up to max_retry_backoff times.
   uint64_t retry_ticks = 4;
   uint64_t max_retry_backoff = 8;
-  uint64_t gap_timeout_ticks = 2;     // unfilled gap: ask the leader
-  uint64_t seal_retry_ticks = 4;      // sealing without progress: ask again
-  uint64_t log_retention = 10000;     // entries kept behind the watermark
+  uint64_t gap_timeout_ticks = 2;  // unfilled gap: ask the leader
+  uint64_t seal_retry_ticks = 4;   // sealing without progress: ask again
+  uint64_t log_retention = 10000;  // entries kept behind the watermark
+  // A follower being sent a snapshot holds the leader's log back until it has
+  // caught up from it (Progress::hold_from), unless the entries held carry
+  // more than log_hold_bytes of payload or it makes no progress for
+  // log_hold_ticks: then the log is trimmed as if it were not there.
+  uint64_t log_hold_bytes = 64u << 20;
+  uint64_t log_hold_ticks = 1200;
   uint64_t read_timeout_ticks = 100;  // unconfirmed read: give up
 };
 
@@ -165,6 +171,15 @@ class ReplicaCore {
     uint64_t disk_id = 0;
     uint64_t round = 0;       // the latest read round of this session it answered
     uint64_t retry_wait = 0;  // ticks before the next resend; 0: retry_ticks
+    // The log after this entry is kept for this follower: it was asked a
+    // snapshot, which is built at the watermark of its hour, and then needs
+    // the entries after that. Trimmed past them while it installs (seconds for
+    // a large partition), it would need another snapshot, and under steady
+    // writes another after that one, for ever. Follows its match as it catches
+    // up; released once the retention covers it or at the hold's limits.
+    std::optional<uint64_t> hold_from;
+    uint64_t hold_tick = 0;   // when the hold began or the follower last progressed
+    bool hold_spent = false;  // released at a limit: none again before it progresses
   };
   struct PendingRead {
     uint64_t id = 0;
@@ -182,6 +197,9 @@ class ReplicaCore {
   void raise_promise(Actions& out, uint64_t epoch);
   void step_down(Actions& out);
   void advance_commit(Actions& out, uint64_t commit);
+  // The last entry the log may drop: the retention behind the watermark, or
+  // less while a follower holds the log.
+  uint64_t trim_limit() const;
   void append_local(Actions& out, Entry entry);
   void truncate_local(Actions& out, uint64_t after);
 
@@ -211,6 +229,10 @@ class ReplicaCore {
   void maybe_commit(Actions& out);
   void claim(Actions& out);
   void leader_tick(Actions& out);
+  // Keeps the log from its base on for a follower asked a snapshot
+  // (Progress::hold_from); release_holds ends the holds past their limits.
+  void hold_log(Progress& progress);
+  void release_holds();
   void sealing_tick(Actions& out);
   void maybe_trim(Actions& out);
   // An empty Replicate after `seq`, with the watermark and the read round.

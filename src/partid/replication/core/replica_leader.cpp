@@ -210,7 +210,12 @@ void ReplicaCore::on_ack(Actions& out, const NodeId& from, const ReplicateAck& m
   if (message.disk_id < progress.disk_id) return;  // from a disk that is gone
   if (progress.disk_id != 0 && message.disk_id > progress.disk_id) {
     // A new disk: whatever the old one acknowledged is lost.
-    progress = Progress{0, hard_.commit + 1, now_, progress.last_send_tick, false, message.disk_id};
+    Progress fresh;
+    fresh.next = hard_.commit + 1;
+    fresh.last_progress_tick = now_;
+    fresh.last_send_tick = progress.last_send_tick;
+    fresh.disk_id = message.disk_id;
+    progress = fresh;
   }
   progress.disk_id = message.disk_id;
   if (message.ok) {
@@ -220,6 +225,11 @@ void ReplicaCore::on_ack(Actions& out, const NodeId& from, const ReplicateAck& m
       progress.retry_wait = 0;
       progress.match = std::min(message.last, log_.last().seq);
       progress.next = std::max(progress.next, progress.match + 1);
+      progress.hold_spent = false;
+      if (progress.hold_from) {
+        progress.hold_from = std::max(*progress.hold_from, progress.match);
+        progress.hold_tick = now_;
+      }
       maybe_commit(out);
     } else if (progress.retry_wait > 0) {
       // It was silent through a resend and answers again with nothing new:
@@ -246,6 +256,7 @@ void ReplicaCore::send_more(Actions& out, const NodeId& follower) {
     if (progress.next <= log_.base().seq) {
       if (!progress.snapshot_pending) out.snapshots.push_back({follower, false});
       progress.snapshot_pending = true;
+      hold_log(progress);
       progress.next = hard_.commit + 1;  // the tail follows the snapshot
       continue;
     }
@@ -258,6 +269,7 @@ void ReplicaCore::send_more(Actions& out, const NodeId& follower) {
 uint64_t ReplicaCore::send_range(Actions& out, const NodeId& to, uint64_t from, uint64_t to_seq) {
   if (from <= log_.base().seq) {
     out.snapshots.push_back({to, false});
+    if (auto it = progress_.find(to); it != progress_.end()) hold_log(it->second);
     return from - 1;
   }
   Replicate message = replicate_after(from - 1);
@@ -292,7 +304,31 @@ void ReplicaCore::claim(Actions& out) {
   out.claim_seal = SealClaim{{epoch_, replicas_}, sealed_->revision};
 }
 
+void ReplicaCore::hold_log(Progress& progress) {
+  // A snapshot asked again: the first one's point stands. A hold that ran out
+  // is not renewed by the resends to a follower still silent.
+  if (progress.hold_from || progress.hold_spent || options_.log_hold_bytes == 0) return;
+  progress.hold_from = log_.base().seq;
+  progress.hold_tick = now_;
+}
+
+void ReplicaCore::release_holds() {
+  const uint64_t retained_from =
+      hard_.commit > options_.log_retention ? hard_.commit - options_.log_retention : 0;
+  for (auto& [node, progress] : progress_) {
+    if (!progress.hold_from) continue;
+    if (progress.match >= retained_from) {
+      progress.hold_from.reset();  // caught up: the retention keeps what it needs
+    } else if (now_ - progress.hold_tick >= options_.log_hold_ticks ||
+               log_.payload_bytes_after(*progress.hold_from) > options_.log_hold_bytes) {
+      progress.hold_from.reset();
+      progress.hold_spent = true;
+    }
+  }
+}
+
 void ReplicaCore::leader_tick(Actions& out) {
+  release_holds();
   if (!claimed_) maybe_commit(out);  // retries an unanswered claim
   for (auto& [node, progress] : progress_) {
     const uint64_t wait = progress.retry_wait ? progress.retry_wait : options_.retry_ticks;
