@@ -30,25 +30,40 @@ FragmentSender::FragmentSender(peer::PeerClient& peers, asio::any_io_executor lo
 FragmentSender::~FragmentSender() { *alive_ = false; }
 
 bool FragmentSender::busy(const std::string& address, uint32_t partition) const {
-  if (running_.contains({address, partition})) return true;
-  if (auto s = settling_.find({address, partition}); s != settling_.end()) {
-    if (Clock::now() < s->second) return true;
-  }
+  if (running_.contains({address, partition}) || settling({address, partition})) return true;
   auto it = per_peer_.find(address);
   return it != per_peer_.end() && it->second >= options_.max_transfers_per_peer;
 }
 
+bool FragmentSender::settling(const Key& key) const {
+  auto s = settling_.find(key);
+  return s != settling_.end() && Clock::now() < s->second;
+}
+
 bool FragmentSender::start(const std::string& address, uint32_t partition, const std::string& from,
                            Serialize serialize) {
-  if (busy(address, partition)) return false;
+  const Key key{address, partition};
+  if (running_.contains(key) || settling(key)) return false;
   auto t = std::make_shared<Transfer>();
   t->address = address;
   t->partition = partition;
   t->from = from;
   t->id = next_id_++;
+  running_.insert(key);
+  if (per_peer_[address] >= options_.max_transfers_per_peer) {
+    // Waits for a transfer to this peer to end: the snapshot was built when
+    // the peer had room (busy()), and another took it meanwhile; dropped, it
+    // would be built again, seconds of work for a large partition.
+    waiting_[address].push_back({std::move(t), std::move(serialize)});
+    return true;
+  }
+  launch(std::move(t), std::move(serialize));
+  return true;
+}
+
+void FragmentSender::launch(std::shared_ptr<Transfer> t, Serialize serialize) {
   t->started = Clock::now();
-  running_.insert({address, partition});
-  ++per_peer_[address];
+  ++per_peer_[t->address];
   ++started_;
   asio::post(work_, [this, t, serialize = std::move(serialize), loop = loop_, alive = alive_] {
     auto batch = std::make_shared<std::string>(serialize());
@@ -56,7 +71,6 @@ bool FragmentSender::start(const std::string& address, uint32_t partition, const
       if (*alive) send_first(t, std::move(*batch));
     });
   });
-  return true;
 }
 
 void FragmentSender::send_first(std::shared_ptr<Transfer> t, std::string batch) {
@@ -105,6 +119,12 @@ void FragmentSender::finish(const Transfer& t, bool ok) {
   }
   if (--per_peer_[t.address] == 0) per_peer_.erase(t.address);
   ++(ok ? completed_ : abandoned_);
+  auto waiting = waiting_.find(t.address);
+  if (waiting == waiting_.end()) return;
+  auto next = std::move(waiting->second.front());
+  waiting->second.pop_front();
+  if (waiting->second.empty()) waiting_.erase(waiting);
+  launch(std::move(next.transfer), std::move(next.serialize));
 }
 
 FragmentAssembler::Result FragmentAssembler::add(const pb::ReplFragment& fragment,

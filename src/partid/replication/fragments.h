@@ -8,7 +8,9 @@
 // traffic sharing the connection. A fragment that fails or times out
 // abandons the transfer: the replication core asks again for what it still
 // needs. At most one transfer per (peer, partition) and a few per peer run at
-// once; the caller checks busy() before building a snapshot it could not send.
+// once; the caller checks busy() before building a snapshot it could not send,
+// and one built while others took the peer's room waits for a transfer there
+// to end.
 // A transfer that completed keeps its (peer, partition) busy while the peer
 // decodes and installs it (as long as the transfer took, at least the
 // fragment timeout): the core's resends meanwhile would otherwise build and
@@ -25,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,8 +62,10 @@ class FragmentSender {
   // Whether a transfer for `partition` to `address` could not start now.
   bool busy(const std::string& address, uint32_t partition) const;
   // Sends what `serialize` returns (a serialized ReplicationBatch from
-  // `from`, made on the work executor) in fragments. False, and nothing is
-  // serialized or sent, when busy().
+  // `from`, made on the work executor) in fragments, once a transfer to the
+  // peer ends if it has as many as it may. False, and nothing is serialized
+  // or sent, while a transfer of `partition` to `address` runs, waits or
+  // settles.
   bool start(const std::string& address, uint32_t partition, const std::string& from,
              Serialize serialize);
   uint64_t started() const { return started_; }
@@ -71,6 +76,12 @@ class FragmentSender {
   using Clock = std::chrono::steady_clock;
   using Key = std::pair<std::string, uint32_t>;  // (address, partition)
   struct Transfer;
+  struct Waiting {
+    std::shared_ptr<Transfer> transfer;
+    Serialize serialize;
+  };
+  bool settling(const Key& key) const;
+  void launch(std::shared_ptr<Transfer> t, Serialize serialize);
   void send_first(std::shared_ptr<Transfer> t, std::string batch);
   void send_next(std::shared_ptr<Transfer> t);
   void finish(const Transfer& t, bool ok);
@@ -80,8 +91,9 @@ class FragmentSender {
   asio::any_io_executor work_;
   Options options_;
   uint64_t next_id_;
-  std::set<Key> running_;
-  std::map<Key, Clock::time_point> settling_;  // completed: busy until then
+  std::set<Key> running_;                               // and waiting
+  std::map<std::string, std::deque<Waiting>> waiting_;  // per address, in order
+  std::map<Key, Clock::time_point> settling_;           // completed: busy until then
   std::map<std::string, size_t> per_peer_;
   uint64_t started_ = 0;
   uint64_t completed_ = 0;
