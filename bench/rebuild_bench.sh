@@ -18,6 +18,19 @@ KEYS=${KEYS:-1}
 PROBE_SECONDS=${PROBE_SECONDS:-40}
 source bench/lib.sh
 prepare_bench rebuild
+# The node started again is not in the cluster's file: `cluster down` would
+# leave it running.
+more_cleanup() {
+  local pid tries
+  [ -f "$work/rebuilt.pid" ] || return 0
+  pid=$(cat "$work/rebuilt.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for ((tries = 0; tries < 100; tries++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
 probe=./build/bench/partid_probe
 node() { jq -r ".nodes[] | select(.id==\"$1\") | .$2" "$work/cluster/cluster.json"; }
 port() { echo "${1##*:}"; }
@@ -52,7 +65,7 @@ kill -9 "$pid"
 while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 rm -rf "$dir/data"
 started=$(date +%s%N)
-(cd "$cwd" && exec "${argv[@]}" >>"$dir/rebuilt.log" 2>&1 &)
+(cd "$cwd" && exec "${argv[@]}" >>"$dir/rebuilt.log" 2>&1 & echo $! >"$work/rebuilt.pid")
 "$probe" --port "$(port "$leader_api")" --seconds "$PROBE_SECONDS" >"$work/leader_probe" &
 "$probe" --port "$(port "$leader_api")" --seconds "$PROBE_SECONDS" --path /items \
   --body "{\"partition_key\":\"$probe_key\",\"range_key\":\"r\",\"message\":\"x\"}" \

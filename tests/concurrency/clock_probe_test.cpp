@@ -13,6 +13,7 @@
 #include "partid/api/forward_deadline.h"
 #include "partid/peer/peer_server.h"
 #include "support/peer_wire.h"
+#include "support/run_loop.h"
 #include "support/wait.h"
 
 namespace partid::node {
@@ -58,15 +59,7 @@ class ClockProbeTest : public ::testing::Test {
     guard.reset();
     runner.join();
   }
-  template <class F>
-  void on_loop(F f) {
-    std::promise<void> done;
-    asio::post(loop, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().get();
-  }
+  void on_loop(const std::function<void()>& f) { parti::testing::on_loop(loop, f); }
   // Waits on the loop for `node`'s measurement; returns whether this node
   // held one for it when the wait ended.
   bool wait_for(const std::string& node, std::chrono::milliseconds patience) {

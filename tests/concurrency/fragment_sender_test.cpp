@@ -13,6 +13,7 @@
 
 #include "partid/peer/peer_server.h"
 #include "support/peer_wire.h"
+#include "support/run_loop.h"
 #include "support/wait.h"
 
 namespace partid::replication {
@@ -62,15 +63,7 @@ class FragmentSenderTest : public ::testing::Test {
     ack.mutable_fragment_ack()->set_ok(part.accepted);
     reply(std::move(ack));
   }
-  template <class F>
-  void on_loop(F f) {
-    std::promise<void> done;
-    asio::post(loop, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().get();
-  }
+  void on_loop(const std::function<void()>& f) { parti::testing::on_loop(loop, f); }
   size_t received_count() {
     std::lock_guard lock(mu);
     return received.size();

@@ -12,6 +12,7 @@
 
 #include "partid/split/layout_store.h"
 #include "support/cluster.h"
+#include "support/run_loop.h"
 #include "support/wait.h"
 
 namespace parti {
@@ -51,14 +52,7 @@ class Follower {
   }
 
  private:
-  void on_loop(const std::function<void()>& f) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void on_loop(const std::function<void()>& f) { parti::testing::on_loop(io_, f); }
 
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};

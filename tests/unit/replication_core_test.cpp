@@ -473,35 +473,45 @@ TEST(ReplicationCoreTest, ASealingLeaderNamesTheSetThatLacksALiveQuorum) {
   EXPECT_EQ(c.at("c").set_out_of_reach({"a"}), (std::vector<NodeId>{"c", "d", "e"}));
 }
 
-TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
+// Options under which a short absence outlasts the log: 4 entries kept.
+CoreOptions short_retention() {
   CoreOptions options;
   options.log_retention = 4;
-  Cluster c({"a", "b", "c"}, options);
+  return options;
+}
+
+// a leads; c misses 20 entries, which a trims, then returns and is asked a
+// snapshot (which this harness never builds: a test hands one over).
+void leave_c_behind_until_asked_a_snapshot(Cluster& c) {
   c.appoint(1, "a");
   c.cut_ = {"c"};
   for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
   EXPECT_GT(c.at("a").log().base().seq, 0u);
   c.cut_ = {};
   c.tick_all(6);
+}
+
+// a's log is trimmed as if nothing held it.
+void expect_trimmed_to_the_retention(Cluster& c, const CoreOptions& options) {
+  c.propose("a", "after");
+  EXPECT_GE(c.at("a").log().base().seq, c.at("a").commit() - options.log_retention);
+}
+
+TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
+  Cluster c({"a", "b", "c"}, short_retention());
+  leave_c_behind_until_asked_a_snapshot(c);
   ASSERT_FALSE(c.snapshots["a"].empty());
   EXPECT_EQ(c.snapshots["a"][0].to, "c");
   EXPECT_FALSE(c.snapshots["a"][0].for_adoption);
 }
 
-// c missed entries the leader trimmed and is asked a snapshot; the writes go
-// on while it is built and installed. The leader keeps the entries after the
-// snapshot's point, so c catches up from it with no second snapshot (before:
-// trimmed behind it meanwhile, and under steady writes again after the next).
+// c is asked a snapshot; the writes go on while it is built and installed.
+// The leader keeps the entries after the snapshot's point, so c catches up
+// from it with no second snapshot (before: trimmed behind it meanwhile, and
+// under steady writes again after the next).
 TEST(ReplicationCoreTest, ALeaderKeepsTheEntriesAFollowerNeedsAfterItsSnapshot) {
-  CoreOptions options;
-  options.log_retention = 4;
-  Cluster c({"a", "b", "c"}, options);
-  c.appoint(1, "a");
-  c.cut_ = {"c"};
-  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
-  ASSERT_GT(c.at("a").log().base().seq, 0u);
-  c.cut_ = {};
-  c.tick_all(6);
+  Cluster c({"a", "b", "c"}, short_retention());
+  leave_c_behind_until_asked_a_snapshot(c);
   ASSERT_FALSE(c.snapshots["a"].empty());
   const size_t asked = c.snapshots["a"].size();
   const Position point = c.at("a").log().position_of(c.at("a").commit());
@@ -521,42 +531,30 @@ TEST(ReplicationCoreTest, ALeaderKeepsTheEntriesAFollowerNeedsAfterItsSnapshot) 
 // A follower asked a snapshot that then stays silent holds the log for
 // log_hold_ticks only, and the resends to it do not start a new hold.
 TEST(ReplicationCoreTest, ASilentFollowerHoldsTheLogOnlyForTheHoldsTicks) {
-  CoreOptions options;
-  options.log_retention = 4;
+  CoreOptions options = short_retention();
   options.log_hold_ticks = 10;
   Cluster c({"a", "b", "c"}, options);
-  c.appoint(1, "a");
-  c.cut_ = {"c"};
-  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
-  c.cut_ = {};
-  c.tick_all(6);
+  leave_c_behind_until_asked_a_snapshot(c);
   ASSERT_FALSE(c.snapshots["a"].empty());
   const uint64_t held = c.at("a").log().base().seq;
   c.cut_ = {"c"};
   for (int i = 0; i < 20; ++i) c.propose("a", "y" + std::to_string(i));
   ASSERT_EQ(c.at("a").log().base().seq, held) << "not held";
   c.tick_all(11);
-  c.propose("a", "after");
-  EXPECT_GE(c.at("a").log().base().seq, c.at("a").commit() - options.log_retention);
+  expect_trimmed_to_the_retention(c, options);
 }
 
 // The entries held for a follower are bounded by their payload bytes.
 TEST(ReplicationCoreTest, TheLogHeldForAFollowerIsBoundedByItsBytes) {
-  CoreOptions options;
-  options.log_retention = 4;
+  CoreOptions options = short_retention();
   options.log_hold_bytes = 100;
   Cluster c({"a", "b", "c"}, options);
-  c.appoint(1, "a");
-  c.cut_ = {"c"};
-  for (int i = 0; i < 20; ++i) c.propose("a", "x" + std::to_string(i));
-  c.cut_ = {};
-  c.tick_all(6);
+  leave_c_behind_until_asked_a_snapshot(c);
   ASSERT_FALSE(c.snapshots["a"].empty());
   c.cut_ = {"c"};
   for (int i = 0; i < 20; ++i) c.propose("a", std::string(10, 'y'));  // 200 bytes
   c.tick_all(1);
-  c.propose("a", "after");
-  EXPECT_GE(c.at("a").log().base().seq, c.at("a").commit() - options.log_retention);
+  expect_trimmed_to_the_retention(c, options);
 }
 
 TEST(ReplicationCoreTest, ASealingStuckOnALostSetTakesTheRegistersNewerRecord) {

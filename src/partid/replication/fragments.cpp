@@ -89,7 +89,9 @@ void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
   f->set_count(t->count);
   f->set_data(t->bytes.substr(size_t{t->next} * options_.fragment_bytes, options_.fragment_bytes));
   const std::string address = t->address;
-  peers_.call(address, std::move(envelope), options_.fragment_timeout,
+  const auto timeout =
+      t->next + 1 == t->count ? options_.last_fragment_timeout : options_.fragment_timeout;
+  peers_.call(address, std::move(envelope), timeout,
               [this, t = std::move(t), alive = alive_](peer::PeerReply reply) mutable {
                 if (!*alive) return;
                 const bool ok = reply.envelope && reply.envelope->has_fragment_ack() &&

@@ -49,6 +49,10 @@ class FragmentSender {
     size_t fragment_bytes = 2u << 20;  // set from the frame limit (FrameBudget)
     size_t max_transfers_per_peer = 2;
     std::chrono::milliseconds fragment_timeout{10000};
+    // The last fragment's answer waits for the receiver to parse the whole
+    // transfer, queued behind the other snapshots it is parsing and decoding
+    // (a rebuilt node receives one per partition at once).
+    std::chrono::milliseconds last_fragment_timeout{60000};
   };
   using Serialize = std::function<std::string()>;
   // Runs on `loop`; serializes each transfer's message on `work` (a

@@ -407,10 +407,30 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   effects->reads_failed = std::move(actions.reads_failed);
   effects->epoch = r.core.epoch();
   effects->commit = r.core.commit();
-  commit_.add(std::move(changes), [this, effects, alive = alive_] {
-    if (*alive) run(*effects);
-  });
+  commit_.add(std::move(changes),
+              [this, effects, alive = alive_, installing = log_install(partition, actions)] {
+                if (!*alive) return;
+                if (installing) installing();
+                run(*effects);
+              });
   after_step(partition, r);
+}
+
+std::function<void()> Replicator::log_install(uint32_t partition, const core::Actions& actions) {
+  for (const auto& op : actions.persist) {
+    const auto* replace = std::get_if<core::ReplaceWithSnapshot>(&op);
+    if (!replace) continue;
+    const auto began = std::chrono::steady_clock::now();
+    spdlog::info("partition {}: installing a snapshot ({} bytes through {})", partition,
+                 replace->snapshot.size(), replace->snapshot.through.seq);
+    return [partition, began] {
+      spdlog::info("partition {}: snapshot installed in {} ms", partition,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - began)
+                       .count());
+    };
+  }
+  return {};
 }
 
 void Replicator::after_step(uint32_t partition, Replica& r) {
