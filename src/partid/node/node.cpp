@@ -4,11 +4,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -26,21 +23,7 @@ namespace partid::node {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// Linux gives each thread its own nice value; 10 leaves a busy build about a
-// tenth of a core the loop also wants (CFS weights), never none of it.
-void lower_this_threads_priority() {
-  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
-    spdlog::warn("could not lower the snapshot thread's priority: {}", std::strerror(errno));
-  }
-}
-
-}  // namespace
-
-Node::Node(NodeConfig config) : cfg_(std::move(config)) {
-  asio::post(snapshots_, lower_this_threads_priority);  // its first job, on its one thread
-}
+Node::Node(NodeConfig config) : cfg_(std::move(config)) {}
 
 Node::~Node() { stop(); }
 

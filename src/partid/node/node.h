@@ -114,10 +114,12 @@ class Node final : public api::ClusterView {
   asio::io_context loop_{1};  // one thread runs it
   asio::thread_pool disk_{2};
   asio::thread_pool bulk_{1};  // large answers (ApiDeps::bulk)
-  // Partition snapshots built, serialized, parsed and decoded (Replicator),
-  // at a lower CPU priority than the loop and the disk pool, whose answers
-  // and commits wait for the CPU a build would take.
-  asio::thread_pool snapshots_{1};
+  // Partition snapshots built, serialized, parsed and decoded (Replicator):
+  // seconds each for a large partition, which on the disk pool held the
+  // threads every commit waits for. Two: a rebuilt node parses one transfer
+  // while it decodes another; a leader builds at most two partitions' copies
+  // at once.
+  asio::thread_pool snapshots_{2};
   std::unique_ptr<storage::StoreEngine> store_;
   storage::NodeMetadata meta_;
   std::unique_ptr<replication::Replicator> replicator_;

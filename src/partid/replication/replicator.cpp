@@ -539,9 +539,9 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   // Read and encoded on the snapshot pool: a partition's encoding is as large
   // as the partition, the loop serves everything else meanwhile and the disk
   // pool commits (builds for many partitions at once, a wiped node's, held
-  // both disk threads for seconds: every write waited). One thread: builds
-  // queue, and hold one partition's copy in memory at a time. The items go as
-  // soon as they are encoded.
+  // both disk threads for seconds: every write waited). Builds beyond its
+  // threads queue, so a leader holds few partitions' copies at once. The
+  // items go as soon as they are encoded.
   using Clock = std::chrono::steady_clock;
   const auto asked = Clock::now();
   asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked] {
