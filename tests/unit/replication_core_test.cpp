@@ -528,33 +528,35 @@ TEST(ReplicationCoreTest, ALeaderKeepsTheEntriesAFollowerNeedsAfterItsSnapshot) 
   EXPECT_GT(c.at("a").log().base().seq, point.seq + 20);
 }
 
+// Under `options`, c is asked a snapshot, then falls silent while 20 entries
+// of `payload` are written: returns whether a's log kept its base meanwhile,
+// then ticks `ticks` times and expects the log trimmed as if nothing held it.
+bool held_then_released(const CoreOptions& options, const std::string& payload, int ticks) {
+  Cluster c({"a", "b", "c"}, options);
+  leave_c_behind_until_asked_a_snapshot(c);
+  EXPECT_FALSE(c.snapshots["a"].empty());
+  const uint64_t base = c.at("a").log().base().seq;
+  c.cut_ = {"c"};
+  for (int i = 0; i < 20; ++i) c.propose("a", payload);
+  const bool held = c.at("a").log().base().seq == base;
+  c.tick_all(ticks);
+  expect_trimmed_to_the_retention(c, options);
+  return held;
+}
+
 // A follower asked a snapshot that then stays silent holds the log for
 // log_hold_ticks only, and the resends to it do not start a new hold.
 TEST(ReplicationCoreTest, ASilentFollowerHoldsTheLogOnlyForTheHoldsTicks) {
   CoreOptions options = short_retention();
   options.log_hold_ticks = 10;
-  Cluster c({"a", "b", "c"}, options);
-  leave_c_behind_until_asked_a_snapshot(c);
-  ASSERT_FALSE(c.snapshots["a"].empty());
-  const uint64_t held = c.at("a").log().base().seq;
-  c.cut_ = {"c"};
-  for (int i = 0; i < 20; ++i) c.propose("a", "y" + std::to_string(i));
-  ASSERT_EQ(c.at("a").log().base().seq, held) << "not held";
-  c.tick_all(11);
-  expect_trimmed_to_the_retention(c, options);
+  EXPECT_TRUE(held_then_released(options, "y", 11)) << "not held while its ticks lasted";
 }
 
 // The entries held for a follower are bounded by their payload bytes.
 TEST(ReplicationCoreTest, TheLogHeldForAFollowerIsBoundedByItsBytes) {
   CoreOptions options = short_retention();
   options.log_hold_bytes = 100;
-  Cluster c({"a", "b", "c"}, options);
-  leave_c_behind_until_asked_a_snapshot(c);
-  ASSERT_FALSE(c.snapshots["a"].empty());
-  c.cut_ = {"c"};
-  for (int i = 0; i < 20; ++i) c.propose("a", std::string(10, 'y'));  // 200 bytes
-  c.tick_all(1);
-  expect_trimmed_to_the_retention(c, options);
+  held_then_released(options, std::string(10, 'y'), 1);  // 200 bytes written
 }
 
 TEST(ReplicationCoreTest, ASealingStuckOnALostSetTakesTheRegistersNewerRecord) {
