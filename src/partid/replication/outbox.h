@@ -46,8 +46,9 @@ class Outbox {
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
   // A Handoff (handoff.h), in the same per-turn batch as the messages.
   void add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch);
-  // Whether a fragmented message for `partition` to `to` could not go now:
-  // a snapshot built for it would be dropped.
+  // Whether a fragmented message for `partition` to `to` could not go now: a
+  // snapshot built for it would be dropped (this partition's transfer there
+  // runs, waits or settles) or wait (the peer has all the transfers it may).
   bool transferring(const core::NodeId& to, uint32_t partition) const;
   // `to` has an address and its connection is not known down.
   bool reachable(const core::NodeId& to) const;
