@@ -667,7 +667,7 @@ void Node::stop() {
     loop_.stop();
     loop_thread_.join();
   }
-  // A build in progress finishes; those queued behind it are dropped (a build
+  // Builds in progress finish; those queued behind them are dropped (a build
   // of a large partition takes seconds, and nothing would send them now).
   snapshots_.stop();
   snapshots_.join();

@@ -125,8 +125,12 @@ void ReplicaCore::truncate_local(Actions& out, uint64_t after) {
   out.persist.emplace_back(std::in_place_type<TruncateAfter>, TruncateAfter{after});
 }
 
+uint64_t ReplicaCore::retained_from() const {
+  return hard_.commit > options_.log_retention ? hard_.commit - options_.log_retention : 0;
+}
+
 uint64_t ReplicaCore::trim_limit() const {
-  uint64_t from = hard_.commit > options_.log_retention ? hard_.commit - options_.log_retention : 0;
+  uint64_t from = retained_from();
   for (const auto& [node, progress] : progress_) {
     if (progress.hold_from) from = std::min(from, *progress.hold_from);
   }

@@ -197,8 +197,11 @@ class ReplicaCore {
   void raise_promise(Actions& out, uint64_t epoch);
   void step_down(Actions& out);
   void advance_commit(Actions& out, uint64_t commit);
-  // The last entry the log may drop: the retention behind the watermark, or
-  // less while a follower holds the log.
+  // The last entry the retention alone lets the log drop: the watermark less
+  // log_retention (0 while the log is shorter).
+  uint64_t retained_from() const;
+  // The last entry the log may drop: retained_from(), or less while a
+  // follower holds the log.
   uint64_t trim_limit() const;
   void append_local(Actions& out, Entry entry);
   void truncate_local(Actions& out, uint64_t after);

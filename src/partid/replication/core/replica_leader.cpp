@@ -313,11 +313,10 @@ void ReplicaCore::hold_log(Progress& progress) {
 }
 
 void ReplicaCore::release_holds() {
-  const uint64_t retained_from =
-      hard_.commit > options_.log_retention ? hard_.commit - options_.log_retention : 0;
+  const uint64_t retained = retained_from();
   for (auto& [node, progress] : progress_) {
     if (!progress.hold_from) continue;
-    if (progress.match >= retained_from) {
+    if (progress.match >= retained) {
       progress.hold_from.reset();  // caught up: the retention keeps what it needs
     } else if (now_ - progress.hold_tick >= options_.log_hold_ticks ||
                log_.payload_bytes_after(*progress.hold_from) > options_.log_hold_bytes) {
