@@ -361,7 +361,10 @@ TEST_F(ReplicationTest, TheSealRegisterNamesEachPartitionsServingSet) {
   cluster.kill(index_of(leader0));
   const size_t survivor = index_of(leader0) == 0 ? 1 : 0;
   ASSERT_TRUE(wait_until([&] { return replicas_of(survivor, 0).size() == 2; }, 30s));
-  ASSERT_TRUE(wait_until([&] { return put(survivor, "after", "x") == 200; }, 30s));
+  // A write to partition 0 itself: one elsewhere can succeed before it seals.
+  std::string key = "after";
+  while (partition_of(key) != 0) key += "x";
+  ASSERT_TRUE(wait_until([&] { return put(survivor, key, "x") == 200; }, 30s));
   auto entry = seals.value->get("partition.0");
   ASSERT_TRUE(entry.ok());
   partid::pb::SealedSet sealed;
@@ -481,6 +484,49 @@ bool staged_move_finished(const std::string& log) {
   return last > step && log.substr(last, end - last).find("a step of") == std::string::npos;
 }
 
+// Every assignment one node routes by, by version, while it runs.
+class TopologyWatcher {
+ public:
+  explicit TopologyWatcher(std::string api)
+      : thread_([this, api = std::move(api)] {
+          while (watching_) {
+            auto t = json::parse(partid::cli::http_request(api, "GET", "/cluster/topology").body,
+                                 nullptr, false);
+            if (t.is_object() && t.contains("version"))
+              seen_.emplace(t["version"], t["assignment"]);
+          }
+        }) {}
+  ~TopologyWatcher() { stop(); }
+  // Stops watching; then what was seen, topology version -> its assignment.
+  const std::map<uint64_t, json>& stop() {
+    watching_ = false;
+    if (thread_.joinable()) thread_.join();
+    return seen_;
+  }
+
+ private:
+  std::map<uint64_t, json> seen_;
+  std::atomic<bool> watching_{true};
+  std::thread thread_;
+};
+
+// Each pair of consecutive versions seen: at most `most_arriving` replicas
+// arrive in a partition and its leader was one of its replicas before.
+// Returns how many of those versions changed something.
+size_t expect_steps_keep_leaders_with_data(const std::map<uint64_t, json>& seen,
+                                           size_t most_arriving) {
+  size_t steps = 0;
+  for (auto it = seen.begin(); it != seen.end() && std::next(it) != seen.end(); ++it) {
+    auto next = std::next(it);
+    if (next->first != it->first + 1) continue;  // a version the node did not route by
+    const auto [arriving, leaders_held] = step_of(it->second, next->second);
+    EXPECT_LE(arriving, most_arriving) << "v" << next->first;
+    EXPECT_TRUE(leaders_held) << "v" << next->first << " leader held nothing before";
+    steps += arriving > 0 || it->second != next->second ? 1 : 0;
+  }
+  return steps;
+}
+
 // A node joining an RF=3 cluster of three is placed as the leader of some
 // partitions (leader balance) that it holds nothing of: libparti stages those
 // moves, so no published step replaces more than one of a partition's three
@@ -493,15 +539,7 @@ TEST_F(ReplicationTest, AJoiningNodeTakesItsPartitionsInStepsThatKeepAQuorumHold
                                     const std::string& m) { return put_outcome(apis[v], k, m); },
                 {0, 1, 2});
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 200; }, 30s));
-  std::map<uint64_t, json> seen;  // topology version -> its assignment, as node 0 routes
-  std::atomic<bool> watching{true};
-  std::thread watcher([&, api = cluster.node(0).api] {
-    while (watching) {
-      auto t = json::parse(partid::cli::http_request(api, "GET", "/cluster/topology").body, nullptr,
-                           false);
-      if (t.is_object() && t.contains("version")) seen.emplace(t["version"], t["assignment"]);
-    }
-  });
+  TopologyWatcher watcher(cluster.node(0).api);
   cluster.start(node_options(true));
   const bool finished = wait_until(
       [&] {
@@ -514,24 +552,52 @@ TEST_F(ReplicationTest, AJoiningNodeTakesItsPartitionsInStepsThatKeepAQuorumHold
   ASSERT_TRUE(cluster.wait_converged(4, 60s)) << cluster.describe_not_serving();
   const size_t before = writer.acked_count();
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= before + 100; }, 30s));
-  watching = false;
-  watcher.join();
+  const auto& seen = watcher.stop();
   writer.stop();
   ASSERT_TRUE(finished) << "no staged move, or it did not end";
 
-  size_t steps = 0;
-  for (auto it = seen.begin(); std::next(it) != seen.end(); ++it) {
-    auto next = std::next(it);
-    if (next->first != it->first + 1) continue;  // a version node 0 did not route by
-    const auto [arriving, leaders_held] = step_of(it->second, next->second);
-    EXPECT_LE(arriving, 1u) << "v" << next->first;
-    EXPECT_TRUE(leaders_held) << "v" << next->first;
-    steps += arriving > 0 || it->second != next->second ? 1 : 0;
-  }
-  EXPECT_GE(steps, 2u) << "the join and at least one further step were seen";
+  EXPECT_GE(expect_steps_keep_leaders_with_data(seen, 1), 2u)
+      << "the join and at least one further step were seen";
   EXPECT_TRUE(writer.failures().empty()) << json(writer.failures()).dump();
   for (const auto& [key, message] : writer.acked()) {
     ASSERT_EQ(leader_read(3, key), message) << key << " was acknowledged and is lost";
+  }
+}
+
+// A node that loses its disk comes back empty under a new id. No assignment
+// that drops its old id or places the new one makes the new one the leader
+// of a partition it did not hold in the version before (it would seal by
+// copying the partition while its writes waited); once it holds the data, a
+// later step gives it its share of leaderships. Nothing acknowledged is lost.
+TEST_F(ReplicationTest, ANodeBackWithAnEmptyDiskLeadsNothingBeforeItHoldsTheData) {
+  start_nodes(3, true);
+  Writer writer([apis = apis_of(2)](size_t v, const std::string& k,
+                                    const std::string& m) { return put_outcome(apis[v], k, m); },
+                {0, 1});
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= 200; }, 30s));
+  TopologyWatcher watcher(cluster.node(0).api);
+  const std::string old_id = cluster.node(2).id;
+  cluster.wipe(2);
+  cluster.start_again(2);
+  ASSERT_NE(cluster.node(2).id, old_id) << "an empty disk is a new node";
+  const auto leads = [&](size_t i) {
+    const json t = cluster.get_json(0, "/cluster/topology");
+    for (const auto& n : t.value("nodes", json::array())) {
+      if (n.value("id", "") == cluster.node(i).id) return n.value("leads", 0);
+    }
+    return 0;
+  };
+  ASSERT_TRUE(cluster.wait_converged(3, 60s)) << cluster.describe_not_serving();
+  EXPECT_TRUE(wait_until([&] { return leads(2) > 0; }, 30s)) << "it never led anything";
+  const size_t before = writer.acked_count();
+  ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= before + 100; }, 30s));
+  const auto& seen = watcher.stop();
+  writer.stop();
+
+  EXPECT_GE(expect_steps_keep_leaders_with_data(seen, 1), 2u)
+      << "the new id placed, then given leaderships";
+  for (const auto& [key, message] : writer.acked()) {
+    ASSERT_EQ(leader_read(2, key), message) << key << " was acknowledged and is lost";
   }
 }
 

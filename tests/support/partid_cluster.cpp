@@ -242,6 +242,9 @@ bool PartidCluster::wait_converged(size_t n, std::chrono::milliseconds timeout) 
             recorded.insert(x.value("id", ""));
           }
           if (holding != n || t["nodes"].size() != n) return false;
+          // A step short of the placement (a staged move, or a leader kept
+          // on a replica with the data): more follows.
+          if (t.value("interim", false)) return false;
           // A dead node's record can expire before the coordinator publishes
           // the assignment without it: until then its partitions look served.
           for (const auto& p : t.value("assignment", nlohmann::json::array())) {

@@ -71,8 +71,9 @@ class PartidCluster {
   void wipe(size_t i);
   void start_again(size_t i);  // launches a stopped node with its options
   // True once every running node's topology lists `n` nodes holding
-  // partitions, its assignment names no node without a record (a dead one),
-  // and every partition has a leader that serves it.
+  // partitions, its assignment names no node without a record (a dead one)
+  // and is final (not a step of a staged move), and every partition has a
+  // leader that serves it.
   bool wait_converged(size_t n, std::chrono::milliseconds timeout);
   // True once every partition has a serving leader (running nodes only).
   bool wait_serving(std::chrono::milliseconds timeout);

@@ -140,6 +140,41 @@ TEST(StageMoves, SinceIsStampedForTheStepNotThePlacement) {
   EXPECT_EQ(next.since, (std::vector<uint64_t>{1, 2}));
 }
 
+// "c" was lost and "d" came in its place (an empty disk under a new id):
+// "d" leads nothing it does not hold while a replica that holds it stays.
+TEST(KeepLeadersWithData, AnArrivalDoesNotLeadWhileAReplicaThatHadThePartitionIsListed) {
+  const Assignment previous = assignment(1, {"a", "b", "c"}, {{0, 1, 2}, {2, 0, 1}, {1, 2, 0}});
+  Assignment next = assignment(2, {"a", "b", "d"}, {{2, 0, 1}, {0, 2, 1}, {2, 1, 0}});
+  EXPECT_TRUE(keep_leaders_with_data(next, previous, {}));
+  EXPECT_EQ(next.replicas, (std::vector<V>{{0, 2, 1}, {0, 2, 1}, {1, 2, 0}}));
+}
+
+TEST(KeepLeadersWithData, AHolderThatAsksNotToLeadIsPassedOver) {
+  const Assignment previous = assignment(1, {"a", "b"}, {{0, 1}});
+  Assignment next = assignment(2, {"a", "b", "c"}, {{2, 0, 1}});
+  EXPECT_TRUE(keep_leaders_with_data(next, previous, {"a"}));
+  EXPECT_EQ(next.replicas.front(), (V{1, 2, 0}));
+  next = assignment(2, {"a", "b", "c"}, {{2, 0}});
+  EXPECT_FALSE(keep_leaders_with_data(next, previous, {"a"})) << "no holder may lead";
+  EXPECT_EQ(next.replicas.front(), (V{2, 0}));
+}
+
+TEST(KeepLeadersWithData, NewPartitionsAndListsWithNoHolderKeepTheirLeader) {
+  const Assignment previous = assignment(1, {"a", "b"}, {{0}});
+  Assignment next = assignment(2, {"a", "b", "c"}, {{2}, {2}});
+  EXPECT_FALSE(keep_leaders_with_data(next, previous, {}));
+  EXPECT_EQ(next.replicas, (std::vector<V>{{2}, {2}}));
+}
+
+TEST(KeepLeadersWithData, SinceIsStampedForTheLeaderThatStays) {
+  Assignment previous = assignment(1, {"a", "b", "c"}, {{0, 1}, {1, 0}});
+  previous.since = {1, 1};
+  Assignment next = assignment(2, {"a", "b", "c"}, {{2, 0}, {1, 0}});
+  next.stamp_since(&previous);
+  ASSERT_TRUE(keep_leaders_with_data(next, previous, {}));
+  EXPECT_EQ(next.since, (std::vector<uint64_t>{2, 1}));
+}
+
 class StagedCalculatorTest : public ::testing::Test {
  protected:
   CalculatorConfig cfg() {
@@ -268,6 +303,54 @@ TEST_F(StagedCalculatorTest, ANewCoordinatorFinishesAStagedMoveItFindsUnderWay) 
   EXPECT_EQ(out.publish->replicas, placement.replicas);
   last.on_published(*out.publish, now + Millis(2000));
   EXPECT_EQ(last.state(), CalcState::Idle);
+}
+
+// Who leads each partition.
+std::vector<std::string> leaders(const Assignment& a) {
+  std::vector<std::string> out;
+  for (size_t p = 0; p < a.partitions.size(); ++p) out.push_back(a.replica_ids(p).front());
+  return out;
+}
+
+// A node that lost its disk comes back under a new id while its old id is
+// still listed: the emergency that drops the old id places the new one
+// everywhere but makes it lead nothing; it leads its share in the next step,
+// once it no longer takes data in.
+TEST_F(StagedCalculatorTest, ANodeBackEmptyUnderANewIdLeadsOnlyOnceItHasTheData) {
+  Calculator c(cfg(), *strategy);
+  c.begin({}, numbered_partitions(30), t0);
+  c.on_workers(ws(3), t0);
+  auto out = c.on_timer(t0 + Millis(3000));
+  ASSERT_TRUE(out.publish);
+  c.on_published(*out.publish, t0 + Millis(3000));
+
+  auto rebuilt = ws(4, {"w3"});
+  rebuilt.erase(rebuilt.begin() + 2);  // "w2" lost its disk and came back as "w3"
+  TimePoint now = t0 + Millis(10000);
+  c.on_workers(rebuilt, now);
+  out = c.on_timer(now + Millis(1500));  // the emergency grace
+  ASSERT_TRUE(out.publish);
+  EXPECT_EQ(c.state(), CalcState::Emergency);
+  const Assignment emergency = *out.publish;
+  for (size_t p = 0; p < emergency.partitions.size(); ++p) {
+    const auto ids = emergency.replica_ids(p);
+    EXPECT_NE(std::find(ids.begin(), ids.end(), "w3"), ids.end()) << p;
+    EXPECT_NE(ids.front(), "w3") << "partition " << p << " led by a replica that holds nothing";
+  }
+  EXPECT_TRUE(emergency.interim) << "a step follows, in which w3 may lead";
+  now += Millis(1500);
+  c.on_published(emergency, now);
+
+  out = c.on_timer(now + Millis(2000));
+  EXPECT_FALSE(out.publish) << "w3 still takes its data in";
+  EXPECT_EQ(out.held_by, std::vector<std::string>{"w3"});
+  rebuilt.back().moving_data = false;
+  out = c.on_workers(rebuilt, now + Millis(3000));
+  ASSERT_TRUE(out.publish);
+  const auto led = leaders(*out.publish);
+  EXPECT_EQ(std::count(led.begin(), led.end(), "w3"), 10);
+  EXPECT_FALSE(out.publish->interim);
+  EXPECT_EQ(out.publish->workers, emergency.workers);
 }
 
 TEST_F(StagedCalculatorTest, WithoutStagingTheMoveGoesInOneStep) {

@@ -219,6 +219,9 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   Assignment next = build_assignment(strategy_, observed_, partitions_, config_.replication_factor,
                                      &published_, published_.version + 1);
   staged_ = config_.staged_moves && is_planned(why) && stage_moves(next, published_);
+  if (config_.staged_moves && keep_leaders_with_data(next, published_, *avoiders_computed_)) {
+    staged_ = true;
+  }
   const bool unchanged = next.workers == published_.workers &&
                          next.partitions == published_.partitions &&
                          next.replicas == published_.replicas;

@@ -25,7 +25,10 @@
 // leader that holds nothing, publishes one step towards the placement; the
 // next step follows as a StagedMove rebalance, after the cooldown and under
 // the resize guard, until the placement is reached. Emergencies, restarts and
-// cold starts are never staged.
+// cold starts are never staged, with one exception that holds for every
+// rebalance: a replica a partition did not have does not lead it while one
+// that had it stays listed (keep_leaders_with_data); it may lead from the
+// next step, published the same way.
 //
 // Workers that ask not to lead (WorkerInfo::avoid_leading): when the set of
 // them differs from the one the last computed assignment saw, a planned

@@ -79,4 +79,29 @@ bool stage_moves(Assignment& next, const Assignment& previous) {
   return held;
 }
 
+bool keep_leaders_with_data(Assignment& next, const Assignment& previous,
+                            const std::set<std::string>& avoiders) {
+  if (previous.empty()) return false;
+  const auto before = previous.positions();
+  bool held = false;
+  for (size_t p = 0; p < next.partitions.size() && p < next.replicas.size(); ++p) {
+    auto it = before.find(next.partitions[p].id);
+    auto& list = next.replicas[p];
+    if (it == before.end() || list.empty()) continue;
+    const auto had = previous.replica_ids(it->second);
+    auto holds = [&](uint32_t w) {
+      return std::find(had.begin(), had.end(), next.workers[w]) != had.end();
+    };
+    if (holds(list.front())) continue;
+    auto holder = std::find_if(list.begin() + 1, list.end(), [&](uint32_t w) {
+      return holds(w) && !avoiders.contains(next.workers[w]);
+    });
+    if (holder == list.end()) continue;  // nobody listed holds it: the arrival leads
+    std::rotate(list.begin(), holder, holder + 1);
+    held = true;
+  }
+  if (held && !next.since.empty()) next.stamp_since(&previous);
+  return held;
+}
+
 }  // namespace parti

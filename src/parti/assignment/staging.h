@@ -14,10 +14,21 @@
 // Not staged: RF 1 and 2 (no set of theirs can change and keep a quorum),
 // partitions that are new, and partitions one of whose replicas is no longer
 // a worker (something was lost or left: service first, in one step).
+//
+// Leaders that hold the data apply to every rebalance, those too: a replica
+// that a partition did not have (a node that joined, or came back empty
+// under a new id after losing its disk) does not lead it in the assignment
+// that adds it while a replica that had it stays in the list. Leading
+// something it holds nothing of, it would seal by copying the whole
+// partition while that partition's writes wait (seconds per gigabyte), and
+// a leadership moved on meanwhile would start the copy again. It leads from
+// the next step on, once it has the data (the resize guard).
 // Pure functions.
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "parti/core/assignment.h"
@@ -33,5 +44,14 @@ std::vector<uint32_t> stage_replicas(const std::vector<uint32_t>& old,
 // stamps `since` again if it was stamped. True when any partition was held
 // short of its placement in `next` (another step is due).
 bool stage_moves(Assignment& next, const Assignment& previous);
+
+// In every partition of `next` that `previous` had: if its leader is a
+// replica `previous` did not list for it, the first replica of its list that
+// `previous` did list and that is not in `avoiders` (workers that asked not
+// to lead) leads instead, the others keeping their order; `since` is stamped
+// again if it was stamped. True when any leader was held back so (another
+// step is due, in which the arrival may lead).
+bool keep_leaders_with_data(Assignment& next, const Assignment& previous,
+                            const std::set<std::string>& avoiders);
 
 }  // namespace parti
