@@ -559,6 +559,30 @@ TEST(ReplicationCoreTest, TheLogHeldForAFollowerIsBoundedByItsBytes) {
   held_then_released(options, std::string(10, 'y'), 1);  // 200 bytes written
 }
 
+// What a hold keeps past the retention is what the node's budget counts;
+// the shell ending the hold (the budget spent) trims the log as if nothing
+// held it, and the resends to the still-silent follower do not hold it again.
+TEST(ReplicationCoreTest, AHoldTheNodesBudgetEndsIsCountedThenTrimmedAndNotRenewed) {
+  const CoreOptions options = short_retention();
+  Cluster c({"a", "b", "c"}, options);
+  leave_c_behind_until_asked_a_snapshot(c);
+  ASSERT_FALSE(c.snapshots["a"].empty());
+  c.cut_ = {"c"};
+  const std::string payload(10, 'y');
+  for (int i = 0; i < 20; ++i) c.propose("a", payload);
+  // At least the 16 of the 20 entries the retention would not keep.
+  EXPECT_GE(c.at("a").held_log_bytes(), 16 * payload.size());
+  EXPECT_EQ(c.at("b").held_log_bytes(), 0u) << "a follower holds nothing";
+
+  c.at("a").release_log_holds();
+  EXPECT_EQ(c.at("a").held_log_bytes(), 0u);
+  expect_trimmed_to_the_retention(c, options);
+  c.tick_all(40);  // resends to c, which is still silent
+  for (int i = 0; i < 20; ++i) c.propose("a", payload);
+  EXPECT_EQ(c.at("a").held_log_bytes(), 0u) << "held again";
+  expect_trimmed_to_the_retention(c, options);
+}
+
 TEST(ReplicationCoreTest, ASealingStuckOnALostSetTakesTheRegistersNewerRecord) {
   Cluster c({"a", "b", "c", "d", "e"});
   c.appoint(1, "a", {"a", "b", "c"});

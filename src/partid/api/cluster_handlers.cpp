@@ -137,6 +137,8 @@ ApiResponse ApiService::status() const {
                         {"snapshots_sent", st.snapshots_sent},
                         {"fragmented_transfers", st.transfers_started},
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
+                        {"log_held_bytes", st.log_held_bytes},
+                        {"log_holds_released", st.log_holds_released},
                         {"disk_writes", st.disk_writes},
                         {"disk_write_steps", st.disk_write_steps},
                         {"disk_slow", st.disk_slow},
@@ -174,6 +176,8 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_fragmented_transfers_total", static_cast<double>(st.transfers_started));
   counter("partid_fragmented_transfers_abandoned_total",
           static_cast<double>(st.transfers_abandoned));
+  counter("partid_log_held_bytes", static_cast<double>(st.log_held_bytes), "gauge");
+  counter("partid_log_holds_released_total", static_cast<double>(st.log_holds_released));
   counter("partid_handoffs_sent_total", static_cast<double>(st.handoffs_sent));
   counter("partid_handoffs_received_total", static_cast<double>(st.handoffs_received));
   counter("partid_handoffs_timed_out_total", static_cast<double>(st.handoffs_timed_out));

@@ -166,6 +166,7 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   o.core.log_retention = cfg.log_retention;
   o.core.log_hold_bytes = uint64_t{cfg.log_hold_mib} << 20;
   o.core.log_hold_ticks = std::max<uint64_t>(1, cfg.log_hold_ms / cfg.replication_tick_ms);
+  o.log_hold_budget_bytes = uint64_t{cfg.log_hold_total_mib} << 20;
   o.max_frame_bytes = cfg.max_peer_frame_bytes;
   return o;
 }

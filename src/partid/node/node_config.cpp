@@ -238,10 +238,15 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "a follower holding a leader's log (--log-hold-mib) releases it once it has made no "
       "progress for this long")
       ->check(CLI::Range(1u, 3600000u));
+  opt("--log-hold-total-mib", c.log_hold_total_mib,
+      "the logs this node keeps for followers being sent snapshots, all partitions together; "
+      "past it the largest holds end first")
+      ->check(CLI::Range(0u, 65536u));
   opt("--staged-moves", c.staged_moves,
       "with RF >= 3, planned moves go in steps that each keep a quorum of the replica set "
-      "holding the data, so writes wait for a handoff, never a copy (the coordinating node's "
-      "setting counts: give every node the same)");
+      "holding the data, so writes wait for a handoff, never a copy; and with any RF a replica "
+      "new to a partition leads it only from the next step, once it has the data (the "
+      "coordinating node's setting counts: give every node the same)");
   opt("--admin-token", c.admin_token, "token for /admin routes (empty: disabled)");
   opt("--admin-token-file", c.admin_token_file,
       "file holding the token for /admin routes (instead of --admin-token, which every process "

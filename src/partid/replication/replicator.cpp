@@ -120,6 +120,23 @@ void Replicator::tick() {
     step(p, *r, r->core.tick());
     watch_followers(*r, now);
   }
+  bound_held_logs();
+}
+
+void Replicator::bound_held_logs() {
+  std::vector<HeldLog> held;
+  for (const auto& [p, r] : replicas_) {
+    if (const uint64_t bytes = r->core.held_log_bytes(); bytes > 0) held.push_back({p, bytes});
+  }
+  for (uint32_t p : holds_past_budget(std::move(held), options_.log_hold_budget_bytes)) {
+    Replica& r = *replicas_.at(p);
+    spdlog::warn(
+        "partition {}: its log held for followers being sent a snapshot ({} bytes) is released: "
+        "the node's held logs passed their budget of {} bytes",
+        p, r.core.held_log_bytes(), options_.log_hold_budget_bytes);
+    r.core.release_log_holds();
+    ++holds_released_;
+  }
 }
 
 // A disk that stops answering (a hung device or network volume) fails no

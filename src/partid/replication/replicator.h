@@ -35,6 +35,7 @@
 #include "partid/replication/epoch_gate.h"
 #include "partid/replication/group_commit.h"
 #include "partid/replication/handoff.h"
+#include "partid/replication/hold_budget.h"
 #include "partid/replication/outbox.h"
 #include "partid/replication/pending_writes.h"
 #include "partid/replication/register_sweeps.h"
@@ -55,6 +56,10 @@ struct ReplicatorOptions {
   std::chrono::milliseconds write_timeout{5000};
   // A storage write in flight this long is a stalled disk: fatal (0: never).
   std::chrono::milliseconds max_disk_stall{20000};
+  // What the logs this node leads may keep for followers being sent
+  // snapshots, all partitions together (hold_budget.h); per partition,
+  // core.log_hold_bytes.
+  uint64_t log_hold_budget_bytes = 512u << 20;
   // A disk whose writes have been this slow asks libparti not to make this
   // node a leader (SlowDiskJudge; threshold 0: never).
   SlowDiskOptions slow_disk;
@@ -138,6 +143,10 @@ struct ReplicatorStats {
   uint64_t snapshots_sent = 0;
   uint64_t transfers_started = 0;  // messages sent in fragments (large snapshots)
   uint64_t transfers_abandoned = 0;
+  // Logs kept for followers being sent snapshots (hold_budget.h): their
+  // bytes now, and the holds ended because the node's budget was spent.
+  uint64_t log_held_bytes = 0;
+  uint64_t log_holds_released = 0;
   uint64_t buffer_overflows = 0;
   uint64_t refused = 0;
   uint64_t messages_sent = 0;
@@ -333,6 +342,9 @@ class Replicator {
   template <class F>
   void with_replica(uint32_t partition, F f);
   void tick();
+  // Ends the largest holds while the node's held logs pass their budget
+  // (hold_budget.h).
+  void bound_held_logs();
   void judge_disk_speed(std::chrono::steady_clock::time_point now,
                         std::chrono::steady_clock::duration waiting);
   void watch_disk(std::chrono::steady_clock::time_point now);
@@ -357,6 +369,7 @@ class Replicator {
   parti::Periodic ticker_;
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
+  uint64_t holds_released_ = 0;                        // by bound_held_logs
   std::map<std::string, std::string> peer_addresses_;  // node -> host:port
   // P, from the topology. 0 until the first topology: until then every
   // message waits (is dropped; its sender repeats it), as a restored replica

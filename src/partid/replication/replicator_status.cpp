@@ -104,6 +104,7 @@ ReplicatorStats Replicator::stats() const {
     s.buffer_overflows += cs.buffer_overflows;
     s.refused += cs.refused;
     s.read_rounds += cs.read_rounds;
+    s.log_held_bytes += r->core.held_log_bytes();
     const auto too_long = [&](const StallClock& clock) {
       return std::chrono::duration<double>(clock.stalled_seconds(now)) >= options_.write_timeout;
     };
@@ -115,6 +116,7 @@ ReplicatorStats Replicator::stats() const {
   s.messages_dropped = outbox_.dropped_messages();
   s.transfers_started = outbox_.fragments().started();
   s.transfers_abandoned = outbox_.fragments().abandoned();
+  s.log_holds_released = holds_released_;
   s.disk_writes = commit_.writes();
   s.disk_slow = slow_disk_.slow();
   s.disk_write_median_seconds = std::chrono::duration<double>(slow_disk_.median()).count();

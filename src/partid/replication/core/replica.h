@@ -153,6 +153,14 @@ class ReplicaCore {
   const CoreStats& stats() const { return stats_; }
   // Per follower: how far it is known to match this leader.
   std::map<NodeId, uint64_t> follower_matches() const;
+  // The payload bytes this log keeps only for followers being sent a
+  // snapshot (Progress::hold_from), past what the retention keeps anyway:
+  // what a node-wide budget for held logs counts. 0 on a follower.
+  uint64_t held_log_bytes() const;
+  // Ends every hold as a hold's own limits do (none again for a follower
+  // before it progresses); the log is trimmed at the next commit. For the
+  // shell, when the node's held logs together pass its budget.
+  void release_log_holds();
   // While this replica is appointed leader but not serving yet (sealing, or
   // claiming the register): its own replica set or the
   // sealed set (once the register is read) if fewer than a quorum of it are
@@ -180,6 +188,10 @@ class ReplicaCore {
     std::optional<uint64_t> hold_from;
     uint64_t hold_tick = 0;   // when the hold began or the follower last progressed
     bool hold_spent = false;  // released at a limit: none again before it progresses
+    void spend_hold() {
+      hold_from.reset();
+      hold_spent = true;
+    }
   };
   struct PendingRead {
     uint64_t id = 0;
@@ -233,9 +245,9 @@ class ReplicaCore {
   void claim(Actions& out);
   void leader_tick(Actions& out);
   // Keeps the log from its base on for a follower asked a snapshot
-  // (Progress::hold_from); release_holds ends the holds past their limits.
+  // (Progress::hold_from); review_holds ends the holds past their limits.
   void hold_log(Progress& progress);
-  void release_holds();
+  void review_holds();
   void sealing_tick(Actions& out);
   void maybe_trim(Actions& out);
   // An empty Replicate after `seq`, with the watermark and the read round.

@@ -312,7 +312,7 @@ void ReplicaCore::hold_log(Progress& progress) {
   progress.hold_tick = now_;
 }
 
-void ReplicaCore::release_holds() {
+void ReplicaCore::review_holds() {
   const uint64_t retained = retained_from();
   for (auto& [node, progress] : progress_) {
     if (!progress.hold_from) continue;
@@ -320,14 +320,26 @@ void ReplicaCore::release_holds() {
       progress.hold_from.reset();  // caught up: the retention keeps what it needs
     } else if (now_ - progress.hold_tick >= options_.log_hold_ticks ||
                log_.payload_bytes_after(*progress.hold_from) > options_.log_hold_bytes) {
-      progress.hold_from.reset();
-      progress.hold_spent = true;
+      progress.spend_hold();
     }
   }
 }
 
+uint64_t ReplicaCore::held_log_bytes() const {
+  const uint64_t from = trim_limit();
+  const uint64_t retained = retained_from();
+  if (from >= retained) return 0;
+  return log_.payload_bytes_after(from) - log_.payload_bytes_after(retained);
+}
+
+void ReplicaCore::release_log_holds() {
+  for (auto& [node, progress] : progress_) {
+    if (progress.hold_from) progress.spend_hold();
+  }
+}
+
 void ReplicaCore::leader_tick(Actions& out) {
-  release_holds();
+  review_holds();
   if (!claimed_) maybe_commit(out);  // retries an unanswered claim
   for (auto& [node, progress] : progress_) {
     const uint64_t wait = progress.retry_wait ? progress.retry_wait : options_.retry_ticks;
