@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 
@@ -142,27 +143,56 @@ TEST(StageMoves, SinceIsStampedForTheStepNotThePlacement) {
 
 // "c" was lost and "d" came in its place (an empty disk under a new id):
 // "d" leads nothing it does not hold while a replica that holds it stays.
+// Workers `ids`; `avoiding` ask not to lead; `importing[id]`: partitions it takes in.
+std::vector<WorkerInfo> workers(std::vector<std::string> ids, std::set<std::string> avoiding = {},
+                                std::map<std::string, std::set<uint32_t>> importing = {}) {
+  std::vector<WorkerInfo> out;
+  for (auto& id : ids) {
+    WorkerInfo w;
+    w.id = id;
+    w.avoid_leading = avoiding.contains(id);
+    w.importing = importing[id];
+    out.push_back(w);
+  }
+  return out;
+}
+
 TEST(KeepLeadersWithData, AnArrivalDoesNotLeadWhileAReplicaThatHadThePartitionIsListed) {
   const Assignment previous = assignment(1, {"a", "b", "c"}, {{0, 1, 2}, {2, 0, 1}, {1, 2, 0}});
   Assignment next = assignment(2, {"a", "b", "d"}, {{2, 0, 1}, {0, 2, 1}, {2, 1, 0}});
-  EXPECT_TRUE(keep_leaders_with_data(next, previous, {}));
+  EXPECT_TRUE(keep_leaders_with_data(next, previous, workers({"a", "b", "d"})));
   EXPECT_EQ(next.replicas, (std::vector<V>{{0, 2, 1}, {0, 2, 1}, {1, 2, 0}}));
 }
 
 TEST(KeepLeadersWithData, AHolderThatAsksNotToLeadIsPassedOver) {
   const Assignment previous = assignment(1, {"a", "b"}, {{0, 1}});
   Assignment next = assignment(2, {"a", "b", "c"}, {{2, 0, 1}});
-  EXPECT_TRUE(keep_leaders_with_data(next, previous, {"a"}));
+  EXPECT_TRUE(keep_leaders_with_data(next, previous, workers({"a", "b", "c"}, {"a"})));
   EXPECT_EQ(next.replicas.front(), (V{1, 2, 0}));
   next = assignment(2, {"a", "b", "c"}, {{2, 0}});
-  EXPECT_FALSE(keep_leaders_with_data(next, previous, {"a"})) << "no holder may lead";
+  EXPECT_FALSE(keep_leaders_with_data(next, previous, workers({"a", "b", "c"}, {"a"})))
+      << "no holder may lead";
   EXPECT_EQ(next.replicas.front(), (V{2, 0}));
+}
+
+// Listed before is not enough: a replica still taking the partition in
+// (a new disk being rebuilt) holds none of it yet.
+TEST(KeepLeadersWithData, AReplicaStillTakingThePartitionInDoesNotLeadIt) {
+  const Assignment previous = assignment(1, {"a", "b", "d"}, {{0, 1, 2}, {0, 1, 2}});
+  Assignment next = assignment(2, {"a", "b", "d"}, {{2, 0, 1}, {2, 0, 1}});
+  EXPECT_TRUE(keep_leaders_with_data(next, previous, workers({"a", "b", "d"}, {}, {{"d", {1}}})));
+  EXPECT_EQ(next.replicas, (std::vector<V>{{2, 0, 1}, {0, 1, 2}}))
+      << "held back, a partition keeps the list it had";
+  next = assignment(2, {"a", "b", "d"}, {{2, 0, 1}});
+  EXPECT_FALSE(keep_leaders_with_data(
+      next, previous, workers({"a", "b", "d"}, {}, {{"a", {0}}, {"b", {0}}, {"d", {0}}})))
+      << "every replica takes it in: the leader stays";
 }
 
 TEST(KeepLeadersWithData, NewPartitionsAndListsWithNoHolderKeepTheirLeader) {
   const Assignment previous = assignment(1, {"a", "b"}, {{0}});
   Assignment next = assignment(2, {"a", "b", "c"}, {{2}, {2}});
-  EXPECT_FALSE(keep_leaders_with_data(next, previous, {}));
+  EXPECT_FALSE(keep_leaders_with_data(next, previous, workers({"a", "b", "c"})));
   EXPECT_EQ(next.replicas, (std::vector<V>{{2}, {2}}));
 }
 
@@ -171,7 +201,7 @@ TEST(KeepLeadersWithData, SinceIsStampedForTheLeaderThatStays) {
   previous.since = {1, 1};
   Assignment next = assignment(2, {"a", "b", "c"}, {{2, 0}, {1, 0}});
   next.stamp_since(&previous);
-  ASSERT_TRUE(keep_leaders_with_data(next, previous, {}));
+  ASSERT_TRUE(keep_leaders_with_data(next, previous, workers({"a", "b", "c"})));
   EXPECT_EQ(next.since, (std::vector<uint64_t>{2, 1}));
 }
 
@@ -344,8 +374,29 @@ TEST_F(StagedCalculatorTest, ANodeBackEmptyUnderANewIdLeadsOnlyOnceItHasTheData)
   out = c.on_timer(now + Millis(2000));
   EXPECT_FALSE(out.publish) << "w3 still takes its data in";
   EXPECT_EQ(out.held_by, std::vector<std::string>{"w3"});
+  // The guard gives up (resize_hold_max) while w3 still takes every
+  // partition in: leadership may be evened out among the others, but w3
+  // leads none of them yet, and once that is out, nothing more is published.
+  for (uint32_t p = 0; p < 30; ++p) rebuilt.back().importing.insert(p);
+  c.on_workers(rebuilt, now + Millis(2100));
+  now += Millis(2000 + 20000);
+  out = c.on_timer(now);
+  if (out.publish) {
+    const auto led = leaders(*out.publish);
+    EXPECT_EQ(std::count(led.begin(), led.end(), "w3"), 0);
+    EXPECT_TRUE(out.publish->interim);
+    c.on_published(*out.publish, now);
+    EXPECT_FALSE(c.on_timer(now + Millis(2000)).publish);  // the guard holds again
+    now += Millis(2000 + 20000);
+    out = c.on_timer(now);  // and gives up again
+  }
+  EXPECT_FALSE(out.publish) << "published again while every leader stays where it is";
+  EXPECT_EQ(c.reason(), RebalanceReason::StagedMove);
+
   rebuilt.back().moving_data = false;
-  out = c.on_workers(rebuilt, now + Millis(3000));
+  rebuilt.back().importing.clear();
+  EXPECT_FALSE(c.on_workers(rebuilt, now + Millis(1000)).publish);
+  out = c.on_timer(now + Millis(2000));  // the cooldown
   ASSERT_TRUE(out.publish);
   const auto led = leaders(*out.publish);
   EXPECT_EQ(std::count(led.begin(), led.end(), "w3"), 10);

@@ -219,13 +219,18 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   Assignment next = build_assignment(strategy_, observed_, partitions_, config_.replication_factor,
                                      &published_, published_.version + 1);
   staged_ = config_.staged_moves && is_planned(why) && stage_moves(next, published_);
-  if (config_.staged_moves && keep_leaders_with_data(next, published_, *avoiders_computed_)) {
-    staged_ = true;
-  }
+  const bool leaders_held =
+      config_.staged_moves && keep_leaders_with_data(next, published_, observed_);
+  staged_ = staged_ || leaders_held;
   const bool unchanged = next.workers == published_.workers &&
                          next.partitions == published_.partitions &&
                          next.replicas == published_.replicas;
   if (unchanged) staged_ = false;  // a step that moves nothing is no step
+  if (unchanged && leaders_held && published_.interim) {
+    // The step out there still keeps leaderships off a replica taking its
+    // data in: nothing to publish yet; look again a cooldown later.
+    return enter(CalcState::Rebalancing, RebalanceReason::StagedMove, now + config_.cooldown);
+  }
   next.interim = staged_;
   // Nothing would change, unless what is published says more steps follow:
   // then it is published once more as final, or readers would wait for a

@@ -26,9 +26,10 @@
 // next step follows as a StagedMove rebalance, after the cooldown and under
 // the resize guard, until the placement is reached. Emergencies, restarts and
 // cold starts are never staged, with one exception that holds for every
-// rebalance: a replica a partition did not have does not lead it while one
-// that had it stays listed (keep_leaders_with_data); it may lead from the
-// next step, published the same way.
+// rebalance: a replica a partition did not have, or still takes in
+// (WorkerInfo::importing), does not lead it while one that holds it stays
+// listed (keep_leaders_with_data); it may lead from a later step, published
+// the same way once it no longer takes the data in.
 //
 // Workers that ask not to lead (WorkerInfo::avoid_leading): when the set of
 // them differs from the one the last computed assignment saw, a planned

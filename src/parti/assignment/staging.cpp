@@ -24,6 +24,27 @@ uint32_t step_leader(const std::vector<uint32_t>& old, const std::vector<uint32_
   return old.front();
 }
 
+// The replicas of `had` (ids), as indices into `workers`, in its order.
+std::vector<uint32_t> previous_list(const std::vector<std::string>& had,
+                                    const std::vector<std::string>& workers) {
+  std::vector<uint32_t> out;
+  for (const auto& id : had) {
+    auto it = std::find(workers.begin(), workers.end(), id);
+    if (it != workers.end()) out.push_back(static_cast<uint32_t>(it - workers.begin()));
+  }
+  return out;
+}
+
+// `list` holds the same replicas as `had`, which `holder` led: held back
+// there, the partition keeps its previous list as it was.
+bool holder_keeps_list(const std::vector<uint32_t>& list, const std::vector<std::string>& had,
+                       const std::vector<std::string>& workers, uint32_t holder) {
+  if (had.empty() || workers[holder] != had.front()) return false;
+  const auto before = previous_list(had, workers);
+  return before.size() == had.size() &&
+         std::is_permutation(list.begin(), list.end(), before.begin(), before.end());
+}
+
 }  // namespace
 
 std::vector<uint32_t> stage_replicas(const std::vector<uint32_t>& old,
@@ -80,8 +101,10 @@ bool stage_moves(Assignment& next, const Assignment& previous) {
 }
 
 bool keep_leaders_with_data(Assignment& next, const Assignment& previous,
-                            const std::set<std::string>& avoiders) {
+                            const std::vector<WorkerInfo>& workers) {
   if (previous.empty()) return false;
+  std::unordered_map<std::string_view, const WorkerInfo*> info;
+  for (const auto& w : workers) info.emplace(w.id, &w);
   const auto before = previous.positions();
   bool held = false;
   for (size_t p = 0; p < next.partitions.size() && p < next.replicas.size(); ++p) {
@@ -90,14 +113,30 @@ bool keep_leaders_with_data(Assignment& next, const Assignment& previous,
     if (it == before.end() || list.empty()) continue;
     const auto had = previous.replica_ids(it->second);
     auto holds = [&](uint32_t w) {
-      return std::find(had.begin(), had.end(), next.workers[w]) != had.end();
+      const std::string& id = next.workers[w];
+      auto found = info.find(id);
+      const bool importing =
+          found != info.end() && found->second->importing.contains(static_cast<uint32_t>(p));
+      return !importing && std::find(had.begin(), had.end(), id) != had.end();
+    };
+    auto may_lead = [&](uint32_t w) {
+      auto found = info.find(next.workers[w]);
+      return found == info.end() || !found->second->avoid_leading;
     };
     if (holds(list.front())) continue;
-    auto holder = std::find_if(list.begin() + 1, list.end(), [&](uint32_t w) {
-      return holds(w) && !avoiders.contains(next.workers[w]);
-    });
+    auto can_take = [&](uint32_t w) { return holds(w) && may_lead(w); };
+    // The previous leader if it can (no handoff), else the first that can.
+    auto holder = std::find_if(list.begin() + 1, list.end(),
+                               [&](uint32_t w) { return next.workers[w] == had.front(); });
+    if (holder == list.end() || !can_take(*holder)) {
+      holder = std::find_if(list.begin() + 1, list.end(), can_take);
+    }
     if (holder == list.end()) continue;  // nobody listed holds it: the arrival leads
-    std::rotate(list.begin(), holder, holder + 1);
+    if (holder_keeps_list(list, had, next.workers, *holder)) {
+      list = previous_list(had, next.workers);  // this partition does not move this step
+    } else {
+      std::rotate(list.begin(), holder, holder + 1);
+    }
     held = true;
   }
   if (held && !next.since.empty()) next.stamp_since(&previous);

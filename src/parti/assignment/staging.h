@@ -17,8 +17,8 @@
 //
 // Leaders that hold the data apply to every rebalance, those too: a replica
 // that a partition did not have (a node that joined, or came back empty
-// under a new id after losing its disk) does not lead it in the assignment
-// that adds it while a replica that had it stays in the list. Leading
+// under a new id after losing its disk), or still takes in, does not lead it
+// while a replica that holds it stays in the list. Leading
 // something it holds nothing of, it would seal by copying the whole
 // partition while that partition's writes wait (seconds per gigabyte), and
 // a leadership moved on meanwhile would start the copy again. It leads from
@@ -27,11 +27,10 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
-#include <string>
 #include <vector>
 
 #include "parti/core/assignment.h"
+#include "parti/core/types.h"
 
 namespace parti {
 
@@ -45,13 +44,14 @@ std::vector<uint32_t> stage_replicas(const std::vector<uint32_t>& old,
 // short of its placement in `next` (another step is due).
 bool stage_moves(Assignment& next, const Assignment& previous);
 
-// In every partition of `next` that `previous` had: if its leader is a
-// replica `previous` did not list for it, the first replica of its list that
-// `previous` did list and that is not in `avoiders` (workers that asked not
-// to lead) leads instead, the others keeping their order; `since` is stamped
-// again if it was stamped. True when any leader was held back so (another
-// step is due, in which the arrival may lead).
+// In every partition of `next` that `previous` had, its leader should hold
+// the data: be a replica `previous` listed for it that is not importing it
+// (WorkerInfo::importing). If it does not, the first replica of its list that
+// does and may lead (not avoid_leading) leads instead, the others keeping
+// their order; if none does, the list is left as it is. `workers` are those
+// of `next`. `since` is stamped again if it was stamped. True when any leader
+// was held back so (another step is due, in which that replica may lead).
 bool keep_leaders_with_data(Assignment& next, const Assignment& previous,
-                            const std::set<std::string>& avoiders);
+                            const std::vector<WorkerInfo>& workers);
 
 }  // namespace parti

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct WorkerInfo {
   bool moving_data = false;
   bool reads_since = false;    // NodeRecord::reads_since
   bool avoid_leading = false;  // NodeRecord::avoid_leading
+  // Partition indices it holds no copy of yet and is still taking in
+  // (NodeRecord::importing_partitions): it should not lead them.
+  std::set<uint32_t> importing{};
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 

@@ -108,7 +108,8 @@ std::vector<WorkerInfo> MembershipView::active_workers() const {
     const NodeRecord& r = m.record;
     const bool moving = !r.locked_partitions.empty() || !r.importing_partitions.empty() ||
                         !r.migrating_partitions.empty();
-    out.push_back({id, r.weight, r.startup_ms, r.progress, moving, r.reads_since, r.avoid_leading});
+    out.push_back({id, r.weight, r.startup_ms, r.progress, moving, r.reads_since, r.avoid_leading,
+                   r.importing_partitions});
   }
   return out;
 }
