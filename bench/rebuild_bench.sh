@@ -101,6 +101,11 @@ else
   echo "rebuilt node serves the last item of every key: not within $PROBE_SECONDS s of its start"
 fi
 echo "snapshots built by the leader: $(curl -sf "$leader_api/cluster/status" | jq .replication.snapshots_sent)"
+topology_now=$(curl -sf "$leader_api/cluster/topology")
+echo "at the end: leaderships $(jq -c '[.nodes[] | {(.id): .leads}] | add' <<<"$topology_now")," \
+  "epochs $(jq -c '[.assignment[].epoch]' <<<"$topology_now"), interim $(jq .interim <<<"$topology_now")"
+echo "  still rebuilding on the rebuilt node: $(curl -sf "$new_api/cluster/status" \
+  | jq -c '[.partitions[] | select(.rebuilding) | .partition]')"
 grep -h "snapshot for" "$(node "$leader" dir)/partid.log" | sed 's/^/  /' || true
 echo "leader /health while it ran:  $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length)}' "$work/leader_probe")"
 echo "rebuilt node /health:          $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length)}' "$work/new_probe")"
