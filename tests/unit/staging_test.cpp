@@ -225,13 +225,23 @@ class StagedCalculatorTest : public ::testing::Test {
     }
     return out;
   }
+  // `c` begins with `partitions` partitions and `n` workers and publishes
+  // its cold start at t0 + 3 s: what it published.
+  Assignment cold_start(Calculator& c, size_t n, size_t partitions) {
+    c.begin({}, numbered_partitions(partitions), t0);
+    c.on_workers(ws(n), t0);
+    auto out = c.on_timer(t0 + Millis(3000));
+    if (!out.publish) {
+      ADD_FAILURE() << "nothing published at the cold start";
+      return {};
+    }
+    c.on_published(*out.publish, t0 + Millis(3000));
+    return *out.publish;
+  }
   // Three workers placed and published, then two more join: what `c` does
   // once the scale window has passed (at t0 + 11 s).
   CalcOutput grow_three_to_five(Calculator& c) {
-    c.begin({}, numbered_partitions(64), t0);
-    c.on_workers(ws(3), t0);
-    auto out = c.on_timer(t0 + Millis(3000));
-    c.on_published(*out.publish, t0 + Millis(3000));
+    cold_start(c, 3, 64);
     c.on_workers(ws(5), t0 + Millis(10000));
     return c.on_timer(t0 + Millis(11000));
   }
@@ -255,16 +265,11 @@ size_t most_arriving(const Assignment& previous, const Assignment& next) {
 
 TEST_F(StagedCalculatorTest, GrowingThreeToFivePublishesStepsUntilThePlacementUnderTheGuard) {
   Calculator c(cfg(), *strategy);
-  c.begin({}, numbered_partitions(64), t0);
-  c.on_workers(ws(3), t0);
-  auto out = c.on_timer(t0 + Millis(3000));
-  ASSERT_TRUE(out.publish);
-  Assignment published = *out.publish;
-  c.on_published(published, t0 + Millis(3000));
+  Assignment published = cold_start(c, 3, 64);
 
   TimePoint now = t0 + Millis(10000);
   c.on_workers(ws(5), now);
-  out = c.on_timer(now + Millis(1000));
+  auto out = c.on_timer(now + Millis(1000));
   ASSERT_TRUE(out.publish);
   EXPECT_EQ(most_arriving(published, *out.publish), 1u);
   EXPECT_TRUE(out.publish->interim) << "a step short of the placement says so";
@@ -348,17 +353,13 @@ std::vector<std::string> leaders(const Assignment& a) {
 // once it no longer takes data in.
 TEST_F(StagedCalculatorTest, ANodeBackEmptyUnderANewIdLeadsOnlyOnceItHasTheData) {
   Calculator c(cfg(), *strategy);
-  c.begin({}, numbered_partitions(30), t0);
-  c.on_workers(ws(3), t0);
-  auto out = c.on_timer(t0 + Millis(3000));
-  ASSERT_TRUE(out.publish);
-  c.on_published(*out.publish, t0 + Millis(3000));
+  cold_start(c, 3, 30);
 
   auto rebuilt = ws(4, {"w3"});
   rebuilt.erase(rebuilt.begin() + 2);  // "w2" lost its disk and came back as "w3"
   TimePoint now = t0 + Millis(10000);
   c.on_workers(rebuilt, now);
-  out = c.on_timer(now + Millis(1500));  // the emergency grace
+  auto out = c.on_timer(now + Millis(1500));  // the emergency grace
   ASSERT_TRUE(out.publish);
   EXPECT_EQ(c.state(), CalcState::Emergency);
   const Assignment emergency = *out.publish;

@@ -35,6 +35,13 @@ bool FragmentSender::busy(const std::string& address, uint32_t partition) const 
   return it != per_peer_.end() && it->second >= options_.max_transfers_per_peer;
 }
 
+std::optional<std::chrono::steady_clock::time_point> FragmentSender::last_abandoned(
+    const std::string& address, uint32_t partition) const {
+  auto it = abandoned_at_.find({address, partition});
+  if (it == abandoned_at_.end()) return std::nullopt;
+  return it->second;
+}
+
 bool FragmentSender::settling(const Key& key) const {
   auto s = settling_.find(key);
   return s != settling_.end() && Clock::now() < s->second;
@@ -118,6 +125,8 @@ void FragmentSender::finish(const Transfer& t, bool ok) {
   if (ok) {
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - t.started);
     settling_[{t.address, t.partition}] = now + std::max(took, options_.fragment_timeout);
+  } else {
+    abandoned_at_[{t.address, t.partition}] = now;
   }
   if (--per_peer_[t.address] == 0) per_peer_.erase(t.address);
   ++(ok ? completed_ : abandoned_);

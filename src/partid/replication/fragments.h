@@ -72,6 +72,9 @@ class FragmentSender {
   // settles.
   bool start(const std::string& address, uint32_t partition, const std::string& from,
              Serialize serialize);
+  // When the last transfer of `partition` to `address` was abandoned, if one was.
+  std::optional<std::chrono::steady_clock::time_point> last_abandoned(const std::string& address,
+                                                                      uint32_t partition) const;
   uint64_t started() const { return started_; }
   uint64_t completed() const { return completed_; }
   uint64_t abandoned() const { return abandoned_; }
@@ -98,6 +101,7 @@ class FragmentSender {
   std::set<Key> running_;                               // and waiting
   std::map<std::string, std::deque<Waiting>> waiting_;  // per address, in order
   std::map<Key, Clock::time_point> settling_;           // completed: busy until then
+  std::map<Key, Clock::time_point> abandoned_at_;       // the last abandoned, per pair
   std::map<std::string, size_t> per_peer_;
   uint64_t started_ = 0;
   uint64_t completed_ = 0;

@@ -21,6 +21,12 @@ bool Outbox::transferring(const core::NodeId& to, uint32_t partition) const {
   return address && fragments_.busy(*address, partition);
 }
 
+std::optional<std::chrono::steady_clock::time_point> Outbox::abandoned_at(
+    const core::NodeId& to, uint32_t partition) const {
+  const std::string* address = address_of_(to);
+  return address ? fragments_.last_abandoned(*address, partition) : std::nullopt;
+}
+
 bool Outbox::reachable(const core::NodeId& to) const {
   const std::string* address = address_of_(to);
   return address && !peers_.known_down(*address);

@@ -50,6 +50,11 @@ class Outbox {
   // snapshot built for it would be dropped (this partition's transfer there
   // runs, waits or settles) or wait (the peer has all the transfers it may).
   bool transferring(const core::NodeId& to, uint32_t partition) const;
+  // A snapshot of this many bytes goes as a transfer in fragments.
+  bool fragmented(uint64_t snapshot_bytes) const { return snapshot_bytes > max_envelope_bytes_; }
+  // When the last fragmented transfer of `partition` to `to` was abandoned.
+  std::optional<std::chrono::steady_clock::time_point> abandoned_at(const core::NodeId& to,
+                                                                    uint32_t partition) const;
   // `to` has an address and its connection is not known down.
   bool reachable(const core::NodeId& to) const;
   const FragmentSender& fragments() const { return fragments_; }

@@ -208,6 +208,7 @@ void Replicator::retire(uint32_t partition) {
   if (it->second->active) deactivate(*it->second);
   replicas_.erase(it);
   inbox_.forget(partition);
+  snapshots_out_.forget(partition);
   spdlog::info(
       "partition {}: this node's replica retired (merged away, or an earlier "
       "incarnation); its data is dropped",
@@ -547,7 +548,7 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   // the coordinator replaces it.
   const auto key = std::make_pair(partition, request.to);
   if (snapshots_building_.contains(key) || !outbox_.reachable(request.to) ||
-      outbox_.transferring(request.to, partition)) {
+      outbox_.transferring(request.to, partition) || still_installing(partition, request)) {
     return;
   }
   snapshots_building_.insert(key);
@@ -581,6 +582,12 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
             "after {} ms queued",
             partition, request.to, r.core.epoch(), snapshot->size(), snapshot->through.seq,
             ms(Clock::now() - began), ms(began - asked));
+        // Only transfers are waited for: a small snapshot costs little to
+        // send again, and one lost on the way says nothing.
+        if (!request.for_adoption && outbox_.fragmented(snapshot->size())) {
+          snapshots_out_.sent(partition, request.to, snapshot->through.seq, snapshot->size(),
+                              Clock::now());
+        }
         step(partition, r, r.core.snapshot_ready(request, std::move(*snapshot)));
       });
       // Still building until the step's message is in the Outbox (after the
@@ -591,6 +598,17 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
       });
     });
   });
+}
+
+bool Replicator::still_installing(uint32_t partition, const core::SnapshotRequest& request) {
+  if (request.for_adoption) return false;  // a sealing leader's retry: always served
+  auto it = replicas_.find(partition);
+  if (it == replicas_.end()) return false;
+  const auto matches = it->second->core.follower_matches();
+  auto match = matches.find(request.to);
+  return snapshots_out_.installing(
+      partition, request.to, match == matches.end() ? 0 : match->second,
+      std::chrono::steady_clock::now(), outbox_.abandoned_at(request.to, partition));
 }
 
 void Replicator::read_seal(uint32_t partition, const core::SealRead& read) {

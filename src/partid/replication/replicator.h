@@ -42,6 +42,7 @@
 #include "partid/replication/seal_register.h"
 #include "partid/replication/slow_disk.h"
 #include "partid/replication/snapshot_inbox.h"
+#include "partid/replication/snapshots_out.h"
 #include "partid/replication/stall_clock.h"
 #include "partid/routing/topology.h"
 #include "partid/storage/store_engine.h"
@@ -330,6 +331,9 @@ class Replicator {
   void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
   void on_refused(const std::vector<storage::Refusal>& refused);
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
+  // The follower was sent a snapshot of `partition` it has not acknowledged
+  // past, within its patience (SnapshotsOut): no new one is built.
+  bool still_installing(uint32_t partition, const core::SnapshotRequest& request);
   void read_seal(uint32_t partition, const core::SealRead& read);
   void claim_seal(uint32_t partition, const core::SealClaim& claim);
   void drop_lost_replicas(uint32_t partition, AdminDone done);
@@ -391,6 +395,7 @@ class Replicator {
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
   std::set<std::pair<uint32_t, core::NodeId>> snapshots_building_;  // (partition, follower)
+  SnapshotsOut snapshots_out_;  // sent to followers, not yet installed
   ReplicatorStats stats_;
   uint64_t session_;  // this process's read rounds (ReplicaCore's session)
   uint64_t next_read_id_ = 0;
