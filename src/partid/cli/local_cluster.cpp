@@ -29,7 +29,8 @@ void save_state(const std::string& dir, const ClusterState& s) {
   }
   const json spec = {{"partitions", s.spec.partitions},
                      {"replication_factor", s.spec.replication_factor},
-                     {"sync", s.spec.sync}};
+                     {"sync", s.spec.sync},
+                     {"fast_timings", s.spec.fast_timings}};
   std::ofstream(state_file(dir)) << json{{"nats", {{"url", s.nats_url}, {"pid", s.nats_pid}}},
                                          {"nodes", nodes},
                                          {"spec", spec},
@@ -151,27 +152,7 @@ bool spawn_node(ClusterState& s, const std::string& dir, const std::string& part
   n.dir = dir + "/node-" + std::to_string(s.next_index);
   fs::create_directories(n.dir);
   fs::remove(n.dir + "/ready.json");
-  std::vector<std::string> argv = {partid,
-                                   "--nats-url",
-                                   s.nats_url,
-                                   "--cluster",
-                                   "local",
-                                   "--data-dir",
-                                   n.dir + "/data",
-                                   "--api-listen",
-                                   "127.0.0.1:0",
-                                   "--peer-listen",
-                                   "127.0.0.1:0",
-                                   "--partitions",
-                                   std::to_string(s.spec.partitions),
-                                   "--replication-factor",
-                                   std::to_string(s.spec.replication_factor),
-                                   "--sync",
-                                   s.spec.sync ? "true" : "false",
-                                   "--fast-timings",
-                                   "true",
-                                   "--ready-file",
-                                   n.dir + "/ready.json"};
+  std::vector<std::string> argv = node_command(s, partid, n.dir);
   // A cluster a partictl before secrets started has none: its new nodes
   // must not demand one of the others.
   if (fs::exists(secret_path(dir)))
@@ -253,6 +234,31 @@ bool wait_settled(const ClusterState& s, Clock::time_point deadline, std::string
 
 }  // namespace
 
+std::vector<std::string> node_command(const ClusterState& s, const std::string& partid,
+                                      const std::string& node_dir) {
+  return {partid,
+          "--nats-url",
+          s.nats_url,
+          "--cluster",
+          "local",
+          "--data-dir",
+          node_dir + "/data",
+          "--api-listen",
+          "127.0.0.1:0",
+          "--peer-listen",
+          "127.0.0.1:0",
+          "--partitions",
+          std::to_string(s.spec.partitions),
+          "--replication-factor",
+          std::to_string(s.spec.replication_factor),
+          "--sync",
+          s.spec.sync ? "true" : "false",
+          "--fast-timings",
+          s.spec.fast_timings ? "true" : "false",
+          "--ready-file",
+          node_dir + "/ready.json"};
+}
+
 bool load_cluster_state(const std::string& dir, ClusterState* state, std::string* error) {
   std::ifstream in(state_file(dir));
   if (!in) {
@@ -278,6 +284,7 @@ bool load_cluster_state(const std::string& dir, ClusterState* state, std::string
   state->spec.partitions = spec.value("partitions", 0u);
   state->spec.replication_factor = spec.value("replication_factor", 0u);
   state->spec.sync = spec.value("sync", true);
+  state->spec.fast_timings = spec.value("fast_timings", true);
   state->next_index = j.value("next_index", static_cast<uint32_t>(state->nodes.size()));
   return true;
 }

@@ -16,6 +16,9 @@ struct ClusterSpec {
   uint32_t partitions = 256;
   uint32_t replication_factor = 1;
   bool sync = true;
+  // The nodes' --fast-timings (sub-second heartbeats and failover, for a
+  // demo or a test); off, libparti's defaults (6-s heartbeat TTL).
+  bool fast_timings = true;
   int timeout_s = 60;
 };
 
@@ -50,6 +53,11 @@ ResizeOutcome cluster_resize(const std::string& dir, uint32_t nodes, bool force,
                              ClusterState* state, std::string* error);
 // Stops what `dir`/cluster.json lists; false and *error if there is none.
 bool cluster_down(const std::string& dir, std::string* error);
+// The command line of a node of `s` whose directory is `node_dir`, `partid`
+// being its binary (the secret and token files are added apart, when the
+// cluster has them).
+std::vector<std::string> node_command(const ClusterState& s, const std::string& partid,
+                                      const std::string& node_dir);
 // Reads `dir`/cluster.json.
 bool load_cluster_state(const std::string& dir, ClusterState* state, std::string* error);
 

@@ -67,6 +67,10 @@ void add_local_cluster_commands(CLI::App& app, const Globals& g, int& rc) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 65536u));
   up->add_option("--sync", spec->sync, "fsync every commit")->capture_default_str();
+  up->add_option("--fast-timings", spec->fast_timings,
+                 "sub-second heartbeats and failover (false: libparti's defaults, a 6-s "
+                 "heartbeat TTL, which a loaded machine's stalls do not outlast)")
+      ->capture_default_str();
   up->callback([&g, &rc, spec] { rc = run_up(g, *spec); });
   auto resize = std::make_shared<ResizeArgs>();
   auto* resize_local = cluster->add_subcommand(
