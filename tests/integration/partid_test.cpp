@@ -671,8 +671,12 @@ TEST_F(PartidTest, ANodeWaitingForItsWorkerIdStopsAtOnceOnSigterm) {
 TEST_F(PartidTest, ANodeWhoseNatsServerNeverComesUpExitsWithTheReasonAfterItsDeadline) {
   PartidOptions options;
   options.nats_url = "nats://127.0.0.1:" + std::to_string(free_port());
+  options.extra_args = {"--startup-timeout-ms", "3000"};
   std::string log;
+  const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(cluster.start_expecting_failure(options, &log), 1);
+  // It gave up on its own deadline, not the 20-s default of its timings.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
   EXPECT_NE(log.find("trying again every 200 ms"), std::string::npos) << log;
   EXPECT_NE(log.find("partid cannot start: connect to nats://127.0.0.1:"), std::string::npos)
       << log;

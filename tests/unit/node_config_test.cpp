@@ -115,6 +115,14 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
   auto fits = load({"--max-body-bytes", "1048576", "--max-peer-frame-bytes", "1114112"});
   ASSERT_TRUE(std::holds_alternative<NodeConfig>(fits));
   EXPECT_EQ(std::get<NodeConfig>(fits).max_peer_frame_bytes, 1114112u);
+  // Starting must leave room for at least one NATS request of its timings.
+  auto hasty = load({"--startup-timeout-ms", "1000"});
+  ASSERT_TRUE(std::holds_alternative<ConfigExit>(hasty));
+  EXPECT_NE(std::get<ConfigExit>(hasty).text.find("it must exceed 2000 ms"), std::string::npos)
+      << std::get<ConfigExit>(hasty).text;
+  auto patient = load({"--startup-timeout-ms", "1500", "--fast-timings", "true"});
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(patient));
+  EXPECT_EQ(std::get<NodeConfig>(patient).startup_timeout_ms, 1500u);
   auto help = load({"--help"});
   EXPECT_EQ(std::get<ConfigExit>(help).code, 0);
   EXPECT_NE(std::get<ConfigExit>(help).text.find("--replication-factor"), std::string::npos);

@@ -1,5 +1,6 @@
 #include "partid/node/node_config.h"
 
+#include "parti/core/config.h"
 #include "partid/peer/peer_auth.h"
 #include "partid/secret_file.h"
 #include "partid/storage/store_engine.h"
@@ -138,6 +139,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       ->check(CLI::Range(1u, 1024u));
   opt("--fast-timings", c.fast_timings,
       "second-scale coordination windows (tests, local clusters)");
+  opt("--startup-timeout-ms", c.startup_timeout_ms,
+      "how long starting keeps trying to reach NATS and join before the node exits with the "
+      "reason (0: 60 s, 20 s with --fast-timings)")
+      ->check(CLI::Range(0u, 3600000u));
   opt("--ready-file", c.ready_file, "write {node, api, peer} here once serving");
   opt("--log-level", c.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -280,6 +285,14 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
                                      "of --max-body-bytes {}: it needs at least {}\n",
                                      c.max_peer_frame_bytes, c.max_body_bytes,
                                      c.max_body_bytes + NodeConfig::kFrameHeadroom)};
+  }
+  if (c.startup_timeout_ms != 0) {
+    const auto kv = (c.fast_timings ? parti::fast_timings() : parti::Timings{}).kv_timeout;
+    if (std::chrono::milliseconds(c.startup_timeout_ms) <= kv) {
+      return ConfigExit{2, fmt::format("--startup-timeout-ms {} leaves no room for one NATS "
+                                       "request: it must exceed {} ms\n",
+                                       c.startup_timeout_ms, kv.count())};
+    }
   }
   if (auto why = resolve_nats_access(c)) return ConfigExit{2, *why + "\n"};
   if (!c.admin_token_file.empty()) {

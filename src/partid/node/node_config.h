@@ -44,7 +44,10 @@ struct NodeConfig {
   // what a node holds in memory before a flush, twice over at most.
   uint32_t memtable_mib = 16;
   bool fast_timings = false;  // second-scale libparti windows (tests, local clusters)
-  std::string ready_file;     // written with the bound addresses once serving
+  // How long starting keeps trying to reach NATS and take its place before it
+  // gives up; 0: the timings' own (60 s, 20 s with fast timings).
+  uint32_t startup_timeout_ms = 0;
+  std::string ready_file;  // written with the bound addresses once serving
   std::string log_level = "info";
   size_t max_body_bytes = 1 << 20;
   // Client connections served at once; 0: half the open-files limit
