@@ -82,12 +82,16 @@ KvResult<uint64_t> KvBucket::put(const std::string& key, const std::string& valu
 }
 
 KvResult<uint64_t> KvBucket::create(const std::string& key, const std::string& value) {
-  uint64_t rev = 0;
-  natsStatus s =
-      kvStore_Create(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
-  KvStatus st = status_from(s);
-  if (st.code == KvErrc::WrongRevision) st.code = KvErrc::Exists;
-  return {st, rev};
+  // A second try only for a key that lapsed during the first (kv_types.h).
+  for (int attempt = 1;; ++attempt) {
+    uint64_t rev = 0;
+    natsStatus s =
+        kvStore_Create(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
+    KvStatus st = status_from(s);
+    if (st.code == KvErrc::WrongRevision) st.code = KvErrc::Exists;
+    if (st.code != KvErrc::Other || attempt == 2) return {st, rev};
+    if (auto judged = judge_unexplained_create(st, get(key).status)) return {*judged, 0};
+  }
 }
 
 KvResult<uint64_t> KvBucket::update(const std::string& key, const std::string& value,

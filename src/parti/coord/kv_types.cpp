@@ -22,4 +22,10 @@ const char* to_string(KvErrc e) {
   return "error";
 }
 
+std::optional<KvStatus> judge_unexplained_create(const KvStatus& failure, const KvStatus& lookup) {
+  if (lookup.ok()) return KvStatus{KvErrc::Exists, "key exists"};
+  if (lookup.code == KvErrc::NotFound) return std::nullopt;
+  return failure;
+}
+
 }  // namespace parti::coord

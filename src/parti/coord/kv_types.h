@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,17 @@ struct KvStatus {
   // True when retrying later may succeed (the server, not the data, said no).
   bool transient() const { return code == KvErrc::Timeout || code == KvErrc::Unavailable; }
 };
+
+// nats.c's kvStore_Create is an update that expects no message and, when
+// that fails, a read of the key to see whether it holds only a delete marker.
+// A key that lapses (its bucket's TTL) between the two makes the read
+// NotFound, which clears the thread's error text: the create comes back as a
+// bare error that says nothing (Other). Seen as a node restarted right as its
+// old worker-ID claim lapsed, which then could not start. Such a failure is
+// judged by reading the key again (`lookup`): a live value is Exists, none
+// means the key lapsed and the create may be tried again (nullopt); anything
+// else is answered as the failure it was.
+std::optional<KvStatus> judge_unexplained_create(const KvStatus& failure, const KvStatus& lookup);
 
 template <class T>
 struct KvResult {
