@@ -1,6 +1,6 @@
-// Unit tests of ReplicaLog's payload accounting: the bytes a follower lacks
-// are answered in constant time however the log was appended to, trimmed,
-// truncated or reset.
+// Unit tests of ReplicaLog's byte accounting: the bytes a follower lacks, and
+// the memory a hold keeps, are answered in constant time however the log was
+// appended to, trimmed, truncated or reset.
 #include <gtest/gtest.h>
 
 #include "partid/replication/core/replica_log.h"
@@ -23,6 +23,21 @@ TEST(ReplicaLogBytesTest, CountsThePayloadsAfterAPosition) {
   EXPECT_EQ(log.payload_bytes_after(2), 30u);
   EXPECT_EQ(log.payload_bytes_after(3), 0u);
   EXPECT_EQ(log.payload_bytes_after(7), 0u);
+}
+
+// The memory a hold keeps counts each entry's own size as well: a log of
+// small writes takes far more than its payloads.
+TEST(ReplicaLogBytesTest, MemoryCountsEachEntryBesideItsPayload) {
+  constexpr uint64_t kEach = ReplicaLog::kEntryOverhead;
+  EXPECT_GE(kEach, sizeof(Entry));
+  ReplicaLog log;
+  append_sizes(log, {10, 20, 30, 40});
+  EXPECT_EQ(log.memory_bytes_after(0), 100u + 4 * kEach);
+  EXPECT_EQ(log.memory_bytes_after(2), 70u + 2 * kEach);
+  EXPECT_EQ(log.memory_bytes_after(4), 0u);
+  log.trim_through(2);
+  EXPECT_EQ(log.memory_bytes_after(0), 70u + 2 * kEach) << "a position before the base";
+  EXPECT_EQ(log.memory_bytes_after(3), 40u + kEach);
 }
 
 TEST(ReplicaLogBytesTest, AnEmptyLogHasNothingAfterAnyPosition) {

@@ -552,11 +552,12 @@ TEST(ReplicationCoreTest, ASilentFollowerHoldsTheLogOnlyForTheHoldsTicks) {
   EXPECT_TRUE(held_then_released(options, "y", 11)) << "not held while its ticks lasted";
 }
 
-// The entries held for a follower are bounded by their payload bytes.
+// The entries held for a follower are bounded by the memory they take: 20
+// entries of 10 bytes are 200 bytes of payload but 20 entries' worth more.
 TEST(ReplicationCoreTest, TheLogHeldForAFollowerIsBoundedByItsBytes) {
   CoreOptions options = short_retention();
-  options.log_hold_bytes = 100;
-  held_then_released(options, std::string(10, 'y'), 1);  // 200 bytes written
+  options.log_hold_bytes = 400;
+  held_then_released(options, std::string(10, 'y'), 1);
 }
 
 // What a hold keeps past the retention is what the node's budget counts;

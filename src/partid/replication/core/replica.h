@@ -54,8 +54,9 @@ struct CoreOptions {
   uint64_t seal_retry_ticks = 4;   // sealing without progress: ask again
   uint64_t log_retention = 10000;  // entries kept behind the watermark
   // A follower being sent a snapshot holds the leader's log back until it has
-  // caught up from it (Progress::hold_from), unless the entries held carry
-  // more than log_hold_bytes of payload or it makes no progress for
+  // caught up from it (Progress::hold_from), unless the entries held take
+  // more than log_hold_bytes of memory (ReplicaLog::memory_bytes_after:
+  // payloads and each entry's own size) or it makes no progress for
   // log_hold_ticks: then the log is trimmed as if it were not there.
   uint64_t log_hold_bytes = 64u << 20;
   uint64_t log_hold_ticks = 1200;
@@ -153,7 +154,7 @@ class ReplicaCore {
   const CoreStats& stats() const { return stats_; }
   // Per follower: how far it is known to match this leader.
   std::map<NodeId, uint64_t> follower_matches() const;
-  // The payload bytes this log keeps only for followers being sent a
+  // The memory this log keeps only for followers being sent a
   // snapshot (Progress::hold_from), past what the retention keeps anyway:
   // what a node-wide budget for held logs counts. 0 on a follower.
   uint64_t held_log_bytes() const;

@@ -319,7 +319,7 @@ void ReplicaCore::review_holds() {
     if (progress.match >= retained) {
       progress.hold_from.reset();  // caught up: the retention keeps what it needs
     } else if (now_ - progress.hold_tick >= options_.log_hold_ticks ||
-               log_.payload_bytes_after(*progress.hold_from) > options_.log_hold_bytes) {
+               log_.memory_bytes_after(*progress.hold_from) > options_.log_hold_bytes) {
       progress.spend_hold();
     }
   }
@@ -329,7 +329,7 @@ uint64_t ReplicaCore::held_log_bytes() const {
   const uint64_t from = trim_limit();
   const uint64_t retained = retained_from();
   if (from >= retained) return 0;
-  return log_.payload_bytes_after(from) - log_.payload_bytes_after(retained);
+  return log_.memory_bytes_after(from) - log_.memory_bytes_after(retained);
 }
 
 void ReplicaCore::release_log_holds() {

@@ -1,5 +1,6 @@
 #include "partid/replication/core/replica_log.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace partid::replication::core {
@@ -46,6 +47,12 @@ uint64_t ReplicaLog::payload_bytes_after(uint64_t seq) const {
   if (entries_.empty() || seq >= last().seq) return 0;
   if (seq <= base_.seq) return end_ - (ends_.front() - entries_.front().payload.size());
   return end_ - ends_[seq - base_.seq - 1];
+}
+
+uint64_t ReplicaLog::memory_bytes_after(uint64_t seq) const {
+  if (entries_.empty() || seq >= last().seq) return 0;
+  const uint64_t entries = last().seq - std::max(seq, base_.seq);
+  return payload_bytes_after(seq) + entries * kEntryOverhead;
 }
 
 void ReplicaLog::append(Entry entry) {

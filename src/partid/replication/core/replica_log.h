@@ -30,6 +30,12 @@ class ReplicaLog {
   // The payload bytes of the entries after `seq` that this log holds (all of
   // them when `seq` is at or before the base), in constant time.
   uint64_t payload_bytes_after(uint64_t seq) const;
+  // What those entries take in memory: their payloads plus, for each, the
+  // entry and its offset slot (kEntryOverhead). A bound for holding the log,
+  // where entries of a few bytes cost more than their payloads; a payload
+  // short enough to live inside its string is counted twice, erring high.
+  static constexpr uint64_t kEntryOverhead = sizeof(Entry) + sizeof(uint64_t);
+  uint64_t memory_bytes_after(uint64_t seq) const;
 
   void append(Entry entry);  // entry.seq must be last + 1
   void truncate_after(uint64_t seq);
