@@ -7,45 +7,12 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.h')
 bash scripts/build.sh release
-
-# Each sanitizer flavour builds while the suite before it runs, on the CPU
-# time that suite leaves idle: a third of two cores through the release suite
-# and through ASan's (measured: 30% and 28%), whose scenarios mostly wait for
-# processes to reach a state. The build runs as SCHED_IDLE in the idle I/O
-# class, so a test's process is always scheduled first: the build fills the
-# gaps and takes nothing the tests would use. Without this the three builds
-# ran one after another, 1,117 s of the run.
-idle=(nice -n 19)
-if chrt --idle 0 true 2>/dev/null; then idle=(chrt --idle 0); fi
-if ionice -c3 true 2>/dev/null; then idle+=(ionice -c3); fi
-idle_build=
-stop_idle_build() {
-  if [ -n "$idle_build" ]; then kill -- "-$idle_build" 2>/dev/null || true; fi
-}
-trap stop_idle_build EXIT
-start_idle_build() {  # flavour; its own session, so a failed run can stop all of it
-  setsid "${idle[@]}" bash scripts/build.sh "$1" > "build/$1-build.log" 2>&1 &
-  idle_build=$!
-}
-finish_idle_build() {  # flavour
-  local started=$SECONDS
-  if ! wait "$idle_build"; then
-    idle_build=
-    cat "build/$1-build.log"
-    echo "the $1 build failed" >&2
-    exit 1
-  fi
-  idle_build=
-  echo "$1 build: $(tail -1 "build/$1-build.log"); waited $((SECONDS - started)) s for it"
-}
-
-start_idle_build asan
 # Four tests at a time on two cores: the release integration tests spend most
 # of their time waiting on real processes (nats-server, partid) to reach a
 # state (two at a time kept the CPUs a quarter busy; four cut the suite from
 # 137 s to 78 s). The sanitizer suites are CPU-bound: two at a time there.
 ctest --test-dir build --output-on-failure -j4 --timeout 180
-finish_idle_build asan
+bash scripts/build.sh asan
 # The simulator sweep is single-threaded pure logic that runs 50 times slower
 # unoptimised and instrumented: the release suite runs 2,000 seeds, ASan 20
 # (memory errors in the core show up on any schedule).
@@ -68,10 +35,9 @@ finish_idle_build asan
 # isolated-leader scenarios run the same paths under ASan).
 release_only='ReplicationTest\.(GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|ACut.*|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes|OnFiveNodesEachPartitionHasThreeReplicasThatAgree|AWipedReplicaIsRebuiltFromTheOthers|AClusterSecretIsRolledInNodeByNodeWithoutLosingAPeer|TheResizeProgressShowsReplicasCatchingUpUntilEveryPartitionSettles)|MergeTest\.(APartitionMadeAgainIgnoresTheSetItsEarlierIncarnationSealed|MergesUnderOverwrites.*)|SplitTest\.(TwoSplitsUnderOverwrites.*|ASplitAndAMergeFinishUnderAConstantStreamOfTransactionsIntoTheirSource)|PartictlTest\..*'
 # The short soak (label soak) is release only: the sanitizer builds leave bench/ out.
-start_idle_build tsan
 PARTID_SIM_SEEDS=20 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 \
   -E "^($release_only)\$" -LE soak
-finish_idle_build tsan
+bash scripts/build.sh tsan
 # TSan checks code with threads, not the single-threaded unit tests (the
 # simulator among them): every concurrency test, every libparti integration
 # test (the Manager, the election, membership and the NATS client run their
