@@ -1224,7 +1224,11 @@ void ReplicationTest::forward_held_past_its_deadline(PartidOptions leader,
   ASSERT_TRUE(
       wait_until([&] { return cluster.metric(0, "partid_peer_clock_probes_total") >= 4; }, 20s));
   const std::string key = key_led_by(0, "late");
-  ASSERT_EQ(put(0, key, "before"), 200);
+  // Through node 1: its connection to node 0 is then open and past its
+  // handshake. A connection still to be opened when the link stalls would
+  // hold the late write back behind its Hello, and it would time out
+  // without ever reaching node 0 (a CI run saw that once).
+  ASSERT_EQ(put(1, key, "before"), 200);
 
   peer_link.stall();
   json body = {{"partition_key", key}, {"message", "late"}};
