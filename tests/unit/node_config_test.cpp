@@ -123,6 +123,13 @@ TEST_F(NodeConfigTest, MistakesAreErrorsThatSayWhat) {
   auto patient = load({"--startup-timeout-ms", "1500", "--fast-timings", "true"});
   ASSERT_TRUE(std::holds_alternative<NodeConfig>(patient));
   EXPECT_EQ(std::get<NodeConfig>(patient).startup_timeout_ms, 1500u);
+  // What the node starts with: the flag in place of the set's own deadline,
+  // the rest of the fast set unchanged.
+  const parti::Timings started = libparti_timings(std::get<NodeConfig>(patient));
+  EXPECT_EQ(started.startup_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(started.heartbeat_ttl, parti::fast_timings().heartbeat_ttl);
+  EXPECT_EQ(libparti_timings(std::get<NodeConfig>(load({}))).startup_timeout,
+            parti::Timings{}.startup_timeout);
   auto help = load({"--help"});
   EXPECT_EQ(std::get<ConfigExit>(help).code, 0);
   EXPECT_NE(std::get<ConfigExit>(help).text.find("--replication-factor"), std::string::npos);

@@ -260,10 +260,7 @@ void Node::join_cluster() {
   o.url = cfg_.nats_url;
   o.name = "partid";
   o.access = cfg_.nats_access;
-  parti::Timings timings = cfg_.fast_timings ? parti::fast_timings() : parti::Timings{};
-  if (cfg_.startup_timeout_ms != 0) {
-    timings.startup_timeout = std::chrono::milliseconds(cfg_.startup_timeout_ms);
-  }
+  const parti::Timings timings = libparti_timings(cfg_);
   // The same patience as libparti's own start (Manager::start) has.
   StartupRetry::Hooks patience;
   patience.sleep = [this](StartupRetry::Clock::duration d) { start_stop_.pause(d); };

@@ -93,6 +93,13 @@ bool split_host_port(const std::string& address, std::string* host, uint16_t* po
   return ec == std::errc() && end == last;
 }
 
+parti::Timings libparti_timings(const NodeConfig& c) {
+  parti::Timings t = c.fast_timings ? parti::fast_timings() : parti::Timings{};
+  if (c.startup_timeout_ms != 0)
+    t.startup_timeout = std::chrono::milliseconds(c.startup_timeout_ms);
+  return t;
+}
+
 std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* const* argv) {
   NodeConfig c;
   CLI::App app{"partid: a node of Parti's partitioned, replicated item store"};
@@ -287,7 +294,7 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
                                      c.max_body_bytes + NodeConfig::kFrameHeadroom)};
   }
   if (c.startup_timeout_ms != 0) {
-    const auto kv = (c.fast_timings ? parti::fast_timings() : parti::Timings{}).kv_timeout;
+    const auto kv = libparti_timings(c).kv_timeout;
     if (std::chrono::milliseconds(c.startup_timeout_ms) <= kv) {
       return ConfigExit{2, fmt::format("--startup-timeout-ms {} leaves no room for one NATS "
                                        "request: it must exceed {} ms\n",

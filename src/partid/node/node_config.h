@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "parti/coord/nats_access.h"
+#include "parti/core/config.h"
 
 namespace partid::node {
 
@@ -140,6 +141,11 @@ struct NodeConfig {
   // see upgrade/formats.h).
   uint32_t preserve_format = 0;
 };
+
+// libparti's windows for this node: the fast or the default set, with
+// --startup-timeout-ms in place of the set's own when given. Starting and the
+// check of the flag both read them here, so they cannot disagree.
+parti::Timings libparti_timings(const NodeConfig& c);
 
 // Parses argv (and the file and environment it points at). On --help or
 // --version the variant holds the text to print and exit 0 with; on an error,
