@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "partid/cli/local_cluster.h"
 #include "partid/cli/process.h"
 #include "support/peer_wire.h"
 #include "support/wait.h"
@@ -65,30 +66,19 @@ PartidCluster::~PartidCluster() {
 }
 
 std::vector<std::string> PartidCluster::argv_for(const Node& n) const {
-  const std::string ready = n.data_dir + ".ready";
-  std::vector<std::string> argv = {PARTID_BINARY,
-                                   "--nats-url",
-                                   n.options.nats_url.empty() ? nats_.url() : n.options.nats_url,
-                                   "--cluster",
-                                   "test",
-                                   "--data-dir",
-                                   n.data_dir,
-                                   "--api-listen",
-                                   "127.0.0.1:0",
-                                   "--peer-listen",
-                                   n.options.peer_listen,
-                                   "--partitions",
-                                   std::to_string(n.options.partitions),
-                                   "--replication-factor",
-                                   std::to_string(n.options.replication_factor),
-                                   "--fast-timings",
-                                   n.options.fast_timings ? "true" : "false",
-                                   "--sync",
-                                   "false",
-                                   "--ephemeral",
-                                   n.options.ephemeral ? "true" : "false",
-                                   "--ready-file",
-                                   ready};
+  partid::cli::NodeLaunch l;
+  l.binary = PARTID_BINARY;
+  l.nats_url = n.options.nats_url.empty() ? nats_.url() : n.options.nats_url;
+  l.cluster = "test";
+  l.data_dir = n.data_dir;
+  l.peer_listen = n.options.peer_listen;
+  l.partitions = n.options.partitions;
+  l.replication_factor = n.options.replication_factor;
+  l.sync = false;
+  l.fast_timings = n.options.fast_timings;
+  l.ephemeral = n.options.ephemeral;
+  l.ready_file = n.data_dir + ".ready";
+  std::vector<std::string> argv = partid::cli::node_argv(l);
   const std::string& secret = n.options.cluster_secret_file;
   if (secret != "none") {
     argv.insert(argv.end(), {"--cluster-secret-file", secret.empty() ? secret_file() : secret});

@@ -44,6 +44,7 @@ TEST(LocalCluster, ANodeGetsTheClustersShapeAndItsOwnDirectory) {
   EXPECT_EQ(value_of(argv, "--sync"), "false");
   EXPECT_EQ(value_of(argv, "--data-dir"), "/c/node-2/data");
   EXPECT_EQ(value_of(argv, "--ready-file"), "/c/node-2/ready.json");
+  EXPECT_EQ(value_of(argv, "--ephemeral"), "false");
 }
 
 // Nodes a resize adds later get the same timings: the choice is kept in the

@@ -234,29 +234,45 @@ bool wait_settled(const ClusterState& s, Clock::time_point deadline, std::string
 
 }  // namespace
 
-std::vector<std::string> node_command(const ClusterState& s, const std::string& partid,
-                                      const std::string& node_dir) {
-  return {partid,
+std::vector<std::string> node_argv(const NodeLaunch& l) {
+  return {l.binary,
           "--nats-url",
-          s.nats_url,
+          l.nats_url,
           "--cluster",
-          "local",
+          l.cluster,
           "--data-dir",
-          node_dir + "/data",
+          l.data_dir,
           "--api-listen",
           "127.0.0.1:0",
           "--peer-listen",
-          "127.0.0.1:0",
+          l.peer_listen,
           "--partitions",
-          std::to_string(s.spec.partitions),
+          std::to_string(l.partitions),
           "--replication-factor",
-          std::to_string(s.spec.replication_factor),
+          std::to_string(l.replication_factor),
           "--sync",
-          s.spec.sync ? "true" : "false",
+          l.sync ? "true" : "false",
           "--fast-timings",
-          s.spec.fast_timings ? "true" : "false",
+          l.fast_timings ? "true" : "false",
+          "--ephemeral",
+          l.ephemeral ? "true" : "false",
           "--ready-file",
-          node_dir + "/ready.json"};
+          l.ready_file};
+}
+
+std::vector<std::string> node_command(const ClusterState& s, const std::string& partid,
+                                      const std::string& node_dir) {
+  NodeLaunch l;
+  l.binary = partid;
+  l.nats_url = s.nats_url;
+  l.cluster = "local";
+  l.data_dir = node_dir + "/data";
+  l.partitions = s.spec.partitions;
+  l.replication_factor = s.spec.replication_factor;
+  l.sync = s.spec.sync;
+  l.fast_timings = s.spec.fast_timings;
+  l.ready_file = node_dir + "/ready.json";
+  return node_argv(l);
 }
 
 bool load_cluster_state(const std::string& dir, ClusterState* state, std::string* error) {

@@ -53,6 +53,24 @@ ResizeOutcome cluster_resize(const std::string& dir, uint32_t nodes, bool force,
                              ClusterState* state, std::string* error);
 // Stops what `dir`/cluster.json lists; false and *error if there is none.
 bool cluster_down(const std::string& dir, std::string* error);
+// What a node on this machine is started with, by `partictl cluster` and by
+// the tests' clusters alike: one place that knows partid's flags for it.
+struct NodeLaunch {
+  std::string binary;
+  std::string nats_url;
+  std::string cluster;
+  std::string data_dir;
+  std::string peer_listen = "127.0.0.1:0";
+  uint32_t partitions = 256;
+  uint32_t replication_factor = 1;
+  bool sync = true;
+  bool fast_timings = false;
+  bool ephemeral = false;
+  std::string ready_file;
+};
+// Its command line; the API listens on any free port of 127.0.0.1 and the
+// ready file tells which.
+std::vector<std::string> node_argv(const NodeLaunch& l);
 // The command line of a node of `s` whose directory is `node_dir`, `partid`
 // being its binary (the secret and token files are added apart, when the
 // cluster has them).
