@@ -8,6 +8,8 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -31,13 +33,18 @@ class GroupCommitTest : public ::testing::Test {
   void TearDown() override { disk.join(); }
 
   std::unique_ptr<GroupCommit> make(CommitDelay delay) {
+    return make_on(disk, delay,
+                   [this](const auto& changes) { return store->write_replica(changes); });
+  }
+  std::unique_ptr<GroupCommit> make_on(boost::asio::thread_pool& pool, CommitDelay delay,
+                                       GroupCommit::Write write) {
     return std::make_unique<GroupCommit>(
-        loop.get_executor(), disk, *store, [](const std::string& why) { FAIL() << why; },
+        loop.get_executor(), pool, std::move(write), [](const std::string& why) { FAIL() << why; },
         GroupCommit::OnRefused{}, delay);
   }
   // One step saving partition p's watermark; counts its callback.
   void step(GroupCommit& commit, uint32_t p, uint64_t watermark) {
-    commit.add({storage::change::SaveState{p, 1, watermark, false}}, [this] { ++done; });
+    commit.add(p, {storage::change::SaveState{p, 1, watermark, false}}, [this] { ++done; });
   }
   // Runs the loop until `pred` holds or `budget` passes; true if it held.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds budget) {
@@ -164,7 +171,7 @@ TEST_F(GroupCommitTest, AWriteThatInstallsASnapshotIsNotHeardAsACommit) {
   storage::change::ReplaceState install;
   install.partition = 5;
   install.items = std::make_shared<const std::vector<storage::Item>>();
-  commit->add({install}, [this] { ++done; });
+  commit->add(5, {install}, [this] { ++done; });
   ASSERT_TRUE(run_until([&] { return !commit->idle(); }, 1s));
   loop.restart();
   loop.poll();  // the batch is cut and posted behind the blocked job
@@ -178,6 +185,115 @@ TEST_F(GroupCommitTest, AWriteThatInstallsASnapshotIsNotHeardAsACommit) {
   step(*commit, 0, 2);
   ASSERT_TRUE(run_until_done(3, 5s));
   EXPECT_EQ(heard.size(), 2u);
+}
+
+// A disk of two threads whose writes are recorded in the order they reach
+// it ("b<p>": a batch, first partition; "i<p>": an install) and can be held:
+// the installs, or the batches, wait until released.
+class HeldDisk {
+ public:
+  explicit HeldDisk(storage::StoreEngine& store) : store_(store) {}
+  GroupCommit::Write writer() {
+    return [this](const std::vector<storage::ReplicaChange>& changes) {
+      const bool install = installs_snapshot(changes);
+      const uint32_t p = std::visit([](const auto& c) { return c.partition; }, changes.front());
+      std::shared_future<void> gate;
+      {
+        std::lock_guard lock(mu_);
+        calls_.push_back((install ? "i" : "b") + std::to_string(p));
+        gate = install ? installs_ : batches_;
+      }
+      gate.wait();
+      return store_.write_replica(changes);
+    };
+  }
+  void hold_installs() { installs_ = install_gate_.get_future().share(); }
+  void hold_batches() { batches_ = batch_gate_.get_future().share(); }
+  void release_installs() { install_gate_.set_value(); }
+  void release_batches() { batch_gate_.set_value(); }
+  std::vector<std::string> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  boost::asio::thread_pool pool{2};
+
+ private:
+  static std::shared_future<void> open() {
+    std::promise<void> p;
+    p.set_value();
+    return p.get_future().share();
+  }
+  storage::StoreEngine& store_;
+  std::promise<void> install_gate_, batch_gate_;
+  std::shared_future<void> installs_ = open(), batches_ = open();
+  std::mutex mu_;
+  std::vector<std::string> calls_;
+};
+
+storage::change::ReplaceState install_of(uint32_t partition) {
+  storage::change::ReplaceState install;
+  install.partition = partition;
+  install.items = std::make_shared<const std::vector<storage::Item>>();
+  install.through = 3;
+  return install;
+}
+
+// A replica being rebuilt keeps acknowledging its other partitions: while a
+// snapshot's install is on the disk, other partitions' steps are written and
+// answered, and a read between writes waits for the install without holding
+// them; the installing partition's own later step waits for the install.
+TEST_F(GroupCommitTest, AnInstallHoldsOnlyItsOwnPartition) {
+  HeldDisk held(*store);
+  held.hold_installs();
+  auto commit = make_on(held.pool, {}, held.writer());
+  std::vector<uint32_t> heard;
+  commit->observe_installs([&](uint32_t p, auto, auto) { heard.push_back(p); });
+  bool installed = false, parked_done = false, read = false;
+  commit->add(5, {install_of(5)}, [&] { installed = true; });
+  step(*commit, 0, 1);
+  ASSERT_TRUE(run_until_done(1, 5s));  // answered while the install is held
+  EXPECT_FALSE(installed);
+  commit->add(5, {storage::change::SaveState{5, 1, 7, false}}, [&] {
+    EXPECT_TRUE(installed);
+    parked_done = true;
+  });
+  commit->read_between_writes([] {}, [&] { read = true; });
+  step(*commit, 1, 1);
+  ASSERT_TRUE(run_until_done(2, 5s));  // a waiting read does not stop the batches
+  EXPECT_FALSE(read);
+  EXPECT_FALSE(parked_done);
+  EXPECT_GE(commit->write_waiting(std::chrono::steady_clock::now() + 30s), 30s);
+  EXPECT_EQ(commit->commit_waiting(std::chrono::steady_clock::now() + 30s).count(), 0);
+  EXPECT_EQ(held.calls(), (std::vector<std::string>{"i5", "b0", "b1"}));
+
+  held.release_installs();
+  ASSERT_TRUE(run_until([&] { return parked_done && read; }, 5s));
+  EXPECT_EQ(held.calls(), (std::vector<std::string>{"i5", "b0", "b1", "b5"}));
+  EXPECT_EQ(store->partition_meta(5).watermark, 7u);
+  EXPECT_EQ(store->partition_meta(5).base_sequence, 3u);
+  EXPECT_EQ(heard, std::vector<uint32_t>{5});
+  EXPECT_TRUE(commit->idle());
+}
+
+// An install lands after everything its partition added before it: it is not
+// written while an earlier batch is on the disk.
+TEST_F(GroupCommitTest, AnInstallWaitsForTheStepsAddedBeforeIt) {
+  HeldDisk held(*store);
+  held.hold_batches();
+  auto commit = make_on(held.pool, {}, held.writer());
+  bool installed = false;
+  step(*commit, 5, 9);
+  ASSERT_TRUE(run_until([&] { return held.calls().size() == 1; }, 5s));
+  commit->add(5, {install_of(5)}, [&] {
+    EXPECT_EQ(done, 1);
+    installed = true;
+  });
+  EXPECT_FALSE(run_until([&] { return installed; }, 100ms));
+  EXPECT_EQ(held.calls(), std::vector<std::string>{"b5"});
+  held.release_batches();
+  ASSERT_TRUE(run_until([&] { return installed; }, 5s));
+  EXPECT_EQ(held.calls(), (std::vector<std::string>{"b5", "i5"}));
+  EXPECT_EQ(store->partition_meta(5).base_sequence, 3u);
 }
 
 }  // namespace

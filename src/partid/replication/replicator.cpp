@@ -58,7 +58,11 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       on_fatal_(std::move(on_fatal)),
       slow_disk_(options.slow_disk),
       commit_(
-          loop, disk, store, [this](const std::string& why) { on_fatal_(why); },
+          loop, disk,
+          [&store](const std::vector<storage::ReplicaChange>& changes) {
+            return store.write_replica(changes);
+          },
+          [this](const std::string& why) { on_fatal_(why); },
           [this](const std::vector<storage::Refusal>& refused) { on_refused(refused); },
           options.commit_delay),
       outbox_(
@@ -71,6 +75,10 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       session_(random_session()) {
   commit_.observe_writes(
       [this](std::chrono::steady_clock::duration took) { slow_disk_.observe(took); });
+  commit_.observe_installs([](uint32_t partition, auto waited, auto written) {
+    spdlog::info("partition {}: snapshot installed in {} ms, after {} ms behind other writes",
+                 partition, written.count(), waited.count());
+  });
   options_.core.read_timeout_ticks =
       std::max<uint64_t>(1, static_cast<uint64_t>(options_.write_timeout / options_.tick));
   options_.core.max_bytes_per_message =
@@ -196,7 +204,7 @@ Replicator::Replica& Replicator::ensure(uint32_t partition) {
     if (start > 0) {
       std::vector<storage::ReplicaChange> based{storage::change::TrimLog{partition, start, 0},
                                                 storage::change::SaveState{partition, 0, start}};
-      commit_.add(std::move(based), [] {});
+      commit_.add(partition, std::move(based), [] {});
     }
   }
   return *slot;
@@ -215,7 +223,7 @@ void Replicator::retire(uint32_t partition) {
       partition);
   // In the write pipeline's order: whatever it still holds for the
   // partition lands first, and a fresh start (ensure) after.
-  commit_.add({storage::change::DropPartition{partition}}, [] {});
+  commit_.add(partition, {storage::change::DropPartition{partition}}, [] {});
 }
 
 bool Replicator::earlier_incarnation(uint32_t partition, const Replica& r) const {
@@ -425,30 +433,20 @@ void Replicator::step(uint32_t partition, Replica& r, core::Actions actions) {
   effects->reads_failed = std::move(actions.reads_failed);
   effects->epoch = r.core.epoch();
   effects->commit = r.core.commit();
-  commit_.add(std::move(changes),
-              [this, effects, alive = alive_, installing = log_install(partition, actions)] {
-                if (!*alive) return;
-                if (installing) installing();
-                run(*effects);
-              });
+  log_install(partition, actions);
+  commit_.add(partition, std::move(changes), [this, effects, alive = alive_] {
+    if (*alive) run(*effects);
+  });
   after_step(partition, r);
 }
 
-std::function<void()> Replicator::log_install(uint32_t partition, const core::Actions& actions) {
+void Replicator::log_install(uint32_t partition, const core::Actions& actions) {
   for (const auto& op : actions.persist) {
-    const auto* replace = std::get_if<core::ReplaceWithSnapshot>(&op);
-    if (!replace) continue;
-    const auto began = std::chrono::steady_clock::now();
-    spdlog::info("partition {}: installing a snapshot ({} bytes through {})", partition,
-                 replace->snapshot.size(), replace->snapshot.through.seq);
-    return [partition, began] {
-      spdlog::info("partition {}: snapshot installed in {} ms", partition,
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - began)
-                       .count());
-    };
+    if (const auto* replace = std::get_if<core::ReplaceWithSnapshot>(&op)) {
+      spdlog::info("partition {}: installing a snapshot ({} bytes through {})", partition,
+                   replace->snapshot.size(), replace->snapshot.through.seq);
+    }
   }
-  return {};
 }
 
 void Replicator::after_step(uint32_t partition, Replica& r) {
@@ -591,9 +589,9 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
         step(partition, r, r.core.snapshot_ready(request, std::move(*snapshot)));
       });
       // Still building until the step's message is in the Outbox (after the
-      // step's writes: GroupCommit runs its callbacks in order), where the
+      // step's writes: GroupCommit runs a partition's callbacks in order), where the
       // transfer then keeps the pair busy.
-      commit_.add({}, [this, partition, to = request.to, alive] {
+      commit_.add(partition, {}, [this, partition, to = request.to, alive] {
         if (*alive) snapshots_building_.erase({partition, to});
       });
     });

@@ -317,9 +317,9 @@ class Replicator {
   void settle_read(Replica& r, uint64_t id, bool confirmed);
   void run(const Effects& effects);
   void after_step(uint32_t partition, Replica& r);
-  // Logs a snapshot install the step makes, and returns what logs its end
-  // (once durable); empty when the step installs none.
-  static std::function<void()> log_install(uint32_t partition, const core::Actions& actions);
+  // Logs a snapshot install the step makes (GroupCommit's install observer
+  // logs its end).
+  static void log_install(uint32_t partition, const core::Actions& actions);
   void clock_past_log(uint32_t partition, const Replica& r);
   void clock_past_snapshot(uint64_t newest_hlc);
   void watch_stall(Replica& r);
