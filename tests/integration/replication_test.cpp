@@ -1761,6 +1761,9 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromOneSnapshotLargerThanAPeerFram
   options.extra_args.insert(
       options.extra_args.end(),
       {"--log-retention", "10", "--max-peer-frame-bytes", std::to_string(kFrameBytes),
+       // Installed by ingesting files, not in one batch (the default bound
+       // is 4 MiB).
+       "--ingest-install-kib", "1024",
        // Resends as often as the core allows: many come while the snapshot is
        // built, sent and installed.
        "--retry-ticks", "1", "--replication-tick-ms", "10"});
@@ -1808,6 +1811,9 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromOneSnapshotLargerThanAPeerFram
   }
   // It was decoded once, on the disk pool as it arrived, not on the loop.
   EXPECT_EQ(read_file(cluster.node(2).log).find("not decoded on arrival"), std::string::npos);
+  EXPECT_GE(cluster.get_json(2, "/cluster/status")["replication"]["snapshot_installs_ingested"]
+                .get<int>(),
+            1);
   // The state installed from the snapshot is, item for item, the state the
   // other replicas applied from their logs.
   json report;

@@ -266,6 +266,101 @@ TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   EXPECT_TRUE(engine->load_replica(1).log.empty());
 }
 
+// A large install is ingested as files rather than written in a batch, and
+// leaves exactly what the batch would: the partition's items (the old ones
+// gone, tombstones kept), its log and metadata, other partitions untouched,
+// across a restart too.
+TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
+  auto open_with = [&](const std::string& name, uint64_t ingest_bytes) {
+    std::string error;
+    auto e = StoreEngine::open(dir.sub(name), {.sync = false, .ingest_install_bytes = ingest_bytes},
+                               &error);
+    EXPECT_TRUE(e) << error;
+    return e;
+  };
+  const Item kept{"new", "r", "z", {5, 7, 3}, false};
+  const Item dead{"old", "", "", {6, 8, 3}, true};
+  const Item other{"a", "", std::string(1000, 'q'), {4, 6, 3}, false};
+  auto install = [&](StoreEngine& e, bool keep_tail) {
+    ASSERT_TRUE(e.commit({put(1, "old", "", "x", 1), put(1, "gone", "", "y", 2),
+                          put(2, "stay", "", "s", 1)})
+                    .ok);
+    ASSERT_TRUE(
+        e.write_replica({change::AppendLog{1, {record(9, 3, put(1, "t", "", "w", 9))}}}).ok);
+    // As a follower installs: the snapshot, its hard state, the entries that
+    // came with it (one of them trimmed at once); 7 goes with the install.
+    ASSERT_TRUE(
+        e.write_replica({change::AppendLog{1, {record(7, 3, put(1, "u", "", "v", 7))}},
+                         change::ReplaceState{1, items({kept, dead, other}), 8, 3, keep_tail},
+                         change::SaveState{1, 4, 8, false},
+                         change::AppendLog{1,
+                                           {record(10, 3, put(1, "t", "", "w", 10)),
+                                            record(11, 3, put(1, "t", "", "w", 11))}},
+                         change::TrimLog{1, 10, 3}})
+            .ok);
+  };
+  auto same = [&](StoreEngine& a, StoreEngine& b) {
+    EXPECT_EQ(a.all_partition_meta(), b.all_partition_meta());
+    for (uint32_t p : {1u, 2u}) {
+      const PartitionImage ia = a.partition_image(p), ib = b.partition_image(p);
+      EXPECT_EQ(ia.meta, ib.meta);
+      ASSERT_EQ(ia.items.size(), ib.items.size()) << "partition " << p;
+      for (size_t i = 0; i < ia.items.size(); ++i) {
+        EXPECT_EQ(ia.items[i].partition_key, ib.items[i].partition_key);
+        EXPECT_EQ(ia.items[i].message, ib.items[i].message);
+        EXPECT_EQ(ia.items[i].tombstone, ib.items[i].tombstone);
+      }
+      EXPECT_EQ(a.load_replica(p).log, b.load_replica(p).log);
+    }
+  };
+  for (bool keep_tail : {false, true}) {
+    SCOPED_TRACE(keep_tail ? "keeping the tail" : "emptying the log");
+    const std::string tag = keep_tail ? "-tail" : "";
+    auto batched = open_with("batched" + tag, UINT64_MAX);
+    auto ingested = open_with("ingested" + tag, 0);
+    install(*batched, keep_tail);
+    install(*ingested, keep_tail);
+    EXPECT_EQ(batched->installs_ingested(), 0u);
+    EXPECT_EQ(ingested->installs_ingested(), 1u);
+    EXPECT_FALSE(ingested->get(1, "gone", ""));
+    EXPECT_FALSE(ingested->get(1, "old", ""));  // a tombstone now
+    EXPECT_EQ(ingested->get(1, "new", "r")->message, "z");
+    EXPECT_EQ(ingested->get(2, "stay", "")->message, "s");
+    EXPECT_EQ(ingested->load_replica(1).meta.item_count, 2);
+    EXPECT_EQ(ingested->load_replica(1).meta.watermark, 8u);
+    // 11 left of what came with it (9, kept with the tail, trimmed with 10).
+    EXPECT_EQ(ingested->load_replica(1).log.size(), 1u);
+    EXPECT_EQ(ingested->load_replica(1).log.back().sequence, 11u);
+    EXPECT_EQ(ingested->load_replica(1).meta.last_sequence, 11u);
+    EXPECT_EQ(ingested->load_replica(1).meta.base_sequence, 10u);
+    same(*batched, *ingested);
+    ingested.reset();
+    ingested = open_with("ingested" + tag, 0);
+    same(*batched, *ingested);
+    EXPECT_FALSE(std::filesystem::exists(dir.sub("ingested" + tag) + "/ingest"));
+  }
+}
+
+// An install beside changes to items or to another partition is written in
+// a batch: those could not be folded into the ingested files.
+TEST_F(StoreEngineTest, AnInstallBesideOtherChangesIsWrittenInABatch) {
+  std::string error;
+  auto e = StoreEngine::open(dir.sub("mixed"), {.sync = false, .ingest_install_bytes = 0}, &error);
+  ASSERT_TRUE(e) << error;
+  const Item kept{"new", "", "z", {5, 7, 3}, false};
+  ASSERT_TRUE(e->write_replica({change::ReplaceState{1, items({kept}), 8, 3, false},
+                                change::Apply{1, {put(1, "t", "", "w", 9)}, 9, 3}})
+                  .ok);
+  ASSERT_TRUE(e->write_replica({change::ReplaceState{3, items({kept}), 8, 3, false},
+                                change::SaveState{4, 1, 1, false}})
+                  .ok);
+  EXPECT_EQ(e->installs_ingested(), 0u);
+  EXPECT_EQ(e->get(1, "t", "")->message, "w");
+  EXPECT_EQ(e->load_replica(4).meta.watermark, 1u);
+  ASSERT_TRUE(e->write_replica({change::ReplaceState{2, items({kept}), 8, 3, false}}).ok);
+  EXPECT_EQ(e->installs_ingested(), 1u);
+}
+
 // A log a snapshot emptied has no op whose HLC a new leader's clock could
 // pass: the partition keeps the newest version a snapshot brought, tombstones
 // included, across a restart, and a later snapshot never lowers it.

@@ -112,11 +112,13 @@ void Node::open_storage() {
     fs::create_directories(data_path_);
   }
   std::string error;
-  store_ = storage::StoreEngine::open(data_path_ + "/db",
-                                      {.sync = cfg_.sync,
-                                       .memtable_mib = cfg_.memtable_mib,
-                                       .max_open_files = descriptors_.db_files},
-                                      &error);
+  store_ =
+      storage::StoreEngine::open(data_path_ + "/db",
+                                 {.sync = cfg_.sync,
+                                  .memtable_mib = cfg_.memtable_mib,
+                                  .max_open_files = descriptors_.db_files,
+                                  .ingest_install_bytes = uint64_t{cfg_.ingest_install_kib} << 10},
+                                 &error);
   if (!store_) throw std::runtime_error("cannot open storage in " + data_path_ + ": " + error);
   if (auto meta = store_->load_node_metadata()) {
     if (meta->cluster != cfg_.cluster || meta->partitions != cfg_.partitions ||

@@ -144,6 +144,9 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--memtable-mib", c.memtable_mib,
       "RocksDB write buffer per column family (items, log, metadata) before a flush")
       ->check(CLI::Range(1u, 1024u));
+  opt("--ingest-install-kib", c.ingest_install_kib,
+      "a snapshot install of at least this many KiB of items is ingested as SST files, not "
+      "written in one batch that holds the node's other writes (0: every install)");
   opt("--fast-timings", c.fast_timings,
       "second-scale coordination windows (tests, local clusters)");
   opt("--startup-timeout-ms", c.startup_timeout_ms,

@@ -44,6 +44,9 @@ struct NodeConfig {
   // RocksDB write buffer per column family (items, log, metadata), in MiB:
   // what a node holds in memory before a flush, twice over at most.
   uint32_t memtable_mib = 16;
+  // A snapshot install of at least this many KiB of items is ingested as
+  // files instead of written in one batch (StoreOptions::ingest_install_bytes).
+  uint32_t ingest_install_kib = 4096;
   bool fast_timings = false;  // second-scale libparti windows (tests, local clusters)
   // How long starting keeps trying to reach NATS and take its place before it
   // gives up; 0: the timings' own (60 s, 20 s with fast timings).

@@ -171,7 +171,8 @@ struct ReplicatorStats {
   // SlowDiskJudge: this node asks not to lead; the median write it judged on.
   bool disk_slow = false;
   double disk_write_median_seconds = 0;
-  uint64_t disk_write_steps = 0;  // the cores' steps those writes held (GroupCommit)
+  uint64_t disk_write_steps = 0;   // the cores' steps those writes held (GroupCommit)
+  uint64_t installs_ingested = 0;  // snapshot installs written as ingested files
   size_t pending_writes = 0;
   uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
   uint64_t reads_unconfirmed = 0;

@@ -2,6 +2,7 @@
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/meta_updates.h"
 #include "partid/storage/split_space.h"
 #include "partid/storage/txn_space.h"
 
@@ -24,22 +25,17 @@ PartitionMeta& BatchWriter::meta(uint32_t partition) {
 
 void BatchWriter::append_log(uint32_t partition, const LogRecord& record) {
   writes_.Put(engine_.log_, log_key(partition, record.sequence), encode_log_record(record));
-  PartitionMeta& m = meta(partition);
-  m.last_sequence = std::max(m.last_sequence, record.sequence);
+  append_meta(meta(partition), record.sequence);
 }
 
 void BatchWriter::truncate_log(uint32_t partition, uint64_t after) {
   writes_.DeleteRange(engine_.log_, log_key(partition, after + 1), partition_end(partition));
-  PartitionMeta& m = meta(partition);
-  m.last_sequence = std::min(m.last_sequence, after);
+  truncate_meta(meta(partition), after);
 }
 
 void BatchWriter::trim_log(uint32_t partition, uint64_t through, uint64_t through_epoch) {
   writes_.DeleteRange(engine_.log_, partition_prefix(partition), log_key(partition, through + 1));
-  PartitionMeta& m = meta(partition);
-  if (through <= m.base_sequence) return;
-  m.base_sequence = through;
-  m.base_epoch = through_epoch;
+  trim_meta(meta(partition), through, through_epoch);
 }
 
 std::optional<Item> BatchWriter::current(uint32_t partition, const std::string& key) const {
@@ -144,33 +140,14 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
   std::erase_if(written_,
                 [&](const auto& kv) { return kv.first.starts_with(partition_prefix(p)); });
   replaced_.insert(p);
-  PartitionMeta& m = meta(p);
-  m.item_count = 0;
-  m.pending_txns = 0;
-  m.split = {};
   for (const Item& item : *replace.items) {
     const std::string key = item_key(p, item.partition_key, item.range_key);
-    if (!is_reserved_key(item.partition_key)) {
-      m.item_count += item.tombstone ? 0 : 1;
-    } else if (item.partition_key == kTxnRecordKey && !item.tombstone) {
-      auto record = decode_txn_record(item.message);
-      m.pending_txns += record && record->state == TxnRecord::State::Prepared ? 1 : 0;
-    } else if (item.partition_key == kSplitKey && !item.tombstone) {
-      m.split = decode_split_rule(item.message).value_or(SplitRule{});
-    }
-    m.hlc_floor = std::max(m.hlc_floor, item.version.hlc);
     writes_.Put(engine_.items_, key, encode_item(item));
     written_[key] = item;
   }
-  if (replace.keep_tail) {
-    trim_log(p, replace.through, replace.through_epoch);
-  } else {
-    writes_.DeleteRange(engine_.log_, partition_prefix(p), partition_end(p));
-    m.last_sequence = replace.through;
-    m.base_sequence = replace.through;
-    m.base_epoch = replace.through_epoch;
-  }
-  m.applied_epoch = replace.through_epoch;
+  writes_.DeleteRange(engine_.log_, partition_prefix(p),
+                      replace.keep_tail ? log_key(p, replace.through + 1) : partition_end(p));
+  replace_meta(meta(p), replace);
 }
 
 void BatchWriter::drop_partition(uint32_t partition) {

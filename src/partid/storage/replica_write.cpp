@@ -4,9 +4,11 @@
 #include "partid/storage/batch_writer.h"
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
+#include "partid/storage/meta_updates.h"
 
 namespace partid::storage {
 StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes) {
+  if (auto ingested = ingest_install(changes)) return *ingested;
   BatchWriter batch(*this);
   std::vector<Refusal> refused;
   auto apply = [&](const WriteOp& op) {
@@ -21,12 +23,7 @@ StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes
                    [&](const change::AppendLog& a) {
                      for (const auto& r : a.records) batch.append_log(a.partition, r);
                    },
-                   [&](const change::SaveState& s) {
-                     PartitionMeta& m = batch.meta(s.partition);
-                     m.epoch = s.promised_epoch;
-                     m.watermark = s.watermark;
-                     m.rebuilding = s.rebuilding;
-                   },
+                   [&](const change::SaveState& s) { save_meta(batch.meta(s.partition), s); },
                    [&](const change::Apply& a) {
                      for (const auto& op : a.ops) apply(op);
                      batch.meta(a.partition).applied_epoch = a.through_epoch;

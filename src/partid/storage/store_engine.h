@@ -15,6 +15,7 @@
 // it from an event-loop thread.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -333,6 +334,12 @@ struct StoreOptions {
   // keeps descriptors for the rest of the node (node/descriptor_budget.h);
   // past it RocksDB closes the least recently used file.
   int max_open_files = -1;
+  // A snapshot install whose items carry at least this many bytes is written
+  // as SST files and ingested (snapshot_ingest.cpp) instead of in one batch
+  // that would hold every other write in RocksDB's queue while it lasts;
+  // each ingestion flushes the memtables it overlaps, so small installs stay
+  // in batches.
+  uint64_t ingest_install_bytes = uint64_t{4} << 20;
 };
 
 // What RocksDB holds in memory, in bytes (its own accounting; the process's
@@ -391,7 +398,10 @@ class StoreEngine {
                                                    const ItemPage& page) const;
 
   // The one write path: applies `changes` in order, atomically, with one
-  // fsync (when `sync` is on).
+  // fsync (when `sync` is on); a large snapshot install by ingesting files
+  // (StoreOptions::ingest_install_bytes), atomic and durable all the same.
+  // Two calls may run at once when they touch different partitions
+  // (GroupCommit writes an install beside its batches).
   StoreStatus write_replica(const std::vector<ReplicaChange>& changes);
   ReplicaRecord load_replica(uint32_t partition) const;
 
@@ -406,6 +416,8 @@ class StoreEngine {
 
   // Reads counters RocksDB keeps in memory: never blocks on I/O.
   StoreMemory memory() const;
+  // Snapshot installs written by ingesting files since the store opened.
+  uint64_t installs_ingested() const { return installs_ingested_.load(); }
 
   PartitionMeta partition_meta(uint32_t partition) const;
   // The metadata if it is in memory (never blocks): every partition this
@@ -461,6 +473,11 @@ class StoreEngine {
   StoreEngine(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
               StoreOptions options);
   std::optional<Item> read_item(const std::string& key, bool keep_tombstone) const;
+  // snapshot_ingest.cpp: writes a step that installs a large snapshot (and
+  // at most saves hard state and trims the log after it) by ingesting SST
+  // files; nullopt when the step is not one or ingesting failed, for the
+  // batch path to write it.
+  std::optional<StoreStatus> ingest_install(const std::vector<ReplicaChange>& changes);
   // `in_memory_only`: *would_block is set instead of touching the disk.
   std::optional<Item> lookup(uint32_t partition, std::string_view partition_key,
                              std::string_view range_key, bool in_memory_only,
@@ -479,6 +496,7 @@ class StoreEngine {
   // other threads (commit() itself has a single caller).
   mutable std::mutex meta_mu_;
   mutable std::map<uint32_t, PartitionMeta> meta_cache_;
+  std::atomic<uint64_t> installs_ingested_{0};
 };
 
 }  // namespace partid::storage
