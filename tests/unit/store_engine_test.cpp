@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "partid/storage/codec.h"
@@ -339,6 +340,17 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
     same(*batched, *ingested);
     EXPECT_FALSE(std::filesystem::exists(dir.sub("ingested" + tag) + "/ingest"));
   }
+}
+
+// Files left by an install a crash cut short were never ingested: opening
+// the store removes them.
+TEST_F(StoreEngineTest, FilesOfAnInstallCutShortAreRemovedAtOpen) {
+  const std::string staging = dir.sub("db") + "/ingest";
+  std::filesystem::create_directories(staging);
+  std::ofstream(staging + "/items.sst") << "half a file";
+  reopen();
+  EXPECT_FALSE(std::filesystem::exists(staging));
+  ASSERT_TRUE(engine->commit({put(1, "a", "", "x", 1)}).ok);
 }
 
 // An install beside changes to items or to another partition is written in

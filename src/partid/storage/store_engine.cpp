@@ -83,6 +83,9 @@ std::unique_ptr<StoreEngine> StoreEngine::open(const std::string& dir, StoreOpti
         meta->format, kStorageFormat);
     return nullptr;
   }
+  // Files of an install a crash cut short (snapshot_ingest.cpp): never
+  // ingested (ingestion is all or none), so only space.
+  std::filesystem::remove_all(std::filesystem::path(dir) / "ingest", ignored);
   // Every partition's metadata in memory from the start: the API checks a
   // key against a partition's split rule without a disk read.
   engine->meta_cache_ = engine->all_partition_meta();
