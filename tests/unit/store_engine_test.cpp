@@ -338,7 +338,7 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
     ingested.reset();
     ingested = open_with("ingested" + tag, 0);
     same(*batched, *ingested);
-    EXPECT_FALSE(std::filesystem::exists(dir.sub("ingested" + tag) + "/ingest"));
+    EXPECT_FALSE(std::filesystem::exists(dir.sub("ingested" + tag) + "/ingest/1"));
   }
 }
 
@@ -346,8 +346,8 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
 // the store removes them.
 TEST_F(StoreEngineTest, FilesOfAnInstallCutShortAreRemovedAtOpen) {
   const std::string staging = dir.sub("db") + "/ingest";
-  std::filesystem::create_directories(staging);
-  std::ofstream(staging + "/items.sst") << "half a file";
+  std::filesystem::create_directories(staging + "/1");
+  std::ofstream(staging + "/1/0.sst") << "half a file";
   reopen();
   EXPECT_FALSE(std::filesystem::exists(staging));
   ASSERT_TRUE(engine->commit({put(1, "a", "", "x", 1)}).ok);

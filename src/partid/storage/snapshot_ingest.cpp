@@ -131,6 +131,33 @@ rocksdb::Status write_sst(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, cons
   return s;
 }
 
+// The partition's items, replacing all it had: within the file the items
+// outrank its range deletion.
+rocksdb::Status fill_items(rocksdb::SstFileWriter& w, const change::ReplaceState& replace) {
+  const uint32_t p = replace.partition;
+  std::vector<std::pair<std::string, const Item*>> keyed;
+  keyed.reserve(replace.items->size());
+  for (const Item& item : *replace.items) {
+    keyed.emplace_back(item_key(p, item.partition_key, item.range_key), &item);
+  }
+  std::sort(keyed.begin(), keyed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto s = w.DeleteRange(partition_prefix(p), partition_end(p));
+  for (size_t i = 0; s.ok() && i < keyed.size(); ++i) {
+    s = w.Put(keyed[i].first, encode_item(*keyed[i].second));
+  }
+  return s;
+}
+
+rocksdb::Status fill_log(rocksdb::SstFileWriter& w, uint32_t p, const IngestPlan& plan) {
+  auto s = w.DeleteRange(partition_prefix(p),
+                         plan.log_through ? log_key(p, *plan.log_through + 1) : partition_end(p));
+  for (auto it = plan.appended.begin(); s.ok() && it != plan.appended.end(); ++it) {
+    s = w.Put(log_key(p, it->first), encode_log_record(*it->second));
+  }
+  return s;
+}
+
 }  // namespace
 
 std::optional<StoreStatus> StoreEngine::ingest_install(const std::vector<ReplicaChange>& changes) {
@@ -138,59 +165,33 @@ std::optional<StoreStatus> StoreEngine::ingest_install(const std::vector<Replica
   if (!plan || payload_bytes(*plan->replace->items) < options_.ingest_install_bytes) {
     return std::nullopt;
   }
-  const change::ReplaceState* replace = plan->replace;
-  const uint32_t p = replace->partition;
-  const PartitionMeta& m = plan->meta;
-  const std::optional<uint64_t>& log_through = plan->log_through;
-  std::vector<std::pair<std::string, const Item*>> keyed;
-  keyed.reserve(replace->items->size());
-  for (const Item& item : *replace->items) {
-    keyed.emplace_back(item_key(p, item.partition_key, item.range_key), &item);
-  }
-  std::sort(keyed.begin(), keyed.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-
-  const std::filesystem::path dir = std::filesystem::path(db_->GetName()) / "ingest";
+  const uint32_t p = plan->replace->partition;
+  // A directory per partition: GroupCommit writes one install at a time, and
+  // nothing here relies on it.
+  const std::filesystem::path dir =
+      std::filesystem::path(db_->GetName()) / "ingest" / std::to_string(p);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
-  const std::string items_file = dir / "items.sst", log_file = dir / "log.sst",
-                    meta_file = dir / "meta.sst";
-  auto s = write_sst(*db_, items_, items_file, [&](rocksdb::SstFileWriter& w) {
-    auto st = w.DeleteRange(partition_prefix(p), partition_end(p));
-    for (size_t i = 0; st.ok() && i < keyed.size(); ++i) {
-      st = w.Put(keyed[i].first, encode_item(*keyed[i].second));
-    }
-    return st;
-  });
-  if (s.ok()) {
-    s = write_sst(*db_, log_, log_file, [&](rocksdb::SstFileWriter& w) {
-      auto st = w.DeleteRange(partition_prefix(p),
-                              log_through ? log_key(p, *log_through + 1) : partition_end(p));
-      for (auto it = plan->appended.begin(); st.ok() && it != plan->appended.end(); ++it) {
-        st = w.Put(log_key(p, it->first), encode_log_record(*it->second));
-      }
-      return st;
-    });
+  std::vector<rocksdb::IngestExternalFileArg> args(3);
+  args[0].column_family = items_;
+  args[1].column_family = log_;
+  args[2].column_family = meta_;
+  const std::vector<std::function<rocksdb::Status(rocksdb::SstFileWriter&)>> fills = {
+      [&](rocksdb::SstFileWriter& w) { return fill_items(w, *plan->replace); },
+      [&](rocksdb::SstFileWriter& w) { return fill_log(w, p, *plan); },
+      [&](rocksdb::SstFileWriter& w) {
+        return w.Put(meta_partition_key(p), encode_partition_meta(plan->meta));
+      },
+  };
+  rocksdb::Status s;
+  for (size_t i = 0; s.ok() && i < args.size(); ++i) {
+    const std::string file = dir / (std::to_string(i) + ".sst");
+    s = write_sst(*db_, args[i].column_family, file, fills[i]);
+    args[i].external_files = {file};
+    args[i].options.move_files = true;
   }
-  if (s.ok()) {
-    s = write_sst(*db_, meta_, meta_file, [&](rocksdb::SstFileWriter& w) {
-      return w.Put(meta_partition_key(p), encode_partition_meta(m));
-    });
-  }
-  if (s.ok()) {
-    rocksdb::IngestExternalFileOptions o;
-    o.move_files = true;
-    std::vector<rocksdb::IngestExternalFileArg> args(3);
-    args[0].column_family = items_;
-    args[0].external_files = {items_file};
-    args[1].column_family = log_;
-    args[1].external_files = {log_file};
-    args[2].column_family = meta_;
-    args[2].external_files = {meta_file};
-    for (auto& a : args) a.options = o;
-    s = db_->IngestExternalFiles(args);
-  }
+  if (s.ok()) s = db_->IngestExternalFiles(args);
   std::filesystem::remove_all(dir, ec);
   if (!s.ok()) {
     // Nothing was ingested (all or none): the batch path writes the step.
@@ -200,7 +201,7 @@ std::optional<StoreStatus> StoreEngine::ingest_install(const std::vector<Replica
   }
   ++installs_ingested_;
   std::lock_guard lock(meta_mu_);
-  meta_cache_[p] = m;
+  meta_cache_[p] = plan->meta;
   return StoreStatus{};
 }
 
