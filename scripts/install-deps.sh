@@ -7,7 +7,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  build-essential cmake ninja-build pkg-config clang-format \
+  build-essential cmake ninja-build pkg-config clang-format lld \
   nats-server libnats-dev libssl-dev \
   libboost-dev libboost-system-dev \
   librocksdb-dev libprotobuf-dev protobuf-compiler \
