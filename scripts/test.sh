@@ -40,7 +40,7 @@ bash scripts/build.sh asan
 # transactions across a NATS restart (ADeadNatsMakesNodesDegradedNotDead and
 # the other TxnTests), versions after a rebuild from a snapshot (the rebuild
 # and the versions after a failover run), and libparti's ten-worker scale and
-# restart (PlannedScaleThreeToFive runs; all of them run under TSan).
+# restart (PlannedScaleThreeToFive runs; both of those also run under TSan).
 release_only='NatsClusterTest\.WithOneOfThreeNatsServersDeadAFailedNodesPartitionsFailOver|TxnTest\.TransactionsGoOnWhileTheNatsServerRestarts|ManagerTest\.(ScaleOneToTenToOneOneAtATimeRebalancesOncePerStep|RestartTenToZeroToTen)|ReplicationTest\.(ALeaderCutFromNatsOnlyUnderWritesLosesNoAcknowledgedWriteAndRejoins|VersionsStampedByALeaderRebuiltFromASnapshotStillOrderAfterTheOldOnes|GrowingFromThreeToFiveNodesAndBackUnderWritesLosesNothing|ACut.*|KillNineOfALeaderUnderWritesLosesNoAcknowledgedWriteOnFiveNodes|OnFiveNodesEachPartitionHasThreeReplicasThatAgree|AWipedReplicaIsRebuiltFromTheOthers|AClusterSecretIsRolledInNodeByNodeWithoutLosingAPeer|TheResizeProgressShowsReplicasCatchingUpUntilEveryPartitionSettles)|MergeTest\.(APartitionMadeAgainIgnoresTheSetItsEarlierIncarnationSealed|MergesUnderOverwrites.*)|SplitTest\.(TwoSplitsUnderOverwrites.*|ASplitAndAMergeFinishUnderAConstantStreamOfTransactionsIntoTheirSource)|PartictlTest\..*'
 # The unit tests are logic on one thread: under ASan they run as one process
 # (369 processes of the instrumented binary spent most of their 131
