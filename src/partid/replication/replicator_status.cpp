@@ -11,8 +11,7 @@ namespace partid::replication {
 bool Replicator::serves_reads(uint32_t partition) const {
   auto it = replicas_.find(partition);
   if (it == replicas_.end() || !it->second->active) return false;
-  const auto& c = it->second->core;
-  return c.serving() && c.log().epoch_at(c.commit()) == c.epoch();
+  return it->second->core.serves_reads();
 }
 
 bool Replicator::confirms_reads_alone(uint32_t partition) const {

@@ -117,7 +117,8 @@ class ReplicaCore {
   // has committed so far is applied. The read waits for the next round, which flush_reads starts
   // (the shell calls it once per loop turn, so every read of a turn shares one
   // round; rounds already out do not delay it). Failed (reads_failed) when
-  // not serving, on stepping down, or after read_timeout_ticks.
+  // it does not serve reads (serves_reads), on stepping down, or after
+  // read_timeout_ticks.
   Actions confirm_read(uint64_t id);
   // Starts the round the reads since the last flush wait for, if any.
   Actions flush_reads();
@@ -138,9 +139,15 @@ class ReplicaCore {
   Role role() const { return role_; }
   // Leads with its set claimed in the seal register: takes proposals.
   bool serving() const { return role_ == Role::leader && claimed_; }
-  // Serves a set of one (RF 1): confirm_read confirms at once, since no
-  // other replica can seal a newer epoch without this one.
-  bool confirms_reads_alone() const { return serving() && quorum() == 1; }
+  // Serving, and its watermark is at an entry of its own epoch (the
+  // barrier or later): only then does the watermark cover every write an
+  // earlier leader committed. A leader can serve before that: the answer to
+  // a claim made before it restarted may arrive while its new barrier is not
+  // yet on a quorum (found by the simulator, seed 99281 of three nodes).
+  bool serves_reads() const { return serving() && log_.epoch_at(hard_.commit) == epoch_; }
+  // Serves reads for a set of one (RF 1): confirm_read confirms at once,
+  // since no other replica can seal a newer epoch without this one.
+  bool confirms_reads_alone() const { return serves_reads() && quorum() == 1; }
   uint64_t epoch() const { return epoch_; }
   uint64_t promised_epoch() const { return hard_.promised_epoch; }
   uint64_t commit() const { return hard_.commit; }

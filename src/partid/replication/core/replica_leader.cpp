@@ -378,7 +378,7 @@ Replicate ReplicaCore::heartbeat_to(const Progress& progress) const {
 
 Actions ReplicaCore::confirm_read(uint64_t id) {
   Actions out;
-  if (!serving()) {
+  if (!serves_reads()) {
     out.reads_failed.push_back(id);
   } else if (confirms_reads_alone()) {
     out.reads_confirmed.push_back(id);
