@@ -8,7 +8,8 @@
 # last item of every key, how many snapshots the leader built, and, from
 # bench/partid_probe while that ran, the longest /health answers of the
 # leader and of the rebuilt node and the longest write answer of the leader
-# (a key it leads, written one after the other).
+# (a key it leads, written one after the other), and the peak resident
+# memory of the leader (before and after) and of the rebuilt node.
 #   bash bench/rebuild_bench.sh        # MIB=200 KEYS=1 PROBE_SECONDS=40
 # KEEP=DIR copies the nodes' logs there before the cluster is removed.
 # FAST_TIMINGS=false runs the nodes on libparti's default timings (a 6-s
@@ -63,6 +64,11 @@ probe_key=$(./build/bench/partid_keymap probe- 64 <<<"$topology" \
 echo "$items items of 250,000 bytes under $KEYS keys; partition $p of big0: leader $leader," \
   "follower $follower wiped"
 
+# Peak resident memory (kB) of a process so far.
+peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+leader_pid=$(node "$leader" pid)
+leader_peak_before=$(peak_kb "$leader_pid")
+
 # The same command line again, on an empty data directory: a new disk.
 mapfile -d '' argv <"/proc/$pid/cmdline"
 cwd=$(readlink "/proc/$pid/cwd")
@@ -105,6 +111,9 @@ if [ -n "$serving" ]; then
 else
   echo "rebuilt node serves the last item of every key: not within $PROBE_SECONDS s of its start"
 fi
+mib() { awk -v kb="$1" 'BEGIN {printf "%.0f MiB", kb / 1024}'; }
+echo "peak memory: leader $(mib "$leader_peak_before") before the rebuild," \
+  "$(mib "$(peak_kb "$leader_pid")") after; rebuilt node $(mib "$(peak_kb "$(cat "$work/rebuilt.pid")")")"
 echo "snapshots built by the leader: $(curl -sf "$leader_api/cluster/status" | jq .replication.snapshots_sent)"
 topology_now=$(curl -sf "$leader_api/cluster/topology")
 echo "at the end: leaderships $(jq -c '[.nodes[] | {(.id): .leads}] | add' <<<"$topology_now")," \

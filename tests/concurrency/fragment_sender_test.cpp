@@ -84,8 +84,10 @@ class FragmentSenderTest : public ::testing::Test {
 };
 
 TEST_F(FragmentSenderTest, ATransferPastThePeersLimitWaitsForOneToEndThenGoesWhole) {
-  const std::string first(10'500, 'a');
-  const std::string second(7'200, 'b');
+  // The first one's head ends inside a fragment: the fragment takes the
+  // rest from the tail.
+  const TransferBytes first{std::string(2'500, 'h'), std::make_shared<std::string>(8'000, 't')};
+  const TransferBytes second{std::string(7'200, 'b'), nullptr};
   bool first_started = false;
   bool second_started = false;
   bool busy_while_waiting = false;
@@ -101,8 +103,8 @@ TEST_F(FragmentSenderTest, ATransferPastThePeersLimitWaitsForOneToEndThenGoesWho
   ASSERT_TRUE(parti::testing::wait_until([&] { return received_count() == 2; }, 10s));
   {
     std::lock_guard lock(mu);
-    EXPECT_EQ(received[0], first);
-    EXPECT_EQ(received[1], second);
+    EXPECT_EQ(received[0], first.head + *first.tail);
+    EXPECT_EQ(received[1], second.head);
   }
   on_loop([&] {
     EXPECT_EQ(sender->completed(), 2u);

@@ -12,7 +12,7 @@ struct FragmentSender::Transfer {
   uint32_t partition = 0;
   std::string from;
   uint64_t id = 0;
-  std::string bytes;
+  TransferBytes bytes;
   uint32_t count = 0;
   uint32_t next = 0;
   Clock::time_point started;
@@ -73,14 +73,14 @@ void FragmentSender::launch(std::shared_ptr<Transfer> t, Serialize serialize) {
   ++per_peer_[t->address];
   ++started_;
   asio::post(work_, [this, t, serialize = std::move(serialize), loop = loop_, alive = alive_] {
-    auto batch = std::make_shared<std::string>(serialize());
+    auto batch = std::make_shared<TransferBytes>(serialize());
     asio::post(loop, [this, t, batch, alive] {
       if (*alive) send_first(t, std::move(*batch));
     });
   });
 }
 
-void FragmentSender::send_first(std::shared_ptr<Transfer> t, std::string batch) {
+void FragmentSender::send_first(std::shared_ptr<Transfer> t, TransferBytes batch) {
   const size_t step = options_.fragment_bytes;
   t->count = static_cast<uint32_t>((batch.size() + step - 1) / step);
   t->bytes = std::move(batch);
@@ -94,7 +94,7 @@ void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
   f->set_transfer(t->id);
   f->set_index(t->next);
   f->set_count(t->count);
-  f->set_data(t->bytes.substr(size_t{t->next} * options_.fragment_bytes, options_.fragment_bytes));
+  f->set_data(t->bytes.slice(size_t{t->next} * options_.fragment_bytes, options_.fragment_bytes));
   const std::string address = t->address;
   const auto timeout =
       t->next + 1 == t->count ? options_.last_fragment_timeout : options_.fragment_timeout;

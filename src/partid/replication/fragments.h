@@ -21,7 +21,8 @@
 // transfers being assembled; a transfer that goes quiet is forgotten.
 //
 // The whole message is still held in memory on both sides (the snapshot is
-// built as one value): fragments lift the frame limit, not the memory cost.
+// built as one value; the sender shares it, TransferBytes): fragments lift
+// the frame limit, not the memory cost.
 // Threading: FragmentSender on the loop (its serializations on the work
 // executor); FragmentAssembler is not shared.
 #pragma once
@@ -38,6 +39,7 @@
 
 #include "parti/core/async.h"
 #include "partid/peer/peer_client.h"
+#include "partid/replication/transfer_bytes.h"
 
 namespace partid::replication {
 
@@ -54,7 +56,7 @@ class FragmentSender {
     // (a rebuilt node receives one per partition at once).
     std::chrono::milliseconds last_fragment_timeout{60000};
   };
-  using Serialize = std::function<std::string()>;
+  using Serialize = std::function<TransferBytes()>;
   // Runs on `loop`; serializes each transfer's message on `work` (a
   // snapshot's message is as large as its partition).
   FragmentSender(peer::PeerClient& peers, asio::any_io_executor loop, asio::any_io_executor work,
@@ -89,7 +91,7 @@ class FragmentSender {
   };
   bool settling(const Key& key) const;
   void launch(std::shared_ptr<Transfer> t, Serialize serialize);
-  void send_first(std::shared_ptr<Transfer> t, std::string batch);
+  void send_first(std::shared_ptr<Transfer> t, TransferBytes batch);
   void send_next(std::shared_ptr<Transfer> t);
   void finish(const Transfer& t, bool ok);
 

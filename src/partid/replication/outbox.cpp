@@ -34,9 +34,11 @@ bool Outbox::reachable(const core::NodeId& to) const {
 
 void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message& message) {
   if (const core::Snapshot* s = snapshot_in(message); s && s->size() > max_envelope_bytes_) {
-    // Shares the snapshot's bytes: the copy into the wire form happens off
-    // the loop.
-    send_fragmented(to, partition, [message](pb::ReplMessage* m) { to_pb(message, m); });
+    // Shares the snapshot's bytes: the rest of the wire form is made off the
+    // loop, and the bytes follow it uncopied.
+    send_fragmented(to, partition, [from = self_, partition, message] {
+      return serialize_transfer(from, partition, message);
+    });
     return;
   }
   pb::ReplMessage m;
@@ -45,7 +47,12 @@ void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message
   const size_t bytes = m.ByteSizeLong();
   if (bytes > max_envelope_bytes_) {
     auto built = std::make_shared<pb::ReplMessage>(std::move(m));
-    send_fragmented(to, partition, [built](pb::ReplMessage* out) { out->Swap(built.get()); });
+    send_fragmented(to, partition, [from = self_, built] {
+      pb::ReplicationBatch batch;
+      batch.set_from(from);
+      batch.add_messages()->Swap(built.get());
+      return TransferBytes{batch.SerializeAsString(), nullptr};
+    });
     return;
   }
   *batch_for(to).add_messages() = std::move(m);
@@ -97,16 +104,8 @@ void Outbox::send(const core::NodeId& to, pb::Envelope envelope) {
 }
 
 void Outbox::send_fragmented(const core::NodeId& to, uint32_t partition,
-                             std::function<void(pb::ReplMessage*)> fill) {
+                             FragmentSender::Serialize serialize) {
   const std::string* address = address_of_(to);
-  auto serialize = [from = self_, partition, fill = std::move(fill)] {
-    pb::ReplicationBatch batch;
-    batch.set_from(from);
-    pb::ReplMessage* m = batch.add_messages();
-    fill(m);
-    m->set_partition(partition);
-    return batch.SerializeAsString();
-  };
   if (address && fragments_.start(*address, partition, self_, std::move(serialize))) {
     ++sent_;
   } else {

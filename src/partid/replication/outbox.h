@@ -67,7 +67,7 @@ class Outbox {
   void flush();
   void send(const core::NodeId& to, pb::Envelope envelope);
   void send_fragmented(const core::NodeId& to, uint32_t partition,
-                       std::function<void(pb::ReplMessage*)> fill);
+                       FragmentSender::Serialize serialize);
 
   asio::any_io_executor loop_;
   peer::PeerClient& peers_;

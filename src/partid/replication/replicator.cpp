@@ -556,17 +556,19 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   // as the partition, the loop serves everything else meanwhile and the disk
   // pool commits (builds for many partitions at once, a wiped node's, held
   // both disk threads for seconds: every write waited). Builds beyond its
-  // threads queue, so a leader holds few partitions' copies at once. The
-  // items go as soon as they are encoded.
+  // threads queue, so a leader holds few partitions' copies at once.
   using Clock = std::chrono::steady_clock;
   const auto asked = Clock::now();
   asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked] {
     const auto began = Clock::now();
     auto snapshot = std::make_shared<core::Snapshot>();
     {
-      const storage::PartitionImage image = store->partition_image(partition);
-      snapshot->through = {image.meta.applied_epoch, image.meta.watermark};
-      snapshot->data = core::snapshot_bytes(encode_snapshot(image.items));
+      // Encoded as it is read: only the bytes are as large as the partition.
+      SnapshotEncoder encoder;
+      const storage::PartitionMeta meta =
+          store->visit_partition(partition, [&](const storage::Item& item) { encoder.add(item); });
+      snapshot->through = {meta.applied_epoch, meta.watermark};
+      snapshot->data = core::snapshot_bytes(std::move(encoder).finish());
     }
     asio::post(loop, [this, partition, request, snapshot, alive, asked, began] {
       if (!*alive) return;

@@ -1,5 +1,9 @@
 #include "partid/replication/wire.h"
 
+#include <google/protobuf/io/coded_stream.h>
+
+#include <limits>
+
 #include "partid/overloaded.h"
 #include "partid/replication/core_changes.h"
 
@@ -154,6 +158,58 @@ std::optional<Message> take_from_pb(pb::ReplMessage* m) {
 }
 }  // namespace
 
+namespace {
+// A length-delimited field's tag and length, without its bytes.
+std::string field_head(int field, size_t length) {
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t head[10 + 10];  // two varints of at most 10 bytes
+  uint8_t* end = CodedOutputStream::WriteTagToArray(static_cast<uint32_t>(field) << 3 | 2u, head);
+  end = CodedOutputStream::WriteVarint64ToArray(length, end);
+  return {reinterpret_cast<const char*>(head), static_cast<size_t>(end - head)};
+}
+
+// The field of ReplMessage holding `message`, and that message's field
+// holding its snapshot; {0, 0} for a message with none.
+std::pair<int, int> snapshot_fields(const Message& message) {
+  if (std::holds_alternative<InstallSnapshot>(message)) {
+    return {pb::ReplMessage::kInstallSnapshotFieldNumber,
+            pb::InstallSnapshot::kSnapshotFieldNumber};
+  }
+  if (std::holds_alternative<SyncReply>(message)) {
+    return {pb::ReplMessage::kSyncReplyFieldNumber, pb::PartitionSyncReply::kSnapshotFieldNumber};
+  }
+  return {0, 0};
+}
+}  // namespace
+
+TransferBytes serialize_transfer(const std::string& from, uint32_t partition,
+                                 const Message& message) {
+  Message bare = message;  // shares the snapshot's bytes
+  SnapshotBytes data;
+  if (Snapshot* s = snapshot_in(bare); s && !s->data->empty()) {
+    data = std::exchange(s->data, snapshot_bytes({}));
+  }
+  pb::ReplMessage m;
+  m.set_partition(partition);
+  to_pb(bare, &m);
+  std::string message_bytes = m.SerializeAsString();
+  size_t message_size = message_bytes.size();
+  if (data) {
+    const auto [body_field, snapshot_field] = snapshot_fields(message);
+    const std::string data_head = field_head(pb::ReplSnapshot::kDataFieldNumber, data->size());
+    const size_t snapshot_size = data_head.size() + data->size();
+    const std::string snapshot_head = field_head(snapshot_field, snapshot_size);
+    const size_t body_size = snapshot_head.size() + snapshot_size;
+    message_bytes += field_head(body_field, body_size) + snapshot_head + data_head;
+    message_size = message_bytes.size() + data->size();
+  }
+  pb::ReplicationBatch batch;
+  batch.set_from(from);
+  TransferBytes out{batch.SerializeAsString(), std::move(data)};
+  out.head += field_head(pb::ReplicationBatch::kMessagesFieldNumber, message_size) + message_bytes;
+  return out;
+}
+
 TransferMessages parse_transfer(const std::string& bytes, const std::string& from) {
   pb::ReplicationBatch batch;
   if (!batch.ParseFromString(bytes) || batch.from() != from) return std::nullopt;
@@ -163,33 +219,132 @@ TransferMessages parse_transfer(const std::string& bytes, const std::string& fro
   return out;
 }
 
-std::string encode_snapshot(const std::vector<storage::Item>& items) {
-  pb::PartitionSnapshot s;
-  for (const auto& item : items) {
-    auto* i = s.add_items();
-    i->set_partition_key(item.partition_key);
-    i->set_range_key(item.range_key);
-    i->set_message(item.message);
-    i->set_hlc(item.version.hlc);
-    i->set_sequence(item.version.sequence);
-    i->set_epoch(item.version.epoch);
-    i->set_tombstone(item.tombstone);
-  }
-  return s.SerializeAsString();
+// PartitionSnapshot's only field, `repeated SnapshotItem items = 1`, on the
+// wire: each item is the tag of field 1 with the length-delimited wire type
+// (2), its length, and its bytes. Written and read here with protobuf's
+// coded streams, item by item, because the generated PartitionSnapshot
+// parses or builds all of them at once.
+constexpr uint32_t kItemTag = (1u << 3) | 2u;
+// An item's bytes beyond its keys and message, at most: the tag and length,
+// the fields' tags and lengths, three varints and a bool.
+constexpr size_t kItemOverheadBytes = 48;
+
+void SnapshotEncoder::add(const storage::Item& item) {
+  using google::protobuf::io::CodedOutputStream;
+  scratch_.set_partition_key(item.partition_key);
+  scratch_.set_range_key(item.range_key);
+  scratch_.set_message(item.message);
+  scratch_.set_hlc(item.version.hlc);
+  scratch_.set_sequence(item.version.sequence);
+  scratch_.set_epoch(item.version.epoch);
+  scratch_.set_tombstone(item.tombstone);
+  uint8_t head[1 + 5];  // the tag, and a length as a varint: at most 5 bytes
+  uint8_t* end = CodedOutputStream::WriteTagToArray(kItemTag, head);
+  end =
+      CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(scratch_.ByteSizeLong()), end);
+  out_.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
+  scratch_.AppendToString(&out_);
 }
 
+std::string encode_snapshot(const std::vector<storage::Item>& items) {
+  SnapshotEncoder encoder;
+  size_t bytes = 0;
+  for (const auto& item : items)
+    bytes += kItemOverheadBytes + storage::listed_bytes(item) + item.partition_key.size();
+  encoder.reserve(bytes);
+  for (const auto& item : items) encoder.add(item);
+  return std::move(encoder).finish();
+}
+
+namespace {
+using google::protobuf::io::CodedInputStream;
+
+const uint8_t* bytes_of(const std::string& data) {
+  return reinterpret_cast<const uint8_t*>(data.data());
+}
+
+// Skips a field this version does not know (a newer sender's), by its wire
+// type; false for groups (never used here) and for bytes that do not parse.
+bool skip_field(CodedInputStream& in, uint32_t tag) {
+  uint64_t varint = 0;
+  uint32_t fixed32 = 0;
+  uint32_t length = 0;
+  switch (tag & 7u) {
+    case 0:
+      return in.ReadVarint64(&varint);
+    case 1:
+      return in.ReadLittleEndian64(&varint);
+    case 2:
+      return in.ReadVarint32(&length) && in.Skip(static_cast<int>(length));
+    case 5:
+      return in.ReadLittleEndian32(&fixed32);
+    default:
+      return false;
+  }
+}
+
+enum class Field { item, skipped, end, bad };
+
+// Reads one field of a PartitionSnapshot: an item into `item` (unless
+// `item` is null: then only skipped over), or a field this version does not
+// know.
+Field next_field(CodedInputStream& in, pb::SnapshotItem* item) {
+  const uint32_t tag = in.ReadTag();
+  if (tag == 0) return Field::end;  // the end, or a tag that does not parse
+  if (tag != kItemTag) return skip_field(in, tag) ? Field::skipped : Field::bad;
+  uint32_t length = 0;
+  if (!in.ReadVarint32(&length)) return Field::bad;
+  if (!item) return in.Skip(static_cast<int>(length)) ? Field::item : Field::bad;
+  const auto limit = in.PushLimit(static_cast<int>(length));
+  item->Clear();
+  const bool parsed = item->MergeFromCodedStream(&in) && in.ConsumedEntireMessage();
+  in.PopLimit(limit);
+  return parsed ? Field::item : Field::bad;
+}
+
+// Reads every field of `data`, `on_item` after each item parsed into
+// `item` (or counted, when `item` is null); false if `data` is not a
+// PartitionSnapshot.
+template <class OnItem>
+bool read_items(const std::string& data, pb::SnapshotItem* item, OnItem on_item) {
+  // A coded stream counts in int; the fragment assembler's limit keeps
+  // transfers far below that.
+  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return false;
+  const int size = static_cast<int>(data.size());
+  CodedInputStream in(bytes_of(data), size);
+  in.SetTotalBytesLimit(size);
+  for (;;) {
+    switch (next_field(in, item)) {
+      case Field::item:
+        on_item();
+        break;
+      case Field::skipped:
+        break;
+      case Field::end:  // ReadTag answers 0 for bytes that are no tag too
+        return in.ConsumedEntireMessage() && in.CurrentPosition() == size;
+      case Field::bad:
+        return false;
+    }
+  }
+}
+}  // namespace
+
 std::optional<std::vector<storage::Item>> decode_snapshot(const std::string& data) {
-  pb::PartitionSnapshot s;
-  if (!s.ParseFromString(data)) return std::nullopt;
+  // Counted first (without parsing the items), so that the vector is
+  // allocated once, at its size.
+  size_t count = 0;
+  if (!read_items(data, nullptr, [&] { ++count; })) return std::nullopt;
   std::vector<storage::Item> out;
-  out.reserve(static_cast<size_t>(s.items_size()));
-  for (const auto& i : s.items()) {
-    out.push_back({i.partition_key(),
-                   i.range_key(),
-                   i.message(),
+  out.reserve(count);
+  pb::SnapshotItem i;
+  const bool read = read_items(data, &i, [&] {
+    out.push_back({std::move(*i.mutable_partition_key()),
+                   std::move(*i.mutable_range_key()),
+                   std::move(*i.mutable_message()),
                    {i.hlc(), i.sequence(), i.epoch()},
                    i.tombstone()});
-  }
+  });
+  if (!read) return std::nullopt;
   return out;
 }
 

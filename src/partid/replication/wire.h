@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "partid/replication/core/types.h"
+#include "partid/replication/transfer_bytes.h"
 #include "partid/storage/store_engine.h"
 #include "proto/peer.pb.h"
 
@@ -20,11 +21,40 @@ std::optional<core::Message> from_pb(const pb::ReplMessage& message);
 // with its partition, their snapshots' bytes moved out of the parsed form
 // rather than copied; nullopt when `bytes` do not parse or the batch is not
 // from `from`. Handoffs never travel in fragments.
+// The ReplicationBatch from `from` that carries `message` (of `partition`)
+// alone, as sent in fragments. A snapshot's bytes are the tail, shared and
+// not copied; the head holds everything else, the snapshot's fields without
+// its bytes and then the fields that enclose them, which the parser merges
+// into the ones before (protobuf merges repeated occurrences of a message
+// field). Head and tail together parse as the batch that holds `message`.
+TransferBytes serialize_transfer(const std::string& from, uint32_t partition,
+                                 const core::Message& message);
+
 using TransferMessages =
     std::optional<std::vector<std::pair<uint32_t, std::optional<core::Message>>>>;
 TransferMessages parse_transfer(const std::string& bytes, const std::string& from);
 
+// A partition's snapshot is the bytes of a PartitionSnapshot: its items, in
+// order. SnapshotEncoder writes them one item at a time, so a partition can
+// be encoded straight from a scan, with nothing beside the bytes as large as
+// the partition (a vector of its items, or a PartitionSnapshot holding a
+// copy of each). The bytes are those PartitionSnapshot::SerializeAsString
+// writes for the same items.
+class SnapshotEncoder {
+ public:
+  // Room for `bytes` more, so that the bytes grow in one allocation.
+  void reserve(size_t bytes) { out_.reserve(out_.size() + bytes); }
+  void add(const storage::Item& item);
+  std::string finish() && { return std::move(out_); }
+
+ private:
+  pb::SnapshotItem scratch_;
+  std::string out_;
+};
+
 std::string encode_snapshot(const std::vector<storage::Item>& items);
+// The items, read one at a time (no PartitionSnapshot copy of them beside
+// the vector); nullopt when `data` is not a PartitionSnapshot.
 std::optional<std::vector<storage::Item>> decode_snapshot(const std::string& data);
 
 }  // namespace partid::replication

@@ -259,18 +259,26 @@ PartitionScan StoreEngine::scan_partition(uint32_t partition, const Item* after)
   return scan;
 }
 
-PartitionImage StoreEngine::partition_image(uint32_t partition) const {
-  PartitionImage image;
+PartitionMeta StoreEngine::visit_partition(uint32_t partition,
+                                           const std::function<void(Item&)>& visit) const {
+  PartitionMeta meta;
   PartitionScan scan = scan_partition(partition);
   // The metadata is read through the scan's own snapshot: both are one moment.
   rocksdb::ReadOptions ro;
   ro.snapshot = scan.snapshot_;
   std::string value;
   if (db_->Get(ro, meta_, meta_partition_key(partition), &value).ok()) {
-    image.meta = decode_partition_meta(value).value_or(PartitionMeta{});
+    meta = decode_partition_meta(value).value_or(PartitionMeta{});
   }
   Item item;
-  while (scan.next(&item)) image.items.push_back(std::move(item));
+  while (scan.next(&item)) visit(item);
+  return meta;
+}
+
+PartitionImage StoreEngine::partition_image(uint32_t partition) const {
+  PartitionImage image;
+  image.meta =
+      visit_partition(partition, [&](Item& item) { image.items.push_back(std::move(item)); });
   return image;
 }
 

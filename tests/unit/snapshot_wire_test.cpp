@@ -1,0 +1,147 @@
+// A partition snapshot's wire form, written and read one item at a time
+// (replication/wire.h): the bytes are a PartitionSnapshot's, so nodes that
+// build or parse the whole message read them the same way.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "partid/replication/core_changes.h"
+#include "partid/replication/wire.h"
+
+namespace partid::replication {
+namespace {
+
+std::vector<storage::Item> sample_items() {
+  return {
+      {"", "", "", {0, 0, 0}, false},
+      {"user-1", "2026-12-06", "hello", {7ull << 16, 3, 2}, false},
+      {std::string("a\0b", 3), "\xff\xfe", std::string(300000, 'x'), {UINT64_MAX, 9, 4}, false},
+      {"user-1", "gone", "", {8ull << 16, 10, 4}, true},
+  };
+}
+
+std::string whole_message_encoding(const std::vector<storage::Item>& items) {
+  pb::PartitionSnapshot s;
+  for (const auto& item : items) {
+    auto* i = s.add_items();
+    i->set_partition_key(item.partition_key);
+    i->set_range_key(item.range_key);
+    i->set_message(item.message);
+    i->set_hlc(item.version.hlc);
+    i->set_sequence(item.version.sequence);
+    i->set_epoch(item.version.epoch);
+    i->set_tombstone(item.tombstone);
+  }
+  return s.SerializeAsString();
+}
+
+TEST(SnapshotWireTest, ItemByItemEncodingIsThePartitionSnapshotMessage) {
+  const auto items = sample_items();
+  EXPECT_EQ(encode_snapshot(items), whole_message_encoding(items));
+  EXPECT_EQ(encode_snapshot({}), "");
+}
+
+TEST(SnapshotWireTest, DecodingGivesBackEveryItemInOrder) {
+  const auto items = sample_items();
+  auto decoded = decode_snapshot(encode_snapshot(items));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, items);
+  auto empty = decode_snapshot("");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(SnapshotWireTest, FieldsANewerSenderAddsAreSkipped) {
+  const auto items = sample_items();
+  // Field 2 as a varint, field 3 length-delimited, field 4 fixed64, field 5
+  // fixed32, before and after the items.
+  const std::string unknown = std::string("\x10\x96\x01", 3) + std::string("\x1a\x03xyz", 5) +
+                              std::string("\x21", 1) + std::string(8, '\x01') +
+                              std::string("\x2d", 1) + std::string(4, '\x02');
+  auto decoded = decode_snapshot(unknown + encode_snapshot(items) + unknown);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, items);
+}
+
+TEST(SnapshotWireTest, BytesThatAreNotASnapshotAreRefused) {
+  const std::string good = encode_snapshot(sample_items());
+  EXPECT_FALSE(decode_snapshot(good.substr(0, good.size() - 1)));  // cut in its last item
+  const std::string large = encode_snapshot({sample_items()[2]});  // a 3-byte length
+  EXPECT_FALSE(decode_snapshot(large.substr(0, 2)));               // cut in that length
+  EXPECT_FALSE(decode_snapshot(good + "\x0a\x05" + "ab"));         // a length past the end
+  EXPECT_FALSE(decode_snapshot("\x0b\x0c"));                       // a group
+  EXPECT_FALSE(decode_snapshot("\x0a\x02\xff\xff"));               // an item that does not parse
+  EXPECT_FALSE(decode_snapshot(std::string(16, '\xff')));          // no tag at all
+  EXPECT_FALSE(decode_snapshot(std::string(3, '\xff')));           // a tag cut short
+}
+
+// What a message's transfer is when serialized whole, as one protobuf.
+std::string whole_transfer(const std::string& from, uint32_t partition,
+                           const core::Message& message) {
+  pb::ReplicationBatch batch;
+  batch.set_from(from);
+  auto* m = batch.add_messages();
+  m->set_partition(partition);
+  to_pb(message, m);
+  return batch.SerializeAsString();
+}
+
+// Parses head and tail as one batch and serializes it again: the same
+// bytes as the whole message's if they parse to the same message.
+std::string reparsed(const TransferBytes& t) {
+  pb::ReplicationBatch batch;
+  EXPECT_TRUE(batch.ParseFromString(t.slice(0, t.size())));
+  return batch.SerializeAsString();
+}
+
+TEST(SnapshotWireTest, ATransferSharesTheSnapshotsBytesAndParsesAsTheWholeMessage) {
+  for (size_t bytes : {size_t{5}, size_t{300'000}}) {  // one-byte and three-byte lengths
+    const core::SnapshotBytes data = core::snapshot_bytes(std::string(bytes, 's'));
+    const std::vector<core::Message> messages = {
+        core::InstallSnapshot{4, {{3, 90}, data}, 95, 99},
+        core::SyncReply{
+            5, 10, {{10, 4, false, "x"}, {11, 5, true, ""}}, core::Snapshot{{2, 9}, data}},
+    };
+    for (const auto& message : messages) {
+      const TransferBytes t = serialize_transfer("node-1", 7, message);
+      EXPECT_EQ(t.tail, data);  // the same bytes, not a copy
+      EXPECT_EQ(reparsed(t), whole_transfer("node-1", 7, message));
+      auto parsed = parse_transfer(t.slice(0, t.size()), "node-1");
+      ASSERT_TRUE(parsed);
+      ASSERT_EQ(parsed->size(), 1u);
+      EXPECT_EQ((*parsed)[0].first, 7u);
+      ASSERT_TRUE((*parsed)[0].second);
+      const core::Snapshot* s = snapshot_in(*(*parsed)[0].second);
+      ASSERT_NE(s, nullptr);
+      EXPECT_EQ(*s->data, *data);
+    }
+  }
+}
+
+TEST(SnapshotWireTest, ATransferWithoutSnapshotBytesIsAllHead) {
+  const std::vector<core::Message> messages = {
+      core::InstallSnapshot{4, {{3, 90}, core::snapshot_bytes("")}, 95, 99},
+      core::SyncReply{5, 10, {{10, 4, false, "x"}}, std::nullopt},
+  };
+  for (const auto& message : messages) {
+    const TransferBytes t = serialize_transfer("node-1", 7, message);
+    EXPECT_EQ(t.tail, nullptr);
+    EXPECT_EQ(t.head, whole_transfer("node-1", 7, message));
+  }
+}
+
+TEST(SnapshotWireTest, ASliceOfATransferReadsAcrossHeadAndTail) {
+  const TransferBytes t{"head", std::make_shared<const std::string>("tail")};
+  EXPECT_EQ(t.size(), 8u);
+  EXPECT_EQ(t.slice(0, 3), "hea");
+  EXPECT_EQ(t.slice(2, 4), "adta");
+  EXPECT_EQ(t.slice(5, 10), "ail");
+  EXPECT_EQ(t.slice(8, 1), "");
+  const TransferBytes alone{"head", nullptr};
+  EXPECT_EQ(alone.size(), 4u);
+  EXPECT_EQ(alone.slice(1, 10), "ead");
+}
+
+}  // namespace
+}  // namespace partid::replication
