@@ -72,6 +72,7 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           loop, snapshots, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_),
       writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
       ticker_(loop, options.tick, [this] { tick(); }),
+      running_(options.tick + options.max_disk_stall / 2),
       session_(random_session()) {
   commit_.observe_writes(
       [this](std::chrono::steady_clock::duration took) { slow_disk_.observe(took); });
@@ -153,7 +154,7 @@ void Replicator::bound_held_logs() {
 // someone stopped it. Stopping it makes them fail over; its disk, once back,
 // holds everything it acknowledged (nothing is said before a write returns).
 void Replicator::watch_disk(std::chrono::steady_clock::time_point now) {
-  const auto waiting = commit_.write_waiting(now);
+  const auto waiting = running_.running_part(now, commit_.write_waiting(now));
   judge_disk_speed(now, commit_.commit_waiting(now));
   if (disk_stalled_ || options_.max_disk_stall.count() <= 0) return;
   if (waiting < options_.max_disk_stall) return;

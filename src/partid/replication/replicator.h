@@ -39,6 +39,7 @@
 #include "partid/replication/outbox.h"
 #include "partid/replication/pending_writes.h"
 #include "partid/replication/register_sweeps.h"
+#include "partid/replication/running_time.h"
 #include "partid/replication/seal_register.h"
 #include "partid/replication/slow_disk.h"
 #include "partid/replication/snapshot_inbox.h"
@@ -372,6 +373,7 @@ class Replicator {
   SnapshotInbox inbox_;
   PendingWrites writes_;
   parti::Periodic ticker_;
+  RunningTime running_;              // the disk watch's waits, without the process's pauses
   parti::HybridLogicalClock clock_;  // item versions' HLC, stamped at proposal
   std::map<uint32_t, std::unique_ptr<Replica>> replicas_;
   uint64_t holds_released_ = 0;                        // by bound_held_logs
