@@ -1,6 +1,8 @@
 // Thousands of seeded runs of the replication core in the deterministic
 // simulator (tests/support/replication_sim.h). A failure names its seed; set
-// PARTID_SIM_SEED (and PARTID_SIM_NODES) to replay exactly that run.
+// PARTID_SIM_SEED (and PARTID_SIM_NODES, PARTID_SIM_REPLICAS) to replay exactly
+// that run. PARTID_SIM_SEEDS sets the sweep's length, PARTID_SIM_SEED_BASE its
+// start.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -23,7 +25,10 @@ struct Totals {
            stale_reads = 0;
 };
 
+// PARTID_SIM_SEED_BASE shifts every sweep to seeds no earlier sweep ran (an
+// offline sweep of 1,000,000 + n explores schedules CI never sees).
 Totals run_seeds(int nodes, uint64_t first, uint64_t count, int replicas = 0) {
+  first += env_or("PARTID_SIM_SEED_BASE", 0);
   Totals totals;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions options;
