@@ -71,6 +71,21 @@ using parti::testing::wait_until;
 constexpr char kToken[] = "soak-admin-token";
 constexpr milliseconds kRequestTimeout{3000};
 
+// The checks after the load share one deadline. Each key or partition waiting
+// its own full deadline took hours once a fault was not recovered from (256
+// keys times 60 s): past the deadline the rest are counted as unchecked.
+class EndDeadline {
+ public:
+  explicit EndDeadline(seconds within) : at_(steady_clock::now() + within) {}
+  bool passed() const { return steady_clock::now() >= at_; }
+  milliseconds left() const {
+    return std::max(milliseconds(0), duration_cast<milliseconds>(at_ - steady_clock::now()));
+  }
+
+ private:
+  steady_clock::time_point at_;
+};
+
 struct Options {
   int seconds = 300;
   size_t nodes = 3;
@@ -309,7 +324,7 @@ class Bank {
   // Once the transfers have stopped: the total, read until every account
   // answers (a transfer still being resolved holds its items' locks only
   // briefly); a violation if it is not what the accounts opened with.
-  void check_total() {
+  void check_total(const EndDeadline& deadline) {
     int64_t total = 0;
     std::string last;
     const bool read = wait_until(
@@ -323,7 +338,7 @@ class Bank {
           }
           return true;
         },
-        seconds(o_.recovery_seconds));
+        deadline.left());
     if (!read) {
       tally_.violation("the accounts could not all be read at the end");
     } else if (total != kOpening * static_cast<int64_t>(o_.accounts)) {
@@ -676,8 +691,12 @@ double median(std::vector<double> v) {
 // Every key holds its last acknowledged value or a later attempted one, read
 // through a leader once the load has stopped.
 void check_final_values(const Options& o, const Endpoints& endpoints, const Ledger& ledger,
-                        Tally& tally) {
+                        Tally& tally, const EndDeadline& deadline) {
   for (size_t key = 0; key < o.keys; ++key) {
+    if (deadline.passed()) {
+      tally.violation(std::to_string(o.keys - key) + " keys not read at the end: out of time");
+      return;
+    }
     partid::cli::HttpResult r;
     wait_until(
         [&] {
@@ -685,7 +704,7 @@ void check_final_values(const Options& o, const Endpoints& endpoints, const Ledg
                                         kRequestTimeout);
           return r.status == 200;
         },
-        seconds(o.recovery_seconds));
+        deadline.left());
     if (r.status != 200) {
       tally.violation(key_name(key) + ": unreadable at the end: " + outcome_of(r));
       continue;
@@ -696,9 +715,14 @@ void check_final_values(const Options& o, const Endpoints& endpoints, const Ledg
 
 // Every partition's replicas agree entry for entry (they may still be
 // catching up just after the last fault, hence the deadline).
-void check_replicas_agree(const Options& o, uint32_t partitions, const Endpoints& endpoints,
-                          Tally& tally) {
+void check_replicas_agree(uint32_t partitions, const Endpoints& endpoints, Tally& tally,
+                          const EndDeadline& deadline) {
   for (uint32_t p = 0; p < partitions; ++p) {
+    if (deadline.passed()) {
+      tally.violation(std::to_string(partitions - p) +
+                      " partitions not validated at the end: out of time");
+      return;
+    }
     json last;
     const bool agree = wait_until(
         [&] {
@@ -708,7 +732,7 @@ void check_replicas_agree(const Options& o, uint32_t partitions, const Endpoints
           last = json::parse(r.body, nullptr, false);
           return last.is_object() && last.value("consistent", false);
         },
-        seconds(o.recovery_seconds));
+        deadline.left());
     if (!agree) tally.violation("partition " + std::to_string(p) + ": " + last.dump());
   }
 }
@@ -814,9 +838,10 @@ int run(const Options& o) {
   }
   load.stop();
   bank.stop();
-  check_final_values(o, endpoints, ledger, writes);
-  bank.check_total();
-  check_replicas_agree(o, partitions, endpoints, writes);
+  const EndDeadline deadline(seconds(o.recovery_seconds));
+  check_final_values(o, endpoints, ledger, writes, deadline);
+  bank.check_total(deadline);
+  check_replicas_agree(partitions, endpoints, writes, deadline);
 
   std::vector<uint64_t> rss_end;
   for (size_t i = 0; i < cluster.size(); ++i)
