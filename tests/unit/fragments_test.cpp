@@ -73,9 +73,11 @@ TEST(FragmentAssembler, ATransferOverTheByteLimitIsDropped) {
   FragmentAssembler a(AssemblerLimits{5, 16, 30s});
   const auto now = Clock::now();
   EXPECT_TRUE(a.add(fragment(1, 0, 3, "abc"), now).accepted);
-  EXPECT_EQ(a.add(fragment(1, 1, 3, "def"), now).error, "transfer too large");
+  EXPECT_EQ(a.add(fragment(1, 1, 3, "def"), now).error,
+            "transfer too large for this node (--max-snapshot-mib)");
   EXPECT_EQ(a.in_progress(), 0u);
-  EXPECT_EQ(a.add(fragment(2, 0, 1, "abcdef"), now).error, "transfer too large");
+  EXPECT_EQ(a.add(fragment(2, 0, 1, "abcdef"), now).error,
+            "transfer too large for this node (--max-snapshot-mib)");
 }
 
 TEST(FragmentAssembler, TooManyTransfersAtOnceAreRefusedUntilOneGoesQuiet) {

@@ -168,6 +168,20 @@ TEST_F(StoreEngineTest, ScanSeesOneSnapshotIncludingTombstonesAndEnds) {
   EXPECT_FALSE(seen[1].tombstone);
 }
 
+TEST_F(StoreEngineTest, AVisitEndsAtTheFirstItemItsVisitorRefuses) {
+  ASSERT_TRUE(engine
+                  ->commit({put(5, "a", "", "1", 1), put(5, "b", "", "2", 2),
+                            put(5, "c", "", "3", 3), put(6, "d", "", "x", 1)})
+                  .ok);
+  std::vector<std::string> seen;
+  const PartitionMeta meta = engine->visit_partition(5, [&](Item& item) {
+    seen.push_back(item.partition_key);
+    return seen.size() < 2;
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(meta.item_count, 3);  // the metadata is the whole partition's
+}
+
 TEST_F(StoreEngineTest, LogIsReadableInOrderAndTrimmable) {
   ASSERT_TRUE(
       engine->commit({put(1, "a", "", "1", 1), put(1, "b", "", "2", 2), put(1, "c", "", "3", 3)})

@@ -135,6 +135,7 @@ ApiResponse ApiService::status() const {
                         {"last_failover_seconds", st.last_failover_seconds},
                         {"catch_up_requests", st.sync_requests},
                         {"snapshots_sent", st.snapshots_sent},
+                        {"snapshots_too_large", st.snapshots_too_large},
                         {"fragmented_transfers", st.transfers_started},
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
                         {"log_held_bytes", st.log_held_bytes},
@@ -174,6 +175,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_last_failover_seconds", st.last_failover_seconds, "gauge");
   counter("partid_catch_up_requests_total", static_cast<double>(st.sync_requests));
   counter("partid_snapshots_sent_total", static_cast<double>(st.snapshots_sent));
+  counter("partid_snapshots_too_large_total", static_cast<double>(st.snapshots_too_large));
   counter("partid_fragmented_transfers_total", static_cast<double>(st.transfers_started));
   counter("partid_fragmented_transfers_abandoned_total",
           static_cast<double>(st.transfers_abandoned));

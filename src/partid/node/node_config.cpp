@@ -257,6 +257,11 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "the logs this node keeps for followers being sent snapshots, all partitions together; "
       "past it the largest holds end first")
       ->check(CLI::Range(0u, 65536u));
+  opt("--max-snapshot-mib", c.max_snapshot_mib,
+      "the largest partition snapshot this node builds for a follower or takes in (each is "
+      "held in memory whole on both sides); a partition past it cannot be copied to a new "
+      "replica: split it, or raise this on every node")
+      ->check(CLI::Range(1u, 65536u));
   opt("--staged-moves", c.staged_moves,
       "with RF >= 3, planned moves go in steps that each keep a quorum of the replica set "
       "holding the data, so writes wait for a handoff, never a copy; and with any RF a replica "

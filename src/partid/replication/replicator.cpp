@@ -69,7 +69,11 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           loop, snapshots.get_executor(), peers, self_,
           [this](const core::NodeId& n) { return address_of(n); }, options.max_frame_bytes),
       inbox_(
-          loop, snapshots, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_),
+          loop, snapshots, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_,
+          // A snapshot's transfer also carries the log after it, capped to a
+          // fragment (core.max_bytes_per_message below): a frame's room more.
+          AssemblerLimits{.max_transfer_bytes =
+                              options.max_snapshot_bytes + options.max_frame_bytes}),
       writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
       ticker_(loop, options.tick, [this] { tick(); }),
       running_(options.tick + options.max_disk_stall / 2),
@@ -547,7 +551,8 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   // the coordinator replaces it.
   const auto key = std::make_pair(partition, request.to);
   if (snapshots_building_.contains(key) || !outbox_.reachable(request.to) ||
-      outbox_.transferring(request.to, partition) || still_installing(partition, request)) {
+      outbox_.transferring(request.to, partition) || still_installing(partition, request) ||
+      recently_too_large(partition, request.to)) {
     return;
   }
   snapshots_building_.insert(key);
@@ -560,16 +565,29 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   // threads queue, so a leader holds few partitions' copies at once.
   using Clock = std::chrono::steady_clock;
   const auto asked = Clock::now();
-  asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked] {
+  const uint64_t limit = options_.max_snapshot_bytes;
+  asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked, limit] {
     const auto began = Clock::now();
     auto snapshot = std::make_shared<core::Snapshot>();
+    bool too_large = false;
     {
       // Encoded as it is read: only the bytes are as large as the partition.
       SnapshotEncoder encoder;
       const storage::PartitionMeta meta =
-          store->visit_partition(partition, [&](const storage::Item& item) { encoder.add(item); });
+          store->visit_partition(partition, [&](const storage::Item& item) {
+            encoder.add(item);
+            too_large = encoder.size() > limit;
+            return !too_large;
+          });
       snapshot->through = {meta.applied_epoch, meta.watermark};
-      snapshot->data = core::snapshot_bytes(std::move(encoder).finish());
+      if (!too_large) snapshot->data = core::snapshot_bytes(std::move(encoder).finish());
+    }
+    if (too_large) {
+      const uint64_t estimate = store->approximate_item_bytes(partition);
+      asio::post(loop, [this, partition, to = request.to, alive, estimate] {
+        if (*alive) snapshot_too_large(partition, to, estimate);
+      });
+      return;
     }
     asio::post(loop, [this, partition, request, snapshot, alive, asked, began] {
       if (!*alive) return;
@@ -599,6 +617,27 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
       });
     });
   });
+}
+
+void Replicator::snapshot_too_large(uint32_t partition, const core::NodeId& to, uint64_t estimate) {
+  snapshots_building_.erase({partition, to});
+  snapshots_too_large_[{partition, to}] = std::chrono::steady_clock::now();
+  ++stats_.snapshots_too_large;
+  spdlog::error(
+      "partition {}: a snapshot for {} would pass --max-snapshot-mib ({} MiB; the partition "
+      "holds about {} MiB): not sent, so {} cannot be given this partition whole; split the "
+      "partition (partictl split) or raise --max-snapshot-mib on every node. Tried again in "
+      "{} s",
+      partition, to, options_.max_snapshot_bytes >> 20, estimate >> 20, to,
+      kSnapshotTooLargeRetry.count());
+}
+
+bool Replicator::recently_too_large(uint32_t partition, const core::NodeId& to) {
+  auto it = snapshots_too_large_.find({partition, to});
+  if (it == snapshots_too_large_.end()) return false;
+  if (std::chrono::steady_clock::now() - it->second < kSnapshotTooLargeRetry) return true;
+  snapshots_too_large_.erase(it);
+  return false;
 }
 
 bool Replicator::still_installing(uint32_t partition, const core::SnapshotRequest& request) {

@@ -72,6 +72,10 @@ struct ReplicatorOptions {
   // The peer transport's frame limit; catch-up messages are capped to fit
   // (FrameBudget).
   uint32_t max_frame_bytes = peer::kDefaultMaxFrameBytes;
+  // The largest snapshot built for a follower or taken in: both sides hold
+  // one whole in memory. A larger partition is not copied (a build stops at
+  // the bound, is reported, and is not tried again for kTooLargeRetry).
+  uint64_t max_snapshot_bytes = uint64_t{1} << 30;
   CommitDelay commit_delay;
 };
 
@@ -143,6 +147,8 @@ struct ReplicatorStats {
   double failover_seconds_sum = 0;
   uint64_t sync_requests = 0;
   uint64_t snapshots_sent = 0;
+  // Builds stopped at --max-snapshot-mib: a partition too large to copy whole.
+  uint64_t snapshots_too_large = 0;
   uint64_t transfers_started = 0;  // messages sent in fragments (large snapshots)
   uint64_t transfers_abandoned = 0;
   // Logs kept for followers being sent snapshots (hold_budget.h): their
@@ -333,6 +339,9 @@ class Replicator {
   void finish(Replica& r, uint64_t seq, bool ok, const std::string& code, const std::string& why);
   void on_refused(const std::vector<storage::Refusal>& refused);
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
+  // A build stopped at max_snapshot_bytes: said once per pair and retry window.
+  void snapshot_too_large(uint32_t partition, const core::NodeId& to, uint64_t estimate);
+  bool recently_too_large(uint32_t partition, const core::NodeId& to);
   // The follower was sent a snapshot of `partition` it has not acknowledged
   // past, within its patience (SnapshotsOut): no new one is built.
   bool still_installing(uint32_t partition, const core::SnapshotRequest& request);
@@ -391,6 +400,7 @@ class Replicator {
     core::BeginEpoch seal;
   };
   static constexpr size_t kMaxEarlySeals = 4096;
+  static constexpr std::chrono::seconds kSnapshotTooLargeRetry{60};
   std::deque<EarlySeal> early_seals_;     // BeginEpochs ahead of this node's topology
   std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
   std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
@@ -398,6 +408,10 @@ class Replicator {
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
   std::set<std::pair<uint32_t, core::NodeId>> snapshots_building_;  // (partition, follower)
+  // Builds that passed max_snapshot_bytes, and when: none again for that pair
+  // within kSnapshotTooLargeRetry (each would read the partition again).
+  std::map<std::pair<uint32_t, core::NodeId>, std::chrono::steady_clock::time_point>
+      snapshots_too_large_;
   SnapshotsOut snapshots_out_;  // sent to followers, not yet installed
   ReplicatorStats stats_;
   uint64_t session_;  // this process's read rounds (ReplicaCore's session)

@@ -33,10 +33,11 @@ class SnapshotInbox {
   using Decoded = std::function<void(const core::Message*)>;
 
   SnapshotInbox(asio::any_io_executor loop, asio::thread_pool& pool, OnNewest on_newest,
-                std::shared_ptr<bool> alive)
+                std::shared_ptr<bool> alive, AssemblerLimits limits = {})
       : loop_(std::move(loop)),
         pool_(pool),
         on_newest_(std::move(on_newest)),
+        assembler_(limits),
         alive_(std::move(alive)) {}
   SnapshotInbox(const SnapshotInbox&) = delete;
   SnapshotInbox& operator=(const SnapshotInbox&) = delete;

@@ -45,6 +45,7 @@ class SnapshotEncoder {
   // Room for `bytes` more, so that the bytes grow in one allocation.
   void reserve(size_t bytes) { out_.reserve(out_.size() + bytes); }
   void add(const storage::Item& item);
+  size_t size() const { return out_.size(); }
   std::string finish() && { return std::move(out_); }
 
  private:

@@ -260,7 +260,7 @@ PartitionScan StoreEngine::scan_partition(uint32_t partition, const Item* after)
 }
 
 PartitionMeta StoreEngine::visit_partition(uint32_t partition,
-                                           const std::function<void(Item&)>& visit) const {
+                                           const std::function<bool(Item&)>& visit) const {
   PartitionMeta meta;
   PartitionScan scan = scan_partition(partition);
   // The metadata is read through the scan's own snapshot: both are one moment.
@@ -271,14 +271,17 @@ PartitionMeta StoreEngine::visit_partition(uint32_t partition,
     meta = decode_partition_meta(value).value_or(PartitionMeta{});
   }
   Item item;
-  while (scan.next(&item)) visit(item);
+  while (scan.next(&item) && visit(item)) {
+  }
   return meta;
 }
 
 PartitionImage StoreEngine::partition_image(uint32_t partition) const {
   PartitionImage image;
-  image.meta =
-      visit_partition(partition, [&](Item& item) { image.items.push_back(std::move(item)); });
+  image.meta = visit_partition(partition, [&](Item& item) {
+    image.items.push_back(std::move(item));
+    return true;
+  });
   return image;
 }
 

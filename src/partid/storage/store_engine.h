@@ -432,9 +432,10 @@ class StoreEngine {
   // a snapshot of it, roughly.
   uint64_t approximate_item_bytes(uint32_t partition) const;
   // Every item of the partition in key order, each handed to `visit` once
-  // (it may move it away), and the partition's metadata: both read from one
-  // snapshot, one moment. Holds no more than one item at a time.
-  PartitionMeta visit_partition(uint32_t partition, const std::function<void(Item&)>& visit) const;
+  // (it may move it away) until `visit` returns false, and the partition's
+  // metadata: both read from one snapshot, one moment. Holds no more than one
+  // item at a time.
+  PartitionMeta visit_partition(uint32_t partition, const std::function<bool(Item&)>& visit) const;
   PartitionImage partition_image(uint32_t partition) const;
   // Log entries with sequence in [from, to], in order.
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
