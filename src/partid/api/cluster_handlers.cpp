@@ -136,6 +136,8 @@ ApiResponse ApiService::status() const {
                         {"catch_up_requests", st.sync_requests},
                         {"snapshots_sent", st.snapshots_sent},
                         {"snapshots_too_large", st.snapshots_too_large},
+                        {"snapshot_builds_deferred", st.snapshot_builds_deferred},
+                        {"snapshot_bytes_held", st.snapshot_bytes_held},
                         {"fragmented_transfers", st.transfers_started},
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
                         {"log_held_bytes", st.log_held_bytes},
@@ -176,6 +178,9 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_catch_up_requests_total", static_cast<double>(st.sync_requests));
   counter("partid_snapshots_sent_total", static_cast<double>(st.snapshots_sent));
   counter("partid_snapshots_too_large_total", static_cast<double>(st.snapshots_too_large));
+  counter("partid_snapshot_builds_deferred_total",
+          static_cast<double>(st.snapshot_builds_deferred));
+  counter("partid_snapshot_bytes_held", static_cast<double>(st.snapshot_bytes_held), "gauge");
   counter("partid_fragmented_transfers_total", static_cast<double>(st.transfers_started));
   counter("partid_fragmented_transfers_abandoned_total",
           static_cast<double>(st.transfers_abandoned));

@@ -262,6 +262,10 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "held in memory whole on both sides); a partition past it cannot be copied to a new "
       "replica: split it, or raise this on every node")
       ->check(CLI::Range(1u, 65536u));
+  opt("--snapshot-budget-mib", c.snapshot_budget_mib,
+      "snapshots this node has built for followers and not yet delivered, all partitions "
+      "together; past it, further builds wait (one may always start when none is held)")
+      ->check(CLI::Range(1u, 65536u));
   opt("--staged-moves", c.staged_moves,
       "with RF >= 3, planned moves go in steps that each keep a quorum of the replica set "
       "holding the data, so writes wait for a handoff, never a copy; and with any RF a replica "

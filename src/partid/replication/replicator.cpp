@@ -77,6 +77,7 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
       writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
       ticker_(loop, options.tick, [this] { tick(); }),
       running_(options.tick + options.max_disk_stall / 2),
+      snapshot_budget_(options.snapshot_budget_bytes),
       session_(random_session()) {
   commit_.observe_writes(
       [this](std::chrono::steady_clock::duration took) { slow_disk_.observe(took); });
@@ -555,6 +556,10 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
       recently_too_large(partition, request.to)) {
     return;
   }
+  if (!snapshot_budget_.has_room()) {
+    ++stats_.snapshot_builds_deferred;
+    return;
+  }
   snapshots_building_.insert(key);
   auto* store = &store_;
   auto alive = alive_;
@@ -566,7 +571,17 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   using Clock = std::chrono::steady_clock;
   const auto asked = Clock::now();
   const uint64_t limit = options_.max_snapshot_bytes;
-  asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked, limit] {
+  asio::post(snapshot_pool_, [this, loop = loop_, store, partition, request, alive, asked, limit,
+                              budget = snapshot_budget_] {
+    // Queued builds see what those before them left held.
+    if (!budget.has_room()) {
+      asio::post(loop, [this, partition, to = request.to, alive] {
+        if (!*alive) return;
+        snapshots_building_.erase({partition, to});
+        ++stats_.snapshot_builds_deferred;
+      });
+      return;
+    }
     const auto began = Clock::now();
     auto snapshot = std::make_shared<core::Snapshot>();
     bool too_large = false;
@@ -580,12 +595,11 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
             return !too_large;
           });
       snapshot->through = {meta.applied_epoch, meta.watermark};
-      if (!too_large) snapshot->data = core::snapshot_bytes(std::move(encoder).finish());
+      if (!too_large) snapshot->data = budget.hold(std::move(encoder).finish());
     }
     if (too_large) {
-      const uint64_t estimate = store->approximate_item_bytes(partition);
-      asio::post(loop, [this, partition, to = request.to, alive, estimate] {
-        if (*alive) snapshot_too_large(partition, to, estimate);
+      asio::post(loop, [this, partition, to = request.to, alive] {
+        if (*alive) snapshot_too_large(partition, to);
       });
       return;
     }
@@ -619,17 +633,15 @@ void Replicator::take_snapshot(uint32_t partition, const core::SnapshotRequest& 
   });
 }
 
-void Replicator::snapshot_too_large(uint32_t partition, const core::NodeId& to, uint64_t estimate) {
+void Replicator::snapshot_too_large(uint32_t partition, const core::NodeId& to) {
   snapshots_building_.erase({partition, to});
   snapshots_too_large_[{partition, to}] = std::chrono::steady_clock::now();
   ++stats_.snapshots_too_large;
   spdlog::error(
-      "partition {}: a snapshot for {} would pass --max-snapshot-mib ({} MiB; the partition "
-      "holds about {} MiB): not sent, so {} cannot be given this partition whole; split the "
-      "partition (partictl split) or raise --max-snapshot-mib on every node. Tried again in "
-      "{} s",
-      partition, to, options_.max_snapshot_bytes >> 20, estimate >> 20, to,
-      kSnapshotTooLargeRetry.count());
+      "partition {}: a snapshot for {} would pass --max-snapshot-mib ({} MiB): not built "
+      "further nor sent, so {} cannot be given this partition whole; split the partition "
+      "(partictl split) or raise --max-snapshot-mib on every node. Tried again in {} s",
+      partition, to, options_.max_snapshot_bytes >> 20, to, kSnapshotTooLargeRetry.count());
 }
 
 bool Replicator::recently_too_large(uint32_t partition, const core::NodeId& to) {

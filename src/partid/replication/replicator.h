@@ -42,6 +42,7 @@
 #include "partid/replication/running_time.h"
 #include "partid/replication/seal_register.h"
 #include "partid/replication/slow_disk.h"
+#include "partid/replication/snapshot_budget.h"
 #include "partid/replication/snapshot_inbox.h"
 #include "partid/replication/snapshots_out.h"
 #include "partid/replication/stall_clock.h"
@@ -76,6 +77,9 @@ struct ReplicatorOptions {
   // one whole in memory. A larger partition is not copied (a build stops at
   // the bound, is reported, and is not tried again for kTooLargeRetry).
   uint64_t max_snapshot_bytes = uint64_t{1} << 30;
+  // Snapshots built for followers and not yet delivered, together
+  // (SnapshotBudget): past it, builds wait for the core's next resend.
+  uint64_t snapshot_budget_bytes = uint64_t{512} << 20;
   CommitDelay commit_delay;
 };
 
@@ -149,6 +153,10 @@ struct ReplicatorStats {
   uint64_t snapshots_sent = 0;
   // Builds stopped at --max-snapshot-mib: a partition too large to copy whole.
   uint64_t snapshots_too_large = 0;
+  // Builds turned away while the snapshots held passed their budget, and
+  // what those hold now.
+  uint64_t snapshot_builds_deferred = 0;
+  uint64_t snapshot_bytes_held = 0;
   uint64_t transfers_started = 0;  // messages sent in fragments (large snapshots)
   uint64_t transfers_abandoned = 0;
   // Logs kept for followers being sent snapshots (hold_budget.h): their
@@ -340,7 +348,7 @@ class Replicator {
   void on_refused(const std::vector<storage::Refusal>& refused);
   void take_snapshot(uint32_t partition, const core::SnapshotRequest& request);
   // A build stopped at max_snapshot_bytes: said once per pair and retry window.
-  void snapshot_too_large(uint32_t partition, const core::NodeId& to, uint64_t estimate);
+  void snapshot_too_large(uint32_t partition, const core::NodeId& to);
   bool recently_too_large(uint32_t partition, const core::NodeId& to);
   // The follower was sent a snapshot of `partition` it has not acknowledged
   // past, within its patience (SnapshotsOut): no new one is built.
@@ -408,6 +416,7 @@ class Replicator {
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
   std::set<std::pair<uint32_t, core::NodeId>> snapshots_building_;  // (partition, follower)
+  SnapshotBudget snapshot_budget_;
   // Builds that passed max_snapshot_bytes, and when: none again for that pair
   // within kSnapshotTooLargeRetry (each would read the partition again).
   std::map<std::pair<uint32_t, core::NodeId>, std::chrono::steady_clock::time_point>

@@ -111,6 +111,7 @@ ReplicatorStats Replicator::stats() const {
     for (const auto& [node, clock] : r->follower_stalls)
       s.lagging_followers += too_long(clock) ? 1 : 0;
   }
+  s.snapshot_bytes_held = snapshot_budget_.held();
   s.messages_sent = outbox_.sent_messages();
   s.messages_dropped = outbox_.dropped_messages();
   s.transfers_started = outbox_.fragments().started();

@@ -1,0 +1,49 @@
+// replication: the memory of the snapshots this node has built for followers
+// and not yet delivered (queued behind other transfers, or being sent). A
+// follower back with an empty disk asks for every partition at once; without
+// a bound its leader built them all and held each, a partition's size, until
+// its turn on the wire came. A build starts only while what is held is under
+// the budget (--snapshot-budget-mib), so a leader holds at most the budget
+// plus the builds running at once (the snapshot pool's threads, each at most
+// --max-snapshot-mib); with nothing held a build may always start, however
+// large. A build turned away is asked for again at the core's next resend.
+// Threading: a copyable handle, used from any thread; bytes count as held
+// until their last owner drops them, wherever that is.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "partid/replication/core/types.h"
+
+namespace partid::replication {
+
+class SnapshotBudget {
+ public:
+  explicit SnapshotBudget(uint64_t budget_bytes) : budget_(budget_bytes) {}
+
+  bool has_room() const {
+    const uint64_t held = held_->load();
+    return held == 0 || held < budget_;
+  }
+  uint64_t held() const { return held_->load(); }
+  // The bytes, shared as a snapshot's, counted as held until the last copy
+  // is dropped.
+  core::SnapshotBytes hold(std::string bytes) const {
+    const uint64_t size = bytes.size();
+    held_->fetch_add(size);
+    return core::SnapshotBytes(new const std::string(std::move(bytes)),
+                               [held = held_, size](const std::string* s) {
+                                 held->fetch_sub(size);
+                                 delete s;
+                               });
+  }
+
+ private:
+  uint64_t budget_;
+  std::shared_ptr<std::atomic<uint64_t>> held_ = std::make_shared<std::atomic<uint64_t>>(0);
+};
+
+}  // namespace partid::replication
