@@ -33,14 +33,17 @@ class SnapshotInboxTest : public ::testing::Test {
   static core::Message install(const std::string& data, uint64_t seq) {
     return core::InstallSnapshot{3, {{3, seq}, core::snapshot_bytes(data)}, seq, seq};
   }
-  // Receives `message` for partition 9 and waits for the inbox to hand it on.
-  const core::Message* receive(core::Message message) {
+  // Receives `message` for partition 9 and waits for the inbox to hand it on
+  // (to `core`, which may take its items there, as a core installing it does).
+  const core::Message* receive(core::Message message,
+                               const std::function<void(const core::Message&)>& core = {}) {
     bool answered = false;
     const core::Message* handed = nullptr;
     inbox.receive(9, std::move(message), [&](const core::Message* m) {
       answered = true;
       handed = m;
       if (m) handed_through = snapshot_in(*m)->through;
+      if (m && core) core(*m);
     });
     EXPECT_TRUE(run_until([&] { return answered; }, 5s));
     return handed;
@@ -58,10 +61,12 @@ class SnapshotInboxTest : public ::testing::Test {
 TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnDecodedAndInstalledWithoutASecondDecoding) {
   const std::vector<storage::Item> items{item("a", 500), item("b", 900), item("c", 700)};
   const std::string data = encode_snapshot(items);
-  ASSERT_NE(receive(install(data, 40)), nullptr);
+  SnapshotItems installed;
+  ASSERT_NE(receive(install(data, 40),
+                    [&](const core::Message& m) { installed = inbox.take(9, *snapshot_in(m)); }),
+            nullptr);
   EXPECT_EQ(handed_through, (core::Position{3, 40}));
   EXPECT_EQ(newest, std::vector<uint64_t>{900});  // the clock passes its newest item
-  SnapshotItems installed = inbox.take(9, {{3, 40}, core::snapshot_bytes(data)});
   ASSERT_TRUE(installed);
   EXPECT_EQ(*installed, items);
   EXPECT_EQ(newest.size(), 1u);  // taken as decoded: not decoded (nor told) again
@@ -82,6 +87,21 @@ TEST_F(SnapshotInboxTest, ASnapshotNotDecodedOnArrivalIsDecodedWhenInstalled) {
   ASSERT_TRUE(installed);
   EXPECT_EQ(*installed, second);
   EXPECT_EQ(newest, (std::vector<uint64_t>{100, 300}));
+}
+
+TEST_F(SnapshotInboxTest, AnInstallTheCoreRefusesLeavesNothingKeptAnAdoptionStaysForLater) {
+  ASSERT_NE(receive(install(encode_snapshot({item("a", 1)}), 40)), nullptr);
+  EXPECT_EQ(inbox.kept(), 0u);  // handed on and not installed: its items are gone
+  // A sealing leader keeps an adopted snapshot and installs it once its
+  // quorum has answered: decoded items wait for that.
+  const core::Message adoption = core::SyncReply{
+      3, 41, {}, core::Snapshot{{3, 40}, core::snapshot_bytes(encode_snapshot({item("b", 2)}))}};
+  ASSERT_NE(receive(adoption), nullptr);
+  EXPECT_EQ(inbox.kept(), 1u);
+  const size_t told = newest.size();
+  EXPECT_TRUE(inbox.take(9, *snapshot_in(adoption)));
+  EXPECT_EQ(newest.size(), told);  // not decoded again
+  EXPECT_EQ(inbox.kept(), 0u);
 }
 
 TEST_F(SnapshotInboxTest, NothingIsHandedOnOnceTheOwnerIsGone) {

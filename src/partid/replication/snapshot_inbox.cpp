@@ -35,8 +35,19 @@ void SnapshotInbox::receive(uint32_t partition, core::Message message, Decoded t
       const core::Snapshot& s = *snapshot_in(*held);
       decoded_[partition] = {s.through, s.size(), items};
       then(held.get());
+      // The core installs an InstallSnapshot, or refuses it, while it takes
+      // it (an adoption's SyncReply it may install later): the items of one
+      // refused (older than what the replica holds, or from a replaced
+      // leader) would otherwise stay, a partition's size, until the
+      // partition's next snapshot.
+      if (std::holds_alternative<core::InstallSnapshot>(*held)) drop_unused(partition, items);
     });
   });
+}
+
+void SnapshotInbox::drop_unused(uint32_t partition, const SnapshotItems& items) {
+  auto it = decoded_.find(partition);
+  if (it != decoded_.end() && it->second.items == items) decoded_.erase(it);
 }
 
 SnapshotItems SnapshotInbox::take(uint32_t partition, const core::Snapshot& snapshot) {

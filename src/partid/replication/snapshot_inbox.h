@@ -3,7 +3,8 @@
 // it can be many megabytes, so it is decoded on the snapshot pool before its core
 // sees the message, and kept decoded until the core installs it (take()), so
 // installing does not decode it again. Only the latest snapshot per
-// partition is kept.
+// partition is kept, and an InstallSnapshot's only while its core takes the
+// message (an adoption's until the partition's next snapshot or forget()).
 // Threading: loop only; decoding runs on the snapshot pool. Nothing decoded is
 // handed on once the owner's `alive` token is false (the owner clears it
 // before destroying this).
@@ -51,6 +52,7 @@ class SnapshotInbox {
   SnapshotItems take(uint32_t partition, const core::Snapshot& snapshot);
   // Drops what is kept for a partition this node no longer holds.
   void forget(uint32_t partition) { decoded_.erase(partition); }
+  size_t kept() const { return decoded_.size(); }
   // One fragment of a message too large for a frame (FragmentAssembler::add).
   FragmentAssembler::Result assemble(const pb::ReplFragment& fragment) {
     return assembler_.add(fragment, FragmentAssembler::Clock::now());
@@ -62,6 +64,9 @@ class SnapshotInbox {
     size_t bytes = 0;
     SnapshotItems items;
   };
+
+  // Forgets the items kept for `partition` if they are still these.
+  void drop_unused(uint32_t partition, const SnapshotItems& items);
 
   asio::any_io_executor loop_;
   asio::thread_pool& pool_;
