@@ -138,6 +138,8 @@ void FragmentSender::finish(const Transfer& t, bool ok) {
   launch(std::move(next.transfer), std::move(next.serialize));
 }
 
+constexpr const char* kTooLarge = "transfer too large for this node (--max-snapshot-mib)";
+
 FragmentAssembler::Result FragmentAssembler::add(const pb::ReplFragment& fragment,
                                                  Clock::time_point now) {
   forget_idle(now);
@@ -154,7 +156,7 @@ FragmentAssembler::Result FragmentAssembler::add(const pb::ReplFragment& fragmen
   }
   if (p.bytes.size() + fragment.data().size() > limits_.max_transfer_bytes) {
     transfers_.erase(it);
-    return {false, "transfer too large for this node (--max-snapshot-mib)", {}};
+    return {false, kTooLarge, {}};
   }
   p.bytes += fragment.data();
   p.last_seen = now;
@@ -168,8 +170,7 @@ FragmentAssembler::Result FragmentAssembler::start(const pb::ReplFragment& fragm
                                                    Clock::time_point now) {
   const auto key = std::make_pair(fragment.from(), fragment.transfer());
   transfers_.erase(key);  // a restart of the same transfer replaces it
-  if (fragment.data().size() > limits_.max_transfer_bytes)
-    return {false, "transfer too large for this node (--max-snapshot-mib)", {}};
+  if (fragment.data().size() > limits_.max_transfer_bytes) return {false, kTooLarge, {}};
   if (fragment.count() == 1) return {true, {}, fragment.data()};
   if (transfers_.size() >= limits_.max_transfers) return {false, "too many transfers", {}};
   Partial& p = transfers_[key] = Partial{fragment.count(), 1, {}, now};

@@ -75,7 +75,8 @@ struct ReplicatorOptions {
   uint32_t max_frame_bytes = peer::kDefaultMaxFrameBytes;
   // The largest snapshot built for a follower or taken in: both sides hold
   // one whole in memory. A larger partition is not copied (a build stops at
-  // the bound, is reported, and is not tried again for kTooLargeRetry).
+  // the bound, is reported, and is not tried again for
+  // Replicator::kSnapshotTooLargeRetry).
   uint64_t max_snapshot_bytes = uint64_t{1} << 30;
   // Snapshots built for followers and not yet delivered, together
   // (SnapshotBudget): past it, builds wait for the core's next resend.
