@@ -180,6 +180,20 @@ class ReplicationTest : public ::testing::Test {
     }
     return nullptr;
   }
+  // Waits until node `i` holds partition `p` rebuilt (no longer rebuilding)
+  // through at least `watermark`; the partition's status if it does not.
+  ::testing::AssertionResult rebuilt(size_t i, uint32_t p, uint64_t watermark,
+                                     std::chrono::milliseconds within) {
+    const bool done = wait_until(
+        [&] {
+          auto s = partition_status(i, p);
+          return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= watermark;
+        },
+        within);
+    if (done) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "partition " << p << " on node " << i << ": " << partition_status(i, p).dump();
+  }
   size_t index_of(const std::string& id) {
     for (size_t i = 0; i < cluster.size(); ++i) {
       if (cluster.node(i).id == id) return i;
@@ -1355,13 +1369,7 @@ TEST_F(ReplicationTest, VersionsStampedByALeaderRebuiltFromASnapshotStillOrderAf
     cluster.wipe(node);
     cluster.start_again(node);
     ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
-    ASSERT_TRUE(wait_until(
-        [&] {
-          auto s = partition_status(node, p);
-          return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= 12;
-        },
-        30s))
-        << partition_status(node, p).dump();
+    ASSERT_TRUE(rebuilt(node, p, 12, 30s));
   }
   // Restarted, the two have only their disks: what their clocks saw of the
   // snapshots as they arrived is gone.
@@ -1736,13 +1744,7 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromTheOthers) {
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
   // Every partition on the new disk catches up and stops rebuilding.
   for (uint32_t p = 0; p < kPartitions; ++p) {
-    EXPECT_TRUE(wait_until(
-        [&] {
-          auto s = partition_status(2, p);
-          return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] > 0;
-        },
-        20s))
-        << "partition " << p << ": " << partition_status(2, p).dump();
+    EXPECT_TRUE(rebuilt(2, p, 1, 20s));
   }
   for (int k = 0; k < 50; ++k) {
     const std::string key = "r" + std::to_string(k);
@@ -1781,13 +1783,7 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromOneSnapshotLargerThanAPeerFram
   cluster.wipe(2);
   cluster.start_again(2);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = partition_status(2, p);
-        return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= keys.size();
-      },
-      60s))
-      << partition_status(2, p).dump();
+  ASSERT_TRUE(rebuilt(2, p, keys.size(), 60s));
   // The state lands on disk just after the watermark is reported.
   for (const auto& key : keys) {
     EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == message_of(key); }, 10s)) << key;
@@ -1863,13 +1859,7 @@ TEST_F(ReplicationTest, APartitionPastTheSnapshotBoundIsNotCopiedWhileTheOthersA
   ASSERT_TRUE(wait_until([&] { return too_large() >= 1; }, 30s));
   // The other partition came back whole, as a snapshot of its own.
   const uint32_t other = partition_of(small);
-  EXPECT_TRUE(wait_until(
-      [&] {
-        auto s = partition_status(2, other);
-        return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= 20;
-      },
-      30s))
-      << partition_status(2, other).dump();
+  EXPECT_TRUE(rebuilt(2, other, 20, 30s));
   EXPECT_TRUE(wait_until([&] { return replica_read(2, small) == "v19"; }, 10s));
   // The large one is still missing there, and still takes writes on the two
   // replicas that hold it.
@@ -1925,13 +1915,7 @@ TEST_F(ReplicationTest, ALeaderHoldsItsBuiltSnapshotsWithinTheirBudgetAndStillRe
   cluster.start_again(2);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
   for (const auto& [p, ks] : keys) {
-    EXPECT_TRUE(wait_until(
-        [&] {
-          auto s = partition_status(2, p);
-          return s.is_object() && !s["rebuilding"].get<bool>() && s["watermark"] >= ks.size();
-        },
-        60s))
-        << "partition " << p << ": " << partition_status(2, p).dump();
+    EXPECT_TRUE(rebuilt(2, p, ks.size(), 60s));
     for (const auto& key : ks) {
       EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == message_of(key); }, 10s)) << key;
     }
