@@ -180,6 +180,15 @@ class ReplicationTest : public ::testing::Test {
     }
     return nullptr;
   }
+  // The first `n` keys "<prefix><k>" that fall in partition_of(prefix).
+  std::vector<std::string> keys_beside(const std::string& prefix, size_t n) {
+    std::vector<std::string> keys;
+    for (int k = 0; keys.size() < n; ++k) {
+      const std::string key = prefix + std::to_string(k);
+      if (partition_of(key) == partition_of(prefix)) keys.push_back(key);
+    }
+    return keys;
+  }
   // A counter of /cluster/status's "replication" summed over nodes 0..n-1.
   uint64_t replication_counter(const std::string& name, size_t n) {
     uint64_t sum = 0;
@@ -1780,10 +1789,7 @@ TEST_F(ReplicationTest, AWipedReplicaIsRebuiltFromOneSnapshotLargerThanAPeerFram
   for (int i = 0; i < 3; ++i) cluster.start(options);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
   const uint32_t p = partition_of("big");
-  std::vector<std::string> keys;
-  for (int k = 0; keys.size() < 16; ++k) {
-    if (partition_of("big" + std::to_string(k)) == p) keys.push_back("big" + std::to_string(k));
-  }
+  const std::vector<std::string> keys = keys_beside("big", 16);
   auto message_of = [](const std::string& key) { return key + std::string(200 * 1024, 'x'); };
   for (const auto& key : keys) ASSERT_EQ(put(0, key, message_of(key)), 200) << key;
   ASSERT_GT(keys.size() * 200 * 1024, size_t{kFrameBytes});
@@ -1839,10 +1845,7 @@ TEST_F(ReplicationTest, APartitionPastTheSnapshotBoundIsNotCopiedWhileTheOthersA
   for (int i = 0; i < 3; ++i) cluster.start(options);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
   const uint32_t big = partition_of("big");
-  std::vector<std::string> keys;
-  for (int k = 0; keys.size() < 8; ++k) {
-    if (partition_of("big" + std::to_string(k)) == big) keys.push_back("big" + std::to_string(k));
-  }
+  const std::vector<std::string> keys = keys_beside("big", 8);
   for (const auto& key : keys) ASSERT_EQ(put(0, key, std::string(200 * 1024, 'x')), 200) << key;
   std::string small = "small";
   for (int k = 0; partition_of(small) == big; ++k) small = "small" + std::to_string(k);
