@@ -279,6 +279,14 @@ std::string PartidCluster::describe_not_serving() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].pid <= 0) continue;
     out += "node " + std::to_string(i) + " (" + nodes_[i].id + "):\n";
+    // What wait_converged looks at: the assignment's version, whether it is
+    // a step of a staged move, and each node as this one sees it.
+    auto t = get_json(i, "/cluster/topology");
+    if (t.is_object()) {
+      out += "  topology v" + t.value("version", nlohmann::json(0)).dump() +
+             (t.value("interim", false) ? " (a step of a staged move)" : "") + ", nodes " +
+             t.value("nodes", nlohmann::json::array()).dump() + "\n";
+    }
     auto s = get_json(i, "/cluster/status");
     if (!s.is_object()) s = nlohmann::json::object();  // not answering: the log says why
     for (const auto& p : s.value("partitions", nlohmann::json::array())) {

@@ -393,6 +393,8 @@ TEST_F(StagedCalculatorTest, ANodeBackEmptyUnderANewIdLeadsOnlyOnceItHasTheData)
   }
   EXPECT_FALSE(out.publish) << "published again while every leader stays where it is";
   EXPECT_EQ(c.reason(), RebalanceReason::StagedMove);
+  // The wait has no bound: the shell is told once who it waits for.
+  EXPECT_EQ(out.leaders_wait_for, std::vector<std::string>{"w3"});
 
   rebuilt.back().moving_data = false;
   rebuilt.back().importing.clear();

@@ -63,6 +63,7 @@ void Calculator::begin(Assignment published, std::vector<Partition> partitions, 
     deadline_ = now + config_.cooldown;
   }
   awaiting_publish_ = false;
+  leaders_waiting_ = false;
   held_since_.reset();
   absent_since_.clear();
   avoiders_computed_.reset();
@@ -229,7 +230,11 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   if (unchanged && leaders_held && published_.interim) {
     // The step out there still keeps leaderships off a replica taking its
     // data in: nothing to publish yet; look again a cooldown later.
-    return enter(CalcState::Rebalancing, RebalanceReason::StagedMove, now + config_.cooldown);
+    CalcOutput wait =
+        enter(CalcState::Rebalancing, RebalanceReason::StagedMove, now + config_.cooldown);
+    if (!leaders_waiting_) wait.leaders_wait_for = importing_workers();
+    leaders_waiting_ = true;
+    return wait;
   }
   next.interim = staged_;
   // Nothing would change, unless what is published says more steps follow:
@@ -247,6 +252,14 @@ CalcOutput Calculator::compute(TimePoint now, RebalanceReason why) {
   awaiting_publish_ = true;
   out.publish = std::move(next);
   return out;
+}
+
+std::vector<std::string> Calculator::importing_workers() const {
+  std::vector<std::string> ids;
+  for (const auto& w : observed_) {
+    if (!w.importing.empty()) ids.push_back(w.id);
+  }
+  return ids;
 }
 
 std::optional<CalcOutput> Calculator::hold(TimePoint now, RebalanceReason why) {
@@ -272,6 +285,7 @@ CalcOutput Calculator::on_published(const Assignment& published, TimePoint now) 
   published_ = published;
   last_publish_ = now;
   awaiting_publish_ = false;
+  leaders_waiting_ = false;
   bypass_cooldown_ = false;
   absent_since_.clear();
   // A step short of the placement, or an emergency's survival-first

@@ -92,6 +92,11 @@ struct CalcOutput {
   // Set when the resize guard starts holding a rebalance back: the workers
   // that still move data (once per hold, for the shell to report).
   std::vector<std::string> held_by;
+  // Set when a staged move starts waiting, with nothing to publish, for
+  // replicas still taking their data in before they may lead: those workers
+  // (once per wait: the wait has no bound, so the shell must say why the
+  // move does not finish).
+  std::vector<std::string> leaders_wait_for;
 };
 
 class Calculator {
@@ -130,6 +135,8 @@ class Calculator {
   // Holds `why` back under the resize guard: the output to return, or nullopt
   // when it may go ahead now.
   std::optional<CalcOutput> hold(TimePoint now, RebalanceReason why);
+  // The observed workers that report partitions they still take in.
+  std::vector<std::string> importing_workers() const;
   std::set<std::string> lost_workers() const;
   std::set<std::string> avoiding_leading() const;
   // The set of workers asking not to lead is not the one the last computed
@@ -149,6 +156,7 @@ class Calculator {
   bool awaiting_publish_ = false;
   bool staged_ = false;                  // what awaits publishing is a step short of the placement
   std::optional<TimePoint> held_since_;  // the resize guard holds a rebalance back
+  bool leaders_waiting_ = false;         // a staged move waits for replicas to hold their data
   Assignment published_;
   std::vector<Partition> partitions_;
   std::vector<WorkerInfo> observed_;

@@ -1,6 +1,7 @@
 #include "parti/manager/leader_role.h"
 #include "parti/core/spawn.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 namespace parti {
@@ -119,6 +120,12 @@ void LeaderRole::handle(CalcOutput out) {
     for (const auto& id : out.held_by) ids += (ids.empty() ? "" : ", ") + id;
     cb_.on_held(fmt::format("{} rebalance waits for data still moving on {} (at most {} ms)",
                             to_string(calc_->reason()), ids, config_.resize_hold_max.count()));
+  }
+  if (!out.leaders_wait_for.empty() && cb_.on_held) {
+    cb_.on_held(fmt::format(
+        "the staged move's next step waits until {} hold(s) the partitions they take in "
+        "(until then their leaderships stay with replicas that hold the data)",
+        fmt::join(out.leaders_wait_for, ", ")));
   }
   if (out.publish) {
     out.publish->leader = self_id_;
