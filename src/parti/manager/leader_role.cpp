@@ -116,10 +116,9 @@ void LeaderRole::handle(CalcOutput out) {
   if (!calc_) return;
   if (out.state_changed) cb_.on_state(calc_->state());
   if (!out.held_by.empty() && cb_.on_held) {
-    std::string ids;
-    for (const auto& id : out.held_by) ids += (ids.empty() ? "" : ", ") + id;
     cb_.on_held(fmt::format("{} rebalance waits for data still moving on {} (at most {} ms)",
-                            to_string(calc_->reason()), ids, config_.resize_hold_max.count()));
+                            to_string(calc_->reason()), fmt::join(out.held_by, ", "),
+                            config_.resize_hold_max.count()));
   }
   if (!out.leaders_wait_for.empty() && cb_.on_held) {
     cb_.on_held(fmt::format(
