@@ -72,6 +72,47 @@ TEST_F(LeaderTest, LeaderDiesRightAfterARefresh) {
   ASSERT_TRUE(wait_until([&] { return leader()->current_assignment().partitions == parts; }, 10s));
 }
 
+// The lease changes hands between two steps of a staged move while every
+// worker stays: the new coordinator finds the same workers as the interim
+// step it reads, and must go on with the move rather than settle on it. (A
+// CI run under ASan once sat on such a step for 30 s: the new coordinator
+// heard NATS before it had seen the workers, and took "none seen yet" for
+// "none".) The lease is deleted from the server, as its expiry would.
+TEST_F(LeaderTest, ALeaseLostBetweenTwoStepsOfAStagedMoveLeavesTheMoveToTheNextLeader) {
+  Config cfg = test_config();
+  cfg.replication_factor = 3;               // three to five workers: two steps, the first interim
+  cfg.timings.rebalance_cooldown = 3000ms;  // the steps' spacing: room to take the lease away
+  start_workers(3, cfg, ch, numbered_partitions(24));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  start_workers(2, cfg, ch, numbered_partitions(24));
+  Assignment step;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Manager* l = leader();
+        if (l == nullptr) return false;
+        step = l->current_assignment();
+        return step.interim && step.workers.size() == 5;
+      },
+      15s));
+  auto conn = connect(server);
+  auto election =
+      coord::KvBucket::open_or_throw(conn, cfg.bucket_prefix + "election", "the election bucket");
+  ASSERT_TRUE(election->erase("leader").ok());
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Manager* l = leader();
+        if (l == nullptr || !converged()) return false;
+        const Assignment a = l->current_assignment();
+        return !a.interim && a.version > step.version;
+      },
+      20s))
+      << "the staged move stopped at its interim step v" << step.version;
+  const Assignment last = leader()->current_assignment();
+  EXPECT_GT(last.leader_term, step.leader_term) << "the next leader finished the move";
+  EXPECT_TRUE(assigned_exactly_once(last, live_ids()));
+}
+
 // The election TTL here is far longer than the heartbeat TTL: the new leader
 // must come from the takeover of a departed holder's lease, not its expiry.
 TEST_F(LeaderTest, ACrashedLeaderIsReplacedOnceItsHeartbeatExpiresNotItsLease) {

@@ -309,7 +309,8 @@ TEST_F(StagedCalculatorTest, GrowingThreeToFivePublishesStepsUntilThePlacementUn
 
 // A coordinator that takes over between two steps goes on with them; if the
 // placement was already reached, it publishes it once more as final, so no
-// reader waits for a step that never comes.
+// reader waits for a step that never comes. Its inputs come in the leader
+// role's order: whether it hears NATS, before the workers it sees.
 TEST_F(StagedCalculatorTest, ANewCoordinatorFinishesAStagedMoveItFindsUnderWay) {
   Calculator first(cfg(), *strategy);
   auto out = grow_three_to_five(first);
@@ -319,6 +320,7 @@ TEST_F(StagedCalculatorTest, ANewCoordinatorFinishesAStagedMoveItFindsUnderWay) 
   TimePoint now = t0 + Millis(20000);
   Calculator next(cfg(), *strategy);
   next.begin(step, numbered_partitions(64), now);
+  EXPECT_FALSE(next.on_hearing(now - Millis(60000), now).publish);
   next.on_workers(ws(5), now);
   EXPECT_EQ(next.reason(), RebalanceReason::StagedMove);
   out = next.on_timer(now + Millis(2000));
@@ -331,6 +333,7 @@ TEST_F(StagedCalculatorTest, ANewCoordinatorFinishesAStagedMoveItFindsUnderWay) 
   placement.interim = true;  // as if the last step had been mislabelled, or cut off
   Calculator last(cfg(), *strategy);
   last.begin(placement, numbered_partitions(64), now);
+  last.on_hearing(now - Millis(60000), now);
   last.on_workers(ws(5), now);
   out = last.on_timer(now + Millis(2000));
   ASSERT_TRUE(out.publish) << "published again, as final";

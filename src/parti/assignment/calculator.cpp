@@ -64,6 +64,7 @@ void Calculator::begin(Assignment published, std::vector<Partition> partitions, 
   }
   awaiting_publish_ = false;
   leaders_waiting_ = false;
+  workers_seen_ = false;
   held_since_.reset();
   absent_since_.clear();
   avoiders_computed_.reset();
@@ -73,6 +74,7 @@ CalcOutput Calculator::on_workers(std::vector<WorkerInfo> active, TimePoint now,
                                   std::set<std::string> left_cleanly) {
   std::sort(active.begin(), active.end(), [](auto& a, auto& b) { return a.id < b.id; });
   observed_ = std::move(active);
+  workers_seen_ = true;
   left_cleanly_ = std::move(left_cleanly);
   return evaluate(now);
 }
@@ -140,9 +142,14 @@ CalcOutput Calculator::enter(CalcState s, RebalanceReason why, std::optional<Tim
   return out;
 }
 
+bool Calculator::waiting_for_input() const { return awaiting_publish_ || deaf_ || !workers_seen_; }
+
 CalcOutput Calculator::evaluate(TimePoint now) {
-  // Re-evaluated once the publish settles, or once NATS is heard again.
-  if (awaiting_publish_ || deaf_) return {};
+  // Re-evaluated once the publish settles, once NATS is heard again, or once
+  // the workers are seen. A coordinator just begun that took "no worker seen
+  // yet" for "no workers" would drop the staged move it found under way, and
+  // leave the cluster on an interim step until a worker came or went.
+  if (waiting_for_input()) return {};
   if (observed_.empty()) return enter(CalcState::Idle, RebalanceReason::None, std::nullopt);
 
   if (published_.empty()) {
@@ -194,7 +201,7 @@ CalcOutput Calculator::evaluate(TimePoint now) {
 }
 
 CalcOutput Calculator::on_timer(TimePoint now) {
-  if (!deadline_ || now < *deadline_ || awaiting_publish_ || deaf_) return {};
+  if (!deadline_ || now < *deadline_ || waiting_for_input()) return {};
   if (!absent_since_.empty() && state_ != CalcState::Scaling) {
     return compute(now, RebalanceReason::Emergency);
   }

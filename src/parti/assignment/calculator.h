@@ -128,6 +128,9 @@ class Calculator {
 
  private:
   CalcOutput evaluate(TimePoint now);
+  // Nothing is decided: a publish is in flight, NATS is not heard, or no
+  // worker has been seen yet.
+  bool waiting_for_input() const;
   CalcOutput enter(CalcState s, RebalanceReason why, std::optional<TimePoint> deadline);
   CalcOutput compute(TimePoint now, RebalanceReason why);
   bool workers_match_published() const;
@@ -165,6 +168,9 @@ class Calculator {
   std::set<std::string> left_cleanly_;
   std::optional<std::set<std::string>> avoiders_computed_;  // as of the last compute()
   bool deaf_ = false;
+  // on_workers() has been called since begin(): until then the calculator
+  // knows no worker, which is not the same as knowing there are none.
+  bool workers_seen_ = false;
 };
 
 }  // namespace parti
