@@ -162,11 +162,27 @@ class ReplicationTest : public ::testing::Test {
     if (r.status != 200 || !j.is_object() || j["items"].empty()) return {};
     return j["items"][0]["message"];
   }
+  // The message of `key` read through its leader via node `via`, "" when the
+  // leader has no such item. Only a 200 or a 404 is an answer: a read refused
+  // while a leadership changes hands (a coded 503 or 504) is asked again for
+  // up to 15 s, so that "lost" means lost and not "refused once"; with no
+  // answer by then, what the last refusal said.
   std::string leader_read(size_t via, const std::string& key) {
-    auto r = cluster.http(via, "GET", "/items/" + key);
-    json j = json::parse(r.body, nullptr, false);
-    if (r.status != 200 || !j.is_object() || j["items"].empty()) return {};
-    return j["items"][0]["message"];
+    std::string read;
+    wait_until(
+        [&] {
+          auto r = cluster.http(via, "GET", "/items/" + key);
+          json j = json::parse(r.body, nullptr, false);
+          if (r.status != 200 && r.status != 404) {
+            read = fmt::format("<no answer: {} {}{}>", r.status, r.error, r.body);
+            return false;
+          }
+          const bool found = r.status == 200 && j.is_object() && !j["items"].empty();
+          read = found ? j["items"][0].value("message", "") : "";
+          return true;
+        },
+        15s);
+    return read;
   }
   uint32_t partition_of(const std::string& key) {
     return partid::routing::partition_of(key, kPartitions);

@@ -21,12 +21,6 @@ extern char** environ;
 
 namespace parti::testing {
 
-int free_port() {
-  const int port = partid::cli::free_tcp_port();
-  if (port < 0) throw std::runtime_error("no free port");
-  return port;
-}
-
 NatsServer::NatsServer() : NatsServer(std::vector<std::string>{}) {}
 
 NatsServer::NatsServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "support/free_port.h"
+
 namespace parti::testing {
 
 class NatsServer {
@@ -49,8 +51,6 @@ class NatsCluster {
  private:
   std::vector<std::unique_ptr<NatsServer>> servers_;
 };
-
-int free_port();
 
 // Deletes a KV bucket (its JetStream stream) on the server at `url`, as a
 // server that lost its store would have it; throws std::runtime_error when
