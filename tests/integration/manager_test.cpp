@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -259,6 +260,93 @@ class FailingSource : public PartitionSource {
   }
   std::atomic<bool> fail{false};
 };
+
+// A partition source whose list() blocks while it is held (as one backed by
+// a slow database would), counting the calls that wait.
+class HeldSource final : public PartitionSource {
+ public:
+  explicit HeldSource(std::vector<Partition> partitions) : partitions_(std::move(partitions)) {}
+  std::vector<Partition> list() override {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.wait(lock, [&] { return !held_; });
+    --waiting_;
+    return partitions_;
+  }
+  // From now on list() waits, then answers `next`.
+  void hold(std::vector<Partition> next) {
+    std::lock_guard lock(mu_);
+    held_ = true;
+    partitions_ = std::move(next);
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+  int waiting() {
+    std::lock_guard lock(mu_);
+    return waiting_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Partition> partitions_;
+  bool held_ = false;
+  int waiting_ = 0;
+};
+
+// The partition source is the user's code, and may be slow: while a
+// leader's source takes its time to list, its heartbeats, its lease and the
+// others' view of it go on, and the list is applied once it comes. (Two
+// refreshes whose lists both waited held both threads of the pool that the
+// heartbeats and renewals share, until the source had a thread of its own.)
+TEST_F(ManagerTest, ASlowPartitionSourceHoldsBackNoHeartbeatAndNoLease) {
+  auto source = std::make_shared<HeldSource>(numbered_partitions(10));
+  Worker first;
+  first.conn = connect(server);
+  first.manager = std::make_unique<Manager>(test_config(), first.conn, source, ch);
+  workers.push_back(std::move(first));
+  workers[0].manager->start();  // first: it becomes the leader
+  ASSERT_TRUE(workers[0].manager->is_leader());
+  start_workers(2, test_config(), ch, numbered_partitions(10));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  const std::string leader_id = workers[0].manager->worker_id();
+
+  struct Release {
+    HeldSource& source;
+    ~Release() { source.release(); }  // before the fixture stops the managers
+  } release{*source};
+  source->hold(numbered_partitions(12));
+  workers[0].manager->refresh_partitions();
+  workers[0].manager->refresh_partitions();
+  ASSERT_TRUE(wait_until([&] { return source->waiting() > 0; }, 5s));
+  // Five heartbeat TTLs (fast timings): nothing of the leader's may lapse.
+  std::string lapse;
+  wait_until(
+      [&] {
+        if (!workers[0].manager->is_leader()) lapse = "it lost its lease";
+        if (workers[0].manager->state() == ManagerState::Degraded) lapse = "it went Degraded";
+        for (size_t i = 1; i < workers.size(); ++i) {
+          const auto seen = workers[i].manager->members();
+          if (std::none_of(seen.begin(), seen.end(), [&](auto& r) { return r.id == leader_id; })) {
+            lapse = workers[i].manager->worker_id() + " counts it gone";
+          }
+        }
+        return !lapse.empty();
+      },
+      3000ms);
+  EXPECT_EQ(lapse, "") << "while its partition source was slow";
+
+  source->release();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Manager* l = leader();
+        return l != nullptr && l->current_assignment().partitions.size() == 12 && converged();
+      },
+      10s));
+}
 
 TEST_F(ManagerTest, PartitionSourceErrorKeepsTheAssignmentAndIsReported) {
   auto source = std::make_shared<FailingSource>();

@@ -9,12 +9,13 @@ namespace parti {
 using coord::KvErrc;
 
 LeaderRole::LeaderRole(asio::any_io_executor loop, asio::thread_pool& pool,
-                       std::shared_ptr<AssignmentStore> store,
+                       asio::thread_pool& source_pool, std::shared_ptr<AssignmentStore> store,
                        std::shared_ptr<const Strategy> strategy, CalculatorConfig config,
                        std::shared_ptr<PartitionSource> source, std::string self_id,
                        Callbacks callbacks)
     : loop_(loop),
       pool_(pool),
+      source_pool_(source_pool),
       store_(std::move(store)),
       strategy_(std::move(strategy)),
       config_(config),
@@ -66,7 +67,8 @@ asio::awaitable<bool> LeaderRole::begin(uint64_t term, std::vector<WorkerInfo> a
     revision = fenced.value;
   }
   pointer_revision_ = revision;
-  auto listed = co_await run_blocking(pool_, [src = source_.get()] { return list_source(*src); });
+  auto listed =
+      co_await run_blocking(source_pool_, [src = source_.get()] { return list_source(*src); });
   if (!*alive) co_return false;
   if (!listed.ok) {
     cb_.on_error("partition source failed: " + listed.error);
@@ -102,7 +104,8 @@ void LeaderRole::refresh() {
 
 asio::awaitable<void> LeaderRole::reload_partitions(std::shared_ptr<bool> alive) {
   if (!*alive) co_return;
-  auto listed = co_await run_blocking(pool_, [src = source_.get()] { return list_source(*src); });
+  auto listed =
+      co_await run_blocking(source_pool_, [src = source_.get()] { return list_source(*src); });
   if (!*alive || !calc_) co_return;
   if (!listed.ok) {
     cb_.on_error("partition source failed: " + listed.error);

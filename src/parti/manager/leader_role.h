@@ -23,7 +23,9 @@ class LeaderRole {
     std::function<void(const std::string&)> on_error;
     std::function<void(const std::string&)> on_held;  // the resize guard holds a rebalance
   };
-  LeaderRole(asio::any_io_executor loop, asio::thread_pool& pool,
+  // `source_pool` runs the partition source's list() (the user's code, which
+  // may be slow), `pool` the store's blocking calls.
+  LeaderRole(asio::any_io_executor loop, asio::thread_pool& pool, asio::thread_pool& source_pool,
              std::shared_ptr<AssignmentStore> store, std::shared_ptr<const Strategy> strategy,
              CalculatorConfig config, std::shared_ptr<PartitionSource> source, std::string self_id,
              Callbacks callbacks);
@@ -50,6 +52,7 @@ class LeaderRole {
 
   asio::any_io_executor loop_;
   asio::thread_pool& pool_;
+  asio::thread_pool& source_pool_;
   std::shared_ptr<AssignmentStore> store_;
   std::shared_ptr<const Strategy> strategy_;
   CalculatorConfig config_;

@@ -290,6 +290,7 @@ void Manager::start() {
     m.running = true;
     m.hearing.emplace(Clock::now(), m.calculator_config().rejoin_window);
     m.pool = std::make_unique<asio::thread_pool>(2);
+    m.source_pool = std::make_unique<asio::thread_pool>(1);
     m.guard.emplace(m.loop.get_executor());
     m.listener = m.conn->add_status_listener(
         [&m](bool up) { asio::post(m.loop, [&m, up] { m.on_connection(up); }); });
@@ -345,6 +346,7 @@ void Manager::stop() {
   m.loop.stop();
   if (m.loop_thread.joinable()) m.loop_thread.join();
   m.pool->join();
+  m.source_pool->join();
   m.leader.reset();
   m.members.reset();
   m.follower.reset();

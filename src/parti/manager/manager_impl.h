@@ -60,6 +60,11 @@ struct Manager::Impl {
   asio::io_context loop;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::unique_ptr<asio::thread_pool> pool;
+  // The partition source's list() is the user's code: a slow one (a database
+  // behind it) holding the pool's threads would hold back the heartbeats,
+  // lease renewals and membership polls queued behind it, and the worker
+  // would be counted gone. It runs on a thread of its own.
+  std::unique_ptr<asio::thread_pool> source_pool;
   std::thread loop_thread;
 
   Buckets buckets;

@@ -71,7 +71,8 @@ asio::awaitable<void> Manager::Impl::become_leader() {
   publish_shared([&](Shared& s) { s.leader = true; });
   if (hooks.on_leadership_changed) hooks.on_leadership_changed(true);
   leader = std::make_unique<LeaderRole>(
-      loop.get_executor(), *pool, store, strategy, calculator_config(), source, self_id,
+      loop.get_executor(), *pool, *source_pool, store, strategy, calculator_config(), source,
+      self_id,
       LeaderRole::Callbacks{[this](CalcState s) { on_calc_state(s); },
                             [this](const Assignment& a) { apply_assignment(a); },
                             [this](const std::string& why) { lose_leadership(why); },
