@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "support/fleet.h"
+#include "support/held_source.h"
 #include "support/tcp_proxy.h"
 #include "support/wait.h"
 
@@ -70,6 +71,56 @@ TEST_F(LeaderTest, LeaderDiesRightAfterARefresh) {
   crash(old);
   expect_settled();
   ASSERT_TRUE(wait_until([&] { return leader()->current_assignment().partitions == parts; }, 10s));
+}
+
+// A new leader lists the partition source before it computes anything. A
+// slow source (or a slow NATS) held back its lease renewals meanwhile, and
+// one slower than the election TTL cost it the lease it had just won: the
+// election loop waited for the takeover. It now renews beside it.
+TEST_F(LeaderTest, ANewLeaderWhosePartitionSourceIsSlowKeepsItsLease) {
+  std::vector<std::shared_ptr<HeldSource>> sources;
+  for (int i = 0; i < 3; ++i) {
+    sources.push_back(std::make_shared<HeldSource>(numbered_partitions(10)));
+    Worker w;
+    w.conn = connect(server);
+    w.manager = std::make_unique<Manager>(test_config(), w.conn, sources.back(), ch);
+    w.manager->start();
+    workers.push_back(std::move(w));
+  }
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  struct Release {
+    std::vector<std::shared_ptr<HeldSource>>& all;
+    ~Release() {  // before the fixture stops the managers
+      for (auto& s : all) s->release();
+    }
+  } release{sources};
+  for (auto& s : sources) s->hold(numbered_partitions(10));
+  const size_t old = leader_index();
+  crash(old);
+  size_t next = old;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (size_t i = 0; i < workers.size(); ++i) {
+          if (workers[i].manager && workers[i].manager->is_leader()) next = i;
+        }
+        return next != old && sources[next]->waiting() > 0;
+      },
+      15s))
+      << "no new leader listing its source";
+  // Two election TTLs (fast timings): it keeps the lease, nobody else takes it.
+  std::string lost;
+  wait_until(
+      [&] {
+        if (!workers[next].manager->is_leader()) lost = "it stepped down";
+        if (leader_count() != 1) lost = std::to_string(leader_count()) + " leaders";
+        return !lost.empty();
+      },
+      3000ms);
+  EXPECT_EQ(lost, "") << "while the new leader's partition source was slow";
+
+  for (auto& s : sources) s->release();
+  expect_settled();
+  EXPECT_EQ(leader_index(), next);
 }
 
 // The lease changes hands between two steps of a staged move while every

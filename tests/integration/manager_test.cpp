@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -12,6 +11,7 @@
 #include "parti/identity/stable_id.h"
 #include "parti/manager/manager.h"
 #include "support/fleet.h"
+#include "support/held_source.h"
 #include "support/wait.h"
 
 namespace parti {
@@ -259,42 +259,6 @@ class FailingSource : public PartitionSource {
     return numbered_partitions(8);
   }
   std::atomic<bool> fail{false};
-};
-
-// A partition source whose list() blocks while it is held (as one backed by
-// a slow database would), counting the calls that wait.
-class HeldSource final : public PartitionSource {
- public:
-  explicit HeldSource(std::vector<Partition> partitions) : partitions_(std::move(partitions)) {}
-  std::vector<Partition> list() override {
-    std::unique_lock lock(mu_);
-    ++waiting_;
-    cv_.wait(lock, [&] { return !held_; });
-    --waiting_;
-    return partitions_;
-  }
-  // From now on list() waits, then answers `next`.
-  void hold(std::vector<Partition> next) {
-    std::lock_guard lock(mu_);
-    held_ = true;
-    partitions_ = std::move(next);
-  }
-  void release() {
-    std::lock_guard lock(mu_);
-    held_ = false;
-    cv_.notify_all();
-  }
-  int waiting() {
-    std::lock_guard lock(mu_);
-    return waiting_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Partition> partitions_;
-  bool held_ = false;
-  int waiting_ = 0;
 };
 
 // The partition source is the user's code, and may be slow: while a

@@ -93,6 +93,9 @@ struct Manager::Impl {
   TimePoint last_heartbeat_accepted{};
   bool heartbeat_lapsed = false;
   int loops_alive = 0;
+  // Counts the leader roles taken up: a take_over() whose role was ended
+  // (and perhaps replaced) while it waited must not act on the next one.
+  uint64_t leader_tenure = 0;
   int listener = -1;
 
   // Shared with caller threads.
@@ -183,7 +186,9 @@ struct Manager::Impl {
 
   CalculatorConfig calculator_config() const;
 
-  asio::awaitable<void> become_leader();
+  // Takes up the leader role; its take_over() runs beside the election loop.
+  void become_leader();
+  asio::awaitable<void> take_over(uint64_t tenure, uint64_t term, std::vector<WorkerInfo> active);
 
   void on_calc_state(CalcState s);
 

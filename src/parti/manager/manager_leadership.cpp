@@ -41,7 +41,7 @@ asio::awaitable<void> Manager::Impl::election_loop() {
       if (!running) break;
       if (st.ok()) {
         lease_ok = Clock::now();
-        co_await become_leader();
+        become_leader();
       } else if (election->holder_departing()) {
         wait = takeover_retry;
       }
@@ -66,7 +66,7 @@ CalculatorConfig Manager::Impl::calculator_config() const {
                           t.heartbeat_ttl + 2 * t.kv_timeout};
 }
 
-asio::awaitable<void> Manager::Impl::become_leader() {
+void Manager::Impl::become_leader() {
   spdlog::info("{} became leader (term {})", self_id, election->term());
   publish_shared([&](Shared& s) { s.leader = true; });
   if (hooks.on_leadership_changed) hooks.on_leadership_changed(true);
@@ -79,14 +79,26 @@ asio::awaitable<void> Manager::Impl::become_leader() {
                             [this](const std::string& why) { error(why); },
                             [this](const std::string& why) { rebalance_held(why); }});
   leader->on_hearing(hearing->since());
-  auto active = members->view().active_workers();
-  const bool ok = co_await leader->begin(election->term(), std::move(active));
-  if (!ok && running && leader) {
-    lose_leadership("could not take over the assignment");
-  } else if (ok && leader) {
-    // Members that changed while begin() awaited the store were not seen by it.
-    leader->on_members(members->view().active_workers(), members->view().left_cleanly());
+  spawn_loop(take_over(++leader_tenure, election->term(), members->view().active_workers()));
+}
+
+// Beside the election loop, which goes on renewing the lease: begin() waits
+// on the store and on the partition source, and either may take longer than
+// the election TTL (a slow source, a slow NATS), which cost the lease while
+// the loop waited for it.
+asio::awaitable<void> Manager::Impl::take_over(uint64_t tenure, uint64_t term,
+                                               std::vector<WorkerInfo> active) {
+  // A spawned coroutine starts later than spawn_loop() returns: the role may
+  // be gone by then, as by the time begin() is done.
+  if (!leader || tenure != leader_tenure) co_return;
+  const bool ok = co_await leader->begin(term, std::move(active));
+  if (!leader || tenure != leader_tenure) co_return;  // stepped down meanwhile
+  if (!ok) {
+    if (running) lose_leadership("could not take over the assignment");
+    co_return;
   }
+  // Members that changed while begin() awaited the store were not seen by it.
+  leader->on_members(members->view().active_workers(), members->view().left_cleanly());
 }
 
 void Manager::Impl::rebalance_held(const std::string& why) {
