@@ -81,19 +81,11 @@ TEST_F(LeaderTest, ANewLeaderWhosePartitionSourceIsSlowKeepsItsLease) {
   std::vector<std::shared_ptr<HeldSource>> sources;
   for (int i = 0; i < 3; ++i) {
     sources.push_back(std::make_shared<HeldSource>(numbered_partitions(10)));
-    Worker w;
-    w.conn = connect(server);
-    w.manager = std::make_unique<Manager>(test_config(), w.conn, sources.back(), ch);
-    w.manager->start();
-    workers.push_back(std::move(w));
+    workers.push_back(make_worker(server, test_config(), sources.back(), ch));
+    workers.back().manager->start();
   }
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
-  struct Release {
-    std::vector<std::shared_ptr<HeldSource>>& all;
-    ~Release() {  // before the fixture stops the managers
-      for (auto& s : all) s->release();
-    }
-  } release{sources};
+  const ReleaseOnExit release{sources};
   for (auto& s : sources) s->hold(numbered_partitions(10));
   const size_t old = leader_index();
   crash(old);

@@ -268,20 +268,14 @@ class FailingSource : public PartitionSource {
 // heartbeats and renewals share, until the source had a thread of its own.)
 TEST_F(ManagerTest, ASlowPartitionSourceHoldsBackNoHeartbeatAndNoLease) {
   auto source = std::make_shared<HeldSource>(numbered_partitions(10));
-  Worker first;
-  first.conn = connect(server);
-  first.manager = std::make_unique<Manager>(test_config(), first.conn, source, ch);
-  workers.push_back(std::move(first));
+  workers.push_back(make_worker(server, test_config(), source, ch));
   workers[0].manager->start();  // first: it becomes the leader
   ASSERT_TRUE(workers[0].manager->is_leader());
   start_workers(2, test_config(), ch, numbered_partitions(10));
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
   const std::string leader_id = workers[0].manager->worker_id();
 
-  struct Release {
-    HeldSource& source;
-    ~Release() { source.release(); }  // before the fixture stops the managers
-  } release{*source};
+  const ReleaseOnExit release{{source}};
   source->hold(numbered_partitions(12));
   workers[0].manager->refresh_partitions();
   workers[0].manager->refresh_partitions();

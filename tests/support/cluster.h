@@ -49,6 +49,16 @@ inline Worker make_worker(const std::string& url, const Config& cfg,
   return w;
 }
 
+// One worker whose partitions come from `source` (Worker::source stays empty).
+inline Worker make_worker(const NatsServer& server, const Config& cfg,
+                          std::shared_ptr<PartitionSource> source,
+                          std::shared_ptr<const Strategy> strategy) {
+  Worker w;
+  w.conn = connect(server);
+  w.manager = std::make_unique<Manager>(cfg, w.conn, std::move(source), std::move(strategy));
+  return w;
+}
+
 inline Worker make_worker(const NatsServer& server, const Config& cfg,
                           std::vector<Partition> partitions,
                           std::shared_ptr<const Strategy> strategy, Hooks hooks = {}) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -43,6 +44,15 @@ class HeldSource final : public PartitionSource {
   std::vector<Partition> partitions_;
   bool held_ = false;
   int waiting_ = 0;
+};
+
+// Releases its sources when it goes: a test declares it after the fleet, so
+// that no Manager's stop() waits on a list() still held.
+struct ReleaseOnExit {
+  std::vector<std::shared_ptr<HeldSource>> sources;
+  ~ReleaseOnExit() {
+    for (auto& s : sources) s->release();
+  }
 };
 
 }  // namespace parti::testing
