@@ -11,7 +11,8 @@
 # (a key it leads, written one after the other), and the peak resident
 # memory of the leader (before and after) and of the rebuilt node.
 #   bash bench/rebuild_bench.sh        # MIB=200 KEYS=1 PROBE_SECONDS=40
-# KEEP=DIR copies the nodes' logs there before the cluster is removed.
+# KEEP=DIR copies the nodes' logs and the probes' answers (each stall with
+# when it came) there before the cluster is removed.
 # FAST_TIMINGS=false runs the nodes on libparti's default timings (a 6-s
 # heartbeat TTL) instead of the local cluster's sub-second ones, which a
 # 2-core machine busy with snapshots can outlast (a coordinator or a node
@@ -126,4 +127,5 @@ echo "rebuilt node /health:          $(jq -c '{requests, median_ms, p99_ms, max_
 echo "leader writes while it ran:    $(jq -c '{requests, median_ms, p99_ms, max_ms, stalls: (.stalls | length), failed}' "$work/leader_writes")"
 if [ -n "${KEEP:-}" ]; then
   mkdir -p "$KEEP" && (cd "$work/cluster" && find . -name '*.log' -exec cp --parents {} "$KEEP/" \;)
+  cp "$work/leader_probe" "$work/leader_writes" "$work/new_probe" "$KEEP/"
 fi

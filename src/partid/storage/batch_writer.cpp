@@ -15,6 +15,16 @@ bool is_newer(const ItemVersion& incoming, const Item& existing) {
           incoming.epoch > existing.version.epoch);
 }
 
+// A trim moves the partition's base at once, but deletes the entries behind
+// it only when the base crosses a multiple of this many sequences. Every
+// range deletion stays in its memtable until the flush, and RocksDB (7.8)
+// fragments all of a memtable's range deletions inside the write that
+// switches it: a log trimmed a few entries at a time (a short retention)
+// piled up tens of thousands of them, and that write held every other write
+// of the node for seconds. The entries left behind the base are no longer
+// part of the log: every reader starts after the base.
+constexpr uint64_t kLogDeleteStride = 1024;
+
 }  // namespace
 
 PartitionMeta& BatchWriter::meta(uint32_t partition) {
@@ -34,8 +44,12 @@ void BatchWriter::truncate_log(uint32_t partition, uint64_t after) {
 }
 
 void BatchWriter::trim_log(uint32_t partition, uint64_t through, uint64_t through_epoch) {
-  writes_.DeleteRange(engine_.log_, partition_prefix(partition), log_key(partition, through + 1));
-  trim_meta(meta(partition), through, through_epoch);
+  PartitionMeta& m = meta(partition);
+  const uint64_t before = m.base_sequence;
+  trim_meta(m, through, through_epoch);
+  if (through / kLogDeleteStride > before / kLogDeleteStride) {
+    writes_.DeleteRange(engine_.log_, partition_prefix(partition), log_key(partition, through + 1));
+  }
 }
 
 std::optional<Item> BatchWriter::current(uint32_t partition, const std::string& key) const {

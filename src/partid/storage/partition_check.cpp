@@ -15,14 +15,14 @@ namespace {
 
 // One partition's key range of one column family, read through a snapshot.
 std::unique_ptr<rocksdb::Iterator> range(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
-                                         const rocksdb::Snapshot* snapshot, uint32_t partition,
+                                         const rocksdb::Snapshot* snapshot, const std::string& from,
                                          const rocksdb::Slice* upper) {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   ro.iterate_upper_bound = upper;
   ro.fill_cache = false;  // a whole-partition read must not evict the serving set
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro, cf));
-  it->Seek(partition_prefix(partition));
+  it->Seek(from);
   return it;
 }
 
@@ -92,7 +92,8 @@ void check_items(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* items,
   const PartitionMeta& m = check.meta;
   Digest state;
   int64_t prepared = 0;
-  for (auto it = range(db, items, snapshot, partition, upper); it->Valid(); it->Next()) {
+  for (auto it = range(db, items, snapshot, partition_prefix(partition), upper); it->Valid();
+       it->Next()) {
     uint32_t p = 0;
     std::string pk, rk;
     auto item = decode_item(it->value().ToStringView());
@@ -163,7 +164,10 @@ PartitionCheck StoreEngine::check_partition(uint32_t partition, uint64_t digest_
   const PartitionMeta& m = check.meta;
 
   LogWalk log{check, digest_from, digest_to, m.base_sequence + 1, m.base_epoch, {}};
-  for (auto it = range(*db_, log_, snapshot, partition, &upper); it->Valid(); it->Next()) {
+  // From after the base: a trim may leave entries behind it on disk
+  // (BatchWriter::trim_log), which are no longer the log's.
+  const std::string log_from = log_key(partition, m.base_sequence + 1);
+  for (auto it = range(*db_, log_, snapshot, log_from, &upper); it->Valid(); it->Next()) {
     log.entry(sequence_of(it->key()), it->value().ToStringView());
     ++check.log_entries;
   }

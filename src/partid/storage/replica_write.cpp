@@ -1,5 +1,7 @@
 // storage: the replication write path (write_replica, load_replica) and the
 // unreplicated commit() built on the same BatchWriter.
+#include <algorithm>
+
 #include "partid/overloaded.h"
 #include "partid/storage/batch_writer.h"
 #include "partid/storage/codec.h"
@@ -63,6 +65,7 @@ StoreStatus StoreEngine::commit(const std::vector<WriteOp>& ops) {
 }
 
 std::vector<LogRecord> StoreEngine::read_log(uint32_t partition, uint64_t from, uint64_t to) const {
+  from = std::max(from, partition_meta(partition).base_sequence + 1);  // see BatchWriter::trim_log
   const std::string end = partition_end(partition);
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;

@@ -437,7 +437,8 @@ class StoreEngine {
   // item at a time.
   PartitionMeta visit_partition(uint32_t partition, const std::function<bool(Item&)>& visit) const;
   PartitionImage partition_image(uint32_t partition) const;
-  // Log entries with sequence in [from, to], in order.
+  // Log entries with sequence in [from, to], in order, none at or behind
+  // the partition's base (a trim may leave them on disk for a while).
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
   // Checks this replica of `partition` from one snapshot (partition_check.h);
   // with digest_from <= digest_to, also digests that log range; without
