@@ -331,17 +331,39 @@ TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
   EXPECT_TRUE(engine->load_replica(1).log.empty());
 }
 
+// A store of its own under `dir`, ingesting installs from `ingest_bytes` up.
+std::unique_ptr<StoreEngine> open_store(TempDir& dir, const std::string& name,
+                                        uint64_t ingest_bytes) {
+  std::string error;
+  auto e = StoreEngine::open(dir.sub(name), {.sync = false, .ingest_install_bytes = ingest_bytes},
+                             &error);
+  EXPECT_TRUE(e) << error;
+  return e;
+}
+
+// The two stores hold the same metadata, items and logs for `partitions`.
+void expect_same_partitions(StoreEngine& a, StoreEngine& b, std::vector<uint32_t> partitions) {
+  EXPECT_EQ(a.all_partition_meta(), b.all_partition_meta());
+  for (uint32_t p : partitions) {
+    const PartitionImage ia = a.partition_image(p), ib = b.partition_image(p);
+    EXPECT_EQ(ia.meta, ib.meta);
+    ASSERT_EQ(ia.items.size(), ib.items.size()) << "partition " << p;
+    for (size_t i = 0; i < ia.items.size(); ++i) {
+      EXPECT_EQ(ia.items[i].partition_key, ib.items[i].partition_key);
+      EXPECT_EQ(ia.items[i].message, ib.items[i].message);
+      EXPECT_EQ(ia.items[i].tombstone, ib.items[i].tombstone);
+    }
+    EXPECT_EQ(a.load_replica(p).log, b.load_replica(p).log);
+  }
+}
+
 // A large install is ingested as files rather than written in a batch, and
 // leaves exactly what the batch would: the partition's items (the old ones
 // gone, tombstones kept), its log and metadata, other partitions untouched,
 // across a restart too.
 TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
   auto open_with = [&](const std::string& name, uint64_t ingest_bytes) {
-    std::string error;
-    auto e = StoreEngine::open(dir.sub(name), {.sync = false, .ingest_install_bytes = ingest_bytes},
-                               &error);
-    EXPECT_TRUE(e) << error;
-    return e;
+    return open_store(dir, name, ingest_bytes);
   };
   const Item kept{"new", "r", "z", {5, 7, 3}, false};
   const Item dead{"old", "", "", {6, 8, 3}, true};
@@ -364,20 +386,7 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
                          change::TrimLog{1, 10, 3}})
             .ok);
   };
-  auto same = [&](StoreEngine& a, StoreEngine& b) {
-    EXPECT_EQ(a.all_partition_meta(), b.all_partition_meta());
-    for (uint32_t p : {1u, 2u}) {
-      const PartitionImage ia = a.partition_image(p), ib = b.partition_image(p);
-      EXPECT_EQ(ia.meta, ib.meta);
-      ASSERT_EQ(ia.items.size(), ib.items.size()) << "partition " << p;
-      for (size_t i = 0; i < ia.items.size(); ++i) {
-        EXPECT_EQ(ia.items[i].partition_key, ib.items[i].partition_key);
-        EXPECT_EQ(ia.items[i].message, ib.items[i].message);
-        EXPECT_EQ(ia.items[i].tombstone, ib.items[i].tombstone);
-      }
-      EXPECT_EQ(a.load_replica(p).log, b.load_replica(p).log);
-    }
-  };
+  auto same = [](StoreEngine& a, StoreEngine& b) { expect_same_partitions(a, b, {1, 2}); };
   for (bool keep_tail : {false, true}) {
     SCOPED_TRACE(keep_tail ? "keeping the tail" : "emptying the log");
     const std::string tag = keep_tail ? "-tail" : "";
@@ -417,24 +426,55 @@ TEST_F(StoreEngineTest, FilesOfAnInstallCutShortAreRemovedAtOpen) {
   ASSERT_TRUE(engine->commit({put(1, "a", "", "x", 1)}).ok);
 }
 
-// An install beside changes to items or to another partition is written in
-// a batch: those could not be folded into the ingested files.
-TEST_F(StoreEngineTest, AnInstallBesideOtherChangesIsWrittenInABatch) {
-  std::string error;
-  auto e = StoreEngine::open(dir.sub("mixed"), {.sync = false, .ingest_install_bytes = 0}, &error);
-  ASSERT_TRUE(e) << error;
+// A follower's install that came with entries behind it (buffered while the
+// snapshot was on its way, appended, committed and applied in the same step):
+// the install is ingested on its own, the rest written after it, and the
+// store ends as one batch would leave it, across a restart too.
+TEST_F(StoreEngineTest, AnInstallWithEntriesBehindItIsIngestedThenTheRestBatched) {
+  const Item kept{"new", "", std::string(1000, 'z'), {5, 7, 3}, false};
+  const std::vector<ReplicaChange> step = {
+      change::SaveState{1, 4, 0, false},
+      change::ReplaceState{1, items({kept}), 8, 3, false},
+      change::SaveState{1, 4, 8, false},
+      change::AppendLog{
+          1, {record(9, 4, put(1, "t", "", "w", 9)), record(10, 4, del(1, "new", "", 10))}},
+      change::SaveState{1, 4, 10, false},
+      change::Apply{1, {put(1, "t", "", "w", 9), del(1, "new", "", 10)}, 10, 4}};
+  auto batched = open_store(dir, "batched", UINT64_MAX);
+  auto ingested = open_store(dir, "ingested", 0);
+  ASSERT_TRUE(batched->write_replica(step).ok);
+  ASSERT_TRUE(ingested->write_replica(step).ok);
+  EXPECT_EQ(batched->installs_ingested(), 0u);
+  EXPECT_EQ(ingested->installs_ingested(), 1u);
+  EXPECT_EQ(ingested->get(1, "t", "")->message, "w");
+  EXPECT_FALSE(ingested->get(1, "new", ""));
+  EXPECT_EQ(ingested->load_replica(1).meta.watermark, 10u);
+  EXPECT_EQ(ingested->load_replica(1).log.size(), 2u);
+  expect_same_partitions(*batched, *ingested, {1});
+  ingested.reset();
+  ingested = open_store(dir, "ingested", 0);
+  expect_same_partitions(*batched, *ingested, {1});
+}
+
+// Changes before an install that cannot be folded into its files (items of
+// the partition, another partition) leave the whole step to a batch.
+TEST_F(StoreEngineTest, AnInstallBehindOtherChangesIsWrittenInABatch) {
+  auto e = open_store(dir, "mixed", 0);
   const Item kept{"new", "", "z", {5, 7, 3}, false};
-  ASSERT_TRUE(e->write_replica({change::ReplaceState{1, items({kept}), 8, 3, false},
-                                change::Apply{1, {put(1, "t", "", "w", 9)}, 9, 3}})
+  ASSERT_TRUE(e->write_replica({change::Apply{1, {put(1, "t", "", "w", 9)}, 9, 3},
+                                change::ReplaceState{1, items({kept}), 8, 3, false}})
                   .ok);
-  ASSERT_TRUE(e->write_replica({change::ReplaceState{3, items({kept}), 8, 3, false},
-                                change::SaveState{4, 1, 1, false}})
+  ASSERT_TRUE(e->write_replica({change::SaveState{4, 1, 1, false},
+                                change::ReplaceState{3, items({kept}), 8, 3, false}})
                   .ok);
   EXPECT_EQ(e->installs_ingested(), 0u);
-  EXPECT_EQ(e->get(1, "t", "")->message, "w");
+  EXPECT_FALSE(e->get(1, "t", ""));  // the snapshot replaced it
   EXPECT_EQ(e->load_replica(4).meta.watermark, 1u);
-  ASSERT_TRUE(e->write_replica({change::ReplaceState{2, items({kept}), 8, 3, false}}).ok);
-  EXPECT_EQ(e->installs_ingested(), 1u);
+  ASSERT_TRUE(e->write_replica({change::ReplaceState{3, items({kept}), 8, 3, false},
+                                change::SaveState{4, 1, 2, false}})
+                  .ok);
+  EXPECT_EQ(e->installs_ingested(), 1u);  // then the other partition's state, batched
+  EXPECT_EQ(e->load_replica(4).meta.watermark, 2u);
 }
 
 // A log a snapshot emptied has no op whose HLC a new leader's clock could

@@ -9,8 +9,43 @@
 #include "partid/storage/meta_updates.h"
 
 namespace partid::storage {
+namespace {
+
+// Where a step's snapshot install ends: after its ReplaceState and the hard
+// state saved at the snapshot's watermark right behind it; changes.size()
+// when the step installs nothing.
+size_t install_end(const std::vector<ReplicaChange>& changes) {
+  auto it = std::find_if(changes.begin(), changes.end(), [](const ReplicaChange& c) {
+    return std::holds_alternative<change::ReplaceState>(c);
+  });
+  if (it == changes.end()) return changes.size();
+  const auto& replace = std::get<change::ReplaceState>(*it);
+  for (++it; it != changes.end(); ++it) {
+    const auto* save = std::get_if<change::SaveState>(&*it);
+    if (!save || save->partition != replace.partition || save->watermark > replace.through) break;
+  }
+  return static_cast<size_t>(it - changes.begin());
+}
+
+}  // namespace
+
 StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes) {
   if (auto ingested = ingest_install(changes)) return *ingested;
+  // An install that came with entries behind it (buffered while the snapshot
+  // was on its way, then appended, committed and applied in the same step)
+  // is ingested on its own, then the rest is written as one batch: a
+  // replica stopped between the two holds the snapshot at its watermark, a
+  // state it may be in. Written as one batch, a snapshot of hundreds of
+  // megabytes would be copied into the WriteBatch and then a memtable.
+  const auto cut = static_cast<std::ptrdiff_t>(install_end(changes));
+  if (cut < static_cast<std::ptrdiff_t>(changes.size()) &&
+      ingest_install({changes.begin(), changes.begin() + cut})) {
+    return write_batch({changes.begin() + cut, changes.end()});
+  }
+  return write_batch(changes);
+}
+
+StoreStatus StoreEngine::write_batch(const std::vector<ReplicaChange>& changes) {
   BatchWriter batch(*this);
   std::vector<Refusal> refused;
   auto apply = [&](const WriteOp& op) {

@@ -400,7 +400,11 @@ class StoreEngine {
 
   // The one write path: applies `changes` in order, atomically, with one
   // fsync (when `sync` is on); a large snapshot install by ingesting files
-  // (StoreOptions::ingest_install_bytes), atomic and durable all the same.
+  // (StoreOptions::ingest_install_bytes), atomic and durable all the same,
+  // except that an install followed by more changes in the same call (the
+  // entries that came behind the snapshot) is ingested first and the rest
+  // written after it: a stop between the two leaves the snapshot installed
+  // at its watermark, with nothing of the rest.
   // Two calls may run at once when they touch different partitions
   // (GroupCommit writes an install beside its batches).
   StoreStatus write_replica(const std::vector<ReplicaChange>& changes);
@@ -485,6 +489,8 @@ class StoreEngine {
   // files; nullopt when the step is not one or ingesting failed, for the
   // batch path to write it.
   std::optional<StoreStatus> ingest_install(const std::vector<ReplicaChange>& changes);
+  // write_replica's batch path: every change in one WriteBatch.
+  StoreStatus write_batch(const std::vector<ReplicaChange>& changes);
   // `in_memory_only`: *would_block is set instead of touching the disk.
   std::optional<Item> lookup(uint32_t partition, std::string_view partition_key,
                              std::string_view range_key, bool in_memory_only,
