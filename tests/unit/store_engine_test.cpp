@@ -362,9 +362,6 @@ void expect_same_partitions(StoreEngine& a, StoreEngine& b, std::vector<uint32_t
 // gone, tombstones kept), its log and metadata, other partitions untouched,
 // across a restart too.
 TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
-  auto open_with = [&](const std::string& name, uint64_t ingest_bytes) {
-    return open_store(dir, name, ingest_bytes);
-  };
   const Item kept{"new", "r", "z", {5, 7, 3}, false};
   const Item dead{"old", "", "", {6, 8, 3}, true};
   const Item other{"a", "", std::string(1000, 'q'), {4, 6, 3}, false};
@@ -390,8 +387,8 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
   for (bool keep_tail : {false, true}) {
     SCOPED_TRACE(keep_tail ? "keeping the tail" : "emptying the log");
     const std::string tag = keep_tail ? "-tail" : "";
-    auto batched = open_with("batched" + tag, UINT64_MAX);
-    auto ingested = open_with("ingested" + tag, 0);
+    auto batched = open_store(dir, "batched" + tag, UINT64_MAX);
+    auto ingested = open_store(dir, "ingested" + tag, 0);
     install(*batched, keep_tail);
     install(*ingested, keep_tail);
     EXPECT_EQ(batched->installs_ingested(), 0u);
@@ -409,7 +406,7 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
     EXPECT_EQ(ingested->load_replica(1).meta.base_sequence, 10u);
     same(*batched, *ingested);
     ingested.reset();
-    ingested = open_with("ingested" + tag, 0);
+    ingested = open_store(dir, "ingested" + tag, 0);
     same(*batched, *ingested);
     EXPECT_FALSE(std::filesystem::exists(dir.sub("ingested" + tag) + "/ingest/1"));
   }
