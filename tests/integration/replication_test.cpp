@@ -648,6 +648,93 @@ TEST_F(ReplicationTest, ANodeBackWithAnEmptyDiskLeadsNothingBeforeItHoldsTheData
   }
 }
 
+// A node that joins takes its partitions in as snapshots over a slow link.
+// The coordinator's resize guard waits for such copies only so long
+// (resize_hold_max, 5 s with fast timings) and then goes on with the staged
+// move; its next step must still give the new node no leadership of a
+// partition it is taking in (it would seal by copying the partition while
+// its writes waited). The node reports those partitions as importing (its
+// replicas wait for data they asked for), and the coordinator keeps their
+// leaderships where the data is until the copies are in.
+TEST_F(ReplicationTest, AJoiningNodeLeadsNothingItIsStillCopyingAfterTheResizeGuardGivesUp) {
+  // A short log (the new node needs snapshots) and small fragments (a
+  // fragment crosses the slow link well within its 10-s timeout).
+  const std::vector<std::string> small = {
+      "--log-retention", "4", "--max-body-bytes", "131072", "--max-peer-frame-bytes", "262144"};
+  PartidOptions options = node_options(true);
+  options.extra_args.insert(options.extra_args.end(), small.begin(), small.end());
+  for (int i = 0; i < 3; ++i) cluster.start(options);
+  ASSERT_TRUE(cluster.wait_converged(3, 30s)) << cluster.describe_not_serving();
+  // About 256 KiB per partition.
+  std::map<std::string, std::string> written;
+  for (int k = 0; k < 512; ++k) {
+    const std::string key = "bulk-" + std::to_string(k);
+    const std::string message = std::string(8000, static_cast<char>('a' + k % 26));
+    ASSERT_EQ(put(k % 3, key, message), 200) << key;
+    written[key] = message;
+  }
+  const int peer_port = free_port();
+  TcpProxy peer_link(peer_port);
+  peer_link.throttle(32 << 10);  // each partition's copy takes well over 10 s
+  cluster.start(behind(peer_link, peer_port, small));
+  const std::string joined = cluster.node(3).id;
+  const auto leads = [&](const json& topology) {
+    std::set<uint32_t> led;
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      if (topology["assignment"][p]["replicas"][0] == joined) led.insert(p);
+    }
+    return led;
+  };
+  const std::string wait_line = "the staged move's next step waits until " + joined;
+  const auto coordinator_waits = [&] {
+    for (size_t i = 0; i < 4; ++i) {
+      if (read_file(cluster.node(i).log).find(wait_line) != std::string::npos) return true;
+    }
+    return false;
+  };
+  // Either the coordinator's next step waits for the copies (the wait comes
+  // only after the guard gave up), or it gave the new node leaderships.
+  json topology;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        topology = cluster.get_json(0, "/cluster/topology");
+        return !leads(topology).empty() || coordinator_waits();
+      },
+      60s))
+      << "the staged move neither went on nor waited";
+  // Whatever the new node leads, it holds; and it is still copying
+  // something, or this checked nothing.
+  const json status = cluster.get_json(3, "/cluster/status");
+  std::map<uint32_t, bool> waits;
+  for (const auto& part : status["partitions"]) {
+    waits[part["partition"].get<uint32_t>()] = part["waits_for_data"].get<bool>();
+  }
+  size_t waiting = 0;
+  for (const auto& [p, w] : waits) waiting += w ? 1 : 0;
+  EXPECT_GE(waiting, 1u) << status.dump();
+  for (uint32_t p : leads(topology)) {
+    EXPECT_FALSE(waits[p]) << "partition " << p << " is led by " << joined
+                           << " while it still waits for its data";
+  }
+  const auto record = record_of(3);
+  ASSERT_TRUE(record);
+  EXPECT_FALSE(record->importing_partitions.empty());
+
+  peer_link.throttle(0);
+  const auto leads_and_holds = [&] {
+    const auto r = record_of(3);
+    return !leads(cluster.get_json(0, "/cluster/topology")).empty() && r &&
+           r->importing_partitions.empty();
+  };
+  EXPECT_TRUE(wait_until(leads_and_holds, 60s)) << "the new node never took its leaderships";
+  for (const auto& [key, message] : written) {
+    const uint32_t p = partition_of(key);
+    const auto replicas = replicas_of(0, p);
+    if (std::find(replicas.begin(), replicas.end(), joined) == replicas.end()) continue;
+    EXPECT_TRUE(wait_until([&] { return replica_read(3, key) == message; }, 20s)) << key;
+  }
+}
+
 void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   start_nodes(nodes, true);
   std::vector<size_t> all;

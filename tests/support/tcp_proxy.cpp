@@ -22,6 +22,7 @@ struct TcpProxy::Impl {
   tcp::endpoint target;
   bool open = true;
   bool stalled = false;                // every connection
+  size_t bytes_per_second = 0;         // 0: no throttle
   std::set<std::string> stalled_from;  // the connections of these client addresses
   // What waits for the stall to end, with the client address it belongs to.
   std::vector<std::pair<std::string, std::function<void()>>> held;
@@ -80,17 +81,25 @@ struct TcpProxy::Impl {
   void pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to,
             const std::string& source) {
     auto buf = std::make_shared<std::array<char, 16384>>();
-    from->async_read_some(
-        asio::buffer(*buf), [this, from, to, buf, source](boost::system::error_code ec, size_t n) {
-          if (ec) return relay_or_hold(source, [this, from, to] { drop(from, to); });
-          relay_or_hold(source, [this, from, to, buf, n, source] {
-            asio::async_write(*to, asio::buffer(*buf, n),
-                              [this, from, to, buf, source](boost::system::error_code wec, size_t) {
-                                if (wec) return drop(from, to);
-                                pump(from, to, source);
-                              });
-          });
-        });
+    from->async_read_some(asio::buffer(*buf), [this, from, to, buf, source](
+                                                  boost::system::error_code ec, size_t n) {
+      if (ec) return relay_or_hold(source, [this, from, to] { drop(from, to); });
+      relay_or_hold(source, [this, from, to, buf, n, source] {
+        asio::async_write(*to, asio::buffer(*buf, n),
+                          [this, from, to, buf, n, source](boost::system::error_code wec, size_t) {
+                            if (wec) return drop(from, to);
+                            pace(n, [this, from, to, source] { pump(from, to, source); });
+                          });
+      });
+    });
+  }
+
+  // Runs `next` now, or, throttled, once `n` bytes' time at the rate has passed.
+  void pace(size_t n, std::function<void()> next) {
+    if (bytes_per_second == 0) return next();
+    auto timer = std::make_shared<asio::steady_timer>(
+        io, std::chrono::microseconds(n * 1000000 / bytes_per_second));
+    timer->async_wait([timer, next = std::move(next)](boost::system::error_code) { next(); });
   }
 
   void drop(std::shared_ptr<tcp::socket> a, std::shared_ptr<tcp::socket> b) {
@@ -159,6 +168,10 @@ void TcpProxy::unstall_from(const std::string& address) {
     impl_->stalled_from.erase(address);
     impl_->release_held();
   });
+}
+
+void TcpProxy::throttle(size_t bytes_per_second) {
+  impl_->on_io([this, bytes_per_second] { impl_->bytes_per_second = bytes_per_second; });
 }
 
 }  // namespace parti::testing

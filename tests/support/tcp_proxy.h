@@ -8,7 +8,9 @@
 // does the same to the connections of one client address only (each partid
 // node connects from an address of its own, --peer-source), and while a
 // connection is stalled its close is held too: nothing crosses, not even a
-// FIN. Runs its own Asio thread.
+// FIN. throttle() relays each direction of every connection at most at a
+// given rate (a slow link: a large transfer takes long, small messages still
+// pass). Runs its own Asio thread.
 #pragma once
 
 #include <memory>
@@ -33,6 +35,9 @@ class TcpProxy {
   // `address` (an IP address such as "127.0.0.3").
   void stall_from(const std::string& address);
   void unstall_from(const std::string& address);
+  // Each direction of each connection relays at most `bytes_per_second`
+  // from now on; 0 lifts the limit.
+  void throttle(size_t bytes_per_second);
 
  private:
   struct Impl;

@@ -1,7 +1,8 @@
 // What a node reports as data still moving (its record's locked, importing
 // and migrating sets, which libparti's resize guard reads): a leader whose
-// follower needs a snapshot or lacks much of the log is migrating; ordinary
-// replication lag is not.
+// follower needs a snapshot or lacks much of the log is migrating, a follower
+// that waits for data it asked for is importing; ordinary replication lag is
+// neither.
 #include <gtest/gtest.h>
 
 #include "partid/node/progress_reporter.h"
@@ -29,7 +30,7 @@ TEST(MovingPartitions, AFollowerFarBehindOrNeedingASnapshotMakesItsPartitionMigr
   EXPECT_TRUE(moving.locked.empty());
 }
 
-TEST(MovingPartitions, RebuildingReplicasImportAndHeldAppointmentsLock) {
+TEST(MovingPartitions, RebuildingReplicasAndFollowersWaitingForDataImportAndHeldAppointmentsLock) {
   auto rebuilding = leading(5, 0);
   rebuilding.role = replication::core::Role::follower;
   rebuilding.followers.clear();
@@ -38,8 +39,15 @@ TEST(MovingPartitions, RebuildingReplicasImportAndHeldAppointmentsLock) {
   held.handoff = "draining";
   auto gone = leading(7, kFarBehindBytes * 4);
   gone.active = false;  // no longer one of its replicas: nothing of it counts
-  const auto moving = moving_partitions({rebuilding, held, gone});
-  EXPECT_EQ(moving.importing, (std::set<uint32_t>{5}));
+  auto waiting = rebuilding;
+  waiting.partition = 8;
+  waiting.rebuilding = false;
+  waiting.waits_for_data = true;  // a follower asked for a snapshot or a catch-up
+  auto current = waiting;
+  current.partition = 9;
+  current.waits_for_data = false;
+  const auto moving = moving_partitions({rebuilding, held, gone, waiting, current});
+  EXPECT_EQ(moving.importing, (std::set<uint32_t>{5, 8}));
   EXPECT_EQ(moving.locked, (std::set<uint32_t>{6}));
   EXPECT_TRUE(moving.migrating.empty());
 }

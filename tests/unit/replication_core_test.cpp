@@ -292,6 +292,38 @@ TEST(ReplicationCoreTest, EarlyArrivalsWaitAndAGapIsRequested) {
   EXPECT_EQ(std::get<ReplicateAck>(actions.send[1].message).last, last.seq + 2);
 }
 
+// A follower reports waiting for data (a node record's importing set) only
+// once a gap outlasts the gap timeout, when it has asked for what it lacks;
+// reordering the next message repairs is not reported, and filling the gap
+// ends it.
+TEST(ReplicationCoreTest, AGapIsReportedAsWaitingForDataOnlyOnceItOutlastsTheTimeout) {
+  CoreOptions options;
+  options.gap_timeout_ticks = 2;
+  Cluster c({"a", "b"}, options);
+  c.appoint(1, "a");
+  const Position last = c.at("a").last();
+  Replicate late{1, last, {Entry{last.seq + 1, 1, false, "one"}}, 0, last.seq + 2};
+  Replicate early{1, {1, last.seq + 1}, {Entry{last.seq + 2, 1, false, "two"}}, 0, last.seq + 2};
+  EXPECT_FALSE(c.at("b").waits_for_data());
+  c.at("b").receive("a", early);
+  c.at("b").tick();
+  EXPECT_FALSE(c.at("b").waits_for_data()) << "a gap younger than the timeout";
+  c.at("b").tick();
+  EXPECT_TRUE(c.at("b").waits_for_data());
+  c.at("b").receive("a", late);
+  EXPECT_FALSE(c.at("b").waits_for_data()) << "the gap is filled";
+  // Reordering filled before the timeout is never reported.
+  const Position now = c.at("b").last();
+  c.at("b").receive(
+      "a", Replicate{1, {1, now.seq + 1}, {Entry{now.seq + 2, 1, false, "4"}}, 0, now.seq + 2});
+  c.at("b").tick();
+  c.at("b").receive("a", Replicate{1, now, {Entry{now.seq + 1, 1, false, "3"}}, 0, now.seq + 2});
+  c.at("b").tick();
+  c.at("b").tick();
+  EXPECT_FALSE(c.at("b").waits_for_data());
+  EXPECT_FALSE(c.at("a").waits_for_data()) << "a leader never waits for data";
+}
+
 TEST(ReplicationCoreTest, BufferOverflowDropsAndCounts) {
   CoreOptions options;
   options.max_buffered_entries = 2;
@@ -503,6 +535,24 @@ TEST(ReplicationCoreTest, TrimmedLogSendsASnapshot) {
   ASSERT_FALSE(c.snapshots["a"].empty());
   EXPECT_EQ(c.snapshots["a"][0].to, "c");
   EXPECT_FALSE(c.snapshots["a"][0].for_adoption);
+}
+
+// A follower left behind the leader's log waits for data from its first
+// unplaceable heartbeat's timeout until its snapshot is installed; the
+// follower that kept up never does.
+TEST(ReplicationCoreTest, AFollowerSentASnapshotWaitsForDataUntilItIsInstalled) {
+  Cluster c({"a", "b", "c"}, short_retention());
+  leave_c_behind_until_asked_a_snapshot(c);
+  ASSERT_FALSE(c.snapshots["a"].empty());
+  EXPECT_TRUE(c.at("c").waits_for_data());
+  EXPECT_FALSE(c.at("b").waits_for_data());
+  c.tick_all(10);
+  EXPECT_TRUE(c.at("c").waits_for_data()) << "still without its snapshot";
+  const Position point = c.at("a").log().position_of(c.at("a").commit());
+  c.run("a", c.at("a").snapshot_ready({"c", false}, Snapshot{point, snapshot_bytes("s")}));
+  c.tick_all(3);
+  EXPECT_EQ(c.at("c").commit(), c.at("a").commit());
+  EXPECT_FALSE(c.at("c").waits_for_data());
 }
 
 // c is asked a snapshot; the writes go on while it is built and installed.

@@ -109,6 +109,7 @@ ApiResponse ApiService::status() const {
                      {"replication_lag", s.lag},
                      {"buffered", s.buffered},
                      {"rebuilding", s.rebuilding},
+                     {"waits_for_data", s.waits_for_data},
                      {"serving", s.serving},
                      {"stalled_seconds", s.stalled_seconds}});
     if (!s.followers.empty()) {

@@ -17,7 +17,7 @@ MovingPartitions moving_partitions(const std::vector<replication::ReplicaStatus>
   MovingPartitions out;
   for (const auto& s : statuses) {
     if (!s.active) continue;
-    if (s.rebuilding) out.importing.insert(s.partition);
+    if (s.rebuilding || s.waits_for_data) out.importing.insert(s.partition);
     if (!s.handoff.empty()) out.locked.insert(s.partition);
     if (s.follower_far_behind(kFarBehindBytes)) out.migrating.insert(s.partition);
   }

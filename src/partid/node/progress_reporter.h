@@ -11,7 +11,9 @@
 // which the coordinator's resize guard reads (a planned rebalance waits while
 // any node moves data; parti::WorkerInfo::moving_data): `locked`, partitions
 // whose appointment this node holds for a handoff; `importing`, replicas here
-// that wait for a snapshot (rebuilding); `migrating`, partitions this node
+// that are rebuilding or wait for data they asked their leader for (a
+// snapshot or a catch-up: ReplicaCore::waits_for_data), which libparti then
+// makes no leader (parti::keep_leaders_with_data); `migrating`, partitions this node
 // leads with a follower that needs a snapshot or lacks more than
 // kFarBehindBytes of the log: a replica that a staged move just added (a step
 // of libparti's, parti/assignment/staging.h) catches up before the next step

@@ -108,6 +108,9 @@ struct ReplicaStatus {
   uint64_t lag = 0;  // leader: entries its slowest follower lacks
   size_t buffered = 0;
   bool rebuilding = false;
+  // A follower waiting for data it asked its leader for (a snapshot or a
+  // catch-up): core::ReplicaCore::waits_for_data.
+  bool waits_for_data = false;
   std::string leader;
   bool serving = false;  // leads, takes writes, and its reads are current
   // How long it has had work it cannot finish (StallClock); 0 when none.

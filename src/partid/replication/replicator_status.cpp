@@ -60,6 +60,7 @@ std::vector<ReplicaStatus> Replicator::statuses() const {
                     0,
                     c.buffered_entries(),
                     c.rebuilding(),
+                    c.waits_for_data(),
                     r->leader,
                     serves_reads(p),
                     r->stall.stalled_seconds(now),

@@ -209,7 +209,7 @@ Actions ReplicaCore::catch_up(bool skip_buffered) {
   if (role_ != Role::follower || !leader_) return out;
   if (skip_buffered) {
     buffer_.clear();
-    gap_since_.reset();
+    close_gap();
   }
   ++stats_.sync_requests;
   send(out, *leader_, SyncRequest{epoch_, log_.last().seq + 1, 0});

@@ -156,6 +156,15 @@ class ReplicaCore {
   const std::optional<NodeId>& leader() const { return leader_; }
   const std::vector<NodeId>& replicas() const { return replicas_; }
   bool rebuilding() const { return hard_.rebuilding; }
+  // A follower whose log has had a gap for at least the gap timeout: its
+  // leader's messages start past what it holds, so it has asked for what it
+  // lacks (a catch-up or a snapshot) and waits for it. Not a replica to make
+  // a leader yet: it would seal by fetching the partition while its writes
+  // waited. A gap the next message fills (reordering) never counts.
+  bool waits_for_data() const {
+    return role_ == Role::follower && gap_opened_ &&
+           now_ - *gap_opened_ >= options_.gap_timeout_ticks;
+  }
   size_t buffered_entries() const { return buffer_.entries(); }
   size_t pending_proposals() const { return pending_.size(); }
   const CoreStats& stats() const { return stats_; }
@@ -231,6 +240,7 @@ class ReplicaCore {
   void apply_replicate(Actions& out, const Replicate& message);
   bool append_matching(Actions& out, const Replicate& message);
   void drain_buffer(Actions& out);
+  void close_gap();
   void on_begin_epoch(Actions& out, const NodeId& from, const BeginEpoch& message);
   void on_install_snapshot(Actions& out, const NodeId& from, const InstallSnapshot& message);
   void on_sync_request(Actions& out, const NodeId& from, const SyncRequest& message);
@@ -278,7 +288,8 @@ class ReplicaCore {
   // follower
   std::optional<uint64_t> catch_up_target_;
   GapBuffer buffer_;
-  std::optional<uint64_t> gap_since_;
+  std::optional<uint64_t> gap_since_;   // the gap's last catch-up request (or its opening)
+  std::optional<uint64_t> gap_opened_;  // when the gap opened
 
   // sealing
   std::optional<SealRecord> sealed_;  // the register as read for this epoch

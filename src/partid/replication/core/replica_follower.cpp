@@ -17,7 +17,7 @@ void ReplicaCore::on_replicate(Actions& out, const NodeId& from, const Replicate
   raise_promise(out, message.epoch);
   if (epoch_ != message.epoch) {
     buffer_.clear();  // early arrivals of an older leader mean nothing now
-    gap_since_.reset();
+    close_gap();
     catch_up_target_.reset();
   }
   epoch_ = message.epoch;
@@ -25,6 +25,7 @@ void ReplicaCore::on_replicate(Actions& out, const NodeId& from, const Replicate
   if (message.prev.seq > log_.last().seq) {
     if (!buffer_.add(message)) ++stats_.buffer_overflows;
     if (!gap_since_) gap_since_ = now_;
+    if (!gap_opened_) gap_opened_ = now_;
     return;
   }
   apply_replicate(out, message);
@@ -72,7 +73,12 @@ void ReplicaCore::drain_buffer(Actions& out) {
   while (auto next = buffer_.take_fitting(log_.last().seq)) {
     if (next->epoch == epoch_) apply_replicate(out, *next);
   }
-  if (buffer_.empty()) gap_since_.reset();
+  if (buffer_.empty()) close_gap();
+}
+
+void ReplicaCore::close_gap() {
+  gap_since_.reset();
+  gap_opened_.reset();
 }
 
 void ReplicaCore::follower_tick(Actions& out) {
@@ -94,7 +100,7 @@ void ReplicaCore::on_begin_epoch(Actions& out, const NodeId& from, const BeginEp
   epoch_ = message.epoch;
   leader_ = from;
   buffer_.clear();
-  gap_since_.reset();
+  close_gap();
   catch_up_target_.reset();
   send(out, from, EpochPromise{message.epoch, log_.last(), hard_.commit, hard_.rebuilding});
 }

@@ -13,7 +13,7 @@ void ReplicaCore::start_sealing(Actions& out) {
   role_ = Role::sealing;
   leader_ = self_;
   buffer_.clear();
-  gap_since_.reset();
+  close_gap();
   promises_.clear();
   adopting_from_.reset();
   sealed_.reset();
