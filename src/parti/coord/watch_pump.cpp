@@ -1,5 +1,7 @@
 #include "parti/coord/watch_pump.h"
 
+#include "parti/core/thread_names.h"
+
 namespace parti::coord {
 
 namespace {
@@ -13,7 +15,10 @@ WatchPump::WatchPump(std::shared_ptr<KvBucket> bucket, std::string pattern, OnEv
 WatchPump::~WatchPump() { stop(); }
 
 void WatchPump::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("parti-watch");
+    run();
+  });
 }
 
 void WatchPump::stop() {

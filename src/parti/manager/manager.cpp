@@ -289,13 +289,16 @@ void Manager::start() {
     m.life = Impl::Life::Running;
     m.running = true;
     m.hearing.emplace(Clock::now(), m.calculator_config().rejoin_window);
-    m.pool = std::make_unique<asio::thread_pool>(2);
-    m.source_pool = std::make_unique<asio::thread_pool>(1);
+    m.pool = std::make_unique<NamedThreadPool>(2, "parti-kv");
+    m.source_pool = std::make_unique<NamedThreadPool>(1, "parti-source");
     m.guard.emplace(m.loop.get_executor());
     m.listener = m.conn->add_status_listener(
         [&m](bool up) { asio::post(m.loop, [&m, up] { m.on_connection(up); }); });
     m.spawn_loop(m.main_flow());
-    m.loop_thread = std::thread([&m] { m.loop.run(); });
+    m.loop_thread = std::thread([&m] {
+      name_this_thread("parti-loop");
+      m.loop.run();
+    });
   }
   std::unique_lock lock(m.mu);
   const bool done = m.cv.wait_for(lock, m.cfg.timings.startup_timeout, [&] {

@@ -14,6 +14,7 @@
 #include "parti/assignment/assignment_follower.h"
 #include "parti/assignment/assignment_store.h"
 #include "parti/core/async.h"
+#include "parti/core/thread_names.h"
 #include "parti/core/wakeup.h"
 #include "parti/election/leader_election.h"
 #include "parti/identity/stable_id.h"
@@ -59,12 +60,12 @@ struct Manager::Impl {
 
   asio::io_context loop;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
-  std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<NamedThreadPool> pool;
   // The partition source's list() is the user's code: a slow one (a database
   // behind it) holding the pool's threads would hold back the heartbeats,
   // lease renewals and membership polls queued behind it, and the worker
   // would be counted gone. It runs on a thread of its own.
-  std::unique_ptr<asio::thread_pool> source_pool;
+  std::unique_ptr<NamedThreadPool> source_pool;
   std::thread loop_thread;
 
   Buckets buckets;

@@ -1,7 +1,6 @@
 #include "partid/node/node.h"
 
 #include <fmt/ranges.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -44,8 +43,7 @@ void Node::start() {
   open_storage();
   bind_listeners();
   loop_thread_ = std::thread([this] {
-    // Named so a profiler or `top -H` tells the loop from the pools' threads.
-    pthread_setname_np(pthread_self(), "partid-loop");
+    parti::name_this_thread("partid-loop");
     auto guard = asio::make_work_guard(loop_);
     loop_.run();
   });

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "parti/coord/connection.h"
+#include "parti/core/thread_names.h"
 #include "parti/manager/manager.h"
 #include "partid/api/api_service.h"
 #include "partid/api/cluster_view.h"
@@ -112,14 +113,14 @@ class Node final : public api::ClusterView {
   DescriptorBudget descriptors_;
   std::string data_path_;
   asio::io_context loop_{1};  // one thread runs it
-  asio::thread_pool disk_{2};
-  asio::thread_pool bulk_{1};  // large answers (ApiDeps::bulk)
+  parti::NamedThreadPool disk_{2, "partid-disk"};
+  parti::NamedThreadPool bulk_{1, "partid-bulk"};  // large answers (ApiDeps::bulk)
   // Partition snapshots built, serialized, parsed and decoded (Replicator):
   // seconds each for a large partition, which on the disk pool held the
   // threads every commit waits for. Two: a rebuilt node parses one transfer
   // while it decodes another; a leader builds at most two partitions' copies
   // at once.
-  asio::thread_pool snapshots_{2};
+  parti::NamedThreadPool snapshots_{2, "partid-snap"};
   std::unique_ptr<storage::StoreEngine> store_;
   storage::NodeMetadata meta_;
   std::unique_ptr<replication::Replicator> replicator_;

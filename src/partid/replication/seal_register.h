@@ -19,6 +19,7 @@
 
 #include "parti/coord/kv_bucket.h"
 #include "parti/core/async.h"
+#include "parti/core/thread_names.h"
 #include "partid/replication/core/types.h"
 
 namespace partid::replication {
@@ -53,7 +54,7 @@ class SealRegister {
 
   std::shared_ptr<parti::coord::KvBucket> bucket_;
   asio::any_io_executor loop_;
-  asio::thread_pool pool_{2};
+  parti::NamedThreadPool pool_{2, "partid-seal"};
 };
 
 }  // namespace partid::replication

@@ -21,6 +21,7 @@
 #include "parti/coord/connection.h"
 #include "parti/coord/kv_bucket.h"
 #include "parti/coord/watched_keys.h"
+#include "parti/core/thread_names.h"
 #include "partid/routing/layout.h"
 
 namespace partid::split {
@@ -80,7 +81,7 @@ class LayoutStore {
   uint32_t initial_partitions_ = 0;
   routing::LayoutRecord current_;
   OnChange on_change_;
-  asio::thread_pool pool_{1};
+  parti::NamedThreadPool pool_{1, "partid-layout"};
   std::unique_ptr<parti::coord::WatchedKeys> follower_;
   int status_listener_ = -1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -18,6 +18,7 @@
 
 #include "parti/coord/kv_bucket.h"
 #include "parti/core/periodic.h"
+#include "parti/core/thread_names.h"
 #include "partid/upgrade/formats.h"
 
 namespace partid::upgrade {
@@ -70,7 +71,7 @@ class ActiveFormat {
   uint32_t held_target_ = 0;  // the last target a hold kept it from, until held_until_
   std::chrono::steady_clock::time_point held_until_{};
   std::vector<std::function<void()>> waiting_;  // for the raise in flight
-  asio::thread_pool pool_{1};
+  parti::NamedThreadPool pool_{1, "partid-format"};
   std::unique_ptr<parti::Periodic> follower_;
   std::string held_by_;  // this node's hold: its key, empty if none
   uint32_t held_format_ = 0;
