@@ -1,7 +1,9 @@
 // FragmentSender over real loopback TCP to a PeerServer that assembles what it
 // receives: a transfer started while the peer already has as many as it may
 // waits for one to end and then goes, whole, instead of being dropped (a
-// dropped snapshot is built again, seconds of work for a large partition).
+// dropped snapshot is built again, seconds of work for a large partition);
+// and a transfer the peer answers busy (no room) is sent again later, not
+// abandoned, unless the peer stays busy past the sender's patience.
 #include "partid/replication/fragments.h"
 
 #include <gtest/gtest.h>
@@ -35,6 +37,9 @@ class FragmentSenderTest : public ::testing::Test {
     FragmentSender::Options options;
     options.fragment_bytes = 1000;
     options.max_transfers_per_peer = 1;
+    options.busy_retry = 10ms;
+    options.busy_retry_max = 40ms;
+    options.busy_patience = 500ms;
     sender = std::make_unique<FragmentSender>(*client, loop.get_executor(), work.get_executor(),
                                               options);
     runner = std::thread([this] { loop.run(); });
@@ -53,6 +58,12 @@ class FragmentSenderTest : public ::testing::Test {
   // each completed transfer carried.
   void receive(const pb::Envelope& request, const peer::PeerServer::Reply& reply) {
     if (!request.has_fragment()) return;
+    if (request.fragment().index() == 0 && busy_answers > 0) {
+      --busy_answers;
+      pb::Envelope ack;
+      ack.mutable_fragment_ack()->set_busy(true);
+      return reply(std::move(ack));
+    }
     order.push_back(request.fragment().transfer());
     auto part = assembler.add(request.fragment(), FragmentAssembler::Clock::now());
     if (part.message) {
@@ -79,6 +90,7 @@ class FragmentSenderTest : public ::testing::Test {
   std::thread runner;
   FragmentAssembler assembler;  // loop only
   std::vector<uint64_t> order;  // loop only: each fragment's transfer, as received
+  int busy_answers = 0;         // loop only: first fragments still to answer busy
   std::mutex mu;
   std::vector<std::string> received;  // under mu
 };
@@ -116,6 +128,47 @@ TEST_F(FragmentSenderTest, ATransferPastThePeersLimitWaitsForOneToEndThenGoesWho
     EXPECT_TRUE(std::all_of(order.begin() + 11, order.end(),
                             [&](uint64_t t) { return t == order.back() && t != order.front(); }));
   });
+}
+
+TEST_F(FragmentSenderTest, ATransferThePeerHasNoRoomForIsSentAgainLaterNotAbandoned) {
+  const TransferBytes one{std::string(2'500, 'a'), nullptr};
+  on_loop([&] {
+    busy_answers = 3;
+    EXPECT_TRUE(sender->start(address(), 1, "n", [&] { return one; }));
+  });
+  ASSERT_TRUE(parti::testing::wait_until([&] { return received_count() == 1; }, 10s));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(received[0], one.head);
+  }
+  on_loop([&] {
+    EXPECT_EQ(sender->busy_refusals(), 3u);
+    EXPECT_EQ(sender->completed(), 1u);
+    EXPECT_EQ(sender->abandoned(), 0u);
+    EXPECT_EQ(sender->started(), 1u) << "serialized once, whatever the waits";
+  });
+}
+
+TEST_F(FragmentSenderTest, APeerBusyPastThePatienceHasTheTransferAbandoned) {
+  const TransferBytes one{std::string(2'500, 'a'), nullptr};
+  on_loop([&] {
+    busy_answers = 1000000;
+    EXPECT_TRUE(sender->start(address(), 1, "n", [&] { return one; }));
+  });
+  uint64_t abandoned = 0;
+  ASSERT_TRUE(parti::testing::wait_until(
+      [&] {
+        on_loop([&] { abandoned = sender->abandoned(); });
+        return abandoned == 1;
+      },
+      10s));
+  on_loop([&] {
+    EXPECT_GE(sender->busy_refusals(), 2u);
+    EXPECT_EQ(sender->completed(), 0u);
+    // Its pair is free again: the core's next request may build anew.
+    EXPECT_FALSE(sender->busy(address(), 1));
+  });
+  EXPECT_EQ(received_count(), 0u);
 }
 
 }  // namespace

@@ -206,6 +206,8 @@ class ReplicationTest : public ::testing::Test {
     return keys;
   }
   // A counter of /cluster/status's "replication" summed over nodes 0..n-1.
+  void rebuild_eight_partitions(const std::vector<std::string>& budgets,
+                                TcpProxy* slow_link = nullptr, int peer_port = 0);
   uint64_t replication_counter(const std::string& name, size_t n) {
     uint64_t sum = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -1998,19 +2000,23 @@ TEST_F(ReplicationTest, APartitionPastTheSnapshotBoundIsNotCopiedWhileTheOthersA
   }
 }
 
-TEST_F(ReplicationTest, ALeaderHoldsItsBuiltSnapshotsWithinTheirBudgetAndStillRebuildsEveryone) {
-  // Eight partitions of ~600 KiB each, a wiped follower that needs all of
-  // them as snapshots (the log is trimmed right behind the watermark), sent
-  // in fragments (a 2 MiB frame) two at a time per peer, and 1 MiB for the
-  // snapshots a leader may hold built and undelivered: the leaders must turn
-  // builds away while the first ones wait for the wire, and still give the
-  // follower every partition, holding nothing once they are delivered.
+// Eight partitions of ~600 KiB each and a wiped follower (node 2) that needs
+// all of them as snapshots (the log is trimmed right behind the watermark),
+// sent in fragments (a 2 MiB frame) two at a time per peer, with `budgets`
+// among the nodes' flags: node 2 must still be given every partition. With
+// `slow_link` (forwarding to `peer_port`), node 2's peer port is behind it,
+// throttled to 1 MiB/s for the rebuild: each transfer then takes most of a
+// second, so the leaders' transfers overlap.
+void ReplicationTest::rebuild_eight_partitions(const std::vector<std::string>& budgets,
+                                               TcpProxy* slow_link, int peer_port) {
   PartidOptions options = node_options(true);
   options.extra_args.insert(
       options.extra_args.end(),
-      {"--log-retention", "10", "--max-peer-frame-bytes", std::to_string(2u << 20),
-       "--snapshot-budget-mib", "1", "--retry-ticks", "1", "--replication-tick-ms", "10"});
-  for (int i = 0; i < 3; ++i) cluster.start(options);
+      {"--log-retention", "10", "--max-peer-frame-bytes", std::to_string(2u << 20), "--retry-ticks",
+       "1", "--replication-tick-ms", "10"});
+  options.extra_args.insert(options.extra_args.end(), budgets.begin(), budgets.end());
+  for (int i = 0; i < 2; ++i) cluster.start(options);
+  cluster.start(slow_link ? behind(*slow_link, peer_port, options.extra_args) : options);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
   std::map<uint32_t, std::vector<std::string>> keys;  // partition -> its three keys
   auto all_chosen = [&] {
@@ -2030,6 +2036,7 @@ TEST_F(ReplicationTest, ALeaderHoldsItsBuiltSnapshotsWithinTheirBudgetAndStillRe
     }
   }
 
+  if (slow_link) slow_link->throttle(1u << 20);
   cluster.wipe(2);
   cluster.start_again(2);
   ASSERT_TRUE(cluster.wait_converged(3, 30s));
@@ -2039,6 +2046,13 @@ TEST_F(ReplicationTest, ALeaderHoldsItsBuiltSnapshotsWithinTheirBudgetAndStillRe
       EXPECT_TRUE(wait_until([&] { return replica_read(2, key) == message_of(key); }, 10s)) << key;
     }
   }
+}
+
+// 1 MiB for the snapshots a leader may hold built and undelivered: the
+// leaders must turn builds away while the first ones wait for the wire, and
+// still rebuild the follower, holding nothing once they are delivered.
+TEST_F(ReplicationTest, ALeaderHoldsItsBuiltSnapshotsWithinTheirBudgetAndStillRebuildsEveryone) {
+  rebuild_eight_partitions({"--snapshot-budget-mib", "1"});
   EXPECT_GE(replication_counter("snapshot_builds_deferred", 2), 1u);
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_TRUE(wait_until(
@@ -2048,6 +2062,27 @@ TEST_F(ReplicationTest, ALeaderHoldsItsBuiltSnapshotsWithinTheirBudgetAndStillRe
         20s))
         << "node " << i;
   }
+}
+
+// 1 MiB for the snapshots the follower may hold received and not installed
+// (each transfer counts 768 KiB: three 256-KiB fragments, so a second may
+// start beside one, a third not): over a slow link the leaders' four
+// transfers at once overlap, the follower answers the third busy, they send them again
+// later instead of abandoning them, and once every partition is in, the
+// follower's budget counts nothing (every transfer's count was released).
+TEST_F(ReplicationTest, AFollowerTakesItsSnapshotsInWithinItsReceiveBudgetAndGetsEveryPartition) {
+  const int peer_port = free_port();
+  TcpProxy slow_link(peer_port);
+  rebuild_eight_partitions({"--snapshot-receive-budget-mib", "1"}, &slow_link, peer_port);
+  const auto count_on = [&](size_t i, const std::string& name) {
+    return cluster.get_json(i, "/cluster/status")["replication"][name].get<uint64_t>();
+  };
+  EXPECT_GE(count_on(2, "fragmented_transfers_turned_away"), 1u);
+  EXPECT_GE(count_on(0, "fragmented_transfers_waited_busy") +
+                count_on(1, "fragmented_transfers_waited_busy"),
+            1u);
+  EXPECT_TRUE(wait_until([&] { return count_on(2, "snapshot_bytes_receiving") == 0; }, 20s))
+      << cluster.get_json(2, "/cluster/status")["replication"].dump();
 }
 
 // Sends one ReplicationBatch frame to a node's peer port, as a stale leader

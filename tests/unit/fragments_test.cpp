@@ -85,11 +85,48 @@ TEST(FragmentAssembler, TooManyTransfersAtOnceAreRefusedUntilOneGoesQuiet) {
   const auto now = Clock::now();
   EXPECT_TRUE(a.add(fragment(1, 0, 2, "a"), now).accepted);
   EXPECT_TRUE(a.add(fragment(2, 0, 2, "b"), now + 20s).accepted);
-  EXPECT_EQ(a.add(fragment(3, 0, 2, "c"), now + 20s).error, "too many transfers");
+  const auto third = a.add(fragment(3, 0, 2, "c"), now + 20s);
+  EXPECT_EQ(third.error, "too many transfers");
+  EXPECT_TRUE(third.busy) << "the sender should try again later, not give up";
   // Transfer 1 has been silent past the idle timeout: it is forgotten.
   EXPECT_TRUE(a.add(fragment(3, 0, 2, "c"), now + 31s).accepted);
   EXPECT_EQ(a.add(fragment(1, 1, 2, "a"), now + 31s).error, "unknown transfer");
   EXPECT_EQ(a.add(fragment(2, 1, 2, "b"), now + 31s).message, "bb");
+}
+
+// The receive budget: a transfer starts only while what the node holds of
+// the snapshots it receives is under the budget, or nothing is held; a
+// completed transfer counts until whoever keeps its bytes drops its token.
+TEST(FragmentAssembler, ATransferPastTheReceiveBudgetIsAnsweredBusyUntilRoomIsMade) {
+  AssemblerLimits limits;
+  limits.budget_bytes = 2500;
+  FragmentAssembler a(limits);
+  const auto now = Clock::now();
+  const std::string kib(1000, 'x');
+  // Three fragments of 1,000 bytes: 3,000 bytes expected, over the budget,
+  // yet nothing is held, so it starts.
+  ASSERT_TRUE(a.add(fragment(1, 0, 3, kib), now).accepted);
+  EXPECT_EQ(a.held_bytes(), 3000u);
+  auto second = a.add(fragment(2, 0, 2, kib, "node-b"), now);
+  EXPECT_FALSE(second.accepted);
+  EXPECT_TRUE(second.busy);
+  EXPECT_NE(second.error.find("--snapshot-receive-budget-mib"), std::string::npos);
+  EXPECT_EQ(a.in_progress(), 1u);
+  a.add(fragment(1, 1, 3, kib), now);
+  auto done = a.add(fragment(1, 2, 3, kib), now);
+  ASSERT_TRUE(done.message);
+  EXPECT_EQ(a.held_bytes(), 3000u) << "completed, its bytes are still kept";
+  EXPECT_TRUE(a.add(fragment(2, 0, 2, kib, "node-b"), now).busy);
+  done = {};  // installed: its bytes dropped
+  EXPECT_EQ(a.held_bytes(), 0u);
+  EXPECT_TRUE(a.add(fragment(2, 0, 2, kib, "node-b"), now).accepted);
+  EXPECT_EQ(a.held_bytes(), 2000u);
+  // Under the budget, another may start (what is held may pass it by one).
+  EXPECT_TRUE(a.add(fragment(3, 0, 2, kib, "node-c"), now).accepted);
+  EXPECT_TRUE(a.add(fragment(4, 0, 2, kib, "node-d"), now).busy);
+  // A transfer forgotten (gone quiet) no longer counts.
+  EXPECT_TRUE(a.add(fragment(4, 0, 2, kib, "node-d"), now + 31s).accepted);
+  EXPECT_EQ(a.held_bytes(), 2000u);
 }
 
 TEST(FragmentAssembler, RestartingATransferReplacesWhatItHad) {

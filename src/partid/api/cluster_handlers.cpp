@@ -141,6 +141,9 @@ ApiResponse ApiService::status() const {
                         {"snapshot_bytes_held", st.snapshot_bytes_held},
                         {"fragmented_transfers", st.transfers_started},
                         {"fragmented_transfers_abandoned", st.transfers_abandoned},
+                        {"fragmented_transfers_waited_busy", st.transfers_waited_busy},
+                        {"fragmented_transfers_turned_away", st.transfers_turned_away},
+                        {"snapshot_bytes_receiving", st.snapshot_bytes_receiving},
                         {"log_held_bytes", st.log_held_bytes},
                         {"log_holds_released", st.log_holds_released},
                         {"disk_writes", st.disk_writes},
@@ -185,6 +188,12 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_fragmented_transfers_total", static_cast<double>(st.transfers_started));
   counter("partid_fragmented_transfers_abandoned_total",
           static_cast<double>(st.transfers_abandoned));
+  counter("partid_fragmented_transfers_waited_busy_total",
+          static_cast<double>(st.transfers_waited_busy));
+  counter("partid_fragmented_transfers_turned_away_total",
+          static_cast<double>(st.transfers_turned_away));
+  counter("partid_snapshot_bytes_receiving", static_cast<double>(st.snapshot_bytes_receiving),
+          "gauge");
   counter("partid_log_held_bytes", static_cast<double>(st.log_held_bytes), "gauge");
   counter("partid_log_holds_released_total", static_cast<double>(st.log_holds_released));
   counter("partid_handoffs_sent_total", static_cast<double>(st.handoffs_sent));

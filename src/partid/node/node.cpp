@@ -173,6 +173,7 @@ replication::ReplicatorOptions replicator_options(const NodeConfig& cfg) {
   o.max_frame_bytes = cfg.max_peer_frame_bytes;
   o.max_snapshot_bytes = uint64_t{cfg.max_snapshot_mib} << 20;
   o.snapshot_budget_bytes = uint64_t{cfg.snapshot_budget_mib} << 20;
+  o.snapshot_receive_budget_bytes = uint64_t{cfg.snapshot_receive_budget_mib} << 20;
   return o;
 }
 

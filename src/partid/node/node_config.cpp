@@ -266,6 +266,11 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
       "snapshots this node has built for followers and not yet delivered, all partitions "
       "together; past it, further builds wait (one may always start when none is held)")
       ->check(CLI::Range(1u, 65536u));
+  opt("--snapshot-receive-budget-mib", c.snapshot_receive_budget_mib,
+      "snapshots this node is receiving or has received and not yet installed, all partitions "
+      "together; past it, a peer's next transfer is answered busy and sent again later (one "
+      "may always start when none is held)")
+      ->check(CLI::Range(1u, 65536u));
   opt("--staged-moves", c.staged_moves,
       "with RF >= 3, planned moves go in steps that each keep a quorum of the replica set "
       "holding the data, so writes wait for a handoff, never a copy; and with any RF a replica "

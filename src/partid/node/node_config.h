@@ -119,6 +119,7 @@ struct NodeConfig {
   uint32_t log_hold_total_mib = 512;   // all partitions' held logs together
   uint32_t max_snapshot_mib = 1024;    // the largest snapshot sent or taken in
   uint32_t snapshot_budget_mib = 512;  // snapshots built and not yet delivered, together
+  uint32_t snapshot_receive_budget_mib = 512;  // snapshots received and not yet installed
   // libparti's staged moves (parti::Config::staged_moves); the coordinator's
   // setting is the one that counts, so give every node the same.
   bool staged_moves = true;

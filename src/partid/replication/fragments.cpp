@@ -16,6 +16,8 @@ struct FragmentSender::Transfer {
   uint32_t count = 0;
   uint32_t next = 0;
   Clock::time_point started;
+  std::optional<Clock::time_point> busy_since;  // the peer's first busy answer
+  std::chrono::milliseconds busy_delay{0};      // the last wait before trying again
 };
 
 FragmentSender::FragmentSender(peer::PeerClient& peers, asio::any_io_executor loop,
@@ -101,14 +103,21 @@ void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
   peers_.call(address, std::move(envelope), timeout,
               [this, t = std::move(t), alive = alive_](peer::PeerReply reply) mutable {
                 if (!*alive) return;
-                const bool ok = reply.envelope && reply.envelope->has_fragment_ack() &&
-                                reply.envelope->fragment_ack().ok();
-                if (!ok) {
+                const pb::ReplFragmentAck* ack =
+                    reply.envelope && reply.envelope->has_fragment_ack()
+                        ? &reply.envelope->fragment_ack()
+                        : nullptr;
+                const bool ok = ack && ack->ok();
+                if (!ok && ack && ack->busy() && t->next == 0) {
+                  if (!t->busy_since) {
+                    spdlog::info("snapshot transfer of partition {} to {} waits: {}", t->partition,
+                                 t->address, ack->error());
+                  }
+                  retry_when_busy(std::move(t));
+                } else if (!ok) {
                   spdlog::info("snapshot transfer of partition {} to {} abandoned at {}/{}: {}",
                                t->partition, t->address, t->next + 1, t->count,
-                               reply.envelope && reply.envelope->has_fragment_ack()
-                                   ? reply.envelope->fragment_ack().error()
-                                   : reply.error);
+                               ack ? ack->error() : reply.error);
                   finish(*t, false);
                 } else if (++t->next == t->count) {
                   finish(*t, true);
@@ -116,6 +125,23 @@ void FragmentSender::send_next(std::shared_ptr<Transfer> t) {
                   send_next(std::move(t));
                 }
               });
+}
+
+void FragmentSender::retry_when_busy(std::shared_ptr<Transfer> t) {
+  ++busy_refusals_;
+  const auto now = Clock::now();
+  if (!t->busy_since) t->busy_since = now;
+  if (now - *t->busy_since >= options_.busy_patience) {
+    spdlog::info("snapshot transfer of partition {} to {} abandoned: the peer stayed busy",
+                 t->partition, t->address);
+    return finish(*t, false);
+  }
+  t->busy_delay = t->busy_delay.count() == 0 ? options_.busy_retry
+                                             : std::min(t->busy_delay * 2, options_.busy_retry_max);
+  auto timer = std::make_shared<asio::steady_timer>(loop_, t->busy_delay);
+  timer->async_wait([this, timer, t = std::move(t), alive = alive_](boost::system::error_code) {
+    if (*alive) send_next(t);
+  });
 }
 
 void FragmentSender::finish(const Transfer& t, bool ok) {
@@ -138,30 +164,46 @@ void FragmentSender::finish(const Transfer& t, bool ok) {
   launch(std::move(next.transfer), std::move(next.serialize));
 }
 
+namespace {
+
 constexpr const char* kTooLarge = "transfer too large for this node (--max-snapshot-mib)";
+
+FragmentAssembler::Result refused(std::string why, bool busy = false) {
+  FragmentAssembler::Result r;
+  r.error = std::move(why);
+  r.busy = busy;
+  return r;
+}
+
+FragmentAssembler::Result accepted(std::optional<std::string> message = std::nullopt,
+                                   std::shared_ptr<void> held = nullptr) {
+  return {true, {}, false, std::move(message), std::move(held)};
+}
+
+}  // namespace
 
 FragmentAssembler::Result FragmentAssembler::add(const pb::ReplFragment& fragment,
                                                  Clock::time_point now) {
   forget_idle(now);
   if (fragment.count() == 0 || fragment.index() >= fragment.count()) {
-    return {false, "fragment index out of range", {}};
+    return refused("fragment index out of range");
   }
   if (fragment.index() == 0) return start(fragment, now);
   auto it = transfers_.find({fragment.from(), fragment.transfer()});
-  if (it == transfers_.end()) return {false, "unknown transfer", {}};
+  if (it == transfers_.end()) return refused("unknown transfer");
   Partial& p = it->second;
   if (fragment.index() != p.next || fragment.count() != p.count) {
     transfers_.erase(it);
-    return {false, "fragment out of order", {}};
+    return refused("fragment out of order");
   }
   if (p.bytes.size() + fragment.data().size() > limits_.max_transfer_bytes) {
     transfers_.erase(it);
-    return {false, kTooLarge, {}};
+    return refused(kTooLarge);
   }
   p.bytes += fragment.data();
   p.last_seen = now;
-  if (++p.next < p.count) return {true, {}, {}};
-  Result done{true, {}, std::move(p.bytes)};
+  if (++p.next < p.count) return accepted();
+  Result done = accepted(std::move(p.bytes), std::move(p.held));
   transfers_.erase(it);
   return done;
 }
@@ -170,17 +212,25 @@ FragmentAssembler::Result FragmentAssembler::start(const pb::ReplFragment& fragm
                                                    Clock::time_point now) {
   const auto key = std::make_pair(fragment.from(), fragment.transfer());
   transfers_.erase(key);  // a restart of the same transfer replaces it
-  if (fragment.data().size() > limits_.max_transfer_bytes) return {false, kTooLarge, {}};
-  if (fragment.count() == 1) return {true, {}, fragment.data()};
-  if (transfers_.size() >= limits_.max_transfers) return {false, "too many transfers", {}};
-  Partial& p = transfers_[key] = Partial{fragment.count(), 1, {}, now};
-  // Room for the whole transfer at once (its fragments but the last are all
-  // this size): growing a string of hundreds of megabytes fragment by
-  // fragment would copy it again and again, on the loop.
-  p.bytes.reserve(static_cast<size_t>(std::min<uint64_t>(
-      uint64_t{fragment.count()} * fragment.data().size(), limits_.max_transfer_bytes)));
+  if (fragment.data().size() > limits_.max_transfer_bytes) return refused(kTooLarge);
+  if (fragment.count() == 1) {
+    return accepted(fragment.data(), budget_.reserve(fragment.data().size()));
+  }
+  if (transfers_.size() >= limits_.max_transfers) return refused("too many transfers", true);
+  if (!budget_.has_room()) {
+    return refused(
+        "the snapshots this node is receiving fill its budget (--snapshot-receive-budget-mib)",
+        true);
+  }
+  // The whole transfer (its fragments but the last are all this size).
+  const auto expected = static_cast<size_t>(std::min<uint64_t>(
+      uint64_t{fragment.count()} * fragment.data().size(), limits_.max_transfer_bytes));
+  Partial& p = transfers_[key] = Partial{fragment.count(), 1, {}, now, budget_.reserve(expected)};
+  // Room for all of it at once: growing a string of hundreds of megabytes
+  // fragment by fragment would copy it again and again, on the loop.
+  p.bytes.reserve(expected);
   p.bytes = fragment.data();
-  return {true, {}, {}};
+  return accepted();
 }
 
 void FragmentAssembler::forget_idle(Clock::time_point now) {

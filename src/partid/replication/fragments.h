@@ -18,7 +18,15 @@
 //
 // FragmentAssembler (pure logic) rebuilds transfers on the receiving side:
 // fragments in order, within a byte limit per transfer and a limit on
-// transfers being assembled; a transfer that goes quiet is forgotten.
+// transfers being assembled; a transfer that goes quiet is forgotten. A
+// transfer starts only while the snapshots this node holds received (its
+// receive budget: partial transfers and completed ones whose bytes are not
+// dropped yet) are under the budget, or none is held: with 16 transfers of up
+// to 1 GiB each from as many leaders, a node being rebuilt held whatever they
+// sent at once. One turned away for room, or past the count of transfers, is
+// answered `busy`, and its sender keeps the bytes and tries its first
+// fragment again later instead of abandoning (a snapshot built again is
+// seconds of a leader's work).
 //
 // The whole message is still held in memory on both sides (the snapshot is
 // built as one value; the sender shares it, TransferBytes): fragments lift
@@ -39,6 +47,7 @@
 
 #include "parti/core/async.h"
 #include "partid/peer/peer_client.h"
+#include "partid/replication/snapshot_budget.h"
 #include "partid/replication/transfer_bytes.h"
 
 namespace partid::replication {
@@ -55,6 +64,11 @@ class FragmentSender {
     // transfer, queued behind the other snapshots it is parsing and decoding
     // (a rebuilt node receives one per partition at once).
     std::chrono::milliseconds last_fragment_timeout{60000};
+    // A transfer the peer turns away as busy tries again after this, doubling
+    // up to busy_retry_max, and is abandoned after busy_patience.
+    std::chrono::milliseconds busy_retry{250};
+    std::chrono::milliseconds busy_retry_max{4000};
+    std::chrono::milliseconds busy_patience{120000};
   };
   using Serialize = std::function<TransferBytes()>;
   // Runs on `loop`; serializes each transfer's message on `work` (a
@@ -80,6 +94,8 @@ class FragmentSender {
   uint64_t started() const { return started_; }
   uint64_t completed() const { return completed_; }
   uint64_t abandoned() const { return abandoned_; }
+  // First fragments the peer answered busy (each tried again later).
+  uint64_t busy_refusals() const { return busy_refusals_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -93,6 +109,9 @@ class FragmentSender {
   void launch(std::shared_ptr<Transfer> t, Serialize serialize);
   void send_first(std::shared_ptr<Transfer> t, TransferBytes batch);
   void send_next(std::shared_ptr<Transfer> t);
+  // The peer had no room for `t`: tries its first fragment again later, or
+  // abandons it once it has waited busy_patience.
+  void retry_when_busy(std::shared_ptr<Transfer> t);
   void finish(const Transfer& t, bool ok);
 
   peer::PeerClient& peers_;
@@ -108,6 +127,7 @@ class FragmentSender {
   uint64_t started_ = 0;
   uint64_t completed_ = 0;
   uint64_t abandoned_ = 0;
+  uint64_t busy_refusals_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
@@ -115,6 +135,7 @@ struct AssemblerLimits {
   uint64_t max_transfer_bytes = 1ull << 30;
   size_t max_transfers = 16;
   std::chrono::milliseconds idle_timeout{30000};
+  uint64_t budget_bytes = UINT64_MAX;  // the receive budget (see above)
 };
 
 class FragmentAssembler {
@@ -123,11 +144,19 @@ class FragmentAssembler {
   struct Result {
     bool accepted = false;
     std::string error;                   // why, when not accepted
+    bool busy = false;                   // not accepted for now: no room; try later
     std::optional<std::string> message;  // the whole message, once complete
+    // The completed message's count in the receive budget: whoever keeps its
+    // bytes keeps this, and the budget counts them until it is dropped.
+    std::shared_ptr<void> held;
   };
-  explicit FragmentAssembler(AssemblerLimits limits = {}) : limits_(limits) {}
+  explicit FragmentAssembler(AssemblerLimits limits = {})
+      : limits_(limits), budget_(limits.budget_bytes) {}
   Result add(const pb::ReplFragment& fragment, Clock::time_point now);
   size_t in_progress() const { return transfers_.size(); }
+  // The bytes the receive budget counts now (transfers under way and
+  // completed ones not dropped yet).
+  uint64_t held_bytes() const { return budget_.held(); }
 
  private:
   struct Partial {
@@ -135,11 +164,13 @@ class FragmentAssembler {
     uint32_t next = 0;
     std::string bytes;
     Clock::time_point last_seen;
+    std::shared_ptr<void> held;  // the whole transfer's expected bytes, counted
   };
   Result start(const pb::ReplFragment& fragment, Clock::time_point now);
   void forget_idle(Clock::time_point now);
 
   AssemblerLimits limits_;
+  SnapshotBudget budget_;
   std::map<std::pair<std::string, uint64_t>, Partial> transfers_;  // (from, transfer)
 };
 

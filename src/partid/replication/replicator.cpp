@@ -72,8 +72,9 @@ Replicator::Replicator(asio::any_io_executor loop, asio::thread_pool& disk,
           loop, snapshots, [this](uint64_t newest) { clock_past_snapshot(newest); }, alive_,
           // A snapshot's transfer also carries the log after it, capped to a
           // fragment (core.max_bytes_per_message below): a frame's room more.
-          AssemblerLimits{.max_transfer_bytes =
-                              options.max_snapshot_bytes + options.max_frame_bytes}),
+          AssemblerLimits{
+              .max_transfer_bytes = options.max_snapshot_bytes + options.max_frame_bytes,
+              .budget_bytes = options.snapshot_receive_budget_bytes}),
       writes_(loop, options.write_timeout, options.max_pending_writes, alive_),
       ticker_(loop, options.tick, [this] { tick(); }),
       running_(options.tick + options.max_disk_stall / 2),
@@ -373,6 +374,22 @@ void Replicator::deliver(const std::string& from, uint32_t partition,
   step(partition, r, r.core.receive(from, message));
 }
 
+namespace {
+// Ties the snapshots a transfer carried to the transfer's count in the
+// receive budget (FragmentAssembler): counted until the last copy of their
+// bytes is dropped, once installed or refused.
+void keep_counted(std::vector<std::pair<uint32_t, std::optional<core::Message>>>& messages,
+                  const std::shared_ptr<void>& held) {
+  for (auto& [partition, message] : messages) {
+    core::Snapshot* s = message ? snapshot_in(*message) : nullptr;
+    if (!s) continue;
+    auto owner =
+        std::make_shared<std::pair<core::SnapshotBytes, std::shared_ptr<void>>>(s->data, held);
+    s->data = core::SnapshotBytes(owner, owner->first.get());
+  }
+}
+}  // namespace
+
 void Replicator::on_fragment(const pb::ReplFragment& fragment, FragmentAnswer answer) {
   auto refuse = [&](const std::string& why, uint64_t& counter) {
     ++counter;
@@ -384,6 +401,13 @@ void Replicator::on_fragment(const pb::ReplFragment& fragment, FragmentAnswer an
     return refuse("not a node of this cluster", stats_.unknown_sender_messages);
   }
   auto part = inbox_.assemble(fragment);
+  if (part.busy) {
+    ++stats_.transfers_turned_away;
+    pb::ReplFragmentAck later;
+    later.set_error(part.error);
+    later.set_busy(true);
+    return answer(std::move(later));
+  }
   if (!part.accepted) return refuse(part.error, stats_.bad_messages);
   pb::ReplFragmentAck ok;
   ok.set_ok(true);
@@ -391,10 +415,12 @@ void Replicator::on_fragment(const pb::ReplFragment& fragment, FragmentAnswer an
   // The whole transfer (a snapshot: as large as its partition) is parsed and
   // converted on the snapshot pool; the last fragment is answered once it is.
   auto bytes = std::make_shared<std::string>(std::move(*part.message));
-  asio::post(snapshot_pool_, [this, bytes, from = fragment.from(), answer = std::move(answer),
-                              ok = std::move(ok), loop = loop_, alive = alive_]() mutable {
+  asio::post(snapshot_pool_, [this, bytes, held = std::move(part.held), from = fragment.from(),
+                              answer = std::move(answer), ok = std::move(ok), loop = loop_,
+                              alive = alive_]() mutable {
     auto messages = std::make_shared<TransferMessages>(parse_transfer(*bytes, from));
     bytes.reset();
+    if (*messages) keep_counted(**messages, held);
     asio::post(loop, [this, messages, from, answer = std::move(answer), ok = std::move(ok),
                       alive]() mutable {
       if (!*alive) return;

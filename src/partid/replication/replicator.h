@@ -81,6 +81,9 @@ struct ReplicatorOptions {
   // Snapshots built for followers and not yet delivered, together
   // (SnapshotBudget): past it, builds wait for the core's next resend.
   uint64_t snapshot_budget_bytes = uint64_t{512} << 20;
+  // Snapshots received and not yet installed or dropped, together
+  // (FragmentAssembler): past it, a peer's next transfer is answered busy.
+  uint64_t snapshot_receive_budget_bytes = uint64_t{512} << 20;
   CommitDelay commit_delay;
 };
 
@@ -163,6 +166,12 @@ struct ReplicatorStats {
   uint64_t snapshot_bytes_held = 0;
   uint64_t transfers_started = 0;  // messages sent in fragments (large snapshots)
   uint64_t transfers_abandoned = 0;
+  // Sent: first fragments a peer answered busy, each sent again later.
+  // Received: transfers turned away as busy (the receive budget, or too many
+  // at once), and the bytes the receive budget counts now.
+  uint64_t transfers_waited_busy = 0;
+  uint64_t transfers_turned_away = 0;
+  uint64_t snapshot_bytes_receiving = 0;
   // Logs kept for followers being sent snapshots (hold_budget.h): their
   // bytes now, and the holds ended because the node's budget was spent.
   uint64_t log_held_bytes = 0;

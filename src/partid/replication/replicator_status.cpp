@@ -117,6 +117,8 @@ ReplicatorStats Replicator::stats() const {
   s.messages_dropped = outbox_.dropped_messages();
   s.transfers_started = outbox_.fragments().started();
   s.transfers_abandoned = outbox_.fragments().abandoned();
+  s.transfers_waited_busy = outbox_.fragments().busy_refusals();
+  s.snapshot_bytes_receiving = inbox_.received_bytes_held();
   s.log_holds_released = holds_released_;
   s.disk_writes = commit_.writes();
   s.disk_slow = slow_disk_.slow();

@@ -7,6 +7,10 @@
 // plus the builds running at once (the snapshot pool's threads, each at most
 // --max-snapshot-mib); with nothing held a build may always start, however
 // large. A build turned away is asked for again at the core's next resend.
+// The receiving side counts the snapshots coming in with one of its own
+// (FragmentAssembler, --snapshot-receive-budget-mib): from a transfer's first
+// fragment until the last copy of its bytes is dropped (installed or
+// refused), a transfer starting only under that budget.
 // Threading: a copyable handle, used from any thread; bytes count as held
 // until their last owner drops them, wherever that is.
 #pragma once
@@ -29,6 +33,11 @@ class SnapshotBudget {
     return held == 0 || held < budget_;
   }
   uint64_t held() const { return held_->load(); }
+  // `bytes` counted as held until the last copy of the token is dropped.
+  std::shared_ptr<void> reserve(uint64_t bytes) const {
+    held_->fetch_add(bytes);
+    return std::shared_ptr<void>(nullptr, [held = held_, bytes](void*) { held->fetch_sub(bytes); });
+  }
   // The bytes, shared as a snapshot's, counted as held until the last copy
   // is dropped.
   core::SnapshotBytes hold(std::string bytes) const {

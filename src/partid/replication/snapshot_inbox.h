@@ -57,6 +57,8 @@ class SnapshotInbox {
   FragmentAssembler::Result assemble(const pb::ReplFragment& fragment) {
     return assembler_.add(fragment, FragmentAssembler::Clock::now());
   }
+  // What the receive budget counts now (FragmentAssembler::held_bytes).
+  uint64_t received_bytes_held() const { return assembler_.held_bytes(); }
 
  private:
   struct Kept {
