@@ -12,11 +12,13 @@
 #include "partid/storage/split_space.h"
 #include "partid/storage/store_engine.h"
 #include "partid/storage/txn_space.h"
+#include "support/partition_image.h"
 #include "support/temp_dir.h"
 
 namespace partid::storage {
 namespace {
 
+using parti::testing::partition_image;
 using parti::testing::TempDir;
 using routing::Layout;
 
@@ -197,7 +199,7 @@ TEST_F(SplitStorageTest, TheRuleSurvivesARestartAndTravelsInASnapshot) {
   EXPECT_TRUE(engine->cached_partition_meta(kSource)->split.excludes(kSource, moving[0]));
   EXPECT_EQ(apply(kSource, put(moving[0], "after restart")), "partition_splitting");
   // A replica rebuilt from a snapshot of this partition freezes the same keys.
-  auto image = engine->partition_image(kSource);
+  auto image = partition_image(*engine, kSource);
   auto items = std::make_shared<std::vector<Item>>(image.items);
   const uint32_t copy = 9;
   ASSERT_TRUE(engine->write_replica({change::ReplaceState{copy, items, 5, 1, false}}).ok);

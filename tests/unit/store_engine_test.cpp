@@ -10,12 +10,15 @@
 #include "partid/storage/keys.h"
 #include "partid/storage/partition_check.h"
 #include "partid/storage/store_engine.h"
+#include "support/partition_image.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
 namespace partid::storage {
 namespace {
 
+using parti::testing::partition_image;
+using parti::testing::PartitionImage;
 using parti::testing::TempDir;
 
 // The newest `limit` items of a key, up to `max_bytes`.
@@ -345,7 +348,7 @@ std::unique_ptr<StoreEngine> open_store(TempDir& dir, const std::string& name,
 void expect_same_partitions(StoreEngine& a, StoreEngine& b, std::vector<uint32_t> partitions) {
   EXPECT_EQ(a.all_partition_meta(), b.all_partition_meta());
   for (uint32_t p : partitions) {
-    const PartitionImage ia = a.partition_image(p), ib = b.partition_image(p);
+    const PartitionImage ia = partition_image(a, p), ib = partition_image(b, p);
     EXPECT_EQ(ia.meta, ib.meta);
     ASSERT_EQ(ia.items.size(), ib.items.size()) << "partition " << p;
     for (size_t i = 0; i < ia.items.size(); ++i) {

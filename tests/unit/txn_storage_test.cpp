@@ -9,11 +9,13 @@
 #include "partid/storage/partition_check.h"
 #include "partid/storage/store_engine.h"
 #include "partid/storage/txn_space.h"
+#include "support/partition_image.h"
 #include "support/temp_dir.h"
 
 namespace partid::storage {
 namespace {
 
+using parti::testing::partition_image;
 using parti::testing::TempDir;
 
 constexpr uint32_t kP = 4;
@@ -250,7 +252,7 @@ TEST_F(TxnStorageTest, ATransactionInOnePartitionCommitsInOneEntryOrIsRefused) {
 TEST_F(TxnStorageTest, PendingTransactionsTravelInASnapshot) {
   ASSERT_FALSE(apply(put("acct", "a", "100")));
   ASSERT_FALSE(apply(prepare("4-1", {{"acct", "a", "1", false}})));
-  auto image = engine->partition_image(kP);
+  auto image = partition_image(*engine, kP);
   TempDir other_dir;
   std::string error;
   auto other = StoreEngine::open(other_dir.sub("db"), {.sync = false}, &error);
@@ -491,7 +493,7 @@ TEST(TxnStorageHistoryTest, BatchingNeverChangesWhatTheRulesDecide) {
       }
       auto check = engine->check_partition(kP);
       EXPECT_TRUE(check.consistent()) << "seed " << seed << ": " << check.problems.front();
-      return engine->partition_image(kP);
+      return partition_image(*engine, kP);
     };
     TempDir dir;
     std::vector<uint64_t> one_by_one, batched;

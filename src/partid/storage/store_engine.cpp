@@ -276,15 +276,6 @@ PartitionMeta StoreEngine::visit_partition(uint32_t partition,
   return meta;
 }
 
-PartitionImage StoreEngine::partition_image(uint32_t partition) const {
-  PartitionImage image;
-  image.meta = visit_partition(partition, [&](Item& item) {
-    image.items.push_back(std::move(item));
-    return true;
-  });
-  return image;
-}
-
 PartitionScan::PartitionScan(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
                              std::unique_ptr<rocksdb::Iterator> it)
     : db_(db), snapshot_(snapshot), it_(std::move(it)) {}

@@ -261,12 +261,6 @@ using ReplicaChange =
     std::variant<change::TruncateLog, change::AppendLog, change::SaveState, change::Apply,
                  change::TrimLog, change::ReplaceState, change::DropPartition>;
 
-// A partition's items (tombstones included) and metadata from one snapshot.
-struct PartitionImage {
-  PartitionMeta meta;
-  std::vector<Item> items;
-};
-
 // What a restarting replica reads back: its state and its log after the base.
 struct ReplicaRecord {
   PartitionMeta meta;
@@ -440,7 +434,6 @@ class StoreEngine {
   // metadata: both read from one snapshot, one moment. Holds no more than one
   // item at a time.
   PartitionMeta visit_partition(uint32_t partition, const std::function<bool(Item&)>& visit) const;
-  PartitionImage partition_image(uint32_t partition) const;
   // Log entries with sequence in [from, to], in order, none at or behind
   // the partition's base (a trim may leave them on disk for a while).
   std::vector<LogRecord> read_log(uint32_t partition, uint64_t from, uint64_t to) const;
