@@ -378,14 +378,10 @@ namespace {
 // Ties the snapshots a transfer carried to the transfer's count in the
 // receive budget (FragmentAssembler): counted until the last copy of their
 // bytes is dropped, once installed or refused.
-void keep_counted(std::vector<std::pair<uint32_t, std::optional<core::Message>>>& messages,
-                  const std::shared_ptr<void>& held) {
+void keep_counted(TransferMessages::value_type& messages, const std::shared_ptr<void>& held) {
   for (auto& [partition, message] : messages) {
     core::Snapshot* s = message ? snapshot_in(*message) : nullptr;
-    if (!s) continue;
-    auto owner =
-        std::make_shared<std::pair<core::SnapshotBytes, std::shared_ptr<void>>>(s->data, held);
-    s->data = core::SnapshotBytes(owner, owner->first.get());
+    if (s) s->data = SnapshotBudget::keeping(std::move(s->data), held);
   }
 }
 }  // namespace

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "partid/replication/core/types.h"
 
@@ -42,12 +43,14 @@ class SnapshotBudget {
   // is dropped.
   core::SnapshotBytes hold(std::string bytes) const {
     const uint64_t size = bytes.size();
-    held_->fetch_add(size);
-    return core::SnapshotBytes(new const std::string(std::move(bytes)),
-                               [held = held_, size](const std::string* s) {
-                                 held->fetch_sub(size);
-                                 delete s;
-                               });
+    return keeping(core::snapshot_bytes(std::move(bytes)), reserve(size));
+  }
+  // `bytes` that keep `token` (a reserve()'s) until their last copy is
+  // dropped, wherever that is.
+  static core::SnapshotBytes keeping(core::SnapshotBytes bytes, std::shared_ptr<void> token) {
+    auto owner = std::make_shared<std::pair<core::SnapshotBytes, std::shared_ptr<void>>>(
+        std::move(bytes), std::move(token));
+    return core::SnapshotBytes(owner, owner->first.get());
   }
 
  private:
