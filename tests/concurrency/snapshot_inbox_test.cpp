@@ -1,6 +1,7 @@
 // SnapshotInbox: a snapshot received is decoded on the snapshot pool and handed
 // on, on the loop, only then; installing it uses the items decoded on arrival
-// (no second decoding); one that does not decode is handed on as nothing.
+// (no second decoding); one that does not decode is handed on as nothing; the
+// decoded items count in the receive budget while anything holds them.
 #include "partid/replication/snapshot_inbox.h"
 
 #include <gtest/gtest.h>
@@ -102,6 +103,29 @@ TEST_F(SnapshotInboxTest, AnInstallTheCoreRefusesLeavesNothingKeptAnAdoptionStay
   EXPECT_TRUE(inbox.take(9, *snapshot_in(adoption)));
   EXPECT_EQ(newest.size(), told);  // not decoded again
   EXPECT_EQ(inbox.kept(), 0u);
+}
+
+// The decoded copy is about as large as the snapshot's bytes: a budget that
+// counted only the bytes let a rebuilt node hold twice what it allows.
+TEST_F(SnapshotInboxTest, DecodedItemsCountInTheReceiveBudgetUntilTheirLastCopyIsDropped) {
+  std::vector<storage::Item> items;
+  for (int i = 0; i < 100; ++i) items.push_back(item("key-" + std::to_string(i), 1));
+  for (auto& it : items) it.message.assign(1000, 'x');
+  const core::Message adoption = core::SyncReply{
+      3, 41, {}, core::Snapshot{{3, 40}, core::snapshot_bytes(encode_snapshot(items))}};
+  EXPECT_EQ(inbox.received_bytes_held(), 0u);
+  ASSERT_NE(receive(adoption), nullptr);
+  const uint64_t held = inbox.received_bytes_held();
+  EXPECT_GE(held, 100u * 1000u);  // kept for the sealing leader: counted
+  SnapshotItems installed = inbox.take(9, *snapshot_in(adoption));
+  ASSERT_TRUE(installed);
+  EXPECT_EQ(inbox.received_bytes_held(), held);  // on its way to disk: still counted
+  installed.reset();
+  EXPECT_EQ(inbox.received_bytes_held(), 0u);
+  // An install the core refuses leaves nothing counted once handed on.
+  ASSERT_NE(receive(install(encode_snapshot(items), 50)), nullptr);
+  EXPECT_EQ(inbox.kept(), 0u);
+  EXPECT_EQ(inbox.received_bytes_held(), 0u);
 }
 
 TEST_F(SnapshotInboxTest, NothingIsHandedOnOnceTheOwnerIsGone) {

@@ -157,6 +157,8 @@ class FragmentAssembler {
   // The bytes the receive budget counts now (transfers under way and
   // completed ones not dropped yet).
   uint64_t held_bytes() const { return budget_.held(); }
+  // The receive budget itself, for what else counts in it (decoded items).
+  const SnapshotBudget& budget() const { return budget_; }
 
  private:
   struct Partial {

@@ -10,7 +10,9 @@
 // The receiving side counts the snapshots coming in with one of its own
 // (FragmentAssembler, --snapshot-receive-budget-mib): from a transfer's first
 // fragment until the last copy of its bytes is dropped (installed or
-// refused), a transfer starting only under that budget.
+// refused), a transfer starting only under that budget; and the items each
+// snapshot is decoded into (SnapshotInbox), about as large again, until they
+// are installed or dropped.
 // Threading: a copyable handle, used from any thread; bytes count as held
 // until their last owner drops them, wherever that is.
 #pragma once
@@ -45,12 +47,14 @@ class SnapshotBudget {
     const uint64_t size = bytes.size();
     return keeping(core::snapshot_bytes(std::move(bytes)), reserve(size));
   }
-  // `bytes` that keep `token` (a reserve()'s) until their last copy is
-  // dropped, wherever that is.
-  static core::SnapshotBytes keeping(core::SnapshotBytes bytes, std::shared_ptr<void> token) {
-    auto owner = std::make_shared<std::pair<core::SnapshotBytes, std::shared_ptr<void>>>(
-        std::move(bytes), std::move(token));
-    return core::SnapshotBytes(owner, owner->first.get());
+  // `value` (a snapshot's bytes, or its decoded items) that keeps `token` (a
+  // reserve()'s) until its last copy is dropped, wherever that is.
+  template <typename T>
+  static std::shared_ptr<const T> keeping(std::shared_ptr<const T> value,
+                                          std::shared_ptr<void> token) {
+    auto owner = std::make_shared<std::pair<std::shared_ptr<const T>, std::shared_ptr<void>>>(
+        std::move(value), std::move(token));
+    return std::shared_ptr<const T>(owner, owner->first.get());
   }
 
  private:

@@ -2,7 +2,8 @@
 // in a peer message, whole or assembled from fragments (FragmentAssembler);
 // it can be many megabytes, so it is decoded on the snapshot pool before its core
 // sees the message, and kept decoded until the core installs it (take()), so
-// installing does not decode it again. Only the latest snapshot per
+// installing does not decode it again. The decoded items count in the
+// receive budget (FragmentAssembler's) until they are dropped. Only the latest snapshot per
 // partition is kept, and an InstallSnapshot's only while its core takes the
 // message (an adoption's until the partition's next snapshot or forget()).
 // Threading: loop only; decoding runs on the snapshot pool. Nothing decoded is
@@ -57,7 +58,8 @@ class SnapshotInbox {
   FragmentAssembler::Result assemble(const pb::ReplFragment& fragment) {
     return assembler_.add(fragment, FragmentAssembler::Clock::now());
   }
-  // What the receive budget counts now (FragmentAssembler::held_bytes).
+  // What the receive budget counts now: transfers (FragmentAssembler::
+  // held_bytes) and decoded items not yet dropped.
   uint64_t received_bytes_held() const { return assembler_.held_bytes(); }
 
  private:
