@@ -324,6 +324,43 @@ TEST(ReplicationCoreTest, AGapIsReportedAsWaitingForDataOnlyOnceItOutlastsTheTim
   EXPECT_FALSE(c.at("a").waits_for_data()) << "a leader never waits for data";
 }
 
+// A follower whose full buffer dropped messages is behind until its log
+// reaches them, even once the buffer has drained: it keeps reporting that it
+// waits for data (the coordinator must not count it as holding the
+// partition), and asks for what was dropped.
+TEST(ReplicationCoreTest, AFollowerWhoseBufferDroppedMessagesWaitsForDataUntilItHasThem) {
+  CoreOptions options;
+  options.gap_timeout_ticks = 2;
+  options.max_buffered_entries = 1;
+  Cluster c({"a", "b"}, options);
+  c.appoint(1, "a");
+  const uint64_t l = c.at("a").last().seq;
+  auto message = [&](uint64_t seq) {  // the message carrying entry `seq`
+    return Replicate{1, {1, seq - 1}, {Entry{seq, 1, false, "x"}}, 0, l + 4};
+  };
+  c.at("b").receive("a", message(l + 3));  // buffered
+  c.at("b").receive("a", message(l + 4));  // the buffer is full: dropped
+  EXPECT_EQ(c.at("b").stats().buffer_overflows, 1u);
+  c.at("b").tick();
+  c.at("b").tick();
+  EXPECT_TRUE(c.at("b").waits_for_data());
+  c.at("b").receive("a", message(l + 1));
+  c.at("b").receive("a", message(l + 2));  // fills the gap, drains the buffer
+  EXPECT_EQ(c.at("b").last().seq, l + 3);
+  EXPECT_EQ(c.at("b").buffered_entries(), 0u);
+  EXPECT_TRUE(c.at("b").waits_for_data()) << "still without entry " << l + 4;
+  c.at("b").tick();
+  Actions asked = c.at("b").tick();
+  ASSERT_EQ(asked.send.size(), 1u);
+  auto* request = std::get_if<SyncRequest>(&asked.send[0].message);
+  ASSERT_NE(request, nullptr);
+  EXPECT_EQ(request->from, l + 4);
+  EXPECT_EQ(request->to, l + 4);
+  c.at("b").receive("a", message(l + 4));
+  EXPECT_EQ(c.at("b").last().seq, l + 4);
+  EXPECT_FALSE(c.at("b").waits_for_data());
+}
+
 TEST(ReplicationCoreTest, BufferOverflowDropsAndCounts) {
   CoreOptions options;
   options.max_buffered_entries = 2;

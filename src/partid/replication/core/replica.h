@@ -290,6 +290,12 @@ class ReplicaCore {
   GapBuffer buffer_;
   std::optional<uint64_t> gap_since_;   // the gap's last catch-up request (or its opening)
   std::optional<uint64_t> gap_opened_;  // when the gap opened
+  // The last entry of a message the full buffer dropped (0: none since the
+  // gap opened). The gap lasts until the log reaches it, not merely until the
+  // buffer drains: a follower whose buffer overflowed and then emptied is
+  // still behind, and reopening the gap at the next message hid that it
+  // waits for data for one gap timeout.
+  uint64_t lost_through_ = 0;
 
   // sealing
   std::optional<SealRecord> sealed_;  // the register as read for this epoch

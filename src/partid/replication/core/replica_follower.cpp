@@ -23,7 +23,10 @@ void ReplicaCore::on_replicate(Actions& out, const NodeId& from, const Replicate
   epoch_ = message.epoch;
   leader_ = from;
   if (message.prev.seq > log_.last().seq) {
-    if (!buffer_.add(message)) ++stats_.buffer_overflows;
+    if (!buffer_.add(message)) {
+      ++stats_.buffer_overflows;
+      lost_through_ = std::max(lost_through_, message.prev.seq + message.entries.size());
+    }
     if (!gap_since_) gap_since_ = now_;
     if (!gap_opened_) gap_opened_ = now_;
     return;
@@ -73,18 +76,20 @@ void ReplicaCore::drain_buffer(Actions& out) {
   while (auto next = buffer_.take_fitting(log_.last().seq)) {
     if (next->epoch == epoch_) apply_replicate(out, *next);
   }
-  if (buffer_.empty()) close_gap();
+  if (buffer_.empty() && log_.last().seq >= lost_through_) close_gap();
 }
 
 void ReplicaCore::close_gap() {
   gap_since_.reset();
   gap_opened_.reset();
+  lost_through_ = 0;
 }
 
 void ReplicaCore::follower_tick(Actions& out) {
   if (!gap_since_ || !leader_ || now_ - *gap_since_ < options_.gap_timeout_ticks) return;
   ++stats_.sync_requests;
-  uint64_t to = buffer_.earliest_needed().value_or(log_.last().seq + 1);
+  // Up to the earliest message waiting, or through what the full buffer dropped.
+  uint64_t to = buffer_.earliest_needed().value_or(std::max(lost_through_, log_.last().seq + 1));
   send(out, *leader_, SyncRequest{epoch_, log_.last().seq + 1, to});
   gap_since_ = now_;
 }
