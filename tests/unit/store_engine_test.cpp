@@ -666,6 +666,23 @@ TEST_F(StoreEngineTest, ApproximateItemBytesCountOnePartitionsItemsInMemoryAndOn
   EXPECT_EQ(engine->approximate_item_bytes(6), 0u);
 }
 
+// Items that compress well are counted at their size uncompressed, the size a
+// snapshot of them takes (a snapshot build reserves it; a resize reports it
+// as what a follower lacks): the files' stored size alone was a fraction.
+TEST_F(StoreEngineTest, ApproximateItemBytesCountCompressedItemsAtTheirSizeUncompressed) {
+  std::vector<WriteOp> ops;
+  constexpr uint64_t kItems = 2000, kMessageBytes = 1000;
+  for (uint64_t i = 1; i <= kItems; ++i) {
+    ops.push_back(put(5, "user" + std::to_string(i), "r", std::string(kMessageBytes, 'x'), i));
+  }
+  ASSERT_TRUE(engine->commit(ops).ok);
+  reopen();  // now in files, compressed
+  const uint64_t written = kItems * kMessageBytes;
+  EXPECT_GE(engine->approximate_item_bytes(5), written / 2);
+  EXPECT_LE(engine->approximate_item_bytes(5), written * 4);
+  EXPECT_EQ(engine->approximate_item_bytes(6), 0u);
+}
+
 }  // namespace partid::storage
 
 namespace partid::storage {

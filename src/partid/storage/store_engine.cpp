@@ -6,7 +6,9 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/table_properties.h>
 #include <rocksdb/utilities/options_util.h>
+#include <algorithm>
 #include <filesystem>
 
 #include "partid/storage/codec.h"
@@ -233,12 +235,27 @@ StoreMemory StoreEngine::memory() const {
 uint64_t StoreEngine::approximate_item_bytes(uint32_t partition) const {
   const std::string from = partition_prefix(partition), to = partition_end(partition);
   const rocksdb::Range range(from, to);
-  rocksdb::SizeApproximationOptions options;
-  options.include_memtables = true;
-  options.include_files = true;
-  uint64_t bytes = 0;
-  if (!db_->GetApproximateSizes(options, items_, &range, 1, &bytes).ok()) return 0;
-  return bytes;
+  uint64_t mem_count = 0, mem_bytes = 0;
+  db_->GetApproximateMemTableStats(items_, range, &mem_count, &mem_bytes);
+  rocksdb::SizeApproximationOptions files_only;
+  files_only.include_memtables = false;
+  files_only.include_files = true;
+  uint64_t stored = 0;
+  if (!db_->GetApproximateSizes(files_only, items_, &range, 1, &stored).ok() || stored == 0) {
+    return mem_bytes;
+  }
+  // Files hold the items compressed; what a snapshot or a listing carries is
+  // them uncompressed. Scaled by the ratio of the files the range touches.
+  rocksdb::TablePropertiesCollection tables;
+  uint64_t raw = 0, data = 0;
+  if (db_->GetPropertiesOfTablesInRange(items_, &range, 1, &tables).ok()) {
+    for (const auto& [file, props] : tables) {
+      raw += props->raw_key_size + props->raw_value_size;
+      data += props->data_size;
+    }
+  }
+  const double ratio = data == 0 ? 1.0 : std::max(1.0, static_cast<double>(raw) / data);
+  return mem_bytes + static_cast<uint64_t>(static_cast<double>(stored) * ratio);
 }
 
 PartitionScan StoreEngine::scan_partition(uint32_t partition, const Item* after) const {

@@ -425,9 +425,10 @@ class StoreEngine {
   std::map<uint32_t, PartitionMeta> all_partition_meta() const;
   // From the first item, or from the one after `after` (in key order).
   PartitionScan scan_partition(uint32_t partition, const Item* after = nullptr) const;
-  // RocksDB's estimate of the bytes the partition's items take, memtables
-  // included (older versions not yet compacted away count too): the size of
-  // a snapshot of it, roughly.
+  // RocksDB's estimate of the bytes the partition's items take uncompressed,
+  // memtables included (older versions not yet compacted away count too; the
+  // files' share scaled by their ratio of raw to stored bytes): the size of a
+  // snapshot of it, roughly.
   uint64_t approximate_item_bytes(uint32_t partition) const;
   // Every item of the partition in key order, each handed to `visit` once
   // (it may move it away) until `visit` returns false, and the partition's
