@@ -3,9 +3,10 @@
 // it can be many megabytes, so it is decoded on the snapshot pool before its core
 // sees the message, and kept decoded until the core installs it (take()), so
 // installing does not decode it again. The decoded items count in the
-// receive budget (FragmentAssembler's) until they are dropped. Only the latest snapshot per
-// partition is kept, and an InstallSnapshot's only while its core takes the
-// message (an adoption's until the partition's next snapshot or forget()).
+// receive budget (FragmentAssembler's) until they are dropped. Only the
+// latest snapshot per partition is kept, and an InstallSnapshot's only while
+// its core takes the message (an adoption's until the partition's next
+// snapshot or forget()).
 // Threading: loop only; decoding runs on the snapshot pool. Nothing decoded is
 // handed on once the owner's `alive` token is false (the owner clears it
 // before destroying this).
