@@ -751,6 +751,16 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   // through the others.
   std::vector<size_t> survivors(all.begin() + 1, all.end());
   writer.only_through(survivors);
+  // Every partition has had its leadership taken, and none was a failover
+  // but a planned move whose Handoff never came.
+  EXPECT_GE(replication_counter("leaderships_taken", nodes), kPartitions);
+  EXPECT_LE(replication_counter("failovers", nodes),
+            replication_counter("handoffs_timed_out", nodes));
+  uint64_t failovers_before = 0;
+  for (size_t i : survivors) {
+    failovers_before +=
+        cluster.get_json(i, "/cluster/status")["replication"]["failovers"].get<uint64_t>();
+  }
   const size_t before = writer.acked_count();
   cluster.kill(0);
   const auto killed = std::chrono::steady_clock::now();
@@ -758,6 +768,17 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - killed;
   std::printf("every partition served again %.2f s after SIGKILL of a leader (%zu nodes)\n",
               took.count(), nodes);
+  // The survivors took the dead leader's partitions over: failovers, timed.
+  uint64_t failovers_after = 0;
+  double slowest = 0;
+  for (size_t i : survivors) {
+    const json r = cluster.get_json(i, "/cluster/status")["replication"];
+    failovers_after += r["failovers"].get<uint64_t>();
+    slowest = std::max(slowest, r["last_failover_seconds"].get<double>());
+    EXPECT_LE(r["failovers"].get<uint64_t>(), r["leaderships_taken"].get<uint64_t>());
+  }
+  EXPECT_GT(failovers_after, failovers_before);
+  EXPECT_GT(slowest, 0.0);
   ASSERT_TRUE(wait_until([&] { return writer.acked_count() >= before + 150; }, 30s));
   // The successor rule chose the dead leader's successors for survival; a
   // planned rebalance then evens leadership out among the survivors (DESIGN

@@ -132,8 +132,10 @@ ApiResponse ApiService::status() const {
   out["replication"] = {{"committed_writes", st.committed_writes},
                         {"failed_writes", st.failed_writes},
                         {"pending_writes", st.pending_writes},
+                        {"leaderships_taken", st.leaderships_taken},
                         {"failovers", st.failovers},
                         {"last_failover_seconds", st.last_failover_seconds},
+                        {"handoffs_timed_out", st.handoffs_timed_out},
                         {"catch_up_requests", st.sync_requests},
                         {"snapshots_sent", st.snapshots_sent},
                         {"snapshots_too_large", st.snapshots_too_large},
@@ -176,6 +178,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_replicated_writes_total", static_cast<double>(st.committed_writes));
   counter("partid_failed_writes_total", static_cast<double>(st.failed_writes));
   counter("partid_pending_writes", static_cast<double>(st.pending_writes), "gauge");
+  counter("partid_leaderships_taken_total", static_cast<double>(st.leaderships_taken));
   counter("partid_failovers_total", static_cast<double>(st.failovers));
   counter("partid_failover_seconds_sum", st.failover_seconds_sum);
   counter("partid_last_failover_seconds", st.last_failover_seconds, "gauge");

@@ -481,9 +481,12 @@ void Replicator::after_step(uint32_t partition, Replica& r) {
   const bool leading = r.core.serving();
   if (leading && !r.leading) {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - r.appointed_at;
-    ++stats_.failovers;
-    stats_.last_failover_seconds = took.count();
-    stats_.failover_seconds_sum += took.count();
+    ++stats_.leaderships_taken;
+    if (r.takes_over) {
+      ++stats_.failovers;
+      stats_.last_failover_seconds = took.count();
+      stats_.failover_seconds_sum += took.count();
+    }
     spdlog::debug("partition {}: leading epoch {} after {:.3f} s (last {}, watermark {})",
                   partition, r.core.epoch(), took.count(), r.core.last().seq, r.core.commit());
     clock_past_log(partition, r);

@@ -153,8 +153,12 @@ struct AdminResult {
 struct ReplicatorStats {
   uint64_t committed_writes = 0;
   uint64_t failed_writes = 0;
-  uint64_t failovers = 0;            // epochs this node sealed as leader
-  double last_failover_seconds = 0;  // appointment -> leading, the latest
+  uint64_t leaderships_taken = 0;  // epochs this node sealed as leader, for whatever reason
+  // Of those, the ones taken over from another leader that handed nothing
+  // over (it died, or its Handoff never came): not a first appointment, not
+  // a planned move.
+  uint64_t failovers = 0;
+  double last_failover_seconds = 0;  // appointment -> leading, the latest failover
   double failover_seconds_sum = 0;
   uint64_t sync_requests = 0;
   uint64_t snapshots_sent = 0;

@@ -47,6 +47,11 @@ void Replicator::appoint(uint32_t partition, Replica& r, const Appointment& next
     if (r.active) deactivate(r);
     return;
   }
+  // Before r.leader changes: a leadership taken from another node that
+  // handed nothing over is a failover (ReplicatorStats::failovers); a first
+  // appointment or a planned move is not.
+  r.takes_over = next.leader() == self_ && r.active && r.leader != self_ &&
+                 !handoff_heard(partition, next.epoch);
   r.active = true;
   r.epoch = next.epoch;
   r.leader = next.leader();

@@ -34,6 +34,9 @@ struct Replicator::Replica {
   std::vector<Queued> queued;          // this turn's writes, not yet proposed
   bool leading = false;
   std::chrono::steady_clock::time_point appointed_at;
+  // Appointed leader in place of another node without its Handoff (it died,
+  // or its handoff never came): the leadership, once taken, is a failover.
+  bool takes_over = false;
   StallClock stall;
   std::map<std::string, StallClock> follower_stalls;  // while it leads
   // An appointment not taken yet (handoff.h): this node's writes in flight
