@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace partid::cli {
@@ -37,6 +39,40 @@ TEST(RenderError, AnAnswerThatIsNotTheErrorShapeIsShownAsReceived) {
   EXPECT_EQ(render_error(502, "<html>bad gateway</html>", ""),
             "error: HTTP 502: <html>bad gateway</html>\n");
   EXPECT_EQ(render_error(0, "", "connection refused"), "error: connection refused\n");
+}
+
+TEST(RenderStatus, ASettledNodeIsOneLine) {
+  const nlohmann::json status = {
+      {"node", "node-0"},
+      {"state", "Stable"},
+      {"assignment_version", 4},
+      {"partitions", {{{"partition", 1}, {"role", "leader"}, {"serving", true}}}},
+      {"replication", {{"snapshot_bytes_held", 0}, {"snapshot_bytes_receiving", 0}}}};
+  const std::string out = render_status(status);
+  EXPECT_EQ(out.find("node-0: Stable (assignment v4), 1 partition(s) held, 1 led, 1 serving"), 0u)
+      << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
+// A node being rebuilt says which partitions still wait for their data and
+// what its snapshots hold: what an operator watching a rebuild asks.
+TEST(RenderStatus, ANodeBeingRebuiltNamesThePartitionsWaitingAndItsSnapshotBytes) {
+  const nlohmann::json status = {
+      {"node", "node-3"},
+      {"state", "Stable"},
+      {"partitions",
+       {{{"partition", 2}, {"role", "follower"}, {"waits_for_data", true}},
+        {{"partition", 5}, {"role", "follower"}, {"waits_for_data", false}},
+        {{"partition", 7}, {"role", "follower"}, {"waits_for_data", true}}}},
+      {"replication",
+       {{"snapshot_bytes_held", 0}, {"snapshot_bytes_receiving", 3 * 1048576 + 524288}}}};
+  const std::string out = render_status(status);
+  EXPECT_NE(out.find("\n  waiting for data (a catch-up or a snapshot asked for): [2,7]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\n  snapshots: 0 B built and not yet delivered, 3.5 MiB being received\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST(RenderTopology, ShowsTheLayoutAndASplitOrMergeUnderWay) {

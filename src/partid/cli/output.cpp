@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace partid::cli {
 
 using nlohmann::json;
@@ -94,25 +96,6 @@ std::string render_topology(const json& j) {
   return out;
 }
 
-std::string render_status(const json& j) {
-  size_t leading = 0, serving = 0;
-  const json partitions = j.value("partitions", json::array());
-  for (const auto& p : partitions) {
-    leading += p.value("role", "") == "leader" ? 1 : 0;
-    serving += p.value("serving", false) ? 1 : 0;
-  }
-  const json r =
-      j.contains("replication") && j["replication"].is_object() ? j["replication"] : json::object();
-  return fmt::format(
-      "{}: {}{} (assignment v{}), {} partition(s) held, {} led, {} serving; {} replicated "
-      "write(s), {} failed, {} pending; {} failover(s), {} catch-up request(s); locked {}\n",
-      j.value("node", ""), j.value("state", ""),
-      j.value("is_leader", false) ? ", cluster leader" : "", j.value("assignment_version", 0),
-      partitions.size(), leading, serving, r.value("committed_writes", 0),
-      r.value("failed_writes", 0), r.value("pending_writes", 0), r.value("failovers", 0),
-      r.value("catch_up_requests", 0), j.value("locked_partitions", json::array()).dump());
-}
-
 std::string byte_size(uint64_t bytes) {
   constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double value = static_cast<double>(bytes);
@@ -122,6 +105,42 @@ std::string byte_size(uint64_t bytes) {
     ++unit;
   }
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string render_status(const json& j) {
+  size_t leading = 0, serving = 0;
+  std::vector<uint32_t> waiting;
+  const json partitions = j.value("partitions", json::array());
+  for (const auto& p : partitions) {
+    leading += p.value("role", "") == "leader" ? 1 : 0;
+    serving += p.value("serving", false) ? 1 : 0;
+    if (p.value("waits_for_data", false)) waiting.push_back(p.value("partition", 0u));
+  }
+  const json r =
+      j.contains("replication") && j["replication"].is_object() ? j["replication"] : json::object();
+  std::string out = fmt::format(
+      "{}: {}{} (assignment v{}), {} partition(s) held, {} led, {} serving; {} replicated "
+      "write(s), {} failed, {} pending; {} leadership(s) taken, {} of them failover(s); {} "
+      "catch-up request(s); locked {}\n",
+      j.value("node", ""), j.value("state", ""),
+      j.value("is_leader", false) ? ", cluster leader" : "", j.value("assignment_version", 0),
+      partitions.size(), leading, serving, r.value("committed_writes", 0),
+      r.value("failed_writes", 0), r.value("pending_writes", 0), r.value("leaderships_taken", 0),
+      r.value("failovers", 0), r.value("catch_up_requests", 0),
+      j.value("locked_partitions", json::array()).dump());
+  // What a node being rebuilt, or rebuilding others, is doing: said only
+  // while it is, so a settled node's status stays one line.
+  if (!waiting.empty()) {
+    out += fmt::format("  waiting for data (a catch-up or a snapshot asked for): {}\n",
+                       json(waiting).dump());
+  }
+  const uint64_t built = r.value("snapshot_bytes_held", uint64_t{0});
+  const uint64_t receiving = r.value("snapshot_bytes_receiving", uint64_t{0});
+  if (built > 0 || receiving > 0) {
+    out += fmt::format("  snapshots: {} built and not yet delivered, {} being received\n",
+                       byte_size(built), byte_size(receiving));
+  }
+  return out;
 }
 
 std::string render_resize(const json& j) {
