@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <regex>
 #include <set>
@@ -209,8 +210,14 @@ class ReplicationTest : public ::testing::Test {
   void rebuild_eight_partitions(const std::vector<std::string>& budgets,
                                 TcpProxy* slow_link = nullptr, int peer_port = 0);
   uint64_t replication_counter(const std::string& name, size_t n) {
+    std::vector<size_t> nodes(n);
+    std::iota(nodes.begin(), nodes.end(), size_t{0});
+    return replication_counter(name, nodes);
+  }
+  // The same counter summed over the given nodes.
+  uint64_t replication_counter(const std::string& name, const std::vector<size_t>& nodes) {
     uint64_t sum = 0;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i : nodes) {
       sum += cluster.get_json(i, "/cluster/status")["replication"][name].get<uint64_t>();
     }
     return sum;
@@ -756,11 +763,7 @@ void ReplicationTest::kill_leader_under_writes(size_t nodes) {
   EXPECT_GE(replication_counter("leaderships_taken", nodes), kPartitions);
   EXPECT_LE(replication_counter("failovers", nodes),
             replication_counter("handoffs_timed_out", nodes));
-  uint64_t failovers_before = 0;
-  for (size_t i : survivors) {
-    failovers_before +=
-        cluster.get_json(i, "/cluster/status")["replication"]["failovers"].get<uint64_t>();
-  }
+  const uint64_t failovers_before = replication_counter("failovers", survivors);
   const size_t before = writer.acked_count();
   cluster.kill(0);
   const auto killed = std::chrono::steady_clock::now();
