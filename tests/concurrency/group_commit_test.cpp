@@ -170,7 +170,7 @@ TEST_F(GroupCommitTest, AWriteThatInstallsASnapshotIsNotHeardAsACommit) {
   boost::asio::post(disk, [ready = disk_free.get_future().share()] { ready.wait(); });
   storage::change::ReplaceState install;
   install.partition = 5;
-  install.items = std::make_shared<const std::vector<storage::Item>>();
+  install.items = storage::items_of({});
   commit->add(5, {install}, [this] { ++done; });
   ASSERT_TRUE(run_until([&] { return !commit->idle(); }, 1s));
   loop.restart();
@@ -233,7 +233,7 @@ class HeldDisk {
 storage::change::ReplaceState install_of(uint32_t partition) {
   storage::change::ReplaceState install;
   install.partition = partition;
-  install.items = std::make_shared<const std::vector<storage::Item>>();
+  install.items = storage::items_of({});
   install.through = 3;
   return install;
 }

@@ -1,7 +1,8 @@
-// SnapshotInbox: a snapshot received is decoded on the snapshot pool and handed
-// on, on the loop, only then; installing it uses the items decoded on arrival
-// (no second decoding); one that does not decode is handed on as nothing; the
-// decoded items count in the receive budget while anything holds them.
+// SnapshotInbox: a snapshot received is read through on the snapshot pool and
+// handed on, on the loop, only then; installing it uses that reading (no
+// second check); one that does not decode is handed on as nothing; its bytes
+// count in the receive budget while anything holds them, and nothing else of
+// it is held.
 #include "partid/replication/snapshot_inbox.h"
 
 #include <gtest/gtest.h>
@@ -31,6 +32,14 @@ class SnapshotInboxTest : public ::testing::Test {
   static storage::Item item(const std::string& key, uint64_t hlc) {
     return {key, "r", "message of " + key, {hlc, 1, 1}, false};
   }
+  static std::vector<storage::Item> all(const storage::ItemSource& source) {
+    std::vector<storage::Item> out;
+    source.for_each([&](storage::Item& item) {
+      out.push_back(item);
+      return true;
+    });
+    return out;
+  }
   static core::Message install(const std::string& data, uint64_t seq) {
     return core::InstallSnapshot{3, {{3, seq}, core::snapshot_bytes(data)}, seq, seq};
   }
@@ -59,7 +68,7 @@ class SnapshotInboxTest : public ::testing::Test {
   core::Position handed_through;
 };
 
-TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnDecodedAndInstalledWithoutASecondDecoding) {
+TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnCheckedAndInstalledWithoutASecondCheck) {
   const std::vector<storage::Item> items{item("a", 500), item("b", 900), item("c", 700)};
   const std::string data = encode_snapshot(items);
   SnapshotItems installed;
@@ -69,8 +78,9 @@ TEST_F(SnapshotInboxTest, ASnapshotIsHandedOnDecodedAndInstalledWithoutASecondDe
   EXPECT_EQ(handed_through, (core::Position{3, 40}));
   EXPECT_EQ(newest, std::vector<uint64_t>{900});  // the clock passes its newest item
   ASSERT_TRUE(installed);
-  EXPECT_EQ(*installed, items);
-  EXPECT_EQ(newest.size(), 1u);  // taken as decoded: not decoded (nor told) again
+  EXPECT_EQ(all(*installed), items);
+  EXPECT_EQ(installed->tally().item_count, 3);
+  EXPECT_EQ(newest.size(), 1u);  // taken as checked: not checked (nor told) again
 }
 
 TEST_F(SnapshotInboxTest, ASnapshotThatDoesNotDecodeIsHandedOnAsNothing) {
@@ -79,51 +89,61 @@ TEST_F(SnapshotInboxTest, ASnapshotThatDoesNotDecodeIsHandedOnAsNothing) {
   EXPECT_FALSE(inbox.take(9, {{3, 40}, core::snapshot_bytes("\xff\xff not a snapshot")}));
 }
 
-TEST_F(SnapshotInboxTest, ASnapshotNotDecodedOnArrivalIsDecodedWhenInstalled) {
+TEST_F(SnapshotInboxTest, ASnapshotNotCheckedOnArrivalIsCheckedWhenInstalled) {
   const std::vector<storage::Item> first{item("a", 100)};
   const std::vector<storage::Item> second{item("a", 100), item("z", 300)};
   ASSERT_NE(receive(install(encode_snapshot(first), 10)), nullptr);
-  // The core installs a later one than the inbox kept: decoded there.
+  // The core installs a later one than the inbox kept: checked there.
   SnapshotItems installed = inbox.take(9, {{3, 20}, core::snapshot_bytes(encode_snapshot(second))});
   ASSERT_TRUE(installed);
-  EXPECT_EQ(*installed, second);
+  EXPECT_EQ(all(*installed), second);
   EXPECT_EQ(newest, (std::vector<uint64_t>{100, 300}));
 }
 
 TEST_F(SnapshotInboxTest, AnInstallTheCoreRefusesLeavesNothingKeptAnAdoptionStaysForLater) {
   ASSERT_NE(receive(install(encode_snapshot({item("a", 1)}), 40)), nullptr);
-  EXPECT_EQ(inbox.kept(), 0u);  // handed on and not installed: its items are gone
+  EXPECT_EQ(inbox.kept(), 0u);  // handed on and not installed: nothing of it kept
   // A sealing leader keeps an adopted snapshot and installs it once its
-  // quorum has answered: decoded items wait for that.
+  // quorum has answered: the reading waits for that.
   const core::Message adoption = core::SyncReply{
       3, 41, {}, core::Snapshot{{3, 40}, core::snapshot_bytes(encode_snapshot({item("b", 2)}))}};
   ASSERT_NE(receive(adoption), nullptr);
   EXPECT_EQ(inbox.kept(), 1u);
   const size_t told = newest.size();
   EXPECT_TRUE(inbox.take(9, *snapshot_in(adoption)));
-  EXPECT_EQ(newest.size(), told);  // not decoded again
+  EXPECT_EQ(newest.size(), told);  // not checked again
   EXPECT_EQ(inbox.kept(), 0u);
 }
 
-// The decoded copy is about as large as the snapshot's bytes: a budget that
-// counted only the bytes let a rebuilt node hold twice what it allows.
-TEST_F(SnapshotInboxTest, DecodedItemsCountInTheReceiveBudgetUntilTheirLastCopyIsDropped) {
+// A snapshot can be as large as its partition: what a node being rebuilt
+// holds of one is its bytes, counted, and no decoded copy beside them (which
+// used to double it). The items an install writes are read from those very
+// bytes, so the count lasts until the install drops them.
+TEST_F(SnapshotInboxTest, ASnapshotsBytesAloneCountInTheReceiveBudgetUntilTheInstallDropsThem) {
   std::vector<storage::Item> items;
   for (int i = 0; i < 100; ++i) items.push_back(item("key-" + std::to_string(i), 1));
   for (auto& it : items) it.message.assign(1000, 'x');
   const core::Message adoption = core::SyncReply{
       3, 41, {}, core::Snapshot{{3, 40}, core::snapshot_bytes(encode_snapshot(items))}};
+  const uint64_t size = snapshot_in(adoption)->size();
+  core::Message counted = adoption;  // as it came in one frame: a copy of the bytes
   EXPECT_EQ(inbox.received_bytes_held(), 0u);
-  ASSERT_NE(receive(adoption), nullptr);
-  const uint64_t held = inbox.received_bytes_held();
-  EXPECT_GE(held, 100u * 1000u);  // kept for the sealing leader: counted
+  inbox.count(counted);
+  EXPECT_EQ(inbox.received_bytes_held(), size);
+  ASSERT_NE(receive(std::move(counted)), nullptr);
+  EXPECT_EQ(inbox.received_bytes_held(), size);  // kept for the sealing leader: the bytes only
   SnapshotItems installed = inbox.take(9, *snapshot_in(adoption));
   ASSERT_TRUE(installed);
-  EXPECT_EQ(inbox.received_bytes_held(), held);  // on its way to disk: still counted
+  EXPECT_EQ(inbox.kept(), 0u);
+  EXPECT_EQ(inbox.received_bytes_held(), size);  // on its way to disk: read from the bytes
+  EXPECT_EQ(installed->encoded_bytes(), size);
+  EXPECT_EQ(all(*installed), items);
   installed.reset();
   EXPECT_EQ(inbox.received_bytes_held(), 0u);
   // An install the core refuses leaves nothing counted once handed on.
-  ASSERT_NE(receive(install(encode_snapshot(items), 50)), nullptr);
+  core::Message refused = install(encode_snapshot(items), 50);
+  inbox.count(refused);
+  ASSERT_NE(receive(std::move(refused)), nullptr);
   EXPECT_EQ(inbox.kept(), 0u);
   EXPECT_EQ(inbox.received_bytes_held(), 0u);
 }
@@ -133,7 +153,7 @@ TEST_F(SnapshotInboxTest, NothingIsHandedOnOnceTheOwnerIsGone) {
   inbox.receive(9, install(encode_snapshot({item("a", 1)}), 5),
                 [&](const core::Message*) { answered = true; });
   *alive = false;
-  pool.join();  // the decoding is done and its answer posted to the loop
+  pool.join();  // the reading is done and its answer posted to the loop
   loop.restart();
   loop.poll();
   EXPECT_FALSE(answered);

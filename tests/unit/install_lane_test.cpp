@@ -11,7 +11,7 @@ namespace {
 CommitStep install(uint32_t partition) {
   storage::change::ReplaceState r;
   r.partition = partition;
-  r.items = std::make_shared<const std::vector<storage::Item>>();
+  r.items = storage::items_of({});
   return {partition, {r}, {}};
 }
 

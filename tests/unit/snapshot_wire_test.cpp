@@ -76,6 +76,36 @@ TEST(SnapshotWireTest, BytesThatAreNotASnapshotAreRefused) {
   EXPECT_FALSE(decode_snapshot(std::string(3, '\xff')));           // a tag cut short
 }
 
+// An install reads a snapshot's items from its bytes (snapshot_items): every
+// reading gives the same items in order, the tally is theirs, a reader may
+// stop early, and bytes that are not a snapshot give no source at all.
+TEST(SnapshotWireTest, ASnapshotsItemsAreReadFromItsBytesAsOftenAsAsked) {
+  const auto items = sample_items();
+  const core::SnapshotBytes bytes = core::snapshot_bytes(encode_snapshot(items));
+  auto source = snapshot_items(bytes);
+  ASSERT_TRUE(source);
+  EXPECT_EQ(source->encoded_bytes(), bytes->size());
+  for (int reading = 0; reading < 2; ++reading) {
+    std::vector<storage::Item> read;
+    source->for_each([&](storage::Item& item) {
+      read.push_back(std::move(item));
+      return true;
+    });
+    EXPECT_EQ(read, items);
+  }
+  EXPECT_EQ(source->tally().item_count, 3);  // the tombstone is not an item
+  EXPECT_EQ(source->tally().newest_hlc, UINT64_MAX);
+  size_t seen = 0;
+  source->for_each([&](storage::Item&) { return ++seen < 2; });
+  EXPECT_EQ(seen, 2u);
+  const std::string good = *bytes;
+  EXPECT_FALSE(snapshot_items(core::snapshot_bytes(good.substr(0, good.size() - 1))));
+  EXPECT_FALSE(snapshot_items(core::snapshot_bytes("\x0a\x02\xff\xff")));
+  auto empty = snapshot_items(core::snapshot_bytes(""));
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->tally(), storage::ItemTally{});
+}
+
 // What a message's transfer is when serialized whole, as one protobuf.
 std::string whole_transfer(const std::string& from, uint32_t partition,
                            const core::Message& message) {

@@ -200,7 +200,7 @@ TEST_F(SplitStorageTest, TheRuleSurvivesARestartAndTravelsInASnapshot) {
   EXPECT_EQ(apply(kSource, put(moving[0], "after restart")), "partition_splitting");
   // A replica rebuilt from a snapshot of this partition freezes the same keys.
   auto image = partition_image(*engine, kSource);
-  auto items = std::make_shared<std::vector<Item>>(image.items);
+  auto items = items_of(image.items);
   const uint32_t copy = 9;
   ASSERT_TRUE(engine->write_replica({change::ReplaceState{copy, items, 5, 1, false}}).ok);
   EXPECT_EQ(engine->partition_meta(copy).split, engine->partition_meta(kSource).split);

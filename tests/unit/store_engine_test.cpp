@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -307,8 +308,8 @@ TEST_F(StoreEngineTest, ALogTrimmedOneEntryAtATimeIsDeletedInFewRangesAndReadsFr
   EXPECT_LE(log_range_deletions(dir.sub("db")), 5u);  // one per 1,024 sequences
 }
 
-std::shared_ptr<const std::vector<Item>> items(std::vector<Item> list) {
-  return std::make_shared<const std::vector<Item>>(std::move(list));
+std::shared_ptr<const ItemSource> items(std::vector<Item> list) {
+  return items_of(std::move(list));
 }
 
 TEST_F(StoreEngineTest, ReplaceStateSwapsTheItemsAndKeepsAFollowingTail) {
@@ -363,12 +364,18 @@ void expect_same_partitions(StoreEngine& a, StoreEngine& b, std::vector<uint32_t
 // A large install is ingested as files rather than written in a batch, and
 // leaves exactly what the batch would: the partition's items (the old ones
 // gone, tombstones kept), its log and metadata, other partitions untouched,
-// across a restart too.
+// across a restart too. Items in key order (a snapshot's) are written as
+// they are read; others are sorted in memory first, to the same result.
 TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
   const Item kept{"new", "r", "z", {5, 7, 3}, false};
   const Item dead{"old", "", "", {6, 8, 3}, true};
   const Item other{"a", "", std::string(1000, 'q'), {4, 6, 3}, false};
-  auto install = [&](StoreEngine& e, bool keep_tail) {
+  std::vector<Item> unordered{kept, dead, other}, ordered = unordered;
+  std::sort(ordered.begin(), ordered.end(), [](const Item& a, const Item& b) {
+    return item_key(1, a.partition_key, a.range_key) < item_key(1, b.partition_key, b.range_key);
+  });
+  ASSERT_NE(ordered, unordered);
+  auto install = [&](StoreEngine& e, bool keep_tail, const std::vector<Item>& list) {
     ASSERT_TRUE(e.commit({put(1, "old", "", "x", 1), put(1, "gone", "", "y", 2),
                           put(2, "stay", "", "s", 1)})
                     .ok);
@@ -376,26 +383,28 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
         e.write_replica({change::AppendLog{1, {record(9, 3, put(1, "t", "", "w", 9))}}}).ok);
     // As a follower installs: the snapshot, its hard state, the entries that
     // came with it (one of them trimmed at once); 7 goes with the install.
-    ASSERT_TRUE(
-        e.write_replica({change::AppendLog{1, {record(7, 3, put(1, "u", "", "v", 7))}},
-                         change::ReplaceState{1, items({kept, dead, other}), 8, 3, keep_tail},
-                         change::SaveState{1, 4, 8, false},
-                         change::AppendLog{1,
-                                           {record(10, 3, put(1, "t", "", "w", 10)),
-                                            record(11, 3, put(1, "t", "", "w", 11))}},
-                         change::TrimLog{1, 10, 3}})
-            .ok);
+    ASSERT_TRUE(e.write_replica({change::AppendLog{1, {record(7, 3, put(1, "u", "", "v", 7))}},
+                                 change::ReplaceState{1, items(list), 8, 3, keep_tail},
+                                 change::SaveState{1, 4, 8, false},
+                                 change::AppendLog{1,
+                                                   {record(10, 3, put(1, "t", "", "w", 10)),
+                                                    record(11, 3, put(1, "t", "", "w", 11))}},
+                                 change::TrimLog{1, 10, 3}})
+                    .ok);
   };
   auto same = [](StoreEngine& a, StoreEngine& b) { expect_same_partitions(a, b, {1, 2}); };
-  for (bool keep_tail : {false, true}) {
-    SCOPED_TRACE(keep_tail ? "keeping the tail" : "emptying the log");
-    const std::string tag = keep_tail ? "-tail" : "";
+  for (const auto& [keep_tail, in_order] :
+       {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
+    SCOPED_TRACE(std::string(keep_tail ? "keeping the tail" : "emptying the log") +
+                 (in_order ? ", items in key order" : ", items out of order"));
+    const std::string tag = std::string(keep_tail ? "-tail" : "") + (in_order ? "-ordered" : "");
     auto batched = open_store(dir, "batched" + tag, UINT64_MAX);
     auto ingested = open_store(dir, "ingested" + tag, 0);
-    install(*batched, keep_tail);
-    install(*ingested, keep_tail);
+    install(*batched, keep_tail, unordered);
+    install(*ingested, keep_tail, in_order ? ordered : unordered);
     EXPECT_EQ(batched->installs_ingested(), 0u);
     EXPECT_EQ(ingested->installs_ingested(), 1u);
+    EXPECT_EQ(ingested->installs_sorted(), in_order ? 0u : 1u);
     EXPECT_FALSE(ingested->get(1, "gone", ""));
     EXPECT_FALSE(ingested->get(1, "old", ""));  // a tombstone now
     EXPECT_EQ(ingested->get(1, "new", "r")->message, "z");

@@ -257,7 +257,7 @@ TEST_F(TxnStorageTest, PendingTransactionsTravelInASnapshot) {
   std::string error;
   auto other = StoreEngine::open(other_dir.sub("db"), {.sync = false}, &error);
   ASSERT_TRUE(other) << error;
-  auto items = std::make_shared<const std::vector<Item>>(image.items);
+  auto items = items_of(image.items);
   ASSERT_TRUE(other->write_replica({change::ReplaceState{kP, items, seq_ - 1, 1, false}}).ok);
   EXPECT_EQ(other->partition_meta(kP).pending_txns, 1);
   EXPECT_EQ(other->partition_meta(kP).item_count, 1);

@@ -151,6 +151,7 @@ ApiResponse ApiService::status() const {
                         {"disk_writes", st.disk_writes},
                         {"disk_write_steps", st.disk_write_steps},
                         {"snapshot_installs_ingested", st.installs_ingested},
+                        {"snapshot_installs_sorted", st.installs_sorted},
                         {"disk_slow", st.disk_slow},
                         {"disk_write_median_seconds", st.disk_write_median_seconds},
                         {"read_rounds", st.read_rounds},
@@ -219,6 +220,7 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_disk_writes_total", static_cast<double>(st.disk_writes));
   counter("partid_disk_write_steps_total", static_cast<double>(st.disk_write_steps));
   counter("partid_snapshot_installs_ingested_total", static_cast<double>(st.installs_ingested));
+  counter("partid_snapshot_installs_sorted_total", static_cast<double>(st.installs_sorted));
   counter("partid_read_rounds_total", static_cast<double>(st.read_rounds));
   counter("partid_reads_unconfirmed_total", static_cast<double>(st.reads_unconfirmed));
   counter("partid_disk_slow", st.disk_slow ? 1.0 : 0.0, "gauge");

@@ -21,12 +21,8 @@ bool decodes(uint32_t partition, const core::Entry& e) {
 
 storage::change::ReplaceState replace_of(uint32_t partition, const core::ReplaceWithSnapshot& r,
                                          const DecodedSnapshot& decoded) {
-  SnapshotItems items = decoded ? decoded(r.snapshot) : nullptr;
-  if (!items) {
-    auto fresh = decode_snapshot(*r.snapshot.data);
-    if (!fresh) throw std::runtime_error("snapshot does not decode");
-    items = std::make_shared<const std::vector<storage::Item>>(std::move(*fresh));
-  }
+  SnapshotItems items = decoded ? decoded(r.snapshot) : snapshot_items(r.snapshot.data);
+  if (!items) throw std::runtime_error("snapshot does not decode");
   return {partition, std::move(items), r.snapshot.through.seq, r.snapshot.through.epoch,
           r.keep_tail};
 }

@@ -12,14 +12,14 @@
 
 namespace partid::replication {
 
-using SnapshotItems = std::shared_ptr<const std::vector<storage::Item>>;
-// The items of a snapshot already decoded (off the loop, as it arrived), or
-// null to decode it here.
+using SnapshotItems = std::shared_ptr<const storage::ItemSource>;
+// The items of a snapshot already checked (off the loop, as it arrived), or
+// null to check them here.
 using DecodedSnapshot = std::function<SnapshotItems(const core::Snapshot&)>;
 
 // `core` is the core after the step (its log base names a trim's position).
 // Throws std::runtime_error on an entry or snapshot that does not decode:
-// those are checked when they arrive (entries_decode, decode_snapshot), so
+// those are checked when they arrive (entries_decode, snapshot_items), so
 // this is a bug.
 std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
                                                     const core::Actions& actions,

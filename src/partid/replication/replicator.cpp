@@ -336,7 +336,11 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
   for (const auto& h : batch.handoffs()) {
     if (h.partition() < partitions_) on_handoff(from, h.partition(), h.epoch());
   }
-  for (const auto& m : batch.messages()) on_peer_message(from, m.partition(), from_pb(m));
+  for (const auto& m : batch.messages()) {
+    auto message = from_pb(m);
+    if (message) inbox_.count(*message);
+    on_peer_message(from, m.partition(), std::move(message));
+  }
 }
 
 void Replicator::on_peer_message(const std::string& from, uint32_t partition,
@@ -350,8 +354,8 @@ void Replicator::on_peer_message(const std::string& from, uint32_t partition,
     return;
   }
   if (!snapshot_in(*message)) return deliver(from, partition, *message);
-  // Gated before the decoding too: a snapshot can be many megabytes, and one
-  // the gate refuses must not cost the disk pool its decoding.
+  // Gated before the reading too: a snapshot can be many megabytes, and one
+  // the gate refuses must not cost the snapshot pool its reading.
   if (!admitted(from, partition, *message)) return;
   inbox_.receive(partition, std::move(*message),
                  [this, from, partition](const core::Message* decoded) {

@@ -205,6 +205,7 @@ struct ReplicatorStats {
   double disk_write_median_seconds = 0;
   uint64_t disk_write_steps = 0;   // the cores' steps those writes held (GroupCommit)
   uint64_t installs_ingested = 0;  // snapshot installs written as ingested files
+  uint64_t installs_sorted = 0;    // of those, sorted in memory (StoreEngine)
   size_t pending_writes = 0;
   uint64_t read_rounds = 0;  // quorum rounds that confirmed leader reads
   uint64_t reads_unconfirmed = 0;

@@ -125,6 +125,7 @@ ReplicatorStats Replicator::stats() const {
   s.disk_write_median_seconds = std::chrono::duration<double>(slow_disk_.median()).count();
   s.disk_write_steps = commit_.steps_written();
   s.installs_ingested = store_.installs_ingested();
+  s.installs_sorted = store_.installs_sorted();
   s.pending_writes = writes_.pending();
   s.committed_writes = writes_.committed();
   s.failed_writes = writes_.failed();

@@ -9,10 +9,10 @@
 // large. A build turned away is asked for again at the core's next resend.
 // The receiving side counts the snapshots coming in with one of its own
 // (FragmentAssembler, --snapshot-receive-budget-mib): from a transfer's first
-// fragment until the last copy of its bytes is dropped (installed or
-// refused), a transfer starting only under that budget; and the items each
-// snapshot is decoded into (SnapshotInbox), about as large again, until they
-// are installed or dropped.
+// fragment (a whole message's from its arrival, SnapshotInbox::count) until
+// the last copy of its bytes is dropped (installed or refused), a transfer
+// starting only under that budget. Nothing else of a snapshot is held: its
+// install reads the items from the bytes (snapshot_items).
 // Threading: a copyable handle, used from any thread; bytes count as held
 // until their last owner drops them, wherever that is.
 #pragma once

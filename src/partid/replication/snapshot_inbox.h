@@ -1,13 +1,15 @@
 // replication: the partition snapshots this node receives. A snapshot comes
 // in a peer message, whole or assembled from fragments (FragmentAssembler);
-// it can be many megabytes, so it is decoded on the snapshot pool before its core
-// sees the message, and kept decoded until the core installs it (take()), so
-// installing does not decode it again. The decoded items count in the
-// receive budget (FragmentAssembler's) until they are dropped. Only the
-// latest snapshot per partition is kept, and an InstallSnapshot's only while
-// its core takes the message (an adoption's until the partition's next
-// snapshot or forget()).
-// Threading: loop only; decoding runs on the snapshot pool. Nothing decoded is
+// it can be many megabytes, so it is read through on the snapshot pool
+// before its core sees the message (its items checked and tallied, nothing
+// decoded kept: snapshot_items), and that reading is kept until the core
+// installs it (take()), so installing does not check it again. Its bytes
+// count in the receive budget (FragmentAssembler's) until their last copy is
+// dropped: a transfer's from its first fragment, a whole message's from
+// count(). Only the latest snapshot per partition is kept, and an
+// InstallSnapshot's only while its core takes the message (an adoption's
+// until the partition's next snapshot or forget()).
+// Threading: loop only; reading runs on the snapshot pool. Nothing read is
 // handed on once the owner's `alive` token is false (the owner clears it
 // before destroying this).
 #pragma once
@@ -29,10 +31,10 @@ namespace asio = boost::asio;
 
 class SnapshotInbox {
  public:
-  // Told the newest item version (HLC) of every snapshot decoded here: the
+  // Told the newest item version (HLC) of every snapshot read here: the
   // node's clock passes it (the HLC's rule for any message received).
   using OnNewest = std::function<void(uint64_t hlc)>;
-  // The message whose snapshot was decoded, or nullptr when it does not decode.
+  // The message whose snapshot was read, or nullptr when it does not decode.
   using Decoded = std::function<void(const core::Message*)>;
 
   SnapshotInbox(asio::any_io_executor loop, asio::thread_pool& pool, OnNewest on_newest,
@@ -45,22 +47,26 @@ class SnapshotInbox {
   SnapshotInbox(const SnapshotInbox&) = delete;
   SnapshotInbox& operator=(const SnapshotInbox&) = delete;
 
-  // Decodes the snapshot `message` carries off the loop, then hands the
+  // Counts the bytes of the snapshot a whole message carries (one that came
+  // in a single frame, not in fragments) in the receive budget until their
+  // last copy is dropped.
+  void count(core::Message& message) const;
+  // Reads the snapshot `message` carries off the loop, then hands the
   // message to `then` on the loop (after messages that came behind it, which
   // the core takes as reordering).
   void receive(uint32_t partition, core::Message message, Decoded then);
-  // The items of `snapshot`, decoded on arrival or, if it was not, here
+  // The items of `snapshot`, read on arrival or, if it was not, here
   // (nullptr: it does not decode).
   SnapshotItems take(uint32_t partition, const core::Snapshot& snapshot);
   // Drops what is kept for a partition this node no longer holds.
-  void forget(uint32_t partition) { decoded_.erase(partition); }
-  size_t kept() const { return decoded_.size(); }
+  void forget(uint32_t partition) { checked_.erase(partition); }
+  size_t kept() const { return checked_.size(); }
   // One fragment of a message too large for a frame (FragmentAssembler::add).
   FragmentAssembler::Result assemble(const pb::ReplFragment& fragment) {
     return assembler_.add(fragment, FragmentAssembler::Clock::now());
   }
-  // What the receive budget counts now: transfers (FragmentAssembler::
-  // held_bytes) and decoded items not yet dropped.
+  // What the receive budget counts now: the bytes of the snapshots received
+  // and not yet dropped (FragmentAssembler::held_bytes).
   uint64_t received_bytes_held() const { return assembler_.held_bytes(); }
 
  private:
@@ -77,7 +83,7 @@ class SnapshotInbox {
   asio::thread_pool& pool_;
   OnNewest on_newest_;
   FragmentAssembler assembler_;
-  std::map<uint32_t, Kept> decoded_;
+  std::map<uint32_t, Kept> checked_;
   std::shared_ptr<bool> alive_;
 };
 

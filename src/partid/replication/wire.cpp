@@ -2,7 +2,10 @@
 
 #include <google/protobuf/io/coded_stream.h>
 
+#include <functional>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 
 #include "partid/overloaded.h"
 #include "partid/replication/core_changes.h"
@@ -303,8 +306,8 @@ Field next_field(CodedInputStream& in, pb::SnapshotItem* item) {
 }
 
 // Reads every field of `data`, `on_item` after each item parsed into
-// `item` (or counted, when `item` is null); false if `data` is not a
-// PartitionSnapshot.
+// `item` (or counted, when `item` is null), until `on_item` returns false;
+// false if `data` is not a PartitionSnapshot (as far as it was read).
 template <class OnItem>
 bool read_items(const std::string& data, pb::SnapshotItem* item, OnItem on_item) {
   // A coded stream counts in int; the fragment assembler's limit keeps
@@ -316,7 +319,7 @@ bool read_items(const std::string& data, pb::SnapshotItem* item, OnItem on_item)
   for (;;) {
     switch (next_field(in, item)) {
       case Field::item:
-        on_item();
+        if (!on_item()) return true;
         break;
       case Field::skipped:
         break;
@@ -327,25 +330,65 @@ bool read_items(const std::string& data, pb::SnapshotItem* item, OnItem on_item)
     }
   }
 }
+
+// Reads every item of `data` into a storage::Item handed to `on_item`
+// (which returns false to stop); false if `data` is not a PartitionSnapshot.
+template <class OnItem>
+bool read_storage_items(const std::string& data, OnItem on_item) {
+  pb::SnapshotItem i;
+  storage::Item item;
+  return read_items(data, &i, [&] {
+    item = {std::move(*i.mutable_partition_key()),
+            std::move(*i.mutable_range_key()),
+            std::move(*i.mutable_message()),
+            {i.hlc(), i.sequence(), i.epoch()},
+            i.tombstone()};
+    return on_item(item);
+  });
+}
+
+class SnapshotItemSource final : public storage::ItemSource {
+ public:
+  SnapshotItemSource(core::SnapshotBytes data, storage::ItemTally tally)
+      : data_(std::move(data)), tally_(std::move(tally)) {}
+  void for_each(const std::function<bool(storage::Item&)>& each) const override {
+    // The bytes were read whole once (snapshot_items) and never change.
+    if (!read_storage_items(*data_, each)) throw std::runtime_error("snapshot does not decode");
+  }
+  const storage::ItemTally& tally() const override { return tally_; }
+  uint64_t encoded_bytes() const override { return data_->size(); }
+
+ private:
+  core::SnapshotBytes data_;
+  storage::ItemTally tally_;
+};
 }  // namespace
 
 std::optional<std::vector<storage::Item>> decode_snapshot(const std::string& data) {
   // Counted first (without parsing the items), so that the vector is
   // allocated once, at its size.
   size_t count = 0;
-  if (!read_items(data, nullptr, [&] { ++count; })) return std::nullopt;
+  if (!read_items(data, nullptr, [&] { return ++count > 0; })) return std::nullopt;
   std::vector<storage::Item> out;
   out.reserve(count);
-  pb::SnapshotItem i;
-  const bool read = read_items(data, &i, [&] {
-    out.push_back({std::move(*i.mutable_partition_key()),
-                   std::move(*i.mutable_range_key()),
-                   std::move(*i.mutable_message()),
-                   {i.hlc(), i.sequence(), i.epoch()},
-                   i.tombstone()});
-  });
-  if (!read) return std::nullopt;
+  if (!read_storage_items(data, [&](storage::Item& item) {
+        out.push_back(std::move(item));
+        return true;
+      })) {
+    return std::nullopt;
+  }
   return out;
+}
+
+std::shared_ptr<const storage::ItemSource> snapshot_items(core::SnapshotBytes data) {
+  storage::ItemTally tally;
+  if (!read_storage_items(*data, [&](const storage::Item& item) {
+        tally.add(item);
+        return true;
+      })) {
+    return nullptr;
+  }
+  return std::make_shared<const SnapshotItemSource>(std::move(data), std::move(tally));
 }
 
 }  // namespace partid::replication

@@ -57,5 +57,11 @@ std::string encode_snapshot(const std::vector<storage::Item>& items);
 // The items, read one at a time (no PartitionSnapshot copy of them beside
 // the vector); nullopt when `data` is not a PartitionSnapshot.
 std::optional<std::vector<storage::Item>> decode_snapshot(const std::string& data);
+// The items of a snapshot read from its bytes, shared and not copied, as an
+// install writes them (storage::ItemSource); nullptr when `data` is not a
+// PartitionSnapshot. Reads the bytes once here, to check them and tally the
+// items, and again at every for_each: a partition's items are never held
+// decoded beside its bytes.
+std::shared_ptr<const storage::ItemSource> snapshot_items(core::SnapshotBytes data);
 
 }  // namespace partid::replication

@@ -154,11 +154,12 @@ void BatchWriter::replace_state(const change::ReplaceState& replace) {
   std::erase_if(written_,
                 [&](const auto& kv) { return kv.first.starts_with(partition_prefix(p)); });
   replaced_.insert(p);
-  for (const Item& item : *replace.items) {
-    const std::string key = item_key(p, item.partition_key, item.range_key);
+  replace.items->for_each([&](Item& item) {
+    std::string key = item_key(p, item.partition_key, item.range_key);
     writes_.Put(engine_.items_, key, encode_item(item));
-    written_[key] = item;
-  }
+    written_[std::move(key)] = std::move(item);
+    return true;
+  });
   writes_.DeleteRange(engine_.log_, partition_prefix(p),
                       replace.keep_tail ? log_key(p, replace.through + 1) : partition_end(p));
   replace_meta(meta(p), replace);

@@ -9,20 +9,11 @@
 namespace partid::storage {
 
 void replace_meta(PartitionMeta& m, const change::ReplaceState& replace) {
-  m.item_count = 0;
-  m.pending_txns = 0;
-  m.split = {};
-  for (const Item& item : *replace.items) {
-    if (!is_reserved_key(item.partition_key)) {
-      m.item_count += item.tombstone ? 0 : 1;
-    } else if (item.partition_key == kTxnRecordKey && !item.tombstone) {
-      auto record = decode_txn_record(item.message);
-      m.pending_txns += record && record->state == TxnRecord::State::Prepared ? 1 : 0;
-    } else if (item.partition_key == kSplitKey && !item.tombstone) {
-      m.split = decode_split_rule(item.message).value_or(SplitRule{});
-    }
-    m.hlc_floor = std::max(m.hlc_floor, item.version.hlc);
-  }
+  const ItemTally& tally = replace.items->tally();
+  m.item_count = tally.item_count;
+  m.pending_txns = tally.pending_txns;
+  m.split = tally.split;
+  m.hlc_floor = std::max(m.hlc_floor, tally.newest_hlc);
   if (replace.keep_tail) {
     trim_meta(m, replace.through, replace.through_epoch);
   } else {

@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <numeric>
 
 #include "partid/storage/codec.h"
 #include "partid/storage/keys.h"
@@ -115,12 +114,6 @@ std::optional<IngestPlan> plan_ingest(const std::vector<ReplicaChange>& changes,
   return fold.finish();
 }
 
-uint64_t payload_bytes(const std::vector<Item>& items) {
-  return std::accumulate(items.begin(), items.end(), uint64_t{0}, [](uint64_t sum, const Item& i) {
-    return sum + i.partition_key.size() + i.range_key.size() + i.message.size();
-  });
-}
-
 // One column family's file: `fill` adds to it in key order.
 rocksdb::Status write_sst(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& path,
                           const std::function<rocksdb::Status(rocksdb::SstFileWriter&)>& fill) {
@@ -132,20 +125,38 @@ rocksdb::Status write_sst(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, cons
 }
 
 // The partition's items, replacing all it had: within the file the items
-// outrank its range deletion.
-rocksdb::Status fill_items(rocksdb::SstFileWriter& w, const change::ReplaceState& replace) {
+// outrank its range deletion. Written as they are read, one at a time, when
+// they come in key order (a snapshot's do: its leader scanned them so), so
+// nothing of the partition is held in memory; Incomplete when they do not.
+rocksdb::Status fill_items_in_order(rocksdb::SstFileWriter& w,
+                                    const change::ReplaceState& replace) {
   const uint32_t p = replace.partition;
-  std::vector<std::pair<std::string, const Item*>> keyed;
-  keyed.reserve(replace.items->size());
-  for (const Item& item : *replace.items) {
-    keyed.emplace_back(item_key(p, item.partition_key, item.range_key), &item);
-  }
-  std::sort(keyed.begin(), keyed.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
   auto s = w.DeleteRange(partition_prefix(p), partition_end(p));
-  for (size_t i = 0; s.ok() && i < keyed.size(); ++i) {
-    s = w.Put(keyed[i].first, encode_item(*keyed[i].second));
-  }
+  std::string last;
+  replace.items->for_each([&](const Item& item) {
+    std::string key = item_key(p, item.partition_key, item.range_key);
+    if (!last.empty() && key <= last) {
+      s = rocksdb::Status::Incomplete("items not in key order");
+      return false;
+    }
+    s = w.Put(key, encode_item(item));
+    last = std::move(key);
+    return s.ok();
+  });
+  return s;
+}
+
+// The same from items in any order: sorted first, so held in memory.
+rocksdb::Status fill_items_sorted(rocksdb::SstFileWriter& w, const change::ReplaceState& replace) {
+  const uint32_t p = replace.partition;
+  std::vector<std::pair<std::string, std::string>> keyed;
+  replace.items->for_each([&](const Item& item) {
+    keyed.emplace_back(item_key(p, item.partition_key, item.range_key), encode_item(item));
+    return true;
+  });
+  std::sort(keyed.begin(), keyed.end());
+  auto s = w.DeleteRange(partition_prefix(p), partition_end(p));
+  for (size_t i = 0; s.ok() && i < keyed.size(); ++i) s = w.Put(keyed[i].first, keyed[i].second);
   return s;
 }
 
@@ -162,7 +173,7 @@ rocksdb::Status fill_log(rocksdb::SstFileWriter& w, uint32_t p, const IngestPlan
 
 std::optional<StoreStatus> StoreEngine::ingest_install(const std::vector<ReplicaChange>& changes) {
   auto plan = plan_ingest(changes, [this](uint32_t p) { return partition_meta(p); });
-  if (!plan || payload_bytes(*plan->replace->items) < options_.ingest_install_bytes) {
+  if (!plan || plan->replace->items->encoded_bytes() < options_.ingest_install_bytes) {
     return std::nullopt;
   }
   const uint32_t p = plan->replace->partition;
@@ -178,7 +189,7 @@ std::optional<StoreStatus> StoreEngine::ingest_install(const std::vector<Replica
   args[1].column_family = log_;
   args[2].column_family = meta_;
   const std::vector<std::function<rocksdb::Status(rocksdb::SstFileWriter&)>> fills = {
-      [&](rocksdb::SstFileWriter& w) { return fill_items(w, *plan->replace); },
+      [&](rocksdb::SstFileWriter& w) { return fill_items_in_order(w, *plan->replace); },
       [&](rocksdb::SstFileWriter& w) { return fill_log(w, p, *plan); },
       [&](rocksdb::SstFileWriter& w) {
         return w.Put(meta_partition_key(p), encode_partition_meta(plan->meta));
@@ -188,6 +199,13 @@ std::optional<StoreStatus> StoreEngine::ingest_install(const std::vector<Replica
   for (size_t i = 0; s.ok() && i < args.size(); ++i) {
     const std::string file = dir / (std::to_string(i) + ".sst");
     s = write_sst(*db_, args[i].column_family, file, fills[i]);
+    if (i == 0 && s.IsIncomplete()) {
+      spdlog::warn("partition {}: a snapshot's items are not in key order; sorting them", p);
+      ++installs_sorted_;
+      s = write_sst(*db_, args[i].column_family, file, [&](rocksdb::SstFileWriter& w) {
+        return fill_items_sorted(w, *plan->replace);
+      });
+    }
     args[i].external_files = {file};
     args[i].options.move_files = true;
   }
