@@ -137,16 +137,55 @@ TEST(SnapshotWireTest, ATransferSharesTheSnapshotsBytesAndParsesAsTheWholeMessag
       const TransferBytes t = serialize_transfer("node-1", 7, message);
       EXPECT_EQ(t.tail, data);  // the same bytes, not a copy
       EXPECT_EQ(reparsed(t), whole_transfer("node-1", 7, message));
-      auto parsed = parse_transfer(t.slice(0, t.size()), "node-1");
+      std::string received = t.slice(0, t.size());
+      const char* buffer = received.data();
+      auto parsed = parse_transfer(std::move(received), "node-1");
       ASSERT_TRUE(parsed);
       ASSERT_EQ(parsed->size(), 1u);
       EXPECT_EQ((*parsed)[0].first, 7u);
       ASSERT_TRUE((*parsed)[0].second);
+      EXPECT_EQ((*parsed)[0].second->index(), message.index());
       const core::Snapshot* s = snapshot_in(*(*parsed)[0].second);
       ASSERT_NE(s, nullptr);
       EXPECT_EQ(*s->data, *data);
+      // The snapshot's bytes stay in the transfer's buffer: never copied.
+      if (bytes > 1000) {
+        EXPECT_EQ(s->data->data(), buffer);
+      }
     }
   }
+}
+
+// Transfers whose bytes do not end with a snapshot's, as serialize_transfer
+// writes them, parse as protobuf parses them; bytes that do not parse, or
+// whose enclosing lengths lie, are refused.
+TEST(SnapshotWireTest, TransfersOfAnyOtherShapeParseAsAWholeBatch) {
+  const core::Message no_snapshot = core::SyncReply{5, 10, {{10, 4, false, "x"}}, std::nullopt};
+  const std::string plain = whole_transfer("node-1", 7, no_snapshot);
+  auto parsed = parse_transfer(std::string(plain), "node-1");
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->size(), 1u);
+  const auto* reply = std::get_if<core::SyncReply>(&*(*parsed)[0].second);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->entries, std::get<core::SyncReply>(no_snapshot).entries);
+  EXPECT_FALSE(reply->snapshot);
+  // A snapshot that is not the last field: parsed whole, bytes copied.
+  const core::Message install =
+      core::InstallSnapshot{4, {{3, 90}, core::snapshot_bytes(std::string(5000, 's'))}, 95, 99};
+  pb::ReplicationBatch batch;
+  batch.set_from("node-1");
+  auto* m = batch.add_messages();
+  m->set_partition(7);
+  to_pb(install, m);
+  batch.add_handoffs()->set_partition(7);
+  parsed = parse_transfer(batch.SerializeAsString(), "node-1");
+  ASSERT_TRUE(parsed);
+  ASSERT_NE(snapshot_in(*(*parsed)[0].second), nullptr);
+  EXPECT_EQ(*snapshot_in(*(*parsed)[0].second)->data, std::string(5000, 's'));
+  EXPECT_FALSE(parse_transfer(std::string(plain), "node-2"));  // not from its sender
+  const std::string good = serialize_transfer("node-1", 7, install).slice(0, SIZE_MAX);
+  EXPECT_FALSE(parse_transfer(good.substr(0, good.size() - 1), "node-1"));  // cut short
+  EXPECT_FALSE(parse_transfer(good + "x", "node-1"));  // past its enclosing lengths
 }
 
 TEST(SnapshotWireTest, ATransferWithoutSnapshotBytesIsAllHead) {

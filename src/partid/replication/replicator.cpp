@@ -418,7 +418,7 @@ void Replicator::on_fragment(const pb::ReplFragment& fragment, FragmentAnswer an
   asio::post(snapshot_pool_, [this, bytes, held = std::move(part.held), from = fragment.from(),
                               answer = std::move(answer), ok = std::move(ok), loop = loop_,
                               alive = alive_]() mutable {
-    auto messages = std::make_shared<TransferMessages>(parse_transfer(*bytes, from));
+    auto messages = std::make_shared<TransferMessages>(parse_transfer(std::move(*bytes), from));
     bytes.reset();
     if (*messages) keep_counted(**messages, held);
     asio::post(loop, [this, messages, from, answer = std::move(answer), ok = std::move(ok),

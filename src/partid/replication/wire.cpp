@@ -213,12 +213,134 @@ TransferBytes serialize_transfer(const std::string& from, uint32_t partition,
   return out;
 }
 
-TransferMessages parse_transfer(const std::string& bytes, const std::string& from) {
+namespace {
+using google::protobuf::io::CodedInputStream;
+
+// Skips a field this version does not know (a newer sender's), by its wire
+// type; false for groups (never used here) and for bytes that do not parse.
+bool skip_field(CodedInputStream& in, uint32_t tag) {
+  uint64_t varint = 0;
+  uint32_t fixed32 = 0;
+  uint32_t length = 0;
+  switch (tag & 7u) {
+    case 0:
+      return in.ReadVarint64(&varint);
+    case 1:
+      return in.ReadLittleEndian64(&varint);
+    case 2:
+      return in.ReadVarint32(&length) && in.Skip(static_cast<int>(length));
+    case 5:
+      return in.ReadLittleEndian32(&fixed32);
+    default:
+      return false;
+  }
+}
+
+// A length-delimited field on the way to a transfer's snapshot bytes.
+struct Enclosing {
+  size_t tag_at = 0;      // where its tag starts
+  size_t content_at = 0;  // where its bytes start, after its length
+  int field = 0;
+};
+
+// The last of the fields in bytes [from, size) when it is length-delimited
+// and runs to the end: the one a transfer's snapshot bytes end.
+std::optional<Enclosing> last_field(const std::string& bytes, size_t from) {
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()) + from,
+                      static_cast<int>(bytes.size() - from));
+  for (;;) {
+    const size_t tag_at = from + static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return std::nullopt;
+    if ((tag & 7u) != 2u) {
+      if (!skip_field(in, tag)) return std::nullopt;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return std::nullopt;
+    const size_t content_at = from + static_cast<size_t>(in.CurrentPosition());
+    if (content_at + length == bytes.size()) return Enclosing{tag_at, content_at, int(tag >> 3)};
+    if (!in.Skip(static_cast<int>(length))) return std::nullopt;
+  }
+}
+
+// Which field holds the snapshot's bytes at `depth` of a transfer, inside
+// the field `outer` (the one at depth - 1); 0: none other.
+std::pair<int, int> snapshot_path_fields(size_t depth, int outer) {
+  switch (depth) {
+    case 0:
+      return {pb::ReplicationBatch::kMessagesFieldNumber, 0};
+    case 1:
+      return {pb::ReplMessage::kInstallSnapshotFieldNumber, pb::ReplMessage::kSyncReplyFieldNumber};
+    case 2:
+      return {outer == pb::ReplMessage::kInstallSnapshotFieldNumber
+                  ? int{pb::InstallSnapshot::kSnapshotFieldNumber}
+                  : int{pb::PartitionSyncReply::kSnapshotFieldNumber},
+              0};
+    default:
+      return {pb::ReplSnapshot::kDataFieldNumber, 0};
+  }
+}
+
+// The fields from a transfer's batch down to its snapshot's bytes, outermost
+// first, when the bytes end with them as serialize_transfer writes them: the
+// batch's last message, its body, the body's snapshot, the snapshot's bytes.
+// Empty when they do not.
+std::vector<Enclosing> path_to_snapshot_bytes(const std::string& bytes) {
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return {};
+  std::vector<Enclosing> path;
+  for (size_t depth = 0, from = 0; depth < 4; ++depth) {
+    auto f = last_field(bytes, from);
+    const auto [one, other] = snapshot_path_fields(depth, path.empty() ? 0 : path.back().field);
+    if (!f || (f->field != one && f->field != other)) return {};
+    path.push_back(*f);
+    from = f->content_at;
+  }
+  return path;
+}
+
+// The bytes before the snapshot's, with every enclosing length shortened as
+// if the snapshot's bytes were empty: they parse as the batch without them.
+std::string head_without_snapshot_bytes(const std::string& bytes,
+                                        const std::vector<Enclosing>& path) {
+  std::string built = field_head(path.back().field, 0);
+  for (size_t k = path.size() - 1; k-- > 0;) {
+    std::string content =
+        bytes.substr(path[k].content_at, path[k + 1].tag_at - path[k].content_at) + built;
+    built = field_head(path[k].field, content.size()) + content;
+  }
+  return bytes.substr(0, path.front().tag_at) + built;
+}
+
+// The batch in `bytes`; a snapshot's bytes that end them (a transfer's, as
+// serialize_transfer writes it) are not copied: the batch is parsed without
+// them and they are moved, in place, into its last message. A protobuf parse
+// copies every bytes field, and a transfer is as large as its partition: a
+// node being rebuilt held each of its snapshots twice while it parsed them.
+std::optional<pb::ReplicationBatch> parse_batch(std::string&& bytes) {
   pb::ReplicationBatch batch;
-  if (!batch.ParseFromString(bytes) || batch.from() != from) return std::nullopt;
+  const std::vector<Enclosing> path = path_to_snapshot_bytes(bytes);
+  if (path.empty()) {
+    if (!batch.ParseFromString(bytes)) return std::nullopt;
+    return batch;
+  }
+  if (!batch.ParseFromString(head_without_snapshot_bytes(bytes, path))) return std::nullopt;
+  pb::ReplMessage* last = batch.mutable_messages(batch.messages_size() - 1);
+  pb::ReplSnapshot* snapshot = last->has_install_snapshot()
+                                   ? last->mutable_install_snapshot()->mutable_snapshot()
+                                   : last->mutable_sync_reply()->mutable_snapshot();
+  bytes.erase(0, path.back().content_at);
+  snapshot->set_data(std::move(bytes));
+  return batch;
+}
+}  // namespace
+
+TransferMessages parse_transfer(std::string&& bytes, const std::string& from) {
+  auto batch = parse_batch(std::move(bytes));
+  if (!batch || batch->from() != from) return std::nullopt;
   std::vector<std::pair<uint32_t, std::optional<Message>>> out;
-  out.reserve(static_cast<size_t>(batch.messages_size()));
-  for (auto& m : *batch.mutable_messages()) out.emplace_back(m.partition(), take_from_pb(&m));
+  out.reserve(static_cast<size_t>(batch->messages_size()));
+  for (auto& m : *batch->mutable_messages()) out.emplace_back(m.partition(), take_from_pb(&m));
   return out;
 }
 
@@ -260,30 +382,8 @@ std::string encode_snapshot(const std::vector<storage::Item>& items) {
 }
 
 namespace {
-using google::protobuf::io::CodedInputStream;
-
 const uint8_t* bytes_of(const std::string& data) {
   return reinterpret_cast<const uint8_t*>(data.data());
-}
-
-// Skips a field this version does not know (a newer sender's), by its wire
-// type; false for groups (never used here) and for bytes that do not parse.
-bool skip_field(CodedInputStream& in, uint32_t tag) {
-  uint64_t varint = 0;
-  uint32_t fixed32 = 0;
-  uint32_t length = 0;
-  switch (tag & 7u) {
-    case 0:
-      return in.ReadVarint64(&varint);
-    case 1:
-      return in.ReadLittleEndian64(&varint);
-    case 2:
-      return in.ReadVarint32(&length) && in.Skip(static_cast<int>(length));
-    case 5:
-      return in.ReadLittleEndian32(&fixed32);
-    default:
-      return false;
-  }
 }
 
 enum class Field { item, skipped, end, bad };

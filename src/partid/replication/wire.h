@@ -18,9 +18,10 @@ void to_pb(const core::Message& message, pb::ReplMessage* out);
 std::optional<core::Message> from_pb(const pb::ReplMessage& message);
 
 // The messages of a transfer (a ReplicationBatch sent in fragments), each
-// with its partition, their snapshots' bytes moved out of the parsed form
-// rather than copied; nullopt when `bytes` do not parse or the batch is not
-// from `from`. Handoffs never travel in fragments.
+// with its partition; nullopt when `bytes` do not parse or the batch is not
+// from `from`. Handoffs never travel in fragments. A snapshot's bytes that
+// end the transfer (as serialize_transfer writes it) become the snapshot's,
+// in the very buffer of `bytes`: never copied, however large.
 // The ReplicationBatch from `from` that carries `message` (of `partition`)
 // alone, as sent in fragments. A snapshot's bytes are the tail, shared and
 // not copied; the head holds everything else, the snapshot's fields without
@@ -32,7 +33,7 @@ TransferBytes serialize_transfer(const std::string& from, uint32_t partition,
 
 using TransferMessages =
     std::optional<std::vector<std::pair<uint32_t, std::optional<core::Message>>>>;
-TransferMessages parse_transfer(const std::string& bytes, const std::string& from);
+TransferMessages parse_transfer(std::string&& bytes, const std::string& from);
 
 // A partition's snapshot is the bytes of a PartitionSnapshot: its items, in
 // order. SnapshotEncoder writes them one item at a time, so a partition can
