@@ -3,6 +3,7 @@
 // build or parse the whole message read them the same way.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,62 @@ TEST(SnapshotWireTest, TransfersOfAnyOtherShapeParseAsAWholeBatch) {
   const std::string good = serialize_transfer("node-1", 7, install).slice(0, SIZE_MAX);
   EXPECT_FALSE(parse_transfer(good.substr(0, good.size() - 1), "node-1"));  // cut short
   EXPECT_FALSE(parse_transfer(good + "x", "node-1"));  // past its enclosing lengths
+}
+
+// Whatever the bytes, parse_transfer (which parses a transfer's head apart
+// from its snapshot's bytes) answers what protobuf's parse of the whole
+// batch answers: refused, or the same messages with the same snapshot bytes.
+TEST(SnapshotWireTest, AnyBytesParseAsProtobufParsesTheWholeBatch) {
+  const core::Message messages[] = {
+      core::InstallSnapshot{4, {{3, 90}, core::snapshot_bytes(std::string(3000, 's'))}, 95, 99},
+      core::SyncReply{
+          5, 10, {{10, 4, false, "x"}}, core::Snapshot{{2, 9}, core::snapshot_bytes("d")}},
+  };
+  std::mt19937 rng(20261207);
+  size_t agreed_parsed = 0, agreed_refused = 0;
+  for (int round = 0; round < 4000; ++round) {
+    std::string bytes = serialize_transfer("node-1", 7, messages[round % 2]).slice(0, SIZE_MAX);
+    const size_t head = bytes.size() - snapshot_in(messages[round % 2])->size();
+    switch (rng() % 4) {
+      case 0:  // a byte of the head changed
+      case 1:
+        bytes[rng() % head] = static_cast<char>(rng());
+        break;
+      case 2:  // cut anywhere
+        bytes.resize(rng() % bytes.size());
+        break;
+      default:  // something after it
+        bytes += std::string(1 + rng() % 3, static_cast<char>(rng()));
+        break;
+    }
+    pb::ReplicationBatch whole;
+    const bool parses = whole.ParseFromString(bytes) && whole.from() == "node-1";
+    auto parsed = parse_transfer(std::string(bytes), "node-1");
+    ASSERT_EQ(parsed.has_value(), parses) << "round " << round;
+    if (!parses) {
+      ++agreed_refused;
+      continue;
+    }
+    ++agreed_parsed;
+    ASSERT_EQ(parsed->size(), static_cast<size_t>(whole.messages_size())) << "round " << round;
+    for (int i = 0; i < whole.messages_size(); ++i) {
+      const auto& [partition, message] = (*parsed)[static_cast<size_t>(i)];
+      EXPECT_EQ(partition, whole.messages(i).partition()) << "round " << round;
+      auto expected = from_pb(whole.messages(i));
+      ASSERT_EQ(message.has_value(), expected.has_value()) << "round " << round;
+      if (!message) continue;
+      EXPECT_EQ(message->index(), expected->index()) << "round " << round;
+      const core::Snapshot* got = snapshot_in(*message);
+      const core::Snapshot* want = snapshot_in(*expected);
+      ASSERT_EQ(got == nullptr, want == nullptr) << "round " << round;
+      if (got) {
+        EXPECT_EQ(*got->data, *want->data) << "round " << round;
+        EXPECT_EQ(got->through, want->through) << "round " << round;
+      }
+    }
+  }
+  EXPECT_GT(agreed_parsed, 100u);  // both kinds of answer were compared
+  EXPECT_GT(agreed_refused, 100u);
 }
 
 TEST(SnapshotWireTest, ATransferWithoutSnapshotBytesIsAllHead) {
