@@ -20,8 +20,8 @@ bool decodes(uint32_t partition, const core::Entry& e) {
 }
 
 storage::change::ReplaceState replace_of(uint32_t partition, const core::ReplaceWithSnapshot& r,
-                                         const DecodedSnapshot& decoded) {
-  SnapshotItems items = decoded ? decoded(r.snapshot) : snapshot_items(r.snapshot.data);
+                                         const CheckedSnapshot& checked) {
+  SnapshotItems items = checked ? checked(r.snapshot) : snapshot_items(r.snapshot.data);
   if (!items) throw std::runtime_error("snapshot does not decode");
   return {partition, std::move(items), r.snapshot.through.seq, r.snapshot.through.epoch,
           r.keep_tail};
@@ -43,7 +43,7 @@ storage::change::Apply apply_of(uint32_t partition, const std::vector<core::Entr
 std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
                                                     const core::Actions& actions,
                                                     const core::ReplicaCore& core,
-                                                    const DecodedSnapshot& decoded) {
+                                                    const CheckedSnapshot& checked) {
   namespace ch = storage::change;
   std::vector<storage::ReplicaChange> out;
   for (const auto& op : actions.persist) {
@@ -61,7 +61,7 @@ std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
                                                  s.state.rebuilding});
                    },
                    [&](const core::ReplaceWithSnapshot& r) {
-                     out.push_back(replace_of(partition, r, decoded));
+                     out.push_back(replace_of(partition, r, checked));
                    },
                },
                op);

@@ -15,7 +15,7 @@ namespace partid::replication {
 using SnapshotItems = std::shared_ptr<const storage::ItemSource>;
 // The items of a snapshot already checked (off the loop, as it arrived), or
 // null to check them here.
-using DecodedSnapshot = std::function<SnapshotItems(const core::Snapshot&)>;
+using CheckedSnapshot = std::function<SnapshotItems(const core::Snapshot&)>;
 
 // `core` is the core after the step (its log base names a trim's position).
 // Throws std::runtime_error on an entry or snapshot that does not decode:
@@ -24,12 +24,12 @@ using DecodedSnapshot = std::function<SnapshotItems(const core::Snapshot&)>;
 std::vector<storage::ReplicaChange> storage_changes(uint32_t partition,
                                                     const core::Actions& actions,
                                                     const core::ReplicaCore& core,
-                                                    const DecodedSnapshot& decoded = {});
+                                                    const CheckedSnapshot& checked = {});
 
 // Whether every log entry in a peer's message decodes; a message with one
 // that does not is dropped before it reaches the core.
 bool entries_decode(uint32_t partition, const core::Message& message);
-// The snapshot a peer's message carries, if any (to be decoded before the
+// The snapshot a peer's message carries, if any (to be read through before the
 // core sees the message: a snapshot that does not decode is dropped too).
 const core::Snapshot* snapshot_in(const core::Message& message);
 core::Snapshot* snapshot_in(core::Message& message);

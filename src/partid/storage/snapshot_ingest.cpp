@@ -8,7 +8,9 @@
 // batch was: IngestExternalFiles takes the three column families' files
 // (items: a range deletion of the partition and its new items, which outrank
 // the deletion within the file; log: a range deletion; meta: the partition's
-// metadata) all or none, across a crash too.
+// metadata) all or none, across a crash too. The items go into their file as
+// the install's ItemSource reads them (a snapshot's, from its bytes, in key
+// order), so no copy of the partition is made here.
 #include <rocksdb/sst_file_writer.h>
 #include <spdlog/spdlog.h>
 
