@@ -424,6 +424,43 @@ TEST_F(StoreEngineTest, AnIngestedInstallLeavesWhatABatchWould) {
   }
 }
 
+// Items an install cannot read (a snapshot's bytes that stop decoding
+// halfway) fail the write with the reason, on both write paths, and leave
+// the partition as it was: the exception does not escape to the disk pool's
+// thread, nor is half an install applied.
+TEST_F(StoreEngineTest, AnInstallWhoseItemsCannotBeReadFailsTheWriteAndWritesNothing) {
+  class Unreadable final : public ItemSource {
+   public:
+    void for_each(const std::function<bool(Item&)>& each) const override {
+      Item first{"a", "", std::string(1000, 'q'), {4, 6, 3}, false};
+      if (each(first)) throw std::runtime_error("snapshot does not decode");
+    }
+    const ItemTally& tally() const override { return tally_; }
+    uint64_t encoded_bytes() const override { return 1u << 20; }
+
+   private:
+    ItemTally tally_;
+  };
+  for (uint64_t ingest_bytes : {uint64_t{0}, UINT64_MAX}) {
+    SCOPED_TRACE(ingest_bytes == 0 ? "ingested" : "batched");
+    auto e = open_store(dir, "unreadable-" + std::to_string(ingest_bytes != 0), ingest_bytes);
+    ASSERT_TRUE(e->commit({put(1, "old", "", "x", 1)}).ok);
+    const PartitionMeta before = e->partition_meta(1);
+    const StoreStatus status =
+        e->write_replica({change::ReplaceState{1, std::make_shared<Unreadable>(), 8, 3, false},
+                          change::SaveState{1, 4, 8, false}});
+    EXPECT_FALSE(status.ok);
+    EXPECT_NE(status.message.find("snapshot does not decode"), std::string::npos) << status.message;
+    EXPECT_EQ(e->get(1, "old", "")->message, "x");
+    EXPECT_FALSE(e->get(1, "a", ""));
+    EXPECT_EQ(e->partition_meta(1), before);
+    EXPECT_EQ(e->installs_ingested(), 0u);
+    // The store still takes writes.
+    EXPECT_TRUE(e->write_replica({change::ReplaceState{1, items({}), 8, 3, false}}).ok);
+    EXPECT_FALSE(e->get(1, "old", ""));
+  }
+}
+
 // Files left by an install a crash cut short were never ingested: opening
 // the store removes them.
 TEST_F(StoreEngineTest, FilesOfAnInstallCutShortAreRemovedAtOpen) {

@@ -30,6 +30,19 @@ size_t install_end(const std::vector<ReplicaChange>& changes) {
 }  // namespace
 
 StoreStatus StoreEngine::write_replica(const std::vector<ReplicaChange>& changes) {
+  // An install reads its items while it writes them (ItemSource). One that
+  // cannot (a source that throws: bytes that do not decode, memory that runs
+  // out) fails the write, which stops the node as a failed disk write does,
+  // instead of ending the process from a disk-pool thread; what it was
+  // writing when it threw (a batch, or files not yet ingested) is not applied.
+  try {
+    return write_replica_parts(changes);
+  } catch (const std::exception& e) {
+    return StoreStatus::error(std::string("a write could not be made: ") + e.what());
+  }
+}
+
+StoreStatus StoreEngine::write_replica_parts(const std::vector<ReplicaChange>& changes) {
   if (auto ingested = ingest_install(changes)) return *ingested;
   // An install that came with entries behind it (buffered while the snapshot
   // was on its way, then appended, committed and applied in the same step)

@@ -232,7 +232,8 @@ class StoreEngine {
   // except that an install followed by more changes in the same call (the
   // entries that came behind the snapshot) is ingested first and the rest
   // written after it: a stop between the two leaves the snapshot installed
-  // at its watermark, with nothing of the rest.
+  // at its watermark, with nothing of the rest. An install whose items
+  // cannot be read (its ItemSource throws) fails the write, not the process.
   // Two calls may run at once when they touch different partitions
   // (GroupCommit writes an install beside its batches).
   StoreStatus write_replica(const std::vector<ReplicaChange>& changes);
@@ -320,6 +321,8 @@ class StoreEngine {
   // files; nullopt when the step is not one or ingesting failed, for the
   // batch path to write it.
   std::optional<StoreStatus> ingest_install(const std::vector<ReplicaChange>& changes);
+  // write_replica without its guard: the ingested install, then the batch.
+  StoreStatus write_replica_parts(const std::vector<ReplicaChange>& changes);
   // write_replica's batch path: every change in one WriteBatch.
   StoreStatus write_batch(const std::vector<ReplicaChange>& changes);
   // `in_memory_only`: *would_block is set instead of touching the disk.
