@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <functional>
 #include <future>
 #include <memory>
@@ -264,11 +266,21 @@ TEST_F(GroupCommitTest, AnInstallHoldsOnlyItsOwnPartition) {
   EXPECT_FALSE(parked_done);
   EXPECT_GE(commit->write_waiting(std::chrono::steady_clock::now() + 30s), 30s);
   EXPECT_EQ(commit->commit_waiting(std::chrono::steady_clock::now() + 30s).count(), 0);
-  EXPECT_EQ(held.calls(), (std::vector<std::string>{"i5", "b0", "b1"}));
+  // The install and the first batch start on the pool's two threads, in
+  // either order; the batches keep theirs.
+  auto batches_only = [](std::vector<std::string> calls) {
+    std::erase(calls, "i5");
+    return calls;
+  };
+  const auto started = held.calls();
+  EXPECT_EQ(std::count(started.begin(), started.end(), "i5"), 1);
+  EXPECT_EQ(batches_only(started), (std::vector<std::string>{"b0", "b1"}));
 
   held.release_installs();
   ASSERT_TRUE(run_until([&] { return parked_done && read; }, 5s));
-  EXPECT_EQ(held.calls(), (std::vector<std::string>{"i5", "b0", "b1", "b5"}));
+  const auto all = held.calls();
+  EXPECT_EQ(std::count(all.begin(), all.end(), "i5"), 1);
+  EXPECT_EQ(batches_only(all), (std::vector<std::string>{"b0", "b1", "b5"}));
   EXPECT_EQ(store->partition_meta(5).watermark, 7u);
   EXPECT_EQ(store->partition_meta(5).base_sequence, 3u);
   EXPECT_EQ(heard, std::vector<uint32_t>{5});
