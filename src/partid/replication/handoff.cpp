@@ -13,4 +13,9 @@ HandoffPlan plan_handoff(const HandoffInput& in) {
   return in.previous_alive ? HandoffPlan::AwaitHandoff : HandoffPlan::AppointNow;
 }
 
+bool counts_as_failover(const TakeoverInput& in) {
+  if (!in.leads_next || !in.was_replica || in.led_before) return false;
+  return !in.handoff_heard || in.handoff_passes_failover;
+}
+
 }  // namespace partid::replication

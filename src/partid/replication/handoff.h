@@ -54,4 +54,24 @@ struct HandoffInput {
 
 HandoffPlan plan_handoff(const HandoffInput& in);
 
+// What a replica knows when it is appointed to lead, for whether the
+// leadership, once it serves, counts as a failover (ReplicatorStats).
+struct TakeoverInput {
+  bool leads_next = false;     // the appointment makes this node the leader
+  bool was_replica = false;    // it acted on the partition before (not a first appointment)
+  bool led_before = false;     // it led the epoch before
+  bool handoff_heard = false;  // the previous leader's Handoff for this epoch came
+  // That Handoff passed on a failover its sender never served
+  // (pb::Handoff::passes_failover).
+  bool handoff_passes_failover = false;
+};
+
+// A leadership taken from another node that handed nothing over is a
+// failover; a first appointment or a planned move is not. A planned move
+// away from a node that took the partition over and never served it passes
+// the failover on: otherwise a dead leader's partition moved on again before
+// its first successor served (a rebalance right after the emergency one)
+// would be counted by nobody.
+bool counts_as_failover(const TakeoverInput& in);
+
 }  // namespace partid::replication

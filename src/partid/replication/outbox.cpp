@@ -65,10 +65,12 @@ void Outbox::add(const core::NodeId& to, uint32_t partition, const core::Message
   schedule_flush();
 }
 
-void Outbox::add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch) {
+void Outbox::add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch,
+                         bool passes_failover) {
   auto* h = batch_for(to).add_handoffs();
   h->set_partition(partition);
   h->set_epoch(epoch);
+  h->set_passes_failover(passes_failover);
   schedule_flush();
 }
 

@@ -45,7 +45,8 @@ class Outbox {
          const core::NodeId& self, AddressOf address_of, size_t max_frame_bytes);
   void add(const core::NodeId& to, uint32_t partition, const core::Message& message);
   // A Handoff (handoff.h), in the same per-turn batch as the messages.
-  void add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch);
+  void add_handoff(const core::NodeId& to, uint32_t partition, uint64_t epoch,
+                   bool passes_failover);
   // Whether a fragmented message for `partition` to `to` could not go now: a
   // snapshot built for it would be dropped (this partition's transfer there
   // runs, waits or settles) or wait (the peer has all the transfers it may).

@@ -334,7 +334,7 @@ void Replicator::on_peer_batch(const pb::ReplicationBatch& batch) {
     return;
   }
   for (const auto& h : batch.handoffs()) {
-    if (h.partition() < partitions_) on_handoff(from, h.partition(), h.epoch());
+    if (h.partition() < partitions_) on_handoff(from, h);
   }
   for (const auto& m : batch.messages()) {
     auto message = from_pb(m);

@@ -156,9 +156,13 @@ struct ReplicatorStats {
   uint64_t leaderships_taken = 0;  // epochs this node sealed as leader, for whatever reason
   // Of those, the ones taken over from another leader that handed nothing
   // over (it died, or its Handoff never came): not a first appointment, not
-  // a planned move.
+  // a planned move, unless the move passed on a failover that its sender
+  // never served (replication::counts_as_failover): each failover is counted
+  // once, by the node that served it.
   uint64_t failovers = 0;
-  double last_failover_seconds = 0;  // appointment -> leading, the latest failover
+  // Appointment -> leading on this node, the latest failover (for one passed
+  // on, from this node's own appointment).
+  double last_failover_seconds = 0;
   double failover_seconds_sum = 0;
   uint64_t sync_requests = 0;
   uint64_t snapshots_sent = 0;
@@ -334,8 +338,9 @@ class Replicator {
   void appoint(uint32_t partition, Replica& r, const Appointment& next);
   void hand_over(uint32_t partition, Replica& r, const Appointment& next);
   void look_up_leader(uint32_t partition, Appointment next);
-  void on_handoff(const std::string& from, uint32_t partition, uint64_t epoch);
+  void on_handoff(const std::string& from, const pb::Handoff& handoff);
   bool handoff_heard(uint32_t partition, uint64_t epoch) const;
+  bool handoff_passes_failover(uint32_t partition, uint64_t epoch) const;
   void settle_held(uint32_t partition, Replica& r, std::chrono::steady_clock::time_point now);
   void deactivate(Replica& r);
   // A peer's message, converted: checked, gated, a snapshot decoded off the
@@ -430,7 +435,11 @@ class Replicator {
   std::deque<EarlySeal> early_seals_;     // BeginEpochs ahead of this node's topology
   std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
   std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
-  std::map<uint32_t, uint64_t> handoffs_heard_;  // partition -> latest Handoff epoch
+  struct HeardHandoff {
+    uint64_t epoch = 0;            // the latest Handoff's
+    bool passes_failover = false;  // one for that epoch did (pb::Handoff)
+  };
+  std::map<uint32_t, HeardHandoff> handoffs_heard_;
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round
   std::set<std::pair<uint32_t, core::NodeId>> snapshots_building_;  // (partition, follower)

@@ -47,11 +47,13 @@ void Replicator::appoint(uint32_t partition, Replica& r, const Appointment& next
     if (r.active) deactivate(r);
     return;
   }
-  // Before r.leader changes: a leadership taken from another node that
-  // handed nothing over is a failover (ReplicatorStats::failovers); a first
-  // appointment or a planned move is not.
-  r.takes_over = next.leader() == self_ && r.active && r.leader != self_ &&
-                 !handoff_heard(partition, next.epoch);
+  // Before r.leader changes (ReplicatorStats::failovers).
+  r.takes_over = counts_as_failover(
+      {.leads_next = next.leader() == self_,
+       .was_replica = r.active,
+       .led_before = r.leader == self_,
+       .handoff_heard = handoff_heard(partition, next.epoch),
+       .handoff_passes_failover = handoff_passes_failover(partition, next.epoch)});
   r.active = true;
   r.epoch = next.epoch;
   r.leader = next.leader();
@@ -64,7 +66,11 @@ void Replicator::hand_over(uint32_t partition, Replica& r, const Appointment& ne
   std::set<std::string> told(r.members.begin(), r.members.end());
   told.insert(next.members.begin(), next.members.end());
   told.erase(self_);
-  for (const auto& node : told) outbox_.add_handoff(node, partition, next.epoch);
+  // A failover taken here and never served is the next leader's to count.
+  const bool passes_failover = r.takes_over && !r.leading;
+  for (const auto& node : told) {
+    outbox_.add_handoff(node, partition, next.epoch, passes_failover);
+  }
   ++stats_.handoffs_sent;
   appoint(partition, r, next);
 }
@@ -90,12 +96,21 @@ void Replicator::look_up_leader(uint32_t partition, Appointment next) {
 
 bool Replicator::handoff_heard(uint32_t partition, uint64_t epoch) const {
   auto heard = handoffs_heard_.find(partition);
-  return heard != handoffs_heard_.end() && heard->second >= epoch;
+  return heard != handoffs_heard_.end() && heard->second.epoch >= epoch;
 }
 
-void Replicator::on_handoff(const std::string& from, uint32_t partition, uint64_t epoch) {
-  uint64_t& heard = handoffs_heard_[partition];
-  heard = std::max(heard, epoch);
+bool Replicator::handoff_passes_failover(uint32_t partition, uint64_t epoch) const {
+  auto heard = handoffs_heard_.find(partition);
+  return heard != handoffs_heard_.end() && heard->second.epoch >= epoch &&
+         heard->second.passes_failover;
+}
+
+void Replicator::on_handoff(const std::string& from, const pb::Handoff& handoff) {
+  const uint32_t partition = handoff.partition();
+  const uint64_t epoch = handoff.epoch();
+  HeardHandoff& heard = handoffs_heard_[partition];
+  if (epoch > heard.epoch) heard = {epoch, false};
+  if (epoch == heard.epoch) heard.passes_failover |= handoff.passes_failover();
   with_replica(partition, [&](Replica& r) {
     if (!r.held || r.held->plan == HandoffPlan::DrainFirst || epoch < r.held->next.epoch) return;
     if (r.held->plan == HandoffPlan::AwaitHandoff && r.held->from != from) return;
