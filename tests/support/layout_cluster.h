@@ -31,15 +31,20 @@ inline constexpr uint32_t kStartPartitions = 4;
 // still have committed).
 class Overwriter {
  public:
-  Overwriter(std::vector<std::string> apis, size_t keys) : apis_(std::move(apis)), keys_(keys) {
+  Overwriter(std::vector<std::string> apis, std::vector<std::string> keys)
+      : apis_(std::move(apis)), keys_(std::move(keys)) {
     thread_ = std::thread([this] { loop(); });
   }
+  // Keys "key0" .. "key<count - 1>".
+  Overwriter(std::vector<std::string> apis, size_t count)
+      : Overwriter(std::move(apis), numbered_keys(count)) {}
   ~Overwriter() { stop(); }
   void stop() {
     running_ = false;
     if (thread_.joinable()) thread_.join();
   }
   size_t acked() const { return acked_count_; }
+  size_t key_count() const { return keys_.size(); }
   std::map<std::string, std::set<std::string>> possible() {
     std::lock_guard lock(mu_);
     return possible_;
@@ -50,9 +55,14 @@ class Overwriter {
   }
 
  private:
+  static std::vector<std::string> numbered_keys(size_t count) {
+    std::vector<std::string> keys;
+    for (size_t k = 0; k < count; ++k) keys.push_back("key" + std::to_string(k));
+    return keys;
+  }
   void loop() {
     for (uint64_t n = 0; running_; ++n) {
-      const std::string key = "key" + std::to_string(n % keys_);
+      const std::string& key = keys_[n % keys_.size()];
       const std::string value = "v" + std::to_string(n);
       const json body = {{"partition_key", key}, {"message", value}};
       auto r = partid::cli::http_request(apis_[n % apis_.size()], "POST", "/items", body.dump());
@@ -68,7 +78,7 @@ class Overwriter {
     }
   }
   std::vector<std::string> apis_;
-  size_t keys_;
+  std::vector<std::string> keys_;
   std::mutex mu_;
   std::map<std::string, std::set<std::string>> possible_;
   std::map<int, size_t> failures_;
@@ -134,17 +144,21 @@ class LayoutClusterTest : public ::testing::Test {
           << "node " << i << ": " << cluster.get_json(i, "/cluster/topology")["layout"].dump();
     }
   }
-  // Stops `writer`; every node must read each of its `keys` keys' last
-  // acknowledged value (or a later one whose outcome was unknown), and the
-  // cluster count each key once.
-  void expect_writes_kept(Overwriter& writer, size_t keys, const char* during) {
-    writer.stop();
-    for (const auto& [status, n] : writer.failures()) {
-      std::printf("writes answered %d during %s: %zu\n", status, during, n);
+  // Stops the writers (of disjoint keys); every node must read each of
+  // their keys' last acknowledged value (or a later one whose outcome was
+  // unknown), and the cluster count each key once.
+  void expect_writes_kept(const std::vector<Overwriter*>& writers, const char* during) {
+    for (Overwriter* writer : writers) writer->stop();
+    size_t keys = 0;
+    for (Overwriter* writer : writers) {
+      for (const auto& [status, n] : writer->failures()) {
+        std::printf("writes answered %d during %s: %zu\n", status, during, n);
+      }
+      const auto possible = writer->possible();
+      ASSERT_EQ(possible.size(), writer->key_count());
+      for (size_t via = 0; via < cluster.size(); ++via) expect_reads(via, possible);
+      keys += possible.size();
     }
-    const auto possible = writer.possible();
-    ASSERT_EQ(possible.size(), keys);
-    for (size_t via = 0; via < cluster.size(); ++via) expect_reads(via, possible);
     EXPECT_EQ(total_items(0), static_cast<int64_t>(keys));
   }
   void expect_reads(size_t via, const std::map<std::string, std::set<std::string>>& possible) {
