@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#include "partid/storage/codec.h"
-#include "partid/storage/split_space.h"
-#include "partid/storage/txn_space.h"
+#include "partid/storage/item_source.h"
 
 namespace partid::storage {
 
