@@ -28,13 +28,20 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
 
 AssignmentFollower::~AssignmentFollower() { stop(); }
 
+void AssignmentFollower::start() {
+  keys_.audit_every(10 * poll_interval_);
+  keys_.start();
+}
+
 void AssignmentFollower::stop() {
   keys_.stop();
   alive_.reset();
 }
 
+// A pointer read already (an audit's listing, a poll, a renewed watch's
+// replay) names the same assignment: not read again.
 void AssignmentFollower::load(std::string pointer_value) {
-  if (alive_)
+  if (alive_ && pointer_value != loaded_pointer_)
     asio::co_spawn(loop_, load_async(std::move(pointer_value), alive_),
                    log_failure("loading an assignment"));
 }
@@ -51,6 +58,7 @@ asio::awaitable<void> AssignmentFollower::load_async(std::string pointer_value,
       pool_, [s = store_.get(), p = &pointer_value] { return s->read_pointed(*p); });
   if (!alive.lock()) co_return;
   if (r.ok()) {
+    loaded_pointer_ = pointer_value;
     on_assignment_(r.value);
   } else if (r.status.code == KvErrc::NotFound) {
     // The pointer moved on and its chunks were collected: read the newest.

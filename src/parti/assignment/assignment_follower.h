@@ -1,5 +1,6 @@
 // assignment: follows the published assignment on a worker's loop. Watches the
-// pointer key through WatchedKeys (polling while the watch is broken), reads
+// pointer key through WatchedKeys (polling while the watch is broken, audited
+// every ten poll intervals), reads
 // the chunks a pointer names on the blocking pool, and hands every assignment
 // it reads to on_assignment (the caller keeps only newer versions). Loop-owned.
 #pragma once
@@ -23,7 +24,7 @@ class AssignmentFollower {
                      OnAssignment on_assignment, OnError on_error);
   ~AssignmentFollower();
 
-  void start() { keys_.start(); }
+  void start();
   void stop();
   void connection_lost() { keys_.connection_lost(); }
   // Reads the newest assignment now (e.g. after the worker reclaimed its ID).
@@ -41,6 +42,7 @@ class AssignmentFollower {
   OnAssignment on_assignment_;
   OnError on_error_;
   coord::WatchedKeys keys_;
+  std::string loaded_pointer_;  // the last pointer whose assignment was read
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

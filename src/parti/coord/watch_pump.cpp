@@ -1,5 +1,7 @@
 #include "parti/coord/watch_pump.h"
 
+#include <utility>
+
 #include "parti/core/thread_names.h"
 
 namespace parti::coord {
@@ -30,6 +32,16 @@ void WatchPump::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void WatchPump::renew() {
+  std::lock_guard lock(mu_);
+  renew_ = true;
+}
+
+bool WatchPump::take_renew() {
+  std::lock_guard lock(mu_);
+  return std::exchange(renew_, false);
+}
+
 bool WatchPump::stopping() {
   std::lock_guard lock(mu_);
   return stopping_;
@@ -40,20 +52,28 @@ bool WatchPump::wait_backoff(std::chrono::milliseconds d) {
   return !cv_.wait_for(lock, d, [&] { return stopping_; });
 }
 
+WatchPump::Outcome WatchPump::follow(KvWatcher& watcher, std::chrono::milliseconds& backoff) {
+  while (!stopping()) {
+    if (take_renew()) return Outcome::renewed;
+    WatchEvent ev = watcher.next(kNextTimeout);
+    if (ev.kind == WatchEvent::Kind::Timeout) continue;
+    const bool broken = ev.kind == WatchEvent::Kind::Error;
+    if (!broken) backoff = std::chrono::milliseconds(50);
+    on_event_(std::move(ev));
+    if (broken) return Outcome::broken;
+  }
+  return Outcome::stopping;
+}
+
 void WatchPump::run() {
   std::chrono::milliseconds backoff{50};
   while (!stopping()) {
+    take_renew();  // asked before this watcher exists: this one is new
     auto created = bucket_->watch(pattern_);
     if (created.ok()) {
-      bool broken = false;
-      while (!broken && !stopping()) {
-        WatchEvent ev = created.value->next(kNextTimeout);
-        if (ev.kind == WatchEvent::Kind::Timeout) continue;
-        broken = ev.kind == WatchEvent::Kind::Error;
-        if (!broken) backoff = std::chrono::milliseconds(50);
-        on_event_(std::move(ev));
-      }
-      if (!broken) return;  // stopping
+      const Outcome outcome = follow(*created.value, backoff);
+      if (outcome == Outcome::stopping) return;
+      if (outcome == Outcome::renewed) continue;
     } else {
       on_event_({WatchEvent::Kind::Error, {}, created.status});
     }

@@ -1,8 +1,10 @@
 // coord: drives one KV watcher on a thread of its own (KvWatcher::next blocks)
 // and hands every event to a callback, which must post to the owner's loop.
 // When the watch breaks (an error, or the server lost its consumer), the pump
-// reports an Error event and makes a new watcher with backoff. Only the pump thread touches its
-// watcher; stop() raises a flag the thread sees within ~100 ms.
+// reports an Error event and makes a new watcher with backoff. renew() makes
+// a new one at once, for a watch its owner judged stuck without an error (a
+// consumer the server keeps but no longer feeds). Only the pump thread
+// touches its watcher; stop() and renew() raise flags it sees within ~100 ms.
 #pragma once
 
 #include <condition_variable>
@@ -25,11 +27,15 @@ class WatchPump {
   WatchPump& operator=(const WatchPump&) = delete;
 
   void start();
-  void stop();  // joins the thread; idempotent
+  void stop();   // joins the thread; idempotent
+  void renew();  // any thread
 
  private:
+  enum class Outcome { broken, renewed, stopping };
   void run();
+  Outcome follow(KvWatcher& watcher, std::chrono::milliseconds& backoff);
   bool stopping();
+  bool take_renew();
   bool wait_backoff(std::chrono::milliseconds d);
 
   std::shared_ptr<KvBucket> bucket_;
@@ -39,6 +45,7 @@ class WatchPump {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool renew_ = false;
 };
 
 }  // namespace parti::coord

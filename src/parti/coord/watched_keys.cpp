@@ -15,7 +15,8 @@ WatchedKeys::WatchedKeys(asio::any_io_executor loop, asio::thread_pool& pool,
       poll_interval_(poll_interval),
       fetch_(std::move(fetch)),
       cb_(std::move(callbacks)),
-      poll_timer_(loop) {}
+      poll_timer_(loop),
+      audit_timer_(loop) {}
 
 WatchedKeys::~WatchedKeys() { stop(); }
 
@@ -30,6 +31,9 @@ void WatchedKeys::start() {
   });
   pump_->start();
   watch_broken();  // poll until the watch has delivered its initial state
+  if (audit_interval_.count() > 0) {
+    asio::co_spawn(loop_, audit_loop(alive_), log_failure("a watched-keys audit loop"));
+  }
 }
 
 void WatchedKeys::stop() {
@@ -38,6 +42,7 @@ void WatchedKeys::stop() {
   if (pump_) pump_->stop();
   alive_.reset();
   poll_timer_.cancel();
+  audit_timer_.cancel();
 }
 
 void WatchedKeys::connection_lost() { watch_broken(); }
@@ -58,6 +63,7 @@ void WatchedKeys::on_watch_event(WatchEvent ev) {
       break;
     case WatchEvent::Kind::Entry:
       watch_healthy_ = true;
+      delivered_ = std::max(delivered_, ev.entry.revision);
       cb_.on_entry(ev.entry);
       break;
     case WatchEvent::Kind::Error:
@@ -86,6 +92,39 @@ asio::awaitable<void> WatchedKeys::poll_loop(std::weak_ptr<bool> alive) {
     co_await poll_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   if (alive.lock()) polling_ = false;
+}
+
+// Spawned, like poll_loop.
+asio::awaitable<void> WatchedKeys::audit_loop(std::weak_ptr<bool> alive) {
+  while (alive.lock() && !stopped_) {
+    audit_timer_.expires_after(audit_interval_);
+    boost::system::error_code ec;
+    co_await audit_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!alive.lock() || stopped_) co_return;
+    if (polling_) {
+      audited_ = 0;  // polls feed the keys; the watch is judged once it is back
+      continue;
+    }
+    auto listing = co_await run_blocking(pool_, [f = &fetch_] { return (*f)(); });
+    if (!alive.lock() || stopped_) co_return;
+    if (listing.ok()) audit(listing.value);
+  }
+}
+
+void WatchedKeys::audit(const KvSnapshot& listing) {
+  ++audits_;
+  if (audited_ > delivered_ && !polling_) {
+    ++renewals_;
+    spdlog::warn(
+        "watch on {} is stuck: an audit listed revision {} an interval ago, and it has "
+        "delivered only up to {}; making it again",
+        bucket_->name(), audited_, delivered_);
+    pump_->renew();
+    watch_broken();
+  }
+  audited_ = 0;
+  for (const auto& e : listing.entries) audited_ = std::max(audited_, e.revision);
+  cb_.on_snapshot(listing);
 }
 
 }  // namespace parti::coord

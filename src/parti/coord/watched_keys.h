@@ -2,8 +2,14 @@
 // low-latency events; whenever the watch is broken or the connection was lost,
 // the keys are also polled every poll_interval, until the watch has delivered
 // again AND one full snapshot was taken after the break (so nothing that
-// changed during the outage is missed). Loop-owned: call every method on the
-// loop; callbacks run there too.
+// changed during the outage is missed). With audits on, the keys are also
+// listed every audit interval while the watch is healthy: the listing
+// reaches on_snapshot like a poll's, and a watch that has not delivered,
+// within one interval, a revision a listing showed is stuck without having
+// said so (a consumer the server keeps but no longer feeds: a node once
+// lost every member this way after its NATS link stalled and healed). It is
+// made again, and the keys polled until it delivers. Loop-owned: call every
+// method on the loop; callbacks run there too.
 #pragma once
 
 #include <functional>
@@ -32,6 +38,8 @@ class WatchedKeys {
   WatchedKeys(const WatchedKeys&) = delete;
   WatchedKeys& operator=(const WatchedKeys&) = delete;
 
+  // Before start(): audits every `interval` (none by default).
+  void audit_every(Millis interval) { audit_interval_ = interval; }
   void start();
   void stop();
   // The connection dropped: poll until the watch delivers again.
@@ -39,11 +47,16 @@ class WatchedKeys {
 
   bool watch_healthy() const { return watch_healthy_; }
   uint64_t polls() const { return polls_; }
+  uint64_t audits() const { return audits_; }
+  // Watches made again because an audit found them stuck.
+  uint64_t renewals() const { return renewals_; }
 
  private:
   void on_watch_event(WatchEvent ev);
   void watch_broken();
   asio::awaitable<void> poll_loop(std::weak_ptr<bool> alive);
+  asio::awaitable<void> audit_loop(std::weak_ptr<bool> alive);
+  void audit(const KvSnapshot& listing);
 
   asio::any_io_executor loop_;
   asio::thread_pool& pool_;
@@ -54,12 +67,18 @@ class WatchedKeys {
   Callbacks cb_;
   std::unique_ptr<WatchPump> pump_;
   asio::steady_timer poll_timer_;
+  asio::steady_timer audit_timer_;
+  Millis audit_interval_{0};
+  uint64_t delivered_ = 0;  // the highest revision the watch delivered
+  uint64_t audited_ = 0;    // the highest the last audit listed (0: judge nothing)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool watch_healthy_ = false;
   bool snapshot_needed_ = true;
   bool polling_ = false;
   bool stopped_ = false;
   uint64_t polls_ = 0;
+  uint64_t audits_ = 0;
+  uint64_t renewals_ = 0;
 };
 
 }  // namespace parti::coord

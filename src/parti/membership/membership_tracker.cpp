@@ -18,7 +18,12 @@ MembershipTracker::MembershipTracker(asio::any_io_executor loop, asio::thread_po
 
 MembershipTracker::~MembershipTracker() { stop(); }
 
-void MembershipTracker::start() { keys_.start(); }
+// Every member heartbeats within a TTL, so a watch that stuck is found
+// within two, and the audits' listings keep the view whole meanwhile.
+void MembershipTracker::start() {
+  keys_.audit_every(2 * timings_.heartbeat_ttl);
+  keys_.start();
+}
 
 void MembershipTracker::stop() {
   if (stopped_) return;
