@@ -1,6 +1,6 @@
 // coord::WatchedKeys' audits against a real nats-server: a healthy watch is
-// never judged stuck, and a watch that does not deliver what a listing
-// showed is made again while the listing reaches the owner.
+// never judged stuck, and a watch that does not deliver a revision an audit
+// read is made again, while polls bring the owner what it missed.
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
@@ -32,7 +32,8 @@ class WatchedKeysTest : public ::testing::Test {
     if (runner.joinable()) runner.join();
     pool.join();
   }
-  // Watches `pattern`, lists with `fetch`, audits every `audit`.
+  // Watches `pattern`, lists with `fetch`, and every `audit` reads the
+  // bucket's last revision for the watch to deliver.
   void follow(const std::string& pattern, coord::WatchedKeys::Fetch fetch, Millis audit) {
     keys = std::make_unique<coord::WatchedKeys>(
         loop.get_executor(), pool, bucket, pattern, Millis(100), std::move(fetch),
@@ -46,7 +47,7 @@ class WatchedKeysTest : public ::testing::Test {
                                           listed.insert(e.key + "=" + e.value);
                                         }
                                       }});
-    keys->audit_every(audit);
+    keys->audit_every(audit, [b = bucket] { return b->last_revision(); });
     runner = std::thread([this] { loop.run(); });
     on_loop([&] { keys->start(); });
   }
@@ -96,10 +97,10 @@ TEST_F(WatchedKeysTest, AuditsOfAHealthyWatchUnderWritesFindNothingStuck) {
   EXPECT_EQ(renewals(), 0u) << n << " writes, " << audits() << " audits";
 }
 
-// A watch blind to a key its listings show is, to the audits, a watch that
-// stopped delivering without an error: it is made again, and what the
-// listing showed reaches the owner meanwhile.
-TEST_F(WatchedKeysTest, AWatchThatDoesNotDeliverWhatAnAuditListedIsMadeAgain) {
+// A watch blind to keys its audits count is, to them, a watch that stopped
+// delivering without an error: it is made again, and the polls that follow
+// bring the owner what it missed.
+TEST_F(WatchedKeysTest, AWatchThatDoesNotDeliverARevisionAnAuditReadIsMadeAgain) {
   ASSERT_TRUE(bucket);
   follow(
       "seen.>", [b = bucket] { return b->entries(); }, Millis(100));

@@ -13,6 +13,7 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
                                        OnAssignment on_assignment, OnError on_error)
     : loop_(loop),
       pool_(pool),
+      bucket_(bucket),
       store_(std::move(store)),
       poll_interval_(poll_interval),
       on_assignment_(std::move(on_assignment)),
@@ -29,7 +30,8 @@ AssignmentFollower::AssignmentFollower(asio::any_io_executor loop, asio::thread_
 AssignmentFollower::~AssignmentFollower() { stop(); }
 
 void AssignmentFollower::start() {
-  keys_.audit_every(10 * poll_interval_);
+  keys_.audit_every(10 * poll_interval_,
+                    [b = bucket_] { return b->revision_of(AssignmentStore::kPointerKey); });
   keys_.start();
 }
 

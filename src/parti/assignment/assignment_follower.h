@@ -37,6 +37,7 @@ class AssignmentFollower {
 
   asio::any_io_executor loop_;
   asio::thread_pool& pool_;
+  std::shared_ptr<coord::KvBucket> bucket_;
   std::shared_ptr<AssignmentStore> store_;
   Millis poll_interval_;
   OnAssignment on_assignment_;

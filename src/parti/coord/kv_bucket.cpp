@@ -159,6 +159,12 @@ KvResult<KvSnapshot> KvBucket::entry_of(const std::string& key) const {
   return {{}, {{std::move(e.value)}, 0}};
 }
 
+KvResult<uint64_t> KvBucket::revision_of(const std::string& key) const {
+  auto e = get(key);
+  if (e.status.code == KvErrc::NotFound) return {{}, 0};
+  return {e.status, e.ok() ? e.value.revision : 0};
+}
+
 KvResult<KvSnapshot> KvBucket::entries() const {
   auto listing = list_subjects();
   if (!listing.ok()) return {listing.status, {}};

@@ -58,6 +58,8 @@ class KvBucket {
   // One key as a listing (the polling fallback of a watch on one key): no
   // entries when it is absent. `as_of` is 0: nothing else is listed.
   KvResult<KvSnapshot> entry_of(const std::string& key) const;
+  // The key's newest revision; 0 when it has no value (never written, or deleted).
+  KvResult<uint64_t> revision_of(const std::string& key) const;
   // The bucket's newest revision (the last sequence of its stream).
   KvResult<uint64_t> last_revision() const;
   KvResult<std::unique_ptr<KvWatcher>> watch(const std::string& pattern) const;

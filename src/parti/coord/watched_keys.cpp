@@ -105,26 +105,24 @@ asio::awaitable<void> WatchedKeys::audit_loop(std::weak_ptr<bool> alive) {
       audited_ = 0;  // polls feed the keys; the watch is judged once it is back
       continue;
     }
-    auto listing = co_await run_blocking(pool_, [f = &fetch_] { return (*f)(); });
+    auto newest = co_await run_blocking(pool_, [p = &probe_] { return (*p)(); });
     if (!alive.lock() || stopped_) co_return;
-    if (listing.ok()) audit(listing.value);
+    if (newest.ok()) audit(newest.value);
   }
 }
 
-void WatchedKeys::audit(const KvSnapshot& listing) {
+void WatchedKeys::audit(uint64_t newest) {
   ++audits_;
   if (audited_ > delivered_ && !polling_) {
     ++renewals_;
     spdlog::warn(
-        "watch on {} is stuck: an audit listed revision {} an interval ago, and it has "
-        "delivered only up to {}; making it again",
+        "watch on {} is stuck: revision {} was there an audit ago, and it has delivered "
+        "only up to {}; making it again",
         bucket_->name(), audited_, delivered_);
     pump_->renew();
-    watch_broken();
+    watch_broken();  // the polls bring what it missed
   }
-  audited_ = 0;
-  for (const auto& e : listing.entries) audited_ = std::max(audited_, e.revision);
-  cb_.on_snapshot(listing);
+  audited_ = newest;
 }
 
 }  // namespace parti::coord

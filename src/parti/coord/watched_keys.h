@@ -2,14 +2,13 @@
 // low-latency events; whenever the watch is broken or the connection was lost,
 // the keys are also polled every poll_interval, until the watch has delivered
 // again AND one full snapshot was taken after the break (so nothing that
-// changed during the outage is missed). With audits on, the keys are also
-// listed every audit interval while the watch is healthy: the listing
-// reaches on_snapshot like a poll's, and a watch that has not delivered,
-// within one interval, a revision a listing showed is stuck without having
-// said so (a consumer the server keeps but no longer feeds: a node once
-// lost every member this way after its NATS link stalled and healed). It is
-// made again, and the keys polled until it delivers. Loop-owned: call every
-// method on the loop; callbacks run there too.
+// changed during the outage is missed). With audits on, a probe reads, every
+// audit interval while the watch is healthy, the newest revision the watch
+// must deliver; a watch that has not delivered it within the next interval
+// is stuck without having said so (a consumer the server keeps but no longer
+// feeds: a node once lost every member this way after its NATS link stalled
+// and healed). It is made again, and the keys polled until it delivers.
+// Loop-owned: call every method on the loop; callbacks run there too.
 #pragma once
 
 #include <functional>
@@ -38,8 +37,14 @@ class WatchedKeys {
   WatchedKeys(const WatchedKeys&) = delete;
   WatchedKeys& operator=(const WatchedKeys&) = delete;
 
+  // Blocking (runs on the pool): the newest revision among the watched keys
+  // (for a watch of a whole bucket, its last revision).
+  using Probe = std::function<KvResult<uint64_t>()>;
   // Before start(): audits every `interval` (none by default).
-  void audit_every(Millis interval) { audit_interval_ = interval; }
+  void audit_every(Millis interval, Probe probe) {
+    audit_interval_ = interval;
+    probe_ = std::move(probe);
+  }
   void start();
   void stop();
   // The connection dropped: poll until the watch delivers again.
@@ -56,7 +61,7 @@ class WatchedKeys {
   void watch_broken();
   asio::awaitable<void> poll_loop(std::weak_ptr<bool> alive);
   asio::awaitable<void> audit_loop(std::weak_ptr<bool> alive);
-  void audit(const KvSnapshot& listing);
+  void audit(uint64_t newest);
 
   asio::any_io_executor loop_;
   asio::thread_pool& pool_;
@@ -69,8 +74,9 @@ class WatchedKeys {
   asio::steady_timer poll_timer_;
   asio::steady_timer audit_timer_;
   Millis audit_interval_{0};
+  Probe probe_;
   uint64_t delivered_ = 0;  // the highest revision the watch delivered
-  uint64_t audited_ = 0;    // the highest the last audit listed (0: judge nothing)
+  uint64_t audited_ = 0;    // what the last audit's probe read (0: judge nothing)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool watch_healthy_ = false;
   bool snapshot_needed_ = true;

@@ -7,7 +7,8 @@ namespace parti {
 MembershipTracker::MembershipTracker(asio::any_io_executor loop, asio::thread_pool& pool,
                                      std::shared_ptr<coord::KvBucket> bucket,
                                      const Timings& timings, OnChange on_change)
-    : timings_(timings),
+    : bucket_(bucket),
+      timings_(timings),
       on_change_(std::move(on_change)),
       view_(timings.heartbeat_ttl),
       keys_(loop, pool, bucket, ">", timings.poll_interval, [b = bucket] { return b->entries(); },
@@ -18,10 +19,10 @@ MembershipTracker::MembershipTracker(asio::any_io_executor loop, asio::thread_po
 
 MembershipTracker::~MembershipTracker() { stop(); }
 
-// Every member heartbeats within a TTL, so a watch that stuck is found
-// within two, and the audits' listings keep the view whole meanwhile.
+// The watch covers the whole bucket: it must deliver its last revision.
+// Every member heartbeats within a TTL, so a watch stuck for two is found.
 void MembershipTracker::start() {
-  keys_.audit_every(2 * timings_.heartbeat_ttl);
+  keys_.audit_every(2 * timings_.heartbeat_ttl, [b = bucket_] { return b->last_revision(); });
   keys_.start();
 }
 

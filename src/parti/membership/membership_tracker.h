@@ -42,6 +42,7 @@ class MembershipTracker {
   void flush();
   void arm_deadline();
 
+  std::shared_ptr<coord::KvBucket> bucket_;
   Timings timings_;
   OnChange on_change_;
   MembershipView view_;

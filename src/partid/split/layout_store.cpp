@@ -92,7 +92,7 @@ void LayoutStore::follow(std::chrono::milliseconds interval, OnChange on_change)
             if (!e.deleted) adopt_if_valid(decode(e));
           },
           [this](const parti::coord::KvSnapshot& all) { adopt_if_valid(record_in(all)); }});
-  follower_->audit_every(10 * interval);
+  follower_->audit_every(10 * interval, [this] { return bucket_->revision_of(kKey); });
   follower_->start();
   // A change made while NATS was unreachable may never reach the old watch.
   status_listener_ = conn_->add_status_listener([this, alive = alive_](bool connected) {
