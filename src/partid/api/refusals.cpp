@@ -65,8 +65,9 @@ asio::awaitable<std::optional<WebError>> format_refusal(ClusterView* cluster, ui
   co_return WebError::unavailable(
       "format_not_active",
       fmt::format("{} data format {} on every node, and this node may write "
-                  "format {} now: a node runs an older build or --preserve-format, or the "
-                  "cluster has not activated the format yet (GET /cluster/status: data_format)",
+                  "format {} now: a node runs an older build or --preserve-format, the "
+                  "cluster has not activated the format yet, or this node has not heard "
+                  "every worker's record (GET /cluster/status: data_format)",
                   what_needs, needed, writable));
 }
 
