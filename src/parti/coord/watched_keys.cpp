@@ -105,7 +105,9 @@ asio::awaitable<void> WatchedKeys::audit_loop(std::weak_ptr<bool> alive) {
       audited_ = 0;  // polls feed the keys; the watch is judged once it is back
       continue;
     }
-    auto newest = co_await run_blocking(pool_, [p = &probe_] { return (*p)(); });
+    // In the frame: the pool may still run it after this object is gone.
+    const Probe probe = probe_;
+    auto newest = co_await run_blocking(pool_, [p = &probe] { return (*p)(); });
     if (!alive.lock() || stopped_) co_return;
     if (newest.ok()) audit(newest.value);
   }
