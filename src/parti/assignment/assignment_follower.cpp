@@ -40,8 +40,8 @@ void AssignmentFollower::stop() {
   alive_.reset();
 }
 
-// A pointer read already (an audit's listing, a poll, a renewed watch's
-// replay) names the same assignment: not read again.
+// A pointer read already (a poll, a renewed watch's replay) names the same
+// assignment: not read again.
 void AssignmentFollower::load(std::string pointer_value) {
   if (alive_ && pointer_value != loaded_pointer_)
     asio::co_spawn(loop_, load_async(std::move(pointer_value), alive_),

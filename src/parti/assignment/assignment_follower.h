@@ -1,8 +1,8 @@
 // assignment: follows the published assignment on a worker's loop. Watches the
 // pointer key through WatchedKeys (polling while the watch is broken, audited
-// every ten poll intervals), reads
-// the chunks a pointer names on the blocking pool, and hands every assignment
-// it reads to on_assignment (the caller keeps only newer versions). Loop-owned.
+// every ten poll intervals), reads the chunks a pointer names on the blocking
+// pool, and hands every assignment it reads to on_assignment (the caller keeps
+// only newer versions). Loop-owned.
 #pragma once
 
 #include <functional>

@@ -1,9 +1,9 @@
 // membership: the I/O shell around MembershipView. Follows the heartbeat
 // bucket through WatchedKeys (watch, with polling while the watch is broken,
-// audited every two heartbeat TTLs),
-// runs the per-member TTL deadlines on one timer armed for the earliest, and
-// delivers view events leading-edge (the first at once), coalescing bursts
-// within the debounce window into one delivery. Loop-owned.
+// audited every two heartbeat TTLs), runs the per-member TTL deadlines on one
+// timer armed for the earliest, and delivers view events leading-edge (the
+// first at once), coalescing bursts within the debounce window into one
+// delivery. Loop-owned.
 #pragma once
 
 #include <functional>
@@ -32,7 +32,6 @@ class MembershipTracker {
   const MembershipView& view() const { return view_; }
   bool watch_healthy() const { return keys_.watch_healthy(); }
   uint64_t polls() const { return keys_.polls(); }
-  uint64_t renewals() const { return keys_.renewals(); }
   uint64_t deliveries() const { return deliveries_; }
 
  private:
