@@ -108,7 +108,7 @@ TEST_F(WatchedKeysTest, AWatchThatDoesNotDeliverARevisionAnAuditReadIsMadeAgain)
   ASSERT_TRUE(wait_until([&] { return was_watched("seen.a=1"); }, 10s));
   ASSERT_TRUE(bucket->put("unseen.b", "2").ok());
   ASSERT_TRUE(wait_until([&] { return renewals() >= 1; }, 10s));
-  EXPECT_TRUE(was_listed("unseen.b=2"));
+  EXPECT_TRUE(wait_until([&] { return was_listed("unseen.b=2"); }, 10s));
   EXPECT_FALSE(was_watched("unseen.b=2"));
   // The watch made again delivers; once it has delivered past what the
   // audits listed, it is judged healthy again.
