@@ -339,8 +339,15 @@ class Replicator {
   void hand_over(uint32_t partition, Replica& r, const Appointment& next);
   void look_up_leader(uint32_t partition, Appointment next);
   void on_handoff(const std::string& from, const pb::Handoff& handoff);
-  bool handoff_heard(uint32_t partition, uint64_t epoch) const;
-  bool handoff_passes_failover(uint32_t partition, uint64_t epoch) const;
+  struct HeardHandoff {
+    uint64_t epoch = 0;            // the latest Handoff's
+    bool passes_failover = false;  // one for that epoch did (pb::Handoff)
+  };
+  // The latest Handoff heard for `partition`, if it is for `epoch` or later.
+  const HeardHandoff* heard_handoff(uint32_t partition, uint64_t epoch) const;
+  bool handoff_heard(uint32_t partition, uint64_t epoch) const {
+    return heard_handoff(partition, epoch) != nullptr;
+  }
   void settle_held(uint32_t partition, Replica& r, std::chrono::steady_clock::time_point now);
   void deactivate(Replica& r);
   // A peer's message, converted: checked, gated, a snapshot decoded off the
@@ -435,10 +442,6 @@ class Replicator {
   std::deque<EarlySeal> early_seals_;     // BeginEpochs ahead of this node's topology
   std::set<std::string> live_nodes_;      // the latest assignment's workers with a node record
   std::set<std::string> recorded_nodes_;  // nodes with a record (Leaving ones too)
-  struct HeardHandoff {
-    uint64_t epoch = 0;            // the latest Handoff's
-    bool passes_failover = false;  // one for that epoch did (pb::Handoff)
-  };
   std::map<uint32_t, HeardHandoff> handoffs_heard_;
   bool turn_end_scheduled_ = false;
   std::set<uint32_t> read_flushes_;  // partitions with reads since the last round

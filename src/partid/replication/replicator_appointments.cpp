@@ -48,12 +48,12 @@ void Replicator::appoint(uint32_t partition, Replica& r, const Appointment& next
     return;
   }
   // Before r.leader changes (ReplicatorStats::failovers).
-  r.takes_over = counts_as_failover(
-      {.leads_next = next.leader() == self_,
-       .was_replica = r.active,
-       .led_before = r.leader == self_,
-       .handoff_heard = handoff_heard(partition, next.epoch),
-       .handoff_passes_failover = handoff_passes_failover(partition, next.epoch)});
+  const HeardHandoff* heard = heard_handoff(partition, next.epoch);
+  r.takes_over = counts_as_failover({.leads_next = next.leader() == self_,
+                                     .was_replica = r.active,
+                                     .led_before = r.leader == self_,
+                                     .handoff_heard = heard != nullptr,
+                                     .handoff_passes_failover = heard && heard->passes_failover});
   r.active = true;
   r.epoch = next.epoch;
   r.leader = next.leader();
@@ -94,15 +94,10 @@ void Replicator::look_up_leader(uint32_t partition, Appointment next) {
   });
 }
 
-bool Replicator::handoff_heard(uint32_t partition, uint64_t epoch) const {
+const Replicator::HeardHandoff* Replicator::heard_handoff(uint32_t partition,
+                                                          uint64_t epoch) const {
   auto heard = handoffs_heard_.find(partition);
-  return heard != handoffs_heard_.end() && heard->second.epoch >= epoch;
-}
-
-bool Replicator::handoff_passes_failover(uint32_t partition, uint64_t epoch) const {
-  auto heard = handoffs_heard_.find(partition);
-  return heard != handoffs_heard_.end() && heard->second.epoch >= epoch &&
-         heard->second.passes_failover;
+  return heard != handoffs_heard_.end() && heard->second.epoch >= epoch ? &heard->second : nullptr;
 }
 
 void Replicator::on_handoff(const std::string& from, const pb::Handoff& handoff) {
