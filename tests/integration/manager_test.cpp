@@ -348,11 +348,21 @@ TEST_F(ManagerTest, NatsOutageDegradesAndRecoversWithTheSameAssignment) {
 // The server loses the heartbeat bucket while every connection stays up (a
 // store lost, a stream deleted): no worker's record is written any more, so
 // the others count each one gone after a heartbeat TTL, and each says so
-// itself by then. Once the bucket is back they are Stable again.
+// itself by then. Once the bucket is back they are Stable again. The
+// workers' counters say what happened: heartbeats failed, one lapse each
+// (every failure also an error), and no watch judged stuck.
 TEST_F(ManagerTest, AWorkerWhoseHeartbeatsTheServerNoLongerTakesIsDegradedUntilItDoes) {
   const Config cfg = test_config();
   start_workers(2, cfg, ch, numbered_partitions(10));
   ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  uint64_t won = 0;
+  for (auto& w : workers) {
+    const CoordinationStats before = w.manager->stats();
+    EXPECT_EQ(before.heartbeats_failed, 0u);
+    EXPECT_EQ(before.heartbeat_lapses, 0u);
+    won += before.leaderships_won;
+  }
+  EXPECT_EQ(won, 1u);  // one election, won once
   const std::string bucket = cfg.bucket_prefix + "heartbeat";
   delete_kv_bucket(server.url(), bucket);
   for (auto& w : workers) {
@@ -362,6 +372,13 @@ TEST_F(ManagerTest, AWorkerWhoseHeartbeatsTheServerNoLongerTakesIsDegradedUntilI
   ASSERT_TRUE(
       coord::KvBucket::open_or_create(conn, {bucket, cfg.timings.heartbeat_ttl, 1, 1}).ok());
   for (auto& w : workers) EXPECT_TRUE(w.manager->wait_state(ManagerState::Stable, 15s));
+  for (auto& w : workers) {
+    const CoordinationStats after = w.manager->stats();
+    EXPECT_GE(after.heartbeats_failed, 1u);
+    EXPECT_EQ(after.heartbeat_lapses, 1u);
+    EXPECT_GE(after.errors, after.heartbeats_failed);
+    EXPECT_EQ(after.watch_renewals, 0u);
+  }
 }
 
 TEST_F(ManagerTest, StopJoinsEveryThreadAndDeletesItsKeys) {

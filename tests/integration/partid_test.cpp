@@ -140,14 +140,26 @@ TEST_F(PartidTest, TheClusterCountsAskEveryNodeWhileTheNatsServerIsDown) {
 // membership, failover and resizes stop. Each node says so on /health (503,
 // Degraded) instead of "ok", and still serves the partitions it holds. Once
 // the bucket is back the nodes are ok again.
+// The node's coordination counters (/metrics, /cluster/status) say what
+// happened: its heartbeats failed and lapsed once; no watch was judged stuck.
 TEST_F(PartidTest, ANodeWhoseHeartbeatsNatsNoLongerTakesIsUnavailableOnHealthAndServesOn) {
   start_nodes(2);
   const std::string key = key_led_by(1, "kept-");
   ASSERT_EQ(put(0, key, "", "before"), 200);
+  const std::string stable = "partid_coordination_state{state=\"Stable\"}";
+  const std::string degraded = "partid_coordination_state{state=\"Degraded\"}";
+  EXPECT_EQ(cluster.metric(0, "partid_coordinator") + cluster.metric(1, "partid_coordinator"), 1);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(cluster.metric(i, stable), 1);
+    EXPECT_EQ(cluster.metric(i, "partid_coordination_heartbeats_failed_total"), 0);
+    EXPECT_GE(cluster.metric(i, "partid_assignment_version"), 1);
+  }
   delete_kv_bucket(nats.url(), "test-heartbeat");  // the cluster's ("test") heartbeat bucket
   for (size_t i = 0; i < 2; ++i) {
     ASSERT_TRUE(wait_until([&] { return cluster.http(i, "GET", "/health").status == 503; }, 30s));
     EXPECT_EQ(cluster.get_json(i, "/health")["state"], "Degraded");
+    EXPECT_EQ(cluster.metric(i, degraded), 1);
+    EXPECT_EQ(cluster.metric(i, stable), 0);
   }
   EXPECT_EQ(put(0, key, "", "during"), 200);  // forwarded to its leader, which still leads
   auto read = cluster.http(0, "GET", "/items/" + key);
@@ -157,6 +169,11 @@ TEST_F(PartidTest, ANodeWhoseHeartbeatsNatsNoLongerTakesIsUnavailableOnHealthAnd
   ASSERT_TRUE(coord::KvBucket::open_or_create(conn, {"test-heartbeat", 600ms, 1, 1}).ok());
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_TRUE(wait_until([&] { return cluster.http(i, "GET", "/health").status == 200; }, 30s));
+    EXPECT_EQ(cluster.metric(i, "partid_coordination_heartbeat_lapses_total"), 1);
+    const json counts = cluster.get_json(i, "/cluster/status")["coordination"];
+    EXPECT_GE(counts["heartbeats_failed"].get<int>(), 1) << counts;
+    EXPECT_GE(counts["errors"].get<int>(), counts["heartbeats_failed"].get<int>()) << counts;
+    EXPECT_EQ(counts["watch_renewals"].get<int>(), 0) << counts;
   }
 }
 

@@ -29,6 +29,8 @@ class AssignmentFollower {
   void connection_lost() { keys_.connection_lost(); }
   // Reads the newest assignment now (e.g. after the worker reclaimed its ID).
   void refetch();
+  // The pointer's watch made again because an audit found it stuck.
+  uint64_t watch_renewals() const { return keys_.renewals(); }
 
  private:
   void load(std::string pointer_value);

@@ -8,7 +8,22 @@ namespace {}  // namespace
 
 void Manager::Impl::error(const std::string& what) {
   spdlog::warn("[{}] {}", self_id.empty() ? "?" : self_id, what);
+  count(&CoordinationStats::errors);
   if (hooks.on_error) hooks.on_error(what);
+}
+
+void Manager::Impl::count(uint64_t CoordinationStats::*counter) {
+  std::lock_guard lock(mu);
+  ++(shared.stats.*counter);
+}
+
+// The watches' audits count on the loop too, inside their trackers; copied
+// out with each heartbeat.
+void Manager::Impl::publish_watch_renewals() {
+  const uint64_t renewals =
+      (members ? members->watch_renewals() : 0) + (follower ? follower->watch_renewals() : 0);
+  std::lock_guard lock(mu);
+  shared.stats.watch_renewals = renewals;
 }
 
 void Manager::Impl::set_state(ManagerState to) {
@@ -160,6 +175,7 @@ void Manager::Impl::start_heartbeat() {
 
 void Manager::Impl::on_heartbeat(const KvStatus& st) {
   const auto now = Clock::now();
+  publish_watch_renewals();
   if (st.ok()) {
     last_heartbeat_accepted = now;
     if (heartbeat_lapsed) {
@@ -171,9 +187,11 @@ void Manager::Impl::on_heartbeat(const KvStatus& st) {
     return;
   }
   if (!running) return;
+  count(&CoordinationStats::heartbeats_failed);
   error("heartbeat publish failed: " + st.message);
   if (heartbeat_lapsed || now - last_heartbeat_accepted < cfg.timings.heartbeat_ttl) return;
   heartbeat_lapsed = true;
+  count(&CoordinationStats::heartbeat_lapses);
   spdlog::warn(
       "{}: no heartbeat of this worker's has been accepted for a heartbeat TTL ({} ms): the "
       "others count it gone; Degraded until one is ({})",
@@ -368,6 +386,11 @@ bool Manager::is_leader() const {
 Assignment Manager::current_assignment() const {
   std::lock_guard lock(impl_->mu);
   return impl_->shared.assignment;
+}
+
+CoordinationStats Manager::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->shared.stats;
 }
 
 ManagerState Manager::state() const {

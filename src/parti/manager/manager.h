@@ -31,6 +31,7 @@
 #include "parti/coord/connection.h"
 #include "parti/core/config.h"
 #include "parti/core/node_record.h"
+#include "parti/manager/coordination_stats.h"
 #include "parti/manager/hooks.h"
 #include "parti/manager/manager_state.h"
 #include "parti/source/partition_source.h"
@@ -69,6 +70,9 @@ class Manager {
   void update_record(std::function<void(NodeRecord&)> change);
   // Live members as this worker sees them.
   std::vector<NodeRecord> members() const;
+  // Counters of this worker's coordination since start() (never blocks on
+  // the loop: a copy of what the loop last published).
+  CoordinationStats stats() const;
 
  private:
   struct Impl;

@@ -19,6 +19,7 @@ asio::awaitable<void> Manager::Impl::id_loop() {
 
 asio::awaitable<void> Manager::Impl::on_id_lost(const std::string& why) {
   const std::string old_id = heartbeat->record().id;
+  count(&CoordinationStats::id_reclaims);
   error("stable ID " + old_id + " lost (" + why + "); reclaiming");
   reclaiming = true;
   lose_leadership("stable ID lost");

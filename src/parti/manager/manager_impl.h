@@ -112,6 +112,7 @@ struct Manager::Impl {
     bool reached_stable = false;
     bool stop_requested = false;  // ends a start() still waiting
     int loops_alive = 0;
+    CoordinationStats stats;
   } shared;
 
   std::mutex lifecycle_mu;
@@ -127,6 +128,9 @@ struct Manager::Impl {
   }
 
   void error(const std::string& what);
+  // Counts on the loop into shared.stats.
+  void count(uint64_t CoordinationStats::*counter);
+  void publish_watch_renewals();
 
   void set_state(ManagerState to);
 

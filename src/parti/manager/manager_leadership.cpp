@@ -68,7 +68,10 @@ CalculatorConfig Manager::Impl::calculator_config() const {
 
 void Manager::Impl::become_leader() {
   spdlog::info("{} became leader (term {})", self_id, election->term());
-  publish_shared([&](Shared& s) { s.leader = true; });
+  publish_shared([&](Shared& s) {
+    s.leader = true;
+    ++s.stats.leaderships_won;
+  });
   if (hooks.on_leadership_changed) hooks.on_leadership_changed(true);
   leader = std::make_unique<LeaderRole>(
       loop.get_executor(), *pool, *source_pool, store, strategy, calculator_config(), source,

@@ -32,6 +32,8 @@ class MembershipTracker {
   const MembershipView& view() const { return view_; }
   bool watch_healthy() const { return keys_.watch_healthy(); }
   uint64_t polls() const { return keys_.polls(); }
+  // The watch made again because an audit found it stuck.
+  uint64_t watch_renewals() const { return keys_.renewals(); }
   uint64_t deliveries() const { return deliveries_; }
 
  private:

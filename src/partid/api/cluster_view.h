@@ -8,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "parti/manager/coordination_stats.h"
 #include "partid/routing/topology.h"
 
 namespace partid::api {
@@ -22,6 +23,9 @@ class ClusterView {
   virtual bool serving() const = 0;
   // Node facts for /health and /cluster/status: state, leadership, sets.
   virtual nlohmann::json describe() const = 0;
+  // This node's coordination counters (libparti's, with the layout watch's
+  // renewals added), for /metrics and /cluster/status.
+  virtual parti::CoordinationStats coordination() const = 0;
   // The highest data format this node may write now (upgrade/formats.h).
   virtual uint32_t writable_format() const = 0;
   // Raises the cluster's active format as far as the live nodes allow;

@@ -330,8 +330,8 @@ void Node::join_cluster() {
   clock_probe_interval_ = std::clamp<std::chrono::milliseconds>(pc.timings.heartbeat_interval * 5,
                                                                 std::chrono::milliseconds(500),
                                                                 std::chrono::milliseconds(10000));
+  // libparti logs its errors itself and counts them (coordination()).
   parti::Hooks hooks;
-  hooks.on_error = [](const std::string& what) { spdlog::warn("coordination: {}", what); };
   hooks.refresh_record = [p = progress_.get()](parti::NodeRecord& r) { p->fill(r); };
   auto manager = std::make_unique<parti::Manager>(
       pc, conn_, source_,
@@ -577,6 +577,12 @@ nlohmann::json Node::describe() const {
           {"importing_partitions", moving.importing},
           {"migrating_partitions", moving.migrating},
           {"data_format", format_json()}};
+}
+
+parti::CoordinationStats Node::coordination() const {
+  parti::CoordinationStats stats = manager_ ? manager_->stats() : parti::CoordinationStats{};
+  if (layouts_) stats.watch_renewals += layouts_->watch_renewals();
+  return stats;
 }
 
 // The clean leave (DESIGN 4.5). Marked Leaving, this node is no longer a

@@ -57,6 +57,8 @@ class LayoutStore {
   using Done = std::function<void(std::variant<routing::LayoutRecord, std::string>)>;
   void change(Edit edit, Done done);
   void stop();  // loop only
+  // The record's watch made again because an audit found it stuck (loop only).
+  uint64_t watch_renewals() const { return follower_ ? follower_->renewals() : 0; }
 
  private:
   LayoutStore(std::shared_ptr<parti::coord::Connection> conn,
