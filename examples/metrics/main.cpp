@@ -1,6 +1,8 @@
 // examples/metrics: turning libparti's hooks into metrics. Hooks run on the
 // manager's loop, so they only bump atomics; a reporter thread (your metrics
-// library's scrape, in real code) reads them. Prints Prometheus text format.
+// library's scrape, in real code) reads them, with the counters the Manager
+// keeps itself (Manager::stats(): failed heartbeats, stuck watches made
+// again...). Prints Prometheus text format.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
@@ -16,7 +18,6 @@ struct Metrics {
   std::atomic<uint64_t> partitions_removed{0};
   std::atomic<uint64_t> owned{0};
   std::atomic<uint64_t> leader_changes{0};
-  std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> version{0};
 
   // `manager` is read only when a hook fires, which is after it is set.
@@ -31,11 +32,10 @@ struct Metrics {
       version = a.version;
     };
     h.on_leadership_changed = [this](bool) { ++leader_changes; };
-    h.on_error = [this](const std::string&) { ++errors; };
     return h;
   }
 
-  void write_prometheus(std::ostream& out, bool leader) const {
+  void write_prometheus(std::ostream& out, bool leader, const parti::CoordinationStats& s) const {
     out << "# TYPE parti_assignment_changes_total counter\n"
         << "parti_assignment_changes_total " << assignment_changes << "\n"
         << "parti_partitions_added_total " << partitions_added << "\n"
@@ -44,7 +44,11 @@ struct Metrics {
         << "parti_assignment_version " << version << "\n"
         << "parti_leader " << (leader ? 1 : 0) << "\n"
         << "parti_leadership_changes_total " << leader_changes << "\n"
-        << "parti_errors_total " << errors << "\n";
+        << "# TYPE parti_errors_total counter\nparti_errors_total " << s.errors << "\n"
+        << "parti_heartbeats_failed_total " << s.heartbeats_failed << "\n"
+        << "parti_heartbeat_lapses_total " << s.heartbeat_lapses << "\n"
+        << "parti_id_reclaims_total " << s.id_reclaims << "\n"
+        << "parti_watch_renewals_total " << s.watch_renewals << "\n";
   }
 };
 
@@ -67,7 +71,7 @@ int main(int argc, char** argv) {
                      parti::make_consistent_hash(), metrics.hooks(&manager));
     manager = &m;
     m.start();
-    metrics.write_prometheus(std::cout, m.is_leader());
+    metrics.write_prometheus(std::cout, m.is_leader(), m.stats());
     m.stop();
   } catch (const std::exception& e) {
     std::cerr << "metrics: " << e.what() << "\n";
