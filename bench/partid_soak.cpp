@@ -846,6 +846,13 @@ int run(const Options& o) {
   std::vector<uint64_t> rss_end;
   for (size_t i = 0; i < cluster.size(); ++i)
     rss_end.push_back(rss_kib(cluster.node(i).pid) / 1024);
+  // Each node's coordination counters, since its last start (a node a fault
+  // restarted counts from then).
+  json coordination = json::array();
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    const json status = cluster.get_json(i, "/cluster/status");
+    coordination.push_back(status.is_object() ? status.value("coordination", json()) : json());
+  }
   const json summary = {
       {"seconds", o.seconds},
       {"nodes", o.nodes},
@@ -865,7 +872,8 @@ int run(const Options& o) {
       {"transfers", bank.to_json()},
       {"transfer_violations", transfers.to_json()["violations"]},
       {"peak_rss_mib", peak_rss_kib / 1024},
-      {"rss_mib_at_end", rss_end}};
+      {"rss_mib_at_end", rss_end},
+      {"coordination_since_last_start", coordination}};
   std::cout << summary.dump(2) << "\n";
   const size_t violations =
       writes.violation_count() + reads.violation_count() + transfers.violation_count();

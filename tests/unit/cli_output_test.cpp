@@ -75,6 +75,30 @@ TEST(RenderStatus, ANodeBeingRebuiltNamesThePartitionsWaitingAndItsSnapshotBytes
       << out;
 }
 
+// Coordination trouble since the node started gets a line of its own; a
+// node that met none stays one line (RenderStatus.ASettledNodeIsOneLine, with
+// zero counters here).
+TEST(RenderStatus, ANodeWhoseCoordinationMetTroubleSaysWhat) {
+  nlohmann::json status = {{"node", "node-1"},
+                           {"state", "Stable"},
+                           {"coordination",
+                            {{"errors", 0},
+                             {"heartbeats_failed", 0},
+                             {"heartbeat_lapses", 0},
+                             {"id_reclaims", 0},
+                             {"watch_renewals", 0}}}};
+  const std::string calm = render_status(status);
+  EXPECT_EQ(std::count(calm.begin(), calm.end(), '\n'), 1) << calm;
+  status["coordination"]["heartbeats_failed"] = 7;
+  status["coordination"]["heartbeat_lapses"] = 1;
+  status["coordination"]["watch_renewals"] = 2;
+  const std::string out = render_status(status);
+  EXPECT_NE(out.find("\n  coordination since start: 7 heartbeat(s) NATS did not take, 1 lapse(s) "
+                     "of a whole TTL, 0 stable-ID reclaim(s), 2 stuck watch(es) made again\n"),
+            std::string::npos)
+      << out;
+}
+
 TEST(RenderTopology, ShowsTheLayoutAndASplitOrMergeUnderWay) {
   const nlohmann::json t = {{"version", 7},
                             {"partitions", 5},

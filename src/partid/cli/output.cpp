@@ -107,6 +107,25 @@ std::string byte_size(uint64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
 }
 
+namespace {
+
+// What went wrong with this node's coordination since it started, said only
+// when something did: heartbeats NATS did not take, its ID lost, a KV watch
+// an audit found stuck.
+std::string render_coordination_trouble(const json& c) {
+  const auto failed = c.value("heartbeats_failed", uint64_t{0});
+  const auto lapses = c.value("heartbeat_lapses", uint64_t{0});
+  const auto reclaims = c.value("id_reclaims", uint64_t{0});
+  const auto renewals = c.value("watch_renewals", uint64_t{0});
+  if (failed + lapses + reclaims + renewals == 0) return "";
+  return fmt::format(
+      "  coordination since start: {} heartbeat(s) NATS did not take, {} lapse(s) of a whole "
+      "TTL, {} stable-ID reclaim(s), {} stuck watch(es) made again\n",
+      failed, lapses, reclaims, renewals);
+}
+
+}  // namespace
+
 std::string render_status(const json& j) {
   size_t leading = 0, serving = 0;
   std::vector<uint32_t> waiting;
@@ -140,6 +159,7 @@ std::string render_status(const json& j) {
     out += fmt::format("  snapshots: {} built and not yet delivered, {} being received\n",
                        byte_size(built), byte_size(receiving));
   }
+  out += render_coordination_trouble(j.value("coordination", json::object()));
   return out;
 }
 
