@@ -27,7 +27,7 @@ class FixedCluster : public ClusterView {
   bool locked(uint32_t) const override { return false; }
   bool serving() const override { return topology_->ready(); }
   nlohmann::json describe() const override { return nlohmann::json::object(); }
-  parti::CoordinationStats coordination() const override { return {}; }
+  Coordination coordination() const override { return {}; }
   uint32_t writable_format() const override { return 1; }
   void raise_format(std::function<void()> done) override { done(); }
   void begin_split(routing::SplitPlan::Kind, SplitBegun done) override {

@@ -6,7 +6,6 @@
 
 #include <fstream>
 
-#include "parti/manager/manager_state.h"
 #include "partid/api/api_service.h"
 #include "partid/api/json_out.h"
 #include "partid/api/read_between_writes.h"
@@ -166,7 +165,7 @@ ApiResponse ApiService::status() const {
                         {"disk_write_median_seconds", st.disk_write_median_seconds},
                         {"read_rounds", st.read_rounds},
                         {"reads_unconfirmed", st.reads_unconfirmed}};
-  out["coordination"] = coordination_json(deps_.cluster->coordination());
+  out["coordination"] = coordination_json(deps_.cluster->coordination().counters);
   return ApiResponse::json(200, dump(out));
 }
 
@@ -241,25 +240,23 @@ asio::awaitable<ApiResponse> ApiService::metrics() {
   counter("partid_peer_circuits_opened_total", static_cast<double>(deps_.peers->circuits_opened()));
   // libparti's coordination: rates worth an alert (heartbeats NATS does not
   // take, a watch an audit had to make again) and who coordinates.
-  const parti::CoordinationStats coord = deps_.cluster->coordination();
-  counter("partid_coordination_errors_total", static_cast<double>(coord.errors));
-  counter("partid_coordination_heartbeats_failed_total",
-          static_cast<double>(coord.heartbeats_failed));
-  counter("partid_coordination_heartbeat_lapses_total",
-          static_cast<double>(coord.heartbeat_lapses));
-  counter("partid_coordination_id_reclaims_total", static_cast<double>(coord.id_reclaims));
-  counter("partid_coordination_leaderships_won_total", static_cast<double>(coord.leaderships_won));
-  counter("partid_coordination_watch_renewals_total", static_cast<double>(coord.watch_renewals));
-  const json node = deps_.cluster->describe();
-  counter("partid_coordinator", node["is_leader"].get<bool>() ? 1.0 : 0.0, "gauge");
-  counter("partid_assignment_version", node["assignment_version"].get<double>(), "gauge");
+  const ClusterView::Coordination coord = deps_.cluster->coordination();
+  const parti::CoordinationStats& n = coord.counters;
+  counter("partid_coordination_errors_total", static_cast<double>(n.errors));
+  counter("partid_coordination_heartbeats_failed_total", static_cast<double>(n.heartbeats_failed));
+  counter("partid_coordination_heartbeat_lapses_total", static_cast<double>(n.heartbeat_lapses));
+  counter("partid_coordination_id_reclaims_total", static_cast<double>(n.id_reclaims));
+  counter("partid_coordination_leaderships_won_total", static_cast<double>(n.leaderships_won));
+  counter("partid_coordination_watch_renewals_total", static_cast<double>(n.watch_renewals));
+  counter("partid_coordinator", coord.coordinator ? 1.0 : 0.0, "gauge");
+  counter("partid_assignment_version", static_cast<double>(coord.assignment_version), "gauge");
   // One series per lifecycle state, 1 for the one the worker is in.
   out += "# TYPE partid_coordination_state gauge\n";
-  const std::string state = node["state"].get<std::string>();
   for (int i = 0; i <= static_cast<int>(parti::ManagerState::Shutdown); ++i) {
-    const std::string name = parti::to_string(static_cast<parti::ManagerState>(i));
-    deps_.metrics->gauge(out, "partid_coordination_state", "state=\"" + name + "\"",
-                         name == state ? 1.0 : 0.0);
+    const auto state = static_cast<parti::ManagerState>(i);
+    deps_.metrics->gauge(out, "partid_coordination_state",
+                         std::string("state=\"") + parti::to_string(state) + "\"",
+                         state == coord.state ? 1.0 : 0.0);
   }
   if (deps_.peer_server) {
     // Refused handshakes (another cluster, protocol or secret), garbage and

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "parti/manager/coordination_stats.h"
+#include "parti/manager/manager_state.h"
 #include "partid/routing/topology.h"
 
 namespace partid::api {
@@ -23,9 +24,15 @@ class ClusterView {
   virtual bool serving() const = 0;
   // Node facts for /health and /cluster/status: state, leadership, sets.
   virtual nlohmann::json describe() const = 0;
-  // This node's coordination counters (libparti's, with the layout watch's
-  // renewals added), for /metrics and /cluster/status.
-  virtual parti::CoordinationStats coordination() const = 0;
+  // This node's coordination, for /metrics and /cluster/status: cheap (no
+  // per-partition work, unlike describe()).
+  struct Coordination {
+    parti::CoordinationStats counters;  // libparti's, the layout watch's renewals added
+    parti::ManagerState state = parti::ManagerState::Init;
+    bool coordinator = false;  // this node computes the assignments
+    uint64_t assignment_version = 0;
+  };
+  virtual Coordination coordination() const = 0;
   // The highest data format this node may write now (upgrade/formats.h).
   virtual uint32_t writable_format() const = 0;
   // Raises the cluster's active format as far as the live nodes allow;

@@ -579,10 +579,16 @@ nlohmann::json Node::describe() const {
           {"data_format", format_json()}};
 }
 
-parti::CoordinationStats Node::coordination() const {
-  parti::CoordinationStats stats = manager_ ? manager_->stats() : parti::CoordinationStats{};
-  if (layouts_) stats.watch_renewals += layouts_->watch_renewals();
-  return stats;
+api::ClusterView::Coordination Node::coordination() const {
+  Coordination c;
+  if (manager_) {
+    c.counters = manager_->stats();
+    c.state = manager_->state();
+    c.coordinator = manager_->is_leader();
+  }
+  if (layouts_) c.counters.watch_renewals += layouts_->watch_renewals();
+  c.assignment_version = topology()->version;
+  return c;
 }
 
 // The clean leave (DESIGN 4.5). Marked Leaving, this node is no longer a

@@ -75,7 +75,7 @@ class Node final : public api::ClusterView {
   bool locked(uint32_t partition) const override;
   bool serving() const override;
   nlohmann::json describe() const override;
-  parti::CoordinationStats coordination() const override;
+  Coordination coordination() const override;
   uint32_t writable_format() const override;
   void raise_format(std::function<void()> done) override;
   void begin_split(routing::SplitPlan::Kind kind, SplitBegun done) override;
