@@ -161,6 +161,31 @@ void BM_KvGet(benchmark::State& state) {
 }
 BENCHMARK(BM_KvGet)->Unit(benchmark::kMicrosecond)->Repetitions(3)->ReportAggregatesOnly();
 
+// The watches' audits (WatchedKeys::audit_every): one probe per watch per
+// audit interval, against BM_KvGet in the same run. The membership watch
+// probes the bucket's last revision (a stream-info request); the assignment
+// pointer and the layout record their key's own revision (a get of the last
+// message on the key's subject).
+void BM_AuditProbeLastRevision(benchmark::State& state) {
+  auto& f = nats();
+  f.bucket->put("node-probed", "x");
+  for (auto _ : state) benchmark::DoNotOptimize(f.bucket->last_revision());
+}
+BENCHMARK(BM_AuditProbeLastRevision)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly();
+
+void BM_AuditProbeRevisionOf(benchmark::State& state) {
+  auto& f = nats();
+  f.bucket->put("node-probed", "x");
+  for (auto _ : state) benchmark::DoNotOptimize(f.bucket->revision_of("node-probed"));
+}
+BENCHMARK(BM_AuditProbeRevisionOf)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly();
+
 // The polling fallback's cost per round: list and read 50 node records. A
 // change is seen after poll_interval / 2 on average plus this, against the
 // watch's BM_LeaveDetection.
