@@ -128,7 +128,8 @@ struct Manager::Impl {
   }
 
   void error(const std::string& what);
-  // Counts on the loop into shared.stats.
+  // Counts one event into shared.stats (under mu: stats() reads it from any
+  // thread).
   void count(uint64_t CoordinationStats::*counter);
   void publish_watch_renewals();
 
