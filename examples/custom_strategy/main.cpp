@@ -35,7 +35,10 @@ class PinnedStrategy final : public parti::Strategy {
 int main(int argc, char** argv) {
   CLI::App app{"libparti custom strategy example"};
   std::string url = "nats://127.0.0.1:4222";
+  size_t workers = 3;
   app.add_option("--nats", url, "NATS server URL");
+  app.add_option("--workers", workers, "workers of the fleet, all in this process")
+      ->check(CLI::Range(1, 16));
   CLI11_PARSE(app, argc, argv);
   try {
     auto partitions = parti::numbered_partitions(8);
@@ -43,15 +46,27 @@ int main(int argc, char** argv) {
     parti::Config cfg;
     cfg.timings = parti::fast_timings();
     cfg.bucket_prefix = "pinned-";  // a fleet of its own on a shared NATS
-    auto conn = parti::coord::Connection::connect({.url = url});
-    parti::Manager m(cfg, conn, std::make_shared<parti::StaticPartitionSource>(partitions),
-                     std::make_shared<PinnedStrategy>());
-    m.start();
-    const auto a = m.current_assignment();
+    // A fleet in one process, so the placement has workers to choose from;
+    // each would normally be a process of its own, with the same strategy
+    // (whichever is elected computes the assignments).
+    std::vector<std::unique_ptr<parti::Manager>> fleet;
+    for (size_t w = 0; w < workers; ++w) {
+      fleet.push_back(std::make_unique<parti::Manager>(
+          cfg, parti::coord::Connection::connect({.url = url}),
+          std::make_shared<parti::StaticPartitionSource>(partitions),
+          std::make_shared<PinnedStrategy>()));
+      fleet.back()->start();  // returns once an assignment lists this worker
+    }
+    if (!fleet.front()->wait_assignment(
+            [&](const parti::Assignment& a) { return a.workers.size() == workers; },
+            std::chrono::seconds(30))) {
+      throw std::runtime_error("the fleet did not settle on one assignment of every worker");
+    }
+    const auto a = fleet.front()->current_assignment();
     for (size_t p = 0; p < a.partitions.size(); ++p) {
       std::cout << a.partitions[p].id << " -> " << a.replica_ids(p).front() << "\n";
     }
-    m.stop();
+    for (auto it = fleet.rbegin(); it != fleet.rend(); ++it) (*it)->stop();
   } catch (const std::exception& e) {
     std::cerr << "custom_strategy: " << e.what() << "\n";
     return 1;
