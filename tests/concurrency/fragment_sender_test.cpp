@@ -79,6 +79,17 @@ class FragmentSenderTest : public ::testing::Test {
     std::lock_guard lock(mu);
     return received.size();
   }
+  // The receiver records a transfer before it acknowledges the last fragment;
+  // the sender counts it completed once that acknowledgement is back.
+  bool completes(uint64_t transfers) {
+    return parti::testing::wait_until(
+        [&] {
+          uint64_t done = 0;
+          on_loop([&] { done = sender->completed(); });
+          return done == transfers;
+        },
+        std::chrono::seconds(10));
+  }
   std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
 
   asio::io_context loop;
@@ -113,6 +124,7 @@ TEST_F(FragmentSenderTest, ATransferPastThePeersLimitWaitsForOneToEndThenGoesWho
   EXPECT_TRUE(second_started) << "dropped: the peer had no room at that moment";
   EXPECT_TRUE(busy_while_waiting);
   ASSERT_TRUE(parti::testing::wait_until([&] { return received_count() == 2; }, 10s));
+  ASSERT_TRUE(completes(2));
   {
     std::lock_guard lock(mu);
     EXPECT_EQ(received[0], first.head + *first.tail);
@@ -137,6 +149,7 @@ TEST_F(FragmentSenderTest, ATransferThePeerHasNoRoomForIsSentAgainLaterNotAbando
     EXPECT_TRUE(sender->start(address(), 1, "n", [&] { return one; }));
   });
   ASSERT_TRUE(parti::testing::wait_until([&] { return received_count() == 1; }, 10s));
+  ASSERT_TRUE(completes(1));
   {
     std::lock_guard lock(mu);
     EXPECT_EQ(received[0], one.head);
