@@ -740,9 +740,17 @@ TEST_F(ReplicationTest, AJoiningNodeLeadsNothingItIsStillCopyingAfterTheResizeGu
     EXPECT_FALSE(waits[p]) << "partition " << p << " is led by " << joined
                            << " while it still waits for its data";
   }
-  const auto record = record_of(3);
-  ASSERT_TRUE(record);
-  EXPECT_FALSE(record->importing_partitions.empty());
+  // The record is read from the heartbeat bucket, whose entries expire a
+  // TTL after their last put: a node slowed past it (a sanitizer build on a
+  // loaded machine) has none until its next heartbeat, so wait for one.
+  std::optional<NodeRecord> record;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        record = record_of(3);
+        return record && !record->importing_partitions.empty();
+      },
+      10s))
+      << (record ? "its record names no partition it imports" : "it has no record");
 
   peer_link.throttle(0);
   const auto leads_and_holds = [&] {
