@@ -5,8 +5,10 @@
 // Kafka committed offset, without a rebalance protocol in the client).
 #include <pthread.h>
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdint>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -17,9 +19,12 @@
 
 // Applies the partitions this copy leads to the consumer, on a thread of its
 // own: SubscriptionHelper::update talks to JetStream (a consumer request per
-// new partition, a flush per released one), while the hook that learns the
+// new partition, a drain per released one), while the hook that learns the
 // set runs on the manager's loop, which must never block on I/O. Only the
 // newest set matters, so a burst of assignments collapses into one update.
+// A partition handed over from another copy may still be bound to that
+// copy's subscription when this one gets it: it is tried again every
+// retry_every until the other copy lets go.
 class ConsumerUpdater {
  public:
   explicit ConsumerUpdater(parti::SubscriptionHelper& consumer)
@@ -41,17 +46,38 @@ class ConsumerUpdater {
   }
 
  private:
+  static constexpr std::chrono::milliseconds retry_every{200};
+
   void run(parti::SubscriptionHelper& consumer) {
-    while (auto led = take()) {
-      for (const auto& e : consumer.update(*led)) std::cerr << e << "\n";
-      std::cout << "consuming " << consumer.active().size() << " partitions" << std::endl;
+    size_t reported = SIZE_MAX;
+    while (true) {
+      auto led = take(!consumer.pending().empty());
+      if (closed()) return;
+      const auto errors = led ? consumer.update(*led) : consumer.retry();
+      if (led) {
+        for (const auto& e : errors) std::cerr << e << " (trying again)\n";
+      }
+      const size_t active = consumer.active().size();
+      if (led || active != reported) {
+        std::cout << "consuming " << active << " partitions" << std::endl;
+        reported = active;
+      }
     }
   }
-  std::optional<std::set<std::string>> take() {
+  // The newest set, or nothing when `retrying` and retry_every passed first.
+  std::optional<std::set<std::string>> take(bool retrying) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return closed_ || latest_; });
-    if (closed_) return std::nullopt;
+    const auto ready = [&] { return closed_ || latest_; };
+    if (retrying) {
+      cv_.wait_for(lock, retry_every, ready);
+    } else {
+      cv_.wait(lock, ready);
+    }
     return std::exchange(latest_, std::nullopt);
+  }
+  bool closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
   }
 
   std::mutex mu_;

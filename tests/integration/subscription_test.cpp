@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <thread>
 
 #include "parti/subscription/subscription_helper.h"
 #include "support/cluster.h"
@@ -69,6 +72,101 @@ TEST_F(SubscriptionTest, FollowsThePartitionSetAndKeepsUnconsumedMessages) {
   EXPECT_EQ(seen()[2], "p-1:retry");
   helper.update({});
   EXPECT_TRUE(helper.active().empty());
+}
+
+// Two workers on one stream, as two processes would be (a connection each):
+// the server binds a durable push consumer to one subscription at a time, so
+// the new owner of a partition is refused while the old one holds it; the
+// partition stays wanted, and a retry binds it once the old owner let go.
+TEST_F(SubscriptionTest, AHandedOverPartitionIsBoundOnceItsPreviousOwnerLetsGo) {
+  auto record = [&](const std::string& who) {
+    return [&, who](const std::string& p, std::string_view, std::string_view d) {
+      std::lock_guard lock(mu);
+      got.push_back(who + ":" + p + ":" + std::string(d));
+      return true;
+    };
+  };
+  SubscriptionHelper old_owner(conn, {"WORK"}, record("old"));
+  SubscriptionHelper new_owner(connect(server), {"WORK"}, record("new"));
+  EXPECT_TRUE(old_owner.update({"p-1"}).empty());
+  const auto refused = new_owner.update({"p-1", "p-2"});
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_NE(refused[0].find("p-1"), std::string::npos) << refused[0];
+  EXPECT_EQ(new_owner.active(), std::set<std::string>{"p-2"});
+  EXPECT_EQ(new_owner.pending(), std::set<std::string>{"p-1"});
+  EXPECT_EQ(new_owner.retry().size(), 1u);  // still held
+  publish("work.p-1", "a");
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 1; }, 5s));
+  EXPECT_EQ(seen()[0], "old:p-1:a");
+
+  old_owner.update({});
+  EXPECT_TRUE(new_owner.retry().empty());
+  EXPECT_TRUE(new_owner.pending().empty());
+  EXPECT_EQ(new_owner.active(), (std::set<std::string>{"p-1", "p-2"}));
+  publish("work.p-1", "b");
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 2; }, 5s));
+  EXPECT_EQ(seen()[1], "new:p-1:b");
+}
+
+// Messages the old owner had received but not handled when it released the
+// partition are handled by it (the release drains), not dropped to come back
+// to the new owner only after ack_wait (a minute here, past the test's wait).
+TEST_F(SubscriptionTest, AReleaseHandlesTheMessagesAlreadyReceived) {
+  std::condition_variable gate_cv;
+  bool gate_open = false, first_held = false;
+  SubscriptionHelper::Options options{"WORK"};
+  options.ack_wait = std::chrono::minutes(1);
+  SubscriptionHelper old_owner(conn, options,
+                               [&](const std::string& p, std::string_view, std::string_view d) {
+                                 std::unique_lock lock(mu);
+                                 got.push_back("old:" + p + ":" + std::string(d));
+                                 first_held = true;
+                                 gate_cv.notify_all();
+                                 gate_cv.wait_for(lock, 30s, [&] { return gate_open; });
+                                 return true;
+                               });
+  SubscriptionHelper new_owner(connect(server), options,
+                               [&](const std::string& p, std::string_view, std::string_view d) {
+                                 std::lock_guard lock(mu);
+                                 got.push_back("new:" + p + ":" + std::string(d));
+                                 return true;
+                               });
+  // Destroyed before the helpers: a failed assertion must not leave the
+  // handler held while they release (it would outlive the gate).
+  struct OpenOnExit {
+    std::function<void()> open;
+    ~OpenOnExit() { open(); }
+  } open_on_exit{[&] {
+    {
+      std::lock_guard lock(mu);
+      gate_open = true;
+    }
+    gate_cv.notify_all();
+  }};
+  EXPECT_TRUE(old_owner.update({"p-1"}).empty());
+  for (int i = 0; i < 5; ++i) publish("work.p-1", std::to_string(i));
+  {
+    // The first message is in the handler; the other four wait behind it.
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(gate_cv.wait_for(lock, 10s, [&] { return first_held; }));
+  }
+  std::thread release([&] { old_owner.update({}); });
+  // The new owner binds once the old one's interest is gone: the four
+  // messages are still queued behind the held handler then.
+  EXPECT_TRUE(wait_until([&] { return new_owner.update({"p-1"}).empty(); }, 10s));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(got.size(), 1u);
+  }
+  open_on_exit.open();
+  release.join();
+  ASSERT_TRUE(wait_until([&] { return seen().size() >= 5; }, 10s)) << seen().size();
+  const std::vector<std::string> expected = {"old:p-1:0", "old:p-1:1", "old:p-1:2", "old:p-1:3",
+                                             "old:p-1:4"};
+  EXPECT_EQ(seen(), expected);
+  publish("work.p-1", "5");
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 6; }, 5s));
+  EXPECT_EQ(seen().back(), "new:p-1:5");
 }
 
 }  // namespace parti

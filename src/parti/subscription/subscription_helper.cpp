@@ -1,13 +1,32 @@
 #include "parti/subscription/subscription_helper.h"
 
+#include <future>
+
 namespace parti {
+
+// What a subscription's message callback reads. nats.c may still be running
+// that callback after an unsubscribe or a drain that timed out returns, so
+// this is not owned by the Sub but freed by nats.c's completion callback,
+// which comes after the last message callback has returned.
+struct SubscriptionHelper::Delivery {
+  Handler handler;
+  std::string partition;
+  std::promise<void> finished;
+};
 
 struct SubscriptionHelper::Sub {
   SubscriptionHelper* owner = nullptr;
-  std::string partition;
   natsSubscription* sub = nullptr;
+  std::shared_future<void> finished;
   ~Sub() {
-    if (sub != nullptr) owner->conn_->release_subscription(sub);
+    if (sub == nullptr) return;
+    // Drained, the messages already received are handled and acknowledged
+    // here rather than left to the next owner after ack_wait.
+    const auto timeout = owner->options_.drain_timeout;
+    if (natsSubscription_DrainTimeout(sub, timeout.count()) == NATS_OK && finished.valid()) {
+      finished.wait_for(timeout + owner->conn_->request_timeout());
+    }
+    owner->conn_->release_subscription(sub);
   }
 };
 
@@ -38,12 +57,12 @@ std::string SubscriptionHelper::durable_for(const std::string& partition) const 
 
 void SubscriptionHelper::on_message(natsConnection*, natsSubscription*, natsMsg* msg,
                                     void* closure) {
-  auto* s = static_cast<Sub*>(closure);
+  auto* d = static_cast<Delivery*>(closure);
   const char* data = natsMsg_GetData(msg);
   std::string_view body(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)));
   bool ok = false;
   try {
-    ok = s->owner->handler_(s->partition, natsMsg_GetSubject(msg), body);
+    ok = d->handler(d->partition, natsMsg_GetSubject(msg), body);
   } catch (...) {
     ok = false;  // a throwing handler is a failed delivery, not a crash
   }
@@ -53,6 +72,12 @@ void SubscriptionHelper::on_message(natsConnection*, natsSubscription*, natsMsg*
     natsMsg_Nak(msg, nullptr);
   }
   natsMsg_Destroy(msg);
+}
+
+void SubscriptionHelper::on_complete(void* closure) {
+  auto* d = static_cast<Delivery*>(closure);
+  d->finished.set_value();
+  delete d;
 }
 
 std::string SubscriptionHelper::subscribe(const std::string& partition) {
@@ -76,35 +101,62 @@ std::string SubscriptionHelper::subscribe(const std::string& partition) {
   if (s != NATS_OK && err != JSConsumerNameExistErr && err != JSConsumerExistingActiveErr) {
     return partition + ": creating consumer: " + coord::last_nats_error(s);
   }
-  auto sub = std::make_unique<Sub>();
-  sub->owner = this;
-  sub->partition = partition;
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = options_.stream.c_str();
   so.Consumer = durable.c_str();
   so.ManualAck = true;
-  s = js_Subscribe(&sub->sub, conn_->jetstream(), subject.c_str(), &SubscriptionHelper::on_message,
-                   sub.get(), nullptr, &so, &err);
+  auto* delivery = new Delivery{handler_, partition, {}};
+  std::shared_future<void> finished = delivery->finished.get_future().share();
+  natsSubscription* raw = nullptr;
+  s = js_Subscribe(&raw, conn_->jetstream(), subject.c_str(), &SubscriptionHelper::on_message,
+                   delivery, nullptr, &so, &err);
   if (s != NATS_OK) {
-    sub->sub = nullptr;
+    delete delivery;  // no subscription: no callback has it
     return partition + ": subscribing: " + coord::last_nats_error(s);
+  }
+  auto sub = std::make_unique<Sub>();
+  sub->owner = this;
+  sub->sub = raw;
+  sub->finished = std::move(finished);
+  if (natsSubscription_SetOnCompleteCB(raw, &SubscriptionHelper::on_complete, delivery) !=
+      NATS_OK) {
+    // Closed already (the connection went): whether a callback still runs
+    // is unknown, so the delivery is left allocated rather than freed under it.
+    sub->finished = {};
   }
   subs_[partition] = std::move(sub);
   return {};
 }
 
+std::vector<std::string> SubscriptionHelper::bind_pending() {
+  std::vector<std::string> errors;
+  bool bound = false;
+  for (const auto& p : wanted_) {
+    if (subs_.count(p)) continue;
+    auto e = subscribe(p);
+    bound = bound || e.empty();
+    if (!e.empty()) errors.push_back(std::move(e));
+  }
+  // The server learns of a subscription's interest from the SUB nats.c sent,
+  // and refuses another owner's bind only once it has: one round trip, so
+  // that a bind this returned is one every later bind elsewhere sees.
+  if (bound) natsConnection_FlushTimeout(conn_->nats(), conn_->request_timeout().count());
+  return errors;
+}
+
 std::vector<std::string> SubscriptionHelper::update(const std::set<std::string>& partitions) {
   std::lock_guard lock(mu_);
-  std::vector<std::string> errors;
+  wanted_ = partitions;
   for (auto it = subs_.begin(); it != subs_.end();) {
-    it = partitions.count(it->first) ? std::next(it) : subs_.erase(it);
+    it = wanted_.count(it->first) ? std::next(it) : subs_.erase(it);
   }
-  for (const auto& p : partitions) {
-    if (subs_.count(p)) continue;
-    if (auto e = subscribe(p); !e.empty()) errors.push_back(e);
-  }
-  return errors;
+  return bind_pending();
+}
+
+std::vector<std::string> SubscriptionHelper::retry() {
+  std::lock_guard lock(mu_);
+  return bind_pending();
 }
 
 std::set<std::string> SubscriptionHelper::active() const {
@@ -114,8 +166,18 @@ std::set<std::string> SubscriptionHelper::active() const {
   return out;
 }
 
+std::set<std::string> SubscriptionHelper::pending() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> out;
+  for (const auto& p : wanted_) {
+    if (!subs_.count(p)) out.insert(p);
+  }
+  return out;
+}
+
 void SubscriptionHelper::close() {
   std::lock_guard lock(mu_);
+  wanted_.clear();
   subs_.clear();
 }
 

@@ -8,11 +8,20 @@
 // consumer cannot follow an arbitrary partition set. A per-partition durable
 // has a better property anyway: its ack floor moves with the partition when it
 // changes owner, so the new owner resumes where the old one stopped.
-// Delivery is at-least-once: during a handoff both owners may briefly see a message.
+//
+// A handoff: the old owner drains its subscription (the messages it already
+// received are handled and acknowledged, not left to come back after
+// ack_wait), and the server binds a durable push consumer to one subscription
+// at a time, so the new owner's bind is refused ("already bound") until the
+// old owner has let go, or until the server drops the connection of an old
+// owner that died. A refused partition stays wanted: retry() binds it once it
+// is free (pending() lists those). Delivery is at-least-once: a message the
+// old owner's handler did not acknowledge within its drain comes back.
 #pragma once
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -34,8 +43,12 @@ class SubscriptionHelper {
     std::string durable_prefix = "parti";
     std::chrono::milliseconds ack_wait{30000};
     int max_ack_pending = 1000;
+    // How long a released partition's handler may take over the messages it
+    // already received before the rest are left to come back after ack_wait.
+    std::chrono::milliseconds drain_timeout{5000};
   };
-  // Runs on a nats.c delivery thread; return true to ack, false to nak.
+  // Runs on a nats.c delivery thread; return true to ack, false to nak. It
+  // must not call the helper: a release waits for it to return.
   using Handler = std::function<bool(const std::string& partition, std::string_view subject,
                                      std::string_view data)>;
 
@@ -44,24 +57,39 @@ class SubscriptionHelper {
   SubscriptionHelper(const SubscriptionHelper&) = delete;
   SubscriptionHelper& operator=(const SubscriptionHelper&) = delete;
 
-  // Subscribes to added partitions and unsubscribes removed ones. Returns one
-  // message per partition that failed; the others are applied regardless.
+  // Makes `partitions` the wanted set: drains and releases the partitions
+  // no longer in it, then binds those not bound yet. Returns one message per
+  // partition that could not be bound; the others are applied regardless,
+  // and the failed ones stay wanted (retry()). Once it returns, the server
+  // refuses the partitions it bound to any other owner's bind. Blocks on JetStream requests
+  // and on drains: call it from a thread of its own, never an event loop.
   std::vector<std::string> update(const std::set<std::string>& partitions);
+  // Binds the wanted partitions that are not bound yet (an earlier bind was
+  // refused: the previous owner still held its consumer). Returns one
+  // message per partition still failing. Blocks like update().
+  std::vector<std::string> retry();
+  // The partitions bound to this helper's subscriptions.
   std::set<std::string> active() const;
+  // The wanted partitions not bound yet.
+  std::set<std::string> pending() const;
   void close();
 
   std::string subject_for(const std::string& partition) const;
   std::string durable_for(const std::string& partition) const;
 
  private:
+  struct Delivery;
   struct Sub;
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure);
+  static void on_complete(void* closure);
   std::string subscribe(const std::string& partition);
+  std::vector<std::string> bind_pending();
 
   std::shared_ptr<coord::Connection> conn_;
   Options options_;
   Handler handler_;
   mutable std::mutex mu_;
+  std::set<std::string> wanted_;
   std::map<std::string, std::unique_ptr<Sub>> subs_;
 };
 
