@@ -61,8 +61,9 @@ class SubscriptionHelper {
   // no longer in it, then binds those not bound yet. Returns one message per
   // partition that could not be bound; the others are applied regardless,
   // and the failed ones stay wanted (retry()). Once it returns, the server
-  // refuses the partitions it bound to any other owner's bind. Blocks on JetStream requests
-  // and on drains: call it from a thread of its own, never an event loop.
+  // refuses the partitions it bound to any other owner. Blocks on JetStream
+  // requests and on drains: call it from a thread of its own, never from an
+  // event loop.
   std::vector<std::string> update(const std::set<std::string>& partitions);
   // Binds the wanted partitions that are not bound yet (an earlier bind was
   // refused: the previous owner still held its consumer). Returns one
