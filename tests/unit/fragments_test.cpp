@@ -94,6 +94,26 @@ TEST(FragmentAssembler, TooManyTransfersAtOnceAreRefusedUntilOneGoesQuiet) {
   EXPECT_EQ(a.add(fragment(2, 1, 2, "b"), now + 31s).message, "bb");
 }
 
+// A transfer whose sender gave up after the last fragment anyone sent is
+// forgotten by the owner's timer, not held (and counted in the receive
+// budget) until some other transfer begins.
+TEST(FragmentAssembler, AQuietTransferIsForgottenWithoutAnotherFragment) {
+  AssemblerLimits limits;
+  limits.idle_timeout = 30s;
+  FragmentAssembler a(limits);
+  const auto now = Clock::now();
+  ASSERT_TRUE(a.add(fragment(1, 0, 3, std::string(1000, 'x')), now).accepted);
+  ASSERT_TRUE(a.add(fragment(2, 0, 2, std::string(1000, 'y'), "node-b"), now + 20s).accepted);
+  EXPECT_EQ(a.held_bytes(), 5000u);
+  a.forget_idle(now + 29s);
+  EXPECT_EQ(a.in_progress(), 2u) << "neither has been quiet for the timeout yet";
+  a.forget_idle(now + 31s);
+  EXPECT_EQ(a.in_progress(), 1u);
+  EXPECT_EQ(a.held_bytes(), 2000u) << "the quiet one's count is released";
+  EXPECT_EQ(a.add(fragment(1, 1, 3, "x"), now + 31s).error, "unknown transfer");
+  EXPECT_TRUE(a.add(fragment(2, 1, 2, "y", "node-b"), now + 31s).message);
+}
+
 // The receive budget: a transfer starts only while what the node holds of
 // the snapshots it receives is under the budget, or nothing is held; a
 // completed transfer counts until whoever keeps its bytes drops its token.

@@ -153,6 +153,11 @@ class FragmentAssembler {
   explicit FragmentAssembler(AssemblerLimits limits = {})
       : limits_(limits), budget_(limits.budget_bytes) {}
   Result add(const pb::ReplFragment& fragment, Clock::time_point now);
+  // Forgets the transfers quiet for longer than idle_timeout, releasing their
+  // count in the receive budget. add() does it first; the owner calls it on
+  // a timer as well, or a transfer whose sender gave up after the last
+  // fragment anyone sent would be held until the next transfer began.
+  void forget_idle(Clock::time_point now);
   size_t in_progress() const { return transfers_.size(); }
   // The bytes the receive budget counts now (transfers under way and
   // completed ones not dropped yet).
@@ -169,7 +174,6 @@ class FragmentAssembler {
     std::shared_ptr<void> held;  // the whole transfer's expected bytes, counted
   };
   Result start(const pb::ReplFragment& fragment, Clock::time_point now);
-  void forget_idle(Clock::time_point now);
 
   AssemblerLimits limits_;
   SnapshotBudget budget_;

@@ -136,6 +136,7 @@ void Replicator::tick() {
     watch_followers(*r, now);
   }
   bound_held_logs();
+  inbox_.forget_quiet_transfers();
 }
 
 void Replicator::bound_held_logs() {

@@ -65,6 +65,8 @@ class SnapshotInbox {
   FragmentAssembler::Result assemble(const pb::ReplFragment& fragment) {
     return assembler_.add(fragment, FragmentAssembler::Clock::now());
   }
+  // Forgets the transfers that went quiet (FragmentAssembler::forget_idle).
+  void forget_quiet_transfers() { assembler_.forget_idle(FragmentAssembler::Clock::now()); }
   // What the receive budget counts now: the bytes of the snapshots received
   // and not yet dropped (FragmentAssembler::held_bytes).
   uint64_t received_bytes_held() const { return assembler_.held_bytes(); }
