@@ -629,7 +629,16 @@ TEST_F(ReplicationTest, AJoiningNodeTakesItsPartitionsInStepsThatKeepAQuorumHold
 
   EXPECT_GE(expect_steps_keep_leaders_with_data(seen, 1), 2u)
       << "the join and at least one further step were seen";
-  EXPECT_TRUE(writer.failures().empty()) << json(writer.failures()).dump();
+  // A handoff that passes its deadline fails the writes its leader had not
+  // committed (503 leadership_lost: their outcome unknown), as
+  // AHandoffWhoseWritesCannotCommitIsDelayedOnlyUntilItsDeadline shows; one
+  // did under ASan on a slow day (CI at d05ca28). Any other failure, or that
+  // one without a handoff timed out, is a move that stopped writes.
+  const uint64_t handoffs_timed_out = replication_counter("handoffs_timed_out", 4);
+  for (const auto& [failure, count] : writer.failures()) {
+    EXPECT_TRUE(failure == "503 leadership_lost" && handoffs_timed_out > 0)
+        << count << " x " << failure << "; handoffs timed out: " << handoffs_timed_out;
+  }
   for (const auto& [key, message] : writer.acked()) {
     ASSERT_EQ(leader_read(3, key), message) << key << " was acknowledged and is lost";
   }
