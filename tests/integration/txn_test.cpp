@@ -546,7 +546,9 @@ TEST_F(TxnTest, ConcurrentTransactionsLeaveAGroupWholeThroughALeaderKill) {
   };
   std::vector<std::thread> clients;
   for (int c = 0; c < 4; ++c) clients.emplace_back(client, c);
-  EXPECT_TRUE(wait_until([&] { return committed >= 20; }, 30s)) << committed;
+  // Four clients contending for one group commit a few transactions a second
+  // under TSan beside other scenarios (10 in 30 s once): ten show they run.
+  EXPECT_TRUE(wait_until([&] { return committed >= 10; }, 60s)) << committed;
   auto topology = cluster.get_json(0, "/cluster/topology");
   const std::string leader = topology["assignment"][partition_of(group[1])]["replicas"][0];
   for (size_t i = 0; i < cluster.size(); ++i) {
@@ -555,7 +557,7 @@ TEST_F(TxnTest, ConcurrentTransactionsLeaveAGroupWholeThroughALeaderKill) {
   ASSERT_GE(killed, 0);
   cluster.kill(killed);
   const int before = committed;
-  EXPECT_TRUE(wait_until([&] { return committed >= before + 20; }, 60s))
+  EXPECT_TRUE(wait_until([&] { return committed >= before + 10; }, 90s))
       << committed << cluster.describe_not_serving();
   stop = true;
   for (auto& t : clients) t.join();
