@@ -169,4 +169,53 @@ TEST_F(SubscriptionTest, AReleaseHandlesTheMessagesAlreadyReceived) {
   EXPECT_EQ(seen().back(), "new:p-1:5");
 }
 
+// Partitions released together drain side by side: a handler still busy with
+// one partition's message does not keep another released partition from its
+// new owner (released one after another, p-2 would wait out p-1's drain,
+// a minute here).
+TEST_F(SubscriptionTest, ReleasedPartitionsDrainSideBySide) {
+  std::condition_variable gate_cv;
+  bool gate_open = false, held = false;
+  SubscriptionHelper::Options options{"WORK"};
+  options.ack_wait = std::chrono::minutes(2);
+  options.drain_timeout = std::chrono::minutes(1);
+  SubscriptionHelper old_owner(conn, options,
+                               [&](const std::string&, std::string_view, std::string_view) {
+                                 std::unique_lock lock(mu);
+                                 held = true;
+                                 gate_cv.notify_all();
+                                 gate_cv.wait_for(lock, 90s, [&] { return gate_open; });
+                                 return true;
+                               });
+  SubscriptionHelper new_owner(
+      connect(server), options,
+      [](const std::string&, std::string_view, std::string_view) { return true; });
+  struct OpenOnExit {
+    std::function<void()> open;
+    ~OpenOnExit() { open(); }
+  } open_on_exit{[&] {
+    {
+      std::lock_guard lock(mu);
+      gate_open = true;
+    }
+    gate_cv.notify_all();
+  }};
+  EXPECT_TRUE(old_owner.update({"p-1", "p-2"}).empty());
+  publish("work.p-1", "held");
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(gate_cv.wait_for(lock, 10s, [&] { return held; }));
+  }
+  std::thread release([&] { old_owner.update({}); });
+  EXPECT_TRUE(wait_until([&] { return new_owner.update({"p-2"}).empty(); }, 20s));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_FALSE(gate_open);  // p-1's message was still in its handler
+  }
+  open_on_exit.open();
+  release.join();
+  EXPECT_TRUE(new_owner.update({"p-1", "p-2"}).empty());
+  EXPECT_EQ(new_owner.active(), (std::set<std::string>{"p-1", "p-2"}));
+}
+
 }  // namespace parti

@@ -1,5 +1,6 @@
 #include "parti/subscription/subscription_helper.h"
 
+#include <chrono>
 #include <future>
 
 namespace parti {
@@ -18,17 +19,31 @@ struct SubscriptionHelper::Sub {
   SubscriptionHelper* owner = nullptr;
   natsSubscription* sub = nullptr;
   std::shared_future<void> finished;
+  bool draining = false;
+  std::chrono::steady_clock::time_point drain_deadline;
+
+  // Drained, the messages already received are handled and acknowledged
+  // here rather than left to the next owner after ack_wait. Starting a drain
+  // does not wait, so several partitions drain side by side.
+  void start_drain() {
+    if (sub == nullptr || draining) return;
+    const auto timeout = owner->options_.drain_timeout;
+    draining = natsSubscription_DrainTimeout(sub, timeout.count()) == NATS_OK;
+    drain_deadline = std::chrono::steady_clock::now() + timeout + owner->conn_->request_timeout();
+  }
   ~Sub() {
     if (sub == nullptr) return;
-    // Drained, the messages already received are handled and acknowledged
-    // here rather than left to the next owner after ack_wait.
-    const auto timeout = owner->options_.drain_timeout;
-    if (natsSubscription_DrainTimeout(sub, timeout.count()) == NATS_OK && finished.valid()) {
-      finished.wait_for(timeout + owner->conn_->request_timeout());
-    }
+    start_drain();
+    if (draining && finished.valid()) finished.wait_until(drain_deadline);
     owner->conn_->release_subscription(sub);
   }
 };
+
+// Releasing one partition after another would let each slow handler hold
+// the next partition's new owner back by a whole drain timeout.
+void SubscriptionHelper::release_together(std::vector<std::unique_ptr<Sub>> subs) {
+  for (auto& s : subs) s->start_drain();
+}  // each destructor waits only for what is left of its own drain
 
 SubscriptionHelper::SubscriptionHelper(std::shared_ptr<coord::Connection> conn, Options options,
                                        Handler handler)
@@ -148,9 +163,16 @@ std::vector<std::string> SubscriptionHelper::bind_pending() {
 std::vector<std::string> SubscriptionHelper::update(const std::set<std::string>& partitions) {
   std::lock_guard lock(mu_);
   wanted_ = partitions;
+  std::vector<std::unique_ptr<Sub>> released;
   for (auto it = subs_.begin(); it != subs_.end();) {
-    it = wanted_.count(it->first) ? std::next(it) : subs_.erase(it);
+    if (wanted_.count(it->first)) {
+      ++it;
+      continue;
+    }
+    released.push_back(std::move(it->second));
+    it = subs_.erase(it);
   }
+  release_together(std::move(released));
   return bind_pending();
 }
 
@@ -178,7 +200,10 @@ std::set<std::string> SubscriptionHelper::pending() const {
 void SubscriptionHelper::close() {
   std::lock_guard lock(mu_);
   wanted_.clear();
+  std::vector<std::unique_ptr<Sub>> released;
+  for (auto& [p, sub] : subs_) released.push_back(std::move(sub));
   subs_.clear();
+  release_together(std::move(released));
 }
 
 }  // namespace parti

@@ -58,7 +58,8 @@ class SubscriptionHelper {
   SubscriptionHelper& operator=(const SubscriptionHelper&) = delete;
 
   // Makes `partitions` the wanted set: drains and releases the partitions
-  // no longer in it, then binds those not bound yet. Returns one message per
+  // no longer in it (side by side: at most about one drain_timeout however
+  // many go), then binds those not bound yet. Returns one message per
   // partition that could not be bound; the others are applied regardless,
   // and the failed ones stay wanted (retry()). Once it returns, the server
   // refuses the partitions it bound to any other owner. Blocks on JetStream
@@ -85,6 +86,7 @@ class SubscriptionHelper {
   static void on_complete(void* closure);
   std::string subscribe(const std::string& partition);
   std::vector<std::string> bind_pending();
+  static void release_together(std::vector<std::unique_ptr<Sub>> subs);
 
   std::shared_ptr<coord::Connection> conn_;
   Options options_;
