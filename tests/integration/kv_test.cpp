@@ -104,6 +104,23 @@ TEST_F(KvTest, ClusterConfigIsWrittenOnceAndAMismatchIsRefused) {
   EXPECT_FALSE(ensure_cluster_config(*b, 1, "ch", {{"partitions", "256"}}).ok());
 }
 
+TEST_F(KvTest, ABucketsTtlIsCheckedAgainstTheWorkersTiming) {
+  auto b = bucket("beats", Millis(5000));
+  auto opened_again = bucket("beats", Millis(600));  // another worker's options
+  auto ttl = opened_again->ttl();
+  ASSERT_TRUE(ttl.ok()) << ttl.status.message;
+  EXPECT_EQ(ttl.value, Millis(5000));  // the creator's
+  EXPECT_TRUE(check_bucket_ttl(*b, Millis(5000), "heartbeat_ttl", TtlRule::Same).ok());
+  auto shorter = check_bucket_ttl(*b, Millis(600), "heartbeat_ttl", TtlRule::Same);
+  EXPECT_EQ(shorter.code, KvErrc::Other);
+  EXPECT_NE(shorter.message.find("keeps values 5000 ms, but this worker's heartbeat_ttl is 600 ms"),
+            std::string::npos)
+      << shorter.message;
+  EXPECT_FALSE(check_bucket_ttl(*b, Millis(9000), "heartbeat_ttl", TtlRule::Same).ok());
+  EXPECT_TRUE(check_bucket_ttl(*b, Millis(600), "id_ttl", TtlRule::NotShorter).ok());
+  EXPECT_FALSE(check_bucket_ttl(*b, Millis(9000), "id_ttl", TtlRule::NotShorter).ok());
+}
+
 TEST_F(KvTest, StableIdsAreDistinctAndRenewalDetectsTheft) {
   auto b = bucket("ids", Millis(5000));
   StableIdClaimer a(b, "node", 16, "ia"), c(b, "node", 16, "ic");

@@ -530,6 +530,26 @@ TEST_F(ManagerTest, InvalidConfigIsRefusedAtStart) {
   EXPECT_THROW(w.manager->start(), StartError);
 }
 
+// The heartbeat bucket's TTL is the cluster's: a worker configured with
+// another would judge and be judged by different clocks, so its start fails
+// and says why; the cluster it tried to join goes on as it was.
+TEST_F(ManagerTest, AWorkerWhoseHeartbeatTtlDiffersFromTheClustersIsRefusedAtStart) {
+  start_workers(2, test_config(), ch, numbered_partitions(8));
+  ASSERT_TRUE(wait_until([&] { return converged(); }, 10s));
+  Config other = test_config();
+  other.timings.heartbeat_ttl = 2 * test_config().timings.heartbeat_ttl;
+  other.timings.startup_timeout = 3000ms;
+  auto w = make_worker(server, other, numbered_partitions(8), ch);
+  std::string why;
+  try {
+    w.manager->start();
+  } catch (const StartError& e) {
+    why = e.what();
+  }
+  EXPECT_NE(why.find("heartbeat_ttl is 1200 ms"), std::string::npos) << why;
+  EXPECT_TRUE(converged());  // the two workers alone, as before
+}
+
 TEST_F(ManagerTest, RestartTenToZeroToTen) {
   start_workers(10, test_config(), ch, numbered_partitions(100));
   ASSERT_TRUE(wait_until([&] { return converged(); }, 15s));

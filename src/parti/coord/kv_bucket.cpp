@@ -196,15 +196,26 @@ KvResult<std::vector<std::string>> KvBucket::keys() const {
   return out;
 }
 
-KvResult<uint64_t> KvBucket::last_revision() const {
+KvResult<KvBucket::StreamFacts> KvBucket::stream_facts() const {
   jsStreamInfo* si = nullptr;
   jsErrCode err = static_cast<jsErrCode>(0);
   const std::string stream = "KV_" + name_;
   natsStatus s = js_GetStreamInfo(&si, conn_->jetstream(), stream.c_str(), nullptr, &err);
-  if (s != NATS_OK) return {status_from(s), 0};
-  const uint64_t last = si->State.LastSeq;
+  if (s != NATS_OK) return {status_from(s), {}};
+  StreamFacts facts{si->State.LastSeq, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::nanoseconds(si->Config->MaxAge))};
   jsStreamInfo_Destroy(si);
-  return {{}, last};
+  return {{}, facts};
+}
+
+KvResult<uint64_t> KvBucket::last_revision() const {
+  auto facts = stream_facts();
+  return {facts.status, facts.value.last_seq};
+}
+
+KvResult<std::chrono::milliseconds> KvBucket::ttl() const {
+  auto facts = stream_facts();
+  return {facts.status, facts.value.max_age};
 }
 
 KvResult<std::unique_ptr<KvWatcher>> KvBucket::watch(const std::string& pattern) const {

@@ -62,6 +62,9 @@ class KvBucket {
   KvResult<uint64_t> revision_of(const std::string& key) const;
   // The bucket's newest revision (the last sequence of its stream).
   KvResult<uint64_t> last_revision() const;
+  // How long the bucket keeps a value after its last put (0: for ever), as
+  // whoever created the bucket set it.
+  KvResult<std::chrono::milliseconds> ttl() const;
   KvResult<std::unique_ptr<KvWatcher>> watch(const std::string& pattern) const;
 
  private:
@@ -70,6 +73,11 @@ class KvBucket {
     uint64_t as_of = 0;
   };
   KvResult<SubjectListing> list_subjects() const;
+  struct StreamFacts {
+    uint64_t last_seq = 0;
+    std::chrono::milliseconds max_age{0};
+  };
+  KvResult<StreamFacts> stream_facts() const;
   KvBucket(std::shared_ptr<Connection> conn, kvStore* kv, std::string name);
   std::shared_ptr<Connection> conn_;
   kvStore* kv_;

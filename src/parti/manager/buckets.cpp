@@ -1,6 +1,8 @@
 #include "parti/manager/buckets.h"
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "parti/core/types.h"
@@ -19,20 +21,45 @@ coord::KvResult<Buckets> Buckets::open(std::shared_ptr<coord::Connection> conn, 
   struct Spec {
     std::shared_ptr<KvBucket>* slot;
     BucketOptions options;
+    const char* timing;  // the setting the bucket's TTL is, if any
+    TtlRule rule;
   };
+  // A worker judges others' heartbeats and leases by its own TTLs, so those
+  // must be the cluster's. A longer ID TTL than a worker's only keeps a dead
+  // worker's ID claimed longer: its claims still outlive their renewals.
   const Spec specs[] = {
-      {&b.stable_id, {p + "stableid", t.id_ttl, 1, r}},
-      {&b.election, {p + "election", t.election_ttl, 1, r}},
-      {&b.heartbeat, {p + "heartbeat", t.heartbeat_ttl, 1, r}},
-      {&b.assignment, {p + "assignment", Millis(0), 1, r}},
-      {&b.cluster, {p + "cluster", Millis(0), 1, r}},
+      {&b.stable_id, {p + "stableid", t.id_ttl, 1, r}, "id_ttl", TtlRule::NotShorter},
+      {&b.election, {p + "election", t.election_ttl, 1, r}, "election_ttl", TtlRule::Same},
+      {&b.heartbeat, {p + "heartbeat", t.heartbeat_ttl, 1, r}, "heartbeat_ttl", TtlRule::Same},
+      {&b.assignment, {p + "assignment", Millis(0), 1, r}, nullptr, TtlRule::Same},
+      {&b.cluster, {p + "cluster", Millis(0), 1, r}, nullptr, TtlRule::Same},
   };
   for (const auto& s : specs) {
     auto r = KvBucket::open_or_create(conn, s.options);
     if (!r.ok()) return {r.status, {}};
+    if (s.timing != nullptr) {
+      auto fits = check_bucket_ttl(*r.value, s.options.ttl, s.timing, s.rule);
+      if (!fits.ok()) return {fits, {}};
+    }
     *s.slot = std::move(r.value);
   }
   return {{}, std::move(b)};
+}
+
+// A bucket's TTL is fixed by whoever created it, and nothing else would
+// tell a worker that its own differs: a heartbeat bucket that keeps values
+// shorter than a worker's put interval, say, makes that worker vanish between
+// puts and come back, over and over. So a misfit ends the start, naming both.
+coord::KvStatus check_bucket_ttl(const KvBucket& bucket, Millis wanted, const char* timing,
+                                 TtlRule rule) {
+  auto ttl = bucket.ttl();
+  if (!ttl.ok()) return ttl.status;
+  if (ttl.value == wanted || (rule == TtlRule::NotShorter && ttl.value > wanted)) return {};
+  return {KvErrc::Other,
+          fmt::format("bucket {} keeps values {} ms, but this worker's {} is {} ms: every "
+                      "worker of a cluster needs the timings the first one created the "
+                      "bucket with",
+                      bucket.name(), ttl.value.count(), timing, wanted.count())};
 }
 
 coord::KvStatus ensure_cluster_config(KvBucket& cluster, uint32_t replication_factor,
