@@ -597,6 +597,28 @@ TEST_F(PartidTest, ANodeWithOtherClusterSettingsRefusesToStart) {
   EXPECT_EQ(put(0, "still", "", "serving"), 200);
 }
 
+// The failure detection is configurable: the first node creates the
+// heartbeat bucket with its TTL, and a node configured otherwise is refused,
+// naming the setting, while the cluster goes on serving.
+TEST_F(PartidTest, TheHeartbeatTtlIsTheFirstNodesAndANodeWithAnotherIsRefused) {
+  PartidOptions slower;
+  slower.extra_args = {"--heartbeat-interval-ms", "150", "--heartbeat-ttl-ms", "900"};
+  start_nodes(2, slower);
+  auto conn = coord::Connection::connect({.url = nats.url()});
+  auto heartbeats = coord::KvBucket::open_or_create(conn, {"test-heartbeat", 900ms, 1, 1});
+  ASSERT_TRUE(heartbeats.ok()) << heartbeats.status.message;
+  EXPECT_EQ(heartbeats.value->ttl().value, 900ms);
+  std::string log;
+  EXPECT_EQ(cluster.start_expecting_failure({}, &log), 1);  // --fast-timings' 600 ms
+  EXPECT_NE(log.find("heartbeat_ttl is 600 ms"), std::string::npos) << log;
+  PartidOptions too_short = slower;
+  too_short.extra_args = {"--heartbeat-interval-ms", "500", "--heartbeat-ttl-ms", "900"};
+  EXPECT_EQ(cluster.start_expecting_failure(too_short, &log), 1);
+  EXPECT_NE(log.find("at least 2x heartbeat_interval"), std::string::npos) << log;
+  EXPECT_EQ(put(1, "still", "", "serving"), 200);
+  EXPECT_EQ(cluster.http(0, "GET", "/items/still").status, 200);
+}
+
 // A cluster secret that cannot be read, or is too short to be a secret,
 // stops the node before it joins, saying which; one without a secret starts
 // and says in its log that its peer port is open to anyone.
@@ -657,11 +679,14 @@ TEST_F(PartidTest, ANodeWaitingForItsNatsServerStopsAtOnceOnSigterm) {
 // in libparti's start for its release (30 s with default timings); a SIGTERM
 // then ends that wait at once, and the live node keeps its ID and serves.
 TEST_F(PartidTest, ANodeWaitingForItsWorkerIdStopsAtOnceOnSigterm) {
-  start_nodes(1);
+  // A 30-s worker ID claim: the second node's wait for its ID outlasts the
+  // test's wait for SIGTERM to end it.
+  PartidOptions slow_ids;
+  slow_ids.extra_args = {"--id-ttl-ms", "30000"};
+  start_nodes(1, slow_ids);
   TempDir dirs;
-  PartidOptions options;
+  PartidOptions options = slow_ids;
   options.data_dir = dirs.sub("node");
-  options.fast_timings = false;
   std::filesystem::create_directories(options.data_dir);
   {
     std::string error;

@@ -97,6 +97,11 @@ parti::Timings libparti_timings(const NodeConfig& c) {
   parti::Timings t = c.fast_timings ? parti::fast_timings() : parti::Timings{};
   if (c.startup_timeout_ms != 0)
     t.startup_timeout = std::chrono::milliseconds(c.startup_timeout_ms);
+  if (c.heartbeat_interval_ms != 0)
+    t.heartbeat_interval = std::chrono::milliseconds(c.heartbeat_interval_ms);
+  if (c.heartbeat_ttl_ms != 0) t.heartbeat_ttl = std::chrono::milliseconds(c.heartbeat_ttl_ms);
+  if (c.election_ttl_ms != 0) t.election_ttl = std::chrono::milliseconds(c.election_ttl_ms);
+  if (c.id_ttl_ms != 0) t.id_ttl = std::chrono::milliseconds(c.id_ttl_ms);
   return t;
 }
 
@@ -152,6 +157,22 @@ std::variant<NodeConfig, ConfigExit> load_node_config(int argc, const char* cons
   opt("--startup-timeout-ms", c.startup_timeout_ms,
       "how long starting keeps trying to reach NATS and join before the node exits with the "
       "reason (0: 60 s, 20 s with --fast-timings)")
+      ->check(CLI::Range(0u, 3600000u));
+  opt("--heartbeat-interval-ms", c.heartbeat_interval_ms,
+      "how often the node puts its heartbeat (0: 2000, 100 with --fast-timings)")
+      ->check(CLI::Range(0u, 600000u));
+  opt("--heartbeat-ttl-ms", c.heartbeat_ttl_ms,
+      "a node silent this long is gone and its partitions fail over; at least twice the "
+      "interval, and the same on every node (0: 6000, 600 with --fast-timings)")
+      ->check(CLI::Range(0u, 3600000u));
+  opt("--election-ttl-ms", c.election_ttl_ms,
+      "the coordinator's lease, renewed every third of it; the same on every node (0: 6000, "
+      "1500 with --fast-timings)")
+      ->check(CLI::Range(0u, 3600000u));
+  opt("--id-ttl-ms", c.id_ttl_ms,
+      "how long a worker ID stays claimed after its node's last renewal (a restarted node "
+      "waits up to this long for its own); no longer than the cluster's (0: 30000, 3000 with "
+      "--fast-timings)")
       ->check(CLI::Range(0u, 3600000u));
   opt("--ready-file", c.ready_file, "write {node, api, peer} here once serving");
   opt("--log-level", c.log_level, "trace|debug|info|warn|error")

@@ -51,6 +51,12 @@ struct NodeConfig {
   // How long starting keeps trying to reach NATS and take its place before it
   // gives up; 0: the timings' own (60 s, 20 s with fast timings).
   uint32_t startup_timeout_ms = 0;
+  // libparti's failure detection (0: the defaults, or --fast-timings'). The
+  // cluster's first node fixes the TTLs; a node with others is refused.
+  uint32_t heartbeat_interval_ms = 0;
+  uint32_t heartbeat_ttl_ms = 0;
+  uint32_t election_ttl_ms = 0;
+  uint32_t id_ttl_ms = 0;
   std::string ready_file;  // written with the bound addresses once serving
   std::string log_level = "info";
   size_t max_body_bytes = 1 << 20;
