@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
-#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -35,11 +34,42 @@ class SubscriptionTest : public ::testing::Test {
     std::lock_guard lock(mu);
     return got;
   }
+  // In a handler, with `lock` on mu: says a message is held, then holds it
+  // until open_gate() (at most `limit`).
+  void hold_until_gate_opens(std::unique_lock<std::mutex>& lock, std::chrono::seconds limit) {
+    held = true;
+    gate_cv.notify_all();
+    gate_cv.wait_for(lock, limit, [&] { return gate_open; });
+  }
+  bool wait_until_held(std::chrono::seconds limit) {
+    std::unique_lock lock(mu);
+    return gate_cv.wait_for(lock, limit, [&] { return held; });
+  }
+  void open_gate() {
+    {
+      std::lock_guard lock(mu);
+      gate_open = true;
+    }
+    gate_cv.notify_all();
+  }
+  bool gate_is_open() {
+    std::lock_guard lock(mu);
+    return gate_open;
+  }
+  // Declared after the helpers, it is destroyed before them: a failed
+  // assertion must not leave a handler held while they release.
+  struct OpenGateOnExit {
+    SubscriptionTest* test;
+    ~OpenGateOnExit() { test->open_gate(); }
+  };
+
   NatsServer server;
   std::shared_ptr<coord::Connection> conn = connect(server);
   std::mutex mu;
   std::vector<std::string> got;
   int fail_first = 0;
+  std::condition_variable gate_cv;
+  bool held = false, gate_open = false;
 };
 
 TEST_F(SubscriptionTest, FollowsThePartitionSetAndKeepsUnconsumedMessages) {
@@ -112,17 +142,13 @@ TEST_F(SubscriptionTest, AHandedOverPartitionIsBoundOnceItsPreviousOwnerLetsGo) 
 // partition are handled by it (the release drains), not dropped to come back
 // to the new owner only after ack_wait (a minute here, past the test's wait).
 TEST_F(SubscriptionTest, AReleaseHandlesTheMessagesAlreadyReceived) {
-  std::condition_variable gate_cv;
-  bool gate_open = false, first_held = false;
   SubscriptionHelper::Options options{"WORK"};
   options.ack_wait = std::chrono::minutes(1);
   SubscriptionHelper old_owner(conn, options,
                                [&](const std::string& p, std::string_view, std::string_view d) {
                                  std::unique_lock lock(mu);
                                  got.push_back("old:" + p + ":" + std::string(d));
-                                 first_held = true;
-                                 gate_cv.notify_all();
-                                 gate_cv.wait_for(lock, 30s, [&] { return gate_open; });
+                                 hold_until_gate_opens(lock, 30s);
                                  return true;
                                });
   SubscriptionHelper new_owner(connect(server), options,
@@ -131,25 +157,11 @@ TEST_F(SubscriptionTest, AReleaseHandlesTheMessagesAlreadyReceived) {
                                  got.push_back("new:" + p + ":" + std::string(d));
                                  return true;
                                });
-  // Destroyed before the helpers: a failed assertion must not leave the
-  // handler held while they release (it would outlive the gate).
-  struct OpenOnExit {
-    std::function<void()> open;
-    ~OpenOnExit() { open(); }
-  } open_on_exit{[&] {
-    {
-      std::lock_guard lock(mu);
-      gate_open = true;
-    }
-    gate_cv.notify_all();
-  }};
+  OpenGateOnExit open_on_exit{this};
   EXPECT_TRUE(old_owner.update({"p-1"}).empty());
   for (int i = 0; i < 5; ++i) publish("work.p-1", std::to_string(i));
-  {
-    // The first message is in the handler; the other four wait behind it.
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(gate_cv.wait_for(lock, 10s, [&] { return first_held; }));
-  }
+  // The first message is in the handler; the other four wait behind it.
+  ASSERT_TRUE(wait_until_held(10s));
   std::thread release([&] { old_owner.update({}); });
   // The new owner binds once the old one's interest is gone: the four
   // messages are still queued behind the held handler then.
@@ -158,7 +170,7 @@ TEST_F(SubscriptionTest, AReleaseHandlesTheMessagesAlreadyReceived) {
     std::lock_guard lock(mu);
     EXPECT_EQ(got.size(), 1u);
   }
-  open_on_exit.open();
+  open_gate();
   release.join();
   ASSERT_TRUE(wait_until([&] { return seen().size() >= 5; }, 10s)) << seen().size();
   const std::vector<std::string> expected = {"old:p-1:0", "old:p-1:1", "old:p-1:2", "old:p-1:3",
@@ -174,45 +186,26 @@ TEST_F(SubscriptionTest, AReleaseHandlesTheMessagesAlreadyReceived) {
 // new owner (released one after another, p-2 would wait out p-1's drain,
 // a minute here).
 TEST_F(SubscriptionTest, ReleasedPartitionsDrainSideBySide) {
-  std::condition_variable gate_cv;
-  bool gate_open = false, held = false;
   SubscriptionHelper::Options options{"WORK"};
   options.ack_wait = std::chrono::minutes(2);
   options.drain_timeout = std::chrono::minutes(1);
   SubscriptionHelper old_owner(conn, options,
                                [&](const std::string&, std::string_view, std::string_view) {
                                  std::unique_lock lock(mu);
-                                 held = true;
-                                 gate_cv.notify_all();
-                                 gate_cv.wait_for(lock, 90s, [&] { return gate_open; });
+                                 hold_until_gate_opens(lock, 90s);
                                  return true;
                                });
   SubscriptionHelper new_owner(
       connect(server), options,
       [](const std::string&, std::string_view, std::string_view) { return true; });
-  struct OpenOnExit {
-    std::function<void()> open;
-    ~OpenOnExit() { open(); }
-  } open_on_exit{[&] {
-    {
-      std::lock_guard lock(mu);
-      gate_open = true;
-    }
-    gate_cv.notify_all();
-  }};
+  OpenGateOnExit open_on_exit{this};
   EXPECT_TRUE(old_owner.update({"p-1", "p-2"}).empty());
   publish("work.p-1", "held");
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(gate_cv.wait_for(lock, 10s, [&] { return held; }));
-  }
+  ASSERT_TRUE(wait_until_held(10s));
   std::thread release([&] { old_owner.update({}); });
   EXPECT_TRUE(wait_until([&] { return new_owner.update({"p-2"}).empty(); }, 20s));
-  {
-    std::lock_guard lock(mu);
-    EXPECT_FALSE(gate_open);  // p-1's message was still in its handler
-  }
-  open_on_exit.open();
+  EXPECT_FALSE(gate_is_open());  // p-1's message was still in its handler
+  open_gate();
   release.join();
   EXPECT_TRUE(new_owner.update({"p-1", "p-2"}).empty());
   EXPECT_EQ(new_owner.active(), (std::set<std::string>{"p-1", "p-2"}));
