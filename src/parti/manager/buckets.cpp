@@ -25,8 +25,9 @@ coord::KvResult<Buckets> Buckets::open(std::shared_ptr<coord::Connection> conn, 
     TtlRule rule;
   };
   // A worker judges others' heartbeats and leases by its own TTLs, so those
-  // must be the cluster's. A longer ID TTL than a worker's only keeps a dead
-  // worker's ID claimed longer: its claims still outlive their renewals.
+  // must be the cluster's. An ID bucket keeping claims longer than a worker's
+  // id_ttl only keeps a dead worker's ID claimed longer: its claims still
+  // outlive their renewals.
   const Spec specs[] = {
       {&b.stable_id, {p + "stableid", t.id_ttl, 1, r}, "id_ttl", TtlRule::NotShorter},
       {&b.election, {p + "election", t.election_ttl, 1, r}, "election_ttl", TtlRule::Same},
