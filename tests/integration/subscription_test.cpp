@@ -4,8 +4,10 @@
 #include <mutex>
 #include <thread>
 
+#include "parti/subscription/durable_consumer.h"
 #include "parti/subscription/subscription_helper.h"
 #include "support/cluster.h"
+#include "support/tcp_proxy.h"
 #include "support/wait.h"
 
 namespace parti {
@@ -33,6 +35,14 @@ class SubscriptionTest : public ::testing::Test {
   std::vector<std::string> seen() {
     std::lock_guard lock(mu);
     return got;
+  }
+  // A handler that records each message as "<who>:<partition>:<data>".
+  SubscriptionHelper::Handler recorder(const std::string& who) {
+    return [this, who](const std::string& p, std::string_view, std::string_view d) {
+      std::lock_guard lock(mu);
+      got.push_back(who + ":" + p + ":" + std::string(d));
+      return true;
+    };
   }
   // In a handler, with `lock` on mu: says a message is held, then holds it
   // until open_gate() (at most `limit`).
@@ -109,15 +119,8 @@ TEST_F(SubscriptionTest, FollowsThePartitionSetAndKeepsUnconsumedMessages) {
 // the new owner of a partition is refused while the old one holds it; the
 // partition stays wanted, and a retry binds it once the old owner let go.
 TEST_F(SubscriptionTest, AHandedOverPartitionIsBoundOnceItsPreviousOwnerLetsGo) {
-  auto record = [&](const std::string& who) {
-    return [&, who](const std::string& p, std::string_view, std::string_view d) {
-      std::lock_guard lock(mu);
-      got.push_back(who + ":" + p + ":" + std::string(d));
-      return true;
-    };
-  };
-  SubscriptionHelper old_owner(conn, {"WORK"}, record("old"));
-  SubscriptionHelper new_owner(connect(server), {"WORK"}, record("new"));
+  SubscriptionHelper old_owner(conn, {"WORK"}, recorder("old"));
+  SubscriptionHelper new_owner(connect(server), {"WORK"}, recorder("new"));
   EXPECT_TRUE(old_owner.update({"p-1"}).empty());
   const auto refused = new_owner.update({"p-1", "p-2"});
   ASSERT_EQ(refused.size(), 1u);
@@ -209,6 +212,57 @@ TEST_F(SubscriptionTest, ReleasedPartitionsDrainSideBySide) {
   release.join();
   EXPECT_TRUE(new_owner.update({"p-1", "p-2"}).empty());
   EXPECT_EQ(new_owner.active(), (std::set<std::string>{"p-1", "p-2"}));
+}
+
+// An old owner that hangs (its connection open, nothing answered: a stalled
+// proxy between it and the server) keeps its binding until the server's pings
+// give up on it, minutes later. Refused for take_over_after, the new owner
+// takes the partition over from the consumer's ack floor: what the hung owner
+// had not acknowledged comes again, to the new owner, and nothing published
+// after the take-over reaches the hung owner once it wakes.
+TEST_F(SubscriptionTest, AHungOwnersPartitionIsTakenOverFromItsAckFloor) {
+  TcpProxy proxy(server.port());
+  coord::Connection::Options hung_options;
+  hung_options.url = proxy.url();
+  hung_options.ping_interval = std::chrono::minutes(10);  // it must not notice the stall
+  SubscriptionHelper::Options options{"WORK"};
+  options.ack_wait = std::chrono::minutes(1);
+  options.take_over_after = 1s;
+  auto hung_conn = coord::Connection::connect(hung_options);
+  SubscriptionHelper old_owner(hung_conn, options, recorder("old"));
+  SubscriptionHelper new_owner(connect(server), options, recorder("new"));
+  auto ack_floor = [&] {
+    subscription::ConsumerSpec spec;
+    spec.stream = "WORK";
+    spec.durable = "parti-p-1";
+    subscription::ConsumerState state;
+    EXPECT_EQ(subscription::read_consumer(conn->jetstream(), spec, &state), "");
+    return state.ack_floor;
+  };
+  ASSERT_TRUE(old_owner.update({"p-1"}).empty());
+  publish("work.p-1", "a");
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 1 && ack_floor() >= 1; }, 5s));
+  proxy.stall();
+  publish("work.p-1", "b");  // pushed towards the hung owner, never acknowledged
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(new_owner.update({"p-1"}).size(), 1u);  // still bound to the hung owner
+  ASSERT_TRUE(wait_until([&] { return new_owner.retry().empty(); }, 20s));
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, options.take_over_after);
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 2; }, 5s));
+  EXPECT_EQ(seen()[1], "new:p-1:b");  // again, from the ack floor
+  publish("work.p-1", "c");
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 3; }, 5s));
+  EXPECT_EQ(seen()[2], "new:p-1:c");
+
+  proxy.unstall();  // the hung owner wakes and gets what was on its way: "b"
+  ASSERT_EQ(natsConnection_FlushTimeout(hung_conn->nats(), 5000), NATS_OK);
+  publish("work.p-1", "d");
+  ASSERT_TRUE(wait_until([&] { return seen().size() >= 4 && seen().back() == "new:p-1:d"; }, 5s));
+  ASSERT_EQ(natsConnection_FlushTimeout(hung_conn->nats(), 5000), NATS_OK);
+  for (const auto& m : seen()) {
+    EXPECT_NE(m, "old:p-1:c");
+    EXPECT_NE(m, "old:p-1:d");
+  }
 }
 
 }  // namespace parti

@@ -1,5 +1,7 @@
 #include "parti/subscription/subscription_helper.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <future>
 
@@ -95,27 +97,52 @@ void SubscriptionHelper::on_complete(void* closure) {
   delete d;
 }
 
+subscription::ConsumerSpec SubscriptionHelper::consumer_spec(const std::string& partition) const {
+  return {options_.stream, durable_for(partition), subject_for(partition), options_.ack_wait,
+          options_.max_ack_pending};
+}
+
+// Makes the partition's durable (or updates this helper's settings into the
+// one there is, where it delivers and where it began kept), then binds it.
 std::string SubscriptionHelper::subscribe(const std::string& partition) {
+  const auto spec = consumer_spec(partition);
+  subscription::ConsumerState state;
+  std::string e = subscription::read_consumer(conn_->jetstream(), spec, &state);
+  if (e.empty()) {
+    const subscription::ConsumerPlace place =
+        state.exists ? state.place
+                     : subscription::ConsumerPlace{"_parti.deliver." + spec.durable, 0};
+    e = subscription::put_consumer(conn_->jetstream(), spec, place);
+  }
+  if (!e.empty()) return partition + ": " + e;
+  return bind(partition);
+}
+
+// The old consumer goes, and a new one starts after its ack floor and
+// pushes to a subject of its own: the hung owner's subscription, still
+// registered at the server, never receives this partition again.
+std::string SubscriptionHelper::take_over(const std::string& partition) {
+  const auto spec = consumer_spec(partition);
+  subscription::ConsumerState state;
+  std::string e = subscription::read_consumer(conn_->jetstream(), spec, &state);
+  if (!e.empty()) return partition + ": " + e;
+  if (!state.exists || !state.bound) return subscribe(partition);  // let go meanwhile
+  const subscription::ConsumerPlace place{subscription::fresh_deliver_subject(),
+                                          state.ack_floor + 1};
+  if (place.deliver_subject.empty()) return partition + ": no inbox for a new deliver subject";
+  e = subscription::delete_consumer(conn_->jetstream(), spec);
+  if (e.empty()) e = subscription::put_consumer(conn_->jetstream(), spec, place);
+  if (!e.empty()) return partition + ": taking over: " + e;
+  spdlog::warn(
+      "subscription: took partition {} over from a previous owner still bound after {} ms; "
+      "delivering again from stream sequence {}",
+      partition, options_.take_over_after.count(), place.start_seq);
+  return bind(partition);
+}
+
+std::string SubscriptionHelper::bind(const std::string& partition) {
   const std::string durable = durable_for(partition);
   const std::string subject = subject_for(partition);
-  const std::string deliver = "_parti.deliver." + durable;
-  jsConsumerConfig cc;
-  jsConsumerConfig_Init(&cc);
-  cc.Durable = durable.c_str();
-  cc.DeliverSubject = deliver.c_str();
-  cc.FilterSubject = subject.c_str();
-  cc.AckPolicy = js_AckExplicit;
-  cc.AckWait = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.ack_wait).count();
-  cc.MaxAckPending = options_.max_ack_pending;
-  jsConsumerInfo* info = nullptr;
-  jsErrCode err = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_AddConsumer(&info, conn_->jetstream(), options_.stream.c_str(), &cc, nullptr, &err);
-  jsConsumerInfo_Destroy(info);
-  // An existing durable with this config is fine: it carries the ack floor.
-  if (s != NATS_OK && err != JSConsumerNameExistErr && err != JSConsumerExistingActiveErr) {
-    return partition + ": creating consumer: " + coord::last_nats_error(s);
-  }
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = options_.stream.c_str();
@@ -124,8 +151,9 @@ std::string SubscriptionHelper::subscribe(const std::string& partition) {
   auto* delivery = new Delivery{handler_, partition, {}};
   std::shared_future<void> finished = delivery->finished.get_future().share();
   natsSubscription* raw = nullptr;
-  s = js_Subscribe(&raw, conn_->jetstream(), subject.c_str(), &SubscriptionHelper::on_message,
-                   delivery, nullptr, &so, &err);
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_Subscribe(&raw, conn_->jetstream(), subject.c_str(),
+                              &SubscriptionHelper::on_message, delivery, nullptr, &so, &err);
   if (s != NATS_OK) {
     delete delivery;  // no subscription: no callback has it
     return partition + ": subscribing: " + coord::last_nats_error(s);
@@ -144,14 +172,27 @@ std::string SubscriptionHelper::subscribe(const std::string& partition) {
   return {};
 }
 
+bool SubscriptionHelper::due_for_take_over(const std::string& partition, TimePoint now) const {
+  auto it = refused_since_.find(partition);
+  return options_.take_over_after.count() > 0 && it != refused_since_.end() &&
+         now - it->second >= options_.take_over_after;
+}
+
 std::vector<std::string> SubscriptionHelper::bind_pending() {
   std::vector<std::string> errors;
   bool bound = false;
+  const auto now = std::chrono::steady_clock::now();
   for (const auto& p : wanted_) {
     if (subs_.count(p)) continue;
     auto e = subscribe(p);
-    bound = bound || e.empty();
-    if (!e.empty()) errors.push_back(std::move(e));
+    if (!e.empty() && due_for_take_over(p, now)) e = take_over(p);
+    if (e.empty()) {
+      refused_since_.erase(p);
+      bound = true;
+    } else {
+      refused_since_.try_emplace(p, now);
+      errors.push_back(std::move(e));
+    }
   }
   // The server learns of a subscription's interest from the SUB nats.c sent,
   // and refuses another owner's bind only once it has: one round trip, so
@@ -173,6 +214,7 @@ std::vector<std::string> SubscriptionHelper::update(const std::set<std::string>&
     it = subs_.erase(it);
   }
   release_together(std::move(released));
+  std::erase_if(refused_since_, [&](const auto& r) { return !wanted_.count(r.first); });
   return bind_pending();
 }
 
@@ -200,6 +242,7 @@ std::set<std::string> SubscriptionHelper::pending() const {
 void SubscriptionHelper::close() {
   std::lock_guard lock(mu_);
   wanted_.clear();
+  refused_since_.clear();
   std::vector<std::unique_ptr<Sub>> released;
   for (auto& [p, sub] : subs_) released.push_back(std::move(sub));
   subs_.clear();

@@ -17,6 +17,14 @@
 // owner that died. A refused partition stays wanted: retry() binds it once it
 // is free (pending() lists those). Delivery is at-least-once: a message the
 // old owner's handler did not acknowledge within its drain comes back.
+//
+// An old owner that hangs or is cut off from NATS keeps its connection, and
+// so its binding, until the server's pings give up on it (minutes). Once a
+// partition has been refused for take_over_after, the new owner takes it
+// over: it deletes the consumer and makes it again from the old one's ack
+// floor, delivering to a subject of its own, so nothing the hung owner still
+// listens on carries the partition any more. What the hung owner had received
+// and not acknowledged comes again, to the new owner (at-least-once again).
 #pragma once
 
 #include <nats/nats.h>
@@ -32,6 +40,7 @@
 #include <vector>
 
 #include "parti/coord/connection.h"
+#include "parti/subscription/durable_consumer.h"
 
 namespace parti {
 
@@ -46,6 +55,10 @@ class SubscriptionHelper {
     // How long a released partition's handler may take over the messages it
     // already received before the rest are left to come back after ack_wait.
     std::chrono::milliseconds drain_timeout{5000};
+    // How long a partition may be refused (its previous owner still bound)
+    // before this helper takes it over (0: never). Longer than a live
+    // owner's way to let go: its next assignment plus its drain.
+    std::chrono::milliseconds take_over_after{30000};
   };
   // Runs on a nats.c delivery thread; return true to ack, false to nak. It
   // must not call the helper: a release waits for it to return.
@@ -84,7 +97,12 @@ class SubscriptionHelper {
   struct Sub;
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure);
   static void on_complete(void* closure);
+  using TimePoint = std::chrono::steady_clock::time_point;
+  subscription::ConsumerSpec consumer_spec(const std::string& partition) const;
   std::string subscribe(const std::string& partition);
+  std::string bind(const std::string& partition);
+  std::string take_over(const std::string& partition);
+  bool due_for_take_over(const std::string& partition, TimePoint now) const;
   std::vector<std::string> bind_pending();
   static void release_together(std::vector<std::unique_ptr<Sub>> subs);
 
@@ -94,6 +112,8 @@ class SubscriptionHelper {
   mutable std::mutex mu_;
   std::set<std::string> wanted_;
   std::map<std::string, std::unique_ptr<Sub>> subs_;
+  // Wanted partitions whose binds fail, since their first failure.
+  std::map<std::string, TimePoint> refused_since_;
 };
 
 }  // namespace parti
