@@ -25,6 +25,11 @@
 // floor, delivering to a subject of its own, so nothing the hung owner still
 // listens on carries the partition any more. What the hung owner had received
 // and not acknowledged comes again, to the new owner (at-least-once again).
+// Its own subscription then receives nothing and is not told so: it must be
+// released before the partition can be its again. Under libparti it is: a
+// partition moves off a live worker only in a planned move, which that worker
+// releases, so a take-over means its owner was counted lost, and once running
+// again it first sees an assignment without it, on which update() drops it.
 #pragma once
 
 #include <nats/nats.h>
