@@ -12,6 +12,8 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "parti/manager/manager.h"
@@ -49,7 +51,7 @@ class ConsumerUpdater {
   static constexpr std::chrono::milliseconds retry_every{200};
 
   void run(parti::SubscriptionHelper& consumer) {
-    size_t reported = SIZE_MAX;
+    std::optional<std::set<std::string>> reported;
     while (true) {
       auto led = take(!consumer.pending().empty());
       if (closed()) return;
@@ -57,9 +59,11 @@ class ConsumerUpdater {
       if (led) {
         for (const auto& e : errors) std::cerr << e << " (trying again)\n";
       }
-      const size_t active = consumer.active().size();
+      const auto active = consumer.active();
       if (led || active != reported) {
-        std::cout << "consuming " << active << " partitions" << std::endl;
+        std::cout << "consuming " << active.size() << " partitions:";
+        for (const auto& p : active) std::cout << ' ' << p;
+        std::cout << std::endl;
         reported = active;
       }
     }

@@ -220,7 +220,10 @@ TEST_F(ExamplesTest, TwoStreamConsumersConsumeEachMessageOnce) {
     return n;
   };
   for (const auto& body : bodies) {
-    EXPECT_TRUE(wait_until([&] { return times_consumed(body) >= 1; }, 30s)) << body;
+    EXPECT_TRUE(wait_until([&] { return times_consumed(body) >= 1; }, 30s))
+        << body << "\n"
+        << consumers[0]->output() << "\n---\n"
+        << consumers[1]->output();
   }
   for (auto& c : consumers) c->signal(SIGTERM);
   for (auto& c : consumers) EXPECT_EQ(c->exit_code(30s), 0) << c->output();
